@@ -1,0 +1,62 @@
+import type { ClusterStatus } from '../server/clusters.js';
+import type { PartitionInfo } from '../server/db/entities.js';
+import { NotFoundError } from '../server/errors.js';
+import { builder } from './builder.js';
+
+const PartitionState = builder.objectRef<PartitionInfo['states'][number]>('PartitionState').implement({
+  fields: (t) => ({
+    state: t.exposeString('state', { description: "SLURM's node state as sinfo prints it (idle, mix, alloc, drain…)." }),
+    nodes: t.exposeInt('nodes'),
+  }),
+});
+
+const Partition = builder.objectRef<PartitionInfo>('Partition').implement({
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    isDefault: t.exposeBoolean('isDefault'),
+    available: t.exposeBoolean('available', { description: 'The partition is up.' }),
+    nodes: t.exposeInt('nodes'),
+    states: t.field({ type: [PartitionState], resolve: (partition) => partition.states }),
+  }),
+});
+
+const Transport = builder.enumType('Transport', { values: ['ssh2', 'local'] as const });
+
+export const Cluster = builder.objectRef<ClusterStatus>('Cluster').implement({
+  description: 'A configured SLURM cluster and the result of its latest connection check.',
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    transport: t.field({ type: Transport, resolve: (cluster) => cluster.transport }),
+    host: t.exposeString('host', { nullable: true }),
+    reachable: t.exposeBoolean('reachable', { nullable: true, description: 'null while the first check is still running.' }),
+    latencyMs: t.exposeInt('latencyMs', { nullable: true, description: 'Wall time of the last check command, connection included when one was opened.' }),
+    slurmVersion: t.exposeString('slurmVersion', { nullable: true }),
+    partitions: t.field({ type: [Partition], resolve: (cluster) => cluster.partitions }),
+    error: t.exposeString('error', { nullable: true }),
+    checkedAt: t.expose('checkedAt', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  clusters: t.field({
+    type: [Cluster],
+    description: 'Every configured cluster; a slow cluster shows reachable: null instead of holding up the others.',
+    resolve: (_root, _args, ctx) => ctx.services.clusters.list(ctx.em),
+  }),
+  cluster: t.field({
+    type: Cluster,
+    errors: { types: [NotFoundError] },
+    args: { name: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.clusters.status(ctx.em, args.name),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  testClusterConnection: t.field({
+    type: Cluster,
+    description: 'Connects to the cluster and runs sinfo now, bypassing the cached check.',
+    errors: { types: [NotFoundError] },
+    args: { name: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.clusters.testConnection(args.name),
+  }),
+}));

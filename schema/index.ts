@@ -1,0 +1,7 @@
+import { lexicographicSortSchema } from 'graphql';
+import { builder } from './builder.js';
+import './scalars.js';
+import './errors.js';
+import './cluster.js';
+
+export const schema = lexicographicSortSchema(builder.toSchema());

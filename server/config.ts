@@ -1,0 +1,147 @@
+// clusters.yaml: read once at start, validated, handed to services as a typed object; re-read when the file
+// changes (a bad edit is reported and the running config kept). The only module that reads config/.
+import { accessSync, constants, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+const CLUSTER_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+const clusterSchema = z.strictObject({
+  transport: z.enum(['ssh2', 'local']).default('ssh2'),
+  host: z.string().min(1).optional(),
+  port: z.number().int().min(1).max(65535).default(22),
+  user: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, 'must be a login name').optional(),
+  identityFile: z.string().min(1).optional(),
+  agent: z.union([z.boolean(), z.string().min(1)]).default(false),
+  knownHostsFile: z.string().min(1).optional(),
+  hostKeyFingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'must look like SHA256:<43 base64 characters>, as `ssh-keygen -lf` prints it').optional(),
+  connectTimeoutMs: z.number().int().min(100).max(300_000).default(10_000),
+  commandTimeoutMs: z.number().int().min(100).max(3_600_000).default(30_000),
+  keepaliveIntervalMs: z.number().int().min(0).max(300_000).default(15_000),
+  maxChannels: z.number().int().min(1).max(9, 'must stay below sshd MaxSessions (10)').default(6),
+  workspace: z.string().min(1).default('~/mission-control'),
+});
+
+const configSchema = z.strictObject({
+  clusters: z.record(z.string().regex(CLUSTER_NAME, 'cluster names are lowercase letters, digits, - and _'), clusterSchema),
+});
+
+export type ClusterConfig = z.infer<typeof clusterSchema> & { name: string };
+export interface Config {
+  file: string;
+  clusters: ClusterConfig[];
+}
+
+export function defaultConfigPath(): string {
+  return resolve(process.env.MC_CONFIG ?? 'config/clusters.yaml');
+}
+
+function closestName(wrong: string, candidates: readonly string[]): string | undefined {
+  const distance = (a: string, b: string): number => {
+    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      let diagonal = row[0]!;
+      row[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const above = row[j]!;
+        row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+        diagonal = above;
+      }
+    }
+    return row[b.length]!;
+  };
+  const best = candidates.map((name) => ({ name, score: distance(wrong, name) })).sort((x, y) => x.score - y.score)[0];
+  return best && best.score <= Math.max(2, Math.floor(wrong.length / 3)) ? best.name : undefined;
+}
+
+function describeIssue(file: string, issue: z.core.$ZodIssue): string {
+  const path = issue.path.map(String);
+  const where = path[0] === 'clusters' && path.length >= 2 ? `cluster "${path[1]}": ` : '';
+  const fieldPath = path[0] === 'clusters' ? path.slice(2) : path;
+  if (issue.code === 'unrecognized_keys') {
+    const known = path[0] === 'clusters' ? Object.keys(clusterSchema.shape) : Object.keys(configSchema.shape);
+    const fields = issue.keys.map((key) => {
+      const hint = closestName(key, known);
+      return `"${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`;
+    });
+    return `${file}: ${where}unknown field ${fields.join(', ')}`;
+  }
+  if (path[0] === 'clusters' && path.length === 2 && issue.code === 'invalid_key') {
+    return `${file}: cluster "${path[1]}": invalid cluster name (lowercase letters, digits, - and _)`;
+  }
+  const field = fieldPath.join('.') || '(top level)';
+  if (issue.code === 'invalid_type' && issue.input === undefined) return `${file}: ${where}field "${field}" is required`;
+  return `${file}: ${where}field "${field}" ${issue.message}`;
+}
+
+function expandLocalPath(path: string, configDir: string): string {
+  if (path === '~' || path.startsWith('~/')) return resolve(homedir(), path.slice(2));
+  return isAbsolute(path) ? path : resolve(configDir, path);
+}
+
+/** Reads and validates a config file; throws one ConfigError whose message names file, cluster and field. */
+export function loadConfig(path: string): Config {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found (copy config/clusters.example.yaml to start)' : String(error);
+    throw new ConfigError(`${file}: ${reason}`);
+  }
+  const document = parseDocument(text, { prettyErrors: false });
+  const yamlError = document.errors[0];
+  if (yamlError) {
+    const position = yamlError.linePos?.[0];
+    throw new ConfigError(`${file}${position ? `:${position.line}:${position.col}` : ''}: invalid YAML: ${yamlError.message.split('\n')[0]}`);
+  }
+  const parsed = configSchema.safeParse(document.toJS() ?? {});
+  if (!parsed.success) throw new ConfigError(describeIssue(file, parsed.error.issues[0]!));
+
+  const configDir = dirname(file);
+  const clusters = Object.entries(parsed.data.clusters).map(([name, raw]): ClusterConfig => {
+    const cluster = { ...raw, name };
+    const fail = (field: string, message: string) => new ConfigError(`${file}: cluster "${name}": field "${field}" ${message}`);
+    if (cluster.transport === 'ssh2') {
+      if (!cluster.host) throw fail('host', 'is required');
+      if (!cluster.user) throw fail('user', 'is required');
+      if (!cluster.identityFile && !cluster.agent) throw fail('identityFile', 'is required (or set agent: true)');
+    }
+    for (const field of ['identityFile', 'knownHostsFile'] as const) {
+      const value = cluster[field];
+      if (!value) continue;
+      cluster[field] = expandLocalPath(value, configDir);
+      try {
+        accessSync(cluster[field]!, constants.R_OK);
+      } catch {
+        throw fail(field, `names a file that cannot be read: ${cluster[field]}`);
+      }
+    }
+    return cluster;
+  });
+  return { file, clusters };
+}
+
+/**
+ * Calls onChange with each new valid config after the file changes, and onError with a bad one (the caller keeps
+ * the config it has). Watches the directory: editors replace files by rename, which a file watch would lose.
+ */
+export function watchConfig(file: string, onChange: (config: Config) => void, onError: (error: Error) => void): FSWatcher {
+  let debounce: NodeJS.Timeout | undefined;
+  const watcher = watch(dirname(file), (_event, changed) => {
+    if (changed !== basename(file)) return;
+    clearTimeout(debounce);
+    debounce = setTimeout(() => {
+      try {
+        onChange(loadConfig(file));
+      } catch (error) {
+        onError(error as Error);
+      }
+    }, 150);
+  });
+  watcher.on('close', () => clearTimeout(debounce));
+  return watcher;
+}

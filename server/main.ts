@@ -1,0 +1,116 @@
+// Entry point: `npm start` (built PWA) or `npm run dev` (Vite middleware, GraphiQL).
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createApp, type Middleware } from './app.js';
+import { defaultConfigPath, loadConfig, watchConfig } from './config.js';
+import { initOrm } from './db/orm.js';
+import { ConfigError } from './errors.js';
+import { createServices } from './services.js';
+
+export interface ServerOptions {
+  configPath: string;
+  dataDir: string;
+  port: number;
+  host: string;
+  dev: boolean;
+}
+
+const projectRoot = fileURLToPath(new URL('..', import.meta.url));
+
+export function optionsFromArgs(argv: string[]): ServerOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string' },
+      'data-dir': { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      dev: { type: 'boolean', default: false },
+    },
+  });
+  const port = Number(values.port ?? process.env.MC_PORT ?? 4000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--port: not a TCP port: ${values.port ?? process.env.MC_PORT}`);
+  return {
+    configPath: values.config ? resolve(values.config) : defaultConfigPath(),
+    dataDir: resolve(values['data-dir'] ?? process.env.MC_DATA_DIR ?? 'data'),
+    port,
+    host: values.host ?? process.env.MC_HOST ?? '127.0.0.1',
+    dev: values.dev,
+  };
+}
+
+/** Starts everything, or fails before listening: a server never runs half-configured. */
+export async function startServer(options: ServerOptions) {
+  const config = loadConfig(options.configPath);
+  const orm = await initOrm(resolve(options.dataDir, 'mission-control.sqlite'));
+  const services = createServices({ orm, config });
+
+  let viteMiddleware: Middleware | undefined;
+  const builtClient = resolve(projectRoot, 'client/dist');
+  const staticDir = !options.dev && existsSync(resolve(builtClient, 'index.html')) ? builtClient : undefined;
+  if (!options.dev && !staticDir) console.warn('client/dist is missing: serving the API only (run `npm run build` for the app)');
+  const app = createApp({
+    services,
+    graphiql: options.dev,
+    staticDir,
+    // Vite is created after the app because its HMR socket attaches to the app's HTTP server.
+    clientMiddleware: options.dev ? (req, res, next) => viteMiddleware?.(req, res, next) : undefined,
+  });
+  const vite = options.dev
+    ? await (await import('vite')).createServer({
+        configFile: resolve(projectRoot, 'client/vite.config.ts'),
+        server: { middlewareMode: true, hmr: { server: app.server } },
+        appType: 'spa',
+      })
+    : undefined;
+  viteMiddleware = vite?.middlewares;
+
+  const watcher = watchConfig(
+    options.configPath,
+    (next) => {
+      void services.applyConfig(next).then(() => console.log(`reloaded ${next.file}: ${next.clusters.length} cluster(s)`));
+    },
+    (error) => console.error(`config change ignored, keeping the running config: ${error.message}`),
+  );
+
+  const url = await app.start(options.port, options.host);
+  services.clusters.warmUp();
+  return {
+    url,
+    app,
+    services,
+    async stop() {
+      watcher.close();
+      await app.stop();
+      await vite?.close();
+      await services.close();
+      await orm.close();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  let running: Awaited<ReturnType<typeof startServer>>;
+  try {
+    const options = optionsFromArgs(process.argv.slice(2));
+    running = await startServer(options);
+    console.log(`Mission Control is running at ${running.url}  (config: ${options.configPath})`);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`error: ${error.message}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const shutdown = async (signal: string) => {
+    console.log(`${signal}: shutting down`);
+    await running.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
