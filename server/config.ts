@@ -59,10 +59,11 @@ function closestName(wrong: string, candidates: readonly string[]): string | und
 
 function describeIssue(file: string, issue: z.core.$ZodIssue): string {
   const path = issue.path.map(String);
-  const where = path[0] === 'clusters' && path.length >= 2 ? `cluster "${path[1]}": ` : '';
-  const fieldPath = path[0] === 'clusters' ? path.slice(2) : path;
+  const inCluster = path[0] === 'clusters' && path.length >= 2;
+  const where = inCluster ? `cluster "${path[1]}": ` : '';
+  const fieldPath = inCluster ? path.slice(2) : path;
   if (issue.code === 'unrecognized_keys') {
-    const known = path[0] === 'clusters' ? Object.keys(clusterSchema.shape) : Object.keys(configSchema.shape);
+    const known = inCluster ? Object.keys(clusterSchema.shape) : Object.keys(configSchema.shape);
     const fields = issue.keys.map((key) => {
       const hint = closestName(key, known);
       return `"${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`;
@@ -92,14 +93,18 @@ export function loadConfig(path: string): Config {
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found (copy config/clusters.example.yaml to start)' : String(error);
     throw new ConfigError(`${file}: ${reason}`);
   }
-  const document = parseDocument(text, { prettyErrors: false });
+  const document = parseDocument(text, { prettyErrors: true });
   const yamlError = document.errors[0];
   if (yamlError) {
     const position = yamlError.linePos?.[0];
-    throw new ConfigError(`${file}${position ? `:${position.line}:${position.col}` : ''}: invalid YAML: ${yamlError.message.split('\n')[0]}`);
+    throw new ConfigError(`${file}${position ? `:${position.line}:${position.col}` : ''}: invalid YAML: ${yamlError.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`);
   }
   const parsed = configSchema.safeParse(document.toJS() ?? {});
-  if (!parsed.success) throw new ConfigError(describeIssue(file, parsed.error.issues[0]!));
+  if (!parsed.success) {
+    // A misspelt field also makes the real one "required": name the misspelling, it is the cause.
+    const issues = [...parsed.error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
+    throw new ConfigError(describeIssue(file, issues[0]!));
+  }
 
   const configDir = dirname(file);
   const clusters = Object.entries(parsed.data.clusters).map(([name, raw]): ClusterConfig => {

@@ -1,0 +1,53 @@
+import { cleanup, fireEvent, render, screen } from '@solidjs/testing-library';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Cluster } from './api';
+import { ClusterCard } from './cluster-card';
+
+const lab: Cluster = {
+  name: 'lab',
+  host: '127.0.0.1',
+  reachable: true,
+  latencyMs: 57,
+  slurmVersion: '22.05.8',
+  error: null,
+  checkedAt: '2026-11-23T20:00:00.000Z',
+  partitions: [
+    { name: 'gpu', isDefault: true, available: true, nodes: 2, states: [{ state: 'mix', nodes: 1 }, { state: 'idle', nodes: 1 }] },
+    { name: 'cpu', isDefault: false, available: false, nodes: 1, states: [{ state: 'down*', nodes: 1 }] },
+  ],
+};
+
+describe('ClusterCard', () => {
+  afterEach(cleanup);
+
+  it('shows reachability, version and partitions of a reachable cluster', () => {
+    render(() => <ClusterCard cluster={lab} onTest={async () => undefined} />);
+    expect(screen.getByTestId('reachability').textContent).toBe('Reachable · 57 ms');
+    expect(screen.getByText('Slurm 22.05.8')).toBeTruthy();
+    const partitions = screen.getByRole('list', { name: 'Partitions of lab' }).querySelectorAll('li');
+    expect([...partitions].map((item) => item.textContent)).toEqual(['gpu (default)2 nodes1 mix · 1 idle', 'cpu1 node · down1 down*']);
+    expect(screen.queryByRole('alert')).toBeNull();
+  });
+
+  it("shows an unreachable cluster's error and a cluster still being checked", () => {
+    render(() => <ClusterCard cluster={{ ...lab, name: 'dead', reachable: false, partitions: [], error: 'dead: connect ECONNREFUSED' }} onTest={async () => undefined} />);
+    expect(screen.getByTestId('reachability').textContent).toBe('Unreachable');
+    expect(screen.getByRole('alert').textContent).toBe('dead: connect ECONNREFUSED');
+    cleanup();
+    render(() => <ClusterCard cluster={{ ...lab, name: 'slow', reachable: null, partitions: [] }} onTest={async () => undefined} />);
+    expect(screen.getByTestId('reachability').textContent).toBe('Checking…');
+  });
+
+  it('runs a connection test for its cluster and disables the button meanwhile', async () => {
+    let finish!: () => void;
+    const onTest = vi.fn(() => new Promise<void>((resolve) => (finish = resolve)));
+    render(() => <ClusterCard cluster={lab} onTest={onTest} />);
+    const button = screen.getByRole('button', { name: 'Test connection' }) as HTMLButtonElement;
+    fireEvent.click(button);
+    expect(onTest).toHaveBeenCalledWith('lab');
+    expect(button.disabled).toBe(true);
+    expect(button.textContent).toBe('Testing…');
+    finish();
+    await vi.waitFor(() => expect(button.disabled).toBe(false));
+  });
+});

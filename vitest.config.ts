@@ -1,0 +1,34 @@
+import solid from 'vite-plugin-solid';
+import { defineConfig } from 'vitest/config';
+
+// One runner, four suites. The client's own Vite config is not loaded here: its PWA and icon steps would run.
+export default defineConfig({
+  resolve: {
+    // graphql ships CJS (main) and ESM (module). Node loads Pothos' and Yoga's `graphql` as CJS; make Vite pick the
+    // same file for our code, or the schema mixes two graphql instances ("from another module or realm").
+    alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
+  },
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', environment: 'node', include: ['server/**/*.test.ts', 'schema/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        plugins: [solid()],
+        test: { name: 'client', environment: 'happy-dom', include: ['client/**/*.test.{ts,tsx}'] },
+      },
+      {
+        extends: true,
+        // Talks to the real SLURM lab through the real sshd (npm run lab:up).
+        test: { name: 'lab', environment: 'node', include: ['test/lab/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 180_000, fileParallelism: false },
+      },
+      {
+        extends: true,
+        // The built PWA in Debian's Chromium, served by the real server, showing the lab.
+        test: { name: 'browser', environment: 'node', include: ['test/browser/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 180_000, fileParallelism: false },
+      },
+    ],
+  },
+});
