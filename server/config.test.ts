@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig, watchConfig } from './config.js';
+import { clusterOptionNames, loadConfig, watchConfig } from './config.js';
 import { ConfigError } from './errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mc-config-'));
@@ -62,6 +62,13 @@ describe('loadConfig', () => {
   it('accepts a local cluster without host or user', () => {
     expect(loadConfig(configFile(`clusters:\n  here:\n    transport: local\n`)).clusters[0]).toMatchObject({ name: 'here', transport: 'local' });
   });
+});
+
+it('config/clusters.example.yaml documents every cluster option', () => {
+  const example = readFileSync('config/clusters.example.yaml', 'utf8');
+  const undocumented = clusterOptionNames.filter((name) => !new RegExp(`^\\s*#?\\s*${name}:`, 'm').test(example));
+  expect(undocumented).toEqual([]);
+  expect(clusterOptionNames.length).toBeGreaterThan(10);
 });
 
 describe('watchConfig', () => {

@@ -25,6 +25,9 @@ const clusterSchema = z.strictObject({
   workspace: z.string().min(1).default('~/mission-control'),
 });
 
+/** Every option a cluster entry accepts (config/clusters.example.yaml documents each one). */
+export const clusterOptionNames = Object.keys(clusterSchema.shape);
+
 const configSchema = z.strictObject({
   clusters: z.record(z.string().regex(CLUSTER_NAME, 'cluster names are lowercase letters, digits, - and _'), clusterSchema),
 });

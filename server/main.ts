@@ -15,6 +15,8 @@ export interface ServerOptions {
   port: number;
   host: string;
   dev: boolean;
+  /** The built PWA; defaults to client/dist. */
+  staticDir?: string;
 }
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -48,7 +50,7 @@ export async function startServer(options: ServerOptions) {
   const services = createServices({ orm, config });
 
   let viteMiddleware: Middleware | undefined;
-  const builtClient = resolve(projectRoot, 'client/dist');
+  const builtClient = options.staticDir ?? resolve(projectRoot, 'client/dist');
   const staticDir = !options.dev && existsSync(resolve(builtClient, 'index.html')) ? builtClient : undefined;
   if (!options.dev && !staticDir) console.warn('client/dist is missing: serving the API only (run `npm run build` for the app)');
   const app = createApp({

@@ -1,0 +1,29 @@
+// Prints one line per suite and the closing "N passed, N failed" line; fails if a suite ran no test, so a
+// suite that silently stopped running cannot pass CI.
+import { readFileSync } from 'node:fs';
+
+const report = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+const suiteOf = (file) =>
+  file.includes('/test/lab/') ? 'lab end-to-end' : file.includes('/test/browser/') ? 'browser end-to-end' : file.includes('/client/') ? 'client unit' : 'server unit';
+const suites = new Map(['server unit', 'client unit', 'lab end-to-end', 'browser end-to-end'].map((name) => [name, { passed: 0, failed: 0, skipped: 0 }]));
+for (const file of report.testResults) {
+  const counts = suites.get(suiteOf(file.name));
+  for (const test of file.assertionResults) {
+    if (test.status === 'passed') counts.passed++;
+    else if (test.status === 'failed') counts.failed++;
+    else counts.skipped++;
+  }
+}
+let total = { passed: 0, failed: 0, skipped: 0 };
+let empty = [];
+for (const [name, counts] of suites) {
+  console.log(`${name.padEnd(20)} ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
+  if (counts.passed === 0) empty.push(name);
+  for (const key of Object.keys(total)) total[key] += counts[key];
+}
+console.log(`tests: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
+if (empty.length > 0) {
+  console.error(`no test passed in: ${empty.join(', ')}`);
+  process.exit(1);
+}
+if (total.failed > 0) process.exit(1);

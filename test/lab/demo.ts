@@ -1,0 +1,23 @@
+// `npm run demo`: the product end to end on its embedded defaults — SQLite in ./data and the local SLURM lab
+// (already brought up by lab.sh) as the one configured cluster.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { startServer } from '../../server/main.js';
+import { labClustersYaml, labDir, readLab } from './lab-env.js';
+
+const lab = readLab();
+if (!lab) {
+  console.error(`error: the SLURM lab is not up (no lab.json in ${labDir()}); run \`npm run lab:up\` as root`);
+  process.exit(1);
+}
+
+const dataDir = resolve(process.env.MC_DATA_DIR ?? 'data');
+mkdirSync(dataDir, { recursive: true });
+const configPath = resolve(dataDir, 'clusters.demo.yaml');
+writeFileSync(configPath, `# Written by \`npm run demo\` from ${labDir()}/lab.json: the local SLURM lab.\n${labClustersYaml(lab)}`);
+
+const running = await startServer({ configPath, dataDir, port: Number(process.env.MC_PORT ?? 4000), host: process.env.MC_HOST ?? '127.0.0.1', dev: false });
+console.log(`\nMission Control demo: open ${running.url}  (cluster "lab" = the local SLURM lab, config ${configPath})\nCtrl-C stops the server; \`npm run lab:down\` stops the lab.\n`);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => void running.stop().then(() => process.exit(0)));
+}
