@@ -93,6 +93,16 @@ export async function startServer(options: ServerOptions) {
   };
 }
 
+/** Ctrl-C or a service manager's SIGTERM closes connections and the database cleanly. */
+export function stopOnSignals(running: { stop(): Promise<void> }): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.log(`${signal}: shutting down`);
+      void running.stop().then(() => process.exit(0));
+    });
+  }
+}
+
 async function main(): Promise<void> {
   let running: Awaited<ReturnType<typeof startServer>>;
   try {
@@ -104,15 +114,13 @@ async function main(): Promise<void> {
       console.error(`error: ${error.message}`);
       process.exit(2);
     }
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      console.error(`error: ${(error as Error).message.replace(/^listen /, '')}: another process has this port (choose one with --port or MC_PORT)`);
+      process.exit(2);
+    }
     throw error;
   }
-  const shutdown = async (signal: string) => {
-    console.log(`${signal}: shutting down`);
-    await running.stop();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  stopOnSignals(running);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();

@@ -2,7 +2,7 @@
 // (already brought up by lab.sh) as the one configured cluster.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { startServer } from '../../server/main.js';
+import { startServer, stopOnSignals } from '../../server/main.js';
 import { labClustersYaml, labDir, readLab } from './lab-env.js';
 
 const lab = readLab();
@@ -18,6 +18,4 @@ writeFileSync(configPath, `# Written by \`npm run demo\` from ${labDir()}/lab.js
 
 const running = await startServer({ configPath, dataDir, port: Number(process.env.MC_PORT ?? 4000), host: process.env.MC_HOST ?? '127.0.0.1', dev: false });
 console.log(`\nMission Control demo: open ${running.url}  (cluster "lab" = the local SLURM lab, config ${configPath})\nCtrl-C stops the server; \`npm run lab:down\` stops the lab.\n`);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => void running.stop().then(() => process.exit(0)));
-}
+stopOnSignals(running);
