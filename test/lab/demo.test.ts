@@ -1,0 +1,31 @@
+// README's first command line, `npm run demo`, as a user runs it: lab up, PWA built, server printing its URL.
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { labForSuite } from './lab-env.js';
+
+const lab = labForSuite('lab demo test');
+
+it.skipIf(!lab)('npm run demo serves the app and shows the lab cluster reachable', async () => {
+  const demo = spawn('npm', ['run', 'demo'], {
+    env: { ...process.env, MC_PORT: '0', MC_DATA_DIR: mkdtempSync(join(tmpdir(), 'mc-demo-')) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let output = '';
+  demo.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  demo.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  try {
+    await expect.poll(() => /open (http:\/\/\S+)/.exec(output)?.[1], { timeout: 90_000, interval: 250 }).toBeTruthy();
+    const url = /open (http:\/\/\S+)/.exec(output)![1]!;
+    expect(await (await fetch(url)).text()).toContain('<title>Mission Control</title>');
+    const response = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ clusters { name reachable partitions { name } } }' }) });
+    expect(((await response.json()) as any).data.clusters).toEqual([{ name: 'lab', reachable: true, partitions: [{ name: 'gpu' }, { name: 'cpu' }] }]);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n--- npm run demo printed:\n${output}`);
+  } finally {
+    process.kill(-demo.pid!, 'SIGTERM');
+  }
+});
