@@ -1,5 +1,9 @@
 // Migrations handed to the migrator as a list: under vitest, Node's own import() cannot load .ts files by glob.
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261123000000 } from './Migration20261123000000.js';
+import { Migration20261123213838 } from './Migration20261123213838.js';
 
-export const migrationsList: MigrationObject[] = [{ name: 'Migration20261123000000', class: Migration20261123000000 }];
+export const migrationsList: MigrationObject[] = [
+  { name: 'Migration20261123000000', class: Migration20261123000000 },
+  { name: 'Migration20261123213838', class: Migration20261123213838 },
+];

@@ -1,10 +1,60 @@
-// Typed errors exposed to clients. Each issue that returns a new error class from a field adds its type here.
-import { AppError, NotFoundError } from '../server/errors.js';
+// Typed errors exposed to clients; resolvers list the ones they can return, and anything else is masked by Yoga.
+import { ClusterUnreachableError, CommandTimeoutError, HostKeyError, NotFoundError, SlurmError, ValidationError } from '../server/errors.js';
+import { HydraConfigError } from '../server/hydra/config.js';
 import { builder } from './builder.js';
 
-export const ErrorInterface = builder.interfaceRef<AppError>('Error').implement({
+export const ErrorInterface = builder.interfaceRef<Error>('Error').implement({
   description: 'Every typed failure: ask `... on Error { message }`.',
   fields: (t) => ({ message: t.exposeString('message') }),
 });
 
 builder.objectType(NotFoundError, { name: 'NotFoundError', interfaces: [ErrorInterface] });
+
+builder.objectType(ValidationError, {
+  name: 'ValidationError',
+  description: 'A value was refused; `field` names it (e.g. "memory", "groups.model/encoder", "parameters.optimizer.lr").',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ field: t.exposeString('field') }),
+});
+
+builder.objectType(ClusterUnreachableError, {
+  name: 'ClusterUnreachableError',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ cluster: t.exposeString('cluster') }),
+});
+
+builder.objectType(HostKeyError, {
+  name: 'HostKeyError',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    cluster: t.exposeString('cluster'),
+    fingerprint: t.exposeString('fingerprint', { description: 'SHA256 fingerprint of the key the host presented, to confirm with its admins.' }),
+    changed: t.exposeBoolean('changed', { description: 'A different key was recorded for this host: refused loudly.' }),
+  }),
+});
+
+builder.objectType(CommandTimeoutError, { name: 'CommandTimeoutError', interfaces: [ErrorInterface] });
+
+builder.objectType(SlurmError, {
+  name: 'SlurmError',
+  description: 'A SLURM command on the cluster failed; `stderr` is what it said.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    command: t.exposeString('command'),
+    exitCode: t.exposeInt('exitCode', { nullable: true }),
+    stderr: t.exposeString('stderr'),
+  }),
+});
+
+builder.objectType(HydraConfigError, {
+  name: 'HydraConfigError',
+  description: "The project's Hydra configuration could not be read; `file` and `line` say where.",
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    file: t.exposeString('file'),
+    line: t.exposeInt('line', { nullable: true }),
+  }),
+});
+
+/** What a resolver that reaches a cluster can fail with, besides its own validation. */
+export const clusterErrors = [ClusterUnreachableError, HostKeyError, CommandTimeoutError, SlurmError];

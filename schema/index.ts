@@ -3,5 +3,7 @@ import { builder } from './builder.js';
 import './scalars.js';
 import './errors.js';
 import './cluster.js';
+import './project.js';
+import './job.js';
 
 export const schema = lexicographicSortSchema(builder.toSchema());

@@ -21,6 +21,7 @@ const cluster = (name: string): ClusterConfig => ({
   keepaliveIntervalMs: 0,
   maxChannels: 4,
   workspace: '~/mission-control',
+  gpuRequestStyle: 'gres',
 });
 
 // The probe's output as the lab printed it (sinfo --version, then sinfo -h -o '%P|%a|%D|%t').

@@ -5,7 +5,7 @@ import { LRUCache } from 'lru-cache';
 import type { ClusterConfig, Config } from './config.js';
 import { ClusterCheck, type PartitionInfo } from './db/entities.js';
 import type { Orm } from './db/orm.js';
-import { NotFoundError } from './errors.js';
+import { NotFoundError, ValidationError } from './errors.js';
 import { probeCluster } from './slurm/commands.js';
 import { createTransport, type Transport } from './ssh/index.js';
 
@@ -112,6 +112,15 @@ export function createClusterService(options: ClusterServiceOptions) {
   return {
     names(): string[] {
       return [...clusters.keys()];
+    },
+    /** The cluster's configuration; a ValidationError names `field` when the cluster is not configured. */
+    config(name: string, field = 'cluster'): ClusterConfig {
+      const cluster = clusters.get(name);
+      if (!cluster) throw new ValidationError(field, `no cluster named "${name}" in the configuration (${[...clusters.keys()].join(', ') || 'none configured'})`);
+      return cluster;
+    },
+    transport(name: string): Transport {
+      return transportFor(clusterNamed(name));
     },
     list(em: EntityManager): Promise<ClusterStatus[]> {
       return Promise.all([...clusters.keys()].map((name) => status(em, name)));

@@ -1,8 +1,10 @@
 // clusters.yaml: read once at start, validated, handed to services as a typed object; re-read when the file
 // changes (a bad edit is reported and the running config kept). The only module that reads config/.
 import { accessSync, constants, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
@@ -22,7 +24,9 @@ const clusterSchema = z.strictObject({
   commandTimeoutMs: z.number().int().min(100).max(3_600_000).default(30_000),
   keepaliveIntervalMs: z.number().int().min(0).max(300_000).default(15_000),
   maxChannels: z.number().int().min(1).max(9, 'must stay below sshd MaxSessions (10)').default(6),
-  workspace: z.string().min(1).default('~/mission-control'),
+  workspace: z.string().regex(/^(~\/)?[A-Za-z0-9._\/-]+$/, 'must be a path of letters, digits, . _ - and / (it appears in #SBATCH lines)').default('~/mission-control'),
+  gpuRequestStyle: z.enum(['gres', 'constraint', 'gpus']).default('gres'),
+  scriptTemplate: z.string().min(1).optional(),
 });
 
 /** Every option a cluster entry accepts (config/clusters.example.yaml documents each one). */
@@ -118,7 +122,7 @@ export function loadConfig(path: string): Config {
       if (!cluster.user) throw fail('user', 'is required');
       if (!cluster.identityFile && !cluster.agent) throw fail('identityFile', 'is required (or set agent: true)');
     }
-    for (const field of ['identityFile', 'knownHostsFile'] as const) {
+    for (const field of ['identityFile', 'knownHostsFile', 'scriptTemplate'] as const) {
       const value = cluster[field];
       if (!value) continue;
       cluster[field] = expandLocalPath(value, configDir);
@@ -152,4 +156,11 @@ export function watchConfig(file: string, onChange: (config: Config) => void, on
   });
   watcher.on('close', () => clearTimeout(debounce));
   return watcher;
+}
+
+const defaultTemplate = fileURLToPath(new URL('../config/sbatch.template.sh', import.meta.url));
+
+/** The sbatch template of a cluster: its own (scriptTemplate), else config/sbatch.template.sh. Read at each use so edits apply. */
+export function readScriptTemplate(cluster: Pick<ClusterConfig, 'scriptTemplate'>): Promise<string> {
+  return readFile(cluster.scriptTemplate ?? defaultTemplate, 'utf8');
 }

@@ -47,7 +47,12 @@ export function optionsFromArgs(argv: string[]): ServerOptions {
 export async function startServer(options: ServerOptions) {
   const config = loadConfig(options.configPath);
   const orm = await initOrm(resolve(options.dataDir, 'mission-control.sqlite'));
-  const services = createServices({ orm, config });
+  const services = createServices({
+    orm,
+    config,
+    // Fault injection for the crash-safety tests: die exactly between sbatch's answer and saving the job's id.
+    jobs: process.env.MC_FAULT === 'kill-after-sbatch' ? { afterSbatch: () => void process.kill(process.pid, 'SIGKILL') } : {},
+  });
 
   let viteMiddleware: Middleware | undefined;
   const builtClient = options.staticDir ?? resolve(projectRoot, 'client/dist');
@@ -79,6 +84,11 @@ export async function startServer(options: ServerOptions) {
 
   const url = await app.start(options.port, options.host);
   services.clusters.warmUp();
+  // Launches a previous run left between storing and sbatch's answer: adopted by their tag or marked failed.
+  void services.jobs.recoverSubmissions().then(
+    (count) => count > 0 && console.log(`looked up ${count} launch(es) interrupted by the last shutdown`),
+    (error: unknown) => console.error(`could not look up interrupted launches: ${(error as Error).message}`),
+  );
   return {
     url,
     app,

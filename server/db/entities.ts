@@ -1,4 +1,7 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import type { JobInput } from '../job-input.js';
+import type { ProjectSettings } from '../project-settings.js';
+import type { JobState } from '../slurm/state.js';
 
 export interface PartitionInfo {
   name: string;
@@ -25,5 +28,79 @@ export const ClusterCheck = defineEntity({
 });
 export type ClusterCheck = InferEntity<typeof ClusterCheck>;
 
+/** A local git repository the user launches from. Deleting one keeps it (deletedAt) so its jobs keep their history. */
+export const Project = defineEntity({
+  name: 'Project',
+  tableName: 'project',
+  properties: {
+    id: p.integer().primary().autoincrement(),
+    name: p.string(),
+    localPath: p.string().unique(),
+    originUrl: p.string().nullable(),
+    cloneUrl: p.string().nullable(),
+    branch: p.string().nullable(),
+    headSha: p.string(),
+    headSubject: p.text(),
+    dirty: p.boolean(),
+    pushed: p.boolean(),
+    settings: p.json<ProjectSettings>(),
+    syncedAt: p.datetime(),
+    createdAt: p.datetime(),
+    deletedAt: p.datetime().nullable(),
+  },
+});
+export type Project = InferEntity<typeof Project>;
+
+/**
+ * One launch. It is stored before anything reaches the cluster (state SUBMITTING, with a tag that travels to SLURM
+ * in the job's working directory), so a crash between sbatch and saving the SLURM id can be repaired by the tag.
+ */
+export const Job = defineEntity({
+  name: 'Job',
+  tableName: 'job',
+  properties: {
+    id: p.integer().primary().autoincrement(),
+    tag: p.string().unique(),
+    projectId: p.integer(),
+    parentId: p.integer().nullable(),
+    cluster: p.string(),
+    name: p.string(),
+    description: p.text(),
+    commitSha: p.string(),
+    branch: p.string().nullable(),
+    input: p.json<JobInput>(),
+    script: p.text(),
+    /** Absolute path of the job's directory on the cluster: script, output, lifecycle events, code checkout. */
+    jobDir: p.string(),
+    slurmJobId: p.string().nullable(),
+    state: p.string().$type<JobState>(),
+    slurmState: p.string().nullable(),
+    reason: p.string().nullable(),
+    exitCode: p.integer().nullable(),
+    signal: p.integer().nullable(),
+    nodeList: p.string().nullable(),
+    submitError: p.text().nullable(),
+    wandbUrl: p.string().nullable(),
+    archived: p.boolean(),
+    createdAt: p.datetime(),
+    updatedAt: p.datetime(),
+    submittedAt: p.datetime().nullable(),
+    startedAt: p.datetime().nullable(),
+    endedAt: p.datetime().nullable(),
+    elapsedSeconds: p.integer().nullable(),
+    /** When SLURM last confirmed the state; stale when that is long ago. */
+    lastSeenAt: p.datetime().nullable(),
+  },
+  indexes: [
+    { properties: ['projectId', 'archived', 'id'] },
+    { properties: ['projectId', 'state', 'id'] },
+    { properties: ['state', 'id'] },
+    { properties: ['cluster', 'state'] },
+    { properties: ['cluster', 'slurmJobId'] },
+    { properties: ['parentId'] },
+  ],
+});
+export type Job = InferEntity<typeof Job>;
+
 /** Listed explicitly: vitest's loader cannot discover entities by glob. */
-export const entities = [ClusterCheck];
+export const entities = [ClusterCheck, Project, Job];

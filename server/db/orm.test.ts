@@ -12,7 +12,7 @@ it('opens a file database in WAL mode with a busy timeout, migrated, and the mig
     expect(await connection.execute('pragma busy_timeout')).toEqual([{ timeout: 5000 }]);
     expect(await connection.execute('pragma foreign_keys')).toEqual([{ foreign_keys: 1 }]);
     const migrator = orm.getMigrator();
-    expect((await migrator.getExecutedMigrations()).map((migration) => migration.name)).toEqual(['Migration20261123000000']);
+    expect((await migrator.getExecutedMigrations()).map((migration) => migration.name)).toEqual(['Migration20261123000000', 'Migration20261123213838']);
     expect(await migrator.getPendingMigrations()).toEqual([]);
     // A changed entity without a new migration fails here.
     expect(await migrator.checkMigrationNeeded()).toBe(false);

@@ -1,4 +1,5 @@
 // How tests and the demo find the SLURM lab that `npm run lab:up` started (test/lab/lab.sh writes lab.json).
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -59,6 +60,18 @@ export function labClusterConfig(lab: Lab, overrides: Partial<ClusterConfig> = {
     keepaliveIntervalMs: 15_000,
     maxChannels: 6,
     workspace: '~/mission-control',
+    gpuRequestStyle: 'gres',
     ...overrides,
   };
+}
+
+/** A shell command run on the lab as its user, through its sshd, to check what the cluster really has. */
+export function onLab(lab: Lab, script: string): { stdout: string; status: number } {
+  const ssh = ['-i', lab.identityFile, '-p', String(lab.port), '-o', `UserKnownHostsFile=${lab.knownHostsFile}`, '-o', 'BatchMode=yes', `${lab.user}@${lab.host}`, script];
+  try {
+    return { stdout: execFileSync('ssh', ssh, { encoding: 'utf8' }), status: 0 };
+  } catch (error) {
+    const failed = error as { stdout: string; status: number };
+    return { stdout: failed.stdout, status: failed.status };
+  }
 }

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { stringify } from 'yaml';
 import { startServer } from '../../server/main.js';
+import { graphqlClient } from '../graphql-client.js';
 import { labClusterEntry, labForSuite } from './lab-env.js';
 
 const lab = labForSuite('lab server suite');
@@ -27,15 +28,11 @@ describe.skipIf(!lab)('server against the lab', () => {
   });
   afterAll(() => running?.stop());
 
-  const post = async (query: string, variables?: object) => {
-    const response = await fetch(`${running.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
-    return (await response.json()) as { data: any; errors?: unknown };
-  };
+  const request = (query: string) => graphqlClient(running.url)(query);
   const clustersQuery = '{ clusters { name reachable latencyMs slurmVersion error partitions { name isDefault available nodes } } }';
 
   it('lists the lab as reachable with its partitions, and the dead cluster with its own error', async () => {
-    const { data, errors } = await post(clustersQuery);
-    expect(errors).toBeUndefined();
+    const data = await request(clustersQuery);
     const byName = Object.fromEntries(data.clusters.map((c: { name: string }) => [c.name, c]));
     expect(byName.lab).toMatchObject({
       reachable: true,
@@ -51,7 +48,7 @@ describe.skipIf(!lab)('server against the lab', () => {
   });
 
   it('tests a connection on demand', async () => {
-    const { data } = await post('mutation { testClusterConnection(name: "lab") { ... on MutationTestClusterConnectionSuccess { data { name reachable slurmVersion } } } }');
+    const data = await request('mutation { testClusterConnection(name: "lab") { ... on MutationTestClusterConnectionSuccess { data { name reachable slurmVersion } } } }');
     expect(data.testClusterConnection.data).toEqual({ name: 'lab', reachable: true, slurmVersion: lab!.slurmVersion });
   });
 
@@ -74,10 +71,10 @@ describe.skipIf(!lab)('server against the lab', () => {
 
   it('picks up an edited clusters.yaml without a restart, and keeps running on a broken edit', async () => {
     writeConfig({ lab2: labClusterEntry(lab!) });
-    await expect.poll(async () => (await post('{ clusters { name } }')).data.clusters.map((c: { name: string }) => c.name), { timeout: 5000 }).toEqual(['lab', 'gone', 'lab2']);
+    await expect.poll(async () => (await request('{ clusters { name } }')).clusters.map((c: { name: string }) => c.name), { timeout: 5000 }).toEqual(['lab', 'gone', 'lab2']);
     writeFileSync(configPath, 'clusters:\n  lab:\n    hots: nowhere\n');
     await new Promise((resolve) => setTimeout(resolve, 500));
-    expect((await post('{ clusters { name } }')).data.clusters.map((c: { name: string }) => c.name)).toEqual(['lab', 'gone', 'lab2']);
+    expect((await request('{ clusters { name } }')).clusters.map((c: { name: string }) => c.name)).toEqual(['lab', 'gone', 'lab2']);
   });
 
   it("runs the README's notebook snippet with python3 against the server", async () => {

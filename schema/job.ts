@@ -1,0 +1,295 @@
+import type { Job as JobRow } from '../server/db/entities.js';
+import { NotFoundError, ValidationError } from '../server/errors.js';
+import { HydraConfigError } from '../server/hydra/config.js';
+import type { GroupChoice, JobInput as JobInputValue, ParameterValue } from '../server/job-input.js';
+import type { JobLog as JobLogValue, LineageNode as LineageNodeValue, ScriptPreview as ScriptPreviewValue } from '../server/jobs.js';
+import { JOB_STATES } from '../server/slurm/state.js';
+import { builder } from './builder.js';
+import { clusterErrors } from './errors.js';
+import { Project } from './project.js';
+
+export const JobState = builder.enumType('JobState', {
+  description: 'Normalized from SLURM\'s state; `slurmState` keeps SLURM\'s own words. UNKNOWN is never taken for success.',
+  values: JOB_STATES,
+});
+
+const GroupChoiceValue = builder.objectRef<GroupChoice>('GroupChoice').implement({
+  fields: (t) => ({ group: t.exposeString('group'), option: t.exposeString('option', { nullable: true }) }),
+});
+const ParameterValueRef = builder.objectRef<ParameterValue>('ParameterValue').implement({
+  fields: (t) => ({ path: t.exposeString('path'), value: t.field({ type: 'JSON', nullable: true, resolve: (parameter) => parameter.value }) }),
+});
+
+const JobInputFields = builder.objectRef<JobInputValue>('JobInputValue').implement({
+  description: 'The settings of a launch, as submitted: feed them back as JobInput to launch again.',
+  fields: (t) => ({
+    projectId: t.exposeInt('projectId'),
+    cluster: t.exposeString('cluster'),
+    name: t.exposeString('name', { nullable: true }),
+    description: t.exposeString('description'),
+    partition: t.exposeString('partition', { nullable: true }),
+    account: t.exposeString('account', { nullable: true }),
+    qos: t.exposeString('qos', { nullable: true }),
+    nodes: t.exposeInt('nodes'),
+    gpusPerNode: t.exposeInt('gpusPerNode'),
+    gpuType: t.exposeString('gpuType', { nullable: true }),
+    cpusPerTask: t.exposeInt('cpusPerTask'),
+    memory: t.exposeString('memory'),
+    timeLimit: t.exposeString('timeLimit'),
+    primary: t.exposeString('primary', { nullable: true }),
+    groups: t.field({ type: [GroupChoiceValue], resolve: (input) => input.groups }),
+    parameters: t.field({ type: [ParameterValueRef], resolve: (input) => input.parameters }),
+    rawOverrides: t.exposeString('rawOverrides'),
+    parentJobId: t.exposeInt('parentJobId', { nullable: true }),
+    allowUnpushed: t.exposeBoolean('allowUnpushed'),
+  }),
+});
+
+const GroupChoiceInput = builder.inputType('GroupChoiceInput', {
+  fields: (t) => ({ group: t.string({ required: true }), option: t.string({ description: 'null turns an optional group off.' }) }),
+});
+const ParameterValueInput = builder.inputType('ParameterValueInput', {
+  fields: (t) => ({ path: t.string({ required: true }), value: t.field({ type: 'JSON' }) }),
+});
+
+export const JobInput = builder.inputType('JobInput', {
+  description: 'Everything a launch needs. Each value is validated; a refusal is a ValidationError naming its field.',
+  fields: (t) => ({
+    projectId: t.int({ required: true }),
+    cluster: t.string({ required: true }),
+    name: t.string({ description: 'SLURM job name; defaults to the project name.' }),
+    description: t.string({ defaultValue: '', description: 'Free text; also fills experiment_suffix when the config has one.' }),
+    partition: t.string({ description: "Default: the cluster's default partition." }),
+    account: t.string(),
+    qos: t.string(),
+    nodes: t.int({ defaultValue: 1 }),
+    gpusPerNode: t.int({ defaultValue: 0 }),
+    gpuType: t.string({ description: 'e.g. a100; any type when omitted.' }),
+    cpusPerTask: t.int({ defaultValue: 1 }),
+    memory: t.string({ defaultValue: '4G', description: 'SLURM memory per node: 500M, 16G, 1T.' }),
+    timeLimit: t.string({ defaultValue: '1:00:00', description: 'MM, HH:MM:SS or D-HH:MM:SS.' }),
+    primary: t.string({ description: 'Hydra primary config (e.g. train); omit for a project without Hydra.' }),
+    groups: t.field({ type: [GroupChoiceInput], defaultValue: [] }),
+    parameters: t.field({ type: [ParameterValueInput], defaultValue: [] }),
+    rawOverrides: t.string({ defaultValue: '', description: 'Hydra overrides as typed, e.g. `+trainer.precision=16 seed=1`; parsed, never pasted.' }),
+    parentJobId: t.int({ description: 'The job this one was cloned or branched from.' }),
+    allowUnpushed: t.boolean({ defaultValue: false }),
+  }),
+});
+
+/** GraphQL input (optional fields may be absent) → the service's JobInput (every field present). */
+function toJobInput(input: typeof JobInput.$inferInput): JobInputValue {
+  return {
+    projectId: input.projectId,
+    cluster: input.cluster,
+    name: input.name ?? null,
+    description: input.description ?? '',
+    partition: input.partition ?? null,
+    account: input.account ?? null,
+    qos: input.qos ?? null,
+    nodes: input.nodes ?? 1,
+    gpusPerNode: input.gpusPerNode ?? 0,
+    gpuType: input.gpuType ?? null,
+    cpusPerTask: input.cpusPerTask ?? 1,
+    memory: input.memory ?? '4G',
+    timeLimit: input.timeLimit ?? '1:00:00',
+    primary: input.primary ?? null,
+    groups: (input.groups ?? []).map((choice) => ({ group: choice.group, option: choice.option ?? null })),
+    parameters: (input.parameters ?? []).map((parameter) => ({ path: parameter.path, value: parameter.value ?? null })),
+    rawOverrides: input.rawOverrides ?? '',
+    parentJobId: input.parentJobId ?? null,
+    allowUnpushed: input.allowUnpushed ?? false,
+  };
+}
+
+const JobLog = builder.objectRef<JobLogValue>('JobLog').implement({
+  fields: (t) => ({
+    text: t.exposeString('text', { description: 'ANSI stripped; progress bars collapsed to their last state when asked.' }),
+    sizeBytes: t.exposeInt('sizeBytes', { nullable: true, description: 'Size of the whole output file; null before the job wrote any.' }),
+    truncated: t.exposeBoolean('truncated', { description: 'Only the end of the file was read.' }),
+    wandbUrl: t.exposeString('wandbUrl', { nullable: true }),
+  }),
+});
+
+export const Job = builder.objectRef<JobRow>('Job').implement({
+  description: 'One launch of a project on a cluster.',
+  fields: (t) => ({
+    id: t.exposeInt('id'),
+    tag: t.exposeString('tag', { description: "Mission Control's id of the launch; part of the job's directory on the cluster." }),
+    projectId: t.exposeInt('projectId'),
+    project: t.field({ type: Project, resolve: (job, _args, ctx) => ctx.services.projects.get(ctx.em, job.projectId, { includeDeleted: true }) }),
+    parentId: t.exposeInt('parentId', { nullable: true }),
+    cluster: t.exposeString('cluster'),
+    name: t.exposeString('name'),
+    description: t.exposeString('description'),
+    commitSha: t.exposeString('commitSha'),
+    branch: t.exposeString('branch', { nullable: true }),
+    input: t.field({ type: JobInputFields, resolve: (job) => job.input }),
+    script: t.exposeString('script', { description: 'Exactly the script that was submitted.' }),
+    slurmJobId: t.exposeString('slurmJobId', { nullable: true }),
+    state: t.field({ type: JobState, resolve: (job) => job.state }),
+    slurmState: t.exposeString('slurmState', { nullable: true, description: 'SLURM\'s own state text, e.g. "CANCELLED by 1001".' }),
+    reason: t.exposeString('reason', { nullable: true, description: 'Why SLURM keeps it pending, or why it ended.' }),
+    exitCode: t.exposeInt('exitCode', { nullable: true }),
+    signal: t.exposeInt('signal', { nullable: true }),
+    nodeList: t.exposeString('nodeList', { nullable: true }),
+    submitError: t.exposeString('submitError', { nullable: true, description: "sbatch's message when it refused the job." }),
+    wandbUrl: t.exposeString('wandbUrl', { nullable: true }),
+    archived: t.exposeBoolean('archived'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    submittedAt: t.expose('submittedAt', { type: 'DateTime', nullable: true }),
+    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
+    endedAt: t.expose('endedAt', { type: 'DateTime', nullable: true }),
+    elapsedSeconds: t.exposeInt('elapsedSeconds', { nullable: true }),
+    lastSeenAt: t.expose('lastSeenAt', { type: 'DateTime', nullable: true, description: 'When SLURM last confirmed the state.' }),
+    log: t.field({
+      type: JobLog,
+      description: 'The end of the output file, read with a byte bound (a 1 GB log is never shipped whole).',
+      errors: { types: [...clusterErrors] },
+      args: { tailBytes: t.arg.int({ defaultValue: 256 * 1024 }), collapseProgress: t.arg.boolean({ defaultValue: true }) },
+      resolve: (job, args, ctx) => ctx.services.jobs.log(ctx.em, job.id, args.tailBytes ?? 256 * 1024, args.collapseProgress ?? true),
+    }),
+  }),
+});
+
+const PageInfo = builder.objectRef<{ hasNextPage: boolean; endCursor: string | null }>('PageInfo').implement({
+  fields: (t) => ({ hasNextPage: t.exposeBoolean('hasNextPage'), endCursor: t.exposeString('endCursor', { nullable: true }) }),
+});
+const JobEdge = builder.objectRef<{ cursor: string; node: JobRow }>('JobEdge').implement({
+  fields: (t) => ({ cursor: t.exposeString('cursor'), node: t.field({ type: Job, resolve: (edge) => edge.node }) }),
+});
+const JobConnection = builder.objectRef<{ edges: Array<{ cursor: string; node: JobRow }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } }>('JobConnection').implement({
+  fields: (t) => ({
+    edges: t.field({ type: [JobEdge], resolve: (connection) => connection.edges }),
+    nodes: t.field({ type: [Job], resolve: (connection) => connection.edges.map((edge) => edge.node) }),
+    pageInfo: t.field({ type: PageInfo, resolve: (connection) => connection.pageInfo }),
+  }),
+});
+
+const JobFilter = builder.inputType('JobFilter', {
+  fields: (t) => ({
+    projectId: t.int(),
+    states: t.field({ type: [JobState] }),
+    cluster: t.string(),
+    archived: t.boolean({ description: 'Omit for both.' }),
+    search: t.string({ description: 'Matches job name and description.' }),
+  }),
+});
+
+const cursorOf = (job: JobRow) => Buffer.from(`job:${job.id}`).toString('base64url');
+function idOfCursor(cursor: string): number {
+  const match = /^job:(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match) throw new ValidationError('after', 'is not a cursor from this API');
+  return Number(match[1]);
+}
+
+const ScriptPreview = builder.objectRef<ScriptPreviewValue>('ScriptPreview').implement({
+  fields: (t) => ({
+    tag: t.exposeString('tag', { description: 'Pass it to submitJob to submit exactly this script.' }),
+    script: t.exposeString('script'),
+    warnings: t.exposeStringList('warnings'),
+  }),
+});
+
+const JobTemplate = builder.objectRef<{ input: JobInputValue; originalCommit: string; currentCommit: string }>('JobTemplate').implement({
+  description: "To clone a job: its settings (with parentJobId set), and its commit beside the project's current one.",
+  fields: (t) => ({
+    input: t.field({ type: JobInputFields, resolve: (template) => template.input }),
+    originalCommit: t.exposeString('originalCommit'),
+    currentCommit: t.exposeString('currentCommit'),
+  }),
+});
+
+const LineageNode = builder.objectRef<LineageNodeValue>('LineageNode').implement({
+  fields: (t) => ({
+    job: t.field({ type: Job, resolve: (node) => node.job }),
+    parentId: t.exposeInt('parentId', { nullable: true }),
+    changes: t.exposeStringList('changes', { description: 'What differs from the parent, e.g. "gpusPerNode: 1 → 2".' }),
+  }),
+});
+
+const launchErrors = [ValidationError, NotFoundError, HydraConfigError, ...clusterErrors];
+
+builder.queryFields((t) => ({
+  job: t.field({
+    type: Job,
+    errors: { types: [NotFoundError] },
+    args: { id: t.arg.int({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.jobs.get(ctx.em, args.id),
+  }),
+  jobs: t.field({
+    type: JobConnection,
+    description: 'Newest first.',
+    errors: { types: [ValidationError] },
+    args: { filter: t.arg({ type: JobFilter }), first: t.arg.int({ defaultValue: 50 }), after: t.arg.string() },
+    resolve: async (_root, args, ctx) => {
+      const { jobs, hasNextPage } = await ctx.services.jobs.list(ctx.em, args.filter ?? {}, args.first ?? 50, args.after ? idOfCursor(args.after) : null);
+      const edges = jobs.map((node) => ({ cursor: cursorOf(node), node }));
+      return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+    },
+  }),
+  previewScript: t.field({
+    type: ScriptPreview,
+    description: 'Exactly the script submitJob would submit for this input (and tag).',
+    errors: { types: launchErrors },
+    args: { input: t.arg({ type: JobInput, required: true }), tag: t.arg.string() },
+    resolve: (_root, args, ctx) => ctx.services.jobs.preview(ctx.em, toJobInput(args.input), args.tag ?? null),
+  }),
+  jobTemplate: t.field({
+    type: JobTemplate,
+    errors: { types: [NotFoundError] },
+    args: { id: t.arg.int({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.jobs.template(ctx.em, args.id),
+  }),
+  lastJobInput: t.field({
+    type: JobInputFields,
+    nullable: true,
+    description: "The project's most recent launch settings, to pre-fill the form.",
+    args: { projectId: t.arg.int({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.jobs.lastInput(ctx.em, args.projectId),
+  }),
+  jobLineage: t.field({
+    type: [LineageNode],
+    description: "A project's jobs with their parents (clones and branches), oldest first.",
+    errors: { types: [NotFoundError] },
+    args: { projectId: t.arg.int({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.jobs.lineage(ctx.em, args.projectId),
+  }),
+}));
+
+const idArgs = (t: Parameters<Parameters<typeof builder.mutationFields>[0]>[0]) => ({ id: t.arg.int({ required: true }) });
+
+builder.mutationFields((t) => ({
+  submitJob: t.field({
+    type: Job,
+    description: 'Stores the launch, then submits it. SLURM refusing it is a job in SUBMIT_FAILED with its message.',
+    errors: { types: launchErrors },
+    args: { input: t.arg({ type: JobInput, required: true }), tag: t.arg.string({ description: 'The tag previewScript returned.' }) },
+    resolve: (_root, args, ctx) => ctx.services.jobs.submit(ctx.em, toJobInput(args.input), args.tag ?? null),
+  }),
+  cancelJob: t.field({
+    type: Job,
+    errors: { types: [NotFoundError, ValidationError, ...clusterErrors] },
+    args: idArgs(t),
+    resolve: (_root, args, ctx) => ctx.services.jobs.cancel(ctx.em, args.id),
+  }),
+  refreshJob: t.field({
+    type: Job,
+    description: 'Reads the job\'s state from SLURM now.',
+    errors: { types: [NotFoundError, ...clusterErrors] },
+    args: idArgs(t),
+    resolve: (_root, args, ctx) => ctx.services.jobs.refresh(ctx.em, args.id),
+  }),
+  archiveJob: t.field({
+    type: Job,
+    errors: { types: [NotFoundError] },
+    args: idArgs(t),
+    resolve: (_root, args, ctx) => ctx.services.jobs.setArchived(ctx.em, args.id, true),
+  }),
+  unarchiveJob: t.field({
+    type: Job,
+    errors: { types: [NotFoundError] },
+    args: idArgs(t),
+    resolve: (_root, args, ctx) => ctx.services.jobs.setArchived(ctx.em, args.id, false),
+  }),
+}));

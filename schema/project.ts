@@ -1,0 +1,132 @@
+import type { Project as ProjectRow } from '../server/db/entities.js';
+import { NotFoundError, ValidationError } from '../server/errors.js';
+import { HydraConfigError, type HydraConfig, type HydraGroup, type HydraParameter } from '../server/hydra/config.js';
+import type { ProjectSettings } from '../server/project-settings.js';
+import { builder } from './builder.js';
+
+const EnvVar = builder.objectRef<{ name: string; value: string }>('EnvVar').implement({
+  fields: (t) => ({ name: t.exposeString('name'), value: t.exposeString('value') }),
+});
+
+const Settings = builder.objectRef<ProjectSettings>('ProjectSettings').implement({
+  description: "Launch settings from the project's .mlops-config.yaml (documented defaults when it has none).",
+  fields: (t) => ({
+    condaEnv: t.exposeString('conda_env', { nullable: true }),
+    venv: t.exposeString('venv', { nullable: true }),
+    trainScript: t.exposeString('train_script'),
+    python: t.exposeString('python'),
+    installEditable: t.exposeBoolean('install_editable'),
+    packageName: t.exposeString('package_name', { nullable: true }),
+    defaultOverrides: t.exposeStringList('default_overrides'),
+    modules: t.exposeStringList('modules'),
+    env: t.field({ type: [EnvVar], resolve: (settings) => Object.entries(settings.env).map(([name, value]) => ({ name, value })) }),
+    setup: t.exposeStringList('setup'),
+  }),
+});
+
+export const Project = builder.objectRef<ProjectRow>('Project').implement({
+  description: 'A local git repository you launch jobs from.',
+  fields: (t) => ({
+    id: t.exposeInt('id'),
+    name: t.exposeString('name'),
+    localPath: t.exposeString('localPath'),
+    originUrl: t.exposeString('originUrl', { nullable: true }),
+    cloneUrl: t.exposeString('cloneUrl', { nullable: true, description: 'What the cluster clones: the origin, in SSH form when it was HTTPS.' }),
+    branch: t.exposeString('branch', { nullable: true, description: 'null when HEAD is detached.' }),
+    headSha: t.exposeString('headSha'),
+    headSubject: t.exposeString('headSubject'),
+    dirty: t.exposeBoolean('dirty', { description: 'Tracked files have uncommitted changes (a launch runs HEAD without them).' }),
+    pushed: t.exposeBoolean('pushed', { description: 'Some remote branch contains HEAD; the cluster cannot fetch an unpushed commit.' }),
+    settings: t.field({ type: Settings, resolve: (project) => project.settings }),
+    syncedAt: t.expose('syncedAt', { type: 'DateTime' }),
+    deleted: t.boolean({ resolve: (project) => project.deletedAt !== null }),
+  }),
+});
+
+// GraphQL cannot name an enum value null; the names are upper case, the values Hydra's own words.
+const HydraValueType = builder.enumType('HydraValueType', {
+  values: {
+    BOOL: { value: 'bool' },
+    INT: { value: 'int' },
+    FLOAT: { value: 'float' },
+    STRING: { value: 'string' },
+    LIST: { value: 'list' },
+    DICT: { value: 'dict' },
+    NULL: { value: 'null' },
+  } as const,
+});
+
+const Group = builder.objectRef<HydraGroup>('HydraGroup').implement({
+  fields: (t) => ({
+    path: t.exposeString('path', { description: 'e.g. "model" or the nested "model/encoder".' }),
+    options: t.exposeStringList('options'),
+    default: t.stringList({
+      description: "The primary's choice: one option, several for a list-valued default, none when off.",
+      resolve: (group) => (group.default === null ? [] : Array.isArray(group.default) ? group.default : [group.default]),
+    }),
+    optional: t.exposeBoolean('optional', { description: 'May be left off (`optional group: x` or `group: null`).' }),
+    package: t.exposeString('package', { nullable: true }),
+  }),
+});
+
+const Parameter = builder.objectRef<HydraParameter>('HydraParameter').implement({
+  fields: (t) => ({
+    path: t.exposeString('path', { description: 'Dotted key in the composed config, e.g. "optimizer.lr".' }),
+    type: t.field({ type: HydraValueType, resolve: (parameter) => parameter.type }),
+    default: t.field({ type: 'JSON', nullable: true, resolve: (parameter) => parameter.default }),
+    readOnly: t.exposeBoolean('readOnly', { description: 'An interpolation or part of a _target_ block: shown, not edited.' }),
+    source: t.exposeString('source', { description: 'The config file that set this value.' }),
+  }),
+});
+
+const Hydra = builder.objectRef<HydraConfig>('HydraConfig').implement({
+  description: "What a launch form needs from the project's Hydra config directory.",
+  fields: (t) => ({
+    configDir: t.exposeString('configDir'),
+    primaries: t.exposeStringList('primaries', { description: 'Every top-level config (train, eval, config…).' }),
+    primary: t.exposeString('primary'),
+    groups: t.field({ type: [Group], resolve: (hydra) => hydra.groups }),
+    parameters: t.field({ type: [Parameter], resolve: (hydra) => hydra.parameters }),
+    hasExperimentSuffix: t.exposeBoolean('hasExperimentSuffix', { description: 'The job description fills experiment_suffix.' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  projects: t.field({ type: [Project], resolve: (_root, _args, ctx) => ctx.services.projects.list(ctx.em) }),
+  project: t.field({
+    type: Project,
+    errors: { types: [NotFoundError] },
+    args: { id: t.arg.int({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.projects.get(ctx.em, args.id),
+  }),
+  hydraConfig: t.field({
+    type: Hydra,
+    errors: { types: [NotFoundError, HydraConfigError] },
+    args: { projectId: t.arg.int({ required: true }), primary: t.arg.string() },
+    resolve: (_root, args, ctx) => ctx.services.projects.hydraConfig(ctx.em, args.projectId, args.primary ?? undefined),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  addProject: t.field({
+    type: Project,
+    description: 'Reads a local git repository (and its .mlops-config.yaml) and adds it, or refreshes it if known.',
+    errors: { types: [ValidationError] },
+    args: { localPath: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.projects.add(ctx.em, args.localPath),
+  }),
+  syncProject: t.field({
+    type: Project,
+    description: 'Reads the repository again: branch, HEAD, dirty and pushed state, settings.',
+    errors: { types: [NotFoundError, ValidationError] },
+    args: { id: t.arg.int({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.projects.sync(ctx.em, args.id),
+  }),
+  deleteProject: t.field({
+    type: Project,
+    description: 'Removes the project from the list; its jobs stay in history, archived.',
+    errors: { types: [NotFoundError] },
+    args: { id: t.arg.int({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.projects.remove(ctx.em, args.id),
+  }),
+}));

@@ -1,0 +1,365 @@
+// The job lifecycle: preview → submit → follow → cancel / clone / archive, and reading a job's log.
+import { randomBytes } from 'node:crypto';
+import type { EntityManager, FilterQuery } from '@mikro-orm/sqlite';
+import type { ClusterService } from './clusters.js';
+import { readScriptTemplate } from './config.js';
+import { Job, type Project } from './db/entities.js';
+import type { Orm } from './db/orm.js';
+import { AppError, ClusterUnreachableError, CommandTimeoutError, NotFoundError, SlurmError, ValidationError } from './errors.js';
+import { readHydraConfig, type HydraConfig } from './hydra/config.js';
+import { buildHydraArgs, slug, validateDescription, validateResources, type JobInput } from './job-input.js';
+import { cleanLog, extractWandbUrl, trimPartialFirstLine } from './logs.js';
+import type { ProjectService } from './projects.js';
+import { cancelJob, expandHome, findSubmission, homeDirectory, readJobStates, readOutputHead, readOutputTail, submitBatch } from './slurm/jobs.js';
+import { outputFileOf, renderScript } from './slurm/script.js';
+import { TERMINAL_STATES, type JobState, type SlurmJobStatus } from './slurm/state.js';
+
+export interface JobServiceOptions {
+  orm: Orm;
+  clusters: ClusterService;
+  projects: ProjectService;
+  /** Test-only fault injection: runs after sbatch answered and before its id is saved. */
+  afterSbatch?: (job: Job) => void | Promise<void>;
+}
+
+export interface ScriptPreview {
+  tag: string;
+  script: string;
+  /** Reasons the launch may not do what the user expects (dirty tree, unpushed commit). */
+  warnings: string[];
+}
+
+export interface JobFilter {
+  projectId?: number | null;
+  states?: JobState[] | null;
+  cluster?: string | null;
+  archived?: boolean | null;
+  search?: string | null;
+}
+
+export interface LineageNode {
+  job: Job;
+  parentId: number | null;
+  /** What this launch changed relative to its parent, e.g. "gpusPerNode: 1 → 2", "optimizer.lr: 0.001 → 0.01". */
+  changes: string[];
+}
+
+export interface JobLog {
+  text: string;
+  /** Size of the whole output file; null before the job wrote anything. */
+  sizeBytes: number | null;
+  truncated: boolean;
+  wandbUrl: string | null;
+}
+
+const TAG = /^[a-z0-9]{12}$/;
+export const newTag = (): string => {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  return [...randomBytes(12)].map((byte) => alphabet[byte % alphabet.length]).join('');
+};
+
+/** SLURM prints its cluster's local time without a zone; read as this server's local time (same zone assumed). */
+const slurmTime = (text: string | null): Date | null => {
+  if (!text) return null;
+  const date = new Date(text);
+  return Number.isNaN(date.getTime()) ? null : date;
+};
+
+export type JobService = ReturnType<typeof createJobService>;
+
+export function createJobService({ orm, clusters, projects, afterSbatch }: JobServiceOptions) {
+  const homes = new Map<string, Promise<string>>();
+
+  async function workspaceOf(clusterName: string): Promise<string> {
+    const cluster = clusters.config(clusterName);
+    if (!cluster.workspace.startsWith('~')) return cluster.workspace;
+    let home = homes.get(clusterName);
+    if (!home) {
+      home = homeDirectory(clusters.transport(clusterName));
+      homes.set(clusterName, home);
+      home.catch(() => homes.delete(clusterName));
+    }
+    return expandHome(cluster.workspace, await home);
+  }
+
+  async function hydraOf(project: Project, primary: string | null): Promise<HydraConfig | null> {
+    if (primary === null) return null;
+    return readHydraConfig(project.localPath, primary);
+  }
+
+  async function prepare(em: EntityManager, input: JobInput, tagArgument: string | null) {
+    const tag = tagArgument ?? newTag();
+    if (!TAG.test(tag)) throw new ValidationError('tag', 'must be 12 lowercase letters or digits, as previewScript returns it');
+    const project = await projects.get(em, input.projectId).catch((error: unknown) => {
+      throw error instanceof NotFoundError ? new ValidationError('projectId', error.message) : error;
+    });
+    const cluster = clusters.config(input.cluster);
+    const description = validateDescription(input);
+    const resources = validateResources(input, project.name);
+    const hydra = await hydraOf(project, input.primary).catch((error: unknown) => {
+      throw error instanceof AppError ? error : new ValidationError('primary', (error as Error).message);
+    });
+    const hydraArgs = buildHydraArgs(input, hydra, project.settings, description);
+    if (!project.cloneUrl) throw new ValidationError('projectId', `${project.name} has no origin remote: the cluster has nowhere to fetch its code from`);
+
+    const warnings: string[] = [];
+    if (project.dirty) warnings.push('The working tree has uncommitted changes: the job runs the last commit without them.');
+    if (!project.pushed) warnings.push(`Commit ${project.headSha.slice(0, 8)} is on no remote branch: the cluster cannot fetch it unless it can reach this repository.`);
+
+    const workspace = await workspaceOf(cluster.name);
+    const jobDir = `${workspace}/jobs/${tag}`;
+    const workDir = `${jobDir}/code`;
+    const settings = project.settings;
+    const script = renderScript(await readScriptTemplate(cluster), {
+      tag,
+      ...resources,
+      gpuRequestStyle: cluster.gpuRequestStyle,
+      jobDir,
+      workDir,
+      modules: settings.modules,
+      env: settings.env,
+      condaEnv: settings.conda_env,
+      venv: settings.venv,
+      setup: settings.setup,
+      installEditable: settings.install_editable,
+      command: [settings.python, settings.train_script, ...hydraArgs],
+    });
+    return { tag, project, cluster, description, resources, script, warnings, jobDir, workDir, repoDir: `${workspace}/repos/${slug(project.name) || 'project'}-${project.id}.git` };
+  }
+
+  function applyStatus(job: Job, status: SlurmJobStatus): void {
+    job.slurmState = status.rawState;
+    job.state = status.state;
+    job.reason = status.reason;
+    job.exitCode = status.exitCode ?? job.exitCode;
+    job.signal = status.signal;
+    job.nodeList = status.nodeList ?? job.nodeList;
+    job.startedAt = slurmTime(status.startedAt) ?? job.startedAt;
+    job.endedAt = TERMINAL_STATES.has(status.state) ? (slurmTime(status.endedAt) ?? job.endedAt ?? new Date()) : null;
+    job.elapsedSeconds = status.elapsedSeconds ?? job.elapsedSeconds;
+    job.lastSeenAt = new Date();
+    job.updatedAt = new Date();
+  }
+
+  async function get(em: EntityManager, id: number): Promise<Job> {
+    const job = await em.findOne(Job, { id });
+    if (!job) throw new NotFoundError(`no job with id ${id}`);
+    return job;
+  }
+
+  /** A launch whose sbatch outcome is unknown: adopt the SLURM job it became, or record that none exists. */
+  async function resolveSubmitting(job: Job): Promise<void> {
+    const slurmJobId = await findSubmission(clusters.transport(job.cluster), job.jobDir, `${job.jobDir}/code`);
+    if (slurmJobId) {
+      job.slurmJobId = slurmJobId;
+      job.state = 'PENDING';
+      job.submittedAt ??= new Date();
+    } else {
+      job.state = 'SUBMIT_FAILED';
+      job.submitError = 'The server stopped before sbatch answered, and SLURM has no job from this launch.';
+      job.endedAt = new Date();
+    }
+    job.updatedAt = new Date();
+  }
+
+  async function refreshJob(job: Job): Promise<void> {
+    if (job.state === 'SUBMITTING') await resolveSubmitting(job);
+    if (!job.slurmJobId) return;
+    const [status] = await readJobStates(clusters.transport(job.cluster), [job.slurmJobId]);
+    if (status) applyStatus(job, status);
+    else if (!TERMINAL_STATES.has(job.state)) {
+      // Neither the queue nor accounting knows it: say so, and never guess an outcome.
+      job.state = 'UNKNOWN';
+      job.updatedAt = new Date();
+    }
+  }
+
+  function inputDifferences(parent: JobInput, child: JobInput): string[] {
+    const flatten = (input: JobInput): Map<string, string> => {
+      const entries = new Map<string, string>();
+      for (const key of ['cluster', 'partition', 'account', 'qos', 'nodes', 'gpusPerNode', 'gpuType', 'cpusPerTask', 'memory', 'timeLimit', 'primary', 'rawOverrides'] as const) {
+        entries.set(key, JSON.stringify(input[key]));
+      }
+      for (const choice of input.groups) entries.set(choice.group, JSON.stringify(choice.option));
+      for (const parameter of input.parameters) entries.set(parameter.path, JSON.stringify(parameter.value));
+      return entries;
+    };
+    const before = flatten(parent);
+    const after = flatten(child);
+    const keys = [...new Set([...before.keys(), ...after.keys()])];
+    return keys.filter((key) => before.get(key) !== after.get(key)).map((key) => `${key}: ${before.get(key) ?? '(default)'} → ${after.get(key) ?? '(default)'}`);
+  }
+
+  return {
+    get,
+
+    async preview(em: EntityManager, input: JobInput, tag: string | null = null): Promise<ScriptPreview> {
+      const prepared = await prepare(em, input, tag);
+      return { tag: prepared.tag, script: prepared.script, warnings: prepared.warnings };
+    },
+
+    /**
+     * Stores the job first (SUBMITTING, with its tag), then submits. sbatch refusing the job is recorded as
+     * SUBMIT_FAILED with SLURM's message; a lost connection leaves SUBMITTING, resolved by tag later — never a
+     * second sbatch, since one that timed out can still have run.
+     */
+    async submit(em: EntityManager, input: JobInput, tag: string | null = null): Promise<Job> {
+      if (tag && (await em.count(Job, { tag }))) throw new ValidationError('tag', 'was already used by another launch; preview again');
+      const prepared = await prepare(em, input, tag);
+      if (!prepared.project.pushed && !input.allowUnpushed) {
+        throw new ValidationError('allowUnpushed', `commit ${prepared.project.headSha.slice(0, 8)} is on no remote branch; push it, or set allowUnpushed if the cluster can reach this repository`);
+      }
+      if (input.parentJobId !== null) await get(em, input.parentJobId).catch(() => {
+        throw new ValidationError('parentJobId', `no job with id ${input.parentJobId}`);
+      });
+      const now = new Date();
+      const job = em.create(Job, {
+        tag: prepared.tag,
+        projectId: prepared.project.id,
+        parentId: input.parentJobId,
+        cluster: prepared.cluster.name,
+        name: prepared.resources.jobName,
+        description: prepared.description,
+        commitSha: prepared.project.headSha,
+        branch: prepared.project.branch,
+        input,
+        script: prepared.script,
+        jobDir: prepared.jobDir,
+        state: 'SUBMITTING',
+        archived: false,
+        createdAt: now,
+        updatedAt: now,
+      });
+      await em.flush();
+
+      let slurmJobId: string;
+      try {
+        slurmJobId = await submitBatch(clusters.transport(job.cluster), {
+          cloneUrl: prepared.project.cloneUrl!,
+          repoDir: prepared.repoDir,
+          commitSha: job.commitSha,
+          workDir: prepared.workDir,
+          jobDir: job.jobDir,
+          script: job.script,
+        });
+      } catch (error) {
+        if (error instanceof SlurmError) {
+          job.state = 'SUBMIT_FAILED';
+          job.submitError = error.stderr.trim() || error.message;
+          job.endedAt = new Date();
+          job.updatedAt = new Date();
+          await em.flush();
+          return job;
+        }
+        if (error instanceof ClusterUnreachableError || error instanceof CommandTimeoutError) {
+          job.submitError = `Not known yet whether SLURM got this job (${error.message}); it is looked up by its tag, never submitted twice.`;
+          await em.flush();
+          return job;
+        }
+        throw error;
+      }
+      await afterSbatch?.(job);
+      job.slurmJobId = slurmJobId;
+      job.state = 'PENDING';
+      job.submittedAt = new Date();
+      job.submitError = null;
+      job.updatedAt = new Date();
+      await em.flush();
+      return job;
+    },
+
+    /** At start: launches a previous run of the server left between storing and hearing back from sbatch. */
+    async recoverSubmissions(): Promise<number> {
+      const em = orm.em.fork();
+      const pending = await em.find(Job, { state: 'SUBMITTING' });
+      for (const job of pending) {
+        await resolveSubmitting(job).catch((error: unknown) => {
+          console.warn(`job ${job.id}: could not look up its submission yet: ${(error as Error).message}`);
+        });
+      }
+      await em.flush();
+      return pending.length;
+    },
+
+    async refresh(em: EntityManager, id: number): Promise<Job> {
+      const job = await get(em, id);
+      await refreshJob(job);
+      await em.flush();
+      return job;
+    },
+
+    /** scancel, then read the state back so the answer shows what SLURM did. */
+    async cancel(em: EntityManager, id: number): Promise<Job> {
+      const job = await get(em, id);
+      if (job.state === 'SUBMITTING') await resolveSubmitting(job);
+      if (TERMINAL_STATES.has(job.state)) throw new ValidationError('id', `job ${id} has already ended (${job.state})`);
+      await cancelJob(clusters.transport(job.cluster), job.slurmJobId!);
+      await refreshJob(job);
+      await em.flush();
+      return job;
+    },
+
+    async setArchived(em: EntityManager, id: number, archived: boolean): Promise<Job> {
+      const job = await get(em, id);
+      job.archived = archived;
+      job.updatedAt = new Date();
+      await em.flush();
+      return job;
+    },
+
+    /** The input to launch this job again: same settings, the project's current commit (the original is kept apart). */
+    async template(em: EntityManager, id: number): Promise<{ input: JobInput; originalCommit: string; currentCommit: string }> {
+      const job = await get(em, id);
+      const project = await projects.get(em, job.projectId);
+      return { input: { ...job.input, parentJobId: job.id }, originalCommit: job.commitSha, currentCommit: project.headSha };
+    },
+
+    async lastInput(em: EntityManager, projectId: number): Promise<JobInput | null> {
+      const [job] = await em.find(Job, { projectId }, { orderBy: { id: 'desc' }, limit: 1 });
+      return job ? { ...job.input, parentJobId: null } : null;
+    },
+
+    async lineage(em: EntityManager, projectId: number): Promise<LineageNode[]> {
+      await projects.get(em, projectId, { includeDeleted: true });
+      const jobs = await em.find(Job, { projectId }, { orderBy: { id: 'asc' } });
+      const byId = new Map(jobs.map((job) => [job.id, job]));
+      return jobs.map((job) => {
+        const parent = job.parentId == null ? undefined : byId.get(job.parentId);
+        return { job, parentId: parent ? parent.id : null, changes: parent ? inputDifferences(parent.input, job.input) : [] };
+      });
+    },
+
+    /** Newest first; `after` is the id of the last job of the previous page. */
+    async list(em: EntityManager, filter: JobFilter, first: number, after: number | null): Promise<{ jobs: Job[]; hasNextPage: boolean }> {
+      const where: FilterQuery<Job> = {};
+      if (filter.projectId != null) where.projectId = filter.projectId;
+      if (filter.states?.length) where.state = { $in: filter.states };
+      if (filter.cluster) where.cluster = filter.cluster;
+      if (filter.archived != null) where.archived = filter.archived;
+      if (after !== null) where.id = { $lt: after };
+      if (filter.search?.trim()) {
+        const pattern = `%${filter.search.trim().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        where.$or = [{ name: { $like: pattern } }, { description: { $like: pattern } }];
+      }
+      const limit = Math.min(Math.max(first, 1), 200);
+      const jobs = await em.find(Job, where, { orderBy: { id: 'desc' }, limit: limit + 1 });
+      return { jobs: jobs.slice(0, limit), hasNextPage: jobs.length > limit };
+    },
+
+    /** The end of the job's output, bounded in bytes, cleaned for reading; finds and keeps the W&B run URL. */
+    async log(em: EntityManager, id: number, tailBytes: number, collapseProgress: boolean): Promise<JobLog> {
+      const job = await get(em, id);
+      const bytes = Math.min(Math.max(tailBytes, 1024), 4 * 1024 * 1024);
+      const transport = clusters.transport(job.cluster);
+      const tail = await readOutputTail(transport, outputFileOf(job.jobDir), bytes);
+      const { text } = trimPartialFirstLine(Buffer.from(tail.text), tail.startsAtFileStart);
+      if (!job.wandbUrl && tail.size !== null) {
+        // W&B prints the run URL near the start, which a long log's tail no longer holds.
+        const start = tail.startsAtFileStart ? tail.text : await readOutputHead(transport, outputFileOf(job.jobDir), 64 * 1024);
+        job.wandbUrl = extractWandbUrl(start) ?? extractWandbUrl(text);
+        if (job.wandbUrl) await em.flush();
+      }
+      return { text: cleanLog(text, { collapseProgress }), sizeBytes: tail.size, truncated: !tail.startsAtFileStart, wandbUrl: job.wandbUrl ?? null };
+    },
+  };
+}

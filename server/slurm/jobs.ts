@@ -1,0 +1,133 @@
+// SLURM job commands over a transport: submit (with the code checkout), find a submission again, cancel, read
+// states and read output. Scripts run on the cluster are constants; every value reaches them as a positional
+// argument through the one quoting function. Nothing here knows about the database or GraphQL.
+import { SlurmError } from '../errors.js';
+import type { Transport } from '../ssh/index.js';
+import { SACCT_FIELDS, SQUEUE_FORMAT, isAccountingDisabledMessage, parseSacct, parseSbatchParsable, parseScontrolJobs, parseSqueue, type SlurmJobStatus } from './state.js';
+
+/** The cluster's $HOME, to turn `~/…` workspace paths into the absolute paths #SBATCH lines need. */
+export async function homeDirectory(transport: Transport): Promise<string> {
+  const result = await transport.exec(['sh', '-c', 'printf %s "$HOME"']);
+  const home = result.stdout.trim();
+  if (result.exitCode !== 0 || !home.startsWith('/')) throw new SlurmError('echo $HOME', result.exitCode, result.stderr || 'no home directory');
+  return home;
+}
+
+export function expandHome(path: string, home: string): string {
+  return path === '~' ? home : path.startsWith('~/') ? `${home}/${path.slice(2)}` : path;
+}
+
+/** Exit status the submit script uses when the checkout failed (sbatch itself exits 1 or 255). */
+const CHECKOUT_FAILED = 90;
+
+// One remote command per launch: a shared bare clone per project, a worktree of the exact commit per job (no full
+// clone per job), the script stored beside the job, then sbatch. The id is written to `submitted` the moment
+// sbatch prints it, so a server that dies right after can still find it.
+const SUBMIT_SCRIPT = `set -u
+url=$1 repo=$2 sha=$3 work_dir=$4 job_dir=$5
+fail() { echo "mission-control: $*" >&2; exit ${CHECKOUT_FAILED}; }
+mkdir -p "$job_dir/events" "$(dirname "$repo")" || fail "cannot create $job_dir"
+(
+  flock -w 300 9 2>/dev/null
+  if [ ! -d "$repo" ]; then git clone --quiet --bare -- "$url" "$repo" || exit 1; fi
+  if ! git -C "$repo" cat-file -e "$sha^{commit}" 2>/dev/null; then
+    git -C "$repo" fetch --quiet -- "$url" '+refs/heads/*:refs/heads/*' || exit 1
+  fi
+  git -C "$repo" worktree add --quiet --detach --force "$work_dir" "$sha" || exit 1
+) 9>"$repo.lock" || fail "could not check out $sha from $url"
+cat > "$job_dir/job.sh" || fail "cannot write $job_dir/job.sh"
+sbatch --parsable "$job_dir/job.sh" > "$job_dir/submitted.tmp" || exit $?
+mv -f "$job_dir/submitted.tmp" "$job_dir/submitted"
+cat "$job_dir/submitted"`;
+
+export interface Submission {
+  cloneUrl: string;
+  repoDir: string;
+  commitSha: string;
+  workDir: string;
+  jobDir: string;
+  script: string;
+}
+
+export class CheckoutError extends SlurmError {}
+
+export async function submitBatch(transport: Transport, submission: Submission): Promise<string> {
+  const { cloneUrl, repoDir, commitSha, workDir, jobDir, script } = submission;
+  const result = await transport.exec(['sh', '-c', SUBMIT_SCRIPT, 'sh', cloneUrl, repoDir, commitSha, workDir, jobDir], { stdin: script, timeoutMs: 300_000 });
+  if (result.exitCode === CHECKOUT_FAILED) throw new CheckoutError('git checkout', result.exitCode, result.stderr);
+  const slurmJobId = result.exitCode === 0 ? parseSbatchParsable(result.stdout) : null;
+  if (!slurmJobId) throw new SlurmError('sbatch', result.exitCode, result.stderr || result.stdout);
+  return slurmJobId;
+}
+
+// Where the `submitted` file is missing (the connection dropped while sbatch ran), the job's working directory,
+// which holds its tag, is looked up in the queue and then in accounting.
+const FIND_SCRIPT = `job_dir=$1 work_dir=$2
+if [ -s "$job_dir/submitted" ]; then cat "$job_dir/submitted"; exit 0; fi
+squeue -h -t all -u "$(id -un)" -o '%i|%Z' 2>/dev/null | awk -F'|' -v d="$work_dir" '$2 == d { print $1; found = 1 } END { exit !found }' && exit 0
+sacct -X -n -P -S now-7days -u "$(id -un)" -o JobID,WorkDir 2>/dev/null | awk -F'|' -v d="$work_dir" '$2 == d { print $1; found = 1 } END { exit !found }' && exit 0
+exit 0`;
+
+/** The SLURM id of a launch whose sbatch outcome is unknown, or null when SLURM never got it. */
+export async function findSubmission(transport: Transport, jobDir: string, workDir: string): Promise<string | null> {
+  const result = await transport.exec(['sh', '-c', FIND_SCRIPT, 'sh', jobDir, workDir]);
+  if (result.exitCode !== 0) throw new SlurmError('find submission', result.exitCode, result.stderr);
+  return parseSbatchParsable(result.stdout.split('\n')[0] ?? '');
+}
+
+export async function cancelJob(transport: Transport, slurmJobId: string): Promise<void> {
+  const result = await transport.exec(['scancel', '--', slurmJobId]);
+  if (result.exitCode !== 0) throw new SlurmError('scancel', result.exitCode, result.stderr);
+}
+
+// A user's SLURM_TIME_FORMAT (e.g. "relative") would change every timestamp the parsers read.
+const standardTime = (argv: string[]) => ['env', 'SLURM_TIME_FORMAT=standard', ...argv];
+
+// scontrol takes one job id per call in 22.05 ("1,2" is an invalid id).
+const SCONTROL_JOBS_SCRIPT = 'for id in "$@"; do scontrol show job -o "$id" 2>/dev/null; done; exit 0';
+
+/** States of the given jobs: the queue first, then accounting (or scontrol without it) for those that left it. */
+export async function readJobStates(transport: Transport, slurmJobIds: string[]): Promise<SlurmJobStatus[]> {
+  if (slurmJobIds.length === 0) return [];
+  const queue = await transport.exec(standardTime(['squeue', '-h', '-t', 'all', '-j', slurmJobIds.join(','), '-o', SQUEUE_FORMAT]));
+  // One unknown id alone makes squeue exit 1 ("Invalid job id specified"); several are silently dropped.
+  if (queue.exitCode !== 0 && !/Invalid job id/i.test(queue.stderr)) throw new SlurmError('squeue', queue.exitCode, queue.stderr);
+  const states = queue.exitCode === 0 ? parseSqueue(queue.stdout) : [];
+  const missing = slurmJobIds.filter((id) => !states.some((state) => state.slurmJobId === id));
+  if (missing.length === 0) return states;
+
+  const accounting = await transport.exec(standardTime(['sacct', '-X', '-n', '-P', '-o', SACCT_FIELDS, '-j', missing.join(',')]));
+  if (isAccountingDisabledMessage(accounting.stdout + accounting.stderr)) {
+    const scontrol = await transport.exec(standardTime(['sh', '-c', SCONTROL_JOBS_SCRIPT, 'sh', ...missing]));
+    return [...states, ...parseScontrolJobs(scontrol.stdout)];
+  }
+  if (accounting.exitCode !== 0) throw new SlurmError('sacct', accounting.exitCode, accounting.stderr);
+  return [...states, ...parseSacct(accounting.stdout)];
+}
+
+const TAIL_SCRIPT = `size=$(stat -c %s -- "$1" 2>/dev/null) || { echo missing; exit 0; }
+echo "$size"
+tail -c "$2" -- "$1"`;
+
+export interface OutputTail {
+  /** Size of the whole file; null when it does not exist (yet). */
+  size: number | null;
+  text: string;
+  startsAtFileStart: boolean;
+}
+
+/** The last `maxBytes` of a file, never more: a 1 GB log must not be shipped whole. */
+export async function readOutputTail(transport: Transport, path: string, maxBytes: number): Promise<OutputTail> {
+  const result = await transport.exec(['sh', '-c', TAIL_SCRIPT, 'sh', path, String(maxBytes)]);
+  if (result.exitCode !== 0) throw new SlurmError('tail', result.exitCode, result.stderr);
+  const newline = result.stdout.indexOf('\n');
+  const header = result.stdout.slice(0, newline);
+  if (header === 'missing') return { size: null, text: '', startsAtFileStart: true };
+  const size = Number(header);
+  return { size, text: result.stdout.slice(newline + 1), startsAtFileStart: size <= maxBytes };
+}
+
+export async function readOutputHead(transport: Transport, path: string, maxBytes: number): Promise<string> {
+  const result = await transport.exec(['head', '-c', String(maxBytes), '--', path]);
+  return result.exitCode === 0 ? result.stdout : '';
+}

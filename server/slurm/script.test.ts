@@ -1,0 +1,97 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { renderScript, sbatchDirectives, type ScriptInput } from './script.js';
+
+const template = readFileSync(new URL('../../config/sbatch.template.sh', import.meta.url), 'utf8');
+
+const input: ScriptInput = {
+  tag: 'abcdefghij12',
+  jobName: 'resnet',
+  partition: 'gpu',
+  account: null,
+  qos: null,
+  nodes: 1,
+  gpusPerNode: 1,
+  gpuType: 'a100',
+  cpusPerTask: 4,
+  memory: '16G',
+  timeLimit: '4:00:00',
+  gpuRequestStyle: 'gres',
+  jobDir: '/home/me/mission-control/jobs/abcdefghij12',
+  workDir: '/home/me/mission-control/jobs/abcdefghij12/code',
+  modules: ['cuda/12.1'],
+  env: { WANDB_PROJECT: 'resnet', NOTE: "it's $(not) `run`" },
+  condaEnv: 'torch',
+  venv: null,
+  setup: ['nvidia-smi'],
+  installEditable: true,
+  command: ['python', 'train.py', '--config-name', 'train', 'model=vit', 'note=$(touch /tmp/x)'],
+};
+
+describe('renderScript', () => {
+  it('requests GPUs the way each cluster wants', () => {
+    const gpus = (style: ScriptInput['gpuRequestStyle'], gpuType: string | null = 'a100') =>
+      sbatchDirectives({ ...input, gpuRequestStyle: style, gpuType, gpusPerNode: 2 }).filter((line) => /gres|constraint|gpus/.test(line));
+    expect(gpus('gres')).toEqual(['--gres=gpu:a100:2']);
+    expect(gpus('constraint')).toEqual(['--constraint=a100', '--gres=gpu:2']);
+    expect(gpus('gpus')).toEqual(['--gpus-per-node=a100:2']);
+    expect(gpus('gres', null)).toEqual(['--gres=gpu:2']);
+    expect(sbatchDirectives({ ...input, gpusPerNode: 0 }).some((line) => line.includes('gpu:'))).toBe(false);
+  });
+
+  it('writes directives, environment and a quoted command into the template', () => {
+    const script = renderScript(template, input);
+    expect(script).toContain(
+      [
+        '#SBATCH --job-name=resnet',
+        '#SBATCH --partition=gpu',
+        '#SBATCH --nodes=1',
+        '#SBATCH --gres=gpu:a100:1',
+        '#SBATCH --cpus-per-task=4',
+        '#SBATCH --mem=16G',
+        '#SBATCH --time=4:00:00',
+        '#SBATCH --output=/home/me/mission-control/jobs/abcdefghij12/output.log',
+        '#SBATCH --chdir=/home/me/mission-control/jobs/abcdefghij12/code',
+      ].join('\n'),
+    );
+    expect(script).toContain("module load cuda/12.1\nsource \"$(conda info --base)/etc/profile.d/conda.sh\"\nconda activate torch\nexport WANDB_PROJECT=resnet\nexport NOTE='it'\\''s $(not) `run`'");
+    expect(script).toContain("\npython train.py --config-name train model=vit 'note=$(touch /tmp/x)' &\n");
+    expect(script).toContain('pip install --quiet -e .');
+    expect(script).not.toMatch(/\{\{\w+\}\}/);
+    expect(script.startsWith('#!/bin/bash\n')).toBe(true);
+  });
+
+  it('runs training under srun for several GPUs or nodes', () => {
+    expect(renderScript(template, { ...input, gpusPerNode: 2 })).toContain('\nsrun python train.py');
+    expect(renderScript(template, { ...input, nodes: 2 })).toContain('\nsrun python train.py');
+    expect(renderScript(template, input)).not.toContain('\nsrun ');
+  });
+
+  it('records start and end in one file per event, and a TERM from SLURM as signalled', async () => {
+    const newJobDir = () => {
+      const dir = mkdtempSync(join(tmpdir(), 'mc-script-'));
+      mkdirSync(join(dir, 'events'));
+      return dir;
+    };
+    let jobDir = newJobDir();
+    const plain = { ...input, modules: [], condaEnv: null, installEditable: false, setup: [] };
+
+    const finished = spawnSync('bash', ['-c', renderScript(template, { ...plain, jobDir, workDir: jobDir, command: ['sh', '-c', 'echo training; exit 3'] })], { encoding: 'utf8', env: { ...process.env, SLURM_JOB_ID: '42' } });
+    expect(finished.status).toBe(3);
+    expect(finished.stdout).toContain('training');
+    expect(readFileSync(join(jobDir, 'events/started'), 'utf8')).toMatch(/^\d+ \S+ 42\n$/);
+    expect(readFileSync(join(jobDir, 'events/finished'), 'utf8')).toMatch(/^\d+ \S+ 3\n$/);
+
+    jobDir = newJobDir();
+    const running = spawn('bash', ['-c', renderScript(template, { ...plain, jobDir, workDir: jobDir, command: ['sleep', '30'] })]);
+    await vi.waitFor(() => expect(readdirSync(join(jobDir, 'events'))).toContain('started'), { timeout: 5000 });
+    running.kill('SIGTERM');
+    const code = await new Promise((resolve) => running.on('exit', (exitCode) => resolve(exitCode)));
+    expect(code).toBe(143);
+    expect(readFileSync(join(jobDir, 'events/signalled'), 'utf8')).toMatch(/ TERM\n$/);
+    expect(readFileSync(join(jobDir, 'events/finished'), 'utf8')).toMatch(/ 143\n$/);
+  });
+});

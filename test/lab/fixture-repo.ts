@@ -1,0 +1,43 @@
+// The fixture ML project (test/fixtures/ml-project) as a real git repository with an "origin" the lab user can
+// clone, the way a researcher's checkout and its remote look.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync('git', ['-C', cwd, '-c', 'user.name=Test', '-c', 'user.email=test@mc.local', '-c', 'safe.directory=*', ...args], { encoding: 'utf8' }).trim();
+
+export interface FixtureRepo {
+  work: string;
+  origin: string;
+  /** Commits the given files (path → content) and pushes; returns the new HEAD. */
+  commit(message: string, files: Record<string, string>, options?: { push?: boolean }): string;
+}
+
+export function createFixtureRepo(labUser: string): FixtureRepo {
+  // Under /var/tmp with open permissions: the lab user reads the origin from the same machine.
+  const dir = mkdtempSync('/var/tmp/mc-fixture-');
+  chmodSync(dir, 0o755);
+  const work = join(dir, 'ml-project');
+  const origin = join(dir, 'origin.git');
+  cpSync(new URL('../fixtures/ml-project', import.meta.url), work, { recursive: true });
+  execFileSync('git', ['init', '-q', '-b', 'main', work]);
+  git(work, 'add', '-A');
+  git(work, 'commit', '-qm', 'Fixture project');
+  execFileSync('git', ['init', '-q', '--bare', origin]);
+  git(work, 'remote', 'add', 'origin', origin);
+  git(work, 'push', '-q', '-u', 'origin', 'main');
+  // The lab user clones it; git refuses repositories owned by someone else.
+  execFileSync('chown', ['-R', labUser, origin]);
+  return {
+    work,
+    origin,
+    commit(message, files, { push = true } = {}) {
+      for (const [path, content] of Object.entries(files)) writeFileSync(join(work, path), content);
+      git(work, 'add', '-A');
+      git(work, 'commit', '-qm', message);
+      if (push) git(work, 'push', '-q', 'origin', 'main');
+      return git(work, 'rev-parse', 'HEAD');
+    },
+  };
+}
