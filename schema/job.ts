@@ -1,3 +1,4 @@
+import { GraphQLError } from 'graphql';
 import type { Job as JobRow } from '../server/db/entities.js';
 import { NotFoundError, ValidationError } from '../server/errors.js';
 import { HydraConfigError } from '../server/hydra/config.js';
@@ -179,7 +180,7 @@ const JobFilter = builder.inputType('JobFilter', {
 const cursorOf = (job: JobRow) => Buffer.from(`job:${job.id}`).toString('base64url');
 function idOfCursor(cursor: string): number {
   const match = /^job:(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!match) throw new ValidationError('after', 'is not a cursor from this API');
+  if (!match) throw new GraphQLError('after: not a cursor from this API', { extensions: { code: 'BAD_USER_INPUT' } });
   return Number(match[1]);
 }
 
@@ -220,7 +221,6 @@ builder.queryFields((t) => ({
   jobs: t.field({
     type: JobConnection,
     description: 'Newest first.',
-    errors: { types: [ValidationError] },
     args: { filter: t.arg({ type: JobFilter }), first: t.arg.int({ defaultValue: 50 }), after: t.arg.string() },
     resolve: async (_root, args, ctx) => {
       const { jobs, hasNextPage } = await ctx.services.jobs.list(ctx.em, args.filter ?? {}, args.first ?? 50, args.after ? idOfCursor(args.after) : null);
@@ -282,9 +282,10 @@ builder.mutationFields((t) => ({
   }),
   archiveJob: t.field({
     type: Job,
-    errors: { types: [NotFoundError] },
-    args: idArgs(t),
-    resolve: (_root, args, ctx) => ctx.services.jobs.setArchived(ctx.em, args.id, true),
+    description: "Hides the job from default lists; with cleanup, also removes its code checkout on the cluster.",
+    errors: { types: [NotFoundError, ValidationError, ...clusterErrors] },
+    args: { id: t.arg.int({ required: true }), cleanup: t.arg.boolean({ defaultValue: false }) },
+    resolve: (_root, args, ctx) => ctx.services.jobs.setArchived(ctx.em, args.id, true, args.cleanup ?? false),
   }),
   unarchiveJob: t.field({
     type: Job,

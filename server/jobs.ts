@@ -10,7 +10,7 @@ import { readHydraConfig, type HydraConfig } from './hydra/config.js';
 import { buildHydraArgs, slug, validateDescription, validateResources, type JobInput } from './job-input.js';
 import { cleanLog, extractWandbUrl, trimPartialFirstLine } from './logs.js';
 import type { ProjectService } from './projects.js';
-import { cancelJob, expandHome, findSubmission, homeDirectory, readJobStates, readOutputHead, readOutputTail, submitBatch } from './slurm/jobs.js';
+import { cancelJob, expandHome, findSubmission, homeDirectory, readJobStates, readOutputHead, readOutputTail, removeCheckout, submitBatch } from './slurm/jobs.js';
 import { outputFileOf, renderScript } from './slurm/script.js';
 import { TERMINAL_STATES, type JobState, type SlurmJobStatus } from './slurm/state.js';
 
@@ -299,8 +299,13 @@ export function createJobService({ orm, clusters, projects, afterSbatch }: JobSe
       return job;
     },
 
-    async setArchived(em: EntityManager, id: number, archived: boolean): Promise<Job> {
+    /** With cleanup, the job's code checkout on the cluster is removed too (a finished job only). */
+    async setArchived(em: EntityManager, id: number, archived: boolean, cleanup = false): Promise<Job> {
       const job = await get(em, id);
+      if (cleanup) {
+        if (!TERMINAL_STATES.has(job.state)) throw new ValidationError('cleanup', `job ${id} is still ${job.state}; its checkout is in use`);
+        await removeCheckout(clusters.transport(job.cluster), `${job.jobDir}/code`);
+      }
       job.archived = archived;
       job.updatedAt = new Date();
       await em.flush();

@@ -3,7 +3,7 @@
 // argument through the one quoting function. Nothing here knows about the database or GraphQL.
 import { SlurmError } from '../errors.js';
 import type { Transport } from '../ssh/index.js';
-import { SACCT_FIELDS, SQUEUE_FORMAT, isAccountingDisabledMessage, parseSacct, parseSbatchParsable, parseScontrolJobs, parseSqueue, type SlurmJobStatus } from './state.js';
+import { SACCT_FIELDS, SQUEUE_FORMAT, TERMINAL_STATES, isAccountingDisabledMessage, parseSacct, parseSbatchParsable, parseScontrolJobs, parseSqueue, type SlurmJobStatus } from './state.js';
 
 /** The cluster's $HOME, to turn `~/…` workspace paths into the absolute paths #SBATCH lines need. */
 export async function homeDirectory(transport: Transport): Promise<string> {
@@ -92,17 +92,23 @@ export async function readJobStates(transport: Transport, slurmJobIds: string[])
   const queue = await transport.exec(standardTime(['squeue', '-h', '-t', 'all', '-j', slurmJobIds.join(','), '-o', SQUEUE_FORMAT]));
   // One unknown id alone makes squeue exit 1 ("Invalid job id specified"); several are silently dropped.
   if (queue.exitCode !== 0 && !/Invalid job id/i.test(queue.stderr)) throw new SlurmError('squeue', queue.exitCode, queue.stderr);
-  const states = queue.exitCode === 0 ? parseSqueue(queue.stdout) : [];
+  const queued = queue.exitCode === 0 ? parseSqueue(queue.stdout) : [];
+  // squeue prints no exit code: a job that ended is read from accounting even while the queue still lists it.
+  const states = queued.filter((state) => !TERMINAL_STATES.has(state.state));
   const missing = slurmJobIds.filter((id) => !states.some((state) => state.slurmJobId === id));
   if (missing.length === 0) return states;
+  // Accounting can lag the controller by a moment; the queue's word that a job ended is never taken back.
+  const endedInQueue = (recorded: SlurmJobStatus[]) =>
+    queued.filter((state) => TERMINAL_STATES.has(state.state)).map((state) => recorded.find((other) => other.slurmJobId === state.slurmJobId && TERMINAL_STATES.has(other.state)) ?? state);
+  const merge = (recorded: SlurmJobStatus[]) => [...states, ...endedInQueue(recorded), ...recorded.filter((other) => !queued.some((state) => state.slurmJobId === other.slurmJobId))];
 
   const accounting = await transport.exec(standardTime(['sacct', '-X', '-n', '-P', '-o', SACCT_FIELDS, '-j', missing.join(',')]));
   if (isAccountingDisabledMessage(accounting.stdout + accounting.stderr)) {
     const scontrol = await transport.exec(standardTime(['sh', '-c', SCONTROL_JOBS_SCRIPT, 'sh', ...missing]));
-    return [...states, ...parseScontrolJobs(scontrol.stdout)];
+    return merge(parseScontrolJobs(scontrol.stdout));
   }
   if (accounting.exitCode !== 0) throw new SlurmError('sacct', accounting.exitCode, accounting.stderr);
-  return [...states, ...parseSacct(accounting.stdout)];
+  return merge(parseSacct(accounting.stdout));
 }
 
 const TAIL_SCRIPT = `size=$(stat -c %s -- "$1" 2>/dev/null) || { echo missing; exit 0; }
@@ -130,4 +136,17 @@ export async function readOutputTail(transport: Transport, path: string, maxByte
 export async function readOutputHead(transport: Transport, path: string, maxBytes: number): Promise<string> {
   const result = await transport.exec(['head', '-c', String(maxBytes), '--', path]);
   return result.exitCode === 0 ? result.stdout : '';
+}
+
+// The bare repository a worktree belongs to is its git common dir; removing through git keeps the repository's
+// worktree list clean for the next launch.
+const REMOVE_CHECKOUT_SCRIPT = `work_dir=$1
+[ -e "$work_dir" ] || exit 0
+repo=$(git -C "$work_dir" rev-parse --path-format=absolute --git-common-dir 2>/dev/null) && git -C "$repo" worktree remove --force "$work_dir" 2>/dev/null
+rm -rf -- "$work_dir"`;
+
+/** Frees the disk a finished job's checkout takes; its output and script stay. */
+export async function removeCheckout(transport: Transport, workDir: string): Promise<void> {
+  const result = await transport.exec(['sh', '-c', REMOVE_CHECKOUT_SCRIPT, 'sh', workDir]);
+  if (result.exitCode !== 0) throw new SlurmError('remove checkout', result.exitCode, result.stderr);
 }

@@ -2,10 +2,15 @@
 // clone, the way a researcher's checkout and its remote look.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+// The origin belongs to the lab user (git refuses to serve a repository owned by someone else), so our pushes
+// into it need safe.directory, which git reads only from global or system config.
+const globalConfig = join(mkdtempSync(join(tmpdir(), 'mc-gitconfig-')), 'gitconfig');
+writeFileSync(globalConfig, '[safe]\n\tdirectory = *\n[user]\n\tname = Test\n\temail = test@mc.local\n');
 const git = (cwd: string, ...args: string[]) =>
-  execFileSync('git', ['-C', cwd, '-c', 'user.name=Test', '-c', 'user.email=test@mc.local', '-c', 'safe.directory=*', ...args], { encoding: 'utf8' }).trim();
+  execFileSync('git', ['-C', cwd, ...args], { encoding: 'utf8', env: { ...process.env, GIT_CONFIG_GLOBAL: globalConfig } }).trim();
 
 export interface FixtureRepo {
   work: string;
@@ -21,10 +26,10 @@ export function createFixtureRepo(labUser: string): FixtureRepo {
   const work = join(dir, 'ml-project');
   const origin = join(dir, 'origin.git');
   cpSync(new URL('../fixtures/ml-project', import.meta.url), work, { recursive: true });
-  execFileSync('git', ['init', '-q', '-b', 'main', work]);
+  git(dir, 'init', '-q', '-b', 'main', work);
   git(work, 'add', '-A');
   git(work, 'commit', '-qm', 'Fixture project');
-  execFileSync('git', ['init', '-q', '--bare', origin]);
+  git(dir, 'init', '-q', '--bare', origin);
   git(work, 'remote', 'add', 'origin', origin);
   git(work, 'push', '-q', '-u', 'origin', 'main');
   // The lab user clones it; git refuses repositories owned by someone else.

@@ -79,13 +79,17 @@ describe.skipIf(!lab)('jobs on the lab', () => {
 
     const done = await waitForState(job.id, ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT']);
     expect(done).toMatchObject({ state: 'COMPLETED', exitCode: 0 });
-    const log = (await request(`query($id: Int!) { job(id: $id) { ... on QueryJobSuccess { data { wandbUrl log { ... on JobLog { text sizeBytes truncated wandbUrl } ... on Error { message } } } } } }`, { id: job.id })).job.data;
-    expect(log.log.text).toContain('config: train');
-    expect(log.log.text).toContain('model=vit');
-    expect(log.log.text).toContain('seed=7');
-    expect(log.log.text).toContain('experiment_suffix=vit-baseline-run');
-    expect(log.log.wandbUrl).toMatch(/^https:\/\/wandb\.ai\/mc-lab\/fixture\/runs\/[a-z0-9]{8}$/);
-    expect(log.log.text).not.toMatch(/\r/);
+    const log = (await request(`query($id: Int!) { job(id: $id) { ... on QueryJobSuccess { data { wandbUrl log { ... on JobLogSuccess { data { text sizeBytes truncated wandbUrl } } ... on Error { message } } } } } }`, { id: job.id })).job.data;
+    const output = log.log.data;
+    expect(output.text).toContain('config: train');
+    expect(output.text).toContain('override: model=vit');
+    expect(output.text).toContain('override: seed=7');
+    expect(output.text).toContain('override: experiment_suffix=vit-baseline-run');
+    expect(output.text).toContain('Epoch 1: 100%');
+    expect(output.text).not.toContain('Epoch 1:  20%');
+    expect(output.wandbUrl).toMatch(/^https:\/\/wandb\.ai\/mc-lab\/fixture\/runs\/[a-z0-9]{8}$/);
+    const stored = (await request(`query($id: Int!) { job(id: $id) { ... on QueryJobSuccess { data { wandbUrl } } } }`, { id: job.id })).job.data;
+    expect(stored.wandbUrl).toBe(output.wandbUrl);
   });
 
   it('ends FAILED with the exit code, CANCELLED when cancelled, SUBMIT_FAILED when SLURM refuses', async () => {
@@ -128,6 +132,15 @@ describe.skipIf(!lab)('jobs on the lab', () => {
     const lineage = (await request(`query($id: Int!) { jobLineage(projectId: $id) { ... on QueryJobLineageSuccess { data { parentId changes job { id } } } } }`, { id: projectId })).jobLineage.data;
     expect(lineage.find((node: { job: { id: number } }) => node.job.id === clone.id)).toEqual({ parentId: original.id, changes: [], job: { id: clone.id } });
     await waitForState(clone.id, ['COMPLETED']);
+
+    const checkout = `/home/${lab!.user}/mission-control/jobs/${clone.tag}/code`;
+    expect(onLab(lab!, `test -f ${checkout}/train.py`).status).toBe(0);
+    const archived = await request(`mutation($id: Int!) { archiveJob(id: $id, cleanup: true) { ... on MutationArchiveJobSuccess { data { archived } } ... on Error { message } } }`, { id: clone.id });
+    expect(archived.archiveJob).toEqual({ data: { archived: true } });
+    expect(onLab(lab!, `test -e ${checkout}`).status).toBe(1);
+    expect(onLab(lab!, `test -f /home/${lab!.user}/mission-control/jobs/${clone.tag}/output.log`).status).toBe(0);
+    const active = await request(`query($id: Int!) { jobs(filter: { projectId: $id, archived: false }) { nodes { id } } }`, { id: projectId });
+    expect(active.jobs.nodes.map((job: { id: number }) => job.id)).not.toContain(clone.id);
   });
 
   it('never runs hostile input: each refusal names its field, accepted text stays text', async () => {
