@@ -4,6 +4,7 @@ import { ValidationError } from './errors.js';
 import type { HydraConfig } from './hydra/config.js';
 import { OverrideParseError, formatOverride, hydraValue, parseOverrides } from './hydra/overrides.js';
 import type { ProjectSettings } from './project-settings.js';
+import type { Resources } from './slurm/script.js';
 import { count, freeText, memory, slurmName, timeLimit } from './slurm/values.js';
 
 export interface GroupChoice {
@@ -40,19 +41,6 @@ export interface JobInput {
   parentJobId: number | null;
   /** Launch a commit that no remote branch contains (only works when the cluster can reach this repository). */
   allowUnpushed: boolean;
-}
-
-export interface Resources {
-  jobName: string;
-  partition: string | null;
-  account: string | null;
-  qos: string | null;
-  nodes: number;
-  gpusPerNode: number;
-  gpuType: string | null;
-  cpusPerTask: number;
-  memory: string;
-  timeLimit: string;
 }
 
 const optionalName = (field: string, value: string | null) => (value === null || value === '' ? null : slurmName(field, value));

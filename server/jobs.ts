@@ -3,10 +3,10 @@ import { randomBytes } from 'node:crypto';
 import type { EntityManager, FilterQuery } from '@mikro-orm/sqlite';
 import type { ClusterService } from './clusters.js';
 import { readScriptTemplate } from './config.js';
-import { Job, type Project } from './db/entities.js';
+import { Job } from './db/entities.js';
 import type { Orm } from './db/orm.js';
-import { AppError, ClusterUnreachableError, CommandTimeoutError, NotFoundError, SlurmError, ValidationError } from './errors.js';
-import { readHydraConfig, type HydraConfig } from './hydra/config.js';
+import { ClusterUnreachableError, CommandTimeoutError, NotFoundError, SlurmError, ValidationError } from './errors.js';
+import { readHydraConfig } from './hydra/config.js';
 import { buildHydraArgs, slug, validateDescription, validateResources, type JobInput } from './job-input.js';
 import { cleanLog, extractWandbUrl, trimPartialFirstLine } from './logs.js';
 import type { ProjectService } from './projects.js';
@@ -82,11 +82,6 @@ export function createJobService({ orm, clusters, projects, afterSbatch }: JobSe
     return expandHome(cluster.workspace, await home);
   }
 
-  async function hydraOf(project: Project, primary: string | null): Promise<HydraConfig | null> {
-    if (primary === null) return null;
-    return readHydraConfig(project.localPath, primary);
-  }
-
   async function prepare(em: EntityManager, input: JobInput, tagArgument: string | null) {
     const tag = tagArgument ?? newTag();
     if (!TAG.test(tag)) throw new ValidationError('tag', 'must be 12 lowercase letters or digits, as previewScript returns it');
@@ -96,9 +91,7 @@ export function createJobService({ orm, clusters, projects, afterSbatch }: JobSe
     const cluster = clusters.config(input.cluster);
     const description = validateDescription(input);
     const resources = validateResources(input, project.name);
-    const hydra = await hydraOf(project, input.primary).catch((error: unknown) => {
-      throw error instanceof AppError ? error : new ValidationError('primary', (error as Error).message);
-    });
+    const hydra = input.primary === null ? null : await readHydraConfig(project.localPath, input.primary);
     const hydraArgs = buildHydraArgs(input, hydra, project.settings, description);
     if (!project.cloneUrl) throw new ValidationError('projectId', `${project.name} has no origin remote: the cluster has nowhere to fetch its code from`);
 

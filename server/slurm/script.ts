@@ -4,8 +4,8 @@ import { quoteArg, quoteArgv } from '../ssh/quote.js';
 
 export type GpuRequestStyle = 'gres' | 'constraint' | 'gpus';
 
-export interface ScriptInput {
-  tag: string;
+/** What a job asks SLURM for, validated (server/slurm/values.ts). */
+export interface Resources {
   jobName: string;
   partition: string | null;
   account: string | null;
@@ -16,6 +16,10 @@ export interface ScriptInput {
   cpusPerTask: number;
   memory: string;
   timeLimit: string;
+}
+
+export interface ScriptInput extends Resources {
+  tag: string;
   gpuRequestStyle: GpuRequestStyle;
   /** Absolute paths on the cluster. */
   jobDir: string;
