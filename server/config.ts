@@ -26,6 +26,9 @@ const clusterSchema = z.strictObject({
   maxChannels: z.number().int().min(1).max(9, 'must stay below sshd MaxSessions (10)').default(6),
   workspace: z.string().regex(/^(~\/)?[A-Za-z0-9._\/-]+$/, 'must be a path of letters, digits, . _ - and / (it appears in #SBATCH lines)').default('~/mission-control'),
   gpuRequestStyle: z.enum(['gres', 'constraint', 'gpus']).default('gres'),
+  allowedGpuTypes: z.array(z.string().regex(/^[A-Za-z0-9._-]+$/, 'is not a GPU type name')).optional(),
+  pollIntervalSeconds: z.number().int().min(5).max(3600).default(30),
+  gpuCacheSeconds: z.number().int().min(1).max(3600).default(60),
   scriptTemplate: z.string().min(1).optional(),
 });
 

@@ -42,6 +42,17 @@ export class HostKeyError extends ClusterUnreachableError {
   }
 }
 
+/** An OpenSSH ControlMaster connection (Duo/MFA clusters) is gone: a person must log in again in a terminal. */
+export class ReauthRequiredError extends ClusterUnreachableError {
+  constructor(
+    cluster: string,
+    /** The exact command that re-opens the master connection. */
+    readonly command: string,
+  ) {
+    super(cluster, `needs you to log in again: run \`${command}\` in a terminal`);
+  }
+}
+
 export class CommandTimeoutError extends AppError {}
 
 export class SlurmError extends AppError {

@@ -19,3 +19,21 @@ export interface Transport {
   exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
   close(): Promise<void>;
 }
+
+export interface StreamOptions {
+  /** Called with each chunk of stdout as it arrives (split at line ends by the caller if it needs lines). */
+  onStdout: (chunk: string) => void;
+  onStderr?: (chunk: string) => void;
+}
+
+export interface StreamHandle {
+  /** Ends the remote command (closes its channel or kills the process). */
+  stop(): void;
+  /** Settles when the command ends for any reason; never rejects. */
+  done: Promise<{ exitCode: number | null; error: Error | null }>;
+}
+
+/** A transport that can also keep a long-running command open (live log tails, lifecycle event watches). */
+export interface StreamingTransport extends Transport {
+  stream(argv: readonly string[], options: StreamOptions): Promise<StreamHandle>;
+}
