@@ -2,27 +2,15 @@
 // transport here; the lab suite proves the same paths against the real SLURM lab over the real sshd.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from './app.js';
-import type { ClusterConfig, Config } from './config.js';
+import { clusterConfig, type Config } from './config.js';
 import { ClusterCheck } from './db/entities.js';
 import { initOrm, type Orm } from './db/orm.js';
 import { ClusterUnreachableError } from './errors.js';
 import { createServices, type Services } from './services.js';
 import type { Transport } from './ssh/index.js';
 
-const cluster = (name: string): ClusterConfig => ({
-  name,
-  transport: 'ssh2',
-  host: `${name}.example.edu`,
-  port: 22,
-  user: 'me',
-  agent: true,
-  connectTimeoutMs: 1000,
-  commandTimeoutMs: 1000,
-  keepaliveIntervalMs: 0,
-  maxChannels: 4,
-  workspace: '~/mission-control',
-  gpuRequestStyle: 'gres',
-});
+const cluster = (name: string) =>
+  clusterConfig(name, { host: `${name}.example.edu`, user: 'me', agent: true, connectTimeoutMs: 1000, commandTimeoutMs: 1000, keepaliveIntervalMs: 0, maxChannels: 4 });
 
 // The probe's output as the lab printed it (sinfo --version, then sinfo -h -o '%P|%a|%D|%t').
 const probeOutput = 'slurm 22.05.8\n--mission-control--\ngpu*|up|1|mix\ngpu*|up|1|idle\ncpu|up|1|idle\n';

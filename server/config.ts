@@ -45,6 +45,11 @@ export interface Config {
   clusters: ClusterConfig[];
 }
 
+/** A cluster entry with the documented defaults filled in, as loadConfig would give it (no file checks). */
+export function clusterConfig(name: string, entry: z.input<typeof clusterSchema>): ClusterConfig {
+  return { ...clusterSchema.parse(entry), name };
+}
+
 export function defaultConfigPath(): string {
   return resolve(process.env.MC_CONFIG ?? 'config/clusters.yaml');
 }

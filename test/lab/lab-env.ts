@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { ClusterConfig } from '../../server/config.js';
+import { clusterConfig, type ClusterConfig } from '../../server/config.js';
 
 export interface Lab {
   host: string;
@@ -50,19 +50,7 @@ export function labClustersYaml(lab: Lab, name = 'lab'): string {
 
 /** The lab as the validated config object a service receives (defaults as loadConfig fills them). */
 export function labClusterConfig(lab: Lab, overrides: Partial<ClusterConfig> = {}): ClusterConfig {
-  return {
-    name: 'lab',
-    transport: 'ssh2',
-    ...labClusterEntry(lab),
-    agent: false,
-    connectTimeoutMs: 10_000,
-    commandTimeoutMs: 30_000,
-    keepaliveIntervalMs: 15_000,
-    maxChannels: 6,
-    workspace: '~/mission-control',
-    gpuRequestStyle: 'gres',
-    ...overrides,
-  };
+  return { ...clusterConfig('lab', labClusterEntry(lab)), ...overrides };
 }
 
 /** A shell command run on the lab as its user, through its sshd, to check what the cluster really has. */
