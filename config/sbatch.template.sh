@@ -23,7 +23,7 @@ mc_event() {
 }
 trap 'mc_event finished "$?"' EXIT
 # SLURM sends TERM on scancel and at the time limit; the training runs in the background so this fires at once.
-trap 'mc_event signalled TERM; [ -n "${mc_pid:-}" ] && kill -TERM "$mc_pid" 2>/dev/null; exit 143' TERM
+trap 'set +e; mc_event signalled TERM; [ -n "${mc_pid:-}" ] && kill -TERM "$mc_pid" 2>/dev/null; exit 143' TERM
 mc_event started "${SLURM_JOB_ID:-}"
 echo "mission-control: job {{tag}} (SLURM ${SLURM_JOB_ID:-?}) on $(hostname) at $(date -Is)"
 

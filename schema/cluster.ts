@@ -1,6 +1,7 @@
 import type { ClusterStatus } from '../server/clusters.js';
 import type { PartitionInfo } from '../server/db/entities.js';
 import { NotFoundError } from '../server/errors.js';
+import { filter, pipe } from 'graphql-yoga';
 import { builder } from './builder.js';
 
 const PartitionState = builder.objectRef<PartitionInfo['states'][number]>('PartitionState').implement({
@@ -34,6 +35,10 @@ export const Cluster = builder.objectRef<ClusterStatus>('Cluster').implement({
     partitions: t.field({ type: [Partition], resolve: (cluster) => cluster.partitions }),
     error: t.exposeString('error', { nullable: true }),
     checkedAt: t.expose('checkedAt', { type: 'DateTime', nullable: true }),
+    stale: t.exposeBoolean('stale', { description: "The last job poll failed: its jobs show their last known state." }),
+    needsReauth: t.exposeString('needsReauth', { nullable: true, description: 'The login expired (Duo/MFA clusters): run this command in a terminal.' }),
+    lastPollAt: t.expose('lastPollAt', { type: 'DateTime', nullable: true }),
+    lastPollError: t.exposeString('lastPollError', { nullable: true }),
   }),
 });
 
@@ -58,5 +63,15 @@ builder.mutationFields((t) => ({
     errors: { types: [NotFoundError] },
     args: { name: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => ctx.services.clusters.testConnection(args.name),
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  clusterStatus: t.field({
+    type: Cluster,
+    description: 'A cluster whose reachability, staleness or login state changed.',
+    args: { name: t.arg.string() },
+    subscribe: (_root, args, ctx) => pipe(ctx.services.events.subscribe('cluster:status'), filter((cluster) => args.name == null || cluster.name === args.name)),
+    resolve: (cluster) => cluster,
   }),
 }));

@@ -1,4 +1,5 @@
 import { GraphQLError } from 'graphql';
+import { filter, pipe } from 'graphql-yoga';
 import type { Job as JobRow } from '../server/db/entities.js';
 import { NotFoundError, ValidationError } from '../server/errors.js';
 import { HydraConfigError } from '../server/hydra/config.js';
@@ -292,5 +293,19 @@ builder.mutationFields((t) => ({
     errors: { types: [NotFoundError] },
     args: idArgs(t),
     resolve: (_root, args, ctx) => ctx.services.jobs.setArchived(ctx.em, args.id, false),
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  jobUpdated: t.field({
+    type: Job,
+    description: 'A job whose state, reason, exit code, nodes or W&B link changed; never sent for nothing, and no subscriber causes a remote command.',
+    args: { projectId: t.arg.int(), jobIds: t.arg.intList() },
+    subscribe: (_root, args, ctx) =>
+      pipe(
+        ctx.services.events.subscribe('job:updated'),
+        filter((job) => (args.projectId == null || job.projectId === args.projectId) && (!args.jobIds?.length || args.jobIds.includes(job.id))),
+      ),
+    resolve: (job) => job,
   }),
 }));

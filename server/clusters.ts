@@ -7,6 +7,7 @@ import { ClusterCheck, type PartitionInfo } from './db/entities.js';
 import type { Orm } from './db/orm.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import { probeCluster } from './slurm/commands.js';
+import type { PubSub } from './pubsub.js';
 import { createTransport, type Transport } from './ssh/index.js';
 
 export interface ClusterStatus {
@@ -20,6 +21,18 @@ export interface ClusterStatus {
   partitions: PartitionInfo[];
   error: string | null;
   checkedAt: Date | null;
+  /** The last job poll failed: job states shown are the last known ones. */
+  stale: boolean;
+  /** For an OpenSSH ControlMaster cluster whose login expired: the command to run in a terminal. */
+  needsReauth: string | null;
+  lastPollAt: Date | null;
+  lastPollError: string | null;
+}
+
+export interface PollRecord {
+  at: Date;
+  error: string | null;
+  needsReauth: string | null;
 }
 
 export interface ClusterServiceOptions {
@@ -30,12 +43,19 @@ export interface ClusterServiceOptions {
   /** How long a reader waits for a cluster's first check before it is shown as still checking. */
   firstCheckWaitMs?: number;
   transportFactory?: (cluster: ClusterConfig) => Transport;
+  events?: PubSub;
 }
 
 export type ClusterService = ReturnType<typeof createClusterService>;
 
 export function createClusterService(options: ClusterServiceOptions) {
-  const { orm, checkTtlMs = 30_000, firstCheckWaitMs = 3_000, transportFactory = createTransport } = options;
+  const { orm, checkTtlMs = 30_000, firstCheckWaitMs = 3_000, transportFactory = createTransport, events } = options;
+  const polls = new Map<string, PollRecord>();
+
+  function withPoll(status: Omit<ClusterStatus, 'stale' | 'needsReauth' | 'lastPollAt' | 'lastPollError'>): ClusterStatus {
+    const poll = polls.get(status.name);
+    return { ...status, stale: Boolean(poll?.error), needsReauth: poll?.needsReauth ?? null, lastPollAt: poll?.at ?? null, lastPollError: poll?.error ?? null };
+  }
   let clusters = new Map(options.config.clusters.map((cluster) => [cluster.name, cluster]));
   const transports = new Map<string, Transport>();
 
@@ -56,7 +76,7 @@ export function createClusterService(options: ClusterServiceOptions) {
 
   async function check(cluster: ClusterConfig): Promise<ClusterStatus> {
     const base = { name: cluster.name, transport: cluster.transport, host: cluster.host ?? null };
-    let status: ClusterStatus;
+    let status: Omit<ClusterStatus, 'stale' | 'needsReauth' | 'lastPollAt' | 'lastPollError'>;
     try {
       const probe = await probeCluster(transportFor(cluster));
       status = { ...base, reachable: true, latencyMs: probe.latencyMs, slurmVersion: probe.slurmVersion, partitions: probe.partitions, error: null, checkedAt: new Date() };
@@ -73,7 +93,9 @@ export function createClusterService(options: ClusterServiceOptions) {
       error: status.error,
       checkedAt: status.checkedAt!,
     });
-    return status;
+    const full = withPoll(status);
+    events?.publish('cluster:status', full);
+    return full;
   }
 
   const checks = new LRUCache<string, ClusterStatus>({
@@ -85,7 +107,7 @@ export function createClusterService(options: ClusterServiceOptions) {
 
   async function lastKnown(em: EntityManager, cluster: ClusterConfig): Promise<ClusterStatus> {
     const row = await em.findOne(ClusterCheck, { cluster: cluster.name });
-    return {
+    return withPoll({
       name: cluster.name,
       transport: cluster.transport,
       host: cluster.host ?? null,
@@ -95,7 +117,7 @@ export function createClusterService(options: ClusterServiceOptions) {
       partitions: row?.partitions ?? [],
       error: null,
       checkedAt: null,
-    };
+    });
   }
 
   async function status(em: EntityManager, name: string): Promise<ClusterStatus> {
@@ -106,7 +128,7 @@ export function createClusterService(options: ClusterServiceOptions) {
       timer = setTimeout(() => resolve(null), firstCheckWaitMs);
     });
     const fetched = await Promise.race([pending, waited]).finally(() => clearTimeout(timer));
-    return fetched ?? lastKnown(em, cluster);
+    return fetched ? withPoll(fetched) : lastKnown(em, cluster);
   }
 
   return {
@@ -126,6 +148,13 @@ export function createClusterService(options: ClusterServiceOptions) {
       return Promise.all([...clusters.keys()].map((name) => status(em, name)));
     },
     status,
+    /** What the poller learned of the cluster; subscribers hear of a change. */
+    recordPoll(name: string, record: PollRecord): void {
+      const before = polls.get(name);
+      polls.set(name, record);
+      const cached = checks.get(name, { allowStale: true });
+      if (cached && (before?.error !== record.error || before?.needsReauth !== record.needsReauth)) events?.publish('cluster:status', withPoll(cached));
+    },
     /** Checks now, whatever the cache holds. */
     async testConnection(name: string): Promise<ClusterStatus> {
       clusterNamed(name);

@@ -12,12 +12,15 @@ import { cleanLog, extractWandbUrl, trimPartialFirstLine } from './logs.js';
 import type { ProjectService } from './projects.js';
 import { cancelJob, expandHome, findSubmission, homeDirectory, readJobStates, readOutputHead, readOutputTail, removeCheckout, submitBatch } from './slurm/jobs.js';
 import { outputFileOf, renderScript } from './slurm/script.js';
-import { TERMINAL_STATES, type JobState, type SlurmJobStatus } from './slurm/state.js';
+import { TERMINAL_STATES, type JobState } from './slurm/state.js';
+import { applySlurmStatus, snapshot, visibleState } from './job-status.js';
+import type { PubSub } from './pubsub.js';
 
 export interface JobServiceOptions {
   orm: Orm;
   clusters: ClusterService;
   projects: ProjectService;
+  events: PubSub;
   /** Test-only fault injection: runs after sbatch answered and before its id is saved. */
   afterSbatch?: (job: Job) => void | Promise<void>;
 }
@@ -58,16 +61,16 @@ export const newTag = (): string => {
   return [...randomBytes(12)].map((byte) => alphabet[byte % alphabet.length]).join('');
 };
 
-/** SLURM prints its cluster's local time without a zone; read as this server's local time (same zone assumed). */
-const slurmTime = (text: string | null): Date | null => {
-  if (!text) return null;
-  const date = new Date(text);
-  return Number.isNaN(date.getTime()) ? null : date;
-};
-
 export type JobService = ReturnType<typeof createJobService>;
 
-export function createJobService({ orm, clusters, projects, afterSbatch }: JobServiceOptions) {
+export function createJobService({ orm, clusters, projects, events, afterSbatch }: JobServiceOptions) {
+  /** Saves, then tells subscribers, but only when something they see changed since `before`. */
+  async function save(em: EntityManager, job: Job, before: string | null): Promise<Job> {
+    await em.flush();
+    if (visibleState(job) !== before) events.publish('job:updated', snapshot(job));
+    return job;
+  }
+
   const homes = new Map<string, Promise<string>>();
 
   async function workspaceOf(clusterName: string): Promise<string> {
@@ -120,20 +123,6 @@ export function createJobService({ orm, clusters, projects, afterSbatch }: JobSe
     return { tag, project, cluster, description, resources, script, warnings, jobDir, workDir, repoDir: `${workspace}/repos/${slug(project.name) || 'project'}-${project.id}.git` };
   }
 
-  function applyStatus(job: Job, status: SlurmJobStatus): void {
-    job.slurmState = status.rawState;
-    job.state = status.state;
-    job.reason = status.reason;
-    job.exitCode = status.exitCode ?? job.exitCode;
-    job.signal = status.signal;
-    job.nodeList = status.nodeList ?? job.nodeList;
-    job.startedAt = slurmTime(status.startedAt) ?? job.startedAt;
-    job.endedAt = TERMINAL_STATES.has(status.state) ? (slurmTime(status.endedAt) ?? job.endedAt ?? new Date()) : null;
-    job.elapsedSeconds = status.elapsedSeconds ?? job.elapsedSeconds;
-    job.lastSeenAt = new Date();
-    job.updatedAt = new Date();
-  }
-
   async function get(em: EntityManager, id: number): Promise<Job> {
     const job = await em.findOne(Job, { id });
     if (!job) throw new NotFoundError(`no job with id ${id}`);
@@ -159,7 +148,7 @@ export function createJobService({ orm, clusters, projects, afterSbatch }: JobSe
     if (job.state === 'SUBMITTING') await resolveSubmitting(job);
     if (!job.slurmJobId) return;
     const [status] = await readJobStates(clusters.transport(job.cluster), [job.slurmJobId]);
-    if (status) applyStatus(job, status);
+    if (status) applySlurmStatus(job, status);
     else if (!TERMINAL_STATES.has(job.state)) {
       // Neither the queue nor accounting knows it: say so, and never guess an outcome.
       job.state = 'UNKNOWN';
@@ -223,7 +212,8 @@ export function createJobService({ orm, clusters, projects, afterSbatch }: JobSe
         createdAt: now,
         updatedAt: now,
       });
-      await em.flush();
+      await save(em, job, null);
+      const submitted = visibleState(job);
 
       let slurmJobId: string;
       try {
@@ -241,13 +231,11 @@ export function createJobService({ orm, clusters, projects, afterSbatch }: JobSe
           job.submitError = error.stderr.trim() || error.message;
           job.endedAt = new Date();
           job.updatedAt = new Date();
-          await em.flush();
-          return job;
+          return save(em, job, submitted);
         }
         if (error instanceof ClusterUnreachableError || error instanceof CommandTimeoutError) {
           job.submitError = `Not known yet whether SLURM got this job (${error.message}); it is looked up by its tag, never submitted twice.`;
-          await em.flush();
-          return job;
+          return save(em, job, submitted);
         }
         throw error;
       }
@@ -257,8 +245,7 @@ export function createJobService({ orm, clusters, projects, afterSbatch }: JobSe
       job.submittedAt = new Date();
       job.submitError = null;
       job.updatedAt = new Date();
-      await em.flush();
-      return job;
+      return save(em, job, submitted);
     },
 
     /** At start: launches a previous run of the server left between storing and hearing back from sbatch. */
@@ -266,30 +253,34 @@ export function createJobService({ orm, clusters, projects, afterSbatch }: JobSe
       const em = orm.em.fork();
       const pending = await em.find(Job, { state: 'SUBMITTING' });
       for (const job of pending) {
+        const before = visibleState(job);
         await resolveSubmitting(job).catch((error: unknown) => {
           console.warn(`job ${job.id}: could not look up its submission yet: ${(error as Error).message}`);
         });
+        await save(em, job, before);
       }
-      await em.flush();
       return pending.length;
     },
 
     async refresh(em: EntityManager, id: number): Promise<Job> {
       const job = await get(em, id);
+      const before = visibleState(job);
       await refreshJob(job);
-      await em.flush();
-      return job;
+      return save(em, job, before);
     },
 
     /** scancel, then read the state back so the answer shows what SLURM did. */
     async cancel(em: EntityManager, id: number): Promise<Job> {
       const job = await get(em, id);
+      const before = visibleState(job);
       if (job.state === 'SUBMITTING') await resolveSubmitting(job);
-      if (TERMINAL_STATES.has(job.state)) throw new ValidationError('id', `job ${id} has already ended (${job.state})`);
+      if (TERMINAL_STATES.has(job.state)) {
+        await save(em, job, before);
+        throw new ValidationError('id', `job ${id} has already ended (${job.state})`);
+      }
       await cancelJob(clusters.transport(job.cluster), job.slurmJobId!);
       await refreshJob(job);
-      await em.flush();
-      return job;
+      return save(em, job, before);
     },
 
     /** With cleanup, the job's code checkout on the cluster is removed too (a finished job only). */
@@ -299,10 +290,10 @@ export function createJobService({ orm, clusters, projects, afterSbatch }: JobSe
         if (!TERMINAL_STATES.has(job.state)) throw new ValidationError('cleanup', `job ${id} is still ${job.state}; its checkout is in use`);
         await removeCheckout(clusters.transport(job.cluster), `${job.jobDir}/code`);
       }
+      const before = visibleState(job);
       job.archived = archived;
       job.updatedAt = new Date();
-      await em.flush();
-      return job;
+      return save(em, job, before);
     },
 
     /** The input to launch this job again: same settings, the project's current commit (the original is kept apart). */
@@ -354,8 +345,9 @@ export function createJobService({ orm, clusters, projects, afterSbatch }: JobSe
       if (!job.wandbUrl && tail.size !== null) {
         // W&B prints the run URL near the start, which a long log's tail no longer holds.
         const start = tail.startsAtFileStart ? tail.text : await readOutputHead(transport, outputFileOf(job.jobDir), 64 * 1024);
+        const before = visibleState(job);
         job.wandbUrl = extractWandbUrl(start) ?? extractWandbUrl(text);
-        if (job.wandbUrl) await em.flush();
+        await save(em, job, before);
       }
       return { text: cleanLog(text, { collapseProgress }), sizeBytes: tail.size, truncated: !tail.startsAtFileStart, wandbUrl: job.wandbUrl ?? null };
     },

@@ -84,6 +84,8 @@ export async function startServer(options: ServerOptions) {
 
   const url = await app.start(options.port, options.host);
   services.clusters.warmUp();
+  services.poller.start();
+  await services.lifecycle.start();
   // Launches a previous run left between storing and sbatch's answer: adopted by their tag or marked failed.
   void services.jobs.recoverSubmissions().then(
     (count) => count > 0 && console.log(`looked up ${count} launch(es) interrupted by the last shutdown`),

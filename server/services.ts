@@ -4,7 +4,10 @@ import { createClusterService, type ClusterServiceOptions } from './clusters.js'
 import type { Config } from './config.js';
 import type { Orm } from './db/orm.js';
 import { createJobService, type JobServiceOptions } from './jobs.js';
+import { createLifecycleWatcher } from './lifecycle.js';
+import { createPoller } from './poller.js';
 import { createProjectService } from './projects.js';
+import { createEvents } from './pubsub.js';
 
 export interface ServiceOptions {
   orm: Orm;
@@ -14,18 +17,26 @@ export interface ServiceOptions {
 }
 
 export function createServices({ orm, config, clusters: clusterOptions, jobs: jobOptions }: ServiceOptions) {
-  const clusters = createClusterService({ orm, config, ...clusterOptions });
+  const events = createEvents();
+  const clusters = createClusterService({ orm, config, events, ...clusterOptions });
   const projects = createProjectService();
-  const jobs = createJobService({ orm, clusters, projects, ...jobOptions });
+  const jobs = createJobService({ orm, clusters, projects, events, ...jobOptions });
+  const poller = createPoller({ orm, clusters, events });
+  const lifecycle = createLifecycleWatcher({ orm, clusters, events, pollNow: (cluster) => poller.pollNow(cluster) });
   return {
     orm,
+    events,
     clusters,
     projects,
     jobs,
+    poller,
+    lifecycle,
     async applyConfig(next: Config) {
       await clusters.applyConfig(next);
     },
     async close() {
+      lifecycle.stop();
+      await poller.stop();
       await clusters.close();
     },
   };

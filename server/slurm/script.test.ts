@@ -88,6 +88,7 @@ describe('renderScript', () => {
     jobDir = newJobDir();
     const running = spawn('bash', ['-c', renderScript(template, { ...plain, jobDir, workDir: jobDir, command: ['sleep', '30'] })]);
     await vi.waitFor(() => expect(readdirSync(join(jobDir, 'events'))).toContain('started'), { timeout: 5000 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
     running.kill('SIGTERM');
     const code = await new Promise((resolve) => running.on('exit', (exitCode) => resolve(exitCode)));
     expect(code).toBe(143);
