@@ -2,7 +2,7 @@
 // Hydra override tokens. Every rejected value is a ValidationError naming its field.
 import { ValidationError } from './errors.js';
 import type { HydraConfig } from './hydra/config.js';
-import { OverrideParseError, formatOverride, hydraValue, parseOverrides } from './hydra/overrides.js';
+import { OverrideParseError, formatOverride, hydraValue, parseOverride, parseOverrides } from './hydra/overrides.js';
 import type { ProjectSettings } from './project-settings.js';
 import type { Resources } from './slurm/script.js';
 import { count, freeText, memory, slurmName, timeLimit } from './slurm/values.js';
@@ -49,6 +49,7 @@ const optionalName = (field: string, value: string | null) => (value === null ||
 export function slug(text: string, maxLength = 60): string {
   return text
     .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
     .toLowerCase()
     .replace(/[^a-z0-9._+-]+/g, '-')
     .replace(/^[^a-z0-9]+|-+$/g, '')
@@ -75,9 +76,9 @@ export function validateDescription(input: JobInput): string {
   return freeText('description', input.description, 2000);
 }
 
-function parseField(field: string, text: string): string[] {
+function parseField(field: string, text: string, single = false): string[] {
   try {
-    return parseOverrides(text).map(formatOverride);
+    return (single ? [parseOverride(text)] : parseOverrides(text)).map(formatOverride);
   } catch (error) {
     if (error instanceof OverrideParseError) throw new ValidationError(field, error.message);
     throw error;
@@ -90,7 +91,8 @@ function parseField(field: string, text: string): string[] {
  * so what was typed wins).
  */
 export function buildHydraArgs(input: JobInput, hydra: HydraConfig | null, settings: ProjectSettings, description: string): string[] {
-  const tokens = settings.default_overrides.flatMap((token, index) => parseField(`default_overrides.${index}`, token));
+  // Each entry of default_overrides is one token, as the settings file was validated.
+  const tokens = settings.default_overrides.flatMap((token, index) => parseField(`.mlops-config.yaml: default_overrides.${index}`, token, true));
   if (hydra) {
     for (const choice of input.groups) {
       const field = `groups.${choice.group}`;
@@ -110,7 +112,10 @@ export function buildHydraArgs(input: JobInput, hydra: HydraConfig | null, setti
       if (!/^[A-Za-z_][\w-]*(\.[\w-]+)*$/.test(path)) throw new ValidationError(field, 'is not a config key');
       const parameter = hydra.parameters.find((candidate) => candidate.path === path);
       if (parameter?.readOnly) throw new ValidationError(field, 'is computed by the config (an interpolation or _target_ block) and cannot be set');
-      tokens.push(...parseField(field, `${parameter ? '' : '+'}${path}=${hydraValue(value)}`));
+      // The parameter list describes the default composition; once groups change, a key may appear or vanish,
+      // and `++` (add or override) is right either way.
+      const prefix = input.groups.length > 0 ? '++' : parameter ? '' : '+';
+      tokens.push(...parseField(field, `${prefix}${path}=${hydraValue(value)}`, true));
     }
     const suffixSet = input.parameters.some((parameter) => parameter.path === 'experiment_suffix');
     if (hydra.hasExperimentSuffix && description.trim() && !suffixSet) tokens.push(`experiment_suffix=${hydraValue(slug(description))}`);

@@ -1,6 +1,6 @@
 // The job lifecycle: preview → submit → follow → cancel / clone / archive, and reading a job's log.
 import { randomBytes } from 'node:crypto';
-import type { EntityManager, FilterQuery } from '@mikro-orm/sqlite';
+import { raw, type EntityManager, type FilterQuery } from '@mikro-orm/sqlite';
 import type { ClusterService } from './clusters.js';
 import { readScriptTemplate } from './config.js';
 import { Job } from './db/entities.js';
@@ -134,6 +134,7 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch 
     const slurmJobId = await findSubmission(clusters.transport(job.cluster), job.jobDir, `${job.jobDir}/code`);
     if (slurmJobId) {
       job.slurmJobId = slurmJobId;
+      job.submitError = null;
       job.state = 'PENDING';
       job.submittedAt ??= new Date();
     } else {
@@ -327,8 +328,9 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch 
       if (filter.archived != null) where.archived = filter.archived;
       if (after !== null) where.id = { $lt: after };
       if (filter.search?.trim()) {
+        // SQLite's LIKE has no escape character unless told: say ESCAPE so % and _ typed by the user are literal.
         const pattern = `%${filter.search.trim().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-        where.$or = [{ name: { $like: pattern } }, { description: { $like: pattern } }];
+        where.$or = [{ [raw(`name like ? escape '\\'`, [pattern])]: [] }, { [raw(`description like ? escape '\\'`, [pattern])]: [] }];
       }
       const limit = Math.min(Math.max(first, 1), 200);
       const jobs = await em.find(Job, where, { orderBy: { id: 'desc' }, limit: limit + 1 });

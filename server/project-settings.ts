@@ -53,7 +53,7 @@ export function parseSettings(text: string): ProjectSettings {
     const issue = parsed.error.issues[0]!;
     const key = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.join('.');
     const message = issue.code === 'unrecognized_keys' ? 'unknown key' : issue.message;
-    throw new ValidationError(`${SETTINGS_FILE}: ${key}`, message);
+    throw new ValidationError(key ? `${SETTINGS_FILE}: ${key}` : SETTINGS_FILE, key ? message : 'must be a mapping of settings');
   }
   parsed.data.default_overrides.forEach((token, index) => {
     try {

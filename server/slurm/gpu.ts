@@ -1,0 +1,405 @@
+// GPU availability of a cluster from one remote command: the node table (`scontrol show node -o -d`) and the pending
+// queue (`squeue -t PD`). Pure: the command is a constant and the parsers take its output; nothing is installed on
+// the cluster. The service runs the command through a transport and caches the parsed inventory.
+
+/** Reported type of GPUs that SLURM knows without a type (`Gres=gpu:4`): SLURM itself calls them just "gpu". */
+export const UNTYPED_GPU = 'gpu';
+/** Type under which pending requests that name no type (`--gres=gpu:2`) are counted: any type will do for them. */
+export const ANY_GPU_TYPE = 'any';
+
+const SECTION = '--mission-control--';
+
+// A login shell's .bashrc may export SQUEUE_* defaults (one partition, one user, expanded arrays) that would hide
+// other people's pending jobs from the demand count. Per-job GPU requests (`--gpus=2`) are not part of %b; the third
+// section asks for them with -O, tolerated to fail on a SLURM too old to know that field.
+const GPU_SCRIPT = `unset SQUEUE_ACCOUNT SQUEUE_ALL SQUEUE_ARRAY SQUEUE_LICENSES SQUEUE_NAMES SQUEUE_PARTITION SQUEUE_QOS SQUEUE_SORT SQUEUE_USERS
+scontrol show node -o -d || exit $?
+echo ${SECTION}
+squeue -h -t PD -o '%i|%P|%b|%D' || exit $?
+echo ${SECTION}
+squeue -h -t PD -O 'JobID:|,tres-per-job:|' 2>/dev/null
+exit 0`;
+
+/** The one remote command that answers "which GPUs are free"; argv for Transport.exec. */
+export function gpuAvailabilityCommand(): string[] {
+  return ['sh', '-c', GPU_SCRIPT];
+}
+
+export interface NodeGpus {
+  type: string;
+  total: number;
+  allocated: number;
+}
+
+export interface GpuNode {
+  name: string;
+  /** SLURM's state as scontrol prints it: IDLE, MIXED, IDLE+DRAIN, DOWN*, … */
+  state: string;
+  reason: string | null;
+  partitions: string[];
+  /** False when the node takes no new jobs (down, drained or draining, failing, not responding, …). */
+  available: boolean;
+  /** False when every CPU or all memory is allocated: its idle GPUs cannot go to a new job now. */
+  hasRoomForJobs: boolean;
+  gpus: NodeGpus[];
+}
+
+export interface PendingGpuRequest {
+  jobId: string;
+  /** A job submitted to several partitions (`-p gpu,debug`) may start in any of them. */
+  partitions: string[];
+  /** A GPU type, or ANY_GPU_TYPE when the request names none. */
+  type: string;
+  /** GPUs for the whole job: per node × nodes × pending array tasks, plus per-job requests. */
+  count: number;
+}
+
+export interface GpuInventory {
+  nodes: GpuNode[];
+  pending: PendingGpuRequest[];
+}
+
+export interface GpuCounts {
+  /** GPUs on nodes that take jobs. */
+  total: number;
+  /** Idle GPUs a new job could get now. */
+  free: number;
+  allocated: number;
+  /** Idle GPUs on nodes whose CPUs or memory are all taken: total = free + allocated + stranded. */
+  stranded: number;
+  /** GPUs asked for by pending jobs. */
+  pendingDemand: number;
+}
+
+export interface GpuTypeAvailability extends GpuCounts {
+  type: string;
+}
+
+export interface GpuPartitionAvailability extends GpuCounts {
+  partition: string;
+  type: string;
+}
+
+export interface NodeWithFreeGpus {
+  node: string;
+  type: string;
+  free: number;
+  partitions: string[];
+}
+
+export interface UnavailableGpuNode {
+  node: string;
+  state: string;
+  reason: string | null;
+  partitions: string[];
+  /** GPUs the node would offer if it took jobs (after the allowedGpuTypes filter). */
+  gpus: number;
+}
+
+export interface GpuSummary {
+  byType: GpuTypeAvailability[];
+  byPartition: GpuPartitionAvailability[];
+  nodesWithFreeGpus: NodeWithFreeGpus[];
+  unavailableNodes: UnavailableGpuNode[];
+}
+
+export class GpuOutputError extends Error {}
+
+/** Splits the output of gpuAvailabilityCommand(); a missing section means the script did not run as written. */
+export function parseGpuInventory(stdout: string): GpuInventory {
+  const [nodeText, pendingText, perJobText] = stdout.split(`${SECTION}\n`);
+  if (nodeText === undefined || pendingText === undefined) throw new GpuOutputError(`unexpected output: ${stdout.slice(0, 200) || '(empty)'}`);
+  return { nodes: parseScontrolNodes(nodeText), pending: parsePendingGpuDemand(pendingText, perJobText ?? '') };
+}
+
+/** Parses and summarizes in one step. */
+export function parseGpuAvailability(stdout: string, options: GpuSummaryOptions = {}): GpuSummary {
+  return summarizeGpuAvailability(parseGpuInventory(stdout), options);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// scontrol show node -o [-d]
+
+const FIELD_START = /(?:^|\s)([A-Za-z][A-Za-z0-9_]*)=/g;
+
+/**
+ * The key=value fields of one `scontrol show node -o` line. Values may hold spaces (`OS=Linux 6.1 #1 SMP …`), so a
+ * value runs up to the next ` Key=`; Reason is printed last and may hold anything, so it takes the rest of the line.
+ */
+export function scontrolFields(line: string): Map<string, string> {
+  const reasonAt = line.search(/(?:^|\s)Reason=/);
+  const head = reasonAt >= 0 ? line.slice(0, reasonAt) : line;
+  const fields = new Map<string, string>();
+  const starts = [...head.matchAll(FIELD_START)];
+  starts.forEach((match, i) => {
+    const key = match[1]!;
+    const end = starts[i + 1]?.index ?? head.length;
+    if (!fields.has(key)) fields.set(key, head.slice(match.index + match[0].length, end).trim());
+  });
+  if (reasonAt >= 0) fields.set('Reason', line.slice(reasonAt).replace(/^\s*Reason=/, '').trim());
+  return fields;
+}
+
+// Each `+`-joined part of a state, its trailing marker removed (`*` not responding, `~` powered off, `#` powering
+// up, `$` maintenance, `@` reboot pending, `^` rebooting, `!` power down pending, `%` powering down, `-` planned).
+const UNAVAILABLE_STATE_PARTS = new Set(['DOWN', 'DRAIN', 'DRAINED', 'DRAINING', 'FAIL', 'FAILING', 'NOT_RESPONDING', 'NO_RESPOND', 'INVAL', 'FUTURE', 'UNKNOWN', 'MAINT']);
+
+/** Whether a node in this state takes new jobs. Not responding (`*`) counts as unavailable whatever the base state. */
+export function nodeTakesJobs(state: string): boolean {
+  const parts = state.toUpperCase().split('+');
+  if (parts.some((part) => part.endsWith('*'))) return false;
+  return !parts.some((part) => UNAVAILABLE_STATE_PARTS.has(part.replace(/[*~#$@^!%-]+$/, '')));
+}
+
+/** Splits at commas outside parentheses: `gpu:a100:2(IDX:0,2),gpu:v100:1(IDX:3)`. */
+function splitTopLevel(text: string): string[] {
+  const items: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i];
+    if (char === '(') depth++;
+    else if (char === ')') depth = Math.max(0, depth - 1);
+    else if (char === ',' && depth === 0) {
+      items.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  items.push(text.slice(start));
+  return items.map((item) => item.trim()).filter(Boolean);
+}
+
+/**
+ * GPU counts by type from a node's `Gres=` or `GresUsed=`: `gpu:a100:4(S:0-1)`, `gpu:4`, `gpu:a100:2(IDX:0-1)`,
+ * several types comma-separated, other GRES (mps, shard) ignored, `(null)` for none.
+ */
+export function parseNodeGres(text: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const item of splitTopLevel(text)) {
+    const parts = item.replace(/\(.*\)$/, '').split(':');
+    if (parts[0] !== 'gpu') continue;
+    const last = parts.length > 1 ? parts[parts.length - 1]! : '1';
+    const count = /^\d+$/.test(last) ? Number(last) : parts.length === 2 ? 1 : Number.NaN;
+    if (!Number.isFinite(count)) continue;
+    // gpu:4 (untyped), gpu:a100:4, and flags some sites add before the count (gpu:a100:no_consume:4).
+    const type = /^\d+$/.test(last) && parts.length >= 3 ? parts[1]! : parts.length === 2 && !/^\d+$/.test(last) ? last : UNTYPED_GPU;
+    counts.set(type, (counts.get(type) ?? 0) + count);
+  }
+  return counts;
+}
+
+/** GPU counts by type from `AllocTRES=cpu=2,mem=200M,gres/gpu=2,gres/gpu:a100=2` (typed entries only with accounting of typed TRES). */
+export function parseTresGpus(text: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const item of text.split(',')) {
+    const match = /^gres\/gpu(?::([^=]+))?=(\d+)$/.exec(item.trim());
+    if (!match) continue;
+    const type = match[1] ?? UNTYPED_GPU;
+    counts.set(type, (counts.get(type) ?? 0) + Number(match[2]));
+  }
+  return counts;
+}
+
+/**
+ * Allocated GPUs per configured type. A typed figure is taken as is; an untyped one (`gres/gpu=2` when accounting
+ * tracks only gres/gpu) is the sum over types, so it is only used when no typed figure exists, filling types in
+ * their configured order: on a node with one type, which is the common case, that is exact.
+ */
+function allocatedByType(totals: Map<string, number>, used: Map<string, number>): Map<string, number> {
+  const allocated = new Map<string, number>();
+  const typedUse = [...used].filter(([type]) => type !== UNTYPED_GPU);
+  if (totals.size === 1 && totals.has(UNTYPED_GPU)) {
+    allocated.set(UNTYPED_GPU, used.get(UNTYPED_GPU) ?? typedUse.reduce((sum, [, count]) => sum + count, 0));
+    return allocated;
+  }
+  for (const type of totals.keys()) allocated.set(type, used.get(type) ?? 0);
+  if (typedUse.length === 0) {
+    let untyped = used.get(UNTYPED_GPU) ?? 0;
+    for (const [type, total] of totals) {
+      const share = Math.min(untyped, total - (allocated.get(type) ?? 0));
+      allocated.set(type, (allocated.get(type) ?? 0) + share);
+      untyped -= share;
+    }
+  }
+  return allocated;
+}
+
+const count = (value: string | undefined): number | null => (value !== undefined && /^\d+$/.test(value) ? Number(value) : null);
+
+/** `scontrol show node -o [-d]`: one node per line. GresUsed (with -d) is preferred to AllocTRES, which lists GPUs only with accounting. */
+export function parseScontrolNodes(output: string): GpuNode[] {
+  const nodes: GpuNode[] = [];
+  for (const line of output.split('\n')) {
+    if (!line.startsWith('NodeName=')) continue;
+    const fields = scontrolFields(line);
+    const name = fields.get('NodeName')!;
+    const state = fields.get('State') ?? 'UNKNOWN';
+    const totals = parseNodeGres(fields.get('Gres') ?? '');
+    const gresUsed = fields.get('GresUsed');
+    const used = gresUsed !== undefined ? parseNodeGres(gresUsed) : parseTresGpus(fields.get('AllocTRES') ?? '');
+    const allocated = allocatedByType(totals, used);
+
+    const cpus = count(fields.get('CPUEfctv')) ?? count(fields.get('CPUTot'));
+    const cpusAllocated = count(fields.get('CPUAlloc'));
+    const memory = count(fields.get('RealMemory'));
+    const memoryAllocated = count(fields.get('AllocMem'));
+    const cpusFull = cpus !== null && cpusAllocated !== null ? cpusAllocated >= cpus : state.toUpperCase().startsWith('ALLOC');
+    const memoryFull = memory !== null && memoryAllocated !== null && memory > 0 && memoryAllocated >= memory;
+
+    const partitions = fields.get('Partitions');
+    const reason = fields.get('Reason');
+    nodes.push({
+      name,
+      state,
+      reason: reason ? reason : null,
+      partitions: partitions ? partitions.split(',').filter(Boolean) : [],
+      available: nodeTakesJobs(state),
+      hasRoomForJobs: !cpusFull && !memoryFull,
+      gpus: [...totals].map(([type, total]) => ({ type, total, allocated: Math.min(total, allocated.get(type) ?? 0) })),
+    });
+  }
+  return nodes;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// squeue -t PD
+
+/**
+ * GPU requests in a TRES-per-node or per-job value: `gres:gpu:a100:4` (22.05), `gres/gpu:a100=4` (newer),
+ * `gres:gpu:2`, `gpu:a100:4`, several comma-separated, `N/A` for none.
+ */
+export function parseGpuRequest(text: string): Array<{ type: string; count: number }> {
+  const requests: Array<{ type: string; count: number }> = [];
+  for (const item of text.split(',')) {
+    const spec = item.trim().replace(/^gres[:/]/, '');
+    const match = /^gpu(?::([^:=]+))?(?:[:=](\d+))?$/.exec(spec);
+    if (!match) continue;
+    // `gres:gpu:4`: the single field is the count; `gres:gpu:a100`: a type with the default count of one.
+    const [, first, second] = match;
+    if (first !== undefined && second === undefined && /^\d+$/.test(first)) requests.push({ type: ANY_GPU_TYPE, count: Number(first) });
+    else requests.push({ type: first ?? ANY_GPU_TYPE, count: second === undefined ? 1 : Number(second) });
+  }
+  return requests.filter((request) => request.count > 0);
+}
+
+/** Pending array tasks in a squeue job id: `95_[0-3,7%2]` is 5, `95_[0-15:4]` is 4, `95_3` or `95` is 1. */
+export function pendingTaskCount(jobId: string): number {
+  const range = /_\[([^\]]+)\]$/.exec(jobId)?.[1];
+  if (!range) return 1;
+  let tasks = 0;
+  for (const part of range.replace(/%\d+$/, '').split(',')) {
+    const match = /^(\d+)(?:-(\d+)(?::(\d+))?)?$/.exec(part.trim());
+    if (!match) continue;
+    const first = Number(match[1]);
+    const last = match[2] === undefined ? first : Number(match[2]);
+    const step = match[3] === undefined ? 1 : Math.max(1, Number(match[3]));
+    tasks += last >= first ? Math.floor((last - first) / step) + 1 : 0;
+  }
+  return Math.max(1, tasks);
+}
+
+const baseJobId = (jobId: string) => jobId.split('_')[0]!;
+
+/**
+ * Pending GPU demand from `squeue -h -t PD -o '%i|%P|%b|%D'` (per-node requests: `%b` × `%D` nodes × array tasks)
+ * and `squeue -h -t PD -O 'JobID:|,tres-per-job:|'` (per-job requests, e.g. `--gpus=2`), joined on the job id.
+ */
+export function parsePendingGpuDemand(perNodeOutput: string, perJobOutput = ''): PendingGpuRequest[] {
+  const perJob = new Map<string, Array<{ type: string; count: number }>>();
+  for (const line of perJobOutput.split('\n')) {
+    const [jobId, tres] = line.trim().split('|');
+    if (!jobId || !tres) continue;
+    const requests = parseGpuRequest(tres);
+    if (requests.length > 0) perJob.set(baseJobId(jobId), requests);
+  }
+
+  const demand: PendingGpuRequest[] = [];
+  for (const line of perNodeOutput.split('\n')) {
+    const [jobId, partitionList, tresPerNode, nodeCount] = line.trim().split('|');
+    if (!jobId || partitionList === undefined || tresPerNode === undefined) continue;
+    const partitions = partitionList.split(',').filter(Boolean);
+    const tasks = pendingTaskCount(jobId);
+    // A pending job may ask for a range of nodes (`-N 2-4`, shown as "2-4"): it needs at least the minimum.
+    const nodes = Math.max(1, Number.parseInt(nodeCount ?? '1', 10) || 1);
+    const byType = new Map<string, number>();
+    for (const request of parseGpuRequest(tresPerNode)) byType.set(request.type, (byType.get(request.type) ?? 0) + request.count * nodes * tasks);
+    for (const request of perJob.get(baseJobId(jobId)) ?? []) byType.set(request.type, (byType.get(request.type) ?? 0) + request.count * tasks);
+    for (const [type, gpus] of byType) demand.push({ jobId, partitions, type, count: gpus });
+  }
+  return demand;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// summary
+
+export interface GpuSummaryOptions {
+  /**
+   * The cluster's allowedGpuTypes: only these typed GPUs and requests are counted. Untyped GPUs (UNTYPED_GPU) and
+   * untyped requests (ANY_GPU_TYPE) are always kept: SLURM cannot say which type they are, so no filter applies.
+   */
+  allowedGpuTypes?: readonly string[];
+}
+
+const emptyCounts = (): GpuCounts => ({ total: 0, free: 0, allocated: 0, stranded: 0, pendingDemand: 0 });
+
+function compareTypes(a: string, b: string): number {
+  // Demand that takes any type reads best after the real types.
+  if (a === ANY_GPU_TYPE || b === ANY_GPU_TYPE) return Number(a === ANY_GPU_TYPE) - Number(b === ANY_GPU_TYPE);
+  return a.localeCompare(b);
+}
+
+export function summarizeGpuAvailability(inventory: GpuInventory, options: GpuSummaryOptions = {}): GpuSummary {
+  const allowed = options.allowedGpuTypes ? new Set(options.allowedGpuTypes.map((type) => type.toLowerCase())) : null;
+  const counted = (type: string) => !allowed || type === UNTYPED_GPU || type === ANY_GPU_TYPE || allowed.has(type.toLowerCase());
+
+  const byType = new Map<string, GpuCounts>();
+  const byPartition = new Map<string, GpuPartitionAvailability>();
+  const typeCounts = (type: string) => byType.get(type) ?? byType.set(type, emptyCounts()).get(type)!;
+  const partitionCounts = (partition: string, type: string) => {
+    const key = `${partition}\u0000${type}`;
+    return byPartition.get(key) ?? byPartition.set(key, { partition, type, ...emptyCounts() }).get(key)!;
+  };
+  const nodesWithFreeGpus: NodeWithFreeGpus[] = [];
+  const unavailableNodes: UnavailableGpuNode[] = [];
+
+  for (const node of inventory.nodes) {
+    const gpus = node.gpus.filter((gpu) => gpu.total > 0 && counted(gpu.type));
+    if (gpus.length === 0) continue;
+    if (!node.available) {
+      // Listed so the type and partition still show up (with nothing to offer) and the reason can be read.
+      for (const gpu of gpus) {
+        typeCounts(gpu.type);
+        for (const partition of node.partitions) partitionCounts(partition, gpu.type);
+      }
+      unavailableNodes.push({ node: node.name, state: node.state, reason: node.reason, partitions: node.partitions, gpus: gpus.reduce((sum, gpu) => sum + gpu.total, 0) });
+      continue;
+    }
+    for (const gpu of gpus) {
+      const idle = Math.max(0, gpu.total - gpu.allocated);
+      const free = node.hasRoomForJobs ? idle : 0;
+      const add = (counts: GpuCounts) => {
+        counts.total += gpu.total;
+        counts.allocated += gpu.allocated;
+        counts.free += free;
+        counts.stranded += idle - free;
+      };
+      add(typeCounts(gpu.type));
+      for (const partition of node.partitions) add(partitionCounts(partition, gpu.type));
+      if (free > 0) nodesWithFreeGpus.push({ node: node.name, type: gpu.type, free, partitions: node.partitions });
+    }
+  }
+
+  for (const request of inventory.pending) {
+    if (!counted(request.type)) continue;
+    // Counted once per type even when the job names several partitions; each of them sees it as demand.
+    typeCounts(request.type).pendingDemand += request.count;
+    for (const partition of request.partitions) partitionCounts(partition, request.type).pendingDemand += request.count;
+  }
+
+  return {
+    byType: [...byType].map(([type, counts]) => ({ type, ...counts })).sort((a, b) => compareTypes(a.type, b.type)),
+    byPartition: [...byPartition.values()].sort((a, b) => a.partition.localeCompare(b.partition) || compareTypes(a.type, b.type)),
+    nodesWithFreeGpus: nodesWithFreeGpus.sort((a, b) => b.free - a.free || a.node.localeCompare(b.node) || a.type.localeCompare(b.type)),
+    unavailableNodes: unavailableNodes.sort((a, b) => a.node.localeCompare(b.node)),
+  };
+}

@@ -1,0 +1,376 @@
+// The SLURM job commands against a fake transport that answers with outputs recorded in the lab
+// (test/fixtures/slurm/) and keeps every argv it was handed; the constant remote scripts also run once through a
+// real /bin/sh with stand-in sbatch/squeue/sacct on PATH, since a fake transport cannot tell whether they work.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SlurmError } from '../errors.js';
+import { createLocalTransport } from '../ssh/local-transport.js';
+import type { ExecOptions, ExecResult, Transport } from '../ssh/index.js';
+import { CheckoutError, findSubmission, readJobStates, readOutputTail, submitBatch, type Submission } from './jobs.js';
+import { SACCT_FIELDS, SQUEUE_FORMAT, type SlurmJobStatus } from './state.js';
+
+const recorded = (name: string) => readFileSync(new URL(`../../test/fixtures/slurm/${name}`, import.meta.url), 'utf8');
+
+interface Call {
+  argv: string[];
+  options: ExecOptions | undefined;
+}
+
+type Answer = Partial<ExecResult> | ((argv: string[], options: ExecOptions | undefined) => Partial<ExecResult> | Promise<Partial<ExecResult>>);
+
+function fakeTransport(answer: Answer) {
+  const calls: Call[] = [];
+  const transport: Transport = {
+    async exec(argv, options) {
+      calls.push({ argv: [...argv], options });
+      const result = typeof answer === 'function' ? await answer([...argv], options) : answer;
+      return { stdout: '', stderr: '', exitCode: 0, durationMs: 1, ...result };
+    },
+    async close() {},
+  };
+  return { transport, calls };
+}
+
+// What squeue/sacct print for `-j <ids>`: the recorded lines of those jobs (an array's tasks included).
+function linesOf(output: string, ids: string[]): string {
+  return output
+    .split('\n')
+    .filter((line) => {
+      const id = line.split('|')[0] ?? '';
+      return ids.some((wanted) => id === wanted || id.startsWith(`${wanted}_`));
+    })
+    .map((line) => `${line}\n`)
+    .join('');
+}
+
+function scontrolLinesOf(output: string, ids: string[]): string {
+  return output
+    .split('\n')
+    .filter((line) => ids.some((id) => line.startsWith(`JobId=${id} `)))
+    .map((line) => `${line}\n`)
+    .join('');
+}
+
+const idsAfter = (argv: string[], flag: string) => (argv[argv.indexOf(flag) + 1] ?? '').split(',');
+
+interface Cluster {
+  squeue?: string | Partial<ExecResult>;
+  sacct?: string | Partial<ExecResult>;
+  scontrol?: string;
+}
+
+/** A login node whose squeue/sacct/scontrol answer from recorded files (or a given result). */
+function recordedCluster(cluster: Cluster) {
+  return fakeTransport((argv) => {
+    const command = argv[2];
+    if (command === 'squeue') {
+      if (typeof cluster.squeue !== 'string') return cluster.squeue ?? { exitCode: 1, stderr: 'no squeue answer configured' };
+      return { stdout: linesOf(recorded(cluster.squeue), idsAfter(argv, '-j')) };
+    }
+    if (command === 'sacct') {
+      if (typeof cluster.sacct !== 'string') return cluster.sacct ?? { exitCode: 1, stderr: 'no sacct answer configured' };
+      return { stdout: linesOf(recorded(cluster.sacct), idsAfter(argv, '-j')) };
+    }
+    if (command === 'sh' && cluster.scontrol) return { stdout: scontrolLinesOf(recorded(cluster.scontrol), argv.slice(5)) };
+    return { exitCode: 127, stderr: `unexpected command ${argv.join(' ')}` };
+  });
+}
+
+const byId = (statuses: SlurmJobStatus[]) => Object.fromEntries(statuses.map((status) => [status.slurmJobId, status]));
+
+const squeueArgv = (ids: string) => ['env', 'SLURM_TIME_FORMAT=standard', 'squeue', '-h', '-t', 'all', '-j', ids, '-o', SQUEUE_FORMAT];
+const sacctArgv = (ids: string) => ['env', 'SLURM_TIME_FORMAT=standard', 'sacct', '-X', '-n', '-P', '-o', SACCT_FIELDS, '-j', ids];
+
+// Job ids in the recorded fixtures (see test/fixtures/slurm/README.md).
+const OK = '39', FAIL = '40', RUN = '43', KILLED = '44', CPU_FULL = '45', RESOURCES = '46';
+
+describe('readJobStates', () => {
+  it('asks nothing for no jobs', async () => {
+    const { transport, calls } = recordedCluster({});
+    expect(await readJobStates(transport, [])).toEqual([]);
+    expect(calls).toHaveLength(0);
+  });
+
+  it('answers jobs the queue still runs or holds from squeue alone, in one command', async () => {
+    const { transport, calls } = recordedCluster({ squeue: 'squeue-states-early.txt' });
+    const states = byId(await readJobStates(transport, [RUN, RESOURCES]));
+    expect(states[RUN]).toMatchObject({ state: 'RUNNING', nodeList: 'gpu-a100', exitCode: null, startedAt: '2026-11-23T21:35:52', endedAt: null });
+    expect(states[RESOURCES]).toMatchObject({ state: 'PENDING', reason: 'Resources', startedAt: null });
+    expect(calls.map((call) => call.argv)).toEqual([squeueArgv(`${RUN},${RESOURCES}`)]);
+  });
+
+  it('reads the exit code of a job the queue lists as ended from accounting, asking only about that job', async () => {
+    const { transport, calls } = recordedCluster({ squeue: 'squeue-states-final.txt', sacct: 'sacct-states-final.txt' });
+    const states = byId(await readJobStates(transport, [RUN, FAIL, KILLED]));
+    expect(states[RUN]).toMatchObject({ state: 'RUNNING', exitCode: null });
+    // squeue prints no exit code; sacct does (40 ran `exit 3`, 44 killed itself with signal 9).
+    expect(states[FAIL]).toMatchObject({ state: 'FAILED', exitCode: 3, signal: null, endedAt: '2026-11-23T21:35:51' });
+    expect(states[KILLED]).toMatchObject({ state: 'FAILED', exitCode: 0, signal: 9 });
+    expect(Object.keys(states).sort()).toEqual([FAIL, RUN, KILLED].sort());
+    expect(calls.map((call) => call.argv)).toEqual([squeueArgv(`${RUN},${FAIL},${KILLED}`), sacctArgv(`${FAIL},${KILLED}`)]);
+  });
+
+  it("keeps the queue's word that a job ended while accounting still says it runs", async () => {
+    // squeue (final) has 45 COMPLETED; sacct (early) lags behind with 45 RUNNING.
+    const { transport, calls } = recordedCluster({ squeue: 'squeue-states-final.txt', sacct: 'sacct-states-early.txt' });
+    const states = await readJobStates(transport, [CPU_FULL]);
+    expect(states).toHaveLength(1);
+    expect(states[0]).toMatchObject({ slurmJobId: CPU_FULL, state: 'COMPLETED', rawState: 'COMPLETED', endedAt: '2026-11-23T21:36:17' });
+    expect(calls.map((call) => call.argv[2])).toEqual(['squeue', 'sacct']);
+  });
+
+  it('looks a job up in accounting when squeue no longer knows its only id', async () => {
+    const { transport, calls } = recordedCluster({
+      squeue: { exitCode: 1, stderr: 'slurm_load_jobs error: Invalid job id specified\n' },
+      sacct: 'sacct-states-final.txt',
+    });
+    expect(await readJobStates(transport, [OK])).toEqual([
+      expect.objectContaining({ slurmJobId: OK, state: 'COMPLETED', exitCode: 0, nodeList: 'gpu-h100', workDir: '/home/mlops/mcfx' }),
+    ]);
+    expect(calls.map((call) => call.argv)).toEqual([squeueArgv(OK), sacctArgv(OK)]);
+  });
+
+  it('answers nothing (never a guess) for a job neither the queue nor accounting knows', async () => {
+    const { transport } = recordedCluster({ squeue: { exitCode: 1, stderr: 'slurm_load_jobs error: Invalid job id specified\n' }, sacct: 'sacct-states-final.txt' });
+    expect(await readJobStates(transport, ['999'])).toEqual([]);
+  });
+
+  it('fails with SLURM words when squeue fails for another reason, without asking accounting', async () => {
+    const stderr = 'squeue: error: Unable to contact slurm controller (connect failure)\n';
+    const { transport, calls } = recordedCluster({ squeue: { exitCode: 1, stderr }, sacct: 'sacct-states-final.txt' });
+    const error = await readJobStates(transport, [OK]).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(SlurmError);
+    expect(error).toMatchObject({ command: 'squeue', exitCode: 1, stderr });
+    expect(calls).toHaveLength(1);
+  });
+
+  it('fails when sacct fails for a reason other than disabled accounting', async () => {
+    const stderr = 'sacct: error: Problem talking to the database: Connection refused\n';
+    const { transport } = recordedCluster({ squeue: { exitCode: 1, stderr: 'slurm_load_jobs error: Invalid job id specified\n' }, sacct: { exitCode: 1, stderr } });
+    await expect(readJobStates(transport, [OK])).rejects.toMatchObject({ name: 'SlurmError', command: 'sacct', stderr });
+  });
+
+  it('asks scontrol, one id per argument, when accounting is disabled', async () => {
+    const { transport, calls } = recordedCluster({
+      squeue: 'squeue-states-final.txt',
+      sacct: { exitCode: 1, stderr: 'sacct: error: Slurm accounting storage is disabled\n' },
+      scontrol: 'scontrol-oneline-final.txt',
+    });
+    const states = byId(await readJobStates(transport, [RUN, FAIL, OK]));
+    expect(states[RUN]).toMatchObject({ state: 'RUNNING' });
+    expect(states[FAIL]).toMatchObject({ state: 'FAILED', exitCode: 3 });
+    expect(states[OK]).toMatchObject({ state: 'COMPLETED', exitCode: 0 });
+    expect(calls).toHaveLength(3);
+    const scontrol = calls[2]!.argv;
+    expect(scontrol.slice(0, 3)).toEqual(['env', 'SLURM_TIME_FORMAT=standard', 'sh']);
+    expect(scontrol[3]).toBe('-c');
+    expect(scontrol[4]).toContain('scontrol show job -o "$id"');
+    // $0, then each id as its own argument: Slurm 22.05 refuses "40,39".
+    expect(scontrol.slice(5)).toEqual(['sh', FAIL, OK]);
+  });
+
+  it('prefixes every command it runs with SLURM_TIME_FORMAT=standard', async () => {
+    const { transport, calls } = recordedCluster({
+      squeue: 'squeue-states-final.txt',
+      sacct: { exitCode: 1, stderr: 'Slurm accounting storage is disabled' },
+      scontrol: 'scontrol-oneline-final.txt',
+    });
+    await readJobStates(transport, [FAIL]);
+    expect(calls).toHaveLength(3);
+    for (const call of calls) expect(call.argv.slice(0, 2)).toEqual(['env', 'SLURM_TIME_FORMAT=standard']);
+  });
+});
+
+const submission: Submission = {
+  cloneUrl: 'git@github.com:acme/resnet.git',
+  repoDir: '/home/me/mc/repos/resnet-1.git',
+  commitSha: 'a'.repeat(40),
+  workDir: '/home/me/mc/jobs/abcdefghij12/code',
+  jobDir: '/home/me/mc/jobs/abcdefghij12',
+  script: '#!/bin/bash\n#SBATCH --job-name=resnet\npython train.py\n',
+};
+
+describe('submitBatch', () => {
+  it('passes every value as its own argument and the script on stdin, and returns the id sbatch printed', async () => {
+    const { transport, calls } = fakeTransport({ stdout: recorded('sbatch-parsable.txt') });
+    expect(await submitBatch(transport, submission)).toBe('56');
+    expect(calls).toHaveLength(1);
+    const { argv, options } = calls[0]!;
+    expect(argv.slice(0, 2)).toEqual(['sh', '-c']);
+    expect(argv.slice(3)).toEqual(['sh', submission.cloneUrl, submission.repoDir, submission.commitSha, submission.workDir, submission.jobDir]);
+    expect(options?.stdin).toBe(submission.script);
+  });
+
+  it('reads the plain "Submitted batch job" form and the cluster suffix too', async () => {
+    expect(await submitBatch(fakeTransport({ stdout: recorded('sbatch-plain.txt') }).transport, submission)).toBe('57');
+    expect(await submitBatch(fakeTransport({ stdout: '58;gpu-cluster\n' }).transport, submission)).toBe('58');
+  });
+
+  it('reports a failed checkout (exit 90) as a CheckoutError', async () => {
+    const stderr = 'mission-control: could not check out aaaa from git@github.com:acme/resnet.git\n';
+    const error = await submitBatch(fakeTransport({ exitCode: 90, stderr }).transport, submission).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(CheckoutError);
+    expect(error).toMatchObject({ command: 'git checkout', exitCode: 90, stderr });
+  });
+
+  it("reports sbatch's refusal as a SlurmError carrying its stderr", async () => {
+    const stderr = 'sbatch: error: Batch job submission failed: Invalid partition name specified\n';
+    const error = await submitBatch(fakeTransport({ exitCode: 1, stderr }).transport, submission).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(SlurmError);
+    expect(error).not.toBeInstanceOf(CheckoutError);
+    expect(error).toMatchObject({ command: 'sbatch', exitCode: 1, stderr });
+    expect((error as Error).message).toContain('Invalid partition name specified');
+  });
+
+  it('refuses a successful exit without a job id', async () => {
+    await expect(submitBatch(fakeTransport({ stdout: 'sbatch: warning: something odd\n' }).transport, submission)).rejects.toMatchObject({
+      name: 'SlurmError',
+      command: 'sbatch',
+      stderr: 'sbatch: warning: something odd\n',
+    });
+  });
+});
+
+describe('findSubmission', () => {
+  it('passes the job and work directories as arguments and reads the id from the first line', async () => {
+    const { transport, calls } = fakeTransport({ stdout: '61\n' });
+    expect(await findSubmission(transport, submission.jobDir, submission.workDir)).toBe('61');
+    expect(calls[0]!.argv.slice(0, 2)).toEqual(['sh', '-c']);
+    expect(calls[0]!.argv.slice(3)).toEqual(['sh', submission.jobDir, submission.workDir]);
+  });
+
+  it('answers null when SLURM never got the job', async () => {
+    expect(await findSubmission(fakeTransport({ stdout: '' }).transport, submission.jobDir, submission.workDir)).toBeNull();
+  });
+
+  it('fails when the lookup itself fails', async () => {
+    await expect(findSubmission(fakeTransport({ exitCode: 2, stderr: 'sh: cannot open' }).transport, '/j', '/j/code')).rejects.toMatchObject({
+      name: 'SlurmError',
+      command: 'find submission',
+    });
+  });
+});
+
+describe('readOutputTail', () => {
+  it('reads the size header, then the text', async () => {
+    const { transport, calls } = fakeTransport({ stdout: '123456\nepoch 3/3\nloss 0.1\n' });
+    expect(await readOutputTail(transport, '/home/me/mc/jobs/t/output.log', 4096)).toEqual({ size: 123456, text: 'epoch 3/3\nloss 0.1\n', startsAtFileStart: false });
+    expect(calls[0]!.argv.slice(3)).toEqual(['sh', '/home/me/mc/jobs/t/output.log', '4096']);
+  });
+
+  it('knows the text starts at the beginning of a file no larger than asked for', async () => {
+    expect(await readOutputTail(fakeTransport({ stdout: '10\nhello you\n' }).transport, '/o', 10)).toEqual({ size: 10, text: 'hello you\n', startsAtFileStart: true });
+    expect(await readOutputTail(fakeTransport({ stdout: '0\n' }).transport, '/o', 10)).toEqual({ size: 0, text: '', startsAtFileStart: true });
+  });
+
+  it('answers size null for a file that does not exist yet', async () => {
+    expect(await readOutputTail(fakeTransport({ stdout: 'missing\n' }).transport, '/o', 10)).toEqual({ size: null, text: '', startsAtFileStart: true });
+  });
+
+  it('fails when the command fails', async () => {
+    await expect(readOutputTail(fakeTransport({ exitCode: 1, stderr: 'boom' }).transport, '/o', 10)).rejects.toMatchObject({ name: 'SlurmError', command: 'tail' });
+  });
+});
+
+describe('the remote scripts, through a real shell', () => {
+  const root = mkdtempSync(join(tmpdir(), 'mc-slurm-jobs-'));
+  const bin = join(root, 'bin');
+  mkdirSync(bin);
+  const local = createLocalTransport({ name: 'local', commandTimeoutMs: 30_000 });
+  // Stand-ins for SLURM come first on PATH; everything else (git, flock, awk, stat) is the machine's own.
+  const shell: Transport = {
+    exec: (argv, options) => local.exec(['env', `PATH=${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, ...argv], options),
+    close: () => local.close(),
+  };
+  const tool = (name: string, body: string) => {
+    writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`);
+    chmodSync(join(bin, name), 0o755);
+  };
+  const gitEnv = { ...process.env, GIT_CONFIG_GLOBAL: join(root, 'gitconfig'), GIT_CONFIG_NOSYSTEM: '1' };
+  writeFileSync(gitEnv.GIT_CONFIG_GLOBAL, '[user]\n\tname = Test\n\temail = test@mc.local\n');
+  const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-C', cwd, ...args], { encoding: 'utf8', env: gitEnv }).trim();
+
+  afterAll(async () => {
+    await local.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('submits: checks the commit out into its own worktree, stores the script, records the id', async () => {
+    const origin = join(root, 'origin');
+    mkdirSync(origin);
+    git(origin, 'init', '-q', '-b', 'main');
+    writeFileSync(join(origin, 'train.py'), 'print("hi")\n');
+    git(origin, 'add', '.');
+    git(origin, 'commit', '-qm', 'first');
+    const sha = git(origin, 'rev-parse', 'HEAD');
+    tool('sbatch', `echo "$@" > "${root}/sbatch-args"; echo '56;lab'`);
+    const jobDir = join(root, 'ws/jobs/abcdefghij12');
+    const target = { ...submission, cloneUrl: origin, repoDir: join(root, 'ws/repos/p-1.git'), commitSha: sha, jobDir, workDir: `${jobDir}/code` };
+
+    expect(await submitBatch(shell, target)).toBe('56');
+    expect(readFileSync(join(jobDir, 'job.sh'), 'utf8')).toBe(submission.script);
+    expect(readFileSync(join(jobDir, 'submitted'), 'utf8')).toBe('56;lab\n');
+    expect(readFileSync(join(root, 'sbatch-args'), 'utf8')).toBe(`--parsable ${jobDir}/job.sh\n`);
+    expect(readFileSync(join(jobDir, 'code/train.py'), 'utf8')).toBe('print("hi")\n');
+    expect(git(`${jobDir}/code`, 'rev-parse', 'HEAD')).toBe(sha);
+    expect(existsSync(join(jobDir, 'events'))).toBe(true);
+    // The lookup after a lost connection finds the recorded id.
+    expect(await findSubmission(shell, jobDir, `${jobDir}/code`)).toBe('56');
+
+    // A commit the origin does not have fails the checkout (exit 90), before sbatch runs.
+    rmSync(join(root, 'sbatch-args'));
+    const missing = { ...target, commitSha: 'b'.repeat(40), jobDir: join(root, 'ws/jobs/bbbbbbbbbbbb'), workDir: join(root, 'ws/jobs/bbbbbbbbbbbb/code') };
+    const checkout = await submitBatch(shell, missing).catch((caught: unknown) => caught);
+    expect(checkout).toBeInstanceOf(CheckoutError);
+    expect((checkout as CheckoutError).stderr).toContain(`mission-control: could not check out ${'b'.repeat(40)}`);
+    expect(existsSync(join(root, 'sbatch-args'))).toBe(false);
+
+    // sbatch refusing the job is SLURM's error, with SLURM's words, and leaves no `submitted` file.
+    tool('sbatch', 'echo "sbatch: error: Batch job submission failed: Invalid account or account/partition combination specified" >&2; exit 1');
+    const refusedDir = join(root, 'ws/jobs/cccccccccccc');
+    const refused = await submitBatch(shell, { ...target, jobDir: refusedDir, workDir: `${refusedDir}/code` }).catch((caught: unknown) => caught);
+    expect(refused).toBeInstanceOf(SlurmError);
+    expect(refused).not.toBeInstanceOf(CheckoutError);
+    expect(refused).toMatchObject({ command: 'sbatch', exitCode: 1, stderr: expect.stringContaining('Invalid account') });
+    expect(existsSync(join(refusedDir, 'submitted'))).toBe(false);
+  });
+
+  it('finds a launch by its work directory in the queue, then in accounting, else answers null', async () => {
+    const jobDir = join(root, 'find/jobs/dddddddddddd');
+    mkdirSync(jobDir, { recursive: true });
+    tool('squeue', `echo "70|${root}/find/jobs/other/code"`);
+    tool('sacct', `echo "71|${jobDir}/code"; echo "72|${root}/find/jobs/other/code"`);
+    expect(await findSubmission(shell, jobDir, `${jobDir}/code`)).toBe('71');
+    tool('squeue', `echo "69|${jobDir}/code"; echo "70|${root}/find/jobs/other/code"`);
+    expect(await findSubmission(shell, jobDir, `${jobDir}/code`)).toBe('69');
+    tool('squeue', 'exit 0');
+    tool('sacct', 'exit 0');
+    expect(await findSubmission(shell, jobDir, `${jobDir}/code`)).toBeNull();
+    // A work directory that merely starts like ours is not ours.
+    tool('squeue', `echo "73|${jobDir}/code-old"`);
+    expect(await findSubmission(shell, jobDir, `${jobDir}/code`)).toBeNull();
+  });
+
+  it('reads the tail of a real file, and says when there is none', async () => {
+    const file = join(root, 'output.log');
+    writeFileSync(file, 'line one\nline two\n');
+    expect(await readOutputTail(shell, file, 9)).toEqual({ size: 18, text: 'line two\n', startsAtFileStart: false });
+    expect(await readOutputTail(shell, file, 1024)).toEqual({ size: 18, text: 'line one\nline two\n', startsAtFileStart: true });
+    expect(await readOutputTail(shell, join(root, 'not-yet.log'), 1024)).toEqual({ size: null, text: '', startsAtFileStart: true });
+  });
+
+  it('runs scontrol once per id when accounting is disabled', async () => {
+    tool('squeue', 'echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1');
+    tool('sacct', 'echo "sacct: error: Slurm accounting storage is disabled" >&2; exit 1');
+    const lines = recorded('scontrol-oneline-final.txt');
+    writeFileSync(join(root, 'scontrol.txt'), lines);
+    tool('scontrol', `echo "$SLURM_TIME_FORMAT $*" >> "${root}/scontrol-calls"; grep "^JobId=$4 " "${root}/scontrol.txt"`);
+    const states = byId(await readJobStates(shell, [FAIL, OK]));
+    expect(states[FAIL]).toMatchObject({ state: 'FAILED', exitCode: 3 });
+    expect(states[OK]).toMatchObject({ state: 'COMPLETED', exitCode: 0 });
+    expect(readFileSync(join(root, 'scontrol-calls'), 'utf8')).toBe(`standard show job -o ${FAIL}\nstandard show job -o ${OK}\n`);
+  });
+});
