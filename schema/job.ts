@@ -4,6 +4,7 @@ import type { Job as JobRow } from '../server/db/entities.js';
 import { NotFoundError, ValidationError } from '../server/errors.js';
 import { HydraConfigError } from '../server/hydra/config.js';
 import type { GroupChoice, JobInput as JobInputValue, ParameterValue } from '../server/job-input.js';
+import type { JobLogChunk } from '../server/pubsub.js';
 import type { JobLog as JobLogValue, LineageNode as LineageNodeValue, ScriptPreview as ScriptPreviewValue } from '../server/jobs.js';
 import { JOB_STATES } from '../server/slurm/state.js';
 import { builder } from './builder.js';
@@ -296,7 +297,22 @@ builder.mutationFields((t) => ({
   }),
 }));
 
+const JobLogChunkRef = builder.objectRef<JobLogChunk>('JobLogChunk').implement({
+  fields: (t) => ({
+    jobId: t.exposeInt('jobId'),
+    fromByte: t.exposeInt('fromByte', { description: 'Where `text` starts in the output file (before cleaning).' }),
+    text: t.exposeString('text', { description: 'Whole lines, ANSI stripped, progress bars collapsed.' }),
+  }),
+});
+
 builder.subscriptionFields((t) => ({
+  jobLog: t.field({
+    type: JobLogChunkRef,
+    description: "A running job's output as it is written (one remote tail per job, shared by all its watchers). Without fromByte it starts with the last 64 kB.",
+    args: { jobId: t.arg.int({ required: true }), fromByte: t.arg.int() },
+    subscribe: (_root, args, ctx) => ctx.services.logs.follow(args.jobId, args.fromByte ?? null),
+    resolve: (chunk) => chunk,
+  }),
   jobUpdated: t.field({
     type: Job,
     description: 'A job whose state, reason, exit code, nodes or W&B link changed; never sent for nothing, and no subscriber causes a remote command.',

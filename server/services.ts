@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import type { Orm } from './db/orm.js';
 import { createJobService, type JobServiceOptions } from './jobs.js';
 import { createLifecycleWatcher } from './lifecycle.js';
+import { createLogFollower } from './log-tail.js';
 import { createPoller } from './poller.js';
 import { createProjectService } from './projects.js';
 import { createEvents } from './pubsub.js';
@@ -23,6 +24,7 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
   const jobs = createJobService({ orm, clusters, projects, events, ...jobOptions });
   const poller = createPoller({ orm, clusters, events });
   const lifecycle = createLifecycleWatcher({ orm, clusters, events, pollNow: (cluster) => poller.pollNow(cluster) });
+  const logs = createLogFollower({ orm, clusters, events });
   return {
     orm,
     events,
@@ -31,11 +33,13 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
     jobs,
     poller,
     lifecycle,
+    logs,
     async applyConfig(next: Config) {
       await clusters.applyConfig(next);
     },
     async close() {
       lifecycle.stop();
+      logs.close();
       await poller.stop();
       await clusters.close();
     },

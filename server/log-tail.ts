@@ -1,0 +1,93 @@
+// Live job logs: ONE remote `tail -F` per watched job, over the cluster's open connection, shared by every
+// watcher of that job; it stops when the last watcher leaves or the job ends. Output is sent at most four
+// times a second, ANSI stripped and progress bars collapsed, so a chatty job cannot flood a phone.
+import type { ClusterService } from './clusters.js';
+import { Job } from './db/entities.js';
+import type { Orm } from './db/orm.js';
+import { NotFoundError } from './errors.js';
+import { cleanLog } from './logs.js';
+import type { JobLogChunk, PubSub } from './pubsub.js';
+import { outputFileOf } from './slurm/script.js';
+import { TERMINAL_STATES } from './slurm/state.js';
+import type { StreamHandle, StreamingTransport } from './ssh/transport.js';
+
+const FLUSH_MS = 250;
+
+interface Tail {
+  watchers: number;
+  handle: StreamHandle | null;
+  stopped: boolean;
+}
+
+export type LogFollower = ReturnType<typeof createLogFollower>;
+
+export function createLogFollower({ orm, clusters, events }: { orm: Orm; clusters: ClusterService; events: PubSub }) {
+  const tails = new Map<number, Tail>();
+  const jobEnds = events.subscribe('job:updated');
+  void (async () => {
+    for await (const job of jobEnds) if (TERMINAL_STATES.has(job.state)) setTimeout(() => stop(job.id), 2000).unref();
+  })();
+
+  function stop(jobId: number): void {
+    const tail = tails.get(jobId);
+    if (!tail) return;
+    tail.stopped = true;
+    tail.handle?.stop();
+    tails.delete(jobId);
+  }
+
+  async function start(job: Job, fromByte: number | null, tail: Tail): Promise<void> {
+    const transport = clusters.transport(job.cluster) as Partial<StreamingTransport>;
+    if (!transport.stream) return;
+    let pending = '';
+    let offset = fromByte ?? 0;
+    let timer: NodeJS.Timeout | null = null;
+    const flush = () => {
+      timer = null;
+      // A progress bar without its newline yet stays in the buffer until it settles or is replaced.
+      const cut = pending.lastIndexOf('\n') + 1;
+      if (cut === 0) return;
+      const text = pending.slice(0, cut);
+      pending = pending.slice(cut);
+      const chunk: JobLogChunk = { jobId: job.id, fromByte: offset, text: cleanLog(text, { collapseProgress: true }) };
+      offset += Buffer.byteLength(text);
+      events.publish('job:log', job.id, chunk);
+    };
+    // From a byte offset when the watcher has the beginning already; else the last 64 kB, then everything new.
+    const start = fromByte === null ? ['-c', '65536'] : ['-c', `+${fromByte + 1}`];
+    const handle = await transport.stream(['tail', ...start, '-F', '--', outputFileOf(job.jobDir)], {
+      onStdout: (chunk) => {
+        pending += chunk;
+        timer ??= setTimeout(flush, FLUSH_MS);
+      },
+    });
+    if (tail.stopped) handle.stop();
+    else tail.handle = handle;
+  }
+
+  return {
+    /** Chunks of a job's output as it is written; many watchers share one remote tail. */
+    async *follow(jobId: number, fromByte: number | null): AsyncGenerator<JobLogChunk> {
+      const job = await orm.em.fork().findOne(Job, { id: jobId });
+      if (!job) throw new NotFoundError(`no job with id ${jobId}`);
+      const chunks = events.subscribe('job:log', jobId);
+      let tail = tails.get(jobId);
+      if (!tail) {
+        tail = { watchers: 0, handle: null, stopped: false };
+        tails.set(jobId, tail);
+        if (!TERMINAL_STATES.has(job.state)) void start(job, fromByte, tail).catch(() => stop(jobId));
+      }
+      tail.watchers++;
+      try {
+        yield* chunks;
+      } finally {
+        tail.watchers--;
+        if (tail.watchers === 0) stop(jobId);
+      }
+    },
+    close(): void {
+      void jobEnds.return?.();
+      for (const jobId of [...tails.keys()]) stop(jobId);
+    },
+  };
+}
