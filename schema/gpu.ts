@@ -82,3 +82,13 @@ builder.queryFields((t) => ({
     resolve: (_root, args, ctx) => ctx.services.gpu.availability(args.cluster, { refresh: args.refresh ?? false }),
   }),
 }));
+
+builder.subscriptionFields((t) => ({
+  gpuAvailability: t.field({
+    type: GpuAvailability,
+    description: "A cluster's GPU availability each time it is read afresh from the cluster (never read for a subscriber).",
+    args: { cluster: t.arg.string({ required: true }) },
+    subscribe: (_root, args, ctx) => ctx.services.events.subscribe('gpu:availability', args.cluster),
+    resolve: (availability) => availability,
+  }),
+}));

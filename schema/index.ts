@@ -5,5 +5,6 @@ import './errors.js';
 import './cluster.js';
 import './project.js';
 import './job.js';
+import './gpu.js';
 
 export const schema = lexicographicSortSchema(builder.toSchema());

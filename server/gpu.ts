@@ -90,7 +90,7 @@ export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, cloc
     };
   }
 
-  // A failing listener (or a cluster that left the config meanwhile) must not turn a good answer into an error
+  // A failing listener, or a cluster that left the config meanwhile, must not turn a good answer into an error
   // for the readers waiting on it.
   function notify(cluster: string, inventory: CachedInventory) {
     if (listeners.size === 0) return;
@@ -104,7 +104,7 @@ export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, cloc
       try {
         listener(cluster, availability);
       } catch {
-        // see above
+        continue;
       }
     }
   }

@@ -3,6 +3,7 @@
 import { createPubSub } from 'graphql-yoga';
 import type { ClusterStatus } from './clusters.js';
 import type { Job } from './db/entities.js';
+import type { GpuAvailability } from './gpu.js';
 
 export type JobSnapshot = Job;
 
@@ -17,6 +18,7 @@ export type Events = {
   'job:updated': [JobSnapshot];
   'job:log': [number, JobLogChunk];
   'cluster:status': [ClusterStatus];
+  'gpu:availability': [string, GpuAvailability];
 };
 
 export type PubSub = ReturnType<typeof createEvents>;

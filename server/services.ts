@@ -4,6 +4,7 @@ import { createClusterService, type ClusterServiceOptions } from './clusters.js'
 import type { Config } from './config.js';
 import type { Orm } from './db/orm.js';
 import { createJobService, type JobServiceOptions } from './jobs.js';
+import { createGpuService } from './gpu.js';
 import { createLifecycleWatcher } from './lifecycle.js';
 import { createLogFollower } from './log-tail.js';
 import { createPoller } from './poller.js';
@@ -25,6 +26,9 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
   const poller = createPoller({ orm, clusters, events });
   const lifecycle = createLifecycleWatcher({ orm, clusters, events, pollNow: (cluster) => poller.pollNow(cluster) });
   const logs = createLogFollower({ orm, clusters, events });
+  const gpu = createGpuService({ clusters });
+  // Pushed when a read refreshed the cache: subscribers never cause a remote command themselves.
+  gpu.subscribe((cluster, availability) => events.publish('gpu:availability', cluster, availability));
   return {
     orm,
     events,
@@ -34,8 +38,10 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
     poller,
     lifecycle,
     logs,
+    gpu,
     async applyConfig(next: Config) {
       await clusters.applyConfig(next);
+      gpu.forget();
     },
     async close() {
       lifecycle.stop();

@@ -9,10 +9,10 @@ export const ANY_GPU_TYPE = 'any';
 
 const SECTION = '--mission-control--';
 
-// A login shell's .bashrc may export SQUEUE_* defaults (one partition, one user, expanded arrays) that would hide
+// A login shell's .bashrc may export SQUEUE_* filters (one partition, one user, one account) that would hide
 // other people's pending jobs from the demand count. Per-job GPU requests (`--gpus=2`) are not part of %b; the third
 // section asks for them with -O, tolerated to fail on a SLURM too old to know that field.
-const GPU_SCRIPT = `unset SQUEUE_ACCOUNT SQUEUE_ALL SQUEUE_ARRAY SQUEUE_LICENSES SQUEUE_NAMES SQUEUE_PARTITION SQUEUE_QOS SQUEUE_SORT SQUEUE_USERS
+const GPU_SCRIPT = `unset SQUEUE_ACCOUNT SQUEUE_LICENSES SQUEUE_NAMES SQUEUE_PARTITION SQUEUE_QOS SQUEUE_USERS
 scontrol show node -o -d || exit $?
 echo ${SECTION}
 squeue -h -t PD -o '%i|%P|%b|%D' || exit $?
@@ -178,11 +178,10 @@ export function parseNodeGres(text: string): Map<string, number> {
   for (const item of splitTopLevel(text)) {
     const parts = item.replace(/\(.*\)$/, '').split(':');
     if (parts[0] !== 'gpu') continue;
-    const last = parts.length > 1 ? parts[parts.length - 1]! : '1';
-    const count = /^\d+$/.test(last) ? Number(last) : parts.length === 2 ? 1 : Number.NaN;
-    if (!Number.isFinite(count)) continue;
-    // gpu:4 (untyped), gpu:a100:4, and flags some sites add before the count (gpu:a100:no_consume:4).
-    const type = /^\d+$/.test(last) && parts.length >= 3 ? parts[1]! : parts.length === 2 && !/^\d+$/.test(last) ? last : UNTYPED_GPU;
+    const hasCount = parts.length > 1 && /^\d+$/.test(parts[parts.length - 1]!);
+    // `gpu` and `gpu:4` are untyped; `gpu:a100:4`, `gpu:a100` and `gpu:a100:no_consume:4` name the type second.
+    const type = parts.length >= (hasCount ? 3 : 2) ? parts[1]! : UNTYPED_GPU;
+    const count = hasCount ? Number(parts[parts.length - 1]) : 1;
     counts.set(type, (counts.get(type) ?? 0) + count);
   }
   return counts;
@@ -251,7 +250,7 @@ export function parseScontrolNodes(output: string): GpuNode[] {
     nodes.push({
       name,
       state,
-      reason: reason ? reason : null,
+      reason: reason || null,
       partitions: partitions ? partitions.split(',').filter(Boolean) : [],
       available: nodeTakesJobs(state),
       hasRoomForJobs: !cpusFull && !memoryFull,
