@@ -1,5 +1,7 @@
 import type { ClusterStatus } from '../server/clusters.js';
 import type { PartitionInfo } from '../server/db/entities.js';
+import type { SlurmJobStatus } from '../server/slurm/state.js';
+import { JobState } from './job.js';
 import { NotFoundError } from '../server/errors.js';
 import { filter, pipe } from 'graphql-yoga';
 import { builder } from './builder.js';
@@ -23,6 +25,19 @@ const Partition = builder.objectRef<PartitionInfo>('Partition').implement({
 
 const Transport = builder.enumType('Transport', { values: ['ssh2', 'local'] as const });
 
+const ExternalJob = builder.objectRef<SlurmJobStatus>('ExternalJob').implement({
+  description: 'A job of yours in the queue that Mission Control did not submit: shown, never touched.',
+  fields: (t) => ({
+    slurmJobId: t.exposeString('slurmJobId'),
+    state: t.field({ type: JobState, resolve: (job) => job.state }),
+    slurmState: t.exposeString('rawState'),
+    reason: t.exposeString('reason', { nullable: true }),
+    nodeList: t.exposeString('nodeList', { nullable: true }),
+    elapsedSeconds: t.exposeInt('elapsedSeconds', { nullable: true }),
+    workDir: t.exposeString('workDir', { nullable: true }),
+  }),
+});
+
 export const Cluster = builder.objectRef<ClusterStatus>('Cluster').implement({
   description: 'A configured SLURM cluster and the result of its latest connection check.',
   fields: (t) => ({
@@ -39,6 +54,11 @@ export const Cluster = builder.objectRef<ClusterStatus>('Cluster').implement({
     needsReauth: t.exposeString('needsReauth', { nullable: true, description: 'The login expired (Duo/MFA clusters): run this command in a terminal.' }),
     lastPollAt: t.expose('lastPollAt', { type: 'DateTime', nullable: true }),
     lastPollError: t.exposeString('lastPollError', { nullable: true }),
+    externalJobs: t.field({
+      type: [ExternalJob],
+      description: 'From the last poll (the same squeue that follows our jobs); empty while no job of ours is active there.',
+      resolve: (cluster, _args, ctx) => ctx.services.poller.externalJobs(cluster.name),
+    }),
   }),
 });
 

@@ -57,6 +57,7 @@ describe.skipIf(!lab)('live status', () => {
   }
 
   it('reports a job RUNNING and COMPLETED over jobUpdated within seconds, untouched by the broken clusters', async () => {
+    const external = onLab(lab!, `sbatch --parsable -p cpu --mem=100M --wrap='sleep 60'`).stdout.trim();
     const updates = collect('subscription($projectId: Int) { jobUpdated(projectId: $projectId) { id state exitCode slurmJobId } }', { projectId });
     await new Promise((resolve) => setTimeout(resolve, 300));
     const submitted = await request(`mutation($input: JobInput!) { submitJob(input: $input) { ... on MutationSubmitJobSuccess { data { id tag state } } ... on Error { message } } }`, {
@@ -78,6 +79,11 @@ describe.skipIf(!lab)('live status', () => {
     console.log(`job end → jobUpdated: ${firstEndUpdate.at - endedAt} ms (end known to the second); COMPLETED after ${completed.at - endedAt} ms`);
     expect(firstEndUpdate.at - endedAt).toBeLessThanOrEqual(3000 + 1000);
     updates.stop();
+
+    // The same poll saw the job submitted outside Mission Control.
+    const { clusters } = await request('{ clusters { name externalJobs { slurmJobId state } } }');
+    expect(clusters.find((cluster: { name: string }) => cluster.name === 'lab').externalJobs).toContainEqual({ slurmJobId: external, state: expect.stringMatching(/PENDING|RUNNING/) });
+    onLab(lab!, `scancel ${external}`);
   });
 
   it('streams a running job\'s log lines over jobLog within 2 s of their being written', async () => {
