@@ -9,6 +9,9 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
   },
   test: {
+    // One file at a time across all suites: the lab's fault tests stop its daemons, which must not pull the rug
+    // from under the browser or other lab suites.
+    fileParallelism: false,
     projects: [
       {
         extends: true,
