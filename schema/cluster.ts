@@ -23,7 +23,7 @@ const Partition = builder.objectRef<PartitionInfo>('Partition').implement({
   }),
 });
 
-const Transport = builder.enumType('Transport', { values: ['ssh2', 'local'] as const });
+const Transport = builder.enumType('Transport', { values: ['ssh2', 'openssh', 'local'] as const });
 
 const ExternalJob = builder.objectRef<SlurmJobStatus>('ExternalJob').implement({
   description: 'A job of yours in the queue that Mission Control did not submit: shown, never touched.',

@@ -102,7 +102,8 @@ export function createPoller({ orm, clusters, events, random = Math.random }: Po
       entry.intervalMs = Math.max(next, result.durationMs * 5);
       clusters.recordPoll(cluster, { at: new Date(), error: null, needsReauth: null });
     } catch (error) {
-      entry.intervalMs = Math.min(Math.max(entry.intervalMs, baseMs) * 2, baseMs * MAX_BACKOFF);
+      // A login that expired needs a person, not retries: wait at the longest interval (the check is local).
+      entry.intervalMs = error instanceof ReauthRequiredError ? baseMs * MAX_BACKOFF : Math.min(Math.max(entry.intervalMs, baseMs) * 2, baseMs * MAX_BACKOFF);
       clusters.recordPoll(cluster, {
         at: new Date(),
         error: (error as Error).message,
