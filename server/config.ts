@@ -1,6 +1,6 @@
 // clusters.yaml: read once at start, validated, handed to services as a typed object; re-read when the file
 // changes (a bad edit is reported and the running config kept). The only module that reads config/.
-import { accessSync, constants, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
@@ -12,18 +12,23 @@ import { ConfigError } from './errors.js';
 const CLUSTER_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 const clusterSchema = z.strictObject({
-  transport: z.enum(['ssh2', 'local']).default('ssh2'),
+  transport: z.enum(['ssh2', 'openssh', 'local']).default('ssh2'),
   host: z.string().min(1).optional(),
   port: z.number().int().min(1).max(65535).default(22),
   user: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, 'must be a login name').optional(),
   identityFile: z.string().min(1).optional(),
   agent: z.union([z.boolean(), z.string().min(1)]).default(false),
+  passwordFile: z.string().min(1).optional(),
   knownHostsFile: z.string().min(1).optional(),
   hostKeyFingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'must look like SHA256:<43 base64 characters>, as `ssh-keygen -lf` prints it').optional(),
   connectTimeoutMs: z.number().int().min(100).max(300_000).default(10_000),
   commandTimeoutMs: z.number().int().min(100).max(3_600_000).default(30_000),
   keepaliveIntervalMs: z.number().int().min(0).max(300_000).default(15_000),
+  keepaliveCountMax: z.number().int().min(1).max(100).default(3),
   maxChannels: z.number().int().min(1).max(9, 'must stay below sshd MaxSessions (10)').default(6),
+  controlDir: z.string().min(1).default('~/.ssh/mission-control'),
+  controlPersist: z.string().regex(/^(yes|(\d+[smhdw]?)+)$/i, 'must be yes or an ssh time such as 8h, 30m or 1h30m').default('8h'),
+  requireMaster: z.boolean().default(false),
   workspace: z.string().regex(/^(~\/)?[A-Za-z0-9._\/-]+$/, 'must be a path of letters, digits, . _ - and / (it appears in #SBATCH lines)').default('~/mission-control'),
   gpuRequestStyle: z.enum(['gres', 'constraint', 'gpus']).default('gres'),
   allowedGpuTypes: z.array(z.string().regex(/^[A-Za-z0-9._-]+$/, 'is not a GPU type name')).optional(),
@@ -125,12 +130,19 @@ export function loadConfig(path: string): Config {
   const clusters = Object.entries(parsed.data.clusters).map(([name, raw]): ClusterConfig => {
     const cluster = { ...raw, name };
     const fail = (field: string, message: string) => new ConfigError(`${file}: cluster "${name}": field "${field}" ${message}`);
-    if (cluster.transport === 'ssh2') {
+    if (cluster.transport !== 'local') {
       if (!cluster.host) throw fail('host', 'is required');
       if (!cluster.user) throw fail('user', 'is required');
-      if (!cluster.identityFile && !cluster.agent) throw fail('identityFile', 'is required (or set agent: true)');
     }
-    for (const field of ['identityFile', 'knownHostsFile', 'scriptTemplate'] as const) {
+    if (cluster.transport === 'ssh2') {
+      if (!cluster.identityFile && !cluster.agent && !cluster.passwordFile) throw fail('identityFile', 'is required (or set agent: true, or passwordFile)');
+      if (cluster.requireMaster) throw fail('requireMaster', 'only applies to transport: openssh (ssh2 cannot use an OpenSSH master connection)');
+    }
+    if (cluster.transport === 'openssh') {
+      if (cluster.hostKeyFingerprint) throw fail('hostKeyFingerprint', 'is not supported by transport: openssh (ssh has no option to pin a fingerprint); record the key in a known_hosts file and set knownHostsFile');
+      if (cluster.passwordFile) throw fail('passwordFile', 'is not supported by transport: openssh (it runs ssh with BatchMode and never types a password); use requireMaster: true and log in once in a terminal');
+    }
+    for (const field of ['identityFile', 'knownHostsFile', 'scriptTemplate', 'passwordFile'] as const) {
       const value = cluster[field];
       if (!value) continue;
       cluster[field] = expandLocalPath(value, configDir);
@@ -139,6 +151,17 @@ export function loadConfig(path: string): Config {
       } catch {
         throw fail(field, `names a file that cannot be read: ${cluster[field]}`);
       }
+    }
+    // Like ssh with a private key: a secret others can read is refused rather than used.
+    if (cluster.passwordFile && (statSync(cluster.passwordFile).mode & 0o077) !== 0) {
+      throw fail('passwordFile', `can be read by other users; run chmod 600 ${cluster.passwordFile}`);
+    }
+    cluster.controlDir = expandLocalPath(cluster.controlDir, configDir);
+    // ssh binds the socket under a temporary name 17 characters longer than cm-%C (40 hex digits), and a Unix
+    // socket path holds 103 bytes on macOS, 107 on Linux.
+    const longestControlDir = (process.platform === 'darwin' ? 103 : 107) - '/cm-'.length - 40 - 17;
+    if (cluster.transport === 'openssh' && Buffer.byteLength(cluster.controlDir) > longestControlDir) {
+      throw fail('controlDir', `is too long for a Unix socket path (${cluster.controlDir}); use a directory of at most ${longestControlDir} bytes`);
     }
     return cluster;
   });

@@ -1,53 +1,39 @@
 // For a server running on the login node itself. Commands go through /bin/sh like an ssh exec does, so a
-// command behaves the same whichever transport carries it.
-import { spawn } from 'node:child_process';
+// command behaves the same whichever transport carries it. Each command gets its own process group: a timeout
+// or stop() ends the shell and everything it started, not just the shell.
 import { CommandTimeoutError } from '../errors.js';
+import { runProcess, streamProcess, type ChildSet } from './child-process.js';
 import { quoteArgv } from './quote.js';
-import type { ExecOptions, ExecResult, Transport } from './transport.js';
+import type { ExecOptions, ExecResult, StreamHandle, StreamingTransport, StreamOptions } from './transport.js';
 
-export function createLocalTransport(cluster: { name: string; commandTimeoutMs: number }): Transport {
-  const running = new Set<ReturnType<typeof spawn>>();
+export function createLocalTransport(cluster: { name: string; commandTimeoutMs: number }): StreamingTransport {
+  const running: ChildSet = new Set();
   return {
-    exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
       const command = quoteArgv(argv);
       const timeoutMs = options.timeoutMs ?? cluster.commandTimeoutMs;
-      const started = performance.now();
-      return new Promise((resolve, reject) => {
-        const child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'] });
-        running.add(child);
-        const stdout: Buffer[] = [];
-        const stderr: Buffer[] = [];
-        let timedOut = false;
-        const timer = setTimeout(() => {
-          timedOut = true;
-          child.kill('SIGKILL');
-        }, timeoutMs);
-        child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-        child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-        child.on('error', (error) => {
-          clearTimeout(timer);
-          running.delete(child);
-          reject(error);
-        });
-        child.on('close', (code) => {
-          clearTimeout(timer);
-          running.delete(child);
-          if (timedOut) {
-            reject(new CommandTimeoutError(`${cluster.name}: ${argv[0]} did not finish within ${timeoutMs} ms`));
-            return;
-          }
-          resolve({
-            stdout: Buffer.concat(stdout).toString('utf8'),
-            stderr: Buffer.concat(stderr).toString('utf8'),
-            exitCode: code,
-            durationMs: performance.now() - started,
-          });
-        });
-        child.stdin.end(options.stdin ?? '');
-      });
+      const result = await runProcess('/bin/sh', ['-c', command], { stdin: options.stdin, timeoutMs, processGroup: true }, running);
+      if (result.timedOut) throw new CommandTimeoutError(`${cluster.name}: ${argv[0]} did not finish within ${timeoutMs} ms`);
+      return { stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode, durationMs: result.durationMs };
     },
+
+    async stream(argv: readonly string[], options: StreamOptions): Promise<StreamHandle> {
+      const command = quoteArgv(argv);
+      const started = await streamProcess('/bin/sh', ['-c', command], { ...options, processGroup: true }, running);
+      return {
+        stop: started.stop,
+        done: started.ended.then(({ exitCode, error }) => ({ exitCode, error })),
+      };
+    },
+
     async close() {
-      for (const child of running) child.kill('SIGKILL');
+      for (const child of running) {
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
     },
   };
 }

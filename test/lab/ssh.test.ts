@@ -8,7 +8,7 @@ import { parseSinfoPartitions } from '../../server/slurm/parse.js';
 import { probeCluster } from '../../server/slurm/commands.js';
 import { createSsh2Transport } from '../../server/ssh/ssh2-transport.js';
 import type { Transport } from '../../server/ssh/index.js';
-import { labClusterConfig, labForSuite } from './lab-env.js';
+import { labClusterConfig, labForSuite, onLab } from './lab-env.js';
 
 const lab = labForSuite('lab ssh suite');
 
@@ -60,10 +60,13 @@ describe.skipIf(!lab)('ssh2 to the lab', () => {
     expect(results.map((r) => r.stdout.trim())).toEqual(Array.from({ length: 24 }, (_, i) => String(i)));
   });
 
-  it('ends a command at its timeout and keeps the connection usable', async () => {
+  it('ends a command at its timeout, on the cluster too, and keeps the connection usable', async () => {
     const ssh = transport();
-    await expect(ssh.exec(['sleep', '30'], { timeoutMs: 500 })).rejects.toThrow(/did not finish within 500 ms/);
+    const sleep = `sleep 30.${process.pid}`;
+    await expect(ssh.exec(sleep.split(' '), { timeoutMs: 500 })).rejects.toThrow(/did not finish within 500 ms/);
     expect((await ssh.exec(['echo', 'still here'])).stdout).toBe('still here\n');
+    // Closing the channel alone would leave the sleep running (and holding one of sshd's MaxSessions).
+    await expect.poll(() => onLab(lab!, `pgrep -u ${lab!.user} -fx '${sleep}'`).status, { timeout: 5000 }).toBe(1);
   });
 
   it('accepts the pinned fingerprint and refuses a wrong one', async () => {
