@@ -18,20 +18,12 @@ export interface ParameterValue {
   value: unknown;
 }
 
-export interface JobInput {
+/** The resources as the user asked for them (validated into Resources), plus what the launch is about. */
+export interface JobInput extends Omit<Resources, 'jobName'> {
   projectId: number;
   cluster: string;
   name: string | null;
   description: string;
-  partition: string | null;
-  account: string | null;
-  qos: string | null;
-  nodes: number;
-  gpusPerNode: number;
-  gpuType: string | null;
-  cpusPerTask: number;
-  memory: string;
-  timeLimit: string;
   /** Hydra primary config; null for a project without a Hydra config directory. */
   primary: string | null;
   groups: GroupChoice[];
