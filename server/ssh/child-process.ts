@@ -1,7 +1,7 @@
 // Running a local program (the system ssh, or /bin/sh for the local transport) without a local shell in
 // between: argv goes to spawn as an array. Shared by the transports that work through child processes.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { StringDecoder } from 'node:string_decoder';
+import { createStreamDelivery } from './stream-delivery.js';
 
 export interface ProcessResult {
   stdout: string;
@@ -109,7 +109,6 @@ export function streamProcess(file: string, args: readonly string[], options: Pr
   child.stdin.on('error', () => {});
   child.stdin.end();
   let stopped = false;
-  let callbackError: Error | null = null;
   let killTimer: NodeJS.Timeout | undefined;
   const stop = () => {
     if (stopped) return;
@@ -118,31 +117,16 @@ export function streamProcess(file: string, args: readonly string[], options: Pr
     killTimer = setTimeout(() => kill('SIGKILL'), options.killAfterMs ?? 2000);
     killTimer.unref();
   };
-  // Multi-byte characters can straddle chunks; a decoder per stream keeps them whole.
-  const deliver = (decoder: StringDecoder, callback: ((chunk: string) => void) | undefined, chunk: Buffer | null) => {
-    const text = chunk ? decoder.write(chunk) : decoder.end();
-    if (!text || !callback || callbackError) return;
-    try {
-      callback(text);
-    } catch (error) {
-      // A throwing callback must not take the server down from inside a stream event: it ends the stream instead.
-      callbackError = error as Error;
-      stop();
-    }
-  };
-  const stdoutDecoder = new StringDecoder('utf8');
-  const stderrDecoder = new StringDecoder('utf8');
-  child.stdout.on('data', (chunk: Buffer) => deliver(stdoutDecoder, options.onStdout, chunk));
-  child.stderr.on('data', (chunk: Buffer) => deliver(stderrDecoder, options.onStderr, chunk));
+  const delivery = createStreamDelivery(options, stop);
+  child.stdout.on('data', delivery.stdout);
+  child.stderr.on('data', delivery.stderr);
   const ended = new Promise<{ exitCode: number | null; signal: NodeJS.Signals | null; error: Error | null }>((resolve) => {
     let finished = false;
     const finish = (exitCode: number | null, signal: NodeJS.Signals | null) => {
       if (finished) return;
       finished = true;
       clearTimeout(killTimer);
-      deliver(stdoutDecoder, options.onStdout, null);
-      deliver(stderrDecoder, options.onStderr, null);
-      resolve({ exitCode, signal, error: callbackError });
+      resolve({ exitCode, signal, error: delivery.end() });
     };
     // As in runProcess: once stopped, the exit is the end, whoever still holds the pipes.
     child.on('exit', (exitCode, signal) => {

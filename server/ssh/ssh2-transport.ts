@@ -4,7 +4,6 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import type { ClusterConfig } from '../config.js';
 import { ClusterUnreachableError, CommandTimeoutError, HostKeyError } from '../errors.js';
@@ -12,6 +11,7 @@ import { createBackoff } from './backoff.js';
 import { createChannelLimiter } from './channel-limiter.js';
 import { checkAgainstFingerprint, checkAgainstKnownHosts, fingerprintOf, knownHostsName, parseKnownHosts, type HostKeyVerdict } from './host-keys.js';
 import { quoteArgv } from './quote.js';
+import { createStreamDelivery } from './stream-delivery.js';
 import type { ExecOptions, ExecResult, StreamHandle, StreamingTransport, StreamOptions } from './transport.js';
 
 export type Ssh2ClusterConfig = Pick<
@@ -323,7 +323,6 @@ export function createSsh2Transport(cluster: Ssh2ClusterConfig, deps: Ssh2Transp
     channel.end();
     let stopped = false;
     let exitCode: number | null | undefined;
-    let callbackError: Error | null = null;
     const stop = () => {
       if (stopped) return;
       stopped = true;
@@ -333,29 +332,16 @@ export function createSsh2Transport(cluster: Ssh2ClusterConfig, deps: Ssh2Transp
       channel.once('close', () => clearTimeout(kill));
       setTimeout(release, CLOSE_GRACE_MS).unref();
     };
-    const deliver = (decoder: StringDecoder, callback: ((chunk: string) => void) | undefined, chunk: Buffer | null) => {
-      const text = chunk ? decoder.write(chunk) : decoder.end();
-      if (!text || !callback || callbackError) return;
-      try {
-        callback(text);
-      } catch (error) {
-        // A throwing callback must not take the server down from inside a stream event: it ends the stream instead.
-        callbackError = error as Error;
-        stop();
-      }
-    };
-    const stdoutDecoder = new StringDecoder('utf8');
-    const stderrDecoder = new StringDecoder('utf8');
-    channel.on('data', (chunk: Buffer) => deliver(stdoutDecoder, options.onStdout, chunk));
-    channel.stderr.on('data', (chunk: Buffer) => deliver(stderrDecoder, options.onStderr, chunk));
+    const delivery = createStreamDelivery(options, stop);
+    channel.on('data', delivery.stdout);
+    channel.stderr.on('data', delivery.stderr);
     channel.on('exit', (code: number | null) => {
       exitCode = code ?? null;
     });
     const done = new Promise<{ exitCode: number | null; error: Error | null }>((resolve) => {
       channel.on('close', () => {
         release();
-        deliver(stdoutDecoder, options.onStdout, null);
-        deliver(stderrDecoder, options.onStderr, null);
+        const callbackError = delivery.end();
         if (callbackError) resolve({ exitCode: exitCode ?? null, error: callbackError });
         else if (exitCode === undefined && !stopped) resolve({ exitCode: null, error: new ClusterUnreachableError(cluster.name, `the connection was lost while ${argv[0]} ran`) });
         else resolve({ exitCode: exitCode ?? null, error: null });
