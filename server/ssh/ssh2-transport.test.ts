@@ -1,7 +1,8 @@
 // The ssh2 transport against an in-process SSH server (ssh2's own Server): authentication methods, refused
 // channels, signals, dropped connections and reconnect pacing, without the lab. test/lab/ proves the same
 // against OpenSSH's sshd.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,12 +17,18 @@ import type { StreamingTransport } from './transport.js';
 const dir = mkdtempSync(join(tmpdir(), 'mc-ssh2-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const hostKey = utils.generateKeyPairSync('ed25519');
+// Keys from OpenSSH's ssh-keygen, as users have them: ssh2's own generateKeyPairSync('ed25519') now and then
+// writes a private key its parser then calls malformed, which made this suite fail at random.
+function sshKeygen(name: string): { private: string; public: string } {
+  const file = join(dir, name);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', file]);
+  return { private: readFileSync(file, 'utf8'), public: readFileSync(`${file}.pub`, 'utf8') };
+}
+const hostKey = sshKeygen('host_ed25519');
 const hostKeyFingerprint = fingerprintOf((utils.parseKey(hostKey.public) as ParsedKey).getPublicSSH());
-const clientKey = utils.generateKeyPairSync('ed25519');
+const clientKey = sshKeygen('id_ed25519');
 const clientPublic = utils.parseKey(clientKey.public) as ParsedKey;
 const identityFile = join(dir, 'id_ed25519');
-writeFileSync(identityFile, clientKey.private, { mode: 0o600 });
 
 interface FakeSshdOptions {
   auth: 'publickey' | 'keyboard-interactive' | 'password';
