@@ -102,5 +102,25 @@ export const Job = defineEntity({
 });
 export type Job = InferEntity<typeof Job>;
 
+/**
+ * An API token. Only the SHA-256 of the token is kept: the token itself is shown once, at creation, and a stolen
+ * database cannot be replayed against the server. Revoking deletes the row.
+ */
+export const ApiToken = defineEntity({
+  name: 'ApiToken',
+  tableName: 'api_token',
+  properties: {
+    id: p.integer().primary().autoincrement(),
+    name: p.string().unique(),
+    /** Hex SHA-256 of the token. */
+    tokenHash: p.string().unique(),
+    readOnly: p.boolean(),
+    createdAt: p.datetime(),
+    /** Written at most once a minute per token, so authenticating stays a read. */
+    lastUsedAt: p.datetime().nullable(),
+  },
+});
+export type ApiToken = InferEntity<typeof ApiToken>;
+
 /** Listed explicitly: vitest's loader cannot discover entities by glob. */
-export const entities = [ClusterCheck, Project, Job];
+export const entities = [ClusterCheck, Project, Job, ApiToken];
