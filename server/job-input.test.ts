@@ -266,6 +266,15 @@ describe('buildHydraArgs', () => {
       }
     });
 
+    // Found by job-input.property.test.ts: these escaped as a bare TypeError, which the API masks as "Unexpected error".
+    it('refuses a value Hydra cannot spell (control characters, an empty mapping key), naming parameters.<path>', () => {
+      for (const value of ['\u0000', 'two\nlines', 'bell\u0007', [{ '': false }], { 'a\nb': 1 }]) {
+        const error = rejection(() => build({ parameters: [{ path: 'seed', value }] }));
+        expect(error.field).toBe('parameters.seed');
+        expect(error.message).toMatch(/control character|cannot be written/);
+      }
+    });
+
     // BUG (server/job-input.ts, buildHydraArgs: `parameter ? '' : '+'` looks the key up in the composition the
     // caller passes, and server/jobs.ts prepare() passes the *default* composition, without the form's group
     // choices). With model=vit, `model.patch_size` exists in the run's config but not in the default one, so the

@@ -2,7 +2,7 @@
 // Hydra override tokens. Every rejected value is a ValidationError naming its field.
 import { ValidationError } from './errors.js';
 import type { HydraConfig } from './hydra/config.js';
-import { OverrideParseError, formatOverride, hydraValue, parseOverride, parseOverrides } from './hydra/overrides.js';
+import { OverrideParseError, UnspellableValueError, formatOverride, hydraValue, parseOverride, parseOverrides } from './hydra/overrides.js';
 import type { ProjectSettings } from './project-settings.js';
 import type { Resources } from './slurm/script.js';
 import { count, freeText, memory, slurmName, timeLimit } from './slurm/values.js';
@@ -68,6 +68,16 @@ export function validateDescription(input: JobInput): string {
   return freeText('description', input.description, 2000);
 }
 
+/** A form value as Hydra value text; a value it cannot spell (a newline, a NUL, an empty mapping key) names the field. */
+function valueText(field: string, value: unknown): string {
+  try {
+    return hydraValue(value);
+  } catch (error) {
+    if (error instanceof UnspellableValueError) throw new ValidationError(field, error.message);
+    throw error;
+  }
+}
+
 function parseField(field: string, text: string, single = false): string[] {
   try {
     return (single ? [parseOverride(text)] : parseOverrides(text)).map(formatOverride);
@@ -107,7 +117,7 @@ export function buildHydraArgs(input: JobInput, hydra: HydraConfig | null, setti
       // The parameter list describes the default composition; once groups change, a key may appear or vanish,
       // and `++` (add or override) is right either way.
       const prefix = input.groups.length > 0 ? '++' : parameter ? '' : '+';
-      tokens.push(...parseField(field, `${prefix}${path}=${hydraValue(value)}`, true));
+      tokens.push(...parseField(field, `${prefix}${path}=${valueText(field, value)}`, true));
     }
     const suffixSet = input.parameters.some((parameter) => parameter.path === 'experiment_suffix');
     if (hydra.hasExperimentSuffix && description.trim() && !suffixSet) tokens.push(`experiment_suffix=${hydraValue(slug(description))}`);

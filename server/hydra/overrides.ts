@@ -550,6 +550,17 @@ function quoteString(text: string): string {
   return `${quote}${escaped}${quote}`;
 }
 
+/**
+ * A form value that has no spelling in Hydra's override syntax. A TypeError, as for any value of the wrong kind, but
+ * its own class so that a caller holding user input can tell it from a programming error and name the field.
+ */
+export class UnspellableValueError extends TypeError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnspellableValueError';
+  }
+}
+
 function readsBackAs(text: string, value: unknown): boolean {
   try {
     return Object.is(parseHydraValue(text), value);
@@ -561,7 +572,7 @@ function readsBackAs(text: string, value: unknown): boolean {
 function dictKeyText(key: string): string {
   const escaped = key.replace(/[\\()[\]{}:=, \t]/g, (char) => `\\${char}`);
   if (key === '' || !/^(?:[A-Za-z0-9_/\-+.$%*@?|]|\\[\\()[\]{}:=, \t])+$/.test(escaped)) {
-    throw new TypeError(`dictionary key ${JSON.stringify(key)} cannot be written in Hydra's override syntax`);
+    throw new UnspellableValueError(`dictionary key ${JSON.stringify(key)} cannot be written in Hydra's override syntax`);
   }
   return escaped;
 }
@@ -569,7 +580,7 @@ function dictKeyText(key: string): string {
 /**
  * Value text for a form value: numbers, booleans and null as Hydra literals, strings quoted only when Hydra would
  * otherwise read something else, lists as [a,b], plain objects as {k:v}. `${...}` inside a string is kept, so it stays
- * an interpolation for OmegaConf. Throws TypeError for what has no Hydra spelling (undefined, functions, newlines).
+ * an interpolation for OmegaConf. Throws UnspellableValueError (a TypeError) for what has no Hydra spelling (undefined, functions, newlines).
  */
 export function hydraValue(value: unknown): string {
   if (value === null) return 'null';
@@ -583,7 +594,7 @@ export function hydraValue(value: unknown): string {
   }
   if (typeof value === 'string') {
     if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) {
-      throw new TypeError(`string ${JSON.stringify(value)} has a control character, which cannot go into an override`);
+      throw new UnspellableValueError(`string ${JSON.stringify(value)} has a control character, which cannot go into an override`);
     }
     if (PLAIN_STRING.test(value) && readsBackAs(value, value)) return value;
     return quoteString(value);
@@ -594,5 +605,5 @@ export function hydraValue(value: unknown): string {
       .map(([key, item]) => `${dictKeyText(key)}:${hydraValue(item)}`)
       .join(',')}}`;
   }
-  throw new TypeError(`${typeof value} has no Hydra override spelling`);
+  throw new UnspellableValueError(`${typeof value} has no Hydra override spelling`);
 }
