@@ -22,6 +22,8 @@ export default defineConfig({
         scope: '/',
       },
       workbox: {
+        // Push and notification-click handlers live in a plain file beside the generated worker.
+        importScripts: ['push-sw.js'],
         globPatterns: ['**/*.{js,css,html,svg,png,ico}'],
         navigateFallback: '/index.html',
         navigateFallbackDenylist: [/^\/graphql/],

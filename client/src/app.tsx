@@ -1,63 +1,138 @@
-import { For, Match, Switch, createResource, onCleanup } from 'solid-js';
-import { fetchClusters, testClusterConnection } from './api';
-import { ClusterCard } from './cluster-card';
+// The frame around every screen: navigation, the offline banner, the update prompt, dialogs and messages. It also
+// decides what a refused token means (go pair) and follows notification taps relayed by the service worker.
+import { A, useLocation, useNavigate, type RouteSectionProps } from '@solidjs/router';
+import { Show, Suspense, createEffect, on, onCleanup, onMount } from 'solid-js';
+import { useRegisterSW } from 'virtual:pwa-register/solid';
+import { isOffline, resync, setUnauthorizedHandler } from './api/client';
+import { fetchSession } from './api/session';
+import { DialogHost } from './components/dialog';
+import { Toasts, notify } from './components/toast';
 
-// While a cluster's first check is still running the server answers `reachable: null`; ask again shortly.
-// (Live cluster status over a subscription replaces this in the live-status work.)
-const RECHECK_MS = 3_000;
+/** Set by main.tsx when the app was opened from a pairing link: the stored token is checked once it renders. */
+export const pairingLink = { opened: false };
 
-export function App() {
-  const [clusters, { refetch, mutate }] = createResource(fetchClusters);
-  let recheck: ReturnType<typeof setTimeout> | undefined;
-  const scheduleRecheck = () => {
-    clearTimeout(recheck);
-    if (clusters()?.some((cluster) => cluster.reachable === null)) recheck = setTimeout(() => void refetch(), RECHECK_MS);
+function OfflineBanner() {
+  return (
+    <Show when={isOffline()}>
+      <div class="banner banner-offline" role="status" data-testid="offline-banner">
+        <span>
+          <strong>Offline.</strong> Showing the last known data; it updates by itself once the server is back.
+        </span>
+        <button type="button" class="button small" onClick={resync}>
+          Retry now
+        </button>
+      </div>
+    </Show>
+  );
+}
+
+function UpdatePrompt() {
+  const {
+    needRefresh: [needRefresh, setNeedRefresh],
+    updateServiceWorker,
+  } = useRegisterSW({
+    immediate: true,
+    onRegisteredSW(_url, registration) {
+      // A phone keeps the app open for days: look for a new version when it comes back to the foreground.
+      if (!registration) return;
+      document.addEventListener('visibilitychange', () => document.visibilityState === 'visible' && void registration.update().catch(() => undefined));
+    },
+  });
+  return (
+    <Show when={needRefresh()}>
+      <div class="banner banner-update" role="status">
+        <span>A new version of Mission Control is ready.</span>
+        <span class="banner-actions">
+          <button type="button" class="button small primary" onClick={() => void updateServiceWorker(true)}>
+            Reload
+          </button>
+          <button type="button" class="button small" onClick={() => setNeedRefresh(false)}>
+            Later
+          </button>
+        </span>
+      </div>
+    </Show>
+  );
+}
+
+export function Shell(props: RouteSectionProps) {
+  const navigate = useNavigate();
+  const location = useLocation();
+  let main!: HTMLElement;
+
+  setUnauthorizedHandler(() => {
+    if (location.pathname === '/pair') return;
+    navigate(`/pair?next=${encodeURIComponent(location.pathname + location.search)}`);
+  });
+
+  const onWorkerMessage = (event: MessageEvent) => {
+    const data = event.data as { type?: string; url?: string } | null;
+    if (data?.type === 'mc:navigate' && typeof data.url === 'string' && data.url.startsWith('/')) navigate(data.url);
   };
-  onCleanup(() => clearTimeout(recheck));
+  navigator.serviceWorker?.addEventListener('message', onWorkerMessage);
+  onCleanup(() => navigator.serviceWorker?.removeEventListener('message', onWorkerMessage));
 
-  const onTest = async (name: string) => {
-    const updated = await testClusterConnection(name);
-    mutate((current) => current?.map((cluster) => (cluster.name === name ? updated : cluster)));
-  };
+  onMount(() => {
+    if (!pairingLink.opened) return;
+    pairingLink.opened = false;
+    // A refused token reaches the unauthorized handler, which opens /pair.
+    fetchSession().then(
+      (session) => notify(session?.tokenName ? `Paired as “${session.tokenName}”` : 'Paired'),
+      () => undefined,
+    );
+  });
+
+  // After a navigation, move focus to the new screen so keyboard and screen-reader users start at its top.
+  createEffect(
+    on(
+      () => location.pathname,
+      () => {
+        if (location.hash) return;
+        main.focus({ preventScroll: true });
+        window.scrollTo(0, 0);
+      },
+      { defer: true },
+    ),
+  );
 
   return (
     <>
+      <a class="skip-link" href="#main">
+        Skip to content
+      </a>
       <header class="top">
-        <h1>Mission Control</h1>
-      </header>
-      <main>
-        <section aria-labelledby="clusters-title">
-          <h2 id="clusters-title" class="section-title">
+        <A href="/" class="brand" end>
+          <span aria-hidden="true" class="brand-mark" />
+          Mission Control
+        </A>
+        <nav aria-label="Main" class="main-nav">
+          <A href="/" end>
+            <span aria-hidden="true" class="nav-icon">
+              ⌂
+            </span>
+            Home
+          </A>
+          <A href="/clusters">
+            <span aria-hidden="true" class="nav-icon">
+              ▦
+            </span>
             Clusters
-          </h2>
-          <Switch>
-            <Match when={clusters.error}>
-              <p class="error" role="alert">
-                Could not reach the Mission Control server: {String(clusters.error?.message ?? clusters.error)}
-              </p>
-              <button type="button" class="button" onClick={() => void refetch()}>
-                Retry
-              </button>
-            </Match>
-            <Match when={clusters.loading && !clusters.latest}>
-              <p class="muted">Loading clusters…</p>
-            </Match>
-            <Match when={clusters.latest?.length === 0}>
-              <p class="muted">No clusters configured. Add one to clusters.yaml; the server picks it up without a restart.</p>
-            </Match>
-            <Match when={clusters.latest}>
-              {(list) => {
-                scheduleRecheck();
-                return (
-                  <div class="cards">
-                    <For each={list()}>{(cluster) => <ClusterCard cluster={cluster} onTest={onTest} />}</For>
-                  </div>
-                );
-              }}
-            </Match>
-          </Switch>
-        </section>
+          </A>
+          <A href="/settings">
+            <span aria-hidden="true" class="nav-icon">
+              ⚙
+            </span>
+            Settings
+          </A>
+        </nav>
+      </header>
+      <OfflineBanner />
+      <UpdatePrompt />
+      <main id="main" ref={main} tabindex="-1">
+        <Suspense fallback={<p class="muted">Loading…</p>}>{props.children}</Suspense>
       </main>
+      <Toasts />
+      <DialogHost />
     </>
   );
 }

@@ -1,7 +1,42 @@
+import { Route, Router } from '@solidjs/router';
+import { lazy } from 'solid-js';
 import { render } from 'solid-js/web';
-import { registerSW } from 'virtual:pwa-register';
-import { App } from './app';
+import { setToken } from './api/client';
+import { Shell, pairingLink } from './app';
+import Home from './routes/home';
+import NotFound from './routes/not-found';
 import './styles.css';
 
-registerSW({ immediate: true });
-render(() => <App />, document.getElementById('root')!);
+// A pairing link (`<publicUrl>/#pair=<token>`, the server's QR code) carries the token in the fragment, which
+// never reaches server logs. Store it and drop it from the address bar (and history) before anything renders.
+const pairing = /^#pair=([^&]+)/.exec(location.hash);
+if (pairing) {
+  setToken(decodeURIComponent(pairing[1]!));
+  history.replaceState(history.state, '', location.pathname + location.search);
+  pairingLink.opened = true;
+}
+
+const Project = lazy(() => import('./routes/project'));
+const Launch = lazy(() => import('./routes/launch'));
+const Lineage = lazy(() => import('./routes/lineage'));
+const Job = lazy(() => import('./routes/job'));
+const Clusters = lazy(() => import('./routes/clusters'));
+const Settings = lazy(() => import('./routes/settings'));
+const Pair = lazy(() => import('./routes/pair'));
+
+render(
+  () => (
+    <Router root={Shell}>
+      <Route path="/" component={Home} />
+      <Route path="/projects/:id" component={Project} />
+      <Route path="/projects/:id/launch" component={Launch} />
+      <Route path="/projects/:id/lineage" component={Lineage} />
+      <Route path="/jobs/:id" component={Job} />
+      <Route path="/clusters" component={Clusters} />
+      <Route path="/settings" component={Settings} />
+      <Route path="/pair" component={Pair} />
+      <Route path="*" component={NotFound} />
+    </Router>
+  ),
+  document.getElementById('root')!,
+);

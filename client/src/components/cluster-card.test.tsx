@@ -1,6 +1,6 @@
 import { cleanup, fireEvent, render, screen } from '@solidjs/testing-library';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Cluster } from './api';
+import type { Cluster } from '../api/types';
 import { ClusterCard } from './cluster-card';
 
 const lab: Cluster = {
@@ -11,6 +11,10 @@ const lab: Cluster = {
   slurmVersion: '22.05.8',
   error: null,
   checkedAt: '2026-11-23T20:00:00.000Z',
+  stale: false,
+  needsReauth: null,
+  lastPollAt: null,
+  lastPollError: null,
   partitions: [
     { name: 'gpu', isDefault: true, available: true, nodes: 2, states: [{ state: 'mix', nodes: 1 }, { state: 'idle', nodes: 1 }] },
     { name: 'cpu', isDefault: false, available: false, nodes: 1, states: [{ state: 'down*', nodes: 1 }] },
@@ -22,7 +26,7 @@ describe('ClusterCard', () => {
 
   it('shows reachability, version and partitions of a reachable cluster', () => {
     render(() => <ClusterCard cluster={lab} onTest={async () => undefined} />);
-    expect(screen.getByTestId('reachability').textContent).toBe('Reachable · 57 ms');
+    expect(screen.getByTestId('reachability').textContent).toBe('●Reachable · 57 ms');
     expect(screen.getByText('Slurm 22.05.8')).toBeTruthy();
     const partitions = screen.getByRole('list', { name: 'Partitions of lab' }).querySelectorAll('li');
     expect([...partitions].map((item) => item.textContent)).toEqual(['gpu (default)2 nodes1 mix · 1 idle', 'cpu1 node · down1 down*']);
@@ -31,23 +35,58 @@ describe('ClusterCard', () => {
 
   it("shows an unreachable cluster's error and a cluster still being checked", () => {
     render(() => <ClusterCard cluster={{ ...lab, name: 'dead', reachable: false, partitions: [], error: 'dead: connect ECONNREFUSED' }} onTest={async () => undefined} />);
-    expect(screen.getByTestId('reachability').textContent).toBe('Unreachable');
+    expect(screen.getByTestId('reachability').textContent).toBe('!Unreachable');
     expect(screen.getByRole('alert').textContent).toBe('dead: connect ECONNREFUSED');
     cleanup();
     render(() => <ClusterCard cluster={{ ...lab, name: 'slow', reachable: null, partitions: [] }} onTest={async () => undefined} />);
-    expect(screen.getByTestId('reachability').textContent).toBe('Checking…');
+    expect(screen.getByTestId('reachability').textContent).toBe('◷Checking…');
   });
 
   it('runs a connection test for its cluster and disables the button meanwhile', async () => {
     let finish!: () => void;
     const onTest = vi.fn(() => new Promise<void>((resolve) => (finish = resolve)));
     render(() => <ClusterCard cluster={lab} onTest={onTest} />);
-    const button = screen.getByRole('button', { name: 'Test connection' }) as HTMLButtonElement;
+    const button = screen.getByRole('button', { name: 'Test connection to lab' }) as HTMLButtonElement;
     fireEvent.click(button);
     expect(onTest).toHaveBeenCalledWith('lab');
     expect(button.disabled).toBe(true);
     expect(button.textContent).toBe('Testing…');
     finish();
     await vi.waitFor(() => expect(button.disabled).toBe(false));
+  });
+});
+
+describe('ClusterCard states', () => {
+  afterEach(cleanup);
+
+  it('puts an expired login first, with the exact command to run', () => {
+    render(() => <ClusterCard cluster={{ ...lab, needsReauth: 'ssh -fN lab' }} onTest={async () => undefined} />);
+    expect(screen.getByTestId('reachability').textContent).toBe('!Needs re-auth');
+    expect(screen.getByText('ssh -fN lab').tagName).toBe('CODE');
+  });
+
+  it('says when job states are stale, and shows free GPUs by type and our job counts', () => {
+    render(() => (
+      <ClusterCard
+        cluster={{ ...lab, stale: true, lastPollError: 'squeue timed out' }}
+        counts={{ running: 2, pending: 1 }}
+        gpus={{
+          cluster: 'lab',
+          fetchedAt: '2026-11-23T20:00:00.000Z',
+          stale: false,
+          lastError: null,
+          refreshLimitedUntil: null,
+          byType: [{ type: 'a100', free: 3, allocated: 1, stranded: 0, total: 4, pendingDemand: 0 }],
+          byPartition: [],
+          nodesWithFreeGpus: [],
+          unavailableNodes: [],
+        }}
+        onTest={async () => undefined}
+      />
+    ));
+    expect(screen.getByTestId('reachability').textContent).toBe('◷Stale');
+    expect(screen.getByText(/squeue timed out/)).toBeTruthy();
+    expect(screen.getByRole('list', { name: 'Free GPUs on lab' }).textContent).toBe('a100 3 free of 4');
+    expect(screen.getByTestId('job-counts').textContent).toBe('2 running · 1 pending');
   });
 });

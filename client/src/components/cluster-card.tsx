@@ -1,15 +1,29 @@
 import { For, Show, createSignal } from 'solid-js';
-import type { Cluster } from './api';
+import type { Cluster, GpuAvailability } from '../api/types';
+import { ago, plural } from '../lib/format';
+import { notify } from './toast';
 
-function reachability(cluster: Cluster): { label: string; tone: 'ok' | 'bad' | 'wait' } {
+export type ClusterTone = 'ok' | 'bad' | 'wait';
+
+/** One word for the cluster's state, most urgent first: a login to renew beats everything else. */
+export function clusterStatus(cluster: Cluster): { label: string; tone: ClusterTone } {
+  if (cluster.needsReauth) return { label: 'Needs re-auth', tone: 'bad' };
   if (cluster.reachable === null) return { label: 'Checking…', tone: 'wait' };
   if (!cluster.reachable) return { label: 'Unreachable', tone: 'bad' };
+  if (cluster.stale) return { label: 'Stale', tone: 'wait' };
   return { label: cluster.latencyMs === null ? 'Reachable' : `Reachable · ${cluster.latencyMs} ms`, tone: 'ok' };
 }
 
-export function ClusterCard(props: { cluster: Cluster; onTest: (name: string) => Promise<void> }) {
+const GLYPH: Record<ClusterTone, string> = { ok: '●', wait: '◷', bad: '!' };
+
+export function ClusterCard(props: {
+  cluster: Cluster;
+  counts?: { running: number; pending: number };
+  gpus?: GpuAvailability;
+  onTest: (name: string) => Promise<void>;
+}) {
   const [testing, setTesting] = createSignal(false);
-  const status = () => reachability(props.cluster);
+  const status = () => clusterStatus(props.cluster);
   const test = async () => {
     setTesting(true);
     try {
@@ -18,19 +32,72 @@ export function ClusterCard(props: { cluster: Cluster; onTest: (name: string) =>
       setTesting(false);
     }
   };
+  const copyCommand = async (command: string) => {
+    try {
+      await navigator.clipboard.writeText(command);
+      notify('Command copied');
+    } catch {
+      notify('Copying is not allowed here: select the command instead', 'error');
+    }
+  };
   return (
     <article class="card" aria-labelledby={`cluster-${props.cluster.name}`} data-cluster={props.cluster.name}>
       <header class="card-head">
-        <h2 id={`cluster-${props.cluster.name}`}>{props.cluster.name}</h2>
-        <span class={`badge badge-${status().tone}`} data-testid="reachability">
-          {status().label}
+        <h3 id={`cluster-${props.cluster.name}`}>{props.cluster.name}</h3>
+        <span class={`badge tone-${status().tone}`} data-testid="reachability">
+          <span aria-hidden="true" class="glyph">
+            {GLYPH[status().tone]}
+          </span>
+          <span class="badge-text">{status().label}</span>
         </span>
       </header>
       <p class="meta">
         <Show when={props.cluster.host}>{(host) => <span>{host()}</span>}</Show>
         <Show when={props.cluster.slurmVersion}>{(version) => <span>Slurm {version()}</span>}</Show>
+        <Show when={props.counts}>
+          {(counts) => (
+            <span data-testid="job-counts">
+              {counts().running} running · {counts().pending} pending
+            </span>
+          )}
+        </Show>
       </p>
-      <Show when={props.cluster.error}>{(error) => <p class="error" role="alert">{error()}</p>}</Show>
+      <Show when={props.cluster.needsReauth}>
+        {(command) => (
+          <div class="reauth" role="alert">
+            <p>The login expired. Run this in a terminal, then test the connection:</p>
+            <div class="command-row">
+              <code class="command">{command()}</code>
+              <button type="button" class="button small" onClick={() => copyCommand(command())} aria-label={`Copy the re-authentication command for ${props.cluster.name}`}>
+                Copy
+              </button>
+            </div>
+          </div>
+        )}
+      </Show>
+      <Show when={props.cluster.error}>
+        {(error) => (
+          <p class="error" role="alert">
+            {error()}
+          </p>
+        )}
+      </Show>
+      <Show when={props.cluster.stale && props.cluster.lastPollError}>
+        <p class="warning">
+          Job states are from {ago(props.cluster.lastPollAt)}: {props.cluster.lastPollError}
+        </p>
+      </Show>
+      <Show when={props.gpus && props.gpus.byType.length > 0}>
+        <ul class="gpu-summary" aria-label={`Free GPUs on ${props.cluster.name}`}>
+          <For each={props.gpus!.byType}>
+            {(gpu) => (
+              <li>
+                <strong>{gpu.type}</strong> {gpu.free} free of {gpu.total}
+              </li>
+            )}
+          </For>
+        </ul>
+      </Show>
       <Show when={props.cluster.partitions.length > 0}>
         <ul class="partitions" aria-label={`Partitions of ${props.cluster.name}`}>
           <For each={props.cluster.partitions}>
@@ -41,7 +108,7 @@ export function ClusterCard(props: { cluster: Cluster; onTest: (name: string) =>
                   {partition.isDefault ? ' (default)' : ''}
                 </strong>
                 <span>
-                  {partition.nodes} node{partition.nodes === 1 ? '' : 's'}
+                  {plural(partition.nodes, 'node')}
                   {partition.available ? '' : ' · down'}
                 </span>
                 <span class="states">{partition.states.map((entry) => `${entry.nodes} ${entry.state}`).join(' · ')}</span>
@@ -50,7 +117,7 @@ export function ClusterCard(props: { cluster: Cluster; onTest: (name: string) =>
           </For>
         </ul>
       </Show>
-      <button type="button" class="button" onClick={test} disabled={testing()}>
+      <button type="button" class="button" onClick={test} disabled={testing()} aria-label={`Test connection to ${props.cluster.name}`}>
         {testing() ? 'Testing…' : 'Test connection'}
       </button>
     </article>

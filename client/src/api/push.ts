@@ -1,0 +1,58 @@
+// Web Push settings of this device (see /work/contract-issue5.md). Kept apart: the server side lands separately,
+// and nothing else in the app depends on it.
+import { graphql, mutate, query, unwrap } from './client';
+import type { PushDevice } from './types';
+
+const DEVICE_FIELDS = 'endpoint pendingAfterMinutes mutedProjectIds createdAt';
+
+const PUBLIC_KEY = graphql(`query PushPublicKey { pushPublicKey }`);
+const DEVICE = graphql(`query PushDevice($endpoint: String!) { pushDevice(endpoint: $endpoint) { ${DEVICE_FIELDS} } }`);
+const REGISTER = graphql(
+  `mutation RegisterPush($input: PushSubscriptionInput!) { registerPushSubscription(input: $input) { __typename ... on Error { message } ... on ValidationError { field } ... on MutationRegisterPushSubscriptionSuccess { data { ${DEVICE_FIELDS} } } } }`,
+);
+const UPDATE = graphql(
+  `mutation UpdatePush($endpoint: String!, $pendingAfterMinutes: Int, $mutedProjectIds: [Int!]) { updatePushSettings(endpoint: $endpoint, pendingAfterMinutes: $pendingAfterMinutes, mutedProjectIds: $mutedProjectIds) { __typename ... on Error { message } ... on MutationUpdatePushSettingsSuccess { data { ${DEVICE_FIELDS} } } } }`,
+);
+const UNREGISTER = graphql(
+  `mutation UnregisterPush($endpoint: String!) { unregisterPushSubscription(endpoint: $endpoint) { __typename ... on Error { message } ... on MutationUnregisterPushSubscriptionSuccess { data } } }`,
+);
+
+type Outcome<T> = { __typename: string; data?: T; message?: string; field?: string };
+
+export async function fetchPushPublicKey(): Promise<string> {
+  return (await query<{ pushPublicKey: string }>(PUBLIC_KEY, {})).pushPublicKey;
+}
+
+export async function fetchPushDevice(endpoint: string): Promise<PushDevice | null> {
+  return (await query<{ pushDevice: PushDevice | null }>(DEVICE, { endpoint })).pushDevice;
+}
+
+export interface PushSettings {
+  pendingAfterMinutes: number | null;
+  mutedProjectIds: number[];
+}
+
+/** The subscription's keys as the server stores them (base64url, as PushSubscription.toJSON() gives them). */
+export async function registerPushSubscription(subscription: PushSubscription, settings: PushSettings): Promise<PushDevice> {
+  const json = subscription.toJSON() as { endpoint: string; keys?: { p256dh?: string; auth?: string } };
+  const input = { endpoint: json.endpoint, p256dh: json.keys?.p256dh ?? '', auth: json.keys?.auth ?? '', ...settings };
+  return unwrap((await mutate<{ registerPushSubscription: Outcome<PushDevice> }>(REGISTER, { input })).registerPushSubscription);
+}
+
+/** Only the settings given change; `pendingAfterMinutes: null` turns the "still pending" notification off. */
+export async function updatePushSettings(endpoint: string, settings: Partial<PushSettings>): Promise<PushDevice> {
+  return unwrap((await mutate<{ updatePushSettings: Outcome<PushDevice> }>(UPDATE, { endpoint, ...settings })).updatePushSettings);
+}
+
+export async function unregisterPushSubscription(endpoint: string): Promise<boolean> {
+  return unwrap((await mutate<{ unregisterPushSubscription: Outcome<boolean> }>(UNREGISTER, { endpoint })).unregisterPushSubscription);
+}
+
+/** VAPID keys travel as base64url; pushManager.subscribe wants the bytes. */
+export function base64UrlToBytes(text: string): Uint8Array<ArrayBuffer> {
+  const base64 = text.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(text.length / 4) * 4, '=');
+  const binary = atob(base64);
+  const bytes = new Uint8Array(binary.length);
+  for (let index = 0; index < binary.length; index++) bytes[index] = binary.charCodeAt(index);
+  return bytes;
+}

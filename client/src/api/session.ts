@@ -1,0 +1,58 @@
+// Pairing: the token this device sends, checked with the server's `session` query (see /work/contract-issue5.md).
+import { ApiError, getToken, graphql, query, setToken } from './client';
+import type { Session } from './types';
+
+const SESSION = graphql(`query Session { session { tokenName readOnly authRequired } }`);
+
+/** Whether the server predates the `session` field: then it checks no tokens and any device may talk to it. */
+const lacksSession = (messages: string[]) => messages.some((message) => /Cannot query field "session"/.test(message));
+
+export async function fetchSession(): Promise<Session | null> {
+  try {
+    return (await query<{ session: Session }>(SESSION, {})).session;
+  } catch (error) {
+    if (error instanceof ApiError && lacksSession([error.message])) return null;
+    throw error;
+  }
+}
+
+/**
+ * Asks the server whether `token` is accepted, without touching the stored one (a wrong paste must not unpair a
+ * paired device). Resolves with the session, or null when the server does not know sessions at all.
+ */
+export async function checkToken(token: string): Promise<Session | null> {
+  let response: Response;
+  try {
+    response = await fetch('/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: SESSION }),
+    });
+  } catch {
+    throw new ApiError('The Mission Control server cannot be reached.', 'network');
+  }
+  const body = (await response.json().catch(() => ({}))) as { data?: { session?: Session }; errors?: Array<{ message: string; extensions?: { code?: string } }> };
+  if (response.status === 401 || body.errors?.some((error) => error.extensions?.code === 'UNAUTHENTICATED')) {
+    throw new ApiError('The server does not accept this token: it may be mistyped, expired or revoked.', 'unauthorized');
+  }
+  if (body.data?.session) return body.data.session;
+  if (body.errors && lacksSession(body.errors.map((error) => error.message))) return null;
+  throw new ApiError(body.errors?.map((error) => error.message).join('; ') || `The server answered ${response.status}.`, 'graphql');
+}
+
+/** Validates, then stores: the stored token only ever changes to one the server accepted. */
+export async function pair(token: string): Promise<Session | null> {
+  const trimmed = token.trim();
+  const session = await checkToken(trimmed);
+  setToken(trimmed);
+  return session;
+}
+
+/** The token from a pairing link or a pasted pairing URL (`…/#pair=<token>`), or the text itself when it is one. */
+export function tokenFromText(text: string): string {
+  const trimmed = text.trim();
+  const match = /[#&]pair=([^&\s]+)/.exec(trimmed);
+  return match ? decodeURIComponent(match[1]!) : trimmed;
+}
+
+export const isPaired = () => getToken() !== null;

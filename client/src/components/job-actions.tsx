@@ -1,0 +1,185 @@
+// What can be done to a job, from its screen (buttons) or from a list row (a menu in a sheet): cancel (after a
+// confirmation), clone, archive, view the script, open the log, open W&B.
+import { useNavigate } from '@solidjs/router';
+import { For, Show, createResource } from 'solid-js';
+import { errorMessage } from '../api/client';
+import { archiveJob, cancelJob, fetchJobScript, unarchiveJob } from '../api/jobs';
+import type { JobSummary } from '../api/types';
+import { isActive } from '../lib/job-list';
+import { confirmAction, openDialog } from './dialog';
+import { notify } from './toast';
+
+type ActionId = 'cancel' | 'clone' | 'archive' | 'unarchive' | 'script' | 'logs' | 'wandb';
+
+interface Action {
+  id: ActionId;
+  label: string;
+  danger?: boolean;
+}
+
+export function jobActions(job: JobSummary, options: { includeLogs: boolean }): Action[] {
+  const actions: Action[] = [];
+  if (isActive(job.state)) actions.push({ id: 'cancel', label: 'Cancel job', danger: true });
+  actions.push({ id: 'clone', label: 'Clone' });
+  if (options.includeLogs) actions.push({ id: 'logs', label: 'Logs' });
+  actions.push({ id: 'script', label: 'View script' });
+  if (job.wandbUrl) actions.push({ id: 'wandb', label: 'Open W&B' });
+  if (!isActive(job.state)) actions.push(job.archived ? { id: 'unarchive', label: 'Unarchive' } : { id: 'archive', label: 'Archive' });
+  return actions;
+}
+
+const jobTitle = (job: JobSummary) => `${job.name} #${job.id}`;
+
+export function showScript(jobId: number): void {
+  void openDialog(`Script of job ${jobId}`, (close) => {
+    const [script] = createResource(() => fetchJobScript(jobId));
+    const copy = async () => {
+      try {
+        await navigator.clipboard.writeText(script()?.script ?? '');
+        notify('Script copied');
+      } catch {
+        notify('Copying is not allowed here: select the text instead', 'error');
+      }
+    };
+    return (
+      <div class="dialog-body">
+        <h2 class="dialog-title">Script of job {jobId}</h2>
+        <Show when={!script.error} fallback={<p class="error">{errorMessage(script.error)}</p>}>
+          <Show when={script()} fallback={<p class="muted">Loading…</p>}>
+            {(loaded) => (
+              <pre class="code" tabindex="0" aria-label="sbatch script">
+                {loaded().script}
+              </pre>
+            )}
+          </Show>
+        </Show>
+        <div class="dialog-actions">
+          <button type="button" class="button" onClick={copy} disabled={!script()}>
+            Copy
+          </button>
+          <button type="button" class="button primary" onClick={() => close()}>
+            Close
+          </button>
+        </div>
+      </div>
+    );
+  });
+}
+
+/** Runs one action; resolves with the updated job when the action changed it. */
+export function useJobAction() {
+  const navigate = useNavigate();
+  return async (job: JobSummary, id: ActionId): Promise<JobSummary | undefined> => {
+    try {
+      switch (id) {
+        case 'cancel': {
+          const sure = await confirmAction({
+            title: `Cancel ${jobTitle(job)}?`,
+            body: `SLURM stops the job on ${job.cluster}${job.state === 'RUNNING' ? ' and its current run is lost' : ''}. This cannot be undone.`,
+            confirm: 'Cancel job',
+            danger: true,
+          });
+          if (!sure) return undefined;
+          const updated = await cancelJob(job.id);
+          notify(`Cancel requested for ${jobTitle(job)}`);
+          return updated;
+        }
+        case 'clone':
+          navigate(`/projects/${job.projectId}/launch?clone=${job.id}`);
+          return undefined;
+        case 'logs':
+          navigate(`/jobs/${job.id}#log`);
+          return undefined;
+        case 'script':
+          showScript(job.id);
+          return undefined;
+        case 'wandb':
+          if (job.wandbUrl) window.open(job.wandbUrl, '_blank', 'noopener');
+          return undefined;
+        case 'archive': {
+          const updated = await archiveJob(job.id, false);
+          notify(`Archived ${jobTitle(job)}`);
+          return updated;
+        }
+        case 'unarchive': {
+          const updated = await unarchiveJob(job.id);
+          notify(`Unarchived ${jobTitle(job)}`);
+          return updated;
+        }
+      }
+    } catch (error) {
+      notify(errorMessage(error), 'error');
+    }
+    return undefined;
+  };
+}
+
+/** The row menu: one button that opens the actions as a sheet (thumb-reachable on a phone). */
+export function JobActionsMenu(props: { job: JobSummary; onChange?: (job: JobSummary) => void }) {
+  const run = useJobAction();
+  const open = async () => {
+    const chosen = await openDialog<ActionId>(
+      `Actions for ${jobTitle(props.job)}`,
+      (close) => (
+        <div class="dialog-body">
+          <h2 class="dialog-title">{jobTitle(props.job)}</h2>
+          <ul class="sheet-actions" role="list">
+            <For each={jobActions(props.job, { includeLogs: true })}>
+              {(action) => (
+                <li>
+                  <button type="button" class="sheet-action" classList={{ danger: action.danger }} onClick={() => close(action.id)}>
+                    {action.label}
+                  </button>
+                </li>
+              )}
+            </For>
+            <li>
+              <button type="button" class="sheet-action" onClick={() => close()}>
+                Close
+              </button>
+            </li>
+          </ul>
+        </div>
+      ),
+      { sheet: true },
+    );
+    if (!chosen) return;
+    const updated = await run(props.job, chosen);
+    if (updated) props.onChange?.(updated);
+  };
+  return (
+    <button type="button" class="icon-button" aria-label={`Actions for ${jobTitle(props.job)}`} aria-haspopup="dialog" onClick={open}>
+      <span aria-hidden="true">⋯</span>
+    </button>
+  );
+}
+
+/** The job screen's action bar. */
+export function JobActionButtons(props: { job: JobSummary; onChange?: (job: JobSummary) => void }) {
+  const run = useJobAction();
+  return (
+    <div class="action-bar">
+      <For each={jobActions(props.job, { includeLogs: false })}>
+        {(action) =>
+          action.id === 'wandb' ? (
+            <a class="button" href={props.job.wandbUrl!} target="_blank" rel="noopener">
+              {action.label}
+            </a>
+          ) : (
+            <button
+              type="button"
+              class="button"
+              classList={{ danger: action.danger }}
+              onClick={async () => {
+                const updated = await run(props.job, action.id);
+                if (updated) props.onChange?.(updated);
+              }}
+            >
+              {action.label}
+            </button>
+          )
+        }
+      </For>
+    </div>
+  );
+}

@@ -1,0 +1,56 @@
+// Pieces every screen uses: its title, and what to show while data loads, fails, or comes from the offline copy.
+import { A } from '@solidjs/router';
+import { Show, createEffect, type JSX } from 'solid-js';
+import type { ApiError } from '../api/client';
+import { ago } from '../lib/format';
+
+export function usePageTitle(title: () => string): void {
+  createEffect(() => (document.title = `${title()} · Mission Control`));
+}
+
+export function PageHeader(props: { title: string; back?: { href: string; label: string }; children?: JSX.Element }) {
+  usePageTitle(() => props.title);
+  return (
+    <div class="page-head">
+      <Show when={props.back}>
+        {(back) => (
+          <A href={back().href} class="back-link">
+            <span aria-hidden="true">‹ </span>
+            {back().label}
+          </A>
+        )}
+      </Show>
+      <div class="page-title-row">
+        <h1 class="page-title">{props.title}</h1>
+        {props.children}
+      </div>
+    </div>
+  );
+}
+
+/** Loading, failure and offline-copy notices for one piece of live data; the data itself is the caller's. */
+export function DataNotice(props: { what: string; loading: boolean; hasValue: boolean; error: ApiError | null; cachedAt: number | null; onRetry?: () => void }) {
+  return (
+    <>
+      <Show when={props.loading && !props.hasValue}>
+        <p class="muted" aria-live="polite">
+          Loading {props.what}…
+        </p>
+      </Show>
+      <Show when={props.error && props.error.kind !== 'unauthorized'}>
+        <div class="error" role="alert">
+          <Show when={props.hasValue} fallback={<span>Could not load {props.what}: {props.error!.message}</span>}>
+            <span>
+              Showing {props.what} as last seen{props.cachedAt ? ` ${ago(new Date(props.cachedAt).toISOString())}` : ''}: {props.error!.message}
+            </span>
+          </Show>
+          <Show when={props.onRetry}>
+            <button type="button" class="button small" onClick={() => props.onRetry?.()}>
+              Retry
+            </button>
+          </Show>
+        </div>
+      </Show>
+    </>
+  );
+}

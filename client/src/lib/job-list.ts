@@ -1,0 +1,85 @@
+// How a live list of jobs takes in one jobUpdated event. Pure, so the rules are tested apart from the screens.
+import type { JobState, JobSummary } from '../api/types';
+
+export const ACTIVE_STATES: readonly JobState[] = ['SUBMITTING', 'PENDING', 'RUNNING', 'COMPLETING'];
+export const TERMINAL_STATES: readonly JobState[] = ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY', 'NODE_FAIL', 'PREEMPTED', 'SUBMIT_FAILED'];
+
+export const isActive = (state: JobState) => ACTIVE_STATES.includes(state);
+export const isTerminal = (state: JobState) => TERMINAL_STATES.includes(state);
+
+export interface ApplyOptions {
+  /** Whether the job belongs in this list (its filter). */
+  matches: (job: JobSummary) => boolean;
+  /**
+   * Drop a listed job that stops matching ("my running jobs"). Filtered lists the user is reading keep the row
+   * with its new state instead, so nothing vanishes under a finger.
+   */
+  removeUnmatched?: boolean;
+  /** Longest list to keep (newest first). */
+  limit?: number;
+}
+
+/** The list after an update: replaced in place, inserted in id order (newest first), or dropped. */
+export function applyJobUpdate<J extends JobSummary>(list: readonly J[], job: J, options: ApplyOptions): J[] {
+  const index = list.findIndex((entry) => entry.id === job.id);
+  const matches = options.matches(job);
+  if (index >= 0) {
+    if (!matches && options.removeUnmatched) return list.filter((entry) => entry.id !== job.id);
+    return list.map((entry) => (entry.id === job.id ? { ...entry, ...job } : entry));
+  }
+  if (!matches) return [...list];
+  const position = list.findIndex((entry) => entry.id < job.id);
+  const next = position < 0 ? [...list, job] : [...list.slice(0, position), job, ...list.slice(position)];
+  return options.limit ? next.slice(0, options.limit) : next;
+}
+
+/** Running and pending counts of our jobs per cluster. */
+export function countByCluster(jobs: readonly JobSummary[]): Map<string, { running: number; pending: number }> {
+  const counts = new Map<string, { running: number; pending: number }>();
+  for (const job of jobs) {
+    const entry = counts.get(job.cluster) ?? { running: 0, pending: 0 };
+    if (job.state === 'RUNNING' || job.state === 'COMPLETING') entry.running++;
+    else if (job.state === 'PENDING' || job.state === 'SUBMITTING') entry.pending++;
+    counts.set(job.cluster, entry);
+  }
+  return counts;
+}
+
+/** Each project's newest jobs, at most `perProject`, from a newest-first list. */
+export function latestByProject(jobs: readonly JobSummary[], perProject: number): Map<number, JobSummary[]> {
+  const byProject = new Map<number, JobSummary[]>();
+  for (const job of jobs) {
+    const entries = byProject.get(job.projectId) ?? [];
+    if (entries.length < perProject) entries.push(job);
+    byProject.set(job.projectId, entries);
+  }
+  return byProject;
+}
+
+export interface ListFilter {
+  states?: readonly JobState[];
+  cluster?: string;
+  search?: string;
+  /** false hides archived jobs; undefined shows both. */
+  archived?: boolean;
+}
+
+/** Whether a job belongs in a list filtered like the server's `jobs(filter)` (search: name or description). */
+export function jobMatches(filter: ListFilter, job: JobSummary): boolean {
+  if (filter.states?.length && !filter.states.includes(job.state)) return false;
+  if (filter.cluster && job.cluster !== filter.cluster) return false;
+  if (filter.archived !== undefined && job.archived !== filter.archived) return false;
+  const search = filter.search?.trim().toLowerCase();
+  if (search && !job.name.toLowerCase().includes(search) && !job.description.toLowerCase().includes(search)) return false;
+  return true;
+}
+
+export const STATE_FILTERS: Record<string, { label: string; states: JobState[] }> = {
+  all: { label: 'All states', states: [] },
+  active: { label: 'Active', states: ['SUBMITTING', 'PENDING', 'RUNNING', 'COMPLETING'] },
+  pending: { label: 'Pending', states: ['SUBMITTING', 'PENDING'] },
+  running: { label: 'Running', states: ['RUNNING', 'COMPLETING'] },
+  completed: { label: 'Completed', states: ['COMPLETED'] },
+  failed: { label: 'Failed', states: ['FAILED', 'TIMEOUT', 'OUT_OF_MEMORY', 'NODE_FAIL', 'SUBMIT_FAILED', 'PREEMPTED', 'UNKNOWN'] },
+  cancelled: { label: 'Cancelled', states: ['CANCELLED'] },
+};

@@ -1,0 +1,150 @@
+import { A, useLocation, useParams } from '@solidjs/router';
+import { For, Show, createMemo, onMount } from 'solid-js';
+import { createJobLive } from '../api/jobs';
+import type { JobDetail, JobSummary } from '../api/types';
+import { JobActionButtons } from '../components/job-actions';
+import { LogView } from '../components/log-view';
+import { DataNotice, PageHeader } from '../components/page';
+import { StateBadge } from '../components/state-badge';
+import { useNow } from '../lib/clock';
+import { dateTime, duration, plural, secondsBetween, shortSha } from '../lib/format';
+import { jobTimeline } from '../lib/timeline';
+
+const STEP_MARK = { done: '✓', current: '●', upcoming: '', failed: '✕', skipped: '–' } as const;
+
+export function resourcesText(job: Pick<JobDetail, 'input'>): string {
+  const input = job.input;
+  const gpus = input.gpusPerNode > 0 ? `${input.gpusPerNode} ${input.gpuType ?? ''} GPU${input.gpusPerNode === 1 ? '' : 's'}`.replace('  ', ' ') : 'no GPU';
+  const perNode = input.nodes > 1 ? `${input.nodes} nodes × ${gpus}` : gpus;
+  return `${perNode} · ${plural(input.cpusPerTask, 'CPU')} · ${input.memory} memory · ${input.timeLimit} limit`;
+}
+
+export default function Job() {
+  const params = useParams<{ id: string }>();
+  const location = useLocation();
+  const id = () => (/^\d+$/.test(params.id) ? Number(params.id) : null);
+  const job = createJobLive(id);
+  const now = useNow(1000);
+  const timeline = createMemo(() => (job.value() ? jobTimeline(job.value()!, now()) : []));
+  const runtime = () => {
+    const value = job.value();
+    if (!value?.startedAt) return null;
+    if (value.state === 'RUNNING' || value.state === 'COMPLETING') return secondsBetween(value.startedAt, now());
+    return value.elapsedSeconds ?? secondsBetween(value.startedAt, value.endedAt);
+  };
+  const update = (changed: JobSummary) => job.mutate((current) => ({ ...current, ...changed }));
+
+  onMount(() => {
+    if (location.hash === '#log') requestAnimationFrame(() => document.getElementById('log')?.scrollIntoView());
+  });
+
+  return (
+    <>
+      <PageHeader
+        title={job.value() ? `${job.value()!.name} #${job.value()!.id}` : `Job ${params.id}`}
+        back={job.value() ? { href: `/projects/${job.value()!.projectId}`, label: job.value()!.project.name } : { href: '/', label: 'Home' }}
+      >
+        <Show when={job.value()}>{(value) => <StateBadge state={value().state} />}</Show>
+      </PageHeader>
+      <DataNotice what="the job" loading={job.loading()} hasValue={!!job.value()} error={job.error()} cachedAt={job.cachedAt()} onRetry={job.refetch} />
+      <Show when={job.value()}>
+        {(value) => (
+          <>
+            <Show when={value().description}>
+              <p class="job-description">{value().description}</p>
+            </Show>
+            <JobActionButtons job={value()} onChange={update} />
+            <div class="two-columns" style={{ 'margin-top': '1rem' }}>
+              <div class="stack">
+                <section class="card" aria-labelledby="timeline-title">
+                  <h2 id="timeline-title" class="section-title">
+                    Timeline
+                  </h2>
+                  <ol class="timeline" data-testid="timeline">
+                    <For each={timeline()}>
+                      {(step) => (
+                        <li class={`step-${step.status}`} data-step={step.key} data-status={step.status}>
+                          <span class="step-mark" aria-hidden="true">
+                            {STEP_MARK[step.status]}
+                          </span>
+                          <span class="step-title">
+                            {step.title}
+                            <span class="visually-hidden"> ({step.status})</span>
+                          </span>
+                          <Show when={step.detail}>
+                            <span class="step-detail">{step.detail}</span>
+                          </Show>
+                          <Show when={step.at && step.status !== 'upcoming'}>
+                            <span class="step-at">{dateTime(step.at)}</span>
+                          </Show>
+                        </li>
+                      )}
+                    </For>
+                  </ol>
+                </section>
+                <section class="card" aria-labelledby="details-title">
+                  <h2 id="details-title" class="section-title">
+                    Details
+                  </h2>
+                  <dl class="facts">
+                    <dt>Runtime</dt>
+                    <dd data-testid="runtime">{runtime() === null ? 'not started' : duration(runtime())}</dd>
+                    <dt>Resources</dt>
+                    <dd>{resourcesText(value())}</dd>
+                    <dt>Cluster</dt>
+                    <dd>
+                      {value().cluster}
+                      {value().input.partition ? ` · ${value().input.partition}` : ''}
+                      {value().nodeList ? ` · ${value().nodeList}` : ''}
+                    </dd>
+                    <dt>W&amp;B</dt>
+                    <dd>
+                      <Show when={value().wandbUrl} fallback={<span class="muted">no run link yet</span>}>
+                        {(url) => (
+                          <a href={url()} target="_blank" rel="noopener" class="mono">
+                            {url().replace(/^https?:\/\//, '')}
+                          </a>
+                        )}
+                      </Show>
+                    </dd>
+                    <dt>Commit</dt>
+                    <dd class="mono">
+                      {shortSha(value().commitSha)}
+                      {value().branch ? ` on ${value().branch}` : ''}
+                    </dd>
+                    <Show when={value().input.primary}>
+                      <dt>Config</dt>
+                      <dd class="mono">
+                        {value().input.primary}
+                        {[...value().input.groups.map((choice) => ` ${choice.group}=${choice.option ?? 'null'}`), ...value().input.parameters.map((parameter) => ` ${parameter.path}=${JSON.stringify(parameter.value)}`)].join('')}
+                        {value().input.rawOverrides ? ` ${value().input.rawOverrides}` : ''}
+                      </dd>
+                    </Show>
+                    <dt>SLURM</dt>
+                    <dd class="mono">
+                      {value().slurmJobId ? `job ${value().slurmJobId}` : 'no job id'}
+                      {value().slurmState ? ` · ${value().slurmState}` : ''}
+                    </dd>
+                    <Show when={value().parentId}>
+                      <dt>Cloned from</dt>
+                      <dd>
+                        <A href={`/jobs/${value().parentId}`}>job #{value().parentId}</A> ·{' '}
+                        <A href={`/projects/${value().projectId}/lineage`}>lineage</A>
+                      </dd>
+                    </Show>
+                    <dt>Tag</dt>
+                    <dd class="mono">{value().tag}</dd>
+                  </dl>
+                  <Show when={value().submitError}>
+                    <p class="error">{value().submitError}</p>
+                  </Show>
+                </section>
+              </div>
+              <LogView jobId={value().id} state={value().state} startedAt={value().startedAt} onWandbUrl={(url) => !value().wandbUrl && job.mutate((current) => ({ ...current, wandbUrl: url }))} />
+            </div>
+          </>
+        )}
+      </Show>
+    </>
+  );
+}

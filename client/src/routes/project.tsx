@@ -1,0 +1,159 @@
+import { A, useParams, useSearchParams } from '@solidjs/router';
+import { For, Show, createMemo, createSignal, onCleanup } from 'solid-js';
+import { createClustersLive } from '../api/clusters';
+import { errorMessage } from '../api/client';
+import { createLive } from '../api/live';
+import { fetchJobs, onJobUpdated, type JobFilter, type JobPage } from '../api/jobs';
+import { createProjectLive, syncProject } from '../api/projects';
+import { JobRow } from '../components/job-row';
+import { DataNotice, PageHeader } from '../components/page';
+import { notify } from '../components/toast';
+import { shortSha } from '../lib/format';
+import { STATE_FILTERS, applyJobUpdate, jobMatches } from '../lib/job-list';
+import { ProjectFlags } from './home';
+
+const PAGE = 50;
+
+export default function Project() {
+  const params = useParams<{ id: string }>();
+  const [search, setSearch] = useSearchParams<{ state?: string; cluster?: string; q?: string; archived?: string }>();
+  const id = () => (/^\d+$/.test(params.id) ? Number(params.id) : null);
+  const project = createProjectLive(id);
+  const clusters = createClustersLive();
+  const [text, setText] = createSignal(search.q ?? '');
+  const [loadingMore, setLoadingMore] = createSignal(false);
+  const [syncing, setSyncing] = createSignal(false);
+
+  // The text filter is sent after a pause in typing, not on every key.
+  let debounce: ReturnType<typeof setTimeout> | undefined;
+  const onText = (value: string) => {
+    setText(value);
+    clearTimeout(debounce);
+    debounce = setTimeout(() => setSearch({ q: value.trim() || undefined }, { replace: true }), 300);
+  };
+  onCleanup(() => clearTimeout(debounce));
+
+  const filter = createMemo((): JobFilter => {
+    const states = STATE_FILTERS[search.state ?? 'all']?.states ?? [];
+    return {
+      projectId: id() ?? undefined,
+      states: states.length ? states : undefined,
+      cluster: search.cluster || undefined,
+      search: search.q || undefined,
+      archived: search.archived === '1' ? undefined : false,
+    };
+  });
+
+  const jobs = createLive<JobPage>({
+    key: () => id() !== null && `project-jobs:${JSON.stringify(filter())}`,
+    load: () => fetchJobs(filter(), PAGE),
+    live: (update) => {
+      const projectId = id();
+      if (projectId === null) return;
+      const current = filter();
+      return onJobUpdated({ projectId }, (job) => update((page) => ({ ...page, nodes: applyJobUpdate(page.nodes, job, { matches: (entry) => jobMatches(current, entry) }) })));
+    },
+  });
+
+  const loadMore = async () => {
+    const page = jobs.value();
+    if (!page?.pageInfo.endCursor) return;
+    setLoadingMore(true);
+    try {
+      const next = await fetchJobs(filter(), PAGE, page.pageInfo.endCursor);
+      jobs.mutate((current) => ({ nodes: [...current.nodes, ...next.nodes.filter((job) => !current.nodes.some((entry) => entry.id === job.id))], pageInfo: next.pageInfo }));
+    } catch (error) {
+      notify(errorMessage(error), 'error');
+    } finally {
+      setLoadingMore(false);
+    }
+  };
+
+  const sync = async () => {
+    setSyncing(true);
+    try {
+      const updated = await syncProject(id()!);
+      project.mutate(() => updated);
+      notify(`Read ${updated.name} again: ${updated.branch ?? 'detached'} @ ${shortSha(updated.headSha)}`);
+    } catch (error) {
+      notify(errorMessage(error), 'error');
+    } finally {
+      setSyncing(false);
+    }
+  };
+
+  return (
+    <>
+      <PageHeader title={project.value()?.name ?? `Project ${params.id}`} back={{ href: '/', label: 'Home' }}>
+        <A class="button primary" href={`/projects/${params.id}/launch`}>
+          Launch
+        </A>
+      </PageHeader>
+      <DataNotice what="the project" loading={project.loading()} hasValue={!!project.value()} error={project.error()} cachedAt={project.cachedAt()} onRetry={project.refetch} />
+      <Show when={project.value()}>
+        {(value) => (
+          <div class="card">
+            <p class="meta">
+              <span class="mono">
+                {value().branch ?? 'detached'} @ {shortSha(value().headSha)}
+              </span>
+              <span>{value().headSubject}</span>
+              <ProjectFlags project={value()} />
+            </p>
+            <div class="card-actions">
+              <A class="button" href={`/projects/${params.id}/lineage`}>
+                Lineage
+              </A>
+              <button type="button" class="button" onClick={sync} disabled={syncing()}>
+                {syncing() ? 'Reading…' : 'Read repository again'}
+              </button>
+            </div>
+          </div>
+        )}
+      </Show>
+
+      <h2 class="section-title">Jobs</h2>
+      <form class="filters" role="search" aria-label="Filter jobs" onSubmit={(event) => event.preventDefault()}>
+        <div class="field">
+          <label for="filter-text">Search name or description</label>
+          <input id="filter-text" type="search" value={text()} onInput={(event) => onText(event.currentTarget.value)} />
+        </div>
+        <div class="field">
+          <label for="filter-state">State</label>
+          <select id="filter-state" value={search.state ?? 'all'} onChange={(event) => setSearch({ state: event.currentTarget.value === 'all' ? undefined : event.currentTarget.value }, { replace: true })}>
+            <For each={Object.entries(STATE_FILTERS)}>{([key, entry]) => <option value={key}>{entry.label}</option>}</For>
+          </select>
+        </div>
+        <div class="field">
+          <label for="filter-cluster">Cluster</label>
+          <select id="filter-cluster" value={search.cluster ?? ''} onChange={(event) => setSearch({ cluster: event.currentTarget.value || undefined }, { replace: true })}>
+            <option value="">All clusters</option>
+            <For each={clusters.value()}>{(cluster) => <option value={cluster.name}>{cluster.name}</option>}</For>
+          </select>
+        </div>
+        <label class="check">
+          <input type="checkbox" checked={search.archived === '1'} onChange={(event) => setSearch({ archived: event.currentTarget.checked ? '1' : undefined }, { replace: true })} />
+          Show archived jobs
+        </label>
+      </form>
+
+      <DataNotice what="jobs" loading={jobs.loading()} hasValue={!!jobs.value()} error={jobs.error()} cachedAt={jobs.cachedAt()} onRetry={jobs.refetch} />
+      <Show when={jobs.value()}>
+        {(page) => (
+          <>
+            <Show when={page().nodes.length > 0} fallback={<p class="muted">No jobs match{search.state || search.cluster || search.q ? ' these filters' : ' yet: launch one'}.</p>}>
+              <ul class="job-list" aria-label="Jobs">
+                <For each={page().nodes}>{(job) => <JobRow job={job} menu onChange={(changed) => jobs.mutate((current) => ({ ...current, nodes: current.nodes.map((entry) => (entry.id === changed.id ? { ...entry, ...changed } : entry)) }))} />}</For>
+              </ul>
+            </Show>
+            <Show when={page().pageInfo.hasNextPage}>
+              <button type="button" class="button" style={{ 'margin-top': '0.75rem' }} onClick={loadMore} disabled={loadingMore()}>
+                {loadingMore() ? 'Loading…' : 'Show older jobs'}
+              </button>
+            </Show>
+          </>
+        )}
+      </Show>
+    </>
+  );
+}

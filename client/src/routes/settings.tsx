@@ -1,0 +1,227 @@
+// Notifications (Web Push) and pairing. Permission is asked only when the user turns notifications on.
+import { useNavigate } from '@solidjs/router';
+import { For, Show, createResource, createSignal, onMount } from 'solid-js';
+import { offlineCache } from '../api/cache';
+import { clearToken, errorMessage, getToken } from '../api/client';
+import { createProjectsLive } from '../api/projects';
+import { base64UrlToBytes, fetchPushDevice, fetchPushPublicKey, registerPushSubscription, unregisterPushSubscription, updatePushSettings } from '../api/push';
+import { fetchSession } from '../api/session';
+import { confirmAction } from '../components/dialog';
+import { PageHeader } from '../components/page';
+import { notify } from '../components/toast';
+
+const pushSupported = () => typeof window !== 'undefined' && 'serviceWorker' in navigator && 'PushManager' in window && 'Notification' in window;
+
+async function registration(): Promise<ServiceWorkerRegistration | null> {
+  if (!('serviceWorker' in navigator)) return null;
+  return (await navigator.serviceWorker.getRegistration()) ?? null;
+}
+
+function Notifications() {
+  const projects = createProjectsLive();
+  const [enabled, setEnabled] = createSignal(false);
+  const [busy, setBusy] = createSignal(false);
+  const [message, setMessage] = createSignal<string | null>(null);
+  const [endpoint, setEndpoint] = createSignal<string | null>(null);
+  const [pending, setPending] = createSignal('');
+  const [muted, setMuted] = createSignal<number[]>([]);
+
+  const settings = () => ({ pendingAfterMinutes: pending().trim() === '' ? null : Number(pending()), mutedProjectIds: muted() });
+  const pendingValid = () => pending().trim() === '' || /^\d+$/.test(pending().trim());
+
+  onMount(async () => {
+    if (!pushSupported()) return;
+    try {
+      const subscription = await (await registration())?.pushManager.getSubscription();
+      if (!subscription) return;
+      const device = await fetchPushDevice(subscription.endpoint);
+      if (!device) return;
+      setEndpoint(device.endpoint);
+      setPending(device.pendingAfterMinutes === null ? '' : String(device.pendingAfterMinutes));
+      setMuted(device.mutedProjectIds);
+      setEnabled(true);
+    } catch (error) {
+      setMessage(`Could not read this device’s notification settings: ${errorMessage(error)}`);
+    }
+  });
+
+  const turnOn = async () => {
+    const permission = await Notification.requestPermission();
+    if (permission !== 'granted') {
+      setMessage('Notifications are blocked for this app. Allow them in the browser’s site settings, then try again.');
+      return false;
+    }
+    const worker = await registration();
+    if (!worker) {
+      setMessage('The app’s service worker is not installed yet: reload the page and try again.');
+      return false;
+    }
+    const key = await fetchPushPublicKey();
+    const subscription = (await worker.pushManager.getSubscription()) ?? (await worker.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: base64UrlToBytes(key) }));
+    const device = await registerPushSubscription(subscription, settings());
+    setEndpoint(device.endpoint);
+    return true;
+  };
+
+  const turnOff = async () => {
+    const subscription = await (await registration())?.pushManager.getSubscription();
+    const known = endpoint() ?? subscription?.endpoint;
+    if (known) await unregisterPushSubscription(known);
+    await subscription?.unsubscribe();
+    setEndpoint(null);
+    return true;
+  };
+
+  const toggle = async (on: boolean) => {
+    setBusy(true);
+    setMessage(null);
+    try {
+      const done = on ? await turnOn() : await turnOff();
+      if (done) {
+        setEnabled(on);
+        notify(on ? 'Notifications are on for this device' : 'Notifications are off for this device');
+      }
+    } catch (error) {
+      setMessage(errorMessage(error));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const save = async (change: Parameters<typeof updatePushSettings>[1]) => {
+    const target = endpoint();
+    if (!enabled() || !target) return;
+    try {
+      await updatePushSettings(target, change);
+      notify('Saved');
+    } catch (error) {
+      notify(errorMessage(error), 'error');
+    }
+  };
+
+  const toggleMute = (projectId: number, mute: boolean) => {
+    setMuted((list) => (mute ? [...new Set([...list, projectId])] : list.filter((id) => id !== projectId)));
+    void save({ mutedProjectIds: muted() });
+  };
+
+  return (
+    <section class="card stack" aria-labelledby="notifications-title">
+      <h2 id="notifications-title" class="section-title">
+        Notifications
+      </h2>
+      <Show
+        when={pushSupported()}
+        fallback={<p class="muted">This browser cannot receive notifications here. On an iPhone, add Mission Control to the home screen first and open it from there.</p>}
+      >
+        <label class="check switch">
+          <input type="checkbox" role="switch" checked={enabled()} disabled={busy()} onChange={(event) => void toggle(event.currentTarget.checked)} />
+          Notifications
+        </label>
+        <p class="field-hint">When a job ends, when a job is still pending after the time you choose, and when a cluster needs you to log in again. Tapping one opens the job.</p>
+        <Show when={message()}>
+          <p class="warning" role="alert">
+            {message()}
+          </p>
+        </Show>
+        <div class="field">
+          <label for="pending-minutes">Still pending after (minutes)</label>
+          <input
+            id="pending-minutes"
+            type="text"
+            inputmode="numeric"
+            value={pending()}
+            aria-invalid={pendingValid() ? undefined : 'true'}
+            aria-describedby="pending-hint"
+            onInput={(event) => setPending(event.currentTarget.value)}
+            onChange={() => pendingValid() && void save({ pendingAfterMinutes: settings().pendingAfterMinutes })}
+          />
+          <span class="field-hint" id="pending-hint">
+            Leave empty for no “still pending” notification.
+          </span>
+          <Show when={!pendingValid()}>
+            <p class="field-error">a whole number of minutes</p>
+          </Show>
+        </div>
+        <fieldset>
+          <legend>Mute projects</legend>
+          <Show when={(projects.value() ?? []).length > 0} fallback={<p class="muted">No projects.</p>}>
+            <For each={projects.value()}>
+              {(project) => (
+                <label class="check">
+                  <input type="checkbox" checked={muted().includes(project.id)} onChange={(event) => toggleMute(project.id, event.currentTarget.checked)} />
+                  Mute {project.name}
+                </label>
+              )}
+            </For>
+          </Show>
+        </fieldset>
+      </Show>
+    </section>
+  );
+}
+
+function Device() {
+  const navigate = useNavigate();
+  const [session] = createResource(fetchSession);
+  const unpair = async () => {
+    const sure = await confirmAction({
+      title: 'Unpair this device?',
+      body: 'It forgets its token and the data it kept for offline use. To use it again, pair it with a token or the pairing link.',
+      confirm: 'Unpair',
+      danger: true,
+    });
+    if (!sure) return;
+    try {
+      const subscription = await (await registration())?.pushManager.getSubscription();
+      if (subscription) {
+        await unregisterPushSubscription(subscription.endpoint).catch(() => undefined);
+        await subscription.unsubscribe();
+      }
+    } catch {
+      // Unpairing must not depend on push being reachable.
+    }
+    clearToken();
+    offlineCache.clear();
+    navigate('/pair', { replace: true });
+  };
+  return (
+    <section class="card stack" aria-labelledby="device-title">
+      <h2 id="device-title" class="section-title">
+        This device
+      </h2>
+      <Show when={!session.loading} fallback={<p class="muted">Asking the server…</p>}>
+        <Show when={!session.error} fallback={<p class="error">Could not ask the server: {errorMessage(session.error)}</p>}>
+          <dl class="facts">
+            <dt>Paired as</dt>
+            <dd data-testid="token-name">{session()?.tokenName ?? (getToken() ? 'a token without a name' : 'not paired')}</dd>
+            <dt>Access</dt>
+            <dd>{session()?.readOnly ? 'read-only: can watch, cannot launch or cancel' : 'full: can launch, cancel and archive'}</dd>
+            <Show when={session() === null || session()?.authRequired === false}>
+              <dt>Server</dt>
+              <dd>accepts this device without a token</dd>
+            </Show>
+          </dl>
+        </Show>
+      </Show>
+      <div class="card-actions">
+        <Show when={getToken()} fallback={<a class="button" href="/pair">Pair with a token</a>}>
+          <button type="button" class="button danger" onClick={unpair}>
+            Unpair this device
+          </button>
+        </Show>
+      </div>
+    </section>
+  );
+}
+
+export default function Settings() {
+  return (
+    <>
+      <PageHeader title="Settings" />
+      <div class="two-columns">
+        <Notifications />
+        <Device />
+      </div>
+    </>
+  );
+}
