@@ -122,5 +122,53 @@ export const ApiToken = defineEntity({
 });
 export type ApiToken = InferEntity<typeof ApiToken>;
 
+/** A browser's Web Push subscription (one per device and app install); `endpoint` is the push service's URL for it. */
+export const PushSubscription = defineEntity({
+  name: 'PushSubscription',
+  tableName: 'push_subscription',
+  properties: {
+    id: p.integer().primary().autoincrement(),
+    endpoint: p.text().unique(),
+    /** The browser's P-256 public key and auth secret (base64url), which every payload is encrypted to. */
+    p256dh: p.string(),
+    auth: p.string(),
+    /** Push once when a job has been PENDING this long; null = never. */
+    pendingAfterMinutes: p.integer().nullable(),
+    mutedProjectIds: p.json<number[]>(),
+    createdAt: p.datetime(),
+    updatedAt: p.datetime(),
+    lastSuccessAt: p.datetime().nullable(),
+    lastFailureAt: p.datetime().nullable(),
+    lastError: p.text().nullable(),
+  },
+});
+export type PushSubscription = InferEntity<typeof PushSubscription>;
+
+/**
+ * A notification already sent (or being sent), by what it was about: `job-end:<job>`, `job-pending:<subscription>:<job>`,
+ * `reauth:<cluster>`. Claimed by inserting the key before sending, so a repeated event or a restart never sends twice.
+ */
+export const PushNotice = defineEntity({
+  name: 'PushNotice',
+  tableName: 'push_notice',
+  properties: {
+    key: p.string().primary(),
+    createdAt: p.datetime(),
+  },
+});
+export type PushNotice = InferEntity<typeof PushNotice>;
+
+/** Values the server creates for itself once and must keep across restarts and backups (the VAPID key pair). */
+export const ServerSetting = defineEntity({
+  name: 'ServerSetting',
+  tableName: 'server_setting',
+  properties: {
+    key: p.string().primary(),
+    value: p.text(),
+    createdAt: p.datetime(),
+  },
+});
+export type ServerSetting = InferEntity<typeof ServerSetting>;
+
 /** Listed explicitly: vitest's loader cannot discover entities by glob. */
-export const entities = [ClusterCheck, Project, Job, ApiToken];
+export const entities = [ClusterCheck, Project, Job, ApiToken, PushSubscription, PushNotice, ServerSetting];
