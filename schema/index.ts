@@ -6,5 +6,6 @@ import './cluster.js';
 import './project.js';
 import './job.js';
 import './gpu.js';
+import './session.js';
 
 export const schema = lexicographicSortSchema(builder.toSchema());

@@ -1,6 +1,7 @@
 // The whole GraphQL stack in-process (yoga.fetch) on an in-memory database. Clusters are reached through a fake
 // transport here; the lab suite proves the same paths against the real SLURM lab over the real sshd.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authHeaders, createTestToken } from '../test/graphql-client.js';
 import { createApp } from './app.js';
 import { clusterConfig, type Config } from './config.js';
 import { ClusterCheck } from './db/entities.js';
@@ -19,6 +20,7 @@ describe('GraphQL clusters API', () => {
   let orm: Orm;
   let services: Services;
   let app: ReturnType<typeof createApp>;
+  let token: string;
   const execs: Record<string, number> = {};
 
   const transports: Record<string, Transport['exec']> = {
@@ -48,6 +50,7 @@ describe('GraphQL clusters API', () => {
       },
     });
     app = createApp({ services });
+    token = await createTestToken(services);
   });
   afterAll(async () => {
     await services.close();
@@ -57,7 +60,7 @@ describe('GraphQL clusters API', () => {
   async function graphql(query: string, variables?: Record<string, unknown>) {
     const response = await app.yoga.fetch('http://mc.test/graphql', {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...authHeaders(token) },
       body: JSON.stringify({ query, variables }),
     });
     expect(response.status).toBe(200);
@@ -110,7 +113,7 @@ describe('GraphQL clusters API', () => {
   });
 
   it('answers GraphQL over SSE on the same endpoint', async () => {
-    const response = await app.yoga.fetch('http://mc.test/graphql?query=%7Bclusters%7Bname%7D%7D', { headers: { accept: 'text/event-stream' } });
+    const response = await app.yoga.fetch('http://mc.test/graphql?query=%7Bclusters%7Bname%7D%7D', { headers: { accept: 'text/event-stream', ...authHeaders(token) } });
     expect(response.headers.get('content-type')).toContain('text/event-stream');
     const text = await response.text();
     expect(text).toContain('event: next');

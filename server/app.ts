@@ -2,12 +2,13 @@
 // all on one port. The only server file that imports schema/.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ExecutionArgs } from 'graphql';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga } from 'graphql-yoga';
 import sirv from 'sirv';
 import { WebSocketServer } from 'ws';
 import { schema } from '../schema/index.js';
+import { connectionAuthorization, createAuth, createSessions, UNAUTHORIZED_CLOSE_CODE, useAuth } from './auth.js';
 import type { Context, Services } from './services.js';
 
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
@@ -18,19 +19,40 @@ export interface AppOptions {
   staticDir?: string;
   clientMiddleware?: Middleware;
   graphiql?: boolean;
+  access?: {
+    /** Answer requests that send no token (server.auth.allowLoopbackWithoutToken; main.ts allows it on loopback only). */
+    allowWithoutToken?: boolean;
+    /** Browser origins other than the app's own that may call the API (server.corsOrigins). */
+    corsOrigins?: string[];
+  };
 }
+
+/** Largest HTTP body or WebSocket message: a launch form is a few kB; this only stops memory exhaustion. */
+export const MAX_REQUEST_BYTES = 1024 * 1024;
 
 interface EnvelopedRoot {
   execute: (args: ExecutionArgs) => unknown;
   subscribe: (args: ExecutionArgs) => unknown;
 }
 
-export function createApp({ services, staticDir, clientMiddleware, graphiql = false }: AppOptions) {
+export function createApp({ services, staticDir, clientMiddleware, graphiql = false, access = {} }: AppOptions) {
+  const auth = createAuth({ tokens: services.tokens, required: !access.allowWithoutToken });
+  const sessions = createSessions();
+  const corsOrigins = access.corsOrigins ?? [];
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     graphiql,
     landingPage: false,
-    context: () => ({ em: services.orm.em.fork(), services }),
+    // Our typed failures are results (the Pothos errors plugin), not errors. Anything thrown is masked, in dev too:
+    // an SSH or file system error can name a key path.
+    maskedErrors: { isDev: false },
+    maxRequestBodySize: MAX_REQUEST_BYTES,
+    // No uploads in the schema; multipart is also a body a cross-site form can send without a preflight.
+    multipart: false,
+    // Yoga's default reflects any origin; an empty list must mean no cross-origin access at all.
+    cors: corsOrigins.length ? { origin: corsOrigins, credentials: false, methods: ['GET', 'POST'], allowedHeaders: ['authorization', 'content-type', 'accept'] } : false,
+    context: (initial) => ({ em: services.orm.em.fork(), services, session: sessions.of(initial) }),
+    plugins: [useAuth(auth, sessions)],
   });
 
   const client: Middleware | undefined =
@@ -61,7 +83,7 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
 
   // Upgrades are routed by hand: a WebSocketServer bound to the server would refuse every other path, and in
   // dev Vite's HMR socket shares this server.
-  const webSockets = new WebSocketServer({ noServer: true });
+  const webSockets = new WebSocketServer({ noServer: true, maxPayload: MAX_REQUEST_BYTES });
   server.on('upgrade', (req, socket, head) => {
     if ((req.url ?? '').split('?')[0] !== yoga.graphqlEndpoint) {
       if (!clientMiddleware) socket.destroy();
@@ -69,16 +91,33 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
     }
     webSockets.handleUpgrade(req, socket, head, (ws) => webSockets.emit('connection', ws, req));
   });
-  const wsServer = useServer(
+  const wsServer = useServer<Record<string, unknown> | undefined, { authorization?: string }>(
     {
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+      onConnect: async (ctx) => {
+        const authorization = connectionAuthorization(ctx.connectionParams);
+        if (!(await auth.authenticate(authorization))) {
+          // Returning false alone would close with 4403; a missing or bad token is 4401, which clients re-pair on.
+          ctx.extra.socket.close(UNAUTHORIZED_CLOSE_CODE, 'Unauthorized');
+          return false;
+        }
+        ctx.extra.authorization = authorization;
+        return true;
+      },
       onSubscribe: async (ctx, _id, payload) => {
+        // Checked again per operation: a token revoked while its socket is open gets no new operation.
+        const session = await auth.authenticate(ctx.extra.authorization);
+        if (!session) {
+          ctx.extra.socket.close(UNAUTHORIZED_CLOSE_CODE, 'Unauthorized');
+          return [new GraphQLError('unknown or revoked API token', { extensions: { code: 'UNAUTHENTICATED' } })];
+        }
         const { schema: envelopedSchema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,
+          session,
         });
         const args: ExecutionArgs = {
           schema: envelopedSchema,

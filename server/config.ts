@@ -40,14 +40,49 @@ const clusterSchema = z.strictObject({
 /** Every option a cluster entry accepts (config/clusters.example.yaml documents each one). */
 export const clusterOptionNames = Object.keys(clusterSchema.shape);
 
+// A browser origin as it sends it in the Origin header: scheme, host and port, nothing else.
+const isOrigin = (value: string): boolean => {
+  try {
+    return new URL(value).origin === value;
+  } catch {
+    return false;
+  }
+};
+
+const serverSchema = z.strictObject({
+  publicUrl: z
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL (the address your phone opens)' })
+    .transform((url) => url.replace(/\/+$/, ''))
+    .optional(),
+  corsOrigins: z.array(z.string().refine(isOrigin, 'must be origins such as https://app.example.org (scheme, host, port; no path)')).default([]),
+  auth: z
+    .strictObject({
+      allowLoopbackWithoutToken: z.boolean().default(false),
+      createTokenAtFirstStart: z.boolean().default(true),
+    })
+    .prefault({}),
+});
+
+const serverAuthOptionNames = Object.keys(serverSchema.shape.auth.unwrap().shape);
+/** Every option of the server section, nested ones included (config/clusters.example.yaml documents each one). */
+export const serverOptionNames = [...Object.keys(serverSchema.shape), ...serverAuthOptionNames];
+/** The fields a nested section accepts, for "did you mean" hints. */
+const sectionOptionNames: Record<string, string[]> = { server: Object.keys(serverSchema.shape), 'server.auth': serverAuthOptionNames };
+
 const configSchema = z.strictObject({
   clusters: z.record(z.string().regex(CLUSTER_NAME, 'cluster names are lowercase letters, digits, - and _'), clusterSchema),
+  server: serverSchema.prefault({}),
 });
 
 export type ClusterConfig = z.infer<typeof clusterSchema> & { name: string };
+export type ServerConfig = z.infer<typeof serverSchema>;
+/** The server section's defaults: what a config without one, or one built by hand in a test, means. */
+export const defaultServerConfig: ServerConfig = serverSchema.parse({});
 export interface Config {
   file: string;
   clusters: ClusterConfig[];
+  /** Access and addresses; read at start only (a change applies at the next start). Absent = defaults. */
+  server?: ServerConfig;
 }
 
 /** A cluster entry with the documented defaults filled in, as loadConfig would give it (no file checks). */
@@ -83,12 +118,13 @@ function describeIssue(file: string, issue: z.core.$ZodIssue): string {
   const where = inCluster ? `cluster "${path[1]}": ` : '';
   const fieldPath = inCluster ? path.slice(2) : path;
   if (issue.code === 'unrecognized_keys') {
-    const known = inCluster ? Object.keys(clusterSchema.shape) : Object.keys(configSchema.shape);
+    const section = inCluster ? '' : path.join('.');
+    const known = inCluster ? Object.keys(clusterSchema.shape) : (sectionOptionNames[section] ?? Object.keys(configSchema.shape));
     const fields = issue.keys.map((key) => {
       const hint = closestName(key, known);
       return `"${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`;
     });
-    return `${file}: ${where}unknown field ${fields.join(', ')}`;
+    return `${file}: ${where}unknown field ${fields.join(', ')}${section ? ` in ${section}` : ''}`;
   }
   if (path[0] === 'clusters' && path.length === 2 && issue.code === 'invalid_key') {
     return `${file}: cluster "${path[1]}": invalid cluster name (lowercase letters, digits, - and _)`;
@@ -165,7 +201,7 @@ export function loadConfig(path: string): Config {
     }
     return cluster;
   });
-  return { file, clusters };
+  return { file, clusters, server: parsed.data.server };
 }
 
 /**

@@ -4,9 +4,10 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createApp, type Middleware } from './app.js';
-import { defaultConfigPath, loadConfig, watchConfig } from './config.js';
+import { accessNotice, planAccess } from './auth.js';
+import { defaultConfigPath, defaultServerConfig, loadConfig, watchConfig } from './config.js';
 import { initOrm } from './db/orm.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, ValidationError } from './errors.js';
 import { createServices } from './services.js';
 
 export interface ServerOptions {
@@ -53,6 +54,16 @@ export async function startServer(options: ServerOptions) {
     // Fault injection for the crash-safety tests: die exactly between sbatch's answer and saving the job's id.
     jobs: process.env.MC_FAULT === 'kill-after-sbatch' ? { afterSbatch: () => void process.kill(process.pid, 'SIGKILL') } : {},
   });
+  // Server settings are read at start only: who may connect does not change under a running server.
+  const access = { server: config.server ?? defaultServerConfig, host: options.host, configPath: options.configPath, dataDir: options.dataDir };
+  let plan: Awaited<ReturnType<typeof planAccess>>;
+  try {
+    plan = await planAccess(services.tokens, access);
+  } catch (error) {
+    await services.close();
+    await orm.close();
+    throw error;
+  }
 
   let viteMiddleware: Middleware | undefined;
   const builtClient = options.staticDir ?? resolve(projectRoot, 'client/dist');
@@ -62,6 +73,7 @@ export async function startServer(options: ServerOptions) {
     services,
     graphiql: options.dev,
     staticDir,
+    access: { allowWithoutToken: !plan.required, corsOrigins: access.server.corsOrigins },
     // Vite is created after the app because its HMR socket attaches to the app's HTTP server.
     clientMiddleware: options.dev ? (req, res, next) => viteMiddleware?.(req, res, next) : undefined,
   });
@@ -83,6 +95,16 @@ export async function startServer(options: ServerOptions) {
   );
 
   const url = await app.start(options.port, options.host);
+  // Created only once the server listens: a start that fails must not leave a token nobody was shown.
+  let firstToken: { name: string; token: string } | undefined;
+  if (plan.createFirstToken) {
+    try {
+      firstToken = { name: 'phone', token: (await services.tokens.create('phone')).token };
+    } catch (error) {
+      // The CLI created it meanwhile: its user has the token.
+      if (!(error instanceof ValidationError)) throw error;
+    }
+  }
   services.clusters.warmUp();
   services.poller.start();
   await services.lifecycle.start();
@@ -95,6 +117,8 @@ export async function startServer(options: ServerOptions) {
     url,
     app,
     services,
+    /** What to tell the user about access: a new token's pairing link and QR code (first start), or how to make one. */
+    accessNotice: await accessNotice({ required: plan.required, firstToken }, { ...access, url }),
     async stop() {
       watcher.close();
       await app.stop();
@@ -121,6 +145,7 @@ async function main(): Promise<void> {
     const options = optionsFromArgs(process.argv.slice(2));
     running = await startServer(options);
     console.log(`Mission Control is running at ${running.url}  (config: ${options.configPath})`);
+    console.log(`\n${running.accessNotice}\n`);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`error: ${error.message}`);

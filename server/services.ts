@@ -1,5 +1,6 @@
 // Every service, built once and handed around in one object. No DI container.
 import type { EntityManager } from '@mikro-orm/sqlite';
+import type { Session } from './auth.js';
 import { createClusterService, type ClusterServiceOptions } from './clusters.js';
 import type { Config } from './config.js';
 import type { Orm } from './db/orm.js';
@@ -10,6 +11,7 @@ import { createLogFollower } from './log-tail.js';
 import { createPoller } from './poller.js';
 import { createProjectService } from './projects.js';
 import { createEvents } from './pubsub.js';
+import { createTokenService } from './tokens.js';
 
 export interface ServiceOptions {
   orm: Orm;
@@ -27,6 +29,7 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
   const lifecycle = createLifecycleWatcher({ orm, clusters, events, pollNow: (cluster) => poller.pollNow(cluster) });
   const logs = createLogFollower({ orm, clusters, events });
   const gpu = createGpuService({ clusters });
+  const tokens = createTokenService({ orm });
   // Pushed when a read refreshed the cache: subscribers never cause a remote command themselves.
   gpu.subscribe((cluster, availability) => events.publish('gpu:availability', cluster, availability));
   return {
@@ -39,6 +42,7 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
     lifecycle,
     logs,
     gpu,
+    tokens,
     async applyConfig(next: Config) {
       await clusters.applyConfig(next);
       gpu.forget();
@@ -58,4 +62,6 @@ export type Services = ReturnType<typeof createServices>;
 export interface Context {
   em: EntityManager;
   services: Services;
+  /** Who is asking (server/auth.ts); every operation has one, or it was refused before reaching a resolver. */
+  session: Session;
 }

@@ -9,6 +9,7 @@ import { createGpuService, type GpuAvailability } from '../../server/gpu.js';
 import { createServices, type Services } from '../../server/services.js';
 import { gpuAvailabilityCommand, parseGpuRequest } from '../../server/slurm/gpu.js';
 import { createTransport, type Transport } from '../../server/ssh/index.js';
+import { authHeaders, createTestToken } from '../graphql-client.js';
 import { labClusterConfig, labForSuite, onLab } from './lab-env.js';
 
 const lab = labForSuite('lab GPU availability suite');
@@ -39,6 +40,7 @@ describe.skipIf(!lab)('GPU availability on the lab', () => {
     let services: Services;
     let app: ReturnType<typeof createApp>;
     let counter: { gpuExecs: number };
+    let token: string;
 
     beforeAll(async () => {
       orm = await initOrm(':memory:');
@@ -54,6 +56,7 @@ describe.skipIf(!lab)('GPU availability on the lab', () => {
         },
       });
       app = createApp({ services });
+      token = await createTestToken(services);
     });
     afterAll(async () => {
       await services?.close();
@@ -61,7 +64,7 @@ describe.skipIf(!lab)('GPU availability on the lab', () => {
     });
 
     async function graphql(query: string, variables?: Record<string, unknown>) {
-      const response = await app.yoga.fetch('http://mc.test/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+      const response = await app.yoga.fetch('http://mc.test/graphql', { method: 'POST', headers: { 'content-type': 'application/json', ...authHeaders(token) }, body: JSON.stringify({ query, variables }) });
       return (await response.json()) as { data?: any; errors?: unknown };
     }
 

@@ -1,0 +1,333 @@
+// Access control over the three transports (HTTP, SSE, graphql-ws), on a real listening server with an in-memory
+// database and one fake cluster whose transport counts the commands it is asked to run.
+import * as crypto from 'node:crypto';
+import { createClient } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import WebSocket from 'ws';
+import { authHeaders, createTestToken, wsConnectionParams } from '../test/graphql-client.js';
+import { createApp, MAX_REQUEST_BYTES } from './app.js';
+import { isLoopbackHost, planAccess } from './auth.js';
+import { clusterConfig, defaultServerConfig, type Config } from './config.js';
+import { initOrm, type Orm } from './db/orm.js';
+import { ConfigError } from './errors.js';
+import { createServices, type Services } from './services.js';
+
+vi.mock('node:crypto', async (importOriginal) => {
+  const original = await importOriginal<typeof import('node:crypto')>();
+  return { ...original, timingSafeEqual: vi.fn(original.timingSafeEqual) };
+});
+
+const probeOutput = 'slurm 22.05.8\n--mission-control--\ngpu*|up|1|idle\n';
+const clusterMutation = 'mutation { testClusterConnection(name: "fake") { __typename } }';
+
+interface World {
+  orm: Orm;
+  services: Services;
+  app: ReturnType<typeof createApp>;
+  url: string;
+  execs: () => number;
+}
+
+async function world(access: Parameters<typeof createApp>[0]['access'] = {}): Promise<World> {
+  const orm = await initOrm(':memory:');
+  let execs = 0;
+  const config: Config = { file: 'test.yaml', clusters: [clusterConfig('fake', { host: 'fake.example.edu', user: 'me', agent: true, keepaliveIntervalMs: 0 })] };
+  const services = createServices({
+    orm,
+    config,
+    clusters: {
+      transportFactory: () => ({
+        exec: async () => {
+          execs++;
+          return { stdout: probeOutput, stderr: '', exitCode: 0, durationMs: 1 };
+        },
+        close: async () => undefined,
+      }),
+    },
+  });
+  const app = createApp({ services, access });
+  const url = await app.start(0, '127.0.0.1');
+  return { orm, services, app, url, execs: () => execs };
+}
+
+async function stop(w: World | undefined) {
+  if (!w) return;
+  await w.app.stop();
+  await w.services.close();
+  await w.orm.close();
+}
+
+const post = (w: World, query: string, headers: Record<string, string> = {}) =>
+  fetch(`${w.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query }) });
+
+const sse = (w: World, query: string, headers: Record<string, string> = {}) =>
+  fetch(`${w.url}/graphql?query=${encodeURIComponent(query)}`, { headers: { accept: 'text/event-stream', ...headers } });
+
+/** Runs one operation over graphql-ws; resolves with its result, or with the close code when the server hangs up. */
+function overWebSocket(w: World, query: string, connectionParams?: Record<string, unknown>): Promise<{ result?: any; closeCode?: number }> {
+  return new Promise((resolve) => {
+    const client = createClient({
+      url: `${w.url.replace('http', 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      lazy: true,
+      connectionParams,
+      on: { closed: (event) => resolve({ closeCode: (event as { code: number }).code }) },
+    });
+    let result: unknown;
+    client.subscribe(
+      { query },
+      {
+        next: (value) => (result = value),
+        error: () => undefined,
+        complete: () => {
+          resolve({ result });
+          void client.dispose();
+        },
+      },
+    );
+  });
+}
+
+describe('with tokens required (the default)', () => {
+  let w: World;
+  let token: string;
+  let readOnly: string;
+  beforeAll(async () => {
+    w = await world();
+    token = await createTestToken(w.services, { name: 'phone' });
+    readOnly = await createTestToken(w.services, { name: 'dashboard', readOnly: true });
+  });
+  afterAll(() => stop(w));
+
+  it('HTTP: refuses a request without a token, or with an unknown one, with 401 UNAUTHENTICATED', async () => {
+    const refused: Array<Record<string, string>> = [{}, { authorization: 'Bearer mc_' + 'A'.repeat(43) }, { authorization: 'Basic dXNlcjpwYXNz' }, { authorization: token }];
+    for (const headers of refused) {
+      const response = await post(w, '{ session { tokenName } }', headers);
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toBe('Bearer');
+      const body = (await response.json()) as any;
+      expect(body).toEqual({ errors: [{ message: expect.any(String), extensions: { code: 'UNAUTHENTICATED' } }] });
+      expect(body.data).toBeUndefined();
+    }
+  });
+
+  it('HTTP: answers with the session of a valid token, whatever the case of "Bearer"', async () => {
+    const response = await post(w, '{ session { tokenName readOnly authRequired } }', { authorization: `bearer ${token}` });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ data: { session: { tokenName: 'phone', readOnly: false, authRequired: true } } });
+  });
+
+  it('SSE: refuses a subscription stream without a token and serves one with it', async () => {
+    const refused = await sse(w, '{ session { tokenName } }');
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as any).errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    const served = await sse(w, '{ session { tokenName } }', authHeaders(token));
+    expect(served.headers.get('content-type')).toContain('text/event-stream');
+    expect(await served.text()).toContain('"session":{"tokenName":"phone"}');
+  });
+
+  it('WebSocket: closes a connection without a token, or with an unknown one, with 4401', async () => {
+    expect(await overWebSocket(w, '{ session { tokenName } }')).toEqual({ closeCode: 4401 });
+    expect(await overWebSocket(w, '{ session { tokenName } }', wsConnectionParams('mc_' + 'B'.repeat(43)))).toEqual({ closeCode: 4401 });
+    expect(await overWebSocket(w, '{ session { tokenName } }', { authorization: 42 })).toEqual({ closeCode: 4401 });
+  });
+
+  it('WebSocket: runs operations for a valid token in connectionParams', async () => {
+    expect(await overWebSocket(w, '{ session { tokenName readOnly } }', wsConnectionParams(token))).toEqual({ result: { data: { session: { tokenName: 'phone', readOnly: false } } } });
+  });
+
+  it('a read-only token reads over all three transports, and its mutations are FORBIDDEN and never run', async () => {
+    const before = w.execs();
+    const query = await post(w, '{ session { tokenName readOnly } }', authHeaders(readOnly));
+    expect(await query.json()).toEqual({ data: { session: { tokenName: 'dashboard', readOnly: true } } });
+
+    const http = (await (await post(w, clusterMutation, authHeaders(readOnly))).json()) as any;
+    expect(http.data).toBeUndefined();
+    expect(http.errors).toEqual([expect.objectContaining({ extensions: { code: 'FORBIDDEN' } })]);
+
+    const overSse = await fetch(`${w.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...authHeaders(readOnly) },
+      body: JSON.stringify({ query: clusterMutation }),
+    });
+    expect(await overSse.text()).toContain('"code":"FORBIDDEN"');
+
+    const ws = await overWebSocket(w, clusterMutation, wsConnectionParams(readOnly));
+    expect(ws.result.errors).toEqual([expect.objectContaining({ extensions: { code: 'FORBIDDEN' } })]);
+    expect((await overWebSocket(w, '{ session { readOnly } }', wsConnectionParams(readOnly))).result).toEqual({ data: { session: { readOnly: true } } });
+
+    expect(w.execs()).toBe(before);
+    // The same mutation with a read-write token does run.
+    expect(await (await post(w, clusterMutation, authHeaders(token))).json()).toEqual({ data: { testClusterConnection: { __typename: 'MutationTestClusterConnectionSuccess' } } });
+    expect(w.execs()).toBe(before + 1);
+  });
+
+  it('a revoked token is refused at once over HTTP, SSE and WebSocket', async () => {
+    const doomed = await createTestToken(w.services, { name: 'lost-phone' });
+    expect((await post(w, '{ session { tokenName } }', authHeaders(doomed))).status).toBe(200);
+    await w.services.tokens.revoke('lost-phone');
+    expect((await post(w, '{ session { tokenName } }', authHeaders(doomed))).status).toBe(401);
+    expect((await sse(w, '{ session { tokenName } }', authHeaders(doomed))).status).toBe(401);
+    expect(await overWebSocket(w, '{ session { tokenName } }', wsConnectionParams(doomed))).toEqual({ closeCode: 4401 });
+  });
+
+  it('closes an open socket with 4401 at its next operation once its token is revoked', async () => {
+    const doomed = await createTestToken(w.services, { name: 'open-socket' });
+    const closed = new Promise<number>((resolve) => {
+      const client = createClient({
+        url: `${w.url.replace('http', 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        retryAttempts: 0,
+        // One socket for both operations: a lazy client would close it in between.
+        lazy: false,
+        connectionParams: wsConnectionParams(doomed),
+        on: { closed: (event) => resolve((event as { code: number }).code) },
+      });
+      const run = (then: () => void) => client.subscribe({ query: '{ session { tokenName } }' }, { next: () => undefined, error: () => undefined, complete: then });
+      run(() => void w.services.tokens.revoke('open-socket').then(() => run(() => undefined)));
+    });
+    expect(await closed).toBe(4401);
+  });
+
+  it('compares token hashes in constant time, against every stored token, without stopping at the match', async () => {
+    const timingSafeEqual = vi.mocked(crypto.timingSafeEqual);
+    const stored = (await w.services.tokens.list()).length;
+    timingSafeEqual.mockClear();
+    expect(await w.services.tokens.verify(token)).toEqual({ name: 'phone', readOnly: false });
+    expect(timingSafeEqual).toHaveBeenCalledTimes(stored);
+    timingSafeEqual.mockClear();
+    expect(await w.services.tokens.verify(`mc_${'C'.repeat(43)}`)).toBeNull();
+    expect(timingSafeEqual).toHaveBeenCalledTimes(stored);
+  });
+
+  it('stores only the SHA-256 of a token, never the token', async () => {
+    const fresh = await createTestToken(w.services, { name: 'stored' });
+    expect(fresh).toMatch(/^mc_[A-Za-z0-9_-]{43}$/);
+    expect(Buffer.from(fresh.slice(3), 'base64url')).toHaveLength(32);
+    const rows = await w.orm.em.getConnection().execute(`select * from api_token where name = 'stored'`);
+    expect(rows).toHaveLength(1);
+    const columns = Object.values(rows[0] as Record<string, unknown>).map(String);
+    expect(columns.some((value) => value.includes(fresh) || value.includes(fresh.slice(3)))).toBe(false);
+    expect((rows[0] as { token_hash: string }).token_hash).toBe(crypto.createHash('sha256').update(fresh).digest('hex'));
+  });
+
+  it('records the last use, writing at most once a minute per token', async () => {
+    const fresh = await createTestToken(w.services, { name: 'used' });
+    const lastUsed = async () => (await w.services.tokens.list()).find((t) => t.name === 'used')!.lastUsedAt;
+    expect(await lastUsed()).toBeNull();
+    await post(w, '{ session { tokenName } }', authHeaders(fresh));
+    await expect.poll(lastUsed).not.toBeNull();
+    const first = (await lastUsed())!.getTime();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await post(w, '{ session { tokenName } }', authHeaders(fresh));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await lastUsed())!.getTime()).toBe(first);
+  });
+
+  it('refuses a body over the size limit with 413, and sends no CORS headers when no origin is configured', async () => {
+    const big = await fetch(`${w.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...authHeaders(token) },
+      body: JSON.stringify({ query: `{ session { tokenName } } # ${'x'.repeat(MAX_REQUEST_BYTES)}` }),
+    });
+    expect(big.status).toBe(413);
+    const crossSite = await post(w, '{ session { tokenName } }', { ...authHeaders(token), origin: 'https://evil.example' });
+    expect(crossSite.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('masks errors that are not our typed results (they may name files on the server)', async () => {
+    const list = w.services.clusters.list;
+    w.services.clusters.list = async () => {
+      throw new Error('ENOENT: /home/me/.ssh/id_ed25519');
+    };
+    try {
+      const body = (await (await post(w, '{ clusters { name } }', authHeaders(token))).json()) as any;
+      expect(JSON.stringify(body)).not.toContain('id_ed25519');
+      expect(body.errors[0].message).toBe('Unexpected error.');
+    } finally {
+      w.services.clusters.list = list;
+    }
+  });
+
+  it('exposes no field that could carry a key path, password, token or private key', async () => {
+    const body = (await (await post(w, '{ __schema { types { name fields { name } inputFields { name } } } }', authHeaders(token))).json()) as any;
+    const names = body.data.__schema.types.flatMap((type: any) => [...(type.fields ?? []), ...(type.inputFields ?? [])].map((field: any) => `${type.name}.${field.name}`));
+    expect(names.length).toBeGreaterThan(100);
+    expect(names.filter((name: string) => /identityFile|knownHosts|password|passphrase|privateKey|secret|tokenHash|\.token$|vapidPrivate/i.test(name))).toEqual([]);
+  });
+});
+
+describe('with tokens opted out on loopback', () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await world({ allowWithoutToken: true });
+  });
+  afterAll(() => stop(w));
+
+  it('answers a request without a token on every transport, with an anonymous session', async () => {
+    const http = await post(w, '{ session { tokenName readOnly authRequired } }');
+    expect(await http.json()).toEqual({ data: { session: { tokenName: null, readOnly: false, authRequired: false } } });
+    expect(await (await sse(w, '{ session { tokenName } }')).text()).toContain('"session":{"tokenName":null}');
+    expect((await overWebSocket(w, '{ session { tokenName } }')).result).toEqual({ data: { session: { tokenName: null } } });
+  });
+
+  it('still refuses a token it does not know, and keeps a read-only token read-only', async () => {
+    expect((await post(w, '{ session { tokenName } }', { authorization: `Bearer mc_${'D'.repeat(43)}` })).status).toBe(401);
+    const readOnly = await createTestToken(w.services, { readOnly: true });
+    expect(((await (await post(w, clusterMutation, authHeaders(readOnly))).json()) as any).errors[0].extensions.code).toBe('FORBIDDEN');
+  });
+});
+
+describe('CORS for configured origins only', () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await world({ corsOrigins: ['https://app.example.org', 'https://other.example.org'] });
+  });
+  afterAll(() => stop(w));
+
+  it('answers a preflight from a configured origin and names no other origin', async () => {
+    const preflight = await fetch(`${w.url}/graphql`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example.org', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example.org');
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('authorization');
+    expect(preflight.headers.get('access-control-allow-credentials')).toBeNull();
+    const evil = await fetch(`${w.url}/graphql`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    expect(evil.headers.get('access-control-allow-origin')).not.toBe('https://evil.example');
+  });
+});
+
+describe('planAccess', () => {
+  const tokens = (count: number) => ({ count: async () => count });
+  const options = (host: string, auth: Partial<typeof defaultServerConfig.auth> = {}) => ({
+    server: { ...defaultServerConfig, auth: { ...defaultServerConfig.auth, ...auth } },
+    host,
+    configPath: '/etc/mc/clusters.yaml',
+    dataDir: 'data',
+  });
+
+  it('knows loopback addresses', () => {
+    expect(['127.0.0.1', '127.1.2.3', '::1', 'localhost', 'LOCALHOST'].every(isLoopbackHost)).toBe(true);
+    expect(['0.0.0.0', '::', '', '192.168.1.5', '10.0.0.1', 'example.org', '127.0.0.1.example.org'].some(isLoopbackHost)).toBe(false);
+  });
+
+  it('requires tokens by default, on loopback too, and makes the first one when none exists', async () => {
+    expect(await planAccess(tokens(0), options('127.0.0.1'))).toEqual({ required: true, createFirstToken: true });
+    expect(await planAccess(tokens(2), options('0.0.0.0'))).toEqual({ required: true, createFirstToken: false });
+  });
+
+  it('allows the opt-out on loopback only', async () => {
+    expect(await planAccess(tokens(0), options('127.0.0.1', { allowLoopbackWithoutToken: true }))).toEqual({ required: false, createFirstToken: false });
+    await expect(planAccess(tokens(5), options('0.0.0.0', { allowLoopbackWithoutToken: true }))).rejects.toThrow(ConfigError);
+    await expect(planAccess(tokens(5), options('0.0.0.0', { allowLoopbackWithoutToken: true }))).rejects.toThrow(/allowLoopbackWithoutToken .*--host is 0\.0\.0\.0: remove it .* or bind to 127\.0\.0\.1/);
+  });
+
+  it('refuses to listen beyond loopback with no token and no way to make one', async () => {
+    await expect(planAccess(tokens(0), options('0.0.0.0', { createTokenAtFirstStart: false }))).rejects.toThrow(/no API token exists .*npm run token -- create --name phone/);
+    expect(await planAccess(tokens(0), options('127.0.0.1', { createTokenAtFirstStart: false }))).toEqual({ required: true, createFirstToken: false });
+    expect(await planAccess(tokens(1), options('0.0.0.0', { createTokenAtFirstStart: false }))).toEqual({ required: true, createFirstToken: false });
+  });
+});

@@ -1,0 +1,107 @@
+// `npm run token -- create --name phone [--read-only] | list | revoke <name>`: API tokens in the server's database
+// (the same --data-dir / MC_DATA_DIR), usable while the server runs. A created token is printed once, with the
+// pairing link and its QR code; nothing can print it again.
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { pairingInstructions, phoneBaseUrl, tokenCommand } from '../auth.js';
+import { defaultConfigPath, defaultServerConfig, loadConfig, type ServerConfig } from '../config.js';
+import { initOrm } from '../db/orm.js';
+import { AppError, ConfigError } from '../errors.js';
+import { createTokenService, type TokenInfo } from '../tokens.js';
+
+const USAGE = `usage: npm run token -- <command> [options]
+
+  create --name NAME [--read-only]   make a token; prints it once, with the phone's pairing link and QR code
+  list                               every token: name, rights, created, last used (never the token itself)
+  revoke NAME                        delete a token; requests that use it are refused at once
+
+  --data-dir DIR   the server's data directory (MC_DATA_DIR, default ./data)
+  --config FILE    the server's config, for server.publicUrl in the pairing link (MC_CONFIG, default config/clusters.yaml)`;
+
+class UsageError extends AppError {}
+
+const when = (date: Date | null): string => (date ? `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC` : 'never');
+
+function table(tokens: TokenInfo[]): string {
+  const rows = [['NAME', 'RIGHTS', 'CREATED', 'LAST USED'], ...tokens.map((token) => [token.name, token.readOnly ? 'read-only' : 'read-write', when(token.createdAt), when(token.lastUsedAt)])];
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+}
+
+function serverConfig(configPath: string): ServerConfig {
+  // A token may be made before the config exists (first setup); the link then uses the default address.
+  return existsSync(configPath) ? (loadConfig(configPath).server ?? defaultServerConfig) : defaultServerConfig;
+}
+
+export async function runTokenCli(argv: string[], print: (text: string) => void = console.log): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        name: { type: 'string' },
+        'read-only': { type: 'boolean', default: false },
+        'data-dir': { type: 'string' },
+        config: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help) return print(USAGE);
+  const dataDir = resolve(values['data-dir'] ?? process.env.MC_DATA_DIR ?? 'data');
+  const configPath = values.config ? resolve(values.config) : defaultConfigPath();
+  const database = resolve(dataDir, 'mission-control.sqlite');
+
+  const expectArguments = (count: number) => {
+    if (rest.length !== count) throw new UsageError(`${command}: ${count === 0 ? 'takes no argument' : `takes ${count} argument(s)`}\n\n${USAGE}`);
+  };
+  if (command === 'create') {
+    expectArguments(0);
+    if (!values.name) throw new UsageError(`create: --name is required (e.g. --name phone)\n\n${USAGE}`);
+  } else if (command === 'revoke') {
+    expectArguments(1);
+  } else if (command === 'list') {
+    expectArguments(0);
+  } else {
+    throw new UsageError(command ? `unknown command "${command}"\n\n${USAGE}` : USAGE);
+  }
+  // Listing or revoking in a directory without a database is a wrong --data-dir, not an empty list.
+  if (command !== 'create' && !existsSync(database)) throw new UsageError(`no database at ${database}: is --data-dir (or MC_DATA_DIR) the server's?`);
+  const server = command === 'create' ? serverConfig(configPath) : defaultServerConfig;
+
+  const orm = await initOrm(database);
+  try {
+    const tokens = createTokenService({ orm });
+    if (command === 'create') {
+      const { token, info } = await tokens.create(values.name!, { readOnly: values['read-only'] });
+      const baseUrl = phoneBaseUrl(server, `http://${process.env.MC_HOST ?? '127.0.0.1'}:${process.env.MC_PORT ?? 4000}`);
+      print(await pairingInstructions(info.name, token, baseUrl, { configPath, readOnly: info.readOnly }));
+    } else if (command === 'list') {
+      const all = await tokens.list();
+      print(all.length ? table(all) : `no tokens yet: \`${tokenCommand('create --name phone', { configPath, dataDir })}\``);
+    } else {
+      await tokens.revoke(rest[0]!);
+      print(`revoked "${rest[0]}": requests with it are refused from now on`);
+    }
+  } finally {
+    await orm.close();
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  try {
+    await runTokenCli(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof AppError)) throw error;
+    console.error(`error: ${error.message}`);
+    // 2 for a wrong command line or config, as the server; 1 for a refused request (name taken, unknown name).
+    process.exit(error instanceof UsageError || error instanceof ConfigError ? 2 : 1);
+  }
+}
