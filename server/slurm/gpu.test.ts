@@ -282,6 +282,18 @@ describe('parsePendingGpuDemand', () => {
     ]);
   });
 
+  // Found by parsers.property.test.ts: digit runs too long for an exact number came through as 1e20 and the like,
+  // and demand, which multiplies what other users ask for, could pass GraphQL's Int and fail the whole answer.
+  it('skips counts too long to be exact and saturates demand at GraphQL Int', () => {
+    expect(parsePendingGpuDemand('7|gpu|gres:gpu:99999999999999999999|1\n8_[0-199999999999999999999]|gpu|gres:gpu:1|1\n')).toEqual([
+      { jobId: '8_[0-199999999999999999999]', partitions: ['gpu'], type: ANY_GPU_TYPE, count: 1 },
+    ]);
+    const huge = '9_[0-4000000]|gpu|gres:gpu:a100:8|1000\n10_[0-4000000]|gpu|gres:gpu:a100:8|1000\n';
+    expect(parsePendingGpuDemand(huge).map((request) => request.count)).toEqual([2 ** 31 - 1, 2 ** 31 - 1]);
+    const summary = summarizeGpuAvailability({ nodes: [], pending: parsePendingGpuDemand(huge) });
+    expect(summary.byType).toEqual([expect.objectContaining({ type: 'a100', pendingDemand: 2 ** 31 - 1 })]);
+  });
+
   it('works without the per-job section (older SLURM) and on an empty queue', () => {
     expect(parsePendingGpuDemand('7|gpu|gres:gpu:a100:2|1\n')).toEqual([{ jobId: '7', partitions: ['gpu'], type: 'a100', count: 2 }]);
     expect(parsePendingGpuDemand('', '')).toEqual([]);

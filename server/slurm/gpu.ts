@@ -122,6 +122,20 @@ export function parseGpuAvailability(stdout: string, options: GpuSummaryOptions 
 
 const FIELD_START = /(?:^|\s)([A-Za-z][A-Za-z0-9_]*)=/g;
 
+/** A count as SLURM prints it. Digits too many to be held exactly are garbled output, not a count: null. */
+function wholeCount(text: string | undefined): number | null {
+  if (text === undefined || !/^\d+$/.test(text)) return null;
+  const value = Number(text);
+  return Number.isSafeInteger(value) ? value : null;
+}
+
+/**
+ * GraphQL's Int. Pending demand multiplies counts that other users of the cluster choose (GPUs × nodes × array
+ * tasks); it saturates here rather than fail the whole availability answer for everyone.
+ */
+const MAX_DEMAND = 2 ** 31 - 1;
+const addDemand = (a: number, b: number) => Math.min(MAX_DEMAND, a + b);
+
 /**
  * The key=value fields of one `scontrol show node -o` line. Values may hold spaces (`OS=Linux 6.1 #1 SMP …`), so a
  * value runs up to the next ` Key=`; Reason is printed last and may hold anything, so it takes the rest of the line.
@@ -181,7 +195,8 @@ export function parseNodeGres(text: string): Map<string, number> {
     const hasCount = parts.length > 1 && /^\d+$/.test(parts[parts.length - 1]!);
     // `gpu` and `gpu:4` are untyped; `gpu:a100:4`, `gpu:a100` and `gpu:a100:no_consume:4` name the type second.
     const type = parts.length >= (hasCount ? 3 : 2) ? parts[1]! : UNTYPED_GPU;
-    const count = hasCount ? Number(parts[parts.length - 1]) : 1;
+    const count = hasCount ? wholeCount(parts[parts.length - 1]) : 1;
+    if (count === null) continue;
     counts.set(type, (counts.get(type) ?? 0) + count);
   }
   return counts;
@@ -194,7 +209,8 @@ export function parseTresGpus(text: string): Map<string, number> {
     const match = /^gres\/gpu(?::([^=]+))?=(\d+)$/.exec(item.trim());
     if (!match) continue;
     const type = match[1] ?? UNTYPED_GPU;
-    counts.set(type, (counts.get(type) ?? 0) + Number(match[2]));
+    const gpus = wholeCount(match[2]);
+    if (gpus !== null) counts.set(type, (counts.get(type) ?? 0) + gpus);
   }
   return counts;
 }
@@ -223,7 +239,7 @@ function allocatedByType(totals: Map<string, number>, used: Map<string, number>)
   return allocated;
 }
 
-const count = (value: string | undefined): number | null => (value !== undefined && /^\d+$/.test(value) ? Number(value) : null);
+const count = wholeCount;
 
 /** `scontrol show node -o [-d]`: one node per line. GresUsed (with -d) is preferred to AllocTRES, which lists GPUs only with accounting. */
 export function parseScontrolNodes(output: string): GpuNode[] {
@@ -275,8 +291,8 @@ export function parseGpuRequest(text: string): Array<{ type: string; count: numb
     if (!match) continue;
     // `gres:gpu:4`: the single field is the count; `gres:gpu:a100`: a type with the default count of one.
     const [, first, second] = match;
-    if (first !== undefined && second === undefined && /^\d+$/.test(first)) requests.push({ type: ANY_GPU_TYPE, count: Number(first) });
-    else requests.push({ type: first ?? ANY_GPU_TYPE, count: second === undefined ? 1 : Number(second) });
+    if (first !== undefined && second === undefined && /^\d+$/.test(first)) requests.push({ type: ANY_GPU_TYPE, count: wholeCount(first) ?? 0 });
+    else requests.push({ type: first ?? ANY_GPU_TYPE, count: second === undefined ? 1 : (wholeCount(second) ?? 0) });
   }
   return requests.filter((request) => request.count > 0);
 }
@@ -289,10 +305,11 @@ export function pendingTaskCount(jobId: string): number {
   for (const part of range.replace(/%\d+$/, '').split(',')) {
     const match = /^(\d+)(?:-(\d+)(?::(\d+))?)?$/.exec(part.trim());
     if (!match) continue;
-    const first = Number(match[1]);
-    const last = match[2] === undefined ? first : Number(match[2]);
-    const step = match[3] === undefined ? 1 : Math.max(1, Number(match[3]));
-    tasks += last >= first ? Math.floor((last - first) / step) + 1 : 0;
+    const first = wholeCount(match[1]);
+    const last = match[2] === undefined ? first : wholeCount(match[2]);
+    const step = match[3] === undefined ? 1 : wholeCount(match[3]);
+    if (first === null || last === null || step === null) continue;
+    tasks = addDemand(tasks, last >= first ? Math.floor((last - first) / Math.max(1, step)) + 1 : 0);
   }
   return Math.max(1, tasks);
 }
@@ -319,10 +336,10 @@ export function parsePendingGpuDemand(perNodeOutput: string, perJobOutput = ''):
     const partitions = partitionList.split(',').filter(Boolean);
     const tasks = pendingTaskCount(jobId);
     // A pending job may ask for a range of nodes (`-N 2-4`, shown as "2-4"): it needs at least the minimum.
-    const nodes = Math.max(1, Number.parseInt(nodeCount ?? '1', 10) || 1);
+    const nodes = Math.max(1, wholeCount(/^\d+/.exec(nodeCount ?? '')?.[0]) ?? 1);
     const byType = new Map<string, number>();
-    for (const request of parseGpuRequest(tresPerNode)) byType.set(request.type, (byType.get(request.type) ?? 0) + request.count * nodes * tasks);
-    for (const request of perJob.get(baseJobId(jobId)) ?? []) byType.set(request.type, (byType.get(request.type) ?? 0) + request.count * tasks);
+    for (const request of parseGpuRequest(tresPerNode)) byType.set(request.type, addDemand(byType.get(request.type) ?? 0, Math.min(MAX_DEMAND, request.count * nodes * tasks)));
+    for (const request of perJob.get(baseJobId(jobId)) ?? []) byType.set(request.type, addDemand(byType.get(request.type) ?? 0, Math.min(MAX_DEMAND, request.count * tasks)));
     for (const [type, gpus] of byType) demand.push({ jobId, partitions, type, count: gpus });
   }
   return demand;
@@ -391,8 +408,12 @@ export function summarizeGpuAvailability(inventory: GpuInventory, options: GpuSu
   for (const request of inventory.pending) {
     if (!counted(request.type)) continue;
     // Counted once per type even when the job names several partitions; each of them sees it as demand.
-    typeCounts(request.type).pendingDemand += request.count;
-    for (const partition of request.partitions) partitionCounts(partition, request.type).pendingDemand += request.count;
+    const byTypeCounts = typeCounts(request.type);
+    byTypeCounts.pendingDemand = addDemand(byTypeCounts.pendingDemand, request.count);
+    for (const partition of request.partitions) {
+      const counts = partitionCounts(partition, request.type);
+      counts.pendingDemand = addDemand(counts.pendingDemand, request.count);
+    }
   }
 
   return {

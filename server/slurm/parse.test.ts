@@ -39,4 +39,11 @@ describe('parseSinfoPartitions', () => {
     ]);
     expect(parseSinfoPartitions('')).toEqual([]);
   });
+
+  // Found by parsers.property.test.ts: parseInt read "2abc" as 2 and a 20-digit count as an inexact 1e20.
+  it('skips a node count that is not exactly a whole number', () => {
+    expect(parseSinfoPartitions('gpu*|up|99999999999999999999|idle\ngpu*|up|2abc|mix\ncpu|up|1|idle\n')).toEqual([
+      { name: 'cpu', isDefault: false, available: true, nodes: 1, states: [{ state: 'idle', nodes: 1 }] },
+    ]);
+  });
 });

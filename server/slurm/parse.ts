@@ -12,8 +12,9 @@ export function parseSinfoPartitions(output: string): PartitionInfo[] {
   for (const line of output.split('\n')) {
     const [rawName, availability, count, state] = line.trim().split('|');
     if (!rawName || availability === undefined || count === undefined || state === undefined) continue;
-    const nodes = Number.parseInt(count, 10);
-    if (!Number.isFinite(nodes)) continue;
+    // A count too long to be held exactly is a garbled line, not a partition.
+    const nodes = /^\d+$/.test(count) ? Number(count) : Number.NaN;
+    if (!Number.isSafeInteger(nodes)) continue;
     const name = rawName.replace(/\*$/, '');
     const partition = partitions.get(name) ?? { name, isDefault: rawName.endsWith('*'), available: availability === 'up', nodes: 0, states: [] };
     partition.nodes += nodes;

@@ -219,6 +219,12 @@ describe('parseSacct', () => {
     expect(job(jobs, OK)).toMatchObject({ state: 'COMPLETED', exitCode: 0, signal: null });
   });
 
+  it('reads an exit code that is not a pair of bytes as not known', () => {
+    const line = (exitCode: string) => `60|FAILED|None|${exitCode}|2026-11-23T21:35:49|2026-11-23T21:35:51|00:00:02|gpu-h100|/home/mlops/mcfx\n`;
+    expect(parseSacct(line('255:9'))[0]).toMatchObject({ exitCode: 255, signal: 9 });
+    expect(parseSacct(line('99999999999999999999:0'))[0]).toMatchObject({ exitCode: null, signal: null });
+  });
+
   it('reads "None" start and "None assigned" nodes of a job cancelled while pending as not known', () => {
     const jobs = parseSacct(recorded('sacct-states-final.txt'));
     expect(job(jobs, HELD)).toMatchObject({ state: 'CANCELLED', startedAt: null, nodeList: null, endedAt: '2026-11-23T21:37:00' });
@@ -377,7 +383,8 @@ describe('parseElapsed', () => {
     expect(parseElapsed(text)).toBe(seconds);
   });
 
-  it.each(['UNLIMITED', 'INVALID', 'N/A', '', '5', '1:75', 'a:b'])('%j → null', (text) => {
+  // '0-199999999999999999999' was found by parsers.property.test.ts: an inexact number of seconds, not null.
+  it.each(['UNLIMITED', 'INVALID', 'N/A', '', '5', '1:75', 'a:b', '0-199999999999999999999'])('%j → null', (text) => {
     expect(parseElapsed(text)).toBeNull();
   });
 });

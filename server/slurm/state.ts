@@ -352,7 +352,8 @@ function parseTimestamp(value: string | undefined): string | null {
 }
 
 function parseExitCode(value: string | undefined): [number | null, number | null] {
-  const match = /^(\d+):(\d+)$/.exec(value?.trim() ?? '');
+  // Exit status and signal are bytes; longer digit runs are garbled output, not an exit code.
+  const match = /^(\d{1,3}):(\d{1,3})$/.exec(value?.trim() ?? '');
   if (!match) return [null, null];
   const signal = Number(match[2]);
   return [Number(match[1]), signal === 0 ? null : signal];
@@ -376,5 +377,7 @@ export function parseElapsed(value: string): number | null {
     return null; // a bare number is minutes to sbatch but never printed by squeue or sacct: ambiguous
   }
   if (minutes >= 60 || seconds >= 60) return null;
-  return (Number(days ?? 0) * 24 + hours) * 3600 + minutes * 60 + seconds;
+  const total = (Number(days ?? 0) * 24 + hours) * 3600 + minutes * 60 + seconds;
+  // Digits too many to add up exactly are garbled output, not a duration.
+  return Number.isSafeInteger(total) ? total : null;
 }
