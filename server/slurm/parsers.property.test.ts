@@ -4,7 +4,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SlurmError } from '../errors.js';
+import { AppError, SlurmError } from '../errors.js';
+import type { Transport } from '../ssh/index.js';
+import { probeCluster } from './commands.js';
 import {
   GpuOutputError,
   nodeTakesJobs,
@@ -20,7 +22,8 @@ import {
   type GpuCounts,
 } from './gpu.js';
 import { parseSinfoPartitions, parseSlurmVersion } from './parse.js';
-import { parsePollOutput } from './poll.js';
+import { cancelJob, findSubmission, homeDirectory, readJobStates, readOutputHead, readOutputTail, removeCheckout, submitBatch } from './jobs.js';
+import { parsePollOutput, pollJobs } from './poll.js';
 import { JOB_STATES, normalizeSlurmState, parseElapsed, parseSacct, parseSbatchParsable, parseScontrolJobs, parseSqueue, SlurmParseError, type SlurmJobStatus } from './state.js';
 
 const fixturesDir = new URL('../../test/fixtures/slurm/', import.meta.url);
@@ -187,6 +190,65 @@ describe('cluster and GPU parsers, for any output', () => {
         for (const request of parsePendingGpuDemand(output, field)) expect(isCount(request.count)).toBe(true);
       }),
       RUNS,
+    );
+  });
+});
+
+// The commands read what a transport answers with the parsers above, plus a few inline reads of their own (file
+// sizes, ids); whatever the cluster answers, they resolve to a well-formed value or reject with an error the API
+// knows how to show (an AppError), never one it masks as "Unexpected error".
+describe('commands, for any answer from the cluster', () => {
+  const answer = fc.record({
+    stdout: anyOutput,
+    stderr: fc.oneof(fc.constant(''), anyOutput),
+    exitCode: fc.constantFrom(0, 0, 0, 1, 2, 90, 255, null),
+  });
+  const transportAnswering = (result: { stdout: string; stderr: string; exitCode: number | null }): Transport => ({
+    exec: async () => ({ ...result, durationMs: 1 }),
+    close: async () => {},
+  });
+  const submission = { cloneUrl: 'git@host:org/repo.git', repoDir: '/w/repos/r.git', commitSha: 'a'.repeat(40), workDir: '/w/jobs/t/code', jobDir: '/w/jobs/t', script: '#!/bin/sh\n' };
+
+  async function settled<T>(run: () => Promise<T>): Promise<T | null> {
+    try {
+      return await run();
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      return null;
+    }
+  }
+
+  it('job commands resolve to well-formed values or reject with an AppError', async () => {
+    await fc.assert(
+      fc.asyncProperty(answer, async (result) => {
+        const transport = transportAnswering(result);
+        (await settled(() => readJobStates(transport, ['39', '40', '52_1'])))?.forEach(expectWellFormedStatus);
+        const id = await settled(() => submitBatch(transport, submission));
+        expect(id === null || /^\d+$/.test(id)).toBe(true);
+        const found = await settled(() => findSubmission(transport, submission.jobDir, submission.workDir));
+        expect(found === null || /^\d+$/.test(found)).toBe(true);
+        const tail = await settled(() => readOutputTail(transport, '/w/jobs/t/output.log', 1024));
+        if (tail) expect(tail.size === null || isCount(tail.size)).toBe(true);
+        await settled(() => cancelJob(transport, '39'));
+        await settled(() => removeCheckout(transport, submission.workDir));
+        expect(typeof (await readOutputHead(transport, '/w/jobs/t/output.log', 1024))).toBe('string');
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('cluster, poll and home directory commands resolve to well-formed values or reject with an AppError', async () => {
+    await fc.assert(
+      fc.asyncProperty(answer, async (result) => {
+        const transport = transportAnswering(result);
+        const probe = await settled(() => probeCluster(transport));
+        if (probe) for (const partition of probe.partitions) expect(Number.isSafeInteger(partition.nodes)).toBe(true);
+        const poll = await settled(() => pollJobs(transport, ['39', '40']));
+        if (poll) [...poll.queue, ...poll.finished].forEach(expectWellFormedStatus);
+        const home = await settled(() => homeDirectory(transport));
+        expect(home === null || home.startsWith('/')).toBe(true);
+      }),
+      { numRuns: 1000 },
     );
   });
 });
