@@ -147,6 +147,14 @@ describe('readJobStates', () => {
     expect(calls).toHaveLength(1);
   });
 
+  // Found by parsers.property.test.ts: the parse error was a plain Error, which the API masks as "Unexpected error".
+  it('fails with a SlurmError (a SlurmParseError) when squeue answers something unreadable', async () => {
+    const { transport } = recordedCluster({ squeue: { exitCode: 0, stdout: 'N\n' }, sacct: 'sacct-states-final.txt' });
+    const error = await readJobStates(transport, [OK]).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(SlurmError);
+    expect(error).toMatchObject({ name: 'SlurmParseError', command: 'squeue', message: 'squeue failed: not the expected output format: "N"' });
+  });
+
   it('fails when sacct fails for a reason other than disabled accounting', async () => {
     const stderr = 'sacct: error: Problem talking to the database: Connection refused\n';
     const { transport } = recordedCluster({ squeue: { exitCode: 1, stderr: 'slurm_load_jobs error: Invalid job id specified\n' }, sacct: { exitCode: 1, stderr } });
@@ -272,6 +280,13 @@ describe('readOutputTail', () => {
 
   it('fails when the command fails', async () => {
     await expect(readOutputTail(fakeTransport({ exitCode: 1, stderr: 'boom' }).transport, '/o', 10)).rejects.toMatchObject({ name: 'SlurmError', command: 'tail' });
+  });
+
+  // Found by parsers.property.test.ts: a header that is not a size came back as size NaN, which the API cannot show.
+  it('fails with a SlurmError when the first line is not a size', async () => {
+    for (const stdout of ['\u{10000}', 'Welcome to the cluster\n12\nlog', '']) {
+      await expect(readOutputTail(fakeTransport({ stdout }).transport, '/o', 10)).rejects.toMatchObject({ name: 'SlurmError', command: 'tail' });
+    }
   });
 });
 

@@ -129,7 +129,9 @@ export async function readOutputTail(transport: Transport, path: string, maxByte
   const newline = result.stdout.indexOf('\n');
   const header = result.stdout.slice(0, newline);
   if (header === 'missing') return { size: null, text: '', startsAtFileStart: true };
-  const size = Number(header);
+  const size = newline >= 0 && /^\d+$/.test(header) ? Number(header) : Number.NaN;
+  // A size that is not one (stat missing, a login banner on stdout) would reach the API as NaN.
+  if (!Number.isSafeInteger(size)) throw new SlurmError('tail', result.exitCode, `not a file size: ${JSON.stringify(result.stdout.slice(0, 120))}`);
   return { size, text: result.stdout.slice(newline + 1), startsAtFileStart: size <= maxBytes };
 }
 

@@ -10,6 +10,7 @@
 // - a pending job's start (squeue/scontrol print the scheduler's estimate, a year ahead for jobs without a
 //   time limit) and a running job's end (start + time limit);
 // - the start of a job that never got nodes: a job cancelled while pending reads StartTime = the cancel time.
+import { SlurmError } from '../errors.js';
 
 export const JOB_STATES = [
   'SUBMITTING',
@@ -61,11 +62,13 @@ export const SQUEUE_FORMAT = '%i|%T|%r|%N|%S|%e|%M|%Z';
 /** For `sacct -X -n -P -o SACCT_FIELDS -j ids`. */
 export const SACCT_FIELDS = 'JobID,State,Reason,ExitCode,Start,End,Elapsed,NodeList,WorkDir';
 
-/** Input that is clearly not the expected format, where returning "no jobs" would mislead the caller. */
-export class SlurmParseError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SlurmParseError';
+/**
+ * Input that is clearly not the expected format, where returning "no jobs" would mislead the caller. A SlurmError,
+ * so that a command passing it on reaches the user as what it is rather than as a masked internal error.
+ */
+export class SlurmParseError extends SlurmError {
+  constructor(command: string, detail: string) {
+    super(command, null, detail);
   }
 }
 
@@ -154,7 +157,7 @@ export function parseSqueue(output: string): SlurmJobStatus[] {
 
 /** Ignores step lines ("7.batch", "7.extern", "7.0") even if -X was forgotten. */
 export function parseSacct(output: string): SlurmJobStatus[] {
-  if (isAccountingDisabledMessage(output)) throw new SlurmParseError('sacct: Slurm accounting storage is disabled');
+  if (isAccountingDisabledMessage(output)) throw new SlurmParseError('sacct', 'Slurm accounting storage is disabled');
   return parseDelimited(output, 'sacct', 9, ([id, rawState, reason, exitCode, start, end, elapsed, nodeList, workDir]) => {
     const status = toStatus({ id, rawState, reason, exitCode, start, end, elapsed, nodeList, workDir });
     // sacct's Reason is the job's last *pending* reason and outlives that phase (a COMPLETED array task
@@ -291,7 +294,7 @@ function isDiagnostic(line: string): boolean {
 }
 
 function unreadableError(command: string, line: string): SlurmParseError {
-  return new SlurmParseError(`${command}: not the expected output format: ${JSON.stringify(line.slice(0, 120))}`);
+  return new SlurmParseError(command, `not the expected output format: ${JSON.stringify(line.slice(0, 120))}`);
 }
 
 interface RawJobFields {
