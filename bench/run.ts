@@ -7,6 +7,7 @@ import type { Bench, BenchResult } from './bench.js';
 import { formatResult } from './bench.js';
 
 const benches: Record<string, () => Promise<{ default: Bench }>> = {
+  poll: () => import('./poll.js'),
   client: () => import('./client.js'),
 };
 
