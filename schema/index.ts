@@ -7,5 +7,6 @@ import './project.js';
 import './job.js';
 import './gpu.js';
 import './session.js';
+import './push.js';
 
 export const schema = lexicographicSortSchema(builder.toSchema());

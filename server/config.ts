@@ -40,6 +40,31 @@ const clusterSchema = z.strictObject({
 /** Every option a cluster entry accepts (config/clusters.example.yaml documents each one). */
 export const clusterOptionNames = Object.keys(clusterSchema.shape);
 
+export const DEFAULT_VAPID_SUBJECT = 'mailto:mission-control@example.com';
+
+// Apple's push service refuses a subject whose host it cannot resolve (localhost, *.local) with 403 BadJwtToken,
+// while the others accept it: refused here, where the mistake can be named, instead of failing on iPhones only.
+function isVapidSubject(subject: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(subject);
+  } catch {
+    return false;
+  }
+  const host = url.protocol === 'mailto:' ? (/^[^@\s]+@([^@\s?]+)$/.exec(url.pathname)?.[1] ?? '') : url.protocol === 'https:' ? url.hostname : '';
+  return /\./.test(host) && !/(^|\.)(localhost|local|localdomain|internal)$/i.test(host);
+}
+
+const notificationsSchema = z.strictObject({
+  subject: z
+    .string()
+    .refine(isVapidSubject, 'must be a mailto: address or an https: URL on a public domain (push services refuse localhost and .local)')
+    .default(DEFAULT_VAPID_SUBJECT),
+});
+
+/** Every option of the notifications section (config/clusters.example.yaml documents each one). */
+export const notificationOptionNames = Object.keys(notificationsSchema.shape);
+
 // A browser origin as it sends it in the Origin header: scheme, host and port, nothing else.
 const isOrigin = (value: string): boolean => {
   try {
@@ -67,22 +92,26 @@ const serverAuthOptionNames = Object.keys(serverSchema.shape.auth.unwrap().shape
 /** Every option of the server section, nested ones included (config/clusters.example.yaml documents each one). */
 export const serverOptionNames = [...Object.keys(serverSchema.shape), ...serverAuthOptionNames];
 /** The fields a nested section accepts, for "did you mean" hints. */
-const sectionOptionNames: Record<string, string[]> = { server: Object.keys(serverSchema.shape), 'server.auth': serverAuthOptionNames };
+const sectionOptionNames: Record<string, string[]> = { server: Object.keys(serverSchema.shape), 'server.auth': serverAuthOptionNames, notifications: notificationOptionNames };
 
 const configSchema = z.strictObject({
   clusters: z.record(z.string().regex(CLUSTER_NAME, 'cluster names are lowercase letters, digits, - and _'), clusterSchema),
   server: serverSchema.prefault({}),
+  notifications: notificationsSchema.prefault({}),
 });
 
 export type ClusterConfig = z.infer<typeof clusterSchema> & { name: string };
 export type ServerConfig = z.infer<typeof serverSchema>;
 /** The server section's defaults: what a config without one, or one built by hand in a test, means. */
 export const defaultServerConfig: ServerConfig = serverSchema.parse({});
+export type NotificationsConfig = z.infer<typeof notificationsSchema>;
 export interface Config {
   file: string;
   clusters: ClusterConfig[];
   /** Access and addresses; read at start only (a change applies at the next start). Absent = defaults. */
   server?: ServerConfig;
+  /** Web Push settings; absent in configs built by hand (tests), which then get the defaults. */
+  notifications?: NotificationsConfig;
 }
 
 /** A cluster entry with the documented defaults filled in, as loadConfig would give it (no file checks). */
@@ -201,7 +230,7 @@ export function loadConfig(path: string): Config {
     }
     return cluster;
   });
-  return { file, clusters, server: parsed.data.server };
+  return { file, clusters, notifications: parsed.data.notifications, server: parsed.data.server };
 }
 
 /**

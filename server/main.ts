@@ -106,6 +106,8 @@ export async function startServer(options: ServerOptions) {
     }
   }
   services.clusters.warmUp();
+  // Before the poller, so no job end it finds goes unannounced; makes the VAPID keys on the first start ever.
+  await services.notify.start();
   services.poller.start();
   await services.lifecycle.start();
   // Launches a previous run left between storing and sbatch's answer: adopted by their tag or marked failed.

@@ -8,6 +8,7 @@ import { createJobService, type JobServiceOptions } from './jobs.js';
 import { createGpuService } from './gpu.js';
 import { createLifecycleWatcher } from './lifecycle.js';
 import { createLogFollower } from './log-tail.js';
+import { createNotifier, type NotifierOptions } from './notify.js';
 import { createPoller } from './poller.js';
 import { createProjectService } from './projects.js';
 import { createEvents } from './pubsub.js';
@@ -18,9 +19,10 @@ export interface ServiceOptions {
   config: Config;
   clusters?: Omit<ClusterServiceOptions, 'orm' | 'config'>;
   jobs?: Pick<JobServiceOptions, 'afterSbatch'>;
+  notify?: Omit<NotifierOptions, 'orm' | 'events' | 'jobs' | 'config'>;
 }
 
-export function createServices({ orm, config, clusters: clusterOptions, jobs: jobOptions }: ServiceOptions) {
+export function createServices({ orm, config, clusters: clusterOptions, jobs: jobOptions, notify: notifyOptions }: ServiceOptions) {
   const events = createEvents();
   const clusters = createClusterService({ orm, config, events, ...clusterOptions });
   const projects = createProjectService();
@@ -29,6 +31,7 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
   const lifecycle = createLifecycleWatcher({ orm, clusters, events, pollNow: (cluster) => poller.pollNow(cluster) });
   const logs = createLogFollower({ orm, clusters, events });
   const gpu = createGpuService({ clusters });
+  const notify = createNotifier({ orm, events, jobs, config, ...notifyOptions });
   const tokens = createTokenService({ orm });
   // Pushed when a read refreshed the cache: subscribers never cause a remote command themselves.
   gpu.subscribe((cluster, availability) => events.publish('gpu:availability', cluster, availability));
@@ -42,15 +45,19 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
     lifecycle,
     logs,
     gpu,
+    notify,
     tokens,
     async applyConfig(next: Config) {
       await clusters.applyConfig(next);
       gpu.forget();
+      notify.applyConfig(next);
     },
     async close() {
       lifecycle.stop();
       logs.close();
       await poller.stop();
+      // After the poller: the ends its last poll announced are still sent.
+      await notify.stop();
       await clusters.close();
     },
   };

@@ -1,0 +1,63 @@
+import type { PushSubscription } from '../server/db/entities.js';
+import { NotFoundError, ValidationError } from '../server/errors.js';
+import { builder } from './builder.js';
+
+// The subscription's keys stay on the server: a device is shown only what it set.
+const PushDevice = builder.objectRef<PushSubscription>('PushDevice').implement({
+  description: "A browser subscribed to this server's notifications.",
+  fields: (t) => ({
+    endpoint: t.exposeString('endpoint'),
+    pendingAfterMinutes: t.exposeInt('pendingAfterMinutes', { nullable: true, description: 'Notify once when a job has been PENDING this long; null = never.' }),
+    mutedProjectIds: t.exposeIntList('mutedProjectIds', { description: 'Projects whose jobs this device is not told about.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+const PushSubscriptionInput = builder.inputType('PushSubscriptionInput', {
+  description: "The browser's PushSubscription.toJSON(): endpoint and keys (base64url), with this device's settings.",
+  fields: (t) => ({
+    endpoint: t.string({ required: true }),
+    p256dh: t.string({ required: true }),
+    auth: t.string({ required: true }),
+    pendingAfterMinutes: t.int({ description: 'Omitted keeps the stored value (none for a new device); null turns it off.' }),
+    mutedProjectIds: t.intList({ description: 'Omitted keeps the stored list (empty for a new device).' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  pushPublicKey: t.string({
+    description: "The server's VAPID public key (base64url): pushManager.subscribe's applicationServerKey.",
+    resolve: (_root, _args, ctx) => ctx.services.notify.publicKey(),
+  }),
+  pushDevice: t.field({
+    type: PushDevice,
+    nullable: true,
+    args: { endpoint: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.notify.device(ctx.em, args.endpoint),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  registerPushSubscription: t.field({
+    type: PushDevice,
+    description: 'Adds this browser, or updates it when its endpoint is known already.',
+    errors: { types: [ValidationError] },
+    args: { input: t.arg({ type: PushSubscriptionInput, required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.notify.register(ctx.em, args.input),
+  }),
+  updatePushSettings: t.field({
+    type: PushDevice,
+    description: 'Omitted arguments keep their value; pass pendingAfterMinutes: null to turn the reminder off.',
+    errors: { types: [NotFoundError, ValidationError] },
+    args: { endpoint: t.arg.string({ required: true }), pendingAfterMinutes: t.arg.int(), mutedProjectIds: t.arg.intList() },
+    resolve: (_root, args, ctx) =>
+      ctx.services.notify.update(ctx.em, args.endpoint, { pendingAfterMinutes: args.pendingAfterMinutes, mutedProjectIds: args.mutedProjectIds }),
+  }),
+  unregisterPushSubscription: t.field({
+    type: 'Boolean',
+    description: 'True when the subscription existed.',
+    errors: { types: [] },
+    args: { endpoint: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.notify.unregister(ctx.em, args.endpoint),
+  }),
+}));
