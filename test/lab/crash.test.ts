@@ -5,7 +5,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { graphqlClient } from '../graphql-client.js';
+import { initOrm } from '../../server/db/orm.js';
+import { createTokenService } from '../../server/tokens.js';
+import { createTestToken, graphqlClient } from '../graphql-client.js';
 import { createFixtureRepo } from './fixture-repo.js';
 import { labClustersYaml, labForSuite, onLab } from './lab-env.js';
 
@@ -27,6 +29,16 @@ function startServerProcess(configPath: string, dataDir: string, env: Record<str
   });
 }
 
+/** A token made in the server's database before it starts, as `npm run token -- create` would. */
+async function tokenIn(dataDir: string): Promise<string> {
+  const orm = await initOrm(join(dataDir, 'mission-control.sqlite'));
+  try {
+    return await createTestToken({ tokens: createTokenService({ orm }) });
+  } finally {
+    await orm.close();
+  }
+}
+
 describe.skipIf(!lab)('crash between sbatch and saving its id', () => {
   const children: ChildProcess[] = [];
   afterAll(() => children.forEach((child) => child.kill('SIGKILL')));
@@ -37,11 +49,12 @@ describe.skipIf(!lab)('crash between sbatch and saving its id', () => {
     const configPath = join(dir, 'clusters.yaml');
     writeFileSync(configPath, labClustersYaml(lab!));
     const dataDir = join(dir, 'data');
+    const token = await tokenIn(dataDir);
 
     const doomed = await startServerProcess(configPath, dataDir, { MC_FAULT: 'kill-after-sbatch' });
     children.push(doomed.child);
     const exited = new Promise((resolve) => doomed.child.once('exit', (_code, signal) => resolve(signal)));
-    const request = graphqlClient(doomed.url);
+    const request = graphqlClient(doomed.url, token);
     const added = await request(`mutation($path: String!) { addProject(localPath: $path) { ... on MutationAddProjectSuccess { data { id } } } }`, { path: repo.work });
     const input = { projectId: added.addProject.data.id, cluster: 'lab', primary: 'train', memory: '200M', timeLimit: '5:00', parameters: [{ path: 'sleep_seconds', value: 30 }] };
     await expect(request(`mutation($input: JobInput!) { submitJob(input: $input) { __typename } }`, { input })).rejects.toThrow();
@@ -49,7 +62,7 @@ describe.skipIf(!lab)('crash between sbatch and saving its id', () => {
 
     const revived = await startServerProcess(configPath, dataDir);
     children.push(revived.child);
-    const again = graphqlClient(revived.url);
+    const again = graphqlClient(revived.url, token);
     let jobs: Array<{ tag: string; state: string; slurmJobId: string | null }> = [];
     await expect
       .poll(async () => (jobs = (await again('{ jobs { nodes { tag state slurmJobId } } }')).jobs.nodes).map((job: { state: string }) => job.state), { timeout: 30_000 })

@@ -20,8 +20,17 @@ it.skipIf(!lab)('npm run demo serves the app and shows the lab cluster reachable
   try {
     await expect.poll(() => /open (http:\/\/\S+)/.exec(output)?.[1], { timeout: 90_000, interval: 250 }).toBeTruthy();
     const url = /open (http:\/\/\S+)/.exec(output)![1]!;
+    // A fresh data directory: the demo made the first token and printed its pairing link, which is all a user needs.
+    await expect.poll(() => /(http:\/\/\S+)\/#pair=(mc_[A-Za-z0-9_-]{43})/.exec(output), { timeout: 10_000 }).toBeTruthy();
+    const [, pairingBase, token] = /(http:\/\/\S+)\/#pair=(mc_[A-Za-z0-9_-]{43})/.exec(output)!;
+    expect(pairingBase).toBe(url);
     expect(await (await fetch(url)).text()).toContain('<title>Mission Control</title>');
-    const response = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ clusters { name reachable partitions { name } } }' }) });
+    expect((await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ clusters { name } }"}' })).status).toBe(401);
+    const response = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: '{ clusters { name reachable partitions { name } } }' }),
+    });
     expect(((await response.json()) as any).data.clusters).toEqual([{ name: 'lab', reachable: true, partitions: [{ name: 'gpu' }, { name: 'cpu' }] }]);
   } catch (error) {
     throw new Error(`${(error as Error).message}\n--- npm run demo printed:\n${output}`);

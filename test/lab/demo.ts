@@ -17,5 +17,7 @@ const configPath = resolve(dataDir, 'clusters.demo.yaml');
 writeFileSync(configPath, `# Written by \`npm run demo\` from ${labDir()}/lab.json: the local SLURM lab.\n${labClustersYaml(lab)}`);
 
 const running = await startServer({ configPath, dataDir, port: Number(process.env.MC_PORT ?? 4000), host: process.env.MC_HOST ?? '127.0.0.1', dev: false });
-console.log(`\nMission Control demo: open ${running.url}  (cluster "lab" = the local SLURM lab, config ${configPath})\nCtrl-C stops the server; \`npm run lab:down\` stops the lab.\n`);
+console.log(`\nMission Control demo: open ${running.url}  (cluster "lab" = the local SLURM lab, config ${configPath})\n`);
+// The first run's pairing link and QR code; later runs say how to make a token (the first one is never shown again).
+console.log(`${running.accessNotice}\n\nCtrl-C stops the server; \`npm run lab:down\` stops the lab.\n`);
 stopOnSignals(running);

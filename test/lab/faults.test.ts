@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startServer } from '../../server/main.js';
-import { graphqlClient } from '../graphql-client.js';
+import { createTestToken, graphqlClient } from '../graphql-client.js';
 import { createFixtureRepo } from './fixture-repo.js';
 import { labClusterEntry, labForSuite } from './lab-env.js';
 
@@ -26,7 +26,7 @@ describe.skipIf(!lab)('faults while jobs run', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mc-faults-'));
     writeFileSync(join(dir, 'clusters.yaml'), stringify({ clusters: { lab: { ...labClusterEntry(lab!), pollIntervalSeconds: 5, connectTimeoutMs: 3000, commandTimeoutMs: 15_000 } } }));
     running = await startServer({ configPath: join(dir, 'clusters.yaml'), dataDir: join(dir, 'data'), port: 0, host: '127.0.0.1', dev: false });
-    request = graphqlClient(running.url);
+    request = graphqlClient(running.url, await createTestToken(running.services));
     const repo = createFixtureRepo(lab!.user);
     projectId = (await request(`mutation($path: String!) { addProject(localPath: $path) { ... on MutationAddProjectSuccess { data { id } } } }`, { path: repo.work })).addProject.data.id;
   });

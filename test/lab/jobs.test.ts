@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../server/main.js';
-import { graphqlClient } from '../graphql-client.js';
+import { createTestToken, graphqlClient } from '../graphql-client.js';
 import { createFixtureRepo, type FixtureRepo } from './fixture-repo.js';
 import { labClustersYaml, labForSuite, onLab } from './lab-env.js';
 
@@ -45,7 +45,7 @@ describe.skipIf(!lab)('jobs on the lab', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mc-jobs-'));
     writeFileSync(join(dir, 'clusters.yaml'), labClustersYaml(lab!));
     running = await startServer({ configPath: join(dir, 'clusters.yaml'), dataDir: join(dir, 'data'), port: 0, host: '127.0.0.1', dev: false });
-    request = graphqlClient(running.url);
+    request = graphqlClient(running.url, await createTestToken(running.services));
     const added = await request(`mutation($path: String!) { addProject(localPath: $path) { ... on MutationAddProjectSuccess { data { id name branch pushed dirty headSha settings { trainScript python env { name value } defaultOverrides } } } ... on Error { message } } }`, { path: repo.work });
     expect(added.addProject.data).toMatchObject({ name: 'ml-project', branch: 'main', pushed: true, dirty: false, settings: { trainScript: 'train.py' } });
     projectId = added.addProject.data.id;

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { stringify } from 'yaml';
 import { startServer } from '../../server/main.js';
-import { graphqlClient } from '../graphql-client.js';
+import { createTestToken, graphqlClient, wsConnectionParams } from '../graphql-client.js';
 import { createFixtureRepo } from './fixture-repo.js';
 import { labClusterEntry, labForSuite, onLab } from './lab-env.js';
 
@@ -22,6 +22,7 @@ describe.skipIf(!lab)('live status', () => {
   let running: Awaited<ReturnType<typeof startServer>>;
   let request: ReturnType<typeof graphqlClient>;
   let ws: Client;
+  let token: string;
   let blackHole: Server;
   const sockets: Socket[] = [];
   let projectId: number;
@@ -38,8 +39,9 @@ describe.skipIf(!lab)('live status', () => {
       stringify({ clusters: { lab: entry, hung: { ...entry, port: blackHolePort, connectTimeoutMs: 2000 }, gone: { ...entry, port: 1 } } }),
     );
     running = await startServer({ configPath: join(dir, 'clusters.yaml'), dataDir: join(dir, 'data'), port: 0, host: '127.0.0.1', dev: false });
-    request = graphqlClient(running.url);
-    ws = createClient({ url: `${running.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0 });
+    token = await createTestToken(running.services, { name: 'live' });
+    request = graphqlClient(running.url, token);
+    ws = createClient({ url: `${running.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: wsConnectionParams(token) });
     const repo = createFixtureRepo(lab!.user);
     projectId = (await request(`mutation($path: String!) { addProject(localPath: $path) { ... on MutationAddProjectSuccess { data { id } } } }`, { path: repo.work })).addProject.data.id;
   });
@@ -133,7 +135,9 @@ describe.skipIf(!lab)('live status', () => {
     });
     const snippet = /```python\n([\s\S]*?)```/.exec(readFileSync('README.md', 'utf8'))![1]!.replace('http://127.0.0.1:4000', running.url);
     // Asynchronously: the server answering it runs in this very process.
-    const { stdout } = await promisify(execFile)('python3', ['-c', snippet], { encoding: 'utf8', timeout: 60_000 });
+    // The notebook's own token, as the README tells a user to make one.
+    const notebookToken = await createTestToken(running.services, { name: 'notebook', readOnly: true });
+    const { stdout } = await promisify(execFile)('python3', ['-c', snippet], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, MC_TOKEN: notebookToken } });
     expect(stdout).toContain(`${submitted.submitJob.data.id} ml-project`);
     expect(stdout).toMatch(new RegExp(`job ${submitted.submitJob.data.id} FAILED 3\n`));
     expect(stdout.trim().endsWith('final state: FAILED')).toBe(true);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { stringify } from 'yaml';
 import { startServer } from '../../server/main.js';
-import { graphqlClient } from '../graphql-client.js';
+import { authHeaders, createTestToken, graphqlClient, wsConnectionParams } from '../graphql-client.js';
 import { labClusterEntry, labForSuite } from './lab-env.js';
 
 const lab = labForSuite('lab server suite');
@@ -19,14 +19,16 @@ describe.skipIf(!lab)('server against the lab', () => {
   const writeConfig = (extra: Record<string, unknown> = {}) =>
     writeFileSync(configPath, stringify({ clusters: { lab: labClusterEntry(lab!), gone: { ...labClusterEntry(lab!), port: 1 }, ...extra } }));
   let running: Awaited<ReturnType<typeof startServer>>;
+  let token: string;
 
   beforeAll(async () => {
     writeConfig();
     running = await startServer({ configPath, dataDir: join(dir, 'data'), port: 0, host: '127.0.0.1', dev: false });
+    token = await createTestToken(running.services);
   });
   afterAll(() => running?.stop());
 
-  const request = (query: string) => graphqlClient(running.url)(query);
+  const request = (query: string) => graphqlClient(running.url, token)(query);
   const clustersQuery = '{ clusters { name reachable latencyMs slurmVersion error partitions { name isDefault available nodes } } }';
 
   it('lists the lab as reachable with its partitions, and the dead cluster with its own error', async () => {
@@ -51,7 +53,7 @@ describe.skipIf(!lab)('server against the lab', () => {
   });
 
   it('answers over graphql-ws and SSE on the same port and endpoint', async () => {
-    const client = createClient({ url: `${running.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0 });
+    const client = createClient({ url: `${running.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: wsConnectionParams(token) });
     try {
       const result = await new Promise<any>((resolve, reject) => {
         let value: unknown;
@@ -62,7 +64,7 @@ describe.skipIf(!lab)('server against the lab', () => {
       await client.dispose();
     }
 
-    const sse = await fetch(`${running.url}/graphql?query=${encodeURIComponent('{ clusters { name } }')}`, { headers: { accept: 'text/event-stream' } });
+    const sse = await fetch(`${running.url}/graphql?query=${encodeURIComponent('{ clusters { name } }')}`, { headers: { accept: 'text/event-stream', ...authHeaders(token) } });
     expect(sse.headers.get('content-type')).toContain('text/event-stream');
     expect(await sse.text()).toMatch(/event: next\ndata: \{"data":\{"clusters":\[\{"name":"lab"\},\{"name":"gone"\}\]\}\}/);
   });
