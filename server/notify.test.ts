@@ -292,7 +292,7 @@ describe('job end', () => {
     await update(world, refused, { state: 'SUBMIT_FAILED', submitError: 'sbatch: error: Invalid partition name specified\n' });
     expect((await phone.waitFor((message) => message.json.jobId === refused.id)).json).toMatchObject({
       title: 'sweep-7 could not be submitted',
-      body: 'sbatch: sbatch: error: Invalid partition name specified · alpha',
+      body: 'sbatch: error: Invalid partition name specified · alpha',
       state: 'SUBMIT_FAILED',
     });
     // A job that never ran has no log to read.

@@ -48,7 +48,7 @@ const LOG_TAIL_BYTES = 4096;
 const LOG_READ_CONCURRENCY = 2;
 const MAX_LINE = 200;
 
-const ENDED_AS: Record<string, string> = {
+const ENDED_AS: Partial<Record<JobState, string>> = {
   COMPLETED: 'completed',
   FAILED: 'failed',
   CANCELLED: 'was cancelled',
@@ -69,7 +69,11 @@ export function lastLogLine(text: string): string | null {
 
 /** How the job ended, in the words a person looks for: the exit code, or the kind of failure. */
 function outcomeOf(job: JobSnapshot): string {
-  if (job.state === 'SUBMIT_FAILED') return job.submitError ? clip(`sbatch: ${job.submitError.split('\n')[0]!.trim()}`) : 'sbatch refused the job';
+  if (job.state === 'SUBMIT_FAILED') {
+    const said = job.submitError?.split('\n')[0]!.trim();
+    if (!said) return 'sbatch refused the job';
+    return clip(said.startsWith('sbatch') ? said : `sbatch: ${said}`);
+  }
   const exit = job.exitCode == null ? null : `exit code ${job.exitCode}${job.signal ? `, signal ${job.signal}` : ''}`;
   if ((job.state === 'COMPLETED' || job.state === 'FAILED') && exit) return exit.charAt(0).toUpperCase() + exit.slice(1);
   // SLURM's own words say more when it has them ("CANCELLED by 1001").
