@@ -62,7 +62,7 @@ export function Shell(props: RouteSectionProps) {
 
   setUnauthorizedHandler(() => {
     if (location.pathname === '/pair') return;
-    navigate(`/pair?next=${encodeURIComponent(location.pathname + location.search)}`);
+    navigate(`/pair?refused=1&next=${encodeURIComponent(location.pathname + location.search)}`);
   });
 
   const onWorkerMessage = (event: MessageEvent) => {

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../server/main.js';
+import { createTestToken } from '../graphql-client.js';
 import { labClustersYaml, labForSuite } from '../lab/lab-env.js';
 
 const CHROMIUM = process.env.MC_CHROMIUM ?? '/usr/bin/chromium';
@@ -26,6 +27,7 @@ describe.skipIf(!ready)('the PWA on a phone', () => {
   let running: Awaited<ReturnType<typeof startServer>>;
   let context: BrowserContext;
   let page: Page;
+  let token: string;
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mc-browser-'));
@@ -34,6 +36,7 @@ describe.skipIf(!ready)('the PWA on a phone', () => {
     execFileSync(resolve('node_modules/.bin/vite'), ['build', '--config', 'client/vite.config.ts', '--outDir', staticDir, '--emptyOutDir', '--logLevel', 'warn'], { stdio: 'inherit' });
     writeFileSync(join(dir, 'clusters.yaml'), labClustersYaml(lab!));
     running = await startServer({ configPath: join(dir, 'clusters.yaml'), dataDir: join(dir, 'data'), port: 0, host: '127.0.0.1', dev: false, staticDir });
+    token = await createTestToken(running.services, { name: 'pwa-suite' });
 
     // A persistent profile in a fresh directory: Chromium calls a PWA in an incognito context not installable.
     context = await chromium.launchPersistentContext(join(dir, 'chromium-profile'), {
@@ -53,9 +56,10 @@ describe.skipIf(!ready)('the PWA on a phone', () => {
   });
 
   it('lists the lab cluster as reachable with its partitions', async () => {
-    await page.goto(running.url);
+    // Paired the way a phone is: the server's pairing link carries the token in the fragment.
+    await page.goto(`${running.url}/#pair=${token}`);
     const card = page.locator('[data-cluster="lab"]');
-    await expect.poll(() => card.getByTestId('reachability').textContent(), { timeout: 20_000 }).toMatch(/^Reachable · \d+ ms$/);
+    await expect.poll(() => card.getByTestId('reachability').textContent(), { timeout: 20_000 }).toMatch(/Reachable · \d+ ms$/);
     await expect.poll(() => card.getByRole('list', { name: 'Partitions of lab' }).locator('li strong').allTextContents()).toEqual(['gpu (default)', 'cpu']);
     expect(await card.textContent()).toContain(`Slurm ${lab!.slurmVersion}`);
     await page.screenshot({ path: join(ARTIFACTS, 'home-390x844.png'), fullPage: true });
@@ -87,7 +91,8 @@ describe.skipIf(!ready)('the PWA on a phone', () => {
     await context.setOffline(true);
     try {
       await page.reload();
-      await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Mission Control');
+      await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Home');
+      await expect.poll(() => page.getByRole('banner').getByRole('link', { name: 'Mission Control' }).count()).toBe(1);
     } finally {
       await context.setOffline(false);
     }

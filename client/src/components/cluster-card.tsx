@@ -14,7 +14,7 @@ export function clusterStatus(cluster: Cluster): { label: string; tone: ClusterT
   return { label: cluster.latencyMs === null ? 'Reachable' : `Reachable · ${cluster.latencyMs} ms`, tone: 'ok' };
 }
 
-const GLYPH: Record<ClusterTone, string> = { ok: '●', wait: '◷', bad: '!' };
+export const CLUSTER_GLYPH: Record<ClusterTone, string> = { ok: '●', wait: '◷', bad: '!' };
 
 export function ClusterCard(props: {
   cluster: Cluster;
@@ -46,7 +46,7 @@ export function ClusterCard(props: {
         <h3 id={`cluster-${props.cluster.name}`}>{props.cluster.name}</h3>
         <span class={`badge tone-${status().tone}`} data-testid="reachability">
           <span aria-hidden="true" class="glyph">
-            {GLYPH[status().tone]}
+            {CLUSTER_GLYPH[status().tone]}
           </span>
           <span class="badge-text">{status().label}</span>
         </span>

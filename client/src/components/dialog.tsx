@@ -53,7 +53,8 @@ export function DialogHost() {
       class="dialog"
       classList={{ sheet: current()?.sheet }}
       aria-label={current()?.label}
-      onClose={() => finish(undefined)}
+      // The close event of a dialog closed for the next request arrives after that request opened it again.
+      onClose={() => !dialog.open && finish(undefined)}
       // A tap on the backdrop (the dialog element itself, outside its content) dismisses it.
       onClick={(event) => event.target === dialog && finish(undefined)}
     >

@@ -115,7 +115,7 @@ export function LogView(props: { jobId: number; state: JobState; startedAt: stri
       </h2>
       <Show when={started()} fallback={<p class="muted">The log appears here once the job starts.</p>}>
         <div class="log-tools">
-          <div class="field">
+          <div class="field log-search">
             <label for="log-search">Search the log</label>
             <input
               id="log-search"

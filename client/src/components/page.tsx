@@ -15,7 +15,7 @@ export function PageHeader(props: { title: string; back?: { href: string; label:
       <Show when={props.back}>
         {(back) => (
           <A href={back().href} class="back-link">
-            <span aria-hidden="true">‹ </span>
+            <span aria-hidden="true">‹</span>
             {back().label}
           </A>
         )}

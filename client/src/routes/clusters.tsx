@@ -2,7 +2,7 @@ import { For, Show, createSignal } from 'solid-js';
 import { createClustersLive, createGpuLive, fetchGpuAvailability } from '../api/clusters';
 import { errorMessage } from '../api/client';
 import type { Cluster, GpuCounts } from '../api/types';
-import { clusterStatus } from '../components/cluster-card';
+import { CLUSTER_GLYPH, clusterStatus } from '../components/cluster-card';
 import { DataNotice, PageHeader } from '../components/page';
 import { notify } from '../components/toast';
 import { useNow } from '../lib/clock';
@@ -68,7 +68,12 @@ function ClusterGpus(props: { cluster: Cluster }) {
     <article class="card" aria-labelledby={`gpus-${props.cluster.name}`} data-cluster={props.cluster.name}>
       <header class="card-head">
         <h2 id={`gpus-${props.cluster.name}`}>{props.cluster.name}</h2>
-        <span class={`badge tone-${status().tone}`}>{status().label}</span>
+        <span class={`badge tone-${status().tone}`}>
+          <span aria-hidden="true" class="glyph">
+            {CLUSTER_GLYPH[status().tone]}
+          </span>
+          <span class="badge-text">{status().label}</span>
+        </span>
       </header>
       <DataNotice what="GPU availability" loading={gpus.loading()} hasValue={!!gpus.value()} error={gpus.error()} cachedAt={gpus.cachedAt()} />
       <Show when={gpus.value()}>

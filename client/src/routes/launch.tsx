@@ -9,6 +9,7 @@ import { fetchHydraConfig, fetchJobTemplate, fetchLastJobInput, previewScript, s
 import { createProjectLive } from '../api/projects';
 import type { HydraConfig, HydraParameter, JobTemplate, ScriptPreview } from '../api/types';
 import { PageHeader } from '../components/page';
+import { Select } from '../components/select';
 import { notify } from '../components/toast';
 import { shortSha } from '../lib/format';
 import { DEFAULT_FORM, applyHydra, controlIdForField, formFromInput, formParameters, inputFromForm, messageForField, type LaunchForm } from '../lib/launch-form';
@@ -236,8 +237,13 @@ export default function Launch() {
     const availability = gpus.value();
     const partition = form.partition || cluster()?.partitions.find((entry) => entry.isDefault)?.name;
     const rows = availability ? (partition ? availability.byPartition.filter((row) => row.partition === partition) : availability.byType) : [];
-    const choices = rows.filter((row) => row.type !== 'any').map((row) => ({ type: row.type, label: `${row.type} — ${row.free} free of ${row.total}` }));
-    if (form.gpuType && !choices.some((choice) => choice.type === form.gpuType)) choices.push({ type: form.gpuType, label: `${form.gpuType} — not in this partition` });
+    const choices = rows.filter((row) => row.type !== 'any').map((row) => ({ value: row.type, label: `${row.type} — ${row.free} free of ${row.total}` }));
+    if (form.gpuType && !choices.some((choice) => choice.value === form.gpuType)) choices.push({ value: form.gpuType, label: `${form.gpuType} — not in this partition` });
+    return choices;
+  });
+  const partitionChoices = createMemo(() => {
+    const choices = [{ value: '', label: 'Default' }, ...(cluster()?.partitions ?? []).map((partition) => ({ value: partition.name, label: `${partition.name}${partition.isDefault ? ' (default)' : ''}${partition.available ? '' : ' (down)'}` }))];
+    if (form.partition && !choices.some((choice) => choice.value === form.partition)) choices.push({ value: form.partition, label: form.partition });
     return choices;
   });
   const parameterGroups = createMemo(() => {
@@ -252,7 +258,7 @@ export default function Launch() {
         groups.set(key, [...(groups.get(key) ?? []), { path, type: typeof form.parameters[path] === 'boolean' ? 'BOOL' : 'STRING', default: undefined, readOnly: false, source: 'not in the current config' }]);
       }
     }
-    return [...groups.entries()];
+    return [...groups.entries()].sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : 0));
   });
   const groupHasNews = (parameters: HydraParameter[]) => parameters.some((parameter) => form.explicitParameters.includes(parameter.path) || errorFor(`parameters.${parameter.path}`));
 
@@ -323,49 +329,22 @@ export default function Launch() {
             <div class="form-grid">
               <Field field="cluster" label="Cluster" error={errorFor('cluster')}>
                 {(attributes) => (
-                  <select
+                  <Select
                     {...attributes}
                     value={form.cluster}
-                    onChange={(event) => {
-                      setForm({ cluster: event.currentTarget.value, partition: '' });
-                    }}
-                  >
-                    <For each={clusters.value()}>
-                      {(entry) => (
-                        <option value={entry.name}>
-                          {entry.name}
-                          {entry.reachable === false ? ' (unreachable)' : ''}
-                        </option>
-                      )}
-                    </For>
-                  </select>
+                    options={(clusters.value() ?? []).map((entry) => ({ value: entry.name, label: `${entry.name}${entry.reachable === false ? ' (unreachable)' : ''}` }))}
+                    onValue={(value) => setForm({ cluster: value, partition: '' })}
+                  />
                 )}
               </Field>
               <Field field="partition" label="Partition" error={errorFor('partition')}>
                 {(attributes) => (
-                  <select {...attributes} value={form.partition} onChange={(event) => setForm('partition', event.currentTarget.value)}>
-                    <option value="">Cluster default</option>
-                    <For each={cluster()?.partitions ?? []}>
-                      {(partition) => (
-                        <option value={partition.name}>
-                          {partition.name}
-                          {partition.isDefault ? ' (default)' : ''}
-                          {partition.available ? '' : ' (down)'}
-                        </option>
-                      )}
-                    </For>
-                    <Show when={form.partition && !cluster()?.partitions.some((partition) => partition.name === form.partition)}>
-                      <option value={form.partition}>{form.partition}</option>
-                    </Show>
-                  </select>
+                  <Select {...attributes} value={form.partition} options={partitionChoices()} onValue={(value) => setForm('partition', value)} />
                 )}
               </Field>
               <Field field="gpuType" label="GPU type" hint={gpus.value() ? 'Free counts are live.' : undefined} error={errorFor('gpuType')}>
                 {(attributes) => (
-                  <select {...attributes} value={form.gpuType} onChange={(event) => setForm('gpuType', event.currentTarget.value)}>
-                    <option value="">Any type</option>
-                    <For each={gpuChoices()}>{(choice) => <option value={choice.type}>{choice.label}</option>}</For>
-                  </select>
+                  <Select {...attributes} value={form.gpuType} options={[{ value: '', label: 'Any type' }, ...gpuChoices()]} onValue={(value) => setForm('gpuType', value)} />
                 )}
               </Field>
               <Field field="gpusPerNode" label="GPUs per node" error={errorFor('gpusPerNode')}>
@@ -407,21 +386,19 @@ export default function Launch() {
                 <div class="form-grid">
                   <Field field="primary" label="Primary config" error={errorFor('primary')}>
                     {(attributes) => (
-                      <select {...attributes} value={form.primary || config().primary} onChange={(event) => void changePrimary(event.currentTarget.value)}>
-                        <For each={config().primaries}>{(primary) => <option value={primary}>{primary}</option>}</For>
-                      </select>
+                      <Select {...attributes} value={form.primary || config().primary} options={config().primaries.map((primary) => ({ value: primary, label: primary }))} onValue={(value) => void changePrimary(value)} />
                     )}
                   </Field>
                   <For each={config().groups}>
                     {(group) => (
                       <Field field={`groups.${group.path}`} label={group.path} hint={group.package ? `package @${group.package}` : undefined} error={errorFor(`groups.${group.path}`)}>
                         {(attributes) => (
-                          <select {...attributes} value={form.groups[group.path] ?? ''} onChange={(event) => setGroup(group.path, event.currentTarget.value)}>
-                            <Show when={group.optional || group.default.length === 0}>
-                              <option value="">(none)</option>
-                            </Show>
-                            <For each={group.options}>{(option) => <option value={option}>{option}</option>}</For>
-                          </select>
+                          <Select
+                            {...attributes}
+                            value={form.groups[group.path] ?? ''}
+                            options={[...(group.optional || group.default.length === 0 ? [{ value: '', label: '(none)' }] : []), ...group.options.map((option) => ({ value: option, label: option }))]}
+                            onValue={(value) => setGroup(group.path, value)}
+                          />
                         )}
                       </Field>
                     )}
@@ -445,10 +422,16 @@ export default function Launch() {
                             >
                               {(attributes) =>
                                 parameter.type === 'BOOL' ? (
-                                  <select {...attributes} value={String(form.parameters[parameter.path] === true)} disabled={parameter.readOnly} onChange={(event) => setParameter(parameter.path, event.currentTarget.value === 'true')}>
-                                    <option value="true">true</option>
-                                    <option value="false">false</option>
-                                  </select>
+                                  <Select
+                                    {...attributes}
+                                    value={String(form.parameters[parameter.path] === true)}
+                                    disabled={parameter.readOnly}
+                                    options={[
+                                      { value: 'true', label: 'true' },
+                                      { value: 'false', label: 'false' },
+                                    ]}
+                                    onValue={(value) => setParameter(parameter.path, value === 'true')}
+                                  />
                                 ) : (
                                   <input
                                     {...attributes}

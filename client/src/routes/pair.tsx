@@ -15,7 +15,7 @@ const Detector = (globalThis as { BarcodeDetector?: BarcodeDetectorClass }).Barc
 
 export default function Pair() {
   const navigate = useNavigate();
-  const [params] = useSearchParams<{ next?: string }>();
+  const [params] = useSearchParams<{ next?: string; refused?: string }>();
   const [text, setText] = createSignal('');
   const [error, setError] = createSignal<string | null>(null);
   const [busy, setBusy] = createSignal(false);
@@ -92,9 +92,12 @@ export default function Pair() {
   return (
     <>
       <PageHeader title="Pair this device" />
+      <Show when={params.refused && !getToken()}>
+        <p class="notice">This server needs a token from each device before it shows anything.</p>
+      </Show>
       <div class="two-columns">
         <div class="stack">
-          <Show when={getToken()}>
+          <Show when={params.refused && getToken()}>
             <p class="warning">The server did not accept this device’s token (it may have been revoked). Pair it again.</p>
           </Show>
           <p>Mission Control only answers devices that show one of its access tokens. On the computer running the server, the start-up message shows a pairing link and its QR code.</p>

@@ -5,8 +5,10 @@ import { errorMessage } from '../api/client';
 import { createLive } from '../api/live';
 import { fetchJobs, onJobUpdated, type JobFilter, type JobPage } from '../api/jobs';
 import { createProjectLive, syncProject } from '../api/projects';
+import type { JobSummary } from '../api/types';
 import { JobRow } from '../components/job-row';
 import { DataNotice, PageHeader } from '../components/page';
+import { Select } from '../components/select';
 import { notify } from '../components/toast';
 import { shortSha } from '../lib/format';
 import { STATE_FILTERS, applyJobUpdate, jobMatches } from '../lib/job-list';
@@ -69,6 +71,13 @@ export default function Project() {
     }
   };
 
+  // An archived job leaves a list that hides archived ones; other changes show in place.
+  const onRowChange = (changed: JobSummary) =>
+    jobs.mutate((current) => ({
+      ...current,
+      nodes: changed.archived && filter().archived === false ? current.nodes.filter((entry) => entry.id !== changed.id) : current.nodes.map((entry) => (entry.id === changed.id ? { ...entry, ...changed } : entry)),
+    }));
+
   const sync = async () => {
     setSyncing(true);
     try {
@@ -120,16 +129,21 @@ export default function Project() {
         </div>
         <div class="field">
           <label for="filter-state">State</label>
-          <select id="filter-state" value={search.state ?? 'all'} onChange={(event) => setSearch({ state: event.currentTarget.value === 'all' ? undefined : event.currentTarget.value }, { replace: true })}>
-            <For each={Object.entries(STATE_FILTERS)}>{([key, entry]) => <option value={key}>{entry.label}</option>}</For>
-          </select>
+          <Select
+            id="filter-state"
+            value={search.state ?? 'all'}
+            options={Object.entries(STATE_FILTERS).map(([key, entry]) => ({ value: key, label: entry.label }))}
+            onValue={(value) => setSearch({ state: value === 'all' ? undefined : value }, { replace: true })}
+          />
         </div>
         <div class="field">
           <label for="filter-cluster">Cluster</label>
-          <select id="filter-cluster" value={search.cluster ?? ''} onChange={(event) => setSearch({ cluster: event.currentTarget.value || undefined }, { replace: true })}>
-            <option value="">All clusters</option>
-            <For each={clusters.value()}>{(cluster) => <option value={cluster.name}>{cluster.name}</option>}</For>
-          </select>
+          <Select
+            id="filter-cluster"
+            value={search.cluster ?? ''}
+            options={[{ value: '', label: 'All clusters' }, ...(clusters.value() ?? []).map((cluster) => ({ value: cluster.name, label: cluster.name }))]}
+            onValue={(value) => setSearch({ cluster: value || undefined }, { replace: true })}
+          />
         </div>
         <label class="check">
           <input type="checkbox" checked={search.archived === '1'} onChange={(event) => setSearch({ archived: event.currentTarget.checked ? '1' : undefined }, { replace: true })} />
@@ -141,9 +155,9 @@ export default function Project() {
       <Show when={jobs.value()}>
         {(page) => (
           <>
-            <Show when={page().nodes.length > 0} fallback={<p class="muted">No jobs match{search.state || search.cluster || search.q ? ' these filters' : ' yet: launch one'}.</p>}>
+            <Show when={page().nodes.length > 0} fallback={<p class="muted">No jobs{search.state || search.cluster || search.q ? ' match these filters' : ': launch one'}.</p>}>
               <ul class="job-list" aria-label="Jobs">
-                <For each={page().nodes}>{(job) => <JobRow job={job} menu onChange={(changed) => jobs.mutate((current) => ({ ...current, nodes: current.nodes.map((entry) => (entry.id === changed.id ? { ...entry, ...changed } : entry)) }))} />}</For>
+                <For each={page().nodes}>{(job) => <JobRow job={job} menu onChange={onRowChange} />}</For>
               </ul>
             </Show>
             <Show when={page().pageInfo.hasNextPage}>
