@@ -28,6 +28,12 @@ const jsonish = fc.oneof(
   fc.jsonValue({ maxDepth: 2 }),
   fc.dictionary(hostile, fc.oneof(hostile, fc.integer()), { maxKeys: 3 }),
   fc.array(hostile, { maxLength: 3 }),
+  // As deep as a JSON request body allows: the value is spelled recursively.
+  fc.integer({ min: 1, max: 20_000 }).map((depth) => {
+    let value: unknown = 'leaf';
+    for (let i = 0; i < depth; i++) value = [value];
+    return value;
+  }),
 );
 
 // Mostly valid values with a few hostile ones, so that most forms get past the first field and every later check runs.

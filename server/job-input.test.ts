@@ -268,10 +268,12 @@ describe('buildHydraArgs', () => {
 
     // Found by job-input.property.test.ts: these escaped as a bare TypeError, which the API masks as "Unexpected error".
     it('refuses a value Hydra cannot spell (control characters, an empty mapping key), naming parameters.<path>', () => {
-      for (const value of ['\u0000', 'two\nlines', 'bell\u0007', [{ '': false }], { 'a\nb': 1 }]) {
+      let deep: unknown = 1;
+      for (let i = 0; i < 50_000; i++) deep = [deep];
+      for (const value of ['\u0000', 'two\nlines', 'bell\u0007', [{ '': false }], { 'a\nb': 1 }, deep]) {
         const error = rejection(() => build({ parameters: [{ path: 'seed', value }] }));
         expect(error.field).toBe('parameters.seed');
-        expect(error.message).toMatch(/control character|cannot be written/);
+        expect(error.message).toMatch(/control character|cannot be written|nested/);
       }
     });
 

@@ -50,7 +50,12 @@ const truncated = fc.constantFrom(...VALID).chain((text) => fc.tuple(fc.nat(text
 const spliced = fc
   .tuple(fc.constantFrom(...VALID), fc.nat(), fc.constantFrom(...GRAMMAR_PIECES))
   .map(([text, at, piece]) => text.slice(0, at % (text.length + 1)) + piece + text.slice(at % (text.length + 1)));
-const anyInput = fc.oneof(grammarShaped, randomText, truncated, spliced, fc.constantFrom(...VALID));
+// Containers and calls opened (and maybe closed) thousands of times: deep enough to exhaust a recursive parser's stack.
+const nestedTo = (maxDepth: number) =>
+  fc
+    .tuple(fc.constantFrom('x=', '', '+a.b=', 'x=[1,'), fc.constantFrom('[', '{a:', 'choice(', 'glob([', '{a:[', 'tag(t,'), fc.integer({ min: 1, max: maxDepth }), fc.boolean())
+    .map(([prefix, open, depth, closed]) => prefix + open.repeat(depth) + (closed ? '1' + ']})'.repeat(depth) : ''));
+const anyInput = fc.oneof(grammarShaped, randomText, truncated, spliced, fc.constantFrom(...VALID), nestedTo(300));
 
 /** The parser either answers or refuses with our error, pointing at a place inside what it was given. */
 function parsedOrRefused<T>(input: string, parse: () => T): T | null {
@@ -94,6 +99,30 @@ describe('Hydra override grammar, for any input', () => {
       { numRuns: 5000 },
     );
   });
+
+  it('refuses values nested deeper than any config needs with an OverrideParseError, not a stack overflow', () => {
+    fc.assert(
+      fc.property(nestedTo(20_000), (text) => {
+        parsedOrRefused(text, () => parseOverride(text));
+        parsedOrRefused(text, () => parseOverrides(text));
+        parsedOrRefused(text, () => parseHydraValue(text.slice(text.indexOf('=') + 1)));
+      }),
+      { numRuns: 40 },
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 50_000 }), fc.boolean(), (depth, asList) => {
+        let value: unknown = 'leaf';
+        for (let i = 0; i < depth; i++) value = asList ? [value] : { k: value };
+        try {
+          expect(parseHydraValue(hydraValue(value))).toEqual(value);
+        } catch (error) {
+          expect(error).toBeInstanceOf(TypeError);
+          expect(String(error)).toMatch(/nested/);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  }, 60_000);
 
   it('formats every accepted override into text that reads back as the same override', () => {
     fc.assert(

@@ -258,6 +258,20 @@ describe('hydraValue', () => {
     expect(() => hydraValue({ 'ключ': 1 })).toThrow(/cannot be written/);
   });
 
+  // Found by overrides.property.test.ts: deep nesting overflowed the call stack (a RangeError the API masks).
+  it('refuses values nested more than 100 deep, in text and in form values', () => {
+    expect(parseOverride(`x=${'['.repeat(100)}1${']'.repeat(100)}`).value).toHaveLength(201);
+    for (const text of [`x=${'['.repeat(101)}1${']'.repeat(101)}`, `x=${'['.repeat(20_000)}`, `x=${'choice('.repeat(20_000)}`, `x=${'{a:'.repeat(20_000)}`]) {
+      expect(parseError(() => parseOverride(text)).message).toMatch(/nested more than 100 deep/);
+      expect(parseError(() => parseOverrides(text)).message).toMatch(/nested more than 100 deep/);
+      expect(parseError(() => parseHydraValue(text.slice(2))).message).toMatch(/nested more than 100 deep/);
+    }
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(() => hydraValue(deep)).toThrow(TypeError);
+    expect(() => hydraValue(deep)).toThrow(/nested more than 100 deep/);
+  });
+
   const trickyStrings = [
     '', ' ', '  ', 'a b', 'x y ', ' leading', "it's", 'say "hi"', `both ' and "`, `'`, `"`, `'"'"`, '\\', 'C:\\dir\\', 'trailing\\\\',
     '\\"', "\\'", '\\\\"\\\\"', '=', 'a=b', ',', 'a,b', '$', '${x}', '${a.b} and ${c}', '$(x)', '`x`', 'ünïcödé', '😀 emoji',

@@ -204,8 +204,13 @@ const KEY_PART_TOKENS = new Set<TokenType>(['ID', 'KEY_SPECIAL', 'DOT_PATH']);
 /** What Hydra 1.3 evaluates; any other name fails there ("Unknown function"), so it fails here too. */
 const FUNCTIONS = new Set(['choice', 'range', 'interval', 'glob', 'sort', 'shuffle', 'tag', 'extend_list', 'int', 'float', 'str', 'bool', 'json_str']);
 
+// Lists, dicts and function calls recurse here (and in Hydra); a value nested deeper than any config needs would
+// otherwise end in a RangeError from the call stack instead of a message about the input.
+const MAX_NESTING = 100;
+
 class Parser {
   private index = 0;
+  private depth = 0;
 
   constructor(
     private readonly input: string,
@@ -315,9 +320,9 @@ class Parser {
   element(): Element {
     const token = this.current;
     if (token.type === 'QUOTED_VALUE') return { kind: 'primitive', tokens: [this.next()] };
-    if (token.type === 'ID' && this.peek(1).type === 'POPEN') return this.function();
-    if (token.type === 'BRACKET_OPEN') return this.list();
-    if (token.type === 'BRACE_OPEN') return this.dict();
+    if (token.type === 'ID' && this.peek(1).type === 'POPEN') return this.nested(token, () => this.function());
+    if (token.type === 'BRACKET_OPEN') return this.nested(token, () => this.list());
+    if (token.type === 'BRACE_OPEN') return this.nested(token, () => this.dict());
     if (PRIMITIVE_TOKENS.has(token.type)) {
       const tokens: Token[] = [];
       while (PRIMITIVE_TOKENS.has(this.current.type)) tokens.push(this.next());
@@ -325,6 +330,16 @@ class Parser {
       return { kind: 'primitive', tokens };
     }
     this.unexpected('a value');
+  }
+
+  nested(token: Token, parse: () => Element): Element {
+    if (this.depth >= MAX_NESTING) fail(token.start, `a value nested more than ${MAX_NESTING} deep`);
+    this.depth++;
+    try {
+      return parse();
+    } finally {
+      this.depth--;
+    }
   }
 
   // function: ID POPEN (argName? element (COMMA argName? element)*)? PCLOSE ; argName: ID EQUAL
@@ -583,6 +598,11 @@ function dictKeyText(key: string): string {
  * an interpolation for OmegaConf. Throws UnspellableValueError (a TypeError) for what has no Hydra spelling (undefined, functions, newlines).
  */
 export function hydraValue(value: unknown): string {
+  return spell(value, 0);
+}
+
+function spell(value: unknown, depth: number): string {
+  if (depth > MAX_NESTING) throw new UnspellableValueError(`a value nested more than ${MAX_NESTING} deep`);
   if (value === null) return 'null';
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (typeof value === 'bigint') return value.toString();
@@ -599,10 +619,10 @@ export function hydraValue(value: unknown): string {
     if (PLAIN_STRING.test(value) && readsBackAs(value, value)) return value;
     return quoteString(value);
   }
-  if (Array.isArray(value)) return `[${value.map((item) => hydraValue(item)).join(',')}]`;
+  if (Array.isArray(value)) return `[${value.map((item) => spell(item, depth + 1)).join(',')}]`;
   if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
     return `{${Object.entries(value as Record<string, unknown>)
-      .map(([key, item]) => `${dictKeyText(key)}:${hydraValue(item)}`)
+      .map(([key, item]) => `${dictKeyText(key)}:${spell(item, depth + 1)}`)
       .join(',')}}`;
   }
   throw new UnspellableValueError(`${typeof value} has no Hydra override spelling`);
