@@ -14,7 +14,7 @@ const UPDATE = graphql(
   `mutation UpdatePush($endpoint: String!, $pendingAfterMinutes: Int, $mutedProjectIds: [Int!]) { updatePushSettings(endpoint: $endpoint, pendingAfterMinutes: $pendingAfterMinutes, mutedProjectIds: $mutedProjectIds) { __typename ... on Error { message } ... on MutationUpdatePushSettingsSuccess { data { ${DEVICE_FIELDS} } } } }`,
 );
 const UNREGISTER = graphql(
-  `mutation UnregisterPush($endpoint: String!) { unregisterPushSubscription(endpoint: $endpoint) { __typename ... on Error { message } ... on MutationUnregisterPushSubscriptionSuccess { data } } }`,
+  `mutation UnregisterPush($endpoint: String!) { unregisterPushSubscription(endpoint: $endpoint) { __typename ... on MutationUnregisterPushSubscriptionSuccess { data } } }`,
 );
 
 type Outcome<T> = { __typename: string; data?: T; message?: string; field?: string };
