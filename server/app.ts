@@ -9,6 +9,7 @@ import sirv from 'sirv';
 import { WebSocketServer } from 'ws';
 import { schema } from '../schema/index.js';
 import { connectionAuthorization, createAuth, createSessions, UNAUTHORIZED_CLOSE_CODE, useAuth } from './auth.js';
+import { createRedactor, useRedaction } from './auth-redact.js';
 import type { Context, Services } from './services.js';
 
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
@@ -52,7 +53,7 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
     // Yoga's default reflects any origin; an empty list must mean no cross-origin access at all.
     cors: corsOrigins.length ? { origin: corsOrigins, credentials: false, methods: ['GET', 'POST'], allowedHeaders: ['authorization', 'content-type', 'accept'] } : false,
     context: (initial) => ({ em: services.orm.em.fork(), services, session: sessions.of(initial) }),
-    plugins: [useAuth(auth, sessions)],
+    plugins: [useAuth(auth, sessions), useRedaction(createRedactor(() => services.clusters.names().map((name) => services.clusters.config(name))))],
   });
 
   const client: Middleware | undefined =

@@ -1,6 +1,8 @@
 // Access control over the three transports (HTTP, SSE, graphql-ws), on a real listening server with an in-memory
 // database and one fake cluster whose transport counts the commands it is asked to run.
 import * as crypto from 'node:crypto';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
@@ -9,7 +11,7 @@ import { createApp, MAX_REQUEST_BYTES } from './app.js';
 import { isLoopbackHost, planAccess } from './auth.js';
 import { clusterConfig, defaultServerConfig, type Config } from './config.js';
 import { initOrm, type Orm } from './db/orm.js';
-import { ConfigError } from './errors.js';
+import { ClusterUnreachableError, ConfigError } from './errors.js';
 import { createServices, type Services } from './services.js';
 
 vi.mock('node:crypto', async (importOriginal) => {
@@ -28,10 +30,13 @@ interface World {
   execs: () => number;
 }
 
-async function world(access: Parameters<typeof createApp>[0]['access'] = {}): Promise<World> {
+const KEY_PATH = join(homedir(), '.ssh', 'id_mission_control_test');
+
+async function world(access: Parameters<typeof createApp>[0]['access'] = {}, failure?: string): Promise<World> {
   const orm = await initOrm(':memory:');
   let execs = 0;
-  const config: Config = { file: 'test.yaml', clusters: [clusterConfig('fake', { host: 'fake.example.edu', user: 'me', agent: true, keepaliveIntervalMs: 0 })] };
+  const cluster = clusterConfig('fake', { host: 'fake.example.edu', user: 'me', agent: true, identityFile: KEY_PATH, passwordFile: '/etc/mc/fake.password', keepaliveIntervalMs: 0 });
+  const config: Config = { file: 'test.yaml', clusters: [cluster] };
   const services = createServices({
     orm,
     config,
@@ -39,6 +44,7 @@ async function world(access: Parameters<typeof createApp>[0]['access'] = {}): Pr
       transportFactory: () => ({
         exec: async () => {
           execs++;
+          if (failure) throw new ClusterUnreachableError('fake', failure);
           return { stdout: probeOutput, stderr: '', exitCode: 0, durationMs: 1 };
         },
         close: async () => undefined,
@@ -181,6 +187,8 @@ describe('with tokens required (the default)', () => {
         retryAttempts: 0,
         // One socket for both operations: a lazy client would close it in between.
         lazy: false,
+        // Expected here; graphql-ws would print the close event.
+        onNonLazyError: () => undefined,
         connectionParams: wsConnectionParams(doomed),
         on: { closed: (event) => resolve((event as { code: number }).code) },
       });
@@ -255,6 +263,37 @@ describe('with tokens required (the default)', () => {
     const names = body.data.__schema.types.flatMap((type: any) => [...(type.fields ?? []), ...(type.inputFields ?? [])].map((field: any) => `${type.name}.${field.name}`));
     expect(names.length).toBeGreaterThan(100);
     expect(names.filter((name: string) => /identityFile|knownHosts|password|passphrase|privateKey|secret|tokenHash|\.token$|vapidPrivate/i.test(name))).toEqual([]);
+  });
+});
+
+describe('paths of key, password and known_hosts files', () => {
+  let w: World;
+  let token: string;
+  // What ssh says when a key file went missing, with the path spelt both ways, and a password file.
+  const failure = `Warning: Identity file ${KEY_PATH} not accessible; also tried ~/.ssh/id_mission_control_test, ~/.ssh/known_hosts and /etc/mc/fake.password`;
+  beforeAll(async () => {
+    w = await world({}, failure);
+    token = await createTestToken(w.services);
+  });
+  afterAll(() => stop(w));
+
+  it('never leave the server in a result, over HTTP and in a subscription event over WebSocket', async () => {
+    const event = new Promise<any>((resolve) => {
+      const client = createClient({ url: `${w.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: wsConnectionParams(token) });
+      client.subscribe({ query: 'subscription { clusterStatus { name error } }' }, {
+        next: (value) => {
+          resolve(value);
+          void client.dispose();
+        },
+        error: () => undefined,
+        complete: () => undefined,
+      });
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const body = await (await post(w, 'mutation { testClusterConnection(name: "fake") { ... on MutationTestClusterConnectionSuccess { data { error } } } }', authHeaders(token))).json();
+    const expected = 'fake: Warning: Identity file <identityFile> not accessible; also tried <identityFile>, <knownHostsFile> and <passwordFile>';
+    expect(body).toEqual({ data: { testClusterConnection: { data: { error: expected } } } });
+    expect(await event).toEqual({ data: { clusterStatus: { name: 'fake', error: expected } } });
   });
 });
 
