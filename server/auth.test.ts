@@ -1,7 +1,8 @@
 // Access control over the three transports (HTTP, SSE, graphql-ws), on a real listening server with an in-memory
 // database and one fake cluster whose transport counts the commands it is asked to run.
 import * as crypto from 'node:crypto';
-import { homedir } from 'node:os';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -32,7 +33,7 @@ interface World {
 
 const KEY_PATH = join(homedir(), '.ssh', 'id_mission_control_test');
 
-async function world(access: Parameters<typeof createApp>[0]['access'] = {}, failure?: string): Promise<World> {
+async function world(access: Parameters<typeof createApp>[0]['access'] = {}, failure?: string, staticDir?: string): Promise<World> {
   const orm = await initOrm(':memory:');
   let execs = 0;
   const cluster = clusterConfig('fake', { host: 'fake.example.edu', user: 'me', agent: true, identityFile: KEY_PATH, passwordFile: '/etc/mc/fake.password', keepaliveIntervalMs: 0 });
@@ -51,7 +52,7 @@ async function world(access: Parameters<typeof createApp>[0]['access'] = {}, fai
       }),
     },
   });
-  const app = createApp({ services, access });
+  const app = createApp({ services, access, staticDir });
   const url = await app.start(0, '127.0.0.1');
   return { orm, services, app, url, execs: () => execs };
 }
@@ -294,6 +295,23 @@ describe('paths of key, password and known_hosts files', () => {
     const expected = 'fake: Warning: Identity file <identityFile> not accessible; also tried <identityFile>, <knownHostsFile> and <passwordFile>';
     expect(body).toEqual({ data: { testClusterConnection: { data: { error: expected } } } });
     expect(await event).toEqual({ data: { clusterStatus: { name: 'fake', error: expected } } });
+  });
+});
+
+describe('the app itself', () => {
+  let w: World;
+  beforeAll(async () => {
+    const staticDir = mkdtempSync(join(tmpdir(), 'mc-static-'));
+    writeFileSync(join(staticDir, 'index.html'), '<title>Mission Control</title>');
+    writeFileSync(join(staticDir, 'manifest.webmanifest'), '{"name":"Mission Control"}');
+    writeFileSync(join(staticDir, 'sw.js'), 'self.addEventListener("fetch", () => {});');
+    w = await world({}, undefined, staticDir);
+  });
+  afterAll(() => stop(w));
+
+  it('serves its pages, manifest and service worker without a token (a phone loads it to pair), and only /graphql asks for one', async () => {
+    for (const path of ['/', '/pair', '/manifest.webmanifest', '/sw.js']) expect((await fetch(`${w.url}${path}`)).status, path).toBe(200);
+    expect((await post(w, '{ session { tokenName } }')).status).toBe(401);
   });
 });
 
