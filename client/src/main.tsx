@@ -24,6 +24,8 @@ const Clusters = lazy(() => import('./routes/clusters'));
 const Settings = lazy(() => import('./routes/settings'));
 const Pair = lazy(() => import('./routes/pair'));
 
+const root = document.getElementById('root')!;
+root.textContent = '';
 render(
   () => (
     <Router root={Shell}>
@@ -38,5 +40,5 @@ render(
       <Route path="*" component={NotFound} />
     </Router>
   ),
-  document.getElementById('root')!,
+  root,
 );

@@ -28,22 +28,30 @@ export function PageHeader(props: { title: string; back?: { href: string; label:
   );
 }
 
-/** Loading, failure and offline-copy notices for one piece of live data; the data itself is the caller's. */
+/**
+ * Loading, failure and offline-copy notices for one piece of live data; the data itself is the caller's. An
+ * unreachable server is the offline banner's to say (once, with its retry); here it is only "as of when".
+ */
 export function DataNotice(props: { what: string; loading: boolean; hasValue: boolean; error: ApiError | null; cachedAt: number | null; onRetry?: () => void }) {
+  const offline = () => props.error?.kind === 'network';
   return (
     <>
-      <Show when={props.loading && !props.hasValue}>
+      <Show when={props.loading && !props.hasValue && !props.error}>
         <p class="muted" aria-live="polite">
           Loading {props.what}…
         </p>
       </Show>
-      <Show when={props.error && props.error.kind !== 'unauthorized'}>
+      <Show when={offline()}>
+        <p class="muted stale-note">
+          {props.hasValue ? `Last known ${props.what}${props.cachedAt ? `, saved ${ago(new Date(props.cachedAt).toISOString())}` : ''}.` : `No saved copy of ${props.what} on this device.`}
+        </p>
+      </Show>
+      <Show when={props.error && !offline() && props.error.kind !== 'unauthorized'}>
         <div class="error" role="alert">
-          <Show when={props.hasValue} fallback={<span>Could not load {props.what}: {props.error!.message}</span>}>
-            <span>
-              Showing {props.what} as last seen{props.cachedAt ? ` ${ago(new Date(props.cachedAt).toISOString())}` : ''}: {props.error!.message}
-            </span>
-          </Show>
+          <span>
+            {props.hasValue ? `Showing ${props.what} as last seen: ` : `Could not load ${props.what}: `}
+            {props.error!.message}
+          </span>
           <Show when={props.onRetry}>
             <button type="button" class="button small" onClick={() => props.onRetry?.()}>
               Retry
