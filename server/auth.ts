@@ -49,11 +49,11 @@ export function connectionAuthorization(connectionParams: Readonly<Record<string
   return typeof value === 'string' ? value : undefined;
 }
 
-function unauthenticatedResponse(authorization: string | null): Response {
+function unauthenticatedResponse(authorization: string | null, fetchAPI: { Response: typeof Response }): Response {
   const message = authorization?.trim()
     ? 'unknown or revoked API token'
     : 'an API token is required: send `Authorization: Bearer <token>` (create one with `npm run token -- create --name <name>`)';
-  return new Response(JSON.stringify({ errors: [{ message, extensions: { code: 'UNAUTHENTICATED' } }] }), {
+  return new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: 'UNAUTHENTICATED' } }] }), {
     status: 401,
     headers: { 'content-type': 'application/json; charset=utf-8', 'www-authenticate': 'Bearer' },
   });
@@ -81,11 +81,11 @@ export type Sessions = ReturnType<typeof createSessions>;
 export function useAuth(auth: Auth, sessions: Sessions): Plugin<{ session?: Session }> {
   return {
     // Yoga runs its own onRequest hooks first: CORS preflights, GraphiQL's page and the health check never get here.
-    async onRequest({ request, endResponse }) {
+    async onRequest({ request, endResponse, fetchAPI }) {
       const authorization = request.headers.get('authorization');
       const session = await auth.authenticate(authorization);
       if (session) sessions.remember(request, session);
-      else endResponse(unauthenticatedResponse(authorization));
+      else endResponse(unauthenticatedResponse(authorization, fetchAPI));
     },
     onExecute({ args, setResultAndStopExecution }) {
       const session = (args.contextValue as { session?: Session }).session;
