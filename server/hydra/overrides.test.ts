@@ -258,6 +258,14 @@ describe('hydraValue', () => {
     expect(() => hydraValue({ 'ключ': 1 })).toThrow(/cannot be written/);
   });
 
+  // Found by test/lab/hostile.test.ts: the key "1e999" came back from Hydra's grammar as Infinity.
+  it('refuses mapping keys that Hydra would read as a number, boolean or null', () => {
+    for (const key of ['1', '-0', '1e999', '1.5', 'inf', 'NaN', 'true', 'False', 'null']) {
+      expect(() => hydraValue({ [key]: 'x' }), key).toThrow(/would reach Hydra as a (int|float|bool|null)/);
+    }
+    expect(hydraValue({ a1: 1, ' 1': 2, '1 ': 3, 'null-ish': 4 })).toBe('{a1:1,\\ 1:2,1\\ :3,null-ish:4}');
+  });
+
   // Found by overrides.property.test.ts: deep nesting overflowed the call stack (a RangeError the API masks).
   it('refuses values nested more than 100 deep, in text and in form values', () => {
     expect(parseOverride(`x=${'['.repeat(100)}1${']'.repeat(100)}`).value).toHaveLength(201);

@@ -589,6 +589,12 @@ function dictKeyText(key: string): string {
   if (key === '' || !/^(?:[A-Za-z0-9_/\-+.$%*@?|]|\\[\\()[\]{}:=, \t])+$/.test(escaped)) {
     throw new UnspellableValueError(`dictionary key ${JSON.stringify(key)} cannot be written in Hydra's override syntax`);
   }
+  // Hydra reads a key that is one number, boolean or null token as that value (its visitDictKey makes a primitive),
+  // and the key has no quoted form: "1" or "null" would reach the config as 1 or None, not as the text sent.
+  const tokens = lex(escaped, true).filter((token) => token.type !== 'EOF');
+  if (tokens.length === 1 && (['INT', 'FLOAT', 'BOOL', 'NULL'] as TokenType[]).includes(tokens[0]!.type)) {
+    throw new UnspellableValueError(`dictionary key ${JSON.stringify(key)} would reach Hydra as a ${tokens[0]!.type.toLowerCase()}, not as text`);
+  }
   return escaped;
 }
 
