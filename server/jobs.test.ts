@@ -239,6 +239,16 @@ describe('job service', () => {
       expect(w.calls.filter((call) => call.kind === 'submit')).toHaveLength(1);
     });
 
+    // Found by test/lab/hostile.test.ts: the used-tag lookup ran first, and a NUL in the tag ended the SQL statement
+    // (a DriverException, masked as "Unexpected error").
+    it('refuses a malformed tag as a ValidationError before looking it up', async () => {
+      const w = await open(repo.work, { submit: acceptingSbatch });
+      for (const tag of ['a\u0000touch /tmp/x', "x' or '1'='1", 'ABC']) {
+        await expect(w.jobs.submit(fork(w), w.input(), tag)).rejects.toMatchObject({ name: 'ValidationError', field: 'tag' });
+      }
+      expect(w.calls).toEqual([]);
+    });
+
     it('refuses a parent job that does not exist, before anything is stored or sent', async () => {
       const w = await open(repo.work, { submit: acceptingSbatch });
       await expect(w.jobs.submit(fork(w), w.input({ parentJobId: 999 }))).rejects.toMatchObject({ name: 'ValidationError', field: 'parentJobId' });
@@ -465,6 +475,12 @@ describe('job service', () => {
       expect(await names({ search: 'lr_0' })).toEqual(['lr_0.1']);
       expect(await names({ search: '100%' })).toEqual(['old']);
       expect(await names({ search: 'C:\\data' })).toEqual(['paths']);
+    });
+
+    // Found by test/lab/hostile.test.ts: a NUL ended the inlined SQL statement (a masked DriverException).
+    it('finds nothing, without an error, for a search or cluster with a NUL', async () => {
+      expect(await names({ search: 'resnet\u0000' })).toEqual([]);
+      expect(await names({ cluster: 'alpha\u0000' })).toEqual([]);
     });
 
     it('pages with `after` without duplicates or gaps', async () => {

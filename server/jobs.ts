@@ -187,7 +187,8 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch 
      * second sbatch, since one that timed out can still have run.
      */
     async submit(em: EntityManager, input: JobInput, tag: string | null = null): Promise<Job> {
-      if (tag && (await em.count(Job, { tag }))) throw new ValidationError('tag', 'was already used by another launch; preview again');
+      // A malformed tag is refused by prepare(); it must not reach SQL first (the driver inlines values, and a NUL ends the statement).
+      if (tag && TAG.test(tag) && (await em.count(Job, { tag }))) throw new ValidationError('tag', 'was already used by another launch; preview again');
       const prepared = await prepare(em, input, tag);
       if (!prepared.project.pushed && !input.allowUnpushed) {
         throw new ValidationError('allowUnpushed', `commit ${prepared.project.headSha.slice(0, 8)} is on no remote branch; push it, or set allowUnpushed if the cluster can reach this repository`);
@@ -321,6 +322,9 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch 
 
     /** Newest first; `after` is the id of the last job of the previous page. */
     async list(em: EntityManager, filter: JobFilter, first: number, after: number | null): Promise<{ jobs: Job[]; hasNextPage: boolean }> {
+      // The SQLite driver inlines values into the statement, where a NUL ends it; no stored name, description or
+      // cluster holds one (validation refuses them), so such a filter matches nothing.
+      if ([filter.search, filter.cluster].some((text) => text?.includes('\0'))) return { jobs: [], hasNextPage: false };
       const where: FilterQuery<Job> = {};
       if (filter.projectId != null) where.projectId = filter.projectId;
       if (filter.states?.length) where.state = { $in: filter.states };
