@@ -19,12 +19,18 @@ export interface FixtureRepo {
   commit(message: string, files: Record<string, string>, options?: { push?: boolean }): string;
 }
 
-export function createFixtureRepo(labUser: string): FixtureRepo {
+/** Directory names of the working tree and of its origin (the hostile-input suite gives them shell syntax). */
+export interface FixtureRepoNames {
+  work?: string;
+  origin?: string;
+}
+
+export function createFixtureRepo(labUser: string, names: FixtureRepoNames = {}): FixtureRepo {
   // Under /var/tmp with open permissions: the lab user reads the origin from the same machine.
   const dir = mkdtempSync('/var/tmp/mc-fixture-');
   chmodSync(dir, 0o755);
-  const work = join(dir, 'ml-project');
-  const origin = join(dir, 'origin.git');
+  const work = join(dir, names.work ?? 'ml-project');
+  const origin = join(dir, names.origin ?? 'origin.git');
   cpSync(new URL('../fixtures/ml-project', import.meta.url), work, { recursive: true });
   git(dir, 'init', '-q', '-b', 'main', work);
   git(work, 'add', '-A');
