@@ -2,6 +2,7 @@ import { Route, Router } from '@solidjs/router';
 import { lazy } from 'solid-js';
 import { render } from 'solid-js/web';
 import { setToken } from './api/client';
+import { prefetchJob } from './api/jobs';
 import { Shell, pairingLink } from './app';
 import Home from './routes/home';
 import NotFound from './routes/not-found';
@@ -33,7 +34,7 @@ render(
       <Route path="/projects/:id" component={Project} />
       <Route path="/projects/:id/launch" component={Launch} />
       <Route path="/projects/:id/lineage" component={Lineage} />
-      <Route path="/jobs/:id" component={Job} />
+      <Route path="/jobs/:id" component={Job} preload={({ params }) => /^\d+$/.test(params.id!) && prefetchJob(Number(params.id))} />
       <Route path="/clusters" component={Clusters} />
       <Route path="/settings" component={Settings} />
       <Route path="/pair" component={Pair} />

@@ -81,7 +81,6 @@ const wsUrl = () => {
 };
 
 let everConnected = false;
-let droppedSinceConnected = false;
 
 const ws = createWsClient({
   url: wsUrl,
@@ -100,19 +99,16 @@ const ws = createWsClient({
   on: {
     connected: () => {
       reached();
-      // Events published while the socket was down are gone: whatever is on screen reads itself again.
-      if (everConnected && droppedSinceConnected) resync();
+      // Events published while no socket was up are gone, and a screen's query went out over HTTP before its
+      // subscription was live: whatever is on screen reads itself again on every (re)connection.
+      resync();
       everConnected = true;
-      droppedSinceConnected = false;
     },
     closed: (event) => {
       const code = (event as CloseEvent | undefined)?.code;
       if (code === 4401) return unauthorized();
       // 1000 is the lazy close after the last subscription ended: not a failure.
-      if (code !== 1000) {
-        droppedSinceConnected = true;
-        if (!everConnected || code === 1006) setServerReachable(false);
-      }
+      if (code !== 1000 && (!everConnected || code === 1006)) setServerReachable(false);
     },
   },
 });

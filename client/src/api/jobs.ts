@@ -1,7 +1,7 @@
 // Jobs: lists, one job, its log, its lineage, and what can be done to it.
 import { applyJobUpdate, isActive } from '../lib/job-list';
 import { graphql, mutate, query, subscribe, unwrap } from './client';
-import { createLive } from './live';
+import { createLive, prefetch } from './live';
 import type { JobDetail, JobInput, JobLog, JobLogChunk, JobState, JobSummary, LineageNode } from './types';
 
 export const JOB_SUMMARY_FIELDS = `
@@ -100,6 +100,8 @@ export async function fetchJob(id: number): Promise<JobDetail> {
   );
   return unwrap(data.job);
 }
+
+export const prefetchJob = (id: number) => prefetch(`job:${id}`, () => fetchJob(id));
 
 /** One job with everything the job screen shows, its state kept current by jobUpdated. */
 export function createJobLive(id: () => number | null) {

@@ -5,6 +5,27 @@ import { createStore, reconcile, unwrap } from 'solid-js/store';
 import { offlineCache } from './cache';
 import { ApiError, errorMessage, resyncGeneration } from './client';
 
+const prefetched = new Map<string, { at: number; promise: Promise<unknown> }>();
+const PREFETCH_FRESH_MS = 3_000;
+
+/**
+ * Starts reading what a screen will show while its code is still loading (router `preload`); the screen's live
+ * data takes the answer instead of asking again.
+ */
+export function prefetch(key: string, load: () => Promise<unknown>): void {
+  const existing = prefetched.get(key);
+  if (existing && Date.now() - existing.at < PREFETCH_FRESH_MS) return;
+  const promise = load();
+  promise.catch(() => undefined);
+  prefetched.set(key, { at: Date.now(), promise });
+}
+
+function takePrefetched<T>(key: string): Promise<T> | null {
+  const entry = prefetched.get(key);
+  prefetched.delete(key);
+  return entry && Date.now() - entry.at < PREFETCH_FRESH_MS ? (entry.promise as Promise<T>) : null;
+}
+
 export interface LiveOptions<T> {
   /** Identifies the data (and its offline copy); a falsy key means "nothing to load yet". */
   key: () => string | null | undefined | false;
@@ -51,7 +72,7 @@ export function createLive<T>(options: LiveOptions<T>): Live<T> {
     const mine = ++request;
     setLoading(true);
     try {
-      const value = await options.load();
+      const value = await (takePrefetched<T>(key) ?? options.load());
       if (mine !== request) return;
       set(value);
       setError(null);

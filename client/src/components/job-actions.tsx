@@ -17,13 +17,17 @@ interface Action {
   danger?: boolean;
 }
 
-export function jobActions(job: JobSummary, options: { includeLogs: boolean }): Action[] {
+/**
+ * The actions of a job, in a fixed order. `keepWandb` keeps the W&B entry (disabled) before its link is known, so
+ * a bar of buttons does not reflow when the log reveals the link.
+ */
+export function jobActions(job: JobSummary, options: { includeLogs: boolean; keepWandb?: boolean }): Action[] {
   const actions: Action[] = [];
   if (isActive(job.state)) actions.push({ id: 'cancel', label: 'Cancel job', danger: true });
   actions.push({ id: 'clone', label: 'Clone' });
   if (options.includeLogs) actions.push({ id: 'logs', label: 'Logs' });
   actions.push({ id: 'script', label: 'View script' });
-  if (job.wandbUrl) actions.push({ id: 'wandb', label: 'Open W&B' });
+  if (job.wandbUrl || options.keepWandb) actions.push({ id: 'wandb', label: 'Open W&B' });
   if (!isActive(job.state)) actions.push(job.archived ? { id: 'unarchive', label: 'Unarchive' } : { id: 'archive', label: 'Archive' });
   return actions;
 }
@@ -159,12 +163,23 @@ export function JobActionButtons(props: { job: JobSummary; onChange?: (job: JobS
   const run = useJobAction();
   return (
     <div class="action-bar">
-      <For each={jobActions(props.job, { includeLogs: false })}>
+      <For each={jobActions(props.job, { includeLogs: false, keepWandb: true })}>
         {(action) =>
           action.id === 'wandb' ? (
-            <a class="button" href={props.job.wandbUrl!} target="_blank" rel="noopener">
-              {action.label}
-            </a>
+            <Show
+              when={props.job.wandbUrl}
+              fallback={
+                <button type="button" class="button" disabled title="No W&B run link in the log yet">
+                  {action.label}
+                </button>
+              }
+            >
+              {(url) => (
+                <a class="button" href={url()} target="_blank" rel="noopener">
+                  {action.label}
+                </a>
+              )}
+            </Show>
           ) : (
             <button
               type="button"

@@ -43,7 +43,7 @@ export function DataNotice(props: { what: string; loading: boolean; hasValue: bo
       </Show>
       <Show when={offline()}>
         <p class="muted stale-note">
-          {props.hasValue ? `Last known ${props.what}${props.cachedAt ? `, saved ${ago(new Date(props.cachedAt).toISOString())}` : ''}.` : `No saved copy of ${props.what} on this device.`}
+          {props.hasValue ? (props.cachedAt ? `Last updated ${ago(new Date(props.cachedAt).toISOString())}.` : 'Last known state.') : `No saved copy of ${props.what} on this device.`}
         </p>
       </Show>
       <Show when={props.error && !offline() && props.error.kind !== 'unauthorized'}>

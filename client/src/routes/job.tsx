@@ -1,5 +1,5 @@
 import { A, useLocation, useParams } from '@solidjs/router';
-import { For, Show, createMemo, onMount } from 'solid-js';
+import { Index, Show, createMemo, onMount } from 'solid-js';
 import { createJobLive } from '../api/jobs';
 import type { JobDetail, JobSummary } from '../api/types';
 import { JobActionButtons } from '../components/job-actions';
@@ -61,25 +61,26 @@ export default function Job() {
                     Timeline
                   </h2>
                   <ol class="timeline" data-testid="timeline">
-                    <For each={timeline()}>
+                    {/* Index, not For: the steps are rebuilt every second while the job runs; their rows stay. */}
+                    <Index each={timeline()}>
                       {(step) => (
-                        <li class={`step-${step.status}`} data-step={step.key} data-status={step.status}>
+                        <li class={`step-${step().status}`} data-step={step().key} data-status={step().status}>
                           <span class="step-mark" aria-hidden="true">
-                            {STEP_MARK[step.status]}
+                            {STEP_MARK[step().status]}
                           </span>
                           <span class="step-title">
-                            {step.title}
-                            <span class="visually-hidden"> ({step.status})</span>
+                            {step().title}
+                            <span class="visually-hidden"> ({step().status})</span>
                           </span>
-                          <Show when={step.detail}>
-                            <span class="step-detail">{step.detail}</span>
+                          <Show when={step().detail}>
+                            <span class="step-detail">{step().detail}</span>
                           </Show>
-                          <Show when={step.at && step.status !== 'upcoming'}>
-                            <span class="step-at">{dateTime(step.at)}</span>
+                          <Show when={step().at && step().status !== 'upcoming'}>
+                            <span class="step-at">{dateTime(step().at)}</span>
                           </Show>
                         </li>
                       )}
-                    </For>
+                    </Index>
                   </ol>
                 </section>
                 <section class="card" aria-labelledby="details-title">

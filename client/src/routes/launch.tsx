@@ -404,7 +404,7 @@ export default function Launch() {
                     )}
                   </For>
                 </div>
-                <h3 class="section-title">Parameters</h3>
+                <h2 class="section-title">Parameters</h2>
                 <For each={parameterGroups()}>
                   {([name, parameters]) => (
                     <details class="param-group" open={name === '' || groupHasNews(parameters)}>
