@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 
+// A child node with tsx takes 6–8 s to load the server on a busy machine: the child's own 30 s timeout is the bound,
+// not vitest's 5 s default.
 it.each([
   ['a typo in a field', 'clusters:\n  hpc:\n    hots: login.example.edu\n    user: me\n    agent: true\n', 'cluster "hpc": unknown field "hots" (did you mean "host"?)'],
   ['a missing host', 'clusters:\n  hpc:\n    user: me\n    agent: true\n', 'cluster "hpc": field "host" is required'],
@@ -19,4 +21,4 @@ it.each([
   expect(result.status).toBe(2);
   expect(result.stderr.trim()).toBe(`error: ${configPath}: ${expected}`);
   expect(result.stdout).not.toContain('running at');
-});
+}, 60_000);
