@@ -2,7 +2,7 @@
 // verify each request's VAPID header and decrypt its RFC 8291 payload (test/push-receiver.ts). The cluster is a fake
 // transport that answers only the log tail read.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startPushReceiver, type PushReceiver, type ReceiverMode } from '../test/push-receiver.js';
@@ -14,6 +14,7 @@ import type { JobInput } from './job-input.js';
 import { snapshot } from './job-status.js';
 import { createServices, type ServiceOptions, type Services } from './services.js';
 import type { ExecResult } from './ssh/index.js';
+import { reauthCommand } from './ssh/openssh-transport.js';
 
 const SUBJECT = 'mailto:ops@uni.example.edu';
 const temporary: string[] = [];
@@ -107,9 +108,9 @@ async function addProject(orm: Orm, name: string): Promise<Project> {
 }
 
 /** A fresh services object; `dbName` a file to reopen the same database later (a restart). */
-async function open(options: { dbName?: string; notify?: ServiceOptions['notify']; start?: boolean } = {}): Promise<World> {
+async function open(options: { dbName?: string; notify?: ServiceOptions['notify']; start?: boolean; alpha?: Partial<Parameters<typeof clusterConfig>[1]> } = {}): Promise<World> {
   const orm = await initOrm(options.dbName ?? ':memory:');
-  const config: Config = { file: 'test.yaml', clusters: [clusterConfig('alpha', { host: 'alpha.example.edu', user: 'me', agent: true })], notifications: { subject: SUBJECT } };
+  const config: Config = { file: 'test.yaml', clusters: [clusterConfig('alpha', { host: 'alpha.example.edu', user: 'me', agent: true, ...options.alpha })], notifications: { subject: SUBJECT } };
   const world = { orm, log: '', logReads: [] } as unknown as World;
   world.services = createServices({
     orm,
@@ -444,6 +445,26 @@ describe('re-authentication', () => {
     await publish({ needsReauth: null, reachable: true, stale: false, lastPollAt: new Date() });
     await publish({ needsReauth: command, lastPollAt: new Date() });
     expect(phone.messages).toHaveLength(2);
+  });
+
+  it('shows no key or known_hosts file path on the lock screen: neither in the command nor in an sbatch refusal', async () => {
+    const identityFile = join(homedir(), '.ssh', 'id_mission_control_alpha');
+    const world = await open({ alpha: { identityFile, knownHostsFile: '/etc/mission-control/known_hosts' } });
+    const phone = await receiver();
+    await subscribe(world, phone);
+    const withPaths = reauthCommand(world.services.clusters.config('alpha'));
+    expect(withPaths).toContain(identityFile);
+    world.services.events.publish('cluster:status', status({ needsReauth: withPaths, lastPollAt: new Date() }));
+    const reauth = (await phone.waitFor()).json as { body: string };
+    expect(reauth.body).toContain('-o UserKnownHostsFile=<knownHostsFile>');
+    expect(reauth.body).toContain('-i <identityFile>');
+    expect(reauth.body).toMatch(/^Run in a terminal on the server's machine: ssh .* -- me@alpha\.example\.edu true$/);
+
+    const job = await addJob(world, { slurmJobId: null, state: 'SUBMITTING' });
+    await update(world, job, { state: 'SUBMIT_FAILED', submitError: `Warning: Identity file ${identityFile.replace(homedir(), '~')} not accessible: No such file or directory` });
+    await expect.poll(() => phone.messages.length).toBe(2);
+    expect((phone.messages[1]!.json as { body: string }).body).toBe('sbatch: Warning: Identity file <identityFile> not accessible: No such file or directory · alpha');
+    expect(JSON.stringify(phone.messages.map((message) => message.json))).not.toMatch(/id_mission_control_alpha|\/etc\/mission-control/);
   });
 });
 

@@ -5,6 +5,7 @@
 // (a crash between claim and send loses that one message: at most once, never twice).
 import type { EntityManager } from '@mikro-orm/sqlite';
 import { Cron } from 'croner';
+import { createRedactor } from './auth-redact.js';
 import type { ClusterStatus } from './clusters.js';
 import { DEFAULT_VAPID_SUBJECT, type Config } from './config.js';
 import { Job, PushNotice, PushSubscription } from './db/entities.js';
@@ -130,6 +131,9 @@ export function createNotifier(options: NotifierOptions) {
   const unsubscribes: Array<() => void> = [];
   let cron: Cron | null = null;
   let keys: Promise<VapidKeys> | null = null;
+  // A push leaves the server like a GraphQL answer: the re-login command, sbatch's refusal or a log line can name a
+  // key, password or known_hosts file, which the phone's lock screen must not show.
+  const redact = createRedactor(() => config.clusters);
 
   function vapidKeys(): Promise<VapidKeys> {
     keys ??= loadVapidKeys(orm).catch((error: unknown) => {
@@ -181,7 +185,7 @@ export function createNotifier(options: NotifierOptions) {
     const release = await sends.acquire();
     let outcome;
     try {
-      outcome = await sendPush(subscription, message, {
+      outcome = await sendPush(subscription, { ...message, title: redact(message.title), body: redact(message.body) }, {
         vapid: await vapidKeys(),
         subject: config.notifications?.subject ?? DEFAULT_VAPID_SUBJECT,
         timeoutMs: sendTimeoutMs,
