@@ -170,6 +170,37 @@ describe('with tokens required (the default)', () => {
     expect(w.execs()).toBe(before + 1);
   });
 
+  it('a read-only token manages its own push device over HTTP and WebSocket, and no other mutation rides along', async () => {
+    const ecdh = crypto.createECDH('prime256v1');
+    const keys = `p256dh: "${ecdh.generateKeys().toString('base64url')}", auth: "${crypto.randomBytes(16).toString('base64url')}"`;
+    const endpoint = 'https://push.example.net/send/read-only-phone';
+    const register = `mutation { registerPushSubscription(input: { endpoint: "${endpoint}", ${keys} }) { __typename ... on MutationRegisterPushSubscriptionSuccess { data { endpoint } } } }`;
+    const body = async (query: string) => (await (await post(w, query, authHeaders(readOnly))).json()) as any;
+
+    expect(await body(register)).toEqual({ data: { registerPushSubscription: { __typename: 'MutationRegisterPushSubscriptionSuccess', data: { endpoint } } } });
+    const settings = `mutation { updatePushSettings(endpoint: "${endpoint}", pendingAfterMinutes: 30) { ... on MutationUpdatePushSettingsSuccess { data { pendingAfterMinutes } } } }`;
+    expect((await overWebSocket(w, settings, wsConnectionParams(readOnly))).result).toEqual({ data: { updatePushSettings: { data: { pendingAfterMinutes: 30 } } } });
+
+    // Beside an allowed one, through a named or an inline fragment: the whole operation is refused and nothing runs.
+    const before = w.execs();
+    const smuggled = [
+      `mutation { unregisterPushSubscription(endpoint: "${endpoint}") { __typename } testClusterConnection(name: "fake") { __typename } }`,
+      `mutation { ...Both } fragment Both on Mutation { unregisterPushSubscription(endpoint: "${endpoint}") { __typename } testClusterConnection(name: "fake") { __typename } }`,
+      `mutation { ... on Mutation { syncProject(id: 1) { __typename } } }`,
+    ];
+    for (const query of smuggled) {
+      const refused = await body(query);
+      expect(refused.data, query).toBeUndefined();
+      expect(refused.errors, query).toEqual([expect.objectContaining({ extensions: { code: 'FORBIDDEN' } })]);
+    }
+    expect(w.execs()).toBe(before);
+    expect(await w.services.notify.device(w.orm.em.fork(), endpoint)).toMatchObject({ endpoint, pendingAfterMinutes: 30 });
+
+    const unregister = `mutation { unregisterPushSubscription(endpoint: "${endpoint}") { ... on MutationUnregisterPushSubscriptionSuccess { data } } }`;
+    expect(await body(unregister)).toEqual({ data: { unregisterPushSubscription: { data: true } } });
+    expect(await w.services.notify.device(w.orm.em.fork(), endpoint)).toBeNull();
+  });
+
   it('a revoked token is refused at once over HTTP, SSE and WebSocket', async () => {
     const doomed = await createTestToken(w.services, { name: 'lost-phone' });
     expect((await post(w, '{ session { tokenName } }', authHeaders(doomed))).status).toBe(200);

@@ -1,10 +1,11 @@
 // Who may use the API. Every GraphQL operation needs an API token (HTTP and SSE: `Authorization: Bearer`, graphql-ws:
 // connectionParams.authorization), unless the server binds to loopback only and the user opted out in config.
 // HTTP and SSE are checked in one Yoga plugin; WebSocket connections in graphql-ws's onConnect (see server/app.ts),
-// with the same `authenticate`. Read-only tokens are enforced in the plugin's onExecute, which both paths run.
+// with the same `authenticate`. Read-only tokens are enforced in the plugin's onExecute, which both paths run: they
+// read everything and change nothing but their own device's push settings.
 import { networkInterfaces } from 'node:os';
 import { relative, resolve } from 'node:path';
-import { GraphQLError, getOperationAST } from 'graphql';
+import { GraphQLError, getOperationAST, Kind, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import QRCode from 'qrcode';
 import { defaultConfigPath, type ServerConfig } from './config.js';
@@ -49,6 +50,36 @@ export function connectionAuthorization(connectionParams: Readonly<Record<string
   return typeof value === 'string' ? value : undefined;
 }
 
+/**
+ * The mutations a read-only token may run: its own device's Web Push subscription and settings. Notifications are
+ * what a read-only phone is for, and they reach the cluster no more than reading does.
+ */
+const READ_ONLY_MUTATIONS: ReadonlySet<string> = new Set(['registerPushSubscription', 'updatePushSettings', 'unregisterPushSubscription']);
+
+/** Every field an operation asks at its root, fragments followed (a spread must not smuggle a mutation past the check). */
+function rootFieldNames(document: DocumentNode, selectionSet: SelectionSetNode): string[] {
+  const fragments = new Map(
+    document.definitions.filter((definition): definition is FragmentDefinitionNode => definition.kind === Kind.FRAGMENT_DEFINITION).map((fragment) => [fragment.name.value, fragment]),
+  );
+  const names: string[] = [];
+  const spread = new Set<string>();
+  const visit = (set: SelectionSetNode) => {
+    for (const selection of set.selections) {
+      if (selection.kind === Kind.FIELD) names.push(selection.name.value);
+      else if (selection.kind === Kind.INLINE_FRAGMENT) visit(selection.selectionSet);
+      else if (!spread.has(selection.name.value)) {
+        spread.add(selection.name.value);
+        const fragment = fragments.get(selection.name.value);
+        if (fragment) visit(fragment.selectionSet);
+      }
+    }
+  };
+  visit(selectionSet);
+  return names;
+}
+
+const allowedReadOnly = (name: string) => name === '__typename' || READ_ONLY_MUTATIONS.has(name);
+
 function unauthenticatedResponse(authorization: string | null, fetchAPI: { Response: typeof Response }): Response {
   const message = authorization?.trim()
     ? 'unknown or revoked API token'
@@ -89,11 +120,16 @@ export function useAuth(auth: Auth, sessions: Sessions): Plugin<{ session?: Sess
     },
     onExecute({ args, setResultAndStopExecution }) {
       const session = (args.contextValue as { session?: Session }).session;
-      if (getOperationAST(args.document, args.operationName)?.operation === 'mutation' && session?.readOnly !== false) {
-        setResultAndStopExecution({
-          errors: [new GraphQLError(`the token "${session?.tokenName}" is read-only: mutations need a token created without --read-only`, { extensions: { code: 'FORBIDDEN' } })],
-        });
-      }
+      const operation = getOperationAST(args.document, args.operationName);
+      if (operation?.operation !== 'mutation' || session?.readOnly === false) return;
+      if (session && rootFieldNames(args.document, operation.selectionSet).every(allowedReadOnly)) return;
+      setResultAndStopExecution({
+        errors: [
+          new GraphQLError(`the token "${session?.tokenName}" is read-only: besides its device's push settings, mutations need a token created without --read-only`, {
+            extensions: { code: 'FORBIDDEN' },
+          }),
+        ],
+      });
     },
   };
 }
