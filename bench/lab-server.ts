@@ -1,8 +1,8 @@
 // A Mission Control server against the SLURM lab for benchmarks: its own data directory, the fixture project
 // added, optionally one completed job (so screens and queries have real data to show).
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { startServer } from '../server/main.js';
 import { graphqlClient } from '../test/graphql-client.js';
@@ -48,5 +48,18 @@ export async function startLabServer({ staticDir, withCompletedJob = false, clus
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
-  return { url: running.url, running, request, projectId, jobId, lab, stop: () => running.stop() };
+  return {
+    url: running.url,
+    running,
+    request,
+    projectId,
+    jobId,
+    lab,
+    /** Stops the server and removes its data directory and the fixture repository. */
+    async stop() {
+      await running.stop();
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(dirname(repo.work), { recursive: true, force: true });
+    },
+  };
 }

@@ -9,6 +9,7 @@ import { formatResult } from './bench.js';
 const benches: Record<string, () => Promise<{ default: Bench }>> = {
   poll: () => import('./poll.js'),
   isolation: () => import('./isolation.js'),
+  'job-end': () => import('./job-end.js'),
   api: () => import('./api.js'),
   logs: () => import('./logs.js'),
   gpu: () => import('./gpu.js'),
