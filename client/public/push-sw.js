@@ -34,11 +34,10 @@ self.addEventListener('notificationclick', (event) => {
       const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
       const open = windows.find((client) => new URL(client.url).origin === self.location.origin);
       if (open) {
-        await open.focus();
-        // The app routes in place (no reload) when it hears this; a window this worker does not control is
-        // navigated instead.
+        // The app routes in place (no reload) when it hears this. Told before focusing: focus() can be refused
+        // (no user activation left), and the job should open all the same.
         open.postMessage({ type: 'mc:navigate', url: path });
-        if (!open.url.startsWith(self.location.origin) && 'navigate' in open) await open.navigate(target);
+        await open.focus().catch(() => undefined);
         return;
       }
       await self.clients.openWindow(target);
