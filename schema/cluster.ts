@@ -2,7 +2,7 @@ import type { ClusterStatus } from '../server/clusters.js';
 import type { PartitionInfo } from '../server/db/entities.js';
 import type { SlurmJobStatus } from '../server/slurm/state.js';
 import { JobState } from './job.js';
-import { NotFoundError } from '../server/errors.js';
+import { NotFoundError, RateLimitedError } from '../server/errors.js';
 import { filter, pipe } from 'graphql-yoga';
 import { builder } from './builder.js';
 
@@ -79,10 +79,13 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   testClusterConnection: t.field({
     type: Cluster,
-    description: 'Connects to the cluster and runs sinfo now, bypassing the cached check.',
-    errors: { types: [NotFoundError] },
+    description: 'Connects to the cluster and runs sinfo now, bypassing the cached check. Rate-limited per token (RateLimitedError).',
+    errors: { types: [NotFoundError, RateLimitedError] },
     args: { name: t.arg.string({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.clusters.testConnection(args.name),
+    resolve: (_root, args, ctx) => {
+      ctx.services.limits.take(ctx.session, 'testClusterConnection', args.name);
+      return ctx.services.clusters.testConnection(args.name);
+    },
   }),
 }));
 

@@ -1,5 +1,5 @@
 // Typed errors exposed to clients; resolvers list the ones they can return, and anything else is masked by Yoga.
-import { ClusterUnreachableError, CommandTimeoutError, HostKeyError, NotFoundError, SlurmError, ValidationError } from '../server/errors.js';
+import { ClusterUnreachableError, CommandTimeoutError, HostKeyError, NotFoundError, RateLimitedError, SlurmError, ValidationError } from '../server/errors.js';
 import { HydraConfigError } from '../server/hydra/config.js';
 import { builder } from './builder.js';
 
@@ -34,6 +34,13 @@ builder.objectType(HostKeyError, {
 });
 
 builder.objectType(CommandTimeoutError, { name: 'CommandTimeoutError', interfaces: [ErrorInterface] });
+
+builder.objectType(RateLimitedError, {
+  name: 'RateLimitedError',
+  description: 'Asked again too soon for something that runs a command on the cluster; nothing was run.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ retryAfterSeconds: t.exposeInt('retryAfterSeconds', { description: 'When the same call would be served again.' }) }),
+});
 
 builder.objectType(SlurmError, {
   name: 'SlurmError',

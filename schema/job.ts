@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { filter, pipe } from 'graphql-yoga';
 import type { Job as JobRow } from '../server/db/entities.js';
-import { NotFoundError, ValidationError } from '../server/errors.js';
+import { NotFoundError, RateLimitedError, ValidationError } from '../server/errors.js';
 import { HydraConfigError } from '../server/hydra/config.js';
 import type { GroupChoice, JobInput as JobInputValue, ParameterValue } from '../server/job-input.js';
 import type { JobLogChunk } from '../server/pubsub.js';
@@ -147,10 +147,13 @@ export const Job = builder.objectRef<JobRow>('Job').implement({
     lastSeenAt: t.expose('lastSeenAt', { type: 'DateTime', nullable: true, description: 'When SLURM last confirmed the state.' }),
     log: t.field({
       type: JobLog,
-      description: 'The end of the output file, read with a byte bound (a 1 GB log is never shipped whole).',
-      errors: { types: [...clusterErrors] },
+      description: 'The end of the output file, read with a byte bound (a 1 GB log is never shipped whole). Each read runs a command on the cluster: rate-limited per token (RateLimitedError).',
+      errors: { types: [RateLimitedError, ...clusterErrors] },
       args: { tailBytes: t.arg.int({ defaultValue: 256 * 1024 }), collapseProgress: t.arg.boolean({ defaultValue: true }) },
-      resolve: (job, args, ctx) => ctx.services.jobs.log(ctx.em, job.id, args.tailBytes ?? 256 * 1024, args.collapseProgress ?? true),
+      resolve: (job, args, ctx) => {
+        ctx.services.limits.take(ctx.session, 'log', job.id);
+        return ctx.services.jobs.log(ctx.em, job.id, args.tailBytes ?? 256 * 1024, args.collapseProgress ?? true);
+      },
     }),
   }),
 });
@@ -277,10 +280,13 @@ builder.mutationFields((t) => ({
   }),
   refreshJob: t.field({
     type: Job,
-    description: 'Reads the job\'s state from SLURM now.',
-    errors: { types: [NotFoundError, ...clusterErrors] },
+    description: "Reads the job's state from SLURM now. Rate-limited per token (RateLimitedError): the poller keeps it current anyway.",
+    errors: { types: [NotFoundError, RateLimitedError, ...clusterErrors] },
     args: idArgs(t),
-    resolve: (_root, args, ctx) => ctx.services.jobs.refresh(ctx.em, args.id),
+    resolve: (_root, args, ctx) => {
+      ctx.services.limits.take(ctx.session, 'refreshJob', args.id);
+      return ctx.services.jobs.refresh(ctx.em, args.id);
+    },
   }),
   archiveJob: t.field({
     type: Job,

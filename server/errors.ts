@@ -55,6 +55,16 @@ export class ReauthRequiredError extends ClusterUnreachableError {
 
 export class CommandTimeoutError extends AppError {}
 
+/** Asked again too soon for something that costs a remote command (server/rate-limit.ts). */
+export class RateLimitedError extends AppError {
+  constructor(
+    readonly operation: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`${operation}: asked too often; try again in ${retryAfterSeconds} s`);
+  }
+}
+
 export class SlurmError extends AppError {
   constructor(
     readonly command: string,

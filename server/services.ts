@@ -12,6 +12,7 @@ import { createNotifier, type NotifierOptions } from './notify.js';
 import { createPoller } from './poller.js';
 import { createProjectService } from './projects.js';
 import { createEvents } from './pubsub.js';
+import { createRateLimiter } from './rate-limit.js';
 import { createTokenService } from './tokens.js';
 
 export interface ServiceOptions {
@@ -47,6 +48,7 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
     gpu,
     notify,
     tokens,
+    limits: createRateLimiter(),
     async applyConfig(next: Config) {
       await clusters.applyConfig(next);
       gpu.forget();

@@ -1,0 +1,199 @@
+// Rate limits on calls that run a command on the cluster: the buckets on a test clock, then the three limited
+// GraphQL fields over the whole stack (yoga.fetch) with a fake cluster that counts the commands it is asked to run.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { authHeaders, createTestToken } from '../test/graphql-client.js';
+import { createApp } from './app.js';
+import { clusterConfig } from './config.js';
+import { Job, Project } from './db/entities.js';
+import { initOrm, type Orm } from './db/orm.js';
+import { ClusterUnreachableError, RateLimitedError } from './errors.js';
+import { createRateLimiter, RATE_LIMITS } from './rate-limit.js';
+import { createServices, type Services } from './services.js';
+
+describe('the rate limiter', () => {
+  const phone = { tokenName: 'phone' };
+  const limits = {
+    refreshJob: { perTarget: { burst: 2, everySeconds: 10 }, perCaller: { burst: 3, everySeconds: 1 } },
+    log: RATE_LIMITS.log,
+    testClusterConnection: { perTarget: { burst: 1, everySeconds: 5 } },
+  };
+  const refused = (take: () => void): RateLimitedError => {
+    try {
+      take();
+    } catch (error) {
+      if (error instanceof RateLimitedError) return error;
+      throw error;
+    }
+    throw new Error('was not refused');
+  };
+
+  it('serves a burst per target, then refuses with the seconds until the next call is served', () => {
+    let now = 1_000_000;
+    const limiter = createRateLimiter({ limits, clock: () => now });
+    limiter.take(phone, 'refreshJob', 7);
+    limiter.take(phone, 'refreshJob', 7);
+    const error = refused(() => limiter.take(phone, 'refreshJob', 7));
+    expect(error).toMatchObject({ operation: 'refreshJob', retryAfterSeconds: 10, message: 'refreshJob: asked too often; try again in 10 s' });
+    now += 4_000;
+    expect(refused(() => limiter.take(phone, 'refreshJob', 7)).retryAfterSeconds).toBe(6);
+    // Refused calls took nothing: the call is served as soon as promised.
+    now += 6_000;
+    limiter.take(phone, 'refreshJob', 7);
+  });
+
+  it('limits a caller over all targets, and no caller or operation eats into another', () => {
+    let now = 0;
+    const limiter = createRateLimiter({ limits, clock: () => now });
+    for (const job of [1, 2, 3]) limiter.take(phone, 'refreshJob', job);
+    expect(refused(() => limiter.take(phone, 'refreshJob', 4)).retryAfterSeconds).toBe(1);
+    limiter.take({ tokenName: 'notebook' }, 'refreshJob', 4);
+    limiter.take({ tokenName: null }, 'refreshJob', 4);
+    limiter.take(phone, 'log', 4);
+    now += 1_000;
+    limiter.take(phone, 'refreshJob', 4);
+  });
+
+  it('keeps no bucket over all clusters: an unknown name must not use up the real ones', () => {
+    const limiter = createRateLimiter({ limits, clock: () => 0 });
+    for (const name of ['a', 'b', 'c', 'd', 'e']) limiter.take(phone, 'testClusterConnection', name);
+    expect(refused(() => limiter.take(phone, 'testClusterConnection', 'a')).retryAfterSeconds).toBe(5);
+  });
+});
+
+describe('limited GraphQL fields', () => {
+  let orm: Orm;
+  let services: Services;
+  let app: ReturnType<typeof createApp>;
+  let token: string;
+  let jobId: number;
+  let commands = 0;
+  // Frozen: a slow machine must not refill a bucket between two calls of a test.
+  let now = 0;
+
+  beforeAll(async () => {
+    orm = await initOrm(':memory:');
+    services = createServices({
+      orm,
+      config: { file: 'test.yaml', clusters: [clusterConfig('fake', { host: 'fake.example.edu', user: 'me', agent: true, keepaliveIntervalMs: 0 })] },
+      clusters: {
+        firstCheckWaitMs: 0,
+        transportFactory: () => ({
+          exec: async () => {
+            commands++;
+            throw new ClusterUnreachableError('fake', 'connect ECONNREFUSED');
+          },
+          close: async () => undefined,
+        }),
+      },
+    });
+    app = createApp({ services });
+    token = await createTestToken(services, { name: 'phone' });
+    const em = orm.em.fork();
+    const project = em.create(Project, {
+      name: 'vision',
+      localPath: '/home/me/vision',
+      headSha: 'a'.repeat(40),
+      headSubject: 'Initial',
+      dirty: false,
+      pushed: true,
+      settings: {} as Project['settings'],
+      syncedAt: new Date(),
+      createdAt: new Date(),
+    });
+    await em.flush();
+    const job = em.create(Job, {
+      tag: 'abcdefabcdef',
+      projectId: project.id,
+      cluster: 'fake',
+      name: 'train',
+      description: '',
+      commitSha: 'a'.repeat(40),
+      input: {} as Job['input'],
+      script: '#!/bin/bash\n',
+      jobDir: '/home/me/mission-control/jobs/abcdefabcdef',
+      slurmJobId: '4242',
+      state: 'RUNNING',
+      archived: false,
+      createdAt: new Date(),
+      updatedAt: new Date(),
+      submittedAt: new Date(),
+    });
+    // More jobs than one query may read the logs of.
+    for (let index = 0; index < 39; index++) em.create(Job, { ...job, id: undefined, tag: `job${String(index).padStart(9, '0')}` } as never);
+    await em.flush();
+    jobId = job.id;
+    // The connection check at start is not what is counted here.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  });
+  afterAll(async () => {
+    await services.close();
+    await orm.close();
+  });
+  beforeEach(() => {
+    services.limits = createRateLimiter({ clock: () => now });
+  });
+
+  async function graphql(query: string, bearer = token) {
+    const response = await app.yoga.fetch('http://mc.test/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...authHeaders(bearer) },
+      body: JSON.stringify({ query }),
+    });
+    const body = (await response.json()) as { data?: any; errors?: unknown[] };
+    expect(body.errors).toBeUndefined();
+    return body.data;
+  }
+
+  /** Calls until refused; returns how many were served, the refusal, and the commands the served calls ran. */
+  async function exhaust(call: () => Promise<{ __typename: string; message?: string; retryAfterSeconds?: number }>, atMost = 100) {
+    const before = commands;
+    for (let served = 0; served < atMost; served++) {
+      const outcome = await call();
+      if (outcome.__typename === 'RateLimitedError') return { served, refusal: outcome, ran: commands - before };
+    }
+    throw new Error(`not refused after ${atMost} calls`);
+  }
+
+  const errorFields = '__typename ... on Error { message } ... on RateLimitedError { retryAfterSeconds }';
+
+  it('refreshJob: a typed RateLimitedError after the burst, and nothing run for it', async () => {
+    const refresh = async () => (await graphql(`mutation { refreshJob(id: ${jobId}) { ${errorFields} } }`)).refreshJob;
+    expect((await refresh()).__typename).toBe('ClusterUnreachableError');
+    const { served, refusal, ran } = await exhaust(refresh);
+    expect(served).toBe(RATE_LIMITS.refreshJob.perTarget.burst - 1);
+    expect(ran).toBe(served);
+    expect(refusal).toEqual({ __typename: 'RateLimitedError', message: 'refreshJob: asked too often; try again in 1 s', retryAfterSeconds: 1 });
+    const before = commands;
+    expect((await refresh()).__typename).toBe('RateLimitedError');
+    expect(commands).toBe(before);
+    now += 1_000;
+    expect((await refresh()).__typename).toBe('ClusterUnreachableError');
+    // Another token has its own buckets.
+    expect((await graphql(`mutation { refreshJob(id: ${jobId}) { ${errorFields} } }`, await createTestToken(services, { name: 'notebook' }))).refreshJob.__typename).toBe('ClusterUnreachableError');
+  });
+
+  it("a job's log: one query asking many logs gets the first ones and typed refusals for the rest", async () => {
+    const readLog = async () => (await graphql(`{ job(id: ${jobId}) { ... on QueryJobSuccess { data { log { ${errorFields} } } } } }`)).job.data.log;
+    const { served, refusal, ran } = await exhaust(readLog);
+    expect(served).toBe(RATE_LIMITS.log.perTarget.burst);
+    expect(ran).toBe(served);
+    expect(refusal).toMatchObject({ __typename: 'RateLimitedError', retryAfterSeconds: 2 });
+
+    const before = commands;
+    const many = await graphql(`{ jobs(first: 50) { nodes { log { __typename } } } }`, await createTestToken(services, { name: 'dashboard' }));
+    const outcomes = many.jobs.nodes.map((node: { log: { __typename: string } }) => node.log.__typename);
+    expect(outcomes).toHaveLength(40);
+    expect(outcomes.filter((typename: string) => typename === 'ClusterUnreachableError')).toHaveLength(RATE_LIMITS.log.perCaller.burst);
+    expect(outcomes.filter((typename: string) => typename === 'RateLimitedError')).toHaveLength(40 - RATE_LIMITS.log.perCaller.burst);
+    expect(commands - before).toBe(RATE_LIMITS.log.perCaller.burst);
+  });
+
+  it('testClusterConnection: refused per cluster; an unknown name is still a NotFoundError', async () => {
+    const test = async (name: string) => (await graphql(`mutation { testClusterConnection(name: "${name}") { ${errorFields} } }`)).testClusterConnection;
+    const { served, refusal, ran } = await exhaust(() => test('fake'));
+    expect(served).toBe(RATE_LIMITS.testClusterConnection.perTarget.burst);
+    expect(ran).toBe(served);
+    expect(refusal).toMatchObject({ __typename: 'RateLimitedError', retryAfterSeconds: 5 });
+    for (let index = 0; index < 20; index++) expect((await test(`nowhere-${index}`)).__typename).toBe('NotFoundError');
+  });
+});
