@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Bench, Figure } from './bench.js';
 import { percentile } from './bench.js';
-import { loadAverage, ms } from './support.js';
+import { ms } from './support.js';
 import { createApp } from '../server/app.js';
 import { initOrm } from '../server/db/orm.js';
 import type { JobFilter } from '../server/jobs.js';
@@ -161,7 +161,7 @@ const bench: Bench = {
       ],
       notes: [
         `${JOBS.toLocaleString('en')} jobs in ${PROJECTS} projects (70 % completed, 15 % failed, 8 % cancelled, 2 % timeout, 3 % running, 2 % pending; 30 % archived; a ~1.5 kB script each) inserted with one SQL statement in ${(insertMs / 1000).toFixed(1)} s; database file ${sizeMiB.toFixed(0)} MiB, WAL, no ANALYZE (the server never runs it).`,
-        `Each query ${WARMUP} times unmeasured, then ${REQUESTS} times one after the other over HTTP on loopback (fetch → the real app, GraphQL Yoga, MikroORM, SQLite), asking for the same fields as the app's job list. Load average (1/5/15 min) at the end: ${loadAverage()}.`,
+        `Each query ${WARMUP} times unmeasured, then ${REQUESTS} times one after the other over HTTP on loopback (fetch → the real app, GraphQL Yoga, MikroORM, SQLite), asking for the same fields as the app's job list.`,
         'A text search is a LIKE on name and description: no index can serve "%word%", so it reads rows until it has a page (SQLite\'s full-text search would be the next step if it is too slow).',
       ],
     };

@@ -26,6 +26,8 @@ export interface BenchResult extends BenchOutcome {
   ranAt: string;
   seconds: number;
   machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; kernel: string };
+  /** The machine's 1-minute load average when the benchmark started and ended (other processes share the cores). */
+  load?: { before: number; after: number };
 }
 
 export interface Bench {
@@ -43,7 +45,7 @@ export function formatResult(result: BenchResult): string {
   const verdict = (figure: Figure) => (figure.met === undefined ? '' : figure.met ? 'met' : '**missed**');
   const parts = [
     `### ${result.title}`,
-    `_${result.ranAt.slice(0, 16).replace('T', ' ')} UTC, ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}; took ${result.seconds} s_`,
+    `_${result.ranAt.slice(0, 16).replace('T', ' ')} UTC, ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}; took ${result.seconds} s${result.load ? `; load average (1 min) ${result.load.before.toFixed(2)} at the start, ${result.load.after.toFixed(2)} at the end` : ''}_`,
     markdownTable({ columns: ['figure', 'value', 'goal', ''], rows: result.figures.map((figure) => [figure.label, figure.value, figure.goal ?? '', verdict(figure)]) }),
     ...(result.tables ?? []).map(markdownTable),
     ...(result.notes ?? []).map((note) => `- ${note}`),

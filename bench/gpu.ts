@@ -3,7 +3,7 @@
 import type { Bench } from './bench.js';
 import { percentile } from './bench.js';
 import { requireLab } from './lab-server.js';
-import { loadAverage, meteredTransport, ms } from './support.js';
+import { meteredTransport, ms } from './support.js';
 import { createApp } from '../server/app.js';
 import { initOrm } from '../server/db/orm.js';
 import { createGpuService } from '../server/gpu.js';
@@ -87,7 +87,7 @@ const bench: Bench = {
         ],
         notes: [
           'Each read is timed from its own start, with all readers of a round started at once, so a late reader\'s time includes waiting behind the others on the one event loop. One unmeasured round runs first on each path (the code\'s first run). On a shared 2-core machine a read can also wait for the CPU itself: a time slice lost to another process is several ms.',
-          `Cold: the SSH connection already open (as in the running server), the cache empty; all readers share the one \`scontrol show node\` + \`squeue\` command. Load average (1/5/15 min) at the end: ${loadAverage()}.`,
+          `Cold: the SSH connection already open (as in the running server), the cache empty; all readers share the one \`scontrol show node\` + \`squeue\` command.`,
         ],
       };
     } finally {

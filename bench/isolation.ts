@@ -4,7 +4,7 @@
 import { createServer, type Socket } from 'node:net';
 import type { Bench } from './bench.js';
 import { requireLab } from './lab-server.js';
-import { createJobRow, labRun, loadAverage, median, ms, RUN_ID, seconds, sleep } from './support.js';
+import { createJobRow, labRun, median, ms, RUN_ID, seconds, sleep } from './support.js';
 import type { ClusterConfig } from '../server/config.js';
 import { initOrm } from '../server/db/orm.js';
 import { createServices } from '../server/services.js';
@@ -154,7 +154,7 @@ const bench: Bench = {
       notes: [
         `Each healthy cluster tracks ${JOBS_PER_CLUSTER} real lab jobs that have finished while recorded as pending, so the tick has an update to publish for each; the time is from poller.tick() to the last healthy job's jobUpdated event (the events the subscriptions read). Connections of the healthy clusters are open, as in a running server.`,
         `"hung" is a TCP listener that accepts and never answers, with the default connectTimeoutMs (10 s); its poll ended with: ${hungError ?? '(no error recorded)'}.`,
-        `The original's loop is run for real (our one-command poll per cluster, a new connection each, one cluster after the other), so it shows only the cost of the sequence. Load average (1/5/15 min) at the end: ${loadAverage()}.`,
+        `The original's loop is run for real (our one-command poll per cluster, a new connection each, one cluster after the other), so it shows only the cost of the sequence.`,
       ],
     };
   },

@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import type { Bench } from './bench.js';
 import { percentile } from './bench.js';
 import { startLabServer } from './lab-server.js';
-import { labRun, loadAverage, ms, sleep } from './support.js';
+import { labRun, ms, sleep } from './support.js';
 import { TERMINAL_STATES, type JobState } from '../server/slurm/state.js';
 
 const JOBS = 15;
@@ -88,7 +88,7 @@ const bench: Bench = {
         tables: [{ columns: ['job', 'states received', 'exit → first end event', 'exit → final state'], rows }],
         notes: [
           `${JOBS} jobs of the fixture project submitted through GraphQL (sleep_seconds 3…${2 + JOBS}), the server's poll interval at ${POLL_INTERVAL_SECONDS} s, so ends come from the jobs' lifecycle files (a remote loop reading them once a second over the open connection) and the early poll they trigger.`,
-          `The exit moment is the mtime (ns) of events/finished, which the job script's EXIT trap writes and renames as it exits; the subscriber's clock and the lab's are this machine's. Load average (1/5/15 min) at the end: ${loadAverage()}.`,
+          `The exit moment is the mtime (ns) of events/finished, which the job script's EXIT trap writes and renames as it exits; the subscriber's clock and the lab's are this machine's.`,
         ],
       };
     } finally {

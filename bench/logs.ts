@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import type { Bench, Figure } from './bench.js';
 import { kB, percentile } from './bench.js';
 import { requireLab } from './lab-server.js';
-import { countingProxy, createJobRow, labRun, loadAverage, median, meteredTransport, ms, RUN_ID, seconds, sleep } from './support.js';
+import { countingProxy, createJobRow, labRun, median, meteredTransport, ms, RUN_ID, seconds, sleep } from './support.js';
 import { createApp } from '../server/app.js';
 import { initOrm } from '../server/db/orm.js';
 import { createServices } from '../server/services.js';
@@ -186,7 +186,7 @@ const bench: Bench = {
         notes.push('A subscriber to a job whose last 64 kB holds no newline (a progress bar in the middle of an epoch) gets nothing until the job writes one: log-tail.ts holds a line back until it ends, so the bar\'s current state is never shown live.');
       }
       notes.push(
-        `Live tail: one \`tail -F\` per job over the open connection; output is sent at most every 250 ms (FLUSH_MS), which bounds the latency from below. Each line was appended by a separate ssh command and stamped with \`date +%s.%N\` as it was written; latencies ${latencies.map((value) => Math.round(value)).join(', ')} ms. Load average (1/5/15 min) at the end: ${loadAverage()}.`,
+        `Live tail: one \`tail -F\` per job over the open connection; output is sent at most every 250 ms (FLUSH_MS), which bounds the latency from below. Each line was appended by a separate ssh command and stamped with \`date +%s.%N\` as it was written; latencies ${latencies.map((value) => Math.round(value)).join(', ')} ms.`,
       );
     } finally {
       await ws.dispose();

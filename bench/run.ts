@@ -1,7 +1,7 @@
 // `npm run bench [-- name…]`: runs the benchmarks (all, or the named ones) one after the other, prints each
 // table, and writes bench/results.json, bench/results.md and the figures section of bench/README.md.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus, release, totalmem } from 'node:os';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Bench, BenchResult } from './bench.js';
 import { formatResult } from './bench.js';
@@ -10,9 +10,10 @@ const benches: Record<string, () => Promise<{ default: Bench }>> = {
   poll: () => import('./poll.js'),
   isolation: () => import('./isolation.js'),
   'job-end': () => import('./job-end.js'),
+  gpu: () => import('./gpu.js'),
+  fanout: () => import('./fanout.js'),
   api: () => import('./api.js'),
   logs: () => import('./logs.js'),
-  gpu: () => import('./gpu.js'),
   client: () => import('./client.js'),
 };
 
@@ -52,9 +53,11 @@ for (const name of names) {
   const bench = (await benches[name]!()).default;
   console.log(`\n## ${bench.title}`);
   const began = performance.now();
+  const loadBefore = loadavg()[0]!;
   try {
     const outcome = await bench.run();
-    const result: BenchResult = { name, title: bench.title, ranAt: new Date().toISOString(), seconds: Math.round((performance.now() - began) / 100) / 10, machine: machine(), ...outcome };
+    const load = { before: loadBefore, after: loadavg()[0]! };
+    const result: BenchResult = { name, title: bench.title, ranAt: new Date().toISOString(), seconds: Math.round((performance.now() - began) / 100) / 10, machine: machine(), load, ...outcome };
     fresh.push(result);
     console.log(formatResult(result));
   } catch (error) {

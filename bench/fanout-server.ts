@@ -1,0 +1,70 @@
+// The fan-out benchmark's server, in a process of its own so its memory is measured alone (bench/fanout.ts forks
+// it with --expose-gc). The real app on loopback without tokens, one job in a file database; over IPC it answers
+// "rss" (after a full GC) and "publish" (the job's state changes, saved and published as a poll publishes it).
+// Every WebSocket send is timestamped, to tell the server's share of a delivery from the clients'.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { createApp } from '../server/app.js';
+import { Job } from '../server/db/entities.js';
+import { initOrm } from '../server/db/orm.js';
+import { snapshot } from '../server/job-status.js';
+import { createServices } from '../server/services.js';
+import { createJobRow } from './support.js';
+
+export type FanoutRequest = { type: 'rss' } | { type: 'publish' } | { type: 'sends' };
+export type FanoutReply =
+  | { type: 'ready'; url: string; jobId: number; projectId: number }
+  | { type: 'rss'; rss: number; heapUsed: number }
+  | { type: 'published'; at: number }
+  | { type: 'sends'; at: number[] };
+
+const now = () => performance.timeOrigin + performance.now();
+
+if (process.send) {
+  const reply = (message: FanoutReply) => process.send!(message);
+  const dir = mkdtempSync(join(tmpdir(), 'mc-bench-fanout-'));
+  const orm = await initOrm(join(dir, 'mission-control.sqlite'));
+  const services = createServices({ orm, config: { file: 'bench', clusters: [] } });
+  const app = createApp({ services, access: { allowWithoutToken: true } });
+  const url = await app.start(0, '127.0.0.1');
+  const em = orm.em.fork();
+  const job = createJobRow(em, { cluster: 'lab', state: 'PENDING', slurmJobId: '4242', projectId: 1 });
+  await em.flush();
+
+  let sends: number[] = [];
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (this: WebSocket, ...args: Parameters<WebSocket['send']>) {
+    sends.push(now());
+    return send.apply(this, args);
+  } as WebSocket['send'];
+
+  process.on('message', async (message: FanoutRequest) => {
+    if (message.type === 'rss') {
+      for (let pass = 0; pass < 3; pass++) globalThis.gc?.();
+      const usage = process.memoryUsage();
+      reply({ type: 'rss', rss: usage.rss, heapUsed: usage.heapUsed });
+    } else if (message.type === 'publish') {
+      const fork = orm.em.fork();
+      const current = await fork.findOneOrFail(Job, { id: job.id });
+      current.state = current.state === 'RUNNING' ? 'PENDING' : 'RUNNING';
+      current.updatedAt = new Date();
+      await fork.flush();
+      sends = [];
+      const at = now();
+      services.events.publish('job:updated', snapshot(current));
+      reply({ type: 'published', at });
+    } else if (message.type === 'sends') {
+      reply({ type: 'sends', at: sends });
+    }
+  });
+  process.on('disconnect', async () => {
+    await app.stop();
+    await services.close();
+    await orm.close();
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(0);
+  });
+  reply({ type: 'ready', url, jobId: job.id, projectId: 1 });
+}

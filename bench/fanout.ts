@@ -1,0 +1,166 @@
+// Subscription fan-out: 1,000 and 10,000 graphql-ws clients subscribed to jobUpdated on a server in a child process
+// (bench/fanout-server.ts); one job change published; delivery time to every client, and the server's RSS per
+// subscriber (before the clients vs after, each after a full GC).
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import type { Bench, Figure } from './bench.js';
+import { kB, percentile } from './bench.js';
+import type { FanoutReply, FanoutRequest } from './fanout-server.js';
+import { loadAverage, ms, seconds, sleep } from './support.js';
+
+const LEVELS = (process.env.MC_BENCH_FANOUT_LEVELS ?? '1000,10000').split(',').map(Number);
+const ROUNDS = 5;
+const CONNECT_BATCH = 250;
+const P99_GOAL_MS = 250;
+const PER_SUBSCRIBER_GOAL = 30 * 1024;
+
+// The app's subscription (client/src/api/jobs.ts, JOB_UPDATED with JOB_SUMMARY_FIELDS).
+const SUBSCRIPTION = `subscription JobUpdated($projectId: Int, $jobIds: [Int!]) { jobUpdated(projectId: $projectId, jobIds: $jobIds) {
+  id projectId name description tag cluster state slurmState slurmJobId reason exitCode signal nodeList parentId archived wandbUrl
+  createdAt submittedAt startedAt endedAt elapsedSeconds submitError } }`;
+
+const now = () => performance.timeOrigin + performance.now();
+
+function startServer(): Promise<{ child: ChildProcess; ready: Extract<FanoutReply, { type: 'ready' }>; ask<T extends FanoutReply['type']>(request: FanoutRequest, type: T): Promise<Extract<FanoutReply, { type: T }>> }> {
+  const child = fork(fileURLToPath(new URL('./fanout-server.ts', import.meta.url)), [], { execArgv: ['--expose-gc', '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const waiting: Array<{ type: string; resolve: (reply: FanoutReply) => void }> = [];
+  child.on('message', (reply: FanoutReply) => {
+    const index = waiting.findIndex((entry) => entry.type === reply.type);
+    if (index !== -1) waiting.splice(index, 1)[0]!.resolve(reply);
+  });
+  const next = <T extends FanoutReply['type']>(type: T) => new Promise<Extract<FanoutReply, { type: T }>>((resolve) => waiting.push({ type, resolve: resolve as (reply: FanoutReply) => void }));
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the fan-out server exited with ${code}`)));
+    void next('ready').then((ready) =>
+      resolve({
+        child,
+        ready,
+        ask: (request, type) => {
+          const answer = next(type);
+          child.send(request);
+          return answer;
+        },
+      }),
+    );
+  });
+}
+
+interface Subscriber {
+  socket: WebSocket;
+  /** When each `next` message arrived, in order. */
+  arrivals: number[];
+}
+
+/** A graphql-ws client at the protocol level (graphql-transport-ws): init, subscribe, timestamp every `next`. */
+function subscribe(url: string, projectId: number): Promise<Subscriber> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, 'graphql-transport-ws');
+    const subscriber: Subscriber = { socket, arrivals: [] };
+    socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: {} })));
+    socket.on('message', (data: Buffer) => {
+      const at = now();
+      // Cheap tests on the raw frame: the clients must not be what is measured.
+      if (data.includes('"next"')) subscriber.arrivals.push(at);
+      else if (data.includes('"connection_ack"')) {
+        socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: SUBSCRIPTION, variables: { projectId } } }));
+        resolve(subscriber);
+      } else if (data.includes('"error"')) reject(new Error(`subscription refused: ${data.toString().slice(0, 300)}`));
+    });
+    socket.on('error', reject);
+  });
+}
+
+async function level(count: number) {
+  const server = await startServer();
+  const subscribers: Subscriber[] = [];
+  try {
+    const url = `${server.ready.url.replace('http', 'ws')}/graphql`;
+    const before = await server.ask({ type: 'rss' }, 'rss');
+    const connectStarted = performance.now();
+    for (let start = 0; start < count; start += CONNECT_BATCH) {
+      subscribers.push(...(await Promise.all(Array.from({ length: Math.min(CONNECT_BATCH, count - start) }, () => subscribe(url, server.ready.projectId)))));
+    }
+    const connectMs = performance.now() - connectStarted;
+
+    // A first change, unmeasured: when every client has it, every subscription is live on the server.
+    const publishAndCollect = async (round: number) => {
+      const { at } = await server.ask({ type: 'publish' }, 'published');
+      for (let waited = 0; subscribers.some((subscriber) => subscriber.arrivals.length <= round); waited += 20) {
+        if (waited > 60_000) throw new Error(`round ${round}: ${subscribers.filter((subscriber) => subscriber.arrivals.length <= round).length} of ${count} clients got nothing within 60 s`);
+        await sleep(20);
+      }
+      const sends = (await server.ask({ type: 'sends' }, 'sends')).at;
+      return { delivered: subscribers.map((subscriber) => subscriber.arrivals[round]! - at), written: sends.map((sentAt) => sentAt - at) };
+    };
+    await publishAndCollect(0);
+    const after = await server.ask({ type: 'rss' }, 'rss');
+
+    const delivered: number[] = [];
+    const written: number[] = [];
+    const roundP99: number[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      await sleep(500);
+      const result = await publishAndCollect(round);
+      delivered.push(...result.delivered);
+      written.push(...result.written);
+      roundP99.push(percentile(result.delivered, 99));
+    }
+    return {
+      count,
+      connectMs,
+      rssBefore: before.rss,
+      rssAfter: after.rss,
+      perSubscriber: (after.rss - before.rss) / count,
+      heapPerSubscriber: (after.heapUsed - before.heapUsed) / count,
+      delivered,
+      written,
+      roundP99,
+    };
+  } finally {
+    for (const subscriber of subscribers) subscriber.socket.terminate();
+    server.child.disconnect();
+    await new Promise((resolve) => server.child.once('exit', resolve));
+  }
+}
+
+const bench: Bench = {
+  title: 'Subscription fan-out: 1,000 and 10,000 graphql-ws clients on jobUpdated',
+  async run() {
+    const results = [];
+    for (const count of LEVELS) {
+      results.push(await level(count));
+      console.log(`${count} subscribers done (load ${loadAverage()})`);
+    }
+    const top = results.at(-1)!;
+    const p99 = percentile(top.delivered, 99);
+    const figures: Figure[] = [
+      { label: `delivery of one change to all ${top.count.toLocaleString('en')} subscribers, p50 / p99 (${ROUNDS} changes)`, value: `${ms(percentile(top.delivered, 50))} / ${ms(p99)}`, goal: `p99 < ${P99_GOAL_MS} ms`, met: p99 < P99_GOAL_MS },
+      { label: `server RSS per subscriber at ${top.count.toLocaleString('en')}`, value: kB(top.perSubscriber), goal: `< ${kB(PER_SUBSCRIBER_GOAL)}`, met: top.perSubscriber < PER_SUBSCRIBER_GOAL },
+    ];
+    return {
+      figures,
+      tables: [
+        {
+          columns: ['subscribers', 'connect + subscribe all', 'server RSS before → after', 'RSS per subscriber', 'JS heap per subscriber', 'written by the server, p50 / p99', 'received by the clients, p50 / p99', 'p99 of each change'],
+          rows: results.map((result) => [
+            result.count.toLocaleString('en'),
+            seconds(result.connectMs),
+            `${(result.rssBefore / 2 ** 20).toFixed(0)} → ${(result.rssAfter / 2 ** 20).toFixed(0)} MiB`,
+            kB(result.perSubscriber),
+            kB(result.heapPerSubscriber),
+            `${ms(percentile(result.written, 50))} / ${ms(percentile(result.written, 99))}`,
+            `${ms(percentile(result.delivered, 50))} / ${ms(percentile(result.delivered, 99))}`,
+            result.roundP99.map((value) => ms(value)).join(', '),
+          ]),
+        },
+      ],
+      notes: [
+        "The server is the real app (GraphQL Yoga + graphql-ws on one port, loopback without a token) in a child process; each client is a WebSocket speaking graphql-transport-ws from this process, subscribed with the app's own jobUpdated document (its 22 job fields) for the job's project. A change is the job's state flipped, saved, and published on the event bus as the poller publishes it.",
+        `Times run from the publish call to the moment each client's socket handed over the message (clocks of the same machine). "Written by the server" is when graphql-ws called send() for each subscriber: the server's share. Clients and server share the machine's 2 cores, so the clients' own reading is in "received". RSS and heap after three full GCs, before the clients and after they are all subscribed and have had one change.`,
+      ],
+    };
+  },
+};
+
+export default bench;
