@@ -30,8 +30,12 @@ function precompress(): Plugin {
   };
 }
 
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
+  // Shown in Settings; a deployment may name its build (MC_BUILD_ID), which also makes its service worker new.
+  define: { __MC_BUILD__: JSON.stringify(process.env.MC_BUILD_ID ?? version) },
   plugins: [
     solid(),
     precompress(),

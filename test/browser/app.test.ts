@@ -34,6 +34,7 @@ describe.skipIf(!ready)('the phone app against the lab', () => {
   let page: Page;
   let token: string;
   let staticDir: string;
+  let dir: string;
   let projectId: number;
   const jobs: { first?: number; long?: number; clone?: number } = {};
   const LONG_NAME = `a-very-long-description-without-spaces-${'x'.repeat(90)}`;
@@ -51,7 +52,7 @@ describe.skipIf(!ready)('the phone app against the lab', () => {
   const jobIdFromUrl = () => Number(/\/jobs\/(\d+)$/.exec(new URL(page.url()).pathname)![1]);
 
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mc-app-'));
+    dir = mkdtempSync(join(tmpdir(), 'mc-app-'));
     staticDir = join(dir, 'dist');
     execFileSync(resolve('node_modules/.bin/vite'), ['build', '--config', 'client/vite.config.ts', '--outDir', staticDir, '--emptyOutDir', '--logLevel', 'warn'], { stdio: 'inherit' });
     writeFileSync(join(dir, 'clusters.yaml'), labClustersYaml(lab!));
@@ -326,5 +327,30 @@ describe.skipIf(!ready)('the phone app against the lab', () => {
       await context.setOffline(false);
     }
     await expect.poll(() => page.getByTestId('offline-banner').count(), { timeout: 30_000 }).toBe(0);
+  });
+
+  it('offers a newly deployed version and switches to it when asked', async () => {
+    await open('/settings');
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+    const before = await page.getByTestId('app-version').textContent();
+    expect(before).not.toContain('next-build');
+
+    // A new deployment: another build served by a restarted server (same data, same address).
+    const nextDir = join(dir, 'dist-next');
+    execFileSync(resolve('node_modules/.bin/vite'), ['build', '--config', 'client/vite.config.ts', '--outDir', nextDir, '--emptyOutDir', '--logLevel', 'warn'], { stdio: 'inherit', env: { ...process.env, MC_BUILD_ID: 'next-build' } });
+    const port = Number(new URL(running.url).port);
+    await running.stop();
+    running = await startServer({ configPath: join(dir, 'clusters.yaml'), dataDir: join(dir, 'data'), port, host: '127.0.0.1', dev: false, staticDir: nextDir });
+
+    await page.reload();
+    // What the app does when the phone brings it back to the foreground: look for a new service worker.
+    await page.evaluate(() => navigator.serviceWorker.getRegistration().then((registration) => registration?.update()));
+    const prompt = page.getByRole('status').filter({ hasText: 'A new version of Mission Control is ready.' });
+    await expect.poll(() => prompt.count(), { timeout: 20_000 }).toBe(1);
+    expect(await page.getByTestId('app-version').textContent()).toBe(before);
+    await shot('update-prompt');
+    await prompt.getByRole('button', { name: 'Reload' }).click();
+    await expect.poll(() => page.getByTestId('app-version').textContent().catch(() => ''), { timeout: 20_000 }).toContain('next-build');
+    expect(await prompt.count()).toBe(0);
   });
 });

@@ -220,7 +220,12 @@ export default function Settings() {
       <PageHeader title="Settings" />
       <div class="two-columns">
         <Notifications />
-        <Device />
+        <div class="stack">
+          <Device />
+          <p class="muted" data-testid="app-version">
+            Mission Control app {typeof __MC_BUILD__ === 'string' ? __MC_BUILD__ : 'dev'}
+          </p>
+        </div>
       </div>
     </>
   );
