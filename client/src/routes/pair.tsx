@@ -126,7 +126,7 @@ export default function Pair() {
                 aria-describedby={error() ? 'pair-error' : 'pair-hint'}
               />
               <span class="field-hint" id="pair-hint">
-                Create one on the server with its token command; a read-only token can watch but not launch or cancel.
+                On the server: <code>npm run token -- create --name phone</code>. A read-only token (<code>--read-only</code>) can watch but not launch or cancel.
               </span>
               <Show when={error()}>
                 <p class="field-error" id="pair-error" role="alert">
