@@ -129,7 +129,7 @@ const bench: Bench = {
     const wrapDir = `/tmp/${RUN_ID}-wrappers`;
     const ids: string[] = [];
     const rows: Array<Array<string | number>> = [];
-    const results: Array<{ n: number; ours: Sample; baseline: Sample; baselineCycles: number; inside: Map<string, number> }> = [];
+    const results: Array<{ n: number; ours: Sample; baseline: Sample; baselineCycles: number; inside: Map<string, number>; queued: number }> = [];
     const loads: string[] = [];
     try {
       await labRun(lab, `sh -c '${WRAPPERS_SCRIPT.replaceAll("'", `'\\''`)}' sh ${wrapDir}`);
@@ -208,7 +208,7 @@ const bench: Bench = {
             ms: elapsed,
           });
         }
-        const result = { n, ours: summarize(ourSamples), baseline: summarize(baselineSamples), baselineCycles, inside };
+        const result = { n, ours: summarize(ourSamples), baseline: summarize(baselineSamples), baselineCycles, inside, queued: counted.queue.length };
         results.push(result);
         loads.push(`N=${n}: ${loadAverage()}`);
         console.log(`N=${n}: ours ${ms(result.ours.ms)}, baseline ${ms(result.baseline.ms)} (load ${loadAverage()})`);
@@ -246,6 +246,7 @@ const bench: Bench = {
         `Jobs: real, individual sbatch submissions in one remote command per level (5 % finished at once, 25 % pending with --begin an hour ahead, the rest held), cancelled at the end. Every tick accounts for all N jobs (checked).`,
         `Ours: pollJobs over the poller's kept-open ssh2 connection; the commands inside our one remote command were counted through PATH wrappers in a separate tick. Baseline: a new ssh2 connection per cycle, then sequentially per job \`squeue -j ID\` and, when that shows no job, \`sacct -j ID\`; measured in full, never extrapolated (${results.map((result) => `${result.baselineCycles} cycle(s) at N = ${result.n}`).join(', ')}).`,
         'Payload bytes: command lines + stdin + stdout + stderr. Wire bytes: both directions through a counting TCP proxy in front of the lab sshd (SSH handshake, encryption and framing included). slurmctld RPCs: the user\'s count in `sdiag` before and after (sacct talks to slurmdbd and is not in it); other sessions using the lab as the same user can add to it.',
+        `Our squeue lists every job of the lab user, including other sessions' jobs on this shared lab: ${results.map((result) => `${result.queued} at N = ${result.n}`).join(', ')}.`,
         `Load average (1/5/15 min) after each level: ${loads.join('; ')}.`,
       ],
     };
