@@ -2,7 +2,10 @@
 // all on one port. The only server file that imports schema/.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import type { GraphQLArmorConfig } from '@escape.tech/graphql-armor-types';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { GraphQLError, type DocumentNode, type ExecutionArgs, type ValidationContext } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga } from 'graphql-yoga';
 import sirv from 'sirv';
@@ -31,6 +34,44 @@ export interface AppOptions {
 /** Largest HTTP body or WebSocket message: a launch form is a few kB; this only stops memory exhaustion. */
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 
+// Refusals become validation errors of the document (GRAPHQL_VALIDATION_FAILED, all of them listed) instead of an
+// exception out of validate(), which graphql-ws would answer by closing the socket.
+const reportRefusal = [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)];
+
+/**
+ * Limits on a document, checked before anything runs (graphql-armor). The app's own documents need depth 7 (a job's
+ * log inside two result unions), cost 14,170 (Home's 60 recent and 200 active jobs: armor multiplies by a literal
+ * `first`), 2 aliases, no directive and under 100 tokens; the introspection query needs 163 tokens. Each limit leaves
+ * room for the app to grow (server/hardening.test.ts runs every document of the app through them) and refuses what
+ * only an attacker sends: deep nesting, hundreds of aliases of one expensive field, a megabyte of tokens.
+ */
+export const QUERY_LIMITS = {
+  maxDepth: { n: 10, propagateOnRejection: false, onReject: reportRefusal },
+  costLimit: { maxCost: 25_000, propagateOnRejection: false, onReject: reportRefusal },
+  maxAliases: { n: 15, propagateOnRejection: false, onReject: reportRefusal },
+  maxDirectives: { n: 10, propagateOnRejection: false, onReject: reportRefusal },
+  // Counted while parsing, before any validation context exists: this one throws, as a syntax error does.
+  maxTokens: { n: 1_000 },
+  // Introspection is open to every token, so hiding "Did you mean …" hides nothing from anyone, and it helps a
+  // notebook user with a typo. It never touched our typed errors (results, not validation errors).
+  blockFieldSuggestion: { enabled: false },
+} satisfies GraphQLArmorConfig;
+
+/**
+ * Browsers apply no CORS to WebSockets: any page the user visits can open one here. Without a token (a server that
+ * opted out of them) nothing else tells the app from that page, so such a connection must come from the app's own
+ * origin or a configured one. Clients other than browsers send no Origin.
+ */
+function originAllowed(request: IncomingMessage, corsOrigins: string[]): boolean {
+  const origin = request.headers.origin;
+  if (!origin || corsOrigins.includes(origin)) return true;
+  try {
+    return new URL(origin).host === request.headers.host;
+  } catch {
+    return false;
+  }
+}
+
 interface EnvelopedRoot {
   execute: (args: ExecutionArgs) => unknown;
   subscribe: (args: ExecutionArgs) => unknown;
@@ -53,7 +94,15 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
     // Yoga's default reflects any origin; an empty list must mean no cross-origin access at all.
     cors: corsOrigins.length ? { origin: corsOrigins, credentials: false, methods: ['GET', 'POST'], allowedHeaders: ['authorization', 'content-type', 'accept'] } : false,
     context: (initial) => ({ em: services.orm.em.fork(), services, session: sessions.of(initial) }),
-    plugins: [useAuth(auth, sessions), useRedaction(createRedactor(() => services.clusters.names().map((name) => services.clusters.config(name))))],
+    plugins: [
+      useAuth(auth, sessions),
+      // A page on another site can make a browser send a "simple" request (a form post, a GET) without a preflight,
+      // so CORS never asks; it cannot add a header. The app sends JSON, a content type that needs a preflight, and
+      // Authorization: a request with neither is refused with 403.
+      useCSRFPrevention({ requestHeaders: ['authorization', 'x-graphql-yoga-csrf'] }),
+      EnvelopArmorPlugin(QUERY_LIMITS),
+      useRedaction(createRedactor(() => services.clusters.names().map((name) => services.clusters.config(name)))),
+    ],
   });
 
   const client: Middleware | undefined =
@@ -98,6 +147,9 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
       onConnect: async (ctx) => {
         const authorization = connectionAuthorization(ctx.connectionParams);
+        // Only where no token is needed: elsewhere a connection without one is refused below anyway (graphql-ws closes
+        // with 4403 Forbidden here).
+        if (!auth.required && !authorization?.trim() && !originAllowed(ctx.extra.request, corsOrigins)) return false;
         if (!(await auth.authenticate(authorization))) {
           // Returning false alone would close with 4403; a missing or bad token is 4401, which clients re-pair on.
           ctx.extra.socket.close(UNAUTHORIZED_CLOSE_CODE, 'Unauthorized');
@@ -120,10 +172,19 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
           params: payload,
           session,
         });
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          // A syntax error or too many tokens is this operation's error, as over HTTP; thrown, graphql-ws would close
+          // the socket with 4500 and every other operation on it.
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
         const args: ExecutionArgs = {
           schema: envelopedSchema,
           operationName: payload.operationName,
-          document: parse(payload.query),
+          document,
           variableValues: payload.variables,
           contextValue: await contextFactory(),
           rootValue: { execute, subscribe } satisfies EnvelopedRoot,
