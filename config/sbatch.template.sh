@@ -17,9 +17,10 @@
 set -eo pipefail
 MC_JOB_DIR={{job_dir}}
 
-# One file per event: appends from several nodes to one file are not atomic on NFS.
+# One file per event: appends from several nodes to one file are not atomic on NFS. The node as SLURM names it
+# (squeue's NodeList), not hostname, which may be a long or different name.
 mc_event() {
-  printf '%s %s %s\n' "$(date +%s)" "$(hostname)" "${2:-}" > "$MC_JOB_DIR/events/$1.$$" && mv -f "$MC_JOB_DIR/events/$1.$$" "$MC_JOB_DIR/events/$1"
+  printf '%s %s %s\n' "$(date +%s)" "${SLURMD_NODENAME:-$(hostname)}" "${2:-}" > "$MC_JOB_DIR/events/$1.$$" && mv -f "$MC_JOB_DIR/events/$1.$$" "$MC_JOB_DIR/events/$1"
 }
 trap 'mc_event finished "$?"' EXIT
 # SLURM sends TERM on scancel and at the time limit; the training runs in the background so this fires at once.

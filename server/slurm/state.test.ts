@@ -407,7 +407,8 @@ describe('robustness: nothing but SlurmParseError escapes', () => {
       const text = recorded(name);
       for (let end = 0; end <= text.length; end += 1) expectOnlyParseErrors(text.slice(0, end));
     }
-  });
+    // Thousands of parses: about a second on a quiet machine, several when the suites share two busy cores.
+  }, 30_000);
 
   it('on random strings made of the characters SLURM outputs are made of', () => {
     let seed = 20261123;
