@@ -86,22 +86,31 @@ const bench: Bench = {
   async run() {
     const dir = mkdtempSync(join(tmpdir(), 'mc-bench-api-'));
     const file = join(dir, 'mission-control.sqlite');
-    let orm = await initOrm(file);
-    const insertStarted = performance.now();
-    await orm.em.getConnection().execute(INSERT, [SCRIPT]);
-    const insertMs = performance.now() - insertStarted;
-    await orm.close();
-    // Reopened, as a server starting on an existing database.
-    orm = await initOrm(file);
-    const sizeMiB = statSync(file).size / 2 ** 20;
-    const services = createServices({ orm, config: { file: 'bench', clusters: [] } });
-    const app = createApp({ services, access: { allowWithoutToken: true } });
-    const url = `${await app.start(0, '127.0.0.1')}/graphql`;
+    const cleanups: Array<() => Promise<void> | void> = [() => rmSync(dir, { recursive: true, force: true })];
     const rows: Array<Array<string | number>> = [];
     const plans: Array<Array<string | number>> = [];
     const breakdown: Array<Array<string | number>> = [];
     const figures: Figure[] = [];
+    let insertMs = 0;
+    let sizeMiB = 0;
     try {
+      const seeding = await initOrm(file);
+      const insertStarted = performance.now();
+      try {
+        await seeding.em.getConnection().execute(INSERT, [SCRIPT]);
+        insertMs = performance.now() - insertStarted;
+      } finally {
+        await seeding.close();
+      }
+      // Reopened, as a server starting on an existing database.
+      const orm = await initOrm(file);
+      cleanups.unshift(() => orm.close());
+      sizeMiB = statSync(file).size / 2 ** 20;
+      const services = createServices({ orm, config: { file: 'bench', clusters: [] } });
+      cleanups.unshift(() => services.close());
+      const app = createApp({ services, access: { allowWithoutToken: true } });
+      const url = `${await app.start(0, '127.0.0.1')}/graphql`;
+      cleanups.unshift(() => app.stop());
       const knex = orm.em.getConnection().getKnex();
       for (const testCase of CASES) {
         const request = async () => {
@@ -147,10 +156,7 @@ const bench: Bench = {
         }
       }
     } finally {
-      await app.stop();
-      await services.close();
-      await orm.close();
-      rmSync(dir, { recursive: true, force: true });
+      for (const cleanup of cleanups) await cleanup();
     }
     return {
       figures,
