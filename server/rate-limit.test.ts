@@ -58,6 +58,13 @@ describe('the rate limiter', () => {
     for (const name of ['a', 'b', 'c', 'd', 'e']) limiter.take(phone, 'testClusterConnection', name);
     expect(refused(() => limiter.take(phone, 'testClusterConnection', 'a')).retryAfterSeconds).toBe(5);
   });
+
+  it('forgets only buckets of the same operation when full: a flood of cluster names leaves the refresh limits alone', () => {
+    const limiter = createRateLimiter({ limits, clock: () => 0, maxBuckets: 10 });
+    for (const job of [1, 2, 3]) limiter.take(phone, 'refreshJob', job);
+    for (let index = 0; index < 100; index++) limiter.take(phone, 'testClusterConnection', `${'x'.repeat(100_000)}${index}`);
+    expect(refused(() => limiter.take(phone, 'refreshJob', 4)).operation).toBe('refreshJob');
+  });
 });
 
 describe('limited GraphQL fields', () => {

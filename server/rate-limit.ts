@@ -3,6 +3,7 @@
 // is slowed down, and, where the targets are unbounded (jobs), one over all targets, so a query that asks the logs of
 // 200 jobs at once gets the first few and a typed refusal for the rest. GPU availability has its own limit
 // (server/gpu.ts): it answers from its cache instead of refusing.
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Session } from './auth.js';
 import { RateLimitedError } from './errors.js';
@@ -34,16 +35,25 @@ export interface RateLimiterOptions {
   limits?: Record<LimitedOperation, Limit>;
   /** Epoch milliseconds; tests move it. */
   clock?: () => number;
-  /** Buckets kept; the least recently used is forgotten (a forgotten bucket is a full one). */
+  /** Buckets kept per operation; the least recently used is forgotten (a forgotten bucket is a full one). */
   maxBuckets?: number;
 }
 
 export type RateLimiter = ReturnType<typeof createRateLimiter>;
 
-export function createRateLimiter({ limits = RATE_LIMITS, clock = Date.now, maxBuckets = 10_000 }: RateLimiterOptions = {}) {
-  const buckets = new LRUCache<string, { tokens: number; at: number }>({ max: maxBuckets });
+type Buckets = LRUCache<string, { tokens: number; at: number }>;
 
-  const level = (key: string, bucket: Bucket, now: number): number => {
+export function createRateLimiter({ limits = RATE_LIMITS, clock = Date.now, maxBuckets = 10_000 }: RateLimiterOptions = {}) {
+  // One cache per operation: a flood of made-up cluster names (no bucket over all clusters bounds it) must not push
+  // out, and so refill, the buckets of job logs and refreshes.
+  const caches = new Map<LimitedOperation, Buckets>();
+  const bucketsOf = (operation: LimitedOperation): Buckets => {
+    let cache = caches.get(operation);
+    if (!cache) caches.set(operation, (cache = new LRUCache({ max: maxBuckets })));
+    return cache;
+  };
+
+  const level = (buckets: Buckets, key: string, bucket: Bucket, now: number): number => {
     const state = buckets.get(key);
     return state ? Math.min(bucket.burst, state.tokens + (now - state.at) / (bucket.everySeconds * 1000)) : bucket.burst;
   };
@@ -55,13 +65,15 @@ export function createRateLimiter({ limits = RATE_LIMITS, clock = Date.now, maxB
      */
     take(session: Pick<Session, 'tokenName'>, operation: LimitedOperation, target: string | number): void {
       const now = clock();
+      const buckets = bucketsOf(operation);
       const caller = session.tokenName ?? '';
       const { perTarget, perCaller } = limits[operation];
-      // Token and operation names hold no newline, so a key reads back one way whatever a target holds.
+      // A target comes from the request (a cluster name may be a megabyte of text): kept as a digest, so a bucket
+      // costs the same few bytes whatever was asked. Token names hold no newline.
       const checks = [
-        { key: `${caller}\n${operation}\n${target}`, bucket: perTarget },
-        ...(perCaller ? [{ key: `${caller}\n${operation}`, bucket: perCaller }] : []),
-      ].map((check) => ({ ...check, tokens: level(check.key, check.bucket, now) }));
+        { key: createHash('sha256').update(`${caller}\n${target}`).digest('base64url'), bucket: perTarget },
+        ...(perCaller ? [{ key: caller, bucket: perCaller }] : []),
+      ].map((check) => ({ ...check, tokens: level(buckets, check.key, check.bucket, now) }));
       const waitSeconds = Math.max(...checks.map(({ tokens, bucket }) => (tokens >= 1 ? 0 : (1 - tokens) * bucket.everySeconds)));
       if (waitSeconds > 0) throw new RateLimitedError(operation, Math.ceil(waitSeconds));
       for (const { key, tokens } of checks) buckets.set(key, { tokens: tokens - 1, at: now });
