@@ -1,26 +1,20 @@
 // The phone app's weight and Lighthouse scores: initial JS gzipped (what index.html loads before the first screen
 // renders), and Lighthouse 12 mobile performance and accessibility on Home and Job, served by the real server
 // with the lab's data (the fixture project and a completed job).
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { join } from 'node:path';
 import lighthouse from 'lighthouse';
 import type { Bench, Figure } from './bench.js';
 import { kB } from './bench.js';
+import { buildApp, initialScriptSizes } from '../test/browser/browser-env.js';
 import { startLabServer } from './lab-server.js';
 
 const CHROMIUM = process.env.MC_CHROMIUM ?? '/usr/bin/chromium';
 const INITIAL_JS_GOAL = 60 * 1024;
 const SCORE_GOAL = 0.95;
 const RUNS = 3;
-
-/** The scripts index.html loads at once: its module entry and every modulepreload. */
-export function initialScripts(indexHtml: string): string[] {
-  const sources = [...indexHtml.matchAll(/<script[^>]*type="module"[^>]*src="([^"]+)"/g), ...indexHtml.matchAll(/<link[^>]*rel="modulepreload"[^>]*href="([^"]+)"/g)];
-  return [...new Set(sources.map((match) => match[1]!))];
-}
 
 async function launchChromium(profile: string): Promise<{ port: number; close(): void }> {
   const child = spawn(CHROMIUM, ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`, '--remote-debugging-port=0', 'about:blank'], {
@@ -48,9 +42,8 @@ const bench: Bench = {
   async run() {
     const dir = mkdtempSync(join(tmpdir(), 'mc-bench-client-'));
     const dist = join(dir, 'dist');
-    execFileSync(resolve('node_modules/.bin/vite'), ['build', '--config', 'client/vite.config.ts', '--outDir', dist, '--emptyOutDir', '--logLevel', 'warn'], { stdio: 'inherit' });
-    const scripts = initialScripts(readFileSync(join(dist, 'index.html'), 'utf8'));
-    const sizes = scripts.map((src) => ({ src, gzip: gzipSync(readFileSync(join(dist, src))).length }));
+    buildApp(dist);
+    const sizes = initialScriptSizes(dist);
     const initialJs = sizes.reduce((sum, size) => sum + size.gzip, 0);
 
     const server = await startLabServer({ staticDir: dist, withCompletedJob: true });

@@ -1,32 +1,18 @@
 // The phone app end to end: the built PWA in Debian's Chromium at phone size (390×844, touch), served by the real
 // server, against the real SLURM lab with the fixture project. Screenshots of every screen go to
 // test-results/browser/ (look at them).
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { gzipSync } from 'node:zlib';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../server/main.js';
-import { createTestToken, graphqlClient } from '../graphql-client.js';
-import { createFixtureRepo } from '../lab/fixture-repo.js';
-import { labClustersYaml, labForSuite } from '../lab/lab-env.js';
+import { graphqlClient } from '../graphql-client.js';
+import { labForSuite } from '../lab/lab-env.js';
+import { ARTIFACTS, buildApp, chromiumForSuite, initialScriptSizes, launchPhone, startAppServer } from './browser-env.js';
 
-const CHROMIUM = process.env.MC_CHROMIUM ?? '/usr/bin/chromium';
-const ARTIFACTS = resolve('test-results/browser');
 const INITIAL_JS_BUDGET = 60 * 1024;
 
-function chromiumForSuite(): boolean {
-  if (existsSync(CHROMIUM)) return true;
-  const reason = `app suite: no Chromium at ${CHROMIUM} (apt-get install chromium)`;
-  if (process.env.CI) throw new Error(reason);
-  console.warn(`SKIPPED ${reason}`);
-  return false;
-}
-
 const lab = labForSuite('app suite');
-const ready = chromiumForSuite() && lab !== null;
+const ready = chromiumForSuite('app suite') && lab !== null;
 
 describe.skipIf(!ready)('the phone app against the lab', () => {
   let running: Awaited<ReturnType<typeof startServer>>;
@@ -52,28 +38,12 @@ describe.skipIf(!ready)('the phone app against the lab', () => {
   const jobIdFromUrl = () => Number(/\/jobs\/(\d+)$/.exec(new URL(page.url()).pathname)![1]);
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'mc-app-'));
-    staticDir = join(dir, 'dist');
-    execFileSync(resolve('node_modules/.bin/vite'), ['build', '--config', 'client/vite.config.ts', '--outDir', staticDir, '--emptyOutDir', '--logLevel', 'warn'], { stdio: 'inherit' });
-    writeFileSync(join(dir, 'clusters.yaml'), labClustersYaml(lab!));
-    running = await startServer({ configPath: join(dir, 'clusters.yaml'), dataDir: join(dir, 'data'), port: 0, host: '127.0.0.1', dev: false, staticDir });
-    token = await createTestToken(running.services, { name: 'test-phone' });
-    const repo = createFixtureRepo(lab!.user);
-    const added = await graphqlClient(running.url, token)(`mutation($path: String!) { addProject(localPath: $path) { ... on MutationAddProjectSuccess { data { id } } ... on Error { message } } }`, { path: repo.work });
-    projectId = added.addProject.data.id;
-
-    context = await chromium.launchPersistentContext(join(dir, 'chromium-profile'), {
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 390, height: 844 },
-      isMobile: true,
-      hasTouch: true,
-      deviceScaleFactor: 2,
-      permissions: ['clipboard-read', 'clipboard-write'],
-    });
+    const app = await startAppServer(lab!, { tokenName: 'test-phone', withProject: true });
+    ({ dir, staticDir, running, token } = app);
+    projectId = app.projectId!;
+    context = await launchPhone(join(dir, 'chromium-profile'), { permissions: ['clipboard-read', 'clipboard-write'] });
     page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
-    mkdirSync(ARTIFACTS, { recursive: true });
   });
   afterAll(async () => {
     await context?.close();
@@ -81,10 +51,9 @@ describe.skipIf(!ready)('the phone app against the lab', () => {
   });
 
   it('keeps the initial JavaScript within 60 kB gzipped', () => {
-    const html = readFileSync(join(staticDir, 'index.html'), 'utf8');
-    const scripts = [...html.matchAll(/<script[^>]*type="module"[^>]*src="([^"]+)"/g), ...html.matchAll(/<link[^>]*rel="modulepreload"[^>]*href="([^"]+)"/g)].map((match) => match[1]!);
-    const total = scripts.reduce((sum, src) => sum + gzipSync(readFileSync(join(staticDir, src))).length, 0);
-    console.log(`initial JS: ${(total / 1024).toFixed(1)} kB gzipped in ${scripts.length} files`);
+    const sizes = initialScriptSizes(staticDir);
+    const total = sizes.reduce((sum, size) => sum + size.gzip, 0);
+    console.log(`initial JS: ${(total / 1024).toFixed(1)} kB gzipped in ${sizes.length} files`);
     expect(total).toBeLessThanOrEqual(INITIAL_JS_BUDGET);
   });
 
@@ -337,7 +306,7 @@ describe.skipIf(!ready)('the phone app against the lab', () => {
 
     // A new deployment: another build served by a restarted server (same data, same address).
     const nextDir = join(dir, 'dist-next');
-    execFileSync(resolve('node_modules/.bin/vite'), ['build', '--config', 'client/vite.config.ts', '--outDir', nextDir, '--emptyOutDir', '--logLevel', 'warn'], { stdio: 'inherit', env: { ...process.env, MC_BUILD_ID: 'next-build' } });
+    buildApp(nextDir, { MC_BUILD_ID: 'next-build' });
     const port = Number(new URL(running.url).port);
     await running.stop();
     running = await startServer({ configPath: join(dir, 'clusters.yaml'), dataDir: join(dir, 'data'), port, host: '127.0.0.1', dev: false, staticDir: nextDir });

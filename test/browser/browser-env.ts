@@ -1,9 +1,10 @@
 // What the browser suites share: Debian's Chromium at phone size, a fresh production build of the PWA, and a real
 // server against the lab with a token and the fixture project.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { startServer } from '../../server/main.js';
 import { createTestToken, graphqlClient } from '../graphql-client.js';
@@ -23,9 +24,16 @@ export function chromiumForSuite(suite: string): boolean {
 }
 
 /** A fresh production build (manifest, generated icons, service worker), not whatever client/dist holds. */
-export function buildApp(outDir: string): string {
-  execFileSync(resolve('node_modules/.bin/vite'), ['build', '--config', 'client/vite.config.ts', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], { stdio: 'inherit' });
+export function buildApp(outDir: string, env: Record<string, string> = {}): string {
+  execFileSync(resolve('node_modules/.bin/vite'), ['build', '--config', 'client/vite.config.ts', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], { stdio: 'inherit', env: { ...process.env, ...env } });
   return outDir;
+}
+
+/** The scripts index.html loads before the first screen (its module entry and every modulepreload), gzipped. */
+export function initialScriptSizes(staticDir: string): Array<{ src: string; gzip: number }> {
+  const html = readFileSync(join(staticDir, 'index.html'), 'utf8');
+  const sources = [...html.matchAll(/<script[^>]*type="module"[^>]*src="([^"]+)"/g), ...html.matchAll(/<link[^>]*rel="modulepreload"[^>]*href="([^"]+)"/g)].map((match) => match[1]!);
+  return [...new Set(sources)].map((src) => ({ src, gzip: gzipSync(readFileSync(join(staticDir, src))).length }));
 }
 
 /** The built app served by a real server whose one cluster is the lab; a token and the fixture project when asked. */

@@ -1,27 +1,13 @@
 // The built PWA in Debian's Chromium at phone size, served by the real server, showing the real lab cluster.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer } from '../../server/main.js';
-import { createTestToken } from '../graphql-client.js';
-import { labClustersYaml, labForSuite } from '../lab/lab-env.js';
-
-const CHROMIUM = process.env.MC_CHROMIUM ?? '/usr/bin/chromium';
-const ARTIFACTS = resolve('test-results/browser');
-
-function chromiumForSuite(): boolean {
-  if (existsSync(CHROMIUM)) return true;
-  const reason = `browser suite: no Chromium at ${CHROMIUM} (apt-get install chromium)`;
-  if (process.env.CI) throw new Error(reason);
-  console.warn(`SKIPPED ${reason}`);
-  return false;
-}
+import type { startServer } from '../../server/main.js';
+import { labForSuite } from '../lab/lab-env.js';
+import { ARTIFACTS, chromiumForSuite, launchPhone, startAppServer } from './browser-env.js';
 
 const lab = labForSuite('browser suite');
-const ready = chromiumForSuite() && lab !== null;
+const ready = chromiumForSuite('browser suite') && lab !== null;
 
 describe.skipIf(!ready)('the PWA on a phone', () => {
   let running: Awaited<ReturnType<typeof startServer>>;
@@ -30,25 +16,10 @@ describe.skipIf(!ready)('the PWA on a phone', () => {
   let token: string;
 
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mc-browser-'));
-    const staticDir = join(dir, 'dist');
-    // A fresh production build (manifest, generated icons, service worker), not whatever client/dist holds.
-    execFileSync(resolve('node_modules/.bin/vite'), ['build', '--config', 'client/vite.config.ts', '--outDir', staticDir, '--emptyOutDir', '--logLevel', 'warn'], { stdio: 'inherit' });
-    writeFileSync(join(dir, 'clusters.yaml'), labClustersYaml(lab!));
-    running = await startServer({ configPath: join(dir, 'clusters.yaml'), dataDir: join(dir, 'data'), port: 0, host: '127.0.0.1', dev: false, staticDir });
-    token = await createTestToken(running.services, { name: 'pwa-suite' });
-
-    // A persistent profile in a fresh directory: Chromium calls a PWA in an incognito context not installable.
-    context = await chromium.launchPersistentContext(join(dir, 'chromium-profile'), {
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 390, height: 844 },
-      isMobile: true,
-      hasTouch: true,
-      deviceScaleFactor: 2,
-    });
+    const app = await startAppServer(lab!, { tokenName: 'pwa-suite' });
+    ({ running, token } = app);
+    context = await launchPhone(join(app.dir, 'chromium-profile'));
     page = context.pages()[0] ?? (await context.newPage());
-    mkdirSync(ARTIFACTS, { recursive: true });
   });
   afterAll(async () => {
     await context?.close();

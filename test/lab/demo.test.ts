@@ -29,9 +29,12 @@ it.skipIf(!lab)('npm run demo serves the app and shows the lab cluster reachable
     const response = await fetch(`${url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query: '{ clusters { name reachable partitions { name } } }' }),
+      body: JSON.stringify({ query: '{ clusters { name reachable partitions { name } } projects { name pushed } }' }),
     });
-    expect(((await response.json()) as any).data.clusters).toEqual([{ name: 'lab', reachable: true, partitions: [{ name: 'gpu' }, { name: 'cpu' }] }]);
+    const { data } = (await response.json()) as any;
+    expect(data.clusters).toEqual([{ name: 'lab', reachable: true, partitions: [{ name: 'gpu' }, { name: 'cpu' }] }]);
+    // The sample project is there to launch from, its commit on a remote the lab can clone.
+    expect(data.projects).toEqual([{ name: 'ml-project', pushed: true }]);
   } catch (error) {
     throw new Error(`${(error as Error).message}\n--- npm run demo printed:\n${output}`);
   } finally {

@@ -76,7 +76,8 @@ export function LogView(props: { jobId: number; state: JobState; startedAt: stri
   const matchCount = () => segments().filter((segment) => segment.match).length;
 
   const scrollToEnd = () => {
-    box.scrollTop = box.scrollHeight;
+    // The box exists only once the job has started, and the frame may come after the screen was left.
+    if (box) box.scrollTop = box.scrollHeight;
   };
   createEffect(
     on(text, () => {
