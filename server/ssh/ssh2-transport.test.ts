@@ -3,7 +3,7 @@
 // against OpenSSH's sshd.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import { createConnection, createServer, type Server as NetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Server, utils, type Connection, type ParsedKey, type ServerChannel } from 'ssh2';
@@ -241,6 +241,45 @@ describe('ssh2 channels', () => {
       },
     });
     expect(await throwing.done).toMatchObject({ error: { message: 'consumer broke' } });
+  });
+});
+
+// Found by test/lab/crash-random.test.ts on a loaded machine: sshd's answer to a quick command (exec accepted, output,
+// exit status, close) arrives in one read, ssh2 emits the exit status at once, and a listener added a promise
+// continuation later missed it, so a command that ran to the end failed as "connection lost".
+describe('ssh2 exit statuses', () => {
+  it('reads the exit status of a command whose whole answer arrives in one read', async () => {
+    const server = await sshd({ auth: 'publickey' });
+    // A proxy that passes the server's bytes on in bursts, as a client with a busy event loop reads them.
+    const sockets = new Set<Socket>();
+    const proxy: NetServer = createServer((client) => {
+      const upstream = createConnection(server.port, '127.0.0.1');
+      sockets.add(client).add(upstream);
+      client.pipe(upstream);
+      let held: Buffer[] = [];
+      upstream.on('data', (chunk: Buffer) => held.push(chunk));
+      const flush = setInterval(() => {
+        if (held.length === 0) return;
+        client.write(Buffer.concat(held));
+        held = [];
+      }, 100);
+      const end = () => {
+        clearInterval(flush);
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('close', end);
+      upstream.on('close', end);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((resolve) => proxy.close(resolve));
+    });
+    const ssh = transport((proxy.address() as { port: number }).port);
+    const results = await Promise.all(Array.from({ length: 5 }, (_, i) => ssh.exec(['echo', String(i)])));
+    expect(results.map((result) => [result.stdout, result.exitCode])).toEqual([0, 1, 2, 3, 4].map((i) => [`${i}\n`, 0]));
+    expect((await ssh.exec(['nosuch'])).exitCode).toBe(127);
   });
 });
 

@@ -199,6 +199,9 @@ export function createSsh2Transport(cluster: Ssh2ClusterConfig, deps: Ssh2Transp
     return connecting;
   }
 
+  /** Exit statuses of open channels, recorded from the moment each channel opened (see openChannel). */
+  const exitStatuses = new WeakMap<ClientChannel, number | null>();
+
   /**
    * Opens a session channel running the command. A connection found dead before the channel opened (the command
    * never started) is replaced once; a refused channel leaves the connection as it is.
@@ -209,7 +212,13 @@ export function createSsh2Transport(cluster: Ssh2ClusterConfig, deps: Ssh2Transp
       try {
         const channel = await new Promise<ClientChannel>((resolve, reject) => {
           try {
-            ssh.exec(command, (error: Error | undefined, opened: ClientChannel) => (error ? reject(error) : resolve(opened)));
+            ssh.exec(command, (error: Error | undefined, opened: ClientChannel) => {
+              if (error) return reject(error);
+              // A quick command's exit status can come in the same read as the channel's confirmation; ssh2 emits it
+              // before the caller, a promise continuation later, could listen, and the command would look cut off.
+              opened.once('exit', (code: number | null) => exitStatuses.set(opened, code ?? null));
+              resolve(opened);
+            });
           } catch (error) {
             reject(error as Error); // "Not connected" is thrown, not passed to the callback
           }
@@ -275,7 +284,6 @@ export function createSsh2Transport(cluster: Ssh2ClusterConfig, deps: Ssh2Transp
     return new Promise<ExecResult>((resolve, reject) => {
       const stdout: Buffer[] = [];
       const stderr: Buffer[] = [];
-      let exitCode: number | null | undefined;
       let timedOut = false;
       const timer = setTimeout(() => {
         timedOut = true;
@@ -284,15 +292,13 @@ export function createSsh2Transport(cluster: Ssh2ClusterConfig, deps: Ssh2Transp
         // The slot is freed when sshd confirms the close; if that never comes, after the grace period anyway.
         setTimeout(release, CLOSE_GRACE_MS).unref();
       }, timeoutMs);
-      channel.on('exit', (code: number | null) => {
-        exitCode = code ?? null;
-      });
       channel.on('data', (chunk: Buffer) => stdout.push(chunk));
       channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
       channel.on('close', () => {
         clearTimeout(timer);
         release();
         if (timedOut) return;
+        const exitCode = exitStatuses.get(channel);
         if (exitCode === undefined) {
           // No exit status: the connection went away under the command, which may or may not have run to the end.
           reject(new ClusterUnreachableError(cluster.name, `the connection was lost while ${argv[0]} ran; it may or may not have completed`));
@@ -322,7 +328,6 @@ export function createSsh2Transport(cluster: Ssh2ClusterConfig, deps: Ssh2Transp
     }
     channel.end();
     let stopped = false;
-    let exitCode: number | null | undefined;
     const stop = () => {
       if (stopped) return;
       stopped = true;
@@ -335,12 +340,10 @@ export function createSsh2Transport(cluster: Ssh2ClusterConfig, deps: Ssh2Transp
     const delivery = createStreamDelivery(options, stop);
     channel.on('data', delivery.stdout);
     channel.stderr.on('data', delivery.stderr);
-    channel.on('exit', (code: number | null) => {
-      exitCode = code ?? null;
-    });
     const done = new Promise<{ exitCode: number | null; error: Error | null }>((resolve) => {
       channel.on('close', () => {
         release();
+        const exitCode = exitStatuses.get(channel);
         const callbackError = delivery.end();
         if (callbackError) resolve({ exitCode: exitCode ?? null, error: callbackError });
         else if (exitCode === undefined && !stopped) resolve({ exitCode: null, error: new ClusterUnreachableError(cluster.name, `the connection was lost while ${argv[0]} ran`) });
