@@ -1,6 +1,6 @@
 // The fan-out benchmark's server, in a process of its own so its memory is measured alone (bench/fanout.ts forks
 // it with --expose-gc). The real app on loopback without tokens, one job in a file database; over IPC it answers
-// "rss" (after a full GC) and "publish" (the job's state changes, saved and published as a poll publishes it).
+// "rss" (after a full GC), "publish" (the job's state changes, saved and published as a poll publishes it) and "cpu".
 // Every WebSocket send is timestamped, to tell the server's share of a delivery from the clients'.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,12 +13,14 @@ import { snapshot } from '../server/job-status.js';
 import { createServices } from '../server/services.js';
 import { createJobRow } from './support.js';
 
-export type FanoutRequest = { type: 'rss' } | { type: 'publish' } | { type: 'sends' };
+export type FanoutRequest = { type: 'rss' } | { type: 'publish' } | { type: 'sends' } | { type: 'cpu' };
 export type FanoutReply =
   | { type: 'ready'; url: string; jobId: number; projectId: number }
   | { type: 'rss'; rss: number; heapUsed: number }
   | { type: 'published'; at: number }
-  | { type: 'sends'; at: number[] };
+  | { type: 'sends'; at: number[] }
+  /** This process's CPU time so far (user + system), in microseconds. */
+  | { type: 'cpu'; micros: number };
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -57,6 +59,9 @@ if (process.send) {
       reply({ type: 'published', at });
     } else if (message.type === 'sends') {
       reply({ type: 'sends', at: sends });
+    } else if (message.type === 'cpu') {
+      const usage = process.cpuUsage();
+      reply({ type: 'cpu', micros: usage.user + usage.system });
     }
   });
   process.on('disconnect', async () => {
