@@ -23,7 +23,15 @@ export interface JobServiceOptions {
   events: PubSub;
   /** Test-only fault injection: runs after sbatch answered and before its id is saved. */
   afterSbatch?: (job: Job) => void | Promise<void>;
+  /** Test-only: told (and awaited) as a launch passes each step, so a crash test can tell where a kill landed. */
+  onSubmitPhase?: (phase: SubmitPhase, tag: string) => void | Promise<void>;
 }
+
+/**
+ * The steps of submit(): validated (nothing stored yet), stored as SUBMITTING, sbatch about to run, sbatch answered
+ * (its id not saved yet), saved.
+ */
+export type SubmitPhase = 'prepared' | 'stored' | 'sbatch' | 'answered' | 'saved';
 
 export interface ScriptPreview {
   tag: string;
@@ -63,7 +71,7 @@ export const newTag = (): string => {
 
 export type JobService = ReturnType<typeof createJobService>;
 
-export function createJobService({ orm, clusters, projects, events, afterSbatch }: JobServiceOptions) {
+export function createJobService({ orm, clusters, projects, events, afterSbatch, onSubmitPhase }: JobServiceOptions) {
   /** Saves, then tells subscribers, but only when something they see changed since `before`. */
   async function save(em: EntityManager, job: Job, before: string | null): Promise<Job> {
     await em.flush();
@@ -196,6 +204,7 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch 
       if (input.parentJobId !== null) await get(em, input.parentJobId).catch(() => {
         throw new ValidationError('parentJobId', `no job with id ${input.parentJobId}`);
       });
+      await onSubmitPhase?.('prepared', prepared.tag);
       const now = new Date();
       const job = em.create(Job, {
         tag: prepared.tag,
@@ -216,9 +225,11 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch 
       });
       await save(em, job, null);
       const submitted = visibleState(job);
+      await onSubmitPhase?.('stored', job.tag);
 
       let slurmJobId: string;
       try {
+        await onSubmitPhase?.('sbatch', job.tag);
         slurmJobId = await submitBatch(clusters.transport(job.cluster), {
           cloneUrl: prepared.project.cloneUrl!,
           repoDir: prepared.repoDir,
@@ -242,12 +253,15 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch 
         throw error;
       }
       await afterSbatch?.(job);
+      await onSubmitPhase?.('answered', job.tag);
       job.slurmJobId = slurmJobId;
       job.state = 'PENDING';
       job.submittedAt = new Date();
       job.submitError = null;
       job.updatedAt = new Date();
-      return save(em, job, submitted);
+      await save(em, job, submitted);
+      await onSubmitPhase?.('saved', job.tag);
+      return job;
     },
 
     /** At start: launches a previous run of the server left between storing and hearing back from sbatch. */

@@ -1,5 +1,5 @@
 // Entry point: `npm start` (built PWA) or `npm run dev` (Vite middleware, GraphiQL).
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -8,6 +8,7 @@ import { accessNotice, planAccess } from './auth.js';
 import { defaultConfigPath, defaultServerConfig, loadConfig, watchConfig } from './config.js';
 import { initOrm } from './db/orm.js';
 import { ConfigError, ValidationError } from './errors.js';
+import type { JobServiceOptions } from './jobs.js';
 import { createServices } from './services.js';
 
 export interface ServerOptions {
@@ -44,6 +45,23 @@ export function optionsFromArgs(argv: string[]): ServerOptions {
   };
 }
 
+/**
+ * For the crash-safety tests: MC_SUBMIT_TRACE names a file that gets a line per step of every launch, written before
+ * the step goes on so a SIGKILL cannot lose it; MC_SUBMIT_PAUSE_MS holds a launch that long after the steps whose
+ * windows are otherwise too brief for a kill to land in (before the insert, before sbatch, before saving its id).
+ */
+function submitTrace(env: NodeJS.ProcessEnv): Pick<JobServiceOptions, 'onSubmitPhase'> {
+  const file = env.MC_SUBMIT_TRACE;
+  if (!file) return {};
+  const pauseMs = Number(env.MC_SUBMIT_PAUSE_MS ?? 0);
+  return {
+    async onSubmitPhase(phase, tag) {
+      appendFileSync(file, `${tag} ${phase} ${Date.now()}\n`);
+      if (pauseMs > 0 && (phase === 'prepared' || phase === 'stored' || phase === 'answered')) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    },
+  };
+}
+
 /** Starts everything, or fails before listening: a server never runs half-configured. */
 export async function startServer(options: ServerOptions) {
   const config = loadConfig(options.configPath);
@@ -52,7 +70,7 @@ export async function startServer(options: ServerOptions) {
     orm,
     config,
     // Fault injection for the crash-safety tests: die exactly between sbatch's answer and saving the job's id.
-    jobs: process.env.MC_FAULT === 'kill-after-sbatch' ? { afterSbatch: () => void process.kill(process.pid, 'SIGKILL') } : {},
+    jobs: { ...(process.env.MC_FAULT === 'kill-after-sbatch' ? { afterSbatch: () => void process.kill(process.pid, 'SIGKILL') } : {}), ...submitTrace(process.env) },
   });
   // Server settings are read at start only: who may connect does not change under a running server.
   const access = { server: config.server ?? defaultServerConfig, host: options.host, configPath: options.configPath, dataDir: options.dataDir };

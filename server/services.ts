@@ -19,7 +19,7 @@ export interface ServiceOptions {
   orm: Orm;
   config: Config;
   clusters?: Omit<ClusterServiceOptions, 'orm' | 'config'>;
-  jobs?: Pick<JobServiceOptions, 'afterSbatch'>;
+  jobs?: Pick<JobServiceOptions, 'afterSbatch' | 'onSubmitPhase'>;
   notify?: Omit<NotifierOptions, 'orm' | 'events' | 'jobs' | 'config'>;
 }
 
