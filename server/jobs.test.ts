@@ -219,6 +219,7 @@ describe('job service', () => {
         w.project.headSha,
         '/home/me/mission-control/jobs/subm1ttedtag/code',
         '/home/me/mission-control/jobs/subm1ttedtag',
+        String(Buffer.byteLength(preview.script)),
       ]);
     });
 

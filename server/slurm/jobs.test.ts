@@ -208,7 +208,8 @@ describe('submitBatch', () => {
     expect(calls).toHaveLength(1);
     const { argv, options } = calls[0]!;
     expect(argv.slice(0, 2)).toEqual(['sh', '-c']);
-    expect(argv.slice(3)).toEqual(['sh', submission.cloneUrl, submission.repoDir, submission.commitSha, submission.workDir, submission.jobDir]);
+    // The script's size in bytes comes last, so the cluster can tell a script cut off by a lost connection.
+    expect(argv.slice(3)).toEqual(['sh', submission.cloneUrl, submission.repoDir, submission.commitSha, submission.workDir, submission.jobDir, String(Buffer.byteLength(submission.script))]);
     expect(options?.stdin).toBe(submission.script);
   });
 
@@ -367,6 +368,66 @@ describe('the remote scripts, through a real shell', () => {
     // A work directory that merely starts like ours is not ours.
     tool('squeue', `echo "73|${jobDir}/code-old"`);
     expect(await findSubmission(shell, jobDir, `${jobDir}/code`)).toBeNull();
+  });
+
+  // Found by test/lab/crash-random.test.ts: a server killed during sbatch leaves its remote command running; the
+  // restarted server's lookup answered "not submitted" while that command was still waiting for the repository lock,
+  // and the job it then submitted was recorded nowhere.
+  describe('a submission whose server is gone', () => {
+    const origin = join(root, 'gone-origin');
+    let sha = '';
+    const launch = (name: string) => {
+      const jobDir = join(root, `gone/jobs/${name}`);
+      return { ...submission, cloneUrl: origin, repoDir: join(root, 'gone/repos/p-1.git'), commitSha: sha, jobDir, workDir: `${jobDir}/code` };
+    };
+
+    it('is waited for by the lookup, which then finds its id', async () => {
+      mkdirSync(origin);
+      git(origin, 'init', '-q', '-b', 'main');
+      writeFileSync(join(origin, 'train.py'), 'print("hi")\n');
+      git(origin, 'add', '.');
+      git(origin, 'commit', '-qm', 'first');
+      sha = git(origin, 'rev-parse', 'HEAD');
+      tool('squeue', 'exit 0');
+      tool('sacct', 'exit 0');
+      tool('sbatch', `touch "${root}/sbatch-started"; sleep 1; echo 81`);
+      const target = launch('slowslowslow');
+      const submitting = submitBatch(shell, target);
+      await expect.poll(() => existsSync(join(root, 'sbatch-started')), { timeout: 10_000 }).toBe(true);
+      expect(await findSubmission(shell, target.jobDir, target.workDir)).toBe('81');
+      expect(await submitting).toBe('81');
+    });
+
+    it('is stopped for good once a lookup found nothing', async () => {
+      const target = launch('nevernever12');
+      expect(await findSubmission(shell, target.jobDir, target.workDir)).toBeNull();
+      tool('sbatch', `touch "${root}/late-sbatch"; echo 82`);
+      const late = await submitBatch(shell, target).catch((caught: unknown) => caught);
+      expect(late).toMatchObject({ exitCode: 91, stderr: expect.stringContaining('already given up as never submitted') });
+      expect(existsSync(join(root, 'late-sbatch'))).toBe(false);
+    });
+
+    it('is not submitted when its script arrived incomplete', async () => {
+      tool('sbatch', `touch "${root}/cut-sbatch"; echo 83`);
+      const cutting: Transport = { exec: (argv, options) => shell.exec(argv, { ...options, stdin: options?.stdin?.slice(0, 12) }), close: async () => {} };
+      const cut = await submitBatch(cutting, launch('cutcutcutcut')).catch((caught: unknown) => caught);
+      expect(cut).toBeInstanceOf(CheckoutError);
+      expect((cut as CheckoutError).stderr).toContain('the job script arrived incomplete');
+      expect(existsSync(join(root, 'cut-sbatch'))).toBe(false);
+    });
+
+    it('is not declared unsubmitted when SLURM could not be asked', async () => {
+      const target = launch('unaskedunask');
+      tool('squeue', 'echo "squeue: error: Unable to contact slurm controller (connect failure)" >&2; exit 1');
+      await expect(findSubmission(shell, target.jobDir, target.workDir)).rejects.toMatchObject({ name: 'SlurmError', stderr: expect.stringContaining('Unable to contact') });
+      tool('squeue', 'exit 0');
+      tool('sacct', 'echo "sacct: error: Problem talking to the database: Connection refused" >&2; exit 1');
+      await expect(findSubmission(shell, target.jobDir, target.workDir)).rejects.toMatchObject({ name: 'SlurmError', stderr: expect.stringContaining('Connection refused') });
+      expect(existsSync(join(target.jobDir, 'abandoned'))).toBe(false);
+      // Without accounting the queue alone answers (it keeps ended jobs for MinJobAge).
+      tool('sacct', 'echo "sacct: error: Slurm accounting storage is disabled" >&2; exit 1');
+      expect(await findSubmission(shell, target.jobDir, target.workDir)).toBeNull();
+    });
   });
 
   it('reads the tail of a real file, and says when there is none', async () => {

@@ -20,13 +20,23 @@ export function expandHome(path: string, home: string): string {
 /** Exit status the submit script uses when the checkout failed (sbatch itself exits 1 or 255). */
 const CHECKOUT_FAILED = 90;
 
+/** Exit status of a submit script that found its launch already given up by a lookup (see FIND_SCRIPT). */
+const ABANDONED = 91;
+
 // One remote command per launch: a shared bare clone per project, a worktree of the exact commit per job (no full
 // clone per job), the script stored beside the job, then sbatch. The id is written to `submitted` the moment
 // sbatch prints it, so a server that dies right after can still find it.
+// A remote command outlives the server that started it (sshd does not end it when the connection drops), so the
+// script holds the launch's lock (fd 8) until sbatch has answered, and a lookup takes the same lock: the lookup
+// either waits for this script, or, finding nothing, leaves an "abandoned" mark that stops this script from
+// submitting later. fd 8 is closed for git, whose background gc could otherwise keep the lock for minutes.
 const SUBMIT_SCRIPT = `set -u
-url=$1 repo=$2 sha=$3 work_dir=$4 job_dir=$5
+url=$1 repo=$2 sha=$3 work_dir=$4 job_dir=$5 script_bytes=$6
 fail() { echo "mission-control: $*" >&2; exit ${CHECKOUT_FAILED}; }
 mkdir -p "$job_dir/events" "$(dirname "$repo")" || fail "cannot create $job_dir"
+exec 8>"$job_dir/submit.lock" || fail "cannot create $job_dir/submit.lock"
+flock 8 2>/dev/null
+if [ -e "$job_dir/abandoned" ]; then echo "mission-control: this launch was already given up as never submitted" >&2; exit ${ABANDONED}; fi
 (
   flock -w 300 9 2>/dev/null
   if [ ! -d "$repo" ]; then git clone --quiet --bare -- "$url" "$repo" || exit 1; fi
@@ -34,8 +44,10 @@ mkdir -p "$job_dir/events" "$(dirname "$repo")" || fail "cannot create $job_dir"
     git -C "$repo" fetch --quiet -- "$url" '+refs/heads/*:refs/heads/*' || exit 1
   fi
   git -C "$repo" worktree add --quiet --detach --force "$work_dir" "$sha" || exit 1
-) 9>"$repo.lock" || fail "could not check out $sha from $url"
+) 8>&- 9>"$repo.lock" || fail "could not check out $sha from $url"
 cat > "$job_dir/job.sh" || fail "cannot write $job_dir/job.sh"
+# A connection lost while the script was being sent leaves part of it: never submit that.
+[ "$(wc -c < "$job_dir/job.sh")" -eq "$script_bytes" ] || fail "the job script arrived incomplete"
 sbatch --parsable "$job_dir/job.sh" > "$job_dir/submitted.tmp" || exit $?
 mv -f "$job_dir/submitted.tmp" "$job_dir/submitted"
 cat "$job_dir/submitted"`;
@@ -53,7 +65,8 @@ export class CheckoutError extends SlurmError {}
 
 export async function submitBatch(transport: Transport, submission: Submission): Promise<string> {
   const { cloneUrl, repoDir, commitSha, workDir, jobDir, script } = submission;
-  const result = await transport.exec(['sh', '-c', SUBMIT_SCRIPT, 'sh', cloneUrl, repoDir, commitSha, workDir, jobDir], { stdin: script, timeoutMs: 300_000 });
+  const scriptBytes = String(Buffer.byteLength(script, 'utf8'));
+  const result = await transport.exec(['sh', '-c', SUBMIT_SCRIPT, 'sh', cloneUrl, repoDir, commitSha, workDir, jobDir, scriptBytes], { stdin: script, timeoutMs: 300_000 });
   if (result.exitCode === CHECKOUT_FAILED) throw new CheckoutError('git checkout', result.exitCode, result.stderr);
   const slurmJobId = result.exitCode === 0 ? parseSbatchParsable(result.stdout) : null;
   if (!slurmJobId) throw new SlurmError('sbatch', result.exitCode, result.stderr || result.stdout);
@@ -61,11 +74,24 @@ export async function submitBatch(transport: Transport, submission: Submission):
 }
 
 // Where the `submitted` file is missing (the connection dropped while sbatch ran), the job's working directory,
-// which holds its tag, is looked up in the queue and then in accounting.
+// which holds its tag, is looked up in the queue and then in accounting. First it waits for the launch's lock: a
+// submit script still running (its server gone) holds it until sbatch has answered. "Not submitted" is answered
+// only when SLURM was asked and said so, and is made final with the "abandoned" mark (see SUBMIT_SCRIPT); a
+// lookup SLURM did not answer fails, to be tried again.
 const FIND_SCRIPT = `job_dir=$1 work_dir=$2
+mkdir -p "$job_dir" && exec 8>"$job_dir/submit.lock" || exit 1
+flock 8 2>/dev/null
 if [ -s "$job_dir/submitted" ]; then cat "$job_dir/submitted"; exit 0; fi
-squeue -h -t all -u "$(id -un)" -o '%i|%Z' 2>/dev/null | awk -F'|' -v d="$work_dir" '$2 == d { print $1; found = 1 } END { exit !found }' && exit 0
-sacct -X -n -P -S now-7days -u "$(id -un)" -o JobID,WorkDir 2>/dev/null | awk -F'|' -v d="$work_dir" '$2 == d { print $1; found = 1 } END { exit !found }' && exit 0
+ours() { awk -F'|' -v d="$work_dir" '$2 == d { print $1; found = 1 } END { exit !found }'; }
+queue=$(squeue -h -t all -u "$(id -un)" -o '%i|%Z') || exit 1
+printf '%s\n' "$queue" | ours && exit 0
+accounting=$(sacct -X -n -P -S now-7days -u "$(id -un)" -o JobID,WorkDir 2>&1)
+if [ $? -eq 0 ]; then
+  printf '%s\n' "$accounting" | ours && exit 0
+else
+  case "$accounting" in *"accounting storage is disabled"*) ;; *) printf '%s\n' "$accounting" >&2; exit 1 ;; esac
+fi
+: > "$job_dir/abandoned"
 exit 0`;
 
 /** The SLURM id of a launch whose sbatch outcome is unknown, or null when SLURM never got it. */
