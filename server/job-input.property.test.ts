@@ -79,7 +79,8 @@ const baseInput: JobInput = {
 
 const FIELDS = /^(?:name|description|partition|account|qos|gpuType|memory|timeLimit|rawOverrides|primary|groups\..*|parameters\..*)$/s;
 
-describe('a launch form with hostile values', () => {
+// Thousands of generated cases per property: seconds on a loaded machine, beyond the default per-test limit.
+describe('a launch form with hostile values', { timeout: 60_000 }, () => {
   let hydra: HydraConfig;
   beforeAll(async () => {
     hydra = await readHydraConfig(fixture, 'train');

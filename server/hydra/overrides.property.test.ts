@@ -70,7 +70,8 @@ function parsedOrRefused<T>(input: string, parse: () => T): T | null {
   }
 }
 
-describe('Hydra override grammar, for any input', () => {
+// Thousands of generated cases per property: seconds on a loaded machine, beyond the default per-test limit.
+describe('Hydra override grammar, for any input', { timeout: 60_000 }, () => {
   it('parseOverride answers or refuses with an OverrideParseError', () => {
     fc.assert(
       fc.property(anyInput, (text) => {
@@ -122,7 +123,7 @@ describe('Hydra override grammar, for any input', () => {
       }),
       { numRuns: 40 },
     );
-  }, 60_000);
+  });
 
   it('formats every accepted override into text that reads back as the same override', () => {
     fc.assert(

@@ -93,7 +93,8 @@ function expectWellFormedCounts(counts: GpuCounts): void {
   expect(counts.free + counts.allocated + counts.stranded).toBe(counts.total);
 }
 
-describe('job state parsers, for any output', () => {
+// Thousands of generated cases per property: seconds on a loaded machine, beyond the default per-test limit.
+describe('job state parsers, for any output', { timeout: 60_000 }, () => {
   it.each([
     ['squeue', parseSqueue],
     ['sacct', parseSacct],
@@ -139,7 +140,7 @@ describe('job state parsers, for any output', () => {
   });
 });
 
-describe('cluster and GPU parsers, for any output', () => {
+describe('cluster and GPU parsers, for any output', { timeout: 60_000 }, () => {
   it('sinfo: version text or null, partitions with whole node counts', () => {
     fc.assert(
       fc.property(anyOutput, (output) => {
@@ -197,7 +198,7 @@ describe('cluster and GPU parsers, for any output', () => {
 // The commands read what a transport answers with the parsers above, plus a few inline reads of their own (file
 // sizes, ids); whatever the cluster answers, they resolve to a well-formed value or reject with an error the API
 // knows how to show (an AppError), never one it masks as "Unexpected error".
-describe('commands, for any answer from the cluster', () => {
+describe('commands, for any answer from the cluster', { timeout: 60_000 }, () => {
   const answer = fc.record({
     stdout: anyOutput,
     stderr: fc.oneof(fc.constant(''), anyOutput),

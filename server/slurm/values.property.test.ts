@@ -48,7 +48,8 @@ const timeText = fc.oneof(
 );
 const nameText = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,70}$/);
 
-describe('SLURM value validators, for any input', () => {
+// Thousands of generated cases per property: seconds on a loaded machine, beyond the default per-test limit.
+describe('SLURM value validators, for any input', { timeout: 60_000 }, () => {
   it('slurmName accepts only inert names, verbatim, and names the field when refusing', () => {
     fc.assert(
       fc.property(fc.oneof(anyInput, nearly(nameText)), fc.constantFrom('partition', 'account', 'qos', 'gpuType', 'name'), (value, field) => {

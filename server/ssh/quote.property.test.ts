@@ -60,7 +60,8 @@ function runShell(shell: string, script: string): string {
 
 const shells = ['/bin/sh', '/bin/bash'].filter((shell) => existsSync(shell));
 
-describe('quoteArg, for any string', () => {
+// Thousands of generated cases per property: seconds on a loaded machine, beyond the default per-test limit.
+describe('quoteArg, for any string', { timeout: 60_000 }, () => {
   it('gives one shell word that reads back as the string', () => {
     fc.assert(
       fc.property(argument, (arg) => {
