@@ -211,7 +211,6 @@ describe.skipIf(!lab)(`submitJob killed at random points (${LANES} servers × ${
         const input = { projectId: added.addProject.data.id, cluster: 'lab', primary: 'train', memory: '100M', timeLimit: '1:00', parameters: [{ path: 'sleep_seconds', value: 1 }] };
         const submit = (tag: string) => request()(`mutation($input: JobInput!, $tag: String) { submitJob(input: $input, tag: $tag) { __typename ... on Error { message } } }`, { input, tag });
 
-        // One launch left alone: how long a whole submitJob takes here bounds the kill delays.
         // One launch left alone: how long its steps take here sets the width of the windows to aim at.
         // (Retried: on a loaded lab sshd a connection can drop, and that launch is refused with ClusterUnreachableError.)
         let warmUpTag = '';
@@ -310,9 +309,11 @@ describe.skipIf(!lab)(`submitJob killed at random points (${LANES} servers × ${
       const job = stored.get(launch.tag);
       const slurm = [...(inSlurm.get(launch.tag) ?? new Map())];
       expect(slurm.length, `no duplicate in SLURM: ${context}`).toBeLessThanOrEqual(1);
+      // A warm-up launch the cluster refused (a dropped connection) counts like a launch killed at that step.
+      const refusedWarmUp = launch.point === 'not killed' && !launch.answered;
       if (!job) {
         // Killed before the insert: the launch never existed, so SLURM must not have it either.
-        expect(launch.point, context).toBe('before the DB insert');
+        expect(launch.point === 'before the DB insert' || refusedWarmUp, context).toBe(true);
         expect(slurm, context).toEqual([]);
         continue;
       }
@@ -320,7 +321,7 @@ describe.skipIf(!lab)(`submitJob killed at random points (${LANES} servers × ${
       if (job.slurmJobId === null) {
         expect(job.state, context).toBe('SUBMIT_FAILED');
         expect(slurm, `a launch recorded as never submitted is not in SLURM: ${context}`).toEqual([]);
-        expect(['between insert and sbatch', 'during sbatch'], context).toContain(launch.point);
+        expect(['between insert and sbatch', 'during sbatch', ...(refusedWarmUp ? ['not killed'] : [])], context).toContain(launch.point);
       } else {
         expect(slurm.map(([id]) => id), `the one SLURM job is the recorded one: ${context}`).toEqual([job.slurmJobId]);
         // Held: pending in SLURM, pending in the database.
