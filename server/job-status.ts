@@ -20,7 +20,9 @@ export function visibleState(job: Job): string {
 
 export function applySlurmStatus(job: Job, status: SlurmJobStatus): void {
   job.slurmState = status.rawState;
-  job.state = status.state;
+  // The job's own end record (COMPLETING, from its lifecycle file) is newer than a queue still saying RUNNING: the
+  // badge must not step back. A requeue shows as PENDING and an end as its final state, both taken as they come.
+  job.state = job.state === 'COMPLETING' && status.state === 'RUNNING' ? 'COMPLETING' : status.state;
   job.reason = status.reason;
   job.exitCode = status.exitCode ?? job.exitCode;
   job.signal = status.signal;
