@@ -2,7 +2,7 @@
 import { createECDH, randomBytes } from 'node:crypto';
 import { graphql } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Project } from '../server/db/entities.js';
+import { insertProject } from '../test/db-rows.js';
 import { initOrm, type Orm } from '../server/db/orm.js';
 import { createServices, type Context, type Services } from '../server/services.js';
 import { schema } from './index.js';
@@ -15,18 +15,7 @@ beforeAll(async () => {
   orm = await initOrm(':memory:');
   services = createServices({ orm, config: { file: 'test.yaml', clusters: [] } });
   const em = orm.em.fork();
-  const project = em.create(Project, {
-    name: 'vision',
-    localPath: '/home/me/vision',
-    headSha: 'a'.repeat(40),
-    headSubject: 'Initial',
-    dirty: false,
-    pushed: true,
-    settings: {} as Project['settings'],
-    syncedAt: new Date(),
-    createdAt: new Date(),
-  });
-  await em.flush();
+  const project = await insertProject(em);
   projectId = project.id;
 });
 afterAll(async () => {

@@ -8,7 +8,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { startPushReceiver, type PushReceiver, type ReceiverMode } from '../test/push-receiver.js';
 import type { ClusterStatus } from './clusters.js';
 import { clusterConfig, type Config } from './config.js';
-import { Job, Project, PushNotice, PushSubscription, ServerSetting } from './db/entities.js';
+import { Job, type Project, PushNotice, PushSubscription, ServerSetting } from './db/entities.js';
+import { insertProject } from '../test/db-rows.js';
 import { initOrm, type Orm } from './db/orm.js';
 import type { JobInput } from './job-input.js';
 import { snapshot } from './job-status.js';
@@ -88,24 +89,7 @@ const input = (projectId: number): JobInput => ({
   allowUnpushed: false,
 });
 
-async function addProject(orm: Orm, name: string): Promise<Project> {
-  const em = orm.em.fork();
-  const existing = await em.findOne(Project, { name });
-  if (existing) return existing;
-  const project = em.create(Project, {
-    name,
-    localPath: `/home/me/${name}`,
-    headSha: 'a'.repeat(40),
-    headSubject: 'Initial',
-    dirty: false,
-    pushed: true,
-    settings: {} as Project['settings'],
-    syncedAt: new Date(),
-    createdAt: new Date(),
-  });
-  await em.flush();
-  return project;
-}
+const addProject = (orm: Orm, name: string): Promise<Project> => insertProject(orm.em.fork(), name);
 
 /** A fresh services object; `dbName` a file to reopen the same database later (a restart). */
 async function open(options: { dbName?: string; notify?: ServiceOptions['notify']; start?: boolean; alpha?: Partial<Parameters<typeof clusterConfig>[1]> } = {}): Promise<World> {

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { authHeaders, createTestToken } from '../test/graphql-client.js';
 import { createApp } from './app.js';
 import { clusterConfig } from './config.js';
-import { Job, Project } from './db/entities.js';
+import { Job } from './db/entities.js';
+import { insertProject } from '../test/db-rows.js';
 import { initOrm, type Orm } from './db/orm.js';
 import { ClusterUnreachableError, RateLimitedError } from './errors.js';
 import { createRateLimiter, RATE_LIMITS } from './rate-limit.js';
@@ -96,18 +97,7 @@ describe('limited GraphQL fields', () => {
     app = createApp({ services });
     token = await createTestToken(services, { name: 'phone' });
     const em = orm.em.fork();
-    const project = em.create(Project, {
-      name: 'vision',
-      localPath: '/home/me/vision',
-      headSha: 'a'.repeat(40),
-      headSubject: 'Initial',
-      dirty: false,
-      pushed: true,
-      settings: {} as Project['settings'],
-      syncedAt: new Date(),
-      createdAt: new Date(),
-    });
-    await em.flush();
+    const project = await insertProject(em);
     const job = em.create(Job, {
       tag: 'abcdefabcdef',
       projectId: project.id,
