@@ -1,6 +1,6 @@
 // The frame around every screen: navigation, the offline banner, the update prompt, dialogs and messages. It also
 // decides what a refused token means (go pair) and follows notification taps relayed by the service worker.
-import { A, useLocation, useNavigate, type RouteSectionProps } from '@solidjs/router';
+import { useLocation, useNavigate, type RouteSectionProps } from '@solidjs/router';
 import { Show, Suspense, createEffect, on, onCleanup, onMount } from 'solid-js';
 import { useRegisterSW } from 'virtual:pwa-register/solid';
 import { isOffline, resync, setUnauthorizedHandler } from './api/client';
@@ -31,7 +31,8 @@ function UpdatePrompt() {
     needRefresh: [needRefresh, setNeedRefresh],
     updateServiceWorker,
   } = useRegisterSW({
-    immediate: true,
+    // Not immediate: the worker registers after the page's load event, so its precaching does not compete with
+    // the first screen for the network and the CPU.
     onRegisteredSW(_url, registration) {
       // A phone keeps the app open for days: look for a new version when it comes back to the foreground.
       if (!registration) return;
@@ -82,6 +83,20 @@ export function Shell(props: RouteSectionProps) {
     );
   });
 
+  // The header is static markup in index.html (drawn before any script, and no components to build at start):
+  // mark its current link here.
+  const navLinks = [...document.querySelectorAll<HTMLAnchorElement>('.main-nav a')];
+  createEffect(() => {
+    const path = location.pathname;
+    for (const link of navLinks) {
+      const href = link.getAttribute('href')!;
+      const current = href === '/' ? path === '/' : path === href || path.startsWith(`${href}/`);
+      link.classList.toggle('active', current);
+      if (current) link.setAttribute('aria-current', 'page');
+      else link.removeAttribute('aria-current');
+    }
+  });
+
   // After a navigation, move focus to the new screen so keyboard and screen-reader users start at its top.
   createEffect(
     on(
@@ -97,35 +112,6 @@ export function Shell(props: RouteSectionProps) {
 
   return (
     <>
-      <a class="skip-link" href="#main">
-        Skip to content
-      </a>
-      <header class="top">
-        <A href="/" class="brand" end>
-          <span aria-hidden="true" class="brand-mark" />
-          Mission Control
-        </A>
-        <nav aria-label="Main" class="main-nav">
-          <A href="/" end>
-            <span aria-hidden="true" class="nav-icon">
-              ⌂
-            </span>
-            Home
-          </A>
-          <A href="/clusters">
-            <span aria-hidden="true" class="nav-icon">
-              ▦
-            </span>
-            Clusters
-          </A>
-          <A href="/settings">
-            <span aria-hidden="true" class="nav-icon">
-              ⚙
-            </span>
-            Settings
-          </A>
-        </nav>
-      </header>
       <OfflineBanner />
       <UpdatePrompt />
       <main id="main" ref={main} tabindex="-1">

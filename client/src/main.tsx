@@ -25,8 +25,8 @@ const Clusters = lazy(() => import('./routes/clusters'));
 const Settings = lazy(() => import('./routes/settings'));
 const Pair = lazy(() => import('./routes/pair'));
 
-const root = document.getElementById('root')!;
-root.textContent = '';
+// Links throughout are plain <a>: the router takes their clicks. Its <A> builds active-state tracking for every
+// link, a cost on each list row that only the main navigation needs (app.tsx marks it).
 render(
   () => (
     <Router root={Shell}>
@@ -41,5 +41,5 @@ render(
       <Route path="*" component={NotFound} />
     </Router>
   ),
-  root,
+  document.getElementById('root')!,
 );

@@ -1,4 +1,3 @@
-import { A } from '@solidjs/router';
 import { Show } from 'solid-js';
 import type { JobSummary } from '../api/types';
 import { useNow } from '../lib/clock';
@@ -27,7 +26,7 @@ export function JobRow(props: { job: JobSummary; menu?: boolean; showProject?: s
   const now = useNow();
   return (
     <li class="job-row" data-job-id={props.job.id}>
-      <A href={`/jobs/${props.job.id}`} class="job-link">
+      <a href={`/jobs/${props.job.id}`} class="job-link">
         <span class="job-line">
           <StateBadge state={props.job.state} />
           <span class="job-name">
@@ -42,7 +41,7 @@ export function JobRow(props: { job: JobSummary; menu?: boolean; showProject?: s
           {props.job.cluster} · {jobWhen(props.job, now())}
           <Show when={props.job.archived}> · archived</Show>
         </span>
-      </A>
+      </a>
       <Show when={props.menu}>
         <JobActionsMenu job={props.job} onChange={props.onChange} />
       </Show>

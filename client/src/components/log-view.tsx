@@ -79,9 +79,29 @@ export function LogView(props: { jobId: number; state: JobState; startedAt: stri
     // The box exists only once the job has started, and the frame may come after the screen was left.
     if (box) box.scrollTop = box.scrollHeight;
   };
+  // Scrolling reads the box's height, which lays out the whole log. Below the fold (a phone opening a job) that
+  // layout is left to the browser (content-visibility) and the scroll waits until the box comes into view.
+  let boxVisible = false;
+  let scrollWhenVisible = false;
+  const visibility = new IntersectionObserver(
+    ([entry]) => {
+      boxVisible = entry?.isIntersecting ?? false;
+      if (boxVisible && scrollWhenVisible && following()) scrollToEnd();
+      if (boxVisible) scrollWhenVisible = false;
+    },
+    // A little ahead of the viewport, so the box is at its end before it is seen.
+    { rootMargin: '25% 0px' },
+  );
+  onCleanup(() => visibility.disconnect());
+  const observeBox = (element: HTMLPreElement) => {
+    box = element;
+    visibility.observe(element);
+  };
   createEffect(
     on(text, () => {
-      if (following()) requestAnimationFrame(scrollToEnd);
+      if (!following()) return;
+      if (boxVisible) requestAnimationFrame(scrollToEnd);
+      else scrollWhenVisible = true;
     }),
   );
   const onScroll = () => {
@@ -153,7 +173,7 @@ export function LogView(props: { jobId: number; state: JobState; startedAt: stri
           <p class="muted">Only the end of a long log is shown.</p>
         </Show>
         <div class="log-box">
-          <pre class="log" ref={box} tabindex="0" aria-label="Job output" data-testid="log" onScroll={onScroll}>
+          <pre class="log" ref={observeBox} tabindex="0" aria-label="Job output" data-testid="log" onScroll={onScroll}>
             <Show when={search().trim()} fallback={text() || (model() ? 'No output yet.' : 'Loading…')}>
               <Index each={segments()}>{(segment) => (segment().match ? <mark>{segment().text}</mark> : segment().text)}</Index>
             </Show>

@@ -1,5 +1,4 @@
 // Pieces every screen uses: its title, and what to show while data loads, fails, or comes from the offline copy.
-import { A } from '@solidjs/router';
 import { Show, createEffect, type JSX } from 'solid-js';
 import type { ApiError } from '../api/client';
 import { ago } from '../lib/format';
@@ -14,10 +13,10 @@ export function PageHeader(props: { title: string; back?: { href: string; label:
     <div class="page-head">
       <Show when={props.back}>
         {(back) => (
-          <A href={back().href} class="back-link">
+          <a href={back().href} class="back-link">
             <span aria-hidden="true">‹</span>
             {back().label}
-          </A>
+          </a>
         )}
       </Show>
       <div class="page-title-row">

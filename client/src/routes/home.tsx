@@ -1,4 +1,3 @@
-import { A } from '@solidjs/router';
 import { For, Show, createMemo } from 'solid-js';
 import { testClusterConnection, createClustersLive, createGpuLive } from '../api/clusters';
 import { errorMessage } from '../api/client';
@@ -99,7 +98,7 @@ export default function Home() {
                 <article class="card" aria-labelledby={`project-${project.id}`} data-project={project.name}>
                   <header class="card-head">
                     <h3 id={`project-${project.id}`}>
-                      <A href={`/projects/${project.id}`}>{project.name}</A>
+                      <a href={`/projects/${project.id}`}>{project.name}</a>
                     </h3>
                   </header>
                   <p class="meta">
@@ -114,15 +113,15 @@ export default function Home() {
                     </ul>
                   </Show>
                   <div class="card-actions">
-                    <A class="button primary" href={`/projects/${project.id}/launch`} aria-label={`Launch ${project.name}`}>
+                    <a class="button primary" href={`/projects/${project.id}/launch`} aria-label={`Launch ${project.name}`}>
                       Launch
-                    </A>
-                    <A class="button" href={`/projects/${project.id}`} aria-label={`All jobs of ${project.name}`}>
+                    </a>
+                    <a class="button" href={`/projects/${project.id}`} aria-label={`All jobs of ${project.name}`}>
                       All jobs
-                    </A>
-                    <A class="button" href={`/projects/${project.id}/lineage`} aria-label={`Lineage of ${project.name}`}>
+                    </a>
+                    <a class="button" href={`/projects/${project.id}/lineage`} aria-label={`Lineage of ${project.name}`}>
                       Lineage
-                    </A>
+                    </a>
                   </div>
                 </article>
               )}

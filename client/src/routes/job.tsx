@@ -1,4 +1,4 @@
-import { A, useLocation, useParams } from '@solidjs/router';
+import { useLocation, useParams } from '@solidjs/router';
 import { Index, Show, createMemo, onMount } from 'solid-js';
 import { createJobLive } from '../api/jobs';
 import type { JobDetail, JobSummary } from '../api/types';
@@ -129,8 +129,8 @@ export default function Job() {
                     <Show when={value().parentId}>
                       <dt>Cloned from</dt>
                       <dd>
-                        <A href={`/jobs/${value().parentId}`}>job #{value().parentId}</A> ·{' '}
-                        <A href={`/projects/${value().projectId}/lineage`}>lineage</A>
+                        <a href={`/jobs/${value().parentId}`}>job #{value().parentId}</a> ·{' '}
+                        <a href={`/projects/${value().projectId}/lineage`}>lineage</a>
                       </dd>
                     </Show>
                     <dt>Tag</dt>

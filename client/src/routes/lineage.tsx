@@ -1,4 +1,4 @@
-import { A, useNavigate, useParams } from '@solidjs/router';
+import { useNavigate, useParams } from '@solidjs/router';
 import { For, Show, createMemo } from 'solid-js';
 import { createLive } from '../api/live';
 import { fetchLineage, onJobUpdated } from '../api/jobs';
@@ -17,7 +17,7 @@ function TreeItem(props: { entry: LineageTreeNode; projectId: number }) {
   return (
     <li data-lineage-job={job().id}>
       <div class="tree-node">
-        <A href={`/jobs/${job().id}`} class="job-link">
+        <a href={`/jobs/${job().id}`} class="job-link">
           <span class="job-line">
             <StateBadge state={job().state} />
             <span class="job-name">
@@ -30,7 +30,7 @@ function TreeItem(props: { entry: LineageTreeNode; projectId: number }) {
           <span class="job-meta">
             {job().cluster} · {jobWhen(job(), now())}
           </span>
-        </A>
+        </a>
         <Show when={props.entry.node.parentId !== null}>
           <Show when={props.entry.node.changes.length > 0} fallback={<p class="job-meta">Same settings as #{props.entry.node.parentId}</p>}>
             <ul class="changes" aria-label={`Changes from job #${props.entry.node.parentId}`}>

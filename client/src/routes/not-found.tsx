@@ -1,4 +1,3 @@
-import { A } from '@solidjs/router';
 import { PageHeader } from '../components/page';
 
 export default function NotFound() {
@@ -6,9 +5,9 @@ export default function NotFound() {
     <>
       <PageHeader title="Not found" />
       <p>There is no screen at this address.</p>
-      <A href="/" class="button">
+      <a href="/" class="button">
         Go home
-      </A>
+      </a>
     </>
   );
 }

@@ -1,4 +1,4 @@
-import { A, useParams, useSearchParams } from '@solidjs/router';
+import { useParams, useSearchParams } from '@solidjs/router';
 import { For, Show, createMemo, createSignal, onCleanup } from 'solid-js';
 import { createClustersLive } from '../api/clusters';
 import { errorMessage } from '../api/client';
@@ -94,9 +94,9 @@ export default function Project() {
   return (
     <>
       <PageHeader title={project.value()?.name ?? `Project ${params.id}`} back={{ href: '/', label: 'Home' }}>
-        <A class="button primary" href={`/projects/${params.id}/launch`}>
+        <a class="button primary" href={`/projects/${params.id}/launch`}>
           Launch
-        </A>
+        </a>
       </PageHeader>
       <DataNotice what="the project" loading={project.loading()} hasValue={!!project.value()} error={project.error()} cachedAt={project.cachedAt()} onRetry={project.refetch} />
       <Show when={project.value()}>
@@ -110,9 +110,9 @@ export default function Project() {
               <ProjectFlags project={value()} />
             </p>
             <div class="card-actions">
-              <A class="button" href={`/projects/${params.id}/lineage`}>
+              <a class="button" href={`/projects/${params.id}/lineage`}>
                 Lineage
-              </A>
+              </a>
               <button type="button" class="button" onClick={sync} disabled={syncing()}>
                 {syncing() ? 'Reading…' : 'Read repository again'}
               </button>
