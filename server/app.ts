@@ -153,7 +153,7 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
         // Only where no token is needed: elsewhere a connection without one is refused below anyway (graphql-ws closes
         // with 4403 Forbidden here).
         if (!auth.required && !authorization?.trim() && !originAllowed(ctx.extra.request, corsOrigins)) return false;
-        if (!(await auth.authenticate(authorization))) {
+        if (!(await auth.authenticate(authorization, ctx.extra.request.headers.host))) {
           // Returning false alone would close with 4403; a missing or bad token is 4401, which clients re-pair on.
           ctx.extra.socket.close(UNAUTHORIZED_CLOSE_CODE, 'Unauthorized');
           return false;
@@ -163,7 +163,7 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
       },
       onSubscribe: async (ctx, _id, payload) => {
         // Checked again per operation: a token revoked while its socket is open gets no new operation.
-        const session = await auth.authenticate(ctx.extra.authorization);
+        const session = await auth.authenticate(ctx.extra.authorization, ctx.extra.request.headers.host);
         if (!session) {
           ctx.extra.socket.close(UNAUTHORIZED_CLOSE_CODE, 'Unauthorized');
           return [new GraphQLError('unknown or revoked API token', { extensions: { code: 'UNAUTHENTICATED' } })];

@@ -2,6 +2,7 @@
 // database and one fake cluster whose transport counts the commands it is asked to run.
 import * as crypto from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
@@ -9,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { authHeaders, createTestToken, wsConnectionParams } from '../test/graphql-client.js';
 import { createApp, MAX_REQUEST_BYTES } from './app.js';
-import { isLoopbackHost, planAccess } from './auth.js';
+import { addressedToLoopback, isLoopbackHost, planAccess } from './auth.js';
 import { clusterConfig, defaultServerConfig, type Config } from './config.js';
 import { initOrm, type Orm } from './db/orm.js';
 import { ClusterUnreachableError, ConfigError } from './errors.js';
@@ -70,12 +71,31 @@ const post = (w: World, query: string, headers: Record<string, string> = {}) =>
 const sse = (w: World, query: string, headers: Record<string, string> = {}) =>
   fetch(`${w.url}/graphql?query=${encodeURIComponent(query)}`, { headers: { accept: 'text/event-stream', ...headers } });
 
+/** A POST with its own Host header (fetch always sends the URL's). */
+function postWithHost(w: World, query: string, host: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(`${w.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', host, ...headers } }, (response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      response.on('end', () => resolve({ status: response.statusCode!, body }));
+    });
+    request.on('error', reject);
+    request.end(JSON.stringify({ query }));
+  });
+}
+
 /** Runs one operation over graphql-ws; resolves with its result, or with the close code when the server hangs up. */
-function overWebSocket(w: World, query: string, connectionParams?: Record<string, unknown>): Promise<{ result?: any; closeCode?: number }> {
+function overWebSocket(w: World, query: string, connectionParams?: Record<string, unknown>, headers?: Record<string, string>): Promise<{ result?: any; closeCode?: number }> {
   return new Promise((resolve) => {
     const client = createClient({
       url: `${w.url.replace('http', 'ws')}/graphql`,
-      webSocketImpl: WebSocket,
+      webSocketImpl: headers
+        ? class extends WebSocket {
+            constructor(url: string, protocols?: string | string[]) {
+              super(url, protocols, { headers });
+            }
+          }
+        : WebSocket,
       retryAttempts: 0,
       lazy: true,
       connectionParams,
@@ -359,6 +379,23 @@ describe('with tokens opted out on loopback', () => {
     // Without a token, a GET names the CSRF header, as any script must (server/hardening.test.ts).
     expect(await (await sse(w, '{ session { tokenName } }', { 'x-graphql-yoga-csrf': '1' })).text()).toContain('"session":{"tokenName":null}');
     expect((await overWebSocket(w, '{ session { tokenName } }')).result).toEqual({ data: { session: { tokenName: null } } });
+  });
+
+  it('refuses a request without a token addressed by another name (DNS rebinding), on every transport', async () => {
+    const rebound = 'attacker.example:8080';
+    const http = await postWithHost(w, '{ session { tokenName } }', rebound);
+    expect(http.status).toBe(401);
+    expect(http.body).toContain('addressed to it by a loopback name');
+    expect((await postWithHost(w, '{ session { tokenName } }', `localhost:${new URL(w.url).port}`)).status).toBe(200);
+    expect(await overWebSocket(w, '{ session { tokenName } }', undefined, { host: rebound })).toEqual({ closeCode: 4401 });
+    // A token is worth the same under any name: a phone through a tunnel uses one.
+    const token = await createTestToken(w.services);
+    expect((await postWithHost(w, '{ session { tokenName } }', rebound, authHeaders(token))).status).toBe(200);
+  });
+
+  it('knows which Host values name this machine', () => {
+    for (const host of ['127.0.0.1:4000', 'localhost', 'LOCALHOST:1', '[::1]:4000', 'app.localhost:4000', '127.1.2.3', undefined]) expect(addressedToLoopback(host), String(host)).toBe(true);
+    for (const host of ['attacker.example', '127.0.0.1.nip.io', 'localhost.attacker.example:4000', '10.0.0.1', '[::2]', 'a b']) expect(addressedToLoopback(host), host).toBe(false);
   });
 
   it('still refuses a token it does not know, and keeps a read-only token read-only', async () => {

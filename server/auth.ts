@@ -25,18 +25,37 @@ export const UNAUTHORIZED_CLOSE_CODE = 4401;
 
 export interface Auth {
   required: boolean;
-  /** The session for an Authorization value (`Bearer mc_…`), or null when it must be refused. */
-  authenticate(authorization: string | null | undefined): Promise<Session | null>;
+  /**
+   * The session for an Authorization value (`Bearer mc_…`) sent to `host` (the request's Host header), or null when
+   * it must be refused.
+   */
+  authenticate(authorization: string | null | undefined, host?: string | null): Promise<Session | null>;
+}
+
+/**
+ * Whether a request without a token was addressed to this machine by a loopback name. A token-less server trusts
+ * whatever can reach it; a web page can reach it too, from any site, by DNS rebinding (its own name made to point
+ * to 127.0.0.1, so the browser deems the requests same-origin). Such requests carry that site's name in Host.
+ */
+export function addressedToLoopback(host: string | null | undefined): boolean {
+  if (!host) return true;
+  try {
+    const name = new URL(`http://${host}`).hostname;
+    return isLoopbackHost(name) || name.endsWith('.localhost');
+  } catch {
+    return false;
+  }
 }
 
 export function createAuth({ tokens, required }: { tokens: Pick<TokenService, 'verify'>; required: boolean }): Auth {
   return {
     required,
-    async authenticate(authorization) {
+    async authenticate(authorization, host) {
       const value = authorization?.trim();
-      // Without tokens a request that sends none has every right; one that sends a token still gets that token's
-      // rights, so a read-only token stays read-only and a revoked one is refused whatever the mode.
-      if (!value) return required ? null : { tokenName: null, readOnly: false, authRequired: false };
+      // Without tokens a request that sends none has every right, if it was addressed to loopback; one that sends a
+      // token still gets that token's rights, so a read-only token stays read-only and a revoked one is refused
+      // whatever the mode.
+      if (!value) return required || !addressedToLoopback(host) ? null : { tokenName: null, readOnly: false, authRequired: false };
       const token = /^Bearer\s+(\S+)$/i.exec(value)?.[1];
       const verified = token ? await tokens.verify(token) : null;
       return verified && { tokenName: verified.name, readOnly: verified.readOnly, authRequired: required };
@@ -80,10 +99,12 @@ function rootFieldNames(document: DocumentNode, selectionSet: SelectionSetNode):
 
 const allowedReadOnly = (name: string) => name === '__typename' || READ_ONLY_MUTATIONS.has(name);
 
-function unauthenticatedResponse(authorization: string | null, fetchAPI: { Response: typeof Response }): Response {
+function unauthenticatedResponse(authorization: string | null, host: string | null, auth: Auth, fetchAPI: { Response: typeof Response }): Response {
   const message = authorization?.trim()
     ? 'unknown or revoked API token'
-    : 'an API token is required: send `Authorization: Bearer <token>` (create one with `npm run token -- create --name <name>`)';
+    : !auth.required
+      ? `without a token this server answers only requests addressed to it by a loopback name (localhost, 127.0.0.1, [::1]), and this one was addressed to "${host}": use http://127.0.0.1:<port>, or send a token`
+      : 'an API token is required: send `Authorization: Bearer <token>` (create one with `npm run token -- create --name <name>`)';
   return new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: 'UNAUTHENTICATED' } }] }), {
     status: 401,
     headers: { 'content-type': 'application/json; charset=utf-8', 'www-authenticate': 'Bearer' },
@@ -114,9 +135,10 @@ export function useAuth(auth: Auth, sessions: Sessions): Plugin<{ session?: Sess
     // Yoga runs its own onRequest hooks first: CORS preflights, GraphiQL's page and the health check never get here.
     async onRequest({ request, endResponse, fetchAPI }) {
       const authorization = request.headers.get('authorization');
-      const session = await auth.authenticate(authorization);
+      const host = request.headers.get('host');
+      const session = await auth.authenticate(authorization, host);
       if (session) sessions.remember(request, session);
-      else endResponse(unauthenticatedResponse(authorization, fetchAPI));
+      else endResponse(unauthenticatedResponse(authorization, host, auth, fetchAPI));
     },
     onExecute({ args, setResultAndStopExecution }) {
       const session = (args.contextValue as { session?: Session }).session;
