@@ -1,6 +1,7 @@
 // Live job logs: ONE remote `tail -F` per watched job, over the cluster's open connection, shared by every
 // watcher of that job; it stops when the last watcher leaves or the job ends. Output is sent at most four
-// times a second, ANSI stripped and progress bars collapsed, so a chatty job cannot flood a phone.
+// times a second, ANSI stripped and progress bars collapsed (an unfinished line as it stands), so a chatty job
+// cannot flood a phone.
 import type { ClusterService } from './clusters.js';
 import { Job } from './db/entities.js';
 import type { Orm } from './db/orm.js';
@@ -44,14 +45,14 @@ export function createLogFollower({ orm, clusters, events }: { orm: Orm; cluster
     let timer: NodeJS.Timeout | null = null;
     const flush = () => {
       timer = null;
-      // A progress bar without its newline yet stays in the buffer until it settles or is replaced.
-      const cut = pending.lastIndexOf('\n') + 1;
-      if (cut === 0) return;
-      const text = pending.slice(0, cut);
-      pending = pending.slice(cut);
-      const chunk: JobLogChunk = { jobId: job.id, fromByte: offset, text: cleanLog(text, { collapseProgress: true }) };
-      offset += Buffer.byteLength(text);
-      events.publish('job:log', job.id, chunk);
+      // Everything written so far goes out, an unfinished line too: a progress bar that rewrites one line with \r
+      // for an hour must show its current state (collapsed to it here), and nothing may pile up waiting for a \n.
+      // The app continues or replaces that line with what follows (client/src/lib/log.ts).
+      const text = cleanLog(pending, { collapseProgress: true });
+      const fromByte = offset;
+      offset += Buffer.byteLength(pending);
+      pending = '';
+      if (text) events.publish('job:log', job.id, { jobId: job.id, fromByte, text } satisfies JobLogChunk);
     };
     // From a byte offset when the watcher has the beginning already; else the last 64 kB, then everything new.
     const start = fromByte === null ? ['-c', '65536'] : ['-c', `+${fromByte + 1}`];
