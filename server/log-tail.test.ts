@@ -3,7 +3,7 @@ import { createJobRow } from '../bench/support.js';
 import { appendChunk, logFromTail, logText } from '../client/src/lib/log.js';
 import type { ClusterService } from './clusters.js';
 import { initOrm, type Orm } from './db/orm.js';
-import { createLogFollower } from './log-tail.js';
+import { createLogFollower, maxLogTails } from './log-tail.js';
 import { createEvents, type JobLogChunk } from './pubsub.js';
 import type { StreamingTransport, StreamOptions } from './ssh/transport.js';
 
@@ -11,6 +11,7 @@ import type { StreamingTransport, StreamOptions } from './ssh/transport.js';
 describe('the live log follower', () => {
   let orm: Orm;
   let jobId: number;
+  let otherJobId: number;
   let write: (text: string) => void;
   let follower: ReturnType<typeof createLogFollower>;
 
@@ -27,9 +28,13 @@ describe('the live log follower', () => {
           return { stop: () => undefined, done: new Promise(() => undefined) };
         },
       };
-      follower = createLogFollower({ orm, clusters: { transport: () => transport } as unknown as ClusterService, events: createEvents() });
+      // Four channels: one live log at a time on this cluster.
+      follower = createLogFollower({ orm, clusters: { transport: () => transport, config: () => ({ maxChannels: 4 }) } as unknown as ClusterService, events: createEvents() });
     });
     write = (text) => void streamed.then((options) => options.onStdout(text));
+    const other = createJobRow(em, { cluster: 'lab', state: 'RUNNING', slurmJobId: '43' });
+    await em.flush();
+    otherJobId = other.id;
   });
   afterAll(async () => {
     follower.close();
@@ -59,5 +64,18 @@ describe('the live log follower', () => {
     let model = logFromTail('', 0);
     for (const chunk of chunks) model = appendChunk(model, chunk);
     expect(logText(model)).toBe('loading data\nEpoch 1: 100%|██████████| 10/10\nval_loss=0.12\n');
+  });
+
+  it("refuses a live log past the cluster's limit with a typed error, while a followed job's watchers share its tail", async () => {
+    // The first test's watcher still follows its job: the cluster's one live log.
+    expect(maxLogTails(4)).toBe(1);
+    const refused = follower.follow(otherJobId, null);
+    await expect(refused.next()).rejects.toMatchObject({ extensions: { code: 'LOG_TAIL_LIMIT' }, message: expect.stringContaining('close another job') });
+    // A second watcher of the job already followed shares its tail and is not refused.
+    const sharing = follower.follow(jobId, null);
+    const shared = sharing.next();
+    write('epoch 2\n');
+    await expect(shared).resolves.toMatchObject({ value: { text: 'epoch 2\n' } });
+    await sharing.return(undefined);
   });
 });

@@ -2,6 +2,7 @@
 // watcher of that job; it stops when the last watcher leaves or the job ends. Output is sent at most four
 // times a second, ANSI stripped and progress bars collapsed (an unfinished line as it stands), so a chatty job
 // cannot flood a phone.
+import { GraphQLError } from 'graphql';
 import type { ClusterService } from './clusters.js';
 import { Job } from './db/entities.js';
 import type { Orm } from './db/orm.js';
@@ -15,10 +16,19 @@ import type { StreamHandle, StreamingTransport } from './ssh/transport.js';
 const FLUSH_MS = 250;
 
 interface Tail {
+  /** The cluster of a tail that runs a remote command; null when there is none (the job had ended). */
+  cluster: string | null;
   watchers: number;
   handle: StreamHandle | null;
   stopped: boolean;
 }
+
+/**
+ * How many jobs' logs a cluster follows at once. Each remote tail holds one of the connection's channels for as
+ * long as it is watched, beside the lifecycle watcher's one: two channels stay free for polls, launches and
+ * reads, or a few open log screens would make every command wait (3 logs with the default 6 channels).
+ */
+export const maxLogTails = (maxChannels: number) => Math.max(1, maxChannels - 3);
 
 export type LogFollower = ReturnType<typeof createLogFollower>;
 
@@ -71,13 +81,24 @@ export function createLogFollower({ orm, clusters, events }: { orm: Orm; cluster
     async *follow(jobId: number, fromByte: number | null): AsyncGenerator<JobLogChunk> {
       const job = await orm.em.fork().findOne(Job, { id: jobId });
       if (!job) throw new NotFoundError(`no job with id ${jobId}`);
-      const chunks = events.subscribe('job:log', jobId);
       let tail = tails.get(jobId);
       if (!tail) {
-        tail = { watchers: 0, handle: null, stopped: false };
+        const remote = !TERMINAL_STATES.has(job.state);
+        if (remote) {
+          const limit = maxLogTails(clusters.config(job.cluster).maxChannels);
+          const following = [...tails.values()].filter((other) => other.cluster === job.cluster).length;
+          if (following >= limit) {
+            throw new GraphQLError(
+              `${job.cluster} already streams the live output of ${following} jobs, its most at once (each holds an SSH channel that commands need): close another job's log, or read this one with job.log`,
+              { extensions: { code: 'LOG_TAIL_LIMIT' } },
+            );
+          }
+        }
+        tail = { cluster: remote ? job.cluster : null, watchers: 0, handle: null, stopped: false };
         tails.set(jobId, tail);
-        if (!TERMINAL_STATES.has(job.state)) void start(job, fromByte, tail).catch(() => stop(jobId));
+        if (remote) void start(job, fromByte, tail).catch(() => stop(jobId));
       }
+      const chunks = events.subscribe('job:log', jobId);
       tail.watchers++;
       try {
         yield* chunks;
