@@ -67,7 +67,7 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow }: Lifec
     events.publish('job:updated', snapshot(job));
     if (event === 'finished') {
       // SLURM marks the job done a moment after its script exits; ask it now and once more shortly after.
-      for (const delay of [300, 2000, 5000]) setTimeout(() => void pollNow(cluster), delay).unref();
+      for (const delay of [300, 2000, 5000]) setTimeout(() => stopped || void pollNow(cluster), delay).unref();
     }
   }
 

@@ -94,4 +94,11 @@ describe('poller', () => {
     const status = await services.clusters.status(orm.em.fork(), 'hpc').catch(() => null);
     expect(status?.stale ?? true).toBe(true);
   });
+
+  it('starts no poll once stopped, whoever asks late (a lifecycle timer after shutdown)', async () => {
+    calls.length = 0;
+    await services.poller.stop();
+    await services.poller.pollNow('hpc');
+    expect(calls).toEqual([]);
+  });
 });

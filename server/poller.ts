@@ -37,6 +37,8 @@ export type Poller = ReturnType<typeof createPoller>;
 export function createPoller({ orm, clusters, events, random = Math.random }: PollerOptions) {
   const schedules = new Map<string, ClusterSchedule>();
   let cron: Cron | null = null;
+  // Once stopped, late callers (a lifecycle timer, a resolver finishing) start no poll on a closing database.
+  let stopped = false;
 
   function schedule(cluster: string): ClusterSchedule {
     let entry = schedules.get(cluster);
@@ -134,6 +136,7 @@ export function createPoller({ orm, clusters, events, random = Math.random }: Po
     },
     /** Polls a cluster now (or joins the poll in flight), e.g. when a job's script reported its end. */
     pollNow(cluster: string): Promise<void> {
+      if (stopped) return Promise.resolve();
       schedule(cluster).intervalMs = clusters.config(cluster).pollIntervalSeconds * 1000;
       return start(cluster);
     },
@@ -144,6 +147,7 @@ export function createPoller({ orm, clusters, events, random = Math.random }: Po
       cron ??= new Cron('* * * * * *', { protect: true }, () => this.tick());
     },
     async stop(): Promise<void> {
+      stopped = true;
       cron?.stop();
       cron = null;
       await Promise.all([...schedules.values()].map((entry) => entry.inFlight));
