@@ -297,6 +297,18 @@ describe('job service', () => {
       expect(await w.jobs.recoverSubmissions()).toBe(0);
     });
 
+    it('leaves a launch this server is still submitting to that launch: the periodic lookup neither finds nor abandons it', async () => {
+      let answerSbatch!: () => void;
+      const w = await open(repo.work, { submit: () => new Promise((resolve) => (answerSbatch = () => resolve({ stdout: '61\n' }))), find: () => ({ stdout: '' }) });
+      const submitting = w.jobs.submit(fork(w), w.input());
+      await vi.waitFor(() => expect(w.calls.some((call) => call.kind === 'submit')).toBe(true));
+      expect(await fork(w).count(Job, { state: 'SUBMITTING' })).toBe(1);
+      expect(await w.jobs.recoverSubmissions()).toBe(0);
+      expect(w.calls.filter((call) => call.kind === 'find')).toHaveLength(0);
+      answerSbatch();
+      expect(await submitting).toMatchObject({ state: 'PENDING', slurmJobId: '61' });
+    });
+
     it('keeps SUBMITTING when the lookup cannot reach the cluster either', async () => {
       const w = await open(repo.work, { submit: () => Promise.reject(new ClusterUnreachableError('alpha', 'down')) });
       const job = await w.jobs.submit(fork(w), w.input());

@@ -72,6 +72,9 @@ export const newTag = (): string => {
 export type JobService = ReturnType<typeof createJobService>;
 
 export function createJobService({ orm, clusters, projects, events, afterSbatch, onSubmitPhase }: JobServiceOptions) {
+  /** Tags of the launches this process is submitting right now. */
+  const launching = new Set<string>();
+
   /** Saves, then tells subscribers, but only when something they see changed since `before`. */
   async function save(em: EntityManager, job: Job, before: string | null): Promise<Job> {
     await em.flush();
@@ -204,70 +207,80 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch,
       if (input.parentJobId !== null) await get(em, input.parentJobId).catch(() => {
         throw new ValidationError('parentJobId', `no job with id ${input.parentJobId}`);
       });
-      await onSubmitPhase?.('prepared', prepared.tag);
-      const now = new Date();
-      const job = em.create(Job, {
-        tag: prepared.tag,
-        projectId: prepared.project.id,
-        parentId: input.parentJobId,
-        cluster: prepared.cluster.name,
-        name: prepared.resources.jobName,
-        description: prepared.description,
-        commitSha: prepared.project.headSha,
-        branch: prepared.project.branch,
-        input,
-        script: prepared.script,
-        jobDir: prepared.jobDir,
-        state: 'SUBMITTING',
-        archived: false,
-        createdAt: now,
-        updatedAt: now,
-      });
-      await save(em, job, null);
-      const submitted = visibleState(job);
-      await onSubmitPhase?.('stored', job.tag);
-
-      let slurmJobId: string;
+      // Until sbatch has answered, this launch is ours to finish: the lookup of stranded launches leaves it alone.
+      launching.add(prepared.tag);
       try {
-        await onSubmitPhase?.('sbatch', job.tag);
-        slurmJobId = await submitBatch(clusters.transport(job.cluster), {
-          cloneUrl: prepared.project.cloneUrl!,
-          repoDir: prepared.repoDir,
-          commitSha: job.commitSha,
-          workDir: prepared.workDir,
-          jobDir: job.jobDir,
-          script: job.script,
+        await onSubmitPhase?.('prepared', prepared.tag);
+        const now = new Date();
+        const job = em.create(Job, {
+          tag: prepared.tag,
+          projectId: prepared.project.id,
+          parentId: input.parentJobId,
+          cluster: prepared.cluster.name,
+          name: prepared.resources.jobName,
+          description: prepared.description,
+          commitSha: prepared.project.headSha,
+          branch: prepared.project.branch,
+          input,
+          script: prepared.script,
+          jobDir: prepared.jobDir,
+          state: 'SUBMITTING',
+          archived: false,
+          createdAt: now,
+          updatedAt: now,
         });
-      } catch (error) {
-        if (error instanceof SlurmError) {
-          job.state = 'SUBMIT_FAILED';
-          job.submitError = error.stderr.trim() || error.message;
-          job.endedAt = new Date();
-          job.updatedAt = new Date();
-          return save(em, job, submitted);
+        await save(em, job, null);
+        const submitted = visibleState(job);
+        await onSubmitPhase?.('stored', job.tag);
+
+        let slurmJobId: string;
+        try {
+          await onSubmitPhase?.('sbatch', job.tag);
+          slurmJobId = await submitBatch(clusters.transport(job.cluster), {
+            cloneUrl: prepared.project.cloneUrl!,
+            repoDir: prepared.repoDir,
+            commitSha: job.commitSha,
+            workDir: prepared.workDir,
+            jobDir: job.jobDir,
+            script: job.script,
+          });
+        } catch (error) {
+          if (error instanceof SlurmError) {
+            job.state = 'SUBMIT_FAILED';
+            job.submitError = error.stderr.trim() || error.message;
+            job.endedAt = new Date();
+            job.updatedAt = new Date();
+            return save(em, job, submitted);
+          }
+          if (error instanceof ClusterUnreachableError || error instanceof CommandTimeoutError) {
+            job.submitError = `Not known yet whether SLURM got this job (${error.message}); it is looked up by its tag, never submitted twice.`;
+            return save(em, job, submitted);
+          }
+          throw error;
         }
-        if (error instanceof ClusterUnreachableError || error instanceof CommandTimeoutError) {
-          job.submitError = `Not known yet whether SLURM got this job (${error.message}); it is looked up by its tag, never submitted twice.`;
-          return save(em, job, submitted);
-        }
-        throw error;
+        await afterSbatch?.(job);
+        await onSubmitPhase?.('answered', job.tag);
+        job.slurmJobId = slurmJobId;
+        job.state = 'PENDING';
+        job.submittedAt = new Date();
+        job.submitError = null;
+        job.updatedAt = new Date();
+        await save(em, job, submitted);
+        await onSubmitPhase?.('saved', job.tag);
+        return job;
+      } finally {
+        launching.delete(prepared.tag);
       }
-      await afterSbatch?.(job);
-      await onSubmitPhase?.('answered', job.tag);
-      job.slurmJobId = slurmJobId;
-      job.state = 'PENDING';
-      job.submittedAt = new Date();
-      job.submitError = null;
-      job.updatedAt = new Date();
-      await save(em, job, submitted);
-      await onSubmitPhase?.('saved', job.tag);
-      return job;
     },
 
-    /** At start: launches a previous run of the server left between storing and hearing back from sbatch. */
+    /**
+     * Launches left between storing and hearing back from sbatch, by a previous run of the server or by a connection
+     * that dropped during sbatch: adopted by their tag, or marked failed. At start, then every minute while any is
+     * left (the lookup fails while its cluster is down). Launches in progress here are not touched.
+     */
     async recoverSubmissions(): Promise<number> {
       const em = orm.em.fork();
-      const pending = await em.find(Job, { state: 'SUBMITTING' });
+      const pending = (await em.find(Job, { state: 'SUBMITTING' })).filter((job) => !launching.has(job.tag));
       for (const job of pending) {
         const before = visibleState(job);
         await resolveSubmitting(job).catch((error: unknown) => {

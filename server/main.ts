@@ -3,6 +3,7 @@ import { appendFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Cron } from 'croner';
 import { createApp, type Middleware } from './app.js';
 import { accessNotice, planAccess } from './auth.js';
 import { defaultConfigPath, defaultServerConfig, loadConfig, watchConfig } from './config.js';
@@ -128,11 +129,18 @@ export async function startServer(options: ServerOptions) {
   await services.notify.start();
   services.poller.start();
   await services.lifecycle.start();
-  // Launches a previous run left between storing and sbatch's answer: adopted by their tag or marked failed.
-  void services.jobs.recoverSubmissions().then(
-    (count) => count > 0 && console.log(`looked up ${count} launch(es) interrupted by the last shutdown`),
-    (error: unknown) => console.error(`could not look up interrupted launches: ${(error as Error).message}`),
-  );
+  // Launches left between storing and sbatch's answer (by the last shutdown, or a connection lost during sbatch):
+  // adopted by their tag or marked failed; at start, then every minute, as their clusters become reachable.
+  const recoverSubmissions = async () => {
+    try {
+      const count = await services.jobs.recoverSubmissions();
+      if (count > 0) console.log(`looked up ${count} interrupted launch(es)`);
+    } catch (error) {
+      console.error(`could not look up interrupted launches: ${(error as Error).message}`);
+    }
+  };
+  void recoverSubmissions();
+  const recovery = new Cron('30 * * * * *', { protect: true }, recoverSubmissions);
   return {
     url,
     app,
@@ -140,6 +148,7 @@ export async function startServer(options: ServerOptions) {
     /** What to tell the user about access: a new token's pairing link and QR code (first start), or how to make one. */
     accessNotice: await accessNotice({ required: plan.required, firstToken }, { ...access, url }),
     async stop() {
+      recovery.stop();
       watcher.close();
       await app.stop();
       await vite?.close();
