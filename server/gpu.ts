@@ -3,6 +3,7 @@
 // answer so subscriptions can push without asking the cluster themselves.
 import { LRUCache } from 'lru-cache';
 import type { ClusterService } from './clusters.js';
+import type { ClusterConfig } from './config.js';
 import { AppError, ClusterUnreachableError, NotFoundError, SlurmError } from './errors.js';
 import { gpuAvailabilityCommand, GpuOutputError, parseGpuInventory, summarizeGpuAvailability, type GpuInventory, type GpuSummary } from './slurm/gpu.js';
 
@@ -77,12 +78,24 @@ export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, cloc
     },
   });
 
+  // The summary of an inventory, made once per inventory and allowedGpuTypes list (a config edit brings a new list):
+  // a hundred phones reading at once would otherwise each re-summarize every node.
+  const summaries = new WeakMap<CachedInventory, { allowedGpuTypes: ClusterConfig['allowedGpuTypes']; summary: GpuSummary }>();
+  function summaryOf(cluster: string, inventory: CachedInventory): GpuSummary {
+    const { allowedGpuTypes } = clusters.config(cluster);
+    const cached = summaries.get(inventory);
+    if (cached && cached.allowedGpuTypes === allowedGpuTypes) return cached.summary;
+    const summary = summarizeGpuAvailability(inventory, { allowedGpuTypes });
+    summaries.set(inventory, { allowedGpuTypes, summary });
+    return summary;
+  }
+
   function present(cluster: string, inventory: CachedInventory, refreshLimitedUntil: Date | null): GpuAvailability {
     const failure = failures.get(cluster);
     const stale = failure !== undefined && failure.at >= inventory.fetchedAt.getTime();
     return {
       cluster,
-      ...summarizeGpuAvailability(inventory, { allowedGpuTypes: clusters.config(cluster).allowedGpuTypes }),
+      ...summaryOf(cluster, inventory),
       fetchedAt: inventory.fetchedAt,
       stale,
       lastError: stale ? failure.error.message : null,
