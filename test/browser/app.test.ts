@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../server/main.js';
-import { graphqlClient } from '../graphql-client.js';
+import { createTestToken, graphqlClient } from '../graphql-client.js';
 import { labForSuite } from '../lab/lab-env.js';
 import { ARTIFACTS, buildApp, chromiumForSuite, initialScriptSizes, launchPhone, startAppServer } from './browser-env.js';
 
@@ -236,6 +236,29 @@ describe.skipIf(!ready)('the phone app against the lab', () => {
     await card.getByRole('button', { name: 'Refresh GPU availability of lab' }).click();
     await expect.poll(() => card.getByRole('button', { name: 'Refresh GPU availability of lab' }).textContent(), { timeout: 15_000 }).toMatch(/Refresh/);
     await shot('clusters');
+  });
+
+  it('shows a phone paired read-only what it may do: no launch, cancel, clone or archive', async () => {
+    const readOnlyToken = await createTestToken(running.services, { name: 'test-watcher', readOnly: true });
+    await page.goto(`${running.url}/#pair=${readOnlyToken}`);
+    await expect.poll(() => page.evaluate(() => localStorage.getItem('mc.readOnly')), { timeout: 15_000 }).toBe('1');
+    const project = page.locator('[data-project="ml-project"]');
+    await expect.poll(() => project.getByRole('link', { name: 'All jobs of ml-project' }).count(), { timeout: 15_000 }).toBe(1);
+    expect(await project.getByRole('link', { name: 'Launch ml-project' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Test connection to lab' }).count()).toBe(0);
+
+    await open(`/jobs/${jobs.first}`);
+    await expect.poll(() => page.getByRole('button', { name: 'View script' }).count(), { timeout: 15_000 }).toBe(1);
+    for (const name of ['Cancel job', 'Clone', 'Archive', 'Unarchive']) expect(await page.getByRole('button', { name, exact: true }).count()).toBe(0);
+    await shot('job-read-only');
+
+    await open('/settings');
+    await expect.poll(() => page.getByText('read-only: can watch, cannot launch or cancel').count(), { timeout: 15_000 }).toBe(1);
+
+    // Paired again with the full token, the actions come back (and the screens after this one need them).
+    await page.goto(`${running.url}/#pair=${token}`);
+    await expect.poll(() => page.evaluate(() => localStorage.getItem('mc.readOnly')), { timeout: 15_000 }).toBeNull();
+    await expect.poll(() => page.locator('[data-project="ml-project"]').getByRole('link', { name: 'Launch ml-project' }).count(), { timeout: 15_000 }).toBe(1);
   });
 
   it('offers notification settings and pairing under stable labels', async () => {

@@ -22,7 +22,34 @@ export function setToken(token: string): void {
 
 export function clearToken(): void {
   localStorage.removeItem(TOKEN_KEY);
+  rememberReadOnly(false);
 }
+
+// Whether the paired token is read-only, kept beside it: learnt when pairing (and from Settings' session), or
+// from the first refused change of a device paired before the app asked. Screens hide what it may not do.
+const READ_ONLY_KEY = 'mc.readOnly';
+const [readOnly, setReadOnly] = createSignal(readStoredReadOnly());
+
+function readStoredReadOnly(): boolean {
+  try {
+    return localStorage.getItem(READ_ONLY_KEY) === '1';
+  } catch {
+    return false;
+  }
+}
+
+export function rememberReadOnly(value: boolean): void {
+  try {
+    if (value) localStorage.setItem(READ_ONLY_KEY, '1');
+    else localStorage.removeItem(READ_ONLY_KEY);
+  } catch {
+    // Private mode without storage: the signal still holds it for this visit.
+  }
+  setReadOnly(value);
+}
+
+/** Whether this device may launch, cancel, archive and the like (its token is not read-only). */
+export const canChange = () => !readOnly();
 
 const authorization = () => {
   const token = getToken();
@@ -170,7 +197,10 @@ function toApiError(error: CombinedError): ApiError {
     unauthorized();
     return new ApiError('This device is not paired with the server (or its token was revoked).', 'unauthorized');
   }
-  if (code(error) === 'FORBIDDEN') return new ApiError('This device is paired read-only: it cannot change anything.', 'forbidden');
+  if (code(error) === 'FORBIDDEN') {
+    rememberReadOnly(true);
+    return new ApiError('This device is paired read-only: it can watch jobs and manage its own notifications, but not launch, cancel or change anything.', 'forbidden');
+  }
   if (error.networkError || (status !== undefined && status >= 500)) {
     setServerReachable(false);
     return new ApiError('The Mission Control server cannot be reached.', 'network');

@@ -1,5 +1,5 @@
 // Pairing: the token this device sends, checked with the server's `session` query (see /work/contract-issue5.md).
-import { ApiError, getToken, graphql, query, setToken } from './client';
+import { ApiError, getToken, graphql, query, rememberReadOnly, setToken } from './client';
 import type { Session } from './types';
 
 const SESSION = graphql(`query Session { session { tokenName readOnly authRequired } }`);
@@ -9,7 +9,9 @@ const lacksSession = (messages: string[]) => messages.some((message) => /Cannot 
 
 export async function fetchSession(): Promise<Session | null> {
   try {
-    return (await query<{ session: Session }>(SESSION, {})).session;
+    const { session } = await query<{ session: Session }>(SESSION, {});
+    rememberReadOnly(session.readOnly);
+    return session;
   } catch (error) {
     if (error instanceof ApiError && lacksSession([error.message])) return null;
     throw error;
@@ -45,6 +47,7 @@ export async function pair(token: string): Promise<Session | null> {
   const trimmed = token.trim();
   const session = await checkToken(trimmed);
   setToken(trimmed);
+  rememberReadOnly(session?.readOnly ?? false);
   return session;
 }
 

@@ -20,14 +20,15 @@ export function ClusterCard(props: {
   cluster: Cluster;
   counts?: { running: number; pending: number };
   gpus?: GpuAvailability;
-  onTest: (name: string) => Promise<void>;
+  /** Absent for a read-only device: testing the connection is a change (it may reconnect). */
+  onTest?: (name: string) => Promise<void>;
 }) {
   const [testing, setTesting] = createSignal(false);
   const status = () => clusterStatus(props.cluster);
   const test = async () => {
     setTesting(true);
     try {
-      await props.onTest(props.cluster.name);
+      await props.onTest?.(props.cluster.name);
     } finally {
       setTesting(false);
     }
@@ -117,9 +118,11 @@ export function ClusterCard(props: {
           </For>
         </ul>
       </Show>
-      <button type="button" class="button" onClick={test} disabled={testing()} aria-label={`Test connection to ${props.cluster.name}`}>
-        {testing() ? 'Testing…' : 'Test connection'}
-      </button>
+      <Show when={props.onTest}>
+        <button type="button" class="button" onClick={test} disabled={testing()} aria-label={`Test connection to ${props.cluster.name}`}>
+          {testing() ? 'Testing…' : 'Test connection'}
+        </button>
+      </Show>
     </article>
   );
 }

@@ -2,7 +2,7 @@
 // confirmation), clone, archive, view the script, open the log, open W&B.
 import { useNavigate } from '@solidjs/router';
 import { For, Show, createResource } from 'solid-js';
-import { errorMessage } from '../api/client';
+import { canChange, errorMessage } from '../api/client';
 import { archiveJob, cancelJob, fetchJobScript, unarchiveJob } from '../api/jobs';
 import type { JobSummary } from '../api/types';
 import { isActive } from '../lib/job-list';
@@ -19,16 +19,18 @@ interface Action {
 
 /**
  * The actions of a job, in a fixed order. `keepWandb` keeps the W&B entry (disabled) before its link is known, so
- * a bar of buttons does not reflow when the log reveals the link.
+ * a bar of buttons does not reflow when the log reveals the link. A read-only device (`canChange` false) gets only
+ * what reads.
  */
-export function jobActions(job: JobSummary, options: { includeLogs: boolean; keepWandb?: boolean }): Action[] {
+export function jobActions(job: JobSummary, options: { includeLogs: boolean; keepWandb?: boolean; canChange?: boolean }): Action[] {
+  const canChange = options.canChange ?? true;
   const actions: Action[] = [];
-  if (isActive(job.state)) actions.push({ id: 'cancel', label: 'Cancel job', danger: true });
-  actions.push({ id: 'clone', label: 'Clone' });
+  if (canChange && isActive(job.state)) actions.push({ id: 'cancel', label: 'Cancel job', danger: true });
+  if (canChange) actions.push({ id: 'clone', label: 'Clone' });
   if (options.includeLogs) actions.push({ id: 'logs', label: 'Logs' });
   actions.push({ id: 'script', label: 'View script' });
   if (job.wandbUrl || options.keepWandb) actions.push({ id: 'wandb', label: 'Open W&B' });
-  if (!isActive(job.state)) actions.push(job.archived ? { id: 'unarchive', label: 'Unarchive' } : { id: 'archive', label: 'Archive' });
+  if (canChange && !isActive(job.state)) actions.push(job.archived ? { id: 'unarchive', label: 'Unarchive' } : { id: 'archive', label: 'Archive' });
   return actions;
 }
 
@@ -128,7 +130,7 @@ export function JobActionsMenu(props: { job: JobSummary; onChange?: (job: JobSum
         <div class="dialog-body">
           <h2 class="dialog-title">{jobTitle(props.job)}</h2>
           <ul class="sheet-actions" role="list">
-            <For each={jobActions(props.job, { includeLogs: true })}>
+            <For each={jobActions(props.job, { includeLogs: true, canChange: canChange() })}>
               {(action) => (
                 <li>
                   <button type="button" class="sheet-action" classList={{ danger: action.danger }} onClick={() => close(action.id)}>
@@ -163,7 +165,7 @@ export function JobActionButtons(props: { job: JobSummary; onChange?: (job: JobS
   const run = useJobAction();
   return (
     <div class="action-bar">
-      <For each={jobActions(props.job, { includeLogs: false, keepWandb: true })}>
+      <For each={jobActions(props.job, { includeLogs: false, keepWandb: true, canChange: canChange() })}>
         {(action) =>
           action.id === 'wandb' ? (
             <Show

@@ -1,6 +1,6 @@
 import { For, Show, createMemo } from 'solid-js';
 import { testClusterConnection, createClustersLive, createGpuLive } from '../api/clusters';
-import { errorMessage } from '../api/client';
+import { canChange, errorMessage } from '../api/client';
 import { createHomeJobsLive } from '../api/jobs';
 import { createProjectsLive } from '../api/projects';
 import type { Cluster, ProjectSummary } from '../api/types';
@@ -13,7 +13,7 @@ import { countByCluster, latestByProject } from '../lib/job-list';
 
 function LiveClusterCard(props: { cluster: Cluster; counts: { running: number; pending: number }; onTest: (name: string) => Promise<void> }) {
   const gpus = createGpuLive(() => props.cluster.name);
-  return <ClusterCard cluster={props.cluster} counts={props.counts} gpus={gpus.value()} onTest={props.onTest} />;
+  return <ClusterCard cluster={props.cluster} counts={props.counts} gpus={gpus.value()} onTest={canChange() ? props.onTest : undefined} />;
 }
 
 export function ProjectFlags(props: { project: ProjectSummary }) {
@@ -113,9 +113,11 @@ export default function Home() {
                     </ul>
                   </Show>
                   <div class="card-actions">
-                    <a class="button primary" href={`/projects/${project.id}/launch`} aria-label={`Launch ${project.name}`}>
-                      Launch
-                    </a>
+                    <Show when={canChange()}>
+                      <a class="button primary" href={`/projects/${project.id}/launch`} aria-label={`Launch ${project.name}`}>
+                        Launch
+                      </a>
+                    </Show>
                     <a class="button" href={`/projects/${project.id}`} aria-label={`All jobs of ${project.name}`}>
                       All jobs
                     </a>

@@ -4,7 +4,7 @@ import { useNavigate, useParams, useSearchParams } from '@solidjs/router';
 import { For, Show, createEffect, createMemo, createSignal, on, onCleanup, onMount, type JSX } from 'solid-js';
 import { createStore, reconcile, unwrap } from 'solid-js/store';
 import { createClustersLive, createGpuLive } from '../api/clusters';
-import { ApiError, errorMessage } from '../api/client';
+import { ApiError, canChange, errorMessage } from '../api/client';
 import { fetchHydraConfig, fetchJobTemplate, fetchLastJobInput, previewScript, submitJob } from '../api/launch';
 import { createProjectLive } from '../api/projects';
 import type { HydraConfig, HydraParameter, JobTemplate, ScriptPreview } from '../api/types';
@@ -493,7 +493,12 @@ export default function Launch() {
                 </div>
               )}
             </Show>
-            <button type="submit" class="button primary" disabled={submitting()}>
+            <Show when={!canChange()}>
+              <p class="error" role="alert">
+                This device is paired read-only: it can preview the script but not launch. Pair it with a full token in Settings.
+              </p>
+            </Show>
+            <button type="submit" class="button primary" disabled={submitting() || !canChange()}>
               {submitting() ? 'Launching…' : `Launch on ${form.cluster || 'cluster'}`}
             </button>
           </div>

@@ -1,5 +1,6 @@
 import { useNavigate, useParams } from '@solidjs/router';
 import { For, Show, createMemo } from 'solid-js';
+import { canChange } from '../api/client';
 import { createLive } from '../api/live';
 import { fetchLineage, onJobUpdated } from '../api/jobs';
 import { createProjectLive } from '../api/projects';
@@ -38,9 +39,11 @@ function TreeItem(props: { entry: LineageTreeNode; projectId: number }) {
             </ul>
           </Show>
         </Show>
-        <button type="button" class="button small" onClick={() => navigate(`/projects/${props.projectId}/launch?clone=${job().id}`)} aria-label={`Branch from job #${job().id}`}>
-          Branch from here
-        </button>
+        <Show when={canChange()}>
+          <button type="button" class="button small" onClick={() => navigate(`/projects/${props.projectId}/launch?clone=${job().id}`)} aria-label={`Branch from job #${job().id}`}>
+            Branch from here
+          </button>
+        </Show>
       </div>
       <Show when={props.entry.children.length > 0}>
         <ul>

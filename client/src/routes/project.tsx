@@ -1,7 +1,7 @@
 import { useParams, useSearchParams } from '@solidjs/router';
 import { For, Show, createMemo, createSignal, onCleanup } from 'solid-js';
 import { createClustersLive } from '../api/clusters';
-import { errorMessage } from '../api/client';
+import { canChange, errorMessage } from '../api/client';
 import { createLive } from '../api/live';
 import { fetchJobs, onJobUpdated, type JobFilter, type JobPage } from '../api/jobs';
 import { createProjectLive, syncProject } from '../api/projects';
@@ -94,9 +94,11 @@ export default function Project() {
   return (
     <>
       <PageHeader title={project.value()?.name ?? `Project ${params.id}`} back={{ href: '/', label: 'Home' }}>
-        <a class="button primary" href={`/projects/${params.id}/launch`}>
-          Launch
-        </a>
+        <Show when={canChange()}>
+          <a class="button primary" href={`/projects/${params.id}/launch`}>
+            Launch
+          </a>
+        </Show>
       </PageHeader>
       <DataNotice what="the project" loading={project.loading()} hasValue={!!project.value()} error={project.error()} cachedAt={project.cachedAt()} onRetry={project.refetch} />
       <Show when={project.value()}>
@@ -113,9 +115,11 @@ export default function Project() {
               <a class="button" href={`/projects/${params.id}/lineage`}>
                 Lineage
               </a>
-              <button type="button" class="button" onClick={sync} disabled={syncing()}>
-                {syncing() ? 'Reading…' : 'Read repository again'}
-              </button>
+              <Show when={canChange()}>
+                <button type="button" class="button" onClick={sync} disabled={syncing()}>
+                  {syncing() ? 'Reading…' : 'Read repository again'}
+                </button>
+              </Show>
             </div>
           </div>
         )}
