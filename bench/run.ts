@@ -15,6 +15,7 @@ const benches: Record<string, () => Promise<{ default: Bench }>> = {
   api: () => import('./api.js'),
   logs: () => import('./logs.js'),
   client: () => import('./client.js'),
+  soak: () => import('./soak.js'),
 };
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));

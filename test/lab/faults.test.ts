@@ -1,21 +1,19 @@
 // Faults on the real lab while a job runs: the SSH connection killed and sshd restarted, and slurmctld stopped
 // for 30 s. Jobs keep their last known state (the cluster marked stale), nothing is called finished without
 // SLURM saying so, and the poller recovers on its own. These stop lab daemons: vitest runs files one at a time.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startServer } from '../../server/main.js';
 import { createTestToken, graphqlClient } from '../graphql-client.js';
+import { labFaults } from './faults.js';
 import { createFixtureRepo } from './fixture-repo.js';
 import { labClusterEntry, labForSuite } from './lab-env.js';
 
 const lab = labForSuite('lab faults suite');
-
-const pidOf = (file: string) => Number(readFileSync(join(lab!.stateDir, file), 'utf8').trim());
-const labUp = () => execFileSync('bash', ['test/lab/lab.sh', 'up'], { stdio: 'ignore' });
+const faults = lab ? labFaults(lab) : null;
 
 describe.skipIf(!lab)('faults while jobs run', () => {
   let running: Awaited<ReturnType<typeof startServer>>;
@@ -31,7 +29,7 @@ describe.skipIf(!lab)('faults while jobs run', () => {
     projectId = (await request(`mutation($path: String!) { addProject(localPath: $path) { ... on MutationAddProjectSuccess { data { id } } } }`, { path: repo.work })).addProject.data.id;
   });
   afterAll(async () => {
-    labUp();
+    await faults?.labUp();
     await running?.stop();
   });
 
@@ -49,23 +47,21 @@ describe.skipIf(!lab)('faults while jobs run', () => {
 
   it('survives its SSH connection being killed and sshd restarting: the job still reaches its true end', async () => {
     const id = await submitRunning(25);
-    // The listener and every session it spawned, i.e. our open connection, as a reboot of the login node would.
-    process.kill(pidOf('ssh/sshd.pid'), 'SIGTERM');
-    execFileSync('pkill', ['-f', `sshd: ${lab!.user}`], { stdio: 'ignore' });
+    faults!.killSshd();
     await expect.poll(labStatus, { timeout: 30_000, interval: 500 }).toMatchObject({ stale: true });
     expect((await jobState(id)).state).toBe('RUNNING');
-    labUp();
+    await faults!.labUp();
     await expect.poll(labStatus, { timeout: 90_000, interval: 1000 }).toMatchObject({ stale: false, lastPollError: null });
     await expect.poll(() => jobState(id), { timeout: 90_000, interval: 1000 }).toEqual({ state: 'COMPLETED', exitCode: 0 });
   }, 240_000);
 
   it('keeps job states, marked stale, while slurmctld is stopped for 30 s, and recovers', async () => {
     const id = await submitRunning(60);
-    process.kill(pidOf('slurm/run/slurmctld.pid'), 'SIGTERM');
+    faults!.stopSlurmctld();
     await expect.poll(labStatus, { timeout: 60_000, interval: 500 }).toMatchObject({ stale: true, lastPollError: expect.stringMatching(/slurm controller|timed out|Unable to contact|did not finish within/i) });
     await new Promise((resolve) => setTimeout(resolve, 30_000));
     expect((await jobState(id)).state).toBe('RUNNING');
-    labUp();
+    await faults!.labUp();
     await expect.poll(labStatus, { timeout: 90_000, interval: 1000 }).toMatchObject({ stale: false });
     await expect.poll(() => jobState(id), { timeout: 90_000, interval: 1000 }).toEqual({ state: 'COMPLETED', exitCode: 0 });
   }, 300_000);
