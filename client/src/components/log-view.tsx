@@ -94,6 +94,8 @@ export function LogView(props: { jobId: number; state: JobState; startedAt: stri
   );
   onCleanup(() => visibility.disconnect());
   const observeBox = (element: HTMLPreElement) => {
+    // A box from before the job started again (a requeue) would report its own visibility.
+    if (box) visibility.unobserve(box);
     box = element;
     visibility.observe(element);
   };
