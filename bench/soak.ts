@@ -443,6 +443,15 @@ const bench: Bench = {
       const unknownToDb = sacct.filter((row) => !known.has(row.slurmJobId));
       const stateMismatches = verdicts.filter((verdict) => !verdict.stateMatches);
       const exitMismatches = verdicts.filter((verdict) => verdict.stateMatches && !verdict.exitMatches);
+      // slurmctld keeps an ended job for MinJobAge; the jobs it still held when it was stopped are the ones whose
+      // accounting record a restart can write again, after the server has taken the job's end as final.
+      const minJobAgeSeconds = Number(/MinJobAge\s*=\s*(\d+)/.exec(await labRun(lab, 'scontrol show config'))?.[1] ?? Number.NaN);
+      const ctldStops = faultRuns.filter((run) => run.kind === 'slurmctld stopped').map((run) => run.injectedAt);
+      const heldAtStop = (verdict: (typeof verdicts)[number]) => {
+        const endedAt = verdict.job.slurmJobId ? bySlurmId.get(verdict.job.slurmJobId)?.endedAt : null;
+        return typeof endedAt === 'number' && ctldStops.some((stop) => endedAt <= stop && endedAt >= stop - minJobAgeSeconds * 1000);
+      };
+      const exitNull = exitMismatches.filter((verdict) => verdict.job.exitCode === null).length;
       for (const run of faultRuns) {
         const over = run.recoveredAt ?? run.healStartedAt + run.healMs;
         run.jobsEnded = sacct.filter((row) => row.endedAt !== null && row.endedAt >= run.injectedAt && row.endedAt <= over).length;
@@ -577,6 +586,11 @@ const bench: Bench = {
           `Faults, in turn after warm-up, each ${FAULT_GAP} healthy ticks after the previous one recovered: **sshd killed** (the lab sshd's listener and every session it spawned, SIGTERM, as a reboot of the login node would; healed by lab.sh up), **sshd stalled** (the listener and its sessions SIGSTOPped: the port still accepts, nothing answers, on the open connection or a new one, as a hung login node; healed by SIGCONT), **slurmctld stopped** (SIGTERM; healed by lab.sh up). Each is held ${seconds(FAULT_HOLD_MS)} after the first failed tick, then ${seconds(2 * FAULT_HOLD_MS)} and ${seconds(3 * FAULT_HOLD_MS)} at the next ones of its kind (a stall longer than about 60 s outlives the connection's keepalive). "Seen after" counts the ticks that ended after the injection up to the first failed one; "recovered after" counts those that ended after the heal began up to the first good one (lab.sh up starts the daemon and then runs its own smoke job, so a recovery can come before the heal command returns).`,
           `Memory: RSS and JS heap after three forced full GCs (between ticks) every ${SAMPLE_EVERY} ticks; warm-up is the first ${WARMUP} ticks (connections, caches, JIT). Peak RSS is the kernel's high-water mark for the process, garbage included. Server CPU time over the whole run: ${cpuSeconds.toFixed(0)} s.`,
           `Truth: every job of the run in sacct (by its name ${RUN_ID}), read once accounting had no active job of the run; a job matches when sacct's state is the database's and its exit code is the database's (a launch without a SLURM id matches when sacct has no job from its working directory). ${unknownToDb.length ? `SLURM jobs of the run the database does not know: ${unknownToDb.map((row) => `${row.slurmJobId} (${row.state}, ${row.workDir})`).join(', ')}.` : 'Every SLURM job of the run is known to the database under its id.'}`,
+          ...(exitMismatches.length
+            ? [
+                `Of the ${exitMismatches.length} exit codes that differ, ${exitMismatches.filter(heldAtStop).length} are of jobs SLURM ended within MinJobAge (${minJobAgeSeconds} s) before slurmctld was stopped, i.e. jobs the controller still held then, whose sacct record was read after its restart; ${exitNull} have no exit code in the database at all. The database's is the one SLURM gave when the server first saw the job ended; it does not read an ended job again.`,
+              ]
+            : []),
           `Unhandled rejections and uncaught exceptions are counted by listeners in the server process (which keep it alive to go on counting). ${crashes.length ? `Seen: ${crashes.map((crash) => `${crash.kind} "${crash.message.split('\n')[0]}"`).join('; ')}.` : ''} The server logged ${logLines.length} line(s); most frequent: ${topLog.map(([line, number]) => `${number} × \`${line.replace(/\|/g, '/')}\``).join('; ') || 'none'}.`,
           `A graphql-ws client subscribed to jobUpdated for the project throughout received ${events} event(s)${subscriptionErrors.length ? `; its subscription ended with: ${subscriptionErrors.join('; ')}` : ', and its subscription never failed'}. The bench also asks the API for the project's active jobs once a second.`,
           `Final states in the database: ${[...finalStates].map(([state, number]) => `${state} ${number}`).join(', ')}. Drain: after tick ${TICKS} no job was launched and the jobs still to be cancelled were cancelled; the ticks went on until every job had ended (${seconds(drainMs)}).`,
