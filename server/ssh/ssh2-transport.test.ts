@@ -37,7 +37,8 @@ interface FakeSshdOptions {
 
 /** Commands it knows: echo WORDS, connection (which connection is this), hold MS, lines, sleep (until a signal). */
 async function fakeSshd(options: FakeSshdOptions) {
-  const state = { port: 0, connections: 0, methods: [] as string[], answers: [] as string[][], signals: [] as string[] };
+  // hangSessions: session requests get no answer, as on a login node that hung with the connection open.
+  const state = { port: 0, connections: 0, methods: [] as string[], answers: [] as string[][], signals: [] as string[], hangSessions: false };
   const clients = new Set<Connection>();
   let server: Server | null = null;
 
@@ -102,6 +103,7 @@ async function fakeSshd(options: FakeSshdOptions) {
       client.on('ready', () => {
         let sessions = 0;
         client.on('session', (accept, reject) => {
+          if (state.hangSessions) return;
           if (sessions >= (options.maxSessions ?? 10)) return reject();
           sessions++;
           const session = accept();
@@ -209,6 +211,18 @@ describe('ssh2 channels', () => {
     }
     expect((await ssh.exec(['connection'])).stdout).toBe('1\n');
     expect(server.connections).toBe(1);
+  });
+
+  it('gives up a command whose channel does not open within its time, and runs the next on a new connection', async () => {
+    const server = await sshd({ auth: 'publickey' });
+    const ssh = transport(server.port);
+    expect((await ssh.exec(['connection'])).stdout).toBe('1\n');
+    server.hangSessions = true;
+    const started = Date.now();
+    await expect(ssh.exec(['echo', 'lost'], { timeoutMs: 300 })).rejects.toThrow(/echo did not start within 300 ms/);
+    expect(Date.now() - started).toBeLessThan(2000);
+    server.hangSessions = false;
+    expect((await ssh.exec(['connection'])).stdout).toBe('2\n');
   });
 
   it('kills the remote command at the timeout (a signal, though stdin was already closed)', async () => {

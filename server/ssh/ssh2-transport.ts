@@ -252,6 +252,30 @@ export function createSsh2Transport(cluster: Ssh2ClusterConfig, deps: Ssh2Transp
     }
   }
 
+  /**
+   * openChannel, within the command's time: on a hung login node the open connection takes nothing and answers
+   * nothing, and without a bound a command would wait for the keepalive to give the connection up (a minute and
+   * more) before even trying a new one. A channel that opens after all is closed at once, its command killed.
+   */
+  async function openChannelWithin(command: string, timeoutMs: number, name: string): Promise<ClientChannel> {
+    const opening = openChannel(command);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new CommandTimeoutError(`${cluster.name}: ${name} did not start within ${timeoutMs} ms: the connection answers nothing; the next command uses a new one`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([opening, deadline]);
+    } catch (error) {
+      if (error instanceof CommandTimeoutError) {
+        if (client) retire(client);
+        opening.then((late) => endRemote(late, 'KILL'), () => undefined);
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Takes a connection out of use; it is ended once the commands still running on it are done. */
   function retire(ssh: Client) {
     if (client === ssh) client = null;
@@ -276,7 +300,7 @@ export function createSsh2Transport(cluster: Ssh2ClusterConfig, deps: Ssh2Transp
     const started = performance.now();
     let channel: ClientChannel;
     try {
-      channel = await openChannel(command);
+      channel = await openChannelWithin(command, timeoutMs, argv[0] ?? 'the command');
     } catch (error) {
       release();
       throw error;
@@ -291,7 +315,7 @@ export function createSsh2Transport(cluster: Ssh2ClusterConfig, deps: Ssh2Transp
         endRemote(channel, 'KILL');
         // The slot is freed when sshd confirms the close; if that never comes, after the grace period anyway.
         setTimeout(release, CLOSE_GRACE_MS).unref();
-      }, timeoutMs);
+      }, Math.max(0, timeoutMs - (performance.now() - started)));
       channel.on('data', (chunk: Buffer) => stdout.push(chunk));
       channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
       channel.on('close', () => {
