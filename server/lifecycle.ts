@@ -80,7 +80,11 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow }: Lifec
       watches.delete(cluster);
       return;
     }
-    const watch: Watch = { jobDirs, handle: null, seen: current?.seen ?? new Set() };
+    // Events already handled are remembered for the jobs still watched only: the set would otherwise grow by two
+    // entries for every job the server ever followed.
+    const watchedDirs = new Set(jobDirs);
+    const seen = new Set([...(current?.seen ?? [])].filter((key) => watchedDirs.has(key.slice(0, key.lastIndexOf(' ')))));
+    const watch: Watch = { jobDirs, handle: null, seen };
     watches.set(cluster, watch);
     const transport = clusters.transport(cluster) as Partial<StreamingTransport>;
     if (!transport.stream) return;
