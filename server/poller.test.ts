@@ -95,6 +95,47 @@ describe('poller', () => {
     expect(status?.stale ?? true).toBe(true);
   });
 
+  it('asks accounting again for a job that ended in the queue before accounting had its exit code, and never calls it unknown', async () => {
+    const em = orm.em.fork();
+    const now = new Date();
+    const job = em.create(Job, {
+      tag: 'tagtimedout1',
+      projectId: 1,
+      cluster: 'idle',
+      name: 'late',
+      description: '',
+      commitSha: 'a'.repeat(40),
+      input: {} as never,
+      script: '',
+      jobDir: '/home/me/mission-control/jobs/tagtimedout1',
+      slurmJobId: '2000',
+      state: 'TIMEOUT',
+      slurmState: 'TIMEOUT',
+      archived: false,
+      createdAt: now,
+      updatedAt: now,
+      endedAt: now,
+    });
+    await em.flush();
+    const stored = () => orm.em.fork().findOneOrFail(Job, { id: job.id });
+
+    // Accounting does not know it yet: the job keeps its end, without an exit code.
+    calls.length = 0;
+    answer = async () => ({ stdout: `${MARK} squeue 0\n${MARK} accounting on\n`, stderr: '', exitCode: 0, durationMs: 50 });
+    await services.poller.pollNow('idle');
+    expect(calls.map((call) => call.slice(-1))).toEqual([['2000']]);
+    expect(await stored()).toMatchObject({ state: 'TIMEOUT', exitCode: null });
+
+    answer = async () => ({ stdout: `${MARK} squeue 0\n2000|TIMEOUT|None|0:15|2026-11-23T10:00:00|2026-11-23T10:01:00|00:01:00|node1|/x\n${MARK} accounting on\n`, stderr: '', exitCode: 0, durationMs: 50 });
+    await services.poller.pollNow('idle');
+    expect(await stored()).toMatchObject({ state: 'TIMEOUT', exitCode: 0, signal: 15 });
+
+    // With its exit code known, it is asked about no more.
+    calls.length = 0;
+    await services.poller.pollNow('idle');
+    expect(calls).toEqual([]);
+  });
+
   it('starts no poll once stopped, whoever asks late (a lifecycle timer after shutdown)', async () => {
     calls.length = 0;
     await services.poller.stop();

@@ -34,6 +34,9 @@ const MAX_BACKOFF = 10;
 
 export type Poller = ReturnType<typeof createPoller>;
 
+/** How long after its end a job that ended without an exit code is still asked about. */
+const EXIT_CODE_WAIT_MS = 10 * 60_000;
+
 export function createPoller({ orm, clusters, events, random = Math.random }: PollerOptions) {
   const schedules = new Map<string, ClusterSchedule>();
   let cron: Cron | null = null;
@@ -49,8 +52,13 @@ export function createPoller({ orm, clusters, events, random = Math.random }: Po
     return entry;
   }
 
+  /**
+   * The jobs a poll asks about: those not ended, and those that ended in the queue's word before accounting had
+   * their exit code (accounting can lag the controller by a moment), for a few minutes after their end.
+   */
   async function activeJobs(em: EntityManager, cluster: string): Promise<Job[]> {
-    return em.find(Job, { cluster, state: { $nin: [...TERMINAL_STATES] } }, { orderBy: { id: 'asc' } });
+    const awaitingExitCode = { state: { $in: [...TERMINAL_STATES] }, exitCode: null, slurmJobId: { $ne: null }, endedAt: { $gt: new Date(Date.now() - EXIT_CODE_WAIT_MS) } };
+    return em.find(Job, { cluster, $or: [{ state: { $nin: [...TERMINAL_STATES] } }, awaitingExitCode] }, { orderBy: { id: 'asc' } });
   }
 
   /** The job's truth from one poll: the queue while it runs, accounting once it ended (exit code, true end). */
@@ -78,6 +86,17 @@ export function createPoller({ orm, clusters, events, random = Math.random }: Po
       let changed = false;
       for (const job of jobs) {
         const before = visibleState(job);
+        if (TERMINAL_STATES.has(job.state)) {
+          // Ended already: only accounting's final word (with the exit code) is news; never "unknown" meanwhile.
+          const status = finished.get(job.slurmJobId!);
+          if (!status || !TERMINAL_STATES.has(status.state) || status.exitCode === null) continue;
+          applySlurmStatus(job, status);
+          if (visibleState(job) !== before) {
+            changed = true;
+            events.publish('job:updated', snapshot(job));
+          }
+          continue;
+        }
         if (!job.slurmJobId) {
           // A launch whose sbatch answer was lost: its tag is in the working directory the queue shows.
           const adopted = result.queue.find((status) => status.workDir === `${job.jobDir}/code`);
