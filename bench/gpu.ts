@@ -89,7 +89,7 @@ const bench: Bench = {
         ],
         notes: [
           `Each read is timed from its own start, with all readers of a round started at once, so a late reader's time includes waiting behind the others on the one event loop. ${WARMUP_ROUNDS} unmeasured rounds run first on each path (until V8 has optimized it). On a shared 2-core machine a read can also wait for the CPU itself: a time slice lost to another process is several ms.`,
-          `What limits the p99: the cache keeps the parsed inventory and every read summarizes it again (so a changed allowedGpuTypes applies at once), ${(cpuPerReadMs * 1000).toFixed(0)} µs of CPU here; the last of ${READERS} simultaneous readers waits ${ms(cpuPerReadMs * READERS)} for the others before any GC pause or lost time slice. Caching the summary per cluster and config would make a warm read a lookup.`,
+          `A warm read is a lookup: the summary is made once per cached inventory and allowedGpuTypes list (a config edit brings a new list, so it applies at once), ${(cpuPerReadMs * 1000).toFixed(1)} µs of CPU per read here; the last of ${READERS} simultaneous readers waits ${ms(cpuPerReadMs * READERS)} for the others, plus any GC pause or lost time slice.`,
           `Cold: the SSH connection already open (as in the running server), the cache empty; all readers share the one \`scontrol show node\` + \`squeue\` command.`,
         ],
       };
