@@ -13,6 +13,7 @@ import WebSocket from 'ws';
 import { stringify } from 'yaml';
 import { TERMINAL_STATES, type JobState } from '../server/slurm/state.js';
 import { graphqlClient } from '../test/graphql-client.js';
+import { seededRandom } from '../test/seeded-random.js';
 import { labFaults, type Stall } from '../test/lab/faults.js';
 import { createFixtureRepo } from '../test/lab/fixture-repo.js';
 import { labClusterEntry } from '../test/lab/lab-env.js';
@@ -114,16 +115,6 @@ const MiB = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 /** An error message with its numbers and times blanked, to group messages that differ only in those. */
 const shape = (message: string) => message.replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, '…').replace(/\d+(\.\d+)?/g, 'N').slice(0, 160);
 
-/** A small seeded generator, so two runs launch the same mix. */
-function seeded(seed: number) {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function startChild(configPath: string, dataDir: string, logFile: string) {
   const log = openSync(logFile, 'a');
@@ -198,7 +189,7 @@ const bench: Bench = {
       );
 
       // ---------------------------------------------------------------------------- jobs: a steady population
-      const random = seeded(6);
+      const random = seededRandom(6);
       const launches = new Map<number, Launch>();
       const launchRefusals = new Map<string, number>();
       const cancelErrors = new Map<string, number>();

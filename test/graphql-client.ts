@@ -1,11 +1,23 @@
 // How tests talk to a running server: plain HTTP POSTs, as a notebook would, with a real API token. GraphQL errors
 // and refused requests fail the test.
-import type { TokenService } from '../server/tokens.js';
+import { join } from 'node:path';
+import { initOrm } from '../server/db/orm.js';
+import { createTokenService, type TokenService } from '../server/tokens.js';
 
 /** A fresh token, made the way the CLI makes one; tests send it as a phone or a notebook would. */
 export async function createTestToken(services: { tokens: TokenService }, options: { name?: string; readOnly?: boolean } = {}): Promise<string> {
   const name = options.name ?? `test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   return (await services.tokens.create(name, { readOnly: options.readOnly })).token;
+}
+
+/** A token made in a server's database before it starts (a child process), as `npm run token -- create` would. */
+export async function createTokenInDataDir(dataDir: string): Promise<string> {
+  const orm = await initOrm(join(dataDir, 'mission-control.sqlite'));
+  try {
+    return await createTestToken({ tokens: createTokenService({ orm }) });
+  } finally {
+    await orm.close();
+  }
 }
 
 /** The Authorization header for HTTP and SSE requests (none without a token: a server that opted out of tokens). */

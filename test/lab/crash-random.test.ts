@@ -17,9 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { initOrm } from '../../server/db/orm.js';
-import { createTokenService } from '../../server/tokens.js';
-import { createTestToken, graphqlClient } from '../graphql-client.js';
+import { createTokenInDataDir, graphqlClient } from '../graphql-client.js';
+import { seededRandom } from '../seeded-random.js';
 import { createFixtureRepo } from './fixture-repo.js';
 import { labClusterEntry, labForSuite, onLab, type Lab } from './lab-env.js';
 
@@ -29,18 +28,8 @@ const LANES = Number(process.env.MC_CRASH_LANES ?? 5);
 const RUNS_PER_LANE = Number(process.env.MC_CRASH_RUNS ?? 10);
 const PAUSE_MS = 150;
 const RUN = `${process.pid}-${randomBytes(3).toString('hex')}`;
+// The seed is printed, so a failing sequence of kill delays can be replayed with MC_CRASH_SEED.
 const SEED = Number(process.env.MC_CRASH_SEED ?? Date.now() % 2 ** 31);
-
-// mulberry32: the seed is printed, so a failing sequence of kill delays can be replayed with MC_CRASH_SEED.
-function seededRandom(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const newTag = () => [...randomBytes(12)].map((byte) => 'abcdefghijklmnopqrstuvwxyz0123456789'[byte % 36]).join('');
 
@@ -149,15 +138,6 @@ function holdOnLab(lab: Lab, script: string): ChildProcess {
   return spawn('ssh', ssh, { stdio: ['pipe', 'ignore', 'inherit'] });
 }
 
-/** A token made in the server's database before it starts, as `npm run token -- create` would. */
-async function tokenIn(dataDir: string): Promise<string> {
-  const orm = await initOrm(join(dataDir, 'mission-control.sqlite'));
-  try {
-    return await createTestToken({ tokens: createTokenService({ orm }) });
-  } finally {
-    await orm.close();
-  }
-}
 
 const JOBS = '{ jobs(first: 200) { nodes { id tag state slurmJobId submitError } } }';
 interface StoredJob {
@@ -193,7 +173,7 @@ describe.skipIf(!lab)(`submitJob killed at random points (${LANES} servers × ${
         writeFileSync(configPath, stringify({ clusters: { lab: { ...labClusterEntry(lab!), workspace: `~/${workspaceRoot}-${lane}`, scriptTemplate: join(dir, 'hold.template.sh') } } }));
         const dataDir = join(dir, 'data');
         const trace = join(dir, 'submit-trace.txt');
-        const token = await tokenIn(dataDir);
+        const token = await createTokenInDataDir(dataDir);
         writeFileSync(trace, '');
         let spare = spareServer(configPath, dataDir, trace);
         const restart = async () => {

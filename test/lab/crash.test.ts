@@ -5,9 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { initOrm } from '../../server/db/orm.js';
-import { createTokenService } from '../../server/tokens.js';
-import { createTestToken, graphqlClient } from '../graphql-client.js';
+import { createTokenInDataDir, graphqlClient } from '../graphql-client.js';
 import { createFixtureRepo } from './fixture-repo.js';
 import { labClustersYaml, labForSuite, onLab } from './lab-env.js';
 
@@ -29,15 +27,6 @@ function startServerProcess(configPath: string, dataDir: string, env: Record<str
   });
 }
 
-/** A token made in the server's database before it starts, as `npm run token -- create` would. */
-async function tokenIn(dataDir: string): Promise<string> {
-  const orm = await initOrm(join(dataDir, 'mission-control.sqlite'));
-  try {
-    return await createTestToken({ tokens: createTokenService({ orm }) });
-  } finally {
-    await orm.close();
-  }
-}
 
 describe.skipIf(!lab)('crash between sbatch and saving its id', () => {
   const children: ChildProcess[] = [];
@@ -49,7 +38,7 @@ describe.skipIf(!lab)('crash between sbatch and saving its id', () => {
     const configPath = join(dir, 'clusters.yaml');
     writeFileSync(configPath, labClustersYaml(lab!));
     const dataDir = join(dir, 'data');
-    const token = await tokenIn(dataDir);
+    const token = await createTokenInDataDir(dataDir);
 
     const doomed = await startServerProcess(configPath, dataDir, { MC_FAULT: 'kill-after-sbatch' });
     children.push(doomed.child);
