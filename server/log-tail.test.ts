@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createJobRow } from '../bench/support.js';
 import { appendChunk, logFromTail, logText } from '../client/src/lib/log.js';
 import type { ClusterService } from './clusters.js';
@@ -77,5 +77,82 @@ describe('the live log follower', () => {
     write('epoch 2\n');
     await expect(shared).resolves.toMatchObject({ value: { text: 'epoch 2\n' } });
     await sharing.return(undefined);
+  });
+});
+
+// graphql-ws, SSE and graphql-js all leave the same way: a next() waits for the job's next line, then return().
+describe('a watcher leaving a quiet job', () => {
+  let orm: Orm;
+  const jobIds: number[] = [];
+  /** One entry per remote tail started, with the moment it was stopped. */
+  let tails: Array<{ argv: readonly string[]; stoppedAt: number | null }>;
+  let follower: ReturnType<typeof createLogFollower>;
+
+  beforeAll(async () => {
+    orm = await initOrm(':memory:');
+    const em = orm.em.fork();
+    const jobs = [1, 2, 3, 4, 5].map((index) => createJobRow(em, { cluster: 'lab', state: 'RUNNING', slurmJobId: String(100 + index) }));
+    await em.flush();
+    jobIds.push(...jobs.map((job) => job.id));
+  });
+  beforeEach(() => {
+    tails = [];
+    const transport: Pick<StreamingTransport, 'stream'> = {
+      stream: async (argv) => {
+        const tail = { argv, stoppedAt: null as number | null };
+        tails.push(tail);
+        // A quiet job: the tail never prints, and ends only when stopped.
+        return { stop: () => void (tail.stoppedAt ??= Date.now()), done: new Promise(() => undefined) };
+      },
+    };
+    // Six channels: three live logs at once on this cluster.
+    follower = createLogFollower({ orm, clusters: { transport: () => transport, config: () => ({ maxChannels: 6 }) } as unknown as ClusterService, events: createEvents() });
+  });
+  afterEach(() => follower.close());
+  afterAll(async () => {
+    await orm.close();
+  });
+
+  /** A watcher whose next() waits, as a subscription's does, until its remote tail has started. */
+  async function watch(jobId: number) {
+    const watcher = follower.follow(jobId, null);
+    const waiting = watcher.next();
+    const started = tails.length;
+    await expect.poll(() => tails.length, { timeout: 1000, interval: 5 }).toBeGreaterThan(started);
+    return { watcher, waiting, tail: tails.at(-1)! };
+  }
+
+  it('stops its remote tail within a second, and its waiting next() ends', async () => {
+    const { watcher, waiting, tail } = await watch(jobIds[0]!);
+    const leftAt = Date.now();
+    void watcher.return(undefined);
+    await expect.poll(() => tail.stoppedAt, { timeout: 1000, interval: 5 }).not.toBeNull();
+    expect(tail.stoppedAt! - leftAt).toBeLessThan(1000);
+    await expect(waiting).resolves.toMatchObject({ done: true });
+  });
+
+  it('keeps a shared tail until its last watcher leaves', async () => {
+    const first = await watch(jobIds[0]!);
+    const second = follower.follow(jobIds[0]!, null);
+    const secondWaiting = second.next();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(tails).toHaveLength(1);
+    await first.watcher.return(undefined);
+    expect(first.tail.stoppedAt).toBeNull();
+    await second.return(undefined);
+    expect(first.tail.stoppedAt).not.toBeNull();
+    await expect(secondWaiting).resolves.toMatchObject({ done: true });
+  });
+
+  it('gives the channel back: after watchers of more jobs than the limit left, a new watcher is not refused', async () => {
+    expect(maxLogTails(6)).toBe(3);
+    for (const jobId of jobIds.slice(0, 4)) {
+      const { watcher } = await watch(jobId);
+      await watcher.return(undefined);
+    }
+    const { watcher, tail } = await watch(jobIds[4]!);
+    expect(tail.argv).toContain('-F');
+    expect(tails.every((other) => other === tail || other.stoppedAt !== null)).toBe(true);
+    await watcher.return(undefined);
   });
 });

@@ -3,6 +3,7 @@
 // times a second, ANSI stripped and progress bars collapsed (an unfinished line as it stands), so a chatty job
 // cannot flood a phone.
 import { GraphQLError } from 'graphql';
+import { Repeater } from 'graphql-yoga';
 import type { ClusterService } from './clusters.js';
 import { Job } from './db/entities.js';
 import type { Orm } from './db/orm.js';
@@ -76,36 +77,58 @@ export function createLogFollower({ orm, clusters, events }: { orm: Orm; cluster
     else tail.handle = handle;
   }
 
-  return {
-    /** Chunks of a job's output as it is written; many watchers share one remote tail. */
-    async *follow(jobId: number, fromByte: number | null): AsyncGenerator<JobLogChunk> {
-      const job = await orm.em.fork().findOne(Job, { id: jobId });
-      if (!job) throw new NotFoundError(`no job with id ${jobId}`);
-      let tail = tails.get(jobId);
-      if (!tail) {
-        const remote = !TERMINAL_STATES.has(job.state);
-        if (remote) {
-          const limit = maxLogTails(clusters.config(job.cluster).maxChannels);
-          const following = [...tails.values()].filter((other) => other.cluster === job.cluster).length;
-          if (following >= limit) {
-            throw new GraphQLError(
-              `${job.cluster} already streams the live output of ${following} jobs, its most at once (each holds an SSH channel that commands need): close another job's log, or read this one with job.log`,
-              { extensions: { code: 'LOG_TAIL_LIMIT' } },
-            );
-          }
+  /** Adds a watcher of the job's tail, starting the tail for the first one; refuses past the cluster's limit. */
+  async function join(jobId: number, fromByte: number | null): Promise<Tail> {
+    const job = await orm.em.fork().findOne(Job, { id: jobId });
+    if (!job) throw new NotFoundError(`no job with id ${jobId}`);
+    let tail = tails.get(jobId);
+    if (!tail) {
+      const remote = !TERMINAL_STATES.has(job.state);
+      if (remote) {
+        const limit = maxLogTails(clusters.config(job.cluster).maxChannels);
+        const following = [...tails.values()].filter((other) => other.cluster === job.cluster).length;
+        if (following >= limit) {
+          throw new GraphQLError(
+            `${job.cluster} already streams the live output of ${following} jobs, its most at once (each holds an SSH channel that commands need): close another job's log, or read this one with job.log`,
+            { extensions: { code: 'LOG_TAIL_LIMIT' } },
+          );
         }
-        tail = { cluster: remote ? job.cluster : null, watchers: 0, handle: null, stopped: false };
-        tails.set(jobId, tail);
-        if (remote) void start(job, fromByte, tail).catch(() => stop(jobId));
       }
-      const chunks = events.subscribe('job:log', jobId);
-      tail.watchers++;
-      try {
-        yield* chunks;
-      } finally {
-        tail.watchers--;
-        if (tail.watchers === 0) stop(jobId);
-      }
+      tail = { cluster: remote ? job.cluster : null, watchers: 0, handle: null, stopped: false };
+      tails.set(jobId, tail);
+      if (remote) void start(job, fromByte, tail).catch(() => stop(jobId));
+    }
+    tail.watchers++;
+    return tail;
+  }
+
+  function leave(jobId: number, tail: Tail): void {
+    tail.watchers--;
+    // A tail stopped at the job's end may have been followed by a new one for the same job: that one is not ours.
+    if (tail.watchers === 0 && tails.get(jobId) === tail) stop(jobId);
+  }
+
+  return {
+    /**
+     * Chunks of a job's output as it is written; many watchers share one remote tail. A Repeater, not an async
+     * generator: a generator's return() waits for its pending next(), which on a quiet job is the next line, maybe
+     * hours away, and its tail and SSH channel would stay until then. A Repeater's return() settles that next() at
+     * once and runs the leaving below, so the tail stops as soon as the last watcher goes.
+     */
+    follow(jobId: number, fromByte: number | null): AsyncGenerator<JobLogChunk> {
+      return new Repeater<JobLogChunk>(async (push, left) => {
+        const tail = await join(jobId, fromByte);
+        const chunks = events.subscribe('job:log', jobId);
+        try {
+          const forwarding = (async () => {
+            for await (const chunk of chunks) await push(chunk);
+          })();
+          await Promise.race([left, forwarding]);
+        } finally {
+          await chunks.return?.();
+          leave(jobId, tail);
+        }
+      });
     },
     close(): void {
       void jobEnds.return?.();
