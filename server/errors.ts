@@ -74,3 +74,57 @@ export class SlurmError extends AppError {
     super(`${command} failed${exitCode === null ? '' : ` (exit ${exitCode})`}: ${stderr.trim() || 'no output'}`);
   }
 }
+
+/**
+ * A file read from a project's repository (a Hydra config, its directory, `.mlops-config.yaml`) was refused: it
+ * resolves outside the repository, is not a regular file, or passes a limit. `file` is relative to the repository.
+ */
+export class ProjectFileError extends AppError {
+  constructor(
+    readonly file: string,
+    /** 1-based; null when no line is to blame. */
+    readonly line: number | null,
+    readonly reason: string,
+  ) {
+    super(`${file}${line === null ? '' : `:${line}`}: ${reason}`);
+  }
+}
+
+/**
+ * submitJob with the tag of a launch that is already stored (a double tap, or a client retrying a request whose answer
+ * it lost): never a second sbatch. A ValidationError of `tag`, so clients that only know those still show it.
+ */
+export class LaunchAlreadySubmittedError extends ValidationError {
+  constructor(
+    readonly tag: string,
+    /** The launch that has this tag. */
+    readonly jobId: number,
+  ) {
+    super('tag', `this launch is already submitted, as job ${jobId}; open that job, or preview again for a new launch`);
+  }
+}
+
+/** SLURM accepted a launch, then recording its id failed (a full disk, a database gone read-only): it is not lost. */
+export class LaunchNotRecordedError extends AppError {
+  constructor(
+    readonly cluster: string,
+    readonly slurmJobId: string,
+    readonly tag: string,
+    readonly jobId: number,
+    cause: string,
+  ) {
+    super(
+      `${cluster}: SLURM accepted this launch as job ${slurmJobId}, but saving that failed (${cause}); it will be adopted as job ${jobId} by its tag ${tag} within a minute of the database accepting writes again, and not submitted twice`,
+    );
+  }
+}
+
+/** The database file cannot be used: not a SQLite database, damaged, or its file or directory cannot be written. */
+export class DatabaseFileError extends AppError {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(`${path}: ${message}`);
+  }
+}

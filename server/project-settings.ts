@@ -1,11 +1,10 @@
 // A project's launch settings from `.mlops-config.yaml` in its repository (the original tool's keys, plus what
 // users asked for). Missing file → the documented defaults; a bad file → a ValidationError naming the key.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { ValidationError } from './errors.js';
+import { ProjectFileError, ValidationError } from './errors.js';
 import { OverrideParseError, parseOverride } from './hydra/overrides.js';
+import { loadProjectFile, parseProjectYaml, projectRoot } from './project-files.js';
+import { readInWorker } from './project-reader.js';
 
 export const SETTINGS_FILE = '.mlops-config.yaml';
 
@@ -41,14 +40,33 @@ export type ProjectSettings = z.infer<typeof settingsSchema>;
 
 export const defaultSettings: ProjectSettings = settingsSchema.parse({});
 
+/** A refused file (a limit passed, a link out of the repository…) as the ValidationError addProject answers with. */
+function settingsFileError(error: ProjectFileError): ValidationError {
+  return new ValidationError(SETTINGS_FILE, `${error.line === null ? '' : `line ${error.line}: `}${error.reason}`);
+}
+
 export function parseSettings(text: string): ProjectSettings {
-  const document = parseDocument(text, { prettyErrors: true });
+  let parsedYaml;
+  try {
+    parsedYaml = parseProjectYaml(text, SETTINGS_FILE);
+  } catch (error) {
+    if (error instanceof ProjectFileError) throw settingsFileError(error);
+    throw error;
+  }
+  const { document } = parsedYaml;
   const yamlError = document.errors[0];
   if (yamlError) {
     const line = yamlError.linePos?.[0]?.line;
     throw new ValidationError(SETTINGS_FILE, `invalid YAML${line ? ` at line ${line}` : ''}: ${yamlError.message.split('\n')[0]}`);
   }
-  const parsed = settingsSchema.safeParse(document.toJS() ?? {});
+  let value: unknown;
+  try {
+    // Aliases are already bounded by parseProjectYaml; yaml's own count (its default) stays as a second guard.
+    value = document.toJS();
+  } catch (error) {
+    throw new ValidationError(SETTINGS_FILE, `invalid YAML: ${(error as Error).message.split('\n')[0]}`);
+  }
+  const parsed = settingsSchema.safeParse(value ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const key = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.join('.');
@@ -66,13 +84,21 @@ export function parseSettings(text: string): ProjectSettings {
   return parsed.data;
 }
 
-export async function readSettings(repoRoot: string): Promise<ProjectSettings> {
-  let text: string;
+/** The settings of the repository at `repoRoot`, read in the project-reader worker (server/project-reader.ts). */
+export function readSettings(repoRoot: string): Promise<ProjectSettings> {
+  return readInWorker<ProjectSettings>('settings', [repoRoot], [ValidationError], (reason) => new ValidationError(SETTINGS_FILE, `reading it ${reason}`));
+}
+
+// A settings file is a dozen lines; 64 KiB leaves room for long `setup` scripts. Read at addProject and syncProject
+// only, so not cached.
+const SETTINGS_MAX_BYTES = 64 * 1024;
+
+/** readSettings in this thread: what the worker runs. */
+export async function readSettingsHere(repoRoot: string): Promise<ProjectSettings> {
   try {
-    text = await readFile(join(repoRoot, SETTINGS_FILE), 'utf8');
+    return (await loadProjectFile(await projectRoot(repoRoot), SETTINGS_FILE, { maxBytes: SETTINGS_MAX_BYTES, parse: parseSettings })) ?? defaultSettings;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return defaultSettings;
+    if (error instanceof ProjectFileError) throw settingsFileError(error);
     throw error;
   }
-  return parseSettings(text);
 }

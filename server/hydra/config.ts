@@ -2,10 +2,11 @@
 // and chosen defaults, and the leaves of the composed config. Composition follows Hydra 1.3's defaults-list algorithm
 // (hydra/_internal/defaults_list.py) closely enough that the defaults shown are the ones a run starts from; command-line
 // overrides, the config search path, ConfigStore entries and Hydra's own `hydra` config are out of scope.
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode, type Tags } from 'yaml';
-import { AppError } from '../errors.js';
+import { LRUCache } from 'lru-cache';
+import { isMap, isScalar, isSeq, LineCounter, type Document, type Node as YamlNode, type Tags } from 'yaml';
+import { AppError, ProjectFileError } from '../errors.js';
+import { isProjectDirectory, listProjectDirectory, loadProjectFile, PROJECT_FILE_LIMITS, parseProjectYaml, projectRoot } from '../project-files.js';
+import { readInWorker } from '../project-reader.js';
 
 export type HydraValueType = 'bool' | 'int' | 'float' | 'string' | 'list' | 'dict' | 'null';
 
@@ -59,6 +60,12 @@ export class HydraConfigError extends AppError {
 
 const CONFIG_DIRS = ['conf', 'configs', 'config'];
 
+/**
+ * What one composition may read: Hydra projects have tens of config files and a few kB in all (lightning-hydra-template:
+ * about 40 files, 20 kB); a defaults list of thousands of entries, each up to the per-file limit, is an attack.
+ */
+export const COMPOSITION_LIMITS = { files: 500, bytes: 2 * 1024 * 1024 } as const;
+
 // ---------------------------------------------------------------------------------------------------------------
 // Reading one config file
 
@@ -72,6 +79,8 @@ type GroupEntry = Extract<DefaultEntry, { kind: 'group' }>;
 interface LoadedConfig {
   /** Relative to the repository, for errors. */
   file: string;
+  /** Length of its text, counted against COMPOSITION_LIMITS.bytes. */
+  bytes: number;
   /** Relative to the config dir, for HydraParameter.source. */
   source: string;
   header: string | null;
@@ -167,19 +176,18 @@ function plainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.getPrototypeOf(value) === Object.prototype;
 }
 
-async function loadConfig(configDirPath: string, configDir: string, configPath: string): Promise<LoadedConfig | null> {
+// Parsed files by (path, real path, inode, mtime, size), errors included: the launch form and the script preview read
+// the same files at every keystroke. Weighed by text length; the parsed form is several times that.
+const parsedConfigs = new LRUCache<string, { value: LoadedConfig } | { error: AppError }>({ maxSize: 16 * 1024 * 1024 });
+
+async function loadConfig(root: string, configDir: string, configPath: string): Promise<LoadedConfig | null> {
   const source = `${configPath}.yaml`;
   const file = `${configDir}/${source}`;
-  let text: string;
-  try {
-    text = await readFile(join(configDirPath, source), 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-    throw new HydraConfigError(file, null, `cannot read: ${(error as Error).message}`);
-  }
-  const lines = new LineCounter();
-  const document = parseDocument(text, { version: '1.1', customTags: pyyamlTags, intAsBigInt: true, merge: true, prettyErrors: true, lineCounter: lines });
+  return loadProjectFile(root, file, { cache: parsedConfigs, parse: (text) => parseConfig(text, file, source) });
+}
+
+function parseConfig(text: string, file: string, source: string): LoadedConfig {
+  const { document, lines } = parseProjectYaml(text, file, { version: '1.1', customTags: pyyamlTags, intAsBigInt: true, merge: true });
   const yamlError = document.errors[0];
   if (yamlError) throw new HydraConfigError(file, yamlError.linePos?.[0].line ?? null, `invalid YAML: ${firstLine(yamlError.message)}`);
   let value: unknown;
@@ -193,7 +201,7 @@ async function loadConfig(configDirPath: string, configDir: string, configPath: 
   }
   const content: Record<string, unknown> = { ...((value ?? {}) as Record<string, unknown>) };
   delete content.defaults;
-  return { file, source, header: packageHeader(text, file), content, defaults: parseDefaults(document, lines, file) };
+  return { file, bytes: text.length, source, header: packageHeader(text, file), content, defaults: parseDefaults(document, lines, file) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -271,32 +279,43 @@ class Composer {
   private readonly knownChoices = new Map<string, string | null>();
   private readonly chosenKeys = new Set<string>();
   readonly choices: GroupChoice[] = [];
+  private bytes = 0;
 
   constructor(
-    private readonly configDirPath: string,
+    /** The repository's real path. */
+    private readonly root: string,
     private readonly configDir: string,
   ) {}
 
-  load(configPath: string): Promise<LoadedConfig | null> {
+  /** `configPath` as a defaults entry of `from` names it; null when there is no such file. */
+  async load(configPath: string, from: { file: string; line: number } | null): Promise<LoadedConfig | null> {
     let loaded = this.cache.get(configPath);
-    if (!loaded) {
-      loaded = loadConfig(this.configDirPath, this.configDir, configPath);
-      this.cache.set(configPath, loaded);
+    if (loaded) return loaded;
+    if (from && configPath.split('/').includes('..')) {
+      // Hydra 1.3 itself joins ".." onto the config directory and reads whatever it reaches.
+      throw new HydraConfigError(from.file, from.line, `"${configPath}": ".." is not allowed in a defaults entry (it would read outside ${this.configDir}/)`);
     }
+    if (this.cache.size >= COMPOSITION_LIMITS.files) {
+      throw new HydraConfigError(from?.file ?? '', from?.line ?? null, `the defaults lists name more than ${COMPOSITION_LIMITS.files} config files, the limit for one config; refused`);
+    }
+    loaded = loadConfig(this.root, this.configDir, configPath).then((config) => {
+      this.bytes += config?.bytes ?? 0;
+      if (config && this.bytes > COMPOSITION_LIMITS.bytes) {
+        throw new HydraConfigError(config.file, null, `the config files of this composition pass ${COMPOSITION_LIMITS.bytes / 1024 / 1024} MiB in all, the limit for one config; refused`);
+      }
+      return config;
+    });
+    this.cache.set(configPath, loaded);
     return loaded;
   }
 
   async options(groupPath: string): Promise<string[]> {
-    try {
-      const entries = await readdir(join(this.configDirPath, groupPath), { withFileTypes: true });
-      return entries.filter((entry) => entry.isFile() && entry.name.endsWith('.yaml')).map((entry) => entry.name.slice(0, -'.yaml'.length)).sort();
-    } catch {
-      return [];
-    }
+    const entries = await listProjectDirectory(this.root, `${this.configDir}/${groupPath}`);
+    return (entries ?? []).filter((entry) => entry.kind === 'file' && entry.name.endsWith('.yaml')).map((entry) => entry.name.slice(0, -'.yaml'.length)).sort();
   }
 
   async composePrimary(primary: string): Promise<MergeStep[]> {
-    const loaded = (await this.load(primary))!;
+    const loaded = (await this.load(primary, null))!;
     const steps = await this.expand(loaded, { configPath: primary, groupPath: '', finalPackage: finalPackage('', headerPackage(loaded.header, '') ?? ''), file: loaded.file }, [primary]);
     for (const override of this.overrides.values()) {
       if (!override.used) throw new HydraConfigError(override.file, override.line, `could not override "${override.key}": no match in the defaults list`);
@@ -405,7 +424,7 @@ class Composer {
     this.chosenKeys.add(overrideKey);
 
     const configPath = `${groupPath}/${value}`;
-    const loaded = await this.load(configPath);
+    const loaded = await this.load(configPath, { file: parent.file, line: entry.line });
     if (!loaded) {
       if (entry.optional) {
         choice.skipped = true;
@@ -426,7 +445,7 @@ class Composer {
     const configPath = absolute || parent.groupPath === '' ? relative : `${parent.groupPath}/${relative}`;
     const groupPath = dirname(configPath);
     if (isHydraGroup(groupPath)) return [];
-    const loaded = await this.load(configPath);
+    const loaded = await this.load(configPath, { file: parent.file, line });
     if (!loaded) {
       if (optional) return [];
       throw new HydraConfigError(parent.file, line, `could not load "${configPath}": no ${this.configDir}/${configPath}.yaml`);
@@ -534,24 +553,22 @@ function flatten(branch: Branch, prefix: string, inTarget: boolean, out: HydraPa
 // ---------------------------------------------------------------------------------------------------------------
 // The directory
 
-async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isDirectory();
-  } catch {
-    return false;
+/**
+ * Every directory below the config dir that holds YAML somewhere inside, with its own options. Linked directories are
+ * not entered (a directory entry that is a symbolic link is not a directory here).
+ */
+async function groupDirectories(root: string, configDir: string, relative: string, out: Map<string, string[]>, walked: { count: number }): Promise<boolean> {
+  if (++walked.count > PROJECT_FILE_LIMITS.directories) {
+    throw new HydraConfigError(`${configDir}/${relative}`, null, `the config directory holds more than ${PROJECT_FILE_LIMITS.directories} directories, the limit; refused`);
   }
-}
-
-/** Every directory below the config dir that holds YAML somewhere inside, with its own options. */
-async function groupDirectories(root: string, relative: string, out: Map<string, string[]>): Promise<boolean> {
-  const entries = await readdir(join(root, relative), { withFileTypes: true }).catch(() => []);
-  const options = entries.filter((entry) => entry.isFile() && entry.name.endsWith('.yaml')).map((entry) => entry.name.slice(0, -'.yaml'.length));
+  const entries = (await listProjectDirectory(root, relative ? `${configDir}/${relative}` : configDir)) ?? [];
+  const options = entries.filter((entry) => entry.kind === 'file' && entry.name.endsWith('.yaml')).map((entry) => entry.name.slice(0, -'.yaml'.length));
   let hasYaml = options.length > 0;
   for (const entry of entries) {
-    if (!entry.isDirectory() || entry.name.startsWith('.') || entry.name === '__pycache__') continue;
+    if (entry.kind !== 'directory' || entry.name.startsWith('.') || entry.name === '__pycache__') continue;
     const path = relative ? `${relative}/${entry.name}` : entry.name;
     if (path === 'hydra') continue;
-    if (await groupDirectories(root, path, out)) hasYaml = true;
+    if (await groupDirectories(root, configDir, path, out, walked)) hasYaml = true;
   }
   if (relative && hasYaml) out.set(relative, options.sort());
   return hasYaml;
@@ -563,30 +580,46 @@ function byPath<T extends { path: string }>(a: T, b: T): number {
 
 /**
  * Reads `conf/` (or `configs/`, `config/`) of a checked-out project and composes `primary` (default: config, else train,
- * else the first top-level YAML) from its defaults lists.
+ * else the first top-level YAML) from its defaults lists. Runs in the project-reader worker (server/project-reader.ts),
+ * never on the event loop.
  */
-export async function readHydraConfig(repoPath: string, primary?: string): Promise<HydraConfig> {
+export function readHydraConfig(repoPath: string, primary?: string): Promise<HydraConfig> {
+  return readInWorker<HydraConfig>('hydraConfig', [repoPath, primary], [HydraConfigError], (reason) => new HydraConfigError('', null, `reading the Hydra config of ${repoPath} ${reason}`));
+}
+
+/** readHydraConfig in this thread: what the worker runs. Every refusal of a file is a HydraConfigError. */
+export async function composeHydraConfig(repoPath: string, primary?: string): Promise<HydraConfig> {
+  try {
+    return await compose(repoPath, primary);
+  } catch (error) {
+    if (error instanceof ProjectFileError) throw new HydraConfigError(error.file, error.line, error.reason);
+    throw error;
+  }
+}
+
+async function compose(repoPath: string, primary?: string): Promise<HydraConfig> {
+  const noConfigDir = () => new HydraConfigError('', null, `no Hydra config directory in ${repoPath} (looked for ${CONFIG_DIRS.map((dir) => `${dir}/`).join(', ')})`);
+  const repoRoot = await projectRoot(repoPath).catch(() => {
+    throw noConfigDir();
+  });
   let configDir: string | undefined;
   for (const candidate of CONFIG_DIRS) {
-    if (await isDirectory(join(repoPath, candidate))) {
+    if (await isProjectDirectory(repoRoot, candidate)) {
       configDir = candidate;
       break;
     }
   }
-  if (!configDir) throw new HydraConfigError('', null, `no Hydra config directory in ${repoPath} (looked for ${CONFIG_DIRS.map((dir) => `${dir}/`).join(', ')})`);
-  const configDirPath = join(repoPath, configDir);
+  if (!configDir) throw noConfigDir();
 
-  const top = await readdir(configDirPath, { withFileTypes: true }).catch((error: Error) => {
-    throw new HydraConfigError(configDir, null, `cannot read: ${error.message}`);
-  });
-  const primaries = top.filter((entry) => entry.isFile() && entry.name.endsWith('.yaml')).map((entry) => entry.name.slice(0, -'.yaml'.length)).sort();
+  const top = (await listProjectDirectory(repoRoot, configDir)) ?? [];
+  const primaries = top.filter((entry) => entry.kind === 'file' && entry.name.endsWith('.yaml')).map((entry) => entry.name.slice(0, -'.yaml'.length)).sort();
   const chosen = primary ?? (primaries.includes('config') ? 'config' : primaries.includes('train') ? 'train' : primaries[0]);
   if (chosen === undefined) throw new HydraConfigError(configDir, null, 'no primary config (a top-level .yaml file)');
   if (!primaries.includes(chosen)) {
     throw new HydraConfigError(`${configDir}/${chosen}.yaml`, null, `no primary config "${chosen}"; available: ${primaries.join(', ') || 'none'}`);
   }
 
-  const composer = new Composer(configDirPath, configDir);
+  const composer = new Composer(repoRoot, configDir);
   const steps = await composer.composePrimary(chosen);
   const root: Branch = { kind: 'branch', source: `${chosen}.yaml`, children: new Map() };
   for (const step of steps) mergeInto(root, placeAt(step.package, step.content, step.source));
@@ -595,7 +628,7 @@ export async function readHydraConfig(repoPath: string, primary?: string): Promi
   flatten(root, '', false, parameters);
 
   const directories = new Map<string, string[]>();
-  await groupDirectories(configDirPath, '', directories);
+  await groupDirectories(repoRoot, configDir, '', directories, { count: 0 });
   const groups = [...directories].map(([path, options]): HydraGroup => {
     // Choices are recorded walking the lists backwards, so the last one recorded is the first one listed.
     const choice = composer.choices.find((c) => c.group === path && c.overrideKey === path) ?? composer.choices.findLast((c) => c.group === path);
