@@ -3,6 +3,7 @@ import { createECDH, randomBytes } from 'node:crypto';
 import { graphql } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertProject } from '../test/db-rows.js';
+import { ApiToken, PushSubscription } from '../server/db/entities.js';
 import { initOrm, type Orm } from '../server/db/orm.js';
 import { createServices, type Context, type Services } from '../server/services.js';
 import { schema } from './index.js';
@@ -24,7 +25,7 @@ afterAll(async () => {
 });
 
 async function run(source: string, variableValues?: Record<string, unknown>) {
-  const contextValue: Context = { em: orm.em.fork(), services, session: { tokenName: null, readOnly: false, authRequired: false } };
+  const contextValue: Context = { em: orm.em.fork(), services, session: { tokenName: null, tokenId: null, readOnly: false, authRequired: false } };
   const result = await graphql({ schema, source, variableValues, contextValue });
   expect(result.errors).toBeUndefined();
   return result.data as any;
@@ -89,10 +90,46 @@ describe('Web Push API', () => {
     expect((await run(read, { endpoint })).pushDevice).toBeNull();
   });
 
-  it('takes plain http only for an endpoint on this machine', async () => {
-    for (const endpoint of ['http://127.0.0.1:4999/push/a', 'http://localhost:4999/push/b', 'http://[::1]:4999/push/c']) {
-      expect((await run(register, { input: { endpoint, ...browserKeys() } })).registerPushSubscription.__typename).toBe('MutationRegisterPushSubscriptionSuccess');
+  it('takes plain http only for an endpoint on this machine, and only when the config allows a local test receiver', async () => {
+    const loopback = ['http://127.0.0.1:4999/push/a', 'http://localhost:4999/push/b', 'http://[::1]:4999/push/c'];
+    for (const endpoint of loopback) {
+      expect((await run(register, { input: { endpoint, ...browserKeys() } })).registerPushSubscription).toMatchObject({ __typename: 'ValidationError', field: 'endpoint', message: expect.stringMatching(/https:/) });
     }
+    await services.applyConfig({ file: 'test.yaml', clusters: [], notifications: { subject: 'mailto:me@example.org', allowLoopbackHttpEndpoints: true } });
+    try {
+      for (const endpoint of loopback) {
+        expect((await run(register, { input: { endpoint, ...browserKeys() } })).registerPushSubscription.__typename).toBe('MutationRegisterPushSubscriptionSuccess');
+      }
+      expect((await run(register, { input: { endpoint: 'http://push.example.net/send/1', ...browserKeys() } })).registerPushSubscription.__typename).toBe('ValidationError');
+    } finally {
+      await services.applyConfig({ file: 'test.yaml', clusters: [] });
+    }
+  });
+
+  it('a device belongs to the token that registered it: other tokens neither see nor change it, and revoking the token removes it', async () => {
+    const owner = await services.tokens.create('device-owner');
+    const other = await services.tokens.create('other-device');
+    const as = (name: string, id: number) => ({ tokenName: name, tokenId: id, readOnly: false, authRequired: true });
+    const runAs = async (session: Context['session'], source: string, variableValues: Record<string, unknown>) => {
+      const result = await graphql({ schema, source, variableValues, contextValue: { em: orm.em.fork(), services, session } satisfies Context });
+      expect(result.errors).toBeUndefined();
+      return result.data as any;
+    };
+    const ownerId = (await orm.em.fork().findOneOrFail(ApiToken, { name: 'device-owner' })).id;
+    const otherId = (await orm.em.fork().findOneOrFail(ApiToken, { name: 'other-device' })).id;
+    expect(owner.info.name).toBe('device-owner');
+    expect(other.info.name).toBe('other-device');
+    const endpoint = 'https://push.example.net/send/owned';
+    await runAs(as('device-owner', ownerId), register, { input: { endpoint, ...browserKeys() } });
+
+    expect((await runAs(as('other-device', otherId), read, { endpoint })).pushDevice).toBeNull();
+    expect((await runAs(as('other-device', otherId), update, { endpoint, pendingAfterMinutes: 5 })).updatePushSettings.__typename).toBe('NotFoundError');
+    expect((await runAs(as('other-device', otherId), unregister, { endpoint })).unregisterPushSubscription.data).toBe(false);
+    expect((await runAs(as('device-owner', ownerId), read, { endpoint })).pushDevice).toMatchObject({ endpoint, pendingAfterMinutes: null });
+
+    await services.tokens.revoke('device-owner');
+    expect(await orm.em.fork().count(PushSubscription, { endpoint })).toBe(0);
+    await services.tokens.revoke('other-device');
   });
 
   it('refuses each bad value with a ValidationError naming its field', async () => {

@@ -32,8 +32,9 @@ builder.queryFields((t) => ({
   pushDevice: t.field({
     type: PushDevice,
     nullable: true,
+    description: "This token's device with that endpoint, or null.",
     args: { endpoint: t.arg.string({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.notify.device(ctx.em, args.endpoint),
+    resolve: (_root, args, ctx) => ctx.services.notify.device(ctx.em, args.endpoint, ctx.session.tokenId),
   }),
 }));
 
@@ -43,7 +44,7 @@ builder.mutationFields((t) => ({
     description: 'Adds this browser, or updates it when its endpoint is known already.',
     errors: { types: [ValidationError] },
     args: { input: t.arg({ type: PushSubscriptionInput, required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.notify.register(ctx.em, args.input),
+    resolve: (_root, args, ctx) => ctx.services.notify.register(ctx.em, args.input, ctx.session.tokenId),
   }),
   updatePushSettings: t.field({
     type: PushDevice,
@@ -51,13 +52,13 @@ builder.mutationFields((t) => ({
     errors: { types: [NotFoundError, ValidationError] },
     args: { endpoint: t.arg.string({ required: true }), pendingAfterMinutes: t.arg.int(), mutedProjectIds: t.arg.intList() },
     resolve: (_root, args, ctx) =>
-      ctx.services.notify.update(ctx.em, args.endpoint, { pendingAfterMinutes: args.pendingAfterMinutes, mutedProjectIds: args.mutedProjectIds }),
+      ctx.services.notify.update(ctx.em, args.endpoint, { pendingAfterMinutes: args.pendingAfterMinutes, mutedProjectIds: args.mutedProjectIds }, ctx.session.tokenId),
   }),
   unregisterPushSubscription: t.field({
     type: 'Boolean',
     description: 'True when the subscription existed.',
     errors: { types: [] },
     args: { endpoint: t.arg.string({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.notify.unregister(ctx.em, args.endpoint),
+    resolve: (_root, args, ctx) => ctx.services.notify.unregister(ctx.em, args.endpoint, ctx.session.tokenId),
   }),
 }));

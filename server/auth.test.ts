@@ -3,6 +3,7 @@
 import * as crypto from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
@@ -214,11 +215,11 @@ describe('with tokens required (the default)', () => {
       expect(refused.errors, query).toEqual([expect.objectContaining({ extensions: { code: 'FORBIDDEN' } })]);
     }
     expect(w.execs()).toBe(before);
-    expect(await w.services.notify.device(w.orm.em.fork(), endpoint)).toMatchObject({ endpoint, pendingAfterMinutes: 30 });
+    expect(await w.services.notify.device(w.orm.em.fork(), endpoint, null)).toMatchObject({ endpoint, pendingAfterMinutes: 30 });
 
     const unregister = `mutation { unregisterPushSubscription(endpoint: "${endpoint}") { ... on MutationUnregisterPushSubscriptionSuccess { data } } }`;
     expect(await body(unregister)).toEqual({ data: { unregisterPushSubscription: { data: true } } });
-    expect(await w.services.notify.device(w.orm.em.fork(), endpoint)).toBeNull();
+    expect(await w.services.notify.device(w.orm.em.fork(), endpoint, null)).toBeNull();
   });
 
   it('a revoked token is refused at once over HTTP, SSE and WebSocket', async () => {
@@ -254,7 +255,7 @@ describe('with tokens required (the default)', () => {
     const timingSafeEqual = vi.mocked(crypto.timingSafeEqual);
     const stored = (await w.services.tokens.list()).length;
     timingSafeEqual.mockClear();
-    expect(await w.services.tokens.verify(token)).toEqual({ name: 'phone', readOnly: false });
+    expect(await w.services.tokens.verify(token)).toEqual({ id: expect.any(Number), name: 'phone', readOnly: false });
     expect(timingSafeEqual).toHaveBeenCalledTimes(stored);
     timingSafeEqual.mockClear();
     expect(await w.services.tokens.verify(`mc_${'C'.repeat(43)}`)).toBeNull();
@@ -363,6 +364,41 @@ describe('the app itself', () => {
   it('serves its pages, manifest and service worker without a token (a phone loads it to pair), and only /graphql asks for one', async () => {
     for (const path of ['/', '/pair', '/manifest.webmanifest', '/sw.js']) expect((await fetch(`${w.url}${path}`)).status, path).toBe(200);
     expect((await post(w, '{ session { tokenName } }')).status).toBe(401);
+  });
+
+  it('sends a strict Content-Security-Policy and the other security headers with its pages and the API', async () => {
+    for (const response of [await fetch(`${w.url}/`), await fetch(`${w.url}/sw.js`), await post(w, '{ session { tokenName } }'), await fetch(`${w.url}/nothing-here.js`)]) {
+      const csp = response.headers.get('content-security-policy') ?? '';
+      expect(csp, response.url).toContain("script-src 'self'");
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(csp).not.toContain('unsafe-inline');
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(response.headers.get('referrer-policy')).toBe('no-referrer');
+    }
+  });
+
+  it('answers a malformed Host header with a plain 400, before authentication, over HTTP and WebSocket upgrades', async () => {
+    const raw = (request: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(new URL(w.url).port), '127.0.0.1', () => socket.end(request));
+        let answer = '';
+        socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+        socket.on('end', () => resolve(answer));
+        socket.on('error', reject);
+      });
+    for (const host of ['a b', 'a/b', '[::1', 'x:99999999', 'a@b', '%00']) {
+      const http = await raw(`POST /graphql HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`);
+      expect(http, host).toMatch(/^HTTP\/1\.1 400 /);
+      expect(http).not.toMatch(/ at |\.ts|\/work|node_modules/);
+      const page = await raw(`GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      expect(page, host).toMatch(/^HTTP\/1\.1 400 /);
+      const upgrade = await raw(
+        `GET /graphql HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n`,
+      );
+      expect(upgrade, host).toMatch(/^HTTP\/1\.1 400 /);
+    }
+    // The server is still answering.
+    expect((await fetch(`${w.url}/`)).status).toBe(200);
   });
 });
 

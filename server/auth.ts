@@ -5,17 +5,19 @@
 // read everything and change nothing but their own device's push settings.
 import { networkInterfaces } from 'node:os';
 import { relative, resolve } from 'node:path';
-import { GraphQLError, getOperationAST, Kind, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode } from 'graphql';
+import { GraphQLError, getOperationAST, Kind, type DocumentNode, type ExecutionResult, type FragmentDefinitionNode, type SelectionSetNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import QRCode from 'qrcode';
 import { defaultConfigPath, type ServerConfig } from './config.js';
 import { ConfigError } from './errors.js';
-import type { TokenService } from './tokens.js';
+import type { RevocationWatch, TokenService } from './tokens.js';
 
 /** What a request is allowed to do; resolvers find it in the context. */
 export interface Session {
   /** null when the server runs without tokens (loopback, opted out) and the request sent none. */
   tokenName: string | null;
+  /** The token's row, whose revocation ends this session's subscriptions; null as tokenName. */
+  tokenId: number | null;
   readOnly: boolean;
   authRequired: boolean;
 }
@@ -25,6 +27,7 @@ export const UNAUTHORIZED_CLOSE_CODE = 4401;
 
 export interface Auth {
   required: boolean;
+  revocation: RevocationWatch;
   /**
    * The session for an Authorization value (`Bearer mc_…`) sent to `host` (the request's Host header), or null when
    * it must be refused.
@@ -47,18 +50,19 @@ export function addressedToLoopback(host: string | null | undefined): boolean {
   }
 }
 
-export function createAuth({ tokens, required }: { tokens: Pick<TokenService, 'verify'>; required: boolean }): Auth {
+export function createAuth({ tokens, required }: { tokens: Pick<TokenService, 'verify' | 'revocation'>; required: boolean }): Auth {
   return {
     required,
+    revocation: tokens.revocation,
     async authenticate(authorization, host) {
       const value = authorization?.trim();
       // Without tokens a request that sends none has every right, if it was addressed to loopback; one that sends a
       // token still gets that token's rights, so a read-only token stays read-only and a revoked one is refused
       // whatever the mode.
-      if (!value) return required || !addressedToLoopback(host) ? null : { tokenName: null, readOnly: false, authRequired: false };
+      if (!value) return required || !addressedToLoopback(host) ? null : { tokenName: null, tokenId: null, readOnly: false, authRequired: false };
       const token = /^Bearer\s+(\S+)$/i.exec(value)?.[1];
       const verified = token ? await tokens.verify(token) : null;
-      return verified && { tokenName: verified.name, readOnly: verified.readOnly, authRequired: required };
+      return verified && { tokenName: verified.name, tokenId: verified.id, readOnly: verified.readOnly, authRequired: required };
     },
   };
 }
@@ -140,6 +144,16 @@ export function useAuth(auth: Auth, sessions: Sessions): Plugin<{ session?: Sess
       if (session) sessions.remember(request, session);
       else endResponse(unauthenticatedResponse(authorization, host, auth, fetchAPI));
     },
+    // HTTP (SSE) and WebSocket subscriptions alike: a revoked token's stream ends at once, with an error saying why.
+    onSubscribe({ args }) {
+      const tokenId = (args.contextValue as { session?: Session }).session?.tokenId;
+      if (tokenId === null || tokenId === undefined) return;
+      return {
+        onSubscribeResult({ result, setResult }) {
+          if (Symbol.asyncIterator in result) setResult(endOnRevoke(result, tokenId, auth.revocation));
+        },
+      };
+    },
     onExecute({ args, setResultAndStopExecution }) {
       const session = (args.contextValue as { session?: Session }).session;
       const operation = getOperationAST(args.document, args.operationName);
@@ -152,6 +166,56 @@ export function useAuth(auth: Auth, sessions: Sessions): Plugin<{ session?: Sess
           }),
         ],
       });
+    },
+  };
+}
+
+const revokedError = () => new GraphQLError('the API token of this subscription was revoked', { extensions: { code: 'UNAUTHENTICATED' } });
+
+/**
+ * A subscription that ends as soon as its token is revoked: the pending wait is cut short (a quiet subscription would
+ * otherwise notice only at its next event), and every event is checked against the tokens before it leaves.
+ */
+export function endOnRevoke(source: AsyncIterable<ExecutionResult>, tokenId: number, revocation: RevocationWatch): AsyncIterableIterator<ExecutionResult> {
+  const iterator = source[Symbol.asyncIterator]();
+  let revoke!: () => void;
+  const revoked = new Promise<'revoked'>((resolve) => (revoke = () => resolve('revoked')));
+  const unwatch = revocation.watch(tokenId, revoke);
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    unwatch();
+    // Not awaited: an async generator's return() waits for its pending next(), which may never come.
+    void iterator.return?.()?.catch(() => undefined);
+  };
+  const ended = { done: true, value: undefined } as const;
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    async next() {
+      if (finished) return ended;
+      const pending = iterator.next();
+      pending.catch(() => undefined);
+      const outcome = await Promise.race([pending, revoked]);
+      if (outcome !== 'revoked' && outcome.done) {
+        finish();
+        return outcome;
+      }
+      if (outcome === 'revoked' || !(await revocation.stillValid(tokenId))) {
+        finish();
+        return { done: false, value: { errors: [revokedError()] } };
+      }
+      return outcome;
+    },
+    async return() {
+      finish();
+      return ended;
+    },
+    async throw(error: unknown) {
+      finish();
+      throw error;
     },
   };
 }

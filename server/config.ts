@@ -60,6 +60,8 @@ const notificationsSchema = z.strictObject({
     .string()
     .refine(isVapidSubject, 'must be a mailto: address or an https: URL on a public domain (push services refuse localhost and .local)')
     .default(DEFAULT_VAPID_SUBJECT),
+  /** Accept http: push endpoints on this machine: for a local test receiver, never a real push service. */
+  allowLoopbackHttpEndpoints: z.boolean().default(false),
 });
 
 /** Every option of the notifications section (config/clusters.example.yaml documents each one). */

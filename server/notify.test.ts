@@ -94,7 +94,7 @@ const addProject = (orm: Orm, name: string): Promise<Project> => insertProject(o
 /** A fresh services object; `dbName` a file to reopen the same database later (a restart). */
 async function open(options: { dbName?: string; notify?: ServiceOptions['notify']; start?: boolean; alpha?: Partial<Parameters<typeof clusterConfig>[1]> } = {}): Promise<World> {
   const orm = await initOrm(options.dbName ?? ':memory:');
-  const config: Config = { file: 'test.yaml', clusters: [clusterConfig('alpha', { host: 'alpha.example.edu', user: 'me', agent: true, ...options.alpha })], notifications: { subject: SUBJECT } };
+  const config: Config = { file: 'test.yaml', clusters: [clusterConfig('alpha', { host: 'alpha.example.edu', user: 'me', agent: true, ...options.alpha })], notifications: { subject: SUBJECT, allowLoopbackHttpEndpoints: true } };
   const world = { orm, log: '', logReads: [] } as unknown as World;
   world.services = createServices({
     orm,
@@ -132,7 +132,7 @@ async function receiver(mode?: ReceiverMode): Promise<PushReceiver> {
 }
 
 async function subscribe(world: World, to: PushReceiver, settings: { pendingAfterMinutes?: number | null; mutedProjectIds?: number[] } = {}): Promise<PushSubscription> {
-  return world.services.notify.register(world.orm.em.fork(), { endpoint: to.endpoint, ...to.keys, ...settings });
+  return world.services.notify.register(world.orm.em.fork(), { endpoint: to.endpoint, ...to.keys, ...settings }, null);
 }
 
 async function addJob(world: World, fields: Partial<Job> = {}): Promise<Job> {

@@ -20,6 +20,7 @@ import {
   unregisterPushSubscription,
   updatePushSettings,
   type PushSettingsChanges,
+  type DeviceOwner,
   type PushSubscriptionInput,
 } from './push-subscriptions.js';
 import type { JobSnapshot, PubSub } from './pubsub.js';
@@ -185,6 +186,9 @@ export function createNotifier(options: NotifierOptions) {
     const release = await sends.acquire();
     let outcome;
     try {
+      // Asked again just before sending: a device whose token was revoked (by the CLI, in another process) since the
+      // list was read is gone with it, and hears nothing more.
+      if (!(await orm.em.fork().count(PushSubscription, { id: subscription.id }))) return;
       outcome = await sendPush(subscription, { ...message, title: redact(message.title), body: redact(message.body) }, {
         vapid: await vapidKeys(),
         subject: config.notifications?.subject ?? DEFAULT_VAPID_SUBJECT,
@@ -347,9 +351,10 @@ export function createNotifier(options: NotifierOptions) {
     applyConfig(next: Config): void {
       config = next;
     },
-    register: (em: EntityManager, input: PushSubscriptionInput) => registerPushSubscription(em, input),
-    update: (em: EntityManager, endpoint: string, changes: PushSettingsChanges) => updatePushSettings(em, endpoint, changes),
-    unregister: (em: EntityManager, endpoint: string) => unregisterPushSubscription(em, endpoint),
-    device: (em: EntityManager, endpoint: string) => findPushSubscription(em, endpoint),
+    register: (em: EntityManager, input: PushSubscriptionInput, owner: DeviceOwner) =>
+      registerPushSubscription(em, input, owner, config.notifications?.allowLoopbackHttpEndpoints ?? false),
+    update: (em: EntityManager, endpoint: string, changes: PushSettingsChanges, owner: DeviceOwner) => updatePushSettings(em, endpoint, changes, owner),
+    unregister: (em: EntityManager, endpoint: string, owner: DeviceOwner) => unregisterPushSubscription(em, endpoint, owner),
+    device: (em: EntityManager, endpoint: string, owner: DeviceOwner) => findPushSubscription(em, endpoint, owner),
   };
 }

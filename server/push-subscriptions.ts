@@ -1,5 +1,6 @@
 // Browsers' push subscriptions as the app registers them: validated (each refusal names its field), upserted by
-// endpoint, with each device's notification settings.
+// endpoint, with each device's notification settings. A device belongs to the API token that registered it: only that
+// token reads or changes it, and revoking the token deletes it (the foreign key cascades).
 import { createPublicKey } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/sqlite';
@@ -27,7 +28,11 @@ function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
 }
 
-export function validateEndpoint(endpoint: string): string {
+/**
+ * `allowLoopbackHttp`: test receivers on this machine (`notifications.allowLoopbackHttpEndpoints`). Real push services
+ * are all https:, so anything else is a mistake or an attempt to make the server post somewhere it should not.
+ */
+export function validateEndpoint(endpoint: string, allowLoopbackHttp = false): string {
   const fail = (message: string) => new ValidationError('endpoint', message);
   if (endpoint.length > MAX_ENDPOINT_LENGTH) throw fail(`longer than ${MAX_ENDPOINT_LENGTH} characters`);
   let url: URL;
@@ -36,9 +41,9 @@ export function validateEndpoint(endpoint: string): string {
   } catch {
     throw fail('not a URL');
   }
-  // Plain http would let anyone on the path read who gets notified and when; only this machine itself is exempt.
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
-    throw fail('must be an https: URL (http: only for this machine: localhost, 127.0.0.1, [::1])');
+  // Plain http would let anyone on the path read who gets notified and when.
+  if (url.protocol !== 'https:' && !(allowLoopbackHttp && url.protocol === 'http:' && isLoopback(url.hostname))) {
+    throw fail(allowLoopbackHttp ? 'must be an https: URL (http: only for this machine: localhost, 127.0.0.1, [::1])' : 'must be an https: URL, as every push service gives');
   }
   if (url.username || url.password) throw fail('must not carry a user name or password');
   return endpoint;
@@ -90,24 +95,34 @@ async function applySettings(em: EntityManager, row: PushSubscription, changes: 
   if (changes.mutedProjectIds !== undefined) row.mutedProjectIds = await validateMutedProjectIds(em, changes.mutedProjectIds ?? []);
 }
 
-export function findPushSubscription(em: EntityManager, endpoint: string): Promise<PushSubscription | null> {
-  return em.findOne(PushSubscription, { endpoint });
+/**
+ * Who asks: an API token's id, or null on a server without tokens (which answers only this machine). A token sees its
+ * own devices and those registered before devices had owners.
+ */
+export type DeviceOwner = number | null;
+
+export function findPushSubscription(em: EntityManager, endpoint: string, owner: DeviceOwner): Promise<PushSubscription | null> {
+  return em.findOne(PushSubscription, owner === null ? { endpoint } : { endpoint, tokenId: { $in: [owner, null] } });
 }
 
-/** Upsert by endpoint: a browser that subscribes again (new keys) keeps its settings unless it sends new ones. */
-export async function registerPushSubscription(em: EntityManager, input: PushSubscriptionInput): Promise<PushSubscription> {
-  const endpoint = validateEndpoint(input.endpoint);
+/**
+ * Upsert by endpoint: a browser that subscribes again (new keys) keeps its settings unless it sends new ones, and
+ * becomes the registering token's (a phone paired again with a new token brings its device along).
+ */
+export async function registerPushSubscription(em: EntityManager, input: PushSubscriptionInput, owner: DeviceOwner, allowLoopbackHttp = false): Promise<PushSubscription> {
+  const endpoint = validateEndpoint(input.endpoint, allowLoopbackHttp);
   const p256dh = validateP256dh(input.p256dh);
   const auth = validateAuth(input.auth);
   const attempt = async (): Promise<PushSubscription> => {
     const now = new Date();
-    let row = await findPushSubscription(em, endpoint);
+    let row = await findPushSubscription(em, endpoint, null);
     if (row) {
       row.p256dh = p256dh;
       row.auth = auth;
+      row.tokenId = owner;
       row.updatedAt = now;
     } else {
-      row = em.create(PushSubscription, { endpoint, p256dh, auth, pendingAfterMinutes: null, mutedProjectIds: [], createdAt: now, updatedAt: now });
+      row = em.create(PushSubscription, { endpoint, p256dh, auth, tokenId: owner, pendingAfterMinutes: null, mutedProjectIds: [], createdAt: now, updatedAt: now });
     }
     await applySettings(em, row, input);
     await em.flush();
@@ -123,8 +138,8 @@ export async function registerPushSubscription(em: EntityManager, input: PushSub
   }
 }
 
-export async function updatePushSettings(em: EntityManager, endpoint: string, changes: PushSettingsChanges): Promise<PushSubscription> {
-  const row = await findPushSubscription(em, endpoint);
+export async function updatePushSettings(em: EntityManager, endpoint: string, changes: PushSettingsChanges, owner: DeviceOwner): Promise<PushSubscription> {
+  const row = await findPushSubscription(em, endpoint, owner);
   if (!row) throw new NotFoundError('no push subscription with this endpoint (register it first)');
   await applySettings(em, row, changes);
   row.updatedAt = new Date();
@@ -133,8 +148,8 @@ export async function updatePushSettings(em: EntityManager, endpoint: string, ch
 }
 
 /** True when the subscription existed. */
-export async function unregisterPushSubscription(em: EntityManager, endpoint: string): Promise<boolean> {
-  const row = await findPushSubscription(em, endpoint);
+export async function unregisterPushSubscription(em: EntityManager, endpoint: string, owner: DeviceOwner): Promise<boolean> {
+  const row = await findPushSubscription(em, endpoint, owner);
   if (!row) return false;
   await removePushSubscription(em, row.id);
   return true;

@@ -55,6 +55,7 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
       notify.applyConfig(next);
     },
     async close() {
+      tokens.revocation.close();
       lifecycle.stop();
       logs.close();
       await poller.stop();

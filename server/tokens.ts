@@ -1,6 +1,7 @@
 // API tokens: `mc_` + base64url of 32 random bytes, shown once and stored only as a SHA-256 hash. The server and
 // the `npm run token` CLI share the database, so every check reads the table: a token created or revoked by the CLI
-// applies to the running server at once.
+// applies to the running server at once. Revocation also ends what the token still holds open: its push devices go
+// with its row (ON DELETE CASCADE), and its open subscriptions are ended by the revocation watch below.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { ApiToken } from './db/entities.js';
@@ -20,9 +21,13 @@ export interface TokenInfo {
 }
 
 export interface VerifiedToken {
+  id: number;
   name: string;
   readOnly: boolean;
 }
+
+/** How often the server looks for tokens revoked by another process (the token CLI) while something is open. */
+export const REVOCATION_CHECK_MS = 250;
 
 const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
 
@@ -30,6 +35,7 @@ const info = (row: ApiToken): TokenInfo => ({ name: row.name, readOnly: row.read
 
 export function createTokenService({ orm }: { orm: Orm }) {
   const lastUsedWritten = new Map<number, number>();
+  const revocation = createRevocationWatch(orm);
 
   return {
     /** Returns the token itself, the only time it exists outside the caller's hands. */
@@ -58,10 +64,14 @@ export function createTokenService({ orm }: { orm: Orm }) {
       return orm.em.fork().count(ApiToken, {});
     },
 
+    /** Its push devices are deleted with it (the foreign key cascades), in this process or the CLI's. */
     async revoke(name: string): Promise<void> {
       const deleted = await orm.em.fork().nativeDelete(ApiToken, { name });
       if (deleted === 0) throw new NotFoundError(`no token named "${name}"`);
+      await revocation.check(true);
     },
+
+    revocation,
 
     /**
      * The token's name and rights, or null. Every stored hash is compared, in constant time and without stopping at
@@ -86,9 +96,77 @@ export function createTokenService({ orm }: { orm: Orm }) {
           .nativeUpdate(ApiToken, { id: match.id }, { lastUsedAt: new Date(now) })
           .catch(() => lastUsedWritten.delete(match.id));
       }
-      return { name: match.name, readOnly: match.readOnly };
+      return { id: match.id, name: match.name, readOnly: match.readOnly };
     },
   };
 }
 
+/**
+ * What ends a revoked token's open subscriptions and sockets. The CLI revokes from another process, so the server
+ * looks: SQLite's `data_version` changes when another connection commits, and only then are the token ids read
+ * again. It looks every REVOCATION_CHECK_MS while anything is watched, and `stillValid` looks at once (one query
+ * shared by every event delivered in the same turn of the event loop), so no event leaves after the revoke committed.
+ */
+export function createRevocationWatch(orm: Orm) {
+  const watchers = new Map<number, Set<() => void>>();
+  let dataVersion: number | null = null;
+  let liveIds: Set<number> | null = null;
+  let inFlight: Promise<Set<number>> | null = null;
+  let timer: NodeJS.Timeout | null = null;
+
+  async function read(force: boolean): Promise<Set<number>> {
+    const connection = orm.em.getConnection();
+    const [row] = await connection.execute<Array<{ data_version: number }>>('pragma data_version');
+    const version = row?.data_version ?? null;
+    if (!force && liveIds && version === dataVersion) return liveIds;
+    dataVersion = version;
+    const rows = await connection.execute<Array<{ id: number }>>('select id from api_token');
+    liveIds = new Set(rows.map((token) => token.id));
+    for (const [id, callbacks] of watchers) {
+      if (liveIds.has(id)) continue;
+      watchers.delete(id);
+      for (const callback of callbacks) callback();
+    }
+    if (watchers.size === 0) stopTimer();
+    return liveIds;
+  }
+
+  function check(force = false): Promise<Set<number>> {
+    if (force) return read(true);
+    if (!inFlight) {
+      inFlight = read(false);
+      // Deliveries of one published event share the answer; the next event asks again.
+      void inFlight.finally(() => setImmediate(() => (inFlight = null))).catch(() => undefined);
+    }
+    return inFlight;
+  }
+
+  function stopTimer(): void {
+    if (timer) clearInterval(timer);
+    timer = null;
+  }
+
+  return {
+    check,
+    /** False once the token is revoked (a database error counts as revoked: nothing leaves on a doubt). */
+    async stillValid(tokenId: number): Promise<boolean> {
+      return (await check().catch(() => new Set<number>())).has(tokenId);
+    },
+    /** Calls `onRevoked` once, when the token is revoked; returns the function that stops watching. */
+    watch(tokenId: number, onRevoked: () => void): () => void {
+      let callbacks = watchers.get(tokenId);
+      if (!callbacks) watchers.set(tokenId, (callbacks = new Set()));
+      callbacks.add(onRevoked);
+      timer ??= setInterval(() => void check().catch(() => undefined), REVOCATION_CHECK_MS).unref();
+      return () => {
+        callbacks.delete(onRevoked);
+        if (callbacks.size === 0 && watchers.get(tokenId) === callbacks) watchers.delete(tokenId);
+        if (watchers.size === 0) stopTimer();
+      };
+    },
+    close: stopTimer,
+  };
+}
+
 export type TokenService = ReturnType<typeof createTokenService>;
+export type RevocationWatch = ReturnType<typeof createRevocationWatch>;

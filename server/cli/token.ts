@@ -15,7 +15,8 @@ const USAGE = `usage: npm run token -- <command> [options]
 
   create --name NAME [--read-only]   make a token; prints it once, with the phone's pairing link and QR code
   list                               every token: name, rights, created, last used (never the token itself)
-  revoke NAME                        delete a token; requests that use it are refused at once
+  revoke NAME                        delete a token: refused from its next request, its open subscriptions
+                                     end and its push devices are removed, at once
 
   --data-dir DIR   the server's data directory (MC_DATA_DIR, default ./data)
   --config FILE    the server's config, for server.publicUrl in the pairing link (MC_CONFIG, default config/clusters.yaml)`;

@@ -132,6 +132,8 @@ export const PushSubscription = defineEntity({
     /** The browser's P-256 public key and auth secret (base64url), which every payload is encrypted to. */
     p256dh: p.string(),
     auth: p.string(),
+    /** The API token that registered it (null: a token-less server, or registered before devices had owners). */
+    tokenId: p.integer().nullable(),
     /** Push once when a job has been PENDING this long; null = never. */
     pendingAfterMinutes: p.integer().nullable(),
     mutedProjectIds: p.json<number[]>(),

@@ -134,3 +134,27 @@ it('upgrades a database of the previous release, with projects and jobs in every
     await current.close();
   }
 });
+
+it('gives push devices registered before devices had owners to the one token there was, and to none when there were several', async () => {
+  for (const tokens of [['phone'], ['phone', 'laptop']]) {
+    const file = join(mkdtempSync(join(tmpdir(), 'mc-upgrade-owners-')), 'mission-control.sqlite');
+    const orm = await MikroORM.init(ormConfig(file));
+    try {
+      await orm.getMigrator().up({ to: 'Migration20261124000200' });
+      const connection = orm.em.getConnection();
+      for (const [index, name] of tokens.entries()) {
+        await connection.execute(...insert('api_token', { id: index + 1, name, token_hash: String(index).repeat(64), read_only: 0, created_at: at('2026-11-25T10:00:00Z'), last_used_at: null }));
+      }
+      const device = { id: 1, endpoint: 'https://push.example.net/send/1', p256dh: 'key', auth: 'secret', pending_after_minutes: null, muted_project_ids: '[]', created_at: at('2026-11-25T10:00:00Z'), updated_at: at('2026-11-25T10:00:00Z'), last_success_at: null, last_failure_at: null, last_error: null };
+      await connection.execute(...insert('push_subscription', device));
+      await orm.getMigrator().up();
+      const [row] = await connection.execute<Array<{ token_id: number | null; endpoint: string }>>('select token_id, endpoint from push_subscription');
+      expect(row).toEqual({ token_id: tokens.length === 1 ? 1 : null, endpoint: device.endpoint });
+      // The owner's revocation takes its devices along.
+      await connection.execute('delete from api_token where id = 1');
+      expect(await connection.execute('select count(*) as n from push_subscription')).toEqual([{ n: tokens.length === 1 ? 0 : 1 }]);
+    } finally {
+      await orm.close();
+    }
+  }
+});

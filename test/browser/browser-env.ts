@@ -37,10 +37,12 @@ export function initialScriptSizes(staticDir: string): Array<{ src: string; gzip
 }
 
 /** The built app served by a real server whose one cluster is the lab; a token and the fixture project when asked. */
-export async function startAppServer(lab: Lab, options: { tokenName?: string; withProject?: boolean } = {}) {
+export async function startAppServer(lab: Lab, options: { tokenName?: string; withProject?: boolean; pushReceiverOnLoopback?: boolean } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'mc-browser-'));
   const staticDir = buildApp(join(dir, 'dist'));
-  writeFileSync(join(dir, 'clusters.yaml'), labClustersYaml(lab));
+  // The local push receiver listens on http://127.0.0.1, which a server accepts only when told to.
+  const notifications = options.pushReceiverOnLoopback ? 'notifications:\n  allowLoopbackHttpEndpoints: true\n' : '';
+  writeFileSync(join(dir, 'clusters.yaml'), labClustersYaml(lab) + notifications);
   const running = await startServer({ configPath: join(dir, 'clusters.yaml'), dataDir: join(dir, 'data'), port: 0, host: '127.0.0.1', dev: false, staticDir });
   const token = await createTestToken(running.services, { name: options.tokenName ?? 'test-phone' });
   const request = graphqlClient(running.url, token);

@@ -24,7 +24,7 @@ describe.skipIf(!ready)('Web Push on the phone app', () => {
 
   beforeAll(async () => {
     receiver = await startPushReceiver();
-    app = await startAppServer(lab!, { tokenName: 'push-phone', withProject: true });
+    app = await startAppServer(lab!, { tokenName: 'push-phone', withProject: true, pushReceiverOnLoopback: true });
     context = await launchPhone(join(app.dir, 'chromium-profile'), { permissions: ['notifications'] });
     // The push service's part: a subscription for the receiver, remembered across reloads like a real one.
     await context.addInitScript(({ endpoint, keys }) => {
