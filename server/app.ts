@@ -72,6 +72,60 @@ function originAllowed(request: IncomingMessage, corsOrigins: string[]): boolean
   }
 }
 
+/**
+ * Every response's security headers. The app is scripts and styles from its own origin only (the build inlines
+ * none, and Solid sets style properties through the CSSOM, which CSP does not govern), talks to its own origin
+ * (HTTP, WebSocket), and is never framed (clickjacking a cancel button).
+ */
+const SECURITY_HEADERS: Record<string, string> = {
+  'content-security-policy': [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data: blob:",
+    "connect-src 'self'",
+    "worker-src 'self'",
+    "manifest-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; '),
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+};
+/** Vite's dev server injects its own inline module scripts (HMR), so in dev the CSP is left to it. */
+const SECURITY_HEADERS_DEV: Record<string, string> = Object.fromEntries(Object.entries(SECURITY_HEADERS).filter(([name]) => name !== 'content-security-policy'));
+
+/** A Host header as HTTP allows it: a name or address and an optional port, nothing that breaks a URL. */
+function validHost(host: string | undefined): boolean {
+  if (host === undefined) return true;
+  if (!/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(host)) return false;
+  try {
+    new URL(`http://${host}/`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function refuse(res: ServerResponse, status: number, message: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.statusCode = status;
+  res.setHeader('content-type', 'text/plain; charset=utf-8');
+  res.end(message);
+}
+
+/** Anything thrown outside GraphQL's own masking: logged here, a bare 500 there (a stack trace names files). */
+function failed(res: ServerResponse, error: unknown): void {
+  console.error('http: request failed:', error);
+  refuse(res, 500, 'internal server error');
+}
+
 interface EnvelopedRoot {
   execute: (args: ExecutionArgs) => unknown;
   subscribe: (args: ExecutionArgs) => unknown;
@@ -123,21 +177,32 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
       : undefined);
 
   const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === yoga.graphqlEndpoint || !client) {
-      void yoga(req, res);
-      return;
+    try {
+      for (const [name, value] of Object.entries(clientMiddleware ? SECURITY_HEADERS_DEV : SECURITY_HEADERS)) res.setHeader(name, value);
+      // Yoga builds a URL from Host: a malformed one (`Host: a b`) made it answer 500 with a stack trace.
+      if (!validHost(req.headers.host)) {
+        refuse(res, 400, 'bad request: malformed Host header');
+        return;
+      }
+      const path = (req.url ?? '/').split('?')[0];
+      if (path === yoga.graphqlEndpoint || !client) {
+        void Promise.resolve(yoga(req, res)).catch((error: unknown) => failed(res, error));
+        return;
+      }
+      client(req, res, () => refuse(res, 404, 'not found'));
+    } catch (error) {
+      failed(res, error);
     }
-    client(req, res, () => {
-      res.statusCode = 404;
-      res.end('not found');
-    });
   });
 
   // Upgrades are routed by hand: a WebSocketServer bound to the server would refuse every other path, and in
   // dev Vite's HMR socket shares this server.
   const webSockets = new WebSocketServer({ noServer: true, maxPayload: MAX_REQUEST_BYTES });
   server.on('upgrade', (req, socket, head) => {
+    if (!validHost(req.headers.host)) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+      return;
+    }
     if ((req.url ?? '').split('?')[0] !== yoga.graphqlEndpoint) {
       if (!clientMiddleware) socket.destroy();
       return;
@@ -153,12 +218,18 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
         // Only where no token is needed: elsewhere a connection without one is refused below anyway (graphql-ws closes
         // with 4403 Forbidden here).
         if (!auth.required && !authorization?.trim() && !originAllowed(ctx.extra.request, corsOrigins)) return false;
-        if (!(await auth.authenticate(authorization, ctx.extra.request.headers.host))) {
+        const session = await auth.authenticate(authorization, ctx.extra.request.headers.host);
+        if (!session) {
           // Returning false alone would close with 4403; a missing or bad token is 4401, which clients re-pair on.
           ctx.extra.socket.close(UNAUTHORIZED_CLOSE_CODE, 'Unauthorized');
           return false;
         }
         ctx.extra.authorization = authorization;
+        if (session.tokenId !== null) {
+          const socket = ctx.extra.socket;
+          const unwatch = auth.revocation.watch(session.tokenId, () => socket.close(UNAUTHORIZED_CLOSE_CODE, 'API token revoked'));
+          socket.once('close', unwatch);
+        }
         return true;
       },
       onSubscribe: async (ctx, _id, payload) => {
