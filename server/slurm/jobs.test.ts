@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SlurmError } from '../errors.js';
 import { createLocalTransport } from '../ssh/local-transport.js';
 import type { ExecOptions, ExecResult, Transport } from '../ssh/index.js';
-import { CheckoutError, findSubmission, readJobStates, readOutputTail, submitBatch, type Submission } from './jobs.js';
+import { CheckoutError, findSubmission, readJobStates, readOutputTail, removeCheckout, submitBatch, type Submission } from './jobs.js';
 import { SACCT_FIELDS, SQUEUE_FORMAT, type SlurmJobStatus } from './state.js';
 
 const recorded = (name: string) => readFileSync(new URL(`../../test/fixtures/slurm/${name}`, import.meta.url), 'utf8');
@@ -352,6 +352,56 @@ describe('the remote scripts, through a real shell', () => {
     expect(refused).not.toBeInstanceOf(CheckoutError);
     expect(refused).toMatchObject({ command: 'sbatch', exitCode: 1, stderr: expect.stringContaining('Invalid account') });
     expect(existsSync(join(refusedDir, 'submitted'))).toBe(false);
+  });
+
+  // What the checkout is handed is not trusted: a URL read from a project directory, and a bare clone every job of
+  // the user can write to. The cluster user's own config here allows every transport, as a careless one might.
+  it('checks out with git that runs no transport program, hook or fsmonitor, whatever the URL or the bare clone says', async () => {
+    const userConfig = join(root, 'permissive-gitconfig');
+    writeFileSync(userConfig, '[protocol]\n\tallow = always\n[user]\n\tname = Test\n\temail = test@mc.local\n');
+    const permissive: Transport = { exec: (argv, options) => shell.exec(['env', `GIT_CONFIG_GLOBAL=${userConfig}`, ...argv], options), close: async () => {} };
+    tool('sbatch', "echo '60;lab'");
+    const canary = (name: string) => join(root, `canary-${name}`);
+    const launch = (name: string, cloneUrl: string) => {
+      const jobDir = join(root, `hostile/jobs/${name}`);
+      return { ...submission, cloneUrl, repoDir: join(root, `hostile/repos/${name}.git`), jobDir, workDir: `${jobDir}/code` };
+    };
+    for (const [name, url] of [['ext', `ext::sh -c touch% ${canary('ext')}`], ['fd', 'fd::0'], ['helper', `mc-test-helper::x`], ['scheme', 'mc-test-helper://x/y']]) {
+      tool('git-remote-mc-test-helper', `touch "${canary(name)}"; exit 1`);
+      const outcome = await submitBatch(permissive, launch(`${name}xxxxxxxx`.slice(0, 12), url)).catch((caught: unknown) => caught);
+      expect(outcome, name).toBeInstanceOf(CheckoutError);
+      expect(existsSync(canary(name)), `${name} ran a program`).toBe(false);
+    }
+    // A URL that reads as an option is a URL (and fails as one), never an option.
+    const option = await submitBatch(permissive, launch('optionoption', `--upload-pack=touch ${canary('option')}`)).catch((caught: unknown) => caught);
+    expect(option).toBeInstanceOf(CheckoutError);
+    expect(existsSync(canary('option'))).toBe(false);
+
+    // A bare clone a job has armed: hooks of every kind and an fsmonitor, then a new launch from it and its removal.
+    const origin = join(root, 'hostile-origin');
+    mkdirSync(origin);
+    git(origin, 'init', '-q', '-b', 'main');
+    writeFileSync(join(origin, 'train.py'), 'print("hi")\n');
+    git(origin, 'add', '.');
+    git(origin, 'commit', '-qm', 'first');
+    const first = { ...launch('armedarmed01', origin), commitSha: git(origin, 'rev-parse', 'HEAD') };
+    expect(await submitBatch(permissive, first)).toBe('60');
+    for (const hook of ['post-checkout', 'reference-transaction', 'post-index-change', 'pre-auto-gc', 'fsmonitor-watchman']) {
+      writeFileSync(join(first.repoDir, 'hooks', hook), `#!/bin/sh\ntouch "${canary('hook')}"\n`);
+      chmodSync(join(first.repoDir, 'hooks', hook), 0o755);
+    }
+    git(first.repoDir, 'config', 'core.fsmonitor', `touch "${canary('fsmonitor')}"; false`);
+    writeFileSync(join(origin, 'train.py'), 'print("again")\n');
+    git(origin, 'commit', '-qam', 'second');
+    const second = { ...first, commitSha: git(origin, 'rev-parse', 'HEAD'), jobDir: join(root, 'hostile/jobs/armedarmed02'), workDir: join(root, 'hostile/jobs/armedarmed02/code') };
+    expect(await submitBatch(permissive, second)).toBe('60');
+    expect(readFileSync(join(second.workDir, 'train.py'), 'utf8')).toBe('print("again")\n');
+    writeFileSync(join(second.workDir, 'train.py'), 'changed by the job\n');
+    await removeCheckout(permissive, second.workDir);
+    expect(existsSync(second.workDir)).toBe(false);
+    expect(git(first.repoDir, 'worktree', 'list', '--porcelain')).not.toContain(second.workDir);
+    expect(existsSync(canary('hook')), 'a hook ran').toBe(false);
+    expect(existsSync(canary('fsmonitor')), 'the fsmonitor ran').toBe(false);
   });
 
   it('finds a launch by its work directory in the queue, then in accounting, else answers null', async () => {

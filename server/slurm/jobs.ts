@@ -23,6 +23,18 @@ const CHECKOUT_FAILED = 90;
 /** Exit status of a submit script that found its launch already given up by a lookup (see FIND_SCRIPT). */
 const ABANDONED = 91;
 
+// git on the cluster, for the scripts below. What they are handed is not trusted: the URL was read from a project
+// directory, and the checkout and the shared bare clone are writable by every job of the user. So transports are
+// limited to git's own that the server lets through (ssh; https and git; file for a local origin: see checkCloneUrl
+// in server/git.ts), which refuses ext::, fd:: and remote helpers even where the user's config allows them (an
+// older git ignores these keys and keeps its own defaults); no hook runs (a job could have written one into the bare
+// clone); no fsmonitor; no prompt that would wait for an answer nobody gives. The user's own ~/.gitconfig stays in
+// force (an ssh key chosen with core.sshCommand, git-lfs filters for the checkout): it is theirs, not the project's.
+const CLUSTER_GIT = `mc_git() {
+  GIT_TERMINAL_PROMPT=0 command git -c protocol.allow=never -c protocol.ssh.allow=always -c protocol.https.allow=always \\
+    -c protocol.git.allow=always -c protocol.file.allow=always -c core.hooksPath=/dev/null -c core.fsmonitor=false "$@"
+}`;
+
 // One remote command per launch: a shared bare clone per project, a worktree of the exact commit per job (no full
 // clone per job), the script stored beside the job, then sbatch. The id is written to `submitted` the moment
 // sbatch prints it, so a server that dies right after can still find it.
@@ -32,6 +44,7 @@ const ABANDONED = 91;
 // submitting later. fd 8 is closed for git, whose background gc could otherwise keep the lock for minutes.
 const SUBMIT_SCRIPT = `set -u
 url=$1 repo=$2 sha=$3 work_dir=$4 job_dir=$5 script_bytes=$6
+${CLUSTER_GIT}
 fail() { echo "mission-control: $*" >&2; exit ${CHECKOUT_FAILED}; }
 mkdir -p "$job_dir/events" "$(dirname "$repo")" || fail "cannot create $job_dir"
 exec 8>"$job_dir/submit.lock" || fail "cannot create $job_dir/submit.lock"
@@ -39,11 +52,11 @@ flock 8 2>/dev/null
 if [ -e "$job_dir/abandoned" ]; then echo "mission-control: this launch was already given up as never submitted" >&2; exit ${ABANDONED}; fi
 (
   flock -w 300 9 2>/dev/null
-  if [ ! -d "$repo" ]; then git clone --quiet --bare -- "$url" "$repo" || exit 1; fi
-  if ! git -C "$repo" cat-file -e "$sha^{commit}" 2>/dev/null; then
-    git -C "$repo" fetch --quiet -- "$url" '+refs/heads/*:refs/heads/*' || exit 1
+  if [ ! -d "$repo" ]; then mc_git clone --quiet --bare -- "$url" "$repo" || exit 1; fi
+  if ! mc_git -C "$repo" cat-file -e "$sha^{commit}" 2>/dev/null; then
+    mc_git -C "$repo" fetch --quiet -- "$url" '+refs/heads/*:refs/heads/*' || exit 1
   fi
-  git -C "$repo" worktree add --quiet --detach --force "$work_dir" "$sha" || exit 1
+  mc_git -C "$repo" worktree add --quiet --detach --force -- "$work_dir" "$sha" || exit 1
 ) 8>&- 9>"$repo.lock" || fail "could not check out $sha from $url"
 cat > "$job_dir/job.sh" || fail "cannot write $job_dir/job.sh"
 # A connection lost while the script was being sent leaves part of it: never submit that.
@@ -168,9 +181,11 @@ export async function readOutputHead(transport: Transport, path: string, maxByte
 
 // The bare repository a worktree belongs to is its git common dir; removing through git keeps the repository's
 // worktree list clean for the next launch.
+// The job could have rewritten its checkout's .git, so git runs here with the same care as for the checkout.
 const REMOVE_CHECKOUT_SCRIPT = `work_dir=$1
+${CLUSTER_GIT}
 [ -e "$work_dir" ] || exit 0
-repo=$(git -C "$work_dir" rev-parse --path-format=absolute --git-common-dir 2>/dev/null) && git -C "$repo" worktree remove --force "$work_dir" 2>/dev/null
+repo=$(mc_git -C "$work_dir" rev-parse --path-format=absolute --git-common-dir 2>/dev/null) && mc_git -C "$repo" worktree remove --force -- "$work_dir" 2>/dev/null
 rm -rf -- "$work_dir"`;
 
 /** Frees the disk a finished job's checkout takes; its output and script stay. */
