@@ -4,7 +4,7 @@ import type { Context } from '../server/services.js';
 
 export const builder = new SchemaBuilder<{
   Context: Context;
-  Scalars: { DateTime: { Input: Date; Output: Date }; JSON: { Input: unknown; Output: unknown } };
+  Scalars: { DateTime: { Input: Date; Output: Date }; JSON: { Input: unknown; Output: unknown }; ByteOffset: { Input: number; Output: number } };
   DefaultFieldNullability: false;
 }>({
   plugins: [ErrorsPlugin],

@@ -108,7 +108,7 @@ function toJobInput(input: typeof JobInput.$inferInput): JobInputValue {
 const JobLog = builder.objectRef<JobLogValue>('JobLog').implement({
   fields: (t) => ({
     text: t.exposeString('text', { description: 'ANSI stripped; progress bars collapsed to their last state when asked.' }),
-    sizeBytes: t.exposeInt('sizeBytes', { nullable: true, description: 'Size of the whole output file; null before the job wrote any.' }),
+    sizeBytes: t.expose('sizeBytes', { type: 'ByteOffset', nullable: true, description: 'Size of the whole output file; null before the job wrote any.' }),
     truncated: t.exposeBoolean('truncated', { description: 'Only the end of the file was read.' }),
     wandbUrl: t.exposeString('wandbUrl', { nullable: true }),
   }),
@@ -149,7 +149,7 @@ export const Job = builder.objectRef<JobRow>('Job').implement({
       type: JobLog,
       description: 'The end of the output file, read with a byte bound (a 1 GB log is never shipped whole). Each read runs a command on the cluster: rate-limited per token (RateLimitedError).',
       errors: { types: [RateLimitedError, ...clusterErrors] },
-      args: { tailBytes: t.arg.int({ defaultValue: 256 * 1024 }), collapseProgress: t.arg.boolean({ defaultValue: true }) },
+      args: { tailBytes: t.arg({ type: 'ByteOffset', defaultValue: 256 * 1024 }), collapseProgress: t.arg.boolean({ defaultValue: true }) },
       resolve: (job, args, ctx) => {
         ctx.services.limits.take(ctx.session, 'log', job.id);
         return ctx.services.jobs.log(ctx.em, job.id, args.tailBytes ?? 256 * 1024, args.collapseProgress ?? true);
@@ -306,7 +306,7 @@ builder.mutationFields((t) => ({
 const JobLogChunkRef = builder.objectRef<JobLogChunk>('JobLogChunk').implement({
   fields: (t) => ({
     jobId: t.exposeInt('jobId'),
-    fromByte: t.exposeInt('fromByte', { description: 'Where `text` starts in the output file (before cleaning).' }),
+    fromByte: t.expose('fromByte', { type: 'ByteOffset', description: 'Where `text` starts in the output file (before cleaning).' }),
     text: t.exposeString('text', { description: 'Whole lines, ANSI stripped, progress bars collapsed.' }),
   }),
 });
@@ -315,7 +315,7 @@ builder.subscriptionFields((t) => ({
   jobLog: t.field({
     type: JobLogChunkRef,
     description: "A running job's output as it is written (one remote tail per job, shared by all its watchers). Without fromByte it starts with the last 64 kB.",
-    args: { jobId: t.arg.int({ required: true }), fromByte: t.arg.int() },
+    args: { jobId: t.arg.int({ required: true }), fromByte: t.arg({ type: 'ByteOffset' }) },
     subscribe: (_root, args, ctx) => ctx.services.logs.follow(args.jobId, args.fromByte ?? null),
     resolve: (chunk) => chunk,
   }),

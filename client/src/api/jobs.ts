@@ -28,7 +28,7 @@ const HOME_JOBS = graphql(`query HomeJobs($active: [JobState!]) {
         }`);
 const JOB = graphql(`query Job($id: Int!) { job(id: $id) { __typename ... on QueryJobSuccess { data { ${JOB_DETAIL_FIELDS} } } ... on Error { message } } }`);
 const JOB_LOG = graphql(`query JobLog($id: Int!) { job(id: $id) { __typename ... on QueryJobSuccess { data { log { __typename ... on JobLogSuccess { data { text sizeBytes truncated wandbUrl } } ... on Error { message } } } } ... on Error { message } } }`);
-const JOB_LOG_LIVE = graphql(`subscription JobLogLive($jobId: Int!, $fromByte: Int) { jobLog(jobId: $jobId, fromByte: $fromByte) { jobId fromByte text } }`);
+const JOB_LOG_LIVE = graphql(`subscription JobLogLive($jobId: Int!, $fromByte: ByteOffset) { jobLog(jobId: $jobId, fromByte: $fromByte) { jobId fromByte text } }`);
 const JOB_SCRIPT = graphql(`query JobScript($id: Int!) { job(id: $id) { __typename ... on QueryJobSuccess { data { script name tag } } ... on Error { message } } }`);
 const CANCEL_JOB = graphql(`mutation CancelJob($id: Int!) { cancelJob(id: $id) { ${ERROR_FIELDS} ... on MutationCancelJobSuccess { data { ${JOB_SUMMARY_FIELDS} } } } }`);
 const ARCHIVE_JOB = graphql(`mutation ArchiveJob($id: Int!, $cleanup: Boolean) { archiveJob(id: $id, cleanup: $cleanup) { ${ERROR_FIELDS} ... on MutationArchiveJobSuccess { data { ${JOB_SUMMARY_FIELDS} } } } }`);

@@ -149,16 +149,22 @@ export interface JobDetail extends JobSummary {
   project: { id: number; name: string; headSha: string };
 }
 
+/**
+ * The schema's ByteOffset: a size or position in a file, a JSON number up to 2^53 − 1 (a log past 2 GiB keeps
+ * exact offsets; a number holds them, a 32-bit Int would not).
+ */
+export type ByteOffset = number;
+
 export interface JobLog {
   text: string;
-  sizeBytes: number | null;
+  sizeBytes: ByteOffset | null;
   truncated: boolean;
   wandbUrl: string | null;
 }
 
 export interface JobLogChunk {
   jobId: number;
-  fromByte: number;
+  fromByte: ByteOffset;
   text: string;
 }
 
