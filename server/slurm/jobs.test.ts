@@ -366,7 +366,8 @@ describe('the remote scripts, through a real shell', () => {
       const jobDir = join(root, `hostile/jobs/${name}`);
       return { ...submission, cloneUrl, repoDir: join(root, `hostile/repos/${name}.git`), jobDir, workDir: `${jobDir}/code` };
     };
-    for (const [name, url] of [['ext', `ext::sh -c touch% ${canary('ext')}`], ['fd', 'fd::0'], ['helper', `mc-test-helper::x`], ['scheme', 'mc-test-helper://x/y']]) {
+    const urls: Array<[string, string]> = [['ext', `ext::sh -c touch% ${canary('ext')}`], ['fd', 'fd::0'], ['helper', 'mc-test-helper::x'], ['scheme', 'mc-test-helper://x/y']];
+    for (const [name, url] of urls) {
       tool('git-remote-mc-test-helper', `touch "${canary(name)}"; exit 1`);
       const outcome = await submitBatch(permissive, launch(`${name}xxxxxxxx`.slice(0, 12), url)).catch((caught: unknown) => caught);
       expect(outcome, name).toBeInstanceOf(CheckoutError);
