@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { createOutsideDir, HOSTILE_SETTINGS_CASES, SECRET } from '../test/hostile-project-files.js';
 import { ValidationError } from './errors.js';
 import { defaultSettings, parseSettings, readSettings, SETTINGS_FILE, type ProjectSettings } from './project-settings.js';
 
@@ -56,6 +57,28 @@ describe('readSettings', () => {
     writeFileSync(join(repo, SETTINGS_FILE), 'python: [python3]\n');
     await expect(readSettings(repo)).rejects.toMatchObject({ name: 'ValidationError', field: '.mlops-config.yaml: python' });
   });
+});
+
+describe('readSettings on hostile repositories', () => {
+  const outside = createOutsideDir();
+
+  // Today an alias bomb threw an untyped ReferenceError (masked), /dev/zero read 512 MB, a FIFO never answered.
+  for (const hostile of HOSTILE_SETTINGS_CASES) {
+    it(`refuses ${hostile.name} with a ValidationError naming the file`, { timeout: 15_000 }, async () => {
+      const repo = mkdtempSync(join(tmpdir(), 'mc-settings-'));
+      hostile.write(repo, outside);
+      const error = await readSettings(repo).then(
+        (settings) => {
+          throw new Error(`accepted: ${JSON.stringify(settings)}`);
+        },
+        (rejected: unknown) => rejected,
+      );
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).field).toBe(hostile.file);
+      expect((error as ValidationError).message).toMatch(hostile.message);
+      expect((error as ValidationError).message).not.toContain(SECRET);
+    });
+  }
 });
 
 describe('parseSettings', () => {

@@ -1,8 +1,9 @@
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createOutsideDir, HOSTILE_HYDRA_CASES, SECRET } from '../../test/hostile-project-files.js';
 import { HydraConfigError, readHydraConfig, type HydraConfig, type HydraParameter } from './config.js';
 
 const fixture = fileURLToPath(new URL('../../test/fixtures/ml-project', import.meta.url));
@@ -331,5 +332,51 @@ describe('readHydraConfig composition', () => {
       'model.layers.depth': ['int', 3, true],
       mixed: ['list', [1, '${x}'], true],
     });
+  });
+});
+
+describe('readHydraConfig on hostile repositories', () => {
+  const outside = createOutsideDir();
+  temporary.push(outside);
+
+  // Each case holds a file the server must not read (outside the repository, not a regular file) or a document
+  // past a limit; today's code read them (a FIFO hung the request, /dev/zero read 512 MB), so a deadline per case.
+  for (const hostile of HOSTILE_HYDRA_CASES) {
+    it(`refuses ${hostile.name}, naming the file`, { timeout: 15_000 }, async () => {
+      const root = await project({});
+      hostile.write(root, outside);
+      const error = await failure(readHydraConfig(root));
+      expect(error.file).toBe(hostile.file);
+      expect(error.message).toMatch(hostile.message);
+      expect(JSON.stringify({ ...error, message: error.message })).not.toContain(SECRET);
+    });
+  }
+
+  it('reports a duplicate key of a large file on its line, as OmegaConf refuses it', async () => {
+    const keys = Array.from({ length: 4_000 }, (_, index) => `key_${index}: ${index}\n`).join('');
+    const error = await failure(readHydraConfig(await project({ 'conf/config.yaml': `${keys}key_17: again\n` })));
+    expect([error.file, error.line]).toEqual(['conf/config.yaml', 4_001]);
+    expect(error.message).toMatch(/unique: "key_17" is also on line 18/);
+  });
+
+  it('keeps a symlink that stays inside the repository', async () => {
+    const root = await project({ 'conf/config.yaml': 'defaults:\n  - db: linked\n  - _self_\n', 'shared/db.yaml': 'host: shared\n' });
+    await mkdir(join(root, 'conf/db'));
+    await symlink('../../shared/db.yaml', join(root, 'conf/db/linked.yaml'));
+    expect(values(await readHydraConfig(root))).toEqual({ 'db.host': 'shared' });
+  });
+
+  it('reads a file again when it changes, and not when it does not (cache by path, inode, mtime and size)', async () => {
+    const root = await project({ 'conf/config.yaml': 'lr: 0.1\n' });
+    const file = join(root, 'conf/config.yaml');
+    const then = new Date('2024-01-01T00:00:00Z');
+    await utimes(file, then, then);
+    expect(values(await readHydraConfig(root))).toEqual({ lr: 0.1 });
+    await writeFile(file, 'lr: 0.2\n');
+    // Same size, same inode, mtime put back: indistinguishable from the file parsed before, so it is not re-read.
+    await utimes(file, then, then);
+    expect(values(await readHydraConfig(root))).toEqual({ lr: 0.1 });
+    await writeFile(file, 'lr: 0.25\n');
+    expect(values(await readHydraConfig(root))).toEqual({ lr: 0.25 });
   });
 });
