@@ -23,6 +23,8 @@ describe.skipIf(!ready)('the phone app against the lab', () => {
   let dir: string;
   let projectId: number;
   const jobs: { first?: number; long?: number; clone?: number } = {};
+  /** What Chromium refused under the server's Content-Security-Policy, on any screen the tests below open. */
+  const cspViolations: string[] = [];
   const LONG_NAME = `a-very-long-description-without-spaces-${'x'.repeat(90)}`;
 
   const shot = async (name: string) => {
@@ -44,6 +46,9 @@ describe.skipIf(!ready)('the phone app against the lab', () => {
     context = await launchPhone(join(dir, 'chromium-profile'), { permissions: ['clipboard-read', 'clipboard-write'] });
     page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
+    page.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) cspViolations.push(`${page.url()}: ${message.text()}`);
+    });
   });
   afterAll(async () => {
     await context?.close();
@@ -296,6 +301,13 @@ describe.skipIf(!ready)('the phone app against the lab', () => {
     } finally {
       await page.setViewportSize({ width: 390, height: 844 });
     }
+  });
+
+  it('runs every screen opened so far under the strict Content-Security-Policy without a violation', async () => {
+    const response = await page.goto(`${running.url}/clusters`);
+    expect(response?.headers()['content-security-policy']).toContain("style-src 'self';");
+    await page.waitForLoadState('networkidle').catch(() => undefined);
+    expect(cspViolations).toEqual([]);
   });
 
   it('opens offline with the last known jobs and an offline banner', async () => {

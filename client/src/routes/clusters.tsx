@@ -139,19 +139,19 @@ export default function Clusters() {
       <PageHeader title="GPU availability" />
       <ul class="legend" aria-label="Bar legend">
         <li>
-          <span aria-hidden="true" style={{ background: 'var(--bar-free)' }} />
+          <span aria-hidden="true" class="swatch-free" />
           free
         </li>
         <li>
-          <span aria-hidden="true" style={{ background: 'var(--bar-alloc)' }} />
+          <span aria-hidden="true" class="swatch-alloc" />
           allocated
         </li>
         <li>
-          <span aria-hidden="true" style={{ background: 'var(--bar-stranded)' }} />
+          <span aria-hidden="true" class="swatch-stranded" />
           stranded (idle, but the node’s CPUs or memory are taken)
         </li>
         <li>
-          <span aria-hidden="true" style={{ background: 'var(--bar-empty)' }} />
+          <span aria-hidden="true" class="swatch-empty" />
           out of total
         </li>
       </ul>

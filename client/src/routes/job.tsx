@@ -54,7 +54,7 @@ export default function Job() {
               <p class="job-description">{value().description}</p>
             </Show>
             <JobActionButtons job={value()} onChange={update} />
-            <div class="two-columns" style={{ 'margin-top': '1rem' }}>
+            <div class="two-columns spaced">
               <div class="stack">
                 <section class="card" aria-labelledby="timeline-title">
                   <h2 id="timeline-title" class="section-title">

@@ -148,7 +148,7 @@ export default function Pair() {
         </div>
         <Show when={Detector}>
           <div class="stack" hidden={!scanning()}>
-            <video ref={video} class="scanner" muted playsinline aria-label="Camera view for scanning the pairing QR code" style={{ width: '100%', 'border-radius': '0.75rem' }} />
+            <video ref={video} class="scanner" muted playsinline aria-label="Camera view for scanning the pairing QR code" />
           </div>
         </Show>
       </div>

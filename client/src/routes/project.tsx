@@ -165,7 +165,7 @@ export default function Project() {
               </ul>
             </Show>
             <Show when={page().pageInfo.hasNextPage}>
-              <button type="button" class="button" style={{ 'margin-top': '0.75rem' }} onClick={loadMore} disabled={loadingMore()}>
+              <button type="button" class="button load-more" onClick={loadMore} disabled={loadingMore()}>
                 {loadingMore() ? 'Loading…' : 'Show older jobs'}
               </button>
             </Show>
