@@ -8,10 +8,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { clusterConfig, type Config } from './config.js';
 import { Job, type Project } from './db/entities.js';
 import { initOrm, type Orm } from './db/orm.js';
-import { ClusterUnreachableError, CommandTimeoutError, ValidationError } from './errors.js';
+import { ClusterUnreachableError, CommandTimeoutError, LaunchAlreadySubmittedError, LaunchNotRecordedError, ValidationError } from './errors.js';
 import type { JobInput } from './job-input.js';
 import type { JobService } from './jobs.js';
-import { createServices, type Services } from './services.js';
+import { createServices, type ServiceOptions, type Services } from './services.js';
 import type { ExecOptions, ExecResult } from './ssh/index.js';
 import type { JobState } from './slurm/state.js';
 
@@ -110,7 +110,7 @@ afterAll(() => {
 });
 
 /** A fresh database and services; the cluster answers through `handlers`, keyed by kindOf. */
-async function open(repoPath: string, handlers: Record<string, Handler> = {}, { closeAfterTest = true } = {}): Promise<World> {
+async function open(repoPath: string, handlers: Record<string, Handler> = {}, { closeAfterTest = true, jobs = {} as ServiceOptions['jobs'] } = {}): Promise<World> {
   const orm = await initOrm(':memory:');
   const calls: Call[] = [];
   const config: Config = { file: 'test.yaml', clusters: [cluster('alpha'), cluster('beta')] };
@@ -118,6 +118,7 @@ async function open(repoPath: string, handlers: Record<string, Handler> = {}, { 
   const services = createServices({
     orm,
     config,
+    jobs,
     clusters: {
       transportFactory: (c) => ({
         async exec(argv, options) {
@@ -233,10 +234,36 @@ describe('job service', () => {
       expect(stored.endedAt).toBeInstanceOf(Date);
     });
 
-    it('refuses a tag that was used already', async () => {
+    it('answers a tag that was used already with the launch that has it', async () => {
       const w = await open(repo.work, { submit: acceptingSbatch });
-      await w.jobs.submit(fork(w), w.input(), 'usedonce1234');
-      await expect(w.jobs.submit(fork(w), w.input(), 'usedonce1234')).rejects.toMatchObject({ name: 'ValidationError', field: 'tag' });
+      const job = await w.jobs.submit(fork(w), w.input(), 'usedonce1234');
+      const error = await w.jobs.submit(fork(w), w.input(), 'usedonce1234').catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(LaunchAlreadySubmittedError);
+      // Still a ValidationError of `tag` for clients that know no more (the app previews again).
+      expect(error).toBeInstanceOf(ValidationError);
+      expect(error).toMatchObject({ field: 'tag', tag: 'usedonce1234', jobId: job.id, message: `tag: this launch is already submitted, as job ${job.id}; open that job, or preview again for a new launch` });
+      expect(w.calls.filter((call) => call.kind === 'submit')).toHaveLength(1);
+    });
+
+    // A double tap, or a client retrying a request whose answer it lost, while the first is still on its way: the
+    // used-tag lookup ran for all before any was stored, one insert won and the others hit the unique index (a
+    // masked UniqueConstraintViolationException), and each loser's cleanup unmarked the winner's launch as in progress.
+    it('answers concurrent submits of one tag with one launch, and the others with LaunchAlreadySubmittedError naming it', async () => {
+      let answerSbatch!: () => void;
+      const w = await open(repo.work, { submit: () => new Promise((resolve) => (answerSbatch = () => resolve({ stdout: '71\n' }))), find: () => ({ stdout: '' }) });
+      const attempts = Array.from({ length: 5 }, () => w.jobs.submit(fork(w), w.input(), 'doubletap123'));
+      const refusals = await Promise.all(attempts.slice(1).map((attempt) => attempt.catch((caught: unknown) => caught)));
+      // The losers are answered while the winner's sbatch is still running; the lookup of stranded launches leaves it be.
+      expect(w.calls.filter((call) => call.kind === 'submit')).toHaveLength(1);
+      expect(await w.jobs.recoverSubmissions()).toBe(0);
+      answerSbatch();
+      const job = await attempts[0]!;
+      expect(job).toMatchObject({ state: 'PENDING', slurmJobId: '71', tag: 'doubletap123' });
+      for (const refusal of refusals) {
+        expect(refusal).toBeInstanceOf(LaunchAlreadySubmittedError);
+        expect(refusal).toMatchObject({ field: 'tag', tag: 'doubletap123', jobId: job.id });
+      }
+      expect(await fork(w).count(Job, {})).toBe(1);
       expect(w.calls.filter((call) => call.kind === 'submit')).toHaveLength(1);
     });
 
@@ -331,6 +358,34 @@ describe('job service', () => {
       const job = await w.jobs.submit(fork(w), w.input());
       await w.jobs.recoverSubmissions();
       expect(await fork(w).findOneOrFail(Job, { id: job.id })).toMatchObject({ state: 'PENDING', slurmJobId: '61', submitError: null });
+    });
+  });
+
+  describe('a launch SLURM accepted but the database could not record', () => {
+    // The disk filled (SQLITE_FULL) or the database became read-only between sbatch's answer and saving its id: the
+    // error escaped as a masked DriverException, and nothing told the user SLURM had the job.
+    it('answers LaunchNotRecordedError with the SLURM job id, and the launch is adopted once the database takes writes again', async () => {
+      // A real failed write, on the connection every query uses: the database refuses writes from sbatch's answer on.
+      const refuseWrites = (on: boolean) => world!.orm.em.getConnection().execute(`pragma query_only = ${on ? 'on' : 'off'}`);
+      const w = await open(repo.work, { submit: () => ({ stdout: '77\n' }), find: () => ({ stdout: '77\n' }) }, { jobs: { afterSbatch: () => refuseWrites(true).then(() => undefined) } });
+      const error = await w.jobs.submit(fork(w), w.input(), 'diskfull1234').catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(LaunchNotRecordedError);
+      const stored = await fork(w).findOneOrFail(Job, { tag: 'diskfull1234' });
+      expect(error).toMatchObject({
+        cluster: 'alpha',
+        slurmJobId: '77',
+        tag: 'diskfull1234',
+        jobId: stored.id,
+        message: `alpha: SLURM accepted this launch as job 77, but saving that failed (SQLITE_READONLY: attempt to write a readonly database); it will be adopted as job ${stored.id} by its tag diskfull1234 within a minute of the database accepting writes again, and not submitted twice`,
+      });
+      expect(stored).toMatchObject({ state: 'SUBMITTING', slurmJobId: null });
+
+      // The minute's lookup of stranded launches finds it in SLURM, but cannot save yet; then it can.
+      await expect(w.jobs.recoverSubmissions()).rejects.toMatchObject({ code: 'SQLITE_READONLY' });
+      await refuseWrites(false);
+      expect(await w.jobs.recoverSubmissions()).toBe(1);
+      expect(await fork(w).findOneOrFail(Job, { id: stored.id })).toMatchObject({ state: 'PENDING', slurmJobId: '77', submitError: null });
+      expect(w.calls.filter((call) => call.kind === 'submit')).toHaveLength(1);
     });
   });
 
@@ -488,6 +543,15 @@ describe('job service', () => {
       expect(await names({ search: 'lr_0' })).toEqual(['lr_0.1']);
       expect(await names({ search: '100%' })).toEqual(['old']);
       expect(await names({ search: 'C:\\data' })).toEqual(['paths']);
+    });
+
+    it('refuses a search longer than 500 characters, naming search and the limit', async () => {
+      await expect(w.jobs.list(fork(w), { search: 'resnet'.repeat(10_000) }, 50, null)).rejects.toMatchObject({
+        name: 'ValidationError',
+        field: 'search',
+        message: 'search: must be at most 500 characters (this one has 60000)',
+      });
+      expect(await names({ search: 'x'.repeat(500) })).toEqual([]);
     });
 
     // Found by test/lab/hostile.test.ts: a NUL ended the inlined SQL statement (a masked DriverException).

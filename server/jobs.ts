@@ -4,8 +4,8 @@ import { raw, type EntityManager, type FilterQuery } from '@mikro-orm/sqlite';
 import type { ClusterService } from './clusters.js';
 import { readScriptTemplate } from './config.js';
 import { Job } from './db/entities.js';
-import type { Orm } from './db/orm.js';
-import { ClusterUnreachableError, CommandTimeoutError, NotFoundError, SlurmError, ValidationError } from './errors.js';
+import { databaseReason, type Orm } from './db/orm.js';
+import { ClusterUnreachableError, CommandTimeoutError, LaunchAlreadySubmittedError, LaunchNotRecordedError, NotFoundError, SlurmError, ValidationError } from './errors.js';
 import { readHydraConfig } from './hydra/config.js';
 import { buildHydraArgs, slug, validateDescription, validateResources, type JobInput } from './job-input.js';
 import { cleanLog, extractWandbUrl, trimPartialFirstLine } from './logs.js';
@@ -64,16 +64,26 @@ export interface JobLog {
 }
 
 const TAG = /^[a-z0-9]{12}$/;
+/** A malformed tag is refused before any lookup: the driver inlines values into SQL, where a NUL ends the statement. */
+function checkTag(tag: string): string {
+  if (!TAG.test(tag)) throw new ValidationError('tag', 'must be 12 lowercase letters or digits, as previewScript returns it');
+  return tag;
+}
 export const newTag = (): string => {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
   return [...randomBytes(12)].map((byte) => alphabet[byte % alphabet.length]).join('');
 };
 
+/** A search box's text, not a document; SQLite refuses LIKE patterns over 50,000 bytes anyway. */
+const SEARCH_MAX_LENGTH = 500;
+
 export type JobService = ReturnType<typeof createJobService>;
 
 export function createJobService({ orm, clusters, projects, events, afterSbatch, onSubmitPhase }: JobServiceOptions) {
-  /** Tags of the launches this process is submitting right now. */
+  /** Tags of the launches this process is submitting right now (stored, sbatch not answered yet). */
   const launching = new Set<string>();
+  /** Per tag, the submit that is looking it up and storing it; a second submit of that tag waits for it to finish. */
+  const storing = new Map<string, Promise<unknown>>();
 
   /** Saves, then tells subscribers, but only when something they see changed since `before`. */
   async function save(em: EntityManager, job: Job, before: string | null): Promise<Job> {
@@ -97,8 +107,7 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch,
   }
 
   async function prepare(em: EntityManager, input: JobInput, tagArgument: string | null) {
-    const tag = tagArgument ?? newTag();
-    if (!TAG.test(tag)) throw new ValidationError('tag', 'must be 12 lowercase letters or digits, as previewScript returns it');
+    const tag = checkTag(tagArgument ?? newTag());
     const project = await projects.get(em, input.projectId).catch((error: unknown) => {
       throw error instanceof NotFoundError ? new ValidationError('projectId', error.message) : error;
     });
@@ -132,6 +141,62 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch,
       command: [settings.python, settings.train_script, ...hydraArgs],
     });
     return { tag, project, cluster, description, resources, script, warnings, jobDir, workDir, repoDir: `${workspace}/repos/${slug(project.name) || 'project'}-${project.id}.git` };
+  }
+
+  /**
+   * Runs `work` (look the tag up, store the launch) for one submit of `tag` at a time: a second submit of the same
+   * launch (a double tap, a client retrying a request whose answer it lost) waits for the first, then finds it stored.
+   */
+  async function storeOnce<T>(tag: string, work: () => Promise<T>): Promise<T> {
+    for (let earlier = storing.get(tag); earlier; earlier = storing.get(tag)) await earlier.catch(() => undefined);
+    const mine = work();
+    storing.set(tag, mine);
+    try {
+      return await mine;
+    } finally {
+      if (storing.get(tag) === mine) storing.delete(tag);
+    }
+  }
+
+  /** Validates a launch and stores it as SUBMITTING; from then on it is this process's to finish (`launching`). */
+  async function store(em: EntityManager, input: JobInput, tag: string) {
+    const existing = await em.findOne(Job, { tag });
+    if (existing) throw new LaunchAlreadySubmittedError(tag, existing.id);
+    const prepared = await prepare(em, input, tag);
+    if (!prepared.project.pushed && !input.allowUnpushed) {
+      throw new ValidationError('allowUnpushed', `commit ${prepared.project.headSha.slice(0, 8)} is on no remote branch; push it, or set allowUnpushed if the cluster can reach this repository`);
+    }
+    if (input.parentJobId !== null) await get(em, input.parentJobId).catch(() => {
+      throw new ValidationError('parentJobId', `no job with id ${input.parentJobId}`);
+    });
+    // Until sbatch has answered, this launch is ours to finish: the lookup of stranded launches leaves it alone.
+    launching.add(tag);
+    try {
+      await onSubmitPhase?.('prepared', tag);
+      const now = new Date();
+      const job = em.create(Job, {
+        tag,
+        projectId: prepared.project.id,
+        parentId: input.parentJobId,
+        cluster: prepared.cluster.name,
+        name: prepared.resources.jobName,
+        description: prepared.description,
+        commitSha: prepared.project.headSha,
+        branch: prepared.project.branch,
+        input,
+        script: prepared.script,
+        jobDir: prepared.jobDir,
+        state: 'SUBMITTING',
+        archived: false,
+        createdAt: now,
+        updatedAt: now,
+      });
+      await save(em, job, null);
+      return { job, prepared };
+    } catch (error) {
+      launching.delete(tag);
+      throw error;
+    }
   }
 
   async function get(em: EntityManager, id: number): Promise<Job> {
@@ -197,39 +262,10 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch,
      * SUBMIT_FAILED with SLURM's message; a lost connection leaves SUBMITTING, resolved by tag later — never a
      * second sbatch, since one that timed out can still have run.
      */
-    async submit(em: EntityManager, input: JobInput, tag: string | null = null): Promise<Job> {
-      // A malformed tag is refused by prepare(); it must not reach SQL first (the driver inlines values, and a NUL ends the statement).
-      if (tag && TAG.test(tag) && (await em.count(Job, { tag }))) throw new ValidationError('tag', 'was already used by another launch; preview again');
-      const prepared = await prepare(em, input, tag);
-      if (!prepared.project.pushed && !input.allowUnpushed) {
-        throw new ValidationError('allowUnpushed', `commit ${prepared.project.headSha.slice(0, 8)} is on no remote branch; push it, or set allowUnpushed if the cluster can reach this repository`);
-      }
-      if (input.parentJobId !== null) await get(em, input.parentJobId).catch(() => {
-        throw new ValidationError('parentJobId', `no job with id ${input.parentJobId}`);
-      });
-      // Until sbatch has answered, this launch is ours to finish: the lookup of stranded launches leaves it alone.
-      launching.add(prepared.tag);
+    async submit(em: EntityManager, input: JobInput, tagArgument: string | null = null): Promise<Job> {
+      const tag = checkTag(tagArgument ?? newTag());
+      const { job, prepared } = await storeOnce(tag, () => store(em, input, tag));
       try {
-        await onSubmitPhase?.('prepared', prepared.tag);
-        const now = new Date();
-        const job = em.create(Job, {
-          tag: prepared.tag,
-          projectId: prepared.project.id,
-          parentId: input.parentJobId,
-          cluster: prepared.cluster.name,
-          name: prepared.resources.jobName,
-          description: prepared.description,
-          commitSha: prepared.project.headSha,
-          branch: prepared.project.branch,
-          input,
-          script: prepared.script,
-          jobDir: prepared.jobDir,
-          state: 'SUBMITTING',
-          archived: false,
-          createdAt: now,
-          updatedAt: now,
-        });
-        await save(em, job, null);
         const submitted = visibleState(job);
         await onSubmitPhase?.('stored', job.tag);
 
@@ -258,18 +294,24 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch,
           }
           throw error;
         }
-        await afterSbatch?.(job);
-        await onSubmitPhase?.('answered', job.tag);
-        job.slurmJobId = slurmJobId;
-        job.state = 'PENDING';
-        job.submittedAt = new Date();
-        job.submitError = null;
-        job.updatedAt = new Date();
-        await save(em, job, submitted);
+        try {
+          await afterSbatch?.(job);
+          await onSubmitPhase?.('answered', job.tag);
+          job.slurmJobId = slurmJobId;
+          job.state = 'PENDING';
+          job.submittedAt = new Date();
+          job.submitError = null;
+          job.updatedAt = new Date();
+          await save(em, job, submitted);
+        } catch (error) {
+          // A full disk, a database gone read-only: SLURM has the job, and its row still says SUBMITTING, which
+          // recoverSubmissions adopts by the tag once this launch is over and the database takes writes again.
+          throw new LaunchNotRecordedError(job.cluster, slurmJobId, job.tag, job.id, databaseReason(error));
+        }
         await onSubmitPhase?.('saved', job.tag);
         return job;
       } finally {
-        launching.delete(prepared.tag);
+        launching.delete(tag);
       }
     },
 
@@ -349,6 +391,9 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch,
 
     /** Newest first; `after` is the id of the last job of the previous page. */
     async list(em: EntityManager, filter: JobFilter, first: number, after: number | null): Promise<{ jobs: Job[]; hasNextPage: boolean }> {
+      if (filter.search && filter.search.length > SEARCH_MAX_LENGTH) {
+        throw new ValidationError('search', `must be at most ${SEARCH_MAX_LENGTH} characters (this one has ${filter.search.length})`);
+      }
       // The SQLite driver inlines values into the statement, where a NUL ends it; no stored name, description or
       // cluster holds one (validation refuses them), so such a filter matches nothing.
       if ([filter.search, filter.cluster].some((text) => text?.includes('\0'))) return { jobs: [], hasNextPage: false };
