@@ -8,7 +8,7 @@ import { createApp, type Middleware } from './app.js';
 import { accessNotice, planAccess } from './auth.js';
 import { defaultConfigPath, defaultServerConfig, loadConfig, watchConfig } from './config.js';
 import { initOrm } from './db/orm.js';
-import { ConfigError, ValidationError } from './errors.js';
+import { ConfigError, DatabaseFileError, ValidationError } from './errors.js';
 import type { JobServiceOptions } from './jobs.js';
 import { createServices } from './services.js';
 
@@ -176,7 +176,7 @@ async function main(): Promise<void> {
     console.log(`Mission Control is running at ${running.url}  (config: ${options.configPath})`);
     console.log(`\n${running.accessNotice}\n`);
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigError || error instanceof DatabaseFileError) {
       console.error(`error: ${error.message}`);
       process.exit(2);
     }
