@@ -4,6 +4,7 @@ import type { Job as JobRow } from '../server/db/entities.js';
 import { NotFoundError, RateLimitedError, ValidationError } from '../server/errors.js';
 import { HydraConfigError } from '../server/hydra/config.js';
 import type { GroupChoice, JobInput as JobInputValue, ParameterValue } from '../server/job-input.js';
+import { LOG_TAIL_BYTES, logTailBytes } from '../server/logs.js';
 import type { JobLogChunk } from '../server/pubsub.js';
 import type { JobLog as JobLogValue, LineageNode as LineageNodeValue, ScriptPreview as ScriptPreviewValue } from '../server/jobs.js';
 import { JOB_STATES } from '../server/slurm/state.js';
@@ -147,12 +148,14 @@ export const Job = builder.objectRef<JobRow>('Job').implement({
     lastSeenAt: t.expose('lastSeenAt', { type: 'DateTime', nullable: true, description: 'When SLURM last confirmed the state.' }),
     log: t.field({
       type: JobLog,
-      description: 'The end of the output file, read with a byte bound (a 1 GB log is never shipped whole). Each read runs a command on the cluster: rate-limited per token (RateLimitedError).',
+      description: `The end of the output file, read with a byte bound (a 1 GB log is never shipped whole): tailBytes is brought within ${LOG_TAIL_BYTES.min / 1024} kB to ${LOG_TAIL_BYTES.max / 1024 ** 2} MiB. Each read runs a command on the cluster: rate-limited per token, in calls and in bytes asked (RateLimitedError).`,
       errors: { types: [RateLimitedError, ...clusterErrors] },
-      args: { tailBytes: t.arg({ type: 'ByteOffset', defaultValue: 256 * 1024 }), collapseProgress: t.arg.boolean({ defaultValue: true }) },
+      args: { tailBytes: t.arg({ type: 'ByteOffset', defaultValue: LOG_TAIL_BYTES.default }), collapseProgress: t.arg.boolean({ defaultValue: true }) },
       resolve: (job, args, ctx) => {
-        ctx.services.limits.take(ctx.session, 'log', job.id);
-        return ctx.services.jobs.log(ctx.em, job.id, args.tailBytes ?? 256 * 1024, args.collapseProgress ?? true);
+        const tailBytes = logTailBytes(args.tailBytes ?? LOG_TAIL_BYTES.default);
+        // What the file had to give: all that was asked, or less of a shorter file.
+        const read = (log: JobLogValue) => Math.min(tailBytes, log.sizeBytes ?? 0);
+        return ctx.services.limits.read(ctx.session, 'log', job.id, tailBytes, () => ctx.services.jobs.log(ctx.em, job.id, tailBytes, args.collapseProgress ?? true), read);
       },
     }),
   }),

@@ -1,6 +1,14 @@
 // Job output as a phone can show it: the byte-bounded tail the server read from the cluster, without terminal
 // control codes and without the thousands of intermediate states of a progress bar. Pure: text in, text out.
 
+/**
+ * How much of a log's end one read ships: the app's default, and the bounds any request is brought within (a 1 GB
+ * log is never read whole; the rate limiter charges a token by these bytes).
+ */
+export const LOG_TAIL_BYTES = { default: 256 * 1024, min: 1024, max: 4 * 1024 * 1024 };
+
+export const logTailBytes = (requested: number): number => Math.min(Math.max(requested, LOG_TAIL_BYTES.min), LOG_TAIL_BYTES.max);
+
 // 7-bit sequences only: that is what programs write into UTF-8 log files.
 const ANSI_SEQUENCE = new RegExp(
   [
