@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from './errors.js';
 import { checkCloneUrl, readRepo, sshFormOf } from './git.js';
@@ -110,6 +110,15 @@ describe('readRepo', () => {
       expect(await readRepo(work)).toMatchObject({ dirty: true });
       return;
     }
+  });
+
+  it('reads a repository whose directory name has spaces at its ends, a newline and shell syntax', async () => {
+    const work = join(mkdtempSync(join(tmpdir(), 'mc-git-')), ' ml $(x) ;\n\'q\' ');
+    execFileSync('git', ['init', '-q', '-b', 'main', work]);
+    writeFileSync(join(work, 'train.py'), 'print(1)\n');
+    git(work, 'add', '.');
+    git(work, 'commit', '-qm', 'First model');
+    expect(await readRepo(work)).toMatchObject({ root: work, name: basename(work), branch: 'main', headSubject: 'First model', dirty: false });
   });
 
   it('refuses a directory that is not a repository, or one without commits, naming localPath', async () => {
@@ -279,6 +288,17 @@ describe('readRepo on hostile repositories', () => {
     'core.worktree pointing at /': { arm: (work) => config(work, 'core.worktree', '/'), refused: 'localPath' },
     // Relative to the git directory: `..` is the work tree itself, `../..` its parent.
     'core.worktree pointing at the parent directory': { arm: (work) => config(work, 'core.worktree', '../..'), refused: 'localPath' },
+    'core.worktree pointing at another repository': {
+      arm: (work) => {
+        const other = join(mkdtempSync(join(base, 'other-')), 'other');
+        execFileSync('git', ['init', '-q', other]);
+        writeFileSync(join(other, 'secret.txt'), 'x');
+        git(other, 'add', '.');
+        git(other, 'commit', '-qm', 'Someone else');
+        config(work, 'core.worktree', other);
+      },
+      refused: 'localPath',
+    },
     'a .git file naming a repository whose worktree is /etc': {
       arm: (work) => {
         const elsewhere = join(mkdtempSync(join(base, 'elsewhere-')), 'repo.git');

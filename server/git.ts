@@ -69,9 +69,13 @@ const REQUIRED_FILTER_KEY = /^filter\.(.+)\.required$/;
 const GIT_TIMEOUT_MS = 30_000;
 
 interface GitResult {
+  /** As git printed it: a path may begin or end with spaces or hold a newline, so nothing is trimmed. */
   stdout: string;
   exitCode: number;
 }
+
+/** The one line a command printed about one thing (a path, a name), without its line end. */
+const line = (stdout: string) => stdout.replace(/\n$/, '');
 
 /**
  * The one way the server runs git. No GIT_* variable of ours reaches it (GIT_DIR, GIT_CONFIG_PARAMETERS, GIT_SSH…
@@ -89,7 +93,7 @@ export async function runGit(cwd: string, args: string[], options: { overrides?:
   return new Promise((resolve, reject) => {
     const child = execFile('git', ['--no-pager', '--no-optional-locks', '-C', cwd, ...args], { encoding: 'utf8', env, maxBuffer: 16 * 1024 * 1024, timeout: GIT_TIMEOUT_MS, killSignal: 'SIGKILL' }, (error, stdout) => {
       if (error && typeof error.code !== 'number') reject(error);
-      else resolve({ stdout: stdout.trim(), exitCode: error ? Number(error.code) : 0 });
+      else resolve({ stdout, exitCode: error ? Number(error.code) : 0 });
     });
     child.stdin?.end();
   });
@@ -159,9 +163,9 @@ const isWithin = (path: string, root: string) => path === root || path.startsWit
 
 /** Toplevel and git directory of the repository holding `path`, or null when there is none. */
 async function locate(path: string): Promise<{ root: string; gitDir: string } | null> {
-  const found = await runGit(path, ['rev-parse', '--show-toplevel', '--absolute-git-dir']);
-  const [root, gitDir] = found.stdout.split('\n');
-  return found.exitCode === 0 && root && gitDir ? { root, gitDir } : null;
+  // One question per call: rev-parse has no -z, and a directory name may hold a newline.
+  const [root, gitDir] = await Promise.all([runGit(path, ['rev-parse', '--show-toplevel']), runGit(path, ['rev-parse', '--absolute-git-dir'])]);
+  return root.exitCode === 0 && gitDir.exitCode === 0 ? { root: line(root.stdout), gitDir: line(gitDir.stdout) } : null;
 }
 
 /**
@@ -185,7 +189,7 @@ async function checkToplevel(path: string, found: { root: string; gitDir: string
  * their own uncommitted changes, which would need git to run inside them under their own config.
  */
 async function isDirty(root: string, overrides: Array<[string, string]>): Promise<boolean> {
-  const indexPath = (await runGit(root, ['rev-parse', '--path-format=absolute', '--git-path', 'index'], { overrides })).stdout;
+  const indexPath = line((await runGit(root, ['rev-parse', '--path-format=absolute', '--git-path', 'index'], { overrides })).stdout);
   const scratch = await mkdtemp(join(tmpdir(), 'mc-index-'));
   try {
     const index = join(scratch, 'index');
@@ -221,7 +225,7 @@ export async function readRepo(path: string): Promise<RepoInfo> {
   const overrides = await driverOverrides(root);
   const git = async (args: string[]) => {
     const result = await runGit(root, args, { overrides });
-    return result.exitCode === 0 ? result.stdout : null;
+    return result.exitCode === 0 ? line(result.stdout) : null;
   };
   const headSha = await git(['rev-parse', '--verify', '-q', 'HEAD^{commit}']);
   if (!headSha) throw new ValidationError('localPath', `${root} has no commits yet`);
