@@ -4,7 +4,7 @@
 // an SSE request aborted. Then, with three jobs left behind, a fourth is still followed (the lab's default 6
 // channels allow 3 live logs at once: before, each leaver kept its tail until the job's next line).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
@@ -62,7 +62,7 @@ describe.skipIf(!lab)('a live log whose watcher leaves a quiet job', () => {
     started ??= (async () => {
       for (const job of jobs) {
         await expect.poll(() => state(job.id), { timeout: 60_000, interval: 500 }).toBe('RUNNING');
-        await expect.poll(() => execFileSync('cat', [job.output], { encoding: 'utf8' }), { timeout: 30_000, interval: 200 }).toContain('View run at');
+        await expect.poll(() => readFileSync(job.output, 'utf8'), { timeout: 30_000, interval: 200 }).toContain('View run at');
       }
     })();
     return started;
