@@ -8,7 +8,7 @@ import { databaseReason, type Orm } from './db/orm.js';
 import { ClusterUnreachableError, CommandTimeoutError, LaunchAlreadySubmittedError, LaunchNotRecordedError, NotFoundError, SlurmError, ValidationError } from './errors.js';
 import { readHydraConfig } from './hydra/config.js';
 import { buildHydraArgs, slug, validateDescription, validateResources, type JobInput } from './job-input.js';
-import { cleanLog, extractWandbUrl, trimPartialFirstLine } from './logs.js';
+import { cleanLog, extractWandbUrl, logTailBytes, trimPartialFirstLine } from './logs.js';
 import type { ProjectService } from './projects.js';
 import { cancelJob, expandHome, findSubmission, homeDirectory, readJobStates, readOutputHead, readOutputTail, removeCheckout, submitBatch } from './slurm/jobs.js';
 import { outputFileOf, renderScript } from './slurm/script.js';
@@ -416,7 +416,7 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch,
     /** The end of the job's output, bounded in bytes, cleaned for reading; finds and keeps the W&B run URL. */
     async log(em: EntityManager, id: number, tailBytes: number, collapseProgress: boolean): Promise<JobLog> {
       const job = await get(em, id);
-      const bytes = Math.min(Math.max(tailBytes, 1024), 4 * 1024 * 1024);
+      const bytes = logTailBytes(tailBytes);
       const transport = clusters.transport(job.cluster);
       const tail = await readOutputTail(transport, outputFileOf(job.jobDir), bytes);
       const { text } = trimPartialFirstLine(Buffer.from(tail.text), tail.startsAtFileStart);
