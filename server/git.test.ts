@@ -91,6 +91,13 @@ describe('readRepo', () => {
     expect(await readRepo(work)).toMatchObject({ dirty: false });
     rmSync(join(work, 'train.py'));
     expect(await readRepo(work)).toMatchObject({ dirty: true });
+
+    // A linked worktree has its own index, in its own git directory.
+    const linked = join(dirname(work), 'linked');
+    git(work, 'worktree', 'add', '-q', '-b', 'side', linked);
+    expect(await readRepo(linked)).toMatchObject({ root: linked, branch: 'side', dirty: false });
+    writeFileSync(join(linked, 'train.py'), 'print(3)\n');
+    expect(await readRepo(linked)).toMatchObject({ dirty: true });
   });
 
   // A change of the same size in the same second as the index was written leaves the file's stat as the index has

@@ -188,8 +188,9 @@ async function checkToplevel(path: string, found: { root: string; gitDir: string
  * compared with HEAD (staged) and with the work tree (unstaged). Submodules count when their commit moved, not for
  * their own uncommitted changes, which would need git to run inside them under their own config.
  */
-async function isDirty(root: string, overrides: Array<[string, string]>): Promise<boolean> {
-  const indexPath = line((await runGit(root, ['rev-parse', '--path-format=absolute', '--git-path', 'index'], { overrides })).stdout);
+async function isDirty(root: string, gitDir: string, overrides: Array<[string, string]>): Promise<boolean> {
+  // The index of a linked worktree is in its own git directory too; GIT_INDEX_FILE, which could move it, is dropped.
+  const indexPath = join(gitDir, 'index');
   const scratch = await mkdtemp(join(tmpdir(), 'mc-index-'));
   try {
     const index = join(scratch, 'index');
@@ -220,9 +221,9 @@ async function isDirty(root: string, overrides: Array<[string, string]>): Promis
 export async function readRepo(path: string): Promise<RepoInfo> {
   const found = await locate(path);
   if (!found) throw new ValidationError('localPath', `${path} is not inside a git repository`);
-  await checkToplevel(path, found);
   const { root } = found;
-  const overrides = await driverOverrides(root);
+  // Reading the config runs nothing, so it need not wait for the toplevel check.
+  const [overrides] = await Promise.all([driverOverrides(root), checkToplevel(path, found)]);
   const git = async (args: string[]) => {
     const result = await runGit(root, args, { overrides });
     return result.exitCode === 0 ? line(result.stdout) : null;
@@ -234,7 +235,7 @@ export async function readRepo(path: string): Promise<RepoInfo> {
     git(['symbolic-ref', '--short', '-q', 'HEAD']),
     // get-url applies the user's url.<base>.insteadOf, as a fetch from this directory would.
     git(['remote', 'get-url', 'origin']),
-    isDirty(root, overrides),
+    isDirty(root, found.gitDir, overrides),
     git(['for-each-ref', '--count=1', '--format=%(refname)', '--contains', headSha, 'refs/remotes/']),
   ]);
   const cloneUrl = originUrl ? sshFormOf(originUrl) : null;
