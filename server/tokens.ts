@@ -150,7 +150,12 @@ export function createRevocationWatch(orm: Orm) {
     check,
     /** False once the token is revoked (a database error counts as revoked: nothing leaves on a doubt). */
     async stillValid(tokenId: number): Promise<boolean> {
-      return (await check().catch(() => new Set<number>())).has(tokenId);
+      try {
+        // A token created in this process since the ids were read changes no data_version: read them again.
+        return (await check()).has(tokenId) || (await check(true)).has(tokenId);
+      } catch {
+        return false;
+      }
     },
     /** Calls `onRevoked` once, when the token is revoked; returns the function that stops watching. */
     watch(tokenId: number, onRevoked: () => void): () => void {
