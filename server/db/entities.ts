@@ -133,7 +133,7 @@ export const PushSubscription = defineEntity({
     p256dh: p.string(),
     auth: p.string(),
     /** The API token that registered it (null: a token-less server, or registered before devices had owners). */
-    tokenId: p.integer().nullable(),
+    tokenId: p.integer().nullable().index(),
     /** Push once when a job has been PENDING this long; null = never. */
     pendingAfterMinutes: p.integer().nullable(),
     mutedProjectIds: p.json<number[]>(),
