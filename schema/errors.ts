@@ -1,5 +1,15 @@
 // Typed errors exposed to clients; resolvers list the ones they can return, and anything else is masked by Yoga.
-import { ClusterUnreachableError, CommandTimeoutError, HostKeyError, NotFoundError, RateLimitedError, SlurmError, ValidationError } from '../server/errors.js';
+import {
+  ClusterUnreachableError,
+  CommandTimeoutError,
+  HostKeyError,
+  LaunchAlreadySubmittedError,
+  LaunchNotRecordedError,
+  NotFoundError,
+  RateLimitedError,
+  SlurmError,
+  ValidationError,
+} from '../server/errors.js';
 import { HydraConfigError } from '../server/hydra/config.js';
 import { builder } from './builder.js';
 
@@ -60,6 +70,29 @@ builder.objectType(HydraConfigError, {
   fields: (t) => ({
     file: t.exposeString('file'),
     line: t.exposeInt('line', { nullable: true }),
+  }),
+});
+
+builder.objectType(LaunchAlreadySubmittedError, {
+  name: 'LaunchAlreadySubmittedError',
+  description: 'This tag was submitted already (a second tap, a retried request): `jobId` is that launch; nothing was submitted again.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    field: t.exposeString('field', { description: 'Always "tag".' }),
+    tag: t.exposeString('tag'),
+    jobId: t.exposeInt('jobId'),
+  }),
+});
+
+builder.objectType(LaunchNotRecordedError, {
+  name: 'LaunchNotRecordedError',
+  description: 'SLURM accepted the launch but saving its id failed (a full disk): it is adopted by its tag once the database takes writes, never submitted twice.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    cluster: t.exposeString('cluster'),
+    slurmJobId: t.exposeString('slurmJobId'),
+    tag: t.exposeString('tag'),
+    jobId: t.exposeInt('jobId'),
   }),
 });
 

@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { filter, pipe } from 'graphql-yoga';
 import type { Job as JobRow } from '../server/db/entities.js';
-import { NotFoundError, RateLimitedError, ValidationError } from '../server/errors.js';
+import { LaunchAlreadySubmittedError, LaunchNotRecordedError, NotFoundError, RateLimitedError, ValidationError } from '../server/errors.js';
 import { HydraConfigError } from '../server/hydra/config.js';
 import type { GroupChoice, JobInput as JobInputValue, ParameterValue } from '../server/job-input.js';
 import { LOG_TAIL_BYTES, logTailBytes } from '../server/logs.js';
@@ -231,7 +231,11 @@ builder.queryFields((t) => ({
     description: 'Newest first.',
     args: { filter: t.arg({ type: JobFilter }), first: t.arg.int({ defaultValue: 50 }), after: t.arg.string() },
     resolve: async (_root, args, ctx) => {
-      const { jobs, hasNextPage } = await ctx.services.jobs.list(ctx.em, args.filter ?? {}, args.first ?? 50, args.after ? idOfCursor(args.after) : null);
+      const { jobs, hasNextPage } = await ctx.services.jobs.list(ctx.em, args.filter ?? {}, args.first ?? 50, args.after ? idOfCursor(args.after) : null).catch((error: unknown) => {
+        // The list is not a result union (its clients read `jobs { nodes }`): a refused filter is a plain input error.
+        if (error instanceof ValidationError) throw new GraphQLError(error.message, { extensions: { code: 'BAD_USER_INPUT', field: error.field } });
+        throw error;
+      });
       const edges = jobs.map((node) => ({ cursor: cursorOf(node), node }));
       return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
     },
@@ -271,7 +275,8 @@ builder.mutationFields((t) => ({
   submitJob: t.field({
     type: Job,
     description: 'Stores the launch, then submits it. SLURM refusing it is a job in SUBMIT_FAILED with its message.',
-    errors: { types: launchErrors },
+    // Before ValidationError, which LaunchAlreadySubmittedError extends: the first matching type names the result.
+    errors: { types: [LaunchAlreadySubmittedError, LaunchNotRecordedError, ...launchErrors] },
     args: { input: t.arg({ type: JobInput, required: true }), tag: t.arg.string({ description: 'The tag previewScript returned.' }) },
     resolve: (_root, args, ctx) => ctx.services.jobs.submit(ctx.em, toJobInput(args.input), args.tag ?? null),
   }),

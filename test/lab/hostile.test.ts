@@ -379,9 +379,15 @@ describe.skipIf(!lab)('hostile input against the lab', () => {
       outcomes.forEach((outcome, index) => expect(outcome, `${call} ← ${JSON.stringify(CORPUS[index]).slice(0, 200)}`).toMatchObject({ __typename: typename }));
     }
 
-    // Search text goes into SQL as a bound LIKE pattern: no error, no row from nowhere.
-    const searched = await batched(CORPUS, 'query', '$s#: String', (index) => `jobs(filter: { search: $s${index}, cluster: $s${index} })`, 'nodes { id }', (value, index) => ({ [`s${index}`]: value }));
+    // Search text goes into SQL as a bound LIKE pattern: no error, no row from nowhere. A search box's text is at
+    // most 500 characters: longer is refused, naming the field, never run as SQL.
+    const searchable = CORPUS.filter((value) => value.length <= 500);
+    const searched = await batched(searchable, 'query', '$s#: String', (index) => `jobs(filter: { search: $s${index}, cluster: $s${index} })`, 'nodes { id }', (value, index) => ({ [`s${index}`]: value }));
     for (const connection of searched) expect(connection).toEqual({ nodes: [] });
+    for (const value of CORPUS.filter((text) => text.length > 500)) {
+      const refused = await post('query($s: String) { jobs(filter: { search: $s }) { nodes { id } } }', { s: value });
+      expect(refused.errors, value.slice(0, 80)).toEqual([expect.objectContaining({ message: expect.stringMatching(/^search: must be at most 500 characters/), extensions: expect.objectContaining({ code: 'BAD_USER_INPUT', field: 'search' }) })]);
+    }
   });
 
   it('submits accepted hostile data to SLURM: stored, passed and printed verbatim, never run', async () => {

@@ -39,7 +39,7 @@ describe.skipIf(!lab)('launch failures on the lab', () => {
     const answers = await Promise.all(
       Array.from({ length: 5 }, () =>
         request(
-          `mutation($input: JobInput!, $tag: String) { submitJob(input: $input, tag: $tag) { __typename ... on MutationSubmitJobSuccess { data { id state slurmJobId } } ... on Error { message } ... on ValidationError { field } } }`,
+          `mutation($input: JobInput!, $tag: String) { submitJob(input: $input, tag: $tag) { __typename ... on MutationSubmitJobSuccess { data { id state slurmJobId } } ... on Error { message } ... on LaunchAlreadySubmittedError { field jobId } } }`,
           { input, tag },
         ).then((data) => data.submitJob),
       ),
@@ -50,7 +50,7 @@ describe.skipIf(!lab)('launch failures on the lab', () => {
     expect(job).toMatchObject({ state: 'PENDING', slurmJobId: expect.stringMatching(/^\d+$/) });
     const others = answers.filter((answer) => answer !== launched[0]);
     expect(others).toEqual(
-      Array.from({ length: 4 }, () => ({ __typename: 'ValidationError', field: 'tag', message: `tag: this launch is already submitted, as job ${job.id}; open that job, or preview again for a new launch` })),
+      Array.from({ length: 4 }, () => ({ __typename: 'LaunchAlreadySubmittedError', field: 'tag', jobId: job.id, message: `tag: this launch is already submitted, as job ${job.id}; open that job, or preview again for a new launch` })),
     );
     // SLURM got it once.
     const queued = onLab(lab!, `squeue -h -t all -u "$(id -un)" -o '%i|%Z'`).stdout.split('\n').filter((line) => line.endsWith(`/jobs/${tag}/code`));

@@ -16,7 +16,7 @@ const PREVIEW = graphql(
   `query PreviewScript($input: JobInput!, $tag: String) { previewScript(input: $input, tag: $tag) { ${INPUT_ERRORS} ... on QueryPreviewScriptSuccess { data { script tag warnings } } } }`,
 );
 const SUBMIT = graphql(
-  `mutation SubmitJob($input: JobInput!, $tag: String) { submitJob(input: $input, tag: $tag) { ${INPUT_ERRORS} ... on MutationSubmitJobSuccess { data { ${JOB_SUMMARY_FIELDS} } } } }`,
+  `mutation SubmitJob($input: JobInput!, $tag: String) { submitJob(input: $input, tag: $tag) { ${INPUT_ERRORS} ... on LaunchAlreadySubmittedError { field } ... on MutationSubmitJobSuccess { data { ${JOB_SUMMARY_FIELDS} } } } }`,
 );
 
 type Outcome<T> = { __typename: string; data?: T; message?: string; field?: string };
