@@ -76,8 +76,6 @@ function start(): Worker {
     workerData: { entry: new URL('./project-reader-worker.ts', import.meta.url).href },
     resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
   });
-  // The worker alone never keeps the process alive; a read in flight does, through its deadline timer.
-  started.unref();
   started.on('message', (reply: ReaderReply) => {
     const entry = settle(reply.id);
     if (!entry) return;
@@ -93,6 +91,9 @@ function start(): Worker {
   started.on('exit', () => {
     if (worker === started) restart('the reader stopped unexpectedly', null);
   });
+  // The worker alone never keeps the process alive; a read in flight does, through its deadline timer. (After the
+  // listeners: adding a 'message' listener refs the worker's port again.)
+  started.unref();
   return started;
 }
 
