@@ -16,6 +16,7 @@ const benches: Record<string, () => Promise<{ default: Bench }>> = {
   logs: () => import('./logs.js'),
   client: () => import('./client.js'),
   soak: () => import('./soak.js'),
+  'hostile-config': () => import('./hostile-config.js'),
 };
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
