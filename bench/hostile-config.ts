@@ -50,6 +50,17 @@ async function measure(label: string, tree: string, work: string): Promise<Run> 
     cwd: tree,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // Its state is thrown away: no graceful stop to wait for, also when the measurement fails.
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  try {
+    return await measureOn(label, child, work);
+  } finally {
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+async function measureOn(label: string, child: ChildProcess, work: string): Promise<Run> {
   const ready = await new Promise<{ url: string; projectId: number }>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the ${label} server exited with ${code}`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -96,10 +107,6 @@ async function measure(label: string, tree: string, work: string): Promise<Run> 
   }
   await hostile;
   run.resets = resets;
-  // Its state is thrown away: no graceful stop to wait for.
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
   return run;
 }
 
