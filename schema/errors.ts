@@ -5,6 +5,7 @@ import {
   HostKeyError,
   LaunchAlreadySubmittedError,
   LaunchNotRecordedError,
+  LogTailLimitError,
   NotFoundError,
   RateLimitedError,
   SlurmError,
@@ -93,6 +94,16 @@ builder.objectType(LaunchNotRecordedError, {
     slurmJobId: t.exposeString('slurmJobId'),
     tag: t.exposeString('tag'),
     jobId: t.exposeInt('jobId'),
+  }),
+});
+
+builder.objectType(LogTailLimitError, {
+  name: 'LogTailLimitError',
+  description: "The cluster already streams as many jobs' live logs as it may (each holds an SSH channel that commands need): close another job's log, or read this one with job.log.",
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    cluster: t.exposeString('cluster'),
+    following: t.exposeInt('following', { description: "How many jobs' logs the cluster streams now, its most at once." }),
   }),
 });
 

@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { filter, pipe } from 'graphql-yoga';
 import type { Job as JobRow } from '../server/db/entities.js';
-import { LaunchAlreadySubmittedError, LaunchNotRecordedError, NotFoundError, RateLimitedError, ValidationError } from '../server/errors.js';
+import { LaunchAlreadySubmittedError, LaunchNotRecordedError, LogTailLimitError, NotFoundError, RateLimitedError, ValidationError } from '../server/errors.js';
 import { HydraConfigError } from '../server/hydra/config.js';
 import type { GroupChoice, JobInput as JobInputValue, ParameterValue } from '../server/job-input.js';
 import { LOG_TAIL_BYTES, logTailBytes } from '../server/logs.js';
@@ -319,10 +319,16 @@ const JobLogChunkRef = builder.objectRef<JobLogChunk>('JobLogChunk').implement({
   }),
 });
 
+const JobLogEvent = builder.unionType('JobLogEvent', {
+  types: [JobLogChunkRef, LogTailLimitError, NotFoundError],
+  resolveType: (event) => (event instanceof LogTailLimitError ? 'LogTailLimitError' : event instanceof NotFoundError ? 'NotFoundError' : 'JobLogChunk'),
+});
+
 builder.subscriptionFields((t) => ({
   jobLog: t.field({
-    type: JobLogChunkRef,
-    description: "A running job's output as it is written (one remote tail per job, shared by all its watchers). Without fromByte it starts with the last 64 kB.",
+    type: JobLogEvent,
+    description:
+      "A running job's output as it is written (one remote tail per job, shared by all its watchers). Without fromByte it starts with the last 64 kB. A refusal (LogTailLimitError, NotFoundError) is the subscription's one event.",
     args: { jobId: t.arg.int({ required: true }), fromByte: t.arg({ type: 'ByteOffset' }) },
     subscribe: (_root, args, ctx) => ctx.services.logs.follow(args.jobId, args.fromByte ?? null),
     resolve: (chunk) => chunk,

@@ -66,7 +66,7 @@ describe('ByteOffset: a log of 3 GiB', () => {
   });
 
   it('jobLog follows from an offset past 2 GiB and says where each chunk starts, as a JSON number', async () => {
-    const query = 'subscription($id: Int!, $from: ByteOffset) { jobLog(jobId: $id, fromByte: $from) { fromByte text } }';
+    const query = 'subscription($id: Int!, $from: ByteOffset) { jobLog(jobId: $id, fromByte: $from) { ... on JobLogChunk { fromByte text } } }';
     const response = await app.yoga.fetch(`http://mc.test/graphql?${new URLSearchParams({ query, variables: JSON.stringify({ id: jobId, from: OFFSET }) })}`, {
       headers: { accept: 'text/event-stream', ...authHeaders(token) },
     });

@@ -128,3 +128,16 @@ export class DatabaseFileError extends AppError {
     super(`${path}: ${message}`);
   }
 }
+
+/** A cluster already streams as many live logs as it may (each holds an SSH channel that commands need). */
+export class LogTailLimitError extends AppError {
+  constructor(
+    readonly cluster: string,
+    /** How many jobs' logs the cluster streams now: its most at once. */
+    readonly following: number,
+  ) {
+    super(
+      `${cluster} already streams the live output of ${following} jobs, its most at once (each holds an SSH channel that commands need): close another job's log, or read this one with job.log`,
+    );
+  }
+}

@@ -3,6 +3,7 @@ import { createJobRow } from '../bench/support.js';
 import { appendChunk, logFromTail, logText } from '../client/src/lib/log.js';
 import type { ClusterService } from './clusters.js';
 import { initOrm, type Orm } from './db/orm.js';
+import { LogTailLimitError } from './errors.js';
 import { createLogFollower, maxLogTails } from './log-tail.js';
 import { createEvents, type JobLogChunk } from './pubsub.js';
 import type { StreamingTransport, StreamOptions } from './ssh/transport.js';
@@ -44,7 +45,7 @@ describe('the live log follower', () => {
   it('sends an unfinished progress line as it stands, and the app shows each bar once, in its latest state', async () => {
     const chunks: JobLogChunk[] = [];
     void (async () => {
-      for await (const chunk of follower.follow(jobId, 0)) chunks.push(chunk);
+      for await (const chunk of follower.follow(jobId, 0)) chunks.push(chunk as JobLogChunk);
     })();
     const next = async (count: number) => {
       const deadline = Date.now() + 2000;
@@ -70,7 +71,11 @@ describe('the live log follower', () => {
     // The first test's watcher still follows its job: the cluster's one live log.
     expect(maxLogTails(4)).toBe(1);
     const refused = follower.follow(otherJobId, null);
-    await expect(refused.next()).rejects.toMatchObject({ extensions: { code: 'LOG_TAIL_LIMIT' }, message: expect.stringContaining('close another job') });
+    // The refusal is the stream's one event, a typed error, then the stream ends.
+    const refusal = await refused.next();
+    expect(refusal.value).toBeInstanceOf(LogTailLimitError);
+    expect(refusal.value).toMatchObject({ cluster: 'lab', following: 1, message: expect.stringContaining('close another job') });
+    expect(await refused.next()).toMatchObject({ done: true });
     // A second watcher of the job already followed shares its tail and is not refused.
     const sharing = follower.follow(jobId, null);
     const shared = sharing.next();

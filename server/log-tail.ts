@@ -2,12 +2,11 @@
 // watcher of that job; it stops when the last watcher leaves or the job ends. Output is sent at most four
 // times a second, ANSI stripped and progress bars collapsed (an unfinished line as it stands), so a chatty job
 // cannot flood a phone.
-import { GraphQLError } from 'graphql';
 import { Repeater } from 'graphql-yoga';
 import type { ClusterService } from './clusters.js';
 import { Job } from './db/entities.js';
 import type { Orm } from './db/orm.js';
-import { NotFoundError } from './errors.js';
+import { LogTailLimitError, NotFoundError } from './errors.js';
 import { cleanLog } from './logs.js';
 import type { JobLogChunk, PubSub } from './pubsub.js';
 import { outputFileOf } from './slurm/script.js';
@@ -32,6 +31,9 @@ interface Tail {
 export const maxLogTails = (maxChannels: number) => Math.max(1, maxChannels - 3);
 
 export type LogFollower = ReturnType<typeof createLogFollower>;
+
+/** What a log subscription delivers: chunks, or one refusal and nothing more. */
+export type JobLogEvent = JobLogChunk | LogTailLimitError | NotFoundError;
 
 export function createLogFollower({ orm, clusters, events }: { orm: Orm; clusters: ClusterService; events: PubSub }) {
   const tails = new Map<number, Tail>();
@@ -88,10 +90,7 @@ export function createLogFollower({ orm, clusters, events }: { orm: Orm; cluster
         const limit = maxLogTails(clusters.config(job.cluster).maxChannels);
         const following = [...tails.values()].filter((other) => other.cluster === job.cluster).length;
         if (following >= limit) {
-          throw new GraphQLError(
-            `${job.cluster} already streams the live output of ${following} jobs, its most at once (each holds an SSH channel that commands need): close another job's log, or read this one with job.log`,
-            { extensions: { code: 'LOG_TAIL_LIMIT' } },
-          );
+          throw new LogTailLimitError(job.cluster, following);
         }
       }
       tail = { cluster: remote ? job.cluster : null, watchers: 0, handle: null, stopped: false };
@@ -115,9 +114,21 @@ export function createLogFollower({ orm, clusters, events }: { orm: Orm; cluster
      * hours away, and its tail and SSH channel would stay until then. A Repeater's return() settles that next() at
      * once and runs the leaving below, so the tail stops as soon as the last watcher goes.
      */
-    follow(jobId: number, fromByte: number | null): AsyncGenerator<JobLogChunk> {
-      return new Repeater<JobLogChunk>(async (push, left) => {
-        const tail = await join(jobId, fromByte);
+    follow(jobId: number, fromByte: number | null): AsyncGenerator<JobLogEvent> {
+      return new Repeater<JobLogEvent>(async (push, left) => {
+        let tail: Tail;
+        try {
+          tail = await join(jobId, fromByte);
+        } catch (error) {
+          // The subscription's one answer: a typed refusal the client shows, not an error that ends it unexplained.
+          if (error instanceof LogTailLimitError || error instanceof NotFoundError) {
+            // Delivered before the end: a Repeater hands out what was pushed before it stopped.
+            void push(error);
+            left();
+            return;
+          }
+          throw error;
+        }
         const chunks = events.subscribe('job:log', jobId);
         try {
           const forwarding = (async () => {

@@ -95,7 +95,7 @@ describe.skipIf(!lab)('live status', () => {
     const job = submitted.submitJob.data;
     const states = collect('subscription($ids: [Int!]) { jobUpdated(jobIds: $ids) { state } }', { ids: [job.id] });
     await expect.poll(() => states.received.map((update) => update.data.jobUpdated.state), { timeout: 30_000, interval: 200 }).toContain('RUNNING');
-    const log = collect('subscription($id: Int!) { jobLog(jobId: $id) { jobId fromByte text } }', { id: job.id });
+    const log = collect('subscription($id: Int!) { jobLog(jobId: $id) { ... on JobLogChunk { jobId fromByte text } } }', { id: job.id });
     const text = () => log.received.map((chunk) => chunk.data.jobLog.text).join('');
     await expect.poll(text, { timeout: 20_000, interval: 100 }).toContain('wandb: ');
     await expect.poll(text, { timeout: 30_000, interval: 100 }).toContain('done\n');

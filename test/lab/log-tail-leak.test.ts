@@ -19,7 +19,7 @@ import { labClusterEntry, labForSuite } from './lab-env.js';
 
 const lab = labForSuite('lab log-tail leak suite');
 
-const JOB_LOG = 'subscription($id: Int!) { jobLog(jobId: $id) { jobId fromByte text } }';
+const JOB_LOG = 'subscription($id: Int!) { jobLog(jobId: $id) { ... on JobLogChunk { jobId fromByte text } } }';
 const LEAVE_WITHIN_MS = 2000;
 
 describe.skipIf(!lab)('a live log whose watcher leaves a quiet job', () => {

@@ -1,6 +1,6 @@
 // Jobs: lists, one job, its log, its lineage, and what can be done to it.
 import { applyJobUpdate, isActive } from '../lib/job-list';
-import { graphql, mutate, query, subscribe, unwrap } from './client';
+import { ApiError, graphql, mutate, query, subscribe, unwrap } from './client';
 import { createLive, prefetch } from './live';
 import type { JobDetail, JobInput, JobLog, JobLogChunk, JobState, JobSummary, LineageNode } from './types';
 
@@ -28,7 +28,9 @@ const HOME_JOBS = graphql(`query HomeJobs($active: [JobState!]) {
         }`);
 const JOB = graphql(`query Job($id: Int!) { job(id: $id) { __typename ... on QueryJobSuccess { data { ${JOB_DETAIL_FIELDS} } } ... on Error { message } } }`);
 const JOB_LOG = graphql(`query JobLog($id: Int!) { job(id: $id) { __typename ... on QueryJobSuccess { data { log { __typename ... on JobLogSuccess { data { text sizeBytes truncated wandbUrl } } ... on Error { message } } } } ... on Error { message } } }`);
-const JOB_LOG_LIVE = graphql(`subscription JobLogLive($jobId: Int!, $fromByte: ByteOffset) { jobLog(jobId: $jobId, fromByte: $fromByte) { jobId fromByte text } }`);
+const JOB_LOG_LIVE = graphql(
+  `subscription JobLogLive($jobId: Int!, $fromByte: ByteOffset) { jobLog(jobId: $jobId, fromByte: $fromByte) { __typename ... on JobLogChunk { jobId fromByte text } ... on Error { message } } }`,
+);
 const JOB_SCRIPT = graphql(`query JobScript($id: Int!) { job(id: $id) { __typename ... on QueryJobSuccess { data { script name tag } } ... on Error { message } } }`);
 const CANCEL_JOB = graphql(`mutation CancelJob($id: Int!) { cancelJob(id: $id) { ${ERROR_FIELDS} ... on MutationCancelJobSuccess { data { ${JOB_SUMMARY_FIELDS} } } } }`);
 const ARCHIVE_JOB = graphql(`mutation ArchiveJob($id: Int!, $cleanup: Boolean) { archiveJob(id: $id, cleanup: $cleanup) { ${ERROR_FIELDS} ... on MutationArchiveJobSuccess { data { ${JOB_SUMMARY_FIELDS} } } } }`);
@@ -124,11 +126,15 @@ export async function fetchJobLog(id: number): Promise<JobLog> {
   return unwrap(unwrap(data.job).log);
 }
 
+/** A refusal (the cluster streams as many logs as it may, or no such job) comes as the stream's one event. */
 export function followJobLog(jobId: number, fromByte: number | null, onChunk: (chunk: JobLogChunk) => void, onError?: (error: Error) => void): () => void {
-  return subscribe<{ jobLog: JobLogChunk }>(
+  return subscribe<{ jobLog: (JobLogChunk & { __typename: 'JobLogChunk' }) | { __typename: 'LogTailLimitError' | 'NotFoundError'; message: string } }>(
     JOB_LOG_LIVE,
     { jobId, fromByte },
-    (data) => onChunk(data.jobLog),
+    (data) => {
+      if (data.jobLog.__typename === 'JobLogChunk') onChunk(data.jobLog);
+      else onError?.(new ApiError(data.jobLog.message, 'typed', data.jobLog.__typename));
+    },
     onError,
   );
 }
