@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import type { Bench, Figure } from './bench.js';
 import { percentile } from './bench.js';
 import { ms } from './support.js';
-import { createApp } from '../server/app.js';
+import { createApp } from '../server/http/app.js';
 import { initOrm } from '../server/db/orm.js';
-import type { JobFilter } from '../server/jobs.js';
+import type { JobFilter } from '../server/jobs/service.js';
 import { createServices } from '../server/services.js';
 
 const JOBS = 100_000;

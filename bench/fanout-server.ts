@@ -6,10 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { createApp } from '../server/app.js';
+import { createApp } from '../server/http/app.js';
 import { Job } from '../server/db/entities.js';
 import { initOrm } from '../server/db/orm.js';
-import { snapshot } from '../server/job-status.js';
+import { snapshot } from '../server/jobs/transitions.js';
 import { createServices } from '../server/services.js';
 import { createJobRow } from './support.js';
 

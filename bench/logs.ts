@@ -7,7 +7,7 @@ import type { Bench, Figure } from './bench.js';
 import { kB, percentile } from './bench.js';
 import { requireLab } from './lab-server.js';
 import { countingProxy, createJobRow, labRun, median, meteredTransport, ms, RUN_ID, seconds, sleep } from './support.js';
-import { createApp } from '../server/app.js';
+import { createApp } from '../server/http/app.js';
 import { initOrm } from '../server/db/orm.js';
 import { createServices } from '../server/services.js';
 import { outputFileOf } from '../server/slurm/script.js';
@@ -183,7 +183,7 @@ const bench: Bench = {
         firstChunk.text.split('\n').filter(Boolean).length,
       ]);
       if (beforeAppends === 0) {
-        notes.push('A subscriber to a job whose last 64 kB holds no newline (a progress bar in the middle of an epoch) gets nothing until the job writes one: log-tail.ts holds a line back until it ends, so the bar\'s current state is never shown live.');
+        notes.push('A subscriber to a job whose last 64 kB holds no newline (a progress bar in the middle of an epoch) gets nothing until the job writes one: the live log held a line back until it ends, so the bar\'s current state is never shown live.');
       }
       notes.push(
         `Live tail: one \`tail -F\` per job over the open connection; output is sent at most every 250 ms (FLUSH_MS), which bounds the latency from below. Each line was appended by a separate ssh command and stamped with \`date +%s.%N\` as it was written; latencies ${latencies.map((value) => Math.round(value)).join(', ')} ms.`,

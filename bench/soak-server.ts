@@ -4,7 +4,7 @@
 // reporting each tick, and a full-GC memory sample at the ticks it is given. Unhandled rejections and uncaught
 // exceptions are counted and reported, not fatal, so that one does not end the soak that should count them.
 import { startServer } from '../server/main.js';
-import type { PollRecord } from '../server/clusters.js';
+import type { PollRecord } from '../server/clusters/service.js';
 
 export type SoakRequest =
   | { type: 'run'; minTickMs: number; sampleAt: number[]; sampleEvery: number }

@@ -1,4 +1,4 @@
-import type { ClusterStatus } from '../server/clusters.js';
+import type { ClusterStatus } from '../server/clusters/service.js';
 import type { PartitionInfo } from '../server/db/entities.js';
 import type { SlurmJobStatus } from '../server/slurm/state.js';
 import { JobState } from './job.js';

@@ -11,7 +11,7 @@ import {
   SlurmError,
   ValidationError,
 } from '../server/errors.js';
-import { HydraConfigError } from '../server/hydra/config.js';
+import { HydraConfigError } from '../server/projects/hydra/config.js';
 import { builder } from './builder.js';
 
 export const ErrorInterface = builder.interfaceRef<Error>('Error').implement({

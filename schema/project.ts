@@ -1,7 +1,7 @@
 import type { Project as ProjectRow } from '../server/db/entities.js';
 import { NotFoundError, ValidationError } from '../server/errors.js';
-import { HydraConfigError, type HydraConfig, type HydraGroup, type HydraParameter } from '../server/hydra/config.js';
-import type { ProjectSettings } from '../server/project-settings.js';
+import { HydraConfigError, type HydraConfig, type HydraGroup, type HydraParameter } from '../server/projects/hydra/config.js';
+import type { ProjectSettings } from '../server/projects/settings.js';
 import { builder } from './builder.js';
 
 const EnvVar = builder.objectRef<{ name: string; value: string }>('EnvVar').implement({

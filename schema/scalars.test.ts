@@ -2,7 +2,7 @@
 // is 3 GiB: job.log's size, and a jobLog subscription (SSE) from an offset past 2^31 and its chunk's offset.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJobRow } from '../bench/support.js';
-import { createApp } from '../server/app.js';
+import { createApp } from '../server/http/app.js';
 import { clusterConfig } from '../server/config.js';
 import { initOrm, type Orm } from '../server/db/orm.js';
 import { createServices, type Services } from '../server/services.js';

@@ -1,4 +1,4 @@
-import type { Session } from '../server/auth.js';
+import type { Session } from '../server/http/auth.js';
 import { builder } from './builder.js';
 
 const SessionRef = builder.objectRef<Session>('Session').implement({

@@ -4,12 +4,12 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Cron } from 'croner';
-import { createApp, type Middleware } from './app.js';
-import { accessNotice, planAccess } from './auth.js';
+import { createApp, type Middleware } from './http/app.js';
+import { accessNotice, planAccess } from './http/auth.js';
 import { defaultConfigPath, defaultServerConfig, loadConfig, watchConfig } from './config.js';
 import { initOrm } from './db/orm.js';
 import { ConfigError, DatabaseFileError, ValidationError } from './errors.js';
-import type { JobServiceOptions } from './jobs.js';
+import type { JobServiceOptions } from './jobs/service.js';
 import { createServices } from './services.js';
 
 export interface ServerOptions {

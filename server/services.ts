@@ -1,19 +1,19 @@
 // Every service, built once and handed around in one object. No DI container.
 import type { EntityManager } from '@mikro-orm/sqlite';
-import type { Session } from './auth.js';
-import { createClusterService, type ClusterServiceOptions } from './clusters.js';
+import type { Session } from './http/auth.js';
+import { createClusterService, type ClusterServiceOptions } from './clusters/service.js';
 import type { Config } from './config.js';
 import type { Orm } from './db/orm.js';
-import { createJobService, type JobServiceOptions } from './jobs.js';
-import { createGpuService } from './gpu.js';
-import { createLifecycleWatcher } from './lifecycle.js';
-import { createLogFollower } from './log-tail.js';
-import { createNotifier, type NotifierOptions } from './notify.js';
-import { createPoller } from './poller.js';
-import { createProjectService } from './projects.js';
-import { createEvents } from './pubsub.js';
-import { createRateLimiter } from './rate-limit.js';
-import { createTokenService } from './tokens.js';
+import { createJobService, type JobServiceOptions } from './jobs/service.js';
+import { createGpuService } from './clusters/gpu.js';
+import { createLifecycleWatcher } from './jobs/lifecycle.js';
+import { createLogFollower } from './jobs/live-log.js';
+import { createNotifier, type NotifierOptions } from './push/notifier.js';
+import { createPoller } from './jobs/poller.js';
+import { createProjectService } from './projects/service.js';
+import { createEvents } from './events.js';
+import { createRateLimiter } from './access/rate-limit.js';
+import { createTokenService } from './access/tokens.js';
 
 export interface ServiceOptions {
   orm: Orm;

@@ -2,7 +2,7 @@
 // and refused requests fail the test.
 import { join } from 'node:path';
 import { initOrm } from '../server/db/orm.js';
-import { createTokenService, type TokenService } from '../server/tokens.js';
+import { createTokenService, type TokenService } from '../server/access/tokens.js';
 
 /** A fresh token, made the way the CLI makes one; tests send it as a phone or a notebook would. */
 export async function createTestToken(services: { tokens: TokenService }, options: { name?: string; readOnly?: boolean } = {}): Promise<string> {

@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { backupDatabase, type BackupResult } from '../backup.js';
+import { backupDatabase, type BackupResult } from '../db/backup.js';
 import { AppError } from '../errors.js';
 
 const USAGE = `usage: npm run backup -- [--data-dir DIR] [--out FILE]

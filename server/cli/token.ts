@@ -5,11 +5,11 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { pairingInstructions, phoneBaseUrl, tokenCommand } from '../auth.js';
+import { pairingInstructions, phoneBaseUrl, tokenCommand } from '../http/auth.js';
 import { defaultConfigPath, defaultServerConfig, loadConfig, type ServerConfig } from '../config.js';
 import { initOrm } from '../db/orm.js';
 import { AppError, ConfigError } from '../errors.js';
-import { createTokenService, type TokenInfo } from '../tokens.js';
+import { createTokenService, type TokenInfo } from '../access/tokens.js';
 
 const USAGE = `usage: npm run token -- <command> [options]
 

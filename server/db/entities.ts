@@ -1,6 +1,6 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
-import type { JobInput } from '../job-input.js';
-import type { ProjectSettings } from '../project-settings.js';
+import type { JobInput } from '../jobs/input.js';
+import type { ProjectSettings } from '../projects/settings.js';
 import type { JobState } from '../slurm/state.js';
 
 export interface PartitionInfo {

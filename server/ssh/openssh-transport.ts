@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import type { ClusterConfig } from '../config.js';
 import { ClusterUnreachableError, CommandTimeoutError, ConfigError, HostKeyError, ReauthRequiredError } from '../errors.js';
 import { createBackoff, type Backoff } from './backoff.js';
-import { createChannelLimiter } from './channel-limiter.js';
+import { createChannelLimiter } from '../lib/channel-limiter.js';
 import { runProcess, streamProcess, type ChildSet, type ProcessResult } from './child-process.js';
 import { quoteArgv } from './quote.js';
 import type { ExecOptions, ExecResult, StreamHandle, StreamingTransport, StreamOptions } from './transport.js';

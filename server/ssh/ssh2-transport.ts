@@ -8,7 +8,7 @@ import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import type { ClusterConfig } from '../config.js';
 import { ClusterUnreachableError, CommandTimeoutError, HostKeyError } from '../errors.js';
 import { createBackoff } from './backoff.js';
-import { createChannelLimiter } from './channel-limiter.js';
+import { createChannelLimiter } from '../lib/channel-limiter.js';
 import { checkAgainstFingerprint, checkAgainstKnownHosts, fingerprintOf, knownHostsName, parseKnownHosts, type HostKeyVerdict } from './host-keys.js';
 import { quoteArgv } from './quote.js';
 import { createStreamDelivery } from './stream-delivery.js';

@@ -2,10 +2,10 @@
 // match the lab (gpu-a100 with 4×a100, gpu-h100 with 2×h100), and a GPU job of our own seen after a refresh.
 // Other suites may run GPU jobs on the lab at the same time, so allocations are compared, never assumed to be zero.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../server/app.js';
+import { createApp } from '../../server/http/app.js';
 import type { ClusterConfig } from '../../server/config.js';
 import { initOrm, type Orm } from '../../server/db/orm.js';
-import { createGpuService, type GpuAvailability } from '../../server/gpu.js';
+import { createGpuService, type GpuAvailability } from '../../server/clusters/gpu.js';
 import { createServices, type Services } from '../../server/services.js';
 import { gpuAvailabilityCommand, parseGpuRequest } from '../../server/slurm/gpu.js';
 import { createTransport, type Transport } from '../../server/ssh/index.js';

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatOverride, parseHydraValue, parseOverride, parseOverrides } from '../../server/hydra/overrides.js';
+import { formatOverride, parseHydraValue, parseOverride, parseOverrides } from '../../server/projects/hydra/overrides.js';
 import { startServer } from '../../server/main.js';
 import { authHeaders, createTestToken } from '../graphql-client.js';
 import { createFixtureRepo } from './fixture-repo.js';

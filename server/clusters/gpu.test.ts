@@ -1,0 +1,219 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { clusterConfig, type ClusterConfig } from '../config.js';
+import { ClusterUnreachableError, CommandTimeoutError, NotFoundError, SlurmError } from '../errors.js';
+import { createGpuService, type GpuAvailability } from './gpu.js';
+import type { ExecResult, Transport } from '../ssh/index.js';
+
+const fixture = (name: string) => readFileSync(new URL(`../../test/fixtures/slurm/${name}`, import.meta.url), 'utf8');
+const IDLE = fixture('gpu-idle.txt');
+const BUSY = fixture('gpu-a100-running-pending.txt');
+
+type Answer = () => ExecResult | Promise<ExecResult>;
+const answer = (stdout: string, exitCode = 0, stderr = ''): Answer => () => ({ stdout, stderr, exitCode, durationMs: 55 });
+
+/** A cluster whose answers a test swaps; every exec is counted and takes a few ms, so concurrent readers overlap. */
+function setup(entries: Partial<ClusterConfig> = {}) {
+  let now = Date.parse('2026-11-23T12:00:00Z');
+  const config = { ...clusterConfig('lab', { host: 'lab.example.edu', user: 'me', agent: true }), ...entries };
+  const cluster = { execs: 0, argv: [] as string[][], next: answer(IDLE) };
+  const transport: Transport = {
+    async exec(argv) {
+      cluster.execs++;
+      cluster.argv.push([...argv]);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return cluster.next();
+    },
+    close: async () => undefined,
+  };
+  const service = createGpuService({
+    clusters: {
+      names: () => ['lab'],
+      config: () => config,
+      transport: () => transport,
+    },
+    clock: () => now,
+  });
+  return { service, cluster, config, advance: (ms: number) => (now += ms), now: () => now };
+}
+
+const a100 = (availability: GpuAvailability) => availability.byType.find((row) => row.type === 'a100');
+
+describe('GPU service: one remote command per cold or expired cluster', () => {
+  it('50 concurrent readers of a cold cluster share one exec of the constant script, and all see the same answer', async () => {
+    const { service, cluster } = setup();
+    const results = await Promise.all(Array.from({ length: 50 }, () => service.availability('lab')));
+    expect(cluster.execs).toBe(1);
+    expect(cluster.argv[0]?.slice(0, 2)).toEqual(['sh', '-c']);
+    expect(new Set(results.map((result) => result.fetchedAt.getTime())).size).toBe(1);
+    expect(results[0]).toMatchObject({ cluster: 'lab', stale: false, lastError: null, refreshLimitedUntil: null });
+    expect(a100(results[49]!)).toEqual({ type: 'a100', total: 4, free: 4, allocated: 0, stranded: 0, pendingDemand: 0 });
+  });
+
+  it('a warm cache answers without an exec; after gpuCacheSeconds one exec serves every reader again', async () => {
+    const { service, cluster, advance } = setup({ gpuCacheSeconds: 30 });
+    const first = await service.availability('lab');
+    advance(29_000);
+    await Promise.all(Array.from({ length: 20 }, () => service.availability('lab')));
+    expect(cluster.execs).toBe(1);
+
+    cluster.next = answer(BUSY);
+    advance(1_001);
+    const expired = await Promise.all(Array.from({ length: 50 }, () => service.availability('lab')));
+    expect(cluster.execs).toBe(2);
+    expect(expired.every((result) => result.fetchedAt > first.fetchedAt)).toBe(true);
+    expect(a100(expired[0]!)).toMatchObject({ free: 2, allocated: 2, pendingDemand: 4 });
+  });
+});
+
+describe('GPU service: refresh', () => {
+  it('forces one exec, then is limited to one per 10 s per cluster and says until when', async () => {
+    const { service, cluster, advance, now } = setup();
+    await service.availability('lab');
+    expect(cluster.execs).toBe(1);
+
+    cluster.next = answer(BUSY);
+    const forcedAt = now();
+    const refreshed = await service.availability('lab', { refresh: true });
+    expect(cluster.execs).toBe(2);
+    expect(refreshed.refreshLimitedUntil).toBeNull();
+    expect(a100(refreshed)?.allocated).toBe(2);
+
+    advance(4_000);
+    const limited = await service.availability('lab', { refresh: true });
+    expect(cluster.execs).toBe(2);
+    expect(limited.refreshLimitedUntil).toEqual(new Date(forcedAt + 10_000));
+    expect(limited.fetchedAt).toEqual(refreshed.fetchedAt);
+
+    advance(6_000);
+    await service.availability('lab', { refresh: true });
+    expect(cluster.execs).toBe(3);
+  });
+
+  it('a burst of refreshes on a warm cluster causes one exec', async () => {
+    const { service, cluster } = setup();
+    await service.availability('lab');
+    const results = await Promise.all(Array.from({ length: 20 }, () => service.availability('lab', { refresh: true })));
+    expect(cluster.execs).toBe(2);
+    expect(results.filter((result) => result.refreshLimitedUntil === null)).toHaveLength(1);
+  });
+});
+
+describe('GPU service: failures', () => {
+  it('a failed refresh keeps serving the last good figures, marked stale with the reason, until a read succeeds', async () => {
+    const { service, cluster, advance } = setup();
+    const good = await service.availability('lab');
+
+    cluster.next = () => {
+      throw new ClusterUnreachableError('lab', 'connect ECONNREFUSED 127.0.0.1:2222');
+    };
+    const failed = await Promise.all(Array.from({ length: 10 }, () => service.availability('lab', { refresh: true })));
+    expect(cluster.execs).toBe(2);
+    for (const result of failed) {
+      expect(result).toMatchObject({ stale: true, lastError: 'lab: connect ECONNREFUSED 127.0.0.1:2222', fetchedAt: good.fetchedAt });
+      expect(result.byType).toEqual(good.byType);
+    }
+    // Still within the TTL: later readers get the same stale figures without asking the cluster again.
+    expect(await service.availability('lab')).toMatchObject({ stale: true, fetchedAt: good.fetchedAt });
+    expect(cluster.execs).toBe(2);
+
+    // Expired and the cluster still down: one more attempt, still the old figures.
+    advance(61_000);
+    expect(await service.availability('lab')).toMatchObject({ stale: true, fetchedAt: good.fetchedAt });
+    expect(cluster.execs).toBe(3);
+
+    cluster.next = answer(BUSY);
+    advance(61_000);
+    const recovered = await service.availability('lab');
+    expect(recovered).toMatchObject({ stale: false, lastError: null });
+    expect(recovered.fetchedAt > good.fetchedAt).toBe(true);
+  });
+
+  it('a cold cluster that cannot be reached rejects every waiting reader with the typed error, after one exec', async () => {
+    const { service, cluster } = setup();
+    cluster.next = () => {
+      throw new CommandTimeoutError('lab: command timed out after 30000 ms');
+    };
+    const results = await Promise.allSettled(Array.from({ length: 50 }, () => service.availability('lab')));
+    expect(cluster.execs).toBe(1);
+    for (const result of results) {
+      expect(result.status).toBe('rejected');
+      expect((result as PromiseRejectedResult).reason).toBeInstanceOf(CommandTimeoutError);
+    }
+    // Nothing was cached: the next reader tries again.
+    cluster.next = answer(IDLE);
+    expect((await service.availability('lab')).stale).toBe(false);
+    expect(cluster.execs).toBe(2);
+  });
+
+  it('a SLURM failure is a SlurmError carrying its stderr; unexpected output is a SlurmError too', async () => {
+    const { service, cluster } = setup();
+    cluster.next = answer('', 1, 'slurm_load_node error: Unable to contact slurm controller (connect failure)');
+    const error = await service.availability('lab').catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(SlurmError);
+    expect(error).toMatchObject({ exitCode: 1, stderr: expect.stringContaining('Unable to contact slurm controller') });
+
+    cluster.next = answer('Welcome to the cluster!\n');
+    await expect(service.availability('lab')).rejects.toBeInstanceOf(SlurmError);
+  });
+
+  it('an unknown error from a transport becomes a ClusterUnreachableError', async () => {
+    const { service, cluster } = setup();
+    cluster.next = () => {
+      throw new Error('Not connected');
+    };
+    await expect(service.availability('lab')).rejects.toEqual(new ClusterUnreachableError('lab', 'Not connected'));
+  });
+
+  it('an unknown cluster is a NotFoundError and reaches no cluster', async () => {
+    const { service, cluster } = setup();
+    await expect(service.availability('nope')).rejects.toBeInstanceOf(NotFoundError);
+    expect(cluster.execs).toBe(0);
+  });
+});
+
+describe('GPU service: listeners and config', () => {
+  it('calls listeners once per successful fetch, not per reader, and never for a failed one', async () => {
+    const { service, cluster, advance } = setup();
+    const heard: Array<[string, GpuAvailability]> = [];
+    const unsubscribe = service.subscribe((name, availability) => heard.push([name, availability]));
+    service.subscribe(() => {
+      throw new Error('a broken listener');
+    });
+
+    await Promise.all(Array.from({ length: 10 }, () => service.availability('lab')));
+    expect(heard).toHaveLength(1);
+    expect(heard[0]![0]).toBe('lab');
+    expect(heard[0]![1]).toMatchObject({ cluster: 'lab', stale: false, refreshLimitedUntil: null });
+
+    cluster.next = () => {
+      throw new ClusterUnreachableError('lab', 'down');
+    };
+    advance(61_000);
+    await service.availability('lab');
+    expect(heard).toHaveLength(1);
+
+    unsubscribe();
+    cluster.next = answer(BUSY);
+    await service.availability('lab', { refresh: true });
+    expect(heard).toHaveLength(1);
+  });
+
+  it('applies allowedGpuTypes on every read, so a config edit shows without asking the cluster', async () => {
+    const { service, cluster, config } = setup();
+    expect((await service.availability('lab')).byType.map((row) => row.type)).toEqual(['a100', 'h100']);
+    config.allowedGpuTypes = ['h100'];
+    const filtered = await service.availability('lab');
+    expect(filtered.byType.map((row) => row.type)).toEqual(['h100']);
+    expect(filtered.nodesWithFreeGpus.map((row) => row.node)).toEqual(['gpu-h100']);
+    expect(cluster.execs).toBe(1);
+  });
+
+  it('forget drops the cached answer', async () => {
+    const { service, cluster } = setup();
+    await service.availability('lab');
+    service.forget('lab');
+    await service.availability('lab');
+    expect(cluster.execs).toBe(2);
+  });
+});

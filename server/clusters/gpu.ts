@@ -1,0 +1,175 @@
+// GPU availability per cluster, cached: any number of readers of a cold or expired cluster share one remote command
+// (lru-cache coalesces fetches), a forced refresh is rate-limited per cluster, and listeners hear of every fresh
+// answer so subscriptions can push without asking the cluster themselves.
+import { LRUCache } from 'lru-cache';
+import type { ClusterService } from './service.js';
+import type { ClusterConfig } from '../config.js';
+import { AppError, ClusterUnreachableError, NotFoundError, SlurmError } from '../errors.js';
+import { gpuAvailabilityCommand, GpuOutputError, parseGpuInventory, summarizeGpuAvailability, type GpuInventory, type GpuSummary } from '../slurm/gpu.js';
+
+export interface GpuAvailability extends GpuSummary {
+  cluster: string;
+  /** When the cluster answered the command these figures come from. */
+  fetchedAt: Date;
+  /** The last attempt to read the cluster failed; these are the figures of an earlier one. */
+  stale: boolean;
+  /** Why the last attempt failed, while stale. */
+  lastError: string | null;
+  /** Set when a refresh was asked for too soon after the previous one: the cached figures were returned instead. */
+  refreshLimitedUntil: Date | null;
+}
+
+export type GpuListener = (cluster: string, availability: GpuAvailability) => void;
+
+export interface GpuServiceOptions {
+  clusters: Pick<ClusterService, 'names' | 'config' | 'transport'>;
+  /** At most one forced refresh per cluster in this window. */
+  minRefreshIntervalMs?: number;
+  /** Epoch milliseconds; tests move it to expire entries and refresh windows. */
+  clock?: () => number;
+}
+
+interface CachedInventory extends GpuInventory {
+  fetchedAt: Date;
+}
+
+export type GpuService = ReturnType<typeof createGpuService>;
+
+export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, clock = Date.now }: GpuServiceOptions) {
+  const listeners = new Set<GpuListener>();
+  const lastForcedRefresh = new Map<string, number>();
+  const failures = new Map<string, { error: AppError; at: number }>();
+
+  function asTypedError(cluster: string, error: unknown): AppError {
+    if (error instanceof AppError) return error;
+    if (error instanceof GpuOutputError) return new SlurmError('scontrol show node / squeue', 0, error.message);
+    return new ClusterUnreachableError(cluster, error instanceof Error ? error.message : String(error));
+  }
+
+  async function readCluster(cluster: string): Promise<CachedInventory> {
+    try {
+      const result = await clusters.transport(cluster).exec(gpuAvailabilityCommand());
+      if (result.exitCode !== 0) throw new SlurmError('scontrol show node / squeue', result.exitCode, result.stderr || result.stdout);
+      const inventory = { ...parseGpuInventory(result.stdout), fetchedAt: new Date(clock()) };
+      failures.delete(cluster);
+      return inventory;
+    } catch (error) {
+      const typed = asTypedError(cluster, error);
+      failures.set(cluster, { error: typed, at: clock() });
+      throw typed;
+    }
+  }
+
+  // The parsed inventory is cached, not the summary: allowedGpuTypes is applied on each read, so a config edit
+  // shows at once. A failed fetch puts the previous inventory back instead of dropping it.
+  const inventories = new LRUCache<string, CachedInventory>({
+    max: 1000,
+    ttl: 60_000,
+    perf: { now: clock },
+    // Read the clock on every access: a few per request, and a test clock takes effect at once.
+    ttlResolution: 0,
+    allowStale: false,
+    allowStaleOnFetchRejection: true,
+    noDeleteOnFetchRejection: true,
+    fetchMethod: async (cluster) => {
+      const inventory = await readCluster(cluster);
+      notify(cluster, inventory);
+      return inventory;
+    },
+  });
+
+  // The summary of an inventory, made once per inventory and allowedGpuTypes list (a config edit brings a new list):
+  // a hundred phones reading at once would otherwise each re-summarize every node.
+  const summaries = new WeakMap<CachedInventory, { allowedGpuTypes: ClusterConfig['allowedGpuTypes']; summary: GpuSummary }>();
+  function summaryOf(cluster: string, inventory: CachedInventory): GpuSummary {
+    const { allowedGpuTypes } = clusters.config(cluster);
+    const cached = summaries.get(inventory);
+    if (cached && cached.allowedGpuTypes === allowedGpuTypes) return cached.summary;
+    const summary = summarizeGpuAvailability(inventory, { allowedGpuTypes });
+    summaries.set(inventory, { allowedGpuTypes, summary });
+    return summary;
+  }
+
+  function present(cluster: string, inventory: CachedInventory, refreshLimitedUntil: Date | null): GpuAvailability {
+    const failure = failures.get(cluster);
+    const stale = failure !== undefined && failure.at >= inventory.fetchedAt.getTime();
+    return {
+      cluster,
+      ...summaryOf(cluster, inventory),
+      fetchedAt: inventory.fetchedAt,
+      stale,
+      lastError: stale ? failure.error.message : null,
+      refreshLimitedUntil,
+    };
+  }
+
+  // A failing listener, or a cluster that left the config meanwhile, must not turn a good answer into an error
+  // for the readers waiting on it.
+  function notify(cluster: string, inventory: CachedInventory) {
+    if (listeners.size === 0) return;
+    let availability: GpuAvailability;
+    try {
+      availability = present(cluster, inventory, null);
+    } catch {
+      return;
+    }
+    for (const listener of listeners) {
+      try {
+        listener(cluster, availability);
+      } catch {
+        continue;
+      }
+    }
+  }
+
+  return {
+    /**
+     * GPU figures of a cluster, at most gpuCacheSeconds old unless the cluster cannot be reached (then `stale`).
+     * `refresh` asks the cluster now, at most once per minRefreshIntervalMs per cluster.
+     */
+    async availability(cluster: string, { refresh = false }: { refresh?: boolean } = {}): Promise<GpuAvailability> {
+      if (!clusters.names().includes(cluster)) throw new NotFoundError(`no cluster named "${cluster}" in the configuration`);
+      const ttl = clusters.config(cluster).gpuCacheSeconds * 1000;
+
+      let refreshLimitedUntil: Date | null = null;
+      let forceRefresh = false;
+      if (refresh) {
+        const now = clock();
+        const last = lastForcedRefresh.get(cluster);
+        if (last !== undefined && now - last < minRefreshIntervalMs) {
+          refreshLimitedUntil = new Date(last + minRefreshIntervalMs);
+        } else {
+          lastForcedRefresh.set(cluster, now);
+          forceRefresh = true;
+        }
+      }
+
+      const inventory = await inventories.fetch(cluster, { ttl, forceRefresh });
+      // Rejections are turned into "stale or nothing" by allowStaleOnFetchRejection, for every reader sharing the
+      // fetch; the error itself was kept by readCluster.
+      if (!inventory) throw failures.get(cluster)?.error ?? new ClusterUnreachableError(cluster, 'no answer');
+      return present(cluster, inventory, refreshLimitedUntil);
+    },
+
+    /** Calls listener after every successful read of any cluster; returns the unsubscribe function. */
+    subscribe(listener: GpuListener): () => void {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+
+    /** Drops what is cached, e.g. after a cluster's entry changed in the config. */
+    forget(cluster?: string): void {
+      if (cluster === undefined) {
+        inventories.clear();
+        lastForcedRefresh.clear();
+        failures.clear();
+      } else {
+        inventories.delete(cluster);
+        lastForcedRefresh.delete(cluster);
+        failures.delete(cluster);
+      }
+    },
+  };
+}

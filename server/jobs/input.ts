@@ -1,0 +1,129 @@
+// What a launch is made of, as the form (or a notebook) sends it, and its validation into sbatch resources and
+// Hydra override tokens. Every rejected value is a ValidationError naming its field.
+import { ValidationError } from '../errors.js';
+import type { HydraConfig } from '../projects/hydra/config.js';
+import { OverrideParseError, UnspellableValueError, formatOverride, hydraValue, parseOverride, parseOverrides } from '../projects/hydra/overrides.js';
+import type { ProjectSettings } from '../projects/settings.js';
+import type { Resources } from '../slurm/script.js';
+import { count, freeText, memory, slurmName, timeLimit } from '../slurm/values.js';
+
+export interface GroupChoice {
+  group: string;
+  /** null turns an optional group off. */
+  option: string | null;
+}
+
+export interface ParameterValue {
+  path: string;
+  value: unknown;
+}
+
+/** The resources as the user asked for them (validated into Resources), plus what the launch is about. */
+export interface JobInput extends Omit<Resources, 'jobName'> {
+  projectId: number;
+  cluster: string;
+  name: string | null;
+  description: string;
+  /** Hydra primary config; null for a project without a Hydra config directory. */
+  primary: string | null;
+  groups: GroupChoice[];
+  parameters: ParameterValue[];
+  /** Overrides as the user typed them; parsed with Hydra's grammar, never pasted into the script. */
+  rawOverrides: string;
+  parentJobId: number | null;
+  /** Launch a commit that no remote branch contains (only works when the cluster can reach this repository). */
+  allowUnpushed: boolean;
+}
+
+const optionalName = (field: string, value: string | null) => (value === null || value === '' ? null : slurmName(field, value));
+
+/** A job name SLURM and file systems accept, from free text. */
+export function slug(text: string, maxLength = 60): string {
+  return text
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9._+-]+/g, '-')
+    .replace(/^[^a-z0-9]+|-+$/g, '')
+    .slice(0, maxLength)
+    .replace(/-+$/, '');
+}
+
+export function validateResources(input: JobInput, defaultName: string): Resources {
+  return {
+    jobName: slurmName('name', input.name === null || input.name === '' ? slug(defaultName) || 'job' : input.name),
+    partition: optionalName('partition', input.partition),
+    account: optionalName('account', input.account),
+    qos: optionalName('qos', input.qos),
+    nodes: count('nodes', input.nodes, 1, 1024),
+    gpusPerNode: count('gpusPerNode', input.gpusPerNode, 0, 64),
+    gpuType: optionalName('gpuType', input.gpuType),
+    cpusPerTask: count('cpusPerTask', input.cpusPerTask, 1, 1024),
+    memory: memory('memory', input.memory).text,
+    timeLimit: timeLimit('timeLimit', input.timeLimit).text,
+  };
+}
+
+export function validateDescription(input: JobInput): string {
+  return freeText('description', input.description, 2000);
+}
+
+/** A form value as Hydra value text; a value it cannot spell (a newline, a NUL, an empty mapping key) names the field. */
+function valueText(field: string, value: unknown): string {
+  try {
+    return hydraValue(value);
+  } catch (error) {
+    if (error instanceof UnspellableValueError) throw new ValidationError(field, error.message);
+    throw error;
+  }
+}
+
+function parseField(field: string, text: string, single = false): string[] {
+  try {
+    return (single ? [parseOverride(text)] : parseOverrides(text)).map(formatOverride);
+  } catch (error) {
+    if (error instanceof OverrideParseError) throw new ValidationError(field, error.message);
+    throw error;
+  }
+}
+
+/**
+ * The Hydra arguments of a launch, in the order Hydra applies them: the project's default overrides, the form's
+ * group choices and parameter values, the description as experiment_suffix, then the user's raw overrides (last,
+ * so what was typed wins).
+ */
+export function buildHydraArgs(input: JobInput, hydra: HydraConfig | null, settings: ProjectSettings, description: string): string[] {
+  // Each entry of default_overrides is one token, as the settings file was validated.
+  const tokens = settings.default_overrides.flatMap((token, index) => parseField(`.mlops-config.yaml: default_overrides.${index}`, token, true));
+  if (hydra) {
+    for (const choice of input.groups) {
+      const field = `groups.${choice.group}`;
+      const group = hydra.groups.find((candidate) => candidate.path === choice.group);
+      if (!group) throw new ValidationError(field, `no config group "${choice.group}" in ${hydra.configDir}/`);
+      const key = group.overrideKey;
+      const selectedByDefaults = group.default !== null || group.optional;
+      if (choice.option === null) {
+        if (group.default !== null) tokens.push(`~${key}`);
+        continue;
+      }
+      if (!group.options.includes(choice.option)) throw new ValidationError(field, `"${choice.option}" is not one of ${group.options.join(', ')}`);
+      tokens.push(`${selectedByDefaults ? '' : '+'}${key}=${choice.option}`);
+    }
+    for (const { path, value } of input.parameters) {
+      const field = `parameters.${path}`;
+      if (!/^[A-Za-z_][\w-]*(\.[\w-]+)*$/.test(path)) throw new ValidationError(field, 'is not a config key');
+      const parameter = hydra.parameters.find((candidate) => candidate.path === path);
+      if (parameter?.readOnly) throw new ValidationError(field, 'is computed by the config (an interpolation or _target_ block) and cannot be set');
+      // The parameter list describes the default composition; once groups change, a key may appear or vanish,
+      // and `++` (add or override) is right either way.
+      const prefix = input.groups.length > 0 ? '++' : parameter ? '' : '+';
+      tokens.push(...parseField(field, `${prefix}${path}=${valueText(field, value)}`, true));
+    }
+    const suffixSet = input.parameters.some((parameter) => parameter.path === 'experiment_suffix');
+    if (hydra.hasExperimentSuffix && description.trim() && !suffixSet) tokens.push(`experiment_suffix=${hydraValue(slug(description))}`);
+  } else if (input.groups.length > 0 || input.parameters.length > 0) {
+    throw new ValidationError('primary', 'this project has no Hydra config directory (conf/ or configs/)');
+  }
+  tokens.push(...parseField('rawOverrides', input.rawOverrides));
+  return [...(hydra && input.primary ? ['--config-name', hydra.primary] : []), ...tokens];
+}

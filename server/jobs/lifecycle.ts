@@ -1,0 +1,148 @@
+// Starts and ends of jobs within ~2 s, without asking slurmctld: job scripts write one file per event under their
+// job directory (config/sbatch.template.sh), and one long-running remote command per cluster, on the connection
+// that is already open, prints them once a second. A start is shown at once; an end is shown as COMPLETING with
+// its exit code and confirmed by an early poll, since only SLURM may call a job finished (OOM, node failure,
+// timeout and cancellation are things a script cannot report).
+import type { ClusterService } from '../clusters/service.js';
+import { Job } from '../db/entities.js';
+import type { Orm } from '../db/orm.js';
+import { snapshot, visibleState } from './transitions.js';
+import type { PubSub } from '../events.js';
+import type { StreamHandle, StreamingTransport } from '../ssh/transport.js';
+import { TERMINAL_STATES } from '../slurm/state.js';
+
+const WATCH_SCRIPT = `while :; do
+  for dir in "$@"; do
+    for event in started finished; do
+      [ -f "$dir/events/$event" ] && printf '%s %s %s\\n' "$dir" "$event" "$(cat "$dir/events/$event")"
+    done
+  done
+  echo .
+  sleep 1
+done`;
+
+export interface LifecycleOptions {
+  orm: Orm;
+  clusters: ClusterService;
+  events: PubSub;
+  pollNow: (cluster: string) => Promise<void>;
+}
+
+interface Watch {
+  jobDirs: string[];
+  handle: StreamHandle | null;
+  seen: Set<string>;
+}
+
+export type LifecycleWatcher = ReturnType<typeof createLifecycleWatcher>;
+
+export function createLifecycleWatcher({ orm, clusters, events, pollNow }: LifecycleOptions) {
+  /** Per cluster: the job directories of jobs with a SLURM id that have not ended. */
+  const watched = new Map<string, Map<number, string>>();
+  const watches = new Map<string, Watch>();
+  let stopped = false;
+  const subscription = events.subscribe('job:updated');
+
+  async function onEvent(cluster: string, jobDir: string, event: string, fields: string[]): Promise<void> {
+    const em = orm.em.fork();
+    const job = await em.findOne(Job, { cluster, jobDir });
+    if (!job || TERMINAL_STATES.has(job.state)) return;
+    const before = visibleState(job);
+    const [epoch, host, argument] = fields;
+    const at = epoch ? new Date(Number(epoch) * 1000) : new Date();
+    if (event === 'started' && (job.state === 'PENDING' || job.state === 'SUBMITTING')) {
+      job.state = 'RUNNING';
+      job.reason = null;
+      job.startedAt ??= at;
+      job.nodeList ??= host ?? null;
+    }
+    if (event === 'finished' && job.state !== 'COMPLETING') {
+      job.state = 'COMPLETING';
+      const exitCode = Number(argument);
+      if (Number.isInteger(exitCode)) job.exitCode = exitCode;
+    }
+    if (visibleState(job) === before) return;
+    job.updatedAt = new Date();
+    await em.flush();
+    events.publish('job:updated', snapshot(job));
+    if (event === 'finished') {
+      // SLURM marks the job done a moment after its script exits; ask it now and once more shortly after.
+      for (const delay of [300, 2000, 5000]) setTimeout(() => stopped || void pollNow(cluster), delay).unref();
+    }
+  }
+
+  function restart(cluster: string): void {
+    const jobDirs = [...(watched.get(cluster)?.values() ?? [])].sort();
+    const current = watches.get(cluster);
+    if (current && current.jobDirs.join('\n') === jobDirs.join('\n')) return;
+    current?.handle?.stop();
+    if (jobDirs.length === 0 || stopped) {
+      watches.delete(cluster);
+      return;
+    }
+    // Events already handled are remembered for the jobs still watched only: the set would otherwise grow by two
+    // entries for every job the server ever followed.
+    const watchedDirs = new Set(jobDirs);
+    const seen = new Set([...(current?.seen ?? [])].filter((key) => watchedDirs.has(key.slice(0, key.lastIndexOf(' ')))));
+    const watch: Watch = { jobDirs, handle: null, seen };
+    watches.set(cluster, watch);
+    const transport = clusters.transport(cluster) as Partial<StreamingTransport>;
+    if (!transport.stream) return;
+    let buffered = '';
+    transport
+      .stream(['sh', '-c', WATCH_SCRIPT, 'sh', ...jobDirs], {
+        onStdout: (chunk) => {
+          buffered += chunk;
+          const lines = buffered.split('\n');
+          buffered = lines.pop() ?? '';
+          for (const line of lines) {
+            const [jobDir, event, ...fields] = line.split(' ');
+            if (!jobDir || !event || line === '.' || watch.seen.has(`${jobDir} ${event}`)) continue;
+            watch.seen.add(`${jobDir} ${event}`);
+            void onEvent(cluster, jobDir, event, fields).catch((error: unknown) => console.error(`lifecycle event of ${jobDir}: ${(error as Error).message}`));
+          }
+        },
+      })
+      .then((handle) => {
+        if (watches.get(cluster) !== watch) return handle.stop();
+        watch.handle = handle;
+        // A dropped connection ends the watch; the poller keeps the truth meanwhile, and the next change restarts it.
+        void handle.done.then(() => {
+          if (watches.get(cluster) === watch) {
+            watches.delete(cluster);
+            setTimeout(() => restart(cluster), 5000).unref();
+          }
+        });
+      })
+      .catch(() => {
+        if (watches.get(cluster) === watch) watches.delete(cluster);
+        setTimeout(() => restart(cluster), 5000).unref();
+      });
+  }
+
+  function track(job: { id: number; cluster: string; jobDir: string; state: string; slurmJobId?: string | null }): void {
+    let jobs = watched.get(job.cluster);
+    if (!jobs) watched.set(job.cluster, (jobs = new Map()));
+    const active = Boolean(job.slurmJobId) && !TERMINAL_STATES.has(job.state as never);
+    if (active === jobs.has(job.id)) return;
+    if (active) jobs.set(job.id, job.jobDir);
+    else jobs.delete(job.id);
+    restart(job.cluster);
+  }
+
+  return {
+    async start(): Promise<void> {
+      const jobs = await orm.em.fork().find(Job, { state: { $nin: [...TERMINAL_STATES] }, slurmJobId: { $ne: null } });
+      for (const job of jobs) track(job);
+      void (async () => {
+        for await (const job of subscription) track(job);
+      })();
+    },
+    stop(): void {
+      stopped = true;
+      void subscription.return?.();
+      for (const watch of watches.values()) watch.handle?.stop();
+      watches.clear();
+    },
+  };
+}

@@ -1,0 +1,149 @@
+// Live job logs: ONE remote `tail -F` per watched job, over the cluster's open connection, shared by every
+// watcher of that job; it stops when the last watcher leaves or the job ends. Output is sent at most four
+// times a second, ANSI stripped and progress bars collapsed (an unfinished line as it stands), so a chatty job
+// cannot flood a phone.
+import { Repeater } from 'graphql-yoga';
+import type { ClusterService } from '../clusters/service.js';
+import { Job } from '../db/entities.js';
+import type { Orm } from '../db/orm.js';
+import { LogTailLimitError, NotFoundError } from '../errors.js';
+import { cleanLog } from './log-text.js';
+import type { JobLogChunk, PubSub } from '../events.js';
+import { outputFileOf } from '../slurm/script.js';
+import { TERMINAL_STATES } from '../slurm/state.js';
+import type { StreamHandle, StreamingTransport } from '../ssh/transport.js';
+
+const FLUSH_MS = 250;
+
+interface Tail {
+  /** The cluster of a tail that runs a remote command; null when there is none (the job had ended). */
+  cluster: string | null;
+  watchers: number;
+  handle: StreamHandle | null;
+  stopped: boolean;
+}
+
+/**
+ * How many jobs' logs a cluster follows at once. Each remote tail holds one of the connection's channels for as
+ * long as it is watched, beside the lifecycle watcher's one: two channels stay free for polls, launches and
+ * reads, or a few open log screens would make every command wait (3 logs with the default 6 channels).
+ */
+export const maxLogTails = (maxChannels: number) => Math.max(1, maxChannels - 3);
+
+export type LogFollower = ReturnType<typeof createLogFollower>;
+
+/** What a log subscription delivers: chunks, or one refusal and nothing more. */
+export type JobLogEvent = JobLogChunk | LogTailLimitError | NotFoundError;
+
+export function createLogFollower({ orm, clusters, events }: { orm: Orm; clusters: ClusterService; events: PubSub }) {
+  const tails = new Map<number, Tail>();
+  const jobEnds = events.subscribe('job:updated');
+  void (async () => {
+    for await (const job of jobEnds) if (TERMINAL_STATES.has(job.state)) setTimeout(() => stop(job.id), 2000).unref();
+  })();
+
+  function stop(jobId: number): void {
+    const tail = tails.get(jobId);
+    if (!tail) return;
+    tail.stopped = true;
+    tail.handle?.stop();
+    tails.delete(jobId);
+  }
+
+  async function start(job: Job, fromByte: number | null, tail: Tail): Promise<void> {
+    const transport = clusters.transport(job.cluster) as Partial<StreamingTransport>;
+    if (!transport.stream) return;
+    let pending = '';
+    let offset = fromByte ?? 0;
+    let timer: NodeJS.Timeout | null = null;
+    const flush = () => {
+      timer = null;
+      // Everything written so far goes out, an unfinished line too: a progress bar that rewrites one line with \r
+      // for an hour must show its current state (collapsed to it here), and nothing may pile up waiting for a \n.
+      // The app continues or replaces that line with what follows (client/src/lib/log.ts).
+      const text = cleanLog(pending, { collapseProgress: true });
+      const fromByte = offset;
+      offset += Buffer.byteLength(pending);
+      pending = '';
+      if (text) events.publish('job:log', job.id, { jobId: job.id, fromByte, text } satisfies JobLogChunk);
+    };
+    // From a byte offset when the watcher has the beginning already; else the last 64 kB, then everything new.
+    const start = fromByte === null ? ['-c', '65536'] : ['-c', `+${fromByte + 1}`];
+    const handle = await transport.stream(['tail', ...start, '-F', '--', outputFileOf(job.jobDir)], {
+      onStdout: (chunk) => {
+        pending += chunk;
+        timer ??= setTimeout(flush, FLUSH_MS);
+      },
+    });
+    if (tail.stopped) handle.stop();
+    else tail.handle = handle;
+  }
+
+  /** Adds a watcher of the job's tail, starting the tail for the first one; refuses past the cluster's limit. */
+  async function join(jobId: number, fromByte: number | null): Promise<Tail> {
+    const job = await orm.em.fork().findOne(Job, { id: jobId });
+    if (!job) throw new NotFoundError(`no job with id ${jobId}`);
+    let tail = tails.get(jobId);
+    if (!tail) {
+      const remote = !TERMINAL_STATES.has(job.state);
+      if (remote) {
+        const limit = maxLogTails(clusters.config(job.cluster).maxChannels);
+        const following = [...tails.values()].filter((other) => other.cluster === job.cluster).length;
+        if (following >= limit) {
+          throw new LogTailLimitError(job.cluster, following);
+        }
+      }
+      tail = { cluster: remote ? job.cluster : null, watchers: 0, handle: null, stopped: false };
+      tails.set(jobId, tail);
+      if (remote) void start(job, fromByte, tail).catch(() => stop(jobId));
+    }
+    tail.watchers++;
+    return tail;
+  }
+
+  function leave(jobId: number, tail: Tail): void {
+    tail.watchers--;
+    // A tail stopped at the job's end may have been followed by a new one for the same job: that one is not ours.
+    if (tail.watchers === 0 && tails.get(jobId) === tail) stop(jobId);
+  }
+
+  return {
+    /**
+     * Chunks of a job's output as it is written; many watchers share one remote tail. A Repeater, not an async
+     * generator: a generator's return() waits for its pending next(), which on a quiet job is the next line, maybe
+     * hours away, and its tail and SSH channel would stay until then. A Repeater's return() settles that next() at
+     * once and runs the leaving below, so the tail stops as soon as the last watcher goes.
+     */
+    follow(jobId: number, fromByte: number | null): AsyncGenerator<JobLogEvent> {
+      return new Repeater<JobLogEvent>(async (push, left) => {
+        let tail: Tail;
+        try {
+          tail = await join(jobId, fromByte);
+        } catch (error) {
+          // The subscription's one answer: a typed refusal the client shows, not an error that ends it unexplained.
+          if (error instanceof LogTailLimitError || error instanceof NotFoundError) {
+            // Delivered before the end: a Repeater hands out what was pushed before it stopped.
+            void push(error);
+            left();
+            return;
+          }
+          throw error;
+        }
+        const chunks = events.subscribe('job:log', jobId);
+        try {
+          const forwarding = (async () => {
+            for await (const chunk of chunks) await push(chunk);
+          })();
+          await Promise.race([left, forwarding]);
+        } finally {
+          await chunks.return?.();
+          leave(jobId, tail);
+        }
+      });
+    },
+    close(): void {
+      void jobEnds.return?.();
+      for (const jobId of [...tails.keys()]) stop(jobId);
+    },
+  };
+}

@@ -1,0 +1,175 @@
+// Keeps every tracked job's state true to SLURM. A croner tick each second starts the polls that are due; each
+// cluster is polled on its own (parallel, own error boundary and timeout), with ONE remote command per poll,
+// none when it has no active job. Polls back off while nothing changes; a failing cluster keeps its jobs' last
+// known state, marked stale, and backs off with jitter. Lifecycle files written by job scripts (see
+// server/lifecycle.ts) bring starts and ends in between, and ask for an early poll to confirm them.
+import type { EntityManager } from '@mikro-orm/sqlite';
+import { Cron } from 'croner';
+import type { ClusterService } from '../clusters/service.js';
+import { Job } from '../db/entities.js';
+import type { Orm } from '../db/orm.js';
+import { ReauthRequiredError } from '../errors.js';
+import { applySlurmStatus, snapshot, visibleState } from './transitions.js';
+import type { PubSub } from '../events.js';
+import { pollJobs } from '../slurm/poll.js';
+import { TERMINAL_STATES, type SlurmJobStatus } from '../slurm/state.js';
+
+export interface PollerOptions {
+  orm: Orm;
+  clusters: ClusterService;
+  events: PubSub;
+  random?: () => number;
+}
+
+interface ClusterSchedule {
+  nextPollAt: number;
+  intervalMs: number;
+  inFlight: Promise<void> | null;
+  /** Jobs in the queue that Mission Control did not submit, shown read-only. */
+  externalJobs: SlurmJobStatus[];
+}
+
+const OUR_WORK_DIR = /\/jobs\/[a-z0-9]{12}\/code$/;
+const MAX_BACKOFF = 10;
+
+export type Poller = ReturnType<typeof createPoller>;
+
+/** How long after its end a job that ended without an exit code is still asked about. */
+const EXIT_CODE_WAIT_MS = 10 * 60_000;
+
+export function createPoller({ orm, clusters, events, random = Math.random }: PollerOptions) {
+  const schedules = new Map<string, ClusterSchedule>();
+  let cron: Cron | null = null;
+  // Once stopped, late callers (a lifecycle timer, a resolver finishing) start no poll on a closing database.
+  let stopped = false;
+
+  function schedule(cluster: string): ClusterSchedule {
+    let entry = schedules.get(cluster);
+    if (!entry) {
+      entry = { nextPollAt: 0, intervalMs: clusters.config(cluster).pollIntervalSeconds * 1000, inFlight: null, externalJobs: [] };
+      schedules.set(cluster, entry);
+    }
+    return entry;
+  }
+
+  /**
+   * The jobs a poll asks about: those not ended, and those that ended in the queue's word before accounting had
+   * their exit code (accounting can lag the controller by a moment), for a few minutes after their end.
+   */
+  async function activeJobs(em: EntityManager, cluster: string): Promise<Job[]> {
+    const awaitingExitCode = { state: { $in: [...TERMINAL_STATES] }, exitCode: null, slurmJobId: { $ne: null }, endedAt: { $gt: new Date(Date.now() - EXIT_CODE_WAIT_MS) } };
+    return em.find(Job, { cluster, $or: [{ state: { $nin: [...TERMINAL_STATES] } }, awaitingExitCode] }, { orderBy: { id: 'asc' } });
+  }
+
+  /** The job's truth from one poll: the queue while it runs, accounting once it ended (exit code, true end). */
+  function statusOf(job: Job, queue: Map<string, SlurmJobStatus>, finished: Map<string, SlurmJobStatus>): SlurmJobStatus | undefined {
+    const queued = queue.get(job.slurmJobId!);
+    const recorded = finished.get(job.slurmJobId!);
+    if (queued && !TERMINAL_STATES.has(queued.state)) return queued;
+    if (queued) return recorded && TERMINAL_STATES.has(recorded.state) ? recorded : queued;
+    return recorded;
+  }
+
+  async function pollCluster(cluster: string): Promise<void> {
+    const entry = schedule(cluster);
+    const baseMs = clusters.config(cluster).pollIntervalSeconds * 1000;
+    const em = orm.em.fork();
+    const jobs = await activeJobs(em, cluster);
+    if (jobs.length === 0) {
+      entry.nextPollAt = Date.now() + baseMs;
+      return;
+    }
+    try {
+      const result = await pollJobs(clusters.transport(cluster), jobs.flatMap((job) => (job.slurmJobId ? [job.slurmJobId] : [])));
+      const queue = new Map(result.queue.map((status) => [status.slurmJobId, status]));
+      const finished = new Map(result.finished.map((status) => [status.slurmJobId, status]));
+      let changed = false;
+      for (const job of jobs) {
+        const before = visibleState(job);
+        if (TERMINAL_STATES.has(job.state)) {
+          // Ended already: only accounting's final word (with the exit code) is news; never "unknown" meanwhile.
+          const status = finished.get(job.slurmJobId!);
+          if (!status || !TERMINAL_STATES.has(status.state) || status.exitCode === null) continue;
+          applySlurmStatus(job, status);
+          if (visibleState(job) !== before) {
+            changed = true;
+            events.publish('job:updated', snapshot(job));
+          }
+          continue;
+        }
+        if (!job.slurmJobId) {
+          // A launch whose sbatch answer was lost: its tag is in the working directory the queue shows.
+          const adopted = result.queue.find((status) => status.workDir === `${job.jobDir}/code`);
+          if (!adopted) continue;
+          job.slurmJobId = adopted.slurmJobId;
+          job.submitError = null;
+        }
+        const status = statusOf(job, queue, finished);
+        if (status) applySlurmStatus(job, status);
+        else if (job.state !== 'UNKNOWN' && job.state !== 'SUBMITTING') {
+          // Neither the queue nor accounting knows it any more: say so; never guess an outcome.
+          job.state = 'UNKNOWN';
+          job.updatedAt = new Date();
+        }
+        if (visibleState(job) !== before) {
+          changed = true;
+          events.publish('job:updated', snapshot(job));
+        }
+      }
+      await em.flush();
+      entry.externalJobs = result.queue.filter((status) => !(status.workDir && OUR_WORK_DIR.test(status.workDir)));
+      // Back off while nothing changes; never ask more often than 5x what the last answer took.
+      const next = changed ? baseMs : Math.min(entry.intervalMs * 1.5, baseMs * MAX_BACKOFF);
+      entry.intervalMs = Math.max(next, result.durationMs * 5);
+      clusters.recordPoll(cluster, { at: new Date(), error: null, needsReauth: null });
+    } catch (error) {
+      // A login that expired needs a person, not retries: wait at the longest interval (the check is local).
+      entry.intervalMs = error instanceof ReauthRequiredError ? baseMs * MAX_BACKOFF : Math.min(Math.max(entry.intervalMs, baseMs) * 2, baseMs * MAX_BACKOFF);
+      clusters.recordPoll(cluster, {
+        at: new Date(),
+        error: (error as Error).message,
+        needsReauth: error instanceof ReauthRequiredError ? error.command : null,
+      });
+    }
+    // Full jitter on the part beyond the base interval spreads retries of many clusters apart.
+    entry.nextPollAt = Date.now() + baseMs + random() * Math.max(0, entry.intervalMs - baseMs);
+  }
+
+  function start(cluster: string): Promise<void> {
+    const entry = schedule(cluster);
+    entry.inFlight ??= pollCluster(cluster)
+      .catch((error: unknown) => console.error(`poll of ${cluster} failed: ${(error as Error).message}`))
+      .finally(() => {
+        entry.inFlight = null;
+      });
+    return entry.inFlight;
+  }
+
+  return {
+    /** Polls every cluster that is due; clusters never wait for each other. */
+    tick(): void {
+      const now = Date.now();
+      for (const cluster of clusters.names()) {
+        if (schedule(cluster).nextPollAt <= now) void start(cluster);
+      }
+    },
+    /** Polls a cluster now (or joins the poll in flight), e.g. when a job's script reported its end. */
+    pollNow(cluster: string): Promise<void> {
+      if (stopped) return Promise.resolve();
+      schedule(cluster).intervalMs = clusters.config(cluster).pollIntervalSeconds * 1000;
+      return start(cluster);
+    },
+    externalJobs(cluster: string): SlurmJobStatus[] {
+      return schedules.get(cluster)?.externalJobs ?? [];
+    },
+    start(): void {
+      cron ??= new Cron('* * * * * *', { protect: true }, () => this.tick());
+    },
+    async stop(): Promise<void> {
+      stopped = true;
+      cron?.stop();
+      cron = null;
+      await Promise.all([...schedules.values()].map((entry) => entry.inFlight));
+    },
+  };
+}

@@ -1,0 +1,589 @@
+// The job service as server/services.ts builds it, on an in-memory database, with the fixture ML project as a real
+// git repository (and a bare origin) and a fake transport that records what would have reached the cluster.
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { clusterConfig, type Config } from '../config.js';
+import { Job, type Project } from '../db/entities.js';
+import { initOrm, type Orm } from '../db/orm.js';
+import { ClusterUnreachableError, CommandTimeoutError, LaunchAlreadySubmittedError, LaunchNotRecordedError, ValidationError } from '../errors.js';
+import type { JobInput } from './input.js';
+import type { JobService } from './service.js';
+import { createServices, type ServiceOptions, type Services } from '../services.js';
+import type { ExecOptions, ExecResult } from '../ssh/index.js';
+import type { JobState } from '../slurm/state.js';
+
+const temporary: string[] = [];
+const scratch = (prefix: string) => {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  temporary.push(dir);
+  return dir;
+};
+
+// Commits need an identity; the developer's own git config is neither needed nor touched.
+const gitHome = scratch('mc-jobs-gitconfig-');
+const gitEnv = { ...process.env, GIT_CONFIG_GLOBAL: join(gitHome, 'gitconfig'), GIT_CONFIG_NOSYSTEM: '1' };
+writeFileSync(gitEnv.GIT_CONFIG_GLOBAL, '[user]\n\tname = Test\n\temail = test@mc.local\n');
+const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-C', cwd, ...args], { encoding: 'utf8', env: gitEnv }).trim();
+
+/** test/fixtures/ml-project committed on main and pushed to a bare origin, as test/lab/fixture-repo.ts does. */
+function fixtureRepo(): { work: string; origin: string } {
+  const dir = scratch('mc-jobs-repo-');
+  const work = join(dir, 'ml-project');
+  const origin = join(dir, 'origin.git');
+  cpSync(new URL('../../test/fixtures/ml-project', import.meta.url), work, { recursive: true });
+  git(dir, 'init', '-q', '-b', 'main', work);
+  git(work, 'add', '-A');
+  git(work, 'commit', '-qm', 'Fixture project');
+  git(dir, 'init', '-q', '--bare', origin);
+  git(work, 'remote', 'add', 'origin', origin);
+  git(work, 'push', '-q', '-u', 'origin', 'main');
+  return { work, origin };
+}
+
+const cluster = (name: string) =>
+  clusterConfig(name, { host: `${name}.example.edu`, user: 'me', agent: true, connectTimeoutMs: 1000, commandTimeoutMs: 1000, keepaliveIntervalMs: 0, maxChannels: 4 });
+
+const baseInput: JobInput = {
+  projectId: 1,
+  cluster: 'alpha',
+  name: null,
+  description: 'Baseline run',
+  partition: 'gpu',
+  account: null,
+  qos: null,
+  nodes: 1,
+  gpusPerNode: 1,
+  gpuType: null,
+  cpusPerTask: 4,
+  memory: '16G',
+  timeLimit: '1:00:00',
+  primary: 'train',
+  groups: [],
+  parameters: [],
+  rawOverrides: '',
+  parentJobId: null,
+  allowUnpushed: false,
+};
+
+interface Call {
+  cluster: string;
+  kind: string;
+  argv: string[];
+  options: ExecOptions | undefined;
+}
+
+type Handler = (argv: string[], options: ExecOptions | undefined) => Partial<ExecResult> | Promise<Partial<ExecResult>>;
+
+// Tells the constant remote scripts of server/slurm/jobs.ts apart by what they run.
+function kindOf(argv: string[]): string {
+  const script = argv[0] === 'sh' && argv[1] === '-c' ? (argv[2] ?? '') : '';
+  if (script.includes('printf %s "$HOME"')) return 'home';
+  if (script.includes('sbatch --parsable')) return 'submit';
+  if (script.includes('/submitted') && script.includes('squeue')) return 'find';
+  return argv.join(' ');
+}
+
+interface World {
+  orm: Orm;
+  services: Services;
+  jobs: JobService;
+  project: Project;
+  calls: Call[];
+  handlers: Record<string, Handler>;
+  input(changes?: Partial<JobInput>): JobInput;
+}
+
+let world: World | null = null;
+
+afterEach(async () => {
+  if (!world) return;
+  await world.services.close();
+  await world.orm.close();
+  world = null;
+});
+
+afterAll(() => {
+  for (const dir of temporary) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh database and services; the cluster answers through `handlers`, keyed by kindOf. */
+async function open(repoPath: string, handlers: Record<string, Handler> = {}, { closeAfterTest = true, jobs = {} as ServiceOptions['jobs'] } = {}): Promise<World> {
+  const orm = await initOrm(':memory:');
+  const calls: Call[] = [];
+  const config: Config = { file: 'test.yaml', clusters: [cluster('alpha'), cluster('beta')] };
+  const allHandlers: Record<string, Handler> = { home: () => ({ stdout: '/home/me' }), ...handlers };
+  const services = createServices({
+    orm,
+    config,
+    jobs,
+    clusters: {
+      transportFactory: (c) => ({
+        async exec(argv, options) {
+          const kind = kindOf([...argv]);
+          calls.push({ cluster: c.name, kind, argv: [...argv], options });
+          const handler = allHandlers[kind];
+          if (!handler) throw new Error(`the fake cluster got an unexpected command: ${kind}`);
+          return { stdout: '', stderr: '', exitCode: 0, durationMs: 1, ...(await handler([...argv], options)) };
+        },
+        close: async () => undefined,
+      }),
+    },
+  });
+  const project = await services.projects.add(orm.em.fork(), repoPath);
+  const opened: World = {
+    orm,
+    services,
+    jobs: services.jobs,
+    project,
+    calls,
+    handlers: allHandlers,
+    input: (changes = {}) => ({ ...baseInput, projectId: project.id, ...changes }),
+  };
+  if (closeAfterTest) world = opened;
+  return opened;
+}
+
+const fork = (w: World) => w.orm.em.fork();
+
+let sbatchIds = 100;
+const acceptingSbatch: Handler = () => ({ stdout: `${++sbatchIds}\n` });
+
+describe('job service', () => {
+  let repo: { work: string; origin: string };
+
+  beforeAll(() => {
+    repo = fixtureRepo();
+  });
+
+  describe('preview', () => {
+    it('renders the same script for the same tag, and only the tag differs between tags', async () => {
+      const w = await open(repo.work);
+      const input = w.input({ groups: [{ group: 'model', option: 'vit' }], parameters: [{ path: 'optimizer.lr', value: 0.01 }] });
+      const first = await w.jobs.preview(fork(w), input, 'abcdefghij12');
+      const again = await w.jobs.preview(fork(w), input, 'abcdefghij12');
+      expect(first.tag).toBe('abcdefghij12');
+      expect(again.script).toBe(first.script);
+      expect(first.warnings).toEqual([]);
+      expect(first.script).toContain('#SBATCH --output=/home/me/mission-control/jobs/abcdefghij12/output.log');
+      expect(first.script).toContain('#SBATCH --job-name=ml-project');
+      // The project's own settings (python3, default override epochs=1) and the form's choices, in Hydra's order;
+      // with a group changed, parameters are set with ++ (add or override), since the composition moved.
+      expect(first.script).toMatch(/python3 train\.py --config-name train epochs=1 model=vit \+\+optimizer\.lr=0\.01 experiment_suffix=baseline-run/);
+
+      const fresh = await w.jobs.preview(fork(w), input);
+      expect(fresh.tag).toMatch(/^[a-z0-9]{12}$/);
+      expect(fresh.tag).not.toBe('abcdefghij12');
+      expect(fresh.script.replaceAll(fresh.tag, 'abcdefghij12')).toBe(first.script);
+      // Previews never reach sbatch; the cluster was asked for its home directory once.
+      expect(w.calls.map((call) => call.kind)).toEqual(['home']);
+    });
+
+    it('refuses a tag that previewScript could not have returned', async () => {
+      const w = await open(repo.work);
+      const error = await w.jobs.preview(fork(w), w.input(), 'ABC').catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(ValidationError);
+      expect(error).toMatchObject({ field: 'tag' });
+    });
+  });
+
+  describe('submit', () => {
+    it('stores SUBMITTING before sbatch runs, then PENDING with the id sbatch printed', async () => {
+      let seenBySbatch: { state: JobState; slurmJobId: string | null } | null = null;
+      const w = await open(repo.work, {
+        submit: async () => {
+          const stored = await fork(world!).findOneOrFail(Job, { tag: 'subm1ttedtag' });
+          seenBySbatch = { state: stored.state, slurmJobId: stored.slurmJobId ?? null };
+          return { stdout: '56\n' };
+        },
+      });
+      const input = w.input();
+      const preview = await w.jobs.preview(fork(w), input, 'subm1ttedtag');
+      const job = await w.jobs.submit(fork(w), input, 'subm1ttedtag');
+
+      expect(seenBySbatch).toEqual({ state: 'SUBMITTING', slurmJobId: null });
+      expect(job).toMatchObject({ state: 'PENDING', slurmJobId: '56', submitError: null, tag: 'subm1ttedtag', cluster: 'alpha' });
+      const stored = await fork(w).findOneOrFail(Job, { id: job.id });
+      expect(stored).toMatchObject({ state: 'PENDING', slurmJobId: '56', commitSha: w.project.headSha, branch: 'main', jobDir: '/home/me/mission-control/jobs/subm1ttedtag' });
+      expect(stored.submittedAt).toBeInstanceOf(Date);
+
+      // Exactly the previewed script, sent once, with the code's origin, commit and directories as arguments.
+      const submits = w.calls.filter((call) => call.kind === 'submit');
+      expect(submits).toHaveLength(1);
+      expect(submits[0]!.options?.stdin).toBe(preview.script);
+      expect(submits[0]!.argv.slice(3)).toEqual([
+        'sh',
+        repo.origin,
+        `/home/me/mission-control/repos/ml-project-${w.project.id}.git`,
+        w.project.headSha,
+        '/home/me/mission-control/jobs/subm1ttedtag/code',
+        '/home/me/mission-control/jobs/subm1ttedtag',
+        String(Buffer.byteLength(preview.script)),
+      ]);
+    });
+
+    it('records SUBMIT_FAILED with SLURM words when sbatch refuses the job', async () => {
+      const stderr = 'sbatch: error: Batch job submission failed: Invalid partition name specified\n';
+      const w = await open(repo.work, { submit: () => ({ exitCode: 1, stderr }) });
+      const job = await w.jobs.submit(fork(w), w.input({ partition: 'nosuch' }));
+      expect(job).toMatchObject({ state: 'SUBMIT_FAILED', submitError: stderr.trim() });
+      const stored = await fork(w).findOneOrFail(Job, { id: job.id });
+      expect(stored).toMatchObject({ state: 'SUBMIT_FAILED', slurmJobId: null, submitError: 'sbatch: error: Batch job submission failed: Invalid partition name specified' });
+      expect(stored.endedAt).toBeInstanceOf(Date);
+    });
+
+    it('answers a tag that was used already with the launch that has it', async () => {
+      const w = await open(repo.work, { submit: acceptingSbatch });
+      const job = await w.jobs.submit(fork(w), w.input(), 'usedonce1234');
+      const error = await w.jobs.submit(fork(w), w.input(), 'usedonce1234').catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(LaunchAlreadySubmittedError);
+      // Still a ValidationError of `tag` for clients that know no more (the app previews again).
+      expect(error).toBeInstanceOf(ValidationError);
+      expect(error).toMatchObject({ field: 'tag', tag: 'usedonce1234', jobId: job.id, message: `tag: this launch is already submitted, as job ${job.id}; open that job, or preview again for a new launch` });
+      expect(w.calls.filter((call) => call.kind === 'submit')).toHaveLength(1);
+    });
+
+    // A double tap, or a client retrying a request whose answer it lost, while the first is still on its way: the
+    // used-tag lookup ran for all before any was stored, one insert won and the others hit the unique index (a
+    // masked UniqueConstraintViolationException), and each loser's cleanup unmarked the winner's launch as in progress.
+    it('answers concurrent submits of one tag with one launch, and the others with LaunchAlreadySubmittedError naming it', async () => {
+      let answerSbatch!: () => void;
+      const w = await open(repo.work, { submit: () => new Promise((resolve) => (answerSbatch = () => resolve({ stdout: '71\n' }))), find: () => ({ stdout: '' }) });
+      const attempts = Array.from({ length: 5 }, () => w.jobs.submit(fork(w), w.input(), 'doubletap123'));
+      const refusals = await Promise.all(attempts.slice(1).map((attempt) => attempt.catch((caught: unknown) => caught)));
+      // The losers are answered while the winner's sbatch is still running; the lookup of stranded launches leaves it be.
+      expect(w.calls.filter((call) => call.kind === 'submit')).toHaveLength(1);
+      expect(await w.jobs.recoverSubmissions()).toBe(0);
+      answerSbatch();
+      const job = await attempts[0]!;
+      expect(job).toMatchObject({ state: 'PENDING', slurmJobId: '71', tag: 'doubletap123' });
+      for (const refusal of refusals) {
+        expect(refusal).toBeInstanceOf(LaunchAlreadySubmittedError);
+        expect(refusal).toMatchObject({ field: 'tag', tag: 'doubletap123', jobId: job.id });
+      }
+      expect(await fork(w).count(Job, {})).toBe(1);
+      expect(w.calls.filter((call) => call.kind === 'submit')).toHaveLength(1);
+    });
+
+    // Found by test/lab/hostile.test.ts: the used-tag lookup ran first, and a NUL in the tag ended the SQL statement
+    // (a DriverException, masked as "Unexpected error").
+    it('refuses a malformed tag as a ValidationError before looking it up', async () => {
+      const w = await open(repo.work, { submit: acceptingSbatch });
+      for (const tag of ['a\u0000touch /tmp/x', "x' or '1'='1", 'ABC']) {
+        await expect(w.jobs.submit(fork(w), w.input(), tag)).rejects.toMatchObject({ name: 'ValidationError', field: 'tag' });
+      }
+      expect(w.calls).toEqual([]);
+    });
+
+    it('refuses a parent job that does not exist, before anything is stored or sent', async () => {
+      const w = await open(repo.work, { submit: acceptingSbatch });
+      await expect(w.jobs.submit(fork(w), w.input({ parentJobId: 999 }))).rejects.toMatchObject({ name: 'ValidationError', field: 'parentJobId' });
+      expect(await fork(w).count(Job, {})).toBe(0);
+      expect(w.calls.filter((call) => call.kind === 'submit')).toHaveLength(0);
+    });
+  });
+
+  describe('a submission whose outcome is unknown', () => {
+    it('stays SUBMITTING with the reason when the cluster drops during sbatch, and is adopted or failed by recoverSubmissions', async () => {
+      const w = await open(repo.work, {
+        submit: (argv) => {
+          if (argv[8]!.endsWith('/timedoutjob1')) throw new CommandTimeoutError('alpha: sh did not finish within 300000 ms');
+          throw new ClusterUnreachableError('alpha', 'connection lost (ECONNRESET)');
+        },
+      });
+      const lost = await w.jobs.submit(fork(w), w.input({ description: 'lost' }), 'lostjob12345');
+      const timedOut = await w.jobs.submit(fork(w), w.input({ description: 'timed out' }), 'timedoutjob1');
+      expect(lost.state).toBe('SUBMITTING');
+      expect(lost.submitError).toContain('Not known yet whether SLURM got this job (alpha: connection lost (ECONNRESET))');
+      expect(timedOut.state).toBe('SUBMITTING');
+      expect(timedOut.submitError).toContain('did not finish within 300000 ms');
+      expect((await fork(w).findOneOrFail(Job, { id: lost.id })).submitError).toBe(lost.submitError);
+
+      // SLURM got the first launch (its id was recorded by tag) and never saw the second.
+      w.handlers.find = (argv) => ({ stdout: argv[4]!.endsWith('/lostjob12345') ? '61\n' : '' });
+      expect(await w.jobs.recoverSubmissions()).toBe(2);
+
+      const adopted = await fork(w).findOneOrFail(Job, { id: lost.id });
+      expect(adopted).toMatchObject({ state: 'PENDING', slurmJobId: '61' });
+      expect(adopted.submittedAt).toBeInstanceOf(Date);
+      const failed = await fork(w).findOneOrFail(Job, { id: timedOut.id });
+      expect(failed).toMatchObject({ state: 'SUBMIT_FAILED', slurmJobId: null, submitError: 'The server stopped before sbatch answered, and SLURM has no job from this launch.' });
+      expect(failed.endedAt).toBeInstanceOf(Date);
+
+      const finds = w.calls.filter((call) => call.kind === 'find');
+      expect(finds.map((call) => call.argv.slice(4))).toEqual(
+        expect.arrayContaining([
+          ['/home/me/mission-control/jobs/lostjob12345', '/home/me/mission-control/jobs/lostjob12345/code'],
+          ['/home/me/mission-control/jobs/timedoutjob1', '/home/me/mission-control/jobs/timedoutjob1/code'],
+        ]),
+      );
+      // Never a second sbatch for the same launch.
+      expect(w.calls.filter((call) => call.kind === 'submit')).toHaveLength(2);
+      expect(await w.jobs.recoverSubmissions()).toBe(0);
+    });
+
+    it('leaves a launch this server is still submitting to that launch: the periodic lookup neither finds nor abandons it', async () => {
+      let answerSbatch!: () => void;
+      const w = await open(repo.work, { submit: () => new Promise((resolve) => (answerSbatch = () => resolve({ stdout: '61\n' }))), find: () => ({ stdout: '' }) });
+      const submitting = w.jobs.submit(fork(w), w.input());
+      await vi.waitFor(() => expect(w.calls.some((call) => call.kind === 'submit')).toBe(true));
+      expect(await fork(w).count(Job, { state: 'SUBMITTING' })).toBe(1);
+      expect(await w.jobs.recoverSubmissions()).toBe(0);
+      expect(w.calls.filter((call) => call.kind === 'find')).toHaveLength(0);
+      answerSbatch();
+      expect(await submitting).toMatchObject({ state: 'PENDING', slurmJobId: '61' });
+    });
+
+    it('keeps SUBMITTING when the lookup cannot reach the cluster either', async () => {
+      const w = await open(repo.work, { submit: () => Promise.reject(new ClusterUnreachableError('alpha', 'down')) });
+      const job = await w.jobs.submit(fork(w), w.input());
+      w.handlers.find = () => Promise.reject(new ClusterUnreachableError('alpha', 'still down'));
+      const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+      try {
+        expect(await w.jobs.recoverSubmissions()).toBe(1);
+        expect(warn).toHaveBeenCalledWith(expect.stringContaining(`job ${job.id}: could not look up its submission yet: alpha: still down`));
+      } finally {
+        warn.mockRestore();
+      }
+      expect(await fork(w).findOneOrFail(Job, { id: job.id })).toMatchObject({ state: 'SUBMITTING', slurmJobId: null });
+    });
+
+    // BUG (server/jobs.ts, resolveSubmitting): adopting the SLURM id leaves submitError as the submit path wrote it
+    // ("Not known yet whether SLURM got this job …"), while a normal submit clears it (`job.submitError = null`). A
+    // PENDING job then keeps telling the user its fate is unknown. Expected: null; actual: the stale message.
+    it('forgets "not known yet" once the submission is found', async () => {
+      const w = await open(repo.work, { submit: () => Promise.reject(new ClusterUnreachableError('alpha', 'down')), find: () => ({ stdout: '61\n' }) });
+      const job = await w.jobs.submit(fork(w), w.input());
+      await w.jobs.recoverSubmissions();
+      expect(await fork(w).findOneOrFail(Job, { id: job.id })).toMatchObject({ state: 'PENDING', slurmJobId: '61', submitError: null });
+    });
+  });
+
+  describe('a launch SLURM accepted but the database could not record', () => {
+    // The disk filled (SQLITE_FULL) or the database became read-only between sbatch's answer and saving its id: the
+    // error escaped as a masked DriverException, and nothing told the user SLURM had the job.
+    it('answers LaunchNotRecordedError with the SLURM job id, and the launch is adopted once the database takes writes again', async () => {
+      // A real failed write, on the connection every query uses: the database refuses writes from sbatch's answer on.
+      const refuseWrites = (on: boolean) => world!.orm.em.getConnection().execute(`pragma query_only = ${on ? 'on' : 'off'}`);
+      const w = await open(repo.work, { submit: () => ({ stdout: '77\n' }), find: () => ({ stdout: '77\n' }) }, { jobs: { afterSbatch: () => refuseWrites(true).then(() => undefined) } });
+      const error = await w.jobs.submit(fork(w), w.input(), 'diskfull1234').catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(LaunchNotRecordedError);
+      const stored = await fork(w).findOneOrFail(Job, { tag: 'diskfull1234' });
+      expect(error).toMatchObject({
+        cluster: 'alpha',
+        slurmJobId: '77',
+        tag: 'diskfull1234',
+        jobId: stored.id,
+        message: `alpha: SLURM accepted this launch as job 77, but saving that failed (SQLITE_READONLY: attempt to write a readonly database); it will be adopted as job ${stored.id} by its tag diskfull1234 within a minute of the database accepting writes again, and not submitted twice`,
+      });
+      expect(stored).toMatchObject({ state: 'SUBMITTING', slurmJobId: null });
+
+      // The minute's lookup of stranded launches finds it in SLURM, but cannot save yet; then it can.
+      await expect(w.jobs.recoverSubmissions()).rejects.toMatchObject({ code: 'SQLITE_READONLY' });
+      await refuseWrites(false);
+      expect(await w.jobs.recoverSubmissions()).toBe(1);
+      expect(await fork(w).findOneOrFail(Job, { id: stored.id })).toMatchObject({ state: 'PENDING', slurmJobId: '77', submitError: null });
+      expect(w.calls.filter((call) => call.kind === 'submit')).toHaveLength(1);
+    });
+  });
+
+  describe('an unpushed commit', () => {
+    it('is refused (field allowUnpushed) unless allowUnpushed is set, and warned about in the preview', async () => {
+      const own = fixtureRepo();
+      writeFileSync(join(own.work, 'train.py'), 'print("local change")\n');
+      git(own.work, 'commit', '-qam', 'Not pushed yet');
+      const head = git(own.work, 'rev-parse', 'HEAD');
+      const w = await open(own.work, { submit: acceptingSbatch });
+      expect(w.project).toMatchObject({ pushed: false, headSha: head });
+
+      const refusal = await w.jobs.submit(fork(w), w.input()).catch((caught: unknown) => caught);
+      expect(refusal).toBeInstanceOf(ValidationError);
+      expect(refusal).toMatchObject({ field: 'allowUnpushed' });
+      expect((refusal as Error).message).toContain(`commit ${head.slice(0, 8)} is on no remote branch`);
+      expect(await fork(w).count(Job, {})).toBe(0);
+      expect(w.calls.filter((call) => call.kind === 'submit')).toHaveLength(0);
+
+      const preview = await w.jobs.preview(fork(w), w.input());
+      expect(preview.warnings).toEqual([expect.stringContaining(`Commit ${head.slice(0, 8)} is on no remote branch`)]);
+
+      const job = await w.jobs.submit(fork(w), w.input({ allowUnpushed: true }));
+      expect(job).toMatchObject({ state: 'PENDING', commitSha: head });
+      expect(w.calls.filter((call) => call.kind === 'submit')[0]!.argv[6]).toBe(head);
+    });
+  });
+
+  describe('lineage', () => {
+    it('links children to their parent and lists what each launch changed', async () => {
+      const w = await open(repo.work, { submit: acceptingSbatch });
+      const parent = await w.jobs.submit(fork(w), w.input({ parameters: [{ path: 'optimizer.lr', value: 0.001 }] }));
+      const wider = await w.jobs.submit(
+        fork(w),
+        w.input({
+          parentJobId: parent.id,
+          gpusPerNode: 2,
+          groups: [{ group: 'model', option: 'vit' }],
+          parameters: [{ path: 'optimizer.lr', value: 0.01 }],
+          description: 'descriptions are not settings',
+        }),
+      );
+      const { input: again } = await w.jobs.template(fork(w), parent.id);
+      expect(again.parentJobId).toBe(parent.id);
+      const bigger = await w.jobs.submit(fork(w), { ...again, memory: '32G', rawOverrides: 'seed=1' });
+      const grandchild = await w.jobs.submit(fork(w), { ...again, memory: '32G', rawOverrides: 'seed=1', parentJobId: bigger.id, groups: [{ group: 'logger', option: null }] });
+      const unrelated = await w.jobs.submit(fork(w), w.input());
+
+      const nodes = await w.jobs.lineage(fork(w), w.project.id);
+      expect(nodes.map((node) => [node.job.id, node.parentId])).toEqual([
+        [parent.id, null],
+        [wider.id, parent.id],
+        [bigger.id, parent.id],
+        [grandchild.id, bigger.id],
+        [unrelated.id, null],
+      ]);
+      const changes = Object.fromEntries(nodes.map((node) => [node.job.id, [...node.changes].sort()]));
+      expect(changes[parent.id]).toEqual([]);
+      expect(changes[wider.id]).toEqual(['gpusPerNode: 1 → 2', 'model: (default) → "vit"', 'optimizer.lr: 0.001 → 0.01'].sort());
+      expect(changes[bigger.id]).toEqual(['memory: "16G" → "32G"', 'rawOverrides: "" → "seed=1"'].sort());
+      expect(changes[grandchild.id]).toEqual(['logger: (default) → null']);
+      expect(changes[unrelated.id]).toEqual([]);
+      const children = nodes.filter((node) => node.parentId === parent.id).map((node) => node.job.id);
+      expect(children).toEqual([wider.id, bigger.id]);
+    });
+  });
+
+  describe('list', () => {
+    let w: World;
+    const ids: Record<string, number> = {};
+
+    // Rows written directly: list() reads the table and nothing else, and 25 launches through sbatch add nothing.
+    async function seed(): Promise<void> {
+      w = await open(repo.work, {}, { closeAfterTest: false });
+      const em = fork(w);
+      const now = new Date();
+      // One flush per row, so ids follow this order.
+      const row = async (key: string, fields: Partial<Job> & { name: string }) => {
+        const job = em.create(Job, {
+          tag: key.padEnd(12, 'x').slice(0, 12),
+          projectId: 1,
+          cluster: 'alpha',
+          description: '',
+          commitSha: 'c'.repeat(40),
+          branch: 'main',
+          input: baseInput,
+          script: '#!/bin/bash\n',
+          jobDir: `/home/me/mission-control/jobs/${key}`,
+          state: 'COMPLETED',
+          archived: false,
+          createdAt: now,
+          updatedAt: now,
+          ...fields,
+        });
+        await em.flush();
+        ids[key] = job.id;
+      };
+      for (let index = 0; index < 18; index++) await row(`filler${index}`, { name: `run-${index}` });
+      await row('running', { name: 'resnet-a', state: 'RUNNING' });
+      await row('pending', { name: 'resnet-b', state: 'PENDING', cluster: 'beta' });
+      await row('archived', { name: 'old', archived: true, description: 'uses 100% of the data' });
+      await row('other', { name: 'other-project', projectId: 2, state: 'RUNNING', description: 'Try ViT-L' });
+      await row('underscore', { name: 'lr_0.1', description: 'uses 1000 samples' });
+      await row('lookalike', { name: 'lrx0.1', description: 'a 100x speedup' });
+      await row('pathjob', { name: 'paths', description: 'reads C:\\data\\set' });
+    }
+
+    beforeAll(seed);
+    afterAll(async () => {
+      await w.services.close();
+      await w.orm.close();
+    });
+
+    const names = async (filter: Parameters<JobService['list']>[1], first = 100, after: number | null = null) =>
+      (await w.jobs.list(fork(w), filter, first, after)).jobs.map((job) => job.name);
+
+    it('lists newest first', async () => {
+      const { jobs, hasNextPage } = await w.jobs.list(fork(w), {}, 100, null);
+      expect(jobs).toHaveLength(25);
+      expect(hasNextPage).toBe(false);
+      const order = jobs.map((job) => job.id);
+      expect(order).toEqual([...order].sort((a, b) => b - a));
+      expect(jobs[0]!.name).toBe('paths');
+    });
+
+    it('filters by project, state, cluster and archived, together too', async () => {
+      expect(await names({ projectId: 2 })).toEqual(['other-project']);
+      expect(await names({ states: ['RUNNING', 'PENDING'] })).toEqual(['other-project', 'resnet-b', 'resnet-a']);
+      expect(await names({ states: ['RUNNING'], projectId: 1 })).toEqual(['resnet-a']);
+      expect(await names({ cluster: 'beta' })).toEqual(['resnet-b']);
+      expect(await names({ archived: true })).toEqual(['old']);
+      expect(await names({ archived: false })).toHaveLength(24);
+      expect(await names({ archived: null, states: [], cluster: null, projectId: null, search: '  ' })).toHaveLength(25);
+    });
+
+    it('searches names and descriptions, ignoring case', async () => {
+      expect(await names({ search: 'resnet' })).toEqual(['resnet-b', 'resnet-a']);
+      expect(await names({ search: 'vit-l' })).toEqual(['other-project']);
+      expect(await names({ search: '  RESNET-A ' })).toEqual(['resnet-a']);
+    });
+
+    it('does not treat % and _ in a search as wildcards', async () => {
+      expect(await names({ search: 'lr_0' })).not.toContain('lrx0.1');
+      expect(await names({ search: '100%' })).not.toContain('lookalike');
+      expect(await names({ search: '100%' })).not.toContain('lrx0.1');
+      expect(await names({ search: '%' })).not.toHaveLength(25);
+      expect(await names({ search: '_' })).not.toHaveLength(25);
+    });
+
+    // BUG (server/jobs.ts, list(): `%`, `_` and `\` are escaped with a backslash, but the `$like` MikroORM emits has
+    // no `ESCAPE '\'` clause and SQLite's LIKE has no default escape character). The backslash is then matched
+    // literally, so any search containing `%`, `_` or `\` finds nothing. search "lr_0" — expected ["lr_0.1"],
+    // actual []; "100%" — expected ["old"], actual []; "C:\data" — expected ["paths"], actual [].
+    it('finds names and descriptions that contain %, _ or \\', async () => {
+      expect(await names({ search: 'lr_0' })).toEqual(['lr_0.1']);
+      expect(await names({ search: '100%' })).toEqual(['old']);
+      expect(await names({ search: 'C:\\data' })).toEqual(['paths']);
+    });
+
+    it('refuses a search longer than 500 characters, naming search and the limit', async () => {
+      await expect(w.jobs.list(fork(w), { search: 'resnet'.repeat(10_000) }, 50, null)).rejects.toMatchObject({
+        name: 'ValidationError',
+        field: 'search',
+        message: 'search: must be at most 500 characters (this one has 60000)',
+      });
+      expect(await names({ search: 'x'.repeat(500) })).toEqual([]);
+    });
+
+    // Found by test/lab/hostile.test.ts: a NUL ended the inlined SQL statement (a masked DriverException).
+    it('finds nothing, without an error, for a search or cluster with a NUL', async () => {
+      expect(await names({ search: 'resnet\u0000' })).toEqual([]);
+      expect(await names({ cluster: 'alpha\u0000' })).toEqual([]);
+    });
+
+    it('pages with `after` without duplicates or gaps', async () => {
+      const seen: number[] = [];
+      const pages: number[] = [];
+      let after: number | null = null;
+      for (;;) {
+        const page: { jobs: Job[]; hasNextPage: boolean } = await w.jobs.list(fork(w), {}, 10, after);
+        pages.push(page.jobs.length);
+        seen.push(...page.jobs.map((job) => job.id));
+        if (!page.hasNextPage) break;
+        after = page.jobs[page.jobs.length - 1]!.id;
+      }
+      expect(pages).toEqual([10, 10, 5]);
+      expect(seen).toEqual(Object.values(ids).sort((a, b) => b - a));
+      expect(new Set(seen).size).toBe(25);
+    });
+
+    it('pages within a filter, and bounds the page size', async () => {
+      const first = await w.jobs.list(fork(w), { projectId: 1, archived: false }, 20, null);
+      expect(first.jobs).toHaveLength(20);
+      expect(first.hasNextPage).toBe(true);
+      const rest = await w.jobs.list(fork(w), { projectId: 1, archived: false }, 20, first.jobs[19]!.id);
+      expect(rest.jobs).toHaveLength(3);
+      expect(rest.hasNextPage).toBe(false);
+      expect((await w.jobs.list(fork(w), {}, 0, null)).jobs).toHaveLength(1);
+    });
+  });
+});

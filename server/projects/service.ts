@@ -1,0 +1,81 @@
+// Projects: local git repositories the user launches from, with their launch settings.
+import { isAbsolute } from 'node:path';
+import type { EntityManager } from '@mikro-orm/sqlite';
+import { Job, Project } from '../db/entities.js';
+import { NotFoundError, ValidationError } from '../errors.js';
+import { readRepo } from './git.js';
+import { readHydraConfig, type HydraConfig } from './hydra/config.js';
+import { readSettings } from './settings.js';
+
+export type ProjectService = ReturnType<typeof createProjectService>;
+
+export function createProjectService() {
+  async function get(em: EntityManager, id: number, options: { includeDeleted?: boolean } = {}): Promise<Project> {
+    const project = await em.findOne(Project, { id });
+    if (!project || (project.deletedAt && !options.includeDeleted)) throw new NotFoundError(`no project with id ${id}`);
+    return project;
+  }
+
+  async function read(localPath: string) {
+    const repo = await readRepo(localPath);
+    const settings = await readSettings(repo.root);
+    return {
+      name: repo.name,
+      localPath: repo.root,
+      originUrl: repo.originUrl,
+      cloneUrl: repo.cloneUrl,
+      branch: repo.branch,
+      headSha: repo.headSha,
+      headSubject: repo.headSubject,
+      dirty: repo.dirty,
+      pushed: repo.pushed,
+      settings,
+      syncedAt: new Date(),
+    };
+  }
+
+  return {
+    get,
+
+    list(em: EntityManager): Promise<Project[]> {
+      return em.find(Project, { deletedAt: null }, { orderBy: { name: 'asc', id: 'asc' } });
+    },
+
+    /** Adding a path that was deleted before brings that project back, with its job history. */
+    async add(em: EntityManager, localPath: string): Promise<Project> {
+      if (!isAbsolute(localPath)) throw new ValidationError('localPath', 'must be an absolute path on the server');
+      const fields = await read(localPath);
+      const existing = await em.findOne(Project, { localPath: fields.localPath });
+      if (existing) {
+        em.assign(existing, { ...fields, deletedAt: null });
+        await em.flush();
+        return existing;
+      }
+      const project = em.create(Project, { ...fields, createdAt: new Date(), deletedAt: null });
+      await em.flush();
+      return project;
+    },
+
+    async sync(em: EntityManager, id: number): Promise<Project> {
+      const project = await get(em, id);
+      em.assign(project, await read(project.localPath));
+      await em.flush();
+      return project;
+    },
+
+    /** The launch form of a project: its Hydra primaries, groups and parameters, read from the working tree. */
+    async hydraConfig(em: EntityManager, id: number, primary?: string): Promise<HydraConfig> {
+      const project = await get(em, id);
+      return readHydraConfig(project.localPath, primary);
+    },
+
+    /** The project leaves the list; its jobs stay in history, archived. */
+    async remove(em: EntityManager, id: number): Promise<Project> {
+      const project = await get(em, id);
+      project.deletedAt = new Date();
+      await em.nativeUpdate(Job, { projectId: id }, { archived: true, updatedAt: new Date() });
+      await em.flush();
+      return project;
+    },
+  };
+}

@@ -1,0 +1,104 @@
+// A project's launch settings from `.mlops-config.yaml` in its repository (the original tool's keys, plus what
+// users asked for). Missing file → the documented defaults; a bad file → a ValidationError naming the key.
+import { z } from 'zod';
+import { ProjectFileError, ValidationError } from '../errors.js';
+import { OverrideParseError, parseOverride } from './hydra/overrides.js';
+import { loadProjectFile, parseProjectYaml, projectRoot } from './files.js';
+import { readInWorker } from './reader.js';
+
+export const SETTINGS_FILE = '.mlops-config.yaml';
+
+const plainName = z.string().regex(/^[A-Za-z0-9._+-]+$/, 'may contain only letters, digits, . _ + -');
+const relativePath = z
+  .string()
+  .regex(/^[A-Za-z0-9._\/+-]+$/, 'must be a relative path of letters, digits, . _ + - /')
+  .refine((path) => !path.startsWith('/') && !path.split('/').includes('..'), 'must stay inside the repository');
+
+const settingsSchema = z.strictObject({
+  /** Conda environment activated before the run. */
+  conda_env: plainName.nullable().default(null),
+  /** Virtualenv (path on the cluster, `~` allowed) activated instead of conda. */
+  venv: z.string().regex(/^(~\/)?[A-Za-z0-9._\/+-]+$/, 'must be a path of letters, digits, . _ + - /').nullable().default(null),
+  /** The training entry point, relative to the repository root. */
+  train_script: relativePath.default('train.py'),
+  /** Interpreter that runs train_script. */
+  python: plainName.default('python'),
+  /** `pip install -e .` in the job's checkout before training. */
+  install_editable: z.boolean().default(false),
+  package_name: plainName.nullable().default(null),
+  /** Hydra overrides applied to every launch before the user's own. */
+  default_overrides: z.array(z.string()).default([]),
+  /** `module load` lines, e.g. cuda/12.1. */
+  modules: z.array(z.string().regex(/^[A-Za-z0-9._\/+-]+$/, 'is not a module name')).default([]),
+  /** Environment variables exported in the job, e.g. WANDB_PROJECT. */
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not an environment variable name'), z.union([z.string(), z.number(), z.boolean()]).transform(String)).default({}),
+  /** Extra shell lines run before training. They come from the project's own repository and are shown in the preview. */
+  setup: z.union([z.string().transform((text) => text.split('\n').filter((line) => line.trim() !== '')), z.array(z.string())]).default([]),
+});
+
+export type ProjectSettings = z.infer<typeof settingsSchema>;
+
+export const defaultSettings: ProjectSettings = settingsSchema.parse({});
+
+/** A refused file (a limit passed, a link out of the repository…) as the ValidationError addProject answers with. */
+function settingsFileError(error: ProjectFileError): ValidationError {
+  return new ValidationError(SETTINGS_FILE, `${error.line === null ? '' : `line ${error.line}: `}${error.reason}`);
+}
+
+export function parseSettings(text: string): ProjectSettings {
+  let parsedYaml;
+  try {
+    parsedYaml = parseProjectYaml(text, SETTINGS_FILE);
+  } catch (error) {
+    if (error instanceof ProjectFileError) throw settingsFileError(error);
+    throw error;
+  }
+  const { document } = parsedYaml;
+  const yamlError = document.errors[0];
+  if (yamlError) {
+    const line = yamlError.linePos?.[0]?.line;
+    throw new ValidationError(SETTINGS_FILE, `invalid YAML${line ? ` at line ${line}` : ''}: ${yamlError.message.split('\n')[0]}`);
+  }
+  let value: unknown;
+  try {
+    // Aliases are already bounded by parseProjectYaml; yaml's own count (its default) stays as a second guard.
+    value = document.toJS();
+  } catch (error) {
+    throw new ValidationError(SETTINGS_FILE, `invalid YAML: ${(error as Error).message.split('\n')[0]}`);
+  }
+  const parsed = settingsSchema.safeParse(value ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.join('.');
+    const message = issue.code === 'unrecognized_keys' ? 'unknown key' : issue.message;
+    throw new ValidationError(key ? `${SETTINGS_FILE}: ${key}` : SETTINGS_FILE, key ? message : 'must be a mapping of settings');
+  }
+  parsed.data.default_overrides.forEach((token, index) => {
+    try {
+      parseOverride(token);
+    } catch (error) {
+      if (error instanceof OverrideParseError) throw new ValidationError(`${SETTINGS_FILE}: default_overrides.${index}`, error.message);
+      throw error;
+    }
+  });
+  return parsed.data;
+}
+
+/** The settings of the repository at `repoRoot`, read in the project-reader worker (server/projects/reader.ts). */
+export function readSettings(repoRoot: string): Promise<ProjectSettings> {
+  return readInWorker<ProjectSettings>('settings', [repoRoot], [ValidationError], (reason) => new ValidationError(SETTINGS_FILE, `reading it ${reason}`));
+}
+
+// A settings file is a dozen lines; 64 KiB leaves room for long `setup` scripts. Read at addProject and syncProject
+// only, so not cached.
+const SETTINGS_MAX_BYTES = 64 * 1024;
+
+/** readSettings in this thread: what the worker runs. */
+export async function readSettingsHere(repoRoot: string): Promise<ProjectSettings> {
+  try {
+    return (await loadProjectFile(await projectRoot(repoRoot), SETTINGS_FILE, { maxBytes: SETTINGS_MAX_BYTES, parse: parseSettings })) ?? defaultSettings;
+  } catch (error) {
+    if (error instanceof ProjectFileError) throw settingsFileError(error);
+    throw error;
+  }
+}

@@ -1,0 +1,497 @@
+// The notifier as server/services.ts builds it, on a database of its own, pushing to real local HTTP endpoints that
+// verify each request's VAPID header and decrypt its RFC 8291 payload (test/push-receiver.ts). The cluster is a fake
+// transport that answers only the log tail read.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { startPushReceiver, type PushReceiver, type ReceiverMode } from '../../test/push-receiver.js';
+import type { ClusterStatus } from '../clusters/service.js';
+import { clusterConfig, type Config } from '../config.js';
+import { Job, type Project, PushNotice, PushSubscription, ServerSetting } from '../db/entities.js';
+import { insertProject } from '../../test/db-rows.js';
+import { initOrm, type Orm } from '../db/orm.js';
+import type { JobInput } from '../jobs/input.js';
+import { snapshot } from '../jobs/transitions.js';
+import { createServices, type ServiceOptions, type Services } from '../services.js';
+import type { ExecResult } from '../ssh/index.js';
+import { reauthCommand } from '../ssh/openssh-transport.js';
+
+const SUBJECT = 'mailto:ops@uni.example.edu';
+const temporary: string[] = [];
+const scratch = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mc-notify-'));
+  temporary.push(dir);
+  return dir;
+};
+
+// Every line the server logs during this file, to prove the VAPID private key never reaches a log.
+const logged: string[] = [];
+const privateKeys = new Set<string>();
+beforeAll(() => {
+  for (const level of ['log', 'warn', 'error'] as const) {
+    vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void logged.push(args.map(String).join(' ')));
+  }
+});
+afterAll(() => {
+  vi.restoreAllMocks();
+  for (const dir of temporary) rmSync(dir, { recursive: true, force: true });
+  expect(privateKeys.size).toBeGreaterThan(0);
+  for (const key of privateKeys) expect(logged.filter((line) => line.includes(key))).toEqual([]);
+});
+
+/** What the fake cluster answers to the log tail read: the output file's text, a failure, or no answer at all. */
+type LogAnswer = string | Error | 'hang';
+
+interface World {
+  orm: Orm;
+  services: Services;
+  project: Project;
+  otherProject: Project;
+  log: LogAnswer;
+  logReads: number[];
+}
+
+const worlds: World[] = [];
+const receivers: PushReceiver[] = [];
+
+afterEach(async () => {
+  for (const world of worlds.splice(0)) await close(world);
+  for (const receiver of receivers.splice(0)) await receiver.close();
+});
+
+async function close(world: World): Promise<void> {
+  const index = worlds.indexOf(world);
+  if (index >= 0) worlds.splice(index, 1);
+  await world.services.close();
+  await world.orm.close();
+}
+
+const input = (projectId: number): JobInput => ({
+  projectId,
+  cluster: 'alpha',
+  name: null,
+  description: '',
+  partition: null,
+  account: null,
+  qos: null,
+  nodes: 1,
+  gpusPerNode: 0,
+  gpuType: null,
+  cpusPerTask: 1,
+  memory: '4G',
+  timeLimit: '1:00:00',
+  primary: null,
+  groups: [],
+  parameters: [],
+  rawOverrides: '',
+  parentJobId: null,
+  allowUnpushed: false,
+});
+
+const addProject = (orm: Orm, name: string): Promise<Project> => insertProject(orm.em.fork(), name);
+
+/** A fresh services object; `dbName` a file to reopen the same database later (a restart). */
+async function open(options: { dbName?: string; notify?: ServiceOptions['notify']; start?: boolean; alpha?: Partial<Parameters<typeof clusterConfig>[1]> } = {}): Promise<World> {
+  const orm = await initOrm(options.dbName ?? ':memory:');
+  const config: Config = { file: 'test.yaml', clusters: [clusterConfig('alpha', { host: 'alpha.example.edu', user: 'me', agent: true, ...options.alpha })], notifications: { subject: SUBJECT, allowLoopbackHttpEndpoints: true } };
+  const world = { orm, log: '', logReads: [] } as unknown as World;
+  world.services = createServices({
+    orm,
+    config,
+    clusters: {
+      transportFactory: () => ({
+        async exec(argv): Promise<ExecResult> {
+          if (argv[0] === 'sh' && argv[2]?.includes('tail -c')) {
+            world.logReads.push(Number(argv.at(-1)));
+            const answer = world.log;
+            if (answer === 'hang') return new Promise(() => undefined);
+            if (answer instanceof Error) throw answer;
+            return { stdout: `${Buffer.byteLength(answer)}\n${answer}`, stderr: '', exitCode: 0, durationMs: 1 };
+          }
+          throw new Error(`the fake cluster got an unexpected command: ${argv.join(' ')}`);
+        },
+        close: async () => undefined,
+      }),
+    },
+    notify: { pendingCheckPattern: '0 0 0 1 1 *', ...options.notify },
+  });
+  world.project = await addProject(orm, 'vision');
+  world.otherProject = await addProject(orm, 'speech');
+  if (options.start !== false) await world.services.notify.start();
+  const keys = await orm.em.fork().findOne(ServerSetting, { key: 'vapid-keys' });
+  if (keys) privateKeys.add((JSON.parse(keys.value) as { privateKey: string }).privateKey);
+  worlds.push(world);
+  return world;
+}
+
+async function receiver(mode?: ReceiverMode): Promise<PushReceiver> {
+  const started = await startPushReceiver({ mode });
+  receivers.push(started);
+  return started;
+}
+
+async function subscribe(world: World, to: PushReceiver, settings: { pendingAfterMinutes?: number | null; mutedProjectIds?: number[] } = {}): Promise<PushSubscription> {
+  return world.services.notify.register(world.orm.em.fork(), { endpoint: to.endpoint, ...to.keys, ...settings }, null);
+}
+
+async function addJob(world: World, fields: Partial<Job> = {}): Promise<Job> {
+  const em = world.orm.em.fork();
+  const tag = Math.random().toString(36).slice(2, 14).padEnd(12, '0');
+  const job = em.create(Job, {
+    tag,
+    projectId: world.project.id,
+    cluster: 'alpha',
+    name: 'train-resnet',
+    description: '',
+    commitSha: 'a'.repeat(40),
+    input: input(world.project.id),
+    script: '#!/bin/bash\n',
+    jobDir: `/home/me/mission-control/jobs/${tag}`,
+    slurmJobId: '4242',
+    state: 'RUNNING',
+    archived: false,
+    createdAt: new Date(),
+    updatedAt: new Date(),
+    submittedAt: new Date(),
+    ...fields,
+  });
+  await em.flush();
+  return job;
+}
+
+/** What the poller does when SLURM reports a change: save, then announce. */
+async function update(world: World, job: Job, changes: Partial<Job>): Promise<Job> {
+  const em = world.orm.em.fork();
+  const row = await em.findOneOrFail(Job, { id: job.id });
+  Object.assign(row, changes, { updatedAt: new Date() });
+  await em.flush();
+  world.services.events.publish('job:updated', snapshot(row));
+  return row;
+}
+
+/** Lets published events reach the notifier, then waits for what it started. */
+async function settle(world: World): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  await world.services.notify.idle();
+}
+
+const subscriptionOf = (world: World, to: PushReceiver) => world.orm.em.fork().findOne(PushSubscription, { endpoint: to.endpoint });
+
+describe('VAPID keys', () => {
+  it('are made on the first start and kept in the database; a restart uses the same pair', async () => {
+    const dbName = join(scratch(), 'mission-control.sqlite');
+    const first = await open({ dbName });
+    const publicKey = await first.services.notify.publicKey();
+    expect(Buffer.from(publicKey, 'base64url')).toHaveLength(65);
+    expect(Buffer.from(publicKey, 'base64url')[0]).toBe(4);
+    const stored = await first.orm.em.fork().find(ServerSetting, {});
+    expect(stored.map((row) => row.key)).toEqual(['vapid-keys']);
+    await close(first);
+
+    const again = await open({ dbName });
+    expect(await again.services.notify.publicKey()).toBe(publicKey);
+    // And a push signed after the restart carries that same key.
+    const phone = await receiver();
+    await subscribe(again, phone);
+    await update(again, await addJob(again), { state: 'COMPLETED', exitCode: 0 });
+    expect((await phone.waitFor()).vapid.publicKey).toBe(publicKey);
+  });
+});
+
+describe('job end', () => {
+  it('pushes the job and its state, the exit code and the last log line to every device, signed for the endpoint origin', async () => {
+    const world = await open();
+    const [phone, laptop] = [await receiver(), await receiver()];
+    await subscribe(world, phone);
+    await subscribe(world, laptop);
+    world.log = 'epoch 1 loss 0.52\n\u001b[32mfinal accuracy 0.93\u001b[0m   \n\n  \n';
+    const job = await addJob(world);
+    await update(world, job, { state: 'COMPLETED', slurmState: 'COMPLETED', exitCode: 0, endedAt: new Date() });
+
+    for (const device of [phone, laptop]) {
+      const message = await device.waitFor();
+      expect(message.json).toEqual({
+        title: 'train-resnet completed',
+        body: 'Exit code 0 · alpha\nfinal accuracy 0.93',
+        url: `/jobs/${job.id}`,
+        tag: `job-${job.id}`,
+        jobId: job.id,
+        state: 'COMPLETED',
+        cluster: 'alpha',
+      });
+      expect(message.vapid.publicKey).toBe(await world.services.notify.publicKey());
+      expect(message.vapid.claims.aud).toBe(new URL(device.endpoint).origin);
+      expect(message.vapid.claims.sub).toBe(SUBJECT);
+      expect(message.headers.topic).toBe(`job-${job.id}`);
+      expect(device.errors).toEqual([]);
+    }
+    // One small, byte-bounded read of the log for both devices.
+    expect(world.logReads).toEqual([4096]);
+    await settle(world);
+    expect((await subscriptionOf(world, phone))?.lastSuccessAt).toBeInstanceOf(Date);
+  });
+
+  it('reads the log only once the end is saved, so the W&B link it finds is announced with the end, not the old state', async () => {
+    const world = await open();
+    const phone = await receiver();
+    await subscribe(world, phone);
+    world.log = 'wandb: 🚀 View run at https://wandb.ai/me/vision/runs/abc123\nepoch 3 done\n';
+    const job = await addJob(world);
+    const announced: string[] = [];
+    const iterator = world.services.events.subscribe('job:updated')[Symbol.asyncIterator]();
+    void (async () => {
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) announced.push(`${next.value.state} ${next.value.wandbUrl ?? '-'}`);
+    })();
+    // As the poller does it: announce, then save.
+    const em = world.orm.em.fork();
+    const row = await em.findOneOrFail(Job, { id: job.id });
+    Object.assign(row, { state: 'COMPLETED', exitCode: 0 });
+    world.services.events.publish('job:updated', snapshot(row));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(world.logReads).toEqual([]);
+    await em.flush();
+    expect((await phone.waitFor()).json.body).toBe('Exit code 0 · alpha\nepoch 3 done');
+    await iterator.return?.();
+    expect(announced).toEqual(['COMPLETED -', 'COMPLETED https://wandb.ai/me/vision/runs/abc123']);
+  });
+
+  it('names the failure kind, with SLURM’s own words when it has them, and sbatch’s refusal', async () => {
+    const world = await open();
+    const phone = await receiver();
+    await subscribe(world, phone);
+    world.log = 'Traceback (most recent call last):\nRuntimeError: CUDA out of memory\n';
+    const cases: Array<[Partial<Job>, string, string]> = [
+      [{ state: 'OUT_OF_MEMORY', slurmState: 'OUT_OF_MEMORY', exitCode: 0, signal: 9 }, 'train-resnet ran out of memory', 'OUT_OF_MEMORY (exit code 0, signal 9) · alpha\nRuntimeError: CUDA out of memory'],
+      [{ state: 'FAILED', slurmState: 'FAILED', exitCode: 1 }, 'train-resnet failed', 'Exit code 1 · alpha\nRuntimeError: CUDA out of memory'],
+      [{ state: 'CANCELLED', slurmState: 'CANCELLED by 1001', exitCode: 0 }, 'train-resnet was cancelled', 'CANCELLED by 1001 · alpha\nRuntimeError: CUDA out of memory'],
+      [{ state: 'TIMEOUT', slurmState: 'TIMEOUT' }, 'train-resnet timed out', 'TIMEOUT · alpha\nRuntimeError: CUDA out of memory'],
+      [{ state: 'NODE_FAIL', slurmState: 'BOOT_FAIL' }, 'train-resnet lost its node', 'NODE_FAIL · alpha\nRuntimeError: CUDA out of memory'],
+    ];
+    for (const [changes, title, body] of cases) {
+      const job = await update(world, await addJob(world), changes);
+      expect((await phone.waitFor((message) => message.json.jobId === job.id)).json).toMatchObject({ title, body, state: changes.state });
+    }
+    const reads = world.logReads.length;
+    const refused = await addJob(world, { state: 'SUBMITTING', slurmJobId: null, name: 'sweep-7' });
+    await update(world, refused, { state: 'SUBMIT_FAILED', submitError: 'sbatch: error: Invalid partition name specified\n' });
+    expect((await phone.waitFor((message) => message.json.jobId === refused.id)).json).toMatchObject({
+      title: 'sweep-7 could not be submitted',
+      body: 'sbatch: error: Invalid partition name specified · alpha',
+      state: 'SUBMIT_FAILED',
+    });
+    // A job that never ran has no log to read.
+    expect(world.logReads).toHaveLength(reads);
+  });
+
+  it('is sent once per job: not for repeated events, later changes or after a restart, nor as old news to a new device', async () => {
+    const dbName = join(scratch(), 'mission-control.sqlite');
+    const world = await open({ dbName });
+    const phone = await receiver();
+    await subscribe(world, phone);
+    const job = await addJob(world);
+    const ended = await update(world, job, { state: 'FAILED', exitCode: 2 });
+    await phone.waitFor();
+    world.services.events.publish('job:updated', snapshot(ended));
+    world.services.events.publish('job:updated', snapshot(ended));
+    await update(world, job, { archived: true });
+    // Ended while no device listened: still counted as told.
+    const unheard = await addJob(world);
+    await world.orm.em.fork().nativeDelete(PushSubscription, {});
+    await update(world, unheard, { state: 'COMPLETED', exitCode: 0 });
+    await settle(world);
+    await close(world);
+
+    const restarted = await open({ dbName });
+    await subscribe(restarted, phone);
+    await update(restarted, job, { archived: false });
+    await update(restarted, unheard, { archived: true });
+    await settle(restarted);
+    expect(phone.messages.map((message) => message.json.jobId)).toEqual([job.id]);
+  });
+
+  it('leaves out devices that muted the project', async () => {
+    const world = await open();
+    const [mutedVision, mutedSpeech] = [await receiver(), await receiver()];
+    await subscribe(world, mutedVision, { mutedProjectIds: [world.project.id] });
+    await subscribe(world, mutedSpeech, { mutedProjectIds: [world.otherProject.id] });
+    const job = await update(world, await addJob(world), { state: 'COMPLETED', exitCode: 0 });
+    expect((await mutedSpeech.waitFor()).json.jobId).toBe(job.id);
+    await settle(world);
+    expect(mutedVision.messages).toEqual([]);
+  });
+
+  it('goes without the log line when the log cannot be read, or not in time', async () => {
+    const world = await open({ notify: { logTimeoutMs: 300 } });
+    const phone = await receiver();
+    await subscribe(world, phone);
+    world.log = new Error('connection lost');
+    const first = await update(world, await addJob(world), { state: 'COMPLETED', exitCode: 0 });
+    expect((await phone.waitFor((message) => message.json.jobId === first.id)).json.body).toBe('Exit code 0 · alpha');
+    world.log = 'hang';
+    const started = Date.now();
+    const second = await update(world, await addJob(world), { state: 'FAILED', exitCode: 1 });
+    expect((await phone.waitFor((message) => message.json.jobId === second.id)).json.body).toBe('Exit code 1 · alpha');
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(logged.some((line) => line.includes(`job ${first.id}: log not readable`))).toBe(true);
+    expect(logged.some((line) => line.includes(`job ${second.id}: no log line within 300 ms`))).toBe(true);
+  });
+});
+
+describe('pending reminders', () => {
+  it('tell each device once, after its own threshold, never for a muted project or a job that runs', async () => {
+    const t0 = new Date('2026-11-24T10:00:00Z').getTime();
+    let clock = t0;
+    const world = await open({ notify: { now: () => new Date(clock) } });
+    const [tenMinutes, halfHour, never, muted] = [await receiver(), await receiver(), await receiver(), await receiver()];
+    await subscribe(world, tenMinutes, { pendingAfterMinutes: 10 });
+    await subscribe(world, halfHour, { pendingAfterMinutes: 30 });
+    await subscribe(world, never, { pendingAfterMinutes: null });
+    await subscribe(world, muted, { pendingAfterMinutes: 10, mutedProjectIds: [world.project.id] });
+    const created = new Date(t0 - 60_000);
+    const waiting = await addJob(world, { state: 'PENDING', reason: 'Priority', createdAt: created, submittedAt: new Date(t0) });
+    await addJob(world, { state: 'RUNNING', createdAt: created, submittedAt: new Date(t0) });
+    await addJob(world, { state: 'PENDING', createdAt: created, submittedAt: new Date(t0 + 14 * 60_000) });
+
+    clock = t0 + 9 * 60_000;
+    await world.services.notify.checkPending();
+    clock = t0 + 15 * 60_000;
+    await world.services.notify.checkPending();
+    await world.services.notify.checkPending();
+    expect(tenMinutes.messages.map((message) => message.json)).toEqual([
+      {
+        title: 'train-resnet still pending',
+        body: 'Waiting for 15 min on alpha (Priority)',
+        url: `/jobs/${waiting.id}`,
+        tag: `job-${waiting.id}`,
+        jobId: waiting.id,
+        state: 'PENDING',
+        cluster: 'alpha',
+      },
+    ]);
+    expect([halfHour.messages, never.messages, muted.messages]).toEqual([[], [], []]);
+
+    clock = t0 + 31 * 60_000;
+    await world.services.notify.checkPending();
+    expect(halfHour.messages.map((message) => message.json.jobId)).toEqual([waiting.id]);
+    // The job submitted at 14 min is now 17 min old: due for the ten-minute device only.
+    expect(tenMinutes.messages).toHaveLength(2);
+    expect([never.messages, muted.messages]).toEqual([[], []]);
+  });
+
+  it('are looked for on a schedule once started, from the database alone', async () => {
+    const world = await open({ notify: { pendingCheckPattern: '* * * * * *' } });
+    const phone = await receiver();
+    await subscribe(world, phone, { pendingAfterMinutes: 5 });
+    const job = await addJob(world, { state: 'PENDING', createdAt: new Date(Date.now() - 3_600_000), submittedAt: new Date(Date.now() - 3_600_000) });
+    expect((await phone.waitFor(undefined, 3000)).json).toMatchObject({ jobId: job.id, state: 'PENDING' });
+    expect(world.logReads).toEqual([]);
+  });
+});
+
+describe('re-authentication', () => {
+  const status = (changes: Partial<ClusterStatus>): ClusterStatus => ({
+    name: 'alpha',
+    transport: 'openssh',
+    host: 'alpha.example.edu',
+    reachable: false,
+    latencyMs: null,
+    slurmVersion: null,
+    partitions: [],
+    error: null,
+    checkedAt: new Date(),
+    stale: true,
+    needsReauth: null,
+    lastPollAt: null,
+    lastPollError: null,
+    ...changes,
+  });
+  const command = 'ssh -o ControlMaster=auto -o ControlPath=~/.ssh/mission-control/cm-%C me@alpha.example.edu true';
+
+  it('tells every device once per expiry with the command to run, and again only after a poll that worked', async () => {
+    const world = await open();
+    const phone = await receiver();
+    await subscribe(world, phone, { mutedProjectIds: [world.project.id, world.otherProject.id] });
+    const publish = async (changes: Partial<ClusterStatus>) => {
+      world.services.events.publish('cluster:status', status(changes));
+      await settle(world);
+    };
+    await publish({ needsReauth: command, lastPollAt: new Date(), lastPollError: 'needs you to log in again' });
+    expect(phone.messages.map((message) => message.json)).toEqual([
+      { title: 'alpha needs you to log in again', body: `Run in a terminal on the server's machine: ${command}`, url: '/clusters', tag: 'reauth-alpha', cluster: 'alpha' },
+    ]);
+    await publish({ needsReauth: command, lastPollAt: new Date(), lastPollError: 'needs you to log in again' });
+    // A connection check before any poll (as after a restart) knows nothing of the login.
+    await publish({ needsReauth: null, lastPollAt: null });
+    await publish({ needsReauth: command, lastPollAt: new Date() });
+    expect(phone.messages).toHaveLength(1);
+
+    await publish({ needsReauth: null, reachable: true, stale: false, lastPollAt: new Date() });
+    await publish({ needsReauth: command, lastPollAt: new Date() });
+    expect(phone.messages).toHaveLength(2);
+  });
+
+  it('shows no key or known_hosts file path on the lock screen: neither in the command nor in an sbatch refusal', async () => {
+    const identityFile = join(homedir(), '.ssh', 'id_mission_control_alpha');
+    const world = await open({ alpha: { identityFile, knownHostsFile: '/etc/mission-control/known_hosts' } });
+    const phone = await receiver();
+    await subscribe(world, phone);
+    const withPaths = reauthCommand(world.services.clusters.config('alpha'));
+    expect(withPaths).toContain(identityFile);
+    world.services.events.publish('cluster:status', status({ needsReauth: withPaths, lastPollAt: new Date() }));
+    const reauth = (await phone.waitFor()).json as { body: string };
+    expect(reauth.body).toContain('-o UserKnownHostsFile=<knownHostsFile>');
+    expect(reauth.body).toContain('-i <identityFile>');
+    expect(reauth.body).toMatch(/^Run in a terminal on the server's machine: ssh .* -- me@alpha\.example\.edu true$/);
+
+    const job = await addJob(world, { slurmJobId: null, state: 'SUBMITTING' });
+    await update(world, job, { state: 'SUBMIT_FAILED', submitError: `Warning: Identity file ${identityFile.replace(homedir(), '~')} not accessible: No such file or directory` });
+    await expect.poll(() => phone.messages.length).toBe(2);
+    expect((phone.messages[1]!.json as { body: string }).body).toBe('sbatch: Warning: Identity file <identityFile> not accessible: No such file or directory · alpha');
+    expect(JSON.stringify(phone.messages.map((message) => message.json))).not.toMatch(/id_mission_control_alpha|\/etc\/mission-control/);
+  });
+});
+
+describe('delivery failures', () => {
+  it('remove a subscription the push service calls gone (404, 410) and keep one that fails otherwise', async () => {
+    const world = await open();
+    const [notFound, gone, broken, fine] = [await receiver(404), await receiver(410), await receiver(500), await receiver()];
+    for (const device of [notFound, gone, broken, fine]) await subscribe(world, device, { pendingAfterMinutes: 1 });
+    const goneId = (await subscriptionOf(world, gone))!.id;
+    await world.orm.em.fork().insert(PushNotice, { key: `job-pending:${goneId}:1`, createdAt: new Date() });
+
+    await update(world, await addJob(world), { state: 'COMPLETED', exitCode: 0 });
+    await fine.waitFor();
+    await settle(world);
+    expect(await subscriptionOf(world, notFound)).toBeNull();
+    expect(await subscriptionOf(world, gone)).toBeNull();
+    expect(await world.orm.em.fork().count(PushNotice, { key: { $like: `job-pending:${goneId}:%` } })).toBe(0);
+    expect(await subscriptionOf(world, broken)).toMatchObject({ lastError: 'HTTP 500', lastSuccessAt: null });
+    expect((await subscriptionOf(world, fine))?.lastError).toBeNull();
+
+    await update(world, await addJob(world), { state: 'COMPLETED', exitCode: 0 });
+    await fine.waitFor((message) => fine.messages.indexOf(message) === 1);
+    await settle(world);
+    expect([notFound, gone, broken, fine].map((device) => device.messages.length)).toEqual([1, 1, 2, 2]);
+    expect(logged.some((line) => line.includes(`(${new URL(broken.endpoint).origin}): push failed, kept: HTTP 500`))).toBe(true);
+  });
+
+  it('a device that never answers or refuses connections holds up no other, and is kept', async () => {
+    const world = await open({ notify: { sendTimeoutMs: 300, sendConcurrency: 1 } });
+    const hanging = await receiver('hang');
+    const refusing = await receiver();
+    const fine = await receiver();
+    await subscribe(world, hanging);
+    await subscribe(world, refusing);
+    await subscribe(world, fine);
+    await refusing.close();
+
+    const started = Date.now();
+    await update(world, await addJob(world), { state: 'COMPLETED', exitCode: 0 });
+    await fine.waitFor(undefined, 3000);
+    expect(Date.now() - started).toBeLessThan(2000);
+    await settle(world);
+    expect((await subscriptionOf(world, hanging))?.lastError).toMatch(/timeout/i);
+    expect((await subscriptionOf(world, refusing))?.lastError).toMatch(/ECONNREFUSED/);
+  });
+});
