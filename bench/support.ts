@@ -5,10 +5,10 @@ import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { EntityManager } from '@mikro-orm/sqlite';
-import { Job } from '../server/db/entities.js';
-import type { JobState } from '../server/slurm/state.js';
+import type { Job } from '../server/db/entities.js';
 import { quoteArgv } from '../server/ssh/quote.js';
 import type { ExecOptions, StreamingTransport, StreamOptions } from '../server/ssh/transport.js';
+import { createJobRow as createTestJobRow, type JobRowFields } from '../test/factories.js';
 import type { Lab } from '../test/lab/lab-env.js';
 import type { ProxyCounts } from './counting-proxy.js';
 
@@ -146,38 +146,10 @@ export async function slurmctldRpcsOf(user: string): Promise<number | null> {
   });
 }
 
-export interface JobRow {
-  projectId?: number;
-  cluster: string;
-  state: JobState;
-  slurmJobId?: string | null;
-  jobDir?: string;
-  name?: string;
-  description?: string;
-  tag?: string;
-}
-
-/** A job record as the job service would have stored it after sbatch answered (no remote command). */
-export function createJobRow(em: EntityManager, row: JobRow): Job {
+/** A job record as the job service would have stored it after sbatch answered, named after this run. */
+export function createJobRow(em: EntityManager, row: JobRowFields): Job {
   const tag = row.tag ?? randomBytes(6).toString('hex');
-  const now = new Date();
-  return em.create(Job, {
-    tag,
-    projectId: row.projectId ?? 1,
-    cluster: row.cluster,
-    name: row.name ?? RUN_ID,
-    description: row.description ?? '',
-    commitSha: '0'.repeat(40),
-    input: {} as never,
-    script: '#!/bin/bash\n',
-    jobDir: row.jobDir ?? `/nonexistent/${RUN_ID}/jobs/${tag}`,
-    slurmJobId: row.slurmJobId ?? null,
-    state: row.state,
-    archived: false,
-    createdAt: now,
-    updatedAt: now,
-    submittedAt: now,
-  });
+  return createTestJobRow(em, { name: RUN_ID, jobDir: `/nonexistent/${RUN_ID}/jobs/${tag}`, ...row, tag });
 }
 
 export function loadAverage(): string {

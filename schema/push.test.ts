@@ -2,7 +2,7 @@
 import { createECDH, randomBytes } from 'node:crypto';
 import { graphql } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { insertProject } from '../test/db-rows.js';
+import { insertProject } from '../test/factories.js';
 import { ApiToken, PushSubscription } from '../server/db/entities.js';
 import { initOrm, type Orm } from '../server/db/orm.js';
 import { createServices, type Context, type Services } from '../server/services.js';

@@ -1,7 +1,7 @@
 // Byte sizes and offsets past 2 GiB through the whole HTTP API (yoga.fetch), with a fake cluster whose output file
 // is 3 GiB: job.log's size, and a jobLog subscription (SSE) from an offset past 2^31 and its chunk's offset.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createJobRow } from '../bench/support.js';
+import { createJobRow } from '../test/factories.js';
 import { createApp } from '../server/http/app.js';
 import { clusterConfig } from '../server/config.js';
 import { initOrm, type Orm } from '../server/db/orm.js';

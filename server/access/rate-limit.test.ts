@@ -5,11 +5,10 @@ import { authHeaders, createTestToken } from '../../test/graphql-client.js';
 import { createApp } from '../http/app.js';
 import { clusterConfig } from '../config.js';
 import { Job } from '../db/entities.js';
-import { insertProject } from '../../test/db-rows.js';
+import { createJobRow, insertProject } from '../../test/factories.js';
 import { initOrm, type Orm } from '../db/orm.js';
 import { ClusterUnreachableError, RateLimitedError } from '../errors.js';
 import { createRateLimiter, RATE_LIMITS } from './rate-limit.js';
-import { createJobRow } from '../../bench/support.js';
 import { createServices, type Services } from '../services.js';
 
 describe('the rate limiter', () => {

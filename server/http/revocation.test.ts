@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { insertProject } from '../../test/db-rows.js';
+import { insertProject } from '../../test/factories.js';
 import { authHeaders, createTestToken, wsConnectionParams } from '../../test/graphql-client.js';
 import { startPushReceiver, type PushReceiver } from '../../test/push-receiver.js';
 import { createApp } from './app.js';

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createJobRow } from '../../bench/support.js';
+import { createJobRow } from '../../test/factories.js';
 import { appendChunk, logFromTail, logText } from '../../client/src/lib/log.js';
 import type { ClusterService } from '../clusters/service.js';
 import { initOrm, type Orm } from '../db/orm.js';

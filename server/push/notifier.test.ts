@@ -9,7 +9,7 @@ import { startPushReceiver, type PushReceiver, type ReceiverMode } from '../../t
 import type { ClusterStatus } from '../clusters/service.js';
 import { clusterConfig, type Config } from '../config.js';
 import { Job, type Project, PushNotice, PushSubscription, ServerSetting } from '../db/entities.js';
-import { insertProject } from '../../test/db-rows.js';
+import { insertProject, jobInput } from '../../test/factories.js';
 import { initOrm, type Orm } from '../db/orm.js';
 import type { JobInput } from '../jobs/input.js';
 import { snapshot } from '../jobs/transitions.js';
@@ -67,27 +67,7 @@ async function close(world: World): Promise<void> {
   await world.orm.close();
 }
 
-const input = (projectId: number): JobInput => ({
-  projectId,
-  cluster: 'alpha',
-  name: null,
-  description: '',
-  partition: null,
-  account: null,
-  qos: null,
-  nodes: 1,
-  gpusPerNode: 0,
-  gpuType: null,
-  cpusPerTask: 1,
-  memory: '4G',
-  timeLimit: '1:00:00',
-  primary: null,
-  groups: [],
-  parameters: [],
-  rawOverrides: '',
-  parentJobId: null,
-  allowUnpushed: false,
-});
+const input = (projectId: number): JobInput => jobInput(projectId);
 
 const addProject = (orm: Orm, name: string): Promise<Project> => insertProject(orm.em.fork(), name);
 
