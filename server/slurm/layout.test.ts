@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { isJobTag, isOurWorkDir, jobDirOf, jobPaths, repoDirOf } from './layout.js';
+
+describe('job directory layout', () => {
+  it('gives every path of a job directory under <workspace>/jobs/<tag>', () => {
+    const dir = jobDirOf('/home/me/mission-control', 'abcdefghij12');
+    expect(dir).toBe('/home/me/mission-control/jobs/abcdefghij12');
+    expect(jobPaths(dir)).toEqual({
+      dir,
+      code: `${dir}/code`,
+      events: `${dir}/events`,
+      output: `${dir}/output.log`,
+      script: `${dir}/job.sh`,
+      submitted: `${dir}/submitted`,
+      submitLock: `${dir}/submit.lock`,
+      abandoned: `${dir}/abandoned`,
+    });
+    expect(repoDirOf('/home/me/mission-control', 'resnet-3')).toBe('/home/me/mission-control/repos/resnet-3.git');
+  });
+
+  it('recognises the checkouts of our launches, and nothing else, as our work directories', () => {
+    expect(isOurWorkDir(jobPaths(jobDirOf('/scratch/u/mc', 'abcdefghij12')).code)).toBe(true);
+    for (const other of [
+      '/scratch/u/mc/jobs/abcdefghij12',
+      '/scratch/u/mc/jobs/abcdefghij12/code/sub',
+      '/scratch/u/mc/jobs/abcdefghij12/code-old',
+      '/scratch/u/mc/jobs/ABCDEFGHIJ12/code',
+      '/scratch/u/mc/jobs/abcdefghij1/code',
+      '/scratch/u/mc/runs/abcdefghij12/code',
+      '/home/u/project',
+      '',
+      null,
+      undefined,
+    ]) {
+      expect(isOurWorkDir(other), String(other)).toBe(false);
+    }
+  });
+
+  it('knows a launch tag', () => {
+    expect(isJobTag('abcdefghij12')).toBe(true);
+    expect(isJobTag('abcdefghij1')).toBe(false);
+    expect(isJobTag('../../etc/x1')).toBe(false);
+  });
+});

@@ -1,0 +1,65 @@
+// Where Mission Control keeps things on a cluster, written once. The server, the remote scripts (which get these
+// paths as arguments) and the sbatch template (through its placeholders) all take them from here:
+//
+//   <workspace>/repos/<project>.git   one bare clone per project, shared by its jobs' checkouts
+//   <workspace>/jobs/<tag>/           one directory per launch
+//     code/          the job's own checkout of the launched commit, and SLURM's WorkDir: the queue shows it, which
+//                    is how a launch whose sbatch answer was lost is found again, and how our jobs are told apart
+//     events/        one file per lifecycle event the job script writes (started, finished, signalled)
+//     output.log     the job's stdout and stderr
+//     job.sh         the rendered sbatch script, as submitted
+//     submitted      SLURM's id, written the moment sbatch answers
+//     submit.lock    held by a submit until sbatch answered, and by a lookup of a lost submit
+//     abandoned      left by a lookup that found no job: a submit still on its way must not go ahead
+
+/** A launch's tag: Mission Control's id of it on the cluster, in its directory's name. */
+const TAG = '[a-z0-9]{12}';
+const TAG_PATTERN = new RegExp(`^${TAG}$`);
+const JOBS = 'jobs';
+const CODE = 'code';
+
+export function isJobTag(tag: string): boolean {
+  return TAG_PATTERN.test(tag);
+}
+
+/** Every path of one job's directory; all absolute when `dir` is. */
+export interface JobPaths {
+  dir: string;
+  code: string;
+  events: string;
+  output: string;
+  script: string;
+  submitted: string;
+  submitLock: string;
+  abandoned: string;
+}
+
+/** The directory of the launch `tag` in a cluster's workspace. */
+export function jobDirOf(workspace: string, tag: string): string {
+  return `${workspace}/${JOBS}/${tag}`;
+}
+
+export function jobPaths(dir: string): JobPaths {
+  return {
+    dir,
+    code: `${dir}/${CODE}`,
+    events: `${dir}/events`,
+    output: `${dir}/output.log`,
+    script: `${dir}/job.sh`,
+    submitted: `${dir}/submitted`,
+    submitLock: `${dir}/submit.lock`,
+    abandoned: `${dir}/abandoned`,
+  };
+}
+
+/** The project's shared bare clone in a cluster's workspace; `name` is a path-safe slug. */
+export function repoDirOf(workspace: string, name: string): string {
+  return `${workspace}/repos/${name}.git`;
+}
+
+const OUR_WORK_DIR = new RegExp(`/${JOBS}/${TAG}/${CODE}$`);
+
+/** A working directory SLURM reports is one of our launches' checkouts (else the job was submitted by hand). */
+export function isOurWorkDir(workDir: string | null | undefined): boolean {
+  return workDir != null && OUR_WORK_DIR.test(workDir);
+}
