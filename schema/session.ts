@@ -1,4 +1,4 @@
-import type { Session } from '../server/http/auth.js';
+import type { Session } from '../server/access/session.js';
 import { builder } from './builder.js';
 
 const SessionRef = builder.objectRef<Session>('Session').implement({

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Cron } from 'croner';
 import { createApp, type Middleware } from './http/app.js';
-import { accessNotice, planAccess } from './http/auth.js';
+import { accessNotice, planAccess } from './access/pairing.js';
 import { defaultConfigPath, defaultServerConfig, loadConfig, watchConfig } from './config.js';
 import { initOrm } from './db/orm.js';
 import { ConfigError, DatabaseFileError, ValidationError } from './errors.js';

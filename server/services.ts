@@ -1,6 +1,6 @@
 // Every service, built once and handed around in one object. No DI container.
 import type { EntityManager } from '@mikro-orm/sqlite';
-import type { Session } from './http/auth.js';
+import type { Session } from './access/session.js';
 import { createClusterService, type ClusterServiceOptions } from './clusters/service.js';
 import type { Config } from './config.js';
 import type { Orm } from './db/orm.js';

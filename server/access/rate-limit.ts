@@ -6,7 +6,7 @@
 // (server/gpu.ts): it answers from its cache instead of refusing.
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { Session } from '../http/auth.js';
+import type { Session } from './session.js';
 import { RateLimitedError } from '../errors.js';
 
 /** A bucket holds `burst` calls and gains one back every `everySeconds`. */

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { pairingInstructions, phoneBaseUrl, tokenCommand } from '../http/auth.js';
+import { pairingInstructions, phoneBaseUrl, tokenCommand } from '../access/pairing.js';
 import { defaultConfigPath, defaultServerConfig, loadConfig, type ServerConfig } from '../config.js';
 import { initOrm } from '../db/orm.js';
 import { AppError, ConfigError } from '../errors.js';

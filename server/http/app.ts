@@ -11,7 +11,8 @@ import { createYoga } from 'graphql-yoga';
 import sirv from 'sirv';
 import { WebSocketServer } from 'ws';
 import { schema } from '../../schema/index.js';
-import { connectionAuthorization, createAuth, createSessions, UNAUTHORIZED_CLOSE_CODE, useAuth } from './auth.js';
+import { createAuth } from '../access/session.js';
+import { connectionAuthorization, createSessions, UNAUTHORIZED_CLOSE_CODE, useAuth } from './auth.js';
 import { createRedactor, useRedaction } from './redaction.js';
 import type { Context, Services } from '../services.js';
 

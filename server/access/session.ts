@@ -1,0 +1,59 @@
+// Who is asking: a request's API token (or none, on a loopback server that opted out of tokens) and what it may do.
+// The HTTP layer (server/http/auth.ts) finds the token in a request; this decides what it is worth.
+import type { RevocationWatch, TokenService } from './tokens.js';
+
+/** What a request is allowed to do; resolvers find it in the context. */
+export interface Session {
+  /** null when the server runs without tokens (loopback, opted out) and the request sent none. */
+  tokenName: string | null;
+  /** The token's row, whose revocation ends this session's subscriptions; null as tokenName. */
+  tokenId: number | null;
+  readOnly: boolean;
+  authRequired: boolean;
+}
+
+export interface Auth {
+  required: boolean;
+  revocation: RevocationWatch;
+  /**
+   * The session for an Authorization value (`Bearer mc_…`) sent to `host` (the request's Host header), or null when
+   * it must be refused.
+   */
+  authenticate(authorization: string | null | undefined, host?: string | null): Promise<Session | null>;
+}
+/**
+ * Whether a request without a token was addressed to this machine by a loopback name. A token-less server trusts
+ * whatever can reach it; a web page can reach it too, from any site, by DNS rebinding (its own name made to point
+ * to 127.0.0.1, so the browser deems the requests same-origin). Such requests carry that site's name in Host.
+ */
+export function addressedToLoopback(host: string | null | undefined): boolean {
+  if (!host) return true;
+  try {
+    const name = new URL(`http://${host}`).hostname;
+    return isLoopbackHost(name) || name.endsWith('.localhost');
+  } catch {
+    return false;
+  }
+}
+export function createAuth({ tokens, required }: { tokens: Pick<TokenService, 'verify' | 'revocation'>; required: boolean }): Auth {
+  return {
+    required,
+    revocation: tokens.revocation,
+    async authenticate(authorization, host) {
+      const value = authorization?.trim();
+      // Without tokens a request that sends none has every right, if it was addressed to loopback; one that sends a
+      // token still gets that token's rights, so a read-only token stays read-only and a revoked one is refused
+      // whatever the mode.
+      if (!value) return required || !addressedToLoopback(host) ? null : { tokenName: null, tokenId: null, readOnly: false, authRequired: false };
+      const token = /^Bearer\s+(\S+)$/i.exec(value)?.[1];
+      const verified = token ? await tokens.verify(token) : null;
+      return verified && { tokenName: verified.name, tokenId: verified.id, readOnly: verified.readOnly, authRequired: required };
+    },
+  };
+}
+const LOOPBACK_HOSTS = new Set(['localhost', '::1', '[::1]']);
+
+/** True when only this machine can reach the address (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_HOSTS.has(host.toLowerCase()) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || /^::ffff:127\./i.test(host);
+}
