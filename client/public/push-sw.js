@@ -1,5 +1,5 @@
 // Web Push for the service worker that vite-plugin-pwa generates (pulled in with workbox `importScripts`).
-// Payload, per /work/contract-issue5.md: { title, body, url: "/jobs/<id>" | "/clusters", tag, jobId?, state?, cluster? }.
+// Payload, as server/push/notifier.ts sends it: { title, body, url: "/jobs/<id>" | "/clusters", tag, jobId?, state?, cluster? }.
 /* eslint-env serviceworker */
 
 self.addEventListener('push', (event) => {

@@ -160,18 +160,6 @@ export const client = new Client({
   ],
 });
 
-// ---- documents ----------------------------------------------------------------------------------------------
-
-const documents: string[] = [];
-
-/** Declares a GraphQL document; each is kept so a unit test validates every one against schema/schema.graphql. */
-export function graphql(text: string): string {
-  documents.push(text);
-  return text;
-}
-
-export const declaredDocuments = (): readonly string[] => documents;
-
 // ---- results and errors -------------------------------------------------------------------------------------
 
 export type ErrorKind = 'network' | 'unauthorized' | 'forbidden' | 'graphql' | 'typed';
@@ -244,10 +232,21 @@ export function subscribe<T, V extends AnyVariables = AnyVariables>(
   return unsubscribe;
 }
 
-/** A union answer (`… Success { data } | … Error`) as its data, or an ApiError with the error's type and field. */
-export function unwrap<T>(outcome: { __typename?: string; data?: T; message?: string; field?: string }): T {
-  if (outcome.__typename?.endsWith('Success') || (outcome.data !== undefined && !outcome.message)) return outcome.data as T;
-  throw new ApiError(outcome.message ?? 'The server refused the request.', 'typed', outcome.__typename ?? null, outcome.field ?? null);
+/** A typed failure as the screens show it: its message, its type and, for a refused value, the field. */
+export function failure(outcome: { __typename: string; message: string; field?: string }): ApiError {
+  return new ApiError(outcome.message, 'typed', outcome.__typename, outcome.field ?? null);
+}
+
+/**
+ * A union answer (`… Success { data } | … Error`) as its data, narrowed on `__typename`, or its error as an
+ * ApiError. `success` must be one of the union's types, and every other one must carry `message` (`...Failure`).
+ */
+export function unwrap<R extends { __typename: string }, S extends R['__typename']>(
+  outcome: R & (Extract<R, { __typename: S }> extends { data: unknown } ? unknown : never) & (Exclude<R, { __typename: S }> extends { message: string } ? unknown : never),
+  success: S,
+): Extract<R, { __typename: S }> extends { data: infer D } ? D : never {
+  if (outcome.__typename === success) return (outcome as unknown as { data: never }).data;
+  throw failure(outcome as unknown as { __typename: string; message: string; field?: string });
 }
 
 export const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));

@@ -1,39 +1,65 @@
-// Clusters and their GPUs: what Home's cards and the Clusters screen read.
-import { graphql, mutate, query, subscribe, unwrap } from './client';
+// Clusters and their GPUs: what Home's cards, the Clusters screen and the launch form read.
+import { ClusterCardFields, GpuSummaryFields } from '../components/cluster-card';
+import { mutate, query, subscribe, unwrap } from './client';
+import { FailureFields, graphql, type ResultOf } from './graphql';
 import { createLive } from './live';
-import type { Cluster, GpuAvailability } from './types';
 
-const CLUSTER_FIELDS = `
-  name host reachable latencyMs slurmVersion error checkedAt stale needsReauth lastPollAt lastPollError
-  partitions { name isDefault available nodes states { state nodes } }
-`;
+/** A cluster as the app keeps it: what the launch form and status read, and its card. */
+const ClusterFields = graphql(
+  `
+  fragment Cluster on Cluster @_unmask {
+    name reachable stale needsReauth latencyMs
+    partitions { name isDefault available }
+    ...ClusterCard
+  }
+`,
+  [ClusterCardFields],
+);
 
-const GPU_FIELDS = `
-  cluster fetchedAt stale lastError refreshLimitedUntil
-  byType { type free allocated stranded total pendingDemand }
-  byPartition { partition type free allocated stranded total pendingDemand }
-  nodesWithFreeGpus { node free type partitions }
-  unavailableNodes { node state gpus reason partitions }
-`;
+/** A cluster's GPUs: bars by type and partition, nodes with free GPUs, nodes out of service. */
+const GpuAvailabilityFields = graphql(
+  `
+  fragment GpuAvailability on GpuAvailability @_unmask {
+    cluster fetchedAt stale lastError refreshLimitedUntil
+    byType { type free allocated stranded total pendingDemand }
+    byPartition { partition type free allocated stranded total pendingDemand }
+    nodesWithFreeGpus { node free type partitions }
+    unavailableNodes { node state gpus reason partitions }
+    ...GpuSummary
+  }
+`,
+  [GpuSummaryFields],
+);
 
-const CLUSTERS = graphql(`query Clusters { clusters { ${CLUSTER_FIELDS} } }`);
-const CLUSTER_STATUS = graphql(`subscription ClusterStatus { clusterStatus { ${CLUSTER_FIELDS} } }`);
+export type Cluster = ResultOf<typeof ClusterFields>;
+export type GpuAvailability = ResultOf<typeof GpuAvailabilityFields>;
+
+const CLUSTERS = graphql(`query Clusters { clusters { ...Cluster } }`, [ClusterFields]);
+const CLUSTER_STATUS = graphql(`subscription ClusterStatus { clusterStatus { ...Cluster } }`, [ClusterFields]);
 const TEST_CONNECTION = graphql(
-  `mutation TestClusterConnection($name: String!) { testClusterConnection(name: $name) { __typename ... on MutationTestClusterConnectionSuccess { data { ${CLUSTER_FIELDS} } } ... on Error { message } } }`,
+  `
+  mutation TestClusterConnection($name: String!) {
+    testClusterConnection(name: $name) { __typename ... on MutationTestClusterConnectionSuccess { data { ...Cluster } } ...Failure }
+  }
+`,
+  [ClusterFields, FailureFields],
 );
 const GPUS = graphql(
-  `query Gpus($cluster: String!, $refresh: Boolean) { gpuAvailability(cluster: $cluster, refresh: $refresh) { __typename ... on QueryGpuAvailabilitySuccess { data { ${GPU_FIELDS} } } ... on Error { message } } }`,
+  `
+  query Gpus($cluster: String!, $refresh: Boolean) {
+    gpuAvailability(cluster: $cluster, refresh: $refresh) { __typename ... on QueryGpuAvailabilitySuccess { data { ...GpuAvailability } } ...Failure }
+  }
+`,
+  [GpuAvailabilityFields, FailureFields],
 );
-const GPUS_LIVE = graphql(`subscription GpuAvailability($cluster: String!) { gpuAvailability(cluster: $cluster) { ${GPU_FIELDS} } }`);
-
-type Outcome<T> = { __typename: string; data?: T; message?: string };
+const GPUS_LIVE = graphql(`subscription GpuAvailability($cluster: String!) { gpuAvailability(cluster: $cluster) { ...GpuAvailability } }`, [GpuAvailabilityFields]);
 
 export async function fetchClusters(): Promise<Cluster[]> {
-  return (await query<{ clusters: Cluster[] }>(CLUSTERS, {})).clusters;
+  return (await query(CLUSTERS, {})).clusters;
 }
 
 export async function testClusterConnection(name: string): Promise<Cluster> {
-  return unwrap((await mutate<{ testClusterConnection: Outcome<Cluster> }>(TEST_CONNECTION, { name })).testClusterConnection);
+  return unwrap((await mutate(TEST_CONNECTION, { name })).testClusterConnection, 'MutationTestClusterConnectionSuccess');
 }
 
 const upsertCluster = (list: Cluster[], cluster: Cluster) =>
@@ -41,28 +67,28 @@ const upsertCluster = (list: Cluster[], cluster: Cluster) =>
 
 /** Every configured cluster, kept current by clusterStatus. */
 export function createClustersLive() {
-  return createLive<Cluster[]>({
+  return createLive({
     key: () => 'clusters',
     itemKey: 'name',
     load: fetchClusters,
-    live: (update) => subscribe<{ clusterStatus: Cluster }>(CLUSTER_STATUS, {}, (data) => update((list) => upsertCluster(list, data.clusterStatus))),
+    live: (update) => subscribe(CLUSTER_STATUS, {}, (data) => update((list) => upsertCluster(list, data.clusterStatus))),
   });
 }
 
 export async function fetchGpuAvailability(cluster: string, refresh = false): Promise<GpuAvailability> {
-  return unwrap((await query<{ gpuAvailability: Outcome<GpuAvailability> }>(GPUS, { cluster, refresh })).gpuAvailability);
+  return unwrap((await query(GPUS, { cluster, refresh })).gpuAvailability, 'QueryGpuAvailabilitySuccess');
 }
 
 /** A cluster's GPU availability, replaced each time the server reads it afresh. */
 export function createGpuLive(cluster: () => string | null | undefined) {
-  return createLive<GpuAvailability>({
+  return createLive({
     key: () => cluster() && `gpu:${cluster()}`,
     itemKey: 'node',
     load: () => fetchGpuAvailability(cluster()!),
     live: (update) => {
       const name = cluster();
       if (!name) return;
-      return subscribe<{ gpuAvailability: GpuAvailability }>(GPUS_LIVE, { cluster: name }, (data) => update(() => data.gpuAvailability));
+      return subscribe(GPUS_LIVE, { cluster: name }, (data) => update(() => data.gpuAvailability));
     },
   });
 }

@@ -1,50 +1,94 @@
 // What the launch form reads and sends: the Hydra form, the pre-fill, the exact script preview and the submit.
-import { ApiError, graphql, mutate, query, unwrap } from './client';
-import { JOB_INPUT_FIELDS, JOB_SUMMARY_FIELDS } from './jobs';
-import type { HydraConfig, JobInput, JobSummary, JobTemplate, ScriptPreview } from './types';
-
-const INPUT_ERRORS = '__typename ... on Error { message } ... on ValidationError { field } ... on HydraConfigError { file line }';
+import { HydraConfigFields, type HydraConfig } from '../lib/launch-form';
+import { failure, mutate, query, unwrap } from './client';
+import { FailureFields, graphql, type VariablesOf } from './graphql';
+import { JobInputFields, JobSummaryFields, type JobInputValue, type JobSummary } from './jobs';
 
 const HYDRA = graphql(
-  `query HydraConfig($projectId: Int!, $primary: String) { hydraConfig(projectId: $projectId, primary: $primary) { __typename ... on Error { message } ... on QueryHydraConfigSuccess { data { configDir primary primaries hasExperimentSuffix groups { path options default optional package } parameters { path type default readOnly source } } } } }`,
+  `
+  query HydraConfig($projectId: Int!, $primary: String) {
+    hydraConfig(projectId: $projectId, primary: $primary) {
+      __typename
+      ... on QueryHydraConfigSuccess { data { ...HydraConfig } }
+      ... on HydraConfigError { file line }
+      ...Failure
+    }
+  }
+`,
+  [HydraConfigFields, FailureFields],
 );
-const LAST_INPUT = graphql(`query LastJobInput($projectId: Int!) { lastJobInput(projectId: $projectId) { ${JOB_INPUT_FIELDS} } }`);
+const LAST_INPUT = graphql(`query LastJobInput($projectId: Int!) { lastJobInput(projectId: $projectId) { ...JobInputValue } }`, [JobInputFields]);
 const TEMPLATE = graphql(
-  `query JobTemplate($id: Int!) { jobTemplate(id: $id) { __typename ... on QueryJobTemplateSuccess { data { originalCommit currentCommit input { ${JOB_INPUT_FIELDS} } } } ... on Error { message } } }`,
+  `
+  query JobTemplate($id: Int!) {
+    jobTemplate(id: $id) { __typename ... on QueryJobTemplateSuccess { data { originalCommit currentCommit input { ...JobInputValue } } } ...Failure }
+  }
+`,
+  [JobInputFields, FailureFields],
 );
 const PREVIEW = graphql(
-  `query PreviewScript($input: JobInput!, $tag: String) { previewScript(input: $input, tag: $tag) { ${INPUT_ERRORS} ... on QueryPreviewScriptSuccess { data { script tag warnings } } } }`,
+  `
+  query PreviewScript($input: JobInput!, $tag: String) {
+    previewScript(input: $input, tag: $tag) { __typename ... on QueryPreviewScriptSuccess { data { script tag warnings } } ...Failure }
+  }
+`,
+  [FailureFields],
 );
 const SUBMIT = graphql(
-  `mutation SubmitJob($input: JobInput!, $tag: String) { submitJob(input: $input, tag: $tag) { ${INPUT_ERRORS} ... on LaunchAlreadySubmittedError { field } ... on MutationSubmitJobSuccess { data { ${JOB_SUMMARY_FIELDS} } } } }`,
+  `
+  mutation SubmitJob($input: JobInput!, $tag: String) {
+    submitJob(input: $input, tag: $tag) {
+      __typename
+      ... on MutationSubmitJobSuccess { data { ...JobSummary } }
+      ... on LaunchAlreadySubmittedError { jobId }
+      ... on LaunchNotRecordedError { jobId }
+      ...Failure
+    }
+  }
+`,
+  [JobSummaryFields, FailureFields],
 );
 
-type Outcome<T> = { __typename: string; data?: T; message?: string; field?: string };
+export type JobInput = VariablesOf<typeof PREVIEW>['input'];
 
 export async function fetchHydraConfig(projectId: number, primary: string | null): Promise<HydraConfig | null> {
-  const data = await query<{ hydraConfig: Outcome<HydraConfig> }>(HYDRA, { projectId, primary });
-  try {
-    return unwrap(data.hydraConfig);
-  } catch (error) {
-    // A project without conf/ is launched without a Hydra form; other config errors are shown.
-    if (error instanceof ApiError && /no Hydra config directory/i.test(error.message)) return null;
-    throw error;
-  }
+  const { hydraConfig } = await query(HYDRA, { projectId, primary });
+  // A project without a config directory is launched without a Hydra form: the one HydraConfigError that names
+  // no file. Other config errors (a file, often a line) are shown.
+  if (hydraConfig.__typename === 'HydraConfigError' && hydraConfig.file === '') return null;
+  return unwrap(hydraConfig, 'QueryHydraConfigSuccess');
 }
 
-export async function fetchLastJobInput(projectId: number): Promise<JobInput | null> {
-  return (await query<{ lastJobInput: JobInput | null }>(LAST_INPUT, { projectId })).lastJobInput;
+export async function fetchLastJobInput(projectId: number): Promise<JobInputValue | null> {
+  return (await query(LAST_INPUT, { projectId })).lastJobInput;
 }
 
-export async function fetchJobTemplate(id: number): Promise<JobTemplate> {
-  return unwrap((await query<{ jobTemplate: Outcome<JobTemplate> }>(TEMPLATE, { id })).jobTemplate);
+export async function fetchJobTemplate(id: number) {
+  return unwrap((await query(TEMPLATE, { id })).jobTemplate, 'QueryJobTemplateSuccess');
 }
+
+export type JobTemplate = Awaited<ReturnType<typeof fetchJobTemplate>>;
 
 /** The exact script for this input, or an ApiError whose `field` names the refused value. */
-export async function previewScript(input: JobInput): Promise<ScriptPreview> {
-  return unwrap((await query<{ previewScript: Outcome<ScriptPreview> }>(PREVIEW, { input, tag: null })).previewScript);
+export async function previewScript(input: JobInput) {
+  return unwrap((await query(PREVIEW, { input, tag: null })).previewScript, 'QueryPreviewScriptSuccess');
 }
 
-export async function submitJob(input: JobInput, tag: string | null): Promise<JobSummary> {
-  return unwrap((await mutate<{ submitJob: Outcome<JobSummary> }>(SUBMIT, { input, tag })).submitJob);
+export type ScriptPreview = Awaited<ReturnType<typeof previewScript>>;
+
+/**
+ * The launched job, or the job this tag launched already (a second tap, a retried request; or SLURM took it
+ * and saving its id failed): `{ launched }` names that job with the server's words. Other refusals throw.
+ */
+export async function submitJob(input: JobInput, tag: string | null): Promise<{ job: JobSummary } | { launched: number; message: string }> {
+  const { submitJob: outcome } = await mutate(SUBMIT, { input, tag });
+  switch (outcome.__typename) {
+    case 'MutationSubmitJobSuccess':
+      return { job: outcome.data };
+    case 'LaunchAlreadySubmittedError':
+    case 'LaunchNotRecordedError':
+      return { launched: outcome.jobId, message: outcome.message };
+    default:
+      throw failure(outcome);
+  }
 }

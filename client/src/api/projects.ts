@@ -1,33 +1,48 @@
 // Projects: the local repositories jobs are launched from.
-import { graphql, mutate, query, unwrap } from './client';
+import { ProjectFlagsFields } from '../components/project-flags';
+import { mutate, query, unwrap } from './client';
+import { FailureFields, graphql, type ResultOf } from './graphql';
 import { createLive } from './live';
-import type { ProjectSummary } from './types';
 
-const PROJECT_FIELDS = 'id name branch headSha headSubject dirty pushed syncedAt';
+const ProjectFields = graphql(
+  `
+  fragment Project on Project @_unmask {
+    id name branch headSha headSubject dirty pushed syncedAt
+    ...ProjectFlags
+  }
+`,
+  [ProjectFlagsFields],
+);
 
-const PROJECTS = graphql(`query Projects { projects { ${PROJECT_FIELDS} } }`);
-const PROJECT = graphql(`query Project($id: Int!) { project(id: $id) { __typename ... on QueryProjectSuccess { data { ${PROJECT_FIELDS} } } ... on Error { message } } }`);
-const SYNC = graphql(`mutation SyncProject($id: Int!) { syncProject(id: $id) { __typename ... on MutationSyncProjectSuccess { data { ${PROJECT_FIELDS} } } ... on Error { message } } }`);
+export type Project = ResultOf<typeof ProjectFields>;
 
-type Outcome<T> = { __typename: string; data?: T; message?: string };
+const PROJECTS = graphql(`query Projects { projects { ...Project } }`, [ProjectFields]);
+const PROJECT = graphql(
+  `query Project($id: Int!) { project(id: $id) { __typename ... on QueryProjectSuccess { data { ...Project } } ...Failure } }`,
+  [ProjectFields, FailureFields],
+);
+const SYNC = graphql(
+  `mutation SyncProject($id: Int!) { syncProject(id: $id) { __typename ... on MutationSyncProjectSuccess { data { ...Project } } ...Failure } }`,
+  [ProjectFields, FailureFields],
+);
 
-export async function fetchProjects(): Promise<ProjectSummary[]> {
-  return (await query<{ projects: ProjectSummary[] }>(PROJECTS, {})).projects;
+export async function fetchProjects(): Promise<Project[]> {
+  return (await query(PROJECTS, {})).projects;
 }
 
 /** Projects change only when someone adds or syncs one: read on open and after every reconnect. */
 export function createProjectsLive() {
-  return createLive<ProjectSummary[]>({ key: () => 'projects', load: fetchProjects });
+  return createLive({ key: () => 'projects', load: fetchProjects });
 }
 
-export async function fetchProject(id: number): Promise<ProjectSummary> {
-  return unwrap((await query<{ project: Outcome<ProjectSummary> }>(PROJECT, { id })).project);
+export async function fetchProject(id: number): Promise<Project> {
+  return unwrap((await query(PROJECT, { id })).project, 'QueryProjectSuccess');
 }
 
 export function createProjectLive(id: () => number | null) {
-  return createLive<ProjectSummary>({ key: () => id() !== null && `project:${id()}`, load: () => fetchProject(id()!) });
+  return createLive({ key: () => id() !== null && `project:${id()}`, load: () => fetchProject(id()!) });
 }
 
-export async function syncProject(id: number): Promise<ProjectSummary> {
-  return unwrap((await mutate<{ syncProject: Outcome<ProjectSummary> }>(SYNC, { id })).syncProject);
+export async function syncProject(id: number): Promise<Project> {
+  return unwrap((await mutate(SYNC, { id })).syncProject, 'MutationSyncProjectSuccess');
 }

@@ -1,30 +1,43 @@
-// Web Push settings of this device (see /work/contract-issue5.md). Kept apart: the server side lands separately,
-// and nothing else in the app depends on it.
-import { graphql, mutate, query, unwrap } from './client';
-import type { PushDevice } from './types';
+// Web Push settings of this device. Kept apart: nothing else in the app depends on it.
+import { mutate, query, unwrap } from './client';
+import { FailureFields, graphql, type ResultOf } from './graphql';
 
-const DEVICE_FIELDS = 'endpoint pendingAfterMinutes mutedProjectIds createdAt';
+const PushDeviceFields = graphql(`
+  fragment PushDevice on PushDevice @_unmask { endpoint pendingAfterMinutes mutedProjectIds createdAt }
+`);
+
+export type PushDevice = ResultOf<typeof PushDeviceFields>;
 
 const PUBLIC_KEY = graphql(`query PushPublicKey { pushPublicKey }`);
-const DEVICE = graphql(`query PushDevice($endpoint: String!) { pushDevice(endpoint: $endpoint) { ${DEVICE_FIELDS} } }`);
+const DEVICE = graphql(`query PushDevice($endpoint: String!) { pushDevice(endpoint: $endpoint) { ...PushDevice } }`, [PushDeviceFields]);
 const REGISTER = graphql(
-  `mutation RegisterPush($input: PushSubscriptionInput!) { registerPushSubscription(input: $input) { __typename ... on Error { message } ... on ValidationError { field } ... on MutationRegisterPushSubscriptionSuccess { data { ${DEVICE_FIELDS} } } } }`,
+  `
+  mutation RegisterPush($input: PushSubscriptionInput!) {
+    registerPushSubscription(input: $input) { __typename ... on MutationRegisterPushSubscriptionSuccess { data { ...PushDevice } } ...Failure }
+  }
+`,
+  [PushDeviceFields, FailureFields],
 );
 const UPDATE = graphql(
-  `mutation UpdatePush($endpoint: String!, $pendingAfterMinutes: Int, $mutedProjectIds: [Int!]) { updatePushSettings(endpoint: $endpoint, pendingAfterMinutes: $pendingAfterMinutes, mutedProjectIds: $mutedProjectIds) { __typename ... on Error { message } ... on MutationUpdatePushSettingsSuccess { data { ${DEVICE_FIELDS} } } } }`,
+  `
+  mutation UpdatePush($endpoint: String!, $pendingAfterMinutes: Int, $mutedProjectIds: [Int!]) {
+    updatePushSettings(endpoint: $endpoint, pendingAfterMinutes: $pendingAfterMinutes, mutedProjectIds: $mutedProjectIds) {
+      __typename ... on MutationUpdatePushSettingsSuccess { data { ...PushDevice } } ...Failure
+    }
+  }
+`,
+  [PushDeviceFields, FailureFields],
 );
 const UNREGISTER = graphql(
   `mutation UnregisterPush($endpoint: String!) { unregisterPushSubscription(endpoint: $endpoint) { __typename ... on MutationUnregisterPushSubscriptionSuccess { data } } }`,
 );
 
-type Outcome<T> = { __typename: string; data?: T; message?: string; field?: string };
-
 export async function fetchPushPublicKey(): Promise<string> {
-  return (await query<{ pushPublicKey: string }>(PUBLIC_KEY, {})).pushPublicKey;
+  return (await query(PUBLIC_KEY, {})).pushPublicKey;
 }
 
 export async function fetchPushDevice(endpoint: string): Promise<PushDevice | null> {
-  return (await query<{ pushDevice: PushDevice | null }>(DEVICE, { endpoint })).pushDevice;
+  return (await query(DEVICE, { endpoint })).pushDevice;
 }
 
 export interface PushSettings {
@@ -36,16 +49,16 @@ export interface PushSettings {
 export async function registerPushSubscription(subscription: PushSubscription, settings: PushSettings): Promise<PushDevice> {
   const json = subscription.toJSON() as { endpoint: string; keys?: { p256dh?: string; auth?: string } };
   const input = { endpoint: json.endpoint, p256dh: json.keys?.p256dh ?? '', auth: json.keys?.auth ?? '', ...settings };
-  return unwrap((await mutate<{ registerPushSubscription: Outcome<PushDevice> }>(REGISTER, { input })).registerPushSubscription);
+  return unwrap((await mutate(REGISTER, { input })).registerPushSubscription, 'MutationRegisterPushSubscriptionSuccess');
 }
 
 /** Only the settings given change; `pendingAfterMinutes: null` turns the "still pending" notification off. */
 export async function updatePushSettings(endpoint: string, settings: Partial<PushSettings>): Promise<PushDevice> {
-  return unwrap((await mutate<{ updatePushSettings: Outcome<PushDevice> }>(UPDATE, { endpoint, ...settings })).updatePushSettings);
+  return unwrap((await mutate(UPDATE, { endpoint, ...settings })).updatePushSettings, 'MutationUpdatePushSettingsSuccess');
 }
 
 export async function unregisterPushSubscription(endpoint: string): Promise<boolean> {
-  return unwrap((await mutate<{ unregisterPushSubscription: Outcome<boolean> }>(UNREGISTER, { endpoint })).unregisterPushSubscription);
+  return unwrap((await mutate(UNREGISTER, { endpoint })).unregisterPushSubscription, 'MutationUnregisterPushSubscriptionSuccess');
 }
 
 /** VAPID keys travel as base64url; pushManager.subscribe wants the bytes. */

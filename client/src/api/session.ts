@@ -1,15 +1,18 @@
-// Pairing: the token this device sends, checked with the server's `session` query (see /work/contract-issue5.md).
-import { ApiError, getToken, graphql, query, rememberReadOnly, setToken } from './client';
-import type { Session } from './types';
+// Pairing: the token this device sends, checked with the server's `session` query.
+import { stringifyDocument } from '@urql/core';
+import { ApiError, getToken, query, rememberReadOnly, setToken } from './client';
+import { graphql, type ResultOf } from './graphql';
 
 const SESSION = graphql(`query Session { session { tokenName readOnly authRequired } }`);
+
+export type Session = ResultOf<typeof SESSION>['session'];
 
 /** Whether the server predates the `session` field: then it checks no tokens and any device may talk to it. */
 const lacksSession = (messages: string[]) => messages.some((message) => /Cannot query field "session"/.test(message));
 
 export async function fetchSession(): Promise<Session | null> {
   try {
-    const { session } = await query<{ session: Session }>(SESSION, {});
+    const { session } = await query(SESSION, {});
     rememberReadOnly(session.readOnly);
     return session;
   } catch (error) {
@@ -28,7 +31,7 @@ export async function checkToken(token: string): Promise<Session | null> {
     response = await fetch('/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query: SESSION }),
+      body: JSON.stringify({ query: stringifyDocument(SESSION) }),
     });
   } catch {
     throw new ApiError('The Mission Control server cannot be reached.', 'network');

@@ -1,7 +1,11 @@
 import { cleanup, fireEvent, render, screen } from '@solidjs/testing-library';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Cluster } from '../api/types';
-import { ClusterCard } from './cluster-card';
+import { maskFragments, type ResultOf } from '../api/graphql';
+import { ClusterCard, ClusterCardFields, GpuSummaryFields } from './cluster-card';
+
+type Cluster = ResultOf<typeof ClusterCardFields>;
+// A card is handed its fragment as a query delivers it: masked.
+const card = (cluster: Cluster) => maskFragments([ClusterCardFields], cluster);
 
 const lab: Cluster = {
   name: 'lab',
@@ -10,7 +14,6 @@ const lab: Cluster = {
   latencyMs: 57,
   slurmVersion: '22.05.8',
   error: null,
-  checkedAt: '2026-11-23T20:00:00.000Z',
   stale: false,
   needsReauth: null,
   lastPollAt: null,
@@ -25,7 +28,7 @@ describe('ClusterCard', () => {
   afterEach(cleanup);
 
   it('shows reachability, version and partitions of a reachable cluster', () => {
-    render(() => <ClusterCard cluster={lab} onTest={async () => undefined} />);
+    render(() => <ClusterCard cluster={card(lab)} onTest={async () => undefined} />);
     expect(screen.getByTestId('reachability').textContent).toBe('●Reachable · 57 ms');
     expect(screen.getByText('Slurm 22.05.8')).toBeTruthy();
     const partitions = screen.getByRole('list', { name: 'Partitions of lab' }).querySelectorAll('li');
@@ -34,18 +37,18 @@ describe('ClusterCard', () => {
   });
 
   it("shows an unreachable cluster's error and a cluster still being checked", () => {
-    render(() => <ClusterCard cluster={{ ...lab, name: 'dead', reachable: false, partitions: [], error: 'dead: connect ECONNREFUSED' }} onTest={async () => undefined} />);
+    render(() => <ClusterCard cluster={card({ ...lab, name: 'dead', reachable: false, partitions: [], error: 'dead: connect ECONNREFUSED' })} onTest={async () => undefined} />);
     expect(screen.getByTestId('reachability').textContent).toBe('!Unreachable');
     expect(screen.getByRole('alert').textContent).toBe('dead: connect ECONNREFUSED');
     cleanup();
-    render(() => <ClusterCard cluster={{ ...lab, name: 'slow', reachable: null, partitions: [] }} onTest={async () => undefined} />);
+    render(() => <ClusterCard cluster={card({ ...lab, name: 'slow', reachable: null, partitions: [] })} onTest={async () => undefined} />);
     expect(screen.getByTestId('reachability').textContent).toBe('◷Checking…');
   });
 
   it('runs a connection test for its cluster and disables the button meanwhile', async () => {
     let finish!: () => void;
     const onTest = vi.fn(() => new Promise<void>((resolve) => (finish = resolve)));
-    render(() => <ClusterCard cluster={lab} onTest={onTest} />);
+    render(() => <ClusterCard cluster={card(lab)} onTest={onTest} />);
     const button = screen.getByRole('button', { name: 'Test connection to lab' }) as HTMLButtonElement;
     fireEvent.click(button);
     expect(onTest).toHaveBeenCalledWith('lab');
@@ -60,7 +63,7 @@ describe('ClusterCard states', () => {
   afterEach(cleanup);
 
   it('puts an expired login first, with the exact command to run', () => {
-    render(() => <ClusterCard cluster={{ ...lab, needsReauth: 'ssh -fN lab' }} onTest={async () => undefined} />);
+    render(() => <ClusterCard cluster={card({ ...lab, needsReauth: 'ssh -fN lab' })} onTest={async () => undefined} />);
     expect(screen.getByTestId('reachability').textContent).toBe('!Needs re-auth');
     expect(screen.getByText('ssh -fN lab').tagName).toBe('CODE');
   });
@@ -68,19 +71,9 @@ describe('ClusterCard states', () => {
   it('says when job states are stale, and shows free GPUs by type and our job counts', () => {
     render(() => (
       <ClusterCard
-        cluster={{ ...lab, stale: true, lastPollError: 'squeue timed out' }}
+        cluster={card({ ...lab, stale: true, lastPollError: 'squeue timed out' })}
         counts={{ running: 2, pending: 1 }}
-        gpus={{
-          cluster: 'lab',
-          fetchedAt: '2026-11-23T20:00:00.000Z',
-          stale: false,
-          lastError: null,
-          refreshLimitedUntil: null,
-          byType: [{ type: 'a100', free: 3, allocated: 1, stranded: 0, total: 4, pendingDemand: 0 }],
-          byPartition: [],
-          nodesWithFreeGpus: [],
-          unavailableNodes: [],
-        }}
+        gpus={maskFragments([GpuSummaryFields], { byType: [{ type: 'a100', free: 3, total: 4 }] })}
         onTest={async () => undefined}
       />
     ));

@@ -1,12 +1,29 @@
 import { For, Show, createSignal } from 'solid-js';
-import type { Cluster, GpuAvailability } from '../api/types';
+import { graphql, readFragment, type FragmentOf, type ResultOf } from '../api/graphql';
 import { ago, plural } from '../lib/format';
 import { notify } from './toast';
 
+/** What a cluster's card shows. */
+export const ClusterCardFields = graphql(`
+  fragment ClusterCard on Cluster {
+    name host reachable latencyMs slurmVersion error stale needsReauth lastPollAt lastPollError
+    partitions { name isDefault available nodes states { state nodes } }
+  }
+`);
+
+/** The card's line of free GPUs by type. */
+export const GpuSummaryFields = graphql(`
+  fragment GpuSummary on GpuAvailability {
+    byType { type free total }
+  }
+`);
+
 export type ClusterTone = 'ok' | 'bad' | 'wait';
 
+type StatusFields = Pick<ResultOf<typeof ClusterCardFields>, 'needsReauth' | 'reachable' | 'stale' | 'latencyMs'>;
+
 /** One word for the cluster's state, most urgent first: a login to renew beats everything else. */
-export function clusterStatus(cluster: Cluster): { label: string; tone: ClusterTone } {
+export function clusterStatus(cluster: StatusFields): { label: string; tone: ClusterTone } {
   if (cluster.needsReauth) return { label: 'Needs re-auth', tone: 'bad' };
   if (cluster.reachable === null) return { label: 'Checking…', tone: 'wait' };
   if (!cluster.reachable) return { label: 'Unreachable', tone: 'bad' };
@@ -17,18 +34,20 @@ export function clusterStatus(cluster: Cluster): { label: string; tone: ClusterT
 export const CLUSTER_GLYPH: Record<ClusterTone, string> = { ok: '●', wait: '◷', bad: '!' };
 
 export function ClusterCard(props: {
-  cluster: Cluster;
+  cluster: FragmentOf<typeof ClusterCardFields>;
   counts?: { running: number; pending: number };
-  gpus?: GpuAvailability;
+  gpus?: FragmentOf<typeof GpuSummaryFields>;
   /** Absent for a read-only device: testing the connection is a change (it may reconnect). */
   onTest?: (name: string) => Promise<void>;
 }) {
   const [testing, setTesting] = createSignal(false);
-  const status = () => clusterStatus(props.cluster);
+  const cluster = () => readFragment(ClusterCardFields, props.cluster);
+  const gpus = () => (props.gpus ? readFragment(GpuSummaryFields, props.gpus) : undefined);
+  const status = () => clusterStatus(cluster());
   const test = async () => {
     setTesting(true);
     try {
-      await props.onTest?.(props.cluster.name);
+      await props.onTest?.(cluster().name);
     } finally {
       setTesting(false);
     }
@@ -42,9 +61,9 @@ export function ClusterCard(props: {
     }
   };
   return (
-    <article class="card" aria-labelledby={`cluster-${props.cluster.name}`} data-cluster={props.cluster.name}>
+    <article class="card" aria-labelledby={`cluster-${cluster().name}`} data-cluster={cluster().name}>
       <header class="card-head">
-        <h3 id={`cluster-${props.cluster.name}`}>{props.cluster.name}</h3>
+        <h3 id={`cluster-${cluster().name}`}>{cluster().name}</h3>
         <span class={`badge tone-${status().tone}`} data-testid="reachability">
           <span aria-hidden="true" class="glyph">
             {CLUSTER_GLYPH[status().tone]}
@@ -53,8 +72,8 @@ export function ClusterCard(props: {
         </span>
       </header>
       <p class="meta">
-        <Show when={props.cluster.host}>{(host) => <span>{host()}</span>}</Show>
-        <Show when={props.cluster.slurmVersion}>{(version) => <span>Slurm {version()}</span>}</Show>
+        <Show when={cluster().host}>{(host) => <span>{host()}</span>}</Show>
+        <Show when={cluster().slurmVersion}>{(version) => <span>Slurm {version()}</span>}</Show>
         <Show when={props.counts}>
           {(counts) => (
             <span data-testid="job-counts">
@@ -63,34 +82,34 @@ export function ClusterCard(props: {
           )}
         </Show>
       </p>
-      <Show when={props.cluster.needsReauth}>
+      <Show when={cluster().needsReauth}>
         {(command) => (
           <div class="reauth" role="alert">
             <p>The login expired. Run this in a terminal, then test the connection:</p>
             <div class="command-row">
               <code class="command">{command()}</code>
-              <button type="button" class="button small" onClick={() => copyCommand(command())} aria-label={`Copy the re-authentication command for ${props.cluster.name}`}>
+              <button type="button" class="button small" onClick={() => copyCommand(command())} aria-label={`Copy the re-authentication command for ${cluster().name}`}>
                 Copy
               </button>
             </div>
           </div>
         )}
       </Show>
-      <Show when={props.cluster.error}>
+      <Show when={cluster().error}>
         {(error) => (
           <p class="error" role="alert">
             {error()}
           </p>
         )}
       </Show>
-      <Show when={props.cluster.stale && props.cluster.lastPollError}>
+      <Show when={cluster().stale && cluster().lastPollError}>
         <p class="warning">
-          Job states are from {ago(props.cluster.lastPollAt)}: {props.cluster.lastPollError}
+          Job states are from {ago(cluster().lastPollAt)}: {cluster().lastPollError}
         </p>
       </Show>
-      <Show when={props.gpus && props.gpus.byType.length > 0}>
-        <ul class="gpu-summary" aria-label={`Free GPUs on ${props.cluster.name}`}>
-          <For each={props.gpus!.byType}>
+      <Show when={gpus() && gpus()!.byType.length > 0}>
+        <ul class="gpu-summary" aria-label={`Free GPUs on ${cluster().name}`}>
+          <For each={gpus()!.byType}>
             {(gpu) => (
               <li>
                 <strong>{gpu.type}</strong> {gpu.free} free of {gpu.total}
@@ -99,9 +118,9 @@ export function ClusterCard(props: {
           </For>
         </ul>
       </Show>
-      <Show when={props.cluster.partitions.length > 0}>
-        <ul class="partitions" aria-label={`Partitions of ${props.cluster.name}`}>
-          <For each={props.cluster.partitions}>
+      <Show when={cluster().partitions.length > 0}>
+        <ul class="partitions" aria-label={`Partitions of ${cluster().name}`}>
+          <For each={cluster().partitions}>
             {(partition) => (
               <li class="partition" classList={{ down: !partition.available }}>
                 <strong>
@@ -119,7 +138,7 @@ export function ClusterCard(props: {
         </ul>
       </Show>
       <Show when={props.onTest}>
-        <button type="button" class="button" onClick={test} disabled={testing()} aria-label={`Test connection to ${props.cluster.name}`}>
+        <button type="button" class="button" onClick={test} disabled={testing()} aria-label={`Test connection to ${cluster().name}`}>
           {testing() ? 'Testing…' : 'Test connection'}
         </button>
       </Show>

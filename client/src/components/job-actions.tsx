@@ -1,10 +1,10 @@
 // What can be done to a job, from its screen (buttons) or from a list row (a menu in a sheet): cancel (after a
 // confirmation), clone, archive, view the script, open the log, open W&B.
 import { useNavigate } from '@solidjs/router';
-import { For, Show, createResource } from 'solid-js';
+import { For, Show } from 'solid-js';
 import { canChange, errorMessage } from '../api/client';
-import { archiveJob, cancelJob, fetchJobScript, unarchiveJob } from '../api/jobs';
-import type { JobSummary } from '../api/types';
+import { archiveJob, cancelJob, fetchJobScript, unarchiveJob, type JobSummary } from '../api/jobs';
+import { createLive } from '../api/live';
 import { isActive } from '../lib/job-list';
 import { confirmAction, openDialog } from './dialog';
 import { notify } from './toast';
@@ -38,10 +38,11 @@ const jobTitle = (job: JobSummary) => `${job.name} #${job.id}`;
 
 export function showScript(jobId: number): void {
   void openDialog(`Script of job ${jobId}`, (close) => {
-    const [script] = createResource(() => fetchJobScript(jobId));
+    // A script never changes: no offline copy to keep, nothing to follow.
+    const script = createLive({ key: () => `script:${jobId}`, persist: false, load: () => fetchJobScript(jobId) });
     const copy = async () => {
       try {
-        await navigator.clipboard.writeText(script()?.script ?? '');
+        await navigator.clipboard.writeText(script.value()?.script ?? '');
         notify('Script copied');
       } catch {
         notify('Copying is not allowed here: select the text instead', 'error');
@@ -50,8 +51,8 @@ export function showScript(jobId: number): void {
     return (
       <div class="dialog-body">
         <h2 class="dialog-title">Script of job {jobId}</h2>
-        <Show when={!script.error} fallback={<p class="error">{errorMessage(script.error)}</p>}>
-          <Show when={script()} fallback={<p class="muted">Loading…</p>}>
+        <Show when={!script.error()} fallback={<p class="error">{script.error()?.message}</p>}>
+          <Show when={script.value()} fallback={<p class="muted">Loading…</p>}>
             {(loaded) => (
               <pre class="code" tabindex="0" aria-label="sbatch script">
                 {loaded().script}
@@ -60,7 +61,7 @@ export function showScript(jobId: number): void {
           </Show>
         </Show>
         <div class="dialog-actions">
-          <button type="button" class="button" onClick={copy} disabled={!script()}>
+          <button type="button" class="button" onClick={copy} disabled={!script.value()}>
             Copy
           </button>
           <button type="button" class="button primary" onClick={() => close()}>

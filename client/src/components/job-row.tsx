@@ -1,12 +1,18 @@
-import { Show } from 'solid-js';
-import type { JobSummary } from '../api/types';
+import { Show, type JSX } from 'solid-js';
+import { graphql, readFragment, type FragmentOf, type ResultOf } from '../api/graphql';
 import { useNow } from '../lib/clock';
 import { ago, duration, secondsBetween } from '../lib/format';
-import { JobActionsMenu } from './job-actions';
 import { StateBadge } from './state-badge';
 
+/** What a job's row shows (also the lineage tree's nodes). */
+export const JobRowFields = graphql(`
+  fragment JobRow on Job {
+    id name description cluster state reason nodeList exitCode archived createdAt submittedAt startedAt endedAt
+  }
+`);
+
 /** The one line under a job's name: where it runs and what it is doing, in words. */
-export function jobWhen(job: JobSummary, now: number): string {
+export function jobWhen(job: ResultOf<typeof JobRowFields>, now: number): string {
   switch (job.state) {
     case 'PENDING':
       return job.reason ? `pending: ${job.reason}` : `pending ${duration(secondsBetween(job.submittedAt ?? job.createdAt, now))}`;
@@ -22,29 +28,29 @@ export function jobWhen(job: JobSummary, now: number): string {
   }
 }
 
-export function JobRow(props: { job: JobSummary; menu?: boolean; showProject?: string; onChange?: (job: JobSummary) => void }) {
+/** A job in a list; `children` is its row menu, when the list has one. */
+export function JobRow(props: { job: FragmentOf<typeof JobRowFields>; showProject?: string; children?: JSX.Element }) {
   const now = useNow();
+  const job = () => readFragment(JobRowFields, props.job);
   return (
-    <li class="job-row" data-job-id={props.job.id}>
-      <a href={`/jobs/${props.job.id}`} class="job-link">
+    <li class="job-row" data-job-id={job().id}>
+      <a href={`/jobs/${job().id}`} class="job-link">
         <span class="job-line">
-          <StateBadge state={props.job.state} />
+          <StateBadge state={job().state} />
           <span class="job-name">
-            {props.job.name} <span class="job-id">#{props.job.id}</span>
+            {job().name} <span class="job-id">#{job().id}</span>
           </span>
         </span>
-        <Show when={props.job.description}>
-          <span class="job-description">{props.job.description}</span>
+        <Show when={job().description}>
+          <span class="job-description">{job().description}</span>
         </Show>
         <span class="job-meta">
           <Show when={props.showProject}>{(project) => <span>{project()} · </span>}</Show>
-          {props.job.cluster} · {jobWhen(props.job, now())}
-          <Show when={props.job.archived}> · archived</Show>
+          {job().cluster} · {jobWhen(job(), now())}
+          <Show when={job().archived}> · archived</Show>
         </span>
       </a>
-      <Show when={props.menu}>
-        <JobActionsMenu job={props.job} onChange={props.onChange} />
-      </Show>
+      {props.children}
     </li>
   );
 }

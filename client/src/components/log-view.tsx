@@ -3,7 +3,7 @@
 import { Index, Show, createEffect, createMemo, createSignal, on, onCleanup } from 'solid-js';
 import { errorMessage } from '../api/client';
 import { fetchJobLog, followJobLog } from '../api/jobs';
-import type { JobState } from '../api/types';
+import type { JobState } from '../api/jobs';
 import { isTerminal } from '../lib/job-list';
 import { appendChunk, highlight, logFromTail, logText, type LogModel } from '../lib/log';
 import { notify } from './toast';

@@ -1,4 +1,4 @@
-import type { JobState } from '../api/types';
+import type { JobState } from '../api/jobs';
 import { stateGlyph, stateLabel, stateTone } from '../lib/format';
 
 /** A job's state: a word and a glyph, so colour is never the only signal. */

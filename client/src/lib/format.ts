@@ -1,5 +1,5 @@
 // Words and numbers as the screens show them.
-import type { JobState } from '../api/types';
+import type { JobState } from '../api/jobs';
 
 const STATE_LABELS: Record<JobState, string> = {
   SUBMITTING: 'Submitting',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { JobSummary } from '../api/types';
+import type { JobSummary } from '../api/jobs';
 import { applyJobUpdate, countByCluster, isActive, jobMatches, latestByProject } from './job-list';
 
 const job = (id: number, changes: Partial<JobSummary> = {}) => ({ id, projectId: 1, cluster: 'lab', state: 'PENDING', name: 'ml-project', description: '', archived: false, ...changes }) as JobSummary;

@@ -1,5 +1,5 @@
 // How a live list of jobs takes in one jobUpdated event. Pure, so the rules are tested apart from the screens.
-import type { JobState, JobSummary } from '../api/types';
+import type { JobState, JobSummary } from '../api/jobs';
 
 export const ACTIVE_STATES: readonly JobState[] = ['SUBMITTING', 'PENDING', 'RUNNING', 'COMPLETING'];
 export const TERMINAL_STATES: readonly JobState[] = ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY', 'NODE_FAIL', 'PREEMPTED', 'SUBMIT_FAILED'];
@@ -7,9 +7,12 @@ export const TERMINAL_STATES: readonly JobState[] = ['COMPLETED', 'FAILED', 'CAN
 export const isActive = (state: JobState) => ACTIVE_STATES.includes(state);
 export const isTerminal = (state: JobState) => TERMINAL_STATES.includes(state);
 
-export interface ApplyOptions {
+/** What the list rules read of a job. */
+type ListedJob = Pick<JobSummary, 'id' | 'projectId' | 'cluster' | 'state' | 'archived' | 'name' | 'description'>;
+
+export interface ApplyOptions<J> {
   /** Whether the job belongs in this list (its filter). */
-  matches: (job: JobSummary) => boolean;
+  matches: (job: J) => boolean;
   /**
    * Drop a listed job that stops matching ("my running jobs"). Filtered lists the user is reading keep the row
    * with its new state instead, so nothing vanishes under a finger.
@@ -20,7 +23,7 @@ export interface ApplyOptions {
 }
 
 /** The list after an update: replaced in place, inserted in id order (newest first), or dropped. */
-export function applyJobUpdate<J extends JobSummary>(list: readonly J[], job: J, options: ApplyOptions): J[] {
+export function applyJobUpdate<J extends Pick<ListedJob, 'id'>>(list: readonly J[], job: J, options: ApplyOptions<J>): J[] {
   const index = list.findIndex((entry) => entry.id === job.id);
   const matches = options.matches(job);
   if (index >= 0) {
@@ -34,7 +37,7 @@ export function applyJobUpdate<J extends JobSummary>(list: readonly J[], job: J,
 }
 
 /** Running and pending counts of our jobs per cluster. */
-export function countByCluster(jobs: readonly JobSummary[]): Map<string, { running: number; pending: number }> {
+export function countByCluster(jobs: readonly Pick<ListedJob, 'cluster' | 'state'>[]): Map<string, { running: number; pending: number }> {
   const counts = new Map<string, { running: number; pending: number }>();
   for (const job of jobs) {
     const entry = counts.get(job.cluster) ?? { running: 0, pending: 0 };
@@ -46,8 +49,8 @@ export function countByCluster(jobs: readonly JobSummary[]): Map<string, { runni
 }
 
 /** Each project's newest jobs, at most `perProject`, from a newest-first list. */
-export function latestByProject(jobs: readonly JobSummary[], perProject: number): Map<number, JobSummary[]> {
-  const byProject = new Map<number, JobSummary[]>();
+export function latestByProject<J extends Pick<ListedJob, 'projectId'>>(jobs: readonly J[], perProject: number): Map<number, J[]> {
+  const byProject = new Map<number, J[]>();
   for (const job of jobs) {
     const entries = byProject.get(job.projectId) ?? [];
     if (entries.length < perProject) entries.push(job);
@@ -57,18 +60,18 @@ export function latestByProject(jobs: readonly JobSummary[], perProject: number)
 }
 
 export interface ListFilter {
-  states?: readonly JobState[];
-  cluster?: string;
-  search?: string;
+  states?: readonly JobState[] | null;
+  cluster?: string | null;
+  search?: string | null;
   /** false hides archived jobs; undefined shows both. */
-  archived?: boolean;
+  archived?: boolean | null;
 }
 
 /** Whether a job belongs in a list filtered like the server's `jobs(filter)` (search: name or description). */
-export function jobMatches(filter: ListFilter, job: JobSummary): boolean {
+export function jobMatches(filter: ListFilter, job: ListedJob): boolean {
   if (filter.states?.length && !filter.states.includes(job.state)) return false;
   if (filter.cluster && job.cluster !== filter.cluster) return false;
-  if (filter.archived !== undefined && job.archived !== filter.archived) return false;
+  if (filter.archived !== undefined && filter.archived !== null && job.archived !== filter.archived) return false;
   const search = filter.search?.trim().toLowerCase();
   if (search && !job.name.toLowerCase().includes(search) && !job.description.toLowerCase().includes(search)) return false;
   return true;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { HydraConfig, JobInput } from '../api/types';
-import { applyHydra, controlIdForField, formFromInput, inputFromForm, messageForField, parseParameter } from './launch-form';
+import type { JobInputValue } from '../api/jobs';
+import { type HydraConfig, applyHydra, controlIdForField, formFromInput, inputFromForm, messageForField, parseParameter } from './launch-form';
 
 const hydra: HydraConfig = {
   configDir: 'conf',
@@ -21,7 +21,7 @@ const hydra: HydraConfig = {
   ],
 };
 
-const clone: JobInput = {
+const clone: JobInputValue = {
   projectId: 1,
   cluster: 'lab',
   name: null,

@@ -1,7 +1,22 @@
 // The launch form's state and its translation to a JobInput. The server validates (previewScript names the
 // refused field); here only what cannot even be sent is caught: a number field that holds no number, a list
 // parameter that is not a list.
-import type { HydraConfig, HydraParameter, HydraValueType, JobInput } from '../api/types';
+import { graphql, type ResultOf } from '../api/graphql';
+import type { JobInputValue } from '../api/jobs';
+import type { JobInput } from '../api/launch';
+
+/** What the form is generated from: the primary's groups and parameters. */
+export const HydraConfigFields = graphql(`
+  fragment HydraConfig on HydraConfig @_unmask {
+    configDir primary primaries hasExperimentSuffix
+    groups { path options default optional package }
+    parameters { path type default readOnly source }
+  }
+`);
+
+export type HydraConfig = ResultOf<typeof HydraConfigFields>;
+export type HydraParameter = HydraConfig['parameters'][number];
+export type HydraValueType = HydraParameter['type'];
 
 export interface LaunchForm {
   cluster: string;
@@ -118,7 +133,7 @@ const valueType = (value: unknown): HydraValueType =>
  * The parameters the form shows: the config's, then any the source job set that the config does not list (kept,
  * so a clone launches with exactly its original's values).
  */
-export function formParameters(hydra: HydraConfig | null, input: Pick<JobInput, 'parameters'> | null): HydraParameter[] {
+export function formParameters(hydra: HydraConfig | null, input: Pick<JobInputValue, 'parameters'> | null): HydraParameter[] {
   const known = hydra?.parameters ?? [];
   const extra = (input?.parameters ?? [])
     .filter((parameter) => !known.some((entry) => entry.path === parameter.path))
@@ -129,7 +144,7 @@ export function formParameters(hydra: HydraConfig | null, input: Pick<JobInput, 
 const str = (value: string | null | undefined) => value ?? '';
 
 /** The form filled from a job's input (clone or last launch), or from defaults. */
-export function formFromInput(input: JobInput | null, hydra: HydraConfig | null, fallbackCluster: string, options: { keepDescription: boolean }): LaunchForm {
+export function formFromInput(input: JobInputValue | null, hydra: HydraConfig | null, fallbackCluster: string, options: { keepDescription: boolean }): LaunchForm {
   const form: LaunchForm = { ...DEFAULT_FORM, cluster: fallbackCluster, groups: {}, parameters: {} };
   if (input) {
     Object.assign(form, {
@@ -157,7 +172,7 @@ export function formFromInput(input: JobInput | null, hydra: HydraConfig | null,
 }
 
 /** The group and parameter fields for (another) primary's config, keeping what the user set explicitly. */
-export function applyHydra(form: LaunchForm, hydra: HydraConfig | null, input: Pick<JobInput, 'parameters' | 'groups'> | null): LaunchForm {
+export function applyHydra(form: LaunchForm, hydra: HydraConfig | null, input: Pick<JobInputValue, 'parameters' | 'groups'> | null): LaunchForm {
   const groups: Record<string, string> = {};
   const parameters: Record<string, string | boolean> = {};
   if (hydra) {
@@ -177,11 +192,6 @@ export function applyHydra(form: LaunchForm, hydra: HydraConfig | null, input: P
   return { ...form, primary: hydra ? form.primary || hydra.primary : form.primary, groups, parameters };
 }
 
-export interface Translation {
-  input: JobInput;
-  /** Field (as the server names them) → what is wrong, for values that cannot be sent at all. */
-  errors: Record<string, string>;
-}
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -194,10 +204,14 @@ function count(text: string, field: string, errors: Record<string, string>): num
 
 const orNull = (text: string) => (text.trim() === '' ? null : text.trim());
 
-export function inputFromForm(form: LaunchForm, hydra: HydraConfig | null, projectId: number): Translation {
+/**
+ * The JobInput the form stands for, and (field as the server names it → what is wrong) for the values that cannot
+ * be sent at all.
+ */
+export function inputFromForm(form: LaunchForm, hydra: HydraConfig | null, projectId: number) {
   const errors: Record<string, string> = {};
-  const groups: JobInput['groups'] = [];
-  const parameters: JobInput['parameters'] = [];
+  const groups: JobInputValue['groups'] = [];
+  const parameters: JobInputValue['parameters'] = [];
   if (hydra) {
     for (const group of hydra.groups) {
       const chosen = form.groups[group.path] ?? '';
@@ -216,7 +230,7 @@ export function inputFromForm(form: LaunchForm, hydra: HydraConfig | null, proje
     }
     if (!same(parsed.value, parameter.default) || form.explicitParameters.includes(parameter.path)) parameters.push({ path: parameter.path, value: parsed.value });
   }
-  const input: JobInput = {
+  const input = {
     projectId,
     cluster: form.cluster,
     name: orNull(form.name),
@@ -236,9 +250,11 @@ export function inputFromForm(form: LaunchForm, hydra: HydraConfig | null, proje
     rawOverrides: form.rawOverrides,
     parentJobId: form.parentJobId,
     allowUnpushed: form.allowUnpushed,
-  };
+  } satisfies JobInput;
   return { input, errors };
 }
+
+export type Translation = ReturnType<typeof inputFromForm>;
 
 /** Parameters in the form that the config does not list (carried over from the source job). */
 function extraFromForm(form: LaunchForm, hydra: HydraConfig | null): HydraParameter[] {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { JobSummary, LineageNode } from '../api/types';
+import type { JobSummary, LineageNode } from '../api/jobs';
 import { buildLineageTree, flattenTree } from './lineage';
 
 const node = (id: number, parentId: number | null, changes: string[] = []): LineageNode => ({ parentId, changes, job: { id, name: `job${id}` } as JobSummary });

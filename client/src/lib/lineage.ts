@@ -1,5 +1,5 @@
 // A project's lineage (jobLineage, oldest first, each with its parent) as a tree to draw with indentation.
-import type { LineageNode } from '../api/types';
+import type { LineageNode } from '../api/jobs';
 
 export interface LineageTreeNode {
   node: LineageNode;

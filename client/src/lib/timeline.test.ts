@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { JobSummary } from '../api/types';
 import { jobTimeline } from './timeline';
 
-const base: JobSummary = {
+type TimelineJob = Parameters<typeof jobTimeline>[0];
+
+const base: TimelineJob & { id: number; projectId: number; name: string; description: string; tag: string; cluster: string; parentId: number | null; archived: boolean; wandbUrl: string | null; elapsedSeconds: number | null } = {
   id: 1,
   projectId: 1,
   name: 'ml-project',
@@ -27,7 +28,7 @@ const base: JobSummary = {
   submitError: null,
 };
 
-const summary = (job: Partial<JobSummary>, now = Date.parse('2026-11-23T10:05:00.000Z')) =>
+const summary = (job: Partial<TimelineJob>, now = Date.parse('2026-11-23T10:05:00.000Z')) =>
   jobTimeline({ ...base, ...job }, now).map((step) => `${step.key}:${step.status}:${step.title}${step.detail ? ` (${step.detail})` : ''}`);
 
 describe('the job timeline', () => {

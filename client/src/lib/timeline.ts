@@ -1,5 +1,5 @@
 // The job screen's state timeline: submitted → pending (why) → running (where) → ended (how), from the job's fields.
-import type { JobSummary } from '../api/types';
+import type { JobSummary } from '../api/jobs';
 import { duration, secondsBetween, stateLabel } from './format';
 
 export type StepStatus = 'done' | 'current' | 'upcoming' | 'failed' | 'skipped';

@@ -1,12 +1,13 @@
 import { For, Show, createSignal } from 'solid-js';
-import { createClustersLive, createGpuLive, fetchGpuAvailability } from '../api/clusters';
+import { createClustersLive, createGpuLive, fetchGpuAvailability, type Cluster, type GpuAvailability } from '../api/clusters';
 import { errorMessage } from '../api/client';
-import type { Cluster, GpuCounts } from '../api/types';
 import { CLUSTER_GLYPH, clusterStatus } from '../components/cluster-card';
 import { DataNotice, PageHeader } from '../components/page';
 import { notify } from '../components/toast';
 import { useNow } from '../lib/clock';
 import { ago, plural } from '../lib/format';
+
+type GpuCounts = GpuAvailability['byType'][number];
 
 /** free / allocated / stranded as shares of the total, in whole percents that add up to at most 100. */
 export function barShares(counts: GpuCounts): { free: number; allocated: number; stranded: number } {

@@ -1,12 +1,12 @@
 import { For, Show, createMemo } from 'solid-js';
-import { testClusterConnection, createClustersLive, createGpuLive } from '../api/clusters';
+import { testClusterConnection, createClustersLive, createGpuLive, type Cluster } from '../api/clusters';
 import { canChange, errorMessage } from '../api/client';
 import { createHomeJobsLive } from '../api/jobs';
 import { createProjectsLive } from '../api/projects';
-import type { Cluster, ProjectSummary } from '../api/types';
 import { ClusterCard } from '../components/cluster-card';
 import { JobRow } from '../components/job-row';
 import { DataNotice, PageHeader } from '../components/page';
+import { ProjectFlags } from '../components/project-flags';
 import { notify } from '../components/toast';
 import { shortSha } from '../lib/format';
 import { countByCluster, latestByProject } from '../lib/job-list';
@@ -14,19 +14,6 @@ import { countByCluster, latestByProject } from '../lib/job-list';
 function LiveClusterCard(props: { cluster: Cluster; counts: { running: number; pending: number }; onTest: (name: string) => Promise<void> }) {
   const gpus = createGpuLive(() => props.cluster.name);
   return <ClusterCard cluster={props.cluster} counts={props.counts} gpus={gpus.value()} onTest={canChange() ? props.onTest : undefined} />;
-}
-
-export function ProjectFlags(props: { project: ProjectSummary }) {
-  return (
-    <>
-      <Show when={props.project.dirty}>
-        <span class="flag flag-warn">uncommitted changes</span>
-      </Show>
-      <Show when={!props.project.pushed}>
-        <span class="flag flag-warn">not pushed</span>
-      </Show>
-    </>
-  );
 }
 
 export default function Home() {

@@ -1,7 +1,6 @@
 import { useLocation, useParams } from '@solidjs/router';
 import { Index, Show, createMemo, onMount } from 'solid-js';
-import { createJobLive } from '../api/jobs';
-import type { JobDetail, JobSummary } from '../api/types';
+import { createJobLive, type JobDetail, type JobSummary } from '../api/jobs';
 import { JobActionButtons } from '../components/job-actions';
 import { LogView } from '../components/log-view';
 import { DataNotice, PageHeader } from '../components/page';

@@ -4,7 +4,6 @@ import { canChange } from '../api/client';
 import { createLive } from '../api/live';
 import { fetchLineage, onJobUpdated } from '../api/jobs';
 import { createProjectLive } from '../api/projects';
-import type { LineageNode } from '../api/types';
 import { DataNotice, PageHeader } from '../components/page';
 import { StateBadge } from '../components/state-badge';
 import { buildLineageTree, type LineageTreeNode } from '../lib/lineage';
@@ -58,7 +57,7 @@ export default function Lineage() {
   const params = useParams<{ id: string }>();
   const id = () => (/^\d+$/.test(params.id) ? Number(params.id) : null);
   const project = createProjectLive(id);
-  const lineage = createLive<LineageNode[]>({
+  const lineage = createLive({
     key: () => id() !== null && `lineage:${id()}`,
     load: () => fetchLineage(id()!),
     live: (update) => {

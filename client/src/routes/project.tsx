@@ -3,16 +3,16 @@ import { For, Show, createMemo, createSignal, onCleanup } from 'solid-js';
 import { createClustersLive } from '../api/clusters';
 import { canChange, errorMessage } from '../api/client';
 import { createLive } from '../api/live';
-import { fetchJobs, onJobUpdated, type JobFilter, type JobPage } from '../api/jobs';
+import { fetchJobs, onJobUpdated, type JobFilter, type JobSummary } from '../api/jobs';
 import { createProjectLive, syncProject } from '../api/projects';
-import type { JobSummary } from '../api/types';
+import { JobActionsMenu } from '../components/job-actions';
 import { JobRow } from '../components/job-row';
 import { DataNotice, PageHeader } from '../components/page';
+import { ProjectFlags } from '../components/project-flags';
 import { Select } from '../components/select';
 import { notify } from '../components/toast';
 import { shortSha } from '../lib/format';
 import { STATE_FILTERS, applyJobUpdate, jobMatches } from '../lib/job-list';
-import { ProjectFlags } from './home';
 
 const PAGE = 50;
 
@@ -46,7 +46,7 @@ export default function Project() {
     };
   });
 
-  const jobs = createLive<JobPage>({
+  const jobs = createLive({
     key: () => id() !== null && `project-jobs:${JSON.stringify(filter())}`,
     load: () => fetchJobs(filter(), PAGE),
     live: (update) => {
@@ -161,7 +161,13 @@ export default function Project() {
           <>
             <Show when={page().nodes.length > 0} fallback={<p class="muted">No jobs{search.state || search.cluster || search.q ? ' match these filters' : ': launch one'}.</p>}>
               <ul class="job-list" aria-label="Jobs">
-                <For each={page().nodes}>{(job) => <JobRow job={job} menu onChange={onRowChange} />}</For>
+                <For each={page().nodes}>
+                  {(job) => (
+                    <JobRow job={job}>
+                      <JobActionsMenu job={job} onChange={onRowChange} />
+                    </JobRow>
+                  )}
+                </For>
               </ul>
             </Show>
             <Show when={page().pageInfo.hasNextPage}>
