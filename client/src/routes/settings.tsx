@@ -1,8 +1,9 @@
 // Notifications (Web Push) and pairing. Permission is asked only when the user turns notifications on.
 import { useNavigate } from '@solidjs/router';
-import { For, Show, createResource, createSignal, onMount } from 'solid-js';
+import { For, Show, createEffect, createSignal, on } from 'solid-js';
 import { offlineCache } from '../api/cache';
 import { clearToken, errorMessage, getToken } from '../api/client';
+import { createLive } from '../api/live';
 import { createProjectsLive } from '../api/projects';
 import { base64UrlToBytes, fetchPushDevice, fetchPushPublicKey, registerPushSubscription, unregisterPushSubscription, updatePushSettings } from '../api/push';
 import { fetchSession } from '../api/session';
@@ -29,20 +30,28 @@ function Notifications() {
   const settings = () => ({ pendingAfterMinutes: pending().trim() === '' ? null : Number(pending()), mutedProjectIds: muted() });
   const pendingValid = () => pending().trim() === '' || /^\d+$/.test(pending().trim());
 
-  onMount(async () => {
-    if (!pushSupported()) return;
-    try {
+  // This browser's subscription as the server knows it (none: notifications are off here). Its settings fill the
+  // controls each time it is read; every change is saved as it is made, so a re-read shows the same.
+  const device = createLive({
+    key: () => pushSupported() && 'push-device',
+    persist: false,
+    load: async () => {
       const subscription = await (await registration())?.pushManager.getSubscription();
-      if (!subscription) return;
-      const device = await fetchPushDevice(subscription.endpoint);
-      if (!device) return;
-      setEndpoint(device.endpoint);
-      setPending(device.pendingAfterMinutes === null ? '' : String(device.pendingAfterMinutes));
-      setMuted(device.mutedProjectIds);
+      return { device: subscription ? await fetchPushDevice(subscription.endpoint) : null };
+    },
+  });
+  createEffect(
+    on(device.value, (read) => {
+      if (!read?.device) return;
+      setEndpoint(read.device.endpoint);
+      setPending(read.device.pendingAfterMinutes === null ? '' : String(read.device.pendingAfterMinutes));
+      setMuted(read.device.mutedProjectIds);
       setEnabled(true);
-    } catch (error) {
-      setMessage(`Could not read this device’s notification settings: ${errorMessage(error)}`);
-    }
+    }),
+  );
+  createEffect(() => {
+    const failure = device.error();
+    if (failure) setMessage(`Could not read this device’s notification settings: ${failure.message}`);
   });
 
   const turnOn = async () => {
@@ -162,7 +171,7 @@ function Notifications() {
 
 function Device() {
   const navigate = useNavigate();
-  const [session] = createResource(fetchSession);
+  const session = createLive({ key: () => 'session', persist: false, load: async () => ({ session: await fetchSession() }) });
   const unpair = async () => {
     const sure = await confirmAction({
       title: 'Unpair this device?',
@@ -189,14 +198,14 @@ function Device() {
       <h2 id="device-title" class="section-title">
         This device
       </h2>
-      <Show when={!session.loading} fallback={<p class="muted">Asking the server…</p>}>
-        <Show when={!session.error} fallback={<p class="error">Could not ask the server: {errorMessage(session.error)}</p>}>
+      <Show when={session.value() || session.error()} fallback={<p class="muted">Asking the server…</p>}>
+        <Show when={!session.error()} fallback={<p class="error">Could not ask the server: {session.error()?.message}</p>}>
           <dl class="facts">
             <dt>Paired as</dt>
-            <dd data-testid="token-name">{session()?.tokenName ?? (getToken() ? 'a token without a name' : 'not paired')}</dd>
+            <dd data-testid="token-name">{session.value()?.session?.tokenName ?? (getToken() ? 'a token without a name' : 'not paired')}</dd>
             <dt>Access</dt>
-            <dd>{session()?.readOnly ? 'read-only: can watch, cannot launch or cancel' : 'full: can launch, cancel and archive'}</dd>
-            <Show when={session() === null || session()?.authRequired === false}>
+            <dd>{session.value()?.session?.readOnly ? 'read-only: can watch, cannot launch or cancel' : 'full: can launch, cancel and archive'}</dd>
+            <Show when={session.value()?.session === null || session.value()?.session?.authRequired === false}>
               <dt>Server</dt>
               <dd>accepts this device without a token</dd>
             </Show>
