@@ -4,8 +4,8 @@
 import { LRUCache } from 'lru-cache';
 import type { ClusterService } from './service.js';
 import type { ClusterConfig } from '../config.js';
-import { AppError, ClusterUnreachableError, NotFoundError, SlurmError } from '../errors.js';
-import { gpuAvailabilityCommand, GpuOutputError, parseGpuInventory, summarizeGpuAvailability, type GpuInventory, type GpuSummary } from '../slurm/gpu.js';
+import { AppError, ClusterUnreachableError, NotFoundError } from '../errors.js';
+import { readGpuInventory, summarizeGpuAvailability, type GpuInventory, type GpuSummary } from '../slurm/gpu.js';
 
 export interface GpuAvailability extends GpuSummary {
   cluster: string;
@@ -42,15 +42,12 @@ export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, cloc
 
   function asTypedError(cluster: string, error: unknown): AppError {
     if (error instanceof AppError) return error;
-    if (error instanceof GpuOutputError) return new SlurmError('scontrol show node / squeue', 0, error.message);
     return new ClusterUnreachableError(cluster, error instanceof Error ? error.message : String(error));
   }
 
   async function readCluster(cluster: string): Promise<CachedInventory> {
     try {
-      const result = await clusters.transport(cluster).exec(gpuAvailabilityCommand());
-      if (result.exitCode !== 0) throw new SlurmError('scontrol show node / squeue', result.exitCode, result.stderr || result.stdout);
-      const inventory = { ...parseGpuInventory(result.stdout), fetchedAt: new Date(clock()) };
+      const inventory = { ...(await readGpuInventory(clusters.transport(cluster))), fetchedAt: new Date(clock()) };
       failures.delete(cluster);
       return inventory;
     } catch (error) {

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { SlurmError } from '../errors.js';
+import type { Transport } from '../ssh/transport.js';
 import {
   ANY_GPU_TYPE,
   gpuAvailabilityCommand,
@@ -13,6 +15,7 @@ import {
   parseScontrolNodes,
   parseTresGpus,
   pendingTaskCount,
+  readGpuInventory,
   scontrolFields,
   summarizeGpuAvailability,
   UNTYPED_GPU,
@@ -308,5 +311,34 @@ describe('parseGpuInventory', () => {
 
   it('reads a cluster with no nodes and no queue', () => {
     expect(parseGpuAvailability('--mission-control--\n--mission-control--\n')).toEqual({ byType: [], byPartition: [], nodesWithFreeGpus: [], unavailableNodes: [] });
+  });
+});
+
+describe('readGpuInventory', () => {
+  const answering = (stdout: string, exitCode = 0, stderr = '') => {
+    const calls: string[][] = [];
+    const transport: Transport = {
+      exec: async (argv) => {
+        calls.push([...argv]);
+        return { stdout, stderr, exitCode, durationMs: 1 };
+      },
+      close: async () => undefined,
+    };
+    return { transport, calls };
+  };
+
+  it('runs the one constant command and parses its answer', async () => {
+    const { transport, calls } = answering(fixture('gpu-idle.txt'));
+    expect(await readGpuInventory(transport)).toEqual(parseGpuInventory(fixture('gpu-idle.txt')));
+    expect(calls).toEqual([gpuAvailabilityCommand()]);
+  });
+
+  it("gives a SLURM failure as a SlurmError with its stderr, and output that is not the script's as one too", async () => {
+    const failed = await readGpuInventory(answering('', 1, 'slurm_load_node error: Unable to contact slurm controller').transport).catch((caught: unknown) => caught);
+    expect(failed).toBeInstanceOf(SlurmError);
+    expect(failed).toMatchObject({ command: 'scontrol show node / squeue', exitCode: 1, stderr: expect.stringContaining('Unable to contact') });
+    const foreign = await readGpuInventory(answering('Welcome to the cluster!\n').transport).catch((caught: unknown) => caught);
+    expect(foreign).toBeInstanceOf(SlurmError);
+    expect(foreign).toMatchObject({ exitCode: 0, stderr: expect.stringContaining('Welcome to the cluster!') });
   });
 });

@@ -1,6 +1,8 @@
 // GPU availability of a cluster from one remote command: the node table (`scontrol show node -o -d`) and the pending
-// queue (`squeue -t PD`). Pure: the command is a constant and the parsers take its output; nothing is installed on
-// the cluster. The service runs the command through a transport and caches the parsed inventory.
+// queue (`squeue -t PD`). The command is a constant and the parsers are pure; nothing is installed on the cluster.
+// readGpuInventory runs it through a transport; the service (server/clusters/gpu.ts) caches what it read.
+import { SlurmError } from '../errors.js';
+import type { Transport } from '../ssh/transport.js';
 
 /** Reported type of GPUs that SLURM knows without a type (`Gres=gpu:4`): SLURM itself calls them just "gpu". */
 export const UNTYPED_GPU = 'gpu';
@@ -110,6 +112,21 @@ export function parseGpuInventory(stdout: string): GpuInventory {
   const [nodeText, pendingText, perJobText] = stdout.split(`${SECTION}\n`);
   if (nodeText === undefined || pendingText === undefined) throw new GpuOutputError(`unexpected output: ${stdout.slice(0, 200) || '(empty)'}`);
   return { nodes: parseScontrolNodes(nodeText), pending: parsePendingGpuDemand(pendingText, perJobText ?? '') };
+}
+
+/** What the service names the command by in its errors. */
+const GPU_COMMAND_NAME = 'scontrol show node / squeue';
+
+/** The cluster's GPU nodes and pending GPU demand; a SLURM failure or output not of the script is a SlurmError. */
+export async function readGpuInventory(transport: Transport): Promise<GpuInventory> {
+  const result = await transport.exec(gpuAvailabilityCommand());
+  if (result.exitCode !== 0) throw new SlurmError(GPU_COMMAND_NAME, result.exitCode, result.stderr || result.stdout);
+  try {
+    return parseGpuInventory(result.stdout);
+  } catch (error) {
+    if (error instanceof GpuOutputError) throw new SlurmError(GPU_COMMAND_NAME, 0, error.message);
+    throw error;
+  }
 }
 
 /** Parses and summarizes in one step. */
