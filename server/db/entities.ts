@@ -1,16 +1,11 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import type { JobInput } from '../jobs/input.js';
 import type { ProjectSettings } from '../projects/settings.js';
+import type { PartitionInfo } from '../slurm/parse.js';
 import type { JobState } from '../slurm/state.js';
 
-export interface PartitionInfo {
-  name: string;
-  isDefault: boolean;
-  available: boolean;
-  nodes: number;
-  /** Node states with their counts, e.g. idle: 2, mix: 1. */
-  states: Array<{ state: string; nodes: number }>;
-}
+export type { PartitionInfo };
+
 
 /** The last connection check of each configured cluster, so a restart shows the last known state at once. */
 export const ClusterCheck = defineEntity({

@@ -1,5 +1,5 @@
 // SLURM commands over a transport. They know nothing about the database or GraphQL.
-import type { PartitionInfo } from '../db/entities.js';
+import type { PartitionInfo } from './parse.js';
 import { SlurmError } from '../errors.js';
 import type { Transport } from '../ssh/index.js';
 import { parseSinfoPartitions, parseSlurmVersion } from './parse.js';

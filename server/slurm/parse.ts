@@ -1,5 +1,14 @@
 // Pure parsers: SLURM command output in, typed values out. No I/O, so they are tested on recorded outputs.
-import type { PartitionInfo } from '../db/entities.js';
+
+/** A partition as `sinfo` describes it, kept with each cluster check. */
+export interface PartitionInfo {
+  name: string;
+  isDefault: boolean;
+  available: boolean;
+  nodes: number;
+  /** Node states with their counts, e.g. idle: 2, mix: 1. */
+  states: Array<{ state: string; nodes: number }>;
+}
 
 /** `sinfo --version` prints e.g. "slurm 22.05.8" (some builds say "slurm-wlm 22.05.8"). */
 export function parseSlurmVersion(output: string): string | null {
