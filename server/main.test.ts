@@ -1,7 +1,8 @@
 // The CLI refuses a bad clusters.yaml, or a database it cannot use, with one line naming the file, and never starts
-// listening.
+// listening; a start that fails half-way leaves nothing open.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -70,3 +71,25 @@ it('exits with status 2 and one line naming the path on a data directory it cann
   );
   expect(result.stdout).not.toContain('running at');
 }, 60_000);
+
+it('closes everything a start opened when the start fails half-way (the port is taken)', async () => {
+  const { startServer } = await import('./main.js');
+  const dir = mkdtempSync(join(tmpdir(), 'mc-main-'));
+  temporary.push(dir);
+  const configPath = join(dir, 'clusters.yaml');
+  writeFileSync(configPath, 'clusters:\n  here:\n    transport: local\n');
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const port = (taken.address() as AddressInfo).port;
+  const watchers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'FSEventWrap').length;
+  const before = watchers();
+  try {
+    await expect(startServer({ configPath, dataDir: join(dir, 'data'), port, host: '127.0.0.1', dev: false })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    // The config watcher is closed, and so is the database: SQLite removes its WAL file when its last connection closes.
+    expect(watchers()).toBe(before);
+    expect(existsSync(join(dir, 'data', 'mission-control.sqlite'))).toBe(true);
+    expect(existsSync(join(dir, 'data', 'mission-control.sqlite-wal'))).toBe(false);
+  } finally {
+    await new Promise((resolve) => taken.close(resolve));
+  }
+});

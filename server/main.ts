@@ -63,99 +63,105 @@ function submitTrace(env: NodeJS.ProcessEnv): Pick<JobServiceOptions, 'onSubmitP
   };
 }
 
-/** Starts everything, or fails before listening: a server never runs half-configured. */
+/**
+ * Starts everything, or fails before listening: a server never runs half-configured. Each thing started is followed by
+ * what stops it, on one stack: stop() unwinds it in reverse, and so does a start that fails half-way (a port in use,
+ * Vite failing), so nothing it opened (database, services, config watcher, Vite, sockets) is left behind.
+ */
 export async function startServer(options: ServerOptions) {
   const config = loadConfig(options.configPath);
-  const orm = await initOrm(resolve(options.dataDir, 'mission-control.sqlite'));
-  const services = createServices({
-    orm,
-    config,
-    // Fault injection for the crash-safety tests: die exactly between sbatch's answer and saving the job's id.
-    jobs: { ...(process.env.MC_FAULT === 'kill-after-sbatch' ? { afterSbatch: () => void process.kill(process.pid, 'SIGKILL') } : {}), ...submitTrace(process.env) },
-  });
-  // Server settings are read at start only: who may connect does not change under a running server.
-  const access = { server: config.server ?? defaultServerConfig, host: options.host, configPath: options.configPath, dataDir: options.dataDir };
-  let plan: Awaited<ReturnType<typeof planAccess>>;
+  const stops: Array<() => unknown> = [];
+  const stopAll = async () => {
+    for (const stop of stops.splice(0).reverse()) await stop();
+  };
   try {
-    plan = await planAccess(services.tokens, access);
-  } catch (error) {
-    await services.close();
-    await orm.close();
-    throw error;
-  }
+    const orm = await initOrm(resolve(options.dataDir, 'mission-control.sqlite'));
+    stops.push(() => orm.close());
+    const services = createServices({
+      orm,
+      config,
+      // Fault injection for the crash-safety tests: die exactly between sbatch's answer and saving the job's id.
+      jobs: { ...(process.env.MC_FAULT === 'kill-after-sbatch' ? { afterSbatch: () => void process.kill(process.pid, 'SIGKILL') } : {}), ...submitTrace(process.env) },
+    });
+    stops.push(() => services.close());
+    // Server settings are read at start only: who may connect does not change under a running server.
+    const access = { server: config.server ?? defaultServerConfig, host: options.host, configPath: options.configPath, dataDir: options.dataDir };
+    const plan = await planAccess(services.tokens, access);
 
-  let viteMiddleware: Middleware | undefined;
-  const builtClient = options.staticDir ?? resolve(projectRoot, 'client/dist');
-  const staticDir = !options.dev && existsSync(resolve(builtClient, 'index.html')) ? builtClient : undefined;
-  if (!options.dev && !staticDir) console.warn('client/dist is missing: serving the API only (run `npm run build` for the app)');
-  const app = createApp({
-    services,
-    graphiql: options.dev,
-    staticDir,
-    access: { allowWithoutToken: !plan.required, corsOrigins: access.server.corsOrigins },
-    // Vite is created after the app because its HMR socket attaches to the app's HTTP server.
-    clientMiddleware: options.dev ? (req, res, next) => viteMiddleware?.(req, res, next) : undefined,
-  });
-  const vite = options.dev
-    ? await (await import('vite')).createServer({
+    let viteMiddleware: Middleware | undefined;
+    const builtClient = options.staticDir ?? resolve(projectRoot, 'client/dist');
+    const staticDir = !options.dev && existsSync(resolve(builtClient, 'index.html')) ? builtClient : undefined;
+    if (!options.dev && !staticDir) console.warn('client/dist is missing: serving the API only (run `npm run build` for the app)');
+    const app = createApp({
+      services,
+      graphiql: options.dev,
+      staticDir,
+      access: { allowWithoutToken: !plan.required, corsOrigins: access.server.corsOrigins },
+      // Vite is created after the app because its HMR socket attaches to the app's HTTP server.
+      clientMiddleware: options.dev ? (req, res, next) => viteMiddleware?.(req, res, next) : undefined,
+    });
+    stops.push(() => app.stop());
+    if (options.dev) {
+      const vite = await (await import('vite')).createServer({
         configFile: resolve(projectRoot, 'client/vite.config.ts'),
         server: { middlewareMode: true, hmr: { server: app.server } },
         appType: 'spa',
-      })
-    : undefined;
-  viteMiddleware = vite?.middlewares;
-
-  const watcher = watchConfig(
-    options.configPath,
-    (next) => {
-      void services.applyConfig(next).then(() => console.log(`reloaded ${next.file}: ${next.clusters.length} cluster(s)`));
-    },
-    (error) => console.error(`config change ignored, keeping the running config: ${error.message}`),
-  );
-
-  const url = await app.start(options.port, options.host);
-  // Created only once the server listens: a start that fails must not leave a token nobody was shown.
-  let firstToken: { name: string; token: string } | undefined;
-  if (plan.createFirstToken) {
-    try {
-      firstToken = { name: 'phone', token: (await services.tokens.create('phone')).token };
-    } catch (error) {
-      // The CLI created it meanwhile: its user has the token.
-      if (!(error instanceof ValidationError)) throw error;
+      });
+      stops.push(() => vite.close());
+      viteMiddleware = vite.middlewares;
     }
+
+    const watcher = watchConfig(
+      options.configPath,
+      (next) => {
+        void services.applyConfig(next).then(() => console.log(`reloaded ${next.file}: ${next.clusters.length} cluster(s)`));
+      },
+      (error) => console.error(`config change ignored, keeping the running config: ${error.message}`),
+    );
+    stops.push(() => watcher.close());
+
+    const url = await app.start(options.port, options.host);
+    // Created only once the server listens: a start that fails must not leave a token nobody was shown.
+    let firstToken: { name: string; token: string } | undefined;
+    if (plan.createFirstToken) {
+      try {
+        firstToken = { name: 'phone', token: (await services.tokens.create('phone')).token };
+      } catch (error) {
+        // The CLI created it meanwhile: its user has the token.
+        if (!(error instanceof ValidationError)) throw error;
+      }
+    }
+    // The background loops stop with services.close(), already on the stack.
+    services.clusters.warmUp();
+    // Before the poller, so no job end it finds goes unannounced; makes the VAPID keys on the first start ever.
+    await services.notify.start();
+    services.poller.start();
+    await services.lifecycle.start();
+    // Launches left between storing and sbatch's answer (by the last shutdown, or a connection lost during sbatch):
+    // adopted by their tag or marked failed; at start, then every minute, as their clusters become reachable.
+    const recoverSubmissions = async () => {
+      try {
+        const count = await services.jobs.recoverSubmissions();
+        if (count > 0) console.log(`looked up ${count} interrupted launch(es)`);
+      } catch (error) {
+        console.error(`could not look up interrupted launches: ${(error as Error).message}`);
+      }
+    };
+    void recoverSubmissions();
+    const recovery = new Cron('30 * * * * *', { protect: true }, recoverSubmissions);
+    stops.push(() => recovery.stop());
+    return {
+      url,
+      app,
+      services,
+      /** What to tell the user about access: a new token's pairing link and QR code (first start), or how to make one. */
+      accessNotice: await accessNotice({ required: plan.required, firstToken }, { ...access, url }),
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
   }
-  services.clusters.warmUp();
-  // Before the poller, so no job end it finds goes unannounced; makes the VAPID keys on the first start ever.
-  await services.notify.start();
-  services.poller.start();
-  await services.lifecycle.start();
-  // Launches left between storing and sbatch's answer (by the last shutdown, or a connection lost during sbatch):
-  // adopted by their tag or marked failed; at start, then every minute, as their clusters become reachable.
-  const recoverSubmissions = async () => {
-    try {
-      const count = await services.jobs.recoverSubmissions();
-      if (count > 0) console.log(`looked up ${count} interrupted launch(es)`);
-    } catch (error) {
-      console.error(`could not look up interrupted launches: ${(error as Error).message}`);
-    }
-  };
-  void recoverSubmissions();
-  const recovery = new Cron('30 * * * * *', { protect: true }, recoverSubmissions);
-  return {
-    url,
-    app,
-    services,
-    /** What to tell the user about access: a new token's pairing link and QR code (first start), or how to make one. */
-    accessNotice: await accessNotice({ required: plan.required, firstToken }, { ...access, url }),
-    async stop() {
-      recovery.stop();
-      watcher.close();
-      await app.stop();
-      await vite?.close();
-      await services.close();
-      await orm.close();
-    },
-  };
 }
 
 /** Ctrl-C or a service manager's SIGTERM closes connections and the database cleanly. */
