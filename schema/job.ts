@@ -56,28 +56,43 @@ const ParameterValueInput = builder.inputType('ParameterValueInput', {
   fields: (t) => ({ path: t.string({ required: true }), value: t.field({ type: 'JSON' }) }),
 });
 
-export const JobInput = builder.inputType('JobInput', {
+export /**
+ * What a launch that leaves a value out gets: written once, for the schema's defaults (shown in introspection) and for
+ * a variable sent as null, which GraphQL does not replace by the default.
+ */
+const JOB_INPUT_DEFAULTS = {
+  description: '',
+  nodes: 1,
+  gpusPerNode: 0,
+  cpusPerTask: 1,
+  memory: '4G',
+  timeLimit: '1:00:00',
+  rawOverrides: '',
+  allowUnpushed: false,
+} as const;
+
+const JobInput = builder.inputType('JobInput', {
   description: 'Everything a launch needs. Each value is validated; a refusal is a ValidationError naming its field.',
   fields: (t) => ({
     projectId: t.int({ required: true }),
     cluster: t.string({ required: true }),
     name: t.string({ description: 'SLURM job name; defaults to the project name.' }),
-    description: t.string({ defaultValue: '', description: 'Free text; also fills experiment_suffix when the config has one.' }),
+    description: t.string({ defaultValue: JOB_INPUT_DEFAULTS.description, description: 'Free text; also fills experiment_suffix when the config has one.' }),
     partition: t.string({ description: "Default: the cluster's default partition." }),
     account: t.string(),
     qos: t.string(),
-    nodes: t.int({ defaultValue: 1 }),
-    gpusPerNode: t.int({ defaultValue: 0 }),
+    nodes: t.int({ defaultValue: JOB_INPUT_DEFAULTS.nodes }),
+    gpusPerNode: t.int({ defaultValue: JOB_INPUT_DEFAULTS.gpusPerNode }),
     gpuType: t.string({ description: 'e.g. a100; any type when omitted.' }),
-    cpusPerTask: t.int({ defaultValue: 1 }),
-    memory: t.string({ defaultValue: '4G', description: 'SLURM memory per node: 500M, 16G, 1T.' }),
-    timeLimit: t.string({ defaultValue: '1:00:00', description: 'MM, HH:MM:SS or D-HH:MM:SS.' }),
+    cpusPerTask: t.int({ defaultValue: JOB_INPUT_DEFAULTS.cpusPerTask }),
+    memory: t.string({ defaultValue: JOB_INPUT_DEFAULTS.memory, description: 'SLURM memory per node: 500M, 16G, 1T.' }),
+    timeLimit: t.string({ defaultValue: JOB_INPUT_DEFAULTS.timeLimit, description: 'MM, HH:MM:SS or D-HH:MM:SS.' }),
     primary: t.string({ description: 'Hydra primary config (e.g. train); omit for a project without Hydra.' }),
     groups: t.field({ type: [GroupChoiceInput], defaultValue: [] }),
     parameters: t.field({ type: [ParameterValueInput], defaultValue: [] }),
-    rawOverrides: t.string({ defaultValue: '', description: 'Hydra overrides as typed, e.g. `+trainer.precision=16 seed=1`; parsed, never pasted.' }),
+    rawOverrides: t.string({ defaultValue: JOB_INPUT_DEFAULTS.rawOverrides, description: 'Hydra overrides as typed, e.g. `+trainer.precision=16 seed=1`; parsed, never pasted.' }),
     parentJobId: t.int({ description: 'The job this one was cloned or branched from.' }),
-    allowUnpushed: t.boolean({ defaultValue: false }),
+    allowUnpushed: t.boolean({ defaultValue: JOB_INPUT_DEFAULTS.allowUnpushed }),
   }),
 });
 
@@ -87,22 +102,22 @@ function toJobInput(input: typeof JobInput.$inferInput): JobInputValue {
     projectId: input.projectId,
     cluster: input.cluster,
     name: input.name ?? null,
-    description: input.description ?? '',
+    description: input.description ?? JOB_INPUT_DEFAULTS.description,
     partition: input.partition ?? null,
     account: input.account ?? null,
     qos: input.qos ?? null,
-    nodes: input.nodes ?? 1,
-    gpusPerNode: input.gpusPerNode ?? 0,
+    nodes: input.nodes ?? JOB_INPUT_DEFAULTS.nodes,
+    gpusPerNode: input.gpusPerNode ?? JOB_INPUT_DEFAULTS.gpusPerNode,
     gpuType: input.gpuType ?? null,
-    cpusPerTask: input.cpusPerTask ?? 1,
-    memory: input.memory ?? '4G',
-    timeLimit: input.timeLimit ?? '1:00:00',
+    cpusPerTask: input.cpusPerTask ?? JOB_INPUT_DEFAULTS.cpusPerTask,
+    memory: input.memory ?? JOB_INPUT_DEFAULTS.memory,
+    timeLimit: input.timeLimit ?? JOB_INPUT_DEFAULTS.timeLimit,
     primary: input.primary ?? null,
     groups: (input.groups ?? []).map((choice) => ({ group: choice.group, option: choice.option ?? null })),
     parameters: (input.parameters ?? []).map((parameter) => ({ path: parameter.path, value: parameter.value ?? null })),
-    rawOverrides: input.rawOverrides ?? '',
+    rawOverrides: input.rawOverrides ?? JOB_INPUT_DEFAULTS.rawOverrides,
     parentJobId: input.parentJobId ?? null,
-    allowUnpushed: input.allowUnpushed ?? false,
+    allowUnpushed: input.allowUnpushed ?? JOB_INPUT_DEFAULTS.allowUnpushed,
   };
 }
 
