@@ -9,9 +9,9 @@ import type { Orm } from '../db/orm.js';
 import { LogTailLimitError, NotFoundError } from '../errors.js';
 import { cleanLog } from './log-text.js';
 import type { JobLogChunk, PubSub } from '../events.js';
-import { outputFileOf } from '../slurm/script.js';
+import { followJobOutput } from '../slurm/log-tail.js';
 import { TERMINAL_STATES } from '../slurm/state.js';
-import type { StreamHandle, StreamingTransport } from '../ssh/transport.js';
+import type { StreamHandle } from '../ssh/transport.js';
 
 const FLUSH_MS = 250;
 
@@ -51,8 +51,6 @@ export function createLogFollower({ orm, clusters, events }: { orm: Orm; cluster
   }
 
   async function start(job: Job, fromByte: number | null, tail: Tail): Promise<void> {
-    const transport = clusters.transport(job.cluster) as Partial<StreamingTransport>;
-    if (!transport.stream) return;
     let pending = '';
     let offset = fromByte ?? 0;
     let timer: NodeJS.Timeout | null = null;
@@ -67,13 +65,9 @@ export function createLogFollower({ orm, clusters, events }: { orm: Orm; cluster
       pending = '';
       if (text) events.publish('job:log', job.id, { jobId: job.id, fromByte, text } satisfies JobLogChunk);
     };
-    // From a byte offset when the watcher has the beginning already; else the last 64 kB, then everything new.
-    const start = fromByte === null ? ['-c', '65536'] : ['-c', `+${fromByte + 1}`];
-    const handle = await transport.stream(['tail', ...start, '-F', '--', outputFileOf(job.jobDir)], {
-      onStdout: (chunk) => {
-        pending += chunk;
-        timer ??= setTimeout(flush, FLUSH_MS);
-      },
+    const handle = await followJobOutput(clusters.transport(job.cluster), job.jobDir, fromByte, (chunk) => {
+      pending += chunk;
+      timer ??= setTimeout(flush, FLUSH_MS);
     });
     if (tail.stopped) handle.stop();
     else tail.handle = handle;
