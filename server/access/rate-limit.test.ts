@@ -10,6 +10,7 @@ import { initOrm, type Orm } from '../db/orm.js';
 import { ClusterUnreachableError, RateLimitedError } from '../errors.js';
 import { createRateLimiter, RATE_LIMITS } from './rate-limit.js';
 import { createServices, type Services } from '../services.js';
+import { refuseStream } from '../../test/fake-transport.js';
 
 describe('the rate limiter', () => {
   const phone = { tokenName: 'phone' };
@@ -110,6 +111,7 @@ describe('limited GraphQL fields', () => {
             throw new ClusterUnreachableError('fake', 'connect ECONNREFUSED');
           },
           close: async () => undefined,
+          stream: refuseStream,
         }),
       },
     });
@@ -245,6 +247,7 @@ describe('the byte budget of log reads', () => {
             return { stdout: `${1024 * MiB}\n…ss=0.6\nstep 9 loss=0.5\n`, stderr: '', exitCode: 0, durationMs: 1 };
           },
           close: async () => undefined,
+          stream: refuseStream,
         }),
       },
     });

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { clusterConfig, type ClusterConfig } from '../config.js';
 import { ClusterUnreachableError, CommandTimeoutError, NotFoundError, SlurmError } from '../errors.js';
 import { createGpuService, type GpuAvailability } from './gpu.js';
-import type { ExecResult, Transport } from '../ssh/index.js';
+import type { ExecResult, StreamingTransport } from '../ssh/index.js';
+import { refuseStream } from '../../test/fake-transport.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../../test/fixtures/slurm/${name}`, import.meta.url), 'utf8');
 const IDLE = fixture('gpu-idle.txt');
@@ -17,7 +18,7 @@ function setup(entries: Partial<ClusterConfig> = {}) {
   let now = Date.parse('2026-11-23T12:00:00Z');
   const config = { ...clusterConfig('lab', { host: 'lab.example.edu', user: 'me', agent: true }), ...entries };
   const cluster = { execs: 0, argv: [] as string[][], next: answer(IDLE) };
-  const transport: Transport = {
+  const transport: StreamingTransport = {
     async exec(argv) {
       cluster.execs++;
       cluster.argv.push([...argv]);
@@ -25,6 +26,7 @@ function setup(entries: Partial<ClusterConfig> = {}) {
       return cluster.next();
     },
     close: async () => undefined,
+    stream: refuseStream,
   };
   const service = createGpuService({
     clusters: {

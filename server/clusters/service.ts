@@ -8,7 +8,7 @@ import type { Orm } from '../db/orm.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { probeCluster } from '../slurm/commands.js';
 import type { PubSub } from '../events.js';
-import { createTransport, type Transport } from '../ssh/index.js';
+import { createTransport, type StreamingTransport } from '../ssh/index.js';
 
 export interface ClusterStatus {
   name: string;
@@ -42,7 +42,7 @@ export interface ClusterServiceOptions {
   checkTtlMs?: number;
   /** How long a reader waits for a cluster's first check before it is shown as still checking. */
   firstCheckWaitMs?: number;
-  transportFactory?: (cluster: ClusterConfig) => Transport;
+  transportFactory?: (cluster: ClusterConfig) => StreamingTransport;
   events?: PubSub;
 }
 
@@ -57,9 +57,9 @@ export function createClusterService(options: ClusterServiceOptions) {
     return { ...status, stale: Boolean(poll?.error), needsReauth: poll?.needsReauth ?? null, lastPollAt: poll?.at ?? null, lastPollError: poll?.error ?? null };
   }
   let clusters = new Map(options.config.clusters.map((cluster) => [cluster.name, cluster]));
-  const transports = new Map<string, Transport>();
+  const transports = new Map<string, StreamingTransport>();
 
-  function transportFor(cluster: ClusterConfig): Transport {
+  function transportFor(cluster: ClusterConfig): StreamingTransport {
     let transport = transports.get(cluster.name);
     if (!transport) {
       transport = transportFactory(cluster);
@@ -141,7 +141,8 @@ export function createClusterService(options: ClusterServiceOptions) {
       if (!cluster) throw new ValidationError(field, `no cluster named "${name}" in the configuration (${[...clusters.keys()].join(', ') || 'none configured'})`);
       return cluster;
     },
-    transport(name: string): Transport {
+    /** Every transport also streams: the lifecycle watch and live logs hold a command open on it. */
+    transport(name: string): StreamingTransport {
       return transportFor(clusterNamed(name));
     },
     list(em: EntityManager): Promise<ClusterStatus[]> {

@@ -9,6 +9,7 @@ import { initOrm, type Orm } from '../db/orm.js';
 import { ClusterUnreachableError } from '../errors.js';
 import { createServices, type Services } from '../services.js';
 import type { Transport } from '../ssh/index.js';
+import { refuseStream } from '../../test/fake-transport.js';
 
 const cluster = (name: string) =>
   clusterConfig(name, { host: `${name}.example.edu`, user: 'me', agent: true, connectTimeoutMs: 1000, commandTimeoutMs: 1000, keepaliveIntervalMs: 0, maxChannels: 4 });
@@ -46,6 +47,7 @@ describe('GraphQL clusters API', () => {
             return transports[c.name]!(...args);
           },
           close: async () => undefined,
+          stream: refuseStream,
         }),
       },
     });

@@ -17,6 +17,7 @@ import { clusterConfig, defaultServerConfig, type Config } from '../config.js';
 import { initOrm, type Orm } from '../db/orm.js';
 import { ClusterUnreachableError, ConfigError } from '../errors.js';
 import { createServices, type Services } from '../services.js';
+import { refuseStream } from '../../test/fake-transport.js';
 
 vi.mock('node:crypto', async (importOriginal) => {
   const original = await importOriginal<typeof import('node:crypto')>();
@@ -52,6 +53,7 @@ async function world(access: Parameters<typeof createApp>[0]['access'] = {}, fai
           return { stdout: probeOutput, stderr: '', exitCode: 0, durationMs: 1 };
         },
         close: async () => undefined,
+        stream: refuseStream,
       }),
     },
   });

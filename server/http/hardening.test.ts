@@ -12,6 +12,7 @@ import { createApp, QUERY_LIMITS } from './app.js';
 import { clusterConfig } from '../config.js';
 import { initOrm, type Orm } from '../db/orm.js';
 import { createServices, type Services } from '../services.js';
+import { refuseStream } from '../../test/fake-transport.js';
 
 const probeOutput = 'slurm 22.05.8\n--mission-control--\ngpu*|up|1|idle\n';
 
@@ -36,6 +37,7 @@ async function world(access: Parameters<typeof createApp>[0]['access'] = {}): Pr
           return { stdout: probeOutput, stderr: '', exitCode: 0, durationMs: 1 };
         },
         close: async () => undefined,
+        stream: refuseStream,
       }),
     },
   });

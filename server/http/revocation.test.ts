@@ -20,6 +20,7 @@ import type { JobInput } from '../jobs/input.js';
 import { snapshot } from '../jobs/transitions.js';
 import { createServices, type Services } from '../services.js';
 import { createTokenService } from '../access/tokens.js';
+import { refuseStream } from '../../test/fake-transport.js';
 
 const run = promisify(execFile);
 const SUBSCRIPTION = 'subscription { jobUpdated { id state } }';
@@ -116,7 +117,7 @@ describe('revoking a token', () => {
       config,
       clusters: {
         // The notifier reads the log's last line for the push; nothing else reaches the cluster here.
-        transportFactory: () => ({ exec: async () => ({ stdout: '6\nepoch\n', stderr: '', exitCode: 0, durationMs: 1 }), close: async () => undefined }),
+        transportFactory: () => ({ exec: async () => ({ stdout: '6\nepoch\n', stderr: '', exitCode: 0, durationMs: 1 }), close: async () => undefined, stream: refuseStream }),
       },
       notify: { pendingCheckPattern: '0 0 0 1 1 *' },
     });

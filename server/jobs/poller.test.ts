@@ -6,6 +6,7 @@ import { initOrm, type Orm } from '../db/orm.js';
 import { ClusterUnreachableError } from '../errors.js';
 import { createServices, type Services } from '../services.js';
 import type { ExecResult } from '../ssh/index.js';
+import { refuseStream } from '../../test/fake-transport.js';
 
 const MARK = '@@mission-control';
 
@@ -27,6 +28,7 @@ describe('poller', () => {
             return answer(argv);
           },
           close: async () => undefined,
+          stream: refuseStream,
         }),
       },
     });

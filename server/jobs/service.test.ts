@@ -14,6 +14,7 @@ import type { JobService } from './service.js';
 import { createServices, type ServiceOptions, type Services } from '../services.js';
 import type { ExecOptions, ExecResult } from '../ssh/index.js';
 import type { JobState } from '../slurm/state.js';
+import { refuseStream } from '../../test/fake-transport.js';
 
 const temporary: string[] = [];
 const scratch = (prefix: string) => {
@@ -129,6 +130,7 @@ async function open(repoPath: string, handlers: Record<string, Handler> = {}, { 
           return { stdout: '', stderr: '', exitCode: 0, durationMs: 1, ...(await handler([...argv], options)) };
         },
         close: async () => undefined,
+        stream: refuseStream,
       }),
     },
   });

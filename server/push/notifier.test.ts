@@ -16,6 +16,7 @@ import { snapshot } from '../jobs/transitions.js';
 import { createServices, type ServiceOptions, type Services } from '../services.js';
 import type { ExecResult } from '../ssh/index.js';
 import { reauthCommand } from '../ssh/openssh-transport.js';
+import { refuseStream } from '../../test/fake-transport.js';
 
 const SUBJECT = 'mailto:ops@uni.example.edu';
 const temporary: string[] = [];
@@ -92,6 +93,7 @@ async function open(options: { dbName?: string; notify?: ServiceOptions['notify'
           throw new Error(`the fake cluster got an unexpected command: ${argv.join(' ')}`);
         },
         close: async () => undefined,
+        stream: refuseStream,
       }),
     },
     notify: { pendingCheckPattern: '0 0 0 1 1 *', ...options.notify },

@@ -8,7 +8,7 @@ import { initOrm, type Orm } from '../../server/db/orm.js';
 import { createGpuService, type GpuAvailability } from '../../server/clusters/gpu.js';
 import { createServices, type Services } from '../../server/services.js';
 import { gpuAvailabilityCommand, parseGpuRequest } from '../../server/slurm/gpu.js';
-import { createTransport, type Transport } from '../../server/ssh/index.js';
+import { createTransport, type StreamingTransport } from '../../server/ssh/index.js';
 import { authHeaders, createTestToken } from '../graphql-client.js';
 import { labClusterConfig, labForSuite, onLab } from './lab-env.js';
 
@@ -17,13 +17,14 @@ const lab = labForSuite('lab GPU availability suite');
 const GPU_SCRIPT = gpuAvailabilityCommand()[2];
 
 /** Counts the GPU command among everything a transport runs (other services share it). */
-function countingTransport(inner: Transport) {
+function countingTransport(inner: StreamingTransport) {
   const counter = { gpuExecs: 0 };
-  const transport: Transport = {
+  const transport: StreamingTransport = {
     exec(argv, options) {
       if (argv[2] === GPU_SCRIPT) counter.gpuExecs++;
       return inner.exec(argv, options);
     },
+    stream: (argv, options) => inner.stream(argv, options),
     close: () => inner.close(),
   };
   return { transport, counter };
@@ -99,7 +100,7 @@ describe.skipIf(!lab)('GPU availability on the lab', () => {
   });
 
   describe('the service on the real ssh2 transport, with a GPU job of our own', () => {
-    let transport: Transport;
+    let transport: StreamingTransport;
     let counter: { gpuExecs: number };
     let config: ClusterConfig;
     const ourJobs: string[] = [];
