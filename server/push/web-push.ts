@@ -13,7 +13,7 @@ export interface VapidKeys {
   privateKey: string;
 }
 
-/** What the service worker receives (UTF-8 JSON, encrypted). See /work/contract-issue5.md. */
+/** What the service worker receives (UTF-8 JSON, encrypted): client/public/push-sw.js reads these fields. */
 export interface PushMessage {
   title: string;
   body: string;
