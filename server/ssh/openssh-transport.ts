@@ -5,16 +5,16 @@
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { ClusterConfig } from '../config.js';
 import { ClusterUnreachableError, CommandTimeoutError, ConfigError, HostKeyError, ReauthRequiredError } from '../errors.js';
 import { createBackoff, type Backoff } from './backoff.js';
 import { createChannelLimiter } from '../lib/channel-limiter.js';
 import { runProcess, streamProcess, type ChildSet, type ProcessResult } from './child-process.js';
 import { quoteArgv } from './quote.js';
+import type { ConnectionSettings } from './connection.js';
 import type { ExecOptions, ExecResult, StreamHandle, StreamingTransport, StreamOptions } from './transport.js';
 
 export type OpensshClusterConfig = Pick<
-  ClusterConfig,
+  ConnectionSettings,
   | 'name'
   | 'host'
   | 'port'
@@ -40,7 +40,7 @@ export interface OpensshTransportDeps {
   now?: () => number;
 }
 
-export function controlDirectory(cluster: Pick<ClusterConfig, 'controlDir'>): string {
+export function controlDirectory(cluster: Pick<ConnectionSettings, 'controlDir'>): string {
   const dir = cluster.controlDir;
   return dir === '~' || dir.startsWith('~/') ? join(homedir(), dir.slice(2)) : resolve(dir);
 }

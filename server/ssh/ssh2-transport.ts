@@ -5,17 +5,17 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
-import type { ClusterConfig } from '../config.js';
 import { ClusterUnreachableError, CommandTimeoutError, HostKeyError } from '../errors.js';
 import { createBackoff } from './backoff.js';
 import { createChannelLimiter } from '../lib/channel-limiter.js';
 import { checkAgainstFingerprint, checkAgainstKnownHosts, fingerprintOf, knownHostsName, parseKnownHosts, type HostKeyVerdict } from './host-keys.js';
 import { quoteArgv } from './quote.js';
 import { createStreamDelivery } from './stream-delivery.js';
+import type { ConnectionSettings } from './connection.js';
 import type { ExecOptions, ExecResult, StreamHandle, StreamingTransport, StreamOptions } from './transport.js';
 
 export type Ssh2ClusterConfig = Pick<
-  ClusterConfig,
+  ConnectionSettings,
   | 'name'
   | 'host'
   | 'port'
