@@ -10,7 +10,7 @@ import { countingProxy, createJobRow, labRun, median, meteredTransport, ms, RUN_
 import { createApp } from '../server/http/app.js';
 import { initOrm } from '../server/db/orm.js';
 import { createServices } from '../server/services.js';
-import { outputFileOf } from '../server/slurm/script.js';
+import { jobPaths } from '../server/slurm/layout.js';
 import { createTransport } from '../server/ssh/index.js';
 import { labClusterConfig } from '../test/lab/lab-env.js';
 
@@ -69,7 +69,7 @@ const bench: Bench = {
     const url = await app.start(0, '127.0.0.1');
     const home = (await labRun(lab, 'printf %s "$HOME"')).trim();
     const jobDir = `${home}/${RUN_ID}-logs`;
-    const output = outputFileOf(jobDir);
+    const output = jobPaths(jobDir).output;
     const ws = createClient({ url: `${url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
     const figures: Figure[] = [];
     const rows: Array<Array<string | number>> = [];

@@ -4,8 +4,9 @@
 # wherever a shell reads it:
 #   directives    the #SBATCH lines (job name, partition, account, QOS, nodes, GPUs, CPUs, memory, time,
 #                 output file, working directory)
-#   job_dir       the job's directory on the cluster (lifecycle events go to its events/ folder)
-#   work_dir      the job's own checkout of the launched commit
+#   job_dir       the job's directory on the cluster
+#   work_dir      the job's own checkout of the launched commit (in job_dir)
+#   events_dir    where lifecycle events go, one file per event (in job_dir)
 #   environment   module loads, conda or venv activation, exported variables
 #   setup         the project's `setup` lines from .mlops-config.yaml
 #   install       `pip install -e .` when the project asks for it
@@ -15,12 +16,12 @@
 {{directives}}
 
 set -eo pipefail
-MC_JOB_DIR={{job_dir}}
+MC_EVENTS_DIR={{events_dir}}
 
 # One file per event: appends from several nodes to one file are not atomic on NFS. The node as SLURM names it
 # (squeue's NodeList), not hostname, which may be a long or different name.
 mc_event() {
-  printf '%s %s %s\n' "$(date +%s)" "${SLURMD_NODENAME:-$(hostname)}" "${2:-}" > "$MC_JOB_DIR/events/$1.$$" && mv -f "$MC_JOB_DIR/events/$1.$$" "$MC_JOB_DIR/events/$1"
+  printf '%s %s %s\n' "$(date +%s)" "${SLURMD_NODENAME:-$(hostname)}" "${2:-}" > "$MC_EVENTS_DIR/$1.$$" && mv -f "$MC_EVENTS_DIR/$1.$$" "$MC_EVENTS_DIR/$1"
 }
 trap 'mc_event finished "$?"' EXIT
 # SLURM sends TERM on scancel and at the time limit; the training runs in the background so this fires at once.

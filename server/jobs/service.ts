@@ -10,10 +10,12 @@ import { readHydraConfig } from '../projects/hydra/config.js';
 import { buildHydraArgs, slug, validateDescription, validateResources, type JobInput } from './input.js';
 import { cleanLog, extractWandbUrl, logTailBytes, trimPartialFirstLine } from './log-text.js';
 import type { ProjectService } from '../projects/service.js';
-import { cancelJob, expandHome, findSubmission, homeDirectory, readJobStates, readOutputHead, readOutputTail, removeCheckout, submitBatch } from '../slurm/jobs.js';
-import { outputFileOf, renderScript } from '../slurm/script.js';
+import { cancelJob, expandHome, findSubmission, homeDirectory, readOutputHead, readOutputTail, removeCheckout, submitBatch } from '../slurm/jobs.js';
+import { readJobStates } from '../slurm/poll.js';
+import { jobDirOf, jobPaths, repoDirOf } from '../slurm/layout.js';
+import { renderScript } from '../slurm/script.js';
 import { TERMINAL_STATES, type JobState } from '../slurm/state.js';
-import { applySlurmStatus, snapshot, visibleState } from './transitions.js';
+import { adopted, launchStored, lost, reportedBySlurm, saveAndAnnounce, submitFailed, submitted, submitUnanswered, visibleState } from './transitions.js';
 import type { PubSub } from '../events.js';
 
 export interface JobServiceOptions {
@@ -87,8 +89,7 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch,
 
   /** Saves, then tells subscribers, but only when something they see changed since `before`. */
   async function save(em: EntityManager, job: Job, before: string | null): Promise<Job> {
-    await em.flush();
-    if (visibleState(job) !== before) events.publish('job:updated', snapshot(job));
+    await saveAndAnnounce(em, events, [{ job, before }]);
     return job;
   }
 
@@ -123,15 +124,13 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch,
     if (!project.pushed) warnings.push(`Commit ${project.headSha.slice(0, 8)} is on no remote branch: the cluster cannot fetch it unless it can reach this repository.`);
 
     const workspace = await workspaceOf(cluster.name);
-    const jobDir = `${workspace}/jobs/${tag}`;
-    const workDir = `${jobDir}/code`;
+    const jobDir = jobDirOf(workspace, tag);
     const settings = project.settings;
     const script = renderScript(await readScriptTemplate(cluster), {
       tag,
       ...resources,
       gpuRequestStyle: cluster.gpuRequestStyle,
       jobDir,
-      workDir,
       modules: settings.modules,
       env: settings.env,
       condaEnv: settings.conda_env,
@@ -140,7 +139,7 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch,
       installEditable: settings.install_editable,
       command: [settings.python, settings.train_script, ...hydraArgs],
     });
-    return { tag, project, cluster, description, resources, script, warnings, jobDir, workDir, repoDir: `${workspace}/repos/${slug(project.name) || 'project'}-${project.id}.git` };
+    return { tag, project, cluster, description, resources, script, warnings, jobDir, workDir: jobPaths(jobDir).code, repoDir: repoDirOf(workspace, `${slug(project.name) || 'project'}-${project.id}`) };
   }
 
   /**
@@ -173,8 +172,7 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch,
     launching.add(tag);
     try {
       await onSubmitPhase?.('prepared', tag);
-      const now = new Date();
-      const job = em.create(Job, {
+      const job = launchStored(em, {
         tag,
         projectId: prepared.project.id,
         parentId: input.parentJobId,
@@ -186,10 +184,6 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch,
         input,
         script: prepared.script,
         jobDir: prepared.jobDir,
-        state: 'SUBMITTING',
-        archived: false,
-        createdAt: now,
-        updatedAt: now,
       });
       await save(em, job, null);
       return { job, prepared };
@@ -207,30 +201,17 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch,
 
   /** A launch whose sbatch outcome is unknown: adopt the SLURM job it became, or record that none exists. */
   async function resolveSubmitting(job: Job): Promise<void> {
-    const slurmJobId = await findSubmission(clusters.transport(job.cluster), job.jobDir, `${job.jobDir}/code`);
-    if (slurmJobId) {
-      job.slurmJobId = slurmJobId;
-      job.submitError = null;
-      job.state = 'PENDING';
-      job.submittedAt ??= new Date();
-    } else {
-      job.state = 'SUBMIT_FAILED';
-      job.submitError = 'The server stopped before sbatch answered, and SLURM has no job from this launch.';
-      job.endedAt = new Date();
-    }
-    job.updatedAt = new Date();
+    const slurmJobId = await findSubmission(clusters.transport(job.cluster), job.jobDir, jobPaths(job.jobDir).code);
+    if (slurmJobId) adopted(job, slurmJobId);
+    else submitFailed(job, 'The server stopped before sbatch answered, and SLURM has no job from this launch.');
   }
 
   async function refreshJob(job: Job): Promise<void> {
     if (job.state === 'SUBMITTING') await resolveSubmitting(job);
     if (!job.slurmJobId) return;
     const [status] = await readJobStates(clusters.transport(job.cluster), [job.slurmJobId]);
-    if (status) applySlurmStatus(job, status);
-    else if (!TERMINAL_STATES.has(job.state)) {
-      // Neither the queue nor accounting knows it: say so, and never guess an outcome.
-      job.state = 'UNKNOWN';
-      job.updatedAt = new Date();
-    }
+    if (status) reportedBySlurm(job, status);
+    else lost(job);
   }
 
   function inputDifferences(parent: JobInput, child: JobInput): string[] {
@@ -266,7 +247,7 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch,
       const tag = checkTag(tagArgument ?? newTag());
       const { job, prepared } = await storeOnce(tag, () => store(em, input, tag));
       try {
-        const submitted = visibleState(job);
+        const before = visibleState(job);
         await onSubmitPhase?.('stored', job.tag);
 
         let slurmJobId: string;
@@ -282,27 +263,20 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch,
           });
         } catch (error) {
           if (error instanceof SlurmError) {
-            job.state = 'SUBMIT_FAILED';
-            job.submitError = error.stderr.trim() || error.message;
-            job.endedAt = new Date();
-            job.updatedAt = new Date();
-            return save(em, job, submitted);
+            submitFailed(job, error.stderr.trim() || error.message);
+            return save(em, job, before);
           }
           if (error instanceof ClusterUnreachableError || error instanceof CommandTimeoutError) {
-            job.submitError = `Not known yet whether SLURM got this job (${error.message}); it is looked up by its tag, never submitted twice.`;
-            return save(em, job, submitted);
+            submitUnanswered(job, `Not known yet whether SLURM got this job (${error.message}); it is looked up by its tag, never submitted twice.`);
+            return save(em, job, before);
           }
           throw error;
         }
         try {
           await afterSbatch?.(job);
           await onSubmitPhase?.('answered', job.tag);
-          job.slurmJobId = slurmJobId;
-          job.state = 'PENDING';
-          job.submittedAt = new Date();
-          job.submitError = null;
-          job.updatedAt = new Date();
-          await save(em, job, submitted);
+          submitted(job, slurmJobId);
+          await save(em, job, before);
         } catch (error) {
           // A full disk, a database gone read-only: SLURM has the job, and its row still says SUBMITTING, which
           // recoverSubmissions adopts by the tag once this launch is over and the database takes writes again.
@@ -359,7 +333,7 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch,
       const job = await get(em, id);
       if (cleanup) {
         if (!TERMINAL_STATES.has(job.state)) throw new ValidationError('cleanup', `job ${id} is still ${job.state}; its checkout is in use`);
-        await removeCheckout(clusters.transport(job.cluster), `${job.jobDir}/code`);
+        await removeCheckout(clusters.transport(job.cluster), jobPaths(job.jobDir).code);
       }
       const before = visibleState(job);
       job.archived = archived;
@@ -418,11 +392,11 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch,
       const job = await get(em, id);
       const bytes = logTailBytes(tailBytes);
       const transport = clusters.transport(job.cluster);
-      const tail = await readOutputTail(transport, outputFileOf(job.jobDir), bytes);
+      const tail = await readOutputTail(transport, jobPaths(job.jobDir).output, bytes);
       const { text } = trimPartialFirstLine(Buffer.from(tail.text), tail.startsAtFileStart);
       if (!job.wandbUrl && tail.size !== null) {
         // W&B prints the run URL near the start, which a long log's tail no longer holds.
-        const start = tail.startsAtFileStart ? tail.text : await readOutputHead(transport, outputFileOf(job.jobDir), 64 * 1024);
+        const start = tail.startsAtFileStart ? tail.text : await readOutputHead(transport, jobPaths(job.jobDir).output, 64 * 1024);
         const before = visibleState(job);
         job.wandbUrl = extractWandbUrl(start) ?? extractWandbUrl(text);
         await save(em, job, before);

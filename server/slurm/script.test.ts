@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
+import { jobPaths } from './layout.js';
 import { renderScript, sbatchDirectives, type ScriptInput } from './script.js';
 
 const template = readFileSync(new URL('../../config/sbatch.template.sh', import.meta.url), 'utf8');
@@ -21,7 +22,6 @@ const input: ScriptInput = {
   timeLimit: '4:00:00',
   gpuRequestStyle: 'gres',
   jobDir: '/home/me/mission-control/jobs/abcdefghij12',
-  workDir: '/home/me/mission-control/jobs/abcdefghij12/code',
   modules: ['cuda/12.1'],
   env: { WANDB_PROJECT: 'resnet', NOTE: "it's $(not) `run`" },
   condaEnv: 'torch',
@@ -64,6 +64,15 @@ describe('renderScript', () => {
     expect(script.startsWith('#!/bin/bash\n')).toBe(true);
   });
 
+  it("takes every path of the job's directory from its layout: the template spells none", () => {
+    for (const spelled of ['/events', 'events/', 'output.log', '/code', 'job.sh', '/jobs/']) expect(template, spelled).not.toContain(spelled);
+    const paths = jobPaths(input.jobDir);
+    const script = renderScript(template, input);
+    expect(script).toContain(`\nMC_EVENTS_DIR=${paths.events}\n`);
+    expect(script).toContain(`\ncd ${paths.code}\n`);
+    expect(script).toContain(`#SBATCH --output=${paths.output}\n#SBATCH --chdir=${paths.code}\n`);
+  });
+
   it('runs training under srun for several GPUs or nodes', () => {
     expect(renderScript(template, { ...input, gpusPerNode: 2 })).toContain('\nsrun python train.py');
     expect(renderScript(template, { ...input, nodes: 2 })).toContain('\nsrun python train.py');
@@ -73,20 +82,21 @@ describe('renderScript', () => {
   it('records start and end in one file per event, and a TERM from SLURM as signalled', async () => {
     const newJobDir = () => {
       const dir = mkdtempSync(join(tmpdir(), 'mc-script-'));
-      mkdirSync(join(dir, 'events'));
+      mkdirSync(jobPaths(dir).events);
+      mkdirSync(jobPaths(dir).code);
       return dir;
     };
     let jobDir = newJobDir();
     const plain = { ...input, modules: [], condaEnv: null, installEditable: false, setup: [] };
 
-    const finished = spawnSync('bash', ['-c', renderScript(template, { ...plain, jobDir, workDir: jobDir, command: ['sh', '-c', 'echo training; exit 3'] })], { encoding: 'utf8', env: { ...process.env, SLURM_JOB_ID: '42' } });
+    const finished = spawnSync('bash', ['-c', renderScript(template, { ...plain, jobDir, command: ['sh', '-c', 'echo training; exit 3'] })], { encoding: 'utf8', env: { ...process.env, SLURM_JOB_ID: '42' } });
     expect(finished.status).toBe(3);
     expect(finished.stdout).toContain('training');
     expect(readFileSync(join(jobDir, 'events/started'), 'utf8')).toMatch(/^\d+ \S+ 42\n$/);
     expect(readFileSync(join(jobDir, 'events/finished'), 'utf8')).toMatch(/^\d+ \S+ 3\n$/);
 
     jobDir = newJobDir();
-    const running = spawn('bash', ['-c', renderScript(template, { ...plain, jobDir, workDir: jobDir, command: ['sleep', '30'] })]);
+    const running = spawn('bash', ['-c', renderScript(template, { ...plain, jobDir, command: ['sleep', '30'] })]);
     await vi.waitFor(() => expect(readdirSync(join(jobDir, 'events'))).toContain('started'), { timeout: 5000 });
     await new Promise((resolve) => setTimeout(resolve, 300));
     running.kill('SIGTERM');

@@ -1,6 +1,8 @@
 // Renders the sbatch script for a launch from a template. Values that a shell reads are quoted with the one
-// quoting function; values in #SBATCH lines were validated to need no quoting (server/slurm/values.ts).
+// quoting function; values in #SBATCH lines were validated to need no quoting (server/slurm/values.ts). Paths of
+// the job's directory come from its layout (./layout.ts): a template names them only by placeholder.
 import { quoteArg, quoteArgv } from '../ssh/quote.js';
+import { jobPaths } from './layout.js';
 
 export type GpuRequestStyle = 'gres' | 'constraint' | 'gpus';
 
@@ -21,9 +23,8 @@ export interface Resources {
 export interface ScriptInput extends Resources {
   tag: string;
   gpuRequestStyle: GpuRequestStyle;
-  /** Absolute paths on the cluster. */
+  /** Absolute path of the job's directory on the cluster; every other path is in it (./layout.ts). */
   jobDir: string;
-  workDir: string;
   modules: string[];
   env: Record<string, string>;
   condaEnv: string | null;
@@ -32,10 +33,6 @@ export interface ScriptInput extends Resources {
   installEditable: boolean;
   /** argv of the training program, e.g. ['python', 'train.py', '--config-name', 'train', 'lr=0.1']. */
   command: string[];
-}
-
-export function outputFileOf(jobDir: string): string {
-  return `${jobDir}/output.log`;
 }
 
 function gpuDirectives(input: ScriptInput): string[] {
@@ -52,6 +49,7 @@ function gpuDirectives(input: ScriptInput): string[] {
 }
 
 export function sbatchDirectives(input: ScriptInput): string[] {
+  const paths = jobPaths(input.jobDir);
   return [
     `--job-name=${input.jobName}`,
     ...(input.partition ? [`--partition=${input.partition}`] : []),
@@ -62,8 +60,8 @@ export function sbatchDirectives(input: ScriptInput): string[] {
     `--cpus-per-task=${input.cpusPerTask}`,
     `--mem=${input.memory}`,
     `--time=${input.timeLimit}`,
-    `--output=${outputFileOf(input.jobDir)}`,
-    `--chdir=${input.workDir}`,
+    `--output=${paths.output}`,
+    `--chdir=${paths.code}`,
   ];
 }
 
@@ -85,10 +83,12 @@ function environmentLines(input: ScriptInput): string[] {
 export function renderScript(template: string, input: ScriptInput): string {
   // Several GPUs or nodes: srun starts the program once per node with SLURM's task environment.
   const command = input.nodes > 1 || input.gpusPerNode > 1 ? ['srun', ...input.command] : input.command;
+  const paths = jobPaths(input.jobDir);
   const blocks: Record<string, string> = {
     directives: sbatchDirectives(input).map((directive) => `#SBATCH ${directive}`).join('\n'),
-    job_dir: quoteArg(input.jobDir),
-    work_dir: quoteArg(input.workDir),
+    job_dir: quoteArg(paths.dir),
+    work_dir: quoteArg(paths.code),
+    events_dir: quoteArg(paths.events),
     environment: environmentLines(input).join('\n'),
     setup: input.setup.join('\n'),
     install: input.installEditable ? 'pip install --quiet -e .' : '',
