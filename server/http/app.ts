@@ -13,7 +13,8 @@ import { WebSocketServer } from 'ws';
 import { schema } from '../../schema/index.js';
 import { createAuth } from '../access/session.js';
 import { connectionAuthorization, createSessions, UNAUTHORIZED_CLOSE_CODE, useAuth } from './auth.js';
-import { createRedactor, useRedaction } from './redaction.js';
+import { createRedactor } from '../lib/redaction.js';
+import { useRedaction } from './redaction.js';
 import type { Context, Services } from '../services.js';
 
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;

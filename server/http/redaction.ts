@@ -1,39 +1,13 @@
 // Paths of the files that hold SSH keys, passwords and host keys on this machine never leave the server. They reach
 // messages from below (ssh's stderr, a failed read, the re-login command an openssh cluster shows), so they are
-// replaced at the one door every GraphQL answer goes through: a plugin on execute and subscribe results, for HTTP,
-// SSE and WebSocket alike.
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+// replaced (server/lib/redaction.ts) at the one door every GraphQL answer goes through: a plugin on execute and
+// subscribe results, for HTTP, SSE and WebSocket alike.
 import type { ExecutionResult } from 'graphql';
 import { handleStreamOrSingleExecutionResult, type Plugin } from 'graphql-yoga';
-import type { ClusterConfig } from '../config.js';
+import type { Redact } from '../lib/redaction.js';
 
-const SECRET_FILE_FIELDS = ['identityFile', 'passwordFile', 'knownHostsFile'] as const;
-
-export type Redact = (text: string) => string;
-
-/** Replaces each configured secret file's path (absolute or ~/ form) with the name of its config field. */
-export function createRedactor(clusters: () => ClusterConfig[]): Redact {
-  return (text) => {
-    if (!text.includes('/')) return text;
-    const home = homedir();
-    const paths: Array<[path: string, placeholder: string]> = [[join(home, '.ssh', 'known_hosts'), '<knownHostsFile>']];
-    for (const cluster of clusters()) {
-      for (const field of SECRET_FILE_FIELDS) {
-        const path = cluster[field];
-        if (path) paths.push([path, `<${field}>`]);
-      }
-    }
-    const replacements = paths.flatMap(([path, placeholder]): Array<[string, string]> =>
-      path.startsWith(`${home}/`) ? [[path, placeholder], [`~${path.slice(home.length)}`, placeholder]] : [[path, placeholder]],
-    );
-    // Longest first, so a path that contains another is replaced whole.
-    replacements.sort((a, b) => b[0].length - a[0].length);
-    let redacted = text;
-    for (const [path, placeholder] of replacements) redacted = redacted.replaceAll(path, placeholder);
-    return redacted;
-  };
-}
+// Until the notifier imports it from lib/ (its owner is moving it).
+export { createRedactor } from '../lib/redaction.js';
 
 /** A copy of the value with every string redacted; the same reference when nothing changed (results may share objects). */
 function redactDeep(value: unknown, redact: Redact): unknown {
