@@ -92,7 +92,7 @@ export default defineConfig({
         manualChunks(id) {
           if (id.includes('workbox-window')) return undefined;
           if (id.includes('/node_modules/')) return 'vendor';
-          if (/\/client\/src\/(api\/(client|graphql|live|cache|jobs|clusters|projects)|components\/(page|dialog|toast|state-badge|job-row|job-actions|cluster-card|project-flags|select)|lib\/(clock|format|job-list))\.tsx?$/.test(id)) return 'core';
+          if (/\/client\/src\/(api\/(client|graphql|live|cache|jobs|clusters|projects)|components\/(page|dialog|toast|state-badge|job-row|job-actions|cluster-card|project-flags|select)(\.fragment)?|lib\/(clock|format|job-list))\.tsx?$/.test(id)) return 'core';
           return undefined;
         },
       },

@@ -6,6 +6,9 @@ import { Client, fetchExchange, subscriptionExchange, type AnyVariables, type Co
 import { createClient as createWsClient } from 'graphql-ws';
 import { createSignal } from 'solid-js';
 
+// Where server/http/hardening.test.ts (and the client's own test) find every operation the app sends.
+export { declaredDocuments } from './graphql';
+
 const TOKEN_KEY = 'mc.token';
 
 export function getToken(): string | null {

@@ -1,5 +1,5 @@
 // Clusters and their GPUs: what Home's cards, the Clusters screen and the launch form read.
-import { ClusterCardFields, GpuSummaryFields } from '../components/cluster-card';
+import { ClusterCardFields, GpuSummaryFields } from '../components/cluster-card.fragment';
 import { mutate, query, subscribe, unwrap } from './client';
 import { FailureFields, graphql, type ResultOf } from './graphql';
 import { createLive } from './live';

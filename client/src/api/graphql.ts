@@ -1,6 +1,7 @@
 // The app's GraphQL documents, typed from the committed SDL (schema/schema.graphql, through src/graphql-env.d.ts):
 // a document that asks for a field or argument the schema lacks fails `npm run typecheck` (gql.tada check), and
 // every result type is inferred from the document itself.
+import { stringifyDocument, type TypedDocumentNode } from '@urql/core';
 import { initGraphQLTada } from 'gql.tada';
 import type { introspection } from '../graphql-env.d.ts';
 
@@ -9,16 +10,18 @@ const tada = initGraphQLTada<{
   scalars: { DateTime: string; JSON: unknown; ByteOffset: number };
 }>();
 
-const documents: unknown[] = [];
+const documents: TypedDocumentNode[] = [];
 
-/** Declares a document; each is kept so a unit test validates it, fragments included, against the SDL. */
+/** Declares a document; each is kept so tests can check every operation the app sends, as it sends it. */
 export const graphql: typeof tada = Object.assign((...args: Parameters<typeof tada>) => {
   const document = tada(...args);
   documents.push(document);
   return document;
 }, tada) as typeof tada;
 
-export const declaredDocuments = (): readonly unknown[] => documents;
+/** The text of every operation the app declared, its fragments appended (fragments alone are not sent). */
+export const declaredDocuments = (): string[] =>
+  documents.filter((document) => document.definitions.some((definition) => definition.kind === 'OperationDefinition')).map((document) => stringifyDocument(document));
 
 export { maskFragments, readFragment, type FragmentOf, type ResultOf, type VariablesOf } from 'gql.tada';
 

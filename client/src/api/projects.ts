@@ -1,5 +1,5 @@
 // Projects: the local repositories jobs are launched from.
-import { ProjectFlagsFields } from '../components/project-flags';
+import { ProjectFlagsFields } from '../components/project-flags.fragment';
 import { mutate, query, unwrap } from './client';
 import { FailureFields, graphql, type ResultOf } from './graphql';
 import { createLive } from './live';

@@ -1,7 +1,8 @@
 import { cleanup, fireEvent, render, screen } from '@solidjs/testing-library';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { maskFragments, type ResultOf } from '../api/graphql';
-import { ClusterCard, ClusterCardFields, GpuSummaryFields } from './cluster-card';
+import { ClusterCard } from './cluster-card';
+import { ClusterCardFields, GpuSummaryFields } from './cluster-card.fragment';
 
 type Cluster = ResultOf<typeof ClusterCardFields>;
 // A card is handed its fragment as a query delivers it: masked.

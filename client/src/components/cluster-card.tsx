@@ -1,22 +1,8 @@
 import { For, Show, createSignal } from 'solid-js';
-import { graphql, readFragment, type FragmentOf, type ResultOf } from '../api/graphql';
+import { readFragment, type FragmentOf, type ResultOf } from '../api/graphql';
+import { ClusterCardFields, GpuSummaryFields } from './cluster-card.fragment';
 import { ago, plural } from '../lib/format';
 import { notify } from './toast';
-
-/** What a cluster's card shows. */
-export const ClusterCardFields = graphql(`
-  fragment ClusterCard on Cluster {
-    name host reachable latencyMs slurmVersion error stale needsReauth lastPollAt lastPollError
-    partitions { name isDefault available nodes states { state nodes } }
-  }
-`);
-
-/** The card's line of free GPUs by type. */
-export const GpuSummaryFields = graphql(`
-  fragment GpuSummary on GpuAvailability {
-    byType { type free total }
-  }
-`);
 
 export type ClusterTone = 'ok' | 'bad' | 'wait';
 

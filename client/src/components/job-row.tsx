@@ -1,15 +1,9 @@
 import { Show, type JSX } from 'solid-js';
-import { graphql, readFragment, type FragmentOf, type ResultOf } from '../api/graphql';
+import type { ResultOf } from '../api/graphql';
+import type { JobRowFields } from './job-row.fragment';
 import { useNow } from '../lib/clock';
 import { ago, duration, secondsBetween } from '../lib/format';
 import { StateBadge } from './state-badge';
-
-/** What a job's row shows (also the lineage tree's nodes). */
-export const JobRowFields = graphql(`
-  fragment JobRow on Job {
-    id name description cluster state reason nodeList exitCode archived createdAt submittedAt startedAt endedAt
-  }
-`);
 
 /** The one line under a job's name: where it runs and what it is doing, in words. */
 export function jobWhen(job: ResultOf<typeof JobRowFields>, now: number): string {
@@ -29,9 +23,9 @@ export function jobWhen(job: ResultOf<typeof JobRowFields>, now: number): string
 }
 
 /** A job in a list; `children` is its row menu, when the list has one. */
-export function JobRow(props: { job: FragmentOf<typeof JobRowFields>; showProject?: string; children?: JSX.Element }) {
+export function JobRow(props: { job: ResultOf<typeof JobRowFields>; showProject?: string; children?: JSX.Element }) {
   const now = useNow();
-  const job = () => readFragment(JobRowFields, props.job);
+  const job = () => props.job;
   return (
     <li class="job-row" data-job-id={job().id}>
       <a href={`/jobs/${job().id}`} class="job-link">

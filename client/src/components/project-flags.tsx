@@ -1,10 +1,6 @@
 import { Show } from 'solid-js';
-import { graphql, readFragment, type FragmentOf } from '../api/graphql';
-
-/** The warnings a project's commit carries wherever the project is shown. */
-export const ProjectFlagsFields = graphql(`
-  fragment ProjectFlags on Project { dirty pushed }
-`);
+import { readFragment, type FragmentOf } from '../api/graphql';
+import { ProjectFlagsFields } from './project-flags.fragment';
 
 export function ProjectFlags(props: { project: FragmentOf<typeof ProjectFlagsFields> }) {
   const project = () => readFragment(ProjectFlagsFields, props.project);
