@@ -78,7 +78,7 @@ export function Shell(props: RouteSectionProps) {
     pairingLink.opened = false;
     // A refused token reaches the unauthorized handler, which opens /pair.
     fetchSession().then(
-      (session) => notify(session?.tokenName ? `Paired as “${session.tokenName}”` : 'Paired'),
+      (session) => notify(session.tokenName ? `Paired as “${session.tokenName}”` : 'Paired'),
       () => undefined,
     );
   });

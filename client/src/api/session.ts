@@ -7,25 +7,17 @@ const SESSION = graphql(`query Session { session { tokenName readOnly authRequir
 
 export type Session = ResultOf<typeof SESSION>['session'];
 
-/** Whether the server predates the `session` field: then it checks no tokens and any device may talk to it. */
-const lacksSession = (messages: string[]) => messages.some((message) => /Cannot query field "session"/.test(message));
-
-export async function fetchSession(): Promise<Session | null> {
-  try {
-    const { session } = await query(SESSION, {});
-    rememberReadOnly(session.readOnly);
-    return session;
-  } catch (error) {
-    if (error instanceof ApiError && lacksSession([error.message])) return null;
-    throw error;
-  }
+export async function fetchSession(): Promise<Session> {
+  const { session } = await query(SESSION, {});
+  rememberReadOnly(session.readOnly);
+  return session;
 }
 
 /**
  * Asks the server whether `token` is accepted, without touching the stored one (a wrong paste must not unpair a
- * paired device). Resolves with the session, or null when the server does not know sessions at all.
+ * paired device). Resolves with the session.
  */
-export async function checkToken(token: string): Promise<Session | null> {
+export async function checkToken(token: string): Promise<Session> {
   let response: Response;
   try {
     response = await fetch('/graphql', {
@@ -41,16 +33,15 @@ export async function checkToken(token: string): Promise<Session | null> {
     throw new ApiError('The server does not accept this token: it may be mistyped, expired or revoked.', 'unauthorized');
   }
   if (body.data?.session) return body.data.session;
-  if (body.errors && lacksSession(body.errors.map((error) => error.message))) return null;
   throw new ApiError(body.errors?.map((error) => error.message).join('; ') || `The server answered ${response.status}.`, 'graphql');
 }
 
 /** Validates, then stores: the stored token only ever changes to one the server accepted. */
-export async function pair(token: string): Promise<Session | null> {
+export async function pair(token: string): Promise<Session> {
   const trimmed = token.trim();
   const session = await checkToken(trimmed);
   setToken(trimmed);
-  rememberReadOnly(session?.readOnly ?? false);
+  rememberReadOnly(session.readOnly);
   return session;
 }
 

@@ -39,7 +39,7 @@ export default function Pair() {
     setError(null);
     try {
       const session = await pair(token);
-      notify(session?.tokenName ? `Paired as “${session.tokenName}”` : 'Paired');
+      notify(session.tokenName ? `Paired as “${session.tokenName}”` : 'Paired');
       resync();
       navigate(next(), { replace: true });
     } catch (failure) {

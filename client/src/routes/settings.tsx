@@ -171,7 +171,7 @@ function Notifications() {
 
 function Device() {
   const navigate = useNavigate();
-  const session = createLive({ key: () => 'session', persist: false, load: async () => ({ session: await fetchSession() }) });
+  const session = createLive({ key: () => 'session', persist: false, load: fetchSession });
   const unpair = async () => {
     const sure = await confirmAction({
       title: 'Unpair this device?',
@@ -202,10 +202,10 @@ function Device() {
         <Show when={!session.error()} fallback={<p class="error">Could not ask the server: {session.error()?.message}</p>}>
           <dl class="facts">
             <dt>Paired as</dt>
-            <dd data-testid="token-name">{session.value()?.session?.tokenName ?? (getToken() ? 'a token without a name' : 'not paired')}</dd>
+            <dd data-testid="token-name">{session.value()?.tokenName ?? (getToken() ? 'a token without a name' : 'not paired')}</dd>
             <dt>Access</dt>
-            <dd>{session.value()?.session?.readOnly ? 'read-only: can watch, cannot launch or cancel' : 'full: can launch, cancel and archive'}</dd>
-            <Show when={session.value()?.session === null || session.value()?.session?.authRequired === false}>
+            <dd>{session.value()?.readOnly ? 'read-only: can watch, cannot launch or cancel' : 'full: can launch, cancel and archive'}</dd>
+            <Show when={session.value()?.authRequired === false}>
               <dt>Server</dt>
               <dd>accepts this device without a token</dd>
             </Show>
