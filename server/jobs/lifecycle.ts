@@ -6,7 +6,7 @@
 import type { ClusterService } from '../clusters/service.js';
 import { Job } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
-import { snapshot, visibleState } from './transitions.js';
+import { changeOf, saveAndAnnounce, scriptEnded, started } from './transitions.js';
 import type { PubSub } from '../events.js';
 import type { StreamHandle, StreamingTransport } from '../ssh/transport.js';
 import { TERMINAL_STATES } from '../slurm/state.js';
@@ -47,24 +47,11 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow }: Lifec
     const em = orm.em.fork();
     const job = await em.findOne(Job, { cluster, jobDir });
     if (!job || TERMINAL_STATES.has(job.state)) return;
-    const before = visibleState(job);
+    const change = changeOf(job);
     const [epoch, host, argument] = fields;
-    const at = epoch ? new Date(Number(epoch) * 1000) : new Date();
-    if (event === 'started' && (job.state === 'PENDING' || job.state === 'SUBMITTING')) {
-      job.state = 'RUNNING';
-      job.reason = null;
-      job.startedAt ??= at;
-      job.nodeList ??= host ?? null;
-    }
-    if (event === 'finished' && job.state !== 'COMPLETING') {
-      job.state = 'COMPLETING';
-      const exitCode = Number(argument);
-      if (Number.isInteger(exitCode)) job.exitCode = exitCode;
-    }
-    if (visibleState(job) === before) return;
-    job.updatedAt = new Date();
-    await em.flush();
-    events.publish('job:updated', snapshot(job));
+    if (event === 'started') started(job, epoch ? new Date(Number(epoch) * 1000) : new Date(), host ?? null);
+    if (event === 'finished') scriptEnded(job, Number.isInteger(Number(argument)) ? Number(argument) : null);
+    if (!(await saveAndAnnounce(em, events, [change]))) return;
     if (event === 'finished') {
       // SLURM marks the job done a moment after its script exits; ask it now and once more shortly after.
       for (const delay of [300, 2000, 5000]) setTimeout(() => stopped || void pollNow(cluster), delay).unref();

@@ -2,16 +2,16 @@
 // cluster is polled on its own (parallel, own error boundary and timeout), with ONE remote command per poll,
 // none when it has no active job. Polls back off while nothing changes; a failing cluster keeps its jobs' last
 // known state, marked stale, and backs off with jitter. Lifecycle files written by job scripts (see
-// server/lifecycle.ts) bring starts and ends in between, and ask for an early poll to confirm them.
+// server/jobs/lifecycle.ts) bring starts and ends in between, and ask for an early poll to confirm them.
 import type { EntityManager } from '@mikro-orm/sqlite';
 import { Cron } from 'croner';
 import type { ClusterService } from '../clusters/service.js';
 import { Job } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import { ReauthRequiredError } from '../errors.js';
-import { applySlurmStatus, snapshot, visibleState } from './transitions.js';
+import { adopted, changeOf, lost, reportedBySlurm, saveAndAnnounce } from './transitions.js';
 import type { PubSub } from '../events.js';
-import { pollJobs } from '../slurm/poll.js';
+import { pollJobs, statusLookup, type PollResult } from '../slurm/poll.js';
 import { TERMINAL_STATES, type SlurmJobStatus } from '../slurm/state.js';
 
 export interface PollerOptions {
@@ -37,6 +37,37 @@ export type Poller = ReturnType<typeof createPoller>;
 /** How long after its end a job that ended without an exit code is still asked about. */
 const EXIT_CODE_WAIT_MS = 10 * 60_000;
 
+interface PollAnswer extends Omit<PollResult, 'finished'> {
+  statusOf: (slurmJobId: string) => SlurmJobStatus | undefined;
+  finished: Map<string, SlurmJobStatus>;
+}
+
+/** What one poll says about one job, by the poll's rule, through the job's named transitions. */
+function applyPoll(job: Job, answer: PollAnswer): void {
+  if (TERMINAL_STATES.has(job.state)) {
+    // Ended already: only accounting's final word (with the exit code) is news; never "unknown" meanwhile.
+    const status = answer.finished.get(job.slurmJobId!);
+    if (status && TERMINAL_STATES.has(status.state) && status.exitCode !== null) reportedBySlurm(job, status);
+    return;
+  }
+  if (!job.slurmJobId) {
+    // A launch whose sbatch answer was lost: its tag is in the working directory the queue shows.
+    const found = answer.queue.find((status) => status.workDir === `${job.jobDir}/code`);
+    if (!found) return;
+    adopted(job, found.slurmJobId);
+  }
+  let status: SlurmJobStatus | undefined;
+  try {
+    status = answer.statusOf(job.slurmJobId!);
+  } catch (error) {
+    // Accounting failed this time: the job keeps its last known state until it answers.
+    if (error === answer.accountingError) return;
+    throw error;
+  }
+  if (status) reportedBySlurm(job, status);
+  else lost(job);
+}
+
 export function createPoller({ orm, clusters, events, random = Math.random }: PollerOptions) {
   const schedules = new Map<string, ClusterSchedule>();
   let cron: Cron | null = null;
@@ -61,15 +92,6 @@ export function createPoller({ orm, clusters, events, random = Math.random }: Po
     return em.find(Job, { cluster, $or: [{ state: { $nin: [...TERMINAL_STATES] } }, awaitingExitCode] }, { orderBy: { id: 'asc' } });
   }
 
-  /** The job's truth from one poll: the queue while it runs, accounting once it ended (exit code, true end). */
-  function statusOf(job: Job, queue: Map<string, SlurmJobStatus>, finished: Map<string, SlurmJobStatus>): SlurmJobStatus | undefined {
-    const queued = queue.get(job.slurmJobId!);
-    const recorded = finished.get(job.slurmJobId!);
-    if (queued && !TERMINAL_STATES.has(queued.state)) return queued;
-    if (queued) return recorded && TERMINAL_STATES.has(recorded.state) ? recorded : queued;
-    return recorded;
-  }
-
   async function pollCluster(cluster: string): Promise<void> {
     const entry = schedule(cluster);
     const baseMs = clusters.config(cluster).pollIntervalSeconds * 1000;
@@ -81,42 +103,10 @@ export function createPoller({ orm, clusters, events, random = Math.random }: Po
     }
     try {
       const result = await pollJobs(clusters.transport(cluster), jobs.flatMap((job) => (job.slurmJobId ? [job.slurmJobId] : [])));
-      const queue = new Map(result.queue.map((status) => [status.slurmJobId, status]));
-      const finished = new Map(result.finished.map((status) => [status.slurmJobId, status]));
-      let changed = false;
-      for (const job of jobs) {
-        const before = visibleState(job);
-        if (TERMINAL_STATES.has(job.state)) {
-          // Ended already: only accounting's final word (with the exit code) is news; never "unknown" meanwhile.
-          const status = finished.get(job.slurmJobId!);
-          if (!status || !TERMINAL_STATES.has(status.state) || status.exitCode === null) continue;
-          applySlurmStatus(job, status);
-          if (visibleState(job) !== before) {
-            changed = true;
-            events.publish('job:updated', snapshot(job));
-          }
-          continue;
-        }
-        if (!job.slurmJobId) {
-          // A launch whose sbatch answer was lost: its tag is in the working directory the queue shows.
-          const adopted = result.queue.find((status) => status.workDir === `${job.jobDir}/code`);
-          if (!adopted) continue;
-          job.slurmJobId = adopted.slurmJobId;
-          job.submitError = null;
-        }
-        const status = statusOf(job, queue, finished);
-        if (status) applySlurmStatus(job, status);
-        else if (job.state !== 'UNKNOWN' && job.state !== 'SUBMITTING') {
-          // Neither the queue nor accounting knows it any more: say so; never guess an outcome.
-          job.state = 'UNKNOWN';
-          job.updatedAt = new Date();
-        }
-        if (visibleState(job) !== before) {
-          changed = true;
-          events.publish('job:updated', snapshot(job));
-        }
-      }
-      await em.flush();
+      const changes = jobs.map(changeOf);
+      const answer = { ...result, statusOf: statusLookup(result), finished: new Map(result.finished.map((status) => [status.slurmJobId, status])) };
+      for (const job of jobs) applyPoll(job, answer);
+      const changed = (await saveAndAnnounce(em, events, changes)) > 0;
       entry.externalJobs = result.queue.filter((status) => !(status.workDir && OUR_WORK_DIR.test(status.workDir)));
       // Back off while nothing changes; never ask more often than 5x what the last answer took.
       const next = changed ? baseMs : Math.min(entry.intervalMs * 1.5, baseMs * MAX_BACKOFF);

@@ -1,7 +1,7 @@
 // How a poll's answer lands on a job record that the job's lifecycle files may already have moved on.
 import { describe, expect, it } from 'vitest';
 import type { Job } from '../db/entities.js';
-import { applySlurmStatus } from './transitions.js';
+import { reportedBySlurm } from './transitions.js';
 import type { JobState, SlurmJobStatus } from '../slurm/state.js';
 
 const answer = (state: JobState, rawState: string = state): SlurmJobStatus => ({
@@ -20,30 +20,30 @@ const answer = (state: JobState, rawState: string = state): SlurmJobStatus => ({
 
 const jobIn = (state: JobState) => ({ state, exitCode: 0, endedAt: null }) as unknown as Job;
 
-describe('applySlurmStatus', () => {
+describe('reportedBySlurm', () => {
   it('keeps a lifecycle COMPLETING when the queue has not caught up and still says RUNNING', () => {
     const job = jobIn('COMPLETING');
-    applySlurmStatus(job, answer('RUNNING'));
+    reportedBySlurm(job, answer('RUNNING'));
     expect(job.state).toBe('COMPLETING');
     expect(job.slurmState).toBe('RUNNING');
   });
 
   it('takes SLURM\'s final state after a lifecycle COMPLETING', () => {
     const job = jobIn('COMPLETING');
-    applySlurmStatus(job, answer('COMPLETED'));
+    reportedBySlurm(job, answer('COMPLETED'));
     expect(job.state).toBe('COMPLETED');
     expect(job.endedAt).toBeInstanceOf(Date);
   });
 
   it('takes a requeue back to PENDING, even after the script reported its end', () => {
     const job = jobIn('COMPLETING');
-    applySlurmStatus(job, answer('PENDING'));
+    reportedBySlurm(job, answer('PENDING'));
     expect(job.state).toBe('PENDING');
   });
 
   it('takes RUNNING over PENDING as it comes', () => {
     const job = jobIn('PENDING');
-    applySlurmStatus(job, answer('RUNNING'));
+    reportedBySlurm(job, answer('RUNNING'));
     expect(job.state).toBe('RUNNING');
   });
 });

@@ -1,7 +1,10 @@
-// How what SLURM (or the job's own lifecycle files) said about a job is written onto our record.
-import { wrap } from '@mikro-orm/core';
-import type { Job } from '../db/entities.js';
-import type { JobSnapshot } from '../events.js';
+// The one owner of a job's state: every change of `state` is one of the named transitions below (nothing else in the
+// server assigns it), and every change is saved before it is announced (saveAndAnnounce), so a subscriber or the
+// notifier that reads the database when told finds what it was told. SLURM's raw state and reason are kept beside
+// the normalized state; a job SLURM no longer knows is UNKNOWN, never completed.
+import { wrap, type EntityManager, type RequiredEntityData } from '@mikro-orm/sqlite';
+import { Job } from '../db/entities.js';
+import type { JobSnapshot, PubSub } from '../events.js';
 import { TERMINAL_STATES, type SlurmJobStatus } from '../slurm/state.js';
 
 /** SLURM prints its cluster's local time without a zone; read as this server's local time (same zone assumed). */
@@ -18,10 +21,101 @@ export function visibleState(job: Job): string {
   return JSON.stringify(VISIBLE_FIELDS.map((field) => job[field] instanceof Date ? (job[field] as Date).getTime() : job[field]));
 }
 
-export function applySlurmStatus(job: Job, status: SlurmJobStatus): void {
+export function snapshot(job: Job): JobSnapshot {
+  return wrap(job).toPOJO() as JobSnapshot;
+}
+
+/** A job and what a person saw of it before a change (null: a new job, always news). */
+export interface Change {
+  job: Job;
+  before: string | null;
+}
+
+export const changeOf = (job: Job): Change => ({ job, before: visibleState(job) });
+
+/**
+ * Saves, then tells subscribers about each job whose visible state changed; the number of jobs announced. A failed
+ * save announces nothing: a subscriber is never told of a state the database does not hold.
+ */
+export async function saveAndAnnounce(em: EntityManager, events: PubSub, changes: Iterable<Change>): Promise<number> {
+  await em.flush();
+  let announced = 0;
+  for (const { job, before } of changes) {
+    if (visibleState(job) === before) continue;
+    events.publish('job:updated', snapshot(job));
+    announced++;
+  }
+  return announced;
+}
+
+/** What a launch is made of; the rest (state, times, archived) is set by launchStored. */
+export type LaunchFields = Omit<RequiredEntityData<Job>, 'state' | 'archived' | 'createdAt' | 'updatedAt'>;
+
+/** → SUBMITTING: the launch is stored before sbatch runs, so a launch whose answer is lost can be looked up by its tag. */
+export function launchStored(em: EntityManager, fields: LaunchFields): Job {
+  const now = new Date();
+  return em.create(Job, { ...fields, state: 'SUBMITTING', archived: false, createdAt: now, updatedAt: now } as RequiredEntityData<Job>);
+}
+
+/** SUBMITTING → PENDING: sbatch answered with the job's id. */
+export function submitted(job: Job, slurmJobId: string): void {
+  job.slurmJobId = slurmJobId;
+  job.state = 'PENDING';
+  job.submittedAt = new Date();
+  job.submitError = null;
+  job.updatedAt = new Date();
+}
+
+/** SUBMITTING → SUBMIT_FAILED: sbatch refused the job, or SLURM has no job from this launch. */
+export function submitFailed(job: Job, reason: string): void {
+  job.state = 'SUBMIT_FAILED';
+  job.submitError = reason;
+  job.endedAt = new Date();
+  job.updatedAt = new Date();
+}
+
+/** Stays SUBMITTING: the connection failed while sbatch ran, so SLURM may or may not have the job. */
+export function submitUnanswered(job: Job, reason: string): void {
+  job.submitError = reason;
+}
+
+/** SUBMITTING → PENDING: a launch whose sbatch answer was lost, found in SLURM by its tag (work directory). */
+export function adopted(job: Job, slurmJobId: string): void {
+  job.slurmJobId = slurmJobId;
+  job.submitError = null;
+  if (job.state === 'SUBMITTING') job.state = 'PENDING';
+  job.submittedAt ??= new Date();
+  job.updatedAt = new Date();
+}
+
+/** PENDING (or SUBMITTING) → RUNNING: the job's script wrote its start (lifecycle file), before the queue says so. */
+export function started(job: Job, at: Date, host: string | null): void {
+  if (job.state !== 'PENDING' && job.state !== 'SUBMITTING') return;
+  job.state = 'RUNNING';
+  job.reason = null;
+  job.startedAt ??= at;
+  job.nodeList ??= host;
+  job.updatedAt = new Date();
+}
+
+/**
+ * → COMPLETING: the job's script wrote its end and exit code. Only SLURM may call the job finished (OOM, node
+ * failure, timeout and cancellation are things a script cannot report): reportedBySlurm confirms it.
+ */
+export function scriptEnded(job: Job, exitCode: number | null): void {
+  if (TERMINAL_STATES.has(job.state) || job.state === 'COMPLETING') return;
+  job.state = 'COMPLETING';
+  if (exitCode !== null) job.exitCode = exitCode;
+  job.updatedAt = new Date();
+}
+
+/**
+ * → what SLURM says (the queue, or accounting once the job ended): started, ended (confirmed with its exit code),
+ * requeued (back to PENDING, even after the script reported its end). The job's own end record (COMPLETING) is
+ * newer than a queue still saying RUNNING: the badge must not step back.
+ */
+export function reportedBySlurm(job: Job, status: SlurmJobStatus): void {
   job.slurmState = status.rawState;
-  // The job's own end record (COMPLETING, from its lifecycle file) is newer than a queue still saying RUNNING: the
-  // badge must not step back. A requeue shows as PENDING and an end as its final state, both taken as they come.
   job.state = job.state === 'COMPLETING' && status.state === 'RUNNING' ? 'COMPLETING' : status.state;
   job.reason = status.reason;
   job.exitCode = status.exitCode ?? job.exitCode;
@@ -34,6 +128,9 @@ export function applySlurmStatus(job: Job, status: SlurmJobStatus): void {
   job.updatedAt = new Date();
 }
 
-export function snapshot(job: Job): JobSnapshot {
-  return wrap(job).toPOJO() as JobSnapshot;
+/** → UNKNOWN: neither the queue nor accounting knows a job that had not ended; never a guessed outcome. */
+export function lost(job: Job): void {
+  if (TERMINAL_STATES.has(job.state) || job.state === 'UNKNOWN' || job.state === 'SUBMITTING') return;
+  job.state = 'UNKNOWN';
+  job.updatedAt = new Date();
 }

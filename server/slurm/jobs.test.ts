@@ -9,8 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SlurmError } from '../errors.js';
 import { createLocalTransport } from '../ssh/local-transport.js';
 import type { ExecOptions, ExecResult, Transport } from '../ssh/index.js';
-import { CheckoutError, findSubmission, readJobStates, readOutputTail, removeCheckout, submitBatch, type Submission } from './jobs.js';
-import { SACCT_FIELDS, SQUEUE_FORMAT, type SlurmJobStatus } from './state.js';
+import { CheckoutError, findSubmission, readOutputTail, removeCheckout, submitBatch, type Submission } from './jobs.js';
 
 const recorded = (name: string) => readFileSync(new URL(`../../test/fixtures/slurm/${name}`, import.meta.url), 'utf8');
 
@@ -33,164 +32,6 @@ function fakeTransport(answer: Answer) {
   };
   return { transport, calls };
 }
-
-// What squeue/sacct print for `-j <ids>`: the recorded lines of those jobs (an array's tasks included).
-function linesOf(output: string, ids: string[]): string {
-  return output
-    .split('\n')
-    .filter((line) => {
-      const id = line.split('|')[0] ?? '';
-      return ids.some((wanted) => id === wanted || id.startsWith(`${wanted}_`));
-    })
-    .map((line) => `${line}\n`)
-    .join('');
-}
-
-function scontrolLinesOf(output: string, ids: string[]): string {
-  return output
-    .split('\n')
-    .filter((line) => ids.some((id) => line.startsWith(`JobId=${id} `)))
-    .map((line) => `${line}\n`)
-    .join('');
-}
-
-const idsAfter = (argv: string[], flag: string) => (argv[argv.indexOf(flag) + 1] ?? '').split(',');
-
-interface Cluster {
-  squeue?: string | Partial<ExecResult>;
-  sacct?: string | Partial<ExecResult>;
-  scontrol?: string;
-}
-
-/** A login node whose squeue/sacct/scontrol answer from recorded files (or a given result). */
-function recordedCluster(cluster: Cluster) {
-  return fakeTransport((argv) => {
-    const command = argv[2];
-    if (command === 'squeue') {
-      if (typeof cluster.squeue !== 'string') return cluster.squeue ?? { exitCode: 1, stderr: 'no squeue answer configured' };
-      return { stdout: linesOf(recorded(cluster.squeue), idsAfter(argv, '-j')) };
-    }
-    if (command === 'sacct') {
-      if (typeof cluster.sacct !== 'string') return cluster.sacct ?? { exitCode: 1, stderr: 'no sacct answer configured' };
-      return { stdout: linesOf(recorded(cluster.sacct), idsAfter(argv, '-j')) };
-    }
-    if (command === 'sh' && cluster.scontrol) return { stdout: scontrolLinesOf(recorded(cluster.scontrol), argv.slice(5)) };
-    return { exitCode: 127, stderr: `unexpected command ${argv.join(' ')}` };
-  });
-}
-
-const byId = (statuses: SlurmJobStatus[]) => Object.fromEntries(statuses.map((status) => [status.slurmJobId, status]));
-
-const squeueArgv = (ids: string) => ['env', 'SLURM_TIME_FORMAT=standard', 'squeue', '-h', '-t', 'all', '-j', ids, '-o', SQUEUE_FORMAT];
-const sacctArgv = (ids: string) => ['env', 'SLURM_TIME_FORMAT=standard', 'sacct', '-X', '-n', '-P', '-o', SACCT_FIELDS, '-j', ids];
-
-// Job ids in the recorded fixtures (see test/fixtures/slurm/README.md).
-const OK = '39', FAIL = '40', RUN = '43', KILLED = '44', CPU_FULL = '45', RESOURCES = '46';
-
-describe('readJobStates', () => {
-  it('asks nothing for no jobs', async () => {
-    const { transport, calls } = recordedCluster({});
-    expect(await readJobStates(transport, [])).toEqual([]);
-    expect(calls).toHaveLength(0);
-  });
-
-  it('answers jobs the queue still runs or holds from squeue alone, in one command', async () => {
-    const { transport, calls } = recordedCluster({ squeue: 'squeue-states-early.txt' });
-    const states = byId(await readJobStates(transport, [RUN, RESOURCES]));
-    expect(states[RUN]).toMatchObject({ state: 'RUNNING', nodeList: 'gpu-a100', exitCode: null, startedAt: '2026-11-23T21:35:52', endedAt: null });
-    expect(states[RESOURCES]).toMatchObject({ state: 'PENDING', reason: 'Resources', startedAt: null });
-    expect(calls.map((call) => call.argv)).toEqual([squeueArgv(`${RUN},${RESOURCES}`)]);
-  });
-
-  it('reads the exit code of a job the queue lists as ended from accounting, asking only about that job', async () => {
-    const { transport, calls } = recordedCluster({ squeue: 'squeue-states-final.txt', sacct: 'sacct-states-final.txt' });
-    const states = byId(await readJobStates(transport, [RUN, FAIL, KILLED]));
-    expect(states[RUN]).toMatchObject({ state: 'RUNNING', exitCode: null });
-    // squeue prints no exit code; sacct does (40 ran `exit 3`, 44 killed itself with signal 9).
-    expect(states[FAIL]).toMatchObject({ state: 'FAILED', exitCode: 3, signal: null, endedAt: '2026-11-23T21:35:51' });
-    expect(states[KILLED]).toMatchObject({ state: 'FAILED', exitCode: 0, signal: 9 });
-    expect(Object.keys(states).sort()).toEqual([FAIL, RUN, KILLED].sort());
-    expect(calls.map((call) => call.argv)).toEqual([squeueArgv(`${RUN},${FAIL},${KILLED}`), sacctArgv(`${FAIL},${KILLED}`)]);
-  });
-
-  it("keeps the queue's word that a job ended while accounting still says it runs", async () => {
-    // squeue (final) has 45 COMPLETED; sacct (early) lags behind with 45 RUNNING.
-    const { transport, calls } = recordedCluster({ squeue: 'squeue-states-final.txt', sacct: 'sacct-states-early.txt' });
-    const states = await readJobStates(transport, [CPU_FULL]);
-    expect(states).toHaveLength(1);
-    expect(states[0]).toMatchObject({ slurmJobId: CPU_FULL, state: 'COMPLETED', rawState: 'COMPLETED', endedAt: '2026-11-23T21:36:17' });
-    expect(calls.map((call) => call.argv[2])).toEqual(['squeue', 'sacct']);
-  });
-
-  it('looks a job up in accounting when squeue no longer knows its only id', async () => {
-    const { transport, calls } = recordedCluster({
-      squeue: { exitCode: 1, stderr: 'slurm_load_jobs error: Invalid job id specified\n' },
-      sacct: 'sacct-states-final.txt',
-    });
-    expect(await readJobStates(transport, [OK])).toEqual([
-      expect.objectContaining({ slurmJobId: OK, state: 'COMPLETED', exitCode: 0, nodeList: 'gpu-h100', workDir: '/home/mlops/mcfx' }),
-    ]);
-    expect(calls.map((call) => call.argv)).toEqual([squeueArgv(OK), sacctArgv(OK)]);
-  });
-
-  it('answers nothing (never a guess) for a job neither the queue nor accounting knows', async () => {
-    const { transport } = recordedCluster({ squeue: { exitCode: 1, stderr: 'slurm_load_jobs error: Invalid job id specified\n' }, sacct: 'sacct-states-final.txt' });
-    expect(await readJobStates(transport, ['999'])).toEqual([]);
-  });
-
-  it('fails with SLURM words when squeue fails for another reason, without asking accounting', async () => {
-    const stderr = 'squeue: error: Unable to contact slurm controller (connect failure)\n';
-    const { transport, calls } = recordedCluster({ squeue: { exitCode: 1, stderr }, sacct: 'sacct-states-final.txt' });
-    const error = await readJobStates(transport, [OK]).catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(SlurmError);
-    expect(error).toMatchObject({ command: 'squeue', exitCode: 1, stderr });
-    expect(calls).toHaveLength(1);
-  });
-
-  // Found by parsers.property.test.ts: the parse error was a plain Error, which the API masks as "Unexpected error".
-  it('fails with a SlurmError (a SlurmParseError) when squeue answers something unreadable', async () => {
-    const { transport } = recordedCluster({ squeue: { exitCode: 0, stdout: 'N\n' }, sacct: 'sacct-states-final.txt' });
-    const error = await readJobStates(transport, [OK]).catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(SlurmError);
-    expect(error).toMatchObject({ name: 'SlurmParseError', command: 'squeue', message: 'squeue failed: not the expected output format: "N"' });
-  });
-
-  it('fails when sacct fails for a reason other than disabled accounting', async () => {
-    const stderr = 'sacct: error: Problem talking to the database: Connection refused\n';
-    const { transport } = recordedCluster({ squeue: { exitCode: 1, stderr: 'slurm_load_jobs error: Invalid job id specified\n' }, sacct: { exitCode: 1, stderr } });
-    await expect(readJobStates(transport, [OK])).rejects.toMatchObject({ name: 'SlurmError', command: 'sacct', stderr });
-  });
-
-  it('asks scontrol, one id per argument, when accounting is disabled', async () => {
-    const { transport, calls } = recordedCluster({
-      squeue: 'squeue-states-final.txt',
-      sacct: { exitCode: 1, stderr: 'sacct: error: Slurm accounting storage is disabled\n' },
-      scontrol: 'scontrol-oneline-final.txt',
-    });
-    const states = byId(await readJobStates(transport, [RUN, FAIL, OK]));
-    expect(states[RUN]).toMatchObject({ state: 'RUNNING' });
-    expect(states[FAIL]).toMatchObject({ state: 'FAILED', exitCode: 3 });
-    expect(states[OK]).toMatchObject({ state: 'COMPLETED', exitCode: 0 });
-    expect(calls).toHaveLength(3);
-    const scontrol = calls[2]!.argv;
-    expect(scontrol.slice(0, 3)).toEqual(['env', 'SLURM_TIME_FORMAT=standard', 'sh']);
-    expect(scontrol[3]).toBe('-c');
-    expect(scontrol[4]).toContain('scontrol show job -o "$id"');
-    // $0, then each id as its own argument: Slurm 22.05 refuses "40,39".
-    expect(scontrol.slice(5)).toEqual(['sh', FAIL, OK]);
-  });
-
-  it('prefixes every command it runs with SLURM_TIME_FORMAT=standard', async () => {
-    const { transport, calls } = recordedCluster({
-      squeue: 'squeue-states-final.txt',
-      sacct: { exitCode: 1, stderr: 'Slurm accounting storage is disabled' },
-      scontrol: 'scontrol-oneline-final.txt',
-    });
-    await readJobStates(transport, [FAIL]);
-    expect(calls).toHaveLength(3);
-    for (const call of calls) expect(call.argv.slice(0, 2)).toEqual(['env', 'SLURM_TIME_FORMAT=standard']);
-  });
-});
 
 const submission: Submission = {
   cloneUrl: 'git@github.com:acme/resnet.git',
@@ -487,17 +328,5 @@ describe('the remote scripts, through a real shell', () => {
     expect(await readOutputTail(shell, file, 9)).toEqual({ size: 18, text: 'line two\n', startsAtFileStart: false });
     expect(await readOutputTail(shell, file, 1024)).toEqual({ size: 18, text: 'line one\nline two\n', startsAtFileStart: true });
     expect(await readOutputTail(shell, join(root, 'not-yet.log'), 1024)).toEqual({ size: null, text: '', startsAtFileStart: true });
-  });
-
-  it('runs scontrol once per id when accounting is disabled', async () => {
-    tool('squeue', 'echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1');
-    tool('sacct', 'echo "sacct: error: Slurm accounting storage is disabled" >&2; exit 1');
-    const lines = recorded('scontrol-oneline-final.txt');
-    writeFileSync(join(root, 'scontrol.txt'), lines);
-    tool('scontrol', `echo "$SLURM_TIME_FORMAT $*" >> "${root}/scontrol-calls"; grep "^JobId=$4 " "${root}/scontrol.txt"`);
-    const states = byId(await readJobStates(shell, [FAIL, OK]));
-    expect(states[FAIL]).toMatchObject({ state: 'FAILED', exitCode: 3 });
-    expect(states[OK]).toMatchObject({ state: 'COMPLETED', exitCode: 0 });
-    expect(readFileSync(join(root, 'scontrol-calls'), 'utf8')).toBe(`standard show job -o ${FAIL}\nstandard show job -o ${OK}\n`);
   });
 });

@@ -1,9 +1,9 @@
-// SLURM job commands over a transport: submit (with the code checkout), find a submission again, cancel, read
-// states and read output. Scripts run on the cluster are constants; every value reaches them as a positional
+// SLURM job commands over a transport: submit (with the code checkout), find a submission again, cancel and read
+// output (states: poll.ts). Scripts run on the cluster are constants; every value reaches them as a positional
 // argument through the one quoting function. Nothing here knows about the database or GraphQL.
 import { SlurmError } from '../errors.js';
 import type { Transport } from '../ssh/index.js';
-import { SACCT_FIELDS, SQUEUE_FORMAT, TERMINAL_STATES, isAccountingDisabledMessage, parseSacct, parseSbatchParsable, parseScontrolJobs, parseSqueue, type SlurmJobStatus } from './state.js';
+import { parseSbatchParsable } from './state.js';
 
 /** The cluster's $HOME, to turn `~/…` workspace paths into the absolute paths #SBATCH lines need. */
 export async function homeDirectory(transport: Transport): Promise<string> {
@@ -117,37 +117,6 @@ export async function findSubmission(transport: Transport, jobDir: string, workD
 export async function cancelJob(transport: Transport, slurmJobId: string): Promise<void> {
   const result = await transport.exec(['scancel', '--', slurmJobId]);
   if (result.exitCode !== 0) throw new SlurmError('scancel', result.exitCode, result.stderr);
-}
-
-// A user's SLURM_TIME_FORMAT (e.g. "relative") would change every timestamp the parsers read.
-const standardTime = (argv: string[]) => ['env', 'SLURM_TIME_FORMAT=standard', ...argv];
-
-// scontrol takes one job id per call in 22.05 ("1,2" is an invalid id).
-const SCONTROL_JOBS_SCRIPT = 'for id in "$@"; do scontrol show job -o "$id" 2>/dev/null; done; exit 0';
-
-/** States of the given jobs: the queue first, then accounting (or scontrol without it) for those that left it. */
-export async function readJobStates(transport: Transport, slurmJobIds: string[]): Promise<SlurmJobStatus[]> {
-  if (slurmJobIds.length === 0) return [];
-  const queue = await transport.exec(standardTime(['squeue', '-h', '-t', 'all', '-j', slurmJobIds.join(','), '-o', SQUEUE_FORMAT]));
-  // One unknown id alone makes squeue exit 1 ("Invalid job id specified"); several are silently dropped.
-  if (queue.exitCode !== 0 && !/Invalid job id/i.test(queue.stderr)) throw new SlurmError('squeue', queue.exitCode, queue.stderr);
-  const queued = queue.exitCode === 0 ? parseSqueue(queue.stdout) : [];
-  // squeue prints no exit code: a job that ended is read from accounting even while the queue still lists it.
-  const states = queued.filter((state) => !TERMINAL_STATES.has(state.state));
-  const missing = slurmJobIds.filter((id) => !states.some((state) => state.slurmJobId === id));
-  if (missing.length === 0) return states;
-  // Accounting can lag the controller by a moment; the queue's word that a job ended is never taken back.
-  const endedInQueue = (recorded: SlurmJobStatus[]) =>
-    queued.filter((state) => TERMINAL_STATES.has(state.state)).map((state) => recorded.find((other) => other.slurmJobId === state.slurmJobId && TERMINAL_STATES.has(other.state)) ?? state);
-  const merge = (recorded: SlurmJobStatus[]) => [...states, ...endedInQueue(recorded), ...recorded.filter((other) => !queued.some((state) => state.slurmJobId === other.slurmJobId))];
-
-  const accounting = await transport.exec(standardTime(['sacct', '-X', '-n', '-P', '-o', SACCT_FIELDS, '-j', missing.join(',')]));
-  if (isAccountingDisabledMessage(accounting.stdout + accounting.stderr)) {
-    const scontrol = await transport.exec(standardTime(['sh', '-c', SCONTROL_JOBS_SCRIPT, 'sh', ...missing]));
-    return merge(parseScontrolJobs(scontrol.stdout));
-  }
-  if (accounting.exitCode !== 0) throw new SlurmError('sacct', accounting.exitCode, accounting.stderr);
-  return merge(parseSacct(accounting.stdout));
 }
 
 const TAIL_SCRIPT = `size=$(stat -c %s -- "$1" 2>/dev/null) || { echo missing; exit 0; }

@@ -22,8 +22,8 @@ import {
   type GpuCounts,
 } from './gpu.js';
 import { parseSinfoPartitions, parseSlurmVersion } from './parse.js';
-import { cancelJob, findSubmission, homeDirectory, readJobStates, readOutputHead, readOutputTail, removeCheckout, submitBatch } from './jobs.js';
-import { parsePollOutput, pollJobs } from './poll.js';
+import { cancelJob, findSubmission, homeDirectory, readOutputHead, readOutputTail, removeCheckout, submitBatch } from './jobs.js';
+import { parsePollOutput, pollJobs, readJobStates } from './poll.js';
 import { JOB_STATES, normalizeSlurmState, parseElapsed, parseSacct, parseSbatchParsable, parseScontrolJobs, parseSqueue, SlurmParseError, type SlurmJobStatus } from './state.js';
 
 const fixturesDir = new URL('../../test/fixtures/slurm/', import.meta.url);

@@ -1,20 +1,26 @@
-// One remote command per cluster per poll, however many jobs are tracked: every job of the user from the queue,
-// then accounting (or scontrol where accounting is off) only for tracked jobs that left the queue or ended in it.
+// Ask the queue, then accounting: ONE remote command per cluster per poll, however many jobs are tracked: every job
+// of the user from the queue, then accounting (or scontrol where accounting is off) only for tracked jobs that left
+// the queue or ended in it. A single job's refresh goes through the same command and the same rule (statusLookup).
 import { SlurmError } from '../errors.js';
 import type { Transport } from '../ssh/index.js';
-import { SACCT_FIELDS, SQUEUE_FORMAT, parseSacct, parseScontrolJobs, parseSqueue, type SlurmJobStatus } from './state.js';
+import { FINAL_SLURM_STATE_NAMES, SACCT_FIELDS, SQUEUE_FORMAT, TERMINAL_STATES, parseSacct, parseScontrolJobs, parseSqueue, type SlurmJobStatus } from './state.js';
 
 const MARK = '@@mission-control';
 
+// SLURM's words for an ended job, written into the script from the one list (state.ts); only [A-Z_] by their check.
+const FINAL_WORDS = FINAL_SLURM_STATE_NAMES.filter((name) => /^[A-Z_]+$/.test(name)).join(' ');
+
+// $1 squeue's format, $2 sacct's fields, then the tracked ids. Those that need accounting keep the order they came in.
 const POLL_SCRIPT = `squeue_format=$1 sacct_fields=$2; shift 2
 export SLURM_TIME_FORMAT=standard
 queue=$(squeue -h -t all -u "$(id -un)" -o "$squeue_format" 2>&1); status=$?
 printf '%s\\n${MARK} squeue %s\\n' "$queue" "$status"
 [ "$status" -eq 0 ] || exit 0
-need=$(printf '%s\\n' "$queue" | awk -F'|' -v ids="$*" '
-  BEGIN { n = split(ids, list, " "); for (i = 1; i <= n; i++) want[list[i]] = 1 }
-  $2 !~ /^(COMPLETED|FAILED|CANCELLED|TIMEOUT|OUT_OF_MEMORY|NODE_FAIL|PREEMPTED|BOOT_FAIL|DEADLINE)/ { delete want[$1] }
-  END { for (id in want) print id }')
+need=$(printf '%s\\n' "$queue" | awk -F'|' -v ids="$*" -v final='${FINAL_WORDS}' '
+  BEGIN { n = split(ids, list, " "); for (i = 1; i <= n; i++) want[list[i]] = 1; m = split(final, names, " "); for (i = 1; i <= m; i++) ended[names[i]] = 1 }
+  { split($2, word, " ") }
+  !(word[1] in ended) { delete want[$1] }
+  END { for (i = 1; i <= n; i++) if (list[i] in want) { print list[i]; delete want[list[i]] } }')
 [ -n "$need" ] || exit 0
 accounting=on
 set -- $need
@@ -22,8 +28,13 @@ while [ $# -gt 0 ]; do
   chunk=""; count=0
   while [ $# -gt 0 ] && [ $count -lt 500 ]; do chunk="$chunk\${chunk:+,}$1"; count=$((count + 1)); shift; done
   if [ $accounting = on ]; then
-    out=$(sacct -X -n -P -o "$sacct_fields" -j "$chunk" 2>&1)
-    case "$out" in *"accounting storage is disabled"*) accounting=off ;; *) printf '%s\\n' "$out"; continue ;; esac
+    out=$(sacct -X -n -P -o "$sacct_fields" -j "$chunk" 2>&1); status=$?
+    case "$out" in
+      *"accounting storage is disabled"*) accounting=off ;;
+      *)
+        [ "$status" -eq 0 ] || { printf '${MARK} sacct %s\\n%s\\n' "$status" "$out"; exit 0; }
+        printf '%s\\n' "$out"; continue ;;
+    esac
   fi
   for id in $(printf '%s' "$chunk" | tr ',' ' '); do scontrol show job -o "$id" 2>/dev/null; done
 done
@@ -34,6 +45,8 @@ export interface PollResult {
   queue: SlurmJobStatus[];
   /** Tracked jobs that left the queue or ended in it, from accounting or scontrol. */
   finished: SlurmJobStatus[];
+  /** sacct failed (accounting being off is not a failure): what only accounting could say is not known. */
+  accountingError: SlurmError | null;
   durationMs: number;
 }
 
@@ -48,9 +61,44 @@ export function parsePollOutput(stdout: string): Omit<PollResult, 'durationMs'> 
   if (!squeueMark) throw new SlurmError('squeue', null, stdout.trim() || 'no answer');
   const queueText = stdout.slice(0, squeueMark.index);
   if (squeueMark[1] !== '0') throw new SlurmError('squeue', Number(squeueMark[1]), queueText);
+  const queue = queueText.trim() ? parseSqueue(queueText) : [];
   const rest = stdout.slice(squeueMark.index + squeueMark[0].length + 1);
+  const sacctFailed = new RegExp(`^${MARK} sacct (\\d+)$`, 'm').exec(rest);
+  if (sacctFailed) {
+    const finishedText = rest.slice(0, sacctFailed.index);
+    const accountingError = new SlurmError('sacct', Number(sacctFailed[1]), rest.slice(sacctFailed.index + sacctFailed[0].length + 1));
+    return { queue, finished: finishedText.trim() ? parseSacct(finishedText) : [], accountingError };
+  }
   const accountingMark = new RegExp(`^${MARK} accounting (on|off)$`, 'm').exec(rest);
   const finishedText = accountingMark ? rest.slice(0, accountingMark.index) : '';
   const finished = !finishedText.trim() ? [] : accountingMark![1] === 'on' ? parseSacct(finishedText) : parseScontrolJobs(finishedText);
-  return { queue: queueText.trim() ? parseSqueue(queueText) : [], finished };
+  return { queue, finished, accountingError: null };
+}
+
+const ended = (status: SlurmJobStatus | undefined): status is SlurmJobStatus => status !== undefined && TERMINAL_STATES.has(status.state);
+
+/**
+ * The rule for a job's truth from one poll: the queue while it runs; accounting once it ended (the exit code and the
+ * true end), except that the queue's word that it ended is never taken back by an accounting that lags. The lookup
+ * answers undefined when neither knows the job, and throws the accounting failure when only accounting could have
+ * answered: a job SLURM may still know is never called unknown for that.
+ */
+export function statusLookup(poll: Omit<PollResult, 'durationMs'>): (slurmJobId: string) => SlurmJobStatus | undefined {
+  const queue = new Map(poll.queue.map((status) => [status.slurmJobId, status]));
+  const finished = new Map(poll.finished.map((status) => [status.slurmJobId, status]));
+  return (slurmJobId) => {
+    const queued = queue.get(slurmJobId);
+    if (queued && !ended(queued)) return queued;
+    const recorded = finished.get(slurmJobId);
+    if (queued) return ended(recorded) ? recorded : queued;
+    if (!recorded && poll.accountingError) throw poll.accountingError;
+    return recorded;
+  };
+}
+
+/** The given jobs' states (a refresh, a cancel), by the poll's command and rule; none for a job SLURM does not know. */
+export async function readJobStates(transport: Transport, slurmJobIds: string[]): Promise<SlurmJobStatus[]> {
+  if (slurmJobIds.length === 0) return [];
+  const statusOf = statusLookup(await pollJobs(transport, slurmJobIds));
+  return slurmJobIds.flatMap((slurmJobId) => statusOf(slurmJobId) ?? []);
 }

@@ -131,6 +131,9 @@ const STATE_BY_NAME: ReadonlyMap<string, JobState> = new Map<string, JobState>([
 
 const LONG_STATE_NAMES = [...STATE_BY_NAME.keys()].filter((name) => name.length > 3);
 
+/** SLURM's own words for a job that has ended (long and compact), read off TERMINAL_STATES: remote scripts get them as arguments. */
+export const FINAL_SLURM_STATE_NAMES: readonly string[] = [...STATE_BY_NAME].filter(([, state]) => TERMINAL_STATES.has(state)).map(([name]) => name);
+
 /** SLURM's raw state text (squeue %T, sacct State incl. "CANCELLED by 1001", scontrol JobState) → normalized. Never maps an unknown state to COMPLETED: unknown → UNKNOWN. */
 export function normalizeSlurmState(raw: string): JobState {
   const word = raw.trim().split(/\s+/)[0]?.toUpperCase() ?? '';
