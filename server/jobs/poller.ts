@@ -11,6 +11,7 @@ import type { Orm } from '../db/orm.js';
 import { ReauthRequiredError } from '../errors.js';
 import { adopted, changeOf, lost, reportedBySlurm, saveAndAnnounce } from './transitions.js';
 import type { PubSub } from '../events.js';
+import { isOurWorkDir, jobPaths } from '../slurm/layout.js';
 import { pollJobs, statusLookup, type PollResult } from '../slurm/poll.js';
 import { TERMINAL_STATES, type SlurmJobStatus } from '../slurm/state.js';
 
@@ -29,7 +30,6 @@ interface ClusterSchedule {
   externalJobs: SlurmJobStatus[];
 }
 
-const OUR_WORK_DIR = /\/jobs\/[a-z0-9]{12}\/code$/;
 const MAX_BACKOFF = 10;
 
 export type Poller = ReturnType<typeof createPoller>;
@@ -52,7 +52,7 @@ function applyPoll(job: Job, answer: PollAnswer): void {
   }
   if (!job.slurmJobId) {
     // A launch whose sbatch answer was lost: its tag is in the working directory the queue shows.
-    const found = answer.queue.find((status) => status.workDir === `${job.jobDir}/code`);
+    const found = answer.queue.find((status) => status.workDir === jobPaths(job.jobDir).code);
     if (!found) return;
     adopted(job, found.slurmJobId);
   }
@@ -107,7 +107,7 @@ export function createPoller({ orm, clusters, events, random = Math.random }: Po
       const answer = { ...result, statusOf: statusLookup(result), finished: new Map(result.finished.map((status) => [status.slurmJobId, status])) };
       for (const job of jobs) applyPoll(job, answer);
       const changed = (await saveAndAnnounce(em, events, changes)) > 0;
-      entry.externalJobs = result.queue.filter((status) => !(status.workDir && OUR_WORK_DIR.test(status.workDir)));
+      entry.externalJobs = result.queue.filter((status) => !isOurWorkDir(status.workDir));
       // Back off while nothing changes; never ask more often than 5x what the last answer took.
       const next = changed ? baseMs : Math.min(entry.intervalMs * 1.5, baseMs * MAX_BACKOFF);
       entry.intervalMs = Math.max(next, result.durationMs * 5);
