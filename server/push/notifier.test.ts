@@ -51,7 +51,13 @@ interface World {
   otherProject: Project;
   log: LogAnswer;
   logReads: number[];
+  /** Runs as the log is read, before it is answered. */
+  onLogRead?: () => Promise<void>;
+  /** What the fake cluster answers to the poll (slurm/poll.ts): the queue's and accounting's lines. */
+  poll: { queue: string[]; accounting: string[] };
 }
+
+const MARK = '@@mission-control';
 
 const worlds: World[] = [];
 const receivers: PushReceiver[] = [];
@@ -76,7 +82,7 @@ const addProject = (orm: Orm, name: string): Promise<Project> => insertProject(o
 async function open(options: { dbName?: string; notify?: ServiceOptions['notify']; start?: boolean; alpha?: Partial<Parameters<typeof clusterConfig>[1]> } = {}): Promise<World> {
   const orm = await initOrm(options.dbName ?? ':memory:');
   const config: Config = { file: 'test.yaml', clusters: [clusterConfig('alpha', { host: 'alpha.example.edu', user: 'me', agent: true, ...options.alpha })], notifications: { subject: SUBJECT, allowLoopbackHttpEndpoints: true } };
-  const world = { orm, log: '', logReads: [] } as unknown as World;
+  const world = { orm, log: '', logReads: [], poll: { queue: [], accounting: [] } } as unknown as World;
   world.services = createServices({
     orm,
     config,
@@ -85,10 +91,15 @@ async function open(options: { dbName?: string; notify?: ServiceOptions['notify'
         async exec(argv): Promise<ExecResult> {
           if (argv[0] === 'sh' && argv[2]?.includes('tail -c')) {
             world.logReads.push(Number(argv.at(-1)));
+            await world.onLogRead?.();
             const answer = world.log;
             if (answer === 'hang') return new Promise(() => undefined);
             if (answer instanceof Error) throw answer;
             return { stdout: `${Buffer.byteLength(answer)}\n${answer}`, stderr: '', exitCode: 0, durationMs: 1 };
+          }
+          if (argv[0] === 'sh' && argv[2]?.includes('squeue')) {
+            const lines = (list: string[]) => list.map((line) => `${line}\n`).join('');
+            return { stdout: `${lines(world.poll.queue)}${MARK} squeue 0\n${lines(world.poll.accounting)}${MARK} accounting on\n`, stderr: '', exitCode: 0, durationMs: 1 };
           }
           throw new Error(`the fake cluster got an unexpected command: ${argv.join(' ')}`);
         },
@@ -225,15 +236,19 @@ describe('job end', () => {
     void (async () => {
       for (let next = await iterator.next(); !next.done; next = await iterator.next()) announced.push(`${next.value.state} ${next.value.wandbUrl ?? '-'}`);
     })();
-    // As the poller does it: announce, then save.
-    const em = world.orm.em.fork();
-    const row = await em.findOneOrFail(Job, { id: job.id });
-    Object.assign(row, { state: 'COMPLETED', exitCode: 0 });
-    world.services.events.publish('job:updated', snapshot(row));
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(world.logReads).toEqual([]);
-    await em.flush();
+    // Saves take a while, as on a busy disk: an end announced before it is saved would be read back as running.
+    world.orm.em.getEventManager().registerSubscriber({ beforeFlush: () => new Promise((resolve) => setTimeout(resolve, 100)) });
+    // What the database holds each time the log is read.
+    const storedWhenRead: string[] = [];
+    world.onLogRead = async () => void storedWhenRead.push((await world.orm.em.fork().findOneOrFail(Job, { id: job.id })).state);
+    // The poller learns the end from SLURM.
+    world.poll = {
+      queue: [`4242|COMPLETED|None|node1|2026-11-23T10:00:00|2026-11-23T10:05:00|5:00|${job.jobDir}/code`],
+      accounting: ['4242|COMPLETED|None|0:0|2026-11-23T10:00:00|2026-11-23T10:05:00|00:05:00|node1|/x'],
+    };
+    await world.services.poller.pollNow('alpha');
     expect((await phone.waitFor()).json.body).toBe('Exit code 0 · alpha\nepoch 3 done');
+    expect(storedWhenRead).toEqual(['COMPLETED']);
     await iterator.return?.();
     expect(announced).toEqual(['COMPLETED -', 'COMPLETED https://wandb.ai/me/vision/runs/abc123']);
   });

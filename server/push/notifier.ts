@@ -224,19 +224,6 @@ export function createNotifier(options: NotifierOptions) {
     return em.find(PushSubscription, {}, { orderBy: { id: 'asc' } }).then((all) => all.filter((subscription) => !subscription.mutedProjectIds.includes(projectId)));
   }
 
-  /**
-   * The poller announces a job before it saves it. The log service saves what it learns from the log (the W&B link)
-   * and announces the job as it read it, so reading before the end is stored would announce the job as still running.
-   */
-  async function stored(job: JobSnapshot): Promise<boolean> {
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const row = await orm.em.fork().findOne(Job, { id: job.id }, { fields: ['state'] });
-      if (row?.state === job.state) return true;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    return false;
-  }
-
   async function readLastLine(job: JobSnapshot): Promise<string | null> {
     if (!job.slurmJobId || job.state === 'SUBMIT_FAILED') return null;
     let timedOut = false;
@@ -248,7 +235,6 @@ export function createNotifier(options: NotifierOptions) {
       }, logTimeoutMs);
     });
     const read = (async () => {
-      if (!(await stored(job))) return null;
       const release = await logReads.acquire();
       try {
         if (timedOut) return null;
