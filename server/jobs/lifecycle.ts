@@ -8,18 +8,9 @@ import { Job } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import { changeOf, saveAndAnnounce, scriptEnded, started } from './transitions.js';
 import type { PubSub } from '../events.js';
-import type { StreamHandle, StreamingTransport } from '../ssh/transport.js';
+import type { StreamHandle } from '../ssh/transport.js';
+import { watchLifecycleEvents } from '../slurm/lifecycle-watch.js';
 import { TERMINAL_STATES } from '../slurm/state.js';
-
-const WATCH_SCRIPT = `while :; do
-  for dir in "$@"; do
-    for event in started finished; do
-      [ -f "$dir/events/$event" ] && printf '%s %s %s\\n' "$dir" "$event" "$(cat "$dir/events/$event")"
-    done
-  done
-  echo .
-  sleep 1
-done`;
 
 export interface LifecycleOptions {
   orm: Orm;
@@ -73,23 +64,11 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow }: Lifec
     const seen = new Set([...(current?.seen ?? [])].filter((key) => watchedDirs.has(key.slice(0, key.lastIndexOf(' ')))));
     const watch: Watch = { jobDirs, handle: null, seen };
     watches.set(cluster, watch);
-    const transport = clusters.transport(cluster) as Partial<StreamingTransport>;
-    if (!transport.stream) return;
-    let buffered = '';
-    transport
-      .stream(['sh', '-c', WATCH_SCRIPT, 'sh', ...jobDirs], {
-        onStdout: (chunk) => {
-          buffered += chunk;
-          const lines = buffered.split('\n');
-          buffered = lines.pop() ?? '';
-          for (const line of lines) {
-            const [jobDir, event, ...fields] = line.split(' ');
-            if (!jobDir || !event || line === '.' || watch.seen.has(`${jobDir} ${event}`)) continue;
-            watch.seen.add(`${jobDir} ${event}`);
-            void onEvent(cluster, jobDir, event, fields).catch((error: unknown) => console.error(`lifecycle event of ${jobDir}: ${(error as Error).message}`));
-          }
-        },
-      })
+    watchLifecycleEvents(clusters.transport(cluster), jobDirs, ({ jobDir, event, fields }) => {
+      if (watch.seen.has(`${jobDir} ${event}`)) return;
+      watch.seen.add(`${jobDir} ${event}`);
+      void onEvent(cluster, jobDir, event, fields).catch((error: unknown) => console.error(`lifecycle event of ${jobDir}: ${(error as Error).message}`));
+    })
       .then((handle) => {
         if (watches.get(cluster) !== watch) return handle.stop();
         watch.handle = handle;

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { stringify } from 'yaml';
 import { startServer } from '../../server/main.js';
-import { outputFileOf } from '../../server/slurm/script.js';
+import { jobPaths } from '../../server/slurm/layout.js';
 import { authHeaders, createTestToken, graphqlClient, wsConnectionParams } from '../graphql-client.js';
 import { createFixtureRepo } from './fixture-repo.js';
 import { labClusterEntry, labForSuite } from './lab-env.js';
@@ -46,7 +46,7 @@ describe.skipIf(!lab)('a live log whose watcher leaves a quiet job', () => {
       });
       const id = submitted.submitJob.data.id;
       const job = await running.services.jobs.get(running.services.orm.em.fork(), id);
-      jobs.push({ id, output: outputFileOf(job.jobDir) });
+      jobs.push({ id, output: jobPaths(job.jobDir).output });
     }
   }, 180_000);
   afterAll(async () => {
