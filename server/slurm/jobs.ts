@@ -3,6 +3,7 @@
 // argument through the one quoting function. Nothing here knows about the database or GraphQL.
 import { SlurmError } from '../errors.js';
 import type { Transport } from '../ssh/index.js';
+import { jobPathsInShell } from './layout.js';
 import { parseSbatchParsable } from './state.js';
 
 /** The cluster's $HOME, to turn `~/…` workspace paths into the absolute paths #SBATCH lines need. */
@@ -44,12 +45,13 @@ const CLUSTER_GIT = `mc_git() {
 // submitting later. fd 8 is closed for git, whose background gc could otherwise keep the lock for minutes.
 const SUBMIT_SCRIPT = `set -u
 url=$1 repo=$2 sha=$3 work_dir=$4 job_dir=$5 script_bytes=$6
+${jobPathsInShell()}
 ${CLUSTER_GIT}
 fail() { echo "mission-control: $*" >&2; exit ${CHECKOUT_FAILED}; }
-mkdir -p "$job_dir/events" "$(dirname "$repo")" || fail "cannot create $job_dir"
-exec 8>"$job_dir/submit.lock" || fail "cannot create $job_dir/submit.lock"
+mkdir -p "$job_events" "$(dirname "$repo")" || fail "cannot create $job_dir"
+exec 8>"$job_submit_lock" || fail "cannot create $job_submit_lock"
 flock 8 2>/dev/null
-if [ -e "$job_dir/abandoned" ]; then echo "mission-control: this launch was already given up as never submitted" >&2; exit ${ABANDONED}; fi
+if [ -e "$job_abandoned" ]; then echo "mission-control: this launch was already given up as never submitted" >&2; exit ${ABANDONED}; fi
 (
   flock -w 300 9 2>/dev/null
   if [ ! -d "$repo" ]; then mc_git clone --quiet --bare -- "$url" "$repo" || exit 1; fi
@@ -58,12 +60,12 @@ if [ -e "$job_dir/abandoned" ]; then echo "mission-control: this launch was alre
   fi
   mc_git -C "$repo" worktree add --quiet --detach --force -- "$work_dir" "$sha" || exit 1
 ) 8>&- 9>"$repo.lock" || fail "could not check out $sha from $url"
-cat > "$job_dir/job.sh" || fail "cannot write $job_dir/job.sh"
+cat > "$job_script" || fail "cannot write $job_script"
 # A connection lost while the script was being sent leaves part of it: never submit that.
-[ "$(wc -c < "$job_dir/job.sh")" -eq "$script_bytes" ] || fail "the job script arrived incomplete"
-sbatch --parsable "$job_dir/job.sh" > "$job_dir/submitted.tmp" || exit $?
-mv -f "$job_dir/submitted.tmp" "$job_dir/submitted"
-cat "$job_dir/submitted"`;
+[ "$(wc -c < "$job_script")" -eq "$script_bytes" ] || fail "the job script arrived incomplete"
+sbatch --parsable "$job_script" > "$job_submitted.tmp" || exit $?
+mv -f "$job_submitted.tmp" "$job_submitted"
+cat "$job_submitted"`;
 
 export interface Submission {
   cloneUrl: string;
@@ -92,9 +94,10 @@ export async function submitBatch(transport: Transport, submission: Submission):
 // only when SLURM was asked and said so, and is made final with the "abandoned" mark (see SUBMIT_SCRIPT); a
 // lookup SLURM did not answer fails, to be tried again.
 const FIND_SCRIPT = `job_dir=$1 work_dir=$2
-mkdir -p "$job_dir" && exec 8>"$job_dir/submit.lock" || exit 1
+${jobPathsInShell()}
+mkdir -p "$job_dir" && exec 8>"$job_submit_lock" || exit 1
 flock 8 2>/dev/null
-if [ -s "$job_dir/submitted" ]; then cat "$job_dir/submitted"; exit 0; fi
+if [ -s "$job_submitted" ]; then cat "$job_submitted"; exit 0; fi
 ours() { awk -F'|' -v d="$work_dir" '$2 == d { print $1; found = 1 } END { exit !found }'; }
 queue=$(squeue -h -t all -u "$(id -un)" -o '%i|%Z') || exit 1
 printf '%s\n' "$queue" | ours && exit 0
@@ -104,7 +107,7 @@ if [ $? -eq 0 ]; then
 else
   case "$accounting" in *"accounting storage is disabled"*) ;; *) printf '%s\n' "$accounting" >&2; exit 1 ;; esac
 fi
-: > "$job_dir/abandoned"
+: > "$job_abandoned"
 exit 0`;
 
 /** The SLURM id of a launch whose sbatch outcome is unknown, or null when SLURM never got it. */

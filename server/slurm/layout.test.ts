@@ -1,5 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { isJobTag, isOurWorkDir, jobDirOf, jobPaths, repoDirOf } from './layout.js';
+import { isJobTag, isOurWorkDir, jobDirOf, jobPaths, jobPathsInShell, repoDirOf } from './layout.js';
 
 describe('job directory layout', () => {
   it('gives every path of a job directory under <workspace>/jobs/<tag>', () => {
@@ -16,6 +17,14 @@ describe('job directory layout', () => {
       abandoned: `${dir}/abandoned`,
     });
     expect(repoDirOf('/home/me/mission-control', 'resnet-3')).toBe('/home/me/mission-control/repos/resnet-3.git');
+  });
+
+  it('gives a remote script the same paths, from the job directory it is handed', () => {
+    const dir = "/home/o'neil/mission control/jobs/abcdefghij12";
+    const script = `job_dir=$1\n${jobPathsInShell()}\nprintf '%s\\n' "$job_code" "$job_events" "$job_output" "$job_script" "$job_submitted" "$job_submit_lock" "$job_abandoned"`;
+    const printed = spawnSync('sh', ['-c', script, 'sh', dir], { encoding: 'utf8' }).stdout.split('\n').slice(0, -1);
+    const { dir: _dir, ...paths } = jobPaths(dir);
+    expect(printed).toEqual(Object.values(paths));
   });
 
   it('recognises the checkouts of our launches, and nothing else, as our work directories', () => {

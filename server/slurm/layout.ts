@@ -63,3 +63,14 @@ const OUR_WORK_DIR = new RegExp(`/${JOBS}/${TAG}/${CODE}$`);
 export function isOurWorkDir(workDir: string | null | undefined): boolean {
   return workDir != null && OUR_WORK_DIR.test(workDir);
 }
+
+/**
+ * The same paths for a constant remote script that is handed the job directory in `$job_dir`: shell assignments
+ * (`job_events="${job_dir}/events"`, `job_submit_lock=…`), made by jobPaths itself so the layout stays written once.
+ */
+export function jobPathsInShell(): string {
+  const { dir: _dir, ...paths } = jobPaths('${job_dir}');
+  return Object.entries(paths)
+    .map(([name, path]) => `job_${name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)}="${path}"`)
+    .join('\n');
+}
