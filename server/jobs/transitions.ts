@@ -48,6 +48,12 @@ export async function saveAndAnnounce(em: EntityManager, events: PubSub, changes
   return announced;
 }
 
+/** saveAndAnnounce for one job; answers the job. */
+export async function saveAndAnnounceJob(em: EntityManager, events: PubSub, change: Change): Promise<Job> {
+  await saveAndAnnounce(em, events, [change]);
+  return change.job;
+}
+
 /** What a launch is made of; the rest (state, times, archived) is set by launchStored. */
 export type LaunchFields = Omit<RequiredEntityData<Job>, 'state' | 'archived' | 'createdAt' | 'updatedAt'>;
 

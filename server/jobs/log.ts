@@ -1,0 +1,35 @@
+// A job's log as a query answers it: the end of its output, bounded in bytes and cleaned for reading, with the W&B
+// run URL found and kept (the live log that follows the file is live-log.ts).
+import type { EntityManager } from '@mikro-orm/sqlite';
+import type { ClusterService } from '../clusters/service.js';
+import type { PubSub } from '../events.js';
+import { readOutputHead, readOutputTail } from '../slurm/jobs.js';
+import { jobPaths } from '../slurm/layout.js';
+import { cleanLog, extractWandbUrl, logTailBytes, trimPartialFirstLine } from './log-text.js';
+import { getJob } from './queries.js';
+import { changeOf, saveAndAnnounceJob } from './transitions.js';
+
+export interface JobLog {
+  text: string;
+  /** Size of the whole output file; null before the job wrote anything. */
+  sizeBytes: number | null;
+  truncated: boolean;
+  wandbUrl: string | null;
+}
+
+export async function readJobLog({ clusters, events }: { clusters: ClusterService; events: PubSub }, em: EntityManager, id: number, tailBytes: number, collapseProgress: boolean): Promise<JobLog> {
+  const job = await getJob(em, id);
+  const bytes = logTailBytes(tailBytes);
+  const transport = clusters.transport(job.cluster);
+  const output = jobPaths(job.jobDir).output;
+  const tail = await readOutputTail(transport, output, bytes);
+  const { text } = trimPartialFirstLine(Buffer.from(tail.text), tail.startsAtFileStart);
+  if (!job.wandbUrl && tail.size !== null) {
+    // W&B prints the run URL near the start, which a long log's tail no longer holds.
+    const start = tail.startsAtFileStart ? tail.text : await readOutputHead(transport, output, 64 * 1024);
+    const change = changeOf(job);
+    job.wandbUrl = extractWandbUrl(start) ?? extractWandbUrl(text);
+    await saveAndAnnounceJob(em, events, change);
+  }
+  return { text: cleanLog(text, { collapseProgress }), sizeBytes: tail.size, truncated: !tail.startsAtFileStart, wandbUrl: job.wandbUrl ?? null };
+}

@@ -1,0 +1,165 @@
+// Submitting a launch exactly once. The job is stored first (SUBMITTING, with its tag), then submitted: sbatch
+// refusing it is recorded as SUBMIT_FAILED with SLURM's message; a lost connection leaves SUBMITTING, resolved by the
+// tag later, never by a second sbatch, since one that timed out can still have run.
+import type { EntityManager } from '@mikro-orm/sqlite';
+import type { ClusterService } from '../clusters/service.js';
+import { Job } from '../db/entities.js';
+import { databaseReason, type Orm } from '../db/orm.js';
+import { ClusterUnreachableError, CommandTimeoutError, LaunchAlreadySubmittedError, LaunchNotRecordedError, SlurmError, ValidationError } from '../errors.js';
+import type { PubSub } from '../events.js';
+import { findSubmission, submitBatch } from '../slurm/jobs.js';
+import { jobPaths } from '../slurm/layout.js';
+import type { JobInput } from './input.js';
+import { checkTag, newTag, type PrepareLaunch } from './prepare.js';
+import { getJob } from './queries.js';
+import { adopted, changeOf, launchStored, saveAndAnnounceJob, submitFailed, submitted, submitUnanswered, type Change } from './transitions.js';
+
+/**
+ * The steps of submit(): validated (nothing stored yet), stored as SUBMITTING, sbatch about to run, sbatch answered
+ * (its id not saved yet), saved.
+ */
+export type SubmitPhase = 'prepared' | 'stored' | 'sbatch' | 'answered' | 'saved';
+
+export interface SubmissionOptions {
+  orm: Orm;
+  clusters: ClusterService;
+  events: PubSub;
+  prepare: PrepareLaunch;
+  /** Test-only fault injection: runs after sbatch answered and before its id is saved. */
+  afterSbatch?: (job: Job) => void | Promise<void>;
+  /** Test-only: told (and awaited) as a launch passes each step, so a crash test can tell where a kill landed. */
+  onSubmitPhase?: (phase: SubmitPhase, tag: string) => void | Promise<void>;
+}
+
+/** A launch whose sbatch outcome is unknown: adopt the SLURM job it became, or record that none exists. */
+export async function resolveSubmitting(clusters: ClusterService, job: Job): Promise<void> {
+  const slurmJobId = await findSubmission(clusters.transport(job.cluster), job.jobDir, jobPaths(job.jobDir).code);
+  if (slurmJobId) adopted(job, slurmJobId);
+  else submitFailed(job, 'The server stopped before sbatch answered, and SLURM has no job from this launch.');
+}
+
+export function createSubmissions({ orm, clusters, events, prepare, afterSbatch, onSubmitPhase }: SubmissionOptions) {
+  /** Tags of the launches this process is submitting right now (stored, sbatch not answered yet). */
+  const launching = new Set<string>();
+  /** Per tag, the submit that is looking it up and storing it; a second submit of that tag waits for it to finish. */
+  const storing = new Map<string, Promise<unknown>>();
+
+  const save = (em: EntityManager, change: Change): Promise<Job> => saveAndAnnounceJob(em, events, change);
+
+  /**
+   * Runs `work` (look the tag up, store the launch) for one submit of `tag` at a time: a second submit of the same
+   * launch (a double tap, a client retrying a request whose answer it lost) waits for the first, then finds it stored.
+   */
+  async function storeOnce<T>(tag: string, work: () => Promise<T>): Promise<T> {
+    for (let earlier = storing.get(tag); earlier; earlier = storing.get(tag)) await earlier.catch(() => undefined);
+    const mine = work();
+    storing.set(tag, mine);
+    try {
+      return await mine;
+    } finally {
+      if (storing.get(tag) === mine) storing.delete(tag);
+    }
+  }
+
+  /** Validates a launch and stores it as SUBMITTING; from then on it is this process's to finish (`launching`). */
+  async function store(em: EntityManager, input: JobInput, tag: string) {
+    const existing = await em.findOne(Job, { tag });
+    if (existing) throw new LaunchAlreadySubmittedError(tag, existing.id);
+    const prepared = await prepare(em, input, tag);
+    if (!prepared.project.pushed && !input.allowUnpushed) {
+      throw new ValidationError('allowUnpushed', `commit ${prepared.project.headSha.slice(0, 8)} is on no remote branch; push it, or set allowUnpushed if the cluster can reach this repository`);
+    }
+    if (input.parentJobId !== null) await getJob(em, input.parentJobId).catch(() => {
+      throw new ValidationError('parentJobId', `no job with id ${input.parentJobId}`);
+    });
+    // Until sbatch has answered, this launch is ours to finish: the lookup of stranded launches leaves it alone.
+    launching.add(tag);
+    try {
+      await onSubmitPhase?.('prepared', tag);
+      const job = launchStored(em, {
+        tag,
+        projectId: prepared.project.id,
+        parentId: input.parentJobId,
+        cluster: prepared.cluster.name,
+        name: prepared.resources.jobName,
+        description: prepared.description,
+        commitSha: prepared.project.headSha,
+        branch: prepared.project.branch,
+        input,
+        script: prepared.script,
+        jobDir: prepared.jobDir,
+      });
+      await save(em, { job, before: null });
+      return { job, prepared };
+    } catch (error) {
+      launching.delete(tag);
+      throw error;
+    }
+  }
+
+  async function submit(em: EntityManager, input: JobInput, tagArgument: string | null = null): Promise<Job> {
+    const tag = checkTag(tagArgument ?? newTag());
+    const { job, prepared } = await storeOnce(tag, () => store(em, input, tag));
+    try {
+      const change = changeOf(job);
+      await onSubmitPhase?.('stored', job.tag);
+
+      let slurmJobId: string;
+      try {
+        await onSubmitPhase?.('sbatch', job.tag);
+        slurmJobId = await submitBatch(clusters.transport(job.cluster), {
+          cloneUrl: prepared.project.cloneUrl!,
+          repoDir: prepared.repoDir,
+          commitSha: job.commitSha,
+          workDir: prepared.workDir,
+          jobDir: job.jobDir,
+          script: job.script,
+        });
+      } catch (error) {
+        if (error instanceof SlurmError) {
+          submitFailed(job, error.stderr.trim() || error.message);
+          return save(em, change);
+        }
+        if (error instanceof ClusterUnreachableError || error instanceof CommandTimeoutError) {
+          submitUnanswered(job, `Not known yet whether SLURM got this job (${error.message}); it is looked up by its tag, never submitted twice.`);
+          return save(em, change);
+        }
+        throw error;
+      }
+      try {
+        await afterSbatch?.(job);
+        await onSubmitPhase?.('answered', job.tag);
+        submitted(job, slurmJobId);
+        await save(em, change);
+      } catch (error) {
+        // A full disk, a database gone read-only: SLURM has the job, and its row still says SUBMITTING, which
+        // recoverSubmissions adopts by the tag once this launch is over and the database takes writes again.
+        throw new LaunchNotRecordedError(job.cluster, slurmJobId, job.tag, job.id, databaseReason(error));
+      }
+      await onSubmitPhase?.('saved', job.tag);
+      return job;
+    } finally {
+      launching.delete(tag);
+    }
+  }
+
+  /**
+   * Launches left between storing and hearing back from sbatch, by a previous run of the server or by a connection
+   * that dropped during sbatch: adopted by their tag, or marked failed. At start, then every minute while any is
+   * left (the lookup fails while its cluster is down). Launches in progress here are not touched.
+   */
+  async function recoverSubmissions(): Promise<number> {
+    const em = orm.em.fork();
+    const pending = (await em.find(Job, { state: 'SUBMITTING' })).filter((job) => !launching.has(job.tag));
+    for (const job of pending) {
+      const change = changeOf(job);
+      await resolveSubmitting(clusters, job).catch((error: unknown) => {
+        console.warn(`job ${job.id}: could not look up its submission yet: ${(error as Error).message}`);
+      });
+      await save(em, change);
+    }
+    return pending.length;
+  }
+
+  return { submit, recoverSubmissions };
+}
