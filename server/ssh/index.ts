@@ -1,12 +1,13 @@
-import type { ClusterConfig } from '../config.js';
 import { createLocalTransport } from './local-transport.js';
 import { createOpensshTransport } from './openssh-transport.js';
 import { createSsh2Transport } from './ssh2-transport.js';
+import type { ConnectionSettings } from './connection.js';
 import type { StreamingTransport } from './transport.js';
 
 export type { ExecOptions, ExecResult, StreamHandle, StreamingTransport, StreamOptions, Transport } from './transport.js';
 
-export function createTransport(cluster: ClusterConfig): StreamingTransport {
+/** The transport a cluster's settings ask for; every kind runs commands and keeps long-running ones open. */
+export function createTransport(cluster: ConnectionSettings): StreamingTransport {
   switch (cluster.transport) {
     case 'ssh2':
       return createSsh2Transport(cluster);

@@ -14,6 +14,7 @@ export interface ExecOptions {
   stdin?: string;
 }
 
+/** Running commands only: what a SLURM command needs (every real transport is a StreamingTransport). */
 export interface Transport {
   /** Runs argv on the cluster. Rejects only when the command could not be run; a non-zero exit is a result. */
   exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
@@ -33,7 +34,11 @@ export interface StreamHandle {
   done: Promise<{ exitCode: number | null; error: Error | null }>;
 }
 
-/** A transport that can also keep a long-running command open (live log tails, lifecycle event watches). */
+/**
+ * A transport, which also keeps a long-running command open (live log tails, lifecycle event watches). Every kind
+ * (ssh2, openssh, local) is one, and so is every stand-in for a cluster: a fake that has no such command throws
+ * from `stream` rather than leave a live feature silently off.
+ */
 export interface StreamingTransport extends Transport {
   stream(argv: readonly string[], options: StreamOptions): Promise<StreamHandle>;
 }
