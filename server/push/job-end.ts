@@ -1,0 +1,69 @@
+// The notice of a job's end: once per job, to every device not muting its project, with the last line of its log
+// when that can be read in time. The job is announced only once its end is saved (jobs/transitions.ts), so the log
+// read finds the ended job and what it learns (the W&B link) is saved with the end.
+import type { JobSnapshot } from '../events.js';
+import type { Orm } from '../db/orm.js';
+import type { JobService } from '../jobs/service.js';
+import { createChannelLimiter } from '../lib/channel-limiter.js';
+import { listeningTo, type Delivery } from './delivery.js';
+import { jobEndMessage, lastLogLine } from './messages.js';
+
+const LOG_TAIL_BYTES = 4096;
+// Log reads share the cluster's SSH channels with the poller: a burst of job ends must not take all of them.
+const LOG_READ_CONCURRENCY = 2;
+
+export const jobEndKey = (jobId: number) => `job-end:${jobId}`;
+
+export interface JobEndOptions {
+  orm: Orm;
+  jobs: Pick<JobService, 'log'>;
+  delivery: Delivery;
+  /** Reading an ended job's last log line, queueing included; the push goes without the line after that. */
+  logTimeoutMs: number;
+}
+
+export function createJobEndNotices({ orm, jobs, delivery, logTimeoutMs }: JobEndOptions) {
+  const logReads = createChannelLimiter(LOG_READ_CONCURRENCY);
+
+  async function readLastLine(job: JobSnapshot): Promise<string | null> {
+    if (!job.slurmJobId || job.state === 'SUBMIT_FAILED') return null;
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<null>((resolve) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        resolve(null);
+      }, logTimeoutMs);
+    });
+    const read = (async () => {
+      const release = await logReads.acquire();
+      try {
+        if (timedOut) return null;
+        return lastLogLine((await jobs.log(orm.em.fork(), job.id, LOG_TAIL_BYTES, true)).text);
+      } finally {
+        release();
+      }
+    })();
+    // The read goes on after the deadline (its command has its own timeout); its failure then is nobody's concern.
+    read.catch(() => undefined);
+    try {
+      const line = await Promise.race([read, deadline]);
+      if (timedOut) console.warn(`notifications: job ${job.id}: no log line within ${logTimeoutMs} ms, sent without it`);
+      return line;
+    } catch (error) {
+      console.warn(`notifications: job ${job.id}: log not readable, sent without its last line: ${(error as Error).message}`);
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  return async function onJobEnded(job: JobSnapshot): Promise<void> {
+    // Claimed even when nobody listens, so a device subscribing later is not told old news.
+    if (!(await delivery.claim(jobEndKey(job.id)))) return;
+    const subscriptions = await listeningTo(orm.em.fork(), job.projectId);
+    if (subscriptions.length === 0) return;
+    const message = jobEndMessage(job, await readLastLine(job));
+    await delivery.broadcast(subscriptions.map((subscription) => ({ subscription, message })));
+  };
+}
