@@ -38,28 +38,49 @@ export async function resolveSubmitting(clusters: ClusterService, job: Job): Pro
   else submitFailed(job, 'The server stopped before sbatch answered, and SLURM has no job from this launch.');
 }
 
-export function createSubmissions({ orm, clusters, events, prepare, afterSbatch, onSubmitPhase }: SubmissionOptions) {
-  /** Tags of the launches this process is submitting right now (stored, sbatch not answered yet). */
-  const launching = new Set<string>();
-  /** Per tag, the submit that is looking it up and storing it; a second submit of that tag waits for it to finish. */
-  const storing = new Map<string, Promise<unknown>>();
-
-  const save = (em: EntityManager, change: Change): Promise<Job> => saveAndAnnounceJob(em, events, change);
-
-  /**
-   * Runs `work` (look the tag up, store the launch) for one submit of `tag` at a time: a second submit of the same
-   * launch (a double tap, a client retrying a request whose answer it lost) waits for the first, then finds it stored.
-   */
-  async function storeOnce<T>(tag: string, work: () => Promise<T>): Promise<T> {
-    for (let earlier = storing.get(tag); earlier; earlier = storing.get(tag)) await earlier.catch(() => undefined);
+/** Runs `work` for one key at a time: a later call with the same key waits for the earlier one to finish. */
+function oneAtATimePerKey() {
+  const running = new Map<string, Promise<unknown>>();
+  return async function <T>(key: string, work: () => Promise<T>): Promise<T> {
+    for (let earlier = running.get(key); earlier; earlier = running.get(key)) await earlier.catch(() => undefined);
     const mine = work();
-    storing.set(tag, mine);
+    running.set(key, mine);
     try {
       return await mine;
     } finally {
-      if (storing.get(tag) === mine) storing.delete(tag);
+      if (running.get(key) === mine) running.delete(key);
     }
+  };
+}
+
+/**
+ * Launches left between storing and hearing back from sbatch, by a previous run of the server or by a connection
+ * that dropped during sbatch: adopted by their tag, or marked failed. At start, then every minute while any is
+ * left (the lookup fails while its cluster is down). Launches in progress here (`launching`) are not touched.
+ */
+async function recoverSubmissions({ orm, clusters, events }: Pick<SubmissionOptions, 'orm' | 'clusters' | 'events'>, launching: ReadonlySet<string>): Promise<number> {
+  const em = orm.em.fork();
+  const pending = (await em.find(Job, { state: 'SUBMITTING' })).filter((job) => !launching.has(job.tag));
+  for (const job of pending) {
+    const change = changeOf(job);
+    await resolveSubmitting(clusters, job).catch((error: unknown) => {
+      console.warn(`job ${job.id}: could not look up its submission yet: ${(error as Error).message}`);
+    });
+    await saveAndAnnounceJob(em, events, change);
   }
+  return pending.length;
+}
+
+export function createSubmissions({ orm, clusters, events, prepare, afterSbatch, onSubmitPhase }: SubmissionOptions) {
+  /** Tags of the launches this process is submitting right now (stored, sbatch not answered yet). */
+  const launching = new Set<string>();
+  /**
+   * Looking a tag up and storing its launch, for one submit of the tag at a time: a second submit of the same launch
+   * (a double tap, a client retrying a request whose answer it lost) waits for the first, then finds it stored.
+   */
+  const storeOnce = oneAtATimePerKey();
+
+  const save = (em: EntityManager, change: Change): Promise<Job> => saveAndAnnounceJob(em, events, change);
 
   /** Validates a launch and stores it as SUBMITTING; from then on it is this process's to finish (`launching`). */
   async function store(em: EntityManager, input: JobInput, tag: string) {
@@ -143,23 +164,5 @@ export function createSubmissions({ orm, clusters, events, prepare, afterSbatch,
     }
   }
 
-  /**
-   * Launches left between storing and hearing back from sbatch, by a previous run of the server or by a connection
-   * that dropped during sbatch: adopted by their tag, or marked failed. At start, then every minute while any is
-   * left (the lookup fails while its cluster is down). Launches in progress here are not touched.
-   */
-  async function recoverSubmissions(): Promise<number> {
-    const em = orm.em.fork();
-    const pending = (await em.find(Job, { state: 'SUBMITTING' })).filter((job) => !launching.has(job.tag));
-    for (const job of pending) {
-      const change = changeOf(job);
-      await resolveSubmitting(clusters, job).catch((error: unknown) => {
-        console.warn(`job ${job.id}: could not look up its submission yet: ${(error as Error).message}`);
-      });
-      await save(em, change);
-    }
-    return pending.length;
-  }
-
-  return { submit, recoverSubmissions };
+  return { submit, recoverSubmissions: () => recoverSubmissions({ orm, clusters, events }, launching) };
 }
