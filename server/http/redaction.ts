@@ -6,9 +6,6 @@ import type { ExecutionResult } from 'graphql';
 import { handleStreamOrSingleExecutionResult, type Plugin } from 'graphql-yoga';
 import type { Redact } from '../lib/redaction.js';
 
-// Until the notifier imports it from lib/ (its owner is moving it).
-export { createRedactor } from '../lib/redaction.js';
-
 /** A copy of the value with every string redacted; the same reference when nothing changed (results may share objects). */
 function redactDeep(value: unknown, redact: Redact): unknown {
   if (typeof value === 'string') return redact(value);
