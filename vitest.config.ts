@@ -15,7 +15,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', environment: 'node', include: ['server/**/*.test.ts', 'schema/**/*.test.ts'] },
+        test: { name: 'unit', environment: 'node', include: ['server/**/*.test.ts', 'schema/**/*.test.ts', 'test/*.test.ts'] },
       },
       {
         extends: true,

@@ -1,6 +1,6 @@
 import type { ClusterStatus } from '../server/clusters/service.js';
 import type { PartitionInfo } from '../server/db/entities.js';
-import type { SlurmJobStatus } from '../server/slurm/state.js';
+import type { SlurmJobStatus } from '../server/jobs/transitions.js';
 import { JobState } from './job.js';
 import { NotFoundError, RateLimitedError } from '../server/errors.js';
 import { filter, pipe } from 'graphql-yoga';

@@ -1,6 +1,6 @@
 import type { GpuAvailability as GpuAvailabilityValue } from '../server/clusters/gpu.js';
 import { NotFoundError } from '../server/errors.js';
-import type { GpuCounts, GpuPartitionAvailability as PartitionRow, GpuTypeAvailability as TypeRow, NodeWithFreeGpus as FreeNodeRow, UnavailableGpuNode as UnavailableRow } from '../server/slurm/gpu.js';
+import type { GpuCounts, GpuPartitionAvailability as PartitionRow, GpuTypeAvailability as TypeRow, NodeWithFreeGpus as FreeNodeRow, UnavailableGpuNode as UnavailableRow } from '../server/clusters/gpu.js';
 import { builder } from './builder.js';
 import { clusterErrors } from './errors.js';
 

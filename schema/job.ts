@@ -7,7 +7,7 @@ import type { GroupChoice, JobInput as JobInputValue, ParameterValue } from '../
 import { LOG_TAIL_BYTES, logTailBytes } from '../server/jobs/log-text.js';
 import type { JobLogChunk } from '../server/events.js';
 import type { JobLog as JobLogValue, LineageNode as LineageNodeValue, ScriptPreview as ScriptPreviewValue } from '../server/jobs/service.js';
-import { JOB_STATES } from '../server/slurm/state.js';
+import { JOB_STATES } from '../server/jobs/transitions.js';
 import { builder } from './builder.js';
 import { clusterErrors } from './errors.js';
 import { Project } from './project.js';

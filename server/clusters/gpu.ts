@@ -7,6 +7,9 @@ import type { ClusterConfig } from '../config.js';
 import { AppError, ClusterUnreachableError, NotFoundError } from '../errors.js';
 import { readGpuInventory, summarizeGpuAvailability, type GpuInventory, type GpuSummary } from '../slurm/gpu.js';
 
+// The rows of a GPU summary, as the clusters domain hands them to schema/ (which never reaches into slurm/).
+export type { GpuCounts, GpuPartitionAvailability, GpuTypeAvailability, NodeWithFreeGpus, UnavailableGpuNode } from '../slurm/gpu.js';
+
 export interface GpuAvailability extends GpuSummary {
   cluster: string;
   /** When the cluster answered the command these figures come from. */

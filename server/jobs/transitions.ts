@@ -7,6 +7,10 @@ import { Job } from '../db/entities.js';
 import type { JobSnapshot, PubSub } from '../events.js';
 import { TERMINAL_STATES, type SlurmJobStatus } from '../slurm/state.js';
 
+// The states the API shows and SLURM's own view of a job, as the jobs domain hands them to schema/ (which never
+// reaches into slurm/). They are defined beside the normalization from SLURM's words, which the database stores too.
+export { JOB_STATES, type JobState, type SlurmJobStatus } from '../slurm/state.js';
+
 /** SLURM prints its cluster's local time without a zone; read as this server's local time (same zone assumed). */
 export function slurmTime(text: string | null): Date | null {
   if (!text) return null;
