@@ -10,6 +10,7 @@ import { parseHydraValue, parseOverride } from '../projects/hydra/overrides.js';
 import { buildHydraArgs, validateDescription, validateResources, type JobInput } from './input.js';
 import { defaultSettings } from '../projects/settings.js';
 import { quoteArgv } from '../ssh/quote.js';
+import { jobInput } from '../../test/factories.js';
 
 const fixture = fileURLToPath(new URL('../../test/fixtures/ml-project', import.meta.url));
 
@@ -55,27 +56,7 @@ const formInput = fc.record({
   rawOverrides: mostly(fc.constantFrom('seed=7', 'seed=7 epochs=2', ''), hostile),
 });
 
-const baseInput: JobInput = {
-  projectId: 1,
-  cluster: 'lab',
-  name: null,
-  description: '',
-  partition: null,
-  account: null,
-  qos: null,
-  nodes: 1,
-  gpusPerNode: 0,
-  gpuType: null,
-  cpusPerTask: 1,
-  memory: '4G',
-  timeLimit: '5:00',
-  primary: 'train',
-  groups: [],
-  parameters: [],
-  rawOverrides: '',
-  parentJobId: null,
-  allowUnpushed: false,
-};
+const baseInput: JobInput = jobInput(1, { cluster: 'lab', timeLimit: '5:00', primary: 'train' });
 
 const FIELDS = /^(?:name|description|partition|account|qos|gpuType|memory|timeLimit|rawOverrides|primary|groups\..*|parameters\..*)$/s;
 

@@ -8,30 +8,11 @@ import { readHydraConfig, type HydraConfig } from '../projects/hydra/config.js';
 import { parseHydraValue, parseOverride } from '../projects/hydra/overrides.js';
 import { buildHydraArgs, slug, validateResources, type JobInput } from './input.js';
 import { defaultSettings, parseSettings, type ProjectSettings } from '../projects/settings.js';
+import { jobInput } from '../../test/factories.js';
 
 const fixture = fileURLToPath(new URL('../../test/fixtures/ml-project', import.meta.url));
 
-const baseInput: JobInput = {
-  projectId: 1,
-  cluster: 'alpha',
-  name: null,
-  description: '',
-  partition: 'gpu',
-  account: null,
-  qos: null,
-  nodes: 1,
-  gpusPerNode: 1,
-  gpuType: null,
-  cpusPerTask: 4,
-  memory: '16G',
-  timeLimit: '4:00:00',
-  primary: 'train',
-  groups: [],
-  parameters: [],
-  rawOverrides: '',
-  parentJobId: null,
-  allowUnpushed: false,
-};
+const baseInput: JobInput = jobInput(1, { partition: 'gpu', gpusPerNode: 1, cpusPerTask: 4, memory: '16G', timeLimit: '4:00:00', primary: 'train' });
 
 const input = (changes: Partial<JobInput> = {}): JobInput => ({ ...baseInput, ...changes });
 

@@ -15,6 +15,7 @@ import { createServices, type ServiceOptions, type Services } from '../services.
 import type { ExecOptions, ExecResult } from '../ssh/index.js';
 import type { JobState } from '../slurm/state.js';
 import { refuseStream } from '../../test/fake-transport.js';
+import { jobInput } from '../../test/factories.js';
 
 const temporary: string[] = [];
 const scratch = (prefix: string) => {
@@ -47,27 +48,7 @@ function fixtureRepo(): { work: string; origin: string } {
 const cluster = (name: string) =>
   clusterConfig(name, { host: `${name}.example.edu`, user: 'me', agent: true, connectTimeoutMs: 1000, commandTimeoutMs: 1000, keepaliveIntervalMs: 0, maxChannels: 4 });
 
-const baseInput: JobInput = {
-  projectId: 1,
-  cluster: 'alpha',
-  name: null,
-  description: 'Baseline run',
-  partition: 'gpu',
-  account: null,
-  qos: null,
-  nodes: 1,
-  gpusPerNode: 1,
-  gpuType: null,
-  cpusPerTask: 4,
-  memory: '16G',
-  timeLimit: '1:00:00',
-  primary: 'train',
-  groups: [],
-  parameters: [],
-  rawOverrides: '',
-  parentJobId: null,
-  allowUnpushed: false,
-};
+const baseInput: JobInput = jobInput(1, { description: 'Baseline run', partition: 'gpu', gpusPerNode: 1, cpusPerTask: 4, memory: '16G', primary: 'train' });
 
 interface Call {
   cluster: string;
