@@ -64,7 +64,23 @@ function sources(folder: string): string[] {
     .map((entry) => relative(ROOT, join(entry.parentPath, entry.name)));
 }
 
+/** Every test file: suites beside the code, and test/ itself. */
+function testFiles(): string[] {
+  return ['server', 'schema', 'client/src', 'test'].flatMap((folder) =>
+    readdirSync(join(ROOT, folder), { withFileTypes: true, recursive: true })
+      .filter((entry) => entry.isFile() && /\.test\.tsx?$/.test(entry.name) && !entry.parentPath.includes('node_modules'))
+      .map((entry) => relative(ROOT, join(entry.parentPath, entry.name))),
+  );
+}
+
 describe('the house rules', () => {
+  it('keep tests off bench/: what a test needs lives in test/ (factories, helpers)', () => {
+    const files = testFiles();
+    expect(files.length).toBeGreaterThan(70);
+    const imports = files.flatMap((file) => importsOf(file, readFileSync(join(ROOT, file), 'utf8')));
+    expect(imports.filter((entry) => under(entry.target, 'bench')).map((entry) => `${entry.from} imports ${entry.specifier}`)).toEqual([]);
+  });
+
   it('hold for every import of server/, schema/ and client/', () => {
     const files = [...sources('server'), ...sources('schema'), ...sources('client/src')];
     expect(files.length).toBeGreaterThan(80);
