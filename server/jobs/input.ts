@@ -113,7 +113,7 @@ export function buildHydraArgs(input: JobInput, hydra: HydraConfig | null, setti
       const field = `parameters.${path}`;
       if (!/^[A-Za-z_][\w-]*(\.[\w-]+)*$/.test(path)) throw new ValidationError(field, 'is not a config key');
       const parameter = hydra.parameters.find((candidate) => candidate.path === path);
-      if (parameter?.readOnly) throw new ValidationError(field, 'is computed by the config (an interpolation or _target_ block) and cannot be set');
+      if (parameter?.readOnly) throw new ValidationError(field, 'is computed by the config (an interpolation) or names the class to instantiate (_target_), and cannot be set here');
       // The parameter list describes the default composition; once groups change, a key may appear or vanish,
       // and `++` (add or override) is right either way.
       const prefix = input.groups.length > 0 ? '++' : parameter ? '' : '+';

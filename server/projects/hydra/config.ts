@@ -16,7 +16,7 @@ export interface HydraParameter {
   /** 'dict' only for an empty mapping: other mappings are spread into their leaves. */
   type: HydraValueType;
   default: unknown;
-  /** An interpolation, or part of a `_target_` block: shown, not edited. */
+  /** An interpolation, or a `_target_` (the class a block instantiates): shown, not edited. */
   readOnly: boolean;
   /** The file (relative to the config dir) that set the final value. */
   source: string;
@@ -535,18 +535,18 @@ function hasInterpolation(value: unknown): boolean {
   return false;
 }
 
-function flatten(branch: Branch, prefix: string, inTarget: boolean, out: HydraParameter[]): void {
-  // Everything under a `_target_` is constructor arguments for hydra.utils.instantiate, kept as the config says.
-  const target = inTarget || branch.children.has('_target_');
+// Only interpolations are computed: the siblings of a `_target_` are the constructor arguments users override every day
+// (`model.optimizer.lr=0.002`), and Hydra takes them like any value. `_target_` itself names a class: shown, not edited.
+function flatten(branch: Branch, prefix: string, out: HydraParameter[]): void {
   for (const [key, entry] of branch.children) {
     const path = prefix ? `${prefix}.${key}` : key;
     if (entry.kind === 'branch') {
-      if (entry.children.size > 0) flatten(entry, path, target, out);
-      else out.push({ path, type: 'dict', default: {}, readOnly: target, source: entry.source });
+      if (entry.children.size > 0) flatten(entry, path, out);
+      else out.push({ path, type: 'dict', default: {}, readOnly: false, source: entry.source });
       continue;
     }
     const type = typeOf(entry.value);
-    out.push({ path, type, default: jsonValue(entry.value), readOnly: target || hasInterpolation(entry.value), source: entry.source });
+    out.push({ path, type, default: jsonValue(entry.value), readOnly: key === '_target_' || hasInterpolation(entry.value), source: entry.source });
   }
 }
 
@@ -625,7 +625,7 @@ async function compose(repoPath: string, primary?: string): Promise<HydraConfig>
   for (const step of steps) mergeInto(root, placeAt(step.package, step.content, step.source));
   root.children.delete('hydra');
   const parameters: HydraParameter[] = [];
-  flatten(root, '', false, parameters);
+  flatten(root, '', parameters);
 
   const directories = new Map<string, string[]>();
   await groupDirectories(repoRoot, configDir, '', directories, { count: 0 });
