@@ -303,6 +303,23 @@ describe('readHydraConfig composition', () => {
     expect(config.groups.find((group) => group.path === 'tuning')?.default).toBe('cifar_resnet');
   });
 
+  // Real Hydra 1.3.2 composes this directory to {extras: {e: 1}, db: {a: 1, b: 2}, x: 1}: it appends `.yaml` only to a
+  // name that lacks it.
+  it('takes option names written with their .yaml extension, and shows them without it', async () => {
+    const config = await readHydraConfig(
+      await project({
+        'conf/config.yaml': 'defaults:\n  - extras: default.yaml\n  - db: [a.yaml, b]\n  - _self_\nx: 1\n',
+        'conf/extras/default.yaml': 'e: 1\n',
+        'conf/extras/other.yaml': 'o: 1\n',
+        'conf/db/a.yaml': 'a: 1\n',
+        'conf/db/b.yaml': 'b: 2\n',
+      }),
+    );
+    expect(config.groups.find((group) => group.path === 'extras')).toMatchObject({ options: ['default', 'other'], default: 'default' });
+    expect(config.groups.find((group) => group.path === 'db')).toMatchObject({ default: ['a', 'b'] });
+    expect(values(config)).toEqual({ 'extras.e': 1, 'db.a': 1, 'db.b': 2, x: 1 });
+  });
+
   it('reads values the way OmegaConf (PyYAML, YAML 1.1) does', async () => {
     const config = await readHydraConfig(
       await project({

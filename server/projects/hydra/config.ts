@@ -137,7 +137,7 @@ function parseDefaults(document: Document, lines: LineCounter, file: string): De
     if (isScalar(node) && typeof node.value === 'string') {
       if (node.value === '_self_') return { kind: 'self', line };
       const [path, pkg] = splitPackage(node.value);
-      return { kind: 'config', path, package: pkg, line };
+      return { kind: 'config', path: withoutExtension(path), package: pkg, line };
     }
     if (isMap(node) && node.items.length === 1) {
       const entry = node.items[0]!;
@@ -156,15 +156,21 @@ function parseDefaults(document: Document, lines: LineCounter, file: string): De
       const valueNode = entry.value as YamlNode | null;
       let value: string | string[] | null;
       if (valueNode === null || (isScalar(valueNode) && valueNode.value === null)) value = null;
-      else if (isScalar(valueNode)) value = String(valueNode.value);
+      else if (isScalar(valueNode)) value = withoutExtension(String(valueNode.value));
       else if (isSeq(valueNode) && valueNode.items.every((option) => isScalar(option) && option.value !== null)) {
-        value = valueNode.items.map((option) => String((option as { value: unknown }).value));
+        value = valueNode.items.map((option) => withoutExtension(String((option as { value: unknown }).value)));
       } else throw new HydraConfigError(file, line, `defaults entry "${key}" must name an option, a list of options or null`);
       if (value === '_self_') return { kind: 'self', line };
       return { kind: 'group', group, package: pkg, value, optional, override, line };
     }
     throw new HydraConfigError(file, line, 'a defaults entry is `_self_`, a config name, or one `group: option` pair');
   });
+}
+
+// Hydra appends `.yaml` only to a name without it (ConfigSource._normalize_file_name), so `extras: default.yaml` loads
+// extras/default.yaml; the form knows options by their names without the extension.
+function withoutExtension(name: string): string {
+  return name.endsWith('.yaml') ? name.slice(0, -'.yaml'.length) : name;
 }
 
 function splitPackage(text: string): [string, string | null] {
