@@ -336,8 +336,16 @@ describe('buildHydraArgs', () => {
     it('refuses group choices and parameter values, naming primary', () => {
       const groups = rejection(() => buildHydraArgs(input({ primary: null, groups: [{ group: 'model', option: 'vit' }] }), null, settings, ''));
       expect(groups.field).toBe('primary');
-      expect(groups.message).toContain('no Hydra config directory');
+      expect(groups.message).toBe('primary: this project has no Hydra config directory (looked for conf/, configs/, config/), so it takes no group choices or parameter values');
       expect(rejection(() => buildHydraArgs(input({ primary: null, parameters: [{ path: 'seed', value: 1 }] }), null, settings, '')).field).toBe('primary');
+    });
+
+    it('asks for a primary, naming the config directory, when the project has one', () => {
+      for (const changes of [{ groups: [{ group: 'model', option: 'vit' }] }, { parameters: [{ path: 'seed', value: 1 }] }]) {
+        const error = rejection(() => buildHydraArgs(input({ primary: null, ...changes }), null, settings, '', 'config'));
+        expect(error.field).toBe('primary');
+        expect(error.message).toBe('primary: is required to set group choices or parameter values: choose a primary config of config/');
+      }
     });
   });
 });

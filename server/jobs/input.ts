@@ -1,7 +1,7 @@
 // What a launch is made of, as the form (or a notebook) sends it, and its validation into sbatch resources and
 // Hydra override tokens. Every rejected value is a ValidationError naming its field.
 import { ValidationError } from '../errors.js';
-import type { HydraConfig } from '../projects/hydra/config.js';
+import { HYDRA_CONFIG_DIRS, type HydraConfig } from '../projects/hydra/config.js';
 import { OverrideParseError, UnspellableValueError, formatOverride, hydraValue, parseOverride, parseOverrides } from '../projects/hydra/overrides.js';
 import type { ProjectSettings } from '../projects/settings.js';
 import type { Resources } from '../slurm/script.js';
@@ -90,9 +90,9 @@ function parseField(field: string, text: string, single = false): string[] {
 /**
  * The Hydra arguments of a launch, in the order Hydra applies them: the project's default overrides, the form's
  * group choices and parameter values, the description as experiment_suffix, then the user's raw overrides (last,
- * so what was typed wins).
+ * so what was typed wins). `configDir` is the project's Hydra config directory when no primary was given (`hydra` null).
  */
-export function buildHydraArgs(input: JobInput, hydra: HydraConfig | null, settings: ProjectSettings, description: string): string[] {
+export function buildHydraArgs(input: JobInput, hydra: HydraConfig | null, settings: ProjectSettings, description: string, configDir: string | null = null): string[] {
   // Each entry of default_overrides is one token, as the settings file was validated.
   const tokens = settings.default_overrides.flatMap((token, index) => parseField(`.mlops-config.yaml: default_overrides.${index}`, token, true));
   if (hydra) {
@@ -122,7 +122,12 @@ export function buildHydraArgs(input: JobInput, hydra: HydraConfig | null, setti
     const suffixSet = input.parameters.some((parameter) => parameter.path === 'experiment_suffix');
     if (hydra.hasExperimentSuffix && description.trim() && !suffixSet) tokens.push(`experiment_suffix=${hydraValue(slug(description))}`);
   } else if (input.groups.length > 0 || input.parameters.length > 0) {
-    throw new ValidationError('primary', 'this project has no Hydra config directory (conf/ or configs/)');
+    throw new ValidationError(
+      'primary',
+      configDir === null
+        ? `this project has no Hydra config directory (looked for ${HYDRA_CONFIG_DIRS.map((dir) => `${dir}/`).join(', ')}), so it takes no group choices or parameter values`
+        : `is required to set group choices or parameter values: choose a primary config of ${configDir}/`,
+    );
   }
   tokens.push(...parseField('rawOverrides', input.rawOverrides));
   return [...(hydra && input.primary ? ['--config-name', hydra.primary] : []), ...tokens];

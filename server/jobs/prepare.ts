@@ -5,7 +5,7 @@ import type { EntityManager } from '@mikro-orm/sqlite';
 import type { ClusterService } from '../clusters/service.js';
 import { readScriptTemplate } from '../config.js';
 import { NotFoundError, ValidationError } from '../errors.js';
-import { readHydraConfig } from '../projects/hydra/config.js';
+import { findHydraConfigDir, readHydraConfig } from '../projects/hydra/config.js';
 import type { ProjectService } from '../projects/service.js';
 import { expandHome, homeDirectory } from '../slurm/jobs.js';
 import { isJobTag, jobDirOf, jobPaths, repoDirOf } from '../slurm/layout.js';
@@ -58,7 +58,9 @@ export function createLaunchPreparer({ clusters, projects }: { clusters: Cluster
     const description = validateDescription(input);
     const resources = validateResources(input, project.name);
     const hydra = input.primary === null ? null : await readHydraConfig(project.localPath, input.primary);
-    const hydraArgs = buildHydraArgs(input, hydra, project.settings, description);
+    // Only to word the refusal of groups or parameters sent without a primary.
+    const configDir = hydra === null && (input.groups.length > 0 || input.parameters.length > 0) ? await findHydraConfigDir(project.localPath) : null;
+    const hydraArgs = buildHydraArgs(input, hydra, project.settings, description, configDir);
     if (!project.cloneUrl) throw new ValidationError('projectId', `${project.name} has no origin remote: the cluster has nowhere to fetch its code from`);
 
     const warnings: string[] = [];

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createOutsideDir, HOSTILE_HYDRA_CASES, SECRET } from '../../../test/hostile-project-files.js';
-import { HydraConfigError, readHydraConfig, type HydraConfig, type HydraParameter } from './config.js';
+import { findHydraConfigDir, HydraConfigError, readHydraConfig, type HydraConfig, type HydraParameter } from './config.js';
 
 const fixture = fileURLToPath(new URL('../../../test/fixtures/ml-project', import.meta.url));
 const temporary: string[] = [];
@@ -351,6 +351,16 @@ describe('readHydraConfig composition', () => {
       'model.layers.depth': ['int', 3, false],
       mixed: ['list', [1, '${x}'], true],
     });
+  });
+});
+
+describe('findHydraConfigDir', () => {
+  it('names the first of conf/, configs/, config/ that the repository has, and null when none or no repository', async () => {
+    expect(await findHydraConfigDir(fixture)).toBe('conf');
+    expect(await findHydraConfigDir(await project({ 'config/train.yaml': 'a: 1\n' }))).toBe('config');
+    expect(await findHydraConfigDir(await project({ 'configs/train.yaml': 'a: 1\n', 'config/x.yaml': 'b: 1\n' }))).toBe('configs');
+    expect(await findHydraConfigDir(await project({ 'train.py': '' }))).toBeNull();
+    expect(await findHydraConfigDir(join(tmpdir(), 'mc-no-such-repository'))).toBeNull();
   });
 });
 

@@ -58,7 +58,22 @@ export class HydraConfigError extends AppError {
   }
 }
 
-const CONFIG_DIRS = ['conf', 'configs', 'config'];
+/** Where a project's Hydra config directory is looked for, in this order. */
+export const HYDRA_CONFIG_DIRS = ['conf', 'configs', 'config'] as const;
+
+/** The config directory of the repository at `repoPath` ("conf"), or null when it has none (or is not there). */
+export async function findHydraConfigDir(repoPath: string): Promise<string | null> {
+  const repoRoot = await projectRoot(repoPath).catch(() => null);
+  if (repoRoot === null) return null;
+  return findConfigDir(repoRoot);
+}
+
+async function findConfigDir(repoRoot: string): Promise<string | null> {
+  for (const candidate of HYDRA_CONFIG_DIRS) {
+    if (await isProjectDirectory(repoRoot, candidate)) return candidate;
+  }
+  return null;
+}
 
 /**
  * What one composition may read: Hydra projects have tens of config files and a few kB in all (lightning-hydra-template:
@@ -604,17 +619,11 @@ export async function composeHydraConfig(repoPath: string, primary?: string): Pr
 }
 
 async function compose(repoPath: string, primary?: string): Promise<HydraConfig> {
-  const noConfigDir = () => new HydraConfigError('', null, `no Hydra config directory in ${repoPath} (looked for ${CONFIG_DIRS.map((dir) => `${dir}/`).join(', ')})`);
+  const noConfigDir = () => new HydraConfigError('', null, `no Hydra config directory in ${repoPath} (looked for ${HYDRA_CONFIG_DIRS.map((dir) => `${dir}/`).join(', ')})`);
   const repoRoot = await projectRoot(repoPath).catch(() => {
     throw noConfigDir();
   });
-  let configDir: string | undefined;
-  for (const candidate of CONFIG_DIRS) {
-    if (await isProjectDirectory(repoRoot, candidate)) {
-      configDir = candidate;
-      break;
-    }
-  }
+  const configDir = await findConfigDir(repoRoot);
   if (!configDir) throw noConfigDir();
 
   const top = (await listProjectDirectory(repoRoot, configDir)) ?? [];
