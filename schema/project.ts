@@ -74,7 +74,7 @@ const Parameter = builder.objectRef<HydraParameter>('HydraParameter').implement(
     path: t.exposeString('path', { description: 'Dotted key in the composed config, e.g. "optimizer.lr".' }),
     type: t.field({ type: HydraValueType, resolve: (parameter) => parameter.type }),
     default: t.field({ type: 'JSON', nullable: true, resolve: (parameter) => parameter.default }),
-    readOnly: t.exposeBoolean('readOnly', { description: 'An interpolation or part of a _target_ block: shown, not edited.' }),
+    readOnly: t.exposeBoolean('readOnly', { description: 'An interpolation (${…}) or a _target_ itself: shown, not edited.' }),
     source: t.exposeString('source', { description: 'The config file that set this value.' }),
   }),
 });
