@@ -201,8 +201,114 @@ const PRIMITIVE_TOKENS = new Set<TokenType>(['ID', 'NULL', 'INT', 'FLOAT', 'BOOL
 const DICT_KEY_TOKENS = new Set<TokenType>(['ID', 'NULL', 'INT', 'FLOAT', 'BOOL', 'UNQUOTED_CHAR', 'ESC', 'WS']);
 const KEY_PART_TOKENS = new Set<TokenType>(['ID', 'KEY_SPECIAL', 'DOT_PATH']);
 
-/** What Hydra 1.3 evaluates; any other name fails there ("Unknown function"), so it fails here too. */
-const FUNCTIONS = new Set(['choice', 'range', 'interval', 'glob', 'sort', 'shuffle', 'tag', 'extend_list', 'int', 'float', 'str', 'bool', 'json_str']);
+/**
+ * The functions Hydra 1.3.2's OverridesParser registers (overrides_parser.create_functions), with their Python
+ * signatures: the parser evaluates every call while parsing and refuses one Python cannot bind, so a call refused
+ * there is refused here. Any other name fails there ("Unknown function"), `json_str` and `extend_list` included
+ * (1.3.2 does not register them), so a job using them would fail only after its queue wait.
+ */
+interface Signature {
+  /** Parameters a positional argument can fill, in order (none when the function takes *args). */
+  params: string[];
+  /** How many of `params` have no default. */
+  required: number;
+  varargs: boolean;
+  /** Keyword-only parameters (after *args). */
+  keywords: string[];
+}
+
+const cast: Signature = { params: [], required: 0, varargs: true, keywords: ['value'] };
+const SIGNATURES: Record<string, Signature> = {
+  int: cast,
+  float: cast,
+  str: cast,
+  bool: cast,
+  choice: { params: [], required: 0, varargs: true, keywords: [] },
+  range: { params: ['start', 'stop', 'step'], required: 1, varargs: false, keywords: [] },
+  interval: { params: ['start', 'end'], required: 2, varargs: false, keywords: [] },
+  glob: { params: ['include', 'exclude'], required: 1, varargs: false, keywords: [] },
+  tag: { params: [], required: 0, varargs: true, keywords: ['sweep'] },
+  sort: { params: [], required: 0, varargs: true, keywords: ['sweep', 'list', 'reverse'] },
+  shuffle: { params: [], required: 0, varargs: true, keywords: ['sweep', 'list'] },
+};
+const FUNCTIONS = new Set(Object.keys(SIGNATURES));
+
+type Call = Extract<Element, { kind: 'function' }>;
+
+/** The sweep a sort()/shuffle()/tag() call passes through (its `sweep=` or its one positional argument), if any. */
+function innerSweep(call: Call): Element | undefined {
+  const keyword = call.args.find((arg) => arg.name === 'sweep');
+  if (keyword) return keyword.value;
+  const positional = call.args.filter((arg) => arg.name === null);
+  if (call.name === 'tag') return positional[positional.length - 1]?.value;
+  return positional.length === 1 ? positional[0]!.value : undefined;
+}
+
+/** Whether Hydra's evaluation of this element gives a Sweep (what tag() must end with). */
+function isSweep(element: Element): boolean {
+  if (element.kind !== 'function') return false;
+  if (['choice', 'range', 'interval', 'tag'].includes(element.name)) return true;
+  if (element.name !== 'sort' && element.name !== 'shuffle') return false;
+  // Several values (or, for shuffle, none) become a simple choice sweep; one value is passed through.
+  const positional = element.args.filter((arg) => arg.name === null).length;
+  if (positional >= 2 || (element.name === 'shuffle' && element.args.length === 0)) return true;
+  const inner = innerSweep(element);
+  return inner !== undefined && isSweep(inner);
+}
+
+/** Whether this element evaluates to a choice() sweep (not the simple `a,b` form), which choice() cannot nest. */
+function isChoiceCall(element: Element): boolean {
+  if (element.kind !== 'function') return false;
+  if (element.name === 'choice') return true;
+  if (element.name !== 'sort' && element.name !== 'shuffle' && element.name !== 'tag') return false;
+  const inner = innerSweep(element);
+  return inner !== undefined && isChoiceCall(inner);
+}
+
+// Python's argument binding plus the checks Hydra's grammar functions make before anything else (grammar_functions.py),
+// with Hydra's own wording so a user can search for it.
+function checkCall(call: Call): void {
+  const signature = SIGNATURES[call.name]!;
+  const positional = call.args.filter((arg) => arg.name === null);
+  const named = call.args.filter((arg) => arg.name !== null).map((arg) => arg.name!);
+  const refuse = (what: string): never => fail(call.start, `${call.name}(...): ${what}`);
+  if (!signature.varargs && positional.length > signature.params.length) {
+    refuse(`takes at most ${signature.params.length} positional arguments (${signature.params.join(', ')}), got ${positional.length}`);
+  }
+  for (const [index, name] of named.entries()) {
+    const position = signature.params.indexOf(name);
+    if (position < 0 && !signature.keywords.includes(name)) refuse(`unexpected keyword argument ${JSON.stringify(name)}`);
+    if (named.indexOf(name) !== index || (position >= 0 && position < positional.length)) refuse(`multiple values for argument ${JSON.stringify(name)}`);
+  }
+  const missing = signature.params.slice(positional.length, signature.required).find((param) => !named.includes(param));
+  if (missing !== undefined) refuse(`missing a required argument ${JSON.stringify(missing)}`);
+  switch (call.name) {
+    case 'int':
+    case 'float':
+    case 'str':
+    case 'bool':
+      if (positional.length === 0 && named.length === 0) refuse('no positional args or value specified');
+      if (positional.length > 0 && named.length > 0) refuse('cannot use both position and named arguments');
+      break;
+    case 'choice':
+      if (positional.length === 0) refuse('empty choice is not legal');
+      if (positional.length === 1 && isChoiceCall(positional[0]!.value)) refuse('nesting choices is not supported');
+      break;
+    case 'sort':
+      if (positional.length === 0 && !named.includes('sweep') && !named.includes('list')) refuse('empty sort input');
+      break;
+    case 'tag': {
+      if (positional.length === 0) refuse('not enough arguments to tag, must take at least a sweep');
+      const sweep = call.args.find((arg) => arg.name === 'sweep') ?? positional[positional.length - 1]!;
+      if (!isSweep(sweep.value)) refuse('the last argument must be a choice(), range() or interval()');
+      const tags = call.args.filter((arg) => arg !== sweep && arg.name === null);
+      if (tags.some((arg) => arg.value.kind !== 'primitive' || typeof primitiveOf(arg.value.tokens) !== 'string')) {
+        refuse('tags before the sweep must be strings');
+      }
+      break;
+    }
+  }
+}
 
 // Lists, dicts and function calls recurse here (and in Hydra); a value nested deeper than any config needs would
 // otherwise end in a RangeError from the call stack instead of a message about the input.
@@ -367,7 +473,9 @@ class Parser {
       }
     }
     this.expect('PCLOSE', '"," or ")"');
-    return { kind: 'function', name: nameToken.text, args, start: nameToken.start };
+    const call: Call = { kind: 'function', name: nameToken.text, args, start: nameToken.start };
+    checkCall(call);
+    return call;
   }
 
   // listContainer: BRACKET_OPEN (element (COMMA element)*)? BRACKET_CLOSE
