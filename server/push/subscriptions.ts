@@ -5,6 +5,7 @@ import { createPublicKey } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/sqlite';
 import { Project, PushNotice, PushSubscription } from '../db/entities.js';
+import { isLoopbackHost } from '../access/session.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 
 export interface PushSubscriptionInput {
@@ -24,10 +25,6 @@ const MAX_ENDPOINT_LENGTH = 4096;
 const MAX_MUTED_PROJECTS = 1000;
 const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
 
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
-}
-
 /**
  * `allowLoopbackHttp`: test receivers on this machine (`notifications.allowLoopbackHttpEndpoints`). Real push services
  * are all https:, so anything else is a mistake or an attempt to make the server post somewhere it should not.
@@ -42,7 +39,7 @@ export function validateEndpoint(endpoint: string, allowLoopbackHttp = false): s
     throw fail('not a URL');
   }
   // Plain http would let anyone on the path read who gets notified and when.
-  if (url.protocol !== 'https:' && !(allowLoopbackHttp && url.protocol === 'http:' && isLoopback(url.hostname))) {
+  if (url.protocol !== 'https:' && !(allowLoopbackHttp && url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
     throw fail(allowLoopbackHttp ? 'must be an https: URL (http: only for this machine: localhost, 127.0.0.1, [::1])' : 'must be an https: URL, as every push service gives');
   }
   if (url.username || url.password) throw fail('must not carry a user name or password');
