@@ -10,7 +10,7 @@ import type { JobLog as JobLogValue, LineageNode as LineageNodeValue, ScriptPrev
 import { JOB_STATES } from '../server/jobs/transitions.js';
 import { builder } from './builder.js';
 import { clusterErrors } from './errors.js';
-import { Project } from './project.js';
+import { GroupChoiceInput, Project, toHydraChoice } from './project.js';
 
 export const JobState = builder.enumType('JobState', {
   description: 'Normalized from SLURM\'s state; `slurmState` keeps SLURM\'s own words. UNKNOWN is never taken for success.',
@@ -18,10 +18,18 @@ export const JobState = builder.enumType('JobState', {
 });
 
 const GroupChoiceValue = builder.objectRef<GroupChoice>('GroupChoice').implement({
-  fields: (t) => ({ group: t.exposeString('group'), option: t.exposeString('option', { nullable: true }) }),
+  fields: (t) => ({
+    group: t.exposeString('group'),
+    option: t.exposeString('option', { nullable: true }),
+    options: t.stringList({ nullable: true, resolve: (choice) => choice.options ?? null }),
+  }),
 });
 const ParameterValueRef = builder.objectRef<ParameterValue>('ParameterValue').implement({
-  fields: (t) => ({ path: t.exposeString('path'), value: t.field({ type: 'JSON', nullable: true, resolve: (parameter) => parameter.value }) }),
+  fields: (t) => ({
+    path: t.exposeString('path'),
+    value: t.field({ type: 'JSON', nullable: true, resolve: (parameter) => parameter.value }),
+    add: t.boolean({ resolve: (parameter) => parameter.add ?? false }),
+  }),
 });
 
 const JobInputFields = builder.objectRef<JobInputValue>('JobInputValue').implement({
@@ -49,11 +57,12 @@ const JobInputFields = builder.objectRef<JobInputValue>('JobInputValue').impleme
   }),
 });
 
-const GroupChoiceInput = builder.inputType('GroupChoiceInput', {
-  fields: (t) => ({ group: t.string({ required: true }), option: t.string({ description: 'null turns an optional group off.' }) }),
-});
 const ParameterValueInput = builder.inputType('ParameterValueInput', {
-  fields: (t) => ({ path: t.string({ required: true }), value: t.field({ type: 'JSON' }) }),
+  fields: (t) => ({
+    path: t.string({ required: true }),
+    value: t.field({ type: 'JSON' }),
+    add: t.boolean({ defaultValue: false, description: 'Add a key the composed config does not have (`+path=value`); without it such a key is refused.' }),
+  }),
 });
 
 export /**
@@ -113,8 +122,8 @@ function toJobInput(input: typeof JobInput.$inferInput): JobInputValue {
     memory: input.memory ?? JOB_INPUT_DEFAULTS.memory,
     timeLimit: input.timeLimit ?? JOB_INPUT_DEFAULTS.timeLimit,
     primary: input.primary ?? null,
-    groups: (input.groups ?? []).map((choice) => ({ group: choice.group, option: choice.option ?? null })),
-    parameters: (input.parameters ?? []).map((parameter) => ({ path: parameter.path, value: parameter.value ?? null })),
+    groups: (input.groups ?? []).map(toHydraChoice),
+    parameters: (input.parameters ?? []).map((parameter) => ({ path: parameter.path, value: parameter.value ?? null, ...(parameter.add ? { add: true } : {}) })),
     rawOverrides: input.rawOverrides ?? JOB_INPUT_DEFAULTS.rawOverrides,
     parentJobId: input.parentJobId ?? null,
     allowUnpushed: input.allowUnpushed ?? JOB_INPUT_DEFAULTS.allowUnpushed,

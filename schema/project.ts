@@ -1,6 +1,6 @@
 import type { Project as ProjectRow } from '../server/db/entities.js';
 import { NotFoundError, ValidationError } from '../server/errors.js';
-import { HydraConfigError, type HydraConfig, type HydraGroup, type HydraParameter } from '../server/projects/hydra/config.js';
+import { HydraConfigError, type HydraChoice, type HydraConfig, type HydraGroup, type HydraParameter } from '../server/projects/hydra/config.js';
 import type { ProjectSettings } from '../server/projects/settings.js';
 import { builder } from './builder.js';
 
@@ -65,7 +65,11 @@ const Group = builder.objectRef<HydraGroup>('HydraGroup').implement({
       resolve: (group) => (group.default === null ? [] : Array.isArray(group.default) ? group.default : [group.default]),
     }),
     optional: t.exposeBoolean('optional', { description: 'May be left off (`optional group: x` or `group: null`).' }),
+    required: t.exposeBoolean('required', { description: '`group: ???`: an option must be chosen before a launch.' }),
     package: t.exposeString('package', { nullable: true }),
+    overrideKey: t.exposeString('overrideKey', {
+      description: 'What identifies this use of the group: its path, or "path@package" for a group used at a package of its own (db@source); GroupChoiceInput.group takes either.',
+    }),
   }),
 });
 
@@ -75,9 +79,23 @@ const Parameter = builder.objectRef<HydraParameter>('HydraParameter').implement(
     type: t.field({ type: HydraValueType, resolve: (parameter) => parameter.type }),
     default: t.field({ type: 'JSON', nullable: true, resolve: (parameter) => parameter.default }),
     readOnly: t.exposeBoolean('readOnly', { description: 'An interpolation (${…}) or a _target_ itself: shown, not edited.' }),
+    required: t.exposeBoolean('required', { description: 'The value is `???` (missing): a launch must set it.' }),
     source: t.exposeString('source', { description: 'The config file that set this value.' }),
   }),
 });
+
+export const GroupChoiceInput = builder.inputType('GroupChoiceInput', {
+  fields: (t) => ({
+    group: t.string({ required: true, description: 'The group path ("model"), or its overrideKey ("db@source") for a group used more than once.' }),
+    option: t.string({ description: 'One option ("vit", "lm/s4" for an option in a sub-folder); null with options null turns an optional group off.' }),
+    options: t.stringList({ description: 'Several options, for a group whose default is a list (callbacks); replaces option.' }),
+  }),
+});
+
+/** GraphQL input → the service's HydraChoice. */
+export function toHydraChoice(choice: typeof GroupChoiceInput.$inferInput): HydraChoice {
+  return { group: choice.group, option: choice.option ?? null, ...(choice.options ? { options: choice.options } : {}) };
+}
 
 const Hydra = builder.objectRef<HydraConfig>('HydraConfig').implement({
   description: "What a launch form needs from the project's Hydra config directory.",
@@ -102,8 +120,9 @@ builder.queryFields((t) => ({
   hydraConfig: t.field({
     type: Hydra,
     errors: { types: [NotFoundError, HydraConfigError] },
-    args: { projectId: t.arg.int({ required: true }), primary: t.arg.string() },
-    resolve: (_root, args, ctx) => ctx.services.projects.hydraConfig(ctx.em, args.projectId, args.primary ?? undefined),
+    description: 'The launch form of a project, composed as Hydra would with these group choices (the defaults when none).',
+    args: { projectId: t.arg.int({ required: true }), primary: t.arg.string(), groups: t.arg({ type: [GroupChoiceInput], defaultValue: [] }) },
+    resolve: (_root, args, ctx) => ctx.services.projects.hydraConfig(ctx.em, args.projectId, args.primary ?? undefined, (args.groups ?? []).map(toHydraChoice)),
   }),
 }));
 

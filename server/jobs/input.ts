@@ -1,21 +1,19 @@
 // What a launch is made of, as the form (or a notebook) sends it, and its validation into sbatch resources and
 // Hydra override tokens. Every rejected value is a ValidationError naming its field.
 import { ValidationError } from '../errors.js';
-import { HYDRA_CONFIG_DIRS, type HydraConfig } from '../projects/hydra/config.js';
+import { HYDRA_CONFIG_DIRS, type HydraChoice, type HydraConfig } from '../projects/hydra/config.js';
 import { OverrideParseError, UnspellableValueError, formatOverride, hydraValue, parseOverride, parseOverrides } from '../projects/hydra/overrides.js';
 import type { ProjectSettings } from '../projects/settings.js';
 import type { Resources } from '../slurm/script.js';
 import { count, freeText, memory, slurmName, timeLimit } from '../slurm/values.js';
 
-export interface GroupChoice {
-  group: string;
-  /** null turns an optional group off. */
-  option: string | null;
-}
+export type GroupChoice = HydraChoice;
 
 export interface ParameterValue {
   path: string;
   value: unknown;
+  /** `+path=value`: add a key the composed config does not have (otherwise refused as a likely typo). */
+  add?: boolean;
 }
 
 /** The resources as the user asked for them (validated into Resources), plus what the launch is about. */

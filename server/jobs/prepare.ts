@@ -57,7 +57,7 @@ export function createLaunchPreparer({ clusters, projects }: { clusters: Cluster
     const cluster = clusters.config(input.cluster);
     const description = validateDescription(input);
     const resources = validateResources(input, project.name);
-    const hydra = input.primary === null ? null : await readHydraConfig(project.localPath, input.primary);
+    const hydra = input.primary === null ? null : await readHydraConfig(project.localPath, input.primary, input.groups);
     // Only to word the refusal of groups or parameters sent without a primary.
     const configDir = hydra === null && (input.groups.length > 0 || input.parameters.length > 0) ? await findHydraConfigDir(project.localPath) : null;
     const hydraArgs = buildHydraArgs(input, hydra, project.settings, description, configDir);

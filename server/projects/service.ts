@@ -4,7 +4,7 @@ import type { EntityManager } from '@mikro-orm/sqlite';
 import { Job, Project } from '../db/entities.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { readRepo } from './git.js';
-import { readHydraConfig, type HydraConfig } from './hydra/config.js';
+import { readHydraConfig, type HydraChoice, type HydraConfig } from './hydra/config.js';
 import { readSettings } from './settings.js';
 
 export type ProjectService = ReturnType<typeof createProjectService>;
@@ -63,10 +63,10 @@ export function createProjectService() {
       return project;
     },
 
-    /** The launch form of a project: its Hydra primaries, groups and parameters, read from the working tree. */
-    async hydraConfig(em: EntityManager, id: number, primary?: string): Promise<HydraConfig> {
+    /** The launch form of a project: its Hydra primaries, groups and parameters, composed with `choices`, read from the working tree. */
+    async hydraConfig(em: EntityManager, id: number, primary?: string, choices: readonly HydraChoice[] = []): Promise<HydraConfig> {
       const project = await get(em, id);
-      return readHydraConfig(project.localPath, primary);
+      return readHydraConfig(project.localPath, primary, choices);
     },
 
     /** The project leaves the list; its jobs stay in history, archived. */

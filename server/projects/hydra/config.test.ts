@@ -63,13 +63,13 @@ describe('readHydraConfig on the fixture project', () => {
   it('lists every group directory but hydra/, with what the defaults list picks', async () => {
     const { groups } = await readHydraConfig(fixture);
     expect(groups).toEqual([
-      { path: 'data', options: ['cifar', 'imagenet'], default: 'cifar', optional: false, package: 'dataset', overrideKey: 'data@dataset' },
-      { path: 'experiment', options: ['long_run'], default: null, optional: true, package: null, overrideKey: 'experiment' },
-      { path: 'logger', options: ['wandb'], default: 'wandb', optional: true, package: null, overrideKey: 'logger' },
-      { path: 'model', options: ['resnet', 'vit'], default: 'resnet', optional: false, package: null, overrideKey: 'model' },
-      { path: 'model/encoder', options: ['large', 'small'], default: 'small', optional: false, package: null, overrideKey: 'model/encoder' },
-      { path: 'optimizer', options: ['adam', 'sgd'], default: 'adam', optional: false, package: null, overrideKey: 'optimizer' },
-      { path: 'scheduler', options: ['cosine'], default: null, optional: true, package: null, overrideKey: 'scheduler' },
+      { path: 'data', options: ['cifar', 'imagenet'], default: 'cifar', optional: false, required: false, package: 'dataset', overrideKey: 'data@dataset' },
+      { path: 'experiment', options: ['long_run'], default: null, optional: true, required: false, package: null, overrideKey: 'experiment' },
+      { path: 'logger', options: ['wandb'], default: 'wandb', optional: true, required: false, package: null, overrideKey: 'logger' },
+      { path: 'model', options: ['resnet', 'vit'], default: 'resnet', optional: false, required: false, package: null, overrideKey: 'model' },
+      { path: 'model/encoder', options: ['large', 'small'], default: 'small', optional: false, required: false, package: null, overrideKey: 'model/encoder' },
+      { path: 'optimizer', options: ['adam', 'sgd'], default: 'adam', optional: false, required: false, package: null, overrideKey: 'optimizer' },
+      { path: 'scheduler', options: ['cosine'], default: null, optional: true, required: false, package: null, overrideKey: 'scheduler' },
     ]);
   });
 
@@ -83,21 +83,21 @@ describe('readHydraConfig on the fixture project', () => {
       'optimizer.instance._target_', 'optimizer.instance.betas', 'optimizer.instance.lr', 'optimizer.instance.weight_decay', 'optimizer.lr', 'optimizer.name',
       'output_dir', 'run_name', 'seed', 'sleep_seconds', 'tags',
     ]);
-    expect(parameter(config, 'seed')).toEqual({ path: 'seed', type: 'int', default: 42, readOnly: false, source: 'train.yaml' });
-    expect(parameter(config, 'debug')).toEqual({ path: 'debug', type: 'bool', default: false, readOnly: false, source: 'train.yaml' });
-    expect(parameter(config, 'experiment_suffix')).toEqual({ path: 'experiment_suffix', type: 'string', default: '', readOnly: false, source: 'train.yaml' });
-    expect(parameter(config, 'tags')).toEqual({ path: 'tags', type: 'list', default: ['baseline'], readOnly: false, source: 'train.yaml' });
-    expect(parameter(config, 'run_name')).toEqual({ path: 'run_name', type: 'string', default: '${model.name}-${seed}', readOnly: true, source: 'train.yaml' });
+    expect(parameter(config, 'seed')).toEqual({ path: 'seed', type: 'int', default: 42, readOnly: false, required: false, source: 'train.yaml' });
+    expect(parameter(config, 'debug')).toEqual({ path: 'debug', type: 'bool', default: false, readOnly: false, required: false, source: 'train.yaml' });
+    expect(parameter(config, 'experiment_suffix')).toEqual({ path: 'experiment_suffix', type: 'string', default: '', readOnly: false, required: false, source: 'train.yaml' });
+    expect(parameter(config, 'tags')).toEqual({ path: 'tags', type: 'list', default: ['baseline'], readOnly: false, required: false, source: 'train.yaml' });
+    expect(parameter(config, 'run_name')).toEqual({ path: 'run_name', type: 'string', default: '${model.name}-${seed}', readOnly: true, required: false, source: 'train.yaml' });
     expect(parameter(config, 'output_dir').readOnly).toBe(true);
-    expect(parameter(config, 'optimizer.lr')).toEqual({ path: 'optimizer.lr', type: 'float', default: 0.001, readOnly: false, source: 'optimizer/adam.yaml' });
-    expect(parameter(config, 'optimizer.instance._target_')).toEqual({ path: 'optimizer.instance._target_', type: 'string', default: 'torch.optim.Adam', readOnly: true, source: 'optimizer/adam.yaml' });
+    expect(parameter(config, 'optimizer.lr')).toEqual({ path: 'optimizer.lr', type: 'float', default: 0.001, readOnly: false, required: false, source: 'optimizer/adam.yaml' });
+    expect(parameter(config, 'optimizer.instance._target_')).toEqual({ path: 'optimizer.instance._target_', type: 'string', default: 'torch.optim.Adam', readOnly: true, required: false, source: 'optimizer/adam.yaml' });
     expect(parameter(config, 'optimizer.instance.lr')).toMatchObject({ default: '${optimizer.lr}', readOnly: true });
     expect(parameter(config, 'optimizer.instance.betas')).toMatchObject({ type: 'list', default: [0.9, 0.999], readOnly: false });
     expect(parameter(config, 'optimizer.instance.weight_decay')).toMatchObject({ type: 'float', default: 0, readOnly: false });
-    expect(parameter(config, 'model.encoder.layers')).toEqual({ path: 'model.encoder.layers', type: 'int', default: 4, readOnly: false, source: 'model/encoder/small.yaml' });
+    expect(parameter(config, 'model.encoder.layers')).toEqual({ path: 'model.encoder.layers', type: 'int', default: 4, readOnly: false, required: false, source: 'model/encoder/small.yaml' });
     expect(parameter(config, 'model.dropout')).toMatchObject({ type: 'float', default: 0.1, source: 'model/resnet.yaml' });
     expect(parameter(config, 'dataset.name')).toMatchObject({ default: 'cifar10', source: 'data/cifar.yaml' });
-    expect(parameter(config, 'dataset.augment')).toEqual({ path: 'dataset.augment', type: 'dict', default: {}, readOnly: false, source: 'data/cifar.yaml' });
+    expect(parameter(config, 'dataset.augment')).toEqual({ path: 'dataset.augment', type: 'dict', default: {}, readOnly: false, required: false, source: 'data/cifar.yaml' });
   });
 
   it('composes a second primary by name', async () => {
@@ -121,7 +121,7 @@ describe('readHydraConfig on the fixture project', () => {
     const config = await readHydraConfig(root);
     expect(config.groups.find((group) => group.path === 'optimizer')).toMatchObject({ default: 'sgd' });
     expect(config.groups.find((group) => group.path === 'experiment')).toEqual({
-      path: 'experiment', options: ['long_run'], default: 'long_run', optional: false, package: '_global_', overrideKey: 'experiment',
+      path: 'experiment', options: ['long_run'], default: 'long_run', optional: false, required: false, package: '_global_', overrideKey: 'experiment',
     });
     expect(parameter(config, 'optimizer.name')).toMatchObject({ default: 'sgd', source: 'optimizer/sgd.yaml' });
     expect(parameter(config, 'optimizer.momentum')).toMatchObject({ type: 'float', default: 0.9 });
@@ -164,7 +164,7 @@ describe('readHydraConfig composition', () => {
     expect(error.message).toBe('conf/config.yaml:3: could not find option "nadam" of config group "optimizer"; options in optimizer: adam, sgd');
     const optional = await readHydraConfig(await project({ ...files, 'conf/config.yaml': 'defaults:\n  - optional optimizer: nadam\n  - optional nothing: here\n' }));
     expect(optional.parameters).toEqual([]);
-    expect(optional.groups).toEqual([{ path: 'optimizer', options: ['adam', 'sgd'], default: null, optional: true, package: null, overrideKey: 'optimizer' }]);
+    expect(optional.groups).toEqual([{ path: 'optimizer', options: ['adam', 'sgd'], default: null, optional: true, required: false, package: null, overrideKey: 'optimizer' }]);
     const plain = await failure(readHydraConfig(await project({ 'conf/config.yaml': 'defaults:\n  - base\n' })));
     expect(plain.message).toBe('conf/config.yaml:2: could not load "base": no conf/base.yaml');
   });
@@ -218,11 +218,11 @@ describe('readHydraConfig composition', () => {
         'conf/callbacks/checkpoint.yaml': 'monitor: val_acc\nevery: 1\n',
       }),
     );
-    expect(config.groups).toEqual([{ path: 'callbacks', options: ['checkpoint', 'early_stop'], default: ['early_stop', 'checkpoint'], optional: false, package: null, overrideKey: 'callbacks' }]);
+    expect(config.groups).toEqual([{ path: 'callbacks', options: ['checkpoint', 'early_stop'], default: ['early_stop', 'checkpoint'], optional: false, required: false, package: null, overrideKey: 'callbacks' }]);
     expect(config.parameters).toEqual([
-      { path: 'callbacks.every', type: 'int', default: 1, readOnly: false, source: 'callbacks/checkpoint.yaml' },
-      { path: 'callbacks.monitor', type: 'string', default: 'val_acc', readOnly: false, source: 'callbacks/checkpoint.yaml' },
-      { path: 'callbacks.patience', type: 'int', default: 3, readOnly: false, source: 'callbacks/early_stop.yaml' },
+      { path: 'callbacks.every', type: 'int', default: 1, readOnly: false, required: false, source: 'callbacks/checkpoint.yaml' },
+      { path: 'callbacks.monitor', type: 'string', default: 'val_acc', readOnly: false, required: false, source: 'callbacks/checkpoint.yaml' },
+      { path: 'callbacks.patience', type: 'int', default: 3, readOnly: false, required: false, source: 'callbacks/early_stop.yaml' },
     ]);
   });
 
@@ -373,7 +373,7 @@ describe.skipIf(!existsSync(lightningTemplate))('readHydraConfig on the Lightnin
   it('offers the arguments of _target_ blocks as editable values, and only _target_ and interpolations as read-only', async () => {
     const config = await readHydraConfig(lightningTemplate, 'train');
     expect(config.configDir).toBe('configs');
-    expect(parameter(config, 'model.optimizer.lr')).toEqual({ path: 'model.optimizer.lr', type: 'float', default: 0.001, readOnly: false, source: 'model/mnist.yaml' });
+    expect(parameter(config, 'model.optimizer.lr')).toEqual({ path: 'model.optimizer.lr', type: 'float', default: 0.001, readOnly: false, required: false, source: 'model/mnist.yaml' });
     expect(parameter(config, 'trainer.max_epochs')).toMatchObject({ type: 'int', default: 10, readOnly: false });
     expect(parameter(config, 'data.batch_size')).toMatchObject({ type: 'int', default: 128, readOnly: false });
     expect(parameter(config, 'model.net.lin1_size')).toMatchObject({ default: 64, readOnly: false });

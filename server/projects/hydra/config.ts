@@ -18,6 +18,8 @@ export interface HydraParameter {
   default: unknown;
   /** An interpolation, or a `_target_` (the class a block instantiates): shown, not edited. */
   readOnly: boolean;
+  /** `???`: OmegaConf's missing value, which the launch must set. */
+  required: boolean;
   /** The file (relative to the config dir) that set the final value. */
   source: string;
 }
@@ -29,12 +31,25 @@ export interface HydraGroup {
   options: string[];
   /** What the defaults lists pick after their `override` entries; null when nothing is picked. */
   default: string | string[] | null;
-  /** `optional group: x`, `group: null` (and `group: ???`, which must be picked but is not picked by default). */
+  /** `optional group: x` or `group: null`: may be left off. */
   optional: boolean;
+  /** `group: ???`: Hydra refuses to compose until an option is chosen. */
+  required: boolean;
   /** Where the chosen options are placed when that is not the group path ("_global_" for the root), else null. */
   package: string | null;
   /** The key an override must use to change this group's choice: "data@dataset", "optimizer". */
   overrideKey: string;
+}
+
+/**
+ * A group choice of a launch: `group` is the group's path ("model") or, for a group used more than once, its override
+ * key ("db@source"); `option` one option, `options` several (a list-valued default such as callbacks), both absent or
+ * null to turn an optional group off.
+ */
+export interface HydraChoice {
+  group: string;
+  option: string | null;
+  options?: string[] | null;
 }
 
 export interface HydraConfig {
@@ -563,11 +578,11 @@ function flatten(branch: Branch, prefix: string, out: HydraParameter[]): void {
     const path = prefix ? `${prefix}.${key}` : key;
     if (entry.kind === 'branch') {
       if (entry.children.size > 0) flatten(entry, path, out);
-      else out.push({ path, type: 'dict', default: {}, readOnly: false, source: entry.source });
+      else out.push({ path, type: 'dict', default: {}, readOnly: false, required: false, source: entry.source });
       continue;
     }
     const type = typeOf(entry.value);
-    out.push({ path, type, default: jsonValue(entry.value), readOnly: key === '_target_' || hasInterpolation(entry.value), source: entry.source });
+    out.push({ path, type, default: jsonValue(entry.value), readOnly: key === '_target_' || hasInterpolation(entry.value), required: entry.value === '???', source: entry.source });
   }
 }
 
@@ -604,21 +619,21 @@ function byPath<T extends { path: string }>(a: T, b: T): number {
  * else the first top-level YAML) from its defaults lists. Runs in the project-reader worker (server/projects/reader.ts),
  * never on the event loop.
  */
-export function readHydraConfig(repoPath: string, primary?: string): Promise<HydraConfig> {
-  return readInWorker<HydraConfig>('hydraConfig', [repoPath, primary], [HydraConfigError], (reason) => new HydraConfigError('', null, `reading the Hydra config of ${repoPath} ${reason}`));
+export function readHydraConfig(repoPath: string, primary?: string, choices: readonly HydraChoice[] = []): Promise<HydraConfig> {
+  return readInWorker<HydraConfig>('hydraConfig', [repoPath, primary, choices], [HydraConfigError], (reason) => new HydraConfigError('', null, `reading the Hydra config of ${repoPath} ${reason}`));
 }
 
 /** readHydraConfig in this thread: what the worker runs. Every refusal of a file is a HydraConfigError. */
-export async function composeHydraConfig(repoPath: string, primary?: string): Promise<HydraConfig> {
+export async function composeHydraConfig(repoPath: string, primary?: string, choices: readonly HydraChoice[] = []): Promise<HydraConfig> {
   try {
-    return await compose(repoPath, primary);
+    return await compose(repoPath, primary, choices);
   } catch (error) {
     if (error instanceof ProjectFileError) throw new HydraConfigError(error.file, error.line, error.reason);
     throw error;
   }
 }
 
-async function compose(repoPath: string, primary?: string): Promise<HydraConfig> {
+async function compose(repoPath: string, primary: string | undefined, choices: readonly HydraChoice[]): Promise<HydraConfig> {
   const noConfigDir = () => new HydraConfigError('', null, `no Hydra config directory in ${repoPath} (looked for ${HYDRA_CONFIG_DIRS.map((dir) => `${dir}/`).join(', ')})`);
   const repoRoot = await projectRoot(repoPath).catch(() => {
     throw noConfigDir();
@@ -647,14 +662,15 @@ async function compose(repoPath: string, primary?: string): Promise<HydraConfig>
   const groups = [...directories].map(([path, options]): HydraGroup => {
     // Choices are recorded walking the lists backwards, so the last one recorded is the first one listed.
     const choice = composer.choices.find((c) => c.group === path && c.overrideKey === path) ?? composer.choices.findLast((c) => c.group === path);
-    if (!choice) return { path, options, default: null, optional: false, package: null, overrideKey: path };
+    if (!choice) return { path, options, default: null, optional: false, required: false, package: null, overrideKey: path };
     const picked = choice.skipped || choice.value === '???' ? null : choice.value;
     const placed = choice.loadedPackage ?? choice.listedPackage;
     return {
       path,
       options,
       default: picked,
-      optional: choice.optional || choice.value === null || choice.value === '???',
+      optional: choice.optional || choice.value === null,
+      required: choice.value === '???',
       package: placed === dotted(path) ? null : placed || '_global_',
       overrideKey: choice.overrideKey,
     };
