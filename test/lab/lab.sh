@@ -10,6 +10,16 @@
 # ${MC_LAB_DIR:-/var/tmp/mission-control-lab}. `<state>/lab.json` exists only while the lab is up and tells a
 # client how to reach it (host, port, user, identityFile, knownHostsFile, hostKeyFingerprint, ...).
 # Verified facts and pitfalls behind the choices below: SLURM-LAB.md (Debian 12, Slurm 22.05, no systemd).
+#
+# Real Hydra on the nodes: lab jobs run Debian's python3 with Hydra 1.3.2 importable, as on a cluster where the user
+# ran `pip install --user hydra-core`. Hydra's own dependencies are Debian packages (python3-omegaconf, -antlr4,
+# -packaging, -yaml, in PACKAGES below); Hydra itself is the vendored package ../shared/vendor/hydra-core-1.3.2 beside
+# the checkout (or $MC_HYDRA_VENDOR), copied into <state>/python and byte-compiled there (a developer's checkout
+# may be unreadable to the lab user, and the copy does not change under running jobs), and named by a .pth file in
+# the lab user's own site-packages (~mlops/.local/lib/python3.X/site-packages/mission-control-lab-hydra.pth). Nothing
+# system-wide changes: root's and other users' python3 do not see it. Without the vendored package, `up` says so,
+# removes the .pth, and lab jobs run the fixture's standard-library stand-in (test/lab/real-hydra.test.ts then
+# skips); with CI set, `up` fails instead.
 set -Eeuo pipefail
 shopt -s nullglob
 
@@ -26,7 +36,9 @@ CLUSTER=lab
 ACCOUNT=lab
 NODES=(gpu-a100 gpu-h100 cpu-01)
 PARTITIONS=(gpu cpu)
-PACKAGES=(munge slurmctld slurmd slurm-client slurmdbd mariadb-server openssh-server)
+# The python3-* packages are Hydra 1.3.2's dependencies: lab jobs and the real-Hydra test oracle import them.
+PACKAGES=(munge slurmctld slurmd slurm-client slurmdbd mariadb-server openssh-server
+  python3-omegaconf python3-antlr4 python3-packaging python3-yaml)
 SMOKE_TIMEOUT=60
 MARKER="# Written by mission-control test/lab/lab.sh"
 
@@ -44,6 +56,9 @@ HOST_KEY=$SSH_DIR/ssh_host_ed25519_key
 KNOWN_HOSTS=$SSH_DIR/known_hosts
 SSHD_CONFIG=$SSH_DIR/sshd_config
 LAB_JSON=$STATE/lab.json
+HYDRA_VENDOR=$(realpath -m "${MC_HYDRA_VENDOR:-$(dirname "$0")/../../../shared/vendor/hydra-core-1.3.2}")
+HYDRA_DIR=$STATE/python/hydra-core-1.3.2
+HYDRA_PTH=mission-control-lab-hydra.pth
 
 # Daemon table. Start order is the array order; `down` stops in reverse.
 declare -A PIDFILE COMM LOGFILE PORT
@@ -362,6 +377,35 @@ ensure_keys() {
 
 host_key_fingerprint() { ssh-keygen -lf "$HOST_KEY.pub" | awk '{print $2}'; }
 
+# ---------------------------------------------------------------------------------------------- real Hydra
+# Hydra for the lab user's python3 (see the header): the vendored package copied into the state dir when it differs,
+# byte-compiled so each job does not compile it again, and put on sys.path by a .pth in the user's site-packages.
+install_hydra() {
+  local site
+  site=$(runuser -u "$LAB_USER" -- /usr/bin/python3 -c 'import site; print(site.getusersitepackages())') ||
+    die "cannot ask the lab user's python3 for its site-packages"
+  if [[ ! -f $HYDRA_VENDOR/hydra/__init__.py ]]; then
+    # CI must test real Hydra (.ci/run): there its absence stops the run instead of quietly testing the stand-in.
+    [[ -z ${CI:-} ]] || die "no vendored Hydra at $HYDRA_VENDOR (set MC_HYDRA_VENDOR); CI runs lab jobs with real Hydra"
+    log "no vendored Hydra at $HYDRA_VENDOR (set MC_HYDRA_VENDOR): lab jobs run without Hydra"
+    rm -f "$site/$HYDRA_PTH"
+    return 0
+  fi
+  if ! diff -rq -x __pycache__ "$HYDRA_VENDOR" "$HYDRA_DIR" >/dev/null 2>&1; then
+    log "installing Hydra from $HYDRA_VENDOR for the lab user"
+    rm -rf "$HYDRA_DIR"
+    install -d -m 755 "$STATE/python"
+    cp -r "$HYDRA_VENDOR" "$HYDRA_DIR"
+    chmod -R u+w,go+rX "$HYDRA_DIR"
+    /usr/bin/python3 -m compileall -q "$HYDRA_DIR" >/dev/null || die "byte-compiling $HYDRA_DIR failed"
+  fi
+  runuser -u "$LAB_USER" -- install -d -m 755 "$site"
+  runuser -u "$LAB_USER" -- sh -c 'printf "%s\n" "$1" > "$2"' sh "$HYDRA_DIR" "$site/$HYDRA_PTH"
+  local out
+  out=$(runuser -u "$LAB_USER" -- /usr/bin/python3 -c 'import hydra' 2>&1) ||
+    die "the lab user's python3 cannot import hydra from $HYDRA_DIR: ${out##*$'\n'}"
+}
+
 # ---------------------------------------------------------------------------------------------- daemons
 munge_ok() { munge -n -S "$MUNGE_SOCKET" | unmunge -S "$MUNGE_SOCKET"; }
 
@@ -513,6 +557,7 @@ cmd_up() {
   ensure_user
   make_fake_gpus
   ensure_keys
+  install_hydra
   write_slurm_conf; write_dbd_conf; write_db_conf; write_sshd_conf
 
   # A warm `up` after a config change restarts only the daemons that read the changed file.
