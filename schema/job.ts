@@ -343,19 +343,17 @@ const JobLogChunkRef = builder.objectRef<JobLogChunk>('JobLogChunk').implement({
   }),
 });
 
-const JobLogEvent = builder.unionType('JobLogEvent', {
-  types: [JobLogChunkRef, LogTailLimitError, NotFoundError],
-  resolveType: (event) => (event instanceof LogTailLimitError ? 'LogTailLimitError' : event instanceof NotFoundError ? 'NotFoundError' : 'JobLogChunk'),
-});
-
 builder.subscriptionFields((t) => ({
   jobLog: t.field({
-    type: JobLogEvent,
+    type: JobLogChunkRef,
+    // The follower hands a refusal out as the stream's one event; the errors plugin makes it a typed member of the
+    // union (an Error returned by a resolver would otherwise be thrown by GraphQL, and masked).
+    errors: { types: [LogTailLimitError, NotFoundError, ...clusterErrors], directResult: true, union: { name: 'JobLogEvent' } },
     description:
-      "A running job's output as it is written (one remote tail per job, shared by all its watchers). Without fromByte it starts with the last 64 kB. A refusal (LogTailLimitError, NotFoundError) is the subscription's one event.",
+      "A job's output: while it runs, as it is written (one remote tail per job, shared by all its watchers), starting with the last 64 kB, or from fromByte; once it has ended, the rest of it (the last 64 kB, or what follows fromByte) read once, then the stream completes. A refusal (LogTailLimitError, NotFoundError, or the cluster's error reading a finished job's output) is the subscription's one event.",
     args: { jobId: t.arg.int({ required: true }), fromByte: t.arg({ type: 'ByteOffset' }) },
     subscribe: (_root, args, ctx) => ctx.services.logs.follow(args.jobId, args.fromByte ?? null),
-    resolve: (chunk) => chunk,
+    resolve: (event) => event as JobLogChunk,
   }),
   jobUpdated: t.field({
     type: Job,

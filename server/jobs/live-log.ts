@@ -6,18 +6,19 @@ import { Repeater } from 'graphql-yoga';
 import type { ClusterService } from '../clusters/service.js';
 import { Job } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
-import { LogTailLimitError, NotFoundError } from '../errors.js';
-import { cleanLog } from './log-text.js';
+import { AppError, LogTailLimitError, NotFoundError } from '../errors.js';
+import { cleanLog, trimPartialFirstLine } from './log-text.js';
 import type { JobLogChunk, PubSub } from '../events.js';
-import { followJobOutput } from '../slurm/log-tail.js';
+import { readOutputTail } from '../slurm/jobs.js';
+import { jobPaths } from '../slurm/layout.js';
+import { BACKLOG_BYTES, followJobOutput } from '../slurm/log-tail.js';
 import { TERMINAL_STATES } from '../slurm/state.js';
 import type { StreamHandle } from '../ssh/transport.js';
 
 const FLUSH_MS = 250;
 
 interface Tail {
-  /** The cluster of a tail that runs a remote command; null when there is none (the job had ended). */
-  cluster: string | null;
+  cluster: string;
   watchers: number;
   handle: StreamHandle | null;
   stopped: boolean;
@@ -32,8 +33,11 @@ export const maxLogTails = (maxChannels: number) => Math.max(1, maxChannels - 3)
 
 export type LogFollower = ReturnType<typeof createLogFollower>;
 
-/** What a log subscription delivers: chunks, or one refusal and nothing more. */
-export type JobLogEvent = JobLogChunk | LogTailLimitError | NotFoundError;
+/**
+ * What a log subscription delivers: chunks, or one refusal and nothing more (LogTailLimitError, NotFoundError, or
+ * what reading a finished job's output from its cluster failed with).
+ */
+export type JobLogEvent = JobLogChunk | AppError;
 
 export function createLogFollower({ orm, clusters, events }: { orm: Orm; clusters: ClusterService; events: PubSub }) {
   const tails = new Map<number, Tail>();
@@ -73,26 +77,42 @@ export function createLogFollower({ orm, clusters, events }: { orm: Orm; cluster
     else tail.handle = handle;
   }
 
-  /** Adds a watcher of the job's tail, starting the tail for the first one; refuses past the cluster's limit. */
-  async function join(jobId: number, fromByte: number | null): Promise<Tail> {
+  /**
+   * Adds a watcher of the job's tail, starting the tail for the first one; refuses past the cluster's limit. A job
+   * that has ended and has no tail left will write nothing more: its watcher gets no tail, and reads it once.
+   */
+  async function join(jobId: number, fromByte: number | null): Promise<{ job: Job; tail: Tail | null }> {
     const job = await orm.em.fork().findOne(Job, { id: jobId });
     if (!job) throw new NotFoundError(`no job with id ${jobId}`);
     let tail = tails.get(jobId);
     if (!tail) {
-      const remote = !TERMINAL_STATES.has(job.state);
-      if (remote) {
-        const limit = maxLogTails(clusters.config(job.cluster).maxChannels);
-        const following = [...tails.values()].filter((other) => other.cluster === job.cluster).length;
-        if (following >= limit) {
-          throw new LogTailLimitError(job.cluster, following);
-        }
-      }
-      tail = { cluster: remote ? job.cluster : null, watchers: 0, handle: null, stopped: false };
+      if (TERMINAL_STATES.has(job.state)) return { job, tail: null };
+      const limit = maxLogTails(clusters.config(job.cluster).maxChannels);
+      const following = [...tails.values()].filter((other) => other.cluster === job.cluster).length;
+      if (following >= limit) throw new LogTailLimitError(job.cluster, following);
+      tail = { cluster: job.cluster, watchers: 0, handle: null, stopped: false };
       tails.set(jobId, tail);
-      if (remote) void start(job, fromByte, tail).catch(() => stop(jobId));
+      void start(job, fromByte, tail).catch(() => stop(jobId));
     }
     tail.watchers++;
-    return tail;
+    return { job, tail };
+  }
+
+  /**
+   * The end of a finished job's output, read once over the cluster's connection as the live tail would have sent it:
+   * what follows `fromByte` when the watcher has what comes before and it is within the backlog, else the last 64 kB
+   * from its first whole line. Null when there is nothing to send (no output, or the watcher has it all).
+   */
+  async function endedOutput(job: Job, fromByte: number | null): Promise<JobLogChunk | null> {
+    const tail = await readOutputTail(clusters.transport(job.cluster), jobPaths(job.jobDir).output, BACKLOG_BYTES);
+    if (tail.size === null || (fromByte !== null && fromByte >= tail.size)) return null;
+    const bytes = Buffer.from(tail.text);
+    const startsAt = tail.size - bytes.length;
+    // Counted from the end: the tail's first bytes may be a character cut in two, which decoding did not keep whole.
+    const { text, droppedBytes } =
+      fromByte !== null && fromByte >= startsAt ? { text: bytes.subarray(bytes.length - (tail.size - fromByte)).toString('utf8'), droppedBytes: fromByte - startsAt } : trimPartialFirstLine(bytes, tail.startsAtFileStart);
+    const cleaned = cleanLog(text, { collapseProgress: true });
+    return cleaned ? { jobId: job.id, fromByte: startsAt + droppedBytes, text: cleaned } : null;
   }
 
   function leave(jobId: number, tail: Tail): void {
@@ -112,10 +132,18 @@ export function createLogFollower({ orm, clusters, events }: { orm: Orm; cluster
       return new Repeater<JobLogEvent>(async (push, left) => {
         let tail: Tail;
         try {
-          tail = await join(jobId, fromByte);
+          const joined = await join(jobId, fromByte);
+          if (!joined.tail) {
+            // A finished job: the end of its output, then the stream completes (nothing more will be written).
+            const last = await endedOutput(joined.job, fromByte);
+            if (last) void push(last);
+            left();
+            return;
+          }
+          tail = joined.tail;
         } catch (error) {
           // The subscription's one answer: a typed refusal the client shows, not an error that ends it unexplained.
-          if (error instanceof LogTailLimitError || error instanceof NotFoundError) {
+          if (error instanceof AppError) {
             // Delivered before the end: a Repeater hands out what was pushed before it stopped.
             void push(error);
             left();

@@ -4,7 +4,7 @@ import type { StreamHandle, StreamingTransport } from '../ssh/transport.js';
 import { jobPaths } from './layout.js';
 
 /** Without a starting byte, the end of the output sent first: enough for a screen of recent lines. */
-const BACKLOG_BYTES = 65536;
+export const BACKLOG_BYTES = 65536;
 
 /**
  * Follows the output of the job in `jobDir`: from byte `fromByte` (0-based) when the watcher has what comes before
