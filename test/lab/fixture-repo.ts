@@ -1,4 +1,4 @@
-// The fixture ML project (test/fixtures/ml-project) as a real git repository with an "origin" the lab user can
+// A fixture project (test/fixtures/ml-project by default) as a real git repository with an "origin" the lab user can
 // clone, the way a researcher's checkout and its remote look.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -23,15 +23,18 @@ export interface FixtureRepo {
 export interface FixtureRepoNames {
   work?: string;
   origin?: string;
+  /** The project of test/fixtures/ to copy: ml-project unless a suite needs another (the real-Hydra apps). */
+  fixture?: string;
 }
 
 export function createFixtureRepo(labUser: string, names: FixtureRepoNames = {}): FixtureRepo {
   // Under /var/tmp with open permissions: the lab user reads the origin from the same machine.
   const dir = mkdtempSync('/var/tmp/mc-fixture-');
   chmodSync(dir, 0o755);
-  const work = join(dir, names.work ?? 'ml-project');
+  const fixture = names.fixture ?? 'ml-project';
+  const work = join(dir, names.work ?? fixture);
   const origin = join(dir, names.origin ?? 'origin.git');
-  cpSync(new URL('../fixtures/ml-project', import.meta.url), work, { recursive: true });
+  cpSync(new URL(`../fixtures/${fixture}`, import.meta.url), work, { recursive: true });
   git(dir, 'init', '-q', '-b', 'main', work);
   git(work, 'add', '-A');
   git(work, 'commit', '-qm', 'Fixture project');
