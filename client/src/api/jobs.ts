@@ -20,7 +20,7 @@ export const JobSummaryFields = graphql(
 export const JobInputFields = graphql(`
   fragment JobInputValue on JobInputValue @_unmask {
     projectId cluster name description partition account qos nodes gpusPerNode gpuType cpusPerTask memory timeLimit
-    primary groups { group option } parameters { path value } rawOverrides parentJobId allowUnpushed
+    primary groups { group option options } parameters { path value add } rawOverrides parentJobId allowUnpushed
   }
 `);
 

@@ -1,13 +1,13 @@
 // What the launch form reads and sends: the Hydra form, the pre-fill, the exact script preview and the submit.
-import { HydraConfigFields, type HydraConfig } from '../lib/launch-form';
+import { HydraConfigFields, type GroupChoiceInput, type HydraConfig } from '../lib/launch-form';
 import { failure, mutate, query, unwrap } from './client';
 import { FailureFields, graphql, type VariablesOf } from './graphql';
 import { JobInputFields, JobSummaryFields, type JobInputValue, type JobSummary } from './jobs';
 
 const HYDRA = graphql(
   `
-  query HydraConfig($projectId: Int!, $primary: String) {
-    hydraConfig(projectId: $projectId, primary: $primary) {
+  query HydraConfig($projectId: Int!, $primary: String, $groups: [GroupChoiceInput!]) {
+    hydraConfig(projectId: $projectId, primary: $primary, groups: $groups) {
       __typename
       ... on QueryHydraConfigSuccess { data { ...HydraConfig } }
       ... on HydraConfigError { file line }
@@ -51,8 +51,9 @@ const SUBMIT = graphql(
 
 export type JobInput = VariablesOf<typeof PREVIEW>['input'];
 
-export async function fetchHydraConfig(projectId: number, primary: string | null): Promise<HydraConfig | null> {
-  const { hydraConfig } = await query(HYDRA, { projectId, primary });
+/** The form of this primary composed with these group choices (the config's own defaults for the others). */
+export async function fetchHydraConfig(projectId: number, primary: string | null, groups: readonly GroupChoiceInput[] = []): Promise<HydraConfig | null> {
+  const { hydraConfig } = await query(HYDRA, { projectId, primary, groups: [...groups] });
   // A project without a config directory is launched without a Hydra form: the one HydraConfigError that names
   // no file. Other config errors (a file, often a line) are shown.
   if (hydraConfig.__typename === 'HydraConfigError' && hydraConfig.file === '') return null;

@@ -8,17 +8,34 @@ interface FieldProps {
   hint?: string;
   error: string | null;
   wide?: boolean;
-  children: (attributes: { id: string; 'aria-invalid': 'true' | undefined; 'aria-describedby': string | undefined }) => JSX.Element;
+  /** Must be set before a launch (`???` in a Hydra config): marked beside the label and on the control. */
+  required?: boolean;
+  /** Several controls (checkboxes) under one name: the label names the group instead of one control. */
+  group?: boolean;
+  children: (attributes: { id: string; 'aria-invalid': 'true' | undefined; 'aria-describedby': string | undefined; 'aria-required': 'true' | undefined }) => JSX.Element;
 }
 
 /** A labelled control with its hint and its error (local, or the server's for this field) right under it. */
 export function Field(props: FieldProps) {
   const id = () => controlIdForField(props.field);
   const describedBy = () => [props.hint ? `${id()}-hint` : '', props.error ? `${id()}-error` : ''].filter(Boolean).join(' ') || undefined;
+  const label = () => (
+    <>
+      {props.label}
+      <Show when={props.required}>
+        <span class="required-mark"> required</span>
+      </Show>
+    </>
+  );
+  const attributes = () => ({ id: id(), 'aria-invalid': props.error ? ('true' as const) : undefined, 'aria-describedby': describedBy(), 'aria-required': props.required ? ('true' as const) : undefined });
   return (
     <div class="field" classList={{ wide: props.wide }}>
-      <label for={id()}>{props.label}</label>
-      {props.children({ id: id(), 'aria-invalid': props.error ? 'true' : undefined, 'aria-describedby': describedBy() })}
+      <Show when={props.group} fallback={<label for={id()}>{label()}</label>}>
+        <span class="field-label" id={`${id()}-label`}>
+          {label()}
+        </span>
+      </Show>
+      {props.children(attributes())}
       <Show when={props.hint}>
         <span class="field-hint" id={`${id()}-hint`}>
           {props.hint}

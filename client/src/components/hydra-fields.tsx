@@ -1,83 +1,184 @@
-import { For } from 'solid-js';
-import type { HydraConfig } from '../lib/launch-form';
-import type { LaunchState } from '../lib/launch-state';
+import { For, Show, createSignal } from 'solid-js';
+import { isListValued, type HydraConfig, type HydraGroup, type HydraParameter } from '../lib/launch-form';
+import { ADDED_SECTION, type LaunchState } from '../lib/launch-state';
 import { Field } from './field';
-import { Select } from './select';
+import { Select, type Option } from './select';
+
+/** A group's options for a <select>: those in a sub-folder ("lm/s4") under their folder's heading. */
+function groupOptions(group: HydraGroup, offered: boolean): Option[] {
+  const none: Option[] = group.required ? [{ value: '', label: 'Choose…' }] : offered ? [{ value: '', label: '(none)' }] : [];
+  return [...none, ...group.options.map((option) => ({ value: option, label: option, group: option.includes('/') ? `${option.slice(0, option.lastIndexOf('/'))}/` : undefined }))];
+}
+
+/** One config group: a select, or checkboxes for a list-valued group (callbacks) whose options are all applied. */
+function GroupField(props: { state: LaunchState; group: HydraGroup }) {
+  const key = () => props.group.overrideKey;
+  const value = () => props.state.form.groups[key()];
+  const hint = () => [props.group.package ? `package @${props.group.package}` : '', isListValued(props.group, value()) ? 'several at once' : ''].filter(Boolean).join(' · ') || undefined;
+  const toggle = (option: string, on: boolean) => {
+    const current = value();
+    const list = Array.isArray(current) ? current : current ? [current] : [];
+    void props.state.setGroup(key(), on ? [...list, option] : list.filter((entry) => entry !== option));
+  };
+  return (
+    <Show
+      when={isListValued(props.group, value())}
+      fallback={
+        <Field field={`groups.${key()}`} label={key()} hint={hint()} required={props.group.required} error={props.state.errorFor(`groups.${key()}`)}>
+          {(attributes) => (
+            <Select
+              {...attributes}
+              value={typeof value() === 'string' ? (value() as string) : ''}
+              options={groupOptions(props.group, props.group.optional || props.group.default.length === 0)}
+              onValue={(option) => void props.state.setGroup(key(), option)}
+            />
+          )}
+        </Field>
+      }
+    >
+      <Field field={`groups.${key()}`} label={key()} hint={hint()} required={props.group.required} error={props.state.errorFor(`groups.${key()}`)} group wide>
+        {(attributes) => (
+          <div {...attributes} role="group" aria-labelledby={`${attributes.id}-label`} tabindex="-1" class="choice-list">
+            <For each={props.group.options}>
+              {(option) => (
+                <label class="check choice">
+                  <input type="checkbox" checked={(value() as string[]).includes(option)} onChange={(event) => toggle(option, event.currentTarget.checked)} />
+                  <span class="mono">{option}</span>
+                </label>
+              )}
+            </For>
+          </div>
+        )}
+      </Field>
+    </Show>
+  );
+}
+
+function parameterHint(parameter: HydraParameter, added: boolean): string {
+  if (added) return 'added key (+), read as Hydra reads a command line';
+  const kind = parameter.required ? '??? in the config' : parameter.type.toLowerCase();
+  return `${kind}${parameter.readOnly ? ', computed by the config' : ''}${parameter.source ? ` · ${parameter.source}` : ''}`;
+}
+
+function ParameterField(props: { state: LaunchState; parameter: HydraParameter; added: boolean }) {
+  const path = () => props.parameter.path;
+  return (
+    <Field field={`parameters.${path()}`} label={path()} hint={parameterHint(props.parameter, props.added)} required={props.parameter.required} error={props.state.errorFor(`parameters.${path()}`)}>
+      {(attributes) =>
+        props.parameter.type === 'BOOL' ? (
+          <Select
+            {...attributes}
+            value={String(props.state.form.parameters[path()] === true)}
+            disabled={props.parameter.readOnly}
+            options={[
+              { value: 'true', label: 'true' },
+              { value: 'false', label: 'false' },
+            ]}
+            onValue={(value) => props.state.setParameter(path(), value === 'true')}
+          />
+        ) : (
+          <div class="input-row">
+            <input
+              {...attributes}
+              type="text"
+              inputmode={props.parameter.type === 'INT' ? 'numeric' : props.parameter.type === 'FLOAT' ? 'decimal' : undefined}
+              autocapitalize="off"
+              spellcheck={false}
+              placeholder={props.parameter.required ? 'set a value' : undefined}
+              value={String(props.state.form.parameters[path()] ?? '')}
+              disabled={props.parameter.readOnly}
+              onInput={(event) => props.state.setParameter(path(), event.currentTarget.value)}
+            />
+            <Show when={props.added}>
+              <button type="button" class="icon-button" aria-label={`Remove ${path()}`} onClick={() => props.state.removeParameter(path())}>
+                ×
+              </button>
+            </Show>
+          </div>
+        )
+      }
+    </Field>
+  );
+}
+
+/** `+key=value`: a key the composed config does not have, added on purpose. */
+function AddKey(props: { state: LaunchState }) {
+  const [path, setPath] = createSignal('');
+  const [value, setValue] = createSignal('');
+  const [problem, setProblem] = createSignal<string | null>(null);
+  const add = () => {
+    const refused = props.state.addParameter(path().trim(), value());
+    setProblem(refused);
+    if (!refused) {
+      setPath('');
+      setValue('');
+    }
+  };
+  return (
+    <details class="param-group">
+      <summary>Add a key the config does not have</summary>
+      <div class="form-grid">
+        <Field field="newKey" label="Key" hint="e.g. trainer.precision; sent as +key=value" error={problem()}>
+          {(attributes) => <input {...attributes} type="text" autocapitalize="off" spellcheck={false} value={path()} onInput={(event) => setPath(event.currentTarget.value)} />}
+        </Field>
+        <Field field="newValue" label="Value" error={null}>
+          {(attributes) => <input {...attributes} type="text" autocapitalize="off" spellcheck={false} value={value()} onInput={(event) => setValue(event.currentTarget.value)} />}
+        </Field>
+      </div>
+      <button type="button" class="button small" onClick={add}>
+        Add key
+      </button>
+    </details>
+  );
+}
 
 /** The launch form's part generated from the project's Hydra config: primary, groups, parameters, overrides. */
 export function HydraFields(props: { state: LaunchState; config: HydraConfig }) {
   return (
-    <fieldset aria-busy={props.state.hydraLoading()}>
+    <fieldset aria-busy={props.state.hydraLoading()} data-testid="hydra-fields">
       <legend>Hydra config</legend>
+      <Show when={props.state.composeError()}>
+        <p class="error" role="alert" data-testid="compose-error">
+          Could not compose the config with these choices: {props.state.composeError()}
+        </p>
+      </Show>
+      <Show when={props.state.form.dropped.length > 0}>
+        <div class="warning dropped" role="status" data-testid="dropped">
+          <span>
+            Not sent: the config as now composed has no <span class="mono">{props.state.form.dropped.join(', ')}</span>, so what was set for {props.state.form.dropped.length === 1 ? 'it' : 'them'} was dropped.
+          </span>
+          <button type="button" class="button small" onClick={() => props.state.dismissDropped()}>
+            OK
+          </button>
+        </div>
+      </Show>
       <div class="form-grid">
         <Field field="primary" label="Primary config" error={props.state.errorFor('primary')}>
           {(attributes) => (
             <Select {...attributes} value={props.state.form.primary || props.config.primary} options={props.config.primaries.map((primary) => ({ value: primary, label: primary }))} onValue={(value) => void props.state.changePrimary(value)} />
           )}
         </Field>
-        <For each={props.config.groups}>
-          {(group) => (
-            <Field field={`groups.${group.path}`} label={group.path} hint={group.package ? `package @${group.package}` : undefined} error={props.state.errorFor(`groups.${group.path}`)}>
-              {(attributes) => (
-                <Select
-                  {...attributes}
-                  value={props.state.form.groups[group.path] ?? ''}
-                  options={[...(group.optional || group.default.length === 0 ? [{ value: '', label: '(none)' }] : []), ...group.options.map((option) => ({ value: option, label: option }))]}
-                  onValue={(value) => props.state.setGroup(group.path, value)}
-                />
-              )}
-            </Field>
-          )}
-        </For>
+        <For each={props.config.groups}>{(group) => <GroupField state={props.state} group={group} />}</For>
       </div>
-      <h2 class="section-title">Parameters</h2>
+      <h2 class="section-title">
+        Parameters
+        <Show when={props.state.hydraLoading()}>
+          <span class="muted"> · updating…</span>
+        </Show>
+      </h2>
       <For each={props.state.parameterGroups()}>
         {([name, parameters]) => (
-          <details class="param-group" open={name === '' || props.state.groupHasNews(parameters)}>
+          <details class="param-group" open={name === '' || name === ADDED_SECTION || props.state.groupHasNews(parameters)}>
             <summary>
               {name || 'top level'} <span class="param-source">&nbsp;({parameters.length})</span>
             </summary>
             <div class="form-grid">
-              <For each={parameters}>
-                {(parameter) => (
-                  <Field
-                    field={`parameters.${parameter.path}`}
-                    label={parameter.path}
-                    hint={`${parameter.type.toLowerCase()}${parameter.readOnly ? ', computed by the config' : ''}${parameter.source ? ` · ${parameter.source}` : ''}`}
-                    error={props.state.errorFor(`parameters.${parameter.path}`)}
-                  >
-                    {(attributes) =>
-                      parameter.type === 'BOOL' ? (
-                        <Select
-                          {...attributes}
-                          value={String(props.state.form.parameters[parameter.path] === true)}
-                          disabled={parameter.readOnly}
-                          options={[
-                            { value: 'true', label: 'true' },
-                            { value: 'false', label: 'false' },
-                          ]}
-                          onValue={(value) => props.state.setParameter(parameter.path, value === 'true')}
-                        />
-                      ) : (
-                        <input
-                          {...attributes}
-                          type="text"
-                          inputmode={parameter.type === 'INT' ? 'numeric' : parameter.type === 'FLOAT' ? 'decimal' : undefined}
-                          autocapitalize="off"
-                          spellcheck={false}
-                          value={String(props.state.form.parameters[parameter.path] ?? '')}
-                          disabled={parameter.readOnly}
-                          onInput={(event) => props.state.setParameter(parameter.path, event.currentTarget.value)}
-                        />
-                      )
-                    }
-                  </Field>
-                )}
-              </For>
+              <For each={parameters}>{(parameter) => <ParameterField state={props.state} parameter={parameter} added={name === ADDED_SECTION} />}</For>
             </div>
           </details>
         )}
       </For>
+      <AddKey state={props.state} />
       <Field field="rawOverrides" label="Extra overrides" hint="Hydra syntax, applied last: e.g. +trainer.precision=16 seed=1" error={props.state.errorFor('rawOverrides')} wide>
         {(attributes) => <textarea {...attributes} rows="2" autocapitalize="off" spellcheck={false} value={props.state.form.rawOverrides} onInput={(event) => props.state.setForm('rawOverrides', event.currentTarget.value)} />}
       </Field>

@@ -5,18 +5,24 @@ import { graphql, type ResultOf } from '../api/graphql';
 import type { JobInputValue } from '../api/jobs';
 import type { JobInput } from '../api/launch';
 
-/** What the form is generated from: the primary's groups and parameters. */
+/** What the form is generated from: the primary's groups and parameters, composed with the launch's choices. */
 export const HydraConfigFields = graphql(`
   fragment HydraConfig on HydraConfig @_unmask {
     configDir primary primaries hasExperimentSuffix
-    groups { path options default optional package }
-    parameters { path type default readOnly source }
+    groups { path overrideKey options default optional required package }
+    parameters { path type default readOnly required source }
   }
 `);
 
 export type HydraConfig = ResultOf<typeof HydraConfigFields>;
+export type HydraGroup = HydraConfig['groups'][number];
 export type HydraParameter = HydraConfig['parameters'][number];
 export type HydraValueType = HydraParameter['type'];
+export type GroupChoiceInput = NonNullable<JobInput['groups']>[number];
+type ParameterInput = NonNullable<JobInput['parameters']>[number];
+
+/** One group's choice: an option ('' = off), or for a list-valued group (callbacks) its options in order. */
+export type GroupValue = string | string[];
 
 export interface LaunchForm {
   cluster: string;
@@ -32,13 +38,17 @@ export interface LaunchForm {
   account: string;
   qos: string;
   primary: string;
-  /** Group path → chosen option ('' = turned off). */
-  groups: Record<string, string>;
+  /** Group overrideKey (a group may be used twice, under two packages) → its choice. */
+  groups: Record<string, GroupValue>;
   /** Parameter path → what the user typed (a boolean for BOOL parameters). */
   parameters: Record<string, string | boolean>;
-  /** Parameters and groups given explicitly: by the job this form was filled from, or touched by the user. */
+  /** Parameters and groups (overrideKeys) given explicitly: by the job this form was filled from, or by the user. */
   explicitParameters: string[];
   explicitGroups: string[];
+  /** Keys the composed config does not have, added on purpose (`+path=value`). */
+  added: string[];
+  /** Values set by the user or the source job whose key the config composed since no longer has: said, not sent. */
+  dropped: string[];
   rawOverrides: string;
   allowUnpushed: boolean;
   parentJobId: number | null;
@@ -61,6 +71,8 @@ export const DEFAULT_FORM: Omit<LaunchForm, 'cluster'> = {
   parameters: {},
   explicitParameters: [],
   explicitGroups: [],
+  added: [],
+  dropped: [],
   rawOverrides: '',
   allowUnpushed: false,
   parentJobId: null,
@@ -114,31 +126,64 @@ export function parseParameter(text: string | boolean, type: HydraValueType): Pa
   }
 }
 
-const valueType = (value: unknown): HydraValueType =>
-  typeof value === 'boolean'
-    ? 'BOOL'
-    : typeof value === 'number'
-      ? Number.isInteger(value)
-        ? 'INT'
-        : 'FLOAT'
-      : Array.isArray(value)
-        ? 'LIST'
-        : value === null
-          ? 'NULL'
-          : typeof value === 'object'
-            ? 'DICT'
-            : 'STRING';
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** How the form reads a value the config does not type: what was typed, as Hydra reads a command line. */
+const UNTYPED: HydraValueType = 'NULL';
+
+/** A key this launch adds: typed by what is typed into it, sent with `add`. */
+const addedParameter = (path: string): HydraParameter => ({ path, type: UNTYPED, default: undefined, readOnly: false, required: false, source: 'added by this launch (+)' });
+
+/** The parameters the form shows: the composed config's, then the keys this launch adds. */
+export function formParameters(hydra: HydraConfig | null, form: Pick<LaunchForm, 'added'>): HydraParameter[] {
+  const known = hydra?.parameters ?? [];
+  return [...known, ...form.added.filter((path) => !known.some((parameter) => parameter.path === path)).map(addedParameter)];
+}
+
+/** A `???` in the config: a value no launch may leave unset. */
+const MISSING = '???';
+
+/** Several options chosen at once: the primary lists several (callbacks), or the source job chose several. */
+export const isListValued = (group: HydraGroup, value: GroupValue | undefined) => Array.isArray(value) || group.default.length > 1;
+
+/** The group's choice when the user makes none: the composed config's, nothing for a required (`???`) group. */
+export function defaultGroupValue(group: HydraGroup): GroupValue {
+  const chosen = group.default.filter((option) => option !== MISSING);
+  return group.default.length > 1 ? chosen : (chosen[0] ?? '');
+}
+
+const isEmptyChoice = (value: GroupValue | undefined) => value === undefined || value === '' || (Array.isArray(value) && value.length === 0);
+
+/** The source job's choice for this group: named by its overrideKey, or (older jobs) by a path used only once. */
+function findChoice(choices: readonly GroupChoiceInput[], group: HydraGroup, all: readonly HydraGroup[]) {
+  return choices.find((choice) => choice.group === group.overrideKey) ?? (all.filter((entry) => entry.path === group.path).length === 1 ? choices.find((choice) => choice.group === group.path) : undefined);
+}
+
+function valueOfChoice(choice: GroupChoiceInput, group: HydraGroup): GroupValue {
+  if (choice.options) return [...choice.options];
+  return isListValued(group, undefined) ? (choice.option ? [choice.option] : []) : (choice.option ?? '');
+}
+
+/** A choice as the server takes it: `options` for several, `option` null for a group turned off. */
+function choiceInput(group: string, value: GroupValue): GroupChoiceInput {
+  if (!Array.isArray(value)) return { group, option: value === '' ? null : value };
+  return value.length > 0 ? { group, options: [...value] } : { group, option: null };
+}
 
 /**
- * The parameters the form shows: the config's, then any the source job set that the config does not list (kept,
- * so a clone launches with exactly its original's values).
+ * The group choices the form stands for: those that differ from the composed config's, and those given explicitly
+ * (a clone keeps its choices even where they are the default). A required group not chosen yet is not sent.
  */
-export function formParameters(hydra: HydraConfig | null, input: Pick<JobInputValue, 'parameters'> | null): HydraParameter[] {
-  const known = hydra?.parameters ?? [];
-  const extra = (input?.parameters ?? [])
-    .filter((parameter) => !known.some((entry) => entry.path === parameter.path))
-    .map((parameter): HydraParameter => ({ path: parameter.path, type: valueType(parameter.value), default: undefined, readOnly: false, source: 'set by the job it came from' }));
-  return [...known, ...extra];
+export function groupChoices(form: Pick<LaunchForm, 'groups' | 'explicitGroups'>, hydra: HydraConfig | null): GroupChoiceInput[] {
+  const choices: GroupChoiceInput[] = [];
+  for (const group of hydra?.groups ?? []) {
+    const key = group.overrideKey;
+    const value = form.groups[key] ?? defaultGroupValue(group);
+    if (group.required && isEmptyChoice(value)) continue;
+    if (same(value, defaultGroupValue(group)) && !form.explicitGroups.includes(key)) continue;
+    choices.push(choiceInput(key, value));
+  }
+  return choices;
 }
 
 const str = (value: string | null | undefined) => value ?? '';
@@ -164,36 +209,73 @@ export function formFromInput(input: JobInputValue | null, hydra: HydraConfig | 
       rawOverrides: input.rawOverrides,
       allowUnpushed: input.allowUnpushed,
       parentJobId: input.parentJobId,
-      explicitParameters: input.parameters.map((parameter) => parameter.path),
-      explicitGroups: input.groups.map((choice) => choice.group),
     });
   }
   return applyHydra(form, hydra, input);
 }
 
-/** The group and parameter fields for (another) primary's config, keeping what the user set explicitly. */
+/**
+ * The group and parameter fields for a (re)composed config: the source job's values when filling from one, else
+ * what the user set explicitly where the config still has it, else the config's defaults. Explicit values whose
+ * key the config no longer has are dropped and listed in `dropped`, so the user sees what will not be sent.
+ */
 export function applyHydra(form: LaunchForm, hydra: HydraConfig | null, input: Pick<JobInputValue, 'parameters' | 'groups'> | null): LaunchForm {
-  const groups: Record<string, string> = {};
-  const parameters: Record<string, string | boolean> = {};
-  if (hydra) {
-    for (const group of hydra.groups) {
-      const chosen = input?.groups.find((choice) => choice.group === group.path);
-      groups[group.path] = chosen ? (chosen.option ?? '') : form.explicitGroups.includes(group.path) && group.path in form.groups ? form.groups[group.path]! : (group.default[0] ?? '');
+  if (!hydra) return { ...form, groups: {}, parameters: {}, explicitGroups: [], explicitParameters: [], added: [] };
+  const dropped = [...form.dropped];
+  const drop = (what: string) => {
+    if (!dropped.includes(what)) dropped.push(what);
+  };
+
+  const groups: Record<string, GroupValue> = {};
+  const explicitGroups: string[] = [];
+  for (const group of hydra.groups) {
+    const key = group.overrideKey;
+    const given = input ? findChoice(input.groups, group, hydra.groups) : undefined;
+    if (given) groups[key] = valueOfChoice(given, group);
+    else if (form.explicitGroups.includes(key) && key in form.groups) groups[key] = form.groups[key]!;
+    else {
+      groups[key] = defaultGroupValue(group);
+      continue;
     }
+    explicitGroups.push(key);
   }
-  for (const parameter of formParameters(hydra, input)) {
-    const given = input?.parameters.find((entry) => entry.path === parameter.path);
-    parameters[parameter.path] = given
-      ? formatParameter(given.value, parameter.type)
-      : form.explicitParameters.includes(parameter.path) && parameter.path in form.parameters
-        ? form.parameters[parameter.path]!
-        : formatParameter(parameter.default, parameter.type);
+  const unplaced = [...form.explicitGroups, ...(input?.groups ?? []).filter((choice) => !hydra.groups.some((group) => findChoice([choice], group, hydra.groups))).map((choice) => choice.group)];
+  for (const key of unplaced) if (!explicitGroups.includes(key)) drop(`${key} (group)`);
+
+  const known = new Set(hydra.parameters.map((parameter) => parameter.path));
+  const parameters: Record<string, string | boolean> = {};
+  const explicitParameters: string[] = [];
+  for (const parameter of hydra.parameters) {
+    const path = parameter.path;
+    const given = input?.parameters.find((entry) => entry.path === path);
+    if (given) parameters[path] = formatParameter(given.value, parameter.type);
+    else if (form.explicitParameters.includes(path) && path in form.parameters) parameters[path] = form.parameters[path]!;
+    else {
+      parameters[path] = parameter.required ? '' : formatParameter(parameter.default, parameter.type);
+      continue;
+    }
+    explicitParameters.push(path);
   }
-  return { ...form, primary: hydra ? form.primary || hydra.primary : form.primary, groups, parameters };
+  // Keys added on purpose stay added; any other value for a key the config does not have cannot be sent.
+  const added: string[] = [];
+  for (const entry of input?.parameters ?? []) {
+    if (known.has(entry.path)) continue;
+    if (entry.add) {
+      parameters[entry.path] = formatParameter(entry.value, typeof entry.value === 'boolean' ? 'BOOL' : UNTYPED);
+      added.push(entry.path);
+      explicitParameters.push(entry.path);
+    } else drop(entry.path);
+  }
+  for (const path of form.explicitParameters) {
+    if (known.has(path) || added.includes(path)) continue;
+    if (form.added.includes(path)) {
+      parameters[path] = form.parameters[path] ?? '';
+      added.push(path);
+      explicitParameters.push(path);
+    } else drop(path);
+  }
+  return { ...form, primary: form.primary || hydra.primary, groups, parameters, explicitGroups, explicitParameters, added, dropped };
 }
-
-
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 function count(text: string, field: string, errors: Record<string, string>): number {
   const trimmed = text.trim();
@@ -204,31 +286,43 @@ function count(text: string, field: string, errors: Record<string, string>): num
 
 const orNull = (text: string) => (text.trim() === '' ? null : text.trim());
 
+export const REQUIRED_GROUP = 'required (??? in the config): choose an option';
+export const REQUIRED_VALUE = 'required (??? in the config): set a value';
+
+/** What the form lacks before a launch: the required groups and values not set yet, by their names. */
+export function missingRequired(errors: Record<string, string>): string[] {
+  return Object.entries(errors)
+    .filter(([, message]) => message === REQUIRED_GROUP || message === REQUIRED_VALUE)
+    .map(([field]) => field.replace(/^(groups|parameters)\./, ''));
+}
+
 /**
  * The JobInput the form stands for, and (field as the server names it → what is wrong) for the values that cannot
- * be sent at all.
+ * be sent at all, required ones not set among them.
  */
 export function inputFromForm(form: LaunchForm, hydra: HydraConfig | null, projectId: number) {
   const errors: Record<string, string> = {};
-  const groups: JobInputValue['groups'] = [];
-  const parameters: JobInputValue['parameters'] = [];
-  if (hydra) {
-    for (const group of hydra.groups) {
-      const chosen = form.groups[group.path] ?? '';
-      const byDefault = group.default[0] ?? '';
-      if (chosen !== byDefault || form.explicitGroups.includes(group.path)) groups.push({ group: group.path, option: chosen === '' ? null : chosen });
-    }
+  const parameters: ParameterInput[] = [];
+  for (const group of hydra?.groups ?? []) {
+    if (group.required && isEmptyChoice(form.groups[group.overrideKey])) errors[`groups.${group.overrideKey}`] = REQUIRED_GROUP;
   }
-  for (const parameter of formParameters(hydra, null).concat(extraFromForm(form, hydra))) {
+  for (const parameter of formParameters(hydra, form)) {
     if (parameter.readOnly) continue;
     const typed = form.parameters[parameter.path];
     if (typed === undefined) continue;
-    const parsed = parseParameter(typed, parameter.type);
-    if (parsed.error !== undefined) {
-      errors[`parameters.${parameter.path}`] = parsed.error;
+    const field = `parameters.${parameter.path}`;
+    if (parameter.required && (typed === '' || typed === MISSING)) {
+      errors[field] = REQUIRED_VALUE;
       continue;
     }
-    if (!same(parsed.value, parameter.default) || form.explicitParameters.includes(parameter.path)) parameters.push({ path: parameter.path, value: parsed.value });
+    // A `???` says nothing about its type: what is typed is read as Hydra reads a command line.
+    const parsed = parseParameter(typed, parameter.required && parameter.type === 'STRING' ? UNTYPED : parameter.type);
+    if (parsed.error !== undefined) {
+      errors[field] = parsed.error;
+      continue;
+    }
+    if (form.added.includes(parameter.path) && !hydra?.parameters.some((entry) => entry.path === parameter.path)) parameters.push({ path: parameter.path, value: parsed.value, add: true });
+    else if (!same(parsed.value, parameter.default) || form.explicitParameters.includes(parameter.path)) parameters.push({ path: parameter.path, value: parsed.value });
   }
   const input = {
     projectId,
@@ -245,7 +339,7 @@ export function inputFromForm(form: LaunchForm, hydra: HydraConfig | null, proje
     memory: form.memory.trim(),
     timeLimit: form.timeLimit.trim(),
     primary: hydra ? form.primary || hydra.primary : null,
-    groups,
+    groups: groupChoices(form, hydra),
     parameters,
     rawOverrides: form.rawOverrides,
     parentJobId: form.parentJobId,
@@ -256,15 +350,12 @@ export function inputFromForm(form: LaunchForm, hydra: HydraConfig | null, proje
 
 export type Translation = ReturnType<typeof inputFromForm>;
 
-/** Parameters in the form that the config does not list (carried over from the source job). */
-function extraFromForm(form: LaunchForm, hydra: HydraConfig | null): HydraParameter[] {
-  const known = new Set((hydra?.parameters ?? []).map((parameter) => parameter.path));
-  return Object.entries(form.parameters)
-    .filter(([path]) => !known.has(path))
-    .map(([path, typed]): HydraParameter => {
-      const guess = typeof typed === 'boolean' ? 'BOOL' : valueType(parseParameter(typed, 'NULL').value);
-      return { path, type: guess, default: undefined, readOnly: false, source: '' };
-    });
+/** Why a key cannot be added as typed, or null: a dotted key that neither the config nor the form has. */
+export function newKeyProblem(path: string, hydra: HydraConfig | null, form: Pick<LaunchForm, 'added'>): string | null {
+  if (!/^[A-Za-z_][\w-]*(\.[\w-]+)*$/.test(path)) return 'a dotted key, e.g. trainer.precision';
+  if (hydra?.parameters.some((parameter) => parameter.path === path)) return `${path} is in the config already: set it above`;
+  if (form.added.includes(path)) return `${path} is added already`;
+  return null;
 }
 
 /** The server's message without the field name it starts with ("memory: … is not …" → "… is not …"). */

@@ -7,7 +7,7 @@ import { createClustersLive, createGpuLive } from '../api/clusters';
 import { ApiError, errorMessage } from '../api/client';
 import { fetchHydraConfig, fetchJobTemplate, fetchLastJobInput, previewScript, submitJob, type ScriptPreview } from '../api/launch';
 import { createLive } from '../api/live';
-import { DEFAULT_FORM, applyHydra, controlIdForField, formFromInput, formParameters, inputFromForm, messageForField, type HydraConfig, type HydraParameter, type LaunchForm } from './launch-form';
+import { DEFAULT_FORM, applyHydra, controlIdForField, formFromInput, formParameters, groupChoices, inputFromForm, messageForField, missingRequired, newKeyProblem, type GroupChoiceInput, type GroupValue, type HydraConfig, type HydraParameter, type LaunchForm } from './launch-form';
 
 interface Checked extends ScriptPreview {
   /** The input it was checked for, as JSON. */
@@ -27,6 +27,10 @@ const FIXED_FIELDS = ['cluster', 'partition', 'gpuType', 'nodes', 'gpusPerNode',
 
 const CHECK_DELAY_MS = 300;
 
+/** The section of the keys this launch adds (`+key=value`), shown last. */
+export const ADDED_SECTION = 'added by this launch';
+const rank = (section: string) => (section === '' ? 0 : section === ADDED_SECTION ? 2 : 1);
+
 const topLevel = (path: string) => (path.includes('.') ? path.slice(0, path.indexOf('.')) : '');
 
 export function createLaunchState(options: { projectId: () => number; cloneId: () => number | null; onLaunched: (job: { id: number; name: string }) => void; onError: (message: string) => void }) {
@@ -35,6 +39,8 @@ export function createLaunchState(options: { projectId: () => number; cloneId: (
   const [ready, setReady] = createSignal(false);
   const [hydra, setHydra] = createSignal<HydraConfig | null>(null);
   const [hydraLoading, setHydraLoading] = createSignal(false);
+  /** Why the config could not be composed with the current choices (the form shows the last one that could). */
+  const [composeError, setComposeError] = createSignal<string | null>(null);
   const gpus = createGpuLive(() => (ready() ? form.cluster : null));
   const firstCluster = () => {
     const known = clusters.value() ?? [];
@@ -50,7 +56,15 @@ export function createLaunchState(options: { projectId: () => number; cloneId: (
       const clone = options.cloneId();
       const template = clone !== null ? await fetchJobTemplate(clone) : null;
       const input = template?.input ?? (await fetchLastJobInput(options.projectId()));
-      return { template, input, hydra: await fetchHydraConfig(options.projectId(), input?.primary ?? null) };
+      const primary = input?.primary ?? null;
+      // Composed with the source job's choices, so its options' parameters are the ones shown. Choices the config
+      // no longer accepts (an option since removed) still leave a form: the defaults', with the refusal shown.
+      try {
+        return { template, input, hydra: await fetchHydraConfig(options.projectId(), primary, input?.groups ?? []), composeError: null };
+      } catch (error) {
+        if (!input?.groups.length) throw error;
+        return { template, input, hydra: await fetchHydraConfig(options.projectId(), primary), composeError: errorMessage(error) };
+      }
     },
   });
   createEffect(() => {
@@ -61,6 +75,7 @@ export function createLaunchState(options: { projectId: () => number; cloneId: (
     // A fresh launch pre-filled from the last one is not a clone of it.
     if (clone === null) filled.parentJobId = null;
     setHydra(loaded.hydra);
+    setComposeError(loaded.composeError);
     setForm(reconcile(filled));
     setReady(true);
   });
@@ -72,27 +87,64 @@ export function createLaunchState(options: { projectId: () => number; cloneId: (
     if (ready() && !form.cluster && clusters.value()?.length) setForm('cluster', firstCluster());
   });
 
-  const changePrimary = async (primary: string) => {
-    setForm('primary', primary);
+  // Recomposing after each choice: the newest request wins, so a slow answer never undoes a later choice.
+  let composing = 0;
+  const compose = async (primary: string, choices: readonly GroupChoiceInput[]): Promise<HydraConfig | null | undefined> => {
+    const mine = ++composing;
     setHydraLoading(true);
     try {
-      const config = await fetchHydraConfig(options.projectId(), primary);
-      setHydra(config);
-      setForm(reconcile(applyHydra({ ...unwrap(form), primary }, config, null)));
+      const config = await fetchHydraConfig(options.projectId(), primary, choices);
+      if (mine !== composing) return undefined;
+      setComposeError(null);
+      return config;
     } catch (error) {
-      options.onError(errorMessage(error));
+      if (mine === composing) setComposeError(errorMessage(error));
+      return undefined;
     } finally {
-      setHydraLoading(false);
+      if (mine === composing) setHydraLoading(false);
     }
+  };
+  const adopt = (config: HydraConfig | null) => {
+    setHydra(config);
+    setForm(reconcile(applyHydra(structuredClone(unwrap(form)), config, null)));
+  };
+
+  const changePrimary = async (primary: string) => {
+    setForm('primary', primary);
+    const config = await compose(primary, []);
+    if (config === undefined) return;
+    adopt(config);
+    // Choices the user made that the new primary has too: composed with them, so their parameters are shown.
+    const kept = groupChoices(form, config);
+    if (kept.length === 0) return;
+    const recomposed = await compose(primary, kept);
+    if (recomposed !== undefined) adopt(recomposed);
   };
   const setParameter = (path: string, value: string | boolean) => {
     setForm('parameters', path, value);
     if (!form.explicitParameters.includes(path)) setForm('explicitParameters', (list) => [...list, path]);
   };
-  const setGroup = (path: string, option: string) => {
-    setForm('groups', path, option);
-    if (!form.explicitGroups.includes(path)) setForm('explicitGroups', (list) => [...list, path]);
+  /** A new choice recomposes the config: the chosen option's parameters replace the previous one's. */
+  const setGroup = async (key: string, value: GroupValue) => {
+    setForm('groups', key, value);
+    if (!form.explicitGroups.includes(key)) setForm('explicitGroups', (list) => [...list, key]);
+    const config = await compose(form.primary || hydra()?.primary || '', groupChoices(form, hydra()));
+    if (config !== undefined) adopt(config);
   };
+  /** A key the composed config does not have, sent as `+path=value`; the reason when it cannot be added. */
+  const addParameter = (path: string, value: string): string | null => {
+    const problem = newKeyProblem(path, hydra(), form);
+    if (problem) return problem;
+    setForm('added', (list) => [...list, path]);
+    setParameter(path, value);
+    return null;
+  };
+  const removeParameter = (path: string) => {
+    setForm('added', (list) => list.filter((entry) => entry !== path));
+    setForm('explicitParameters', (list) => list.filter((entry) => entry !== path));
+    setForm('parameters', path, undefined!);
+  };
+  const dismissDropped = () => setForm('dropped', []);
 
   // ---- the server's check (previewScript), a pause after the last change ----
   const translation = createMemo(() => (ready() ? inputFromForm(form, hydra(), options.projectId()) : null));
@@ -144,7 +196,7 @@ export function createLaunchState(options: { projectId: () => number; cloneId: (
 
   const controlled = createMemo(() => {
     const fields = new Set(FIXED_FIELDS);
-    for (const group of hydra()?.groups ?? []) fields.add(`groups.${group.path}`);
+    for (const group of hydra()?.groups ?? []) fields.add(`groups.${group.overrideKey}`);
     for (const parameter of Object.keys(form.parameters)) fields.add(`parameters.${parameter}`);
     return fields;
   });
@@ -160,12 +212,16 @@ export function createLaunchState(options: { projectId: () => number; cloneId: (
     const server = serverError();
     return server && (!server.field || !controlled().has(server.field)) ? server.message : null;
   };
+  /** The required (`???`) groups and values not set yet: the launch waits for them. */
+  const missing = createMemo(() => missingRequired(translation()?.errors ?? {}));
   const checkStatus = () =>
     checking()
       ? 'Checking with the server…'
       : checked()
         ? '✓ Checked: this exact script is what gets submitted.'
-        : Object.keys(translation()?.errors ?? {}).length
+        : missing().length
+          ? `Required before a launch: ${missing().join(', ')}.`
+          : Object.keys(translation()?.errors ?? {}).length
           ? 'Fix the marked fields to see the script.'
           : serverError()
             ? 'The server refused a value (see the marked field).'
@@ -189,7 +245,10 @@ export function createLaunchState(options: { projectId: () => number; cloneId: (
     const current = translation();
     if (!current) return;
     const localField = Object.keys(current.errors)[0];
-    if (localField) return focusField(localField);
+    if (localField) {
+      if (missing().length) setSubmitError({ message: `Not launched: set the required ${missing().length === 1 ? 'field' : 'fields'} first (${missing().join(', ')}).` });
+      return focusField(localField);
+    }
     setSubmitting(true);
     try {
       clearTimeout(timer);
@@ -242,23 +301,19 @@ export function createLaunchState(options: { projectId: () => number; cloneId: (
     if (form.partition && !choices.some((choice) => choice.value === form.partition)) choices.push({ value: form.partition, label: form.partition });
     return choices;
   });
-  /** The parameters by their top-level key (top level first), then those only the source job set. */
+  /** The parameters by their top-level key (top level first), then the keys this launch adds. */
   const parameterGroups = createMemo(() => {
     const groups = new Map<string, HydraParameter[]>();
-    for (const parameter of formParameters(hydra(), null)) {
-      const key = topLevel(parameter.path);
+    const config = hydra();
+    for (const parameter of formParameters(config, form)) {
+      const known = config?.parameters.includes(parameter) ?? false;
+      const key = known ? topLevel(parameter.path) : ADDED_SECTION;
       groups.set(key, [...(groups.get(key) ?? []), parameter]);
     }
-    for (const path of Object.keys(form.parameters)) {
-      if (!hydra()?.parameters.some((parameter) => parameter.path === path)) {
-        const key = 'set by the original job';
-        groups.set(key, [...(groups.get(key) ?? []), { path, type: typeof form.parameters[path] === 'boolean' ? 'BOOL' : 'STRING', default: undefined, readOnly: false, source: 'not in the current config' }]);
-      }
-    }
-    return [...groups.entries()].sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : 0));
+    return [...groups.entries()].sort(([a], [b]) => rank(a) - rank(b));
   });
   /** Whether a parameter group holds something to see (a value set, an error), so it opens by itself. */
-  const groupHasNews = (parameters: HydraParameter[]) => parameters.some((parameter) => form.explicitParameters.includes(parameter.path) || errorFor(`parameters.${parameter.path}`));
+  const groupHasNews = (parameters: HydraParameter[]) => parameters.some((parameter) => parameter.required || form.explicitParameters.includes(parameter.path) || errorFor(`parameters.${parameter.path}`));
 
   return {
     form,
@@ -268,10 +323,15 @@ export function createLaunchState(options: { projectId: () => number; cloneId: (
     template,
     hydra,
     hydraLoading,
+    composeError,
+    missing,
     gpusLive: () => gpus.value() !== undefined,
     changePrimary,
     setParameter,
     setGroup,
+    addParameter,
+    removeParameter,
+    dismissDropped,
     checking,
     checked,
     checkStatus,

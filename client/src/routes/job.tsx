@@ -116,7 +116,7 @@ export default function Job() {
                       <dt>Config</dt>
                       <dd class="mono">
                         {value().input.primary}
-                        {[...value().input.groups.map((choice) => ` ${choice.group}=${choice.option ?? 'null'}`), ...value().input.parameters.map((parameter) => ` ${parameter.path}=${JSON.stringify(parameter.value)}`)].join('')}
+                        {[...value().input.groups.map((choice) => ` ${choice.group}=${choice.options ? `[${choice.options.join(',')}]` : (choice.option ?? 'null')}`), ...value().input.parameters.map((parameter) => ` ${parameter.add ? '+' : ''}${parameter.path}=${JSON.stringify(parameter.value)}`)].join('')}
                         {value().input.rawOverrides ? ` ${value().input.rawOverrides}` : ''}
                       </dd>
                     </Show>
