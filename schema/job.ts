@@ -6,7 +6,7 @@ import { HydraConfigError } from '../server/projects/hydra/config.js';
 import type { GroupChoice, JobInput as JobInputValue, ParameterValue } from '../server/jobs/input.js';
 import { LOG_TAIL_BYTES, logTailBytes } from '../server/jobs/log-text.js';
 import type { JobLogChunk } from '../server/events.js';
-import type { JobLog as JobLogValue, LineageNode as LineageNodeValue, ScriptPreview as ScriptPreviewValue } from '../server/jobs/service.js';
+import type { JobLog as JobLogValue, LaunchInput, LineageNode as LineageNodeValue, ScriptPreview as ScriptPreviewValue } from '../server/jobs/service.js';
 import { JOB_STATES } from '../server/jobs/transitions.js';
 import { builder } from './builder.js';
 import { clusterErrors } from './errors.js';
@@ -102,11 +102,15 @@ const JobInput = builder.inputType('JobInput', {
     rawOverrides: t.string({ defaultValue: JOB_INPUT_DEFAULTS.rawOverrides, description: 'Hydra overrides as typed, e.g. `+trainer.precision=16 seed=1`; parsed, never pasted.' }),
     parentJobId: t.int({ description: 'The job this one was cloned or branched from.' }),
     allowUnpushed: t.boolean({ defaultValue: JOB_INPUT_DEFAULTS.allowUnpushed }),
+    commit: t.string({
+      description:
+        "The commit previewScript showed (ScriptPreview.commit). submitJob refuses with a ValidationError on `commit` when the repository's HEAD is another one now: the form was computed from the work tree at that commit. Omit it to launch whatever HEAD is.",
+    }),
   }),
 });
 
 /** GraphQL input (optional fields may be absent) → the service's JobInput (every field present). */
-function toJobInput(input: typeof JobInput.$inferInput): JobInputValue {
+function toJobInput(input: typeof JobInput.$inferInput): LaunchInput {
   return {
     projectId: input.projectId,
     cluster: input.cluster,
@@ -127,6 +131,7 @@ function toJobInput(input: typeof JobInput.$inferInput): JobInputValue {
     rawOverrides: input.rawOverrides ?? JOB_INPUT_DEFAULTS.rawOverrides,
     parentJobId: input.parentJobId ?? null,
     allowUnpushed: input.allowUnpushed ?? JOB_INPUT_DEFAULTS.allowUnpushed,
+    commit: input.commit ?? null,
   };
 }
 
@@ -220,6 +225,7 @@ const ScriptPreview = builder.objectRef<ScriptPreviewValue>('ScriptPreview').imp
   fields: (t) => ({
     tag: t.exposeString('tag', { description: 'Pass it to submitJob to submit exactly this script.' }),
     script: t.exposeString('script'),
+    commit: t.exposeString('commit', { description: 'The full sha of the commit the job checks out: HEAD as the repository is now. Send it back as JobInput.commit.' }),
     warnings: t.exposeStringList('warnings'),
   }),
 });

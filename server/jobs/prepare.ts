@@ -1,12 +1,14 @@
 // What a launch would run, before anything is stored: its tag, its checked input, the exact sbatch script and its
 // paths on the cluster. Preview and submit both go through here, so a preview shows exactly what a submit sends.
 import { randomBytes } from 'node:crypto';
+import { posix } from 'node:path';
 import type { EntityManager } from '@mikro-orm/sqlite';
 import type { ClusterService } from '../clusters/service.js';
 import { readScriptTemplate } from '../config.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { findHydraConfigDir, readHydraConfig } from '../projects/hydra/config.js';
 import type { ProjectService } from '../projects/service.js';
+import { SETTINGS_FILE } from '../projects/settings.js';
 import { expandHome, homeDirectory } from '../slurm/jobs.js';
 import { isJobTag, jobDirOf, jobPaths, repoDirOf } from '../slurm/layout.js';
 import { renderScript } from '../slurm/script.js';
@@ -15,6 +17,8 @@ import { buildHydraArgs, slug, validateDescription, validateResources, type JobI
 export interface ScriptPreview {
   tag: string;
   script: string;
+  /** The full sha of the commit the job checks out: HEAD when the preview read the repository. */
+  commit: string;
   /** Reasons the launch may not do what the user expects (dirty tree, unpushed commit). */
   warnings: string[];
 }
@@ -23,6 +27,33 @@ export interface ScriptPreview {
 export function checkTag(tag: string): string {
   if (!isJobTag(tag)) throw new ValidationError('tag', 'must be 12 lowercase letters or digits, as previewScript returns it');
   return tag;
+}
+
+/** What a launch sends: the settings, and the commit its preview showed (submit refuses when HEAD has moved since). */
+export interface LaunchInput extends JobInput {
+  commit?: string | null;
+}
+
+export const shortSha = (sha: string): string => sha.slice(0, 8);
+
+/** At most this many changed files are named in a warning; the rest are counted. */
+const NAMED_FILES = 5;
+
+/**
+ * The warning for a dirty work tree. The form and its validation read the work tree, the job runs HEAD: changes to
+ * what the form reads (the Hydra config directory, the settings file, the train script) are named, since the form
+ * shows values the job will not get.
+ */
+function dirtyWarning(headSha: string, changedFiles: readonly string[], read: { configDir: string | null; trainScript: string }): string {
+  const trainScript = posix.normalize(read.trainScript);
+  const readByForm = (file: string) =>
+    file === SETTINGS_FILE ||
+    file === trainScript ||
+    (read.configDir !== null && (read.configDir === '' ? file.endsWith('.yaml') : file.startsWith(`${read.configDir}/`)));
+  const named = changedFiles.filter(readByForm);
+  if (named.length === 0) return `The working tree has uncommitted changes: the job runs commit ${shortSha(headSha)} without them.`;
+  const more = named.length > NAMED_FILES ? ` and ${named.length - NAMED_FILES} more` : '';
+  return `Uncommitted changes to ${named.slice(0, NAMED_FILES).join(', ')}${more}: the form shows them, but the job runs commit ${shortSha(headSha)} without them. Commit them (and preview again) to launch them.`;
 }
 
 export const newTag = (): string => {
@@ -49,9 +80,11 @@ export function createLaunchPreparer({ clusters, projects }: { clusters: Cluster
     return expandHome(cluster.workspace, await home);
   }
 
-  return async function prepare(em: EntityManager, input: JobInput, tagArgument: string | null) {
+  return async function prepare(em: EntityManager, input: LaunchInput, tagArgument: string | null) {
     const tag = checkTag(tagArgument ?? newTag());
-    const project = await projects.get(em, input.projectId).catch((error: unknown) => {
+    // The repository as it is now, not as last synced: the form and validation below read this work tree, so the
+    // job must run this HEAD (the row is updated too, so the project's page shows what a launch runs).
+    const { project, changedFiles } = await projects.refresh(em, input.projectId).catch((error: unknown) => {
       throw error instanceof NotFoundError ? new ValidationError('projectId', error.message) : error;
     });
     const cluster = clusters.config(input.cluster);
@@ -64,8 +97,8 @@ export function createLaunchPreparer({ clusters, projects }: { clusters: Cluster
     if (!project.cloneUrl) throw new ValidationError('projectId', `${project.name} has no origin remote: the cluster has nowhere to fetch its code from`);
 
     const warnings: string[] = [];
-    if (project.dirty) warnings.push('The working tree has uncommitted changes: the job runs the last commit without them.');
-    if (!project.pushed) warnings.push(`Commit ${project.headSha.slice(0, 8)} is on no remote branch: the cluster cannot fetch it unless it can reach this repository.`);
+    if (project.dirty) warnings.push(dirtyWarning(project.headSha, changedFiles, { configDir: hydra?.configDir ?? null, trainScript: project.settings.train_script }));
+    if (!project.pushed) warnings.push(`Commit ${shortSha(project.headSha)} is on no remote branch: the cluster cannot fetch it unless it can reach this repository.`);
 
     const workspace = await workspaceOf(cluster.name);
     const jobDir = jobDirOf(workspace, tag);

@@ -1,7 +1,7 @@
 // The job service as server/services.ts builds it, on an in-memory database, with the fixture ML project as a real
 // git repository (and a bare origin) and a fake transport that records what would have reached the cluster.
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -394,6 +394,79 @@ describe('job service', () => {
       const job = await w.jobs.submit(fork(w), w.input({ allowUnpushed: true }));
       expect(job).toMatchObject({ state: 'PENDING', commitSha: head });
       expect(w.calls.filter((call) => call.kind === 'submit')[0]!.argv[6]).toBe(head);
+    });
+  });
+
+  describe('the commit a launch runs', () => {
+    const checkedOut = (w: World) => w.calls.filter((call) => call.kind === 'submit').map((call) => call.argv[6]);
+
+    it('is HEAD as the preview read it, committed after the project was added and never synced', async () => {
+      const own = fixtureRepo();
+      const w = await open(own.work, { submit: acceptingSbatch });
+      const added = w.project.headSha;
+      writeFileSync(join(own.work, 'conf', 'train.yaml'), `${readFileSync(join(own.work, 'conf', 'train.yaml'), 'utf8')}\nwarmup_steps: 10\n`);
+      git(own.work, 'commit', '-qam', 'Warmup');
+      git(own.work, 'push', '-q');
+      const head = git(own.work, 'rev-parse', 'HEAD');
+      expect(head).not.toBe(added);
+
+      const preview = await w.jobs.preview(fork(w), w.input());
+      expect(preview.commit).toBe(head);
+      expect(preview.warnings).toEqual([]);
+      const job = await w.jobs.submit(fork(w), { ...w.input(), commit: preview.commit });
+      expect(job).toMatchObject({ state: 'PENDING', commitSha: head });
+      // The cluster checks out the commit the form was computed from, not the one read when the project was added.
+      expect(checkedOut(w)).toEqual([head]);
+      // The project's row follows: its page shows what a launch runs.
+      expect(await w.services.projects.get(fork(w), w.project.id)).toMatchObject({ headSha: head, headSubject: 'Warmup', dirty: false, pushed: true });
+      // The previewed commit is a check, not a setting: a clone is previewed anew.
+      expect((await fork(w).findOneOrFail(Job, { id: job.id })).input).not.toHaveProperty('commit');
+    });
+
+    it('refuses a submit when HEAD moved after the preview, naming both commits, and stores nothing', async () => {
+      const own = fixtureRepo();
+      const w = await open(own.work, { submit: acceptingSbatch });
+      const preview = await w.jobs.preview(fork(w), w.input());
+      writeFileSync(join(own.work, 'train.py'), 'print("moved on")\n');
+      git(own.work, 'commit', '-qam', 'Moved on');
+      git(own.work, 'push', '-q');
+      const head = git(own.work, 'rev-parse', 'HEAD');
+
+      const refusal = await w.jobs.submit(fork(w), { ...w.input(), commit: preview.commit }, preview.tag).catch((caught: unknown) => caught);
+      expect(refusal).toBeInstanceOf(ValidationError);
+      expect(refusal).toMatchObject({ field: 'commit' });
+      expect((refusal as Error).message).toBe(`commit: HEAD is now ${head.slice(0, 8)}, not ${preview.commit.slice(0, 8)} as previewed: preview again to see what the job would run`);
+      expect(await fork(w).count(Job, {})).toBe(0);
+      expect(checkedOut(w)).toEqual([]);
+
+      // What the client does next: preview again, and submit that.
+      const again = await w.jobs.preview(fork(w), w.input());
+      expect(again.commit).toBe(head);
+      expect(await w.jobs.submit(fork(w), { ...w.input(), commit: again.commit }, again.tag)).toMatchObject({ state: 'PENDING', commitSha: head });
+      expect(checkedOut(w)).toEqual([head]);
+    });
+
+    it('refuses a commit that is not a full sha, and launches HEAD when none is given', async () => {
+      const w = await open(repo.work, { submit: acceptingSbatch });
+      const refusal = await w.jobs.submit(fork(w), { ...w.input(), commit: w.project.headSha.slice(0, 8) }).catch((caught: unknown) => caught);
+      expect(refusal).toBeInstanceOf(ValidationError);
+      expect(refusal).toMatchObject({ field: 'commit', message: expect.stringContaining('must be the full commit sha previewScript returned') });
+      expect(await w.jobs.submit(fork(w), w.input())).toMatchObject({ state: 'PENDING', commitSha: w.project.headSha });
+    });
+
+    it('names the uncommitted files the form reads, which the job runs without', async () => {
+      const own = fixtureRepo();
+      const w = await open(own.work);
+      const head = w.project.headSha.slice(0, 8);
+      writeFileSync(join(own.work, 'README.md'), 'notes\n');
+      expect((await w.jobs.preview(fork(w), w.input())).warnings).toEqual([`The working tree has uncommitted changes: the job runs commit ${head} without them.`]);
+
+      writeFileSync(join(own.work, 'conf', 'model', 'vit.yaml'), 'name: vit\npatch_size: 8\n');
+      writeFileSync(join(own.work, 'train.py'), 'print("edited")\n');
+      writeFileSync(join(own.work, '.mlops-config.yaml'), `${readFileSync(join(own.work, '.mlops-config.yaml'), 'utf8')}venv: .venv\n`);
+      expect((await w.jobs.preview(fork(w), w.input())).warnings).toEqual([
+        `Uncommitted changes to .mlops-config.yaml, conf/model/vit.yaml, train.py: the form shows them, but the job runs commit ${head} without them. Commit them (and preview again) to launch them.`,
+      ]);
     });
   });
 

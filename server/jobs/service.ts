@@ -6,16 +6,15 @@ import type { Orm } from '../db/orm.js';
 import type { PubSub } from '../events.js';
 import type { ProjectService } from '../projects/service.js';
 import { createJobControl } from './control.js';
-import type { JobInput } from './input.js';
 import { createLineage } from './lineage.js';
 import { readJobLog } from './log.js';
-import { createLaunchPreparer, type ScriptPreview } from './prepare.js';
+import { createLaunchPreparer, type LaunchInput, type ScriptPreview } from './prepare.js';
 import { getJob, listJobs } from './queries.js';
 import { createSubmissions, type SubmissionOptions } from './submit.js';
 
 export type { JobLog } from './log.js';
 export type { LineageNode } from './lineage.js';
-export type { ScriptPreview } from './prepare.js';
+export type { LaunchInput, ScriptPreview } from './prepare.js';
 export type { JobFilter } from './queries.js';
 export type { SubmitPhase } from './submit.js';
 
@@ -33,9 +32,9 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch,
   const submissions = createSubmissions({ orm, clusters, events, prepare, afterSbatch, onSubmitPhase });
   return {
     get: getJob,
-    async preview(em: EntityManager, input: JobInput, tag: string | null = null): Promise<ScriptPreview> {
+    async preview(em: EntityManager, input: LaunchInput, tag: string | null = null): Promise<ScriptPreview> {
       const prepared = await prepare(em, input, tag);
-      return { tag: prepared.tag, script: prepared.script, warnings: prepared.warnings };
+      return { tag: prepared.tag, script: prepared.script, commit: prepared.project.headSha, warnings: prepared.warnings };
     },
     submit: submissions.submit,
     recoverSubmissions: submissions.recoverSubmissions,

@@ -9,8 +9,7 @@ import { ClusterUnreachableError, CommandTimeoutError, LaunchAlreadySubmittedErr
 import type { PubSub } from '../events.js';
 import { findSubmission, submitBatch } from '../slurm/jobs.js';
 import { jobPaths } from '../slurm/layout.js';
-import type { JobInput } from './input.js';
-import { checkTag, newTag, type PrepareLaunch } from './prepare.js';
+import { checkTag, newTag, shortSha, type LaunchInput, type PrepareLaunch } from './prepare.js';
 import { getJob } from './queries.js';
 import { adopted, changeOf, launchStored, saveAndAnnounceJob, submitFailed, submitted, submitUnanswered, type Change } from './transitions.js';
 
@@ -37,6 +36,9 @@ export async function resolveSubmitting(clusters: ClusterService, job: Job): Pro
   if (slurmJobId) adopted(job, slurmJobId);
   else submitFailed(job, 'The server stopped before sbatch answered, and SLURM has no job from this launch.');
 }
+
+/** A commit as git names it in full: SHA-1 or SHA-256. */
+const FULL_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 
 /** Runs `work` for one key at a time: a later call with the same key waits for the earlier one to finish. */
 function oneAtATimePerKey() {
@@ -83,12 +85,18 @@ export function createSubmissions({ orm, clusters, events, prepare, afterSbatch,
   const save = (em: EntityManager, change: Change): Promise<Job> => saveAndAnnounceJob(em, events, change);
 
   /** Validates a launch and stores it as SUBMITTING; from then on it is this process's to finish (`launching`). */
-  async function store(em: EntityManager, input: JobInput, tag: string) {
+  async function store(em: EntityManager, input: LaunchInput, tag: string) {
     const existing = await em.findOne(Job, { tag });
     if (existing) throw new LaunchAlreadySubmittedError(tag, existing.id);
-    const prepared = await prepare(em, input, tag);
+    const { commit: previewed = null, ...settings } = input;
+    if (previewed !== null && !FULL_SHA.test(previewed)) throw new ValidationError('commit', `must be the full commit sha previewScript returned (40 or 64 lowercase hex digits), not ${JSON.stringify(previewed.slice(0, 80))}`);
+    const prepared = await prepare(em, settings, tag);
+    // The form was computed from the work tree at the preview; a HEAD that moved since would run other code with it.
+    if (previewed !== null && previewed !== prepared.project.headSha) {
+      throw new ValidationError('commit', `HEAD is now ${shortSha(prepared.project.headSha)}, not ${shortSha(previewed)} as previewed: preview again to see what the job would run`);
+    }
     if (!prepared.project.pushed && !input.allowUnpushed) {
-      throw new ValidationError('allowUnpushed', `commit ${prepared.project.headSha.slice(0, 8)} is on no remote branch; push it, or set allowUnpushed if the cluster can reach this repository`);
+      throw new ValidationError('allowUnpushed', `commit ${shortSha(prepared.project.headSha)} is on no remote branch; push it, or set allowUnpushed if the cluster can reach this repository`);
     }
     if (input.parentJobId !== null) await getJob(em, input.parentJobId).catch(() => {
       throw new ValidationError('parentJobId', `no job with id ${input.parentJobId}`);
@@ -106,7 +114,8 @@ export function createSubmissions({ orm, clusters, events, prepare, afterSbatch,
         description: prepared.description,
         commitSha: prepared.project.headSha,
         branch: prepared.project.branch,
-        input,
+        // Without the previewed commit: it is a check, not a setting (a clone of this job is previewed anew).
+        input: settings,
         script: prepared.script,
         jobDir: prepared.jobDir,
       });
@@ -118,7 +127,7 @@ export function createSubmissions({ orm, clusters, events, prepare, afterSbatch,
     }
   }
 
-  async function submit(em: EntityManager, input: JobInput, tagArgument: string | null = null): Promise<Job> {
+  async function submit(em: EntityManager, input: LaunchInput, tagArgument: string | null = null): Promise<Job> {
     const tag = checkTag(tagArgument ?? newTag());
     const { job, prepared } = await storeOnce(tag, () => store(em, input, tag));
     try {

@@ -100,6 +100,31 @@ describe('readRepo', () => {
     expect(await readRepo(linked)).toMatchObject({ dirty: true });
   });
 
+  it('names the tracked files whose work-tree content is not HEAD\'s, whatever their names hold', async () => {
+    const work = join(mkdtempSync(join(tmpdir(), 'mc-git-')), 'resnet');
+    execFileSync('git', ['init', '-q', '-b', 'main', work]);
+    const odd = 'conf/a "quoted"\nname.yaml';
+    mkdirSync(join(work, 'conf'));
+    for (const file of ['train.py', 'conf/train.yaml', odd, 'README.md']) writeFileSync(join(work, file), 'v1\n');
+    git(work, 'add', '.');
+    git(work, 'commit', '-qm', 'First model');
+    expect(await readRepo(work)).toMatchObject({ dirty: false, changedFiles: [] });
+
+    writeFileSync(join(work, odd), 'v2\n');
+    rmSync(join(work, 'train.py'));
+    // Staged, and the work tree matches the index.
+    writeFileSync(join(work, 'conf/train.yaml'), 'v2\n');
+    git(work, 'add', 'conf/train.yaml');
+    // Untracked files never reach the cluster: not named.
+    writeFileSync(join(work, 'notes.txt'), 'x\n');
+    expect(await readRepo(work)).toMatchObject({ dirty: true, changedFiles: [odd, 'conf/train.yaml', 'train.py'] });
+
+    // Staged, then put back in the work tree: dirty for git status, yet the work tree is HEAD's.
+    git(work, 'checkout', '-q', 'HEAD', '--', 'train.py', odd);
+    writeFileSync(join(work, 'conf/train.yaml'), 'v1\n');
+    expect(await readRepo(work)).toMatchObject({ dirty: true, changedFiles: [] });
+  });
+
   // A change of the same size in the same second as the index was written leaves the file's stat as the index has
   // it: only git's "racily clean" rule, which compares with the index file's own time, finds it.
   it('finds a same-size change made in the same second as the index', async () => {

@@ -21,6 +21,11 @@ export interface RepoInfo {
   headSubject: string;
   /** Tracked files differ from HEAD (untracked files do not count: they never reach the cluster either way). */
   dirty: boolean;
+  /**
+   * Tracked files whose content in the work tree is not HEAD's, relative to the root: what the form reads but a job
+   * (which runs HEAD) does not get. Empty when only the index differs.
+   */
+  changedFiles: string[];
   /** Some remote-tracking branch contains HEAD, as far as the last fetch knows. */
   pushed: boolean;
 }
@@ -183,12 +188,13 @@ async function checkToplevel(path: string, found: { root: string; gitDir: string
 }
 
 /**
- * Tracked files differ from HEAD, as `git status --untracked-files=no` would say, read with plumbing: the index is
- * refreshed (a file touched but unchanged is clean) in a private copy, so the repository is never written, then
- * compared with HEAD (staged) and with the work tree (unstaged). Submodules count when their commit moved, not for
- * their own uncommitted changes, which would need git to run inside them under their own config.
+ * Whether tracked files differ from HEAD, as `git status --untracked-files=no` would say, and which ones differ in
+ * the work tree, read with plumbing: the index is refreshed (a file touched but unchanged is clean) in a private
+ * copy, so the repository is never written, then compared with HEAD (staged), with the work tree (unstaged), and HEAD
+ * with the work tree (the names). Submodules count when their commit moved, not for their own uncommitted changes,
+ * which would need git to run inside them under their own config.
  */
-async function isDirty(root: string, gitDir: string, overrides: Array<[string, string]>): Promise<boolean> {
+async function readChanges(root: string, gitDir: string, overrides: Array<[string, string]>): Promise<{ dirty: boolean; changedFiles: string[] }> {
   // The index of a linked worktree is in its own git directory too; GIT_INDEX_FILE, which could move it, is dropped.
   const indexPath = join(gitDir, 'index');
   const scratch = await mkdtemp(join(tmpdir(), 'mc-index-'));
@@ -207,12 +213,16 @@ async function isDirty(root: string, gitDir: string, overrides: Array<[string, s
     }
     const options = { overrides, env: { GIT_INDEX_FILE: index } };
     await runGit(root, ['update-index', '-q', '--ignore-submodules', '--refresh'], options);
-    const [staged, unstaged] = await Promise.all([
+    const [staged, unstaged, names] = await Promise.all([
       runGit(root, ['diff-index', '--cached', '--quiet', '--ignore-submodules=dirty', 'HEAD', '--'], options),
       runGit(root, ['diff-files', '--quiet', '--ignore-submodules=dirty'], options),
+      // diff, not diff-index: a file whose stat changed is compared by content, so a staged change put back in the
+      // work tree is not named. -z: a path may hold a newline or a quote, which git would otherwise quote.
+      runGit(root, ['diff', '--name-only', '-z', '--no-ext-diff', '--no-textconv', '--no-renames', '--ignore-submodules=dirty', 'HEAD', '--'], options),
     ]);
     for (const result of [staged, unstaged]) if (result.exitCode > 1) throw new Error(`git diff failed in ${root} (exit ${result.exitCode})`);
-    return staged.exitCode === 1 || unstaged.exitCode === 1;
+    if (names.exitCode !== 0) throw new Error(`git diff failed in ${root} (exit ${names.exitCode})`);
+    return { dirty: staged.exitCode === 1 || unstaged.exitCode === 1, changedFiles: names.stdout.split('\0').filter(Boolean) };
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
@@ -230,12 +240,12 @@ export async function readRepo(path: string): Promise<RepoInfo> {
   };
   const headSha = await git(['rev-parse', '--verify', '-q', 'HEAD^{commit}']);
   if (!headSha) throw new ValidationError('localPath', `${root} has no commits yet`);
-  const [headSubject, branch, originUrl, dirty, remoteBranch] = await Promise.all([
+  const [headSubject, branch, originUrl, changes, remoteBranch] = await Promise.all([
     git(['rev-list', '--max-count=1', '--no-commit-header', '--format=%s', headSha]),
     git(['symbolic-ref', '--short', '-q', 'HEAD']),
     // get-url applies the user's url.<base>.insteadOf, as a fetch from this directory would.
     git(['remote', 'get-url', 'origin']),
-    isDirty(root, found.gitDir, overrides),
+    readChanges(root, found.gitDir, overrides),
     git(['for-each-ref', '--count=1', '--format=%(refname)', '--contains', headSha, 'refs/remotes/']),
   ]);
   const cloneUrl = originUrl ? sshFormOf(originUrl) : null;
@@ -249,7 +259,7 @@ export async function readRepo(path: string): Promise<RepoInfo> {
     branch: branch || null,
     headSha,
     headSubject: headSubject ?? '',
-    dirty,
+    ...changes,
     pushed: Boolean(remoteBranch),
   };
 }

@@ -16,10 +16,11 @@ export function createProjectService() {
     return project;
   }
 
+  /** The project's fields as its repository is now, and the tracked files its work tree changed (kept apart: not stored). */
   async function read(localPath: string) {
     const repo = await readRepo(localPath);
     const settings = await readSettings(repo.root);
-    return {
+    const fields = {
       name: repo.name,
       localPath: repo.root,
       originUrl: repo.originUrl,
@@ -32,6 +33,15 @@ export function createProjectService() {
       settings,
       syncedAt: new Date(),
     };
+    return { fields, changedFiles: repo.changedFiles };
+  }
+
+  async function refresh(em: EntityManager, id: number): Promise<{ project: Project; changedFiles: string[] }> {
+    const project = await get(em, id);
+    const { fields, changedFiles } = await read(project.localPath);
+    em.assign(project, fields);
+    await em.flush();
+    return { project, changedFiles };
   }
 
   return {
@@ -44,7 +54,7 @@ export function createProjectService() {
     /** Adding a path that was deleted before brings that project back, with its job history. */
     async add(em: EntityManager, localPath: string): Promise<Project> {
       if (!isAbsolute(localPath)) throw new ValidationError('localPath', 'must be an absolute path on the server');
-      const fields = await read(localPath);
+      const { fields } = await read(localPath);
       const existing = await em.findOne(Project, { localPath: fields.localPath });
       if (existing) {
         em.assign(existing, { ...fields, deletedAt: null });
@@ -57,11 +67,11 @@ export function createProjectService() {
     },
 
     async sync(em: EntityManager, id: number): Promise<Project> {
-      const project = await get(em, id);
-      em.assign(project, await read(project.localPath));
-      await em.flush();
-      return project;
+      return (await refresh(em, id)).project;
     },
+
+    /** sync, for a launch: also which tracked files the work tree changed, which the form reads and the job does not get. */
+    refresh,
 
     /** The launch form of a project: its Hydra primaries, groups and parameters, composed with `choices`, read from the working tree. */
     async hydraConfig(em: EntityManager, id: number, primary?: string, choices: readonly HydraChoice[] = []): Promise<HydraConfig> {
