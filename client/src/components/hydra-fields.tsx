@@ -43,7 +43,7 @@ function GroupField(props: { state: LaunchState; group: HydraGroup }) {
               {(option) => (
                 <label class="check choice">
                   <input type="checkbox" checked={(value() as string[]).includes(option)} onChange={(event) => toggle(option, event.currentTarget.checked)} />
-                  <span class="mono">{option}</span>
+                  <span>{option}</span>
                 </label>
               )}
             </For>
@@ -142,16 +142,6 @@ export function HydraFields(props: { state: LaunchState; config: HydraConfig }) 
           Could not compose the config with these choices: {props.state.composeError()}
         </p>
       </Show>
-      <Show when={props.state.form.dropped.length > 0}>
-        <div class="warning dropped" role="status" data-testid="dropped">
-          <span>
-            Not sent: the config as now composed has no <span class="mono">{props.state.form.dropped.join(', ')}</span>, so what was set for {props.state.form.dropped.length === 1 ? 'it' : 'them'} was dropped.
-          </span>
-          <button type="button" class="button small" onClick={() => props.state.dismissDropped()}>
-            OK
-          </button>
-        </div>
-      </Show>
       <div class="form-grid">
         <Field field="primary" label="Primary config" error={props.state.errorFor('primary')}>
           {(attributes) => (
@@ -166,6 +156,16 @@ export function HydraFields(props: { state: LaunchState; config: HydraConfig }) 
           <span class="muted"> · updating…</span>
         </Show>
       </h2>
+      <Show when={props.state.form.dropped.length > 0}>
+        <div class="warning dropped" role="status" data-testid="dropped">
+          <span>
+            Dropped <span class="mono">{props.state.form.dropped.join(', ')}</span>: the config composed with these choices has no such key, so {props.state.form.dropped.length === 1 ? 'its value is' : 'their values are'} not sent.
+          </span>
+          <button type="button" class="button small" onClick={() => props.state.dismissDropped()}>
+            OK
+          </button>
+        </div>
+      </Show>
       <For each={props.state.parameterGroups()}>
         {([name, parameters]) => (
           <details class="param-group" open={name === '' || name === ADDED_SECTION || props.state.groupHasNews(parameters)}>

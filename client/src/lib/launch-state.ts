@@ -163,6 +163,7 @@ export function createLaunchState(options: { projectId: () => number; cloneId: (
     const mine = ++sequence;
     if (Object.keys(current.errors).length > 0) {
       setChecking(false);
+      setChecked(null);
       setServerError(null);
       return null;
     }
@@ -217,7 +218,7 @@ export function createLaunchState(options: { projectId: () => number; cloneId: (
   const checkStatus = () =>
     checking()
       ? 'Checking with the server…'
-      : checked()
+      : checked() && checked()!.key === inputKey()
         ? '✓ Checked: this exact script is what gets submitted.'
         : missing().length
           ? `Required before a launch: ${missing().join(', ')}.`
