@@ -11,6 +11,7 @@ import { createClient, type Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { stringify } from 'yaml';
+import { cleanLog } from '../../server/jobs/log-text.js';
 import { startServer } from '../../server/main.js';
 import { createTestToken, graphqlClient, wsConnectionParams } from '../graphql-client.js';
 import { createFixtureRepo } from './fixture-repo.js';
@@ -26,6 +27,8 @@ describe.skipIf(!lab)('live status', () => {
   let blackHole: Server;
   const sockets: Socket[] = [];
   let projectId: number;
+  /** The first test's job, COMPLETED: its log is read by a later test. */
+  let completedJob: { id: number; tag: string } | undefined;
 
   beforeAll(async () => {
     // Accepts connections and never says a word: what a hung login node looks like.
@@ -73,6 +76,7 @@ describe.skipIf(!lab)('live status', () => {
     await expect.poll(states, { timeout: 30_000, interval: 200 }).toContain('COMPLETED');
     const completed = updates.received.find((update) => update.data.jobUpdated.id === job.id && update.data.jobUpdated.state === 'COMPLETED')!;
     expect(completed.data.jobUpdated.exitCode).toBe(0);
+    completedJob = job;
 
     // The job script's own end record (whole seconds) against the moment the subscriber heard of the end.
     const finished = onLab(lab!, `cat ~/mission-control/jobs/${job.tag}/events/finished`).stdout.split(' ');
@@ -107,6 +111,25 @@ describe.skipIf(!lab)('live status', () => {
     expect(text()).not.toMatch(/\r|\x1b\[/);
     log.stop();
     states.stop();
+  });
+
+  it("sends a finished job's output over jobLog from the cluster, then completes", async () => {
+    expect(completedJob).toBeDefined();
+    const output = onLab(lab!, `cat ~/mission-control/jobs/${completedJob!.tag}/output.log`).stdout;
+    expect(output).toContain('done\n');
+    const received: any[] = [];
+    const started = Date.now();
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`jobLog of a finished job did not complete within 10 s; received ${JSON.stringify(received)}`)), 10_000);
+      ws.subscribe(
+        { query: 'subscription($id: Int!) { jobLog(jobId: $id) { __typename ... on JobLogChunk { jobId fromByte text } ... on Error { message } } }', variables: { id: completedJob!.id } },
+        { next: (value) => void received.push(value.data?.jobLog), error: reject, complete: () => (clearTimeout(timer), resolve()) },
+      );
+    });
+    console.log(`jobLog of a finished job: ${received.length} event(s), completed after ${Date.now() - started} ms`);
+    // The whole output fits in 64 kB: one chunk from byte 0, the file as the live log sends it (progress bars collapsed).
+    expect(received).toEqual([{ __typename: 'JobLogChunk', jobId: completedJob!.id, fromByte: 0, text: cleanLog(output, { collapseProgress: true }) }]);
+    expect(received[0].text).toMatch(/Epoch 1: 100%.*\ndone\n$/);
   });
 
   it('shows the two broken clusters with their own errors', async () => {
