@@ -19,6 +19,16 @@ const baseInput: JobInput = jobInput(1, { partition: 'gpu', gpusPerNode: 1, cpus
 
 const input = (changes: Partial<JobInput> = {}): JobInput => ({ ...baseInput, ...changes });
 
+async function rejected(run: () => Promise<unknown>): Promise<ValidationError> {
+  try {
+    await run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ValidationError);
+    return error as ValidationError;
+  }
+  throw new Error('expected a ValidationError');
+}
+
 function rejection(run: () => unknown): ValidationError {
   try {
     run();
@@ -106,9 +116,11 @@ describe('buildHydraArgs', () => {
   let evalHydra: HydraConfig;
   const settings: ProjectSettings = defaultSettings;
 
+  let root: string;
+
   beforeAll(async () => {
     // A copy with one more group that no defaults list names, which only `+group=option` can add.
-    const root = await mkdtemp(join(tmpdir(), 'mc-job-input-'));
+    root = await mkdtemp(join(tmpdir(), 'mc-job-input-'));
     temporary.push(root);
     await cp(fixture, root, { recursive: true });
     await mkdir(join(root, 'conf/callbacks'));
@@ -120,52 +132,55 @@ describe('buildHydraArgs', () => {
     await Promise.all(temporary.map((dir) => rm(dir, { recursive: true, force: true })));
   });
 
-  const build = (changes: Partial<JobInput>, options: { settings?: ProjectSettings; description?: string; hydra?: HydraConfig | null } = {}) =>
-    buildHydraArgs(input(changes), options.hydra === undefined ? hydra : options.hydra, options.settings ?? settings, options.description ?? '');
+  /** buildHydraArgs on the config composed with the launch's group choices, as prepare() composes it. */
+  const build = async (changes: Partial<JobInput>, options: { settings?: ProjectSettings; description?: string; hydra?: HydraConfig | null } = {}) => {
+    const composed = options.hydra !== undefined ? options.hydra : changes.groups?.length ? await readHydraConfig(root, changes.primary ?? 'train', changes.groups) : hydra;
+    return buildHydraArgs(input(changes), composed, options.settings ?? settings, options.description ?? '');
+  };
   /** The tokens after `--config-name <primary>`. */
-  const tokens = (changes: Partial<JobInput>, options: Parameters<typeof build>[1] = {}) => {
-    const args = build(changes, options);
+  const tokens = async (changes: Partial<JobInput>, options: Parameters<typeof build>[1] = {}) => {
+    const args = await build(changes, options);
     expect(args.slice(0, 2)).toEqual(['--config-name', 'train']);
     return args.slice(2);
   };
 
-  it('starts with the primary config', () => {
-    expect(build({})).toEqual(['--config-name', 'train']);
-    expect(build({ primary: 'eval' }, { hydra: evalHydra })).toEqual(['--config-name', 'eval']);
+  it('starts with the primary config', async () => {
+    expect(await build({})).toEqual(['--config-name', 'train']);
+    expect(await build({ primary: 'eval' }, { hydra: evalHydra })).toEqual(['--config-name', 'eval']);
   });
 
   describe('group choices', () => {
-    it('changes a group the defaults list picks', () => {
-      expect(tokens({ groups: [{ group: 'model', option: 'vit' }] })).toEqual(['model=vit']);
-      expect(tokens({ groups: [{ group: 'model/encoder', option: 'large' }] })).toEqual(['model/encoder=large']);
-      expect(tokens({ groups: [{ group: 'optimizer', option: 'adam' }] })).toEqual(['optimizer=adam']);
+    it('changes a group the defaults list picks', async () => {
+      expect(await tokens({ groups: [{ group: 'model', option: 'vit' }] })).toEqual(['model=vit']);
+      expect(await tokens({ groups: [{ group: 'model/encoder', option: 'large' }] })).toEqual(['model/encoder=large']);
+      expect(await tokens({ groups: [{ group: 'optimizer', option: 'adam' }] })).toEqual(['optimizer=adam']);
     });
 
-    it('uses the override key of a group placed in another package', () => {
-      expect(tokens({ groups: [{ group: 'data', option: 'imagenet' }] })).toEqual(['data@dataset=imagenet']);
+    it('uses the override key of a group placed in another package', async () => {
+      expect(await tokens({ groups: [{ group: 'data', option: 'imagenet' }] })).toEqual(['data@dataset=imagenet']);
     });
 
-    it('picks an option of a group the defaults list leaves off (`scheduler: null`) without "+"', () => {
-      expect(tokens({ groups: [{ group: 'scheduler', option: 'cosine' }] })).toEqual(['scheduler=cosine']);
-      expect(tokens({ groups: [{ group: 'experiment', option: 'long_run' }] })).toEqual(['experiment=long_run']);
-      expect(tokens({ groups: [{ group: 'logger', option: 'wandb' }] })).toEqual(['logger=wandb']);
+    it('picks an option of a group the defaults list leaves off (`scheduler: null`) without "+"', async () => {
+      expect(await tokens({ groups: [{ group: 'scheduler', option: 'cosine' }] })).toEqual(['scheduler=cosine']);
+      expect(await tokens({ groups: [{ group: 'experiment', option: 'long_run' }] })).toEqual(['experiment=long_run']);
+      expect(await tokens({ groups: [{ group: 'logger', option: 'wandb' }] })).toEqual(['logger=wandb']);
     });
 
-    it('adds a group that no defaults list names with "+"', () => {
+    it('adds a group that no defaults list names with "+"', async () => {
       expect(hydra.groups.find((group) => group.path === 'callbacks')).toMatchObject({ default: null, optional: false });
-      expect(tokens({ groups: [{ group: 'callbacks', option: 'early_stop' }] })).toEqual(['+callbacks=early_stop']);
+      expect(await tokens({ groups: [{ group: 'callbacks', option: 'early_stop' }] })).toEqual(['+callbacks=early_stop']);
     });
 
-    it('turns a picked group off with "~", and does nothing for a group that is already off', () => {
-      expect(tokens({ groups: [{ group: 'model', option: null }] })).toEqual(['~model']);
-      expect(tokens({ groups: [{ group: 'logger', option: null }] })).toEqual(['~logger']);
-      expect(tokens({ groups: [{ group: 'data', option: null }] })).toEqual(['~data@dataset']);
-      expect(tokens({ groups: [{ group: 'scheduler', option: null }] })).toEqual([]);
-      expect(tokens({ groups: [{ group: 'callbacks', option: null }] })).toEqual([]);
+    it('turns a picked group off with "~", and does nothing for a group that is already off', async () => {
+      expect(await tokens({ groups: [{ group: 'model', option: null }] })).toEqual(['~model']);
+      expect(await tokens({ groups: [{ group: 'logger', option: null }] })).toEqual(['~logger']);
+      expect(await tokens({ groups: [{ group: 'data', option: null }] })).toEqual(['~data@dataset']);
+      expect(await tokens({ groups: [{ group: 'scheduler', option: null }] })).toEqual([]);
+      expect(await tokens({ groups: [{ group: 'callbacks', option: null }] })).toEqual([]);
     });
 
-    it('writes tokens Hydra parses back into the same choice', () => {
-      const args = tokens({
+    it('writes tokens Hydra parses back into the same choice', async () => {
+      const args = await tokens({
         groups: [
           { group: 'model', option: 'vit' },
           { group: 'data', option: 'imagenet' },
@@ -181,37 +196,51 @@ describe('buildHydraArgs', () => {
       ]);
     });
 
-    it('refuses an unknown group or option, naming groups.<path>', () => {
-      const group = rejection(() => build({ groups: [{ group: 'trainer', option: 'ddp' }] }));
+    it('refuses an unknown group or option, naming groups.<path>', async () => {
+      const group = (await rejected(() => build({ groups: [{ group: 'trainer', option: 'ddp' }] })));
       expect(group.field).toBe('groups.trainer');
       expect(group.message).toContain('no config group "trainer" in conf/');
-      const option = rejection(() => build({ groups: [{ group: 'model/encoder', option: 'huge' }] }));
+      const option = (await rejected(() => build({ groups: [{ group: 'model/encoder', option: 'huge' }] })));
       expect(option.field).toBe('groups.model/encoder');
-      expect(option.message).toBe('groups.model/encoder: "huge" is not one of large, small');
+      expect(option.message).toBe('groups.model/encoder: "huge" is not an option of model/encoder: large, small');
       // Hydra's own groups are not launch-form choices.
-      expect(rejection(() => build({ groups: [{ group: 'hydra/launcher', option: 'slurm' }] })).field).toBe('groups.hydra/launcher');
+      expect((await rejected(() => build({ groups: [{ group: 'hydra/launcher', option: 'slurm' }] }))).field).toBe('groups.hydra/launcher');
     });
   });
 
   describe('parameter values', () => {
-    it('sets a key the composed config has, and adds one it does not with "+"', () => {
+    it('sets a key the composed config has, and adds one it does not with "+"', async () => {
       expect(
-        tokens({
+        await tokens({
           parameters: [
             { path: 'optimizer.lr', value: 0.01 },
             { path: 'epochs', value: 10 },
             { path: 'debug', value: true },
-            { path: 'trainer.gpus', value: 2 },
-            { path: 'notes', value: null },
+            { path: 'trainer.gpus', value: 2, add: true },
+            { path: 'notes', value: null, add: true },
           ],
         }),
       ).toEqual(['optimizer.lr=0.01', 'epochs=10', 'debug=true', '+trainer.gpus=2', '+notes=null']);
     });
 
-    it('writes lists and mappings in Hydra syntax', () => {
-      expect(tokens({ parameters: [{ path: 'tags', value: ['a', 'b c'] }] })).toEqual(['tags=[a,"b c"]']);
-      expect(tokens({ parameters: [{ path: 'model.channels', value: [32, 64] }] })).toEqual(['model.channels=[32,64]']);
-      expect(tokens({ parameters: [{ path: 'dataset.augment', value: { flip: true } }] })).toEqual(['dataset.augment={flip:true}']);
+    // Issue 14, point 6: the form used to send `++key`, silently adding a key the chosen config lacks (a typo, or a
+    // parameter of the option the user moved away from); Hydra itself refuses `key=…` for a key it does not have.
+    it('refuses a key the composed config lacks unless it is added, and adding a key it has', async () => {
+      const missing = await rejected(() => build({ parameters: [{ path: 'optimizer.lrr', value: 0.1 }] }));
+      expect(missing.field).toBe('parameters.optimizer.lrr');
+      expect(missing.message).toContain('is not a key of the config composed from train');
+      expect(missing.message).toContain('+optimizer.lrr');
+      // resnet's channels are not a key once model=vit is chosen.
+      const gone = await rejected(() => build({ groups: [{ group: 'model', option: 'vit' }], parameters: [{ path: 'model.channels', value: [8] }] }));
+      expect(gone.message).toContain('with the chosen groups');
+      const twice = await rejected(() => build({ parameters: [{ path: 'seed', value: 1, add: true }] }));
+      expect(twice.message).toBe('parameters.seed: is already in the composed config: set it without adding it');
+    });
+
+    it('writes lists and mappings in Hydra syntax', async () => {
+      expect(await tokens({ parameters: [{ path: 'tags', value: ['a', 'b c'] }] })).toEqual(['tags=[a,"b c"]']);
+      expect(await tokens({ parameters: [{ path: 'model.channels', value: [32, 64] }] })).toEqual(['model.channels=[32,64]']);
+      expect(await tokens({ parameters: [{ path: 'dataset.augment', value: { flip: true } }] })).toEqual(['dataset.augment={flip:true}']);
     });
 
     it.each([
@@ -229,8 +258,8 @@ describe('buildHydraArgs', () => {
       ' padded ',
       'back\\slash\\',
       '${model.name}-run',
-    ])('quotes the string %j so Hydra reads exactly it back', (value) => {
-      const [token] = tokens({ parameters: [{ path: 'dataset.name', value }] });
+    ])('quotes the string %j so Hydra reads exactly it back', async (value) => {
+      const [token] = await tokens({ parameters: [{ path: 'dataset.name', value }] });
       const override = parseOverride(token!);
       expect(override).toMatchObject({ prefix: '', key: 'dataset.name' });
       expect(parseHydraValue(override.value!)).toBe(value);
@@ -244,29 +273,29 @@ describe('buildHydraArgs', () => {
         { path: 'data.batch_size', value: 64 },
         { path: 'model.optimizer.lr', value: 0.002 },
       ];
-      expect(build({ parameters }, { hydra: lightning })).toEqual(['--config-name', 'train', 'trainer.max_epochs=20', 'data.batch_size=64', 'model.optimizer.lr=0.002']);
+      expect(await build({ parameters }, { hydra: lightning })).toEqual(['--config-name', 'train', 'trainer.max_epochs=20', 'data.batch_size=64', 'model.optimizer.lr=0.002']);
     });
 
-    it('refuses a key the config computes (interpolation) and a _target_, naming parameters.<path>', () => {
+    it('refuses a key the config computes (interpolation) and a _target_, naming parameters.<path>', async () => {
       for (const path of ['run_name', 'output_dir', 'optimizer.instance.lr', 'optimizer.instance._target_']) {
-        const error = rejection(() => build({ parameters: [{ path, value: 'x' }] }));
+        const error = (await rejected(() => build({ parameters: [{ path, value: 'x' }] })));
         expect(error.field).toBe(`parameters.${path}`);
         expect(error.message).toContain('cannot be set');
       }
     });
 
-    it('refuses a path that is not a config key', () => {
+    it('refuses a path that is not a config key', async () => {
       for (const path of ['model/encoder', 'a..b', '1abc', 'x=y', 'a b', '']) {
-        expect(rejection(() => build({ parameters: [{ path, value: 1 }] })).field).toBe(`parameters.${path}`);
+        expect((await rejected(() => build({ parameters: [{ path, value: 1 }] }))).field).toBe(`parameters.${path}`);
       }
     });
 
     // Found by job-input.property.test.ts: these escaped as a bare TypeError, which the API masks as "Unexpected error".
-    it('refuses a value Hydra cannot spell (control characters, an empty mapping key), naming parameters.<path>', () => {
+    it('refuses a value Hydra cannot spell (control characters, an empty mapping key), naming parameters.<path>', async () => {
       let deep: unknown = 1;
       for (let i = 0; i < 50_000; i++) deep = [deep];
       for (const value of ['\u0000', 'two\nlines', 'bell\u0007', [{ '': false }], { 'a\nb': 1 }, deep]) {
-        const error = rejection(() => build({ parameters: [{ path: 'seed', value }] }));
+        const error = (await rejected(() => build({ parameters: [{ path: 'seed', value }] })));
         expect(error.field).toBe('parameters.seed');
         expect(error.message).toMatch(/control character|cannot be written|nested/);
       }
@@ -277,29 +306,29 @@ describe('buildHydraArgs', () => {
     // choices). With model=vit, `model.patch_size` exists in the run's config but not in the default one, so the
     // token is "+model.patch_size=32" and Hydra fails the job with "Could not append to config. An item is already
     // at 'model.patch_size'". Expected: "model.patch_size=32" (or "++model.patch_size=32"); actual: "+model.patch_size=32".
-    it("sets a key of the chosen (not the default) option without '+'", () => {
-      const args = tokens({ groups: [{ group: 'model', option: 'vit' }], parameters: [{ path: 'model.patch_size', value: 32 }] });
+    it("sets a key of the chosen (not the default) option without '+'", async () => {
+      const args = await tokens({ groups: [{ group: 'model', option: 'vit' }], parameters: [{ path: 'model.patch_size', value: 32 }] });
       expect(args[1]).toMatch(/^(\+\+)?model\.patch_size=32$/);
     });
   });
 
   describe('experiment_suffix', () => {
-    it('is the description as a slug', () => {
-      expect(tokens({}, { description: 'Try ViT: 2 GPUs!' })).toEqual(['experiment_suffix=try-vit-2-gpus']);
+    it('is the description as a slug', async () => {
+      expect(await tokens({}, { description: 'Try ViT: 2 GPUs!' })).toEqual(['experiment_suffix=try-vit-2-gpus']);
     });
 
-    it('is left alone when set as a parameter, when the description is blank, or when the config has none', () => {
-      expect(tokens({ parameters: [{ path: 'experiment_suffix', value: 'Mine' }] }, { description: 'ignored' })).toEqual(['experiment_suffix=Mine']);
-      expect(tokens({}, { description: '   ' })).toEqual([]);
+    it('is left alone when set as a parameter, when the description is blank, or when the config has none', async () => {
+      expect(await tokens({ parameters: [{ path: 'experiment_suffix', value: 'Mine' }] }, { description: 'ignored' })).toEqual(['experiment_suffix=Mine']);
+      expect(await tokens({}, { description: '   ' })).toEqual([]);
       expect(evalHydra.hasExperimentSuffix).toBe(false);
-      expect(build({ primary: 'eval' }, { hydra: evalHydra, description: 'Eval run' })).toEqual(['--config-name', 'eval']);
+      expect(await build({ primary: 'eval' }, { hydra: evalHydra, description: 'Eval run' })).toEqual(['--config-name', 'eval']);
     });
   });
 
-  it("puts the project's default overrides first and the typed overrides last", () => {
+  it("puts the project's default overrides first and the typed overrides last", async () => {
     const projectSettings = parseSettings('default_overrides: ["epochs=1", "+trainer.precision=16"]');
     expect(
-      build(
+      await build(
         {
           groups: [{ group: 'model', option: 'vit' }],
           parameters: [{ path: 'seed', value: 7 }],
@@ -307,14 +336,14 @@ describe('buildHydraArgs', () => {
         },
         { settings: projectSettings, description: 'Try ViT' },
       ),
-    ).toEqual(['--config-name', 'train', 'epochs=1', '+trainer.precision=16', 'model=vit', '++seed=7', 'experiment_suffix=try-vit', 'debug=true', '+extra.note="a b"', 'epochs=5']);
+    ).toEqual(['--config-name', 'train', 'epochs=1', '+trainer.precision=16', 'model=vit', 'seed=7', 'experiment_suffix=try-vit', 'debug=true', '+extra.note="a b"', 'epochs=5']);
   });
 
-  it('names the field whose overrides Hydra would refuse', () => {
-    expect(rejection(() => build({ rawOverrides: 'epochs=1 lr=$(x)' })).field).toBe('rawOverrides');
-    expect(rejection(() => build({ rawOverrides: 'model' })).field).toBe('rawOverrides');
+  it('names the field whose overrides Hydra would refuse', async () => {
+    expect((await rejected(() => build({ rawOverrides: 'epochs=1 lr=$(x)' }))).field).toBe('rawOverrides');
+    expect((await rejected(() => build({ rawOverrides: 'model' }))).field).toBe('rawOverrides');
     const unchecked: ProjectSettings = { ...defaultSettings, default_overrides: ['ok=1', 'bad=(x'] };
-    expect(rejection(() => build({}, { settings: unchecked })).field).toBe('.mlops-config.yaml: default_overrides.1');
+    expect((await rejected(() => build({}, { settings: unchecked }))).field).toBe('.mlops-config.yaml: default_overrides.1');
   });
 
   // BUG (server/jobs/input.ts, buildHydraArgs: default_overrides go through parseField → parseOverrides, which
@@ -322,9 +351,28 @@ describe('buildHydraArgs', () => {
   // entry). `default_overrides: ["trainer.note=a b"]` is accepted when the project is read, then every launch of the
   // project fails with ValidationError default_overrides.0 ("unexpected end of input … in "b""). Expected: the entry
   // passed as the one token "trainer.note=a b" (or refused when the settings are read); actual: a launch-time error.
-  it('launches with every default override the settings file accepted', () => {
+  it('launches with every default override the settings file accepted', async () => {
     const projectSettings = parseSettings('default_overrides: ["trainer.note=a b"]');
-    expect(build({}, { settings: projectSettings })).toEqual(['--config-name', 'train', 'trainer.note=a b']);
+    expect(await build({}, { settings: projectSettings })).toEqual(['--config-name', 'train', 'trainer.note=a b']);
+  });
+
+  // Issue 14, point 4: Hydra refuses a `???` choice only in the job ("You must specify 'db'"), after the queue.
+  it('refuses a launch that leaves a ??? group or value unset, naming it, and takes it set by the form or by typed overrides', async () => {
+    const required = await mkdtemp(join(tmpdir(), 'mc-job-input-required-'));
+    temporary.push(required);
+    await mkdir(join(required, 'conf/db'), { recursive: true });
+    await writeFile(join(required, 'conf/config.yaml'), 'defaults:\n  - db: ???\n  - _self_\ndata_path: ???\n');
+    await writeFile(join(required, 'conf/db/mysql.yaml'), 'port: 3306\n');
+    const run = async (changes: Partial<JobInput>) =>
+      buildHydraArgs(input({ primary: 'config', ...changes }), await readHydraConfig(required, 'config', changes.groups ?? []), settings, '');
+    const group = await rejected(() => run({}));
+    expect(group.field).toBe('groups.db');
+    expect(group.message).toBe('groups.db: must be chosen (the config leaves it ???): one of mysql');
+    const value = await rejected(() => run({ groups: [{ group: 'db', option: 'mysql' }] }));
+    expect(value.field).toBe('parameters.data_path');
+    expect(value.message).toBe('parameters.data_path: is required (??? in config.yaml): set a value');
+    expect(await run({ groups: [{ group: 'db', option: 'mysql' }], parameters: [{ path: 'data_path', value: '/data' }] })).toEqual(['--config-name', 'config', 'db=mysql', 'data_path=/data']);
+    expect(await run({ rawOverrides: 'db=mysql data_path=/data' })).toEqual(['--config-name', 'config', 'db=mysql', 'data_path=/data']);
   });
 
   describe('a project without a Hydra config', () => {

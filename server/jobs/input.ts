@@ -2,7 +2,7 @@
 // Hydra override tokens. Every rejected value is a ValidationError naming its field.
 import { ValidationError } from '../errors.js';
 import { HYDRA_CONFIG_DIRS, type HydraChoice, type HydraConfig } from '../projects/hydra/config.js';
-import { OverrideParseError, UnspellableValueError, formatOverride, hydraValue, parseOverride, parseOverrides } from '../projects/hydra/overrides.js';
+import { OverrideParseError, UnspellableValueError, formatOverride, hydraValue, parseOverride, parseOverrides, type Override } from '../projects/hydra/overrides.js';
 import type { ProjectSettings } from '../projects/settings.js';
 import type { Resources } from '../slurm/script.js';
 import { count, freeText, memory, slurmName, timeLimit } from '../slurm/values.js';
@@ -94,29 +94,40 @@ export function buildHydraArgs(input: JobInput, hydra: HydraConfig | null, setti
   // Each entry of default_overrides is one token, as the settings file was validated.
   const tokens = settings.default_overrides.flatMap((token, index) => parseField(`.mlops-config.yaml: default_overrides.${index}`, token, true));
   if (hydra) {
-    for (const choice of input.groups) {
-      const field = `groups.${choice.group}`;
-      const group = hydra.groups.find((candidate) => candidate.path === choice.group);
-      if (!group) throw new ValidationError(field, `no config group "${choice.group}" in ${hydra.configDir}/`);
-      const key = group.overrideKey;
-      const selectedByDefaults = group.default !== null || group.optional;
-      if (choice.option === null) {
-        if (group.default !== null) tokens.push(`~${key}`);
-        continue;
+    // The group choices were composed by readHydraConfig, which wrote them as Hydra applies them (`+` to append a
+    // group the defaults lists do not pick, `~` to turn one off).
+    for (const { group, override } of hydra.groupOverrides) tokens.push(...parseField(`groups.${group}`, override, true));
+    const typed = [...settings.default_overrides, input.rawOverrides].flatMap((text) => {
+      try {
+        return parseOverrides(text);
+      } catch {
+        return []; // refused with its field below
       }
-      if (!group.options.includes(choice.option)) throw new ValidationError(field, `"${choice.option}" is not one of ${group.options.join(', ')}`);
-      tokens.push(`${selectedByDefaults ? '' : '+'}${key}=${choice.option}`);
+    });
+    const typedKey = (override: Override) => (override.package === null ? override.key : `${override.key}@${override.package}`);
+    for (const group of hydra.groups) {
+      if (group.required && !typed.some((override) => override.prefix !== '~' && [group.path, group.overrideKey].includes(typedKey(override)))) {
+        throw new ValidationError(`groups.${group.overrideKey}`, `must be chosen (the config leaves it ???): one of ${group.options.join(', ')}`);
+      }
     }
-    for (const { path, value } of input.parameters) {
+    for (const { path, value, add } of input.parameters) {
       const field = `parameters.${path}`;
       if (!/^[A-Za-z_][\w-]*(\.[\w-]+)*$/.test(path)) throw new ValidationError(field, 'is not a config key');
       const parameter = hydra.parameters.find((candidate) => candidate.path === path);
       if (parameter?.readOnly) throw new ValidationError(field, 'is computed by the config (an interpolation) or names the class to instantiate (_target_), and cannot be set here');
-      // The parameter list describes the default composition; once groups change, a key may appear or vanish,
-      // and `++` (add or override) is right either way.
-      const prefix = input.groups.length > 0 ? '++' : parameter ? '' : '+';
-      tokens.push(...parseField(field, `${prefix}${path}=${valueText(field, value)}`, true));
+      // Hydra's own node is not part of the form's parameters; Hydra checks its keys itself.
+      const exists = parameter !== undefined || path.startsWith('hydra.') || hydra.parameters.some((candidate) => candidate.path.startsWith(`${path}.`));
+      if (add && exists) throw new ValidationError(field, 'is already in the composed config: set it without adding it');
+      if (!add && !exists) {
+        throw new ValidationError(field, `is not a key of the config composed from ${hydra.primary || 'the chosen groups'}${input.groups.length > 0 ? ' with the chosen groups' : ''}: add it as a new key (+${path}) if that is what you mean`);
+      }
+      tokens.push(...parseField(field, `${add ? '+' : ''}${path}=${valueText(field, value)}`, true));
     }
+    const isSet = (path: string) =>
+      input.parameters.some((parameter) => path === parameter.path || path.startsWith(`${parameter.path}.`)) ||
+      typed.some((override) => override.prefix !== '~' && (path === override.key || path.startsWith(`${override.key}.`)));
+    const unset = hydra.parameters.find((parameter) => parameter.required && !isSet(parameter.path));
+    if (unset) throw new ValidationError(`parameters.${unset.path}`, `is required (??? in ${unset.source}): set a value`);
     const suffixSet = input.parameters.some((parameter) => parameter.path === 'experiment_suffix');
     if (hydra.hasExperimentSuffix && description.trim() && !suffixSet) tokens.push(`experiment_suffix=${hydraValue(slug(description))}`);
   } else if (input.groups.length > 0 || input.parameters.length > 0) {
@@ -128,5 +139,5 @@ export function buildHydraArgs(input: JobInput, hydra: HydraConfig | null, setti
     );
   }
   tokens.push(...parseField('rawOverrides', input.rawOverrides));
-  return [...(hydra && input.primary ? ['--config-name', hydra.primary] : []), ...tokens];
+  return [...(hydra && hydra.primary ? ['--config-name', hydra.primary] : []), ...tokens];
 }

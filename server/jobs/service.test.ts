@@ -154,7 +154,7 @@ describe('job service', () => {
       expect(first.script).toContain('#SBATCH --job-name=ml-project');
       // The project's own settings (python3, default override epochs=1) and the form's choices, in Hydra's order;
       // with a group changed, parameters are set with ++ (add or override), since the composition moved.
-      expect(first.script).toMatch(/python3 train\.py --config-name train epochs=1 model=vit \+\+optimizer\.lr=0\.01 experiment_suffix=baseline-run/);
+      expect(first.script).toMatch(/python3 train\.py --config-name train epochs=1 model=vit optimizer\.lr=0\.01 experiment_suffix=baseline-run/);
 
       const fresh = await w.jobs.preview(fork(w), input);
       expect(fresh.tag).toMatch(/^[a-z0-9]{12}$/);

@@ -14,6 +14,7 @@ const documentedDefaults: ProjectSettings = {
   conda_env: null,
   venv: null,
   train_script: 'train.py',
+  config_dir: null,
   python: 'python',
   install_editable: false,
   package_name: null,
@@ -91,6 +92,7 @@ describe('parseSettings', () => {
     const text = [
       'conda_env: torch-2.1',
       'train_script: src/train.py',
+      'config_dir: src/conf',
       'python: python3.11',
       'install_editable: true',
       'package_name: my_pkg',
@@ -108,6 +110,7 @@ describe('parseSettings', () => {
       conda_env: 'torch-2.1',
       venv: null,
       train_script: 'src/train.py',
+      config_dir: 'src/conf',
       python: 'python3.11',
       install_editable: true,
       package_name: 'my_pkg',
@@ -138,11 +141,19 @@ describe('parseSettings', () => {
     expect(error.message).toBe('.mlops-config.yaml: train_scirpt: unknown key');
   });
 
+  it('takes an interpreter by absolute path, as Hydra’s own examples name it', () => {
+    expect(parseSettings('python: /usr/bin/python3\n').python).toBe('/usr/bin/python3');
+  });
+
   it.each([
     ['install_editable: "yes"', 'install_editable'],
     ['conda_env: 3', 'conda_env'],
     ['conda_env: "my env"', 'conda_env'],
     ['python: [python3]', 'python'],
+    ['python: "~/venv/bin/python"', 'python'],
+    ['python: "bin/python"', 'python'],
+    ['python: "python3 -u"', 'python'],
+    ['config_dir: ../elsewhere', 'config_dir'],
     ['package_name: "a;b"', 'package_name'],
     ['default_overrides: "epochs=1"', 'default_overrides'],
     ['default_overrides: [1]', 'default_overrides.0'],

@@ -21,8 +21,10 @@ const settingsSchema = z.strictObject({
   venv: z.string().regex(/^(~\/)?[A-Za-z0-9._\/+-]+$/, 'must be a path of letters, digits, . _ + - /').nullable().default(null),
   /** The training entry point, relative to the repository root. */
   train_script: relativePath.default('train.py'),
-  /** Interpreter that runs train_script. */
-  python: plainName.default('python'),
+  /** The Hydra config directory, relative to the repository root, when neither @hydra.main's config_path nor conf/, configs/, config/ finds it. */
+  config_dir: relativePath.nullable().default(null),
+  /** Interpreter that runs train_script: a command on the cluster's PATH, or an absolute path (/usr/bin/python3). */
+  python: z.string().regex(/^(?:[A-Za-z0-9._+-]+|(?:\/[A-Za-z0-9._+-]+)+)$/, 'must be a command name or an absolute path of letters, digits, . _ + -').default('python'),
   /** `pip install -e .` in the job's checkout before training. */
   install_editable: z.boolean().default(false),
   package_name: plainName.nullable().default(null),

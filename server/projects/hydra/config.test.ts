@@ -190,8 +190,10 @@ describe('readHydraConfig composition', () => {
       }),
     );
     expect(values(config)).toEqual({ 'storage.sql.host': 'localhost', 'backup.host': 'localhost', top: true, 'nested.thing.x': 1 });
-    const groups = Object.fromEntries(config.groups.map((group) => [group.path, [group.package, group.overrideKey]]));
-    expect(groups).toEqual({ db: ['storage.sql', 'db'], extra: ['_global_', 'extra'], nested: [null, 'nested'], 'nested/thing': [null, 'nested/thing'] });
+    // db is used twice: two groups of one path, told apart by their override keys. nested/ holds no option of its own,
+    // so it is no group.
+    const groups = Object.fromEntries(config.groups.map((group) => [group.overrideKey, [group.path, group.package]]));
+    expect(groups).toEqual({ db: ['db', 'storage.sql'], 'db@backup': ['db', 'backup'], extra: ['extra', '_global_'], 'nested/thing': ['nested/thing', null] });
   });
 
   it('places packages as the examples of Hydra’s "Packages" page show', async () => {
@@ -206,6 +208,7 @@ describe('readHydraConfig composition', () => {
     expect(values(moved)).toEqual({ 'admin.db.name': 'mysql', 'admin.backup.name': 'sqlite', 'admin.name': 'apache', debug: false });
     expect(moved.groups.map((group) => [group.path, group.default, group.package, group.overrideKey])).toEqual([
       ['server', null, null, 'server'],
+      ['server/db', 'sqlite', 'admin.backup', 'server/db@admin.backup'],
       ['server/db', 'mysql', 'admin.db', 'server/db@admin.db'],
     ]);
   });
@@ -318,6 +321,150 @@ describe('readHydraConfig composition', () => {
     expect(config.groups.find((group) => group.path === 'extras')).toMatchObject({ options: ['default', 'other'], default: 'default' });
     expect(config.groups.find((group) => group.path === 'db')).toMatchObject({ default: ['a', 'b'] });
     expect(values(config)).toEqual({ 'extras.e': 1, 'db.a': 1, 'db.b': 2, x: 1 });
+  });
+
+  // Issue 14, point 3 (the layout of safari's experiment/lm/*.yaml and Pointcept's model/segmentation/*.yaml).
+  it('offers options kept in sub-folders as options of their group, and folders of folders as no group', async () => {
+    const root = await project({
+      'conf/config.yaml': 'defaults:\n  - experiment: base\n  - model: segmentation/pointnet2\n  - _self_\n',
+      'conf/experiment/base.yaml': 'lr: 0.1\n',
+      'conf/experiment/lm/s4-wt103.yaml': '# @package _global_\nlr: 0.001\nlayers: 12\n',
+      'conf/model/segmentation/pointnet2.yaml': 'points: 1024\n',
+      'conf/model/segmentation/dgcnn.yaml': 'k: 20\n',
+      'conf/nothing/deeper/empty.txt': '',
+    });
+    const config = await readHydraConfig(root);
+    expect(config.groups.map((group) => [group.path, group.options, group.default])).toEqual([
+      ['experiment', ['base', 'lm/s4-wt103'], 'base'],
+      ['model', ['segmentation/dgcnn', 'segmentation/pointnet2'], 'segmentation/pointnet2'],
+    ]);
+    const chosen = await readHydraConfig(root, undefined, [{ group: 'experiment', option: 'lm/s4-wt103' }]);
+    expect(chosen.groupOverrides).toEqual([{ group: 'experiment', override: 'experiment=lm/s4-wt103' }]);
+    expect(values(chosen)).toEqual({ lr: 0.001, layers: 12, 'model.points': 1024 });
+    expect(chosen.groups.find((group) => group.path === 'experiment')?.default).toBe('lm/s4-wt103');
+  });
+
+  // Issue 14, point 4: Hydra refuses `db: ???` at compose ("You must specify 'db'"), and an app reading a `???` value
+  // fails; the form shows both as required (buildHydraArgs refuses the launch until they are set).
+  it('marks a ??? choice and a ??? value as required', async () => {
+    const root = await project({
+      'conf/config.yaml': 'defaults:\n  - db: ???\n  - _self_\ndata_path: ???\nseed: 1\n',
+      'conf/db/mysql.yaml': 'port: 3306\n',
+      'conf/db/postgresql.yaml': 'port: 5432\n',
+    });
+    const config = await readHydraConfig(root);
+    expect(config.groups).toEqual([{ path: 'db', options: ['mysql', 'postgresql'], default: null, optional: false, required: true, package: null, overrideKey: 'db' }]);
+    expect(parameter(config, 'data_path')).toMatchObject({ default: '???', required: true, readOnly: false });
+    expect(parameter(config, 'seed')).toMatchObject({ required: false });
+    const chosen = await readHydraConfig(root, undefined, [{ group: 'db', option: 'mysql' }]);
+    expect(chosen.groups[0]).toMatchObject({ default: 'mysql', required: false });
+    expect(values(chosen)).toMatchObject({ 'db.port': 3306 });
+  });
+
+  // Issue 14, point 5: Hydra's package_overrides example, two_packages.yaml.
+  it('offers a group used under two packages twice, each set by its own key', async () => {
+    const root = await project({
+      'conf/config.yaml': 'defaults:\n  - db@source: mysql\n  - db@destination: mysql\n  - _self_\n',
+      'conf/db/mysql.yaml': 'driver: mysql\n',
+      'conf/db/postgresql.yaml': 'driver: postgresql\n',
+    });
+    const config = await readHydraConfig(root);
+    expect(config.groups.map((group) => [group.overrideKey, group.package, group.default])).toEqual([
+      ['db@destination', 'destination', 'mysql'],
+      ['db@source', 'source', 'mysql'],
+    ]);
+    const chosen = await readHydraConfig(root, undefined, [{ group: 'db@destination', option: 'postgresql' }]);
+    expect(values(chosen)).toEqual({ 'source.driver': 'mysql', 'destination.driver': 'postgresql' });
+    expect(chosen.groupOverrides).toEqual([{ group: 'db@destination', override: 'db@destination=postgresql' }]);
+    await expect(readHydraConfig(root, undefined, [{ group: 'db', option: 'postgresql' }])).rejects.toMatchObject({
+      name: 'ValidationError',
+      field: 'groups.db',
+      message: 'groups.db: config group db is used more than once (db@destination, db@source): name which one',
+    });
+  });
+
+  // Issue 14, point 6.
+  it('recomposes with the launch’s choices: parameters, nested groups and the overrides Hydra needs', async () => {
+    const chosen = await readHydraConfig(fixture, 'train', [
+      { group: 'model', option: 'vit' },
+      { group: 'data', option: 'imagenet' },
+      { group: 'scheduler', option: 'cosine' },
+      { group: 'logger', option: null },
+    ]);
+    expect(parameter(chosen, 'model.patch_size')).toMatchObject({ default: 16, source: 'model/vit.yaml' });
+    expect(chosen.parameters.some((p) => p.path === 'model.channels')).toBe(false);
+    expect(chosen.parameters.some((p) => p.path.startsWith('logger.'))).toBe(false);
+    expect(values(chosen)).toMatchObject({ 'dataset.name': 'imagenet' });
+    expect(chosen.groups.find((group) => group.path === 'model')).toMatchObject({ default: 'vit' });
+    expect(chosen.groups.find((group) => group.path === 'logger')).toMatchObject({ default: null, optional: true });
+    expect(chosen.groupOverrides.map((entry) => entry.override)).toEqual(['model=vit', 'data@dataset=imagenet', 'scheduler=cosine', '~logger']);
+    // A group no defaults list names is appended, as Hydra's `+group=option`; one that is not there is refused.
+    const root = await fixtureCopy();
+    await mkdir(join(root, 'conf/callbacks'));
+    await writeFile(join(root, 'conf/callbacks/early_stop.yaml'), 'patience: 5\n');
+    const appended = await readHydraConfig(root, 'train', [{ group: 'callbacks', option: 'early_stop' }]);
+    expect(appended.groupOverrides).toEqual([{ group: 'callbacks', override: '+callbacks=early_stop' }]);
+    expect(parameter(appended, 'callbacks.patience')).toMatchObject({ default: 5 });
+    await expect(readHydraConfig(root, 'train', [{ group: 'model', option: 'huge' }])).rejects.toMatchObject({ name: 'ValidationError', field: 'groups.model' });
+    await expect(readHydraConfig(root, 'train', [{ group: 'model', option: '../../etc/passwd' }])).rejects.toMatchObject({ name: 'ValidationError', field: 'groups.model' });
+  });
+
+  // Issue 14, point 7.
+  it('sets a list-valued group to several options, in order', async () => {
+    const root = await project({
+      'conf/config.yaml': 'defaults:\n  - callbacks: [checkpoint, early_stop]\n  - _self_\n',
+      'conf/callbacks/checkpoint.yaml': 'checkpoint:\n  every: 1\n',
+      'conf/callbacks/early_stop.yaml': 'early_stop:\n  patience: 3\n',
+      'conf/callbacks/lr_monitor.yaml': 'lr_monitor:\n  interval: step\n',
+    });
+    const chosen = await readHydraConfig(root, undefined, [{ group: 'callbacks', option: null, options: ['lr_monitor', 'checkpoint'] }]);
+    expect(chosen.groups[0]).toMatchObject({ default: ['lr_monitor', 'checkpoint'] });
+    expect(values(chosen)).toEqual({ 'callbacks.lr_monitor.interval': 'step', 'callbacks.checkpoint.every': 1 });
+    expect(chosen.groupOverrides).toEqual([{ group: 'callbacks', override: 'callbacks=[lr_monitor,checkpoint]' }]);
+    const none = await readHydraConfig(root, undefined, [{ group: 'callbacks', option: null, options: [] }]);
+    expect(none.parameters).toEqual([]);
+  });
+
+  // Issue 14, point 8.
+  it('finds the config directory @hydra.main names, the one .mlops-config.yaml names, and hydra.searchpath', async () => {
+    const main = await project({
+      'src/app/train.py': 'import hydra\n\n@hydra.main(\n    version_base="1.3",\n    config_path="../../configs/app", config_name="main",\n)\ndef main(cfg):\n    pass\n',
+      '.mlops-config.yaml': 'train_script: src/app/train.py\n',
+      'configs/app/main.yaml': 'defaults:\n  - dataset: cifar\n  - _self_\nhydra:\n  searchpath:\n    - pkg://shared_conf\n    - file://extra\n    - file:///etc\n    - pkg://${oc.env:HOME}\nx: 1\n',
+      'configs/app/other.yaml': 'y: 2\n',
+      'configs/app/dataset/cifar.yaml': 'n: 10\n',
+      'src/app/shared_conf/dataset/imagenet.yaml': 'n: 1000\n',
+      'extra/model/tiny.yaml': 'width: 8\n',
+      'conf/ignored.yaml': 'z: 0\n',
+    });
+    const config = await readHydraConfig(main);
+    expect(config).toMatchObject({ configDir: 'configs/app', searchPath: ['src/app/shared_conf', 'extra'], primaries: ['main', 'other'], primary: 'main' });
+    expect(config.groups.map((group) => [group.path, group.options])).toEqual([
+      ['dataset', ['cifar', 'imagenet']],
+      ['model', ['tiny']],
+    ]);
+    const searched = await readHydraConfig(main, 'main', [{ group: 'dataset', option: 'imagenet' }, { group: 'model', option: 'tiny' }]);
+    expect(values(searched)).toEqual({ 'dataset.n': 1000, 'model.width': 8, x: 1 });
+    expect(searched.groupOverrides.map((entry) => entry.override)).toEqual(['dataset=imagenet', '+model=tiny']);
+    expect(await findHydraConfigDir(main)).toBe('configs/app');
+
+    const named = await project({ '.mlops-config.yaml': 'config_dir: fairseq/config\n', 'fairseq/config/config.yaml': 'a: 1\n', 'conf/config.yaml': 'b: 1\n' });
+    expect(await readHydraConfig(named)).toMatchObject({ configDir: 'fairseq/config', parameters: [expect.objectContaining({ path: 'a' })] });
+    const wrong = await project({ '.mlops-config.yaml': 'config_dir: nowhere\n', 'conf/config.yaml': 'b: 1\n' });
+    expect((await failure(readHydraConfig(wrong))).message).toBe('.mlops-config.yaml: config_dir: nowhere/ is not a directory of the repository');
+    // Hydra's 3_using_config: config_path="." beside the script.
+    const beside = await project({ 'my_app.py': '@hydra.main(config_path=".", config_name="config")\ndef f(cfg): ...\n', '.mlops-config.yaml': 'train_script: my_app.py\n', 'config.yaml': 'db:\n  port: 1\n' });
+    expect(await readHydraConfig(beside)).toMatchObject({ configDir: '', primaries: ['config'], parameters: [expect.objectContaining({ path: 'db.port', default: 1 })] });
+  });
+
+  // Hydra's 4_config_groups: @hydra.main names no config_name and conf/ holds only groups.
+  it('composes a config directory without a primary from the groups chosen', async () => {
+    const root = await project({ 'conf/db/mysql.yaml': 'driver: mysql\n', 'conf/db/postgresql.yaml': 'driver: postgresql\n' });
+    const config = await readHydraConfig(root);
+    expect(config).toMatchObject({ primary: '', primaries: [], parameters: [] });
+    const chosen = await readHydraConfig(root, undefined, [{ group: 'db', option: 'postgresql' }]);
+    expect(values(chosen)).toEqual({ 'db.driver': 'postgresql' });
+    expect(chosen.groupOverrides).toEqual([{ group: 'db', override: '+db=postgresql' }]);
   });
 
   it('reads values the way OmegaConf (PyYAML, YAML 1.1) does', async () => {

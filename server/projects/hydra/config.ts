@@ -1,12 +1,18 @@
 // What a launch form needs from a project's Hydra config directory: the primaries, the config groups with their options
-// and chosen defaults, and the leaves of the composed config. Composition follows Hydra 1.3's defaults-list algorithm
-// (hydra/_internal/defaults_list.py) closely enough that the defaults shown are the ones a run starts from; command-line
-// overrides, the config search path, ConfigStore entries and Hydra's own `hydra` config are out of scope.
+// and choices, and the leaves of the composed config. Composition follows Hydra 1.3's defaults-list algorithm
+// (hydra/_internal/defaults_list.py), with the launch's group choices applied as Hydra applies command-line group
+// overrides, over the config directory and `hydra.searchpath` (search-path.ts); real Hydra 1.3.2 is the test oracle
+// (test/hydra/). Out of scope: ConfigStore entries (structured configs live in Python code, which the server never
+// runs) and Hydra's own `hydra` config.
 import { LRUCache } from 'lru-cache';
 import { isMap, isScalar, isSeq, LineCounter, type Document, type Node as YamlNode, type Tags } from 'yaml';
-import { AppError, ProjectFileError } from '../../errors.js';
-import { isProjectDirectory, listProjectDirectory, loadProjectFile, PROJECT_FILE_LIMITS, parseProjectYaml, projectRoot } from '../files.js';
+import { AppError, ProjectFileError, ValidationError } from '../../errors.js';
+import { listProjectDirectory, loadProjectFile, PROJECT_FILE_LIMITS, parseProjectYaml, projectRoot } from '../files.js';
 import { readInWorker } from '../reader.js';
+import { readSettingsHere } from '../settings.js';
+import { HYDRA_CONFIG_DIRS, locateHydraConfig, searchPathDirs, type HydraLocation } from './search-path.js';
+
+export { HYDRA_CONFIG_DIRS };
 
 export type HydraValueType = 'bool' | 'int' | 'float' | 'string' | 'list' | 'dict' | 'null';
 
@@ -27,9 +33,9 @@ export interface HydraParameter {
 export interface HydraGroup {
   /** Slash-separated, relative to the config dir: "model/encoder". */
   path: string;
-  /** Option names found on disk, sorted. */
+  /** Option names found on disk, sorted; "lm/s4" for an option in a sub-folder that is not a group of its own. */
   options: string[];
-  /** What the defaults lists pick after their `override` entries; null when nothing is picked. */
+  /** What this composition picks: the launch's choice, else the defaults lists' after their `override` entries; null when nothing. */
   default: string | string[] | null;
   /** `optional group: x` or `group: null`: may be left off. */
   optional: boolean;
@@ -53,12 +59,18 @@ export interface HydraChoice {
 }
 
 export interface HydraConfig {
+  /** Relative to the repository; "" when the configs sit at its root (`config_path="."` beside the entry script). */
   configDir: string;
+  /** Directories `hydra.searchpath` adds after configDir, relative to the repository. */
+  searchPath: string[];
   primaries: string[];
+  /** "" when the config directory has no top-level config: the launch's groups are composed onto an empty config. */
   primary: string;
   groups: HydraGroup[];
   parameters: HydraParameter[];
   hasExperimentSuffix: boolean;
+  /** The launch's group choices as Hydra command-line overrides, in the order given: `model=vit`, `+extra=x`, `~logger`. */
+  groupOverrides: { group: string; override: string }[];
 }
 
 export class HydraConfigError extends AppError {
@@ -73,21 +85,17 @@ export class HydraConfigError extends AppError {
   }
 }
 
-/** Where a project's Hydra config directory is looked for, in this order. */
-export const HYDRA_CONFIG_DIRS = ['conf', 'configs', 'config'] as const;
-
 /** The config directory of the repository at `repoPath` ("conf"), or null when it has none (or is not there). */
 export async function findHydraConfigDir(repoPath: string): Promise<string | null> {
   const repoRoot = await projectRoot(repoPath).catch(() => null);
   if (repoRoot === null) return null;
-  return findConfigDir(repoRoot);
+  const location = await locateHydraConfig(repoRoot, await readSettingsHere(repoRoot)).catch(() => null);
+  return location?.configDir ?? null;
 }
 
-async function findConfigDir(repoRoot: string): Promise<string | null> {
-  for (const candidate of HYDRA_CONFIG_DIRS) {
-    if (await isProjectDirectory(repoRoot, candidate)) return candidate;
-  }
-  return null;
+/** `relative` inside directory `dir` of the repository ("" is the repository itself). */
+function under(dir: string, relative: string): string {
+  return dir === '' ? relative : `${dir}/${relative}`;
 }
 
 /**
@@ -102,7 +110,7 @@ export const COMPOSITION_LIMITS = { files: 500, bytes: 2 * 1024 * 1024 } as cons
 type DefaultEntry =
   | { kind: 'self'; line: number }
   | { kind: 'config'; path: string; package: string | null; line: number }
-  | { kind: 'group'; group: string; package: string | null; value: string | string[] | null; optional: boolean; override: boolean; line: number };
+  | { kind: 'group'; group: string; package: string | null; value: string | string[] | null; optional: boolean; override: boolean; line: number; external?: ExternalChoice };
 
 type GroupEntry = Extract<DefaultEntry, { kind: 'group' }>;
 
@@ -218,7 +226,7 @@ const parsedConfigs = new LRUCache<string, { value: LoadedConfig } | { error: Ap
 
 async function loadConfig(root: string, configDir: string, configPath: string): Promise<LoadedConfig | null> {
   const source = `${configPath}.yaml`;
-  const file = `${configDir}/${source}`;
+  const file = under(configDir, source);
   return loadProjectFile(root, file, { cache: parsedConfigs, parse: (text) => parseConfig(text, file, source) });
 }
 
@@ -308,10 +316,22 @@ function isHydraGroup(groupPath: string): boolean {
   return groupPath === 'hydra' || groupPath.startsWith('hydra/');
 }
 
+/** A group choice of the launch, applied as Hydra applies a command-line group override. */
+interface ExternalChoice {
+  input: HydraChoice;
+  /** The override key it applies to ("model", "db@source"). */
+  key: string;
+  /** null turns the group off (`~key`). */
+  value: string | string[] | null;
+  /** `override`: changes an entry of the defaults lists; `append`: a new entry of the primary's (`+key=…`); `none`: nothing to do. */
+  mode: 'override' | 'append' | 'none';
+  used: boolean;
+}
+
 class Composer {
   private readonly cache = new Map<string, Promise<LoadedConfig | null>>();
-  /** override key → choice, first registration wins (Overrides.add_override). */
-  private readonly overrides = new Map<string, { value: string | string[] | null; used: boolean; file: string; line: number; key: string }>();
+  /** override key → choice, first registration wins (Overrides.add_override): the launch's choices come first. */
+  private readonly overrides = new Map<string, { value: string | string[] | null; used: boolean; file: string; line: number; key: string; external: ExternalChoice | null }>();
   private readonly knownChoices = new Map<string, string | null>();
   private readonly chosenKeys = new Set<string>();
   readonly choices: GroupChoice[] = [];
@@ -320,8 +340,16 @@ class Composer {
   constructor(
     /** The repository's real path. */
     private readonly root: string,
-    private readonly configDir: string,
-  ) {}
+    /** The config directory first, then the search path's; a config is read from the first that has it. */
+    private readonly dirs: string[],
+    private readonly external: ExternalChoice[],
+  ) {
+    for (const choice of external) {
+      if (choice.mode === 'override' && !this.overrides.has(choice.key)) {
+        this.overrides.set(choice.key, { value: choice.value, used: false, file: '', line: 0, key: choice.key, external: choice });
+      }
+    }
+  }
 
   /** `configPath` as a defaults entry of `from` names it; null when there is no such file. */
   async load(configPath: string, from: { file: string; line: number } | null): Promise<LoadedConfig | null> {
@@ -329,44 +357,67 @@ class Composer {
     if (loaded) return loaded;
     if (from && configPath.split('/').includes('..')) {
       // Hydra 1.3 itself joins ".." onto the config directory and reads whatever it reaches.
-      throw new HydraConfigError(from.file, from.line, `"${configPath}": ".." is not allowed in a defaults entry (it would read outside ${this.configDir}/)`);
+      throw new HydraConfigError(from.file, from.line, `"${configPath}": ".." is not allowed in a defaults entry (it would read outside ${this.dirs[0] || '.'}/)`);
     }
     if (this.cache.size >= COMPOSITION_LIMITS.files) {
       throw new HydraConfigError(from?.file ?? '', from?.line ?? null, `the defaults lists name more than ${COMPOSITION_LIMITS.files} config files, the limit for one config; refused`);
     }
-    loaded = loadConfig(this.root, this.configDir, configPath).then((config) => {
-      this.bytes += config?.bytes ?? 0;
-      if (config && this.bytes > COMPOSITION_LIMITS.bytes) {
-        throw new HydraConfigError(config.file, null, `the config files of this composition pass ${COMPOSITION_LIMITS.bytes / 1024 / 1024} MiB in all, the limit for one config; refused`);
+    loaded = (async () => {
+      for (const dir of this.dirs) {
+        const config = await loadConfig(this.root, dir, configPath);
+        if (!config) continue;
+        this.bytes += config.bytes;
+        if (this.bytes > COMPOSITION_LIMITS.bytes) {
+          throw new HydraConfigError(config.file, null, `the config files of this composition pass ${COMPOSITION_LIMITS.bytes / 1024 / 1024} MiB in all, the limit for one config; refused`);
+        }
+        return config;
       }
-      return config;
-    });
+      return null;
+    })();
     this.cache.set(configPath, loaded);
     return loaded;
   }
 
+  /** The options of a group across the search path (direct files only), sorted. */
   async options(groupPath: string): Promise<string[]> {
-    const entries = await listProjectDirectory(this.root, `${this.configDir}/${groupPath}`);
-    return (entries ?? []).filter((entry) => entry.kind === 'file' && entry.name.endsWith('.yaml')).map((entry) => entry.name.slice(0, -'.yaml'.length)).sort();
+    const found = new Set<string>();
+    for (const dir of this.dirs) {
+      const entries = await listProjectDirectory(this.root, under(dir, groupPath));
+      for (const entry of entries ?? []) if (entry.kind === 'file' && entry.name.endsWith('.yaml') && !entry.name.startsWith('.')) found.add(entry.name.slice(0, -'.yaml'.length));
+    }
+    return [...found].sort();
   }
 
+  /** `primary` "" composes without a primary config, as an app whose @hydra.main names no config_name. */
   async composePrimary(primary: string): Promise<MergeStep[]> {
-    const loaded = (await this.load(primary, null))!;
-    const steps = await this.expand(loaded, { configPath: primary, groupPath: '', finalPackage: finalPackage('', headerPackage(loaded.header, '') ?? ''), file: loaded.file }, [primary]);
+    const loaded = primary === '' ? { file: this.dirs[0] || '.', bytes: 0, source: '', header: null, content: {}, defaults: [] } : (await this.load(primary, null))!;
+    const appended = this.external
+      .filter((choice) => choice.mode === 'append')
+      .map((choice): GroupEntry => {
+        const [group, pkg] = splitPackage(choice.key);
+        return { kind: 'group', group, package: pkg, value: choice.value, optional: false, override: false, line: 0, external: choice };
+      });
+    const steps = await this.expand(loaded, { configPath: primary, groupPath: '', finalPackage: finalPackage('', headerPackage(loaded.header, '') ?? ''), file: loaded.file }, [primary], appended);
     for (const override of this.overrides.values()) {
-      if (!override.used) throw new HydraConfigError(override.file, override.line, `could not override "${override.key}": no match in the defaults list`);
+      if (!override.used && !override.external) throw new HydraConfigError(override.file, override.line, `could not override "${override.key}": no match in the defaults list`);
     }
     return steps;
   }
 
-  private async expand(loaded: LoadedConfig, node: Parent, stack: string[]): Promise<MergeStep[]> {
+  /** The override keys the defaults lists used for group `groupPath` ("db@source", "db@destination"). */
+  keysOf(groupPath: string): string[] {
+    return [...new Set(this.choices.filter((choice) => choice.group === groupPath).map((choice) => choice.overrideKey))];
+  }
+
+  private async expand(loaded: LoadedConfig, node: Parent, stack: string[], appended: GroupEntry[] = []): Promise<MergeStep[]> {
     const self: MergeStep = { source: loaded.source, package: node.finalPackage, content: loaded.content };
     const defaults = [...loaded.defaults];
-    if (defaults.length === 0) return [self];
+    if (defaults.length === 0 && appended.length === 0) return [self];
     const selves = defaults.filter((entry) => entry.kind === 'self');
     if (selves.length > 1) throw new HydraConfigError(loaded.file, selves[1]!.line, 'duplicate _self_ in the defaults list');
-    // Hydra 1.1+: without _self_, the config's own keys come after its defaults.
-    if (selves.length === 0 && defaults.some((entry) => entry.kind !== 'group' || !entry.override)) defaults.push({ kind: 'self', line: 0 });
+    // Hydra 1.1+: without _self_, the config's own keys come after its defaults (and before the launch's `+group` entries).
+    if (selves.length === 0 && (defaults.length === 0 || defaults.some((entry) => entry.kind !== 'group' || !entry.override))) defaults.push({ kind: 'self', line: 0 });
+    defaults.push(...appended);
 
     this.registerOverrides(defaults, node, loaded);
 
@@ -392,12 +443,12 @@ class Composer {
   private registerOverrides(defaults: DefaultEntry[], node: Parent, loaded: LoadedConfig): void {
     let lastOverride: (GroupEntry) | null = null;
     for (const entry of defaults) {
-      if (entry.kind === 'self') continue;
+      if (entry.kind === 'self' || (entry.kind === 'group' && entry.external)) continue;
       if (entry.kind === 'group' && entry.override) {
         lastOverride = entry;
         const { groupPath, overrideKey } = this.place(entry.group, entry.package, node);
         if (!isHydraGroup(groupPath) && !this.overrides.has(overrideKey)) {
-          this.overrides.set(overrideKey, { value: entry.value, used: false, file: loaded.file, line: entry.line, key: overrideKey });
+          this.overrides.set(overrideKey, { value: entry.value, used: false, file: loaded.file, line: entry.line, key: overrideKey, external: null });
         }
       } else if (lastOverride && !(entry.kind === 'group' && isHydraGroup(this.place(entry.group, entry.package, node).groupPath))) {
         throw new HydraConfigError(loaded.file, entry.line, `override "${lastOverride.group}: ${String(lastOverride.value)}" comes before this entry; overrides must be at the end of the defaults list`);
@@ -426,14 +477,33 @@ class Composer {
     return { groupPath, relative, explicit, listed, overrideKey };
   }
 
+  /** A missing option: the launch's own choice is refused on its field, a config's entry on its line. */
+  private async missingOption(option: string, groupPath: string, entry: GroupEntry, parent: Parent, external: ExternalChoice | null): Promise<never> {
+    const options = await this.options(groupPath);
+    const available = options.length > 0 ? `; options in ${groupPath}: ${options.join(', ')}` : `; ${under(this.dirs[0]!, groupPath)}/ has no options`;
+    if (external) throw new ValidationError(`groups.${external.input.group}`, `"${option}" is not an option of ${groupPath}${options.length > 0 ? `: ${options.join(', ')}` : ` (${under(this.dirs[0]!, groupPath)}/ has none)`}`);
+    throw new HydraConfigError(parent.file, entry.line, `could not find option "${option}" of config group "${groupPath}"${available}`);
+  }
+
   private async expandGroup(entry: GroupEntry, parent: Parent, stack: string[]): Promise<MergeStep[]> {
     const { groupPath, relative, explicit, listed, overrideKey } = this.place(entry.group, entry.package, parent);
     if (isHydraGroup(groupPath)) return [];
     let value = entry.value;
+    let external = entry.external ?? null;
     const override = this.overrides.get(overrideKey);
     if (override) {
       value = override.value;
       override.used = true;
+      if (override.external) {
+        override.external.used = true;
+        external = override.external;
+      }
+    }
+    if (external && value === null) {
+      // `~key`: the entry is deleted, whatever it picked; an entry that picks nothing needs no `~`.
+      if (entry.value === null) external.mode = 'none';
+      this.choices.push({ group: groupPath, overrideKey, value: null, optional: true, skipped: false, loadedPackage: null, listedPackage: listed });
+      return [];
     }
     const choice: GroupChoice = { group: groupPath, overrideKey, value, optional: entry.optional, skipped: false, loadedPackage: null, listedPackage: listed };
     this.choices.push(choice);
@@ -442,9 +512,8 @@ class Composer {
       // A list of options becomes one plain config entry per option, merged in list order.
       const steps: MergeStep[][] = [];
       for (const option of [...value].reverse()) {
-        const path = `${entry.group}/${option}`;
-        steps.push(await this.expandConfig(path, entry.package, entry.optional, parent, entry.line, stack, choice));
-
+        if (external && !(await this.load(`${groupPath}/${option}`, { file: parent.file, line: entry.line }))) await this.missingOption(option, groupPath, entry, parent, external);
+        steps.push(await this.expandConfig(`${entry.group}/${option}`, entry.package, entry.optional, parent, entry.line, stack, choice));
       }
       return steps.reverse().flat();
     }
@@ -454,7 +523,7 @@ class Composer {
       throw new HydraConfigError(parent.file, entry.line, `multiple values for ${overrideKey} (${previous} and ${value}); to change the choice use "override ${overrideKey}: ${value}"`);
     }
     this.knownChoices.set(overrideKey, value);
-    // `???` must be picked on the command line; a form shows it as not picked rather than failing.
+    // `???` must be picked by the launch; the form shows it as required rather than failing.
     if (value === null || value === '???') return [];
     if (this.chosenKeys.has(overrideKey)) throw new HydraConfigError(parent.file, entry.line, `${overrideKey} appears more than once in the final defaults list`);
     this.chosenKeys.add(overrideKey);
@@ -462,13 +531,11 @@ class Composer {
     const configPath = `${groupPath}/${value}`;
     const loaded = await this.load(configPath, { file: parent.file, line: entry.line });
     if (!loaded) {
-      if (entry.optional) {
+      if (entry.optional && !external) {
         choice.skipped = true;
         return [];
       }
-      const options = await this.options(groupPath);
-      const available = options.length > 0 ? `; options in ${groupPath}: ${options.join(', ')}` : `; ${this.configDir}/${groupPath}/ has no options`;
-      throw new HydraConfigError(parent.file, entry.line, `could not find option "${value}" of config group "${groupPath}"${available}`);
+      return this.missingOption(value, groupPath, entry, parent, external);
     }
     const pkg = finalPackage(parent.finalPackage, explicit ?? headerPackage(loaded.header, groupPath) ?? dotted(relative));
     choice.loadedPackage = pkg;
@@ -484,7 +551,7 @@ class Composer {
     const loaded = await this.load(configPath, { file: parent.file, line });
     if (!loaded) {
       if (optional) return [];
-      throw new HydraConfigError(parent.file, line, `could not load "${configPath}": no ${this.configDir}/${configPath}.yaml`);
+      throw new HydraConfigError(parent.file, line, `could not load "${configPath}": no ${under(this.dirs[0]!, configPath)}.yaml`);
     }
     const explicit = listedPackage(pkg, groupPath);
     const final = finalPackage(parent.finalPackage, explicit ?? headerPackage(loaded.header, groupPath) ?? dotted(dirname(relative)));
@@ -590,23 +657,28 @@ function flatten(branch: Branch, prefix: string, out: HydraParameter[]): void {
 // The directory
 
 /**
- * Every directory below the config dir that holds YAML somewhere inside, with its own options. Linked directories are
- * not entered (a directory entry that is a symbolic link is not a directory here).
+ * Every directory below a config dir that holds YAML somewhere inside, with its own options, added to `out` (the
+ * search path's directories are walked into the same map). Linked directories are not entered (a directory entry that
+ * is a symbolic link is not a directory here).
  */
-async function groupDirectories(root: string, configDir: string, relative: string, out: Map<string, string[]>, walked: { count: number }): Promise<boolean> {
+async function groupDirectories(root: string, configDir: string, relative: string, out: Map<string, Set<string>>, walked: { count: number }): Promise<boolean> {
   if (++walked.count > PROJECT_FILE_LIMITS.directories) {
-    throw new HydraConfigError(`${configDir}/${relative}`, null, `the config directory holds more than ${PROJECT_FILE_LIMITS.directories} directories, the limit; refused`);
+    throw new HydraConfigError(under(configDir, relative), null, `the config directory holds more than ${PROJECT_FILE_LIMITS.directories} directories, the limit; refused`);
   }
-  const entries = (await listProjectDirectory(root, relative ? `${configDir}/${relative}` : configDir)) ?? [];
-  const options = entries.filter((entry) => entry.kind === 'file' && entry.name.endsWith('.yaml')).map((entry) => entry.name.slice(0, -'.yaml'.length));
+  const entries = (await listProjectDirectory(root, relative ? under(configDir, relative) : configDir || '.')) ?? [];
+  const options = entries.filter((entry) => entry.kind === 'file' && entry.name.endsWith('.yaml') && !entry.name.startsWith('.')).map((entry) => entry.name.slice(0, -'.yaml'.length));
   let hasYaml = options.length > 0;
   for (const entry of entries) {
-    if (entry.kind !== 'directory' || entry.name.startsWith('.') || entry.name === '__pycache__') continue;
+    if (entry.kind !== 'directory' || entry.name.startsWith('.') || entry.name === '__pycache__' || entry.name === 'node_modules') continue;
     const path = relative ? `${relative}/${entry.name}` : entry.name;
     if (path === 'hydra') continue;
     if (await groupDirectories(root, configDir, path, out, walked)) hasYaml = true;
   }
-  if (relative && hasYaml) out.set(relative, options.sort());
+  if (relative && hasYaml) {
+    const known = out.get(relative) ?? new Set<string>();
+    for (const option of options) known.add(option);
+    out.set(relative, known);
+  }
   return hasYaml;
 }
 
@@ -614,16 +686,56 @@ function byPath<T extends { path: string }>(a: T, b: T): number {
   return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
 }
 
-/**
- * Reads `conf/` (or `configs/`, `config/`) of a checked-out project and composes `primary` (default: config, else train,
- * else the first top-level YAML) from its defaults lists. Runs in the project-reader worker (server/projects/reader.ts),
- * never on the event loop.
- */
-export function readHydraConfig(repoPath: string, primary?: string, choices: readonly HydraChoice[] = []): Promise<HydraConfig> {
-  return readInWorker<HydraConfig>('hydraConfig', [repoPath, primary, choices], [HydraConfigError], (reason) => new HydraConfigError('', null, `reading the Hydra config of ${repoPath} ${reason}`));
+function basename(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
 }
 
-/** readHydraConfig in this thread: what the worker runs. Every refusal of a file is a HydraConfigError. */
+/**
+ * Which directories are config groups of their own. A top-level directory always is; a sub-folder is when the
+ * composition picks from it, or a primary or an option of its parent names it in a defaults list (`model/resnet.yaml:
+ * - encoder: small`). Any other sub-folder only sorts options: `experiment/lm/s4.yaml` is option `lm/s4` of `experiment`, as Hydra
+ * takes `experiment=lm/s4`.
+ */
+async function groupsOf(directories: Map<string, Set<string>>, picked: Set<string>, primaries: string[], composer: Composer): Promise<Map<string, string[]>> {
+  const isGroup = new Map<string, boolean>();
+  for (const path of [...directories.keys()].sort()) {
+    const parent = dirname(path);
+    let own = parent === '' || picked.has(path);
+    if (!own) {
+      const namers = [...[...(directories.get(parent) ?? [])].map((option) => `${parent}/${option}`), ...primaries];
+      for (const configPath of namers) {
+        const loaded = await composer.load(configPath, null).catch(() => null);
+        const relative = configPath.includes('/') ? basename(path) : path;
+        if (loaded?.defaults.some((entry) => entry.kind === 'group' && (entry.group === relative || entry.group === `/${path}`))) {
+          own = true;
+          break;
+        }
+      }
+    }
+    isGroup.set(path, own);
+  }
+  const groups = new Map<string, string[]>();
+  for (const [path, own] of isGroup) if (own) groups.set(path, []);
+  for (const [path, options] of directories) {
+    let group = path;
+    while (!isGroup.get(group)) group = dirname(group);
+    const prefix = path === group ? '' : `${path.slice(group.length + 1)}/`;
+    groups.get(group)!.push(...[...options].map((option) => `${prefix}${option}`));
+  }
+  for (const options of groups.values()) options.sort();
+  return groups;
+}
+
+/**
+ * Reads the Hydra config directory of a checked-out project (see search-path.ts for where it is found) and composes
+ * `primary` (default: @hydra.main's config_name, else config, else train, else the first top-level YAML) with the
+ * launch's group `choices`. Runs in the project-reader worker (server/projects/reader.ts), never on the event loop.
+ */
+export function readHydraConfig(repoPath: string, primary?: string, choices: readonly HydraChoice[] = []): Promise<HydraConfig> {
+  return readInWorker<HydraConfig>('hydraConfig', [repoPath, primary, choices], [HydraConfigError, ValidationError], (reason) => new HydraConfigError('', null, `reading the Hydra config of ${repoPath} ${reason}`));
+}
+
+/** readHydraConfig in this thread: what the worker runs. Every refusal of a file is a HydraConfigError, of a choice a ValidationError. */
 export async function composeHydraConfig(repoPath: string, primary?: string, choices: readonly HydraChoice[] = []): Promise<HydraConfig> {
   try {
     return await compose(repoPath, primary, choices);
@@ -633,55 +745,126 @@ export async function composeHydraConfig(repoPath: string, primary?: string, cho
   }
 }
 
+const OPTION_NAME = /^[A-Za-z0-9_+-][A-Za-z0-9_.+-]*(\/[A-Za-z0-9_+-][A-Za-z0-9_.+-]*)*$/;
+const GROUP_KEY = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*(@[A-Za-z0-9_.]*)?$/;
+
+function externalChoice(input: HydraChoice): ExternalChoice {
+  const field = `groups.${input.group}`;
+  if (!GROUP_KEY.test(input.group)) throw new ValidationError(field, 'is not a config group (a path like model/encoder, with @package when the group is used more than once)');
+  if (isHydraGroup(splitPackage(input.group)[0])) throw new ValidationError(field, "is one of Hydra's own groups, not the project's: set it in the typed overrides");
+  const value = input.options ? input.options.map(withoutExtension) : input.option === null ? null : withoutExtension(input.option);
+  for (const option of value === null ? [] : Array.isArray(value) ? value : [value]) {
+    if (!OPTION_NAME.test(option)) throw new ValidationError(field, `"${option}" is not an option name`);
+  }
+  return { input, key: input.group, value, mode: 'override', used: false };
+}
+
+function overrideText(choice: ExternalChoice): string {
+  if (choice.value === null) return `~${choice.key}`;
+  const value = Array.isArray(choice.value) ? `[${choice.value.join(',')}]` : choice.value;
+  return `${choice.mode === 'append' ? '+' : ''}${choice.key}=${value}`;
+}
+
 async function compose(repoPath: string, primary: string | undefined, choices: readonly HydraChoice[]): Promise<HydraConfig> {
   const noConfigDir = () => new HydraConfigError('', null, `no Hydra config directory in ${repoPath} (looked for ${HYDRA_CONFIG_DIRS.map((dir) => `${dir}/`).join(', ')})`);
   const repoRoot = await projectRoot(repoPath).catch(() => {
     throw noConfigDir();
   });
-  const configDir = await findConfigDir(repoRoot);
-  if (!configDir) throw noConfigDir();
+  const settings = await readSettingsHere(repoRoot).catch((error: unknown) => {
+    throw error instanceof ValidationError ? new HydraConfigError('', null, error.message) : error;
+  });
+  const location: HydraLocation | null = await locateHydraConfig(repoRoot, settings);
+  if (!location) throw noConfigDir();
+  const { configDir } = location;
 
-  const top = (await listProjectDirectory(repoRoot, configDir)) ?? [];
-  const primaries = top.filter((entry) => entry.kind === 'file' && entry.name.endsWith('.yaml')).map((entry) => entry.name.slice(0, -'.yaml'.length)).sort();
-  const chosen = primary ?? (primaries.includes('config') ? 'config' : primaries.includes('train') ? 'train' : primaries[0]);
-  if (chosen === undefined) throw new HydraConfigError(configDir, null, 'no primary config (a top-level .yaml file)');
-  if (!primaries.includes(chosen)) {
-    throw new HydraConfigError(`${configDir}/${chosen}.yaml`, null, `no primary config "${chosen}"; available: ${primaries.join(', ') || 'none'}`);
+  const top = (await listProjectDirectory(repoRoot, configDir || '.')) ?? [];
+  const primaries = top.filter((entry) => entry.kind === 'file' && entry.name.endsWith('.yaml') && !entry.name.startsWith('.')).map((entry) => entry.name.slice(0, -'.yaml'.length)).sort();
+  const named = location.configName !== null && primaries.includes(location.configName) ? location.configName : undefined;
+  // No top-level config: Hydra composes the groups the command line picks onto an empty config.
+  const chosen = primary ?? named ?? (primaries.includes('config') ? 'config' : primaries.includes('train') ? 'train' : (primaries[0] ?? ''));
+  if (chosen === '' ? primaries.length > 0 : !primaries.includes(chosen)) {
+    throw new HydraConfigError(under(configDir, `${chosen}.yaml`), null, `no primary config "${chosen}"; available: ${primaries.join(', ') || 'none'}`);
   }
 
-  const composer = new Composer(repoRoot, configDir);
-  const steps = await composer.composePrimary(chosen);
-  const root: Branch = { kind: 'branch', source: `${chosen}.yaml`, children: new Map() };
+  // Hydra reads `hydra.searchpath` from the primary alone, before composing.
+  const primaryHydra = chosen === '' ? null : (await loadConfig(repoRoot, configDir, chosen))?.content.hydra;
+  const dirs = [configDir, ...(plainObject(primaryHydra) ? await searchPathDirs(repoRoot, primaryHydra.searchpath, settings.train_script) : [])];
+  // A choice that matches no entry of the defaults lists is appended to the primary's (`+group=option`) in a second
+  // pass; a choice appended into a config that names another choice's group settles in a third.
+  const external = choices.map(externalChoice);
+  let composer: Composer;
+  let steps: MergeStep[];
+  for (let pass = 1; ; pass++) {
+    composer = new Composer(repoRoot, dirs, external);
+    steps = await composer.composePrimary(chosen);
+    const unmatched = external.filter((choice) => choice.mode === 'override' && !choice.used);
+    if (unmatched.length === 0) break;
+    if (pass >= 4) throw new ValidationError(`groups.${unmatched[0]!.input.group}`, 'matches no entry of the defaults lists');
+    for (const choice of unmatched) {
+      const [groupPath] = splitPackage(choice.key);
+      const keys = composer.keysOf(groupPath);
+      if (keys.length === 1 && !choice.key.includes('@')) choice.key = keys[0]!;
+      // Turning off what nothing picks changes nothing.
+      else if (choice.value === null) choice.mode = 'none';
+      else if (keys.length > 1 && !choice.key.includes('@')) {
+        throw new ValidationError(`groups.${choice.input.group}`, `config group ${groupPath} is used more than once (${keys.join(', ')}): name which one`);
+      } else if ((await composer.options(groupPath)).length === 0 && !(await hasSubFolders(repoRoot, dirs, groupPath))) {
+        throw new ValidationError(`groups.${choice.input.group}`, `no config group "${groupPath}" in ${configDir || '.'}/`);
+      } else choice.mode = 'append';
+    }
+  }
+
+  const root: Branch = { kind: 'branch', source: chosen === '' ? '' : `${chosen}.yaml`, children: new Map() };
   for (const step of steps) mergeInto(root, placeAt(step.package, step.content, step.source));
   root.children.delete('hydra');
   const parameters: HydraParameter[] = [];
   flatten(root, '', parameters);
 
-  const directories = new Map<string, string[]>();
-  await groupDirectories(repoRoot, configDir, '', directories, { count: 0 });
-  const groups = [...directories].map(([path, options]): HydraGroup => {
-    // Choices are recorded walking the lists backwards, so the last one recorded is the first one listed.
-    const choice = composer.choices.find((c) => c.group === path && c.overrideKey === path) ?? composer.choices.findLast((c) => c.group === path);
-    if (!choice) return { path, options, default: null, optional: false, required: false, package: null, overrideKey: path };
-    const picked = choice.skipped || choice.value === '???' ? null : choice.value;
-    const placed = choice.loadedPackage ?? choice.listedPackage;
-    return {
-      path,
-      options,
-      default: picked,
-      optional: choice.optional || choice.value === null,
-      required: choice.value === '???',
-      package: placed === dotted(path) ? null : placed || '_global_',
-      overrideKey: choice.overrideKey,
-    };
-  });
+  const directories = new Map<string, Set<string>>();
+  const walked = { count: 0 };
+  for (const dir of dirs) await groupDirectories(repoRoot, dir, '', directories, walked);
+  const picked = new Set(composer.choices.map((choice) => choice.group));
+  const groups: HydraGroup[] = [];
+  for (const [path, options] of await groupsOf(directories, picked, primaries, composer)) {
+    const keys = composer.keysOf(path).sort();
+    // A folder that only holds other groups is no group.
+    if (keys.length === 0 && options.length === 0) continue;
+    if (keys.length === 0) {
+      groups.push({ path, options, default: null, optional: false, required: false, package: null, overrideKey: path });
+      continue;
+    }
+    for (const key of keys) {
+      // Choices are recorded walking the lists backwards, so the last one recorded is the first one listed.
+      const choice = composer.choices.findLast((c) => c.overrideKey === key)!;
+      const placed = choice.loadedPackage ?? choice.listedPackage;
+      groups.push({
+        path,
+        options,
+        default: choice.skipped || choice.value === '???' ? null : choice.value,
+        optional: choice.optional || choice.value === null,
+        required: choice.value === '???',
+        package: placed === dotted(path) ? null : placed || '_global_',
+        overrideKey: key,
+      });
+    }
+  }
 
   return {
     configDir,
+    searchPath: dirs.slice(1),
     primaries,
     primary: chosen,
     groups: groups.sort(byPath),
     parameters: parameters.sort(byPath),
     hasExperimentSuffix: root.children.has('experiment_suffix'),
+    groupOverrides: external.filter((choice) => choice.mode !== 'none').map((choice) => ({ group: choice.input.group, override: overrideText(choice) })),
   };
+}
+
+async function hasSubFolders(root: string, dirs: string[], groupPath: string): Promise<boolean> {
+  for (const dir of dirs) {
+    const entries = await listProjectDirectory(root, under(dir, groupPath));
+    if (entries?.some((entry) => entry.kind === 'directory')) return true;
+  }
+  return false;
 }
