@@ -66,6 +66,7 @@ const Group = builder.objectRef<HydraGroup>('HydraGroup').implement({
     }),
     optional: t.exposeBoolean('optional', { description: 'May be left off (`optional group: x` or `group: null`).' }),
     required: t.exposeBoolean('required', { description: '`group: ???`: an option must be chosen before a launch.' }),
+    listValued: t.exposeBoolean('listValued', { description: 'The defaults list picks a list of options (callbacks: [a, b]): choose several, sent as GroupChoiceInput.options.' }),
     package: t.exposeString('package', { nullable: true }),
     overrideKey: t.exposeString('overrideKey', {
       description: 'What identifies this use of the group: its path, or "path@package" for a group used at a package of its own (db@source); GroupChoiceInput.group takes either.',
@@ -100,7 +101,8 @@ export function toHydraChoice(choice: typeof GroupChoiceInput.$inferInput): Hydr
 const Hydra = builder.objectRef<HydraConfig>('HydraConfig').implement({
   description: "What a launch form needs from the project's Hydra config directory.",
   fields: (t) => ({
-    configDir: t.exposeString('configDir'),
+    configDir: t.exposeString('configDir', { description: 'Relative to the repository; "" when the configs sit at its root.' }),
+    searchPath: t.exposeStringList('searchPath', { description: 'Directories hydra.searchpath adds after configDir, relative to the repository.' }),
     primaries: t.exposeStringList('primaries', { description: 'Every top-level config (train, eval, config…).' }),
     primary: t.exposeString('primary'),
     groups: t.field({ type: [Group], resolve: (hydra) => hydra.groups }),
@@ -119,7 +121,7 @@ builder.queryFields((t) => ({
   }),
   hydraConfig: t.field({
     type: Hydra,
-    errors: { types: [NotFoundError, HydraConfigError] },
+    errors: { types: [NotFoundError, HydraConfigError, ValidationError] },
     description: 'The launch form of a project, composed as Hydra would with these group choices (the defaults when none).',
     args: { projectId: t.arg.int({ required: true }), primary: t.arg.string(), groups: t.arg({ type: [GroupChoiceInput], defaultValue: [] }) },
     resolve: (_root, args, ctx) => ctx.services.projects.hydraConfig(ctx.em, args.projectId, args.primary ?? undefined, (args.groups ?? []).map(toHydraChoice)),

@@ -63,13 +63,13 @@ describe('readHydraConfig on the fixture project', () => {
   it('lists every group directory but hydra/, with what the defaults list picks', async () => {
     const { groups } = await readHydraConfig(fixture);
     expect(groups).toEqual([
-      { path: 'data', options: ['cifar', 'imagenet'], default: 'cifar', optional: false, required: false, package: 'dataset', overrideKey: 'data@dataset' },
-      { path: 'experiment', options: ['long_run'], default: null, optional: true, required: false, package: null, overrideKey: 'experiment' },
-      { path: 'logger', options: ['wandb'], default: 'wandb', optional: true, required: false, package: null, overrideKey: 'logger' },
-      { path: 'model', options: ['resnet', 'vit'], default: 'resnet', optional: false, required: false, package: null, overrideKey: 'model' },
-      { path: 'model/encoder', options: ['large', 'small'], default: 'small', optional: false, required: false, package: null, overrideKey: 'model/encoder' },
-      { path: 'optimizer', options: ['adam', 'sgd'], default: 'adam', optional: false, required: false, package: null, overrideKey: 'optimizer' },
-      { path: 'scheduler', options: ['cosine'], default: null, optional: true, required: false, package: null, overrideKey: 'scheduler' },
+      { path: 'data', options: ['cifar', 'imagenet'], default: 'cifar', optional: false, required: false, listValued: false, package: 'dataset', overrideKey: 'data@dataset' },
+      { path: 'experiment', options: ['long_run'], default: null, optional: true, required: false, listValued: false, package: null, overrideKey: 'experiment' },
+      { path: 'logger', options: ['wandb'], default: 'wandb', optional: true, required: false, listValued: false, package: null, overrideKey: 'logger' },
+      { path: 'model', options: ['resnet', 'vit'], default: 'resnet', optional: false, required: false, listValued: false, package: null, overrideKey: 'model' },
+      { path: 'model/encoder', options: ['large', 'small'], default: 'small', optional: false, required: false, listValued: false, package: null, overrideKey: 'model/encoder' },
+      { path: 'optimizer', options: ['adam', 'sgd'], default: 'adam', optional: false, required: false, listValued: false, package: null, overrideKey: 'optimizer' },
+      { path: 'scheduler', options: ['cosine'], default: null, optional: true, required: false, listValued: false, package: null, overrideKey: 'scheduler' },
     ]);
   });
 
@@ -121,7 +121,7 @@ describe('readHydraConfig on the fixture project', () => {
     const config = await readHydraConfig(root);
     expect(config.groups.find((group) => group.path === 'optimizer')).toMatchObject({ default: 'sgd' });
     expect(config.groups.find((group) => group.path === 'experiment')).toEqual({
-      path: 'experiment', options: ['long_run'], default: 'long_run', optional: false, required: false, package: '_global_', overrideKey: 'experiment',
+      path: 'experiment', options: ['long_run'], default: 'long_run', optional: false, required: false, listValued: false, package: '_global_', overrideKey: 'experiment',
     });
     expect(parameter(config, 'optimizer.name')).toMatchObject({ default: 'sgd', source: 'optimizer/sgd.yaml' });
     expect(parameter(config, 'optimizer.momentum')).toMatchObject({ type: 'float', default: 0.9 });
@@ -164,7 +164,7 @@ describe('readHydraConfig composition', () => {
     expect(error.message).toBe('conf/config.yaml:3: could not find option "nadam" of config group "optimizer"; options in optimizer: adam, sgd');
     const optional = await readHydraConfig(await project({ ...files, 'conf/config.yaml': 'defaults:\n  - optional optimizer: nadam\n  - optional nothing: here\n' }));
     expect(optional.parameters).toEqual([]);
-    expect(optional.groups).toEqual([{ path: 'optimizer', options: ['adam', 'sgd'], default: null, optional: true, required: false, package: null, overrideKey: 'optimizer' }]);
+    expect(optional.groups).toEqual([{ path: 'optimizer', options: ['adam', 'sgd'], default: null, optional: true, required: false, listValued: false, package: null, overrideKey: 'optimizer' }]);
     const plain = await failure(readHydraConfig(await project({ 'conf/config.yaml': 'defaults:\n  - base\n' })));
     expect(plain.message).toBe('conf/config.yaml:2: could not load "base": no conf/base.yaml');
   });
@@ -221,7 +221,7 @@ describe('readHydraConfig composition', () => {
         'conf/callbacks/checkpoint.yaml': 'monitor: val_acc\nevery: 1\n',
       }),
     );
-    expect(config.groups).toEqual([{ path: 'callbacks', options: ['checkpoint', 'early_stop'], default: ['early_stop', 'checkpoint'], optional: false, required: false, package: null, overrideKey: 'callbacks' }]);
+    expect(config.groups).toEqual([{ path: 'callbacks', options: ['checkpoint', 'early_stop'], default: ['early_stop', 'checkpoint'], optional: false, required: false, listValued: true, package: null, overrideKey: 'callbacks' }]);
     expect(config.parameters).toEqual([
       { path: 'callbacks.every', type: 'int', default: 1, readOnly: false, required: false, source: 'callbacks/checkpoint.yaml' },
       { path: 'callbacks.monitor', type: 'string', default: 'val_acc', readOnly: false, required: false, source: 'callbacks/checkpoint.yaml' },
@@ -353,7 +353,7 @@ describe('readHydraConfig composition', () => {
       'conf/db/postgresql.yaml': 'port: 5432\n',
     });
     const config = await readHydraConfig(root);
-    expect(config.groups).toEqual([{ path: 'db', options: ['mysql', 'postgresql'], default: null, optional: false, required: true, package: null, overrideKey: 'db' }]);
+    expect(config.groups).toEqual([{ path: 'db', options: ['mysql', 'postgresql'], default: null, optional: false, required: true, listValued: false, package: null, overrideKey: 'db' }]);
     expect(parameter(config, 'data_path')).toMatchObject({ default: '???', required: true, readOnly: false });
     expect(parameter(config, 'seed')).toMatchObject({ required: false });
     const chosen = await readHydraConfig(root, undefined, [{ group: 'db', option: 'mysql' }]);

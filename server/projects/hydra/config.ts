@@ -41,6 +41,8 @@ export interface HydraGroup {
   optional: boolean;
   /** `group: ???`: Hydra refuses to compose until an option is chosen. */
   required: boolean;
+  /** The choice is a list of options (`callbacks: [a, b]`, even of one). */
+  listValued: boolean;
   /** Where the chosen options are placed when that is not the group path ("_global_" for the root), else null. */
   package: string | null;
   /** The key an override must use to change this group's choice: "data@dataset", "optimizer". */
@@ -830,7 +832,7 @@ async function compose(repoPath: string, primary: string | undefined, choices: r
     // A folder that only holds other groups is no group.
     if (keys.length === 0 && options.length === 0) continue;
     if (keys.length === 0) {
-      groups.push({ path, options, default: null, optional: false, required: false, package: null, overrideKey: path });
+      groups.push({ path, options, default: null, optional: false, required: false, listValued: false, package: null, overrideKey: path });
       continue;
     }
     for (const key of keys) {
@@ -843,6 +845,7 @@ async function compose(repoPath: string, primary: string | undefined, choices: r
         default: choice.skipped || choice.value === '???' ? null : choice.value,
         optional: choice.optional || choice.value === null,
         required: choice.value === '???',
+        listValued: Array.isArray(choice.value),
         package: placed === dotted(path) ? null : placed || '_global_',
         overrideKey: key,
       });
