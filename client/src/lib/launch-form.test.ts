@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { JobInputValue } from '../api/jobs';
-import { type HydraConfig, type HydraGroup, type HydraParameter, REQUIRED_GROUP, REQUIRED_VALUE, applyHydra, controlIdForField, formFromInput, groupChoices, inputFromForm, messageForField, missingRequired, newKeyProblem, parseParameter } from './launch-form';
+import { type HydraConfig, type HydraGroup, type HydraParameter, REQUIRED_GROUP, REQUIRED_VALUE, applyHydra, controlIdForField, formFromInput, groupChoices, inputFromForm, isListValued, messageForField, missingRequired, newKeyProblem, parseParameter } from './launch-form';
 
 const hydra: HydraConfig = {
   configDir: 'conf',
@@ -34,7 +34,7 @@ const vit: HydraConfig = {
 };
 
 function group(path: string, options: string[], chosen: string[], rest: Partial<HydraGroup> = {}): HydraGroup {
-  return { path, overrideKey: path, options, default: chosen, optional: false, required: false, package: null, ...rest };
+  return { path, overrideKey: path, options, default: chosen, listValued: false, optional: false, required: false, package: null, ...rest };
 }
 
 function parameter(path: string, type: HydraParameter['type'], value: unknown, rest: Partial<HydraParameter> = {}): HydraParameter {
@@ -174,7 +174,7 @@ describe('the form as Hydra composes it with the user’s choices', () => {
   });
 
   it('sends several options for a list-valued group, and a clone keeps them', () => {
-    const withCallbacks: HydraConfig = { ...hydra, groups: [...hydra.groups, group('callbacks', ['checkpoint', 'early_stopping', 'lr_monitor'], ['checkpoint', 'early_stopping'])] };
+    const withCallbacks: HydraConfig = { ...hydra, groups: [...hydra.groups, group('callbacks', ['checkpoint', 'early_stopping', 'lr_monitor'], ['checkpoint', 'early_stopping'], { listValued: true })] };
     const form = formFromInput(null, withCallbacks, 'lab', { keepDescription: false });
     expect(form.groups.callbacks).toEqual(['checkpoint', 'early_stopping']);
     expect(inputFromForm(form, withCallbacks, 1).input.groups).toEqual([]);
@@ -189,6 +189,22 @@ describe('the form as Hydra composes it with the user’s choices', () => {
     // A one-option group the source job gave several stays a list.
     const several = formFromInput({ ...stored, groups: [{ group: 'logger', option: null, options: ['wandb'] }] }, withCallbacks, 'lab', { keepDescription: true });
     expect(several.groups.logger).toEqual(['wandb']);
+  });
+
+  it('takes a primary listing one option (callbacks: [a]) as a list: checkboxes, sent as options', () => {
+    const oneCallback: HydraConfig = { ...hydra, groups: [...hydra.groups, group('callbacks', ['checkpoint', 'lr_monitor'], ['checkpoint'], { listValued: true })] };
+    const callbacks = oneCallback.groups.at(-1)!;
+    const form = formFromInput(null, oneCallback, 'lab', { keepDescription: false });
+    expect(isListValued(callbacks, form.groups.callbacks)).toBe(true);
+    expect(form.groups.callbacks).toEqual(['checkpoint']);
+    expect(inputFromForm(form, oneCallback, 1).input.groups).toEqual([]);
+    const added = { ...form, groups: { ...form.groups, callbacks: ['checkpoint', 'lr_monitor'] }, explicitGroups: ['callbacks'] };
+    expect(inputFromForm(added, oneCallback, 1).input.groups).toEqual([{ group: 'callbacks', options: ['checkpoint', 'lr_monitor'] }]);
+    // A clone whose job sent the one option as `option` (older jobs) still gets the list.
+    const stored: JobInputValue = { ...clone, groups: [{ group: 'callbacks', option: 'lr_monitor', options: null }], parameters: [] };
+    expect(formFromInput(stored, oneCallback, 'lab', { keepDescription: true }).groups.callbacks).toEqual(['lr_monitor']);
+    // A group whose default is one option and not a list stays a select.
+    expect(isListValued(hydra.groups[0]!, 'resnet')).toBe(false);
   });
 
   it('holds the launch until a required (???) group and value are set, naming them', () => {

@@ -9,7 +9,7 @@ import type { JobInput } from '../api/launch';
 export const HydraConfigFields = graphql(`
   fragment HydraConfig on HydraConfig @_unmask {
     configDir primary primaries hasExperimentSuffix
-    groups { path overrideKey options default optional required package }
+    groups { path overrideKey options default listValued optional required package }
     parameters { path type default readOnly required source }
   }
 `);
@@ -143,13 +143,16 @@ export function formParameters(hydra: HydraConfig | null, form: Pick<LaunchForm,
 /** A `???` in the config: a value no launch may leave unset. */
 const MISSING = '???';
 
-/** Several options chosen at once: the primary lists several (callbacks), or the source job chose several. */
-export const isListValued = (group: HydraGroup, value: GroupValue | undefined) => Array.isArray(value) || group.default.length > 1;
+/**
+ * Several options chosen at once: the primary's defaults list gives a list (callbacks: [a], even of one option),
+ * or the source job chose several.
+ */
+export const isListValued = (group: HydraGroup, value: GroupValue | undefined) => Array.isArray(value) || group.listValued;
 
 /** The group's choice when the user makes none: the composed config's, nothing for a required (`???`) group. */
 export function defaultGroupValue(group: HydraGroup): GroupValue {
   const chosen = group.default.filter((option) => option !== MISSING);
-  return group.default.length > 1 ? chosen : (chosen[0] ?? '');
+  return group.listValued ? chosen : (chosen[0] ?? '');
 }
 
 const isEmptyChoice = (value: GroupValue | undefined) => value === undefined || value === '' || (Array.isArray(value) && value.length === 0);
