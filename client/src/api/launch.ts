@@ -29,7 +29,7 @@ const TEMPLATE = graphql(
 const PREVIEW = graphql(
   `
   query PreviewScript($input: JobInput!, $tag: String) {
-    previewScript(input: $input, tag: $tag) { __typename ... on QueryPreviewScriptSuccess { data { script tag warnings } } ...Failure }
+    previewScript(input: $input, tag: $tag) { __typename ... on QueryPreviewScriptSuccess { data { script tag commit warnings } } ...Failure }
   }
 `,
   [FailureFields],

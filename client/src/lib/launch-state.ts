@@ -5,7 +5,7 @@ import { createEffect, createMemo, createSignal, on, onCleanup } from 'solid-js'
 import { createStore, reconcile, unwrap } from 'solid-js/store';
 import { createClustersLive, createGpuLive } from '../api/clusters';
 import { ApiError, errorMessage } from '../api/client';
-import { fetchHydraConfig, fetchJobTemplate, fetchLastJobInput, previewScript, submitJob, type ScriptPreview } from '../api/launch';
+import { fetchHydraConfig, fetchJobTemplate, fetchLastJobInput, previewScript, submitJob, type JobInput, type ScriptPreview } from '../api/launch';
 import { createLive } from '../api/live';
 import { DEFAULT_FORM, applyHydra, controlIdForField, formFromInput, formParameters, groupChoices, inputFromForm, messageForField, missingRequired, newKeyProblem, type GroupChoiceInput, type GroupValue, type HydraConfig, type HydraParameter, type LaunchForm } from './launch-form';
 
@@ -26,6 +26,18 @@ export interface SubmitFailure {
 const FIXED_FIELDS = ['cluster', 'partition', 'gpuType', 'nodes', 'gpusPerNode', 'cpusPerTask', 'memory', 'timeLimit', 'name', 'description', 'account', 'qos', 'primary', 'rawOverrides', 'allowUnpushed'];
 
 const CHECK_DELAY_MS = 300;
+
+/**
+ * What a launch sends: the previewed input pinned to the commit the preview read the work tree at, so the job runs
+ * what the form was computed from, or the server refuses it (on `commit`) when HEAD has moved since.
+ */
+export const launchInput = (input: JobInput, preview: Pick<ScriptPreview, 'commit'>): JobInput => ({ ...input, commit: preview.commit });
+
+/**
+ * Refusals of the preview itself rather than of a value: its tag is spent, or HEAD moved since it was read. The
+ * form previews again (the server's words stay shown) instead of pointing at a control.
+ */
+export const previewIsStale = (field: string | null) => field === 'tag' || field === 'commit';
 
 /** The section of the keys this launch adds (`+key=value`), shown last. */
 export const ADDED_SECTION = 'added by this launch';
@@ -259,7 +271,7 @@ export function createLaunchState(options: { projectId: () => number; cloneId: (
         focusField(serverError()?.field);
         return;
       }
-      const outcome = await submitJob(current.input, preview.tag);
+      const outcome = await submitJob(launchInput(current.input, preview), preview.tag);
       if ('launched' in outcome) {
         // This tag launched a job already (a second tap, a retried request): that job is the one to open.
         setSubmitError({ message: outcome.message, jobId: outcome.launched, launched: true });
@@ -277,8 +289,11 @@ export function createLaunchState(options: { projectId: () => number; cloneId: (
     } catch (error) {
       if (error instanceof ApiError && error.kind === 'typed') {
         setServerError({ field: error.field, message: error.message });
-        if (error.field === 'tag') setRecheck((value) => value + 1);
-        else focusField(error.field);
+        if (previewIsStale(error.field)) {
+          // The held preview is spent too: a tap before the new one arrives previews first instead of resending it.
+          setChecked(null);
+          setRecheck((value) => value + 1);
+        } else focusField(error.field);
       }
       setSubmitError({ message: errorMessage(error) });
     } finally {

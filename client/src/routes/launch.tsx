@@ -156,7 +156,17 @@ export default function Launch() {
             </p>
             <For each={state.checked()?.warnings ?? []}>{(warning) => <p class="warning">{warning}</p>}</For>
             <details>
-              <summary>Script preview</summary>
+              <summary>
+                Script preview
+                <Show when={state.checked()}>
+                  {(preview) => (
+                    <span class="muted" data-testid="preview-commit">
+                      {' '}
+                      · runs commit <span class="mono">{shortSha(preview().commit)}</span>
+                    </span>
+                  )}
+                </Show>
+              </summary>
               <Show when={state.checked()} fallback={<p class="muted">No valid preview yet.</p>}>
                 {(preview) => (
                   <pre class="code" tabindex="0" aria-label="Script preview" data-testid="script-preview">
