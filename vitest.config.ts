@@ -24,6 +24,11 @@ export default defineConfig({
       },
       {
         extends: true,
+        // Real Hydra 1.3.2 (../shared/vendor, Debian's python3 and its packages) as the oracle of the Hydra reader.
+        test: { name: 'hydra', environment: 'node', include: ['test/hydra/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 60_000 },
+      },
+      {
+        extends: true,
         // Talks to the real SLURM lab through the real sshd (npm run lab:up).
         test: { name: 'lab', environment: 'node', include: ['test/lab/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 180_000, fileParallelism: false },
       },

@@ -15,6 +15,7 @@ One-shot use from a shell: `oracle.py compose <config_dir> <config_name> [overri
 import copy
 import io
 import json
+import math
 import os
 import runpy
 import sys
@@ -55,6 +56,9 @@ _PARSER = OverridesParser.create()
 
 def _json_safe(value):
     """Sweeps, globs and quoted strings become something JSON can carry; plain values stay as they are."""
+    if isinstance(value, float) and not math.isfinite(value):
+        # JSON has no NaN or infinity; Python's json writes them as bare words no JSON parser reads.
+        return {"float": repr(value)}
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, (list, tuple)):

@@ -265,6 +265,27 @@ function isChoiceCall(element: Element): boolean {
   return inner !== undefined && isChoiceCall(inner);
 }
 
+type ArgumentType = 'number' | 'bool' | 'null' | 'string' | 'list' | 'dict' | 'sweep';
+
+/** What an argument evaluates to, as Hydra's type check of a call's arguments sees it. */
+function argumentType(element: Element): ArgumentType {
+  if (element.kind === 'list' || element.kind === 'dict') return element.kind;
+  if (element.kind === 'function') {
+    if (element.name === 'int' || element.name === 'float') return 'number';
+    return element.name === 'bool' ? 'bool' : element.name === 'str' ? 'string' : 'sweep';
+  }
+  const value = primitiveOf(element.tokens);
+  return value === null ? 'null' : typeof value === 'number' ? 'number' : typeof value === 'boolean' ? 'bool' : 'string';
+}
+
+// The parameter types of grammar_functions.py that Hydra's Functions.eval checks (a bool passes as an int, as in Python).
+const ARGUMENT_TYPES: Record<string, Record<string, ArgumentType[]>> = {
+  range: { start: ['number', 'bool'], stop: ['number', 'bool', 'null'], step: ['number', 'bool'] },
+  interval: { start: ['number', 'bool'], end: ['number', 'bool'] },
+  glob: { include: ['string', 'list'], exclude: ['string', 'list', 'null'] },
+};
+const TYPE_NAMES: Record<ArgumentType, string> = { number: 'a number', bool: 'a boolean', null: 'null', string: 'a string', list: 'a list', dict: 'a mapping', sweep: 'a sweep' };
+
 // Python's argument binding plus the checks Hydra's grammar functions make before anything else (grammar_functions.py),
 // with Hydra's own wording so a user can search for it.
 function checkCall(call: Call): void {
@@ -282,6 +303,15 @@ function checkCall(call: Call): void {
   }
   const missing = signature.params.slice(positional.length, signature.required).find((param) => !named.includes(param));
   if (missing !== undefined) refuse(`missing a required argument ${JSON.stringify(missing)}`);
+  const types = ARGUMENT_TYPES[call.name];
+  if (types) {
+    let position = 0;
+    for (const arg of call.args) {
+      const param = arg.name ?? signature.params[position++]!;
+      const type = argumentType(arg.value);
+      if (!types[param]!.includes(type)) refuse(`${param} must be ${types[param]!.map((allowed) => TYPE_NAMES[allowed]).join(' or ')}, not ${TYPE_NAMES[type]}`);
+    }
+  }
   switch (call.name) {
     case 'int':
     case 'float':
