@@ -33,6 +33,8 @@ interface Ran {
   config: Record<string, any>;
   /** hydra.runtime.choices: the option Hydra used for each group (list-valued defaults are not in it). */
   choices: Record<string, unknown>;
+  /** The config with interpolations resolved, as the app reads it; null when the config cannot be resolved. */
+  resolved: Record<string, any> | null;
   script: string;
 }
 
@@ -84,9 +86,15 @@ describe.skipIf(!lab)('launches through real Hydra on the lab', () => {
     const line = (prefix: string) => {
       const found = text.split('\n').find((candidate) => candidate.startsWith(prefix));
       if (!found) throw new Error(`the job printed no "${prefix}" line:\n${text.slice(-2000)}`);
-      return JSON.parse(found.slice(prefix.length));
+      return found.slice(prefix.length);
     };
-    return { config: line('composed config: '), choices: line('choices: '), script: previewed.data.script };
+    const resolved = line('resolved config: ');
+    return {
+      config: JSON.parse(line('composed config: ')),
+      choices: JSON.parse(line('choices: ')),
+      resolved: resolved.startsWith('unresolvable') ? null : JSON.parse(resolved),
+      script: previewed.data.script,
+    };
   }
 
   beforeAll(async () => {
@@ -115,6 +123,15 @@ describe.skipIf(!lab)('launches through real Hydra on the lab', () => {
     expect(ran.config.model.optimizer).toEqual({ _target_: 'torch.optim.Adam', _partial_: true, lr: 0.002, weight_decay: 0 });
     expect(ran.config.extras).toEqual({ ignore_warnings: false, enforce_tags: true, print_config: true });
     expect(ran.choices).toMatchObject({ extras: 'default.yaml', model: 'mnist', trainer: 'default' });
+  });
+
+  it('passes form text that looks like an interpolation to the app as typed, never resolved nor refused by Hydra', async () => {
+    // A form field holds text (the hostile suite's contract): Hydra reads ${…} inside a quoted override value as an
+    // interpolation, so unescaped it would hand the app this machine's HOME, or fail the job on a grammar error.
+    const text = 'note ${oc.env:HOME}';
+    const code = "${python.eval:__import__('os').system('id')}";
+    const ran = await run(input(patterns, 'lightning', { parameters: [{ path: 'task_name', value: text }, { path: 'notes', value: code, add: true }] }));
+    expect(ran.resolved).toMatchObject({ task_name: text, notes: code });
   });
 
   it('3: chooses an option kept in a sub-folder of its group (experiment=lm/small)', async () => {
