@@ -1,7 +1,8 @@
 import { GraphQLError } from 'graphql';
+import { wrapErrorIfMatches } from '@pothos/plugin-errors';
 import { filter, pipe } from 'graphql-yoga';
 import type { Job as JobRow } from '../server/db/entities.js';
-import { LaunchAlreadySubmittedError, LaunchNotRecordedError, LogTailLimitError, NotFoundError, RateLimitedError, ValidationError } from '../server/errors.js';
+import { AppError, LaunchAlreadySubmittedError, LaunchNotRecordedError, LogTailLimitError, NotFoundError, RateLimitedError, ValidationError } from '../server/errors.js';
 import { HydraConfigError } from '../server/projects/hydra/config.js';
 import type { GroupChoice, JobInput as JobInputValue, ParameterValue } from '../server/jobs/input.js';
 import { LOG_TAIL_BYTES, logTailBytes } from '../server/jobs/log-text.js';
@@ -349,17 +350,26 @@ const JobLogChunkRef = builder.objectRef<JobLogChunk>('JobLogChunk').implement({
   }),
 });
 
+const JOB_LOG_REFUSALS = [LogTailLimitError, NotFoundError, ...clusterErrors];
+
+// Not the errors plugin's `errors:` option: it wraps the subscription in an async generator, and an async generator
+// cannot be returned while it awaits the next event, so a watcher leaving a quiet job would never stop its remote tail.
+const JobLogEvent = builder.unionType('JobLogEvent', {
+  types: [JobLogChunkRef, ...JOB_LOG_REFUSALS],
+  // A refusal arrives wrapped (see resolve below), which hides its prototype: told apart by its name, as a chunk has none.
+  resolveType: (event) => ('name' in event ? (event as AppError).name : 'JobLogChunk'),
+});
+
 builder.subscriptionFields((t) => ({
   jobLog: t.field({
-    type: JobLogChunkRef,
-    // The follower hands a refusal out as the stream's one event; the errors plugin makes it a typed member of the
-    // union (an Error returned by a resolver would otherwise be thrown by GraphQL, and masked).
-    errors: { types: [LogTailLimitError, NotFoundError, ...clusterErrors], directResult: true, union: { name: 'JobLogEvent' } },
+    type: JobLogEvent,
     description:
       "A job's output: while it runs, as it is written (one remote tail per job, shared by all its watchers), starting with the last 64 kB, or from fromByte; once it has ended, the rest of it (the last 64 kB, or what follows fromByte) read once, then the stream completes. A refusal (LogTailLimitError, NotFoundError, or the cluster's error reading a finished job's output) is the subscription's one event.",
     args: { jobId: t.arg.int({ required: true }), fromByte: t.arg({ type: 'ByteOffset' }) },
     subscribe: (_root, args, ctx) => ctx.services.logs.follow(args.jobId, args.fromByte ?? null),
-    resolve: (event) => event as JobLogChunk,
+    // The follower hands a refusal out as the stream's one event; an Error a resolver returns is thrown by GraphQL (and
+    // masked), so it goes out wrapped as the errors plugin wraps its own.
+    resolve: (event) => (event instanceof AppError ? (wrapErrorIfMatches(event, JOB_LOG_REFUSALS) as JobLogChunk) : event),
   }),
   jobUpdated: t.field({
     type: Job,
