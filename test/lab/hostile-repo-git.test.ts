@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Project } from '../../server/db/entities.js';
 import { startServer } from '../../server/main.js';
+import { submitBatch } from '../../server/slurm/jobs.js';
 import { createTestToken, graphqlClient } from '../graphql-client.js';
 import { createFixtureRepo } from './fixture-repo.js';
 import { labClustersYaml, labForSuite, onLab } from './lab-env.js';
@@ -160,15 +161,29 @@ describe.skipIf(!lab)('hostile repositories against the server and the lab', () 
   });
 
   // A project stored before origins were checked keeps its URL in the database: the cluster's git refuses it.
-  it('fails the checkout on the cluster, running nothing, for a hostile URL already stored', async () => {
+  // A launch reads the repository afresh (issue 14, point 11), so the stale URL is replaced by the checked origin
+  // before anything reaches the cluster; the cluster's own guard is proven by handing it the URL directly.
+  it('launches from the checked origin, not a hostile URL already stored, and the cluster refuses such a URL anyway', async () => {
     const repo = createFixtureRepo(lab!.user);
     const added = await addProject(repo.work);
     const em = running.services.orm.em.fork();
     await em.nativeUpdate(Project, { id: added.data.id }, { cloneUrl: `ext::sh -c touch% ${canary('stored-ext')}` });
     const job = await submit(added.data.id);
-    expect(job.state).toBe('SUBMIT_FAILED');
-    expect(job.submitError).toContain("transport 'ext' not allowed");
-    expect(job.submitError).toContain('could not check out');
+    expect(await finalState(job.id)).toBe('COMPLETED');
+    expect((await request(`query { projects { id cloneUrl } }`)).projects).toContainEqual({ id: added.data.id, cloneUrl: repo.origin });
+
+    const transport = running.services.clusters.transport('lab');
+    const jobDir = `/tmp/mc-checkout-guard-${randomBytes(4).toString('hex')}`;
+    const refused = submitBatch(transport, {
+      cloneUrl: `ext::sh -c touch% ${canary('direct-ext')}`,
+      repoDir: `${jobDir}/repo`,
+      commitSha: git(repo.work, 'rev-parse', 'HEAD').trim(),
+      workDir: `${jobDir}/code`,
+      jobDir,
+      script: '#!/bin/bash\ntrue\n',
+    });
+    await expect(refused).rejects.toThrow(/transport 'ext' not allowed[\s\S]*could not check out|could not check out[\s\S]*transport 'ext' not allowed/);
+    onLab(lab!, `rm -rf ${jobDir}`);
   }, 120_000);
 
   it('left no canary on the lab or on this machine', () => {
