@@ -288,6 +288,17 @@ describe('hydraValue', () => {
     '#', ';', '|', '&&', '<>', '-', '+', '...', ':', 'a:b', '@', '?', '*', '%', '~', '/abs/path', 'choice(a,b)',
   ];
 
+  // OmegaConf reads `${` inside quotes too: `note ${oc.env:HOME}` reached the app as the cluster's HOME, and
+  // `${python.eval:…}` failed the job on the cluster. Real Hydra 1.3.2 gives the app exactly these texts back.
+  it.each([
+    ['${x}', '"\\${x}"'],
+    ['note ${oc.env:HOME}', '"note \\${oc.env:HOME}"'],
+    ['a\\${x}', '"a\\\\\\${x}"'],
+    ['$notbraced', '$notbraced'],
+  ])('writes the form string %j as text, not as an interpolation: %s', (text, spelled) => {
+    expect(hydraValue(text)).toBe(spelled);
+  });
+
   it.each(trickyStrings)('round-trips the string %j through an override', (text) => {
     const value = parseOverride(`k=${hydraValue(text)}`).value!;
     expect(value).toBe(hydraValue(text));

@@ -665,8 +665,10 @@ function primitiveOf(tokens: Token[]): unknown {
 
 function elementValue(element: Element): unknown {
   switch (element.kind) {
-    case 'primitive':
-      return primitiveOf(element.tokens);
+    case 'primitive': {
+      const value = primitiveOf(element.tokens);
+      return typeof value === 'string' ? appText(value) : value;
+    }
     case 'list':
       return element.items.map((item) => elementValue(item));
     case 'dict':
@@ -677,8 +679,17 @@ function elementValue(element: Element): unknown {
 }
 
 /**
- * The value Hydra reads from override value text: string, number, boolean, null, list or dict. Sweeps and function
- * calls are refused: they stand for several values or need Hydra to evaluate them.
+ * A string as OmegaConf hands it to the app, interpolations unresolved: before `${`, 2n backslashes are n backslashes
+ * (and an interpolation follows), 2n+1 are n backslashes and the text `${`. hydraValue writes the second form.
+ */
+function appText(text: string): string {
+  return text.replace(/(\\+)\$\{/g, (_match, slashes: string) => `${'\\'.repeat(Math.floor(slashes.length / 2))}\${`);
+}
+
+/**
+ * The value an app gets from override value text: string, number, boolean, null, list or dict (strings as OmegaConf
+ * reads them, see appText). Sweeps and function calls are refused: they stand for several values or need Hydra to
+ * evaluate them.
  */
 export function parseHydraValue(text: string): unknown {
   if (text === '') return '';
@@ -738,8 +749,8 @@ function dictKeyText(key: string): string {
 
 /**
  * Value text for a form value: numbers, booleans and null as Hydra literals, strings quoted only when Hydra would
- * otherwise read something else, lists as [a,b], plain objects as {k:v}. `${...}` inside a string is kept, so it stays
- * an interpolation for OmegaConf. Throws UnspellableValueError (a TypeError) for what has no Hydra spelling (undefined, functions, newlines).
+ * otherwise read something else, lists as [a,b], plain objects as {k:v}. `${...}` inside a string is escaped, so the
+ * app gets the text rather than an interpolation. Throws UnspellableValueError (a TypeError) for what has no Hydra spelling (undefined, functions, newlines).
  */
 export function hydraValue(value: unknown): string {
   return spell(value, 0);
@@ -760,8 +771,12 @@ function spell(value: unknown, depth: number): string {
     if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) {
       throw new UnspellableValueError(`string ${JSON.stringify(value)} has a control character, which cannot go into an override`);
     }
-    if (PLAIN_STRING.test(value) && readsBackAs(value, value)) return value;
-    return quoteString(value);
+    // OmegaConf reads `${` as an interpolation even inside quotes: a form value is the text the app gets, so each
+    // `${` is escaped as OmegaConf escapes it (`\${`, the backslashes before it doubled). Interpolations are for typed
+    // overrides, where they are what the user wrote.
+    const literal = value.replace(/(\\*)\$\{/g, (_match, slashes: string) => `${slashes}${slashes}\\\${`);
+    if (literal === value && PLAIN_STRING.test(value) && readsBackAs(value, value)) return value;
+    return quoteString(literal);
   }
   if (Array.isArray(value)) return `[${value.map((item) => spell(item, depth + 1)).join(',')}]`;
   if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
