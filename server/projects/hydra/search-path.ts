@@ -15,8 +15,6 @@ export interface HydraLocation {
   configDir: string;
   /** `config_name` of @hydra.main, when the entry script names one. */
   configName: string | null;
-  /** Who named configDir, for messages. */
-  namedBy: 'settings' | 'entry script' | 'convention';
 }
 
 export interface HydraMain {
@@ -63,15 +61,15 @@ export async function locateHydraConfig(root: string, settings: ProjectSettings)
       throw new ProjectFileError('.mlops-config.yaml', null, `config_dir: ${settings.config_dir}/ is not a directory of the repository`);
     }
     const main = await readHydraMain(root, settings.train_script);
-    return { configDir, configName: main?.configName ?? null, namedBy: 'settings' };
+    return { configDir, configName: main?.configName ?? null };
   }
   const main = await readHydraMain(root, settings.train_script);
   if (main?.configPath != null) {
     const configDir = inside(posix.dirname(settings.train_script), main.configPath);
-    if (configDir !== null && (await isProjectDirectory(root, configDir || '.'))) return { configDir, configName: main.configName, namedBy: 'entry script' };
+    if (configDir !== null && (await isProjectDirectory(root, configDir || '.'))) return { configDir, configName: main.configName };
   }
   for (const candidate of HYDRA_CONFIG_DIRS) {
-    if (await isProjectDirectory(root, candidate)) return { configDir: candidate, configName: main?.configName ?? null, namedBy: 'convention' };
+    if (await isProjectDirectory(root, candidate)) return { configDir: candidate, configName: main?.configName ?? null };
   }
   return null;
 }
