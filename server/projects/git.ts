@@ -5,13 +5,15 @@
 // command therefore goes through runGit, which starts git with a clean environment and command-scope overrides
 // that neutralise each such key, and only plumbing that reads (no fetch, no write to the repository).
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, realpath, rm, stat, utimes } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, realpath, rm, stat, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, sep } from 'node:path';
 import { ValidationError } from '../errors.js';
 
 export interface RepoInfo {
   root: string;
+  /** Absolute. */
+  gitDir: string;
   name: string;
   originUrl: string | null;
   /** What the cluster clones: an HTTPS origin turned into its SSH form, so cloning needs no password prompt. */
@@ -253,6 +255,7 @@ export async function readRepo(path: string): Promise<RepoInfo> {
   if (cloneUrl) checkCloneUrl(cloneUrl);
   return {
     root,
+    gitDir: found.gitDir,
     name: basename(root),
     originUrl: originUrl || null,
     cloneUrl,
@@ -262,4 +265,21 @@ export async function readRepo(path: string): Promise<RepoInfo> {
     ...changes,
     pushed: Boolean(remoteBranch),
   };
+}
+
+/**
+ * What changes when readRepo's HEAD, branch, origin or index would: the stat of HEAD, the ref it names, packed-refs, the
+ * index and the config of `gitDir`, and of the `alsoWatched` files (absolute), without starting git. Null when it cannot
+ * be taken. Other edits in the work tree and fetches do not show here (they only change the dirty and pushed warnings).
+ */
+export async function repoFingerprint(gitDir: string, alsoWatched: string[] = []): Promise<string | null> {
+  try {
+    const head = await readFile(join(gitDir, 'HEAD'), 'utf8');
+    const ref = /^ref: (refs\/[^\n]+)\n?$/.exec(head)?.[1];
+    const files = ['HEAD', 'packed-refs', 'index', 'config', ...(ref && !ref.split('/').includes('..') ? [ref] : [])].map((file) => join(gitDir, file));
+    const stats = await Promise.all([...files, ...alsoWatched].map((file) => stat(file).then((info) => `${info.ino}:${info.size}:${info.mtimeMs}`, () => '-')));
+    return `${head}\0${stats.join('\0')}`;
+  } catch {
+    return null;
+  }
 }

@@ -1,13 +1,16 @@
 // Projects: local git repositories the user launches from, with their launch settings.
-import { isAbsolute } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type { EntityManager } from '@mikro-orm/sqlite';
 import { Job, Project } from '../db/entities.js';
 import { NotFoundError, ValidationError } from '../errors.js';
-import { readRepo } from './git.js';
+import { readRepo, repoFingerprint } from './git.js';
 import { readHydraConfig, type HydraChoice, type HydraConfig } from './hydra/config.js';
-import { readSettings } from './settings.js';
+import { readSettings, SETTINGS_FILE } from './settings.js';
 
 export type ProjectService = ReturnType<typeof createProjectService>;
+
+/** How long a launch may reuse a read of the repository whose git metadata did not change (work-tree edits show after it). */
+const REREAD_MS = 2000;
 
 export function createProjectService() {
   async function get(em: EntityManager, id: number, options: { includeDeleted?: boolean } = {}): Promise<Project> {
@@ -33,14 +36,33 @@ export function createProjectService() {
       settings,
       syncedAt: new Date(),
     };
-    return { fields, changedFiles: repo.changedFiles };
+    return { fields, changedFiles: repo.changedFiles, gitDir: repo.gitDir };
   }
 
-  async function refresh(em: EntityManager, id: number): Promise<{ project: Project; changedFiles: string[] }> {
+  /** The last read of each project, reused while its git metadata is unchanged and it is younger than REREAD_MS. */
+  const lastRead = new Map<number, { fingerprint: string; gitDir: string; watched: string[]; at: number; changedFiles: string[] }>();
+
+  /**
+   * The project as its repository is now. A launch form previews at every change, and a full read starts a handful of
+   * git processes (~100 ms, far more on a busy machine): a read younger than REREAD_MS whose HEAD, branch ref,
+   * packed-refs, index, git config, settings file and train script are unchanged is reused. So a commit, a checkout or
+   * a settings edit is seen at once; other work-tree edits (the dirty warning) within REREAD_MS.
+   */
+  async function refresh(em: EntityManager, id: number, options: { force?: boolean } = {}): Promise<{ project: Project; changedFiles: string[] }> {
     const project = await get(em, id);
-    const { fields, changedFiles } = await read(project.localPath);
+    const previous = lastRead.get(id);
+    if (!options.force && previous && Date.now() - previous.at < REREAD_MS) {
+      const fingerprint = await repoFingerprint(previous.gitDir, previous.watched);
+      if (fingerprint !== null && fingerprint === previous.fingerprint) return { project, changedFiles: previous.changedFiles };
+    }
+    const { fields, changedFiles, gitDir } = await read(project.localPath);
+    const watched = [join(fields.localPath, SETTINGS_FILE), join(fields.localPath, fields.settings.train_script)];
+    // Taken after the read: a change in between makes the next fingerprint differ, so nothing stale is kept.
+    const fingerprint = await repoFingerprint(gitDir, watched);
     em.assign(project, fields);
     await em.flush();
+    if (fingerprint === null) lastRead.delete(id);
+    else lastRead.set(id, { fingerprint, gitDir, watched, at: Date.now(), changedFiles });
     return { project, changedFiles };
   }
 
@@ -67,7 +89,7 @@ export function createProjectService() {
     },
 
     async sync(em: EntityManager, id: number): Promise<Project> {
-      return (await refresh(em, id)).project;
+      return (await refresh(em, id, { force: true })).project;
     },
 
     /** sync, for a launch: also which tracked files the work tree changed, which the form reads and the job does not get. */

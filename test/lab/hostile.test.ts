@@ -205,13 +205,15 @@ const FIELD_CASES: Record<string, FieldCase> = {
   'groups (group)': { input: (value) => ({ groups: [{ group: value, option: 'vit' }] }), field: (value) => `groups.${value}` },
   'groups (option)': { input: (value) => ({ groups: [{ group: 'model', option: value }] }), field: () => 'groups.model' },
   'parameters (path)': {
-    input: (value) => ({ parameters: [{ path: value, value: 1 }] }),
+    // Added (`+key=1`), so a path the config lacks is judged on its spelling alone.
+    input: (value) => ({ parameters: [{ path: value, value: 1, add: true }] }),
     field: (value) => `parameters.${value}`,
     // A few corpus values ("null", "true") are plain config keys.
     accepted: (value, _script, argv) => expect(overrideValue(argv, value)).toBe(1),
   },
   'parameters (string value)': {
-    input: (value) => ({ parameters: [{ path: 'run_note', value }] }),
+    // run_note is not in the fixture's config: added on purpose (`+run_note=…`), as the form adds a key.
+    input: (value) => ({ parameters: [{ path: 'run_note', value, add: true }] }),
     field: () => 'parameters.run_note',
     accepted: (value, _script, argv) => expect(overrideValue(argv, 'run_note')).toBe(value),
   },
@@ -221,7 +223,7 @@ const FIELD_CASES: Record<string, FieldCase> = {
     accepted: (value, _script, argv) => expect(overrideValue(argv, 'tags')).toEqual([value, 'x']),
   },
   'parameters (mapping key and value)': {
-    input: (value) => ({ parameters: [{ path: 'run_note', value: { [value]: value } }] }),
+    input: (value) => ({ parameters: [{ path: 'run_note', value: { [value]: value }, add: true }] }),
     field: () => 'parameters.run_note',
     accepted: (value, _script, argv) => expect(overrideValue(argv, 'run_note')).toEqual({ [value]: value }),
   },
@@ -409,7 +411,7 @@ describe.skipIf(!lab)('hostile input against the lab', () => {
     const description = acceptedBy.get('description')!.filter((value) => !isLong(value)).reduce((text, value) => (text.length + value.length < 1990 ? `${text}${value} ` : text), '');
     const quotedRaw = acceptedBy.get('rawOverrides (quoted as a Hydra string)')!.filter((value) => !isLong(value)).slice(0, 20);
     const rawOverrides = quotedRaw.map((value, index) => `+raw_${index}='${value}'`).join(' ');
-    const parametersA = [{ path: 'sleep_seconds', value: 1 }, ...strings.map((value, index) => ({ path: `hostile_${index}`, value }))];
+    const parametersA = [{ path: 'sleep_seconds', value: 1 }, ...strings.map((value, index) => ({ path: `hostile_${index}`, value, add: true }))];
     const jobA = await submit({ ...baseInput(), description, rawOverrides, parameters: parametersA });
     // Job B: a 100 kB value, and hostile text inside a list and as mapping keys.
     const longValue = acceptedBy.get('parameters (string value)')!.find((value) => value.length >= LONG && value.includes('touch'))!;

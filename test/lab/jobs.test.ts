@@ -169,7 +169,7 @@ describe.skipIf(!lab)('jobs on the lab', () => {
     expect(added.addProject).toEqual({ __typename: 'ValidationError', field: 'localPath' });
 
     // Accepted as plain text: it reaches the job as data and is printed, never executed.
-    const job = await submit({ ...baseInput(), description: `$(${touch}) \`${touch}\` "quoted" 'single' -- --wrap=x`, parameters: [{ path: 'sleep_seconds', value: 1 }, { path: 'run_note', value: `$(${touch}); ${touch}` }] });
+    const job = await submit({ ...baseInput(), description: `$(${touch}) \`${touch}\` "quoted" 'single' -- --wrap=x`, parameters: [{ path: 'sleep_seconds', value: 1 }, { path: 'run_note', value: `$(${touch}); ${touch}`, add: true }] });
     await waitForState(job.id, ['COMPLETED', 'FAILED']);
     expect(onLab(lab!, `test -e ${canary}`).status).toBe(1);
   });

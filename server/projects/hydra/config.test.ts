@@ -407,6 +407,9 @@ describe('readHydraConfig composition', () => {
     expect(parameter(appended, 'callbacks.patience')).toMatchObject({ default: 5 });
     await expect(readHydraConfig(root, 'train', [{ group: 'model', option: 'huge' }])).rejects.toMatchObject({ name: 'ValidationError', field: 'groups.model' });
     await expect(readHydraConfig(root, 'train', [{ group: 'model', option: '../../etc/passwd' }])).rejects.toMatchObject({ name: 'ValidationError', field: 'groups.model' });
+    // Found by the lab's hostile corpus: a name longer than a file name can be ended as a file error (ENAMETOOLONG).
+    await expect(readHydraConfig(root, 'train', [{ group: 'model', option: 'a'.repeat(300) }])).rejects.toMatchObject({ name: 'ValidationError', field: 'groups.model' });
+    await expect(readHydraConfig(root, 'train', [{ group: 'a'.repeat(300), option: 'x' }])).rejects.toMatchObject({ name: 'ValidationError', field: `groups.${'a'.repeat(300)}` });
   });
 
   // Issue 14, point 7.

@@ -342,12 +342,21 @@ export class Composer {
 const OPTION_NAME = /^[A-Za-z0-9_+-][A-Za-z0-9_.+-]*(\/[A-Za-z0-9_+-][A-Za-z0-9_.+-]*)*$/;
 const GROUP_KEY = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*(@[A-Za-z0-9_.]*)?$/;
 
+// A file name is at most 255 bytes on the file systems projects live on; a path longer than this is no config there.
+const MAX_NAME = { segment: 200, whole: 1000 } as const;
+
+function tooLong(name: string): boolean {
+  return name.length > MAX_NAME.whole || name.split('/').some((segment) => segment.length > MAX_NAME.segment);
+}
+
 export function externalChoice(input: HydraChoice): ExternalChoice {
   const field = `groups.${input.group}`;
+  if (tooLong(input.group)) throw new ValidationError(field, `is longer than any config group can be (${MAX_NAME.segment} characters a folder)`);
   if (!GROUP_KEY.test(input.group)) throw new ValidationError(field, 'is not a config group (a path like model/encoder, with @package when the group is used more than once)');
   if (isHydraGroup(splitPackage(input.group)[0])) throw new ValidationError(field, "is one of Hydra's own groups, not the project's: set it in the typed overrides");
   const value = input.options ? input.options.map(withoutExtension) : input.option === null ? null : withoutExtension(input.option);
   for (const option of value === null ? [] : Array.isArray(value) ? value : [value]) {
+    if (tooLong(option)) throw new ValidationError(field, `"${option.slice(0, 40)}…" is longer than any option can be (${MAX_NAME.segment} characters a name)`);
     if (!OPTION_NAME.test(option)) throw new ValidationError(field, `"${option}" is not an option name`);
   }
   return { input, key: input.group, value, mode: 'override', used: false };
