@@ -352,8 +352,23 @@ describe('buildHydraArgs', () => {
   // project fails with ValidationError default_overrides.0 ("unexpected end of input … in "b""). Expected: the entry
   // passed as the one token "trainer.note=a b" (or refused when the settings are read); actual: a launch-time error.
   it('launches with every default override the settings file accepted', async () => {
-    const projectSettings = parseSettings('default_overrides: ["trainer.note=a b"]');
-    expect(await build({}, { settings: projectSettings })).toEqual(['--config-name', 'train', 'trainer.note=a b']);
+    const projectSettings = parseSettings('default_overrides: ["+trainer.note=a b"]');
+    expect(await build({}, { settings: projectSettings })).toEqual(['--config-name', 'train', '+trainer.note=a b']);
+  });
+
+  // With real Hydra the fixture's eval primary failed in the job: its default override epochs=1 names a key eval.yaml
+  // lacks ("Could not override 'epochs'"). Hydra refuses these only when the job runs; the preview refuses them now.
+  it('refuses a typed override Hydra would refuse on the composed config, naming where it was written', async () => {
+    const fixtureSettings = parseSettings('default_overrides: ["epochs=1"]');
+    const evalRefusal = await rejected(() => build({ primary: 'eval' }, { hydra: evalHydra, settings: fixtureSettings }));
+    expect(evalRefusal.field).toBe('.mlops-config.yaml: default_overrides.0');
+    expect(evalRefusal.message).toBe('.mlops-config.yaml: default_overrides.0: epochs is not a key of the config composed from eval, so Hydra would refuse to set it (write +epochs=… to add it)');
+    expect((await rejected(() => build({ rawOverrides: 'epochs=2 optimizer.lrr=1' }))).message).toContain('optimizer.lrr is not a key');
+    expect((await rejected(() => build({ rawOverrides: '+seed=3' }))).message).toBe('rawOverrides: seed is already in the composed config, so Hydra would refuse to add it (write seed=… to set it)');
+    expect((await rejected(() => build({ rawOverrides: '~nothing' }))).message).toContain('so Hydra would refuse to delete it');
+    // Keys added first, Hydra's own keys, and keys of a composition the typed overrides change are left alone.
+    expect(await build({ rawOverrides: '+extra.a=1 extra.a=2 hydra.job.chdir=true' })).toEqual(['--config-name', 'train', '+extra.a=1', 'extra.a=2', 'hydra.job.chdir=true']);
+    expect(await build({ rawOverrides: 'model=vit model.patch_size=8' })).toEqual(['--config-name', 'train', 'model=vit', 'model.patch_size=8']);
   });
 
   // Issue 14, point 4: Hydra refuses a `???` choice only in the job ("You must specify 'db'"), after the queue.

@@ -97,16 +97,38 @@ export function buildHydraArgs(input: JobInput, hydra: HydraConfig | null, setti
     // The group choices were composed by readHydraConfig, which wrote them as Hydra applies them (`+` to append a
     // group the defaults lists do not pick, `~` to turn one off).
     for (const { group, override } of hydra.groupOverrides) tokens.push(...parseField(`groups.${group}`, override, true));
-    const typed = [...settings.default_overrides, input.rawOverrides].flatMap((text) => {
+    // What the settings and the user typed, with the field each came from (a refused one is reported with its field
+    // where it is parsed in full).
+    const attempt = (parse: () => Override[]) => {
       try {
-        return parseOverrides(text);
+        return parse();
       } catch {
-        return []; // refused with its field below
+        return [];
       }
-    });
+    };
+    const typed = [
+      ...settings.default_overrides.flatMap((token, index) => attempt(() => [parseOverride(token)]).map((override) => ({ field: `.mlops-config.yaml: default_overrides.${index}`, override }))),
+      ...attempt(() => parseOverrides(input.rawOverrides)).map((override) => ({ field: 'rawOverrides', override })),
+    ].filter(({ override }) => override.key !== 'hydra' && !override.key.startsWith('hydra.'));
     const typedKey = (override: Override) => (override.package === null ? override.key : `${override.key}@${override.package}`);
+    const namesGroup = (override: Override) => hydra.groups.some((group) => [group.path, group.overrideKey].includes(typedKey(override)));
+    const inConfig = (path: string) => hydra.parameters.some((parameter) => parameter.path === path || parameter.path.startsWith(`${path}.`));
+    // Hydra refuses, only once the job runs, to set or delete a key the composed config lacks and to add one it has.
+    // Typed group changes make the composition here a different one: then the keys are left to Hydra.
+    if (!typed.some(({ override }) => namesGroup(override))) {
+      const added = new Set([...input.parameters.filter((parameter) => parameter.add).map((parameter) => parameter.path), ...typed.filter(({ override }) => override.prefix.startsWith('+')).map(({ override }) => override.key)]);
+      for (const { field, override } of typed) {
+        const { prefix, key } = override;
+        const has = inConfig(key) || added.has(key);
+        if ((prefix === '' || prefix === '~') && !has) {
+          throw new ValidationError(field, `${key} is not a key of the config composed from ${hydra.primary || 'the chosen groups'}, so Hydra would refuse ${prefix === '~' ? 'to delete it' : `to set it (write +${key}=… to add it)`}`);
+        }
+        if (prefix === '+' && inConfig(key)) throw new ValidationError(field, `${key} is already in the composed config, so Hydra would refuse to add it (write ${key}=… to set it)`);
+      }
+    }
+    const refs = typed.map(({ override }) => override);
     for (const group of hydra.groups) {
-      if (group.required && !typed.some((override) => override.prefix !== '~' && [group.path, group.overrideKey].includes(typedKey(override)))) {
+      if (group.required && !refs.some((override) => override.prefix !== '~' && [group.path, group.overrideKey].includes(typedKey(override)))) {
         throw new ValidationError(`groups.${group.overrideKey}`, `must be chosen (the config leaves it ???): one of ${group.options.join(', ')}`);
       }
     }
@@ -125,7 +147,7 @@ export function buildHydraArgs(input: JobInput, hydra: HydraConfig | null, setti
     }
     const isSet = (path: string) =>
       input.parameters.some((parameter) => path === parameter.path || path.startsWith(`${parameter.path}.`)) ||
-      typed.some((override) => override.prefix !== '~' && (path === override.key || path.startsWith(`${override.key}.`)));
+      refs.some((override) => override.prefix !== '~' && (path === override.key || path.startsWith(`${override.key}.`)));
     const unset = hydra.parameters.find((parameter) => parameter.required && !isSet(parameter.path));
     if (unset) throw new ValidationError(`parameters.${unset.path}`, `is required (??? in ${unset.source}): set a value`);
     const suffixSet = input.parameters.some((parameter) => parameter.path === 'experiment_suffix');
