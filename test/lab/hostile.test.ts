@@ -401,7 +401,7 @@ describe.skipIf(!lab)('hostile input against the lab', () => {
       return job;
     };
     const submit = async (input: Record<string, unknown>) => {
-      const answer = await post(`mutation($i: JobInput!) { submitJob(input: $i) { __typename ... on MutationSubmitJobSuccess { data { id tag state submitError script input { description rawOverrides parameters { path value } } } } ... on Error { message } } }`, { i: input });
+      const answer = await post(`mutation($i: JobInput!) { submitJob(input: $i) { __typename ... on MutationSubmitJobSuccess { data { id tag state submitError script input { description rawOverrides parameters { path value add } } } } ... on Error { message } } }`, { i: input });
       expect(answer.data?.submitJob?.__typename, JSON.stringify(answer).slice(0, 500)).toBe('MutationSubmitJobSuccess');
       return answer.data.submitJob.data;
     };
@@ -418,11 +418,12 @@ describe.skipIf(!lab)('hostile input against the lab', () => {
     expect(longValue).toBeDefined();
     const lists = acceptedBy.get('parameters (list item)')!.filter((value) => !isLong(value)).slice(0, 40);
     const keys = acceptedBy.get('parameters (mapping key and value)')!.filter((value) => !isLong(value)).slice(0, 40);
-    const parametersB = [{ path: 'sleep_seconds', value: 1 }, { path: 'long_note', value: longValue }, { path: 'tags', value: lists }, { path: 'mapping', value: Object.fromEntries(keys.map((key) => [key, key])) }];
+    const parametersB = [{ path: 'sleep_seconds', value: 1 }, { path: 'long_note', value: longValue, add: true }, { path: 'tags', value: lists }, { path: 'mapping', value: Object.fromEntries(keys.map((key) => [key, key])), add: true }];
     const jobB = await submit({ ...baseInput(), parameters: parametersB });
 
-    expect(jobA.input).toEqual({ description, rawOverrides, parameters: parametersA });
-    expect(jobB.input.parameters).toEqual(parametersB);
+    const asStored = (parameters: object[]) => parameters.map((parameter) => ({ add: false, ...parameter }));
+    expect(jobA.input).toEqual({ description, rawOverrides, parameters: asStored(parametersA) });
+    expect(jobB.input.parameters).toEqual(asStored(parametersB));
     const argvA = await commandArgv(jobA.script);
     strings.forEach((value, index) => expect(overrideValue(argvA, `hostile_${index}`)).toBe(value));
     quotedRaw.forEach((value, index) => expect(overrideValue(argvA, `raw_${index}`)).toBe(parseHydraValue(`'${value}'`)));
