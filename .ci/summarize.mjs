@@ -4,8 +4,16 @@ import { readFileSync } from 'node:fs';
 
 const report = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const suiteOf = (file) =>
-  file.includes('/test/lab/') ? 'lab end-to-end' : file.includes('/test/browser/') ? 'browser end-to-end' : file.includes('/client/') ? 'client unit' : 'server unit';
-const suites = new Map(['server unit', 'client unit', 'lab end-to-end', 'browser end-to-end'].map((name) => [name, { passed: 0, failed: 0, skipped: 0 }]));
+  file.includes('/test/lab/')
+    ? 'lab end-to-end'
+    : file.includes('/test/browser/')
+      ? 'browser end-to-end'
+      : file.includes('/test/hydra/')
+        ? 'real Hydra'
+        : file.includes('/client/')
+          ? 'client unit'
+          : 'server unit';
+const suites = new Map(['server unit', 'client unit', 'real Hydra', 'lab end-to-end', 'browser end-to-end'].map((name) => [name, { passed: 0, failed: 0, skipped: 0 }]));
 for (const file of report.testResults) {
   const counts = suites.get(suiteOf(file.name));
   for (const test of file.assertionResults) {
