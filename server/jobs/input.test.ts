@@ -356,6 +356,26 @@ describe('buildHydraArgs', () => {
     expect(await build({}, { settings: projectSettings })).toEqual(['--config-name', 'train', '+trainer.note=a b']);
   });
 
+  // Issue 15: real Hydra refuses a sweep outside a multirun ("Ambiguous value for argument"), in the job.
+  it.each([
+    ['seed=1,2,3', 'rawOverrides', 'seed=1,2,3'],
+    ['model=resnet,vit', 'rawOverrides', 'model=resnet,vit'],
+    ['optimizer.lr=range(0.1,1,0.1)', 'rawOverrides', 'optimizer.lr=range(0.1,1,0.1)'],
+    ['seed=choice(1,2)', 'rawOverrides', 'seed=choice(1,2)'],
+    ['model=glob(*)', 'rawOverrides', 'model=glob(*)'],
+    ['seed=sort(3,1)', 'rawOverrides', 'seed=sort(3,1)'],
+  ])('refuses the sweep %j in a single launch, naming it', async (raw, field, named) => {
+    const error = await rejected(() => build({ rawOverrides: raw }));
+    expect(error.field).toBe(field);
+    expect(error.message).toBe(`${field}: ${named} is a sweep (several values), which one run cannot take: launch a sweep instead`);
+  });
+
+  it('takes one value that only looks like a sweep: quoted commas, a list, a sort of a list', async () => {
+    expect(await build({ rawOverrides: "+note='a,b' tags=[a,b] +ordered=sort([3,1])" })).toEqual(['--config-name', 'train', "+note='a,b'", 'tags=[a,b]', '+ordered=sort([3,1])']);
+    const fromSettings = await rejected(() => build({}, { settings: parseSettings('default_overrides: ["seed=1,2"]') }));
+    expect(fromSettings.field).toBe('.mlops-config.yaml: default_overrides.0');
+  });
+
   // With real Hydra the fixture's eval primary failed in the job: its default override epochs=1 names a key eval.yaml
   // lacks ("Could not override 'epochs'"). Hydra refuses these only when the job runs; the preview refuses them now.
   it('refuses a typed override Hydra would refuse on the composed config, naming where it was written', async () => {

@@ -2,7 +2,7 @@
 // Hydra override tokens. Every rejected value is a ValidationError naming its field.
 import { ValidationError } from '../errors.js';
 import { HYDRA_CONFIG_DIRS, type HydraChoice, type HydraConfig } from '../projects/hydra/config.js';
-import { OverrideParseError, UnspellableValueError, formatOverride, hydraValue, parseOverride, parseOverrides, type Override } from '../projects/hydra/overrides.js';
+import { OverrideParseError, UnspellableValueError, formatOverride, hydraValue, isSweepOverride, parseOverride, parseOverrides, type Override } from '../projects/hydra/overrides.js';
 import type { ProjectSettings } from '../projects/settings.js';
 import type { Resources } from '../slurm/script.js';
 import { count, freeText, memory, slurmName, timeLimit } from '../slurm/values.js';
@@ -110,6 +110,9 @@ export function buildHydraArgs(input: JobInput, hydra: HydraConfig | null, setti
       ...settings.default_overrides.flatMap((token, index) => attempt(() => [parseOverride(token)]).map((override) => ({ field: `.mlops-config.yaml: default_overrides.${index}`, override }))),
       ...attempt(() => parseOverrides(input.rawOverrides)).map((override) => ({ field: 'rawOverrides', override })),
     ].filter(({ override }) => override.key !== 'hydra' && !override.key.startsWith('hydra.'));
+    for (const { field, override } of typed) {
+      if (isSweepOverride(override)) throw new ValidationError(field, `${formatOverride(override)} is a sweep (several values), which one run cannot take: launch a sweep instead`);
+    }
     const typedKey = (override: Override) => (override.package === null ? override.key : `${override.key}@${override.package}`);
     const namesGroup = (override: Override) => hydra.groups.some((group) => [group.path, group.overrideKey].includes(typedKey(override)));
     const inConfig = (path: string) => hydra.parameters.some((parameter) => parameter.path === path || parameter.path.startsWith(`${path}.`));

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readHydraConfig, type HydraChoice, type HydraConfig, type HydraGroup } from '../../server/projects/hydra/config.js';
-import { parseOverride } from '../../server/projects/hydra/overrides.js';
+import { isSweepOverride, parseOverride } from '../../server/projects/hydra/overrides.js';
 import { apps, compare, primariesOf, type App } from './conformance.js';
 import { available, HydraOracle } from './oracle.js';
 import { HYDRA_VERDICTS } from './override-corpus.js';
@@ -168,6 +168,8 @@ describe.skipIf(!hydra.ok)('parseOverride agrees with Hydra 1.3.2’s OverridesP
         const theirs = verdict.package === null ? verdict.key : `${verdict.key}@${verdict.package}`;
         const type = { '': 'CHANGE', '+': 'ADD', '++': 'FORCE_ADD', '~': 'DEL' }[mine.prefix];
         if (key !== theirs || type !== verdict.overrideType) disagreements.push(`${JSON.stringify(verdict.override)}: Hydra ${verdict.overrideType} ${theirs}, we ${type} ${key}`);
+        // A single launch refuses what Hydra would only run in a multirun (issue 15).
+        if (isSweepOverride(mine) !== verdict.isSweep) disagreements.push(`${JSON.stringify(verdict.override)}: Hydra ${verdict.isSweep ? 'sweeps' : 'takes one value'}, we ${isSweepOverride(mine) ? 'sweep' : 'take one value'}`);
       }
     }
     expect(disagreements).toEqual([]);

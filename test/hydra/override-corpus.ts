@@ -6,6 +6,26 @@
 // verdicts below are Hydra's, written in so this test needs no Python.
 export const HYDRA_VERDICTS: [string, 'accepts' | 'refuses'][] = [
   ['a=choice()', 'refuses'],
+  // Casts of sweeps (issue 15): several values make a choice, a cast keeps the kind it wraps, and some kinds refuse it.
+  ['a=int(1,2)', 'accepts'],
+  ['a=int(choice(1,2))', 'accepts'],
+  ['a=int(range(1,3))', 'accepts'],
+  ['a=int(sort(range(1,3)))', 'accepts'],
+  ['a=sort(int(1,2))', 'accepts'],
+  ['a=tag(x,int(1,2))', 'accepts'],
+  ['a=int([1,2])', 'accepts'],
+  ['a=float(value=1)', 'accepts'],
+  ['a=str(1,2)', 'accepts'],
+  ['a=str(choice(1,2))', 'accepts'],
+  ['a=int(interval(0,1))', 'accepts'],
+  ['a=str(range(1,3))', 'refuses'],
+  ['a=bool(range(1,3))', 'refuses'],
+  ['a=str(shuffle(range(1,3)))', 'refuses'],
+  ['a=str(tag(x,range(1,3)))', 'refuses'],
+  ['a=str(interval(0,1))', 'refuses'],
+  ['a=bool(interval(0,1))', 'refuses'],
+  ['a=int(glob(*))', 'refuses'],
+  ['a=str(glob(*))', 'refuses'],
   // Argument types (Functions.eval checks them against grammar_functions' annotations; a bool passes as an int).
   ['a=range(true,3)', 'accepts'],
   ['a=range(1.5,3)', 'accepts'],

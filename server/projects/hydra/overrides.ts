@@ -244,16 +244,36 @@ function innerSweep(call: Call): Element | undefined {
   return positional.length === 1 ? positional[0]!.value : undefined;
 }
 
-/** Whether Hydra's evaluation of this element gives a Sweep (what tag() must end with). */
-function isSweep(element: Element): boolean {
-  if (element.kind !== 'function') return false;
-  if (['choice', 'range', 'interval', 'tag'].includes(element.name)) return true;
-  if (element.name !== 'sort' && element.name !== 'shuffle') return false;
+const CASTS = new Set(['int', 'float', 'str', 'bool']);
+
+/**
+ * The kind of sweep Hydra's evaluation of this element gives, or null for one value. sort(), shuffle(), tag() and the
+ * casts keep the kind of the sweep they wrap; several values given to them make a simple choice.
+ */
+function sweepKind(element: Element): 'choice' | 'range' | 'interval' | 'glob' | null {
+  if (element.kind !== 'function') return null;
+  if (element.name === 'choice' || element.name === 'range' || element.name === 'interval' || element.name === 'glob') return element.name;
+  const positional = element.args.filter((arg) => arg.name === null);
+  if (CASTS.has(element.name)) {
+    if (positional.length >= 2) return 'choice';
+    const inner = positional[0]?.value ?? element.args.find((arg) => arg.name === 'value')?.value;
+    return inner === undefined ? null : sweepKind(inner);
+  }
+  if (element.name === 'tag') {
+    const inner = innerSweep(element);
+    return inner === undefined ? null : sweepKind(inner);
+  }
+  if (element.name !== 'sort' && element.name !== 'shuffle') return null;
   // Several values (or, for shuffle, none) become a simple choice sweep; one value is passed through.
-  const positional = element.args.filter((arg) => arg.name === null).length;
-  if (positional >= 2 || (element.name === 'shuffle' && element.args.length === 0)) return true;
+  if (positional.length >= 2 || (element.name === 'shuffle' && element.args.length === 0)) return 'choice';
   const inner = innerSweep(element);
-  return inner !== undefined && isSweep(inner);
+  return inner === undefined ? null : sweepKind(inner);
+}
+
+/** Whether Hydra's evaluation of this element gives a Sweep (what tag() must end with; a glob is not one). */
+function isSweep(element: Element): boolean {
+  const kind = sweepKind(element);
+  return kind !== null && kind !== 'glob';
 }
 
 /** Whether this element evaluates to a choice() sweep (not the simple `a,b` form), which choice() cannot nest. */
@@ -316,10 +336,15 @@ function checkCall(call: Call): void {
     case 'int':
     case 'float':
     case 'str':
-    case 'bool':
+    case 'bool': {
       if (positional.length === 0 && named.length === 0) refuse('no positional args or value specified');
       if (positional.length > 0 && named.length > 0) refuse('cannot use both position and named arguments');
+      const kind = positional.length === 1 ? sweepKind(positional[0]!.value) : named.length === 1 ? sweepKind(call.args[0]!.value) : null;
+      if (kind === 'glob') refuse('a glob() cannot be cast');
+      if (kind === 'range' && (call.name === 'str' || call.name === 'bool')) refuse('Range can only be cast to int or float');
+      if (kind === 'interval' && (call.name === 'str' || call.name === 'bool')) refuse(`Intervals cannot be cast to ${call.name}`);
       break;
+    }
     case 'choice':
       if (positional.length === 0) refuse('empty choice is not legal');
       if (positional.length === 1 && isChoiceCall(positional[0]!.value)) refuse('nesting choices is not supported');
@@ -679,12 +704,41 @@ function elementValue(element: Element): unknown {
 }
 
 /**
+ * Whether an override's value stands for several values: a comma list, choice(), range(), interval(), glob(), or a
+ * sort()/shuffle()/tag() of one. Hydra runs these only in a multirun (its Override.is_sweep_override); a single run
+ * fails with "Ambiguous value".
+ */
+export function isSweepOverride(override: Override): boolean {
+  const text = override.value;
+  if (text === null || text === '') return false;
+  return parsing(text, () => {
+    const value = new Parser(text, lex(text, true)).value();
+    return value.kind === 'sweep' || sweepKind(value) !== null;
+  });
+}
+
+/**
  * A string as OmegaConf hands it to the app, interpolations unresolved: before `${`, 2n backslashes are n backslashes
  * (and an interpolation follows), 2n+1 are n backslashes and the text `${`. hydraValue writes the second form.
  */
 function appText(text: string): string {
   return text.replace(/(\\+)\$\{/g, (_match, slashes: string) => `${'\\'.repeat(Math.floor(slashes.length / 2))}\${`);
 }
+
+/**
+ * The parse tree of an override's value, for sweep.ts: a sweep's runs are Hydra's evaluation of this tree re-spelled
+ * value by value (numbers, quotes and escapes as Python prints them), which the value text alone does not give.
+ */
+export function parseValueTree(text: string): ValueTree {
+  return parsing(text, () => {
+    const parser = new Parser(text, lex(text, true));
+    const value = parser.value();
+    parser.expect('EOF');
+    return value;
+  });
+}
+export type { Token as ValueToken, Element as ValueElement, Value as ValueTree };
+export { unquote as unquoteHydraString, everyOtherFromSecond as unescapeHydraEscapes };
 
 /**
  * The value an app gets from override value text: string, number, boolean, null, list or dict (strings as OmegaConf
