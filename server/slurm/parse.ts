@@ -32,3 +32,49 @@ export function parseSinfoPartitions(output: string): PartitionInfo[] {
   }
   return [...partitions.values()];
 }
+
+/** One array job's task indexes as SLURM folds them: `5-10`, `1,3,5-7`, `0-999:2`. */
+export interface ArrayTaskRanges {
+  arrayJobId: string;
+  ranges: Array<{ first: number; last: number; step: number }>;
+  /** The `%N` SLURM prints after the indexes: at most N tasks of the array run at once. */
+  throttle: number | null;
+}
+
+const ARRAY_TASK = /^(\d+)_(\d+)$/;
+const FOLDED_TASKS = /^(\d+)_\[([^\]]*)\]$/;
+
+/** "123_4" → { arrayJobId: "123", index: 4 }; anything else (a plain job, a folded range) → null. */
+export function parseArrayTaskId(slurmJobId: string): { arrayJobId: string; index: number } | null {
+  const match = ARRAY_TASK.exec(slurmJobId);
+  if (!match) return null;
+  const index = Number(match[2]);
+  return Number.isSafeInteger(index) ? { arrayJobId: match[1]!, index } : null;
+}
+
+/**
+ * The tasks an id like squeue's and sacct's `123_[5-10%2]` or `123_[1,3,5-7]` stands for: an array's tasks that
+ * never started share one record. Kept as ranges, never unfolded into a list: a garbled `1_[0-99999999999]` must
+ * not cost memory. A piece that is not a range (a `...` where SLURM cut a long expression) stands for no task.
+ */
+export function parseFoldedArrayTasks(slurmJobId: string): ArrayTaskRanges | null {
+  const match = FOLDED_TASKS.exec(slurmJobId);
+  if (!match) return null;
+  const [indexes = '', throttleText] = match[2]!.split('%');
+  const throttle = throttleText !== undefined && /^\d+$/.test(throttleText) ? Number(throttleText) : null;
+  const ranges: ArrayTaskRanges['ranges'] = [];
+  for (const piece of indexes.split(',')) {
+    const range = /^(\d+)(?:-(\d+))?(?::(\d+))?$/.exec(piece.trim());
+    if (!range) continue;
+    const first = Number(range[1]);
+    const last = range[2] === undefined ? first : Number(range[2]);
+    const step = range[3] === undefined ? 1 : Number(range[3]);
+    if ([first, last, step].every(Number.isSafeInteger) && step > 0 && last >= first) ranges.push({ first, last, step });
+  }
+  return { arrayJobId: match[1]!, ranges, throttle };
+}
+
+/** Whether a folded record stands for task `index`. */
+export function includesArrayTask(tasks: ArrayTaskRanges, index: number): boolean {
+  return tasks.ranges.some(({ first, last, step }) => index >= first && index <= last && (index - first) % step === 0);
+}
