@@ -141,3 +141,18 @@ export class LogTailLimitError extends AppError {
     );
   }
 }
+
+/**
+ * A sweep with more runs than one job array may hold (the cluster's MaxArraySize − 1, or the configured cap). `runs`
+ * is null when a float range was only walked up to the limit.
+ */
+export class SweepTooLargeError extends ValidationError {
+  constructor(
+    readonly runs: number | null,
+    readonly limit: number,
+    /** Each key with its count of values, for the message. */
+    readonly counts: string[],
+  ) {
+    super('sweep', `${runs === null ? `more than ${limit}` : runs} runs (${counts.join(' × ')}), more than the limit of ${limit} runs per sweep`);
+  }
+}

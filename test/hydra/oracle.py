@@ -10,6 +10,11 @@ line on stdin, each answered by one JSON line on stdout (so one process serves a
   {"id": 2, "op": "parse", "overrides": ["a=1", "a=choice()"]}
     -> {"id": 2, "ok": true, "results": [{"override": "a=1", "ok": true, "key": "a", ...}, {"ok": false, "error": ...}]}
 
+  {"id": 3, "op": "sweep", "overrides": ["seed=1,2", "model=glob(*)"], "params": {"lr": "0.1,0.2"},
+   "group_options": {"model": ["resnet", "vit"]}}
+    -> {"id": 3, "ok": true, "runs": [["lr=0.1", "seed=1", "model=resnet"], ...]}  (BasicSweeper's runs, nothing launched)
+     | {"id": 3, "ok": false, "error": "BasicSweeper does not support sweep type : INTERVAL_SWEEP", ...}
+
 One-shot use from a shell: `oracle.py compose <config_dir> <config_name> [override...]`, `oracle.py parse <override...>`.
 """
 import copy
@@ -147,15 +152,42 @@ def parse_request(request):
     return {"ok": True, "results": [parse_one(text) for text in request.get("overrides") or []]}
 
 
+class _GroupOptions:
+    """The one ConfigLoader method a glob() sweep calls: the options of a config group, as the request lists them."""
+
+    def __init__(self, options):
+        self.options = options or {}
+
+    def get_group_options(self, group_name, results_filter=None, config_name=None, overrides=None):
+        return list(self.options.get(group_name, []))
+
+
+def sweep_request(request):
+    """What BasicSweeper.sweep computes before launching: params first, then the arguments, split into runs."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    sweeper = BasicSweeper(max_batch_size=None, params=request.get("params") or None)
+    arguments = sweeper._parse_config() + list(request.get("overrides") or [])
+    try:
+        parser = OverridesParser.create(config_loader=_GroupOptions(request.get("group_options")))
+        overrides = parser.parse_overrides(arguments)
+        [runs] = BasicSweeper.split_arguments(overrides, None)
+    except Exception as error:
+        return {"ok": False, "error": str(error), "error_type": type(error).__name__}
+    return {"ok": True, "runs": runs}
+
+
 def handle(request):
     op = request.get("op")
     if op == "compose":
         return compose_request(request)
     if op == "parse":
         return parse_request(request)
+    if op == "sweep":
+        return sweep_request(request)
     if op == "version":
         return {"ok": True, "hydra": hydra.__version__, "omegaconf": __import__("omegaconf").__version__, "python": sys.version.split()[0]}
-    return {"ok": False, "error": f"unknown op {op!r}; expected compose, parse or version", "error_type": "OracleError"}
+    return {"ok": False, "error": f"unknown op {op!r}; expected compose, parse, sweep or version", "error_type": "OracleError"}
 
 
 def answer(request, out):

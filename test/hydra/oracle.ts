@@ -59,6 +59,14 @@ export type OverrideVerdict =
     }
   | { override: string; ok: false; error: string; errorType: string };
 
+export interface SweepRequest {
+  overrides: string[];
+  params?: Record<string, unknown> | null;
+  groupOptions?: Record<string, string[]>;
+}
+
+export type SweepResult = { ok: true; runs: string[][] } | { ok: false; error: string; errorType: string };
+
 export interface Availability {
   ok: boolean;
   /** What is missing and how to get it, when not ok. */
@@ -171,6 +179,16 @@ export class HydraOracle {
           }
         : { override: String(r.override), ok: false, error: String(r.error), errorType: String(r.error_type) },
     );
+  }
+
+  /**
+   * The runs Hydra's BasicSweeper makes of a sweep (split_arguments with max_batch_size None; nothing is launched):
+   * `params` as hydra.sweeper.params, `groupOptions` what glob() sees of each config group.
+   */
+  async sweep(request: SweepRequest): Promise<SweepResult> {
+    const reply = await this.request({ op: 'sweep', overrides: request.overrides, params: request.params ?? null, group_options: request.groupOptions ?? {} });
+    if (reply.ok) return { ok: true, runs: reply.runs as string[][] };
+    return { ok: false, error: String(reply.error), errorType: String(reply.error_type) };
   }
 
   async close(): Promise<void> {
