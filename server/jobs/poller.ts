@@ -12,7 +12,7 @@ import { ReauthRequiredError } from '../errors.js';
 import { adopted, changeOf, lost, reportedBySlurm, saveAndAnnounce } from './transitions.js';
 import type { PubSub } from '../events.js';
 import { isOurWorkDir, jobPaths } from '../slurm/layout.js';
-import { pollJobs, statusLookup, type PollResult } from '../slurm/poll.js';
+import { pollJobs, statusIndex, statusLookup, type PollResult, type StatusIndex } from '../slurm/poll.js';
 import { TERMINAL_STATES, type SlurmJobStatus } from '../slurm/state.js';
 
 export interface PollerOptions {
@@ -39,7 +39,7 @@ const EXIT_CODE_WAIT_MS = 10 * 60_000;
 
 interface PollAnswer extends Omit<PollResult, 'finished'> {
   statusOf: (slurmJobId: string) => SlurmJobStatus | undefined;
-  finished: Map<string, SlurmJobStatus>;
+  finished: StatusIndex;
 }
 
 /** What one poll says about one job, by the poll's rule, through the job's named transitions. */
@@ -104,7 +104,7 @@ export function createPoller({ orm, clusters, events, random = Math.random }: Po
     try {
       const result = await pollJobs(clusters.transport(cluster), jobs.flatMap((job) => (job.slurmJobId ? [job.slurmJobId] : [])));
       const changes = jobs.map(changeOf);
-      const answer = { ...result, statusOf: statusLookup(result), finished: new Map(result.finished.map((status) => [status.slurmJobId, status])) };
+      const answer = { ...result, statusOf: statusLookup(result), finished: statusIndex(result.finished) };
       for (const job of jobs) applyPoll(job, answer);
       const changed = (await saveAndAnnounce(em, events, changes)) > 0;
       entry.externalJobs = result.queue.filter((status) => !isOurWorkDir(status.workDir));

@@ -1,17 +1,18 @@
 // Ask the queue, then accounting: the poll's one remote command run through a real /bin/sh, with stand-in squeue,
 // sacct and scontrol on PATH that answer with outputs recorded in the lab (test/fixtures/slurm/) and log every call
 // (with the SLURM_TIME_FORMAT it saw), since a fake transport cannot tell whether the script works.
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { SlurmError } from '../errors.js';
 import { createLocalTransport } from '../ssh/local-transport.js';
 import type { ExecOptions, Transport } from '../ssh/index.js';
-import { readJobStates } from './poll.js';
-import { FINAL_SLURM_STATE_NAMES, TERMINAL_STATES, normalizeSlurmState, type SlurmJobStatus } from './state.js';
+import { readJobStates, statusLookup } from './poll.js';
+import { FINAL_SLURM_STATE_NAMES, TERMINAL_STATES, normalizeSlurmState, parseSacct, parseSqueue, type SlurmJobStatus } from './state.js';
 
 const fixtures = new URL('../../test/fixtures/slurm/', import.meta.url).pathname;
+const recorded = (name: string) => readFileSync(join(fixtures, name), 'utf8');
 
 const root = mkdtempSync(join(tmpdir(), 'mc-slurm-poll-'));
 const bin = join(root, 'bin');
@@ -42,7 +43,7 @@ function shellTransport() {
 }
 
 const tool = (name: string, body: string) => {
-  writeFileSync(join(bin, name), `#!/bin/sh\necho "${name} $SLURM_TIME_FORMAT $*" >> "${toolCalls}"\n${body}\n`);
+  writeFileSync(join(bin, name), `#!/bin/sh\necho "${name} $SLURM_TIME_FORMAT $*" >> "${toolCalls}"; echo "\${SLURM_BITSTR_LEN-unset}" >> "${toolCalls}.bitstr"\n${body}\n`);
   chmodSync(join(bin, name), 0o755);
 };
 
@@ -83,7 +84,10 @@ const ran = (): string[] => {
 const commandsRun = () => ran().map((line) => line.split(' ')[0]);
 const sacctAsked = () => ran().filter((line) => line.startsWith('sacct ')).map((line) => line.split(' ').at(-1));
 
-beforeEach(() => rmSync(toolCalls, { force: true }));
+beforeEach(() => {
+  rmSync(toolCalls, { force: true });
+  rmSync(`${toolCalls}.bitstr`, { force: true });
+});
 
 const byId = (statuses: SlurmJobStatus[]) => Object.fromEntries(statuses.map((status) => [status.slurmJobId, status]));
 
@@ -219,5 +223,113 @@ describe('the final states', () => {
     tool('squeue', `cat "${join(root, 'queue.txt')}"`);
     await readJobStates(transport, names.map((_, index) => String(100 + index)));
     expect(sacctAsked()).toEqual([longNames.map((_, index) => String(100 + index)).join(',')]);
+  });
+});
+
+// Array tasks (issue 15): a Job row of a task keeps "arrayJobId_index" as its slurmJobId. Job 52 of the recorded
+// fixtures is a real `--array=0-3%2`: early, 52_0 and 52_1 run and squeue folds the rest as 52_[2-3%2].
+describe('array tasks', () => {
+  const TASKS = ['52_0', '52_1', '52_2', '52_3'];
+
+  it("finds each task in the queue, a pending one inside its array's folded line, in one command that asks accounting only about the ended job", async () => {
+    const { transport, calls } = recordedCluster({ squeue: 'squeue-states-early.txt', sacct: 'sacct-states-early.txt' });
+    const states = byId(await readJobStates(transport, [...TASKS, FAIL]));
+    expect(Object.keys(states).sort()).toEqual([FAIL, ...TASKS]);
+    expect(states[FAIL]).toMatchObject({ state: 'FAILED', exitCode: 3 });
+    expect(states['52_0']).toMatchObject({ state: 'RUNNING', nodeList: 'gpu-h100', startedAt: '2026-11-23T21:35:55' });
+    expect(states['52_2']).toMatchObject({ slurmJobId: '52_2', state: 'PENDING', rawState: 'PENDING', reason: 'JobArrayTaskLimit', nodeList: null, startedAt: null });
+    expect(states['52_3']).toMatchObject({ slurmJobId: '52_3', state: 'PENDING', reason: 'JobArrayTaskLimit' });
+    expect(calls).toHaveLength(1);
+    expect(sacctAsked()).toEqual([FAIL]);
+  });
+
+  // Debian and Ubuntu login nodes have mawk as awk, RHEL's have gawk; the lab (and this machine) has gawk.
+  it.runIf(existsSync('/usr/bin/mawk'))('reads folded lines with mawk as awk too', async () => {
+    const { transport } = recordedCluster({ squeue: 'squeue-states-early.txt', sacct: 'sacct-states-early.txt' });
+    symlinkSync('/usr/bin/mawk', join(bin, 'awk'));
+    try {
+      expect(byId(await readJobStates(transport, [...TASKS, FAIL]))[FAIL]).toMatchObject({ state: 'FAILED', exitCode: 3 });
+      expect(sacctAsked()).toEqual([FAIL]);
+    } finally {
+      rmSync(join(bin, 'awk'));
+    }
+  });
+
+  it("reads ended tasks' exit codes from accounting, asking for those tasks only", async () => {
+    const { transport, calls } = recordedCluster({ squeue: 'squeue-states-final.txt', sacct: 'sacct-states-final.txt' });
+    const states = byId(await readJobStates(transport, ['52_0', '52_3', RUN]));
+    expect(states['52_0']).toMatchObject({ state: 'COMPLETED', exitCode: 0, endedAt: '2026-11-23T21:36:10' });
+    expect(states['52_3']).toMatchObject({ state: 'COMPLETED', exitCode: 0, reason: null, endedAt: '2026-11-23T21:36:25' });
+    expect(states[RUN]).toMatchObject({ state: 'RUNNING' });
+    expect(calls).toHaveLength(1);
+    expect(sacctAsked()).toEqual(['52_0,52_3']);
+  });
+
+  it('asks squeue and sacct for whole folded expressions (SLURM_BITSTR_LEN=0: by default both cut them at 64 bytes)', async () => {
+    const { transport } = recordedCluster({ squeue: 'squeue-states-final.txt', sacct: 'sacct-states-final.txt' });
+    await readJobStates(transport, ['52_0']);
+    expect(readFileSync(`${toolCalls}.bitstr`, 'utf8').trim().split('\n')).toEqual(['0', '0']);
+  });
+
+  it('gives a task the state of the folded record that holds it, in the queue and in accounting, under its own id', () => {
+    const queue = parseSqueue(recorded('squeue-states-early.txt'));
+    const statusOf = statusLookup({ queue, finished: [], accountingError: null });
+    expect(statusOf('52_2')).toMatchObject({ slurmJobId: '52_2', state: 'PENDING', reason: 'JobArrayTaskLimit' });
+    expect(statusOf('52_1')).toMatchObject({ slurmJobId: '52_1', state: 'RUNNING' });
+    // Neither the array's own id nor an index outside its range is one of its tasks.
+    expect(statusOf('52')).toBeUndefined();
+    expect(statusOf('52_4')).toBeUndefined();
+    const fromAccounting = statusLookup({ queue: [], finished: parseSacct(recorded('sacct-states-early.txt')), accountingError: null });
+    expect(fromAccounting('52_3')).toMatchObject({ slurmJobId: '52_3', state: 'PENDING', reason: 'JobArrayTaskLimit' });
+  });
+
+  it("prefers a task's own line to its array's folded record", () => {
+    const queue = parseSqueue(['60_[3-5]|PENDING|JobArrayTaskLimit||N/A|N/A|0:00|/w', '60_4|RUNNING|None|gpu-a100|2026-11-23T21:35:55|NONE|0:02|/w'].join('\n'));
+    const statusOf = statusLookup({ queue, finished: [], accountingError: null });
+    expect(statusOf('60_4')).toMatchObject({ state: 'RUNNING' });
+    expect(statusOf('60_5')).toMatchObject({ state: 'PENDING' });
+  });
+});
+
+describe('a 1,000-task array beside 100 single jobs', () => {
+  // Lines as the lab's squeue prints them (see squeue-states-early.txt): with a throttle of 64, 64 tasks run and
+  // the 936 others are one folded line; `squeue -r` would print one line per task.
+  const running = Array.from({ length: 64 }, (_, index) => `900_${index}|RUNNING|None|gpu-a100|2026-11-23T21:35:55|NONE|0:02|/home/mlops/mc/jobs/sweep`);
+  const folded = '900_[64-999%64]|PENDING|JobArrayTaskLimit||N/A|N/A|0:00|/home/mlops/mc/jobs/sweep';
+  const unfolded = Array.from({ length: 936 }, (_, index) => `900_${64 + index}|PENDING|JobArrayTaskLimit||N/A|N/A|0:00|/home/mlops/mc/jobs/sweep`);
+  // The first single job has just ended, so the poll has one question for accounting.
+  const singles = [
+    '1000|COMPLETED|None|cpu-01|2026-11-23T21:35:52|2026-11-23T21:36:17|0:25|/home/mlops/mc/jobs/j0',
+    ...Array.from({ length: 99 }, (_, index) => `${1001 + index}|PENDING|Resources||N/A|N/A|0:00|/home/mlops/mc/jobs/j${index + 1}`),
+  ];
+  const tasks = Array.from({ length: 1000 }, (_, index) => `900_${index}`);
+  const singleIds = singles.map((line) => line.split('|')[0]!);
+
+  it('answers all 1,100 in one command that asks accounting only about the ended job, from 165 queue lines', async () => {
+    writeFileSync(join(root, 'queue-1000.txt'), `${[...running, folded, ...singles].join('\n')}\n`);
+    const { transport, calls } = recordedCluster({ sacct: 'sacct-states-final.txt' });
+    tool('squeue', `cat "${join(root, 'queue-1000.txt')}"`);
+    const bytes: number[] = [];
+    const metered: Transport = { exec: async (argv, options) => { const result = await transport.exec(argv, options); bytes.push(Buffer.byteLength(result.stdout)); return result; }, close: async () => undefined };
+    const states = await readJobStates(metered, [...tasks, ...singleIds]);
+    expect(states).toHaveLength(1100);
+    expect(states.filter((status) => status.state === 'RUNNING').map((status) => status.slurmJobId)).toEqual(tasks.slice(0, 64));
+    expect(states.slice(64, 1000).every((status, index) => status.slurmJobId === `900_${64 + index}` && status.reason === 'JobArrayTaskLimit')).toBe(true);
+    expect(calls).toHaveLength(1);
+    expect(sacctAsked()).toEqual(['1000']);
+    const foldedBytes = Buffer.byteLength([...running, folded, ...singles].join('\n'));
+    const unfoldedBytes = Buffer.byteLength([...running, ...unfolded, ...singles].join('\n'));
+    expect(bytes[0]).toBeLessThan(foldedBytes + 100);
+    // What asking squeue to unfold (-r) would have cost on the wire, every tick.
+    expect(unfoldedBytes / foldedBytes).toBeGreaterThan(6);
+    console.log(`1,000 tasks + 100 jobs: ${bytes[0]} bytes from the poll (${165} queue lines); squeue -r would print ${unfoldedBytes} bytes (${1100} lines)`);
+  });
+
+  it('keeps 165 statuses for the queue, not 1,100, and plain jobs exactly as before', () => {
+    const queue = parseSqueue([...running, folded, ...singles].join('\n'));
+    expect(queue).toHaveLength(165);
+    const statusOf = statusLookup({ queue, finished: [], accountingError: null });
+    expect(tasks.every((id) => statusOf(id)?.slurmJobId === id)).toBe(true);
+    expect(statusOf('1042')).toEqual(queue.find((status) => status.slurmJobId === '1042'));
   });
 });

@@ -3,6 +3,7 @@
 // the queue or ended in it. A single job's refresh goes through the same command and the same rule (statusLookup).
 import { SlurmError } from '../errors.js';
 import type { Transport } from '../ssh/index.js';
+import { includesArrayTask, parseArrayTaskId, parseFoldedArrayTasks, type ArrayTaskRanges } from './parse.js';
 import { FINAL_SLURM_STATE_NAMES, SACCT_FIELDS, SQUEUE_FORMAT, TERMINAL_STATES, parseSacct, parseScontrolJobs, parseSqueue, type SlurmJobStatus } from './state.js';
 
 const MARK = '@@mission-control';
@@ -11,15 +12,37 @@ const MARK = '@@mission-control';
 const FINAL_WORDS = FINAL_SLURM_STATE_NAMES.filter((name) => /^[A-Z_]+$/.test(name)).join(' ');
 
 // $1 squeue's format, $2 sacct's fields, then the tracked ids. Those that need accounting keep the order they came in.
+// An array's tasks that never started share one folded line (`123_[5-999%64]`): a tracked task inside a folded line
+// that has not ended is in the queue, so a 1,000-task array costs the queue one line and accounting nothing.
+// SLURM_BITSTR_LEN=0: squeue and sacct would otherwise cut a folded expression at 64 bytes.
 const POLL_SCRIPT = `squeue_format=$1 sacct_fields=$2; shift 2
-export SLURM_TIME_FORMAT=standard
+export SLURM_TIME_FORMAT=standard SLURM_BITSTR_LEN=0
 queue=$(squeue -h -t all -u "$(id -un)" -o "$squeue_format" 2>&1); status=$?
 printf '%s\\n${MARK} squeue %s\\n' "$queue" "$status"
 [ "$status" -eq 0 ] || exit 0
 need=$(printf '%s\\n' "$queue" | awk -F'|' -v ids="$*" -v final='${FINAL_WORDS}' '
+  function folds(task, indexes,   count, pieces, k, stepped, bounds, step) {
+    count = split(indexes, pieces, ",")
+    for (k = 1; k <= count; k++) {
+      if (pieces[k] !~ /^[0-9]+(-[0-9]+)?(:[0-9]+)?$/) continue
+      step = split(pieces[k], stepped, ":") == 2 ? stepped[2] + 0 : 1
+      if (split(stepped[1], bounds, "-") == 1) bounds[2] = bounds[1]
+      if (step > 0 && task >= bounds[1] + 0 && task <= bounds[2] + 0 && (task - bounds[1]) % step == 0) return 1
+    }
+    return 0
+  }
   BEGIN { n = split(ids, list, " "); for (i = 1; i <= n; i++) want[list[i]] = 1; m = split(final, names, " "); for (i = 1; i <= m; i++) ended[names[i]] = 1 }
   { split($2, word, " ") }
-  !(word[1] in ended) { delete want[$1] }
+  word[1] in ended { next }
+  $1 ~ /^[0-9]+_\\[[^]]*\\]$/ {
+    split($1, folded, "_"); indexes = substr($1, length(folded[1]) + 3); sub(/(%[0-9]*)?\\]$/, "", indexes)
+    for (i = 1; i <= n; i++) if (list[i] in want && index(list[i], folded[1] "_") == 1) {
+      task = substr(list[i], length(folded[1]) + 2)
+      if (task ~ /^[0-9]+$/ && folds(task + 0, indexes)) delete want[list[i]]
+    }
+    next
+  }
+  { delete want[$1] }
   END { for (i = 1; i <= n; i++) if (list[i] in want) { print list[i]; delete want[list[i]] } }')
 [ -n "$need" ] || exit 0
 accounting=on
@@ -75,6 +98,35 @@ export function parsePollOutput(stdout: string): Omit<PollResult, 'durationMs'> 
   return { queue, finished, accountingError: null };
 }
 
+/** Statuses by the id a Job row keeps: a plain job by its id, an array task by "arrayJobId_index". */
+export interface StatusIndex {
+  get(slurmJobId: string): SlurmJobStatus | undefined;
+}
+
+/**
+ * Statuses by id, where a task that never started is found in its array's folded record (`123_[5-10%2]` answers
+ * for "123_7", under that name); a task's own line wins over a folded one. Folded records stay ranges, so the
+ * index costs one entry per line SLURM printed, however many tasks those lines stand for.
+ */
+export function statusIndex(statuses: SlurmJobStatus[]): StatusIndex {
+  const byId = new Map<string, SlurmJobStatus>();
+  const foldedByArray = new Map<string, Array<{ tasks: ArrayTaskRanges; status: SlurmJobStatus }>>();
+  for (const status of statuses) {
+    byId.set(status.slurmJobId, status);
+    const tasks = parseFoldedArrayTasks(status.slurmJobId);
+    if (tasks) foldedByArray.set(tasks.arrayJobId, [...(foldedByArray.get(tasks.arrayJobId) ?? []), { tasks, status }]);
+  }
+  return {
+    get(slurmJobId) {
+      const own = byId.get(slurmJobId);
+      if (own) return own;
+      const task = parseArrayTaskId(slurmJobId);
+      const folded = task && foldedByArray.get(task.arrayJobId)?.find(({ tasks }) => includesArrayTask(tasks, task.index));
+      return folded ? { ...folded.status, slurmJobId } : undefined;
+    },
+  };
+}
+
 const ended = (status: SlurmJobStatus | undefined): status is SlurmJobStatus => status !== undefined && TERMINAL_STATES.has(status.state);
 
 /**
@@ -84,8 +136,8 @@ const ended = (status: SlurmJobStatus | undefined): status is SlurmJobStatus => 
  * answered: a job SLURM may still know is never called unknown for that.
  */
 export function statusLookup(poll: Omit<PollResult, 'durationMs'>): (slurmJobId: string) => SlurmJobStatus | undefined {
-  const queue = new Map(poll.queue.map((status) => [status.slurmJobId, status]));
-  const finished = new Map(poll.finished.map((status) => [status.slurmJobId, status]));
+  const queue = statusIndex(poll.queue);
+  const finished = statusIndex(poll.finished);
   return (slurmJobId) => {
     const queued = queue.get(slurmJobId);
     if (queued && !ended(queued)) return queued;
