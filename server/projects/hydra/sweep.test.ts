@@ -85,7 +85,8 @@ describe('planSweep', () => {
     expect(refusal(['a=range(1,5,0)']).message).toMatch(/must not be zero/);
     expect(refusal(['a=sort(1,b)']).message).toMatch(/not supported between/);
     expect(refusal(['a=choice(1,2']).field).toBe('rawOverrides');
-    expect(refusal(['lr=glob(*)']).message).toMatch(/not one/);
+    expect(refusal(['lr=glob(*)']).message).toMatch(/"lr" is no config group: lr sweeps over no values/);
+    expect(runs(['lr=glob(*)', 'lr=1,2']).flat()).toEqual(['lr=1', 'lr=2']);
     expect(refusal(['a=range(0)']).message).toMatch(/no runs/);
     expect(refusal([], { params: { lr: 'choice(' } }).field).toBe('sweep.lr');
   });

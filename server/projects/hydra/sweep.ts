@@ -548,6 +548,8 @@ interface Dimension {
   count: bigint | null;
   values: () => string[];
   shuffle: boolean;
+  /** Why it has no values, when that is not plain from the override. */
+  why?: string;
 }
 
 function intRangeCount(start: bigint, stop: bigint, step: bigint): bigint {
@@ -619,8 +621,10 @@ function dimensionOf(key: string, groupKey: string, value: Py, options: SweepOpt
     case 'interval':
       return refuse('BasicSweeper does not support sweep type : INTERVAL_SWEEP (interval() is for optimising sweepers such as Optuna)');
     case 'glob': {
+      // Hydra lists no options for a key that is no group, so such a glob is an empty sweep (refused below, unless a
+      // later override of the same key replaces it).
       const groupOptions = options.groupOptions?.(groupKey);
-      if (groupOptions === undefined) refuse(`glob() needs a config group, and ${JSON.stringify(groupKey)} is not one`);
+      if (groupOptions === undefined) return { key, count: 0n, shuffle: false, values: () => [], why: `glob() picks options of a config group, and ${JSON.stringify(groupKey)} is no config group` };
       const patterns = (list: Py[]) =>
         list.map((pattern) => (pattern.t === 'str' || pattern.t === 'quoted' ? pattern.v : refuse(`glob patterns must be strings, got ${typeName(pattern)}`)));
       const include = patterns(value.include);
@@ -745,7 +749,7 @@ export function planSweep(overrides: string[], options: SweepOptions): SweepPlan
   }
   const dimensions = [...byKey.values()];
   const empty = dimensions.find((dimension) => dimension.count === 0n);
-  if (empty) throw new ValidationError(`sweep.${empty.key}`, `${empty.key} sweeps over no values, so the sweep has no runs`);
+  if (empty) throw new ValidationError(`sweep.${empty.key}`, `${empty.why ? `${empty.why}: ` : ''}${empty.key} sweeps over no values, so the sweep has no runs`);
   let total: bigint | null = 1n;
   for (const dimension of dimensions) total = total === null || dimension.count === null ? null : total * dimension.count;
   if (total === null || total > BigInt(cap)) {
