@@ -7,12 +7,15 @@ import type { Bench, Figure } from './bench.js';
 import { kB } from './bench.js';
 import { requireLab } from './lab-server.js';
 import { countingProxy, emptyTraffic, labRun, loadAverage, median, meteredTransport, ms, RUN_ID, seconds, slurmctldRpcsOf, type Traffic } from './support.js';
-import { pollJobs } from '../server/slurm/poll.js';
+import { pollJobs, statusLookup } from '../server/slurm/poll.js';
 import { createSsh2Transport } from '../server/ssh/ssh2-transport.js';
 import { labClusterConfig, type Lab } from '../test/lab/lab-env.js';
 
 // MC_BENCH_POLL_LEVELS=10,100 for a quick run while developing.
 const LEVELS = (process.env.MC_BENCH_POLL_LEVELS ?? '10,100,1000').split(',').map(Number);
+// Then a sweep's case: one held array of this many tasks (MC_BENCH_POLL_ARRAY=0 skips it) beside the first 100 jobs.
+const ARRAY_TASKS = Number(process.env.MC_BENCH_POLL_ARRAY ?? 1000);
+const ARRAY_SINGLES = 100;
 const OUR_TICKS = 5;
 const RATIO_GOAL = 50;
 const JOB_NAME = `${RUN_ID}-poll`;
@@ -131,6 +134,7 @@ const bench: Bench = {
     const rows: Array<Array<string | number>> = [];
     const results: Array<{ n: number; ours: Sample; baseline: Sample; baselineCycles: number; inside: Map<string, number>; queued: number }> = [];
     const loads: string[] = [];
+    let arrayResult: { singles: number; tracked: number; ours: Sample; inside: Map<string, number>; queued: number } | null = null;
     try {
       await labRun(lab, `sh -c '${WRAPPERS_SCRIPT.replaceAll("'", `'\\''`)}' sh ${wrapDir}`);
       await pollJobs(ours.transport, []);
@@ -213,6 +217,31 @@ const bench: Bench = {
         loads.push(`N=${n}: ${loadAverage()}`);
         console.log(`N=${n}: ours ${ms(result.ours.ms)}, baseline ${ms(result.baseline.ms)} (load ${loadAverage()})`);
       }
+
+      if (ARRAY_TASKS > 0) {
+        // Held, so squeue folds all its tasks into one line, as it folds a running sweep's pending rest.
+        const arrayId = (await labRun(lab, `sbatch --parsable -J ${JOB_NAME} -p cpu --mem=10M --time=1 -o /dev/null --array=0-${ARRAY_TASKS - 1}%64 --hold --wrap=true`)).trim().split(';')[0]!;
+        const tracked = [...ids.slice(0, ARRAY_SINGLES), ...Array.from({ length: ARRAY_TASKS }, (_, index) => `${arrayId}_${index}`)];
+        const counted = await pollJobs({ ...ours.transport, exec: (argv, options) => ours.transport.exec(['sh', '-c', 'PATH="$0:$PATH" exec "$@"', wrapDir, ...argv], options) }, tracked);
+        const inside = new Map<string, number>();
+        for (const program of (await labRun(lab, `cat ${wrapDir}/calls; : > ${wrapDir}/calls`)).split('\n').filter(Boolean)) inside.set(program, (inside.get(program) ?? 0) + 1);
+        const statusOf = statusLookup(counted);
+        const missing = tracked.filter((id) => statusOf(id) === undefined);
+        if (missing.length) throw new Error(`our poll did not report ${missing.length} of ${tracked.length} jobs and tasks (e.g. ${missing.slice(0, 3).join(', ')})`);
+        ours.take();
+        await proxy.take();
+        const samples: Sample[] = [];
+        for (let tick = 0; tick < OUR_TICKS; tick++) {
+          const started = performance.now();
+          await pollJobs(ours.transport, tracked);
+          const elapsed = performance.now() - started;
+          const traffic = ours.take();
+          const wire = await proxy.take();
+          samples.push({ commands: traffic.commands, rpcCommands: [...inside.entries()].filter(([program]) => RPC_PROGRAMS.includes(program)).reduce((sum, [, count]) => sum + count, 0), ctldRpcs: null, payloadBytes: traffic.sentBytes + traffic.receivedBytes, wireBytes: wire.total, connections: wire.connections, ms: elapsed });
+        }
+        arrayResult = { singles: tracked.length - ARRAY_TASKS, tracked: tracked.length, ours: summarize(samples), inside, queued: counted.queue.length };
+        console.log(`array: ${ARRAY_TASKS} tasks + ${arrayResult.singles} jobs, ours ${ms(arrayResult.ours.ms)}, ${kB(arrayResult.ours.payloadBytes)}`);
+      }
     } finally {
       await labRun(lab, `scancel -u ${lab.user} -n ${JOB_NAME}; rm -rf ${wrapDir}`).catch((error: unknown) => console.error(`cleanup: ${(error as Error).message}`));
       await ours.transport.close();
@@ -224,6 +253,11 @@ const bench: Bench = {
       rows.push([n, 'ours', o.commands, `${o.rpcCommands} (${insideText})`, o.ctldRpcs ?? 'n/a', kB(o.payloadBytes), kB(o.wireBytes), o.connections, ms(o.ms), OUR_TICKS]);
       rows.push([n, 'baseline', b.commands, b.rpcCommands, b.ctldRpcs ?? 'n/a', kB(b.payloadBytes), kB(b.wireBytes), b.connections, b.ms >= 10_000 ? seconds(b.ms) : ms(b.ms), baselineCycles]);
     }
+    if (arrayResult) {
+      const { ours: o, inside } = arrayResult;
+      const insideText = [...inside.entries()].map(([program, count]) => `${count} ${program}`).join(' + ');
+      rows.push([`${ARRAY_TASKS} tasks + ${arrayResult.singles}`, 'ours', o.commands, `${o.rpcCommands} (${insideText})`, 'n/a', kB(o.payloadBytes), kB(o.wireBytes), o.connections, ms(o.ms), OUR_TICKS]);
+    }
     const most = Math.max(...results.map((result) => result.ours.commands));
     const top = results.at(-1)!;
     const ratio = top.baseline.ms / top.ours.ms;
@@ -234,6 +268,12 @@ const bench: Bench = {
       { label: `slurmctld RPCs per tick at N = ${top.n} (sdiag), baseline / ours`, value: top.baseline.ctldRpcs === null || top.ours.ctldRpcs === null ? 'n/a' : `${top.baseline.ctldRpcs} / ${top.ours.ctldRpcs}` },
       { label: `bytes on the wire per tick at N = ${top.n}, baseline / ours`, value: `${(top.baseline.wireBytes / top.ours.wireBytes).toFixed(1)}× (${kB(top.baseline.wireBytes)} vs ${kB(top.ours.wireBytes)})` },
     ];
+    if (arrayResult) {
+      figures.push(
+        { label: `ours: remote commands per tick with a ${ARRAY_TASKS}-task array + ${arrayResult.singles} single jobs`, value: String(arrayResult.ours.commands), goal: '≤ 1', met: arrayResult.ours.commands <= 1 },
+        { label: `tick time and payload with a ${ARRAY_TASKS}-task array + ${arrayResult.singles} single jobs`, value: `${ms(arrayResult.ours.ms)}, ${kB(arrayResult.ours.payloadBytes)} (${arrayResult.queued} queue lines)` },
+      );
+    }
     return {
       figures,
       tables: [
@@ -248,6 +288,7 @@ const bench: Bench = {
         'Payload bytes: command lines + stdin + stdout + stderr. Wire bytes: both directions through a counting TCP proxy in front of the lab sshd (SSH handshake, encryption and framing included). slurmctld RPCs: the user\'s count in `sdiag` before and after (sacct talks to slurmdbd and is not in it); other sessions using the lab as the same user can add to it.',
         `Our squeue lists every job of the lab user, including other sessions' jobs on this shared lab: ${results.map((result) => `${result.queued} at N = ${result.n}`).join(', ')}.`,
         `Load average (1/5/15 min) after each level: ${loads.join('; ')}.`,
+        ...(arrayResult ? [`Array row: one real \`sbatch --array=0-${ARRAY_TASKS - 1}%64 --hold\` (every task pending, so squeue folds them into one line) tracked task by task ("arrayJobId_index") beside the first ${arrayResult.singles} jobs; every one of the ${arrayResult.tracked} answered (checked); no baseline and no sdiag count for this row.`] : []),
       ],
     };
   },
