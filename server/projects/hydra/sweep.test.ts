@@ -101,6 +101,10 @@ describe('planSweep', () => {
     expect(refusal(['a=range(0,1000,0.5)'])).toBeInstanceOf(SweepTooLargeError);
     expect(planSweep(['a=range(1000)'], options).count).toBe(1000);
     expect(refusal(['a=range(1001)'])).toBeInstanceOf(SweepTooLargeError);
+    // A float range far past the limit is refused without walking it (walking 10^6 decimal steps takes seconds).
+    const started = performance.now();
+    expect(refusal(['a=range(0,1e9,1.0)'], { limit: 1_000_000 })).toBeInstanceOf(SweepTooLargeError);
+    expect(performance.now() - started).toBeLessThan(500);
   });
 });
 

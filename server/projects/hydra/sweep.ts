@@ -584,6 +584,11 @@ function rangeDimension(key: string, sweep: Extract<Py, { t: 'range' }>, cap: nu
     // repeats infinity forever as well.
     return { key, count: null, shuffle: sweep.shuffle, values: () => refuse('an infinite range') };
   }
+  // The exact length is only known by walking (28-digit rounding can shorten or stall it), but a range whose plain
+  // arithmetic length is well past the cap is refused without a walk of up to `cap` steps.
+  const toFloat = (n: Numeric) => ('int' in n ? Number(n.int) : n.float);
+  const estimate = empty ? 0 : Math.ceil((toFloat(stop) - toFloat(start)) / toFloat(step));
+  if (estimate > cap * 1.01 + 2) return { key, count: null, shuffle: sweep.shuffle, values: () => refuse('a range longer than the limit') };
   const walk = (limit: number): number[] => {
     const out: number[] = [];
     if (empty) return out;
