@@ -62,6 +62,15 @@ describe('array task ids', () => {
     expect([1, 2, 3, 4].map((index) => includesArrayTask(tasks, index))).toEqual([false, true, true, false]);
   });
 
+  it('reads the lab\'s comma lists and steps (squeue printed 2084_[6-7,20,25,30%1] and 2085_[0-200:2%1])', () => {
+    const ids = recorded('squeue-array-tasks.txt').split('\n').map((line) => line.split('|')[0]!);
+    const list = parseFoldedArrayTasks(ids.find((id) => id.startsWith('2084_['))!)!;
+    expect(list).toEqual({ arrayJobId: '2084', ranges: [{ first: 6, last: 7, step: 1 }, { first: 20, last: 20, step: 1 }, { first: 25, last: 25, step: 1 }, { first: 30, last: 30, step: 1 }], throttle: 1 });
+    const stepped = parseFoldedArrayTasks(ids.find((id) => id.startsWith('2085_['))!)!;
+    expect([0, 1, 2, 198, 200, 201, 202].filter((index) => includesArrayTask(stepped, index))).toEqual([0, 2, 198, 200]);
+    expect(parseFoldedArrayTasks(ids.find((id) => id.startsWith('2086_['))!)).toEqual({ arrayJobId: '2086', ranges: [{ first: 0, last: 999, step: 1 }], throttle: 64 });
+  });
+
   it('reads lists, ranges and steps, with or without a throttle', () => {
     const list = parseFoldedArrayTasks('123_[1,3,5-7]')!;
     expect(list.throttle).toBeNull();
@@ -77,9 +86,9 @@ describe('array task ids', () => {
     const array = parseFoldedArrayTasks('900_[64-999%64]')!;
     expect(array.ranges).toHaveLength(1);
     expect(includesArrayTask(array, 999) && includesArrayTask(array, 64) && !includesArrayTask(array, 63) && !includesArrayTask(array, 1000)).toBe(true);
-    // SLURM cuts an expression longer than SLURM_BITSTR_LEN with "..."; the tasks after the cut are not known here.
-    const cut = parseFoldedArrayTasks('7_[1,3,...]')!;
-    expect(cut.ranges).toEqual([{ first: 1, last: 1, step: 1 }, { first: 3, last: 3, step: 1 }]);
+    // The lab's squeue without SLURM_BITSTR_LEN=0 cuts the id at 64 bytes, mid-number: no task can be trusted from it.
+    expect(parseFoldedArrayTasks(recorded('squeue-array-cut.txt').split('|')[0]!)).toBeNull();
+    expect(parseFoldedArrayTasks('7_[1,x,3]')!.ranges).toEqual([{ first: 1, last: 1, step: 1 }, { first: 3, last: 3, step: 1 }]);
     expect(parseFoldedArrayTasks('1_[0-99999999999999999999]')!.ranges).toEqual([]);
     expect(parseFoldedArrayTasks('1_[9-2,4:0]')!.ranges).toEqual([]);
   });

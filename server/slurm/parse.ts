@@ -55,7 +55,8 @@ export function parseArrayTaskId(slurmJobId: string): { arrayJobId: string; inde
 /**
  * The tasks an id like squeue's and sacct's `123_[5-10%2]` or `123_[1,3,5-7]` stands for: an array's tasks that
  * never started share one record. Kept as ranges, never unfolded into a list: a garbled `1_[0-99999999999]` must
- * not cost memory. A piece that is not a range (a `...` where SLURM cut a long expression) stands for no task.
+ * not cost memory. A piece that is not a range stands for no task; an expression SLURM cut at SLURM_BITSTR_LEN
+ * (`2090_[1-2,4-5,1`, mid-number and without its "]") is not read as one.
  */
 export function parseFoldedArrayTasks(slurmJobId: string): ArrayTaskRanges | null {
   const match = FOLDED_TASKS.exec(slurmJobId);

@@ -8,7 +8,7 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { SlurmError } from '../errors.js';
 import { createLocalTransport } from '../ssh/local-transport.js';
 import type { ExecOptions, Transport } from '../ssh/index.js';
-import { readJobStates, statusLookup } from './poll.js';
+import { readJobStates, statusIndex, statusLookup } from './poll.js';
 import { FINAL_SLURM_STATE_NAMES, TERMINAL_STATES, normalizeSlurmState, parseSacct, parseSqueue, type SlurmJobStatus } from './state.js';
 
 const fixtures = new URL('../../test/fixtures/slurm/', import.meta.url).pathname;
@@ -283,11 +283,37 @@ describe('array tasks', () => {
     expect(fromAccounting('52_3')).toMatchObject({ slurmJobId: '52_3', state: 'PENDING', reason: 'JobArrayTaskLimit' });
   });
 
-  it("prefers a task's own line to its array's folded record", () => {
-    const queue = parseSqueue(['60_[3-5]|PENDING|JobArrayTaskLimit||N/A|N/A|0:00|/w', '60_4|RUNNING|None|gpu-a100|2026-11-23T21:35:55|NONE|0:02|/w'].join('\n'));
-    const statusOf = statusLookup({ queue, finished: [], accountingError: null });
-    expect(statusOf('60_4')).toMatchObject({ state: 'RUNNING' });
-    expect(statusOf('60_5')).toMatchObject({ state: 'PENDING' });
+  // Recorded on the lab (Slurm 22.05.8, see test/fixtures/slurm/README.md): 2083 --array=0-9%2 with its pending rest
+  // cancelled (scancel -t PENDING), 2084 --array=1,3,5-7,20-30:5%1, 2085 --array=0,2,…,200%1 --hold,
+  // 2086 --array=0-999%64 --hold, 2090 a long irregular list.
+  it("reads the lab's folded lists, steps and 1,000-task range in one command, asking accounting only about ended tasks", async () => {
+    const { transport, calls } = recordedCluster({ squeue: 'squeue-array-tasks.txt', sacct: 'sacct-array-tasks.txt' });
+    const states = byId(await readJobStates(transport, ['2084_1', '2084_5', '2084_7', '2084_30', '2085_200', '2086_0', '2086_999', '2090_59']));
+    expect(states['2084_1']).toMatchObject({ state: 'COMPLETED', exitCode: 0 });
+    expect(states['2084_5']).toMatchObject({ state: 'RUNNING', nodeList: 'cpu-01' });
+    expect(states['2084_7']).toMatchObject({ slurmJobId: '2084_7', state: 'PENDING', reason: 'JobArrayTaskLimit' });
+    expect(states['2084_30']).toMatchObject({ state: 'PENDING', reason: 'JobArrayTaskLimit' });
+    for (const id of ['2085_200', '2086_0', '2086_999', '2090_59']) expect(states[id]).toMatchObject({ slurmJobId: id, state: 'PENDING', reason: 'JobHeldUser' });
+    expect(calls).toHaveLength(1);
+    expect(sacctAsked()).toEqual(['2084_1']);
+  });
+
+  it('asks accounting by the array id for tasks cancelled before they started: squeue lists them as the array id, sacct only folded', async () => {
+    const { transport } = recordedCluster({ squeue: 'squeue-array-tasks.txt', sacct: 'sacct-array-tasks.txt' });
+    const states = byId(await readJobStates(transport, ['2083_0', '2083_5', '2083_9']));
+    expect(sacctAsked()).toEqual(['2083_0,2083']);
+    expect(states['2083_0']).toMatchObject({ state: 'COMPLETED', exitCode: 0 });
+    expect(states['2083_5']).toMatchObject({ slurmJobId: '2083_5', state: 'CANCELLED', rawState: 'CANCELLED by 1001', exitCode: 0, startedAt: null });
+    expect(states['2083_9']).toMatchObject({ slurmJobId: '2083_9', state: 'CANCELLED' });
+  });
+
+  it("prefers a task's own line to its array's folded record (accounting lags: 2084_5 runs and is still in the folded record)", () => {
+    const finished = statusIndex(parseSacct(recorded('sacct-array-tasks.txt')));
+    expect(finished.get('2084_5')).toMatchObject({ state: 'RUNNING', rawState: 'RUNNING' });
+    expect(finished.get('2084_6')).toMatchObject({ slurmJobId: '2084_6', state: 'PENDING' });
+    expect(finished.get('2085_200')).toMatchObject({ state: 'PENDING', reason: 'JobHeldUser' });
+    expect(finished.get('2085_201')).toBeUndefined();
+    expect(finished.get('2083')).toBeUndefined();
   });
 });
 

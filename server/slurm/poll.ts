@@ -14,7 +14,10 @@ const FINAL_WORDS = FINAL_SLURM_STATE_NAMES.filter((name) => /^[A-Z_]+$/.test(na
 // $1 squeue's format, $2 sacct's fields, then the tracked ids. Those that need accounting keep the order they came in.
 // An array's tasks that never started share one folded line (`123_[5-999%64]`): a tracked task inside a folded line
 // that has not ended is in the queue, so a 1,000-task array costs the queue one line and accounting nothing.
-// SLURM_BITSTR_LEN=0: squeue and sacct would otherwise cut a folded expression at 64 bytes.
+// A task the queue does not list by its own id is asked of accounting by its array's id: tasks cancelled before they
+// started leave the queue as one line with the array's id ("123|CANCELLED") and are in accounting only as the
+// array's folded record ("123_[5-9%2]|CANCELLED by 1001"), which `sacct -j 123_7` does not print (Slurm 22.05).
+// SLURM_BITSTR_LEN=0: squeue and sacct would otherwise cut a folded expression at 64 bytes (mid-number, no "]").
 const POLL_SCRIPT = `squeue_format=$1 sacct_fields=$2; shift 2
 export SLURM_TIME_FORMAT=standard SLURM_BITSTR_LEN=0
 queue=$(squeue -h -t all -u "$(id -un)" -o "$squeue_format" 2>&1); status=$?
@@ -33,8 +36,8 @@ need=$(printf '%s\\n' "$queue" | awk -F'|' -v ids="$*" -v final='${FINAL_WORDS}'
   }
   BEGIN { n = split(ids, list, " "); for (i = 1; i <= n; i++) want[list[i]] = 1; m = split(final, names, " "); for (i = 1; i <= m; i++) ended[names[i]] = 1 }
   { split($2, word, " ") }
-  word[1] in ended { next }
   $1 ~ /^[0-9]+_\\[[^]]*\\]$/ {
+    if (word[1] in ended) next
     split($1, folded, "_"); indexes = substr($1, length(folded[1]) + 3); sub(/(%[0-9]*)?\\]$/, "", indexes)
     for (i = 1; i <= n; i++) if (list[i] in want && index(list[i], folded[1] "_") == 1) {
       task = substr(list[i], length(folded[1]) + 2)
@@ -42,8 +45,16 @@ need=$(printf '%s\\n' "$queue" | awk -F'|' -v ids="$*" -v final='${FINAL_WORDS}'
     }
     next
   }
-  { delete want[$1] }
-  END { for (i = 1; i <= n; i++) if (list[i] in want) { print list[i]; delete want[list[i]] } }')
+  { listed[$1] = 1 }
+  !(word[1] in ended) { delete want[$1] }
+  END {
+    for (i = 1; i <= n; i++) if (list[i] in want) {
+      id = list[i]
+      if (id ~ /^[0-9]+_[0-9]+$/ && !(id in listed)) id = substr(id, 1, index(id, "_") - 1)
+      if (!(id in asked)) print id
+      asked[id] = 1
+    }
+  }')
 [ -n "$need" ] || exit 0
 accounting=on
 set -- $need
