@@ -729,7 +729,7 @@ function appText(text: string): string {
  * The parse tree of an override's value, for sweep.ts: a sweep's runs are Hydra's evaluation of this tree re-spelled
  * value by value (numbers, quotes and escapes as Python prints them), which the value text alone does not give.
  */
-export function parseValueTree(text: string): ValueTree {
+export function parseValueTree(text: string): Value {
   return parsing(text, () => {
     const parser = new Parser(text, lex(text, true));
     const value = parser.value();
