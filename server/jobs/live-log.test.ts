@@ -5,6 +5,7 @@ import type { ClusterService } from '../clusters/service.js';
 import { initOrm, type Orm } from '../db/orm.js';
 import { LogTailLimitError } from '../errors.js';
 import { createLogFollower, maxLogTails } from './live-log.js';
+import { snapshot } from './transitions.js';
 import { createEvents, type JobLogChunk } from '../events.js';
 import type { StreamingTransport, StreamOptions } from '../ssh/transport.js';
 
@@ -159,5 +160,44 @@ describe('a watcher leaving a quiet job', () => {
     expect(tail.argv).toContain('-F');
     expect(tails.every((other) => other === tail || other.stoppedAt !== null)).toBe(true);
     await watcher.return(undefined);
+  });
+});
+
+// The schema promises the output, then completion: a watcher of a running job is completed once the job ends.
+describe('a watcher of a job that ends', () => {
+  it('gets the output written before the end, then its stream completes', async () => {
+    const orm = await initOrm(':memory:');
+    const em = orm.em.fork();
+    const job = createJobRow(em, { cluster: 'lab', state: 'RUNNING', slurmJobId: '77' });
+    await em.flush();
+    let write: (text: string) => void = () => undefined;
+    let started = false;
+    let stopped = false;
+    const transport: Pick<StreamingTransport, 'stream'> = {
+      stream: async (_argv, options) => {
+        write = options.onStdout;
+        started = true;
+        return { stop: () => void (stopped = true), done: new Promise(() => undefined) };
+      },
+    };
+    const events = createEvents();
+    const follower = createLogFollower({ orm, clusters: { transport: () => transport, config: () => ({ maxChannels: 6 }) } as unknown as ClusterService, events });
+    const chunks: string[] = [];
+    const completed = (async () => {
+      for await (const chunk of follower.follow(job.id, 0)) chunks.push((chunk as JobLogChunk).text);
+      return Date.now();
+    })();
+    await expect.poll(() => started).toBe(true);
+    write('epoch 3 loss=0.1\ndone\n');
+    await expect.poll(() => chunks).toEqual(['epoch 3 loss=0.1\ndone\n']);
+    const endedAt = Date.now();
+    events.publish('job:updated', { ...snapshot(job), state: 'COMPLETED' });
+    // The tail stops 2 s after the end (late output still arrives); the stream completes with it.
+    const doneAt = await Promise.race([completed, new Promise<null>((resolve) => setTimeout(() => resolve(null), 5000))]);
+    expect(doneAt).not.toBeNull();
+    expect(doneAt! - endedAt).toBeGreaterThanOrEqual(1900);
+    expect(stopped).toBe(true);
+    follower.close();
+    await orm.close();
   });
 });

@@ -22,6 +22,9 @@ interface Tail {
   watchers: number;
   handle: StreamHandle | null;
   stopped: boolean;
+  /** Settles when the tail stops (the job ended, or the server closes): its watchers' streams complete. */
+  ended: Promise<void>;
+  end: () => void;
 }
 
 /**
@@ -52,6 +55,7 @@ export function createLogFollower({ orm, clusters, events }: { orm: Orm; cluster
     tail.stopped = true;
     tail.handle?.stop();
     tails.delete(jobId);
+    tail.end();
   }
 
   async function start(job: Job, fromByte: number | null, tail: Tail): Promise<void> {
@@ -90,7 +94,9 @@ export function createLogFollower({ orm, clusters, events }: { orm: Orm; cluster
       const limit = maxLogTails(clusters.config(job.cluster).maxChannels);
       const following = [...tails.values()].filter((other) => other.cluster === job.cluster).length;
       if (following >= limit) throw new LogTailLimitError(job.cluster, following);
-      tail = { cluster: job.cluster, watchers: 0, handle: null, stopped: false };
+      let end!: () => void;
+      const ended = new Promise<void>((resolve) => (end = resolve));
+      tail = { cluster: job.cluster, watchers: 0, handle: null, stopped: false, ended, end };
       tails.set(jobId, tail);
       void start(job, fromByte, tail).catch(() => stop(jobId));
     }
@@ -156,11 +162,13 @@ export function createLogFollower({ orm, clusters, events }: { orm: Orm; cluster
           const forwarding = (async () => {
             for await (const chunk of chunks) await push(chunk);
           })();
-          await Promise.race([left, forwarding]);
+          await Promise.race([left, forwarding, tail.ended]);
         } finally {
           await chunks.return?.();
           leave(jobId, tail);
         }
+        // The watcher left, or the job ended and its output was sent (the tail stops 2 s after the end): complete.
+        left();
       });
     },
     close(): void {
