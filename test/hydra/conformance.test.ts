@@ -3,16 +3,14 @@
 // override parser's verdicts against Hydra's OverridesParser on a hand-picked and a generated corpus. In CI a missing
 // Hydra is a failure; elsewhere the suite skips, saying what it needs.
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readHydraConfig, type HydraChoice, type HydraConfig, type HydraGroup } from '../../server/projects/hydra/config.js';
 import { isSweepOverride, parseOverride } from '../../server/projects/hydra/overrides.js';
 import { apps, compare, primariesOf, type App } from './conformance.js';
-import { available, HydraOracle } from './oracle.js';
+import { oracleForBlock, realHydra } from './suite.js';
 import { HYDRA_VERDICTS } from './override-corpus.js';
 
-const hydra = available();
-if (!hydra.ok && process.env.CI) throw new Error(`the Hydra conformance suite needs real Hydra in CI: ${hydra.reason}`);
-if (!hydra.ok) console.warn(`Hydra conformance suite skipped: ${hydra.reason}`);
+const hydra = realHydra('the Hydra conformance suite');
 
 /** Primaries we decide not to compose, each with the reason and what the user gets instead. */
 const UNSUPPORTED: Record<string, { reason: string; refusal: RegExp }> = {
@@ -59,16 +57,10 @@ function overrideOf(group: HydraGroup, choice: HydraChoice): string {
 }
 
 describe.skipIf(!hydra.ok)('readHydraConfig composes as Hydra 1.3.2 does', () => {
-  let oracle: HydraOracle;
-  beforeAll(() => {
-    oracle = new HydraOracle();
-  });
-  afterAll(async () => {
-    await oracle?.close();
-  });
+  const oracle = oracleForBlock();
 
   const compose = (app: App, primary: string | undefined, overrides: string[] = []) =>
-    oracle.compose({ configDir: app.configDir, configName: primary, overrides, sysPath: [app.repo], entry: app.entry, versionBase: app.versionBase });
+    oracle().compose({ configDir: app.configDir, configName: primary, overrides, sysPath: [app.repo], entry: app.entry, versionBase: app.versionBase });
 
   it.each(cases)('$label: the defaults', async ({ label, app, primary }) => {
     const [theirs, mine] = await Promise.all([compose(app, primary), ours(app, primary)]);
@@ -139,19 +131,13 @@ const generated = fc.sample(
 const DELIBERATE = (override: string) => /^(~|\+\+?)?(@[^=]*)?(=|$)/.test(override);
 
 describe.skipIf(!hydra.ok)('parseOverride agrees with Hydra 1.3.2’s OverridesParser', () => {
-  let oracle: HydraOracle;
-  beforeAll(() => {
-    oracle = new HydraOracle();
-  });
-  afterAll(async () => {
-    await oracle?.close();
-  });
+  const oracle = oracleForBlock();
 
   it.each([
     ['the hand-picked corpus', HYDRA_VERDICTS.map(([override]) => override)],
     ['600 generated overrides', [...new Set(generated)]],
   ])('%s', async (_name, overrides) => {
-    const verdicts = await oracle.parse(overrides);
+    const verdicts = await oracle().parse(overrides);
     const disagreements: string[] = [];
     for (const verdict of verdicts) {
       if (DELIBERATE(verdict.override)) continue;

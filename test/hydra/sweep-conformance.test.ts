@@ -3,14 +3,13 @@
 // sweeps generated with fast-check: the same runs in the same order, the same refusals. In CI a missing Hydra is a
 // failure; elsewhere the suite skips, saying what it needs.
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SweepTooLargeError } from '../../server/errors.js';
 import { planSweep, type SweepPlan } from '../../server/projects/hydra/sweep.js';
-import { available, HydraOracle, type SweepRequest } from './oracle.js';
+import type { HydraOracle, SweepRequest } from './oracle.js';
+import { oracleForBlock, realHydra } from './suite.js';
 
-const hydra = available();
-if (!hydra.ok && process.env.CI) throw new Error(`the Hydra sweep conformance suite needs real Hydra in CI: ${hydra.reason}`);
-if (!hydra.ok) console.warn(`Hydra sweep conformance suite skipped: ${hydra.reason}`);
+const hydra = realHydra('the Hydra sweep conformance suite');
 
 const GROUPS: Record<string, string[]> = { model: ['cnn', 'resnet18', 'resnet50', 'vit'], 'model/encoder': ['big', 'small'], db: ['mysql', 'postgresql'] };
 // Big enough that no sweep of the corpus is refused for its size: the size limit is ours, not Hydra's.
@@ -114,13 +113,7 @@ function disagreement(request: SweepRequest, theirs: Awaited<ReturnType<HydraOra
 }
 
 describe.skipIf(!hydra.ok)('planSweep agrees with Hydra 1.3.2’s BasicSweeper', () => {
-  let oracle: HydraOracle;
-  beforeAll(() => {
-    oracle = new HydraOracle();
-  });
-  afterAll(async () => {
-    await oracle?.close();
-  });
+  const oracle = oracleForBlock();
 
   it.each([
     [`the hand-picked corpus (${HAND_PICKED.length} sweeps)`, HAND_PICKED],
@@ -130,7 +123,7 @@ describe.skipIf(!hydra.ok)('planSweep agrees with Hydra 1.3.2’s BasicSweeper',
     let runs = 0;
     let refused = 0;
     for (const request of requests) {
-      const theirs = await oracle.sweep({ ...request, groupOptions: GROUPS });
+      const theirs = await oracle().sweep({ ...request, groupOptions: GROUPS });
       const mine = ours(request);
       const why = disagreement(request, theirs, mine);
       if (why) disagreements.push(why);
