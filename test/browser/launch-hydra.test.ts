@@ -110,6 +110,9 @@ describe.skipIf(!ready)('the launch form follows Hydra’s composition', () => {
     await shots('required', '#field-groups_db');
 
     await db.selectOption('postgresql');
+    // The choice recomposes the form; typing once it has settled, as a person moving to the next field does (an edit
+    // made while the answer is on its way was lost once in four CI runs: see the closing note of issue 14).
+    await expect.poll(() => page.getByTestId('hydra-fields').getAttribute('aria-busy'), { timeout: 15_000 }).toBe('false');
     await control('parameters.data_path').fill('/data/mnist');
     await checked();
     await page.getByText('Script preview').click();
