@@ -662,15 +662,26 @@ function numberOf(text: string): number {
   return Number(plain);
 }
 
-// Hydra's _createPrimitive: one token keeps its type, several are one string with escapes removed.
-function primitiveOf(tokens: Token[]): unknown {
+const TYPED_PRIMITIVES = new Set<TokenType>(['QUOTED_VALUE', 'INT', 'FLOAT', 'NULL', 'BOOL']);
+
+/**
+ * Hydra's _createPrimitive, its shape: surrounding whitespace dropped, several tokens (or an escape) are one string
+ * with escapes removed, one quoted, number, null or boolean token is left for the caller to type.
+ */
+export function primitiveParts(tokens: Token[]): { text: string } | { token: Token } {
   let first = 0;
   let last = tokens.length;
   if (tokens[0]?.type === 'WS') first = 1;
   if (tokens.length > 1 && tokens[tokens.length - 1]?.type === 'WS') last--;
   const kept = tokens.slice(first, last);
-  if (kept.length > 1) return kept.map((t) => (t.type === 'ESC' ? everyOtherFromSecond(t.text) : t.text)).join('');
-  const token = kept[0]!;
+  if (kept.length === 1 && TYPED_PRIMITIVES.has(kept[0]!.type)) return { token: kept[0]! };
+  return { text: kept.map((t) => (t.type === 'ESC' ? everyOtherFromSecond(t.text) : t.text)).join('') };
+}
+
+function primitiveOf(tokens: Token[]): unknown {
+  const parts = primitiveParts(tokens);
+  if ('text' in parts) return parts.text;
+  const { token } = parts;
   switch (token.type) {
     case 'QUOTED_VALUE':
       return unquote(token.text);
@@ -679,12 +690,8 @@ function primitiveOf(tokens: Token[]): unknown {
       return numberOf(token.text);
     case 'NULL':
       return null;
-    case 'BOOL':
-      return token.text.toLowerCase() === 'true';
-    case 'ESC':
-      return everyOtherFromSecond(token.text);
     default:
-      return token.text;
+      return token.text.toLowerCase() === 'true';
   }
 }
 
@@ -738,7 +745,7 @@ export function parseValueTree(text: string): Value {
   });
 }
 export type { Token as ValueToken, Element as ValueElement, Value as ValueTree };
-export { unquote as unquoteHydraString, everyOtherFromSecond as unescapeHydraEscapes };
+export { unquote as unquoteHydraString };
 
 /**
  * The value an app gets from override value text: string, number, boolean, null, list or dict (strings as OmegaConf

@@ -9,7 +9,7 @@ import {
   OverrideParseError,
   parseOverride,
   parseValueTree,
-  unescapeHydraEscapes,
+  primitiveParts,
   unquoteHydraString,
   type Override,
   type ValueElement,
@@ -81,15 +81,11 @@ function pythonFloat(text: string): number | null {
   return Number(trimmed.replace(/_/g, ''));
 }
 
-// Hydra's _createPrimitive.
+// Hydra's _createPrimitive, as Python values.
 function primitive(tokens: ValueToken[]): Py {
-  let first = 0;
-  let last = tokens.length;
-  if (tokens[0]?.type === 'WS') first = 1;
-  if (tokens.length > 1 && tokens[tokens.length - 1]?.type === 'WS') last--;
-  const kept = tokens.slice(first, last);
-  if (kept.length > 1) return str(kept.map((t) => (t.type === 'ESC' ? unescapeHydraEscapes(t.text) : t.text)).join(''));
-  const token = kept[0]!;
+  const parts = primitiveParts(tokens);
+  if ('text' in parts) return str(parts.text);
+  const { token } = parts;
   switch (token.type) {
     case 'QUOTED_VALUE':
       return { t: 'quoted', v: unquoteHydraString(token.text), quote: token.text[0] as '"' | "'" };
@@ -99,12 +95,8 @@ function primitive(tokens: ValueToken[]): Py {
       return { t: 'float', v: pythonFloat(token.text)! };
     case 'NULL':
       return NONE;
-    case 'BOOL':
-      return { t: 'bool', v: token.text.toLowerCase() === 'true' };
-    case 'ESC':
-      return str(unescapeHydraEscapes(token.text));
     default:
-      return str(token.text);
+      return { t: 'bool', v: token.text.toLowerCase() === 'true' };
   }
 }
 
