@@ -1,7 +1,8 @@
 // A project's launch settings from `.mlops-config.yaml` in its repository (the original tool's keys, plus what
 // users asked for). Missing file → the documented defaults; a bad file → a ValidationError naming the key.
 import { z } from 'zod';
-import { ProjectFileError, ValidationError } from '../errors.js';
+import { LRUCache } from 'lru-cache';
+import { type AppError, ProjectFileError, ValidationError } from '../errors.js';
 import { OverrideParseError, parseOverride } from './hydra/overrides.js';
 import { loadProjectFile, parseProjectYaml, projectRoot } from './files.js';
 import { readInWorker } from './reader.js';
@@ -91,14 +92,15 @@ export function readSettings(repoRoot: string): Promise<ProjectSettings> {
   return readInWorker<ProjectSettings>('settings', [repoRoot], [ValidationError], (reason) => new ValidationError(SETTINGS_FILE, `reading it ${reason}`));
 }
 
-// A settings file is a dozen lines; 64 KiB leaves room for long `setup` scripts. Read at addProject and syncProject
-// only, so not cached.
+// A settings file is a dozen lines; 64 KiB leaves room for long `setup` scripts. Read by every composition of the
+// launch form and every preview: parsed once per version of the file (path, inode, mtime, size).
 const SETTINGS_MAX_BYTES = 64 * 1024;
+const parsedSettings = new LRUCache<string, { value: ProjectSettings } | { error: AppError }>({ maxSize: 4 * 1024 * 1024 });
 
 /** readSettings in this thread: what the worker runs. */
 export async function readSettingsHere(repoRoot: string): Promise<ProjectSettings> {
   try {
-    return (await loadProjectFile(await projectRoot(repoRoot), SETTINGS_FILE, { maxBytes: SETTINGS_MAX_BYTES, parse: parseSettings })) ?? defaultSettings;
+    return (await loadProjectFile(await projectRoot(repoRoot), SETTINGS_FILE, { maxBytes: SETTINGS_MAX_BYTES, parse: parseSettings, cache: parsedSettings })) ?? defaultSettings;
   } catch (error) {
     if (error instanceof ProjectFileError) throw settingsFileError(error);
     throw error;

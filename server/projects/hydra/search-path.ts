@@ -3,7 +3,8 @@
 // entry script; the server never runs project code, so it reads that call as text. `.mlops-config.yaml: config_dir`
 // names the directory outright, for entry points that compute it.
 import { posix } from 'node:path';
-import { ProjectFileError } from '../../errors.js';
+import { LRUCache } from 'lru-cache';
+import { type AppError, ProjectFileError } from '../../errors.js';
 import { isProjectDirectory, loadProjectFile } from '../files.js';
 import type { ProjectSettings } from '../settings.js';
 
@@ -74,9 +75,12 @@ export async function locateHydraConfig(root: string, settings: ProjectSettings)
   return null;
 }
 
+// Every composition (each form change, each preview) asks: parsed once per version of the script (path, inode, mtime).
+const parsedMains = new LRUCache<string, { value: HydraMain | null } | { error: AppError }>({ maxSize: 8 * 1024 * 1024 });
+
 async function readHydraMain(root: string, script: string): Promise<HydraMain | null> {
   try {
-    return await loadProjectFile(root, script, { maxBytes: ENTRY_SCRIPT_MAX_BYTES, parse: parseHydraMain });
+    return await loadProjectFile(root, script, { maxBytes: ENTRY_SCRIPT_MAX_BYTES, parse: parseHydraMain, cache: parsedMains });
   } catch (error) {
     // An entry script too large or unreadable only means it names nothing: the conventions still apply.
     if (error instanceof ProjectFileError) return null;
