@@ -76,14 +76,17 @@ function valueText(field: string, value: unknown): string {
   }
 }
 
-function parseField(field: string, text: string, single = false): string[] {
+/** Overrides as Hydra parses them, each with the field it came from; a refusal names the field. */
+function parseField(field: string, text: string, single = false): { field: string; override: Override }[] {
   try {
-    return (single ? [parseOverride(text)] : parseOverrides(text)).map(formatOverride);
+    return (single ? [parseOverride(text)] : parseOverrides(text)).map((override) => ({ field, override }));
   } catch (error) {
     if (error instanceof OverrideParseError) throw new ValidationError(field, error.message);
     throw error;
   }
 }
+
+const formatted = (entries: { override: Override }[]) => entries.map(({ override }) => formatOverride(override));
 
 /**
  * The Hydra arguments of a launch, in the order Hydra applies them: the project's default overrides, the form's
@@ -91,25 +94,16 @@ function parseField(field: string, text: string, single = false): string[] {
  * so what was typed wins). `configDir` is the project's Hydra config directory when no primary was given (`hydra` null).
  */
 export function buildHydraArgs(input: JobInput, hydra: HydraConfig | null, settings: ProjectSettings, description: string, configDir: string | null = null): string[] {
-  // Each entry of default_overrides is one token, as the settings file was validated.
-  const tokens = settings.default_overrides.flatMap((token, index) => parseField(`.mlops-config.yaml: default_overrides.${index}`, token, true));
+  // What the settings and the user typed, each parsed once. Each entry of default_overrides is one token, as the
+  // settings file was validated.
+  const defaults = settings.default_overrides.flatMap((token, index) => parseField(`.mlops-config.yaml: default_overrides.${index}`, token, true));
+  const raw = parseField('rawOverrides', input.rawOverrides);
+  const tokens = formatted(defaults);
   if (hydra) {
     // The group choices were composed by readHydraConfig, which wrote them as Hydra applies them (`+` to append a
     // group the defaults lists do not pick, `~` to turn one off).
-    for (const { group, override } of hydra.groupOverrides) tokens.push(...parseField(`groups.${group}`, override, true));
-    // What the settings and the user typed, with the field each came from (a refused one is reported with its field
-    // where it is parsed in full).
-    const attempt = (parse: () => Override[]) => {
-      try {
-        return parse();
-      } catch {
-        return [];
-      }
-    };
-    const typed = [
-      ...settings.default_overrides.flatMap((token, index) => attempt(() => [parseOverride(token)]).map((override) => ({ field: `.mlops-config.yaml: default_overrides.${index}`, override }))),
-      ...attempt(() => parseOverrides(input.rawOverrides)).map((override) => ({ field: 'rawOverrides', override })),
-    ].filter(({ override }) => override.key !== 'hydra' && !override.key.startsWith('hydra.'));
+    for (const { group, override } of hydra.groupOverrides) tokens.push(...formatted(parseField(`groups.${group}`, override, true)));
+    const typed = [...defaults, ...raw].filter(({ override }) => override.key !== 'hydra' && !override.key.startsWith('hydra.'));
     for (const { field, override } of typed) {
       if (isSweepOverride(override)) throw new ValidationError(field, `${formatOverride(override)} is a sweep (several values), which one run cannot take: launch a sweep instead`);
     }
@@ -146,7 +140,7 @@ export function buildHydraArgs(input: JobInput, hydra: HydraConfig | null, setti
       if (!add && !exists) {
         throw new ValidationError(field, `is not a key of the config composed from ${hydra.primary || 'the chosen groups'}${input.groups.length > 0 ? ' with the chosen groups' : ''}: add it as a new key (+${path}) if that is what you mean`);
       }
-      tokens.push(...parseField(field, `${add ? '+' : ''}${path}=${valueText(field, value)}`, true));
+      tokens.push(...formatted(parseField(field, `${add ? '+' : ''}${path}=${valueText(field, value)}`, true)));
     }
     const isSet = (path: string) =>
       input.parameters.some((parameter) => path === parameter.path || path.startsWith(`${parameter.path}.`)) ||
@@ -163,6 +157,6 @@ export function buildHydraArgs(input: JobInput, hydra: HydraConfig | null, setti
         : `is required to set group choices or parameter values: choose a primary config of ${configDir}/`,
     );
   }
-  tokens.push(...parseField('rawOverrides', input.rawOverrides));
+  tokens.push(...formatted(raw));
   return [...(hydra && hydra.primary ? ['--config-name', hydra.primary] : []), ...tokens];
 }
