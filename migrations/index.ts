@@ -5,6 +5,7 @@ import { Migration20261123213838 } from './Migration20261123213838.js';
 import { Migration20261124000100 } from './Migration20261124000100.js';
 import { Migration20261124000200 } from './Migration20261124000200.js';
 import { Migration20261204000000 } from './Migration20261204000000.js';
+import { Migration20261205000000 } from './Migration20261205000000.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123000000', class: Migration20261123000000 },
@@ -12,4 +13,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124000100', class: Migration20261124000100 },
   { name: 'Migration20261124000200', class: Migration20261124000200 },
   { name: 'Migration20261204000000', class: Migration20261204000000 },
+  { name: 'Migration20261205000000', class: Migration20261205000000 },
 ];

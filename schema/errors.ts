@@ -9,6 +9,7 @@ import {
   NotFoundError,
   RateLimitedError,
   SlurmError,
+  SweepAlreadySubmittedError,
   ValidationError,
 } from '../server/errors.js';
 import { HydraConfigError } from '../server/projects/hydra/config.js';
@@ -109,3 +110,14 @@ builder.objectType(LogTailLimitError, {
 
 /** What a resolver that reaches a cluster can fail with, besides its own validation. */
 export const clusterErrors = [ClusterUnreachableError, HostKeyError, CommandTimeoutError, SlurmError];
+
+builder.objectType(SweepAlreadySubmittedError, {
+  name: 'SweepAlreadySubmittedError',
+  description: 'This tag was submitted already as a sweep (a second tap, a retried request): `sweepId` is that sweep; nothing was submitted again.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    field: t.exposeString('field', { description: 'Always "tag".' }),
+    tag: t.exposeString('tag'),
+    sweepId: t.exposeInt('sweepId'),
+  }),
+});

@@ -5,6 +5,7 @@ import './errors.js';
 import './cluster.js';
 import './project.js';
 import './job.js';
+import './sweep.js';
 import './gpu.js';
 import './session.js';
 import './push.js';

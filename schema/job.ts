@@ -4,7 +4,7 @@ import { filter, pipe } from 'graphql-yoga';
 import type { Job as JobRow } from '../server/db/entities.js';
 import { AppError, LaunchAlreadySubmittedError, LaunchNotRecordedError, LogTailLimitError, NotFoundError, RateLimitedError, ValidationError } from '../server/errors.js';
 import { HydraConfigError } from '../server/projects/hydra/config.js';
-import type { GroupChoice, JobInput as JobInputValue, ParameterValue } from '../server/jobs/input.js';
+import { DEPENDENCY_KINDS, type Dependency as DependencyValueType, type DependencyKind as DependencyKindValue, type GroupChoice, type JobInput as JobInputValue, type ParameterValue } from '../server/jobs/input.js';
 import { LOG_TAIL_BYTES, logTailBytes } from '../server/jobs/log-text.js';
 import type { JobLogChunk } from '../server/events.js';
 import type { JobLog as JobLogValue, LaunchInput, LineageNode as LineageNodeValue, ScriptPreview as ScriptPreviewValue } from '../server/jobs/service.js';
@@ -33,7 +33,31 @@ const ParameterValueRef = builder.objectRef<ParameterValue>('ParameterValue').im
   }),
 });
 
-const JobInputFields = builder.objectRef<JobInputValue>('JobInputValue').implement({
+export const DependencyKind = builder.enumType('DependencyKind', {
+  description: "SLURM's dependency types: start after success (afterok), after any end (afterany), after a failure (afternotok), or task i of a sweep after task i of another of the same size (aftercorr).",
+  values: DEPENDENCY_KINDS.map((kind) => kind.toUpperCase()) as Uppercase<DependencyKindValue>[],
+});
+const toKind = (kind: Uppercase<DependencyKindValue>) => kind.toLowerCase() as DependencyKindValue;
+
+const DependencyValue = builder.objectRef<DependencyValueType>('Dependency').implement({
+  description: 'What a launch waits for: a job or a sweep.',
+  fields: (t) => ({
+    kind: t.field({ type: DependencyKind, resolve: (dependency) => dependency.kind.toUpperCase() as Uppercase<DependencyKindValue> }),
+    jobId: t.exposeInt('jobId', { nullable: true }),
+    sweepId: t.exposeInt('sweepId', { nullable: true }),
+  }),
+});
+
+const DependencyInput = builder.inputType('DependencyInput', {
+  description: 'Wait for a job (jobId) or a whole sweep (sweepId); exactly one of them.',
+  fields: (t) => ({
+    kind: t.field({ type: DependencyKind, required: true }),
+    jobId: t.int(),
+    sweepId: t.int(),
+  }),
+});
+
+export const JobInputFields = builder.objectRef<JobInputValue>('JobInputValue').implement({
   description: 'The settings of a launch, as submitted: feed them back as JobInput to launch again.',
   fields: (t) => ({
     projectId: t.exposeInt('projectId'),
@@ -53,7 +77,9 @@ const JobInputFields = builder.objectRef<JobInputValue>('JobInputValue').impleme
     groups: t.field({ type: [GroupChoiceValue], resolve: (input) => input.groups }),
     parameters: t.field({ type: [ParameterValueRef], resolve: (input) => input.parameters }),
     rawOverrides: t.exposeString('rawOverrides'),
+    overrides: t.stringList({ resolve: (input) => input.overrides ?? [] }),
     parentJobId: t.exposeInt('parentJobId', { nullable: true }),
+    dependsOn: t.field({ type: [DependencyValue], resolve: (input) => input.dependsOn ?? [] }),
     allowUnpushed: t.exposeBoolean('allowUnpushed'),
   }),
 });
@@ -81,7 +107,7 @@ const JOB_INPUT_DEFAULTS = {
   allowUnpushed: false,
 } as const;
 
-const JobInput = builder.inputType('JobInput', {
+export const JobInput = builder.inputType('JobInput', {
   description: 'Everything a launch needs. Each value is validated; a refusal is a ValidationError naming its field.',
   fields: (t) => ({
     projectId: t.int({ required: true }),
@@ -101,7 +127,9 @@ const JobInput = builder.inputType('JobInput', {
     groups: t.field({ type: [GroupChoiceInput], defaultValue: [] }),
     parameters: t.field({ type: [ParameterValueInput], defaultValue: [] }),
     rawOverrides: t.string({ defaultValue: JOB_INPUT_DEFAULTS.rawOverrides, description: 'Hydra overrides as typed, e.g. `+trainer.precision=16 seed=1`; parsed, never pasted.' }),
+    overrides: t.stringList({ defaultValue: [], description: 'Hydra overrides as argv words, one override each (no quoting needed), applied after rawOverrides. A sweep task has its values here.' }),
     parentJobId: t.int({ description: 'The job this one was cloned or branched from.' }),
+    dependsOn: t.field({ type: [DependencyInput], defaultValue: [], description: 'Earlier jobs or sweeps this launch waits for (SLURM --dependency); the job shows DependencyNeverSatisfied as its reason when one can no longer be met.' }),
     allowUnpushed: t.boolean({ defaultValue: JOB_INPUT_DEFAULTS.allowUnpushed }),
     commit: t.string({
       description:
@@ -111,7 +139,7 @@ const JobInput = builder.inputType('JobInput', {
 });
 
 /** GraphQL input (optional fields may be absent) → the service's JobInput (every field present). */
-function toJobInput(input: typeof JobInput.$inferInput): LaunchInput {
+export function toJobInput(input: typeof JobInput.$inferInput): LaunchInput {
   return {
     projectId: input.projectId,
     cluster: input.cluster,
@@ -130,7 +158,9 @@ function toJobInput(input: typeof JobInput.$inferInput): LaunchInput {
     groups: (input.groups ?? []).map(toHydraChoice),
     parameters: (input.parameters ?? []).map((parameter) => ({ path: parameter.path, value: parameter.value ?? null, ...(parameter.add ? { add: true } : {}) })),
     rawOverrides: input.rawOverrides ?? JOB_INPUT_DEFAULTS.rawOverrides,
+    ...(input.overrides?.length ? { overrides: input.overrides } : {}),
     parentJobId: input.parentJobId ?? null,
+    ...(input.dependsOn?.length ? { dependsOn: input.dependsOn.map((dependency) => ({ kind: toKind(dependency.kind), jobId: dependency.jobId ?? null, sweepId: dependency.sweepId ?? null })) } : {}),
     allowUnpushed: input.allowUnpushed ?? JOB_INPUT_DEFAULTS.allowUnpushed,
     commit: input.commit ?? null,
   };
@@ -153,6 +183,9 @@ export const Job = builder.objectRef<JobRow>('Job').implement({
     projectId: t.exposeInt('projectId'),
     project: t.field({ type: Project, resolve: (job, _args, ctx) => ctx.services.projects.get(ctx.em, job.projectId, { includeDeleted: true }) }),
     parentId: t.exposeInt('parentId', { nullable: true }),
+    sweepId: t.exposeInt('sweepId', { nullable: true, description: 'The sweep this job is a task of.' }),
+    arrayIndex: t.exposeInt('arrayIndex', { nullable: true, description: "Its index in the sweep's job array ($SLURM_ARRAY_TASK_ID)." }),
+    dependsOn: t.field({ type: [DependencyValue], description: 'What it waits for (see reason: DependencyNeverSatisfied when that can no longer be met).', resolve: (job) => job.input.dependsOn ?? [] }),
     cluster: t.exposeString('cluster'),
     name: t.exposeString('name'),
     description: t.exposeString('description'),
@@ -191,7 +224,7 @@ export const Job = builder.objectRef<JobRow>('Job').implement({
   }),
 });
 
-const PageInfo = builder.objectRef<{ hasNextPage: boolean; endCursor: string | null }>('PageInfo').implement({
+export const PageInfo = builder.objectRef<{ hasNextPage: boolean; endCursor: string | null }>('PageInfo').implement({
   fields: (t) => ({ hasNextPage: t.exposeBoolean('hasNextPage'), endCursor: t.exposeString('endCursor', { nullable: true }) }),
 });
 const JobEdge = builder.objectRef<{ cursor: string; node: JobRow }>('JobEdge').implement({
@@ -212,6 +245,8 @@ const JobFilter = builder.inputType('JobFilter', {
     cluster: t.string(),
     archived: t.boolean({ description: 'Omit for both.' }),
     search: t.string({ description: 'Matches job name and description.' }),
+    sweepId: t.int({ description: "A sweep's tasks, every attempt (Sweep.runs has the current one per index)." }),
+    tasks: t.boolean({ defaultValue: false, description: "Include sweeps' tasks; without sweepId or this, a list shows single launches only (a sweep is one line in `sweeps`)." }),
   }),
 });
 
@@ -248,7 +283,7 @@ const LineageNode = builder.objectRef<LineageNodeValue>('LineageNode').implement
   }),
 });
 
-const launchErrors = [ValidationError, NotFoundError, HydraConfigError, ...clusterErrors];
+export const launchErrors = [ValidationError, NotFoundError, HydraConfigError, ...clusterErrors];
 
 builder.queryFields((t) => ({
   job: t.field({

@@ -34,6 +34,7 @@ const clusterSchema = z.strictObject({
   allowedGpuTypes: z.array(z.string().regex(/^[A-Za-z0-9._-]+$/, 'is not a GPU type name')).optional(),
   pollIntervalSeconds: z.number().int().min(5).max(3600).default(30),
   gpuCacheSeconds: z.number().int().min(1).max(3600).default(60),
+  maxSweepRuns: z.number().int().min(1).max(100_000).default(1000),
   scriptTemplate: z.string().min(1).optional(),
 });
 

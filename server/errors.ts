@@ -156,3 +156,14 @@ export class SweepTooLargeError extends ValidationError {
     super('sweep', `${runs === null ? `more than ${limit}` : runs} runs (${counts.join(' × ')}), more than the limit of ${limit} runs per sweep`);
   }
 }
+
+/** submitSweep with the tag of a sweep already stored (a double tap, a retried request): never a second sbatch. */
+export class SweepAlreadySubmittedError extends ValidationError {
+  constructor(
+    readonly tag: string,
+    /** The sweep that has this tag. */
+    readonly sweepId: number,
+  ) {
+    super('tag', `this sweep is already submitted, as sweep ${sweepId}; open it, or preview again for a new sweep`);
+  }
+}

@@ -2,10 +2,12 @@
 // subscriber's resolvers run long after the EntityManager that loaded them is gone.
 import { createPubSub } from 'graphql-yoga';
 import type { ClusterStatus } from './clusters/service.js';
-import type { Job } from './db/entities.js';
+import type { Job, Sweep } from './db/entities.js';
 import type { GpuAvailability } from './clusters/gpu.js';
 
 export type JobSnapshot = Job;
+/** A sweep without its run list (which can be large and never changes). */
+export type SweepSnapshot = Omit<Sweep, 'runs'>;
 
 export interface JobLogChunk {
   jobId: number;
@@ -16,6 +18,7 @@ export interface JobLogChunk {
 
 export type Events = {
   'job:updated': [JobSnapshot];
+  'sweep:updated': [SweepSnapshot];
   'job:log': [number, JobLogChunk];
   'cluster:status': [ClusterStatus];
   'gpu:availability': [string, GpuAvailability];

@@ -135,6 +135,7 @@ export async function startServer(options: ServerOptions) {
     services.clusters.warmUp();
     // Before the poller, so no job end it finds goes unannounced; makes the VAPID keys on the first start ever.
     await services.notify.start();
+    services.sweeps.start();
     services.poller.start();
     await services.lifecycle.start();
     // Launches left between storing and sbatch's answer (by the last shutdown, or a connection lost during sbatch):

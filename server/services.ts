@@ -13,6 +13,7 @@ import { createPoller } from './jobs/poller.js';
 import { createProjectService } from './projects/service.js';
 import { createEvents } from './events.js';
 import { createRateLimiter } from './access/rate-limit.js';
+import { createSweepService } from './sweeps/service.js';
 import { createTokenService } from './access/tokens.js';
 
 export interface ServiceOptions {
@@ -29,6 +30,7 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
   const projects = createProjectService();
   const jobs = createJobService({ orm, clusters, projects, events, ...jobOptions });
   const poller = createPoller({ orm, clusters, events });
+  const sweeps = createSweepService({ orm, clusters, projects, events, jobs, pollNow: (cluster) => poller.pollNow(cluster), onSubmitPhase: jobOptions?.onSubmitPhase });
   const lifecycle = createLifecycleWatcher({ orm, clusters, events, pollNow: (cluster) => poller.pollNow(cluster) });
   const logs = createLogFollower({ orm, clusters, events });
   const gpu = createGpuService({ clusters });
@@ -42,6 +44,7 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
     clusters,
     projects,
     jobs,
+    sweeps,
     poller,
     lifecycle,
     logs,
@@ -59,6 +62,8 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
       lifecycle.stop();
       logs.close();
       await poller.stop();
+      // After the poller: the task changes of its last poll are counted into their sweeps.
+      await sweeps.stop();
       // After the poller: the ends its last poll announced are still sent.
       await notify.stop();
       await clusters.close();

@@ -58,6 +58,9 @@ export const Job = defineEntity({
     tag: p.string().unique(),
     projectId: p.integer(),
     parentId: p.integer().nullable(),
+    /** The sweep this job is a task of (null: a single launch), and its index in the sweep's job array. */
+    sweepId: p.integer().nullable(),
+    arrayIndex: p.integer().nullable(),
     cluster: p.string(),
     name: p.string(),
     description: p.text(),
@@ -93,9 +96,62 @@ export const Job = defineEntity({
     { properties: ['cluster', 'state'] },
     { properties: ['cluster', 'slurmJobId'] },
     { properties: ['parentId'] },
+    { properties: ['sweepId', 'arrayIndex'] },
   ],
 });
 export type Job = InferEntity<typeof Job>;
+
+export interface SweepRun {
+  overrides: string[];
+  words: string[];
+}
+
+/** What a sweep's latest tasks are doing, by state; kept by the sweeps domain whenever a task changes. */
+export type SweepCounts = Partial<Record<JobState, number>>;
+
+/**
+ * A Hydra multirun launched as one SLURM job array: one Job row per task (Job.sweepId, Job.arrayIndex). Its tasks
+ * are stored with it before sbatch runs, like a single launch. A relaunch of failed tasks is a further submission
+ * (its own tag and job directory, same commit and run list) whose new task rows take the failed ones' indexes.
+ */
+export const Sweep = defineEntity({
+  name: 'Sweep',
+  tableName: 'sweep',
+  properties: {
+    id: p.integer().primary().autoincrement(),
+    /** The tag of the first submission: its job directory holds the sweep's checkout, script and run list. */
+    tag: p.string().unique(),
+    projectId: p.integer(),
+    cluster: p.string(),
+    name: p.string(),
+    commitSha: p.string(),
+    /** The launch settings every run shares. */
+    input: p.json<JobInput>(),
+    /** The sweep overrides as given (`seed=1,2,3`, `model=glob(*)`); the runs are expanded from them. */
+    definition: p.json<string[]>(),
+    /** Keys whose value differs between runs: the columns of the sweep's table. */
+    varying: p.json<string[]>(),
+    size: p.integer(),
+    /** Per array index: the run's sweep values, and the words its task appends to the command (a relaunch reuses them). */
+    runs: p.json<SweepRun[]>().lazy(true, false),
+    throttle: p.integer(),
+    /** SLURM's id of the first submission's job array; relaunched tasks have their own in their slurmJobId. */
+    arrayJobId: p.string().nullable(),
+    /** How many times failed tasks were relaunched. */
+    retries: p.integer(),
+    counts: p.json<SweepCounts>(),
+    archived: p.boolean(),
+    createdAt: p.datetime(),
+    updatedAt: p.datetime(),
+    /** When its last task ended; null while any runs or waits. A relaunch clears it. */
+    endedAt: p.datetime().nullable(),
+  },
+  indexes: [
+    { properties: ['projectId', 'archived', 'id'] },
+    { properties: ['archived', 'id'] },
+  ],
+});
+export type Sweep = InferEntity<typeof Sweep>;
 
 /**
  * An API token. Only the SHA-256 of the token is kept: the token itself is shown once, at creation, and a stolen
@@ -132,6 +188,8 @@ export const PushSubscription = defineEntity({
     /** Push once when a job has been PENDING this long; null = never. */
     pendingAfterMinutes: p.integer().nullable(),
     mutedProjectIds: p.json<number[]>(),
+    /** A sweep's end is one push; with this, each failed task of a sweep is one more. */
+    failedTaskPushes: p.boolean().default(false),
     createdAt: p.datetime(),
     updatedAt: p.datetime(),
     lastSuccessAt: p.datetime().nullable(),
@@ -168,4 +226,4 @@ export const ServerSetting = defineEntity({
 export type ServerSetting = InferEntity<typeof ServerSetting>;
 
 /** Listed explicitly: vitest's loader cannot discover entities by glob. */
-export const entities = [ClusterCheck, Project, Job, ApiToken, PushSubscription, PushNotice, ServerSetting];
+export const entities = [ClusterCheck, Project, Job, Sweep, ApiToken, PushSubscription, PushNotice, ServerSetting];

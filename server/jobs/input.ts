@@ -16,6 +16,17 @@ export interface ParameterValue {
   add?: boolean;
 }
 
+/** SLURM's dependency types a launch may wait with: aftercorr only between two sweeps of the same size (task i after task i). */
+export const DEPENDENCY_KINDS = ['afterok', 'afterany', 'afternotok', 'aftercorr'] as const;
+export type DependencyKind = (typeof DEPENDENCY_KINDS)[number];
+
+/** Wait for one job, or for a whole sweep (every task; task by task for aftercorr). */
+export interface Dependency {
+  kind: DependencyKind;
+  jobId: number | null;
+  sweepId: number | null;
+}
+
 /** The resources as the user asked for them (validated into Resources), plus what the launch is about. */
 export interface JobInput extends Omit<Resources, 'jobName'> {
   projectId: number;
@@ -28,7 +39,11 @@ export interface JobInput extends Omit<Resources, 'jobName'> {
   parameters: ParameterValue[];
   /** Overrides as the user typed them; parsed with Hydra's grammar, never pasted into the script. */
   rawOverrides: string;
+  /** Hydra overrides as argv words, one override each, applied after rawOverrides: a sweep's run gets its values so. */
+  overrides?: string[];
   parentJobId: number | null;
+  /** Earlier jobs or sweeps this launch waits for (SLURM's --dependency). */
+  dependsOn?: Dependency[];
   /** Launch a commit that no remote branch contains (only works when the cluster can reach this repository). */
   allowUnpushed: boolean;
 }
@@ -97,7 +112,7 @@ export function buildHydraArgs(input: JobInput, hydra: HydraConfig | null, setti
   // What the settings and the user typed, each parsed once. Each entry of default_overrides is one token, as the
   // settings file was validated.
   const defaults = settings.default_overrides.flatMap((token, index) => parseField(`.mlops-config.yaml: default_overrides.${index}`, token, true));
-  const raw = parseField('rawOverrides', input.rawOverrides);
+  const raw = [...parseField('rawOverrides', input.rawOverrides), ...(input.overrides ?? []).flatMap((token, index) => parseField(`overrides.${index}`, token, true))];
   const tokens = formatted(defaults);
   if (hydra) {
     // The group choices were composed by readHydraConfig, which wrote them as Hydra applies them (`+` to append a

@@ -11,7 +11,8 @@ import type { Orm } from '../db/orm.js';
 import { ReauthRequiredError } from '../errors.js';
 import { adopted, changeOf, lost, reportedBySlurm, saveAndAnnounce } from './transitions.js';
 import type { PubSub } from '../events.js';
-import { isOurWorkDir, jobPaths } from '../slurm/layout.js';
+import { isOurWorkDir, jobPaths, submissionDirOf } from '../slurm/layout.js';
+import { arrayJobIdOf } from '../slurm/arrays.js';
 import { pollJobs, statusIndex, statusLookup, type PollResult, type StatusIndex } from '../slurm/poll.js';
 import { TERMINAL_STATES, type SlurmJobStatus } from '../slurm/state.js';
 
@@ -51,10 +52,12 @@ function applyPoll(job: Job, answer: PollAnswer): void {
     return;
   }
   if (!job.slurmJobId) {
-    // A launch whose sbatch answer was lost: its tag is in the working directory the queue shows.
-    const found = answer.queue.find((status) => status.workDir === jobPaths(job.jobDir).code);
+    // A launch whose sbatch answer was lost: its tag is in the working directory the queue shows (for a sweep's
+    // task, its array's: any of the array's lines names the array).
+    const workDir = jobPaths(submissionDirOf(job.jobDir) ?? job.jobDir).code;
+    const found = answer.queue.find((status) => status.workDir === workDir);
     if (!found) return;
-    adopted(job, found.slurmJobId);
+    adopted(job, job.arrayIndex === null ? found.slurmJobId : `${arrayJobIdOf(found.slurmJobId)}_${job.arrayIndex}`);
   }
   let status: SlurmJobStatus | undefined;
   try {

@@ -11,7 +11,7 @@ import type { ProjectService } from '../projects/service.js';
 import { SETTINGS_FILE } from '../projects/settings.js';
 import { expandHome, homeDirectory } from '../slurm/jobs.js';
 import { isJobTag, jobDirOf, jobPaths, repoDirOf } from '../slurm/layout.js';
-import { renderScript } from '../slurm/script.js';
+import { renderScript, type ScriptInput } from '../slurm/script.js';
 import { buildHydraArgs, slug, validateDescription, validateResources, type JobInput } from './input.js';
 
 export interface ScriptPreview {
@@ -56,6 +56,9 @@ function dirtyWarning(headSha: string, changedFiles: readonly string[], read: { 
   return `Uncommitted changes to ${named.slice(0, NAMED_FILES).join(', ')}${more}: the form shows them, but the job runs commit ${shortSha(headSha)} without them. Commit them (and preview again) to launch them.`;
 }
 
+/** The project's shared bare clone in a cluster's workspace. */
+export const projectRepoDir = (workspace: string, project: { id: number; name: string }): string => repoDirOf(workspace, `${slug(project.name) || 'project'}-${project.id}`);
+
 export const newTag = (): string => {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
   return [...randomBytes(12)].map((byte) => alphabet[byte % alphabet.length]).join('');
@@ -63,8 +66,14 @@ export const newTag = (): string => {
 
 export type PrepareLaunch = ReturnType<typeof createLaunchPreparer>;
 export type PreparedLaunch = Awaited<ReturnType<PrepareLaunch>>;
+export type LaunchBase = Awaited<ReturnType<ReturnType<typeof createLaunchBase>['read']>>;
 
-export function createLaunchPreparer({ clusters, projects }: { clusters: ClusterService; projects: ProjectService }) {
+/**
+ * What every launch (a single job, a sweep) reads and checks before its Hydra arguments: the repository as it is
+ * now, the cluster, the resources, the composed Hydra config of its own group choices, the warnings and the paths on
+ * the cluster; and the sbatch script of a command. A sweep composes each run's group choices itself.
+ */
+export function createLaunchBase({ clusters, projects }: { clusters: ClusterService; projects: ProjectService }) {
   /** Per cluster, its $HOME, asked once: `~/…` workspaces become the absolute paths #SBATCH lines need. */
   const homes = new Map<string, Promise<string>>();
 
@@ -80,7 +89,7 @@ export function createLaunchPreparer({ clusters, projects }: { clusters: Cluster
     return expandHome(cluster.workspace, await home);
   }
 
-  return async function prepare(em: EntityManager, input: LaunchInput, tagArgument: string | null) {
+  async function read(em: EntityManager, input: LaunchInput, tagArgument: string | null) {
     const tag = checkTag(tagArgument ?? newTag());
     // The repository as it is now, not as last synced: the form and validation below read this work tree, so the
     // job must run this HEAD (the row is updated too, so the project's page shows what a launch runs).
@@ -93,7 +102,6 @@ export function createLaunchPreparer({ clusters, projects }: { clusters: Cluster
     const hydra = input.primary === null ? null : await readHydraConfig(project.localPath, input.primary, input.groups);
     // Only to word the refusal of groups or parameters sent without a primary.
     const configDir = hydra === null && (input.groups.length > 0 || input.parameters.length > 0) ? await findHydraConfigDir(project.localPath) : null;
-    const hydraArgs = buildHydraArgs(input, hydra, project.settings, description, configDir);
     if (!project.cloneUrl) throw new ValidationError('projectId', `${project.name} has no origin remote: the cluster has nowhere to fetch its code from`);
 
     const warnings: string[] = [];
@@ -102,20 +110,37 @@ export function createLaunchPreparer({ clusters, projects }: { clusters: Cluster
 
     const workspace = await workspaceOf(cluster.name);
     const jobDir = jobDirOf(workspace, tag);
-    const settings = project.settings;
-    const script = renderScript(await readScriptTemplate(cluster), {
-      tag,
-      ...resources,
-      gpuRequestStyle: cluster.gpuRequestStyle,
-      jobDir,
+    return { tag, project, cluster, description, resources, hydra, configDir, warnings, jobDir, workDir: jobPaths(jobDir).code, repoDir: projectRepoDir(workspace, project) };
+  }
+
+  /** The sbatch script of a launch that runs `args` after the project's python and train script. */
+  async function script(base: LaunchBase, args: string[], options: Pick<ScriptInput, 'arrayTasks' | 'dependency'> = {}): Promise<string> {
+    const settings = base.project.settings;
+    return renderScript(await readScriptTemplate(base.cluster), {
+      tag: base.tag,
+      ...base.resources,
+      gpuRequestStyle: base.cluster.gpuRequestStyle,
+      jobDir: base.jobDir,
       modules: settings.modules,
       env: settings.env,
       condaEnv: settings.conda_env,
       venv: settings.venv,
       setup: settings.setup,
       installEditable: settings.install_editable,
-      command: [settings.python, settings.train_script, ...hydraArgs],
+      command: [settings.python, settings.train_script, ...args],
+      ...options,
     });
-    return { tag, project, cluster, description, resources, script, warnings, jobDir, workDir: jobPaths(jobDir).code, repoDir: repoDirOf(workspace, `${slug(project.name) || 'project'}-${project.id}`) };
+  }
+
+  return { read, script };
+}
+
+export function createLaunchPreparer(options: { clusters: ClusterService; projects: ProjectService; dependencies: (em: EntityManager, input: LaunchInput) => Promise<string | null> }) {
+  const base = createLaunchBase(options);
+  return async function prepare(em: EntityManager, input: LaunchInput, tagArgument: string | null) {
+    const read = await base.read(em, input, tagArgument);
+    const hydraArgs = buildHydraArgs(input, read.hydra, read.project.settings, read.description, read.configDir);
+    const script = await base.script(read, hydraArgs, { dependency: await options.dependencies(em, input) });
+    return { ...read, script };
   };
 }

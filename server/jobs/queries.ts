@@ -10,6 +10,9 @@ export interface JobFilter {
   cluster?: string | null;
   archived?: boolean | null;
   search?: string | null;
+  /** A sweep's tasks (all its attempts); without it, tasks are left out unless `tasks` is true (a sweep is one line). */
+  sweepId?: number | null;
+  tasks?: boolean | null;
 }
 
 /** A search box's text, not a document; SQLite refuses LIKE patterns over 50,000 bytes anyway. */
@@ -34,6 +37,8 @@ export async function listJobs(em: EntityManager, filter: JobFilter, first: numb
   if (filter.states?.length) where.state = { $in: filter.states };
   if (filter.cluster) where.cluster = filter.cluster;
   if (filter.archived != null) where.archived = filter.archived;
+  if (filter.sweepId != null) where.sweepId = filter.sweepId;
+  else if (!filter.tasks) where.sweepId = null;
   if (after !== null) where.id = { $lt: after };
   if (filter.search?.trim()) {
     // SQLite's LIKE has no escape character unless told: say ESCAPE so % and _ typed by the user are literal.
@@ -43,4 +48,12 @@ export async function listJobs(em: EntityManager, filter: JobFilter, first: numb
   const limit = Math.min(Math.max(first, 1), 200);
   const jobs = await em.find(Job, where, { orderBy: { id: 'desc' }, limit: limit + 1 });
   return { jobs: jobs.slice(0, limit), hasNextPage: jobs.length > limit };
+}
+
+/** A sweep's current tasks: per array index, the newest (a relaunched task replaces the one that failed), by index. */
+export async function latestTasks(em: EntityManager, sweepId: number): Promise<Job[]> {
+  const tasks = await em.find(Job, { sweepId }, { orderBy: { arrayIndex: 'asc', id: 'asc' } });
+  const byIndex = new Map<number, Job>();
+  for (const task of tasks) byIndex.set(task.arrayIndex!, task);
+  return [...byIndex.values()];
 }

@@ -6,6 +6,7 @@ import type { Orm } from '../db/orm.js';
 import type { PubSub } from '../events.js';
 import type { ProjectService } from '../projects/service.js';
 import { createJobControl } from './control.js';
+import { dependencyDirective } from './dependencies.js';
 import { createLineage } from './lineage.js';
 import { readJobLog } from './log.js';
 import { createLaunchPreparer, type LaunchInput, type ScriptPreview } from './prepare.js';
@@ -28,7 +29,7 @@ export interface JobServiceOptions extends Pick<SubmissionOptions, 'afterSbatch'
 export type JobService = ReturnType<typeof createJobService>;
 
 export function createJobService({ orm, clusters, projects, events, afterSbatch, onSubmitPhase }: JobServiceOptions) {
-  const prepare = createLaunchPreparer({ clusters, projects });
+  const prepare = createLaunchPreparer({ clusters, projects, dependencies: (em, input) => dependencyDirective(em, input.dependsOn, { cluster: input.cluster, sweepSize: null }) });
   const submissions = createSubmissions({ orm, clusters, events, prepare, afterSbatch, onSubmitPhase });
   return {
     get: getJob,
@@ -38,6 +39,7 @@ export function createJobService({ orm, clusters, projects, events, afterSbatch,
     },
     submit: submissions.submit,
     recoverSubmissions: submissions.recoverSubmissions,
+    holdSubmissions: submissions.hold,
     ...createJobControl({ clusters, events }),
     ...createLineage({ projects }),
     list: listJobs,

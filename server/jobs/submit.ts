@@ -7,8 +7,9 @@ import { Job } from '../db/entities.js';
 import { databaseReason, type Orm } from '../db/orm.js';
 import { ClusterUnreachableError, CommandTimeoutError, LaunchAlreadySubmittedError, LaunchNotRecordedError, SlurmError, ValidationError } from '../errors.js';
 import type { PubSub } from '../events.js';
+import { oneAtATimePerKey } from '../lib/one-at-a-time.js';
 import { findSubmission, submitBatch } from '../slurm/jobs.js';
-import { jobPaths } from '../slurm/layout.js';
+import { jobPaths, submissionDirOf } from '../slurm/layout.js';
 import { checkTag, newTag, shortSha, type LaunchInput, type PrepareLaunch } from './prepare.js';
 import { getJob } from './queries.js';
 import { adopted, changeOf, launchStored, saveAndAnnounceJob, submitFailed, submitted, submitUnanswered, type Change } from './transitions.js';
@@ -30,30 +31,27 @@ export interface SubmissionOptions {
   onSubmitPhase?: (phase: SubmitPhase, tag: string) => void | Promise<void>;
 }
 
-/** A launch whose sbatch outcome is unknown: adopt the SLURM job it became, or record that none exists. */
-export async function resolveSubmitting(clusters: ClusterService, job: Job): Promise<void> {
-  const slurmJobId = await findSubmission(clusters.transport(job.cluster), job.jobDir, jobPaths(job.jobDir).code);
-  if (slurmJobId) adopted(job, slurmJobId);
+/** SLURM's answers about submissions, by submission directory, for one pass over stranded launches. */
+export type SubmissionLookups = Map<string, Promise<string | null>>;
+
+/**
+ * A launch whose sbatch outcome is unknown: adopt the SLURM job it became, or record that none exists. A sweep's task
+ * is looked up by its array's submission (one lookup per submission in a pass, with `lookups`) and adopts its task id.
+ */
+export async function resolveSubmitting(clusters: ClusterService, job: Job, lookups: SubmissionLookups = new Map()): Promise<void> {
+  const dir = submissionDirOf(job.jobDir) ?? job.jobDir;
+  let lookup = lookups.get(dir);
+  if (!lookup) {
+    lookup = findSubmission(clusters.transport(job.cluster), dir, jobPaths(dir).code);
+    lookups.set(dir, lookup);
+  }
+  const slurmJobId = await lookup;
+  if (slurmJobId) adopted(job, job.arrayIndex === null ? slurmJobId : `${slurmJobId}_${job.arrayIndex}`);
   else submitFailed(job, 'The server stopped before sbatch answered, and SLURM has no job from this launch.');
 }
 
 /** A commit as git names it in full: SHA-1 or SHA-256. */
 const FULL_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
-
-/** Runs `work` for one key at a time: a later call with the same key waits for the earlier one to finish. */
-function oneAtATimePerKey() {
-  const running = new Map<string, Promise<unknown>>();
-  return async function <T>(key: string, work: () => Promise<T>): Promise<T> {
-    for (let earlier = running.get(key); earlier; earlier = running.get(key)) await earlier.catch(() => undefined);
-    const mine = work();
-    running.set(key, mine);
-    try {
-      return await mine;
-    } finally {
-      if (running.get(key) === mine) running.delete(key);
-    }
-  };
-}
 
 /**
  * Launches left between storing and hearing back from sbatch, by a previous run of the server or by a connection
@@ -63,9 +61,10 @@ function oneAtATimePerKey() {
 async function recoverSubmissions({ orm, clusters, events }: Pick<SubmissionOptions, 'orm' | 'clusters' | 'events'>, launching: ReadonlySet<string>): Promise<number> {
   const em = orm.em.fork();
   const pending = (await em.find(Job, { state: 'SUBMITTING' })).filter((job) => !launching.has(job.tag));
+  const lookups: SubmissionLookups = new Map();
   for (const job of pending) {
     const change = changeOf(job);
-    await resolveSubmitting(clusters, job).catch((error: unknown) => {
+    await resolveSubmitting(clusters, job, lookups).catch((error: unknown) => {
       console.warn(`job ${job.id}: could not look up its submission yet: ${(error as Error).message}`);
     });
     await saveAndAnnounceJob(em, events, change);
@@ -173,5 +172,16 @@ export function createSubmissions({ orm, clusters, events, prepare, afterSbatch,
     }
   }
 
-  return { submit, recoverSubmissions: () => recoverSubmissions({ orm, clusters, events }, launching) };
+  return {
+    submit,
+    recoverSubmissions: () => recoverSubmissions({ orm, clusters, events }, launching),
+    /**
+     * For a launch made elsewhere (a sweep's tasks): its tags are left alone by the recovery until `release` is
+     * called, once sbatch has answered or the launch gave up.
+     */
+    hold(tags: readonly string[]): { release(): void } {
+      for (const tag of tags) launching.add(tag);
+      return { release: () => tags.forEach((tag) => launching.delete(tag)) };
+    },
+  };
 }

@@ -43,8 +43,10 @@ const CLUSTER_GIT = `mc_git() {
 // script holds the launch's lock (fd 8) until sbatch has answered, and a lookup takes the same lock: the lookup
 // either waits for this script, or, finding nothing, leaves an "abandoned" mark that stops this script from
 // submitting later. fd 8 is closed for git, whose background gc could otherwise keep the lock for minutes.
+// A job array (a sweep) also sends its run list after the script on stdin, and gets every task's directory made
+// before sbatch (SLURM does not create the directory of an --output file): $7 is the --array value, $8 the list's size.
 const SUBMIT_SCRIPT = `set -u
-url=$1 repo=$2 sha=$3 work_dir=$4 job_dir=$5 script_bytes=$6
+url=$1 repo=$2 sha=$3 work_dir=$4 job_dir=$5 script_bytes=$6 array=\${7:-} overrides_bytes=\${8:-0}
 ${jobPathsInShell()}
 ${CLUSTER_GIT}
 fail() { echo "mission-control: $*" >&2; exit ${CHECKOUT_FAILED}; }
@@ -60,10 +62,19 @@ if [ -e "$job_abandoned" ]; then echo "mission-control: this launch was already 
   fi
   mc_git -C "$repo" worktree add --quiet --detach --force -- "$work_dir" "$sha" || exit 1
 ) 8>&- 9>"$repo.lock" || fail "could not check out $sha from $url"
-cat > "$job_script" || fail "cannot write $job_script"
+head -c "$script_bytes" > "$job_script" || fail "cannot write $job_script"
 # A connection lost while the script was being sent leaves part of it: never submit that.
 [ "$(wc -c < "$job_script")" -eq "$script_bytes" ] || fail "the job script arrived incomplete"
-sbatch --parsable "$job_script" > "$job_submitted.tmp" || exit $?
+if [ -n "$array" ]; then
+  cat > "$job_overrides" || fail "cannot write $job_overrides"
+  [ "$(wc -c < "$job_overrides")" -eq "$overrides_bytes" ] || fail "the run list arrived incomplete"
+  mkdir -p "$job_tasks" || fail "cannot create $job_tasks"
+  printf '%s\\n' "\${array%%\\%*}" | tr , '\\n' | while IFS=- read -r from to; do seq "$from" "\${to:-$from}"; done |
+    sed 's|$|/events|' | (cd "$job_tasks" && xargs mkdir -p) || fail "cannot create the tasks' directories in $job_tasks"
+  sbatch --parsable --array="$array" "$job_script" > "$job_submitted.tmp" || exit $?
+else
+  sbatch --parsable "$job_script" > "$job_submitted.tmp" || exit $?
+fi
 mv -f "$job_submitted.tmp" "$job_submitted"
 cat "$job_submitted"`;
 
@@ -78,10 +89,43 @@ export interface Submission {
 
 export class CheckoutError extends SlurmError {}
 
-export async function submitBatch(transport: Transport, submission: Submission): Promise<string> {
+/** A job array's tasks and their overrides. */
+export interface ArraySubmission {
+  /** sbatch's --array value: indexes and ranges, and the throttle (`0-99%8`, `3,7%2`). */
+  array: string;
+  /** Each task's overrides (argv words), by array index. */
+  runs: ReadonlyMap<number, readonly string[]>;
+}
+
+const ARRAY_SPEC = /^\d+(-\d+)?(,\d+(-\d+)?)*%\d+$/;
+
+/** The run list as the job script reads it: every index up to the largest, each task's words NUL-ended, then a NUL. */
+export function runListText(runs: ReadonlyMap<number, readonly string[]>): string {
+  const last = Math.max(-1, ...runs.keys());
+  const parts: string[] = [];
+  for (let index = 0; index <= last; index++) {
+    for (const word of runs.get(index) ?? []) {
+      // A NUL would end the word early and shift every later task's overrides.
+      if (word === '' || word.includes('\0')) throw new SlurmError('sbatch', null, `task ${index} has an empty or NUL-holding override`);
+      parts.push(word, '\0');
+    }
+    parts.push('\0');
+  }
+  return parts.join('');
+}
+
+export async function submitBatch(transport: Transport, submission: Submission, arrayTasks: ArraySubmission | null = null): Promise<string> {
   const { cloneUrl, repoDir, commitSha, workDir, jobDir, script } = submission;
   const scriptBytes = String(Buffer.byteLength(script, 'utf8'));
-  const result = await transport.exec(['sh', '-c', SUBMIT_SCRIPT, 'sh', cloneUrl, repoDir, commitSha, workDir, jobDir, scriptBytes], { stdin: script, timeoutMs: 300_000 });
+  const args = ['sh', '-c', SUBMIT_SCRIPT, 'sh', cloneUrl, repoDir, commitSha, workDir, jobDir, scriptBytes];
+  let stdin = script;
+  if (arrayTasks) {
+    if (!ARRAY_SPEC.test(arrayTasks.array)) throw new SlurmError('sbatch', null, `not an --array value: ${JSON.stringify(arrayTasks.array.slice(0, 80))}`);
+    const runList = runListText(arrayTasks.runs);
+    args.push(arrayTasks.array, String(Buffer.byteLength(runList, 'utf8')));
+    stdin = script + runList;
+  }
+  const result = await transport.exec(args, { stdin, timeoutMs: 300_000 });
   if (result.exitCode === CHECKOUT_FAILED) throw new CheckoutError('git checkout', result.exitCode, result.stderr);
   const slurmJobId = result.exitCode === 0 ? parseSbatchParsable(result.stdout) : null;
   if (!slurmJobId) throw new SlurmError('sbatch', result.exitCode, result.stderr || result.stdout);
@@ -98,7 +142,8 @@ ${jobPathsInShell()}
 mkdir -p "$job_dir" && exec 8>"$job_submit_lock" || exit 1
 flock 8 2>/dev/null
 if [ -s "$job_submitted" ]; then cat "$job_submitted"; exit 0; fi
-ours() { awk -F'|' -v d="$work_dir" '$2 == d { print $1; found = 1 } END { exit !found }'; }
+# A job array's tasks show as 123_4 or 123_[5-9%2]: its id is the part before the underscore.
+ours() { awk -F'|' -v d="$work_dir" '$2 == d { sub(/_.*/, "", $1); print $1; found = 1 } END { exit !found }'; }
 queue=$(squeue -h -t all -u "$(id -un)" -o '%i|%Z') || exit 1
 printf '%s\n' "$queue" | ours && exit 0
 accounting=$(sacct -X -n -P -S now-7days -u "$(id -un)" -o JobID,WorkDir 2>&1)

@@ -8,6 +8,8 @@
 //     events/        one file per lifecycle event the job script writes (started, finished, signalled)
 //     output.log     the job's stdout and stderr
 //     job.sh         the rendered sbatch script, as submitted
+//     overrides      a job array's run list: each task's Hydra overrides, NUL-terminated, a task ended by an empty one
+//     tasks/<index>/ a job array's task: its events/ and output.log, as a job's (the checkout is the array's)
 //     submitted      SLURM's id, written the moment sbatch answers
 //     submit.lock    held by a submit until sbatch answered, and by a lookup of a lost submit
 //     abandoned      left by a lookup that found no job: a submit still on its way must not go ahead
@@ -29,6 +31,8 @@ export interface JobPaths {
   events: string;
   output: string;
   script: string;
+  overrides: string;
+  tasks: string;
   submitted: string;
   submitLock: string;
   abandoned: string;
@@ -46,10 +50,30 @@ export function jobPaths(dir: string): JobPaths {
     events: `${dir}/events`,
     output: `${dir}/output.log`,
     script: `${dir}/job.sh`,
+    overrides: `${dir}/overrides`,
+    tasks: `${dir}/tasks`,
     submitted: `${dir}/submitted`,
     submitLock: `${dir}/submit.lock`,
     abandoned: `${dir}/abandoned`,
   };
+}
+
+const TASKS = 'tasks';
+
+/** The directory of a job array's task in its submission's directory (`index` may be a placeholder, e.g. SLURM's %a). */
+export function taskDirOf(dir: string, index: number | string): string {
+  return `${dir}/${TASKS}/${index}`;
+}
+
+/** The submission directory a task directory belongs to (the array's checkout, script and run list); null for a job's own. */
+export function submissionDirOf(dir: string): string | null {
+  const match = new RegExp(`^(.*/${JOBS}/${TAG})/${TASKS}/\\d+$`).exec(dir);
+  return match ? match[1]! : null;
+}
+
+/** The workspace a launch's directory is in (`<workspace>/jobs/<tag>` → `<workspace>`). */
+export function workspaceOfJobDir(dir: string): string {
+  return dir.slice(0, dir.lastIndexOf(`/${JOBS}/`));
 }
 
 /** The project's shared bare clone in a cluster's workspace; `name` is a path-safe slug. */

@@ -2,7 +2,7 @@
 // quoting function; values in #SBATCH lines were validated to need no quoting (server/slurm/values.ts). Paths of
 // the job's directory come from its layout (./layout.ts): a template names them only by placeholder.
 import { quoteArg, quoteArgv } from '../ssh/quote.js';
-import { jobPaths } from './layout.js';
+import { jobPaths, taskDirOf } from './layout.js';
 
 export type GpuRequestStyle = 'gres' | 'constraint' | 'gpus';
 
@@ -33,6 +33,13 @@ export interface ScriptInput extends Resources {
   installEditable: boolean;
   /** argv of the training program, e.g. ['python', 'train.py', '--config-name', 'train', 'lr=0.1']. */
   command: string[];
+  /**
+   * A job array (a sweep): each task writes its output and events in its own directory (layout: tasks/<index>/) and
+   * appends its own Hydra overrides, read from the run list by $SLURM_ARRAY_TASK_ID, to `command`.
+   */
+  arrayTasks?: boolean;
+  /** SLURM's --dependency value (`afterok:123:456_2`), built and checked by the jobs domain; null for none. */
+  dependency?: string | null;
 }
 
 function gpuDirectives(input: ScriptInput): string[] {
@@ -48,8 +55,12 @@ function gpuDirectives(input: ScriptInput): string[] {
   }
 }
 
+/** SLURM replaces %a in --output with the task's index. */
+const TASK_INDEX_PATTERN = '%a';
+
 export function sbatchDirectives(input: ScriptInput): string[] {
   const paths = jobPaths(input.jobDir);
+  const output = input.arrayTasks ? jobPaths(taskDirOf(input.jobDir, TASK_INDEX_PATTERN)).output : paths.output;
   return [
     `--job-name=${input.jobName}`,
     ...(input.partition ? [`--partition=${input.partition}`] : []),
@@ -60,7 +71,8 @@ export function sbatchDirectives(input: ScriptInput): string[] {
     `--cpus-per-task=${input.cpusPerTask}`,
     `--mem=${input.memory}`,
     `--time=${input.timeLimit}`,
-    `--output=${paths.output}`,
+    ...(input.dependency ? [`--dependency=${input.dependency}`] : []),
+    `--output=${output}`,
     `--chdir=${paths.code}`,
   ];
 }
@@ -80,19 +92,36 @@ function environmentLines(input: ScriptInput): string[] {
   return lines;
 }
 
+// A task's overrides, read from the run list (never a string the shell would parse): `read -d ''` splits it at NULs,
+// an empty entry ends a task's list. Shown in the task's log, one shell-quoted word each.
+const TASK_OVERRIDES = (file: string) => `mc_task_args=(); mc_task=0
+while IFS= read -r -d '' mc_arg; do
+  if [ -z "$mc_arg" ]; then mc_task=$((mc_task + 1)); elif [ "$mc_task" -eq "$SLURM_ARRAY_TASK_ID" ]; then mc_task_args+=("$mc_arg"); fi
+done < ${file}
+echo "mission-control: task $SLURM_ARRAY_TASK_ID of array \${SLURM_ARRAY_JOB_ID:-?} runs with$(printf ' %q' "\${mc_task_args[@]}")"`;
+
+/** A task's path as the shell sees it: the part before the index quoted, the index from SLURM's environment. */
+function taskPathInShell(jobDir: string, path: (taskDir: string) => string): string {
+  const marker = '\u0000';
+  const [before = '', after = ''] = path(taskDirOf(jobDir, marker)).split(marker);
+  return `${quoteArg(before)}"$SLURM_ARRAY_TASK_ID"${after ? quoteArg(after) : ''}`;
+}
+
 export function renderScript(template: string, input: ScriptInput): string {
   // Several GPUs or nodes: srun starts the program once per node with SLURM's task environment.
-  const command = input.nodes > 1 || input.gpusPerNode > 1 ? ['srun', ...input.command] : input.command;
+  const program = input.nodes > 1 || input.gpusPerNode > 1 ? ['srun', ...input.command] : input.command;
   const paths = jobPaths(input.jobDir);
+  // The template puts ` &` after the command block: in an array, the run list is read first, then the program runs.
+  const command = input.arrayTasks ? `${TASK_OVERRIDES(quoteArg(paths.overrides))}\n${quoteArgv(program)} "\${mc_task_args[@]}"` : quoteArgv(program);
   const blocks: Record<string, string> = {
     directives: sbatchDirectives(input).map((directive) => `#SBATCH ${directive}`).join('\n'),
     job_dir: quoteArg(paths.dir),
     work_dir: quoteArg(paths.code),
-    events_dir: quoteArg(paths.events),
+    events_dir: input.arrayTasks ? taskPathInShell(input.jobDir, (dir) => jobPaths(dir).events) : quoteArg(paths.events),
     environment: environmentLines(input).join('\n'),
     setup: input.setup.join('\n'),
     install: input.installEditable ? 'pip install --quiet -e .' : '',
-    command: quoteArgv(command),
+    command,
     tag: input.tag,
   };
   return template.replace(/\{\{(\w+)\}\}/g, (placeholder, name: string) => blocks[name] ?? placeholder);

@@ -63,6 +63,10 @@ export interface HydraConfig {
   hasExperimentSuffix: boolean;
   /** The launch's group choices as Hydra command-line overrides, in the order given: `model=vit`, `+extra=x`, `~logger`. */
   groupOverrides: { group: string; override: string }[];
+  /** The composed `hydra.sweeper.params` as the YAML gave it (a sweep's default runs: sweep.ts, sweeperParams). */
+  sweeperParams: unknown;
+  /** The project's configs set `hydra.run.dir` themselves (a sweep's tasks then keep it). */
+  setsRunDir: boolean;
 }
 
 
@@ -108,6 +112,10 @@ function mergeInto(target: Branch, incoming: Branch): void {
     if (existing?.kind === 'branch' && value.kind === 'branch') mergeInto(existing, value);
     else target.children.set(key, value);
   }
+}
+
+function plainOf(entry: Entry): unknown {
+  return entry.kind === 'leaf' ? entry.value : Object.fromEntries([...entry.children].map(([key, child]) => [key, plainOf(child)]));
 }
 
 function placeAt(pkg: string, content: Record<string, unknown>, source: string): Branch {
@@ -305,6 +313,9 @@ async function compose(repoPath: string, primary: string | undefined, choices: r
 
   const root: Branch = { kind: 'branch', source: chosen === '' ? '' : `${chosen}.yaml`, children: new Map() };
   for (const step of steps) mergeInto(root, placeAt(step.package, step.content, step.source));
+  const hydraNode = root.children.get('hydra');
+  const hydraPlain = hydraNode ? (plainOf(hydraNode) as Record<string, unknown> | null) : null;
+  const hydraPart = (key: string) => (plainObject(hydraPlain) && plainObject(hydraPlain[key]) ? hydraPlain[key] : null);
   root.children.delete('hydra');
   const parameters: HydraParameter[] = [];
   flatten(root, '', parameters);
@@ -348,6 +359,8 @@ async function compose(repoPath: string, primary: string | undefined, choices: r
     parameters: parameters.sort(byPath),
     hasExperimentSuffix: root.children.has('experiment_suffix'),
     groupOverrides: external.filter((choice) => choice.mode !== 'none').map((choice) => ({ group: choice.input.group, override: overrideText(choice) })),
+    sweeperParams: hydraPart('sweeper')?.params ?? null,
+    setsRunDir: hydraPart('run')?.dir != null,
   };
 }
 
