@@ -11,6 +11,7 @@ import './launch';
 import './projects';
 import './push';
 import './session';
+import './sweeps';
 
 const schema = buildSchema(readFileSync(resolve(process.cwd(), 'schema/schema.graphql'), 'utf8'));
 

@@ -10,7 +10,7 @@ export const JobSummaryFields = graphql(
   `
   fragment JobSummary on Job @_unmask {
     ...JobRow
-    projectId tag slurmState slurmJobId signal parentId wandbUrl elapsedSeconds submitError
+    projectId tag slurmState slurmJobId signal parentId wandbUrl elapsedSeconds submitError sweepId arrayIndex
   }
 `,
   [JobRowFields],
@@ -31,6 +31,8 @@ const JobDetailFields = graphql(
     commitSha branch lastSeenAt
     input { ...JobInputValue }
     project { id name headSha }
+    dependsOn { kind jobId sweepId }
+    sweep { id name size }
   }
 `,
   [JobSummaryFields, JobInputFields],
@@ -153,7 +155,8 @@ export function createHomeJobsLive() {
     },
     live: (update) =>
       onJobUpdated({}, (job) =>
-        update((current) => ({
+        // A sweep's tasks are its one line on Home (the query leaves them out too), never job rows.
+        update((current) => (job.sweepId !== null ? current : {
           recent: applyJobUpdate(current.recent, job, { matches: (entry) => !entry.archived, removeUnmatched: true, limit: RECENT_LIMIT }),
           active: applyJobUpdate(current.active, job, { matches: (entry) => isActive(entry.state), removeUnmatched: true }),
         })),

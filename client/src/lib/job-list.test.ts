@@ -32,6 +32,13 @@ describe('a live job list', () => {
     expect(jobMatches({ archived: false }, { ...entry, archived: true })).toBe(false);
     expect(jobMatches({}, { ...entry, archived: true })).toBe(true);
     expect(jobMatches({ search: 'resnet' }, entry)).toBe(false);
+    // A sweep's task belongs only in a list of tasks (the server's jobs leaves them out by default).
+    const task = { ...entry, sweepId: 4 };
+    expect(jobMatches({}, task)).toBe(false);
+    expect(jobMatches({ tasks: true }, task)).toBe(true);
+    expect(jobMatches({ sweepId: 4 }, task)).toBe(true);
+    expect(jobMatches({ sweepId: 5 }, task)).toBe(false);
+    expect(jobMatches({ sweepId: 4 }, entry)).toBe(false);
   });
 
   it('counts running and pending jobs per cluster, and keeps each project’s newest', () => {

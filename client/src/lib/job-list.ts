@@ -8,7 +8,7 @@ export const isActive = (state: JobState) => ACTIVE_STATES.includes(state);
 export const isTerminal = (state: JobState) => TERMINAL_STATES.includes(state);
 
 /** What the list rules read of a job. */
-type ListedJob = Pick<JobSummary, 'id' | 'projectId' | 'cluster' | 'state' | 'archived' | 'name' | 'description'>;
+type ListedJob = Pick<JobSummary, 'id' | 'projectId' | 'cluster' | 'state' | 'archived' | 'name' | 'description' | 'sweepId'>;
 
 export interface ApplyOptions<J> {
   /** Whether the job belongs in this list (its filter). */
@@ -65,10 +65,15 @@ export interface ListFilter {
   search?: string | null;
   /** false hides archived jobs; undefined shows both. */
   archived?: boolean | null;
+  /** A sweep's tasks only; as the server's filter, without it (or `tasks`) a list holds single launches only. */
+  sweepId?: number | null;
+  tasks?: boolean | null;
 }
 
 /** Whether a job belongs in a list filtered like the server's `jobs(filter)` (search: name or description). */
 export function jobMatches(filter: ListFilter, job: ListedJob): boolean {
+  // jobUpdated also carries sweeps' tasks: a sweep is one line of its own, never a thousand job rows.
+  if (filter.sweepId != null ? job.sweepId !== filter.sweepId : job.sweepId != null && !filter.tasks) return false;
   if (filter.states?.length && !filter.states.includes(job.state)) return false;
   if (filter.cluster && job.cluster !== filter.cluster) return false;
   if (filter.archived !== undefined && filter.archived !== null && job.archived !== filter.archived) return false;
