@@ -3,6 +3,7 @@ import { lazy } from 'solid-js';
 import { render } from 'solid-js/web';
 import { setToken } from './api/client';
 import { prefetchJob } from './api/jobs';
+import { prefetchSweep } from './api/sweeps';
 import { Shell, pairingLink } from './app';
 import Home from './routes/home';
 import NotFound from './routes/not-found';
@@ -21,6 +22,7 @@ const Project = lazy(() => import('./routes/project'));
 const Launch = lazy(() => import('./routes/launch'));
 const Lineage = lazy(() => import('./routes/lineage'));
 const Job = lazy(() => import('./routes/job'));
+const Sweep = lazy(() => import('./routes/sweep'));
 const Clusters = lazy(() => import('./routes/clusters'));
 const Settings = lazy(() => import('./routes/settings'));
 const Pair = lazy(() => import('./routes/pair'));
@@ -35,6 +37,7 @@ render(
       <Route path="/projects/:id/launch" component={Launch} />
       <Route path="/projects/:id/lineage" component={Lineage} />
       <Route path="/jobs/:id" component={Job} preload={({ params }) => /^\d+$/.test(params.id!) && prefetchJob(Number(params.id))} />
+      <Route path="/sweeps/:id" component={Sweep} preload={({ params }) => /^\d+$/.test(params.id!) && prefetchSweep(Number(params.id))} />
       <Route path="/clusters" component={Clusters} />
       <Route path="/settings" component={Settings} />
       <Route path="/pair" component={Pair} />

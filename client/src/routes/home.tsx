@@ -3,10 +3,12 @@ import { testClusterConnection, createClustersLive, createGpuLive, type Cluster 
 import { canChange, errorMessage } from '../api/client';
 import { createHomeJobsLive } from '../api/jobs';
 import { createProjectsLive } from '../api/projects';
+import { createSweepLinesLive } from '../api/sweeps';
 import { ClusterCard } from '../components/cluster-card';
 import { JobRow } from '../components/job-row';
 import { DataNotice, PageHeader } from '../components/page';
 import { ProjectFlags } from '../components/project-flags';
+import { SweepLine } from '../components/sweep-line';
 import { notify } from '../components/toast';
 import { shortSha } from '../lib/format';
 import { countByCluster, latestByProject } from '../lib/job-list';
@@ -16,10 +18,15 @@ function LiveClusterCard(props: { cluster: Cluster; counts: { running: number; p
   return <ClusterCard cluster={props.cluster} counts={props.counts} gpus={gpus.value()} onTest={canChange() ? props.onTest : undefined} />;
 }
 
+const HOME_SWEEPS = 5;
+
 export default function Home() {
   const clusters = createClustersLive();
   const projects = createProjectsLive();
   const jobs = createHomeJobsLive();
+  const sweeps = createSweepLinesLive(() => undefined);
+  // Each sweep is one line however many tasks it has: the newest few, running ones first.
+  const sweepLines = createMemo(() => [...(sweeps.value() ?? [])].sort((a, b) => Number(b.endedAt === null) - Number(a.endedAt === null)).slice(0, HOME_SWEEPS));
   const counts = createMemo(() => countByCluster(jobs.value()?.active ?? []));
   const latest = createMemo(() => latestByProject(jobs.value()?.recent ?? [], 3));
   const running = () => (jobs.value()?.active ?? []).filter((job) => job.state === 'RUNNING' || job.state === 'COMPLETING');
@@ -70,6 +77,17 @@ export default function Home() {
             </Show>
           </Show>
         </section>
+
+        <Show when={sweepLines().length > 0}>
+          <section aria-labelledby="sweeps-title" class="home-sweeps">
+            <h2 id="sweeps-title" class="section-title">
+              Sweeps
+            </h2>
+            <ul class="job-list" aria-label="Sweeps">
+              <For each={sweepLines()}>{(sweep) => <SweepLine sweep={sweep} showProject={projectName(sweep.projectId)} />}</For>
+            </ul>
+          </section>
+        </Show>
 
         <section aria-labelledby="projects-title" class="home-projects">
           <h2 id="projects-title" class="section-title">

@@ -1,11 +1,14 @@
 import { useLocation, useParams } from '@solidjs/router';
-import { Index, Show, createMemo, onMount } from 'solid-js';
+import { For, Index, Show, createMemo, onMount } from 'solid-js';
 import { createJobLive, type JobDetail, type JobSummary } from '../api/jobs';
+import { createLive } from '../api/live';
+import { fetchDependencyTarget } from '../api/sweeps';
 import { JobActionButtons } from '../components/job-actions';
 import { LogView } from '../components/log-view';
 import { DataNotice, PageHeader } from '../components/page';
 import { StateBadge } from '../components/state-badge';
 import { useNow } from '../lib/clock';
+import { NEVER_SATISFIED, neverStartsText, targetName } from '../lib/dependency';
 import { dateTime, duration, plural, secondsBetween, shortSha } from '../lib/format';
 import { jobTimeline } from '../lib/timeline';
 
@@ -32,6 +35,13 @@ export default function Job() {
     return value.elapsedSeconds ?? secondsBetween(value.startedAt, value.endedAt);
   };
   const update = (changed: JobSummary) => job.mutate((current) => ({ ...current, ...changed }));
+  const neverStarts = () => job.value()?.reason === NEVER_SATISFIED && job.value()?.state === 'PENDING';
+  // What it waits for, read only when SLURM says that can never happen: the reason is said from their states.
+  const targets = createLive({
+    key: () => neverStarts() && `dependency-targets:${job.value()!.id}`,
+    persist: false,
+    load: () => Promise.all(job.value()!.dependsOn.map((dependency) => fetchDependencyTarget(dependency).catch(() => null))),
+  });
 
   onMount(() => {
     if (location.hash === '#log') requestAnimationFrame(() => document.getElementById('log')?.scrollIntoView());
@@ -51,6 +61,18 @@ export default function Job() {
           <>
             <Show when={value().description}>
               <p class="job-description">{value().description}</p>
+            </Show>
+            <Show when={value().sweep}>
+              {(sweep) => (
+                <p class="notice" data-testid="task-of">
+                  Task {value().arrayIndex} of sweep <a href={`/sweeps/${sweep().id}`}>{sweep().name}</a> ({plural(sweep().size, 'run')})
+                </p>
+              )}
+            </Show>
+            <Show when={neverStarts()}>
+              <p class="error dependency-never" role="status" data-testid="never-satisfied">
+                This job {neverStartsText(value().dependsOn, targets.value() ?? undefined)}. Cancel it, or launch it again without that dependency.
+              </p>
             </Show>
             <JobActionButtons job={value()} onChange={update} />
             <div class="two-columns spaced">
@@ -125,6 +147,19 @@ export default function Job() {
                       {value().slurmJobId ? `job ${value().slurmJobId}` : 'no job id'}
                       {value().slurmState ? ` · ${value().slurmState}` : ''}
                     </dd>
+                    <Show when={value().dependsOn.length > 0}>
+                      <dt>Waits for</dt>
+                      <dd data-testid="depends-on">
+                        <For each={value().dependsOn}>
+                          {(dependency, position) => (
+                            <>
+                              {position() > 0 ? ', ' : ''}
+                              <a href={dependency.jobId != null ? `/jobs/${dependency.jobId}` : `/sweeps/${dependency.sweepId}`}>{targetName(dependency)}</a> ({dependency.kind.toLowerCase()})
+                            </>
+                          )}
+                        </For>
+                      </dd>
+                    </Show>
                     <Show when={value().parentId}>
                       <dt>Cloned from</dt>
                       <dd>

@@ -5,11 +5,13 @@ import { canChange, errorMessage } from '../api/client';
 import { createLive } from '../api/live';
 import { fetchJobs, onJobUpdated, type JobFilter, type JobSummary } from '../api/jobs';
 import { createProjectLive, syncProject } from '../api/projects';
+import { createSweepLinesLive } from '../api/sweeps';
 import { JobActionsMenu } from '../components/job-actions';
 import { JobRow } from '../components/job-row';
 import { DataNotice, PageHeader } from '../components/page';
 import { ProjectFlags } from '../components/project-flags';
 import { Select } from '../components/select';
+import { SweepLine } from '../components/sweep-line';
 import { notify } from '../components/toast';
 import { shortSha } from '../lib/format';
 import { STATE_FILTERS, applyJobUpdate, jobMatches } from '../lib/job-list';
@@ -22,6 +24,7 @@ export default function Project() {
   const id = () => (/^\d+$/.test(params.id) ? Number(params.id) : null);
   const project = createProjectLive(id);
   const clusters = createClustersLive();
+  const sweeps = createSweepLinesLive(id);
   const [text, setText] = createSignal(search.q ?? '');
   const [loadingMore, setLoadingMore] = createSignal(false);
   const [syncing, setSyncing] = createSignal(false);
@@ -123,6 +126,15 @@ export default function Project() {
             </div>
           </div>
         )}
+      </Show>
+
+      <Show when={(sweeps.value()?.length ?? 0) > 0}>
+        <h2 class="section-title" id="sweeps-title">
+          Sweeps
+        </h2>
+        <ul class="job-list" aria-labelledby="sweeps-title">
+          <For each={sweeps.value()}>{(sweep) => <SweepLine sweep={sweep} />}</For>
+        </ul>
       </Show>
 
       <h2 class="section-title">Jobs</h2>
