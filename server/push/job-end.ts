@@ -1,18 +1,26 @@
 // The notice of a job's end: once per job, to every device not muting its project, with the last line of its log
 // when that can be read in time. The job is announced only once its end is saved (jobs/transitions.ts), so the log
 // read finds the ended job and what it learns (the W&B link) is saved with the end.
+// A sweep's task is no such job: its sweep's end is the one notice (sweep-end.ts). Only a device that asked for them
+// hears of a task that failed, and of at most MAX_FAILED_TASK_PUSHES per sweep and relaunch, never of a thousand.
 import type { JobSnapshot } from '../events.js';
+import { PushNotice, Sweep } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import type { JobService } from '../jobs/service.js';
 import { createChannelLimiter } from '../lib/channel-limiter.js';
+import { RELAUNCHED_STATES } from '../sweeps/state.js';
 import { listeningTo, type Delivery } from './delivery.js';
-import { jobEndMessage, lastLogLine } from './messages.js';
+import { jobEndMessage, lastLogLine, taskFailedMessage } from './messages.js';
 
 const LOG_TAIL_BYTES = 4096;
 // Log reads share the cluster's SSH channels with the poller: a burst of job ends must not take all of them.
 const LOG_READ_CONCURRENCY = 2;
 
 export const jobEndKey = (jobId: number) => `job-end:${jobId}`;
+
+/** Failed-task pushes per sweep and relaunch: enough to act on, and the sweep's end tells the rest. */
+export const MAX_FAILED_TASK_PUSHES = 10;
+const failedTaskSlotPrefix = (sweepId: number, retries: number) => `sweep-task-failed:${sweepId}:${retries}:`;
 
 export interface JobEndOptions {
   orm: Orm;
@@ -58,7 +66,38 @@ export function createJobEndNotices({ orm, jobs, delivery, logTimeoutMs }: JobEn
     }
   }
 
+  /**
+   * One of the sweep's numbered slots for failed-task pushes, or null when all are taken. Each slot is claimed like a
+   * notice, so two tasks failing at once never both take the tenth; counting first keeps a burst past the limit to
+   * one query per task.
+   */
+  async function claimFailedTaskSlot(sweep: Sweep): Promise<{ last: boolean } | null> {
+    const prefix = failedTaskSlotPrefix(sweep.id, sweep.retries);
+    const taken = await orm.em.fork().count(PushNotice, { key: { $like: `${prefix}%` } });
+    for (let slot = taken + 1; slot <= MAX_FAILED_TASK_PUSHES; slot++) {
+      if (await delivery.claim(`${prefix}${slot}`)) return { last: slot === MAX_FAILED_TASK_PUSHES };
+    }
+    return null;
+  }
+
+  async function onTaskEnded(job: JobSnapshot): Promise<void> {
+    if (!RELAUNCHED_STATES.has(job.state)) return;
+    if (!(await delivery.claim(jobEndKey(job.id)))) return;
+    const em = orm.em.fork();
+    const subscriptions = (await listeningTo(em, job.projectId)).filter((subscription) => subscription.failedTaskPushes);
+    if (subscriptions.length === 0) return;
+    const sweep = await em.findOne(Sweep, { id: job.sweepId! }, { populate: ['runs'] });
+    if (!sweep) return;
+    const slot = await claimFailedTaskSlot(sweep);
+    if (!slot) return;
+    // The run's values of the keys that vary tell the task apart; the others are the same for every task.
+    const values = (sweep.runs[job.arrayIndex!]?.overrides ?? []).filter((override) => sweep.varying.some((key) => override.startsWith(`${key}=`)));
+    const message = taskFailedMessage(job, values, await readLastLine(job), slot.last);
+    await delivery.broadcast(subscriptions.map((subscription) => ({ subscription, message })));
+  }
+
   return async function onJobEnded(job: JobSnapshot): Promise<void> {
+    if (job.sweepId != null) return onTaskEnded(job);
     // Claimed even when nobody listens, so a device subscribing later is not told old news.
     if (!(await delivery.claim(jobEndKey(job.id)))) return;
     const subscriptions = await listeningTo(orm.em.fork(), job.projectId);

@@ -1,7 +1,9 @@
-// What a push says: a job's end, a job still pending, a cluster whose login expired; short enough for a lock screen.
-import type { Job } from '../db/entities.js';
-import type { JobSnapshot } from '../events.js';
+// What a push says: a job's end, a sweep's end, a job or sweep still pending, a cluster whose login expired; short
+// enough for a lock screen.
+import type { Job, SweepCounts } from '../db/entities.js';
+import type { JobSnapshot, SweepSnapshot } from '../events.js';
 import type { JobState } from '../slurm/state.js';
+import { sweepState, type SweepState } from '../sweeps/state.js';
 import type { PushMessage } from './web-push.js';
 
 const MAX_LINE = 200;
@@ -25,13 +27,95 @@ export function lastLogLine(text: string): string | null {
   return last === undefined ? null : clip(last);
 }
 
+/** A sweep's varying keys as a title: `seed × model`; a dotted key by its last part unless two keys share it. */
+function varyingLabel(varying: readonly string[]): string {
+  const MAX_KEYS = 3;
+  const last = (key: string) => key.split('.').at(-1)!;
+  const short = varying.map((key) => (varying.filter((other) => last(other) === last(key)).length === 1 ? last(key) : key));
+  const shown = short.slice(0, MAX_KEYS).join(' × ');
+  return short.length > MAX_KEYS ? `${shown} × ${short.length - MAX_KEYS} more` : shown;
+}
+
+const sweepTitle = (sweep: Pick<SweepSnapshot, 'name' | 'varying'>) => (sweep.varying.length > 0 ? `${sweep.name} · ${varyingLabel(sweep.varying)}` : sweep.name);
+
+// Counted tasks, each word reading after a number ("2 cancelled"), in the order a person scans for trouble after
+// the good news; a state missing here (never expected at an end) is shown by its name.
+const TASKS_ENDED_AS: Array<[JobState, string, string?]> = [
+  ['COMPLETED', 'completed'],
+  ['FAILED', 'failed'],
+  ['TIMEOUT', 'timed out'],
+  ['OUT_OF_MEMORY', 'out of memory'],
+  ['NODE_FAIL', 'node failure', 'node failures'],
+  ['PREEMPTED', 'preempted'],
+  ['CANCELLED', 'cancelled'],
+  ['SUBMIT_FAILED', 'not submitted'],
+];
+
+export function countsInWords(counts: SweepCounts): string {
+  const named = new Set(TASKS_ENDED_AS.map(([state]) => state));
+  const words = TASKS_ENDED_AS.filter(([state]) => counts[state]).map(([state, one, many = one]) => `${counts[state]} ${counts[state] === 1 ? one : many}`);
+  for (const [state, count] of Object.entries(counts) as Array<[JobState, number]>) if (count && !named.has(state)) words.push(`${count} ${state}`);
+  return words.join(', ');
+}
+
+/** "41 min", "2 h 5 min", "3 d 4 h": a lock screen needs the order of magnitude, not the seconds. */
+export function durationInWords(ms: number): string {
+  const minutes = Math.max(0, Math.round(ms / 60_000));
+  if (minutes < 1) return 'under a minute';
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return minutes % 60 ? `${hours} h ${minutes % 60} min` : `${hours} h`;
+  return hours % 24 ? `${Math.floor(hours / 24)} d ${hours % 24} h` : `${Math.floor(hours / 24)} d`;
+}
+
+// A sweep with a failed task never reads as completed: the words follow sweepState, which says so.
+const SWEEP_ENDED_AS: Partial<Record<SweepState, string>> = {
+  COMPLETED: 'completed',
+  COMPLETED_WITH_FAILURES: 'ended with failures',
+  FAILED: 'failed',
+  CANCELLED: 'was cancelled',
+};
+
+/**
+ * The one notice of a sweep's end: the counts by state in words and how long it took from its launch.
+ * `submitError`: sbatch's refusal when no task could be submitted at all, which is then the news.
+ */
+export function sweepEndMessage(sweep: SweepSnapshot, submitError: string | null): PushMessage {
+  const state = sweepState(sweep.counts);
+  const notSubmitted = state === 'FAILED' && Object.keys(sweep.counts).every((key) => key === 'SUBMIT_FAILED');
+  const took = durationInWords(new Date(sweep.endedAt!).getTime() - new Date(sweep.createdAt).getTime());
+  return {
+    title: `${sweepTitle(sweep)} ${notSubmitted ? 'could not be submitted' : (SWEEP_ENDED_AS[state] ?? state)}`,
+    body: `${notSubmitted ? sbatchRefusal(submitError) : `${countsInWords(sweep.counts)}, ${took}`} · ${sweep.cluster}`,
+    url: `/sweeps/${sweep.id}`,
+    tag: `sweep-${sweep.id}`,
+    sweepId: sweep.id,
+    state,
+    cluster: sweep.cluster,
+  };
+}
+
+export function sweepPendingMessage(sweep: Pick<SweepSnapshot, 'id' | 'name' | 'varying' | 'cluster' | 'size'>, minutes: number, reason: string | null): PushMessage {
+  return {
+    title: `${sweepTitle(sweep)} still pending`,
+    body: `None of its ${sweep.size} tasks has started after ${minutes} min on ${sweep.cluster}${reason ? ` (${reason})` : ''}`,
+    url: `/sweeps/${sweep.id}`,
+    tag: `sweep-${sweep.id}`,
+    sweepId: sweep.id,
+    state: 'PENDING',
+    cluster: sweep.cluster,
+  };
+}
+
+function sbatchRefusal(submitError: string | null | undefined): string {
+  const said = submitError?.split('\n')[0]!.trim();
+  if (!said) return 'sbatch refused the job';
+  return clip(said.startsWith('sbatch') ? said : `sbatch: ${said}`);
+}
+
 /** How the job ended, in the words a person looks for: the exit code, or the kind of failure. */
 function outcomeOf(job: JobSnapshot): string {
-  if (job.state === 'SUBMIT_FAILED') {
-    const said = job.submitError?.split('\n')[0]!.trim();
-    if (!said) return 'sbatch refused the job';
-    return clip(said.startsWith('sbatch') ? said : `sbatch: ${said}`);
-  }
+  if (job.state === 'SUBMIT_FAILED') return sbatchRefusal(job.submitError);
   const exit = job.exitCode == null ? null : `exit code ${job.exitCode}${job.signal ? `, signal ${job.signal}` : ''}`;
   if ((job.state === 'COMPLETED' || job.state === 'FAILED') && exit) return exit.charAt(0).toUpperCase() + exit.slice(1);
   // SLURM's own words say more when it has them ("CANCELLED by 1001").
@@ -48,6 +132,20 @@ export function jobEndMessage(job: JobSnapshot, logLine: string | null): PushMes
     jobId: job.id,
     state: job.state,
     cluster: job.cluster,
+  };
+}
+
+/**
+ * A failed task of a sweep, for the devices that asked for each: named by its sweep values (`seed=2, model=vit`),
+ * since every task has the sweep's name. `last`: no more such pushes for this sweep, which the phone should know.
+ */
+export function taskFailedMessage(job: JobSnapshot, values: readonly string[], logLine: string | null, last: boolean): PushMessage {
+  const message = jobEndMessage(job, logLine);
+  return {
+    ...message,
+    title: values.length > 0 ? `${job.name} ${values.join(', ')} ${ENDED_AS[job.state] ?? job.state}` : `${job.name} task ${job.arrayIndex} ${ENDED_AS[job.state] ?? job.state}`,
+    body: last ? `${message.body}\nFurther failed tasks of this sweep are told only when it ends.` : message.body,
+    sweepId: job.sweepId!,
   };
 }
 

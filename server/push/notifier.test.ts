@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { startPushReceiver, type PushReceiver, type ReceiverMode } from '../../test/push-receiver.js';
 import type { ClusterStatus } from '../clusters/service.js';
 import { clusterConfig, type Config } from '../config.js';
-import { Job, type Project, PushNotice, PushSubscription, ServerSetting } from '../db/entities.js';
+import { Job, type Project, PushNotice, PushSubscription, ServerSetting, Sweep } from '../db/entities.js';
 import { insertProject, jobInput } from '../../test/factories.js';
 import { initOrm, type Orm } from '../db/orm.js';
 import type { JobInput } from '../jobs/input.js';
@@ -17,6 +17,8 @@ import { createServices, type ServiceOptions, type Services } from '../services.
 import type { ExecResult } from '../ssh/index.js';
 import { reauthCommand } from '../ssh/openssh-transport.js';
 import { refuseStream } from '../../test/fake-transport.js';
+import { recount, saveAndAnnounceSweep, sweepChangeOf } from '../sweeps/state.js';
+import type { JobState } from '../slurm/state.js';
 
 const SUBJECT = 'mailto:ops@uni.example.edu';
 const temporary: string[] = [];
@@ -124,7 +126,7 @@ async function receiver(mode?: ReceiverMode): Promise<PushReceiver> {
   return started;
 }
 
-async function subscribe(world: World, to: PushReceiver, settings: { pendingAfterMinutes?: number | null; mutedProjectIds?: number[] } = {}): Promise<PushSubscription> {
+async function subscribe(world: World, to: PushReceiver, settings: { pendingAfterMinutes?: number | null; mutedProjectIds?: number[]; failedTaskPushes?: boolean } = {}): Promise<PushSubscription> {
   return world.services.notify.register(world.orm.em.fork(), { endpoint: to.endpoint, ...to.keys, ...settings }, null);
 }
 
@@ -490,5 +492,243 @@ describe('delivery failures', () => {
     await settle(world);
     expect((await subscriptionOf(world, hanging))?.lastError).toMatch(/timeout/i);
     expect((await subscriptionOf(world, refusing))?.lastError).toMatch(/ECONNREFUSED/);
+  });
+});
+
+describe('sweeps', () => {
+  const MODELS = ['resnet', 'vit'];
+  const ENDED = new Date('2026-12-01T12:00:00Z');
+  const STARTED = new Date(ENDED.getTime() - 41 * 60_000);
+
+  /** A sweep of seed × model as sweeps/service.ts stores it once sbatch answered, with a task row per run. */
+  async function addSweep(world: World, states: JobState[], fields: Partial<Job> = {}): Promise<{ sweep: Sweep; tasks: Job[] }> {
+    const em = world.orm.em.fork();
+    const runs = states.map((_, index) => {
+      const overrides = [`seed=${Math.floor(index / 2) + 1}`, `model=${MODELS[index % 2]}`];
+      return { overrides, words: overrides };
+    });
+    const counts: Partial<Record<JobState, number>> = {};
+    for (const state of states) counts[state] = (counts[state] ?? 0) + 1;
+    const sweep = em.create(Sweep, {
+      tag: Math.random().toString(36).slice(2, 14).padEnd(12, '0'),
+      projectId: world.project.id,
+      cluster: 'alpha',
+      name: 'train-resnet',
+      commitSha: 'a'.repeat(40),
+      input: input(world.project.id),
+      definition: ['seed=1,2,3', 'model=resnet,vit'],
+      varying: ['seed', 'model'],
+      size: states.length,
+      runs,
+      throttle: states.length,
+      arrayJobId: '4300',
+      retries: 0,
+      counts,
+      archived: false,
+      createdAt: STARTED,
+      updatedAt: STARTED,
+      endedAt: null,
+    });
+    await em.flush();
+    const tasks: Job[] = [];
+    for (const [index, state] of states.entries()) {
+      tasks.push(await addJob(world, { sweepId: sweep.id, arrayIndex: index, slurmJobId: `4300_${index}`, state, createdAt: STARTED, submittedAt: STARTED, ...fields }));
+    }
+    return { sweep, tasks };
+  }
+
+  /** What the poller does as the tasks end; the sweeps domain then counts the sweep and announces its end. */
+  async function end(world: World, tasks: Job[], states: JobState[], endedAt = ENDED): Promise<void> {
+    for (const [index, task] of tasks.entries()) await update(world, task, { state: states[index]!, exitCode: states[index] === 'COMPLETED' ? 0 : 1, endedAt });
+  }
+
+  /** As relaunchFailed stores it: new task rows for the failed indexes, the retry counted, the end cleared. */
+  async function relaunch(world: World, sweep: Sweep, failed: Job[]): Promise<Job[]> {
+    const tasks: Job[] = [];
+    for (const task of failed) tasks.push(await addJob(world, { sweepId: sweep.id, arrayIndex: task.arrayIndex, parentId: task.id, slurmJobId: `4400_${task.arrayIndex}`, state: 'PENDING' }));
+    const em = world.orm.em.fork();
+    const row = await em.findOneOrFail(Sweep, { id: sweep.id });
+    const change = sweepChangeOf(row);
+    row.retries += 1;
+    row.endedAt = null;
+    await recount(em, row);
+    await saveAndAnnounceSweep(em, world.services.events, change);
+    return tasks;
+  }
+
+  const isSweep = (sweep: Sweep) => (message: { json: any }) => message.json.url === `/sweeps/${sweep.id}`;
+
+  it('one push when a sweep ends, with its counts in words and its duration; its tasks send none', async () => {
+    const world = await open();
+    world.services.sweeps.start();
+    const [phone, mutedVision, mutedSpeech] = [await receiver(), await receiver(), await receiver()];
+    await subscribe(world, phone);
+    await subscribe(world, mutedVision, { mutedProjectIds: [world.project.id] });
+    await subscribe(world, mutedSpeech, { mutedProjectIds: [world.otherProject.id] });
+    const { sweep, tasks } = await addSweep(world, Array(6).fill('RUNNING'));
+    await end(world, tasks, ['COMPLETED', 'COMPLETED', 'FAILED', 'COMPLETED', 'COMPLETED', 'COMPLETED']);
+
+    await phone.waitFor(isSweep(sweep));
+    await settle(world);
+    for (const device of [phone, mutedSpeech]) {
+      expect(device.messages.map((message) => message.json)).toEqual([
+        {
+          title: 'train-resnet · seed × model ended with failures',
+          body: '5 completed, 1 failed, 41 min · alpha',
+          url: `/sweeps/${sweep.id}`,
+          tag: `sweep-${sweep.id}`,
+          sweepId: sweep.id,
+          state: 'COMPLETED_WITH_FAILURES',
+          cluster: 'alpha',
+        },
+      ]);
+    }
+    expect(mutedVision.messages).toEqual([]);
+    // Nobody asked for a task's push, so no task's log is read either.
+    expect(world.logReads).toEqual([]);
+  });
+
+  it('says how every kind of end went, never "completed" with a failure among them', async () => {
+    const world = await open();
+    world.services.sweeps.start();
+    const phone = await receiver();
+    await subscribe(world, phone);
+    const cases: Array<[JobState[], string, string]> = [
+      [['COMPLETED', 'COMPLETED'], 'train-resnet · seed × model completed', '2 completed, 41 min · alpha'],
+      [['FAILED', 'TIMEOUT', 'OUT_OF_MEMORY', 'NODE_FAIL', 'PREEMPTED'], 'train-resnet · seed × model failed', '1 failed, 1 timed out, 1 out of memory, 1 node failure, 1 preempted, 41 min · alpha'],
+      [['COMPLETED', 'CANCELLED', 'CANCELLED'], 'train-resnet · seed × model was cancelled', '1 completed, 2 cancelled, 41 min · alpha'],
+      [['COMPLETED', 'TIMEOUT', 'CANCELLED'], 'train-resnet · seed × model ended with failures', '1 completed, 1 timed out, 1 cancelled, 41 min · alpha'],
+    ];
+    for (const [states, title, body] of cases) {
+      const { sweep, tasks } = await addSweep(world, states.map(() => 'RUNNING'));
+      await end(world, tasks, states);
+      expect((await phone.waitFor(isSweep(sweep))).json).toMatchObject({ title, body });
+    }
+    const refused = await addSweep(world, ['SUBMITTING', 'SUBMITTING'], { slurmJobId: null });
+    for (const task of refused.tasks) await update(world, task, { state: 'SUBMIT_FAILED', submitError: 'sbatch: error: Invalid partition name specified\n', endedAt: ENDED });
+    expect((await phone.waitFor(isSweep(refused.sweep))).json).toMatchObject({
+      title: 'train-resnet · seed × model could not be submitted',
+      body: 'sbatch: error: Invalid partition name specified · alpha',
+    });
+    await settle(world);
+    expect(phone.messages).toHaveLength(cases.length + 1);
+  });
+
+  it('a device that asks for failed tasks gets one push per failed task (none for the others), at most 10 per sweep', async () => {
+    const world = await open();
+    world.services.sweeps.start();
+    const [eager, plain, eagerMuted] = [await receiver(), await receiver(), await receiver()];
+    await subscribe(world, eager, { failedTaskPushes: true });
+    await subscribe(world, plain);
+    await subscribe(world, eagerMuted, { failedTaskPushes: true, mutedProjectIds: [world.project.id] });
+    world.log = 'Traceback (most recent call last):\nRuntimeError: CUDA out of memory\n';
+    const { sweep, tasks } = await addSweep(world, Array(6).fill('RUNNING'));
+    await end(world, tasks, ['COMPLETED', 'COMPLETED', 'FAILED', 'OUT_OF_MEMORY', 'CANCELLED', 'COMPLETED']);
+    await eager.waitFor(isSweep(sweep));
+    await settle(world);
+    const taskPushes = eager.messages.filter((message) => message.json.jobId !== undefined).map((message) => message.json);
+    expect(taskPushes.sort((a, b) => a.jobId - b.jobId)).toEqual([
+      {
+        title: 'train-resnet seed=2, model=resnet failed',
+        body: 'Exit code 1 · alpha\nRuntimeError: CUDA out of memory',
+        url: `/jobs/${tasks[2]!.id}`,
+        tag: `job-${tasks[2]!.id}`,
+        jobId: tasks[2]!.id,
+        sweepId: sweep.id,
+        state: 'FAILED',
+        cluster: 'alpha',
+      },
+      {
+        title: 'train-resnet seed=2, model=vit ran out of memory',
+        body: 'OUT_OF_MEMORY (exit code 1) · alpha\nRuntimeError: CUDA out of memory',
+        url: `/jobs/${tasks[3]!.id}`,
+        tag: `job-${tasks[3]!.id}`,
+        jobId: tasks[3]!.id,
+        sweepId: sweep.id,
+        state: 'OUT_OF_MEMORY',
+        cluster: 'alpha',
+      },
+    ]);
+    expect(eager.messages).toHaveLength(3);
+    expect(plain.messages.map((message) => message.json.url)).toEqual([`/sweeps/${sweep.id}`]);
+    expect(eagerMuted.messages).toEqual([]);
+
+    // A sweep where everything fails: ten task pushes, the last saying so, then the sweep's end tells the rest.
+    const broken = await addSweep(world, Array(14).fill('RUNNING'));
+    await end(world, broken.tasks, Array(14).fill('FAILED'));
+    await eager.waitFor(isSweep(broken.sweep));
+    await settle(world);
+    const brokenTasks = eager.messages.filter((message) => message.json.sweepId === broken.sweep.id && message.json.jobId !== undefined);
+    expect(brokenTasks).toHaveLength(10);
+    expect(brokenTasks.filter((message) => (message.json.body as string).includes('Further failed tasks of this sweep'))).toHaveLength(1);
+    expect(eager.messages.find(isSweep(broken.sweep))!.json.body).toBe('14 failed, 41 min · alpha');
+    expect(plain.messages).toHaveLength(2);
+  });
+
+  it('a relaunch that ends is told again; a repeated event or a restart is not', async () => {
+    const dbName = join(scratch(), 'mission-control.sqlite');
+    const world = await open({ dbName });
+    world.services.sweeps.start();
+    const phone = await receiver();
+    await subscribe(world, phone);
+    const { sweep, tasks } = await addSweep(world, Array(6).fill('RUNNING'));
+    await end(world, tasks, ['COMPLETED', 'COMPLETED', 'COMPLETED', 'COMPLETED', 'FAILED', 'COMPLETED']);
+    expect((await phone.waitFor(isSweep(sweep))).json.body).toBe('5 completed, 1 failed, 41 min · alpha');
+    // The same end announced again, and a later change of the ended sweep.
+    const ended = await world.orm.em.fork().findOneOrFail(Sweep, { id: sweep.id });
+    world.services.events.publish('sweep:updated', ended);
+    world.services.events.publish('sweep:updated', ended);
+    await world.services.sweeps.setArchived(world.orm.em.fork(), sweep.id, true);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await settle(world);
+    await close(world);
+
+    const restarted = await open({ dbName });
+    restarted.services.sweeps.start();
+    await restarted.services.sweeps.setArchived(restarted.orm.em.fork(), sweep.id, false);
+    await update(restarted, tasks[0]!, { archived: true });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await settle(restarted);
+    expect(phone.messages).toHaveLength(1);
+
+    const [retry] = await relaunch(restarted, sweep, [tasks[4]!]);
+    await end(restarted, [retry!], ['COMPLETED'], new Date(STARTED.getTime() + 125 * 60_000));
+    await phone.waitFor((message) => phone.messages.indexOf(message) === 1);
+    await settle(restarted);
+    expect(phone.messages.map((message) => [message.json.title, message.json.body])).toEqual([
+      ['train-resnet · seed × model ended with failures', '5 completed, 1 failed, 41 min · alpha'],
+      ['train-resnet · seed × model completed', '6 completed, 2 h 5 min · alpha'],
+    ]);
+  });
+
+  it('a sweep waiting in the queue is one reminder, not one per task, and only while none of its tasks started', async () => {
+    const t0 = ENDED.getTime();
+    let clock = t0;
+    const world = await open({ notify: { now: () => new Date(clock) } });
+    const phone = await receiver();
+    await subscribe(world, phone, { pendingAfterMinutes: 10 });
+    const created = new Date(t0 - 60_000);
+    const waiting = await addSweep(world, Array(6).fill('PENDING'), { reason: 'Priority', createdAt: created, submittedAt: new Date(t0) });
+    await addSweep(world, ['RUNNING', 'PENDING', 'PENDING'], { reason: 'JobArrayTaskLimit', createdAt: created, submittedAt: new Date(t0) });
+    const single = await addJob(world, { state: 'PENDING', reason: 'Resources', createdAt: created, submittedAt: new Date(t0) });
+
+    clock = t0 + 9 * 60_000;
+    await world.services.notify.checkPending();
+    expect(phone.messages).toEqual([]);
+    clock = t0 + 15 * 60_000;
+    await world.services.notify.checkPending();
+    await world.services.notify.checkPending();
+    expect(phone.messages.map((message) => message.json)).toEqual([
+      expect.objectContaining({ jobId: single.id, state: 'PENDING' }),
+      {
+        title: 'train-resnet · seed × model still pending',
+        body: 'None of its 6 tasks has started after 15 min on alpha (Priority)',
+        url: `/sweeps/${waiting.sweep.id}`,
+        tag: `sweep-${waiting.sweep.id}`,
+        sweepId: waiting.sweep.id,
+        state: 'PENDING',
+        cluster: 'alpha',
+      },
+    ]);
   });
 });

@@ -1,6 +1,7 @@
-// Web Push to the phone: a job's end, a job waiting in the queue longer than a device asked to be told about, a
-// cluster whose login expired. It listens to the same events as subscriptions (job:updated, cluster:status) and reads
-// the database; it never causes a remote command of its own, except one bounded read of an ended job's log tail.
+// Web Push to the phone: a job's end, a sweep's end (and, for devices that ask, each failed task of it), a job or
+// sweep waiting in the queue longer than a device asked to be told about, a cluster whose login expired. It listens
+// to the same events as subscriptions (job:updated, sweep:updated, cluster:status) and reads the database; it never
+// causes a remote command of its own, except one bounded read of an ended job's log tail.
 // Each notice is claimed in the database before it is sent (delivery.ts): at most once, never twice.
 import type { EntityManager } from '@mikro-orm/sqlite';
 import { Cron } from 'croner';
@@ -15,6 +16,7 @@ import { createDelivery } from './delivery.js';
 import { createJobEndNotices } from './job-end.js';
 import { reauthMessage } from './messages.js';
 import { checkPending } from './pending.js';
+import { createSweepEndNotices } from './sweep-end.js';
 import {
   findPushSubscription,
   registerPushSubscription,
@@ -50,6 +52,7 @@ export function createNotifier(options: NotifierOptions) {
   let config = options.config;
   const delivery = createDelivery({ orm, config: () => config, sendTimeoutMs, sendConcurrency: options.sendConcurrency ?? 4, now });
   const onJobEnded = createJobEndNotices({ orm, jobs, delivery, logTimeoutMs });
+  const onSweepUpdated = createSweepEndNotices({ orm, delivery });
   const tasks = new Set<Promise<void>>();
   const unsubscribes: Array<() => void> = [];
   let cron: Cron | null = null;
@@ -104,6 +107,9 @@ export function createNotifier(options: NotifierOptions) {
       if (cron) return;
       listen(events.subscribe('job:updated'), (job) => {
         if (TERMINAL_STATES.has(job.state)) background(`job ${job.id}`, () => onJobEnded(job));
+      });
+      listen(events.subscribe('sweep:updated'), (sweep) => {
+        if (sweep.endedAt) background(`sweep ${sweep.id}`, () => onSweepUpdated(sweep));
       });
       listen(events.subscribe('cluster:status'), (status) => background(`cluster ${status.name}`, () => onClusterStatus(status)));
       cron = new Cron(pendingCheckPattern, { protect: true }, () => background('pending reminders', lookForPending));

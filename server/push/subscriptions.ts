@@ -15,9 +15,11 @@ export interface PushSubscriptionInput {
   /** undefined keeps the stored value (a new subscription: none); null turns the reminder off. */
   pendingAfterMinutes?: number | null;
   mutedProjectIds?: number[] | null;
+  /** Also a push for each failed task of a sweep (a sweep's end is one push either way); null: off. */
+  failedTaskPushes?: boolean | null;
 }
 
-export type PushSettingsChanges = Pick<PushSubscriptionInput, 'pendingAfterMinutes' | 'mutedProjectIds'>;
+export type PushSettingsChanges = Pick<PushSubscriptionInput, 'pendingAfterMinutes' | 'mutedProjectIds' | 'failedTaskPushes'>;
 
 /** A week: a job waiting longer than that is not news any sooner. */
 export const MAX_PENDING_AFTER_MINUTES = 7 * 24 * 60;
@@ -90,6 +92,7 @@ async function validateMutedProjectIds(em: EntityManager, ids: number[]): Promis
 async function applySettings(em: EntityManager, row: PushSubscription, changes: PushSettingsChanges): Promise<void> {
   if (changes.pendingAfterMinutes !== undefined) row.pendingAfterMinutes = validatePendingAfterMinutes(changes.pendingAfterMinutes);
   if (changes.mutedProjectIds !== undefined) row.mutedProjectIds = await validateMutedProjectIds(em, changes.mutedProjectIds ?? []);
+  if (changes.failedTaskPushes !== undefined) row.failedTaskPushes = changes.failedTaskPushes ?? false;
 }
 
 /**
@@ -119,7 +122,7 @@ export async function registerPushSubscription(em: EntityManager, input: PushSub
       row.tokenId = owner;
       row.updatedAt = now;
     } else {
-      row = em.create(PushSubscription, { endpoint, p256dh, auth, tokenId: owner, pendingAfterMinutes: null, mutedProjectIds: [], createdAt: now, updatedAt: now });
+      row = em.create(PushSubscription, { endpoint, p256dh, auth, tokenId: owner, pendingAfterMinutes: null, mutedProjectIds: [], failedTaskPushes: false, createdAt: now, updatedAt: now });
     }
     await applySettings(em, row, input);
     await em.flush();

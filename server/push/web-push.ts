@@ -20,6 +20,7 @@ export interface PushMessage {
   url: string;
   tag: string;
   jobId?: number;
+  sweepId?: number;
   state?: string;
   cluster?: string;
 }
