@@ -36,7 +36,7 @@ function browserKeys() {
   return { p256dh: ecdh.generateKeys().toString('base64url'), auth: randomBytes(16).toString('base64url') };
 }
 
-const device = 'endpoint pendingAfterMinutes mutedProjectIds createdAt';
+const device = 'endpoint pendingAfterMinutes mutedProjectIds failedTaskPushes createdAt';
 const register = `mutation ($input: PushSubscriptionInput!) {
   registerPushSubscription(input: $input) {
     __typename
@@ -44,8 +44,8 @@ const register = `mutation ($input: PushSubscriptionInput!) {
     ... on ValidationError { field message }
   }
 }`;
-const update = `mutation ($endpoint: String!, $pendingAfterMinutes: Int, $mutedProjectIds: [Int!]) {
-  updatePushSettings(endpoint: $endpoint, pendingAfterMinutes: $pendingAfterMinutes, mutedProjectIds: $mutedProjectIds) {
+const update = `mutation ($endpoint: String!, $pendingAfterMinutes: Int, $mutedProjectIds: [Int!], $failedTaskPushes: Boolean) {
+  updatePushSettings(endpoint: $endpoint, pendingAfterMinutes: $pendingAfterMinutes, mutedProjectIds: $mutedProjectIds, failedTaskPushes: $failedTaskPushes) {
     __typename
     ... on MutationUpdatePushSettingsSuccess { data { ${device} } }
     ... on Error { message }
@@ -69,21 +69,27 @@ describe('Web Push API', () => {
     const first = await run(register, { input: { endpoint, ...browserKeys(), pendingAfterMinutes: 15, mutedProjectIds: [projectId, projectId] } });
     expect(first.registerPushSubscription).toMatchObject({
       __typename: 'MutationRegisterPushSubscriptionSuccess',
-      data: { endpoint, pendingAfterMinutes: 15, mutedProjectIds: [projectId] },
+      data: { endpoint, pendingAfterMinutes: 15, mutedProjectIds: [projectId], failedTaskPushes: false },
     });
     expect((await run(read, { endpoint })).pushDevice).toEqual(first.registerPushSubscription.data);
 
     // Omitted arguments keep their value; an explicit null clears.
     expect((await run(update, { endpoint, mutedProjectIds: [] })).updatePushSettings.data).toMatchObject({ pendingAfterMinutes: 15, mutedProjectIds: [] });
     expect((await run(update, { endpoint, pendingAfterMinutes: null })).updatePushSettings.data).toMatchObject({ pendingAfterMinutes: null, mutedProjectIds: [] });
-    await run(update, { endpoint, pendingAfterMinutes: 60, mutedProjectIds: [projectId] });
+    // Each failed sweep task: off by default, turned on alone, kept when omitted, null turns it off.
+    expect((await run(update, { endpoint, failedTaskPushes: true })).updatePushSettings.data).toMatchObject({ pendingAfterMinutes: null, mutedProjectIds: [], failedTaskPushes: true });
+    expect((await run(update, { endpoint, pendingAfterMinutes: 5 })).updatePushSettings.data).toMatchObject({ failedTaskPushes: true });
+    expect((await run(update, { endpoint, failedTaskPushes: null })).updatePushSettings.data).toMatchObject({ pendingAfterMinutes: 5, failedTaskPushes: false });
+    await run(update, { endpoint, pendingAfterMinutes: 60, mutedProjectIds: [projectId], failedTaskPushes: true });
 
     // The browser subscribing again (new keys) is the same device with the same settings.
     const again = await run(register, { input: { endpoint, ...browserKeys() } });
-    expect(again.registerPushSubscription.data).toEqual({ ...first.registerPushSubscription.data, pendingAfterMinutes: 60, mutedProjectIds: [projectId] });
+    expect(again.registerPushSubscription.data).toEqual({ ...first.registerPushSubscription.data, pendingAfterMinutes: 60, mutedProjectIds: [projectId], failedTaskPushes: true });
+    const chosenAtRegistration = await run(register, { input: { endpoint: 'https://push.example.net/send/device-3', ...browserKeys(), failedTaskPushes: true } });
+    expect(chosenAtRegistration.registerPushSubscription.data).toMatchObject({ failedTaskPushes: true });
 
     const fields = (await run('{ __type(name: "PushDevice") { fields { name } } }')).__type.fields.map((field: { name: string }) => field.name);
-    expect(fields.sort()).toEqual(['createdAt', 'endpoint', 'mutedProjectIds', 'pendingAfterMinutes']);
+    expect(fields.sort()).toEqual(['createdAt', 'endpoint', 'failedTaskPushes', 'mutedProjectIds', 'pendingAfterMinutes']);
 
     expect((await run(unregister, { endpoint })).unregisterPushSubscription.data).toBe(true);
     expect((await run(unregister, { endpoint })).unregisterPushSubscription.data).toBe(false);

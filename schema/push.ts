@@ -9,6 +9,7 @@ const PushDevice = builder.objectRef<PushSubscription>('PushDevice').implement({
     endpoint: t.exposeString('endpoint'),
     pendingAfterMinutes: t.exposeInt('pendingAfterMinutes', { nullable: true, description: 'Notify once when a job has been PENDING this long; null = never.' }),
     mutedProjectIds: t.exposeIntList('mutedProjectIds', { description: 'Projects whose jobs this device is not told about.' }),
+    failedTaskPushes: t.exposeBoolean('failedTaskPushes', { description: "Also notify of each failed task of a sweep (at most 10 per sweep and relaunch); a sweep's end is one notification either way." }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),
 });
@@ -21,6 +22,7 @@ const PushSubscriptionInput = builder.inputType('PushSubscriptionInput', {
     auth: t.string({ required: true }),
     pendingAfterMinutes: t.int({ description: 'Omitted keeps the stored value (none for a new device); null turns it off.' }),
     mutedProjectIds: t.intList({ description: 'Omitted keeps the stored list (empty for a new device).' }),
+    failedTaskPushes: t.boolean({ description: 'Omitted keeps the stored value (off for a new device); null turns it off.' }),
   }),
 });
 
@@ -50,9 +52,14 @@ builder.mutationFields((t) => ({
     type: PushDevice,
     description: 'Omitted arguments keep their value; pass pendingAfterMinutes: null to turn the reminder off.',
     errors: { types: [NotFoundError, ValidationError] },
-    args: { endpoint: t.arg.string({ required: true }), pendingAfterMinutes: t.arg.int(), mutedProjectIds: t.arg.intList() },
+    args: { endpoint: t.arg.string({ required: true }), pendingAfterMinutes: t.arg.int(), mutedProjectIds: t.arg.intList(), failedTaskPushes: t.arg.boolean() },
     resolve: (_root, args, ctx) =>
-      ctx.services.notify.update(ctx.em, args.endpoint, { pendingAfterMinutes: args.pendingAfterMinutes, mutedProjectIds: args.mutedProjectIds }, ctx.session.tokenId),
+      ctx.services.notify.update(
+        ctx.em,
+        args.endpoint,
+        { pendingAfterMinutes: args.pendingAfterMinutes, mutedProjectIds: args.mutedProjectIds, failedTaskPushes: args.failedTaskPushes },
+        ctx.session.tokenId,
+      ),
   }),
   unregisterPushSubscription: t.field({
     type: 'Boolean',
