@@ -3,6 +3,7 @@ import { isListValued, type HydraConfig, type HydraGroup, type HydraParameter } 
 import { ADDED_SECTION, type LaunchState } from '../lib/launch-state';
 import { Field } from './field';
 import { Select, type Option } from './select';
+import { KeptOverrides, SweepOverridesField, SweepToggle } from './sweep-fields';
 
 /** A group's options for a <select>: those in a sub-folder ("lm/s4") under their folder's heading. */
 function groupOptions(group: HydraGroup, offered: boolean): Option[] {
@@ -10,8 +11,44 @@ function groupOptions(group: HydraGroup, offered: boolean): Option[] {
   return [...none, ...group.options.map((option) => ({ value: option, label: option, group: option.includes('/') ? `${option.slice(0, option.lastIndexOf('/'))}/` : undefined }))];
 }
 
+/** A group switched to sweep: the options its runs take, ticked. */
+function SweptGroupField(props: { state: LaunchState; group: HydraGroup }) {
+  const key = () => props.group.overrideKey;
+  const ticked = () => props.state.form.sweptGroups[key()] ?? [];
+  const toggle = (option: string, on: boolean) => props.state.setSweptGroup(key(), on ? [...ticked(), option] : ticked().filter((entry) => entry !== option));
+  return (
+    <Field field={`groups.${key()}`} label={key()} hint="sweep: each ticked option is a run (× the other swept keys)" required={props.group.required} error={props.state.errorFor(`groups.${key()}`)} group wide>
+      {(attributes) => (
+        <div class="sweep-row">
+          <div {...attributes} role="group" aria-labelledby={`${attributes.id}-label`} tabindex="-1" class="choice-list swept">
+            <For each={props.group.options}>
+              {(option) => (
+                <label class="check choice">
+                  <input type="checkbox" checked={ticked().includes(option)} onChange={(event) => toggle(option, event.currentTarget.checked)} />
+                  <span>{option}</span>
+                </label>
+              )}
+            </For>
+          </div>
+          <SweepToggle name={key()} on onChange={(on) => props.state.sweepGroup(key(), on)} />
+        </div>
+      )}
+    </Field>
+  );
+}
+
 /** One config group: a select, or checkboxes for a list-valued group (callbacks) whose options are all applied. */
 function GroupField(props: { state: LaunchState; group: HydraGroup }) {
+  const key = () => props.group.overrideKey;
+  const swept = () => key() in props.state.form.sweptGroups;
+  return (
+    <Show when={swept()} fallback={<ChosenGroupField state={props.state} group={props.group} />}>
+      <SweptGroupField state={props.state} group={props.group} />
+    </Show>
+  );
+}
+
+function ChosenGroupField(props: { state: LaunchState; group: HydraGroup }) {
   const key = () => props.group.overrideKey;
   const value = () => props.state.form.groups[key()];
   const hint = () => [props.group.package ? `package @${props.group.package}` : '', isListValued(props.group, value()) ? 'several at once' : ''].filter(Boolean).join(' · ') || undefined;
@@ -26,12 +63,17 @@ function GroupField(props: { state: LaunchState; group: HydraGroup }) {
       fallback={
         <Field field={`groups.${key()}`} label={key()} hint={hint()} required={props.group.required} error={props.state.errorFor(`groups.${key()}`)}>
           {(attributes) => (
-            <Select
-              {...attributes}
-              value={typeof value() === 'string' ? (value() as string) : ''}
-              options={groupOptions(props.group, props.group.optional || props.group.default.length === 0)}
-              onValue={(option) => void props.state.setGroup(key(), option)}
-            />
+            <div class="sweep-row">
+              <Select
+                {...attributes}
+                value={typeof value() === 'string' ? (value() as string) : ''}
+                options={groupOptions(props.group, props.group.optional || props.group.default.length === 0)}
+                onValue={(option) => void props.state.setGroup(key(), option)}
+              />
+              <Show when={props.group.options.length > 1}>
+                <SweepToggle name={key()} on={false} onChange={(on) => props.state.sweepGroup(key(), on)} />
+              </Show>
+            </div>
           )}
         </Field>
       }
@@ -60,12 +102,50 @@ function parameterHint(parameter: HydraParameter, added: boolean): string {
   return `${kind}${parameter.readOnly ? ', computed by the config' : ''}${parameter.source ? ` · ${parameter.source}` : ''}`;
 }
 
-function ParameterField(props: { state: LaunchState; parameter: HydraParameter; added: boolean }) {
+/** A parameter switched to sweep: its values as Hydra's sweep syntax. */
+function SweptParameterField(props: { state: LaunchState; parameter: HydraParameter }) {
   const path = () => props.parameter.path;
+  return (
+    <Field field={`parameters.${path()}`} label={path()} hint={`sweep (${props.parameter.type.toLowerCase()}): a list 1,2,3 or range(start, stop, step)`} error={props.state.errorFor(`parameters.${path()}`)} wide>
+      {(attributes) => (
+        <div class="sweep-row">
+          <input
+            {...attributes}
+            class="swept"
+            type="text"
+            autocapitalize="off"
+            spellcheck={false}
+            placeholder="1,2,3 or range(0,1,0.25)"
+            value={props.state.form.sweptParameters[path()] ?? ''}
+            onInput={(event) => props.state.setSweptParameter(path(), event.currentTarget.value)}
+          />
+          <SweepToggle name={path()} on onChange={(on) => props.state.sweepParameter(path(), on)} />
+        </div>
+      )}
+    </Field>
+  );
+}
+
+function ParameterField(props: { state: LaunchState; parameter: HydraParameter; added: boolean }) {
+  return (
+    <Show when={props.parameter.path in props.state.form.sweptParameters} fallback={<SingleParameterField state={props.state} parameter={props.parameter} added={props.added} />}>
+      <SweptParameterField state={props.state} parameter={props.parameter} />
+    </Show>
+  );
+}
+
+function SingleParameterField(props: { state: LaunchState; parameter: HydraParameter; added: boolean }) {
+  const path = () => props.parameter.path;
+  const toggle = () => (
+    <Show when={!props.parameter.readOnly}>
+      <SweepToggle name={path()} on={false} onChange={(on) => props.state.sweepParameter(path(), on)} />
+    </Show>
+  );
   return (
     <Field field={`parameters.${path()}`} label={path()} hint={parameterHint(props.parameter, props.added)} required={props.parameter.required} error={props.state.errorFor(`parameters.${path()}`)}>
       {(attributes) =>
         props.parameter.type === 'BOOL' ? (
+          <div class="sweep-row">
           <Select
             {...attributes}
             value={String(props.state.form.parameters[path()] === true)}
@@ -76,6 +156,8 @@ function ParameterField(props: { state: LaunchState; parameter: HydraParameter; 
             ]}
             onValue={(value) => props.state.setParameter(path(), value === 'true')}
           />
+          {toggle()}
+          </div>
         ) : (
           <div class="input-row">
             <input
@@ -89,6 +171,7 @@ function ParameterField(props: { state: LaunchState; parameter: HydraParameter; 
               disabled={props.parameter.readOnly}
               onInput={(event) => props.state.setParameter(path(), event.currentTarget.value)}
             />
+            {toggle()}
             <Show when={props.added}>
               <button type="button" class="icon-button" aria-label={`Remove ${path()}`} onClick={() => props.state.removeParameter(path())}>
                 ×
@@ -148,7 +231,7 @@ export function HydraFields(props: { state: LaunchState; config: HydraConfig }) 
             <Select {...attributes} value={props.state.form.primary || props.config.primary} options={props.config.primaries.map((primary) => ({ value: primary, label: primary }))} onValue={(value) => void props.state.changePrimary(value)} />
           )}
         </Field>
-        <For each={props.config.groups}>{(group) => <GroupField state={props.state} group={group} />}</For>
+        <For each={props.state.groups()}>{(group) => <GroupField state={props.state} group={group} />}</For>
       </div>
       <h2 class="section-title">
         Parameters
@@ -166,22 +249,27 @@ export function HydraFields(props: { state: LaunchState; config: HydraConfig }) 
           </button>
         </div>
       </Show>
-      <For each={props.state.parameterGroups()}>
-        {([name, parameters]) => (
-          <details class="param-group" open={name === '' || name === ADDED_SECTION || props.state.groupHasNews(parameters)}>
-            <summary>
-              {name || 'top level'} <span class="param-source">&nbsp;({parameters.length})</span>
-            </summary>
-            <div class="form-grid">
-              <For each={parameters}>{(parameter) => <ParameterField state={props.state} parameter={parameter} added={name === ADDED_SECTION} />}</For>
-            </div>
-          </details>
-        )}
+      <For each={props.state.sectionNames()}>
+        {(name) => {
+          const parameters = () => props.state.sectionParameters(name);
+          return (
+            <details class="param-group" open={name === '' || name === ADDED_SECTION || props.state.groupHasNews(parameters())}>
+              <summary>
+                {name || 'top level'} <span class="param-source">&nbsp;({parameters().length})</span>
+              </summary>
+              <div class="form-grid">
+                <For each={parameters()}>{(parameter) => <ParameterField state={props.state} parameter={parameter} added={name === ADDED_SECTION} />}</For>
+              </div>
+            </details>
+          );
+        }}
       </For>
       <AddKey state={props.state} />
       <Field field="rawOverrides" label="Extra overrides" hint="Hydra syntax, applied last: e.g. +trainer.precision=16 seed=1" error={props.state.errorFor('rawOverrides')} wide>
         {(attributes) => <textarea {...attributes} rows="2" autocapitalize="off" spellcheck={false} value={props.state.form.rawOverrides} onInput={(event) => props.state.setForm('rawOverrides', event.currentTarget.value)} />}
       </Field>
+      <KeptOverrides state={props.state} />
+      <SweepOverridesField state={props.state} />
     </fieldset>
   );
 }

@@ -3,7 +3,7 @@
 // parameter that is not a list.
 import { graphql, type ResultOf } from '../api/graphql';
 import type { JobInputValue } from '../api/jobs';
-import type { JobInput } from '../api/launch';
+import type { DependencyKind, JobInput } from '../api/launch';
 
 /** What the form is generated from: the primary's groups and parameters, composed with the launch's choices. */
 export const HydraConfigFields = graphql(`
@@ -50,8 +50,27 @@ export interface LaunchForm {
   /** Values set by the user or the source job whose key the config composed since no longer has: said, not sent. */
   dropped: string[];
   rawOverrides: string;
+  /** Hydra overrides as argv words (a sweep task's values, kept by its clone), one each, applied last. */
+  overrides: string[];
+  /** Parameter path → its sweep as typed (`1,2,3`, `range(0,1,0.25)`): switched to sweep, not sent as a value. */
+  sweptParameters: Record<string, string>;
+  /** Group overrideKey → the options the sweep runs (the group's choice stays the one the form is composed with). */
+  sweptGroups: Record<string, string[]>;
+  /** More sweep overrides, one a line (`model=glob(*)`, `lr=choice(0.1,0.01)`). */
+  sweepOverrides: string;
+  /** How many runs of a sweep may run at once; empty for the server's default, min(runs, 64). */
+  throttle: string;
+  /** Earlier jobs or sweeps this launch waits for. */
+  dependsOn: Dependency[];
   allowUnpushed: boolean;
   parentJobId: number | null;
+}
+
+/** A job or a sweep (exactly one id) this launch waits for, and how. */
+export interface Dependency {
+  kind: DependencyKind;
+  jobId: number | null;
+  sweepId: number | null;
 }
 
 export const DEFAULT_FORM: Omit<LaunchForm, 'cluster'> = {
@@ -74,6 +93,12 @@ export const DEFAULT_FORM: Omit<LaunchForm, 'cluster'> = {
   added: [],
   dropped: [],
   rawOverrides: '',
+  overrides: [],
+  sweptParameters: {},
+  sweptGroups: {},
+  sweepOverrides: '',
+  throttle: '',
+  dependsOn: [],
   allowUnpushed: false,
   parentJobId: null,
 };
@@ -178,9 +203,14 @@ function choiceInput(group: string, value: GroupValue): GroupChoiceInput {
  * (a clone keeps its choices even where they are the default). A required group not chosen yet is not sent.
  */
 export function groupChoices(form: Pick<LaunchForm, 'groups' | 'explicitGroups'>, hydra: HydraConfig | null): GroupChoiceInput[] {
+  return choicesOf(form, hydra, () => false);
+}
+
+function choicesOf(form: Pick<LaunchForm, 'groups' | 'explicitGroups'>, hydra: HydraConfig | null, skip: (key: string) => boolean): GroupChoiceInput[] {
   const choices: GroupChoiceInput[] = [];
   for (const group of hydra?.groups ?? []) {
     const key = group.overrideKey;
+    if (skip(key)) continue;
     const value = form.groups[key] ?? defaultGroupValue(group);
     if (group.required && isEmptyChoice(value)) continue;
     if (same(value, defaultGroupValue(group)) && !form.explicitGroups.includes(key)) continue;
@@ -191,9 +221,15 @@ export function groupChoices(form: Pick<LaunchForm, 'groups' | 'explicitGroups'>
 
 const str = (value: string | null | undefined) => value ?? '';
 
-/** The form filled from a job's input (clone or last launch), or from defaults. */
-export function formFromInput(input: JobInputValue | null, hydra: HydraConfig | null, fallbackCluster: string, options: { keepDescription: boolean }): LaunchForm {
-  const form: LaunchForm = { ...DEFAULT_FORM, cluster: fallbackCluster, groups: {}, parameters: {} };
+/** A launch's settings as the form reads them: a sweep task's keep its values as argv-word overrides. */
+export type SourceInput = JobInputValue & { overrides?: readonly string[] };
+
+/**
+ * The form filled from a job's input (clone or last launch), or from defaults. What the source waited for is not
+ * carried over: those runs have ended, and a new launch picks its own.
+ */
+export function formFromInput(input: SourceInput | null, hydra: HydraConfig | null, fallbackCluster: string, options: { keepDescription: boolean }): LaunchForm {
+  const form: LaunchForm = { ...DEFAULT_FORM, cluster: fallbackCluster, groups: {}, parameters: {}, sweptParameters: {}, sweptGroups: {}, dependsOn: [] };
   if (input) {
     Object.assign(form, {
       cluster: input.cluster || fallbackCluster,
@@ -210,6 +246,7 @@ export function formFromInput(input: JobInputValue | null, hydra: HydraConfig | 
       qos: str(input.qos),
       primary: str(input.primary),
       rawOverrides: input.rawOverrides,
+      overrides: [...(input.overrides ?? [])],
       allowUnpushed: input.allowUnpushed,
       parentJobId: input.parentJobId,
     });
@@ -223,7 +260,7 @@ export function formFromInput(input: JobInputValue | null, hydra: HydraConfig | 
  * key the config no longer has are dropped and listed in `dropped`, so the user sees what will not be sent.
  */
 export function applyHydra(form: LaunchForm, hydra: HydraConfig | null, input: Pick<JobInputValue, 'parameters' | 'groups'> | null): LaunchForm {
-  if (!hydra) return { ...form, groups: {}, parameters: {}, explicitGroups: [], explicitParameters: [], added: [] };
+  if (!hydra) return { ...form, groups: {}, parameters: {}, explicitGroups: [], explicitParameters: [], added: [], sweptParameters: {}, sweptGroups: {} };
   const dropped = [...form.dropped];
   const drop = (what: string) => {
     if (!dropped.includes(what)) dropped.push(what);
@@ -277,7 +314,19 @@ export function applyHydra(form: LaunchForm, hydra: HydraConfig | null, input: P
       explicitParameters.push(path);
     } else drop(path);
   }
-  return { ...form, primary: form.primary || hydra.primary, groups, parameters, explicitGroups, explicitParameters, added, dropped };
+  // A sweep switched on for a key the config no longer has runs nothing: dropped and said, as a value would be.
+  const sweptParameters: Record<string, string> = {};
+  for (const [path, values] of Object.entries(form.sweptParameters)) {
+    if (known.has(path) || added.includes(path)) sweptParameters[path] = values;
+    else drop(path);
+  }
+  const sweptGroups: Record<string, string[]> = {};
+  for (const [key, options] of Object.entries(form.sweptGroups)) {
+    const group = hydra.groups.find((entry) => entry.overrideKey === key);
+    if (group) sweptGroups[key] = options.filter((option) => group.options.includes(option));
+    else drop(`${key} (group)`);
+  }
+  return { ...form, primary: form.primary || hydra.primary, groups, parameters, explicitGroups, explicitParameters, added, dropped, sweptParameters, sweptGroups };
 }
 
 function count(text: string, field: string, errors: Record<string, string>): number {
@@ -310,7 +359,8 @@ export function inputFromForm(form: LaunchForm, hydra: HydraConfig | null, proje
     if (group.required && isEmptyChoice(form.groups[group.overrideKey])) errors[`groups.${group.overrideKey}`] = REQUIRED_GROUP;
   }
   for (const parameter of formParameters(hydra, form)) {
-    if (parameter.readOnly) continue;
+    // A swept parameter's values are the sweep's (sweepFromForm), one per run.
+    if (parameter.readOnly || parameter.path in form.sweptParameters) continue;
     const typed = form.parameters[parameter.path];
     if (typed === undefined) continue;
     const field = `parameters.${parameter.path}`;
@@ -342,9 +392,11 @@ export function inputFromForm(form: LaunchForm, hydra: HydraConfig | null, proje
     memory: form.memory.trim(),
     timeLimit: form.timeLimit.trim(),
     primary: hydra ? form.primary || hydra.primary : null,
-    groups: groupChoices(form, hydra),
+    groups: choicesOf(form, hydra, (key) => key in form.sweptGroups),
     parameters,
     rawOverrides: form.rawOverrides,
+    overrides: form.overrides.map((word) => word.trim()).filter((word) => word !== ''),
+    dependsOn: form.dependsOn.map((dependency) => (dependency.sweepId !== null ? { kind: dependency.kind, sweepId: dependency.sweepId } : { kind: dependency.kind, jobId: dependency.jobId })),
     parentJobId: form.parentJobId,
     allowUnpushed: form.allowUnpushed,
   } satisfies JobInput;
@@ -370,4 +422,17 @@ export function messageForField(message: string, field: string): string {
 /** Which form control shows a server error about `field` (unknown fields are shown above the submit button). */
 export function controlIdForField(field: string): string {
   return `field-${field.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+}
+
+/**
+ * `next` with each entry that equals (as JSON) the `previous` entry of its key replaced by that previous object. A
+ * recomposition answers new objects for unchanged parameters; lists keyed by identity would otherwise rebuild every
+ * control, and an input replaced while the user types in it loses its focus and what is typed into the old one.
+ */
+export function keepIdentity<T>(previous: readonly T[], next: readonly T[], keyOf: (entry: T) => string): T[] {
+  const known = new Map(previous.map((entry) => [keyOf(entry), entry]));
+  return next.map((entry) => {
+    const kept = known.get(keyOf(entry));
+    return kept !== undefined && same(kept, entry) ? kept : entry;
+  });
 }

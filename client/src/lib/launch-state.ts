@@ -1,29 +1,38 @@
 // The launch form as a running thing: its values, the server's check of them (previewScript after a pause), the
 // choices offered from live cluster data, and the submit. The route only renders what this returns. The
 // previewed tag is submitted, so the job runs exactly the script shown.
-import { createEffect, createMemo, createSignal, on, onCleanup } from 'solid-js';
+import { createEffect, createMemo, createResource, createSignal, on, onCleanup } from 'solid-js';
 import { createStore, reconcile, unwrap } from 'solid-js/store';
 import { createClustersLive, createGpuLive } from '../api/clusters';
 import { ApiError, errorMessage } from '../api/client';
-import { fetchHydraConfig, fetchJobTemplate, fetchLastJobInput, previewScript, submitJob, type JobInput, type ScriptPreview } from '../api/launch';
+import { fetchHydraConfig, fetchJobTemplate, fetchLastJobInput, fetchRecentRuns, fetchSweepTemplate, previewScript, previewSweep, submitJob, submitSweep, type DependencyKind, type JobInput, type ScriptPreview, type SweepPreview } from '../api/launch';
 import { createLive } from '../api/live';
-import { DEFAULT_FORM, applyHydra, controlIdForField, formFromInput, formParameters, groupChoices, inputFromForm, messageForField, missingRequired, newKeyProblem, type GroupChoiceInput, type GroupValue, type HydraConfig, type HydraParameter, type LaunchForm } from './launch-form';
+import { DEFAULT_FORM, applyHydra, controlIdForField, formFromInput, formParameters, groupChoices, inputFromForm, keepIdentity, messageForField, missingRequired, newKeyProblem, type Dependency, type GroupChoiceInput, type GroupValue, type HydraConfig, type HydraGroup, type HydraParameter, type LaunchForm } from './launch-form';
+import { applySweepDefinition, dependencyErrors, formFieldOf, isSweepForm, sweepFromForm } from './launch-sweep';
 
 interface Checked extends ScriptPreview {
   /** The input it was checked for, as JSON. */
   key: string;
+  /** The runs, when the form is a sweep (the script is then the one every task runs). */
+  sweep: SweepPreview | null;
 }
 
-/** Why the last submit did not launch; `jobId` names the job it concerns (refused by SLURM, or launched already). */
+/** Where the form is filled from: the project's last launch, a job (clone), or a sweep (clone of a sweep). */
+export type LaunchSourceId = { kind: 'job'; id: number } | { kind: 'sweep'; id: number } | null;
+
+/** Why the last submit did not launch; `jobId`/`sweepId` name what it concerns (refused by SLURM, or launched already). */
 export interface SubmitFailure {
   message: string;
   jobId?: number;
+  sweepId?: number;
   /** The tag had launched that job already: the job to open, not a refused one. */
   launched?: boolean;
 }
 
 /** Fields the form has a control for: a server error about any other is shown above the submit button. */
-const FIXED_FIELDS = ['cluster', 'partition', 'gpuType', 'nodes', 'gpusPerNode', 'cpusPerTask', 'memory', 'timeLimit', 'name', 'description', 'account', 'qos', 'primary', 'rawOverrides', 'allowUnpushed'];
+const FIXED_FIELDS = ['cluster', 'partition', 'gpuType', 'nodes', 'gpusPerNode', 'cpusPerTask', 'memory', 'timeLimit', 'name', 'description', 'account', 'qos', 'primary', 'rawOverrides', 'allowUnpushed', 'sweepOverrides'];
+/** Fields only a sweep launch shows. */
+const SWEEP_FIELDS = ['sweep', 'throttle'];
 
 const CHECK_DELAY_MS = 300;
 
@@ -43,9 +52,18 @@ export const previewIsStale = (field: string | null) => field === 'tag' || field
 export const ADDED_SECTION = 'added by this launch';
 const rank = (section: string) => (section === '' ? 0 : section === ADDED_SECTION ? 2 : 1);
 
+const runs = (count: number) => `${count} ${count === 1 ? 'run' : 'runs'}`;
+export { runs as runCount };
+
 const topLevel = (path: string) => (path.includes('.') ? path.slice(0, path.indexOf('.')) : '');
 
-export function createLaunchState(options: { projectId: () => number; cloneId: () => number | null; onLaunched: (job: { id: number; name: string }) => void; onError: (message: string) => void }) {
+export function createLaunchState(options: {
+  projectId: () => number;
+  source: () => LaunchSourceId;
+  onLaunched: (job: { id: number; name: string }) => void;
+  onSweepLaunched: (sweep: { id: number; name: string }) => void;
+  onError: (message: string) => void;
+}) {
   const clusters = createClustersLive();
   const [form, setForm] = createStore<LaunchForm>({ ...DEFAULT_FORM, cluster: '' });
   const [ready, setReady] = createSignal(false);
@@ -59,33 +77,42 @@ export function createLaunchState(options: { projectId: () => number; cloneId: (
     return known.find((cluster) => cluster.reachable)?.name ?? known[0]?.name ?? '';
   };
 
-  // What the form is filled from: the job cloned, or the project's last launch, and the config for its primary.
-  // Read like every screen's data; it fills the form once, so a re-read after a reconnect never undoes an edit.
+  // What the form is filled from: the job or sweep cloned, or the project's last launch, and the config for its
+  // primary. Read like every screen's data; it fills the form once, so a re-read after a reconnect never undoes an
+  // edit.
+  const sourceKey = () => {
+    const from = options.source();
+    return from ? `${from.kind}:${from.id}` : '';
+  };
   const source = createLive({
-    key: () => `launch:${options.projectId()}:${options.cloneId() ?? ''}`,
+    key: () => `launch:${options.projectId()}:${sourceKey()}`,
     persist: false,
     load: async () => {
-      const clone = options.cloneId();
-      const template = clone !== null ? await fetchJobTemplate(clone) : null;
-      const input = template?.input ?? (await fetchLastJobInput(options.projectId()));
+      const from = options.source();
+      const template = from?.kind === 'job' ? { ...(await fetchJobTemplate(from.id)), definition: null } : null;
+      const sweep = from?.kind === 'sweep' ? await fetchSweepTemplate(from.id) : null;
+      const input = template?.input ?? sweep?.input ?? (await fetchLastJobInput(options.projectId()));
+      const cloned = template ? { originalCommit: template.originalCommit, currentCommit: template.currentCommit as string | null } : sweep ? { originalCommit: sweep.commitSha, currentCommit: null } : null;
       const primary = input?.primary ?? null;
       // Composed with the source job's choices, so its options' parameters are the ones shown. Choices the config
       // no longer accepts (an option since removed) still leave a form: the defaults', with the refusal shown.
       try {
-        return { template, input, hydra: await fetchHydraConfig(options.projectId(), primary, input?.groups ?? []), composeError: null };
+        return { template: cloned, definition: sweep?.definition ?? null, input, hydra: await fetchHydraConfig(options.projectId(), primary, input?.groups ?? []), composeError: null };
       } catch (error) {
         if (!input?.groups.length) throw error;
-        return { template, input, hydra: await fetchHydraConfig(options.projectId(), primary), composeError: errorMessage(error) };
+        return { template: cloned, definition: sweep?.definition ?? null, input, hydra: await fetchHydraConfig(options.projectId(), primary), composeError: errorMessage(error) };
       }
     },
   });
   createEffect(() => {
     const loaded = source.value();
     if (!loaded || ready()) return;
-    const clone = options.cloneId();
-    const filled = formFromInput(loaded.input, loaded.hydra, firstCluster(), { keepDescription: clone !== null });
-    // A fresh launch pre-filled from the last one is not a clone of it.
-    if (clone === null) filled.parentJobId = null;
+    const from = options.source();
+    let filled = formFromInput(loaded.input, loaded.hydra, firstCluster(), { keepDescription: from !== null });
+    // A fresh launch pre-filled from the last one is not a clone of it, nor is a sweep's clone a clone of a job.
+    if (from?.kind !== 'job') filled.parentJobId = null;
+    // A sweep's clone: its swept keys switched on again, with their values.
+    if (loaded.definition) filled = applySweepDefinition(filled, loaded.definition, loaded.hydra);
     setHydra(loaded.hydra);
     setComposeError(loaded.composeError);
     setForm(reconcile(filled));
@@ -158,20 +185,63 @@ export function createLaunchState(options: { projectId: () => number; cloneId: (
   };
   const dismissDropped = () => setForm('dropped', []);
 
-  // ---- the server's check (previewScript), a pause after the last change ----
-  const translation = createMemo(() => (ready() ? inputFromForm(form, hydra(), options.projectId()) : null));
-  const inputKey = createMemo(() => (translation() ? JSON.stringify(translation()!.input) : null));
+  // ---- a sweep: fields switched to sweep, its throttle ----
+  /** Switches a parameter to sweep (starting from its value: the user adds the others) or back to one value. */
+  const sweepParameter = (path: string, on: boolean) => {
+    if (!on) return setForm('sweptParameters', path, undefined!);
+    const value = form.parameters[path];
+    setForm('sweptParameters', path, typeof value === 'string' ? value : '');
+  };
+  const setSweptParameter = (path: string, values: string) => setForm('sweptParameters', path, values);
+  /** Switches a group to sweep, starting with its current choice; the form stays composed with that choice. */
+  const sweepGroup = (key: string, on: boolean) => {
+    if (!on) return setForm('sweptGroups', key, undefined!);
+    const current = form.groups[key];
+    setForm('sweptGroups', key, typeof current === 'string' && current !== '' ? [current] : []);
+  };
+  const setSweptGroup = (key: string, options: string[]) => setForm('sweptGroups', key, options);
+  const sweeping = createMemo(() => ready() && isSweepForm(form));
+
+  // ---- what it waits for ----
+  const addDependency = (dependency: Dependency) => {
+    if (form.dependsOn.some((entry) => entry.jobId === dependency.jobId && entry.sweepId === dependency.sweepId)) return;
+    setForm('dependsOn', (list) => [...list, dependency]);
+  };
+  const setDependencyKind = (index: number, kind: DependencyKind) => setForm('dependsOn', index, 'kind', kind);
+  const removeDependency = (index: number) => setForm('dependsOn', (list) => list.filter((_, at) => at !== index));
+  /** The project's recent jobs and sweeps, read when the user opens "Run after…". */
+  const [wantRecent, setWantRecent] = createSignal(false);
+  const [recentRuns] = createResource(() => (wantRecent() ? options.projectId() : null), fetchRecentRuns);
+
+  // ---- argv-word overrides (a sweep task's values, kept by its clone) ----
+  const setOverride = (index: number, word: string) => setForm('overrides', index, word);
+  const removeOverride = (index: number) => setForm('overrides', (list) => list.filter((_, at) => at !== index));
+
+  // ---- the server's check (previewScript or previewSweep), a pause after the last change ----
+  const translation = createMemo(() => {
+    if (!ready()) return null;
+    const single = inputFromForm(form, hydra(), options.projectId());
+    const swept = sweeping() ? sweepFromForm(form, hydra()) : null;
+    const errors = { ...single.errors, ...swept?.errors, ...dependencyErrors(form.dependsOn, swept !== null) };
+    return { input: single.input, sweep: swept ? { sweep: swept.sweep, throttle: swept.throttle } : null, errors };
+  });
+  const keyOf = (current: NonNullable<ReturnType<typeof translation>>) => JSON.stringify({ input: current.input, sweep: current.sweep });
+  const inputKey = createMemo(() => (translation() ? keyOf(translation()!) : null));
+  /** A field the server names, as the form names it (`sweep.seed` is the seed parameter switched to sweep). */
+  const fieldOf = (error: unknown) => (error instanceof ApiError ? formFieldOf(error.field, form) : null);
   const [checked, setChecked] = createSignal<Checked | null>(null);
   const [checking, setChecking] = createSignal(false);
   const [serverError, setServerError] = createSignal<{ field: string | null; message: string } | null>(null);
   const [recheck, setRecheck] = createSignal(0);
+  /** The last run count the server gave: shown while the next one is counted, so the number does not flicker. */
+  const [lastCount, setLastCount] = createSignal<number | null>(null);
   let sequence = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
 
   const check = async (): Promise<Checked | null> => {
     const current = translation();
     if (!current) return null;
-    const key = JSON.stringify(current.input);
+    const key = keyOf(current);
     const mine = ++sequence;
     if (Object.keys(current.errors).length > 0) {
       setChecking(false);
@@ -181,16 +251,18 @@ export function createLaunchState(options: { projectId: () => number; cloneId: (
     }
     setChecking(true);
     try {
-      const preview = await previewScript(current.input);
+      const sweep = current.sweep ? await previewSweep({ job: current.input, ...current.sweep }) : null;
+      const preview = sweep ?? (await previewScript(current.input));
       if (mine !== sequence) return null;
-      const result = { ...preview, key };
+      const result: Checked = { script: preview.script, tag: preview.tag, commit: preview.commit, warnings: preview.warnings, key, sweep };
+      if (sweep) setLastCount(sweep.count);
       setChecked(result);
       setServerError(null);
       return result;
     } catch (error) {
       if (mine !== sequence) return null;
       setChecked(null);
-      setServerError({ field: error instanceof ApiError ? error.field : null, message: errorMessage(error) });
+      setServerError({ field: fieldOf(error), message: errorMessage(error) });
       return null;
     } finally {
       if (mine === sequence) setChecking(false);
@@ -211,6 +283,9 @@ export function createLaunchState(options: { projectId: () => number; cloneId: (
     const fields = new Set(FIXED_FIELDS);
     for (const group of hydra()?.groups ?? []) fields.add(`groups.${group.overrideKey}`);
     for (const parameter of Object.keys(form.parameters)) fields.add(`parameters.${parameter}`);
+    if (sweeping()) for (const field of SWEEP_FIELDS) fields.add(field);
+    form.dependsOn.forEach((_, index) => fields.add(`dependsOn.${index}`));
+    form.overrides.forEach((_, index) => fields.add(`overrides.${index}`));
     return fields;
   });
   /** The error shown under a field: the form's own, or the server's about it. */
@@ -227,11 +302,15 @@ export function createLaunchState(options: { projectId: () => number; cloneId: (
   };
   /** The required (`???`) groups and values not set yet: the launch waits for them. */
   const missing = createMemo(() => missingRequired(translation()?.errors ?? {}));
+  /** The current check, if it is of the form as it is now. */
+  const current = () => (checked() && checked()!.key === inputKey() ? checked() : null);
   const checkStatus = () =>
     checking()
       ? 'Checking with the server…'
-      : checked() && checked()!.key === inputKey()
-        ? '✓ Checked: this exact script is what gets submitted.'
+      : current()
+        ? current()!.sweep
+          ? `✓ Checked: ${runs(current()!.sweep!.count)}, each running this exact script with its own overrides.`
+          : '✓ Checked: this exact script is what gets submitted.'
         : missing().length
           ? `Required before a launch: ${missing().join(', ')}.`
           : Object.keys(translation()?.errors ?? {}).length
@@ -265,12 +344,13 @@ export function createLaunchState(options: { projectId: () => number; cloneId: (
     setSubmitting(true);
     try {
       clearTimeout(timer);
-      const key = JSON.stringify(current.input);
+      const key = keyOf(current);
       const preview = checked()?.key === key ? checked() : await check();
       if (!preview) {
         focusField(serverError()?.field);
         return;
       }
+      if (current.sweep) return await launchSweep(current.input, current.sweep, preview);
       const outcome = await submitJob(launchInput(current.input, preview), preview.tag);
       if ('launched' in outcome) {
         // This tag launched a job already (a second tap, a retried request): that job is the one to open.
@@ -288,17 +368,33 @@ export function createLaunchState(options: { projectId: () => number; cloneId: (
       options.onLaunched(job);
     } catch (error) {
       if (error instanceof ApiError && error.kind === 'typed') {
-        setServerError({ field: error.field, message: error.message });
+        setServerError({ field: fieldOf(error), message: error.message });
         if (previewIsStale(error.field)) {
           // The held preview is spent too: a tap before the new one arrives previews first instead of resending it.
           setChecked(null);
           setRecheck((value) => value + 1);
-        } else focusField(error.field);
+        } else focusField(fieldOf(error));
       }
       setSubmitError({ message: errorMessage(error) });
     } finally {
       setSubmitting(false);
     }
+  };
+
+  /** Submits the previewed sweep: one job array, then its screen. */
+  const launchSweep = async (input: JobInput, sweep: { sweep: string[]; throttle: number | null }, preview: Checked) => {
+    const outcome = await submitSweep({ job: launchInput(input, preview), ...sweep }, preview.tag);
+    if ('launched' in outcome) {
+      setSubmitError({ message: outcome.message, ...outcome.launched, launched: true });
+      setRecheck((value) => value + 1);
+      return;
+    }
+    if (outcome.refused !== null) {
+      setSubmitError({ message: `SLURM refused the sweep: ${outcome.refused}`, sweepId: outcome.sweep.id });
+      setRecheck((value) => value + 1);
+      return;
+    }
+    options.onSweepLaunched(outcome.sweep);
   };
 
   // ---- choices from live cluster data ----
@@ -317,19 +413,27 @@ export function createLaunchState(options: { projectId: () => number; cloneId: (
     if (form.partition && !choices.some((choice) => choice.value === form.partition)) choices.push({ value: form.partition, label: form.partition });
     return choices;
   });
+  // Parameters and groups keep their objects across recompositions where unchanged, so their controls stay (see
+  // keepIdentity): a value typed while a choice is being recomposed lands in the input that stays on screen.
+  const stableParameters = createMemo<HydraParameter[]>((previous) => keepIdentity(previous, formParameters(hydra(), form), (parameter) => parameter.path), []);
+  const groups = createMemo<HydraGroup[]>((previous) => keepIdentity(previous, hydra()?.groups ?? [], (group) => group.overrideKey), []);
   /** The parameters by their top-level key (top level first), then the keys this launch adds. */
-  const parameterGroups = createMemo(() => {
-    const groups = new Map<string, HydraParameter[]>();
+  const parameterSections = createMemo(() => {
+    const sections = new Map<string, HydraParameter[]>();
     const config = hydra();
-    for (const parameter of formParameters(config, form)) {
-      const known = config?.parameters.includes(parameter) ?? false;
+    for (const parameter of stableParameters()) {
+      const known = config?.parameters.some((entry) => entry.path === parameter.path) ?? false;
       const key = known ? topLevel(parameter.path) : ADDED_SECTION;
-      groups.set(key, [...(groups.get(key) ?? []), parameter]);
+      sections.set(key, [...(sections.get(key) ?? []), parameter]);
     }
-    return [...groups.entries()].sort(([a], [b]) => rank(a) - rank(b));
+    return new Map([...sections.entries()].sort(([a], [b]) => rank(a) - rank(b)));
   });
+  /** The sections' names, compared by value: a section's element stays while it has parameters. */
+  const sectionNames = createMemo(() => [...parameterSections().keys()], [], { equals: (a, b) => a.length === b.length && a.every((name, index) => name === b[index]) });
+  const sectionParameters = (name: string) => parameterSections().get(name) ?? [];
   /** Whether a parameter group holds something to see (a value set, an error), so it opens by itself. */
-  const groupHasNews = (parameters: HydraParameter[]) => parameters.some((parameter) => parameter.required || form.explicitParameters.includes(parameter.path) || errorFor(`parameters.${parameter.path}`));
+  const groupHasNews = (parameters: HydraParameter[]) =>
+    parameters.some((parameter) => parameter.required || form.explicitParameters.includes(parameter.path) || parameter.path in form.sweptParameters || errorFor(`parameters.${parameter.path}`));
 
   return {
     form,
@@ -359,8 +463,24 @@ export function createLaunchState(options: { projectId: () => number; cloneId: (
     clusterChoices,
     gpuChoices,
     partitionChoices,
-    parameterGroups,
+    groups,
+    sectionNames,
+    sectionParameters,
     groupHasNews,
+    sweeping,
+    sweepParameter,
+    setSweptParameter,
+    sweepGroup,
+    setSweptGroup,
+    lastCount,
+    current,
+    addDependency,
+    setDependencyKind,
+    removeDependency,
+    recentRuns,
+    loadRecentRuns: () => setWantRecent(true),
+    setOverride,
+    removeOverride,
   };
 }
 

@@ -9,30 +9,46 @@ import { HydraFields } from '../components/hydra-fields';
 import { PageHeader } from '../components/page';
 import { Select } from '../components/select';
 import { notify } from '../components/toast';
+import { CloneBanner, RunAfter, SweepSummary } from '../components/sweep-fields';
 import { shortSha } from '../lib/format';
 import { controlIdForField } from '../lib/launch-form';
-import { createLaunchState } from '../lib/launch-state';
+import { createLaunchState, runCount, type LaunchSourceId } from '../lib/launch-state';
 
 export default function Launch() {
   const params = useParams<{ id: string }>();
-  const [search] = useSearchParams<{ clone?: string }>();
+  const [search] = useSearchParams<{ clone?: string; sweep?: string }>();
   const navigate = useNavigate();
   const projectId = () => Number(params.id);
-  const cloneId = () => (search.clone && /^\d+$/.test(search.clone) ? Number(search.clone) : null);
+  const idOf = (text: string | undefined) => (text && /^\d+$/.test(text) ? Number(text) : null);
+  /** `?clone=<job>` clones a job, `?sweep=<sweep>` a sweep (its swept fields switched on again). */
+  const source = (): LaunchSourceId => {
+    const job = idOf(search.clone);
+    const sweep = idOf(search.sweep);
+    return job !== null ? { kind: 'job', id: job } : sweep !== null ? { kind: 'sweep', id: sweep } : null;
+  };
   const project = createProjectLive(() => (Number.isInteger(projectId()) ? projectId() : null));
   const state = createLaunchState({
     projectId,
-    cloneId,
+    source,
     onLaunched: (job) => {
       notify(`Launched ${job.name} #${job.id}`);
       navigate(`/jobs/${job.id}`);
     },
+    onSweepLaunched: (sweep) => {
+      notify(`Launched sweep ${sweep.name} #${sweep.id}`);
+      navigate(`/sweeps/${sweep.id}`);
+    },
     onError: (message) => notify(message, 'error'),
   });
+  const title = () => {
+    const from = source();
+    if (from) return `Clone ${from.kind} #${from.id}`;
+    return `Launch ${project.value()?.name ?? ''}`.trim();
+  };
 
   return (
     <>
-      <PageHeader title={cloneId() !== null ? `Clone job #${cloneId()}` : `Launch ${project.value()?.name ?? ''}`.trim()} back={{ href: `/projects/${params.id}`, label: project.value()?.name ?? 'Project' }} />
+      <PageHeader title={title()} back={{ href: `/projects/${params.id}`, label: project.value()?.name ?? 'Project' }} />
       <Show when={state.loadError()}>
         <p class="error" role="alert">
           Could not prepare the form: {state.loadError()}
@@ -44,20 +60,7 @@ export default function Launch() {
       <Show when={state.ready()}>
         <form onSubmit={state.submit} novalidate aria-label="Launch a job">
           <Show when={state.template()}>
-            {(source) => (
-              <div class="notice clone-banner" role="note" data-testid="clone-banner">
-                <strong>Clone of job #{cloneId()}</strong> with its settings.{' '}
-                {source().originalCommit === source().currentCommit ? (
-                  <span>
-                    Same commit as the original: <span class="mono">{shortSha(source().originalCommit)}</span>.
-                  </span>
-                ) : (
-                  <span>
-                    The original ran <span class="mono">{shortSha(source().originalCommit)}</span>; this launch runs the current commit <span class="mono">{shortSha(source().currentCommit)}</span>.
-                  </span>
-                )}
-              </div>
-            )}
+            {(template) => <CloneBanner what={`${source()!.kind} #${source()!.id}`} originalCommit={template().originalCommit} currentCommit={template().currentCommit ?? project.value()?.headSha ?? null} />}
           </Show>
 
           <fieldset>
@@ -145,9 +148,14 @@ export default function Launch() {
                 </Field>
               </div>
             </details>
+            <RunAfter state={state} />
           </fieldset>
 
           <Show when={state.hydra()}>{(config) => <HydraFields state={state} config={config()} />}</Show>
+
+          <Show when={state.sweeping()}>
+            <SweepSummary state={state} />
+          </Show>
 
           <fieldset>
             <legend>Script</legend>
@@ -157,7 +165,7 @@ export default function Launch() {
             <For each={state.checked()?.warnings ?? []}>{(warning) => <p class="warning">{warning}</p>}</For>
             <details>
               <summary>
-                Script preview
+                {state.sweeping() ? 'Script of every run' : 'Script preview'}
                 <Show when={state.checked()}>
                   {(preview) => (
                     <span class="muted" data-testid="preview-commit">
@@ -190,6 +198,9 @@ export default function Launch() {
                   <Show when={failure().jobId}>
                     <a href={`/jobs/${failure().jobId}`}>{failure().launched ? `Open job #${failure().jobId}` : 'See the refused job'}</a>
                   </Show>
+                  <Show when={failure().sweepId}>
+                    <a href={`/sweeps/${failure().sweepId}`}>{failure().launched ? `Open sweep #${failure().sweepId}` : 'See the refused sweep'}</a>
+                  </Show>
                 </div>
               )}
             </Show>
@@ -199,7 +210,7 @@ export default function Launch() {
               </p>
             </Show>
             <button type="submit" class="button primary" disabled={state.submitting() || !canChange()}>
-              {state.submitting() ? 'Launching…' : `Launch on ${state.form.cluster || 'cluster'}`}
+              {state.submitting() ? 'Launching…' : `Launch ${state.sweeping() && state.lastCount() !== null ? `${runCount(state.lastCount()!)} ` : ''}on ${state.form.cluster || 'cluster'}`}
             </button>
           </div>
         </form>
