@@ -3,7 +3,7 @@ import { mutate, query, unwrap } from './client';
 import { FailureFields, graphql, type ResultOf } from './graphql';
 
 const PushDeviceFields = graphql(`
-  fragment PushDevice on PushDevice @_unmask { endpoint pendingAfterMinutes mutedProjectIds createdAt }
+  fragment PushDevice on PushDevice @_unmask { endpoint pendingAfterMinutes mutedProjectIds failedTaskPushes createdAt }
 `);
 
 export type PushDevice = ResultOf<typeof PushDeviceFields>;
@@ -20,8 +20,8 @@ const REGISTER = graphql(
 );
 const UPDATE = graphql(
   `
-  mutation UpdatePush($endpoint: String!, $pendingAfterMinutes: Int, $mutedProjectIds: [Int!]) {
-    updatePushSettings(endpoint: $endpoint, pendingAfterMinutes: $pendingAfterMinutes, mutedProjectIds: $mutedProjectIds) {
+  mutation UpdatePush($endpoint: String!, $pendingAfterMinutes: Int, $mutedProjectIds: [Int!], $failedTaskPushes: Boolean) {
+    updatePushSettings(endpoint: $endpoint, pendingAfterMinutes: $pendingAfterMinutes, mutedProjectIds: $mutedProjectIds, failedTaskPushes: $failedTaskPushes) {
       __typename ... on MutationUpdatePushSettingsSuccess { data { ...PushDevice } } ...Failure
     }
   }
@@ -43,6 +43,8 @@ export async function fetchPushDevice(endpoint: string): Promise<PushDevice | nu
 export interface PushSettings {
   pendingAfterMinutes: number | null;
   mutedProjectIds: number[];
+  /** Also a notification for each failed task of a sweep; a sweep's end is one notification either way. */
+  failedTaskPushes: boolean;
 }
 
 /** The subscription's keys as the server stores them (base64url, as PushSubscription.toJSON() gives them). */

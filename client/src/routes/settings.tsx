@@ -26,8 +26,9 @@ function Notifications() {
   const [endpoint, setEndpoint] = createSignal<string | null>(null);
   const [pending, setPending] = createSignal('');
   const [muted, setMuted] = createSignal<number[]>([]);
+  const [failedTasks, setFailedTasks] = createSignal(false);
 
-  const settings = () => ({ pendingAfterMinutes: pending().trim() === '' ? null : Number(pending()), mutedProjectIds: muted() });
+  const settings = () => ({ pendingAfterMinutes: pending().trim() === '' ? null : Number(pending()), mutedProjectIds: muted(), failedTaskPushes: failedTasks() });
   const pendingValid = () => pending().trim() === '' || /^\d+$/.test(pending().trim());
 
   // This browser's subscription as the server knows it (none: notifications are off here). Its settings fill the
@@ -46,6 +47,7 @@ function Notifications() {
       setEndpoint(read.device.endpoint);
       setPending(read.device.pendingAfterMinutes === null ? '' : String(read.device.pendingAfterMinutes));
       setMuted(read.device.mutedProjectIds);
+      setFailedTasks(read.device.failedTaskPushes);
       setEnabled(true);
     }),
   );
@@ -126,7 +128,10 @@ function Notifications() {
           <input type="checkbox" role="switch" checked={enabled()} disabled={busy()} onChange={(event) => void toggle(event.currentTarget.checked)} />
           Notifications
         </label>
-        <p class="field-hint">When a job ends, when a job is still pending after the time you choose, and when a cluster needs you to log in again. Tapping one opens the job.</p>
+        <p class="field-hint">
+          When a job ends, when a sweep ends (one notification for the whole sweep), when a job or sweep is still pending after the time you choose, and when a cluster needs you to
+          log in again. Tapping one opens the job or sweep.
+        </p>
         <Show when={message()}>
           <p class="warning" role="alert">
             {message()}
@@ -150,6 +155,24 @@ function Notifications() {
           <Show when={!pendingValid()}>
             <p class="field-error">a whole number of minutes</p>
           </Show>
+        </div>
+        <div>
+          <label class="check switch">
+            <input
+              type="checkbox"
+              role="switch"
+              checked={failedTasks()}
+              aria-describedby="failed-tasks-hint"
+              onChange={(event) => {
+                setFailedTasks(event.currentTarget.checked);
+                void save({ failedTaskPushes: failedTasks() });
+              }}
+            />
+            Also notify me of each failed sweep task
+          </label>
+          <span class="field-hint" id="failed-tasks-hint">
+            At most 10 per sweep; the sweep’s end tells the rest. Tasks that complete never notify on their own.
+          </span>
         </div>
         <fieldset>
           <legend>Mute projects</legend>
