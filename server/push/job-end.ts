@@ -86,10 +86,12 @@ export function createJobEndNotices({ orm, jobs, delivery, logTimeoutMs }: JobEn
     const em = orm.em.fork();
     const subscriptions = (await listeningTo(em, job.projectId)).filter((subscription) => subscription.failedTaskPushes);
     if (subscriptions.length === 0) return;
-    const sweep = await em.findOne(Sweep, { id: job.sweepId! }, { populate: ['runs'] });
+    const sweep = await em.findOne(Sweep, { id: job.sweepId! });
     if (!sweep) return;
     const slot = await claimFailedTaskSlot(sweep);
     if (!slot) return;
+    // Only now: the run list of a large sweep is not read for the failures past the limit.
+    await em.populate(sweep, ['runs']);
     // The run's values of the keys that vary tell the task apart; the others are the same for every task.
     const values = (sweep.runs[job.arrayIndex!]?.overrides ?? []).filter((override) => sweep.varying.some((key) => override.startsWith(`${key}=`)));
     const message = taskFailedMessage(job, values, await readLastLine(job), slot.last);
