@@ -1,4 +1,4 @@
-import { Show, type JSX } from 'solid-js';
+import { Show, untrack, type JSX } from 'solid-js';
 import { controlIdForField } from '../lib/launch-form';
 
 interface FieldProps {
@@ -27,7 +27,23 @@ export function Field(props: FieldProps) {
       </Show>
     </>
   );
-  const attributes = () => ({ id: id(), 'aria-invalid': props.error ? ('true' as const) : undefined, 'aria-describedby': describedBy(), 'aria-required': props.required ? ('true' as const) : undefined });
+  // Getters, read where the control spreads them: the control is made once and its attributes follow the error.
+  // Made inside a tracked scope, it would be rebuilt on every change of the form the error is read from, and
+  // whatever the user was typing into the old element (its focus, an input event on its way) lost with it.
+  const attributes = {
+    get id() {
+      return id();
+    },
+    get 'aria-invalid'() {
+      return props.error ? ('true' as const) : undefined;
+    },
+    get 'aria-describedby'() {
+      return describedBy();
+    },
+    get 'aria-required'() {
+      return props.required ? ('true' as const) : undefined;
+    },
+  };
   return (
     <div class="field" classList={{ wide: props.wide }}>
       <Show when={props.group} fallback={<label for={id()}>{label()}</label>}>
@@ -35,7 +51,7 @@ export function Field(props: FieldProps) {
           {label()}
         </span>
       </Show>
-      {props.children(attributes())}
+      {untrack(() => props.children(attributes))}
       <Show when={props.hint}>
         <span class="field-hint" id={`${id()}-hint`}>
           {props.hint}
