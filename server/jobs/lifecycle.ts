@@ -27,6 +27,9 @@ interface Watch {
 
 export type LifecycleWatcher = ReturnType<typeof createLifecycleWatcher>;
 
+/** How long changes to the watched jobs gather before a cluster's watch restarts with them. */
+const RESTART_DELAY_MS = 200;
+
 export function createLifecycleWatcher({ orm, clusters, events, pollNow }: LifecycleOptions) {
   /** Per cluster: the job directories of jobs with a SLURM id that have not ended. */
   const watched = new Map<string, Map<number, string>>();
@@ -86,6 +89,10 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow }: Lifec
       });
   }
 
+  /** Clusters whose watched set changed, restarted together shortly after: a sweep's tasks change in bursts of hundreds. */
+  const dueRestarts = new Set<string>();
+  let restartTimer: NodeJS.Timeout | null = null;
+
   function track(job: { id: number; cluster: string; jobDir: string; state: string; slurmJobId?: string | null }): void {
     let jobs = watched.get(job.cluster);
     if (!jobs) watched.set(job.cluster, (jobs = new Map()));
@@ -93,7 +100,12 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow }: Lifec
     if (active === jobs.has(job.id)) return;
     if (active) jobs.set(job.id, job.jobDir);
     else jobs.delete(job.id);
-    restart(job.cluster);
+    dueRestarts.add(job.cluster);
+    restartTimer ??= setTimeout(() => {
+      restartTimer = null;
+      for (const cluster of dueRestarts) restart(cluster);
+      dueRestarts.clear();
+    }, RESTART_DELAY_MS);
   }
 
   return {
@@ -106,6 +118,7 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow }: Lifec
     },
     stop(): void {
       stopped = true;
+      if (restartTimer) clearTimeout(restartTimer);
       void subscription.return?.();
       for (const watch of watches.values()) watch.handle?.stop();
       watches.clear();

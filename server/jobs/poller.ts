@@ -27,6 +27,8 @@ interface ClusterSchedule {
   nextPollAt: number;
   intervalMs: number;
   inFlight: Promise<void> | null;
+  /** A poll to run once the one in flight ends, for callers that need an answer newer than their call. */
+  followUp: Promise<void> | null;
   /** Jobs in the queue that Mission Control did not submit, shown read-only. */
   externalJobs: SlurmJobStatus[];
 }
@@ -80,7 +82,7 @@ export function createPoller({ orm, clusters, events, random = Math.random }: Po
   function schedule(cluster: string): ClusterSchedule {
     let entry = schedules.get(cluster);
     if (!entry) {
-      entry = { nextPollAt: 0, intervalMs: clusters.config(cluster).pollIntervalSeconds * 1000, inFlight: null, externalJobs: [] };
+      entry = { nextPollAt: 0, intervalMs: clusters.config(cluster).pollIntervalSeconds * 1000, inFlight: null, followUp: null, externalJobs: [] };
       schedules.set(cluster, entry);
     }
     return entry;
@@ -128,8 +130,20 @@ export function createPoller({ orm, clusters, events, random = Math.random }: Po
     entry.nextPollAt = Date.now() + baseMs + random() * Math.max(0, entry.intervalMs - baseMs);
   }
 
-  function start(cluster: string): Promise<void> {
+  /**
+   * Starts a poll, or joins the one in flight; `fresh` asks for an answer given after the call (a cancel just sent,
+   * an end just reported), so it waits for the poll in flight and then polls once more (one follow-up for all such
+   * callers).
+   */
+  function start(cluster: string, fresh = false): Promise<void> {
     const entry = schedule(cluster);
+    if (fresh && entry.inFlight) {
+      entry.followUp ??= entry.inFlight.then(() => {
+        entry.followUp = null;
+        return stopped ? undefined : start(cluster);
+      });
+      return entry.followUp;
+    }
     entry.inFlight ??= pollCluster(cluster)
       .catch((error: unknown) => console.error(`poll of ${cluster} failed: ${(error as Error).message}`))
       .finally(() => {
@@ -146,11 +160,11 @@ export function createPoller({ orm, clusters, events, random = Math.random }: Po
         if (schedule(cluster).nextPollAt <= now) void start(cluster);
       }
     },
-    /** Polls a cluster now (or joins the poll in flight), e.g. when a job's script reported its end. */
+    /** Polls a cluster now (after the poll in flight, if any), e.g. when a job's script reported its end. */
     pollNow(cluster: string): Promise<void> {
       if (stopped) return Promise.resolve();
       schedule(cluster).intervalMs = clusters.config(cluster).pollIntervalSeconds * 1000;
-      return start(cluster);
+      return start(cluster, true);
     },
     externalJobs(cluster: string): SlurmJobStatus[] {
       return schedules.get(cluster)?.externalJobs ?? [];
@@ -162,7 +176,7 @@ export function createPoller({ orm, clusters, events, random = Math.random }: Po
       stopped = true;
       cron?.stop();
       cron = null;
-      await Promise.all([...schedules.values()].map((entry) => entry.inFlight));
+      await Promise.all([...schedules.values()].flatMap((entry) => [entry.inFlight, entry.followUp]));
     },
   };
 }

@@ -15,12 +15,18 @@ export interface LifecycleEvent {
 }
 
 // Events directories arrive as arguments; a line names its directory by position, so no path is parsed back out
-// of the output. The `.` each round tells a quiet watch from a dead one on the wire.
+// of the output. Each event is printed once per watch (a new watch prints what is there again), and not looked at
+// again: a 1,000-task sweep would otherwise resend every event each second. The `.` each round tells a quiet watch
+// from a dead one on the wire.
 const WATCH_SCRIPT = `while :; do
   i=0
   for dir in "$@"; do
     for event in started finished; do
-      [ -f "$dir/$event" ] && printf '%s %s %s\\n' "$i" "$event" "$(cat "$dir/$event")"
+      eval "seen=\\\${seen_\${i}_\${event}:-}"
+      [ -n "$seen" ] && continue
+      [ -f "$dir/$event" ] || continue
+      printf '%s %s %s\\n' "$i" "$event" "$(cat "$dir/$event")"
+      eval "seen_\${i}_\${event}=1"
     done
     i=$((i + 1))
   done
