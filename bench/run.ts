@@ -15,6 +15,7 @@ const benches: Record<string, () => Promise<{ default: Bench }>> = {
   api: () => import('./api.js'),
   logs: () => import('./logs.js'),
   client: () => import('./client.js'),
+  'sweep-screen': () => import('./sweep-screen.js'),
   soak: () => import('./soak.js'),
   'hostile-config': () => import('./hostile-config.js'),
 };

@@ -29,7 +29,7 @@ const JobDetailFields = graphql(
   fragment JobDetail on Job @_unmask {
     ...JobSummary
     commitSha branch lastSeenAt
-    input { ...JobInputValue }
+    input { ...JobInputValue overrides }
     project { id name headSha }
     dependsOn { kind jobId sweepId }
     sweep { id name size }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { JobState } from '../api/jobs';
-import { applySweepUpdate, applyTaskUpdate, compareValues, countsText, failedCount, filterCounts, runMatches, sortRuns, summarySegments, taskRuntime, visibleRange, type RunFacts, type TaskFacts } from './sweep-table';
+import { applySweepUpdate, applyTaskUpdate, compareValues, countsText, failedCount, filterCounts, runMatches, shortDuration, sortRuns, summarySegments, taskRuntime, visibleRange, type RunFacts, type TaskFacts } from './sweep-table';
 
 const task = (id: number, state: JobState, changes: Partial<TaskFacts> = {}): TaskFacts => ({ id, state, exitCode: null, startedAt: null, endedAt: null, elapsedSeconds: null, ...changes });
 const run = (index: number, values: string[], t: TaskFacts | null): RunFacts => ({ index, values, task: t });
@@ -31,6 +31,7 @@ describe('a sweep’s table', () => {
     expect(order('exit', true)).toEqual([1, 0, 2, 3, 4]);
     expect(order('index', true)).toEqual([4, 3, 2, 1, 0]);
     expect(taskRuntime(runs[2]!.task, now)).toBe(60);
+    expect([5, 65, 3725, 200_000].map(shortDuration)).toEqual(['5s', '1m05s', '1h02m', '2d07h']);
   });
 
   it('filters by state group; a run without its task yet waits', () => {

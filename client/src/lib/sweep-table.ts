@@ -56,6 +56,16 @@ export function taskRuntime(task: TaskFacts | null, now: number): number | null 
   return task.elapsedSeconds ?? secondsBetween(task.startedAt, task.endedAt);
 }
 
+/** A runtime in a table cell a phone can fit: "59s", "12m05s", "3h12m", "2d04h". */
+export function shortDuration(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  const pad = (value: number) => String(value).padStart(2, '0');
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${pad(s % 60)}s`;
+  if (s < 172_800) return `${Math.floor(s / 3600)}h${pad(Math.floor(s / 60) % 60)}m`;
+  return `${Math.floor(s / 86_400)}d${pad(Math.floor(s / 3600) % 24)}h`;
+}
+
 // ---- sorting and filtering ----------------------------------------------------------------------------------
 
 /** A column: the run's index, one of Sweep.varying's values (by position), its task's state, runtime or exit code. */

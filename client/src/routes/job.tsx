@@ -51,7 +51,13 @@ export default function Job() {
     <>
       <PageHeader
         title={job.value() ? `${job.value()!.name} #${job.value()!.id}` : `Job ${params.id}`}
-        back={job.value() ? { href: `/projects/${job.value()!.projectId}`, label: job.value()!.project.name } : { href: '/', label: 'Home' }}
+        back={
+          job.value()?.sweep
+            ? { href: `/sweeps/${job.value()!.sweep!.id}`, label: `Sweep ${job.value()!.sweep!.name}` }
+            : job.value()
+              ? { href: `/projects/${job.value()!.projectId}`, label: job.value()!.project.name }
+              : { href: '/', label: 'Home' }
+        }
       >
         <Show when={job.value()}>{(value) => <StateBadge state={value().state} />}</Show>
       </PageHeader>
@@ -140,6 +146,7 @@ export default function Job() {
                         {value().input.primary}
                         {[...value().input.groups.map((choice) => ` ${choice.group}=${choice.options ? `[${choice.options.join(',')}]` : (choice.option ?? 'null')}`), ...value().input.parameters.map((parameter) => ` ${parameter.add ? '+' : ''}${parameter.path}=${JSON.stringify(parameter.value)}`)].join('')}
                         {value().input.rawOverrides ? ` ${value().input.rawOverrides}` : ''}
+                        {value().input.overrides.length ? ` ${value().input.overrides.join(' ')}` : ''}
                       </dd>
                     </Show>
                     <dt>SLURM</dt>

@@ -12,7 +12,7 @@ import { notify } from '../components/toast';
 import { useNow } from '../lib/clock';
 import { ago, duration, plural, shortSha } from '../lib/format';
 import { isActive } from '../lib/job-list';
-import { SWEEP_STATE_FILTERS, failedCount, filterCounts, filterLabel, runMatches, sortRuns, summarySegments, taskRuntime, visibleRange, type SortColumn, type SortOrder, type SweepStateFilter } from '../lib/sweep-table';
+import { SWEEP_STATE_FILTERS, failedCount, filterCounts, filterLabel, runMatches, shortDuration, sortRuns, summarySegments, taskRuntime, visibleRange, type SortColumn, type SortOrder, type SweepStateFilter } from '../lib/sweep-table';
 
 /** Every row's height in px (the CSS's --sweep-row): the windowing places rows by it. */
 const ROW_HEIGHT = 44;
@@ -140,7 +140,10 @@ function SweepActions(props: { sweep: SweepDetail; onChange: (change: Partial<Sw
   );
 }
 
-const COLUMN_LABELS: Record<string, string> = { index: '#', state: 'State', runtime: 'Runtime', exit: 'Exit' };
+/** A key as a header that may wrap after `_` and `.` (exit_code, optimizer.lr), not inside a word. */
+const breakable = (text: string) => text.split(/(?<=[_.])/).flatMap((part, index) => (index === 0 ? [part] : [<wbr />, part]));
+
+const COLUMN_LABELS: Record<string, string> = { index: '#', state: 'State', runtime: 'Time', exit: 'Exit' };
 
 function RunsTable(props: { sweep: SweepDetail }) {
   const now = useNow(1000);
@@ -200,7 +203,7 @@ function RunsTable(props: { sweep: SweepDetail }) {
           aria-label={`Runs of ${props.sweep.name}`}
           aria-rowcount={shown().length + 1}
           data-testid="sweep-table"
-          style={{ '--sweep-columns': `2.75rem ${'minmax(3rem, 1fr) '.repeat(props.sweep.varying.length)}6.75rem 4.5rem 2.5rem`, '--sweep-row': `${ROW_HEIGHT}px` }}
+          style={{ '--sweep-columns': `2.25rem ${'minmax(2.25rem, 1fr) '.repeat(props.sweep.varying.length)}6.5rem 3.875rem 2rem`, '--sweep-row': `${ROW_HEIGHT}px` }}
         >
           <div class="sweep-row sweep-head" role="row" aria-rowindex={1}>
             <For each={columns()}>
@@ -211,7 +214,7 @@ function RunsTable(props: { sweep: SweepDetail }) {
                   aria-sort={order().column === column ? (order().descending ? 'descending' : 'ascending') : 'none'}
                 >
                   <button type="button" class="sort-button" onClick={() => sortBy(column)} title={`Sort by ${label(column)}`}>
-                    <span class="sort-label">{label(column)}</span>
+                    <span class="sort-label">{breakable(label(column))}</span>
                     <span aria-hidden="true" class="sort-mark">
                       {order().column === column ? (order().descending ? '▼' : '▲') : ''}
                     </span>
@@ -261,8 +264,8 @@ function RunRow(props: { run: SweepRun; rowIndex: number; now: number }) {
           {(value) => <StateBadge state={value().state} title={value().reason ?? undefined} />}
         </Show>
       </div>
-      <div role="cell" class="sweep-cell cell-runtime">
-        {runtime() === null ? '—' : duration(runtime())}
+      <div role="cell" class="sweep-cell cell-runtime" title={runtime() === null ? undefined : duration(runtime())}>
+        {runtime() === null ? '—' : shortDuration(runtime()!)}
       </div>
       <div role="cell" class="sweep-cell cell-exit" classList={{ 'exit-bad': (task()?.exitCode ?? 0) !== 0 }}>
         {task()?.exitCode ?? '—'}
@@ -280,7 +283,7 @@ export default function Sweep() {
   return (
     <>
       <PageHeader
-        title={sweep.value()?.name ?? `Sweep ${params.id}`}
+        title={sweep.value() ? `${sweep.value()!.name} sweep #${sweep.value()!.id}` : `Sweep ${params.id}`}
         back={sweep.value() ? { href: `/projects/${sweep.value()!.projectId}`, label: sweep.value()!.project.name } : { href: '/', label: 'Home' }}
       >
         <Show when={sweep.value()}>{(value) => <SweepStateBadge state={value().state} />}</Show>
