@@ -2,9 +2,11 @@
 // by real Hydra with their own overrides, the sweep's state from its tasks, relaunching only the failed index,
 // cancelling the pending tasks of a throttled sweep, and dependencies (afterok on a sweep; afterok on a failed job
 // never satisfied).
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../server/main.js';
 import { createTestToken, graphqlClient } from '../graphql-client.js';
@@ -145,6 +147,19 @@ describe.skipIf(!lab)('sweeps on the lab', () => {
     expect((await jobOf(blocked.id)).state).toBe('PENDING');
     const cancel = (await request(`mutation($id: Int!) { cancelJob(id: $id) { ... on MutationCancelJobSuccess { data { state } } ... on Error { message } } }`, { id: blocked.id })).cancelJob;
     expect(cancel.data.state).toBe('CANCELLED');
+  });
+
+  it("runs the README's sweep snippet: a 3-run sweep followed over SSE to its end, then its table", async () => {
+    const snippet = [...readFileSync('README.md', 'utf8').matchAll(/```python\n([\s\S]*?)```/g)].map((match) => match[1]!).find((code) => code.includes('submitSweep'))!;
+    const token = await createTestToken(running.services, { name: 'notebook-sweep' });
+    const { stdout } = await promisify(execFile)('python3', ['-c', snippet.replace('http://127.0.0.1:4000', running.url)], {
+      encoding: 'utf8',
+      timeout: 90_000,
+      env: { ...process.env, MC_TOKEN: token, MC_PROJECT: String(projectId), MC_CLUSTER: 'lab' },
+    });
+    expect(stdout).toMatch(/^sweep \d+ is job array \d+ with 3 runs$/m);
+    expect(stdout).toContain('sweep COMPLETED\nrun\tseed\tstate\texit\n');
+    for (const seed of [1, 2, 3]) expect(stdout).toMatch(new RegExp(`^${seed - 1}\t${seed}\tCOMPLETED\t0$`, 'm'));
   });
 
   it('refuses sweep syntax in a single launch, naming the override', async () => {
