@@ -12,6 +12,8 @@ interface FieldProps {
   required?: boolean;
   /** Several controls (checkboxes) under one name: the label names the group instead of one control. */
   group?: boolean;
+  /** A small control beside the label (the launch form's sweep switch), out of the control's width. */
+  aside?: JSX.Element;
   children: (attributes: { id: string; 'aria-invalid': 'true' | undefined; 'aria-describedby': string | undefined; 'aria-required': 'true' | undefined }) => JSX.Element;
 }
 
@@ -30,6 +32,13 @@ export function Field(props: FieldProps) {
   // Getters, read where the control spreads them: the control is made once and its attributes follow the error.
   // Made inside a tracked scope, it would be rebuilt on every change of the form the error is read from, and
   // whatever the user was typing into the old element (its focus, an input event on its way) lost with it.
+  const heading = () => (
+    <Show when={props.group} fallback={<label for={id()}>{label()}</label>}>
+      <span class="field-label" id={`${id()}-label`}>
+        {label()}
+      </span>
+    </Show>
+  );
   const attributes = {
     get id() {
       return id();
@@ -46,10 +55,11 @@ export function Field(props: FieldProps) {
   };
   return (
     <div class="field" classList={{ wide: props.wide }}>
-      <Show when={props.group} fallback={<label for={id()}>{label()}</label>}>
-        <span class="field-label" id={`${id()}-label`}>
-          {label()}
-        </span>
+      <Show when={props.aside} fallback={heading()}>
+        <div class="field-head">
+          {heading()}
+          {props.aside}
+        </div>
       </Show>
       {untrack(() => props.children(attributes))}
       <Show when={props.hint}>

@@ -17,9 +17,17 @@ function SweptGroupField(props: { state: LaunchState; group: HydraGroup }) {
   const ticked = () => props.state.form.sweptGroups[key()] ?? [];
   const toggle = (option: string, on: boolean) => props.state.setSweptGroup(key(), on ? [...ticked(), option] : ticked().filter((entry) => entry !== option));
   return (
-    <Field field={`groups.${key()}`} label={key()} hint="sweep: each ticked option is a run (× the other swept keys)" required={props.group.required} error={props.state.errorFor(`groups.${key()}`)} group wide>
+    <Field
+      field={`groups.${key()}`}
+      label={key()}
+      hint="sweep: each ticked option is a run (× the other swept keys)"
+      required={props.group.required}
+      error={props.state.errorFor(`groups.${key()}`)}
+      group
+      wide
+      aside={<SweepToggle name={key()} on onChange={(on) => props.state.sweepGroup(key(), on)} />}
+    >
       {(attributes) => (
-        <div class="sweep-row">
           <div {...attributes} role="group" aria-labelledby={`${attributes.id}-label`} tabindex="-1" class="choice-list swept">
             <For each={props.group.options}>
               {(option) => (
@@ -30,8 +38,6 @@ function SweptGroupField(props: { state: LaunchState; group: HydraGroup }) {
               )}
             </For>
           </div>
-          <SweepToggle name={key()} on onChange={(on) => props.state.sweepGroup(key(), on)} />
-        </div>
       )}
     </Field>
   );
@@ -61,19 +67,25 @@ function ChosenGroupField(props: { state: LaunchState; group: HydraGroup }) {
     <Show
       when={isListValued(props.group, value())}
       fallback={
-        <Field field={`groups.${key()}`} label={key()} hint={hint()} required={props.group.required} error={props.state.errorFor(`groups.${key()}`)}>
+        <Field
+          field={`groups.${key()}`}
+          label={key()}
+          hint={hint()}
+          required={props.group.required}
+          error={props.state.errorFor(`groups.${key()}`)}
+          aside={
+            <Show when={props.group.options.length > 1}>
+              <SweepToggle name={key()} on={false} onChange={(on) => props.state.sweepGroup(key(), on)} />
+            </Show>
+          }
+        >
           {(attributes) => (
-            <div class="sweep-row">
-              <Select
-                {...attributes}
-                value={typeof value() === 'string' ? (value() as string) : ''}
-                options={groupOptions(props.group, props.group.optional || props.group.default.length === 0)}
-                onValue={(option) => void props.state.setGroup(key(), option)}
-              />
-              <Show when={props.group.options.length > 1}>
-                <SweepToggle name={key()} on={false} onChange={(on) => props.state.sweepGroup(key(), on)} />
-              </Show>
-            </div>
+            <Select
+              {...attributes}
+              value={typeof value() === 'string' ? (value() as string) : ''}
+              options={groupOptions(props.group, props.group.optional || props.group.default.length === 0)}
+              onValue={(option) => void props.state.setGroup(key(), option)}
+            />
           )}
         </Field>
       }
@@ -106,9 +118,15 @@ function parameterHint(parameter: HydraParameter, added: boolean): string {
 function SweptParameterField(props: { state: LaunchState; parameter: HydraParameter }) {
   const path = () => props.parameter.path;
   return (
-    <Field field={`parameters.${path()}`} label={path()} hint={`sweep (${props.parameter.type.toLowerCase()}): a list 1,2,3 or range(start, stop, step)`} error={props.state.errorFor(`parameters.${path()}`)} wide>
+    <Field
+      field={`parameters.${path()}`}
+      label={path()}
+      hint={`sweep (${props.parameter.type.toLowerCase()}): a list 1,2,3 or range(start, stop, step)`}
+      error={props.state.errorFor(`parameters.${path()}`)}
+      wide
+      aside={<SweepToggle name={path()} on onChange={(on) => props.state.sweepParameter(path(), on)} />}
+    >
       {(attributes) => (
-        <div class="sweep-row">
           <input
             {...attributes}
             class="swept"
@@ -119,8 +137,6 @@ function SweptParameterField(props: { state: LaunchState; parameter: HydraParame
             value={props.state.form.sweptParameters[path()] ?? ''}
             onInput={(event) => props.state.setSweptParameter(path(), event.currentTarget.value)}
           />
-          <SweepToggle name={path()} on onChange={(on) => props.state.sweepParameter(path(), on)} />
-        </div>
       )}
     </Field>
   );
@@ -136,16 +152,21 @@ function ParameterField(props: { state: LaunchState; parameter: HydraParameter; 
 
 function SingleParameterField(props: { state: LaunchState; parameter: HydraParameter; added: boolean }) {
   const path = () => props.parameter.path;
-  const toggle = () => (
-    <Show when={!props.parameter.readOnly}>
-      <SweepToggle name={path()} on={false} onChange={(on) => props.state.sweepParameter(path(), on)} />
-    </Show>
-  );
   return (
-    <Field field={`parameters.${path()}`} label={path()} hint={parameterHint(props.parameter, props.added)} required={props.parameter.required} error={props.state.errorFor(`parameters.${path()}`)}>
+    <Field
+      field={`parameters.${path()}`}
+      label={path()}
+      hint={parameterHint(props.parameter, props.added)}
+      required={props.parameter.required}
+      error={props.state.errorFor(`parameters.${path()}`)}
+      aside={
+        <Show when={!props.parameter.readOnly}>
+          <SweepToggle name={path()} on={false} onChange={(on) => props.state.sweepParameter(path(), on)} />
+        </Show>
+      }
+    >
       {(attributes) =>
         props.parameter.type === 'BOOL' ? (
-          <div class="sweep-row">
           <Select
             {...attributes}
             value={String(props.state.form.parameters[path()] === true)}
@@ -156,8 +177,6 @@ function SingleParameterField(props: { state: LaunchState; parameter: HydraParam
             ]}
             onValue={(value) => props.state.setParameter(path(), value === 'true')}
           />
-          {toggle()}
-          </div>
         ) : (
           <div class="input-row">
             <input
@@ -171,7 +190,6 @@ function SingleParameterField(props: { state: LaunchState; parameter: HydraParam
               disabled={props.parameter.readOnly}
               onInput={(event) => props.state.setParameter(path(), event.currentTarget.value)}
             />
-            {toggle()}
             <Show when={props.added}>
               <button type="button" class="icon-button" aria-label={`Remove ${path()}`} onClick={() => props.state.removeParameter(path())}>
                 ×

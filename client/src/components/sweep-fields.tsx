@@ -39,7 +39,7 @@ export function SweepOverridesField(props: { state: LaunchState }) {
 export function KeptOverrides(props: { state: LaunchState }) {
   return (
     <Show when={props.state.form.overrides.length > 0}>
-      <div class="kept-overrides" data-testid="kept-overrides">
+      <div class="launch-kept-overrides" data-testid="kept-overrides">
         <p class="field-label">Overrides of the cloned run</p>
         <For each={props.state.form.overrides}>
           {(word, index) => (
@@ -63,21 +63,25 @@ export function KeptOverrides(props: { state: LaunchState }) {
 /** The sweep as the server counted it: how many runs, the throttle, and each run's overrides. */
 export function SweepSummary(props: { state: LaunchState }) {
   const preview = () => props.state.current()?.sweep ?? null;
-  const count = () => preview()?.count ?? props.state.lastCount();
-  const defaultThrottle = () => (count() !== null ? Math.min(count()!, 64) : null);
+  const shown = () => props.state.runCountShown();
+  const defaultThrottle = () => (shown() ? Math.min(shown()!.count, 64) : null);
   return (
-    <fieldset class="sweep-summary" data-testid="sweep-summary">
+    <fieldset class="launch-sweep" data-testid="sweep-summary">
       <legend>Sweep</legend>
-      <div class="sweep-count-row">
-        <p id="field-sweep" tabindex="-1" class="sweep-count" aria-live="polite" data-testid="run-count" aria-describedby={props.state.errorFor('sweep') ? 'field-sweep-error' : undefined}>
-          <Show when={count() !== null} fallback={<span class="muted">Counting runs…</span>}>
-            <strong>{runCount(count()!)}</strong>
-            <Show when={!preview()}>
-              <span class="muted"> · counting…</span>
-            </Show>
+      <div class="launch-sweep-head">
+        <p id="field-sweep" tabindex="-1" class="launch-sweep-count" aria-live="polite" data-testid="run-count" aria-describedby={props.state.errorFor('sweep') ? 'field-sweep-error' : undefined}>
+          <Show when={shown()} fallback={<span class="muted">{props.state.checking() ? 'Counting runs…' : props.state.errorFor('sweep') ? 'Not launchable as it is:' : 'Not counted yet'}</span>}>
+            {(runs) => (
+              <>
+                <strong>{runCount(runs().count)}</strong>
+                <Show when={runs().counting}>
+                  <span class="muted"> · counting…</span>
+                </Show>
+              </>
+            )}
           </Show>
         </p>
-        <Show when={preview()}>{(sweep) => <span class="muted sweep-limit">limit {sweep().limit} · one job array</span>}</Show>
+        <Show when={preview()}>{(sweep) => <span class="muted launch-sweep-limit">limit {sweep().limit} · one job array</span>}</Show>
       </div>
       <Show when={props.state.errorFor('sweep')}>
         <p class="field-error" id="field-sweep-error">
@@ -85,7 +89,7 @@ export function SweepSummary(props: { state: LaunchState }) {
         </p>
       </Show>
       <Show when={preview() && preview()!.varying.length > 0}>
-        <p class="meta sweep-varying">
+        <p class="meta launch-sweep-varying">
           varies <span class="mono">{preview()!.varying.join(' × ')}</span>
         </p>
       </Show>
@@ -103,19 +107,19 @@ export function SweepSummary(props: { state: LaunchState }) {
           )}
         </Field>
       </div>
-      <details class="sweep-runs" data-testid="sweep-runs">
+      <details class="launch-sweep-runs" data-testid="sweep-runs">
         <summary>
           Runs<Show when={preview()}>{(sweep) => <span class="muted">&nbsp;({sweep().count})</span>}</Show>
         </summary>
         <Show when={preview()} fallback={<p class="muted">No valid preview yet.</p>}>
           {(sweep) => (
-            <ol class="run-list" start="0">
+            <ol class="launch-run-list" start="0">
               <For each={sweep().runs}>
                 {(run) => (
                   <li>
-                    <span class="run-index">{run.index}</span>
-                    <span class="run-overrides mono">
-                      <For each={run.overrides}>{(override) => <span class="run-override">{override}</span>}</For>
+                    <span class="launch-run-index">{run.index}</span>
+                    <span class="launch-run-overrides mono">
+                      <For each={run.overrides}>{(override) => <span class="launch-run-override">{override}</span>}</For>
                     </span>
                   </li>
                 )}
@@ -171,7 +175,7 @@ export function RunAfter(props: { state: LaunchState }) {
           <span class="muted">&nbsp;({props.state.form.dependsOn.length})</span>
         </Show>
       </summary>
-      <ul class="dependency-list">
+      <ul class="launch-dependencies">
         <For each={props.state.form.dependsOn}>
           {(dependency, index) => (
             <li>

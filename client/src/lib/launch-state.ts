@@ -231,7 +231,8 @@ export function createLaunchState(options: {
   const fieldOf = (error: unknown) => (error instanceof ApiError ? formFieldOf(error.field, form) : null);
   const [checked, setChecked] = createSignal<Checked | null>(null);
   const [checking, setChecking] = createSignal(false);
-  const [serverError, setServerError] = createSignal<{ field: string | null; message: string } | null>(null);
+  /** The server's refusal: `field` as the form names it, `named` as the server did (its message starts with it). */
+  const [serverError, setServerError] = createSignal<{ field: string | null; named?: string | null; message: string } | null>(null);
   const [recheck, setRecheck] = createSignal(0);
   /** The last run count the server gave: shown while the next one is counted, so the number does not flicker. */
   const [lastCount, setLastCount] = createSignal<number | null>(null);
@@ -262,7 +263,7 @@ export function createLaunchState(options: {
     } catch (error) {
       if (mine !== sequence) return null;
       setChecked(null);
-      setServerError({ field: fieldOf(error), message: errorMessage(error) });
+      setServerError({ field: fieldOf(error), named: error instanceof ApiError ? error.field : null, message: errorMessage(error) });
       return null;
     } finally {
       if (mine === sequence) setChecking(false);
@@ -293,7 +294,7 @@ export function createLaunchState(options: {
     const local = translation()?.errors[field];
     if (local) return local;
     const server = serverError();
-    return server && server.field === field ? messageForField(server.message, field) : null;
+    return server && server.field === field ? messageForField(server.message, server.named ?? field) : null;
   };
   /** A server error about no field the form shows. */
   const generalError = () => {
@@ -304,6 +305,12 @@ export function createLaunchState(options: {
   const missing = createMemo(() => missingRequired(translation()?.errors ?? {}));
   /** The current check, if it is of the form as it is now. */
   const current = () => (checked() && checked()!.key === inputKey() ? checked() : null);
+  /** The runs of the sweep as it is now; while it is being counted, the last count (marked so). */
+  const runCountShown = (): { count: number; counting: boolean } | null => {
+    const sweep = current()?.sweep;
+    if (sweep) return { count: sweep.count, counting: false };
+    return checking() && lastCount() !== null ? { count: lastCount()!, counting: true } : null;
+  };
   const checkStatus = () =>
     checking()
       ? 'Checking with the server…'
@@ -368,7 +375,7 @@ export function createLaunchState(options: {
       options.onLaunched(job);
     } catch (error) {
       if (error instanceof ApiError && error.kind === 'typed') {
-        setServerError({ field: fieldOf(error), message: error.message });
+        setServerError({ field: fieldOf(error), named: error.field, message: error.message });
         if (previewIsStale(error.field)) {
           // The held preview is spent too: a tap before the new one arrives previews first instead of resending it.
           setChecked(null);
@@ -472,7 +479,7 @@ export function createLaunchState(options: {
     setSweptParameter,
     sweepGroup,
     setSweptGroup,
-    lastCount,
+    runCountShown,
     current,
     addDependency,
     setDependencyKind,

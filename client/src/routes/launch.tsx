@@ -210,7 +210,7 @@ export default function Launch() {
               </p>
             </Show>
             <button type="submit" class="button primary" disabled={state.submitting() || !canChange()}>
-              {state.submitting() ? 'Launching…' : `Launch ${state.sweeping() && state.lastCount() !== null ? `${runCount(state.lastCount()!)} ` : ''}on ${state.form.cluster || 'cluster'}`}
+              {state.submitting() ? 'Launching…' : `Launch ${state.sweeping() && state.runCountShown() ? `${runCount(state.runCountShown()!.count)} ` : state.sweeping() ? 'sweep ' : ''}on ${state.form.cluster || 'cluster'}`}
             </button>
           </div>
         </form>
