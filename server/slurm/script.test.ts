@@ -1,9 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { jobPaths } from './layout.js';
+import { runListText } from './jobs.js';
+import { jobPaths, taskDirOf } from './layout.js';
 import { renderScript, sbatchDirectives, type ScriptInput } from './script.js';
 
 const template = readFileSync(new URL('../../config/sbatch.template.sh', import.meta.url), 'utf8');
@@ -104,5 +105,35 @@ describe('renderScript', () => {
     expect(code).toBe(143);
     expect(readFileSync(join(jobDir, 'events/signalled'), 'utf8')).toMatch(/ TERM\n$/);
     expect(readFileSync(join(jobDir, 'events/finished'), 'utf8')).toMatch(/ 143\n$/);
+  });
+
+  it("runs a job array's task with its own overrides from the run list, its own output and events, never through a shell's parsing", () => {
+    const jobDir = mkdtempSync(join(tmpdir(), 'mc script array '));
+    mkdirSync(jobPaths(jobDir).code);
+    const hostile = ['note=$(touch /tmp/mc-pwned)', "quote='a b'", 'glob=*', 'multi word', 'semi=;exit 9', 'dollar=$HOME', 'back=`id`'];
+    const runs = new Map([0, 1, 2].map((index) => [index, index === 1 ? [...hostile, 'hydra.job.num=1'] : [`seed=${index}`, `hydra.job.num=${index}`]]));
+    writeFileSync(jobPaths(jobDir).overrides, runListText(runs));
+    for (const index of [0, 1, 2]) mkdirSync(jobPaths(taskDirOf(jobDir, index)).events, { recursive: true });
+    const script = renderScript(template, { ...input, modules: [], condaEnv: null, installEditable: false, setup: [], jobDir, arrayTasks: true, command: ['printf', '<%s>\\n', 'base'] });
+    expect(script).toContain(`#SBATCH --output=${jobDir}/tasks/%a/output.log`);
+
+    const task = spawnSync('bash', ['-c', script], { encoding: 'utf8', env: { ...process.env, SLURM_JOB_ID: '43', SLURM_ARRAY_JOB_ID: '42', SLURM_ARRAY_TASK_ID: '1' } });
+    expect(task.status).toBe(0);
+    // printf prints each argv word it got between <>: exactly the words of task 1, in order, untouched.
+    expect(task.stdout.split('\n').filter((line) => line.startsWith('<'))).toEqual(['<base>', ...hostile.map((word) => `<${word}>`), '<hydra.job.num=1>']);
+    expect(task.stdout).toContain('mission-control: task 1 of array 42 runs with');
+    expect(readFileSync(join(taskDirOf(jobDir, 1), 'events/started'), 'utf8')).toMatch(/^\d+ \S+ 43\n$/);
+    expect(readFileSync(join(taskDirOf(jobDir, 1), 'events/finished'), 'utf8')).toMatch(/ 0\n$/);
+    expect(readdirSync(jobPaths(taskDirOf(jobDir, 0)).events)).toEqual([]);
+
+    const last = spawnSync('bash', ['-c', script], { encoding: 'utf8', env: { ...process.env, SLURM_ARRAY_TASK_ID: '2' } });
+    expect(last.stdout.split('\n').filter((line) => line.startsWith('<'))).toEqual(['<base>', '<seed=2>', '<hydra.job.num=2>']);
+  });
+
+  it('refuses a run list word that would shift the tasks after it', () => {
+    expect(() => runListText(new Map([[0, ['a=1', '']]]))).toThrow(/empty or NUL/);
+    expect(() => runListText(new Map([[0, ['a=1\u0000b']]]))).toThrow(/empty or NUL/);
+    // A missing index still ends its (empty) list, so the tasks after it keep their place.
+    expect(runListText(new Map([[0, ['a=1']], [2, ['c=3']]]))).toBe('a=1\0\0\0c=3\0\0');
   });
 });
