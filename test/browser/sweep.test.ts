@@ -19,6 +19,8 @@ describe.skipIf(!ready)('the sweep screen against the lab', () => {
   let context: BrowserContext;
   let page: Page;
   let sweepId: number;
+  /** The single job launched beside the sweep (it waits for a failed task): the only job row lists may show. */
+  let singleJobId: number | undefined;
 
   // The whole page, or (a thousand rows) what the phone's screen shows at a scroll position.
   const shot = async (name: string, options: { scrollY?: number } = {}) => {
@@ -117,15 +119,35 @@ describe.skipIf(!ready)('the sweep screen against the lab', () => {
     await expect.poll(() => page.getByRole('button', { name: 'Relaunch failed (3)' }).isVisible(), { timeout: 15_000 }).toBe(true);
   });
 
+  it('says plainly that a job waiting for the success of a failed task will never start, with its cancel button', async () => {
+    const failedTaskId = Number((await page.locator('.sweep-body [data-index="1"] a.row-link').getAttribute('href'))!.split('/').pop());
+    const submitted = await app.request(
+      `mutation($input: JobInput!) { submitJob(input: $input) { __typename ... on MutationSubmitJobSuccess { data { id } } ... on Error { message } } }`,
+      { input: { projectId: app.projectId, cluster: 'lab', primary: 'train', memory: '200M', timeLimit: '5:00', description: 'evaluate', dependsOn: [{ jobId: failedTaskId, kind: 'AFTEROK' }] } },
+    );
+    expect(submitted.submitJob.__typename, submitted.submitJob.message).toBe('MutationSubmitJobSuccess');
+    singleJobId = submitted.submitJob.data.id;
+    await page.goto(`${app.url}/jobs/${singleJobId}`);
+    await expect.poll(() => page.getByTestId('depends-on').textContent(), { timeout: 15_000 }).toBe(`job ${failedTaskId} (afterok)`);
+    await expect
+      .poll(() => page.getByTestId('never-satisfied').textContent().catch(() => null), { timeout: 60_000, interval: 1000 })
+      .toBe(`This job will never start: job ${failedTaskId} failed and this job waits for its success (afterok). Cancel it, or launch it again without that dependency.`);
+    await shot('never-satisfied');
+    await page.getByRole('button', { name: 'Cancel job' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel job' }).click();
+    await expect.poll(() => page.locator('.page-title-row [data-state]').getAttribute('data-state'), { timeout: 30_000 }).toBe('CANCELLED');
+  });
+
   it('shows the sweep as one line on Home and on its project, never its tasks as job rows', async () => {
     await page.goto(`${app.url}/`);
     const line = page.locator(`[data-sweep-id="${sweepId}"]`);
     await expect.poll(() => line.getByTestId('sweep-counts').textContent(), { timeout: 15_000 }).toBe('3 ✓ 3 ✕');
-    expect(await page.locator('.home-projects .job-row:not(.sweep-line)').count()).toBe(0);
+    const jobRowIds = (selector: string) => page.locator(selector).evaluateAll((elements) => elements.map((element) => Number(element.getAttribute('data-job-id'))));
+    expect(await jobRowIds('.home-projects .job-row[data-job-id]')).toEqual(singleJobId ? [singleJobId] : []);
     await shot('home');
     await page.goto(`${app.url}/projects/${app.projectId}`);
     await expect.poll(() => page.locator(`[data-sweep-id="${sweepId}"]`).count(), { timeout: 15_000 }).toBe(1);
-    expect(await page.locator('[aria-label="Jobs"] .job-row').count()).toBe(0);
+    await expect.poll(() => jobRowIds('[aria-label="Jobs"] .job-row[data-job-id]'), { timeout: 15_000 }).toEqual(singleJobId ? [singleJobId] : []);
     await page.locator(`[data-sweep-id="${sweepId}"] a`).click();
     await expect.poll(() => new URL(page.url()).pathname).toBe(`/sweeps/${sweepId}`);
   });
