@@ -1,6 +1,7 @@
 // The launch form as a sweep, in Debian's Chromium at phone size against the real server and the lab: seed swept
 // 1,2,3 and the model group swept resnet+vit count 6 runs live, launch ONE job array and land on the sweep's screen;
-// a clone of that sweep switches the same fields on again; a single launch waits for it with afterok. On the way:
+// a clone of that sweep switches the same fields on again; a single launch waits for it with afterok; a clone of
+// one of its tasks keeps the task's own override. On the way:
 // a group change keeps the other parameters' inputs (the element the user types in is not replaced). Screenshots at
 // 390 px, light and dark, go to MC_SCREENS (default test-results/browser/).
 import { mkdirSync } from 'node:fs';
@@ -41,7 +42,7 @@ describe.skipIf(!ready)('the launch form launches a sweep', () => {
     await page.emulateMedia({ colorScheme: 'light' });
   };
   const sweep = async (id: number) =>
-    (await app.request(`query($id: Int!) { sweep(id: $id) { ... on QuerySweepSuccess { data { id size arrayJobId definition runs { index overrides task { slurmJobId } } } } ... on Error { message } } }`, { id })).sweep.data;
+    (await app.request(`query($id: Int!) { sweep(id: $id) { ... on QuerySweepSuccess { data { id size arrayJobId definition runs { index overrides task { id slurmJobId } } } } ... on Error { message } } }`, { id })).sweep.data;
 
   beforeAll(async () => {
     app = await startAppServer(lab!, { tokenName: 'sweep-phone', withProject: true });
@@ -150,5 +151,22 @@ describe.skipIf(!ready)('the launch form launches a sweep', () => {
     const { arrayJobId } = await sweep(sweepId);
     expect(await page.getByTestId('script-preview').textContent()).toContain(`--dependency=afterok:${arrayJobId}`);
     await shots('run-after', '[data-testid="run-after"]');
+  });
+
+  it('clones a task with its own overrides shown, editable, and sent', async () => {
+    const { runs } = await sweep(sweepId);
+    const task = runs[5].task.id;
+    await open(`/projects/${app.projectId}/launch?clone=${task}`);
+    await expect.poll(() => page.getByTestId('clone-banner').textContent(), { timeout: 20_000 }).toContain(`Clone of job #${task}`);
+    // The run's group value is its group choice; its other value is kept as its own override.
+    expect(await control('groups.model').inputValue()).toBe('vit');
+    expect(await control('overrides.0').inputValue()).toBe('seed=3');
+    await control('overrides.0').fill('seed=4');
+    await expect.poll(() => page.getByTestId('check-status').textContent(), { timeout: 15_000 }).toContain('Checked');
+    await page.getByText('Script preview').click();
+    const script = (await page.getByTestId('script-preview').textContent())!;
+    expect(script).toContain('seed=4');
+    expect(script).toContain('model=vit');
+    await shots('task-clone', '[data-testid="kept-overrides"]');
   });
 });
