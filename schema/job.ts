@@ -409,11 +409,16 @@ builder.subscriptionFields((t) => ({
   jobUpdated: t.field({
     type: Job,
     description: 'A job whose state, reason, exit code, nodes or W&B link changed; never sent for nothing, and no subscriber causes a remote command.',
-    args: { projectId: t.arg.int(), jobIds: t.arg.intList() },
+    args: { projectId: t.arg.int(), jobIds: t.arg.intList(), sweepId: t.arg.int({ description: "Only this sweep's tasks." }) },
     subscribe: (_root, args, ctx) =>
       pipe(
         ctx.services.events.subscribe('job:updated'),
-        filter((job) => (args.projectId == null || job.projectId === args.projectId) && (!args.jobIds?.length || args.jobIds.includes(job.id))),
+        filter(
+          (job) =>
+            (args.projectId == null || job.projectId === args.projectId) &&
+            (!args.jobIds?.length || args.jobIds.includes(job.id)) &&
+            (args.sweepId == null || job.sweepId === args.sweepId),
+        ),
       ),
     resolve: (job) => job,
   }),

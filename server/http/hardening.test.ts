@@ -129,7 +129,7 @@ describe('query limits', () => {
     // By a path in a variable: the client is type-checked by its own tsconfig (bundler resolution), not this one.
     const clientModule = '../../client/src/api/client.ts';
     const { declaredDocuments } = (await import(clientModule)) as { declaredDocuments: () => string[] };
-    await Promise.all(['clusters', 'jobs', 'launch', 'projects', 'push', 'session'].map((module) => import(`../../client/src/api/${module}.ts`)));
+    await Promise.all(['clusters', 'jobs', 'launch', 'projects', 'push', 'session', 'sweeps'].map((module) => import(`../../client/src/api/${module}.ts`)));
     vi.unstubAllGlobals();
     const readme = readFileSync('README.md', 'utf8');
     const snippet = [...readme.matchAll(/(?:graphql\(|query = )'([^']+)'/g)].map((match) => match[1]!);

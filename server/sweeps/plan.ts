@@ -60,6 +60,17 @@ export async function planRuns(base: LaunchBase, input: LaunchInput, definition:
   // The raw overrides' single values keep their place (before the runs' values) as words: text re-joined could split
   // a value with a space in it.
   const shared: LaunchInput = rawSweeps.length === 0 ? input : { ...input, rawOverrides: '', overrides: [...raw.filter((override) => !rawSweeps.includes(override)).map(formatOverride), ...(input.overrides ?? [])] };
+  // The sweep's own overrides are refused on `sweep.<key>` (or `sweep.<index>` when not even the key can be read);
+  // planSweep names those typed among the raw overrides `rawOverrides`.
+  definition.forEach((text, index) => {
+    try {
+      parseOverride(text);
+    } catch (error) {
+      if (!(error instanceof OverrideParseError)) throw error;
+      const key = /^[+~]*([A-Za-z_][\w./@-]*)=/.exec(text)?.[1];
+      throw new ValidationError(key ? `sweep.${key}` : `sweep.${index}`, error.message);
+    }
+  });
   const params = hydra ? sweeperParams(hydra.sweeperParams) : null;
   const plan = planSweep([...definition, ...rawSweeps.map(formatOverride)], {
     limit,

@@ -56,7 +56,7 @@ const JOBS = graphql(
 );
 const JOB_UPDATED = graphql(
   `
-  subscription JobUpdated($projectId: Int, $jobIds: [Int!]) { jobUpdated(projectId: $projectId, jobIds: $jobIds) { ...JobSummary } }
+  subscription JobUpdated($projectId: Int, $jobIds: [Int!], $sweepId: Int) { jobUpdated(projectId: $projectId, jobIds: $jobIds, sweepId: $sweepId) { ...JobSummary } }
 `,
   [JobSummaryFields],
 );
@@ -141,7 +141,7 @@ export async function fetchJobs(filter: JobFilter, first = 50, after: string | n
 }
 
 /** Every jobUpdated of the given scope (all jobs when both are omitted). */
-export function onJobUpdated(scope: { projectId?: number; jobIds?: number[] }, handler: (job: JobSummary) => void): () => void {
+export function onJobUpdated(scope: { projectId?: number; jobIds?: number[]; sweepId?: number }, handler: (job: JobSummary) => void): () => void {
   return subscribe(JOB_UPDATED, scope, (data) => handler(data.jobUpdated));
 }
 

@@ -141,10 +141,9 @@ export function createSweepLive(id: () => number | null) {
       const sweepId = id();
       if (sweepId === null) return;
       const stopSweep = onSweepUpdated({ sweepIds: [sweepId] }, (sweep) => update((current) => ({ ...current, ...sweep })));
-      // jobUpdated scopes by project or by job ids, not by sweep, and the project is known only after the read: every
-      // job's changes, kept when they are this sweep's (subscribing before the read is what loses none of them).
-      const stopTasks = onJobUpdated({}, (job) => {
-        if (job.sweepId === sweepId && job.arrayIndex !== null) update((current) => ({ ...current, runs: applyTaskUpdate(current.runs, job.arrayIndex!, job) }));
+      // Subscribed before the read, so no task change is lost.
+      const stopTasks = onJobUpdated({ sweepId }, (job) => {
+        if (job.arrayIndex !== null) update((current) => ({ ...current, runs: applyTaskUpdate(current.runs, job.arrayIndex!, job) }));
       });
       return () => {
         stopSweep();
