@@ -197,6 +197,12 @@ export function createSweepService({ orm, clusters, projects, events, jobs, poll
     return [...new Set(tasks.map((task) => arrayJobIdOf(task.slurmJobId!)))];
   }
 
+  /** The array of the sweep's first task SLURM got (as submitArray sets it: the first submission SLURM took). */
+  async function firstArrayOf(em: EntityManager, sweep: Sweep): Promise<string | null> {
+    const task = await em.findOne(Job, { sweepId: sweep.id, slurmJobId: { $ne: null } }, { orderBy: { id: 'asc' } });
+    return task ? arrayJobIdOf(task.slurmJobId!) : null;
+  }
+
   // Recounting on task changes: the poller and the lifecycle watcher change tasks as jobs; the sweep follows.
   const dueRecounts = new Set<number>();
   let recountTimer: NodeJS.Timeout | null = null;
@@ -211,6 +217,9 @@ export function createSweepService({ orm, clusters, projects, events, jobs, poll
     for (const sweep of await em.find(Sweep, { id: { $in: ids } })) {
       const change = sweepChangeOf(sweep);
       await recount(em, sweep);
+      // A submission whose sbatch answer was lost (the server died) had its tasks adopted by the recovery of launches
+      // (jobs/submit.ts), which sets tasks only: the sweep's array is the first one its tasks were adopted from.
+      sweep.arrayJobId ??= await firstArrayOf(em, sweep);
       await saveAndAnnounceSweep(em, events, change);
     }
   }
@@ -359,6 +368,7 @@ export function createSweepService({ orm, clusters, projects, events, jobs, poll
         await saveAndAnnounce(em, events, tasks.map((job) => ({ job, before: null })));
         await recount(em, sweep);
         await saveAndAnnounceSweep(em, events, change);
+        await onSubmitPhase?.('stored', tag);
         await submitArray(em, sweep, tasks, { tag, dir, cloneUrl: project.cloneUrl, repoDir: projectRepoDir(workspaceOfJobDir(firstDir), project), script, runs: sweep.runs });
       } finally {
         hold.release();
