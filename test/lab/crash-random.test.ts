@@ -10,6 +10,9 @@
 // from the trace. Restarts are warm (test/lab/crash-server.ts has its modules loaded already), so the new server looks
 // up interrupted launches while the killed one's remote commands may still be finishing. Jobs are held
 // (#SBATCH --hold) so that 50 launches take no lab resources.
+//
+// A second suite kills a sweep's submission (and a relaunch of its failed tasks) at each of those steps in turn: see
+// 'a sweep submission killed at each step' below (~25 s; select it with -t sweep).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -132,6 +135,23 @@ function spareServer(configPath: string, dataDir: string, trace: string): Promis
   }));
 }
 
+/**
+ * The servers of one data directory, one after the other: each call starts a warm one (the previous was killed) and
+ * loads the next. Every process, waiting ones too, is kept in `servers` to be killed at the end.
+ */
+function serverLane(configPath: string, dataDir: string, trace: string, servers: Server[], restartMs: number[] = []): () => Promise<Server> {
+  let spare = spareServer(configPath, dataDir, trace);
+  return async () => {
+    const restartedAt = Date.now();
+    const next = await (await spare).start();
+    restartMs.push(Date.now() - restartedAt);
+    servers.push(next);
+    spare = spareServer(configPath, dataDir, trace);
+    void spare.then((waiting) => servers.push({ child: waiting.child, url: '', exited: Promise.resolve(null) }));
+    return next;
+  };
+}
+
 /** A command on the lab that runs until its stdin is closed (ssh's own stdin: closing it ends the remote `cat`). */
 function holdOnLab(lab: Lab, script: string): ChildProcess {
   const ssh = ['-i', lab.identityFile, '-p', String(lab.port), '-o', `UserKnownHostsFile=${lab.knownHostsFile}`, '-o', 'BatchMode=yes', `${lab.user}@${lab.host}`, script];
@@ -175,16 +195,7 @@ describe.skipIf(!lab)(`submitJob killed at random points (${LANES} servers × ${
         const trace = join(dir, 'submit-trace.txt');
         const token = await createTokenInDataDir(dataDir);
         writeFileSync(trace, '');
-        let spare = spareServer(configPath, dataDir, trace);
-        const restart = async () => {
-          const restartedAt = Date.now();
-          const next = await (await spare).start();
-          restartMs.push(Date.now() - restartedAt);
-          servers.push(next);
-          spare = spareServer(configPath, dataDir, trace);
-          void spare.then((waiting) => servers.push({ child: waiting.child, url: '', exited: Promise.resolve(null) }));
-          return next;
-        };
+        const restart = serverLane(configPath, dataDir, trace, servers, restartMs);
         let server = await restart();
         const request = () => graphqlClient(server.url, token);
         const added = await request()(`mutation($path: String!) { addProject(localPath: $path) { ... on MutationAddProjectSuccess { data { id } } ... on Error { message } } }`, { path: repo.work });
@@ -327,4 +338,184 @@ describe.skipIf(!lab)(`submitJob killed at random points (${LANES} servers × ${
       }),
     );
   }, 600_000);
+});
+
+// Sweeps: one submission stores the sweep and every task (SUBMITTING, the submission's tag in the array's working
+// directory) before its one sbatch --array. The server is killed at each step of a sweep's submission, and of a
+// relaunch of its failed tasks, and restarted warm: afterwards SLURM has at most one array per submission directory,
+// and every task of it is adopted as <array>_<index>, or all of them are SUBMIT_FAILED when SLURM never got it; the
+// sweep shows what its tasks do and ends counted right. Tasks run (not held): a sweep must end as its runs did.
+const SWEEP = 'id tag state arrayJobId retries endedAt counts { state count } runs { index task { id state slurmJobId submitError } }';
+interface CrashedSweep {
+  id: number;
+  tag: string;
+  state: string;
+  arrayJobId: string | null;
+  retries: number;
+  endedAt: string | null;
+  counts: Array<{ state: string; count: number }>;
+  runs: Array<{ index: number; task: { id: number; state: string; slurmJobId: string | null; submitError: string | null } }>;
+}
+const countsOf = (sweep: CrashedSweep) => Object.fromEntries(sweep.counts.map(({ state, count }) => [state, count]));
+
+describe.skipIf(!lab)('a sweep submission killed at each step', () => {
+  const servers: Server[] = [];
+  const workspace = `mc-crash-sweeps-${RUN}`;
+  afterAll(async () => {
+    for (const server of servers) server.child.kill('SIGKILL');
+    for (const server of servers) await server.exited;
+    onLab(lab!, `squeue -h -t all -u ${lab!.user} -o '%i|%Z' | awk -F'|' 'index($2, "/${workspace}/") { print $1 }' | xargs -r scancel; rm -rf ~/${workspace}`);
+  });
+
+  /** The job arrays (or jobs) SLURM has, queued or in accounting, whose working directory is this submission's. */
+  function arraysOf(submissionTag: string): string[] {
+    const listing = onLab(lab!, `squeue -h -t all -u ${lab!.user} -o '%i|%Z'; sacct -X -n -P -S now-1hour -u ${lab!.user} -o JobID,WorkDir`).stdout;
+    const ours = listing.split('\n').filter((line) => line.split('|')[1] === `${home}/${workspace}/jobs/${submissionTag}/code`);
+    return [...new Set(ours.map((line) => line.split('|')[0]!.replace(/_.*/, '')))];
+  }
+  let home = '';
+
+  it('adopts every task of the one array SLURM got, or fails them all when it got none', async () => {
+    const started = Date.now();
+    home = onLab(lab!, 'printf %s "$HOME"').stdout;
+    const repo = createFixtureRepo(lab!.user);
+    const dir = mkdtempSync(join(tmpdir(), 'mc-crash-sweeps-'));
+    const configPath = join(dir, 'clusters.yaml');
+    writeFileSync(configPath, stringify({ clusters: { lab: { ...labClusterEntry(lab!), workspace: `~/${workspace}` } } }));
+    const dataDir = join(dir, 'data');
+    const trace = join(dir, 'submit-trace.txt');
+    writeFileSync(trace, '');
+    const token = await createTokenInDataDir(dataDir);
+    const restart = serverLane(configPath, dataDir, trace, servers);
+    let server = await restart();
+    const request = () => graphqlClient(server.url, token);
+    const added = await request()(`mutation($path: String!) { addProject(localPath: $path) { ... on MutationAddProjectSuccess { data { id } } ... on Error { message } } }`, { path: repo.work });
+    const projectId: number = added.addProject.data.id;
+    const job = { projectId, cluster: 'lab', primary: 'train', memory: '100M', timeLimit: '2:00', parameters: [{ path: 'sleep_seconds', value: 1 }] };
+    const submitSweep = (sweep: string[], tag: string) => () =>
+      request()(`mutation($input: SweepInput!, $tag: String) { submitSweep(input: $input, tag: $tag) { __typename ... on Error { message } } }`, { input: { job, sweep }, tag });
+    const relaunch = (id: number) => () => request()(`mutation($id: Int!) { relaunchFailedTasks(id: $id) { __typename ... on Error { message } } }`, { id });
+    const sweeps = async () => (await request()<{ sweeps: { nodes: CrashedSweep[] } }>(`{ sweeps(first: 50) { nodes { ${SWEEP} } } }`)).sweeps.nodes;
+    const sweepOf = async (tag: string) => (await sweeps()).find((sweep) => sweep.tag === tag);
+    /** The sweep once the restart's lookup is over: no task SUBMITTING, and the sweep counted again (per burst). */
+    const recovered = async (tag: string) => {
+      let sweep: CrashedSweep | undefined;
+      const submitting = (found: CrashedSweep) => [...found.runs.map((run) => run.task.state), ...found.counts.map((entry) => entry.state)].filter((state) => state === 'SUBMITTING').length;
+      await expect.poll(async () => (sweep = await sweepOf(tag)) && submitting(sweep), { timeout: 30_000, interval: 200 }).toBe(0);
+      return sweep!;
+    };
+    const ended = async (tag: string) => {
+      let sweep: CrashedSweep | undefined;
+      await expect.poll(async () => (sweep = await sweepOf(tag))?.endedAt ?? null, { timeout: 90_000, interval: 1000 }).not.toBeNull();
+      return sweep!;
+    };
+
+    /**
+     * Sends a submission and kills the server when it reports `step` (while it pauses there; `beforeKill` may wait
+     * for more), then restarts it. The submission's tag, from the trace: for a relaunch the server makes it.
+     */
+    async function killAt(step: string, send: () => Promise<unknown>, { beforeKill, beforeRestart }: { beforeKill?: (tag: string) => Promise<void>; beforeRestart?: (tag: string) => void } = {}): Promise<string> {
+      const from = readFileSync(trace, 'utf8').length;
+      let answer: unknown = null;
+      const sent = send().then((result) => (answer = result), (error: Error) => error.message);
+      let tag: string | undefined;
+      for (const deadline = Date.now() + 60_000; !(tag = new RegExp(`^(\\S+) ${step} `, 'm').exec(readFileSync(trace, 'utf8').slice(from))?.[1]); ) {
+        if (answer !== null || Date.now() > deadline) throw new Error(`no ${step} reported; answered ${JSON.stringify(answer)}\n${server.output?.().slice(-3000)}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await beforeKill?.(tag);
+      server.child.kill('SIGKILL');
+      expect(await server.exited).toBe('SIGKILL');
+      await sent;
+      expect(answer, `the server answered before it was killed at ${step}`).toBeNull();
+      beforeRestart?.(tag);
+      server = await restart();
+      return tag;
+    }
+
+    // Killed before anything was stored: no sweep, nothing in SLURM.
+    const beforeInsert = newTag();
+    await killAt('prepared', submitSweep(['seed=1,2'], beforeInsert));
+    expect(await sweepOf(beforeInsert)).toBeUndefined();
+    expect(arraysOf(beforeInsert)).toEqual([]);
+
+    // Stored, sbatch not run: every task SUBMIT_FAILED, the sweep failed and ended, nothing in SLURM.
+    const beforeSbatch = newTag();
+    await killAt('stored', submitSweep(['seed=1,2,3'], beforeSbatch));
+    const neverSubmitted = await recovered(beforeSbatch);
+    expect(neverSubmitted.runs.map((run) => run.task.state)).toEqual(['SUBMIT_FAILED', 'SUBMIT_FAILED', 'SUBMIT_FAILED']);
+    expect(neverSubmitted.runs.every((run) => run.task.slurmJobId === null && run.task.submitError)).toBe(true);
+    expect(neverSubmitted).toMatchObject({ state: 'FAILED', arrayJobId: null, counts: [{ state: 'SUBMIT_FAILED', count: 3 }] });
+    expect(neverSubmitted.endedAt).not.toBeNull();
+    expect(arraysOf(beforeSbatch)).toEqual([]);
+
+    // Killed while the remote submit script runs, held at the project's repository lock: the restart's lookup waits
+    // for it (the launch's lock), the script goes on to sbatch once let go, and the lookup finds its array.
+    const repoLock = `~/${workspace}/repos/ml-project-${projectId}.git.lock`;
+    const holder = spawn('ssh', ['-i', lab!.identityFile, '-p', String(lab!.port), '-o', `UserKnownHostsFile=${lab!.knownHostsFile}`, '-o', 'BatchMode=yes', `${lab!.user}@${lab!.host}`, `mkdir -p ~/${workspace}/repos && flock ${repoLock} sh -c 'echo held; cat'`], { stdio: ['pipe', 'pipe', 'inherit'] });
+    await new Promise((resolve) => holder.stdout!.once('data', resolve));
+    const duringSbatch = newTag();
+    await killAt('sbatch', submitSweep(['seed=1,2,3'], duringSbatch), {
+      beforeKill: async (tag) => {
+        await expect.poll(() => onLab(lab!, `test -e ~/${workspace}/jobs/${tag}/submit.lock`).status, { timeout: 10_000, interval: 100 }).toBe(0);
+      },
+    });
+    // The lookup is waiting for the launch's lock (its `flock 8` holds the submission's submit.lock as fd 8).
+    const lookupWaits = `for p in $(pgrep -u "$(id -un)" -x flock); do readlink /proc/$p/fd/8; done 2>/dev/null | grep -c /jobs/${duringSbatch}/submit.lock`;
+    await expect.poll(() => onLab(lab!, lookupWaits).stdout.trim(), { timeout: 10_000, interval: 100 }).toBe('1');
+    holder.stdin!.end();
+
+    // Killed after sbatch answered, before the ids were saved; and the `submitted` file is gone too (as when the
+    // remote script died before it was written), so the array is found by its working directory in the queue.
+    const afterSbatch = newTag();
+    await killAt('answered', submitSweep(['exit_code=0,0,3'], afterSbatch), {
+      beforeRestart: (tag) => expect(onLab(lab!, `rm ~/${workspace}/jobs/${tag}/submitted`).status).toBe(0),
+    });
+
+    for (const [tag, size] of [[duringSbatch, 3], [afterSbatch, 3]] as const) {
+      const sweep = await recovered(tag);
+      const [array, ...more] = arraysOf(tag);
+      expect(more, `one array for ${tag}`).toEqual([]);
+      expect(sweep.runs.map((run) => run.task.slurmJobId)).toEqual(Array.from({ length: size }, (_, index) => `${array}_${index}`));
+      for (const run of sweep.runs) expect(run.task.state).toMatch(/^(PENDING|RUNNING|COMPLETED|FAILED)$/);
+      expect(sweep.arrayJobId, 'the sweep shows the array its tasks were adopted from').toBe(array);
+      expect(sweep.state).toMatch(/^(PENDING|RUNNING|COMPLETED|COMPLETED_WITH_FAILURES)$/);
+    }
+    const completed = await ended(duringSbatch);
+    expect(completed).toMatchObject({ state: 'COMPLETED', counts: [{ state: 'COMPLETED', count: 3 }] });
+    const withFailure = await ended(afterSbatch);
+    expect(withFailure.state).toBe('COMPLETED_WITH_FAILURES');
+    expect(countsOf(withFailure)).toEqual({ COMPLETED: 2, FAILED: 1 });
+    const failedTask = withFailure.runs[2]!.task;
+
+    // Its failed task relaunched, killed before sbatch: the retry SUBMIT_FAILED, no array from the relaunch.
+    const relaunchNotSubmitted = await killAt('stored', relaunch(withFailure.id));
+    const afterFirstRelaunch = await recovered(afterSbatch);
+    expect(afterFirstRelaunch.retries).toBe(1);
+    expect(afterFirstRelaunch.runs[2]!.task).toMatchObject({ state: 'SUBMIT_FAILED', slurmJobId: null });
+    expect(afterFirstRelaunch.runs[2]!.task.id).not.toBe(failedTask.id);
+    expect(afterFirstRelaunch.runs.slice(0, 2)).toEqual(withFailure.runs.slice(0, 2));
+    expect(afterFirstRelaunch.state).toBe('COMPLETED_WITH_FAILURES');
+    expect(countsOf(afterFirstRelaunch)).toEqual({ COMPLETED: 2, SUBMIT_FAILED: 1 });
+    expect(arraysOf(relaunchNotSubmitted)).toEqual([]);
+
+    // Relaunched again, killed after sbatch answered: the retry adopted from the relaunch's one array, and it fails
+    // again as it must (exit_code=3), counted as such.
+    const relaunchAnswered = await killAt('answered', relaunch(withFailure.id));
+    const afterSecondRelaunch = await recovered(afterSbatch);
+    const [relaunchArray, ...moreRelaunchArrays] = arraysOf(relaunchAnswered);
+    expect(moreRelaunchArrays).toEqual([]);
+    expect(afterSecondRelaunch.retries).toBe(2);
+    expect(afterSecondRelaunch.runs[2]!.task.slurmJobId).toBe(`${relaunchArray}_2`);
+    expect(afterSecondRelaunch.arrayJobId, 'the first submission\'s array stays the sweep\'s').toBe(withFailure.arrayJobId);
+    const endedAgain = await ended(afterSbatch);
+    expect(endedAgain.runs[2]!.task.state).toBe('FAILED');
+    expect(endedAgain.state).toBe('COMPLETED_WITH_FAILURES');
+    expect(countsOf(endedAgain)).toEqual({ COMPLETED: 2, FAILED: 1 });
+
+    // Never a second array, now that everything ended and accounting has it all.
+    for (const tag of [beforeInsert, beforeSbatch, duringSbatch, afterSbatch, relaunchNotSubmitted, relaunchAnswered]) expect(arraysOf(tag).length, tag).toBeLessThanOrEqual(1);
+    expect((await sweeps()).map((sweep) => sweep.tag).sort()).toEqual([beforeSbatch, duringSbatch, afterSbatch].sort());
+    console.log(`crash suite (sweeps): 6 kills in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  }, 300_000);
 });
