@@ -171,6 +171,4 @@ describe.skipIf(!ready)('the sweep screen against the lab', () => {
   });
 });
 
-describe.skip('launching a sweep from the form (the launch form’s part of this suite, by its own developer)', () => {
-  it.todo('switches a parameter to sweep, sees the run count, launches, and lands on the sweep screen');
-});
+// Launching a sweep from the form is test/browser/launch-sweep.test.ts.
