@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { clusterConfig, type Config } from '../config.js';
-import { Job, type Project } from '../db/entities.js';
+import { Job, Sweep, type Project } from '../db/entities.js';
 import { initOrm, type Orm } from '../db/orm.js';
 import { ClusterUnreachableError, CommandTimeoutError, LaunchAlreadySubmittedError, LaunchNotRecordedError, ValidationError } from '../errors.js';
 import type { JobInput } from './input.js';
@@ -640,6 +640,54 @@ describe('job service', () => {
       expect(rest.jobs).toHaveLength(3);
       expect(rest.hasNextPage).toBe(false);
       expect((await w.jobs.list(fork(w), {}, 0, null)).jobs).toHaveLength(1);
+    });
+  });
+
+  // The sweeps service is built beside the job service (server/services.ts) and shares its launch preparation and
+  // its recovery of stranded launches: tested here, on the same fake cluster.
+  describe('sweeps', () => {
+    const sweepHandlers: Record<string, Handler> = { submit: acceptingSbatch, 'scontrol show config': () => ({ stdout: 'MaxArraySize            = 1001\n' }) };
+
+    it('stores the sweep and a task per run, then submits ONE sbatch --array with the run list after the script', async () => {
+      const w = await open(repo.work, sweepHandlers);
+      const sweep = await w.services.sweeps.submit(fork(w), { job: w.input(), sweep: ['seed=1,2,3'], throttle: 2 });
+      const submits = w.calls.filter((call) => call.kind === 'submit');
+      expect(submits).toHaveLength(1);
+      const [array, runListBytes] = submits[0]!.argv.slice(-2);
+      expect(array).toBe('0-2%2');
+      const stdin = submits[0]!.options!.stdin!;
+      const runList = stdin.slice(stdin.length - Number(runListBytes));
+      expect(runList.split('\0\0').slice(0, 3).map((task) => task.split('\0').filter((word) => /^(seed|hydra\.job\.num)=/.test(word)))).toEqual([
+        ['seed=1', 'hydra.job.num=0'],
+        ['seed=2', 'hydra.job.num=1'],
+        ['seed=3', 'hydra.job.num=2'],
+      ]);
+      const tasks = await fork(w).find(Job, { sweepId: sweep.id }, { orderBy: { arrayIndex: 'asc' } });
+      expect(tasks.map((task) => [task.arrayIndex, task.slurmJobId, task.state])).toEqual([0, 1, 2].map((index) => [index, `${sbatchIds}_${index}`, 'PENDING']));
+      expect(tasks.map((task) => task.input.overrides)).toEqual([['seed=1'], ['seed=2'], ['seed=3']]);
+      expect(sweep).toMatchObject({ size: 3, throttle: 2, arrayJobId: String(sbatchIds), varying: ['seed'] });
+      // MaxArraySize is asked once per cluster, not once per sweep.
+      await w.services.sweeps.submit(fork(w), { job: w.input(), sweep: ['seed=4,5'], throttle: null });
+      expect(w.calls.filter((call) => call.kind === 'scontrol show config')).toHaveLength(1);
+    });
+
+    it('stores a sweep with all its tasks or not at all', async () => {
+      const w = await open(repo.work, sweepHandlers);
+      const em = fork(w);
+      // The tasks' write fails (as a full disk would fail it), after the sweep's row was written.
+      await em.getConnection().execute("create trigger no_tasks before insert on job begin select raise(abort, 'database or disk is full'); end;");
+      await expect(w.services.sweeps.submit(em, { job: w.input(), sweep: ['seed=1,2,3'], throttle: null })).rejects.toThrow(/disk is full/);
+      expect(await fork(w).count(Sweep, {})).toBe(0);
+      expect(await fork(w).count(Job, {})).toBe(0);
+      expect(w.calls.filter((call) => call.kind === 'submit')).toHaveLength(0);
+    });
+
+    it('refuses a sweep over the cluster\'s limit before anything is stored or sent', async () => {
+      const w = await open(repo.work, { ...sweepHandlers, 'scontrol show config': () => ({ stdout: 'MaxArraySize            = 5\n' }) });
+      const error = await w.services.sweeps.submit(fork(w), { job: w.input(), sweep: ['seed=range(0,5)'], throttle: null }).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).message).toMatch(/5 runs .*more than the limit of 4 runs per sweep/);
+      expect(await fork(w).count(Sweep, {})).toBe(0);
     });
   });
 });

@@ -257,6 +257,9 @@ export function createSweepService({ orm, clusters, projects, events, jobs, poll
         }
         await onSubmitPhase?.('prepared', tag);
         const now = new Date();
+        // The sweep and its tasks in one transaction: a sweep without its tasks would wait forever, found by no
+        // recovery. The sweep is written first inside it, as the tasks name its id.
+        await em.begin();
         const sweep = em.create(Sweep, {
           tag,
           projectId: prepared.project.id,
@@ -277,15 +280,20 @@ export function createSweepService({ orm, clusters, projects, events, jobs, poll
           updatedAt: now,
           endedAt: null,
         } as RequiredEntityData<Sweep>);
-        await em.flush();
-        const runs = prepared.plan.runs.map((run) => ({ index: run.index, input: { ...run.input, parentJobId: settings.parentJobId }, parentId: settings.parentJobId }));
-        const { rows: tasks, hold } = storeTasks(em, sweep, prepared.jobDir, prepared.script, prepared.project.branch ?? null, runs);
+        let stored: ReturnType<typeof storeTasks> | null = null;
         try {
-          await saveAndAnnounce(em, events, tasks.map((job) => ({ job, before: null })));
+          await em.flush();
+          const runs = prepared.plan.runs.map((run) => ({ index: run.index, input: { ...run.input, parentJobId: settings.parentJobId }, parentId: settings.parentJobId }));
+          stored = storeTasks(em, sweep, prepared.jobDir, prepared.script, prepared.project.branch ?? null, runs);
+          await em.commit();
         } catch (error) {
-          hold.release();
+          stored?.hold.release();
+          await em.rollback().catch(() => undefined);
           throw error;
         }
+        const { rows: tasks, hold } = stored;
+        // Saved: now announced (nothing is left to write).
+        await saveAndAnnounce(em, events, tasks.map((job) => ({ job, before: null })));
         return { sweep, tasks, prepared, hold };
       });
       const { sweep, tasks, prepared, hold } = stored;
