@@ -1,11 +1,21 @@
 import type { Project as ProjectRow } from '../server/db/entities.js';
 import { NotFoundError, ValidationError } from '../server/errors.js';
 import { HydraConfigError, type HydraChoice, type HydraConfig, type HydraGroup, type HydraParameter } from '../server/projects/hydra/config.js';
-import type { ProjectSettings } from '../server/projects/settings.js';
+import { METRIC_FILE_FORMATS, type ProjectSettings } from '../server/projects/settings.js';
 import { builder } from './builder.js';
 
 const EnvVar = builder.objectRef<{ name: string; value: string }>('EnvVar').implement({
   fields: (t) => ({ name: t.exposeString('name'), value: t.exposeString('value') }),
+});
+
+const MetricFileFormat = builder.enumType('MetricFileFormat', { values: METRIC_FILE_FORMATS });
+
+const MetricFile = builder.objectRef<ProjectSettings['metrics'][number]>('MetricFile').implement({
+  description: "A file the training writes metrics to, declared in .mlops-config.yaml's `metrics`.",
+  fields: (t) => ({
+    path: t.exposeString('path', { description: "A glob relative to the run's Hydra output directory." }),
+    format: t.field({ type: MetricFileFormat, resolve: (file) => file.format }),
+  }),
 });
 
 const Settings = builder.objectRef<ProjectSettings>('ProjectSettings').implement({
@@ -21,6 +31,8 @@ const Settings = builder.objectRef<ProjectSettings>('ProjectSettings').implement
     modules: t.exposeStringList('modules'),
     env: t.field({ type: [EnvVar], resolve: (settings) => Object.entries(settings.env).map(([name, value]) => ({ name, value })) }),
     setup: t.exposeStringList('setup'),
+    // Projects stored before `metrics` existed have none until their settings are read again.
+    metrics: t.field({ type: [MetricFile], resolve: (settings) => settings.metrics ?? [] }),
   }),
 });
 

@@ -22,6 +22,7 @@ const documentedDefaults: ProjectSettings = {
   modules: [],
   env: {},
   setup: [],
+  metrics: [],
 };
 
 /** The ValidationError parseSettings throws for `text`; fails the test when it does not throw one. */
@@ -50,6 +51,10 @@ describe('readSettings', () => {
       python: 'python3',
       default_overrides: ['epochs=1'],
       env: { WANDB_MODE: 'offline', WANDB_PROJECT: 'fixture' },
+      metrics: [
+        { path: 'metrics.csv', format: 'csv' },
+        { path: 'tb/events.out.tfevents.*', format: 'tfevents' },
+      ],
     });
   });
 
@@ -105,6 +110,7 @@ describe('parseSettings', () => {
       '  WANDB_SILENT: true',
       '  _PRIVATE: "x y"',
       'setup: [nvidia-smi, "echo ready"]',
+      'metrics: [{ path: metrics.csv, format: csv }, { path: "lightning_logs/version_*/events.out.tfevents.*", format: tfevents }]',
     ].join('\n');
     expect(parseSettings(text)).toEqual({
       conda_env: 'torch-2.1',
@@ -119,6 +125,10 @@ describe('parseSettings', () => {
       // Exported into the job's shell, where everything is text.
       env: { WANDB_PROJECT: 'resnet', NUM_WORKERS: '8', LR: '0.5', WANDB_SILENT: 'true', _PRIVATE: 'x y' },
       setup: ['nvidia-smi', 'echo ready'],
+      metrics: [
+        { path: 'metrics.csv', format: 'csv' },
+        { path: 'lightning_logs/version_*/events.out.tfevents.*', format: 'tfevents' },
+      ],
     });
   });
 
@@ -177,6 +187,59 @@ describe('parseSettings', () => {
     expect(rejection('train_script: /abs').message).toBe('.mlops-config.yaml: train_script: must stay inside the repository');
     // `..` is a path part only when it stands alone.
     expect(parseSettings('train_script: scripts/..train.py').train_script).toBe('scripts/..train.py');
+  });
+
+  describe('metrics', () => {
+    it('takes metric files as globs relative to the run directory, in each format a reader knows', () => {
+      const text = 'metrics:\n  - { path: train.log, format: log }\n  - { path: "logs/*.jsonl", format: jsonl }\n  - { path: "csv/version_?/metrics.csv", format: csv }\n  - { path: "tb/**/events.out.tfevents.*", format: tfevents }\n';
+      expect(parseSettings(text).metrics).toEqual([
+        { path: 'train.log', format: 'log' },
+        { path: 'logs/*.jsonl', format: 'jsonl' },
+        { path: 'csv/version_?/metrics.csv', format: 'csv' },
+        { path: 'tb/**/events.out.tfevents.*', format: 'tfevents' },
+      ]);
+      // `..` is a path part only when it stands alone.
+      expect(parseSettings('metrics: [{ path: "a..b/x.csv", format: csv }]').metrics[0]!.path).toBe('a..b/x.csv');
+    });
+
+    it.each([
+      ['../outside.csv', 'must stay inside the run directory'],
+      ['outputs/../../x.csv', 'must stay inside the run directory'],
+      ['/etc/passwd', 'must stay inside the run directory'],
+      ['~/metrics.csv', 'glob'],
+      ['$(id).csv', 'glob'],
+      ['a b.csv', 'glob'],
+      ['x.csv;rm', 'glob'],
+      ['{a,b}.csv', 'glob'],
+      ['', 'glob'],
+    ])('refuses the metric path %j, naming it by position', (path, message) => {
+      const error = rejection(`metrics: [{ path: metrics.csv, format: csv }, { path: ${JSON.stringify(path)}, format: csv }]`);
+      expect(error.field).toBe('.mlops-config.yaml: metrics.1.path');
+      expect(error.message).toContain(message);
+    });
+
+    it('refuses a path longer than 256 characters', () => {
+      const error = rejection(`metrics: [{ path: "${'a/'.repeat(128)}x.csv", format: csv }]`);
+      expect(error.field).toBe('.mlops-config.yaml: metrics.0.path');
+      expect(error.message).toContain('256');
+    });
+
+    it('names a format no reader knows, and an entry without one', () => {
+      const unknown = rejection('metrics: [{ path: m.parquet, format: parquet }]');
+      expect(unknown.field).toBe('.mlops-config.yaml: metrics.0.format');
+      expect(unknown.message).toMatch(/log.*csv.*jsonl.*tfevents/);
+      expect(rejection('metrics: [{ path: m.csv }]').field).toBe('.mlops-config.yaml: metrics.0.format');
+      expect(rejection('metrics: [{ path: m.csv, format: csv, every: 10 }]').field).toBe('.mlops-config.yaml: metrics.0.every');
+      expect(rejection('metrics: m.csv').field).toBe('.mlops-config.yaml: metrics');
+    });
+
+    it('takes at most 20 metric files', () => {
+      const entries = (count: number) => `metrics: [${Array.from({ length: count }, (_, index) => `{ path: m${index}.csv, format: csv }`).join(', ')}]`;
+      expect(parseSettings(entries(20)).metrics).toHaveLength(20);
+      const error = rejection(entries(21));
+      expect(error.field).toBe('.mlops-config.yaml: metrics');
+      expect(error.message).toContain('at most 20');
+    });
   });
 
   it('names the module that is not a module name, by its position', () => {

@@ -15,6 +15,20 @@ const relativePath = z
   .regex(/^[A-Za-z0-9._\/+-]+$/, 'must be a relative path of letters, digits, . _ + - /')
   .refine((path) => !path.startsWith('/') && !path.split('/').includes('..'), 'must stay inside the repository');
 
+/** The formats a metric file can be read in (server/metrics/). */
+export const METRIC_FILE_FORMATS = ['log', 'csv', 'jsonl', 'tfevents'] as const;
+export type MetricFileFormat = (typeof METRIC_FILE_FORMATS)[number];
+export const MAX_METRIC_FILES = 20;
+const MAX_METRIC_PATH = 256;
+
+// Globbed on the cluster, in a remote script that gets it as an argument: `*` and `?` only, no brace or tilde
+// expansion, and nothing that would leave the run's directory.
+const metricPath = z
+  .string()
+  .max(MAX_METRIC_PATH, `must be at most ${MAX_METRIC_PATH} characters`)
+  .regex(/^[A-Za-z0-9._\/*?+-]+$/, 'must be a relative glob of letters, digits, . _ + - / * ?')
+  .refine((path) => !path.startsWith('/') && !path.split('/').includes('..'), 'must stay inside the run directory');
+
 const settingsSchema = z.strictObject({
   /** Conda environment activated before the run. */
   conda_env: plainName.nullable().default(null),
@@ -37,6 +51,14 @@ const settingsSchema = z.strictObject({
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not an environment variable name'), z.union([z.string(), z.number(), z.boolean()]).transform(String)).default({}),
   /** Extra shell lines run before training. They come from the project's own repository and are shown in the preview. */
   setup: z.union([z.string().transform((text) => text.split('\n').filter((line) => line.trim() !== '')), z.array(z.string())]).default([]),
+  /**
+   * Files the training writes metrics to, read while the job runs: globs relative to the run's Hydra output
+   * directory (e.g. `metrics.csv` from Lightning's CSVLogger, `tb/events.out.tfevents.*`).
+   */
+  metrics: z
+    .array(z.strictObject({ path: metricPath, format: z.enum(METRIC_FILE_FORMATS, { error: `must be one of ${METRIC_FILE_FORMATS.join(', ')}` }) }))
+    .max(MAX_METRIC_FILES, `must list at most ${MAX_METRIC_FILES} files`)
+    .default([]),
 });
 
 export type ProjectSettings = z.infer<typeof settingsSchema>;
@@ -72,7 +94,8 @@ export function parseSettings(text: string): ProjectSettings {
   const parsed = settingsSchema.safeParse(value ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const key = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.join('.');
+    // An unknown key inside an entry (metrics.0.every) is named with the entry's path.
+    const key = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys.join(', ')].join('.') : issue.path.join('.');
     const message = issue.code === 'unrecognized_keys' ? 'unknown key' : issue.message;
     throw new ValidationError(key ? `${SETTINGS_FILE}: ${key}` : SETTINGS_FILE, key ? message : 'must be a mapping of settings');
   }
