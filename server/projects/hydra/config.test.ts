@@ -79,7 +79,7 @@ describe('readHydraConfig on the fixture project', () => {
       'dataset.augment', 'dataset.batch_size', 'dataset.name', 'dataset.num_classes', 'dataset.root',
       'debug', 'epochs', 'exit_code', 'experiment_suffix',
       'logger.entity', 'logger.log_every_n_steps', 'logger.project',
-      'model.channels', 'model.depth', 'model.dropout', 'model.encoder.hidden', 'model.encoder.layers', 'model.name',
+      'model.channels', 'model.depth', 'model.dropout', 'model.encoder.hidden', 'model.encoder.layers', 'model.name', 'nan_at_step',
       'optimizer.instance._target_', 'optimizer.instance.betas', 'optimizer.instance.lr', 'optimizer.instance.weight_decay', 'optimizer.lr', 'optimizer.name',
       'output_dir', 'run_name', 'seed', 'sleep_seconds', 'tags',
     ]);
