@@ -11,6 +11,7 @@ describe('job directory layout', () => {
       code: `${dir}/code`,
       events: `${dir}/events`,
       output: `${dir}/output.log`,
+      gpu: `${dir}/gpu`,
       script: `${dir}/job.sh`,
       overrides: `${dir}/overrides`,
       tasks: `${dir}/tasks`,
@@ -23,7 +24,7 @@ describe('job directory layout', () => {
 
   it('gives a remote script the same paths, from the job directory it is handed', () => {
     const dir = "/home/o'neil/mission control/jobs/abcdefghij12";
-    const script = `job_dir=$1\n${jobPathsInShell()}\nprintf '%s\\n' "$job_code" "$job_events" "$job_output" "$job_script" "$job_overrides" "$job_tasks" "$job_submitted" "$job_submit_lock" "$job_abandoned"`;
+    const script = `job_dir=$1\n${jobPathsInShell()}\nprintf '%s\\n' "$job_code" "$job_events" "$job_output" "$job_gpu" "$job_script" "$job_overrides" "$job_tasks" "$job_submitted" "$job_submit_lock" "$job_abandoned"`;
     const printed = spawnSync('sh', ['-c', script, 'sh', dir], { encoding: 'utf8' }).stdout.split('\n').slice(0, -1);
     const { dir: _dir, ...paths } = jobPaths(dir);
     expect(printed).toEqual(Object.values(paths));
@@ -53,6 +54,7 @@ describe('job directory layout', () => {
     expect(task).toBe(`${dir}/tasks/7`);
     expect(jobPaths(task).output).toBe(`${dir}/tasks/7/output.log`);
     expect(jobPaths(task).events).toBe(`${dir}/tasks/7/events`);
+    expect(jobPaths(task).gpu).toBe(`${dir}/tasks/7/gpu`);
     expect(submissionDirOf(task)).toBe(dir);
     expect(workspaceOfJobDir(dir)).toBe('/scratch/u/mc');
     for (const other of [dir, `${dir}/tasks`, `${dir}/tasks/x`, `${dir}/tasks/7/events`, '/scratch/u/mc/jobs/short/tasks/1']) expect(submissionDirOf(other), other).toBeNull();

@@ -7,9 +7,11 @@
 //                    is how a launch whose sbatch answer was lost is found again, and how our jobs are told apart
 //     events/        one file per lifecycle event the job script writes (started, finished, signalled)
 //     output.log     the job's stdout and stderr
+//     gpu/<node>.csv GPU use sampled by the job script on each node where nvidia-smi exists (parsed by
+//                    server/metrics/gpu-samples.ts)
 //     job.sh         the rendered sbatch script, as submitted
 //     overrides      a job array's run list: each task's Hydra overrides, NUL-terminated, a task ended by an empty one
-//     tasks/<index>/ a job array's task: its events/ and output.log, as a job's (the checkout is the array's)
+//     tasks/<index>/ a job array's task: its events/, output.log and gpu/, as a job's (the checkout is the array's)
 //     submitted      SLURM's id, written the moment sbatch answers
 //     submit.lock    held by a submit until sbatch answered, and by a lookup of a lost submit
 //     abandoned      left by a lookup that found no job: a submit still on its way must not go ahead
@@ -30,6 +32,8 @@ export interface JobPaths {
   code: string;
   events: string;
   output: string;
+  /** One file of GPU samples per node, `<gpu>/<node>.csv`. */
+  gpu: string;
   script: string;
   overrides: string;
   tasks: string;
@@ -49,6 +53,7 @@ export function jobPaths(dir: string): JobPaths {
     code: `${dir}/${CODE}`,
     events: `${dir}/events`,
     output: `${dir}/output.log`,
+    gpu: `${dir}/gpu`,
     script: `${dir}/job.sh`,
     overrides: `${dir}/overrides`,
     tasks: `${dir}/tasks`,

@@ -1,7 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import { runListText } from './jobs.js';
 import { jobPaths, taskDirOf } from './layout.js';
@@ -74,9 +75,9 @@ describe('renderScript', () => {
     expect(script).toContain(`#SBATCH --output=${paths.output}\n#SBATCH --chdir=${paths.code}\n`);
   });
 
-  it('runs training under srun for several GPUs or nodes', () => {
+  it('runs training under srun for several GPUs or nodes, each node of several through mc_node_task', () => {
     expect(renderScript(template, { ...input, gpusPerNode: 2 })).toContain('\nsrun python train.py');
-    expect(renderScript(template, { ...input, nodes: 2 })).toContain('\nsrun python train.py');
+    expect(renderScript(template, { ...input, nodes: 2 })).toContain(`\nsrun bash -c 'if declare -F mc_node_task >/dev/null; then mc_node_task "$@"; else "$@"; fi' mc-node-task python train.py`);
     expect(renderScript(template, input)).not.toContain('\nsrun ');
   });
 
@@ -135,5 +136,103 @@ describe('renderScript', () => {
     expect(() => runListText(new Map([[0, ['a=1\u0000b']]]))).toThrow(/empty or NUL/);
     // A missing index still ends its (empty) list, so the tasks after it keep their place.
     expect(runListText(new Map([[0, ['a=1']], [2, ['c=3']]]))).toBe('a=1\0\0\0c=3\0\0');
+  });
+});
+
+describe('the GPU sampler of the job script', () => {
+  // The lab's stand-in nvidia-smi (test/lab/nvidia-smi), behind a wrapper that notes the pid and node of each sampler
+  // it becomes (exec keeps the pid), so a test can tell each one is gone when the job is.
+  const standIn = fileURLToPath(new URL('../../test/lab/nvidia-smi', import.meta.url));
+  const plain = { ...input, modules: [], condaEnv: null, installEditable: false, setup: [], env: {} };
+
+  function newJob(options: { srunNodes?: string[] } = {}) {
+    const jobDir = mkdtempSync(join(tmpdir(), 'mc-gpu-'));
+    mkdirSync(jobPaths(jobDir).events);
+    mkdirSync(jobPaths(jobDir).code);
+    const bin = join(jobDir, 'bin');
+    mkdirSync(bin);
+    const samplers = join(jobDir, 'samplers');
+    writeFileSync(join(bin, 'nvidia-smi'), `#!/bin/sh\necho "$$ \${SLURMD_NODENAME:-?}" >> '${samplers}'\nexec '${standIn}' "$@"\n`);
+    chmodSync(join(bin, 'nvidia-smi'), 0o755);
+    if (options.srunNodes) {
+      // srun on a job of several nodes: the task once per node, with the environment SLURM gives each.
+      const tasks = options.srunNodes.map((node, index) => `SLURM_NODEID=${index} SLURM_LOCALID=0 SLURMD_NODENAME=${node} "$@" &`).join('\n');
+      writeFileSync(join(bin, 'srun'), `#!/bin/bash\n${tasks}\nstatus=0\nfor pid in $(jobs -p); do wait "$pid" || status=$?; done\nexit "$status"\n`);
+      chmodSync(join(bin, 'srun'), 0o755);
+    }
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, MC_GPU_SAMPLE_SECONDS: '0.2', SLURMD_NODENAME: options.srunNodes?.[0] ?? 'gpu-a100' };
+    const samplerPids = () => (existsSync(samplers) ? readFileSync(samplers, 'utf8').trim().split('\n').map((line) => ({ pid: Number(line.split(' ')[0]), node: line.split(' ')[1] })) : []);
+    return { jobDir, env, samplerPids };
+  }
+
+  /** A process that still runs: /proc has it and it is no zombie waiting for a parent that will not reap it. */
+  function running(pid: number): boolean {
+    try {
+      return !/^\d+ \(.*\) [ZX]/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  }
+
+  const sampleLines = (file: string) => readFileSync(file, 'utf8').split('\n').filter((line) => line !== '');
+  const SAMPLE = /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d\.\d{3}, \d+, \d+, \d+, \d+$/;
+
+  it("samples each GPU into gpu/<node>.csv while the training runs, in UTC, and stops with the job", async () => {
+    const { jobDir, env, samplerPids } = newJob();
+    const script = renderScript(template, { ...plain, jobDir, command: ['sleep', '1.5'] });
+    const job = spawn('bash', ['-c', script], { env: { ...env, TZ: 'America/New_York' } });
+    const file = join(jobPaths(jobDir).gpu, 'gpu-a100.csv');
+    // Growing while the job runs: samples of both GPUs every 0.2 s.
+    await vi.waitFor(() => expect(existsSync(file) && sampleLines(file).length >= 4).toBe(true), { timeout: 5000 });
+    expect(samplerPids().every(({ pid }) => running(pid))).toBe(true);
+    const code = await new Promise((resolve) => job.on('exit', (exitCode) => resolve(exitCode)));
+    expect(code).toBe(0);
+    const lines = sampleLines(file);
+    for (const line of lines) expect(line).toMatch(SAMPLE);
+    expect(lines.slice(0, 2).map((line) => line.split(', ')[1])).toEqual(['0', '1']);
+    // nvidia-smi prints local time: the sampler asks for UTC, whatever the node's zone.
+    const stamp = Date.parse(`${lines[0]!.split(', ')[0]!.replace(/\//g, '-').replace(' ', 'T')}Z`);
+    expect(Math.abs(stamp - Date.now())).toBeLessThan(60_000);
+    expect(samplerPids()).toHaveLength(1);
+    await vi.waitFor(() => expect(samplerPids().filter(({ pid }) => running(pid))).toEqual([]), { timeout: 2000 });
+    expect(readFileSync(join(jobDir, 'events/finished'), 'utf8')).toMatch(/ 0\n$/);
+  });
+
+  it('stops the sampler when SLURM sends TERM, and keeps the lifecycle events', async () => {
+    const { jobDir, env, samplerPids } = newJob();
+    const job = spawn('bash', ['-c', renderScript(template, { ...plain, jobDir, command: ['sleep', '30'] })], { env });
+    await vi.waitFor(() => expect(samplerPids()).toHaveLength(1), { timeout: 5000 });
+    job.kill('SIGTERM');
+    const code = await new Promise((resolve) => job.on('exit', (exitCode) => resolve(exitCode)));
+    expect(code).toBe(143);
+    await vi.waitFor(() => expect(running(samplerPids()[0]!.pid)).toBe(false), { timeout: 2000 });
+    expect(readFileSync(join(jobDir, 'events/signalled'), 'utf8')).toMatch(/ TERM\n$/);
+    expect(readFileSync(join(jobDir, 'events/finished'), 'utf8')).toMatch(/ 143\n$/);
+  });
+
+  it('starts one sampler per node on a job of several nodes: the batch script on the first, each task on the others', async () => {
+    const { jobDir, env, samplerPids } = newJob({ srunNodes: ['node-a', 'node-b', 'node-c'] });
+    const script = renderScript(template, { ...plain, jobDir, nodes: 3, command: ['sleep', '1'] });
+    const job = spawn('bash', ['-c', script], { env });
+    await vi.waitFor(() => expect(samplerPids()).toHaveLength(3), { timeout: 5000 });
+    const code = await new Promise((resolve) => job.on('exit', (exitCode) => resolve(exitCode)));
+    expect(code).toBe(0);
+    expect(samplerPids().map(({ node }) => node).sort()).toEqual(['node-a', 'node-b', 'node-c']);
+    expect(readdirSync(jobPaths(jobDir).gpu).sort()).toEqual(['node-a.csv', 'node-b.csv', 'node-c.csv']);
+    for (const node of ['node-a', 'node-b', 'node-c']) expect(sampleLines(join(jobPaths(jobDir).gpu, `${node}.csv`))[0]).toMatch(SAMPLE);
+    await vi.waitFor(() => expect(samplerPids().filter(({ pid }) => running(pid))).toEqual([]), { timeout: 2000 });
+  });
+
+  it('runs the job as before where nvidia-smi does not exist, with no GPU directory', () => {
+    const { jobDir } = newJob();
+    const finished = spawnSync('bash', ['-c', renderScript(template, { ...plain, jobDir, command: ['sh', '-c', 'echo training'] })], { encoding: 'utf8', env: { ...process.env, PATH: '/usr/bin:/bin' } });
+    expect(finished.status).toBe(0);
+    expect(finished.stdout).toContain('training');
+    expect(existsSync(jobPaths(jobDir).gpu)).toBe(false);
+  });
+
+  it("samples a job array's task into its own task directory", () => {
+    const script = renderScript(template, { ...plain, arrayTasks: true });
+    expect(script).toContain(`\nMC_GPU_DIR=${input.jobDir}/tasks/"$SLURM_ARRAY_TASK_ID"/gpu\n`);
   });
 });

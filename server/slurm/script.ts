@@ -107,9 +107,13 @@ function taskPathInShell(jobDir: string, path: (taskDir: string) => string): str
   return `${quoteArg(before)}"$SLURM_ARRAY_TASK_ID"${after ? quoteArg(after) : ''}`;
 }
 
+// A job on several nodes: each node's task runs through the template's mc_node_task, which starts that node's GPU
+// sampler (the batch script samples only the first node); under a template without it, the program runs as it is.
+const NODE_TASK = ['bash', '-c', 'if declare -F mc_node_task >/dev/null; then mc_node_task "$@"; else "$@"; fi', 'mc-node-task'];
+
 export function renderScript(template: string, input: ScriptInput): string {
   // Several GPUs or nodes: srun starts the program once per node with SLURM's task environment.
-  const program = input.nodes > 1 || input.gpusPerNode > 1 ? ['srun', ...input.command] : input.command;
+  const program = input.nodes > 1 ? ['srun', ...NODE_TASK, ...input.command] : input.gpusPerNode > 1 ? ['srun', ...input.command] : input.command;
   const paths = jobPaths(input.jobDir);
   // The template puts ` &` after the command block: in an array, the run list is read first, then the program runs.
   const command = input.arrayTasks ? `${TASK_OVERRIDES(quoteArg(paths.overrides))}\n${quoteArgv(program)} "\${mc_task_args[@]}"` : quoteArgv(program);
@@ -118,6 +122,7 @@ export function renderScript(template: string, input: ScriptInput): string {
     job_dir: quoteArg(paths.dir),
     work_dir: quoteArg(paths.code),
     events_dir: input.arrayTasks ? taskPathInShell(input.jobDir, (dir) => jobPaths(dir).events) : quoteArg(paths.events),
+    gpu_dir: input.arrayTasks ? taskPathInShell(input.jobDir, (dir) => jobPaths(dir).gpu) : quoteArg(paths.gpu),
     environment: environmentLines(input).join('\n'),
     setup: input.setup.join('\n'),
     install: input.installEditable ? 'pip install --quiet -e .' : '',
