@@ -6,6 +6,7 @@ import { Migration20261124000100 } from './Migration20261124000100.js';
 import { Migration20261124000200 } from './Migration20261124000200.js';
 import { Migration20261204000000 } from './Migration20261204000000.js';
 import { Migration20261205000000 } from './Migration20261205000000.js';
+import { Migration20261205010000 } from './Migration20261205010000.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123000000', class: Migration20261123000000 },
@@ -14,4 +15,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124000200', class: Migration20261124000200 },
   { name: 'Migration20261204000000', class: Migration20261204000000 },
   { name: 'Migration20261205000000', class: Migration20261205000000 },
+  { name: 'Migration20261205010000', class: Migration20261205010000 },
 ];

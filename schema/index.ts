@@ -6,6 +6,7 @@ import './cluster.js';
 import './project.js';
 import './job.js';
 import './sweep.js';
+import './metrics.js';
 import './gpu.js';
 import './session.js';
 import './push.js';

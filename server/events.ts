@@ -19,6 +19,8 @@ export interface JobLogChunk {
 export type Events = {
   'job:updated': [JobSnapshot];
   'sweep:updated': [SweepSnapshot];
+  /** New points of a job's metrics were stored (at most once a second per job). */
+  'metrics:updated': [{ jobId: number; names: string[] }];
   'job:log': [number, JobLogChunk];
   'cluster:status': [ClusterStatus];
   'gpu:availability': [string, GpuAvailability];

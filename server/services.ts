@@ -14,6 +14,7 @@ import { createProjectService } from './projects/service.js';
 import { createEvents } from './events.js';
 import { createRateLimiter } from './access/rate-limit.js';
 import { createSweepService } from './sweeps/service.js';
+import { createMetricsService } from './metrics/service.js';
 import { createTokenService } from './access/tokens.js';
 
 export interface ServiceOptions {
@@ -31,7 +32,8 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
   const jobs = createJobService({ orm, clusters, projects, events, ...jobOptions });
   const poller = createPoller({ orm, clusters, events });
   const sweeps = createSweepService({ orm, clusters, projects, events, jobs, pollNow: (cluster) => poller.pollNow(cluster), onSubmitPhase: jobOptions?.onSubmitPhase });
-  const lifecycle = createLifecycleWatcher({ orm, clusters, events, pollNow: (cluster) => poller.pollNow(cluster) });
+  const metrics = createMetricsService({ orm, events });
+  const lifecycle = createLifecycleWatcher({ orm, clusters, events, pollNow: (cluster) => poller.pollNow(cluster), files: metrics.reader });
   const logs = createLogFollower({ orm, clusters, events });
   const gpu = createGpuService({ clusters });
   const notify = createNotifier({ orm, events, jobs, config, ...notifyOptions });
@@ -45,6 +47,7 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
     projects,
     jobs,
     sweeps,
+    metrics,
     poller,
     lifecycle,
     logs,
@@ -60,6 +63,7 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
     async close() {
       tokens.revocation.close();
       lifecycle.stop();
+      await metrics.stop();
       logs.close();
       await poller.stop();
       // After the poller: the task changes of its last poll are counted into their sweeps.

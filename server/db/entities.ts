@@ -225,5 +225,47 @@ export const ServerSetting = defineEntity({
 });
 export type ServerSetting = InferEntity<typeof ServerSetting>;
 
+/**
+ * One value of a training metric (a job's loss at a step), read from the job's log, its metric files or its GPU
+ * sampler. `value` is null for NaN (SQLite keeps no NaN); ±Infinity is stored as it is. A series is kept under a
+ * bound (metrics/store.ts): beyond it, its oldest half is thinned.
+ */
+export const MetricPoint = defineEntity({
+  name: 'MetricPoint',
+  tableName: 'metric_point',
+  properties: {
+    id: p.integer().primary().autoincrement(),
+    jobId: p.integer(),
+    /** The MetricSource it was read from: a file rewritten from its start has its points read again. */
+    sourceId: p.integer(),
+    name: p.string(),
+    step: p.double(),
+    value: p.double().nullable(),
+    /** Epoch milliseconds: the source's own time when it has one, else when the server read the point. */
+    time: p.double(),
+  },
+  indexes: [{ properties: ['jobId', 'name', 'step'] }, { properties: ['sourceId'] }],
+});
+export type MetricPoint = InferEntity<typeof MetricPoint>;
+
+/** Where the reading of one file of a job stands: the bytes parsed (`offset`) and the parser's state after them. */
+export const MetricSource = defineEntity({
+  name: 'MetricSource',
+  tableName: 'metric_source',
+  properties: {
+    id: p.integer().primary().autoincrement(),
+    jobId: p.integer(),
+    /** Absolute path on the cluster. */
+    path: p.string(),
+    format: p.string(),
+    offset: p.integer(),
+    state: p.json<unknown>(),
+    /** Read to its end after the job ended: never read again. */
+    done: p.boolean(),
+  },
+  uniques: [{ properties: ['jobId', 'path'] }],
+});
+export type MetricSource = InferEntity<typeof MetricSource>;
+
 /** Listed explicitly: vitest's loader cannot discover entities by glob. */
-export const entities = [ClusterCheck, Project, Job, Sweep, ApiToken, PushSubscription, PushNotice, ServerSetting];
+export const entities = [ClusterCheck, Project, Job, Sweep, MetricPoint, MetricSource, ApiToken, PushSubscription, PushNotice, ServerSetting];

@@ -2,25 +2,53 @@
 // job directory (config/sbatch.template.sh), and one long-running remote command per cluster, on the connection
 // that is already open, prints them once a second. A start is shown at once; an end is shown as COMPLETING with
 // its exit code and confirmed by an early poll, since only SLURM may call a job finished (OOM, node failure,
-// timeout and cancellation are things a script cannot report).
+// timeout and cancellation are things a script cannot report). The same command carries the new bytes of the files
+// a job writes that a file reader (the metrics domain) asks for, and reads an ended job's files one last time.
 import type { ClusterService } from '../clusters/service.js';
 import { Job } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import { changeOf, saveAndAnnounce, scriptEnded, started } from './transitions.js';
 import type { PubSub } from '../events.js';
 import type { StreamHandle } from '../ssh/transport.js';
-import { watchLifecycleEvents } from '../slurm/lifecycle-watch.js';
+import { readJobFilesOnce, watchJobFiles, type WatchSource } from '../slurm/lifecycle-watch.js';
 import { TERMINAL_STATES } from '../slurm/state.js';
+
+/** A job the watch follows. */
+export interface WatchedJob {
+  id: number;
+  jobDir: string;
+}
+
+/** A file (or pattern of files) of a job, and how the reader names it. */
+export interface JobFileSource {
+  jobId: number;
+  source: Extract<WatchSource, { kind: 'file' | 'glob' }>;
+}
+
+/** Who wants the bytes of jobs' files, and what to do with them (server/metrics/service.ts). */
+export interface JobFileReader {
+  /** The files and patterns to follow for these jobs, files from the offset read so far. */
+  sourcesFor(cluster: string, jobs: readonly WatchedJob[]): Promise<JobFileSource[]>;
+  /** True when the file must be read again from its start (the reader found it rewritten): the watch restarts. */
+  onBytes(jobId: number, path: string, from: number, bytes: Buffer): boolean;
+  onRewound(jobId: number, path: string): void;
+  /** A file matched a pattern; true when it is new to the reader (the watch then restarts to follow it). */
+  onMatch(jobId: number, pattern: string, path: string): boolean;
+  /** The jobs were read one last time (they ended): nothing more comes for them. */
+  finished(jobIds: readonly number[]): Promise<void>;
+}
 
 export interface LifecycleOptions {
   orm: Orm;
   clusters: ClusterService;
   events: PubSub;
   pollNow: (cluster: string) => Promise<void>;
+  files?: JobFileReader;
 }
 
 interface Watch {
-  jobDirs: string[];
+  /** The watch's arguments, to tell whether a restart would change anything. */
+  key: string;
   handle: StreamHandle | null;
   seen: Set<string>;
 }
@@ -29,8 +57,10 @@ export type LifecycleWatcher = ReturnType<typeof createLifecycleWatcher>;
 
 /** How long changes to the watched jobs gather before a cluster's watch restarts with them. */
 const RESTART_DELAY_MS = 200;
+/** An ended job's files are read to their end, a bounded amount a round, at most this many rounds. */
+const FINAL_READ_ROUNDS = 8;
 
-export function createLifecycleWatcher({ orm, clusters, events, pollNow }: LifecycleOptions) {
+export function createLifecycleWatcher({ orm, clusters, events, pollNow, files }: LifecycleOptions) {
   /** Per cluster: the job directories of jobs with a SLURM id that have not ended. */
   const watched = new Map<string, Map<number, string>>();
   const watches = new Map<string, Watch>();
@@ -52,26 +82,55 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow }: Lifec
     }
   }
 
-  function restart(cluster: string): void {
-    const jobDirs = [...(watched.get(cluster)?.values() ?? [])].sort();
+  /** The sources of a cluster's watch: each job's events, then the reader's files, each tied to its job. */
+  async function sourcesOf(cluster: string, jobs: WatchedJob[]) {
+    const fileSources = files ? await files.sourcesFor(cluster, jobs) : [];
+    return [
+      ...jobs.map((job) => ({ jobId: job.id, jobDir: job.jobDir, source: { kind: 'events', jobDir: job.jobDir } as WatchSource })),
+      ...fileSources.map(({ jobId, source }) => ({ jobId, jobDir: null, source: source as WatchSource })),
+    ];
+  }
+
+  function handlersFor(cluster: string, sources: Awaited<ReturnType<typeof sourcesOf>>, watch: Watch | null) {
+    const path = (index: number) => {
+      const source = sources[index]!.source;
+      return source.kind === 'file' ? source.path : source.kind === 'glob' ? source.pattern : '';
+    };
+    return {
+      onEvent: (index: number, event: string, fields: string[]) => {
+        const { jobDir } = sources[index]!;
+        if (!jobDir || !watch || watch.seen.has(`${jobDir} ${event}`)) return;
+        watch.seen.add(`${jobDir} ${event}`);
+        void onEvent(cluster, jobDir, event, fields).catch((error: unknown) => console.error(`lifecycle event of ${jobDir}: ${(error as Error).message}`));
+      },
+      onBytes: (index: number, from: number, bytes: Buffer) => {
+        if (files?.onBytes(sources[index]!.jobId, path(index), from, bytes)) scheduleRestart(cluster);
+      },
+      onRewound: (index: number) => files?.onRewound(sources[index]!.jobId, path(index)),
+      onMatch: (index: number, match: string) => {
+        if (files?.onMatch(sources[index]!.jobId, path(index), match)) scheduleRestart(cluster);
+      },
+    };
+  }
+
+  async function restart(cluster: string): Promise<void> {
+    const jobs = [...(watched.get(cluster) ?? new Map<number, string>())].map(([id, jobDir]) => ({ id, jobDir })).sort((a, b) => a.jobDir.localeCompare(b.jobDir));
+    const sources = jobs.length === 0 || stopped ? [] : await sourcesOf(cluster, jobs);
+    const key = JSON.stringify(sources.map(({ source }) => source));
     const current = watches.get(cluster);
-    if (current && current.jobDirs.join('\n') === jobDirs.join('\n')) return;
+    if (current && current.key === key) return;
     current?.handle?.stop();
-    if (jobDirs.length === 0 || stopped) {
+    if (sources.length === 0 || stopped) {
       watches.delete(cluster);
       return;
     }
     // Events already handled are remembered for the jobs still watched only: the set would otherwise grow by two
     // entries for every job the server ever followed.
-    const watchedDirs = new Set(jobDirs);
-    const seen = new Set([...(current?.seen ?? [])].filter((key) => watchedDirs.has(key.slice(0, key.lastIndexOf(' ')))));
-    const watch: Watch = { jobDirs, handle: null, seen };
+    const watchedDirs = new Set(jobs.map((job) => job.jobDir));
+    const seen = new Set([...(current?.seen ?? [])].filter((entry) => watchedDirs.has(entry.slice(0, entry.lastIndexOf(' ')))));
+    const watch: Watch = { key, handle: null, seen };
     watches.set(cluster, watch);
-    watchLifecycleEvents(clusters.transport(cluster), jobDirs, ({ jobDir, event, fields }) => {
-      if (watch.seen.has(`${jobDir} ${event}`)) return;
-      watch.seen.add(`${jobDir} ${event}`);
-      void onEvent(cluster, jobDir, event, fields).catch((error: unknown) => console.error(`lifecycle event of ${jobDir}: ${(error as Error).message}`));
-    })
+    watchJobFiles(clusters.transport(cluster), sources.map(({ source }) => source), handlersFor(cluster, sources, watch))
       .then((handle) => {
         if (watches.get(cluster) !== watch) return handle.stop();
         watch.handle = handle;
@@ -79,19 +138,61 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow }: Lifec
         void handle.done.then(() => {
           if (watches.get(cluster) === watch) {
             watches.delete(cluster);
-            setTimeout(() => restart(cluster), 5000).unref();
+            setTimeout(() => scheduleRestart(cluster), 5000).unref();
           }
         });
       })
       .catch(() => {
         if (watches.get(cluster) === watch) watches.delete(cluster);
-        setTimeout(() => restart(cluster), 5000).unref();
+        setTimeout(() => scheduleRestart(cluster), 5000).unref();
       });
+  }
+
+  /** The files of jobs that ended, read to their end (a bounded amount a round): one remote command per round. */
+  async function readEnded(cluster: string, jobs: WatchedJob[]): Promise<void> {
+    if (!files || jobs.length === 0) return;
+    for (let round = 0; round < FINAL_READ_ROUNDS; round++) {
+      const sources = await files.sourcesFor(cluster, jobs);
+      if (sources.length === 0) break;
+      let more = false;
+      let matched = false;
+      const handlers = handlersFor(cluster, sources.map(({ jobId, source }) => ({ jobId, jobDir: null, source: source as WatchSource })), null);
+      await readJobFilesOnce(clusters.transport(cluster), sources.map(({ source }) => source), {
+        onBytes: (index, from, bytes) => {
+          more ||= bytes.length > 0;
+          handlers.onBytes(index, from, bytes);
+        },
+        onRewound: handlers.onRewound,
+        onMatch: (index, match) => {
+          matched ||= files.onMatch(sources[index]!.jobId, (sources[index]!.source as { pattern: string }).pattern, match);
+        },
+      });
+      if (!more && !matched) break;
+    }
+    await files.finished(jobs.map((job) => job.id));
   }
 
   /** Clusters whose watched set changed, restarted together shortly after: a sweep's tasks change in bursts of hundreds. */
   const dueRestarts = new Set<string>();
+  /** Per cluster, jobs that ended since the last restart, read one last time then. */
+  const ended = new Map<string, WatchedJob[]>();
   let restartTimer: NodeJS.Timeout | null = null;
+
+  function scheduleRestart(cluster: string): void {
+    if (stopped) return;
+    dueRestarts.add(cluster);
+    restartTimer ??= setTimeout(() => {
+      restartTimer = null;
+      for (const due of dueRestarts) {
+        const endedHere = ended.get(due) ?? [];
+        ended.delete(due);
+        void restart(due)
+          .then(() => readEnded(due, endedHere))
+          .catch((error: unknown) => console.error(`watch of ${due}: ${(error as Error).message}`));
+      }
+      dueRestarts.clear();
+    }, RESTART_DELAY_MS);
+  }
 
   function track(job: { id: number; cluster: string; jobDir: string; state: string; slurmJobId?: string | null }): void {
     let jobs = watched.get(job.cluster);
@@ -99,13 +200,11 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow }: Lifec
     const active = Boolean(job.slurmJobId) && !TERMINAL_STATES.has(job.state as never);
     if (active === jobs.has(job.id)) return;
     if (active) jobs.set(job.id, job.jobDir);
-    else jobs.delete(job.id);
-    dueRestarts.add(job.cluster);
-    restartTimer ??= setTimeout(() => {
-      restartTimer = null;
-      for (const cluster of dueRestarts) restart(cluster);
-      dueRestarts.clear();
-    }, RESTART_DELAY_MS);
+    else {
+      jobs.delete(job.id);
+      ended.set(job.cluster, [...(ended.get(job.cluster) ?? []), { id: job.id, jobDir: job.jobDir }]);
+    }
+    scheduleRestart(job.cluster);
   }
 
   return {

@@ -1,0 +1,275 @@
+// The metrics domain: training curves read from what jobs already write — their log, the metric files their project
+// declares (`.mlops-config.yaml: metrics`), their GPU sampler's files — over the open connection, with zero SLURM
+// RPCs. The lifecycle watcher's one long-running command per cluster carries the bytes (jobs/lifecycle.ts); this
+// service says which files to follow, parses each from where it stopped (the parser's state and the offset of the
+// bytes it used are kept per file, so a restart goes on, never reads a file twice), stores the points under a bound
+// per series, and announces them at most once a second per job.
+import type { EntityManager } from '@mikro-orm/sqlite';
+import { Job, MetricPoint, MetricSource, Project } from '../db/entities.js';
+import type { Orm } from '../db/orm.js';
+import type { PubSub } from '../events.js';
+import type { JobFileReader, JobFileSource, WatchedJob } from '../jobs/lifecycle.js';
+import { jobPaths, submissionDirOf } from '../slurm/layout.js';
+import { downsample } from './downsample.js';
+import { parseGpuSamples } from './gpu-samples.js';
+import { initialState, needsReread, parseMetrics, rereadState, type MetricFormat, type ParsedPoint } from './parse.js';
+
+/** A source's format: a parser's, or the GPU sampler's files. */
+export type SourceFormat = MetricFormat | 'gpu';
+
+/** Most points one series keeps: beyond, its oldest half is thinned to every other point. */
+export const SERIES_BOUND = 20_000;
+/** Points are written in batches, and announced at most this often per job. */
+const FLUSH_MS = 1000;
+
+export interface MetricValue {
+  name: string;
+  step: number;
+  /** NaN, Infinity and -Infinity as they are (the API spells them). */
+  value: number;
+  time: Date;
+}
+
+export interface MetricSeries {
+  name: string;
+  /** Points stored; `points` is at most the maxPoints asked, chosen to keep the line's shape. */
+  total: number;
+  points: MetricValue[];
+}
+
+/** A file being read: where its parsed bytes end, bytes read but not yet used (an unfinished line), the parser's state. */
+interface Reading {
+  sourceId: number;
+  jobId: number;
+  path: string;
+  format: SourceFormat;
+  offset: number;
+  pending: Buffer;
+  state: unknown;
+  /** A GPU sampler file of a job on several nodes: its node, which prefixes the names (`node2/gpu0.utilization`). */
+  node: string | null;
+}
+
+function parse(reading: Reading, bytes: Buffer, final: boolean) {
+  return reading.format === 'gpu' ? parseGpuSamples(bytes, reading.state, { final, node: reading.node }) : parseMetrics(reading.format, bytes, reading.state, { final });
+}
+
+const initial = (format: SourceFormat) => (format === 'gpu' ? null : initialState(format));
+
+/** A stored value (null is NaN: SQLite keeps no NaN). */
+const fromStored = (value: number | null) => (value === null ? Number.NaN : value);
+
+export type MetricsService = ReturnType<typeof createMetricsService>;
+
+export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub }) {
+  /** Files being read, by `${jobId} ${path}`. */
+  const readings = new Map<string, Reading>();
+  /** Patterns a job's files are found by, with the format of what they match, by `${jobId} ${pattern}`. */
+  const patterns = new Map<string, SourceFormat>();
+  const unsaved: Array<{ reading: Reading; points: Array<Pick<ParsedPoint, 'name' | 'step' | 'value'> & { time: number | null }> }> = [];
+  const announced = new Map<number, number>();
+  let flushTimer: NodeJS.Timeout | null = null;
+  let flushing: Promise<void> = Promise.resolve();
+
+  const keyOf = (jobId: number, path: string) => `${jobId} ${path}`;
+
+  /** The patterns of a job's files: its GPU sampler's, and its project's metric files under its Hydra output dir. */
+  function patternsOf(job: Job, project: Project | undefined): Array<{ pattern: string; format: SourceFormat }> {
+    const paths = jobPaths(job.jobDir);
+    const found: Array<{ pattern: string; format: SourceFormat }> = [{ pattern: `${paths.gpu}/*.csv`, format: 'gpu' }];
+    const submission = submissionDirOf(job.jobDir);
+    // A sweep's task writes under its own multirun/<tag>/<index>; a single job under Hydra's default
+    // outputs/<date>/<time> or where the project puts it, in its own checkout.
+    const roots = submission
+      ? [`${jobPaths(submission).code}/multirun/${submission.slice(submission.lastIndexOf('/') + 1)}/${job.arrayIndex}`]
+      : [`${paths.code}/outputs/*/*`, paths.code];
+    for (const metric of project?.settings.metrics ?? []) for (const root of roots) found.push({ pattern: `${root}/${metric.path}`, format: metric.format });
+    return found;
+  }
+
+  async function readingOf(em: EntityManager, jobId: number, path: string, format: SourceFormat, nodes = 1): Promise<Reading> {
+    const existing = readings.get(keyOf(jobId, path));
+    if (existing) return existing;
+    let row = await em.findOne(MetricSource, { jobId, path });
+    if (!row) {
+      row = em.create(MetricSource, { jobId, path, format, offset: 0, state: initial(format), done: false });
+      await em.flush();
+    }
+    const node = row.format === 'gpu' && nodes > 1 ? path.slice(path.lastIndexOf('/') + 1).replace(/\.csv$/, '') : null;
+    const reading: Reading = { sourceId: row.id, jobId, path, format: row.format as SourceFormat, offset: row.offset, pending: Buffer.alloc(0), state: row.state, node };
+    readings.set(keyOf(jobId, path), reading);
+    return reading;
+  }
+
+  function scheduleFlush(): void {
+    flushTimer ??= setTimeout(() => {
+      flushTimer = null;
+      flushing = flushing.then(flush).catch((error: unknown) => console.error(`saving metric points: ${(error as Error).message}`));
+    }, FLUSH_MS);
+    flushTimer.unref?.();
+  }
+
+  /** Writes the points read since the last flush and where each file stands, thins long series, announces. */
+  async function flush(): Promise<void> {
+    const batch = unsaved.splice(0);
+    if (batch.length === 0) return;
+    const em = orm.em.fork();
+    const now = Date.now();
+    const rows = batch.flatMap(({ reading, points }) =>
+      points.map((point) => ({ jobId: reading.jobId, sourceId: reading.sourceId, name: point.name, step: point.step, value: Number.isNaN(point.value) ? null : point.value, time: point.time ?? now })),
+    );
+    await em.transactional(async (tx) => {
+      if (rows.length > 0) await tx.insertMany(MetricPoint, rows);
+      for (const reading of new Set(batch.map((entry) => entry.reading))) {
+        await tx.nativeUpdate(MetricSource, { id: reading.sourceId }, { offset: reading.offset, state: reading.state as object });
+      }
+    });
+    const byJob = new Map<number, Set<string>>();
+    for (const row of rows) byJob.set(row.jobId, (byJob.get(row.jobId) ?? new Set()).add(row.name));
+    for (const [jobId, names] of byJob) {
+      await thin(em, jobId, [...names]);
+      announced.set(jobId, now);
+      events.publish('metrics:updated', { jobId, names: [...names] });
+    }
+  }
+
+  /** Keeps each series under SERIES_BOUND: drops every other point of its oldest half once it is over. */
+  async function thin(em: EntityManager, jobId: number, names: string[]): Promise<void> {
+    const connection = em.getConnection();
+    for (const name of names) {
+      const [{ total }] = (await connection.execute('select count(*) as total from metric_point where job_id = ? and name = ?', [jobId, name])) as [{ total: number }];
+      if (total <= SERIES_BOUND) continue;
+      await connection.execute(
+        'delete from metric_point where id in (select id from (select id, row_number() over (order by step, id) as n from metric_point where job_id = ? and name = ?) where n <= ? and n % 2 = 0)',
+        [jobId, name, Math.floor(total / 2)],
+      );
+    }
+  }
+
+  /** Parses what is new of a file; true when the parser found it rewritten, so it must be read again from byte 0. */
+  function take(reading: Reading, from: number, bytes: Buffer, final = false): boolean {
+    const expected = reading.offset + reading.pending.length;
+    // A watch restarted from the stored offset sends again what is already pending here: keep only what is new.
+    if (from > expected) return false;
+    const fresh = bytes.subarray(Math.min(bytes.length, expected - from));
+    const chunk = Buffer.concat([reading.pending, fresh]);
+    const result = parse(reading, chunk, final);
+    reading.offset += result.consumed;
+    reading.pending = chunk.subarray(result.consumed);
+    reading.state = result.state;
+    unsaved.push({ reading, points: result.points });
+    scheduleFlush();
+    if (reading.format === 'gpu' || !needsReread(reading.format, reading.state)) return false;
+    // Rewritten with more columns (Lightning's CSVLogger): read again from 0 with a state that gives nothing twice.
+    reading.offset = 0;
+    reading.pending = Buffer.alloc(0);
+    reading.state = rereadState(reading.format, reading.state);
+    return true;
+  }
+
+  const reader: JobFileReader = {
+    async sourcesFor(_cluster: string, watchedJobs: readonly WatchedJob[]): Promise<JobFileSource[]> {
+      const em = orm.em.fork();
+      const ids = watchedJobs.map((job) => job.id);
+      const jobs = await em.find(Job, { id: { $in: ids } }, { fields: ['id', 'jobDir', 'projectId', 'arrayIndex', 'input'] });
+      const projects = new Map((await em.find(Project, { id: { $in: [...new Set(jobs.map((job) => job.projectId))] } })).map((project) => [project.id, project]));
+      const sources: JobFileSource[] = [];
+      const known = await em.find(MetricSource, { jobId: { $in: ids }, done: false });
+      for (const job of jobs) {
+        const files = new Map<string, SourceFormat>([[jobPaths(job.jobDir).output, 'log']]);
+        for (const row of known.filter((source) => source.jobId === job.id)) files.set(row.path, row.format as SourceFormat);
+        for (const [path, format] of files) {
+          const reading = await readingOf(em, job.id, path, format, job.input.nodes);
+          // The new watch sends again from what the parser has used; what was pending here comes again with it.
+          reading.pending = Buffer.alloc(0);
+          sources.push({ jobId: job.id, source: { kind: 'file', path, offset: reading.offset } });
+        }
+        for (const { pattern, format } of patternsOf(job as Job, projects.get(job.projectId))) {
+          patterns.set(keyOf(job.id, pattern), format);
+          sources.push({ jobId: job.id, source: { kind: 'glob', pattern } });
+        }
+      }
+      return sources;
+    },
+
+    onBytes(jobId, path, from, bytes) {
+      const reading = readings.get(keyOf(jobId, path));
+      return reading ? take(reading, from, bytes) : false;
+    },
+
+    onRewound(jobId, path) {
+      const reading = readings.get(keyOf(jobId, path));
+      if (!reading) return;
+      // Rewritten from its start (Lightning's CSVLogger does so when a new metric appears): its points are read again.
+      reading.offset = 0;
+      reading.pending = Buffer.alloc(0);
+      reading.state = initial(reading.format);
+      const index = unsaved.findIndex((entry) => entry.reading === reading);
+      if (index >= 0) unsaved.splice(index);
+      flushing = flushing.then(() => orm.em.fork().nativeDelete(MetricPoint, { sourceId: reading.sourceId })).then(() => undefined);
+    },
+
+    onMatch(jobId, pattern, path) {
+      if (readings.has(keyOf(jobId, path))) return false;
+      const format = patterns.get(keyOf(jobId, pattern));
+      if (!format) return false;
+      // Registered now, so a second report of the same file is not news; stored before the watch restarts with it.
+      readings.set(keyOf(jobId, path), { sourceId: -1, jobId, path, format, offset: 0, pending: Buffer.alloc(0), state: initial(format), node: null });
+      flushing = flushing.then(async () => {
+        readings.delete(keyOf(jobId, path));
+        await readingOf(orm.em.fork(), jobId, path, format);
+      });
+      return true;
+    },
+
+    async finished(jobIds) {
+      for (const reading of readings.values()) {
+        // A last line without its newline is complete now: the file will not grow.
+        if (jobIds.includes(reading.jobId) && reading.pending.length > 0) take(reading, reading.offset + reading.pending.length, Buffer.alloc(0), true);
+      }
+      await (flushing = flushing.then(flush));
+      await orm.em.fork().nativeUpdate(MetricSource, { jobId: { $in: [...jobIds] } }, { done: true });
+      for (const [key, reading] of readings) if (jobIds.includes(reading.jobId)) readings.delete(key);
+      for (const key of patterns.keys()) if (jobIds.includes(Number(key.slice(0, key.indexOf(' '))))) patterns.delete(key);
+    },
+  };
+
+  return {
+    reader,
+
+    async names(em: EntityManager, jobId: number): Promise<string[]> {
+      const rows = (await em.getConnection().execute('select distinct name from metric_point where job_id = ? order by name', [jobId])) as Array<{ name: string }>;
+      return rows.map((row) => row.name);
+    },
+
+    /** Each series' value at its highest step. */
+    async last(em: EntityManager, jobIds: readonly number[]): Promise<Map<number, MetricValue[]>> {
+      const found = new Map<number, MetricValue[]>(jobIds.map((id) => [id, []]));
+      if (jobIds.length === 0) return found;
+      // SQLite gives a bare column the values of the row max() picked.
+      const rows = (await em
+        .getConnection()
+        .execute(`select job_id, name, max(step) as step, value, time from metric_point where job_id in (${jobIds.map(() => '?').join(',')}) group by job_id, name order by name`, [...jobIds])) as Array<{ job_id: number; name: string; step: number; value: number | null; time: number }>;
+      for (const row of rows) found.get(row.job_id)!.push({ name: row.name, step: row.step, value: fromStored(row.value), time: new Date(row.time) });
+      return found;
+    },
+
+    /** Series of a job, each brought down to `maxPoints` keeping its shape (and every NaN or infinity). */
+    async series(em: EntityManager, jobId: number, names: readonly string[] | null, maxPoints: number): Promise<MetricSeries[]> {
+      const wanted = names ?? (await this.names(em, jobId));
+      const series: MetricSeries[] = [];
+      for (const name of wanted) {
+        const rows = (await em.getConnection().execute('select step, value, time from metric_point where job_id = ? and name = ? order by step, id', [jobId, name])) as Array<{ step: number; value: number | null; time: number }>;
+        const points = rows.map((row) => ({ step: row.step, value: fromStored(row.value), time: row.time }));
+        series.push({ name, total: points.length, points: downsample(points, maxPoints).map((point) => ({ name, step: point.step, value: point.value, time: new Date((point as { time: number }).time) })) });
+      }
+      return series;
+    },
+
+    async stop(): Promise<void> {
+      if (flushTimer) clearTimeout(flushTimer);
+      flushTimer = null;
+      await (flushing = flushing.then(flush));
+    },
+  };
+}
