@@ -20,6 +20,12 @@
 # system-wide changes: root's and other users' python3 do not see it. Without the vendored package, `up` says so,
 # removes the .pth, and lab jobs run the fixture's standard-library stand-in (test/lab/real-hydra.test.ts then
 # skips); with CI set, `up` fails instead.
+#
+# A stand-in nvidia-smi on the nodes (test/lab/nvidia-smi, copied to <state>/bin), so the job script's GPU sampler
+# runs for real. A job gets the PATH of the sbatch that submitted it, which runs in the lab user's ssh session, where
+# bash reads ~/.bashrc even for a command (Debian's bash reads it when started by sshd): the first line of the lab
+# user's .bashrc, before its return for non-interactive shells, puts <state>/bin first. Root's and other users' PATH
+# do not change. Its GPUs' utilisation: see the header of test/lab/nvidia-smi (<state>/gpu/utilization makes them idle).
 set -Eeuo pipefail
 shopt -s nullglob
 
@@ -59,6 +65,9 @@ LAB_JSON=$STATE/lab.json
 HYDRA_VENDOR=$(realpath -m "${MC_HYDRA_VENDOR:-$(dirname "$0")/../../../shared/vendor/hydra-core-1.3.2}")
 HYDRA_DIR=$STATE/python/hydra-core-1.3.2
 HYDRA_PTH=mission-control-lab-hydra.pth
+BIN_DIR=$STATE/bin
+NVIDIA_SMI=$(dirname "$0")/nvidia-smi
+BASHRC_MARKER="# mission-control lab: the nodes' stand-in nvidia-smi (test/lab/lab.sh)"
 
 # Daemon table. Start order is the array order; `down` stops in reverse.
 declare -A PIDFILE COMM LOGFILE PORT
@@ -406,6 +415,30 @@ install_hydra() {
     die "the lab user's python3 cannot import hydra from $HYDRA_DIR: ${out##*$'\n'}"
 }
 
+# ---------------------------------------------------------------------------------------------- stand-in nvidia-smi
+# See the header: the script in <state>/bin, and that directory first on the lab user's PATH by one marked line at the
+# top of ~/.bashrc (a line of an older lab.sh is replaced, so a second `up` changes nothing).
+install_nvidia_smi() {
+  [[ -f $NVIDIA_SMI ]] || die "no stand-in nvidia-smi at $NVIDIA_SMI"
+  install -d -m 755 "$BIN_DIR"
+  install_file "$BIN_DIR/nvidia-smi" 755 root:root <"$NVIDIA_SMI"
+  local home rc line
+  home=$(getent passwd "$LAB_USER" | cut -d: -f6)
+  rc=$home/.bashrc
+  line="case \":\$PATH:\" in *\":$BIN_DIR:\"*) ;; *) PATH=\"$BIN_DIR:\$PATH\" ;; esac $BASHRC_MARKER"
+  [[ $(head -n 1 "$rc" 2>/dev/null) == "$line" ]] && return 0
+  { printf '%s\n' "$line"; grep -vF "$BASHRC_MARKER" "$rc" 2>/dev/null || true; } >"$rc.mc-lab"
+  chown "$LAB_USER:$LAB_USER" "$rc.mc-lab"; chmod 644 "$rc.mc-lab"
+  mv -f "$rc.mc-lab" "$rc"
+}
+
+# What a job's sbatch sees: the lab user's command over ssh finds the stand-in.
+check_nvidia_smi() {
+  local path
+  path=$(lab_ssh 'command -v nvidia-smi' 2>&1) || true
+  [[ $path == "$BIN_DIR/nvidia-smi" ]] || die "over ssh the lab user's PATH does not find $BIN_DIR/nvidia-smi first (found: ${path:-nothing})"
+}
+
 # ---------------------------------------------------------------------------------------------- daemons
 munge_ok() { munge -n -S "$MUNGE_SOCKET" | unmunge -S "$MUNGE_SOCKET"; }
 
@@ -558,6 +591,7 @@ cmd_up() {
   make_fake_gpus
   ensure_keys
   install_hydra
+  install_nvidia_smi
   write_slurm_conf; write_dbd_conf; write_db_conf; write_sshd_conf
 
   # A warm `up` after a config change restarts only the daemons that read the changed file.
@@ -578,6 +612,7 @@ cmd_up() {
   wait_until 30 nodes_ready ||
     die "nodes not ready: $(sinfo -h -N -o '%N=%t' | tr '\n' ' ')" slurmctld "${slurmds[@]}"
   smoke_test
+  check_nvidia_smi
   write_lab_json
   local ms=$(($(now_ms) - t0))
   printf '[lab] up in %d.%01ds: ssh -i %s -p %s %s@%s (slurm %s, state %s)\n' \
