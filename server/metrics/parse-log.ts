@@ -56,8 +56,17 @@ export function initialLogState(): LogState {
   return { skipping: false, order: 0, epoch: null, bars: {} };
 }
 
-// ESC sequences (CSI with parameters, OSC up to BEL/ST, single-character escapes) and other C0 controls but tab.
-const ANSI = /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])|[\x00-\x08\x0b-\x1f\x7f]/g;
+// ESC sequences: CSI with parameters (colours, cursor moves of nested tqdm bars), OSC up to BEL/ST, one-character ones.
+const ESCAPES = /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])/g;
+const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f]/g;
+
+/**
+ * A record as a terminal shows it: escapes removed (a colour inside a line joins what it separates, as on screen),
+ * other control characters as spaces (a NUL between two digits never makes them one number).
+ */
+export function displayedText(raw: string): string {
+  return raw.replace(ESCAPES, '').replace(CONTROLS, ' ');
+}
 
 const NUMBER_TEXT = String.raw`[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:[nN][aA][nN]|[iI][nN][fF](?:inity)?)`;
 const NAME_TEXT = String.raw`[A-Za-z_][\w./@-]*`;
@@ -209,7 +218,7 @@ function recordLinePoints(text: string, state: LogState): ParsedPoint[] | undefi
 }
 
 function segmentPoints(raw: string, state: LogState): ParsedPoint[] {
-  const text = raw.replace(ANSI, '').trim();
+  const text = displayedText(raw).trim();
   if (text === '') return [];
   if (text.startsWith('{') && text.endsWith('}')) {
     const points = recordLinePoints(text, state);
