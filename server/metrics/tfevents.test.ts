@@ -83,9 +83,9 @@ describe('event files', () => {
   it('pass over and count a record whose data CRC fails, and find the framing again after a length whose CRC fails', () => {
     const records = [1, 2, 3, 4].map((step) => tfrecord(encodeEvent({ wallTime: 1714566600, step, scalars: [{ tag: 'loss', value: step }] })));
     const badData = Buffer.from(records[1]!);
-    badData[20] ^= 0x01;
+    badData[20] = badData[20]! ^ 0x01;
     const badLength = Buffer.from(records[2]!);
-    badLength[9] ^= 0xff;
+    badLength[9] = badLength[9]! ^ 0xff;
     const result = parse(Buffer.concat([records[0]!, badData, badLength, records[3]!]));
     expect(result.points.map((p) => p.value)).toEqual([1, 4]);
     expect((result.state as TfeventsState).badRecords).toBe(2);
