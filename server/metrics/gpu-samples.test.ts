@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { parseGpuSamples, type GpuPoint, type GpuSamplesState } from './gpu-samples.js';
+import { initialGpuSamplesState, parseGpuSamples, type GpuPoint, type GpuSamplesState } from './gpu-samples.js';
 
 // Two samples of a 2-GPU node as the job script's sampler writes them (TZ=UTC0 nvidia-smi ... noheader,nounits -l).
 const FILE = [
@@ -16,7 +16,7 @@ const at = (stamp: string) => Date.parse(stamp);
 /** Every point of `text` read in pieces cut at `cuts`, each call given what the last one did not use. */
 function readInPieces(text: Buffer, cuts: number[], node?: string): GpuPoint[] {
   const points: GpuPoint[] = [];
-  let state: GpuSamplesState | null = null;
+  let state: GpuSamplesState = initialGpuSamplesState();
   let pending = Buffer.alloc(0);
   let from = 0;
   for (const cut of [...cuts, text.length]) {

@@ -23,6 +23,11 @@ export interface GpuSamplesState {
   skipping: boolean;
 }
 
+/** The state of a file not read yet (a stored state must not be null). */
+export function initialGpuSamplesState(): GpuSamplesState {
+  return { skipping: false };
+}
+
 export interface GpuPoint {
   name: string;
   step: number;
