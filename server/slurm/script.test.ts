@@ -67,10 +67,10 @@ describe('renderScript', () => {
   });
 
   it("takes every path of the job's directory from its layout: the template spells none", () => {
-    for (const spelled of ['/events', 'events/', 'output.log', '/code', 'job.sh', '/jobs/']) expect(template, spelled).not.toContain(spelled);
+    for (const spelled of ['/events', 'events/', 'output.log', '/code', 'job.sh', '/jobs/', '/gpu', 'gpu/']) expect(template, spelled).not.toContain(spelled);
     const paths = jobPaths(input.jobDir);
     const script = renderScript(template, input);
-    expect(script).toContain(`\nMC_EVENTS_DIR=${paths.events}\n`);
+    expect(script).toContain(`\nMC_EVENTS_DIR=${paths.events}\nMC_GPU_DIR=${paths.gpu}\n`);
     expect(script).toContain(`\ncd ${paths.code}\n`);
     expect(script).toContain(`#SBATCH --output=${paths.output}\n#SBATCH --chdir=${paths.code}\n`);
   });
