@@ -28,7 +28,7 @@ const JobDetailFields = graphql(
   `
   fragment JobDetail on Job @_unmask {
     ...JobSummary
-    commitSha branch lastSeenAt
+    commitSha branch lastSeenAt metricNames
     input { ...JobInputValue overrides }
     project { id name headSha }
     dependsOn { kind jobId sweepId }

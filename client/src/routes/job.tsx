@@ -4,12 +4,14 @@ import { createJobLive, type JobDetail, type JobSummary } from '../api/jobs';
 import { createLive } from '../api/live';
 import { fetchDependencyTarget } from '../api/sweeps';
 import { JobActionButtons } from '../components/job-actions';
+import { JobMetrics } from '../components/job-metrics';
 import { LogView } from '../components/log-view';
 import { DataNotice, PageHeader } from '../components/page';
 import { StateBadge } from '../components/state-badge';
 import { useNow } from '../lib/clock';
 import { NEVER_SATISFIED, neverStartsText, targetName } from '../lib/dependency';
 import { dateTime, duration, plural, secondsBetween, shortSha } from '../lib/format';
+import { isActive } from '../lib/job-list';
 import { jobTimeline } from '../lib/timeline';
 
 const STEP_MARK = { done: '✓', current: '●', upcoming: '', failed: '✕', skipped: '–' } as const;
@@ -81,6 +83,10 @@ export default function Job() {
               </p>
             </Show>
             <JobActionButtons job={value()} onChange={update} />
+            {/* Mounted while the job may still write metrics, so the first ones show as they come. */}
+            <Show when={value().metricNames.length > 0 || isActive(value().state)}>
+              <JobMetrics jobId={value().id} metricNames={value().metricNames} />
+            </Show>
             <div class="two-columns spaced">
               <div class="stack">
                 <section class="card" aria-labelledby="timeline-title">

@@ -1,0 +1,267 @@
+// One chart of metric series: uPlot (loaded on first use, so the app's first screen never pays for it) drawing
+// lines on a step (or time) axis, NaN and infinities as gaps with a red marker and a note, the values at the tapped
+// step in a legend under it, and a table of the same numbers for whoever does not read charts.
+import { For, Show, createEffect, createMemo, createSignal, on, onCleanup, onMount } from 'solid-js';
+import type uPlot from 'uplot';
+import { alignSeries, chartSummary, formatMetric, formatStep, nonFiniteNote, type MetricPoint } from '../lib/metrics';
+import './metric-chart.css';
+
+export interface ChartLine {
+  label: string;
+  points: readonly MetricPoint[];
+  /** Drawn thicker, in the accent colour, on top (a sweep's best run). */
+  emphasis?: boolean;
+  /** Drawn thin and grey, left out of the legend and the table (a sweep's other runs). */
+  dim?: boolean;
+}
+
+export interface MetricChartProps {
+  title: string;
+  lines: readonly ChartLine[];
+  /** `time`: steps are epoch seconds (GPU samples), shown as times of day. */
+  xKind?: 'step' | 'time';
+  /** Fixed bounds of the value axis (utilisation is 0–100). */
+  yRange?: [number, number];
+  unit?: string;
+  height?: number;
+  testId?: string;
+}
+
+const PALETTE_SIZE = 6;
+const LEGEND_MAX = 8;
+const TABLE_ROWS_MAX = 500;
+
+const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 });
+const timeOfDay = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+
+let loading: Promise<typeof uPlot> | null = null;
+/** uPlot and its stylesheet, fetched once, when the first chart is drawn. */
+const loadUPlot = () => (loading ??= Promise.all([import('uplot'), import('uplot/dist/uPlot.min.css')]).then(([module]) => module.default));
+
+export function MetricChart(props: MetricChartProps) {
+  const [showTable, setShowTable] = createSignal(false);
+  const [cursorIndex, setCursorIndex] = createSignal<number | null>(null);
+  const [failed, setFailed] = createSignal<string | null>(null);
+  const aligned = createMemo(() => alignSeries(props.lines));
+  const shown = createMemo(() => props.lines.map((line, index) => ({ line, index })).filter(({ line }) => !line.dim));
+  const notes = createMemo(() => props.lines.filter((line) => !line.dim).flatMap((line) => nonFiniteNote(line.label, line.points) ?? []));
+  const summary = createMemo(() => chartSummary(props.title, shown().map(({ line }) => line)));
+  const xText = (x: number) => (props.xKind === 'time' ? timeOfDay.format(new Date(x * 1000)) : `step ${formatStep(x)}`);
+  const valueText = (value: number | null | undefined, at: number, series: number) => {
+    if (value === undefined) return '—';
+    if (value === null) return aligned().marks.find((mark) => mark.series === series && mark.step === aligned().steps[at])?.kind ?? 'NaN';
+    return `${formatMetric(value)}${props.unit ?? ''}`;
+  };
+  // The legend says the values at the tapped step; with no tap, each line's last value.
+  const readout = createMemo(() => {
+    const at = cursorIndex();
+    const { steps, values } = aligned();
+    return shown().map(({ line, index }) => {
+      let position = at;
+      if (position === null) {
+        position = values[index]!.length - 1;
+        while (position > 0 && values[index]![position] === undefined) position--;
+      }
+      return { line, index, text: steps.length ? valueText(values[index]![position], position, index) : '—' };
+    });
+  });
+
+  let figure!: HTMLElement;
+  let plotBox!: HTMLDivElement;
+  let plot: uPlot | undefined;
+  let drawnShape = '';
+
+  const colors = () => {
+    const style = getComputedStyle(figure);
+    const read = (name: string) => style.getPropertyValue(name).trim();
+    return { axis: read('--chart-axis'), grid: read('--chart-grid'), dim: read('--chart-dim'), bad: read('--chart-bad'), palette: Array.from({ length: PALETTE_SIZE }, (_, index) => read(`--chart-${index + 1}`)) };
+  };
+
+  const data = (): uPlot.AlignedData => [aligned().steps, ...aligned().values] as unknown as uPlot.AlignedData;
+
+  const build = (UPlot: typeof uPlot) => {
+    plot?.destroy();
+    const color = colors();
+    const series: uPlot.Series[] = [
+      {},
+      ...props.lines.map((line, index) => ({
+        label: line.label,
+        stroke: line.dim ? color.dim : color.palette[(line.emphasis ? 0 : swatchOf(props.lines, index)) % PALETTE_SIZE],
+        width: line.emphasis ? 3 : line.dim ? 1 : 2,
+        points: { show: false },
+        spanGaps: false,
+      })),
+    ];
+    const axis = { stroke: color.axis, grid: { stroke: color.grid, width: 1 }, ticks: { stroke: color.grid, width: 1 }, font: '12px system-ui, sans-serif' };
+    const options: uPlot.Options = {
+      width: Math.max(200, plotBox.clientWidth),
+      height: props.height ?? 180,
+      legend: { show: false },
+      cursor: { points: { size: 7 }, drag: { x: true, y: false } },
+      scales: { x: { time: props.xKind === 'time' }, y: props.yRange ? { range: props.yRange } : {} },
+      series,
+      axes: [
+        { ...axis, values: props.xKind === 'time' ? (_u, splits) => splits.map((x) => timeOfDay.format(new Date(x * 1000))) : (_u, splits) => splits.map((x) => compact.format(x)) },
+        { ...axis, size: 48, values: (_u, splits) => splits.map((y) => formatMetric(y)) },
+      ],
+      hooks: {
+        setCursor: [(u) => setCursorIndex(u.cursor.idx ?? null)],
+        // Where a value was NaN or infinite: a dashed line and a red triangle at the top of the plot.
+        draw: [
+          (u) => {
+            const marks = aligned().marks;
+            if (marks.length === 0) return;
+            const context = u.ctx;
+            const top = u.bbox.top;
+            const size = 6 * devicePixelRatio;
+            context.save();
+            context.strokeStyle = color.bad;
+            context.fillStyle = color.bad;
+            context.setLineDash([4 * devicePixelRatio, 4 * devicePixelRatio]);
+            context.lineWidth = devicePixelRatio;
+            for (const step of new Set(marks.map((mark) => mark.step))) {
+              const x = u.valToPos(step, 'x', true);
+              if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+              context.beginPath();
+              context.moveTo(x, top);
+              context.lineTo(x, top + u.bbox.height);
+              context.stroke();
+              context.beginPath();
+              context.moveTo(x - size, top);
+              context.lineTo(x + size, top);
+              context.lineTo(x, top + size * 1.5);
+              context.fill();
+            }
+            context.restore();
+          },
+        ],
+      },
+    };
+    plot = new UPlot(options, data(), plotBox);
+    // A finger on the chart moves the cursor like a mouse would; vertical swipes still scroll the page.
+    const over = plot.over;
+    const follow = (event: PointerEvent) => {
+      if (event.pointerType === 'mouse') return;
+      const box = over.getBoundingClientRect();
+      plot?.setCursor({ left: event.clientX - box.left, top: event.clientY - box.top });
+    };
+    over.addEventListener('pointerdown', follow);
+    over.addEventListener('pointermove', follow);
+    drawnShape = shape();
+  };
+
+  // What needs a new chart rather than new data: the lines' number, labels and roles.
+  const shape = () => props.lines.map((line) => `${line.label}|${line.emphasis ? 'e' : ''}${line.dim ? 'd' : ''}`).join('\n') + `|${props.xKind}|${props.yRange}`;
+
+  onMount(() => {
+    let UPlot: typeof uPlot | undefined;
+    let disposed = false;
+    loadUPlot().then(
+      (loaded) => {
+        if (disposed) return;
+        UPlot = loaded;
+        build(loaded);
+      },
+      () => setFailed('The chart could not be loaded; the table shows the numbers.'),
+    );
+    createEffect(
+      on(aligned, () => {
+        if (!UPlot) return;
+        if (shape() !== drawnShape) build(UPlot);
+        else plot?.setData(data());
+      }),
+    );
+    const resize = new ResizeObserver(() => plot && plotBox.clientWidth > 0 && plot.setSize({ width: plotBox.clientWidth, height: props.height ?? 180 }));
+    resize.observe(plotBox);
+    // Dark mode changes the colours, which uPlot takes only when it is built.
+    const scheme = matchMedia('(prefers-color-scheme: dark)');
+    const rebuild = () => UPlot && build(UPlot);
+    scheme.addEventListener('change', rebuild);
+    onCleanup(() => {
+      disposed = true;
+      resize.disconnect();
+      scheme.removeEventListener('change', rebuild);
+      plot?.destroy();
+    });
+  });
+
+  const tableRows = createMemo(() => {
+    const { steps } = aligned();
+    const rows = steps.map((step, position) => ({ step, position }));
+    return rows.length > TABLE_ROWS_MAX ? rows.slice(rows.length - TABLE_ROWS_MAX) : rows;
+  });
+
+  return (
+    <figure class="metric-chart" ref={figure} data-testid={props.testId} data-points={aligned().steps.length}>
+      <figcaption class="metric-chart-head">
+        <span class="metric-chart-title">{props.title}</span>
+        <button type="button" class="button small metric-chart-toggle" aria-pressed={showTable()} onClick={() => setShowTable((value) => !value)}>
+          {showTable() ? 'Chart' : 'Table'}
+          <span class="visually-hidden"> of {props.title}</span>
+        </button>
+      </figcaption>
+      <div class="metric-chart-plot" ref={plotBox} role="img" aria-label={summary()} hidden={showTable()} style={{ height: `${props.height ?? 180}px` }} />
+      <Show when={failed()}>
+        <p class="muted">{failed()}</p>
+      </Show>
+      <Show when={!showTable()}>
+        <ul class="metric-chart-legend" aria-label={`Values of ${props.title}`}>
+          <Show when={aligned().steps.length > 0}>
+            <li class="metric-chart-at">{cursorIndex() === null ? 'last' : xText(aligned().steps[cursorIndex()!]!)}</li>
+          </Show>
+          <For each={readout().slice(0, LEGEND_MAX)}>
+            {(entry) => (
+              <li data-series={entry.line.label}>
+                <span class="metric-chart-swatch" classList={{ emphasis: !!entry.line.emphasis }} style={{ '--swatch': `var(--chart-${entry.line.emphasis ? 1 : (swatchOf(props.lines, entry.index) % PALETTE_SIZE) + 1})` }} aria-hidden="true" />
+                <span class="metric-chart-label">{entry.line.label}</span> <strong class="metric-chart-value">{entry.text}</strong>
+              </li>
+            )}
+          </For>
+          <Show when={readout().length > LEGEND_MAX}>
+            <li class="muted">+{readout().length - LEGEND_MAX} more</li>
+          </Show>
+        </ul>
+      </Show>
+      <For each={notes()}>
+        {(note) => (
+          <p class="metric-chart-note" role="note">
+            <span aria-hidden="true">▼ </span>
+            {note}
+          </p>
+        )}
+      </For>
+      <Show when={showTable()}>
+        <div class="metric-table-scroll" tabindex="0" role="region" aria-label={`${props.title} as a table`}>
+          <table class="metric-table">
+            <caption class="visually-hidden">{summary()}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{props.xKind === 'time' ? 'Time' : 'Step'}</th>
+                <For each={shown()}>{({ line }) => <th scope="col">{line.label}</th>}</For>
+              </tr>
+            </thead>
+            <tbody>
+              <For each={tableRows()}>
+                {(row) => (
+                  <tr>
+                    <th scope="row">{props.xKind === 'time' ? timeOfDay.format(new Date(row.step * 1000)) : formatStep(row.step)}</th>
+                    <For each={shown()}>{({ index }) => <td>{valueText(aligned().values[index]![row.position], row.position, index)}</td>}</For>
+                  </tr>
+                )}
+              </For>
+            </tbody>
+          </table>
+        </div>
+        <Show when={aligned().steps.length > TABLE_ROWS_MAX}>
+          <p class="muted">The last {TABLE_ROWS_MAX} of {aligned().steps.length} steps.</p>
+        </Show>
+      </Show>
+    </figure>
+  );
+}
+
+/** The palette position the chart gave a line (emphasised lines take the first colour, the others follow). */
+function swatchOf(lines: readonly ChartLine[], index: number): number {
+  const offset = lines.some((line) => line.emphasis) ? 1 : 0;
+  return offset + lines.slice(0, index).filter((line) => !line.dim && !line.emphasis).length;
+}
