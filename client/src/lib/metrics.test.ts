@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alignSeries, bestRun, betterDirection, chartSummary, defaultMetricNames, formatMetric, formatStep, gpuMetricNames, nonFiniteNote, seriesStats, trainingMetricNames, type MetricPoint } from './metrics';
+import { alignSeries, bestRun, runMetricValues, betterDirection, chartSummary, defaultMetricNames, formatMetric, formatStep, gpuMetricNames, nonFiniteNote, seriesStats, trainingMetricNames, type MetricPoint } from './metrics';
 
 const points = (...values: Array<[number, number | null, string?]>): MetricPoint[] => values.map(([step, value, nonFinite]) => ({ step, value, nonFinite: nonFinite ?? null }));
 
@@ -72,6 +72,15 @@ describe('best values', () => {
     expect(bestRun(runs, 'max')).toBe(2);
     expect(bestRun([runs[1]!], 'min')).toBeNull();
     expect(bestRun([], 'max')).toBeNull();
+    expect(runMetricValues(runs, 'min')).toEqual(
+      new Map([
+        [0, { last: 0.5, best: 0.5 }],
+        [1, { last: null, best: null }],
+        [2, { last: 0.8, best: 0.2 }],
+        [3, { last: 0.2, best: 0.2 }],
+      ]),
+    );
+    expect(runMetricValues(runs, 'max').get(2)).toEqual({ last: 0.8, best: 0.8 });
   });
 });
 

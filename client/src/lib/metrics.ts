@@ -132,6 +132,16 @@ export function bestRun(runs: readonly { index: number; points: readonly MetricP
   return winner?.index ?? null;
 }
 
+/** Each run's last value of a metric (null when it is NaN or infinite) and its best finite value, by run index. */
+export function runMetricValues(runs: readonly { index: number; points: readonly MetricPoint[] }[], direction: Direction): Map<number, { last: number | null; best: number | null }> {
+  return new Map(
+    runs.map((run) => {
+      const stats = seriesStats(run.points, direction);
+      return [run.index, { last: stats.last?.value ?? null, best: stats.best?.value ?? null }];
+    }),
+  );
+}
+
 // ---- words and numbers --------------------------------------------------------------------------------------
 
 const grouped = new Intl.NumberFormat('en', { maximumFractionDigits: 0 });

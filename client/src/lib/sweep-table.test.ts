@@ -34,6 +34,21 @@ describe('a sweep’s table', () => {
     expect([5, 65, 3725, 200_000].map(shortDuration)).toEqual(['5s', '1m05s', '1h02m', '2d07h']);
   });
 
+  it('sorts by the chosen metric’s last or best value; a run without one (none yet, NaN) last either way', () => {
+    const metric = new Map([
+      [0, { last: 0.5, best: 0.2 }],
+      [1, { last: null, best: 0.1 }],
+      [2, { last: 0.3, best: 0.3 }],
+    ]);
+    const byMetric = (column: 'last' | 'best', descending = false) => sortRuns(runs, { column, descending }, now, (entry) => metric.get(entry.index)).map((entry) => entry.index);
+    expect(byMetric('last')).toEqual([2, 0, 1, 3, 4]);
+    expect(byMetric('last', true)).toEqual([0, 2, 1, 3, 4]);
+    expect(byMetric('best')).toEqual([1, 0, 2, 3, 4]);
+    expect(byMetric('best', true)).toEqual([2, 0, 1, 3, 4]);
+    // No metric chosen: the columns are empty, the order is the index's.
+    expect(order('best')).toEqual([0, 1, 2, 3, 4]);
+  });
+
   it('filters by state group; a run without its task yet waits', () => {
     expect(runs.filter((entry) => runMatches(entry, 'pending')).map((entry) => entry.index)).toEqual([3, 4]);
     expect(runs.filter((entry) => runMatches(entry, 'failed')).map((entry) => entry.index)).toEqual([1]);

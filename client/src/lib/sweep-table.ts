@@ -68,8 +68,17 @@ export function shortDuration(seconds: number): string {
 
 // ---- sorting and filtering ----------------------------------------------------------------------------------
 
-/** A column: the run's index, one of Sweep.varying's values (by position), its task's state, runtime or exit code. */
-export type SortColumn = 'index' | 'state' | 'runtime' | 'exit' | `value:${number}`;
+/**
+ * A column: the run's index, one of Sweep.varying's values (by position), its task's state, runtime or exit code,
+ * or the chosen metric's last and best values.
+ */
+export type SortColumn = 'index' | 'state' | 'runtime' | 'exit' | 'last' | 'best' | `value:${number}`;
+
+/** A run's values of the chosen metric (null: none yet, or NaN/infinite). */
+export interface RunMetric {
+  last: number | null;
+  best: number | null;
+}
 export interface SortOrder {
   column: SortColumn;
   descending: boolean;
@@ -92,9 +101,12 @@ export function compareValues(a: string, b: string): number {
  * The runs in the order of one column, ties broken by index (so a re-sort after a live update keeps rows still). A
  * run without the value sorts last whichever the direction: empty runtimes and exit codes are not "zero".
  */
-export function sortRuns<R extends RunFacts>(runs: readonly R[], order: SortOrder, now: number): R[] {
+export function sortRuns<R extends RunFacts>(runs: readonly R[], order: SortOrder, now: number, metricOf?: (run: R) => RunMetric | undefined): R[] {
   const key = (run: R): number | string | null => {
     switch (order.column) {
+      case 'last':
+      case 'best':
+        return metricOf?.(run)?.[order.column] ?? null;
       case 'index':
         return run.index;
       case 'state':
