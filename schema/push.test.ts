@@ -36,7 +36,7 @@ function browserKeys() {
   return { p256dh: ecdh.generateKeys().toString('base64url'), auth: randomBytes(16).toString('base64url') };
 }
 
-const device = 'endpoint pendingAfterMinutes mutedProjectIds failedTaskPushes createdAt';
+const device = 'endpoint pendingAfterMinutes mutedProjectIds failedTaskPushes metricNanPushes gpuIdlePushes createdAt';
 const register = `mutation ($input: PushSubscriptionInput!) {
   registerPushSubscription(input: $input) {
     __typename
@@ -44,8 +44,8 @@ const register = `mutation ($input: PushSubscriptionInput!) {
     ... on ValidationError { field message }
   }
 }`;
-const update = `mutation ($endpoint: String!, $pendingAfterMinutes: Int, $mutedProjectIds: [Int!], $failedTaskPushes: Boolean) {
-  updatePushSettings(endpoint: $endpoint, pendingAfterMinutes: $pendingAfterMinutes, mutedProjectIds: $mutedProjectIds, failedTaskPushes: $failedTaskPushes) {
+const update = `mutation ($endpoint: String!, $pendingAfterMinutes: Int, $mutedProjectIds: [Int!], $failedTaskPushes: Boolean, $metricNanPushes: Boolean, $gpuIdlePushes: Boolean) {
+  updatePushSettings(endpoint: $endpoint, pendingAfterMinutes: $pendingAfterMinutes, mutedProjectIds: $mutedProjectIds, failedTaskPushes: $failedTaskPushes, metricNanPushes: $metricNanPushes, gpuIdlePushes: $gpuIdlePushes) {
     __typename
     ... on MutationUpdatePushSettingsSuccess { data { ${device} } }
     ... on Error { message }
@@ -69,7 +69,7 @@ describe('Web Push API', () => {
     const first = await run(register, { input: { endpoint, ...browserKeys(), pendingAfterMinutes: 15, mutedProjectIds: [projectId, projectId] } });
     expect(first.registerPushSubscription).toMatchObject({
       __typename: 'MutationRegisterPushSubscriptionSuccess',
-      data: { endpoint, pendingAfterMinutes: 15, mutedProjectIds: [projectId], failedTaskPushes: false },
+      data: { endpoint, pendingAfterMinutes: 15, mutedProjectIds: [projectId], failedTaskPushes: false, metricNanPushes: true, gpuIdlePushes: true },
     });
     expect((await run(read, { endpoint })).pushDevice).toEqual(first.registerPushSubscription.data);
 
@@ -80,16 +80,20 @@ describe('Web Push API', () => {
     expect((await run(update, { endpoint, failedTaskPushes: true })).updatePushSettings.data).toMatchObject({ pendingAfterMinutes: null, mutedProjectIds: [], failedTaskPushes: true });
     expect((await run(update, { endpoint, pendingAfterMinutes: 5 })).updatePushSettings.data).toMatchObject({ failedTaskPushes: true });
     expect((await run(update, { endpoint, failedTaskPushes: null })).updatePushSettings.data).toMatchObject({ pendingAfterMinutes: 5, failedTaskPushes: false });
-    await run(update, { endpoint, pendingAfterMinutes: 60, mutedProjectIds: [projectId], failedTaskPushes: true });
+    // The NaN and idle-GPU pushes: on by default, each turned off alone, kept when omitted, null turns it off.
+    expect((await run(update, { endpoint, metricNanPushes: false })).updatePushSettings.data).toMatchObject({ metricNanPushes: false, gpuIdlePushes: true, failedTaskPushes: false });
+    expect((await run(update, { endpoint, gpuIdlePushes: null })).updatePushSettings.data).toMatchObject({ metricNanPushes: false, gpuIdlePushes: false });
+    expect((await run(update, { endpoint, metricNanPushes: true, gpuIdlePushes: true })).updatePushSettings.data).toMatchObject({ metricNanPushes: true, gpuIdlePushes: true });
+    await run(update, { endpoint, pendingAfterMinutes: 60, mutedProjectIds: [projectId], failedTaskPushes: true, gpuIdlePushes: false });
 
     // The browser subscribing again (new keys) is the same device with the same settings.
     const again = await run(register, { input: { endpoint, ...browserKeys() } });
-    expect(again.registerPushSubscription.data).toEqual({ ...first.registerPushSubscription.data, pendingAfterMinutes: 60, mutedProjectIds: [projectId], failedTaskPushes: true });
-    const chosenAtRegistration = await run(register, { input: { endpoint: 'https://push.example.net/send/device-3', ...browserKeys(), failedTaskPushes: true } });
-    expect(chosenAtRegistration.registerPushSubscription.data).toMatchObject({ failedTaskPushes: true });
+    expect(again.registerPushSubscription.data).toEqual({ ...first.registerPushSubscription.data, pendingAfterMinutes: 60, mutedProjectIds: [projectId], failedTaskPushes: true, gpuIdlePushes: false });
+    const chosenAtRegistration = await run(register, { input: { endpoint: 'https://push.example.net/send/device-3', ...browserKeys(), failedTaskPushes: true, metricNanPushes: false } });
+    expect(chosenAtRegistration.registerPushSubscription.data).toMatchObject({ failedTaskPushes: true, metricNanPushes: false, gpuIdlePushes: true });
 
     const fields = (await run('{ __type(name: "PushDevice") { fields { name } } }')).__type.fields.map((field: { name: string }) => field.name);
-    expect(fields.sort()).toEqual(['createdAt', 'endpoint', 'failedTaskPushes', 'mutedProjectIds', 'pendingAfterMinutes']);
+    expect(fields.sort()).toEqual(['createdAt', 'endpoint', 'failedTaskPushes', 'gpuIdlePushes', 'metricNanPushes', 'mutedProjectIds', 'pendingAfterMinutes']);
 
     expect((await run(unregister, { endpoint })).unregisterPushSubscription.data).toBe(true);
     expect((await run(unregister, { endpoint })).unregisterPushSubscription.data).toBe(false);

@@ -10,6 +10,8 @@ const PushDevice = builder.objectRef<PushSubscription>('PushDevice').implement({
     pendingAfterMinutes: t.exposeInt('pendingAfterMinutes', { nullable: true, description: 'Notify once when a job has been PENDING this long; null = never.' }),
     mutedProjectIds: t.exposeIntList('mutedProjectIds', { description: 'Projects whose jobs this device is not told about.' }),
     failedTaskPushes: t.exposeBoolean('failedTaskPushes', { description: "Also notify of each failed task of a sweep (at most 10 per sweep and relaunch); a sweep's end is one notification either way." }),
+    metricNanPushes: t.exposeBoolean('metricNanPushes', { description: "Notify once when a running job's metric becomes NaN or infinite (a sweep: once per metric for all its tasks)." }),
+    gpuIdlePushes: t.exposeBoolean('gpuIdlePushes', { description: "Notify once when all of a running job's GPUs stay under 10 % for 10 minutes (a sweep: once for all its tasks)." }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),
 });
@@ -23,6 +25,8 @@ const PushSubscriptionInput = builder.inputType('PushSubscriptionInput', {
     pendingAfterMinutes: t.int({ description: 'Omitted keeps the stored value (none for a new device); null turns it off.' }),
     mutedProjectIds: t.intList({ description: 'Omitted keeps the stored list (empty for a new device).' }),
     failedTaskPushes: t.boolean({ description: 'Omitted keeps the stored value (off for a new device); null turns it off.' }),
+    metricNanPushes: t.boolean({ description: 'Omitted keeps the stored value (on for a new device); null turns it off.' }),
+    gpuIdlePushes: t.boolean({ description: 'Omitted keeps the stored value (on for a new device); null turns it off.' }),
   }),
 });
 
@@ -52,12 +56,18 @@ builder.mutationFields((t) => ({
     type: PushDevice,
     description: 'Omitted arguments keep their value; pass pendingAfterMinutes: null to turn the reminder off.',
     errors: { types: [NotFoundError, ValidationError] },
-    args: { endpoint: t.arg.string({ required: true }), pendingAfterMinutes: t.arg.int(), mutedProjectIds: t.arg.intList(), failedTaskPushes: t.arg.boolean() },
+    args: { endpoint: t.arg.string({ required: true }), pendingAfterMinutes: t.arg.int(), mutedProjectIds: t.arg.intList(), failedTaskPushes: t.arg.boolean(), metricNanPushes: t.arg.boolean(), gpuIdlePushes: t.arg.boolean() },
     resolve: (_root, args, ctx) =>
       ctx.services.notify.update(
         ctx.em,
         args.endpoint,
-        { pendingAfterMinutes: args.pendingAfterMinutes, mutedProjectIds: args.mutedProjectIds, failedTaskPushes: args.failedTaskPushes },
+        {
+          pendingAfterMinutes: args.pendingAfterMinutes,
+          mutedProjectIds: args.mutedProjectIds,
+          failedTaskPushes: args.failedTaskPushes,
+          metricNanPushes: args.metricNanPushes,
+          gpuIdlePushes: args.gpuIdlePushes,
+        },
         ctx.session.tokenId,
       ),
   }),

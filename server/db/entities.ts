@@ -190,6 +190,10 @@ export const PushSubscription = defineEntity({
     mutedProjectIds: p.json<number[]>(),
     /** A sweep's end is one push; with this, each failed task of a sweep is one more. */
     failedTaskPushes: p.boolean().default(false),
+    /** A running job's metric became NaN or infinite (once per job and metric; a sweep's tasks once per sweep and metric). */
+    metricNanPushes: p.boolean().default(true),
+    /** A running job's GPUs all sat idle for 10 minutes (once per job; a sweep's tasks once per sweep). */
+    gpuIdlePushes: p.boolean().default(true),
     createdAt: p.datetime(),
     updatedAt: p.datetime(),
     lastSuccessAt: p.datetime().nullable(),

@@ -17,9 +17,13 @@ export interface PushSubscriptionInput {
   mutedProjectIds?: number[] | null;
   /** Also a push for each failed task of a sweep (a sweep's end is one push either way); null: off. */
   failedTaskPushes?: boolean | null;
+  /** A running job's metric became NaN or infinite (on for a new device); null: off. */
+  metricNanPushes?: boolean | null;
+  /** A running job's GPUs all idle for 10 minutes (on for a new device); null: off. */
+  gpuIdlePushes?: boolean | null;
 }
 
-export type PushSettingsChanges = Pick<PushSubscriptionInput, 'pendingAfterMinutes' | 'mutedProjectIds' | 'failedTaskPushes'>;
+export type PushSettingsChanges = Pick<PushSubscriptionInput, 'pendingAfterMinutes' | 'mutedProjectIds' | 'failedTaskPushes' | 'metricNanPushes' | 'gpuIdlePushes'>;
 
 /** A week: a job waiting longer than that is not news any sooner. */
 export const MAX_PENDING_AFTER_MINUTES = 7 * 24 * 60;
@@ -93,6 +97,8 @@ async function applySettings(em: EntityManager, row: PushSubscription, changes: 
   if (changes.pendingAfterMinutes !== undefined) row.pendingAfterMinutes = validatePendingAfterMinutes(changes.pendingAfterMinutes);
   if (changes.mutedProjectIds !== undefined) row.mutedProjectIds = await validateMutedProjectIds(em, changes.mutedProjectIds ?? []);
   if (changes.failedTaskPushes !== undefined) row.failedTaskPushes = changes.failedTaskPushes ?? false;
+  if (changes.metricNanPushes !== undefined) row.metricNanPushes = changes.metricNanPushes ?? false;
+  if (changes.gpuIdlePushes !== undefined) row.gpuIdlePushes = changes.gpuIdlePushes ?? false;
 }
 
 /**
@@ -122,7 +128,7 @@ export async function registerPushSubscription(em: EntityManager, input: PushSub
       row.tokenId = owner;
       row.updatedAt = now;
     } else {
-      row = em.create(PushSubscription, { endpoint, p256dh, auth, tokenId: owner, pendingAfterMinutes: null, mutedProjectIds: [], failedTaskPushes: false, createdAt: now, updatedAt: now });
+      row = em.create(PushSubscription, { endpoint, p256dh, auth, tokenId: owner, pendingAfterMinutes: null, mutedProjectIds: [], failedTaskPushes: false, metricNanPushes: true, gpuIdlePushes: true, createdAt: now, updatedAt: now });
     }
     await applySettings(em, row, input);
     await em.flush();

@@ -3,7 +3,7 @@ import { mutate, query, unwrap } from './client';
 import { FailureFields, graphql, type ResultOf } from './graphql';
 
 const PushDeviceFields = graphql(`
-  fragment PushDevice on PushDevice @_unmask { endpoint pendingAfterMinutes mutedProjectIds failedTaskPushes createdAt }
+  fragment PushDevice on PushDevice @_unmask { endpoint pendingAfterMinutes mutedProjectIds failedTaskPushes metricNanPushes gpuIdlePushes createdAt }
 `);
 
 export type PushDevice = ResultOf<typeof PushDeviceFields>;
@@ -20,8 +20,15 @@ const REGISTER = graphql(
 );
 const UPDATE = graphql(
   `
-  mutation UpdatePush($endpoint: String!, $pendingAfterMinutes: Int, $mutedProjectIds: [Int!], $failedTaskPushes: Boolean) {
-    updatePushSettings(endpoint: $endpoint, pendingAfterMinutes: $pendingAfterMinutes, mutedProjectIds: $mutedProjectIds, failedTaskPushes: $failedTaskPushes) {
+  mutation UpdatePush($endpoint: String!, $pendingAfterMinutes: Int, $mutedProjectIds: [Int!], $failedTaskPushes: Boolean, $metricNanPushes: Boolean, $gpuIdlePushes: Boolean) {
+    updatePushSettings(
+      endpoint: $endpoint
+      pendingAfterMinutes: $pendingAfterMinutes
+      mutedProjectIds: $mutedProjectIds
+      failedTaskPushes: $failedTaskPushes
+      metricNanPushes: $metricNanPushes
+      gpuIdlePushes: $gpuIdlePushes
+    ) {
       __typename ... on MutationUpdatePushSettingsSuccess { data { ...PushDevice } } ...Failure
     }
   }
@@ -45,6 +52,10 @@ export interface PushSettings {
   mutedProjectIds: number[];
   /** Also a notification for each failed task of a sweep; a sweep's end is one notification either way. */
   failedTaskPushes: boolean;
+  /** A running job's metric became NaN or infinite (a sweep: once per metric). */
+  metricNanPushes: boolean;
+  /** All of a running job's GPUs idle for 10 minutes (a sweep: once). */
+  gpuIdlePushes: boolean;
 }
 
 /** The subscription's keys as the server stores them (base64url, as PushSubscription.toJSON() gives them). */

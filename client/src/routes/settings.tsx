@@ -27,8 +27,16 @@ function Notifications() {
   const [pending, setPending] = createSignal('');
   const [muted, setMuted] = createSignal<number[]>([]);
   const [failedTasks, setFailedTasks] = createSignal(false);
+  const [metricNan, setMetricNan] = createSignal(true);
+  const [gpuIdle, setGpuIdle] = createSignal(true);
 
-  const settings = () => ({ pendingAfterMinutes: pending().trim() === '' ? null : Number(pending()), mutedProjectIds: muted(), failedTaskPushes: failedTasks() });
+  const settings = () => ({
+    pendingAfterMinutes: pending().trim() === '' ? null : Number(pending()),
+    mutedProjectIds: muted(),
+    failedTaskPushes: failedTasks(),
+    metricNanPushes: metricNan(),
+    gpuIdlePushes: gpuIdle(),
+  });
   const pendingValid = () => pending().trim() === '' || /^\d+$/.test(pending().trim());
 
   // This browser's subscription as the server knows it (none: notifications are off here). Its settings fill the
@@ -48,6 +56,8 @@ function Notifications() {
       setPending(read.device.pendingAfterMinutes === null ? '' : String(read.device.pendingAfterMinutes));
       setMuted(read.device.mutedProjectIds);
       setFailedTasks(read.device.failedTaskPushes);
+      setMetricNan(read.device.metricNanPushes);
+      setGpuIdle(read.device.gpuIdlePushes);
       setEnabled(true);
     }),
   );
@@ -129,8 +139,8 @@ function Notifications() {
           Notifications
         </label>
         <p class="field-hint">
-          When a job ends, when a sweep ends (one notification for the whole sweep), when a job or sweep is still pending after the time you choose, and when a cluster needs you to
-          log in again. Tapping one opens the job or sweep.
+          When a job ends, when a sweep ends (one notification for the whole sweep), when a job or sweep is still pending after the time you choose, when a running job’s
+          training goes wrong (below), and when a cluster needs you to log in again. Tapping one opens the job or sweep.
         </p>
         <Show when={message()}>
           <p class="warning" role="alert">
@@ -172,6 +182,42 @@ function Notifications() {
           </label>
           <span class="field-hint" id="failed-tasks-hint">
             At most 10 per sweep; the sweep’s end tells the rest. Tasks that complete never notify on their own.
+          </span>
+        </div>
+        <div>
+          <label class="check switch">
+            <input
+              type="checkbox"
+              role="switch"
+              checked={metricNan()}
+              aria-describedby="metric-nan-hint"
+              onChange={(event) => {
+                setMetricNan(event.currentTarget.checked);
+                void save({ metricNanPushes: metricNan() });
+              }}
+            />
+            Notify me when a metric becomes NaN
+          </label>
+          <span class="field-hint" id="metric-nan-hint">
+            Once per job and metric, also for infinity. A sweep notifies once per metric, saying how many tasks diverged.
+          </span>
+        </div>
+        <div>
+          <label class="check switch">
+            <input
+              type="checkbox"
+              role="switch"
+              checked={gpuIdle()}
+              aria-describedby="gpu-idle-hint"
+              onChange={(event) => {
+                setGpuIdle(event.currentTarget.checked);
+                void save({ gpuIdlePushes: gpuIdle() });
+              }}
+            />
+            Notify me when a job’s GPUs sit idle
+          </label>
+          <span class="field-hint" id="gpu-idle-hint">
+            Once per running job whose every GPU stays under 10 % for 10 minutes; a sweep notifies once.
           </span>
         </div>
         <fieldset>
