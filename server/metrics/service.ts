@@ -11,7 +11,7 @@ import type { PubSub } from '../events.js';
 import type { JobFileReader, JobFileSource, WatchedJob } from '../jobs/lifecycle.js';
 import { jobPaths, submissionDirOf } from '../slurm/layout.js';
 import { downsample } from './downsample.js';
-import { parseGpuSamples } from './gpu-samples.js';
+import { initialGpuSamplesState, parseGpuSamples } from './gpu-samples.js';
 import { initialState, needsReread, parseMetrics, rereadState, type MetricFormat, type ParsedPoint } from './parse.js';
 
 /** A source's format: a parser's, or the GPU sampler's files. */
@@ -54,7 +54,7 @@ function parse(reading: Reading, bytes: Buffer, final: boolean) {
   return reading.format === 'gpu' ? parseGpuSamples(bytes, reading.state, { final, node: reading.node }) : parseMetrics(reading.format, bytes, reading.state, { final });
 }
 
-const initial = (format: SourceFormat) => (format === 'gpu' ? null : initialState(format));
+const initial = (format: SourceFormat) => (format === 'gpu' ? initialGpuSamplesState() : initialState(format));
 
 /** A stored value (null is NaN: SQLite keeps no NaN). */
 const fromStored = (value: number | null) => (value === null ? Number.NaN : value);

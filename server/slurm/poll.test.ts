@@ -307,6 +307,13 @@ describe('array tasks', () => {
     expect(states['2083_9']).toMatchObject({ slurmJobId: '2083_9', state: 'CANCELLED' });
   });
 
+  it("ends the tasks of an array's cancelled rest that accounting lists unfolded, under the array's bare id", async () => {
+    const { transport } = recordedCluster({ squeue: 'squeue-array-cancelled-unfolded.txt', sacct: 'sacct-array-cancelled-unfolded.txt' });
+    const states = byId(await readJobStates(transport, ['3286_0', '3286_1', '3286_3']));
+    expect(states['3286_0']).toMatchObject({ state: 'COMPLETED', exitCode: 0 });
+    for (const id of ['3286_1', '3286_3']) expect(states[id]).toMatchObject({ slurmJobId: id, state: 'CANCELLED', rawState: 'CANCELLED by 1001' });
+  });
+
   it("prefers a task's own line to its array's folded record (accounting lags: 2084_5 runs and is still in the folded record)", () => {
     const finished = statusIndex(parseSacct(recorded('sacct-array-tasks.txt')));
     expect(finished.get('2084_5')).toMatchObject({ state: 'RUNNING', rawState: 'RUNNING' });

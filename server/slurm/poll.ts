@@ -132,8 +132,13 @@ export function statusIndex(statuses: SlurmJobStatus[]): StatusIndex {
       const own = byId.get(slurmJobId);
       if (own) return own;
       const task = parseArrayTaskId(slurmJobId);
-      const folded = task && foldedByArray.get(task.arrayJobId)?.find(({ tasks }) => includesArrayTask(tasks, task.index));
-      return folded ? { ...folded.status, slurmJobId } : undefined;
+      if (!task) return undefined;
+      const folded = foldedByArray.get(task.arrayJobId)?.find(({ tasks }) => includesArrayTask(tasks, task.index));
+      if (folded) return { ...folded.status, slurmJobId };
+      // The rest of an array that ended before any of it started (its pending tasks cancelled) may also be listed
+      // unfolded, under the array's bare id ("3286|CANCELLED by 1001"): that is the end of every task without a line.
+      const rest = byId.get(task.arrayJobId);
+      return rest && TERMINAL_STATES.has(rest.state) ? { ...rest, slurmJobId } : undefined;
     },
   };
 }
