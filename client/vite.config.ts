@@ -91,6 +91,8 @@ export default defineConfig({
         // chunks: fewer requests before the first screen on a slow phone connection. Screens stay lazy.
         manualChunks(id) {
           if (id.includes('workbox-window')) return undefined;
+          // Charts only: loaded by the chart component when it first draws, never with the first screen.
+          if (id.includes('/node_modules/uplot/')) return undefined;
           if (id.includes('/node_modules/')) return 'vendor';
           if (/\/client\/src\/(api\/(client|graphql|live|cache|jobs|clusters|projects)|components\/(page|dialog|toast|state-badge|job-row|job-actions|cluster-card|project-flags|select)(\.fragment)?|lib\/(clock|format|job-list))\.tsx?$/.test(id)) return 'core';
           return undefined;

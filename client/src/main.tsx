@@ -23,6 +23,7 @@ const Launch = lazy(() => import('./routes/launch'));
 const Lineage = lazy(() => import('./routes/lineage'));
 const Job = lazy(() => import('./routes/job'));
 const Sweep = lazy(() => import('./routes/sweep'));
+const Compare = lazy(() => import('./routes/compare'));
 const Clusters = lazy(() => import('./routes/clusters'));
 const Settings = lazy(() => import('./routes/settings'));
 const Pair = lazy(() => import('./routes/pair'));
@@ -38,6 +39,7 @@ render(
       <Route path="/projects/:id/lineage" component={Lineage} />
       <Route path="/jobs/:id" component={Job} preload={({ params }) => /^\d+$/.test(params.id!) && prefetchJob(Number(params.id))} />
       <Route path="/sweeps/:id" component={Sweep} preload={({ params }) => /^\d+$/.test(params.id!) && prefetchSweep(Number(params.id))} />
+      <Route path="/compare" component={Compare} />
       <Route path="/clusters" component={Clusters} />
       <Route path="/settings" component={Settings} />
       <Route path="/pair" component={Pair} />

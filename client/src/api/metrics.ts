@@ -140,22 +140,18 @@ export function createJobSeriesLive(id: () => number | null, names: () => readon
   return live;
 }
 
-/** The jobs of a comparison: each one's details, and its series of one metric. */
-export interface ComparedRun {
-  job: JobDetail;
-  metricNames: string[];
-}
-
-export async function fetchComparedJobs(ids: readonly number[]): Promise<ComparedRun[]> {
-  return Promise.all(
-    ids.map(async (id) => {
-      const [job, names] = await Promise.all([fetchJob(id), fetchJobMetricNames(id)]);
-      return { job, metricNames: names.metricNames };
-    }),
-  );
+/** The jobs of a comparison, with their settings and metric names (JobDetail), in the order asked. */
+export function fetchComparedJobs(ids: readonly number[]): Promise<JobDetail[]> {
+  return Promise.all(ids.map(fetchJob));
 }
 
 /** One metric of each job (a job without it gives an empty series). */
 export async function fetchComparedSeries(ids: readonly number[], name: string): Promise<MetricSeries[]> {
   return Promise.all(ids.map(async (id) => (await fetchJobMetrics(id, [name]))[0] ?? { name, total: 0, points: [] }));
+}
+
+/** The metrics a sweep's tasks write, read from a few of its started tasks (they run the same code). */
+export async function fetchSweepMetricNames(taskIds: readonly number[]): Promise<string[]> {
+  const answers = await Promise.all(taskIds.map((id) => fetchJobMetricNames(id).catch(() => null)));
+  return [...new Set(answers.flatMap((answer) => answer?.metricNames ?? []))];
 }

@@ -1,22 +1,35 @@
 import { useNavigate, useParams } from '@solidjs/router';
-import { For, Show, createMemo } from 'solid-js';
+import { For, Show, createMemo, createSignal } from 'solid-js';
 import { canChange } from '../api/client';
 import { createLive } from '../api/live';
 import { fetchLineage, onJobUpdated } from '../api/jobs';
 import { createProjectLive } from '../api/projects';
 import { DataNotice, PageHeader } from '../components/page';
 import { StateBadge } from '../components/state-badge';
+import { COMPARE_MAX, COMPARE_MIN, compareHref, toggleSelected } from '../lib/compare';
 import { buildLineageTree, type LineageTreeNode } from '../lib/lineage';
 import { jobWhen } from '../components/job-row';
 import { useNow } from '../lib/clock';
 
-function TreeItem(props: { entry: LineageTreeNode; projectId: number }) {
+/** Compare mode: a tick box per job; 2 to 6 ticked open side by side. */
+interface Selection {
+  active: () => boolean;
+  selected: () => number[];
+  toggle: (id: number) => void;
+}
+
+function TreeItem(props: { entry: LineageTreeNode; projectId: number; selection: Selection }) {
   const navigate = useNavigate();
   const now = useNow();
   const job = () => props.entry.node.job;
   return (
     <li data-lineage-job={job().id}>
       <div class="tree-node">
+        <Show when={props.selection.active()}>
+          <label class="compare-pick" style={{ display: 'flex', 'align-items': 'center', gap: '0.5rem', 'min-height': '44px' }}>
+            <input type="checkbox" checked={props.selection.selected().includes(job().id)} onChange={() => props.selection.toggle(job().id)} /> Compare #{job().id}
+          </label>
+        </Show>
         <a href={`/jobs/${job().id}`} class="job-link">
           <span class="job-line">
             <StateBadge state={job().state} />
@@ -46,7 +59,7 @@ function TreeItem(props: { entry: LineageTreeNode; projectId: number }) {
       </div>
       <Show when={props.entry.children.length > 0}>
         <ul>
-          <For each={props.entry.children}>{(child) => <TreeItem entry={child} projectId={props.projectId} />}</For>
+          <For each={props.entry.children}>{(child) => <TreeItem entry={child} projectId={props.projectId} selection={props.selection} />}</For>
         </ul>
       </Show>
     </li>
@@ -76,6 +89,9 @@ export default function Lineage() {
     },
   });
   const tree = createMemo(() => buildLineageTree(lineage.value() ?? []));
+  const [comparing, setComparing] = createSignal(false);
+  const [selected, setSelected] = createSignal<number[]>([]);
+  const selection: Selection = { active: comparing, selected, toggle: (jobId) => setSelected((current) => toggleSelected(current, jobId)) };
 
   return (
     <>
@@ -85,8 +101,22 @@ export default function Lineage() {
       <Show when={lineage.value()?.length === 0}>
         <p class="muted">No jobs yet.</p>
       </Show>
+      <Show when={(lineage.value()?.length ?? 0) >= COMPARE_MIN}>
+        <div class="action-bar">
+          <button type="button" class="button small" aria-pressed={comparing()} onClick={() => (setComparing(!comparing()), setSelected([]))}>
+            {comparing() ? 'Done comparing' : 'Compare jobs'}
+          </button>
+          <Show when={comparing()}>
+            <Show when={selected().length >= COMPARE_MIN} fallback={<span class="muted">Tick {COMPARE_MIN} to {COMPARE_MAX} jobs</span>}>
+              <a class="button small primary" href={compareHref(selected())}>
+                Compare {selected().length}
+              </a>
+            </Show>
+          </Show>
+        </div>
+      </Show>
       <ul class="tree" aria-label="Job lineage">
-        <For each={tree()}>{(entry) => <TreeItem entry={entry} projectId={id()!} />}</For>
+        <For each={tree()}>{(entry) => <TreeItem entry={entry} projectId={id()!} selection={selection} />}</For>
       </ul>
     </>
   );

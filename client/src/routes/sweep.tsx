@@ -3,16 +3,21 @@
 import { useNavigate, useParams } from '@solidjs/router';
 import { For, Index, Show, createEffect, createMemo, createSignal, on, onCleanup, onMount, untrack } from 'solid-js';
 import { canChange, errorMessage } from '../api/client';
+import { createLive } from '../api/live';
+import { createMetricsTick, fetchSweepMetricNames, fetchSweepMetrics, refetchOn } from '../api/metrics';
 import { cancelSweep, createSweepLive, relaunchFailedTasks, setSweepThrottle, type SweepDetail, type SweepRun, type SweepSummary } from '../api/sweeps';
 import { confirmAction, openDialog } from '../components/dialog';
 import { DataNotice, PageHeader } from '../components/page';
 import { StateBadge } from '../components/state-badge';
 import { SweepStateBadge } from '../components/sweep-line';
+import { SweepMetricChart } from '../components/sweep-metrics';
 import { notify } from '../components/toast';
 import { useNow } from '../lib/clock';
 import { ago, duration, plural, shortSha } from '../lib/format';
+import { COMPARE_MAX, COMPARE_MIN, compareHref, toggleSelected } from '../lib/compare';
 import { isActive } from '../lib/job-list';
-import { SWEEP_STATE_FILTERS, failedCount, filterCounts, filterLabel, runMatches, shortDuration, sortRuns, summarySegments, taskRuntime, visibleRange, type SortColumn, type SortOrder, type SweepStateFilter } from '../lib/sweep-table';
+import { bestRun, betterDirection, defaultMetricNames, formatMetric, runMetricValues, trainingMetricNames, type Direction } from '../lib/metrics';
+import { SWEEP_STATE_FILTERS, failedCount, filterCounts, filterLabel, runMatches, shortDuration, sortRuns, summarySegments, taskRuntime, visibleRange, type RunMetric, type SortColumn, type SortOrder, type SweepStateFilter } from '../lib/sweep-table';
 
 /** Every row's height in px (the CSS's --sweep-row): the windowing places rows by it. */
 const ROW_HEIGHT = 44;
@@ -143,19 +148,36 @@ function SweepActions(props: { sweep: SweepDetail; onChange: (change: Partial<Sw
 /** A key as a header that may wrap after `_` and `.` (exit_code, optimizer.lr), not inside a word. */
 const breakable = (text: string) => text.split(/(?<=[_.])/).flatMap((part, index) => (index === 0 ? [part] : [<wbr />, part]));
 
-const COLUMN_LABELS: Record<string, string> = { index: '#', state: 'State', runtime: 'Time', exit: 'Exit' };
+const COLUMN_LABELS: Record<string, string> = { index: '#', state: 'State', runtime: 'Time', exit: 'Exit', last: 'Last', best: 'Best' };
 
-function RunsTable(props: { sweep: SweepDetail }) {
+/** The chosen metric as the table shows it: each run's last and best values, and which run is the best. */
+interface TableMetric {
+  name: string;
+  direction: Direction;
+  values: Map<number, RunMetric>;
+  best: number | null;
+}
+
+function RunsTable(props: { sweep: SweepDetail; metric: TableMetric | null }) {
   const now = useNow(1000);
   const [filter, setFilter] = createSignal<SweepStateFilter>('all');
   const [order, setOrder] = createSignal<SortOrder>({ column: 'index', descending: false });
   const counts = createMemo(() => filterCounts(props.sweep.runs));
   // Sorted once per change of the runs or the order, not on every tick of the clock (a running task's runtime
   // moves, but rows jumping under a finger every second would be worse).
-  const shown = createMemo(() => sortRuns(props.sweep.runs.filter((run) => runMatches(run, filter())), order(), untrack(now)));
-  const columns = (): SortColumn[] => ['index', ...props.sweep.varying.map((_, position) => `value:${position}` as const), 'state', 'runtime', 'exit'];
+  const shown = createMemo(() => sortRuns(props.sweep.runs.filter((run) => runMatches(run, filter())), order(), untrack(now), (run) => props.metric?.values.get(run.index)));
+  const columns = (): SortColumn[] => ['index', ...props.sweep.varying.map((_, position) => `value:${position}` as const), 'state', 'runtime', 'exit', ...(props.metric ? (['last', 'best'] as const) : [])];
   const label = (column: SortColumn) => COLUMN_LABELS[column] ?? props.sweep.varying[Number(column.slice('value:'.length))]!;
-  const sortBy = (column: SortColumn) => setOrder((current) => ({ column, descending: current.column === column ? !current.descending : false }));
+  // A metric's column sorts best first on its first tap: highest first when higher is better.
+  const firstDescending = (column: SortColumn) => (column === 'last' || column === 'best') && props.metric?.direction === 'max';
+  const sortBy = (column: SortColumn) => setOrder((current) => ({ column, descending: current.column === column ? !current.descending : firstDescending(column) }));
+  // A newly chosen metric sorts the table by it, best first.
+  createEffect(on(() => props.metric?.name, (name) => name && setOrder({ column: 'best', descending: props.metric!.direction === 'max' }), { defer: true }));
+  createEffect(on(() => props.metric?.direction, (direction) => direction && untrack(order).column === 'best' && setOrder({ column: 'best', descending: direction === 'max' }), { defer: true }));
+
+  // Compare mode: rows get a tick box; 2 to 6 ticked runs open side by side.
+  const [comparing, setComparing] = createSignal(false);
+  const [selected, setSelected] = createSignal<number[]>([]);
 
   let body!: HTMLDivElement;
   const [range, setRange] = createSignal({ start: 0, end: 0 });
@@ -196,6 +218,21 @@ function RunsTable(props: { sweep: SweepDetail }) {
           )}
         </For>
       </div>
+      <div class="action-bar compare-toggle">
+        <button type="button" class="button small" aria-pressed={comparing()} onClick={() => (setComparing(!comparing()), setSelected([]))} data-testid="compare-mode">
+          {comparing() ? 'Done comparing' : 'Compare runs'}
+        </button>
+      </div>
+      <Show when={comparing()}>
+        <div class="compare-bar" role="status">
+          <span>{selected().length < COMPARE_MIN ? `Tick ${COMPARE_MIN} to ${COMPARE_MAX} runs to compare` : `${selected().length} runs ticked`}</span>
+          <Show when={selected().length >= COMPARE_MIN}>
+            <a class="button small primary" href={compareHref(selected())} data-testid="compare-open">
+              Compare {selected().length}
+            </a>
+          </Show>
+        </div>
+      </Show>
       <div class="sweep-table-scroll">
         <div
           class="sweep-table"
@@ -203,7 +240,7 @@ function RunsTable(props: { sweep: SweepDetail }) {
           aria-label={`Runs of ${props.sweep.name}`}
           aria-rowcount={shown().length + 1}
           data-testid="sweep-table"
-          style={{ '--sweep-columns': `2.25rem ${'minmax(2.25rem, 1fr) '.repeat(props.sweep.varying.length)}6.5rem 3.875rem 2rem`, '--sweep-row': `${ROW_HEIGHT}px` }}
+          style={{ '--sweep-columns': `2.25rem ${'minmax(2.25rem, 1fr) '.repeat(props.sweep.varying.length)}6.5rem 3.875rem 2rem${props.metric ? ' 3.75rem 3.75rem' : ''}`, '--sweep-row': `${ROW_HEIGHT}px` }}
         >
           <div class="sweep-row sweep-head" role="row" aria-rowindex={1}>
             <For each={columns()}>
@@ -213,7 +250,7 @@ function RunsTable(props: { sweep: SweepDetail }) {
                   class={`sweep-cell cell-${column.startsWith('value:') ? 'value' : column}`}
                   aria-sort={order().column === column ? (order().descending ? 'descending' : 'ascending') : 'none'}
                 >
-                  <button type="button" class="sort-button" onClick={() => sortBy(column)} title={`Sort by ${label(column)}`}>
+                  <button type="button" class="sort-button" onClick={() => sortBy(column)} title={`Sort by ${label(column)}${column === 'last' || column === 'best' ? ` ${props.metric?.name}` : ''}`}>
                     <span class="sort-label">{breakable(label(column))}</span>
                     <span aria-hidden="true" class="sort-mark">
                       {order().column === column ? (order().descending ? '▼' : '▲') : ''}
@@ -226,7 +263,20 @@ function RunsTable(props: { sweep: SweepDetail }) {
           <div class="sweep-body" role="rowgroup" ref={body} style={{ height: `${shown().length * ROW_HEIGHT}px` }}>
             <div class="sweep-window" style={{ transform: `translateY(${range().start * ROW_HEIGHT}px)` }}>
               {/* Index, not For: a scroll shifts which run each drawn row shows; the rows themselves stay. */}
-              <Index each={visible()}>{(run, position) => <RunRow run={run()} rowIndex={range().start + position + 2} now={now()} />}</Index>
+              <Index each={visible()}>
+                {(run, position) => (
+                  <RunRow
+                    run={run()}
+                    rowIndex={range().start + position + 2}
+                    now={now()}
+                    metric={props.metric ? (props.metric.values.get(run().index) ?? { last: null, best: null }) : null}
+                    best={props.metric?.best === run().index}
+                    selecting={comparing()}
+                    selected={!!run().task && selected().includes(run().task!.id)}
+                    onSelect={(id) => setSelected((current) => toggleSelected(current, id))}
+                  />
+                )}
+              </Index>
             </div>
           </div>
         </div>
@@ -238,17 +288,24 @@ function RunsTable(props: { sweep: SweepDetail }) {
   );
 }
 
-function RunRow(props: { run: SweepRun; rowIndex: number; now: number }) {
+function RunRow(props: { run: SweepRun; rowIndex: number; now: number; metric: RunMetric | null; best: boolean; selecting: boolean; selected: boolean; onSelect: (taskId: number) => void }) {
   const task = () => props.run.task;
   const runtime = () => taskRuntime(task(), props.now);
   return (
-    <div class="sweep-row" role="row" aria-rowindex={props.rowIndex} data-index={props.run.index} data-state={task()?.state ?? 'SUBMITTING'}>
+    <div class="sweep-row" role="row" aria-rowindex={props.rowIndex} data-index={props.run.index} data-state={task()?.state ?? 'SUBMITTING'} data-best={props.best ? '' : undefined}>
       <div role="cell" class="sweep-cell cell-index">
         <Show when={task()} fallback={<span>{props.run.index}</span>}>
           {(value) => (
-            <a href={`/jobs/${value().id}`} class="row-link" aria-label={`Run ${props.run.index}: task ${value().id}`}>
-              {props.run.index}
-            </a>
+            <Show
+              when={props.selecting}
+              fallback={
+                <a href={`/jobs/${value().id}`} class="row-link" aria-label={`Run ${props.run.index}: task ${value().id}${props.best ? ' (best)' : ''}`}>
+                  {props.run.index}
+                </a>
+              }
+            >
+              <input type="checkbox" class="compare-check" checked={props.selected} onChange={() => props.onSelect(value().id)} aria-label={`Compare run ${props.run.index}`} />
+            </Show>
           )}
         </Show>
       </div>
@@ -270,6 +327,14 @@ function RunRow(props: { run: SweepRun; rowIndex: number; now: number }) {
       <div role="cell" class="sweep-cell cell-exit" classList={{ 'exit-bad': (task()?.exitCode ?? 0) !== 0 }}>
         {task()?.exitCode ?? '—'}
       </div>
+      <Show when={props.metric}>
+        {(metric) => (
+          <>
+            <div role="cell" class="sweep-cell cell-last">{formatMetric(metric().last)}</div>
+            <div role="cell" class="sweep-cell cell-best">{formatMetric(metric().best)}</div>
+          </>
+        )}
+      </Show>
     </div>
   );
 }
@@ -279,6 +344,45 @@ export default function Sweep() {
   const id = () => (/^\d+$/.test(params.id) ? Number(params.id) : null);
   const sweep = createSweepLive(id);
   const change = (changed: Partial<SweepDetail>) => sweep.mutate((current) => ({ ...current, ...changed }));
+
+  // Metrics: names from a few started tasks, one metric of every task, read again as running tasks write points.
+  const startedTasks = createMemo(() =>
+    (sweep.value()?.runs ?? [])
+      .flatMap((run) => (run.task?.startedAt ? [run.task.id] : []))
+      .slice(0, 3)
+      .join(','),
+  );
+  const activeTasks = createMemo(() => (sweep.value()?.runs ?? []).flatMap((run) => (run.task && isActive(run.task.state) ? [run.task.id] : [])));
+  const tick = createMetricsTick(activeTasks);
+  const names = createLive({
+    key: () => id() !== null && startedTasks() && `sweep-metric-names:${id()}:${startedTasks()}`,
+    load: () => fetchSweepMetricNames(startedTasks().split(',').map(Number)),
+    persist: false,
+  });
+  refetchOn(tick, names);
+  const metricNames = createMemo(() => trainingMetricNames(names.value() ?? []));
+  const [picked, setPicked] = createSignal<string | null>(null);
+  const metric = createMemo(() => (picked() && metricNames().includes(picked()!) ? picked() : (defaultMetricNames(metricNames())[0] ?? null)));
+  const [directionPicked, setDirectionPicked] = createSignal<{ metric: string; direction: Direction } | null>(null);
+  const direction = (): Direction => (directionPicked()?.metric === metric() ? directionPicked()!.direction : betterDirection(metric() ?? ''));
+  const series = createLive({
+    key: () => id() !== null && metric() && `sweep-metrics:${id()}:${metric()}`,
+    load: () => fetchSweepMetrics(id()!, metric()!),
+    persist: false,
+    itemKey: 'index',
+  });
+  refetchOn(tick, series);
+  const best = createMemo(() => bestRun((series.value() ?? []).map((entry) => ({ index: entry.index, points: entry.series.points })), direction()));
+  const tableMetric = createMemo((): TableMetric | null => {
+    const name = metric();
+    if (!name || !series.value()) return null;
+    return { name, direction: direction(), best: best(), values: runMetricValues(series.value()!.map((entry) => ({ index: entry.index, points: entry.series.points })), direction()) };
+  });
+  const runLabel = (index: number) => {
+    const run = sweep.value()?.runs.find((entry) => entry.index === index);
+    const values = run ? sweep.value()!.varying.map((key, position) => `${key}=${run.values[position]}`).join(' ') : '';
+    return `#${index}${values ? ` ${values}` : ''}`;
+  };
 
   return (
     <>
@@ -318,7 +422,21 @@ export default function Sweep() {
               </dl>
             </section>
             <SweepActions sweep={value()} onChange={change} />
-            <RunsTable sweep={value()} />
+            <Show when={metric()}>
+              {(name) => (
+                <SweepMetricChart
+                  metric={name()}
+                  names={metricNames()}
+                  onMetric={setPicked}
+                  direction={direction()}
+                  onDirection={(chosen) => setDirectionPicked({ metric: name(), direction: chosen })}
+                  series={series.value() ?? []}
+                  best={best()}
+                  runLabel={runLabel}
+                />
+              )}
+            </Show>
+            <RunsTable sweep={value()} metric={tableMetric()} />
           </>
         )}
       </Show>
