@@ -155,11 +155,19 @@ describe.skipIf(!lab)('sweeps on the lab', () => {
     const { stdout } = await promisify(execFile)('python3', ['-c', snippet.replace('http://127.0.0.1:4000', running.url)], {
       encoding: 'utf8',
       timeout: 90_000,
-      env: { ...process.env, MC_TOKEN: token, MC_PROJECT: String(projectId), MC_CLUSTER: 'lab' },
+      env: { ...process.env, MC_TOKEN: token, MC_PROJECT: String(projectId), MC_CLUSTER: 'lab', MC_METRIC: 'train_loss' },
     });
     expect(stdout).toMatch(/^sweep \d+ is job array \d+ with 3 runs$/m);
     expect(stdout).toContain('sweep COMPLETED\nrun\tseed\tstate\texit\n');
     for (const seed of [1, 2, 3]) expect(stdout).toMatch(new RegExp(`^${seed - 1}\t${seed}\tCOMPLETED\t0$`, 'm'));
+    // The best of the three runs by the last train_loss the fixture wrote in its metrics.csv.
+    const best = /^best run by train_loss: (\d) (\d) (\S+)$/m.exec(stdout);
+    expect(best, stdout).not.toBeNull();
+    const sweepId = Number(/^sweep (\d+) is job array/m.exec(stdout)![1]);
+    const chart = (await request(`query($id: Int!) { sweep(id: $id) { ... on QuerySweepSuccess { data { metrics(name: "train_loss", maxPoints: 2) { index series { points { value } } } } } } }`, { id: sweepId })).sweep.data.metrics;
+    const lasts = chart.map((entry: { series: { points: Array<{ value: number }> } }) => entry.series.points.at(-1)!.value);
+    expect(Number(best![1])).toBe(lasts.indexOf(Math.min(...lasts)));
+    expect(Number(best![3])).toBeCloseTo(Math.min(...lasts), 6);
   });
 
   it('refuses sweep syntax in a single launch, naming the override', async () => {
