@@ -17,6 +17,8 @@ import { TERMINAL_STATES } from '../slurm/state.js';
 export interface WatchedJob {
   id: number;
   jobDir: string;
+  /** Started (its files are being written); a pending job's only news is its start. */
+  running: boolean;
 }
 
 /** A file (or pattern of files) of a job, and how the reader names it. */
@@ -27,7 +29,7 @@ export interface JobFileSource {
 
 /** Who wants the bytes of jobs' files, and what to do with them (server/metrics/service.ts). */
 export interface JobFileReader {
-  /** The files and patterns to follow for these jobs, files from the offset read so far. */
+  /** The files and patterns to follow for these jobs (running ones: a pending job writes none), from the offset read so far. */
   sourcesFor(cluster: string, jobs: readonly WatchedJob[]): Promise<JobFileSource[]>;
   /** True when the file must be read again from its start (the reader found it rewritten): the watch restarts. */
   onBytes(jobId: number, path: string, from: number, bytes: Buffer): boolean;
@@ -59,10 +61,15 @@ export type LifecycleWatcher = ReturnType<typeof createLifecycleWatcher>;
 const RESTART_DELAY_MS = 200;
 /** An ended job's files are read to their end, a bounded amount a round, at most this many rounds. */
 const FINAL_READ_ROUNDS = 8;
+/**
+ * The watch's arguments are one exec request, which sshd takes up to 256 kB: running jobs come first, then pending
+ * ones' events while they fit (beyond, a start is seen by the poll; a few 1,000-task sweeps queued at once).
+ */
+const MAX_WATCH_ARGUMENT_BYTES = 128 * 1024;
 
 export function createLifecycleWatcher({ orm, clusters, events, pollNow, files }: LifecycleOptions) {
-  /** Per cluster: the job directories of jobs with a SLURM id that have not ended. */
-  const watched = new Map<string, Map<number, string>>();
+  /** Per cluster: the jobs with a SLURM id that have not ended. */
+  const watched = new Map<string, Map<number, WatchedJob>>();
   const watches = new Map<string, Watch>();
   let stopped = false;
   const subscription = events.subscribe('job:updated');
@@ -82,13 +89,21 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow, files }
     }
   }
 
-  /** The sources of a cluster's watch: each job's events, then the reader's files, each tied to its job. */
+  /** The sources of a cluster's watch: running jobs' events and files, then pending jobs' events while they fit. */
   async function sourcesOf(cluster: string, jobs: WatchedJob[]) {
-    const fileSources = files ? await files.sourcesFor(cluster, jobs) : [];
-    return [
-      ...jobs.map((job) => ({ jobId: job.id, jobDir: job.jobDir, source: { kind: 'events', jobDir: job.jobDir } as WatchSource })),
-      ...fileSources.map(({ jobId, source }) => ({ jobId, jobDir: null, source: source as WatchSource })),
+    const running = jobs.filter((job) => job.running);
+    const fileSources = files ? await files.sourcesFor(cluster, running) : [];
+    const sources = [
+      ...running.map((job) => ({ jobId: job.id, jobDir: job.jobDir as string | null, source: { kind: 'events', jobDir: job.jobDir } as WatchSource })),
+      ...fileSources.map(({ jobId, source }) => ({ jobId, jobDir: null as string | null, source: source as WatchSource })),
     ];
+    let bytes = sources.reduce((sum, { source }) => sum + JSON.stringify(source).length, 0);
+    for (const job of jobs.filter((candidate) => !candidate.running)) {
+      bytes += job.jobDir.length + 16;
+      if (bytes > MAX_WATCH_ARGUMENT_BYTES) break;
+      sources.push({ jobId: job.id, jobDir: job.jobDir, source: { kind: 'events', jobDir: job.jobDir } });
+    }
+    return sources;
   }
 
   function handlersFor(cluster: string, sources: Awaited<ReturnType<typeof sourcesOf>>, watch: Watch | null) {
@@ -114,7 +129,7 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow, files }
   }
 
   async function restart(cluster: string): Promise<void> {
-    const jobs = [...(watched.get(cluster) ?? new Map<number, string>())].map(([id, jobDir]) => ({ id, jobDir })).sort((a, b) => a.jobDir.localeCompare(b.jobDir));
+    const jobs = [...(watched.get(cluster)?.values() ?? [])].sort((a, b) => a.jobDir.localeCompare(b.jobDir));
     const sources = jobs.length === 0 || stopped ? [] : await sourcesOf(cluster, jobs);
     const key = JSON.stringify(sources.map(({ source }) => source));
     const current = watches.get(cluster);
@@ -198,11 +213,14 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow, files }
     let jobs = watched.get(job.cluster);
     if (!jobs) watched.set(job.cluster, (jobs = new Map()));
     const active = Boolean(job.slurmJobId) && !TERMINAL_STATES.has(job.state as never);
-    if (active === jobs.has(job.id)) return;
-    if (active) jobs.set(job.id, job.jobDir);
+    const running = job.state === 'RUNNING' || job.state === 'COMPLETING';
+    const before = jobs.get(job.id);
+    if (active && before?.running === running) return;
+    if (!active && !before) return;
+    if (active) jobs.set(job.id, { id: job.id, jobDir: job.jobDir, running });
     else {
       jobs.delete(job.id);
-      ended.set(job.cluster, [...(ended.get(job.cluster) ?? []), { id: job.id, jobDir: job.jobDir }]);
+      ended.set(job.cluster, [...(ended.get(job.cluster) ?? []), { id: job.id, jobDir: job.jobDir, running: false }]);
     }
     scheduleRestart(job.cluster);
   }
