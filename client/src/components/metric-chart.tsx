@@ -105,7 +105,8 @@ export function MetricChart(props: MetricChartProps) {
         { ...axis, size: 48, values: (_u, splits) => splits.map((y) => formatMetric(y)) },
       ],
       hooks: {
-        setCursor: [(u) => setCursorIndex(u.cursor.idx ?? null)],
+        // The values stay at the last step pointed at (a finger lifted leaves the chart): the legend says which.
+        setCursor: [(u) => u.cursor.idx != null && setCursorIndex(u.cursor.idx)],
         // Where a value was NaN or infinite: a dashed line and a red triangle at the top of the plot.
         draw: [
           (u) => {
@@ -138,15 +139,21 @@ export function MetricChart(props: MetricChartProps) {
       },
     };
     plot = new UPlot(options, data(), plotBox);
-    // A finger on the chart moves the cursor like a mouse would; vertical swipes still scroll the page.
-    const over = plot.over;
-    const follow = (event: PointerEvent) => {
-      if (event.pointerType === 'mouse') return;
-      const box = over.getBoundingClientRect();
-      plot?.setCursor({ left: event.clientX - box.left, top: event.clientY - box.top });
+    // A finger on the chart moves the cursor like a mouse would (a tap, or a drag along it); vertical swipes still
+    // scroll the page. Listened on the box, whatever part of the chart the finger lands on.
+    const follow = (event: PointerEvent | MouseEvent) => {
+      if (event.type === 'pointermove' && (event as PointerEvent).pointerType === 'mouse') return;
+      if (!plot) return;
+      const box = plot.over.getBoundingClientRect();
+      const left = event.clientX - box.left;
+      if (left < 0 || left > box.width) return;
+      plot.setCursor({ left, top: Math.min(Math.max(0, event.clientY - box.top), box.height) });
+      const index = plot.posToIdx(left);
+      if (index >= 0 && index < aligned().steps.length) setCursorIndex(index);
     };
-    over.addEventListener('pointerdown', follow);
-    over.addEventListener('pointermove', follow);
+    plotBox.onpointerdown = follow;
+    plotBox.onpointermove = follow;
+    plotBox.onclick = follow;
     drawnShape = shape();
   };
 
@@ -207,7 +214,14 @@ export function MetricChart(props: MetricChartProps) {
       <Show when={!showTable()}>
         <ul class="metric-chart-legend" aria-label={`Values of ${props.title}`}>
           <Show when={aligned().steps.length > 0}>
-            <li class="metric-chart-at">{cursorIndex() === null ? 'last' : xText(aligned().steps[cursorIndex()!]!)}</li>
+            <li class="metric-chart-at">
+              <Show when={cursorIndex() !== null && aligned().steps[cursorIndex()!] !== undefined} fallback="last">
+                {xText(aligned().steps[cursorIndex()!]!)}
+                <button type="button" class="metric-chart-reset" onClick={() => setCursorIndex(null)} aria-label="Show the last values">
+                  ×
+                </button>
+              </Show>
+            </li>
           </Show>
           <For each={readout().slice(0, LEGEND_MAX)}>
             {(entry) => (

@@ -36,6 +36,8 @@ export default function Job() {
     if (value.state === 'RUNNING' || value.state === 'COMPLETING') return secondsBetween(value.startedAt, now());
     return value.elapsedSeconds ?? secondsBetween(value.startedAt, value.endedAt);
   };
+  // Mounted while the job may still write metrics and kept once mounted: the names it found stay with it.
+  const chartable = createMemo((was: boolean) => was || !!job.value() && (job.value()!.metricNames.length > 0 || isActive(job.value()!.state)), false);
   const update = (changed: JobSummary) => job.mutate((current) => ({ ...current, ...changed }));
   const neverStarts = () => job.value()?.reason === NEVER_SATISFIED && job.value()?.state === 'PENDING';
   // What it waits for, read only when SLURM says that can never happen: the reason is said from their states.
@@ -83,8 +85,7 @@ export default function Job() {
               </p>
             </Show>
             <JobActionButtons job={value()} onChange={update} />
-            {/* Mounted while the job may still write metrics, so the first ones show as they come. */}
-            <Show when={value().metricNames.length > 0 || isActive(value().state)}>
+            <Show when={chartable()}>
               <JobMetrics jobId={value().id} metricNames={value().metricNames} />
             </Show>
             <div class="two-columns spaced">

@@ -158,7 +158,7 @@ interface TableMetric {
   best: number | null;
 }
 
-function RunsTable(props: { sweep: SweepDetail; metric: TableMetric | null }) {
+function RunsTable(props: { sweep: SweepDetail; metric: TableMetric | null; metricPicks: number }) {
   const now = useNow(1000);
   const [filter, setFilter] = createSignal<SweepStateFilter>('all');
   const [order, setOrder] = createSignal<SortOrder>({ column: 'index', descending: false });
@@ -166,13 +166,14 @@ function RunsTable(props: { sweep: SweepDetail; metric: TableMetric | null }) {
   // Sorted once per change of the runs or the order, not on every tick of the clock (a running task's runtime
   // moves, but rows jumping under a finger every second would be worse).
   const shown = createMemo(() => sortRuns(props.sweep.runs.filter((run) => runMatches(run, filter())), order(), untrack(now), (run) => props.metric?.values.get(run.index)));
-  const columns = (): SortColumn[] => ['index', ...props.sweep.varying.map((_, position) => `value:${position}` as const), 'state', 'runtime', 'exit', ...(props.metric ? (['last', 'best'] as const) : [])];
+  // The metric's columns right after the run's values: on a phone they are what the table is read for.
+  const columns = (): SortColumn[] => ['index', ...props.sweep.varying.map((_, position) => `value:${position}` as const), ...(props.metric ? (['last', 'best'] as const) : []), 'state', 'runtime', 'exit'];
   const label = (column: SortColumn) => COLUMN_LABELS[column] ?? props.sweep.varying[Number(column.slice('value:'.length))]!;
   // A metric's column sorts best first on its first tap: highest first when higher is better.
   const firstDescending = (column: SortColumn) => (column === 'last' || column === 'best') && props.metric?.direction === 'max';
   const sortBy = (column: SortColumn) => setOrder((current) => ({ column, descending: current.column === column ? !current.descending : firstDescending(column) }));
-  // A newly chosen metric sorts the table by it, best first.
-  createEffect(on(() => props.metric?.name, (name) => name && setOrder({ column: 'best', descending: props.metric!.direction === 'max' }), { defer: true }));
+  // A metric the user picks sorts the table by it, best first (the default one leaves the order as it is).
+  createEffect(on(() => props.metricPicks, () => props.metric && setOrder({ column: 'best', descending: props.metric.direction === 'max' }), { defer: true }));
   createEffect(on(() => props.metric?.direction, (direction) => direction && untrack(order).column === 'best' && setOrder({ column: 'best', descending: direction === 'max' }), { defer: true }));
 
   // Compare mode: rows get a tick box; 2 to 6 ticked runs open side by side.
@@ -240,7 +241,7 @@ function RunsTable(props: { sweep: SweepDetail; metric: TableMetric | null }) {
           aria-label={`Runs of ${props.sweep.name}`}
           aria-rowcount={shown().length + 1}
           data-testid="sweep-table"
-          style={{ '--sweep-columns': `2.25rem ${'minmax(2.25rem, 1fr) '.repeat(props.sweep.varying.length)}6.5rem 3.875rem 2rem${props.metric ? ' 3.75rem 3.75rem' : ''}`, '--sweep-row': `${ROW_HEIGHT}px` }}
+          style={{ '--sweep-columns': `2.25rem ${'minmax(2.25rem, 1fr) '.repeat(props.sweep.varying.length)}${props.metric ? '3.75rem 3.75rem ' : ''}6.5rem 3.875rem 2rem`, '--sweep-row': `${ROW_HEIGHT}px` }}
         >
           <div class="sweep-row sweep-head" role="row" aria-rowindex={1}>
             <For each={columns()}>
@@ -316,6 +317,14 @@ function RunRow(props: { run: SweepRun; rowIndex: number; now: number; metric: R
           </div>
         )}
       </Index>
+      <Show when={props.metric}>
+        {(metric) => (
+          <>
+            <div role="cell" class="sweep-cell cell-last">{formatMetric(metric().last)}</div>
+            <div role="cell" class="sweep-cell cell-best">{formatMetric(metric().best)}</div>
+          </>
+        )}
+      </Show>
       <div role="cell" class="sweep-cell cell-state">
         <Show when={task()} fallback={<span class="muted">not stored</span>}>
           {(value) => <StateBadge state={value().state} title={value().reason ?? undefined} />}
@@ -327,14 +336,6 @@ function RunRow(props: { run: SweepRun; rowIndex: number; now: number; metric: R
       <div role="cell" class="sweep-cell cell-exit" classList={{ 'exit-bad': (task()?.exitCode ?? 0) !== 0 }}>
         {task()?.exitCode ?? '—'}
       </div>
-      <Show when={props.metric}>
-        {(metric) => (
-          <>
-            <div role="cell" class="sweep-cell cell-last">{formatMetric(metric().last)}</div>
-            <div role="cell" class="sweep-cell cell-best">{formatMetric(metric().best)}</div>
-          </>
-        )}
-      </Show>
     </div>
   );
 }
@@ -362,6 +363,11 @@ export default function Sweep() {
   refetchOn(tick, names);
   const metricNames = createMemo(() => trainingMetricNames(names.value() ?? []));
   const [picked, setPicked] = createSignal<string | null>(null);
+  const [metricPicks, setMetricPicks] = createSignal(0);
+  const pick = (name: string) => {
+    setPicked(name);
+    setMetricPicks((count) => count + 1);
+  };
   const metric = createMemo(() => (picked() && metricNames().includes(picked()!) ? picked() : (defaultMetricNames(metricNames())[0] ?? null)));
   const [directionPicked, setDirectionPicked] = createSignal<{ metric: string; direction: Direction } | null>(null);
   const direction = (): Direction => (directionPicked()?.metric === metric() ? directionPicked()!.direction : betterDirection(metric() ?? ''));
@@ -427,7 +433,7 @@ export default function Sweep() {
                 <SweepMetricChart
                   metric={name()}
                   names={metricNames()}
-                  onMetric={setPicked}
+                  onMetric={pick}
                   direction={direction()}
                   onDirection={(chosen) => setDirectionPicked({ metric: name(), direction: chosen })}
                   series={series.value() ?? []}
@@ -436,7 +442,7 @@ export default function Sweep() {
                 />
               )}
             </Show>
-            <RunsTable sweep={value()} metric={tableMetric()} />
+            <RunsTable sweep={value()} metric={tableMetric()} metricPicks={metricPicks()} />
           </>
         )}
       </Show>
