@@ -67,7 +67,6 @@ export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub
   /** Patterns a job's files are found by, with the format of what they match, by `${jobId} ${pattern}`. */
   const patterns = new Map<string, SourceFormat>();
   const unsaved: Array<{ reading: Reading; points: Array<Pick<ParsedPoint, 'name' | 'step' | 'value'> & { time: number | null }> }> = [];
-  const announced = new Map<number, number>();
   let flushTimer: NodeJS.Timeout | null = null;
   let flushing: Promise<void> = Promise.resolve();
 
@@ -124,25 +123,39 @@ export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub
         await tx.nativeUpdate(MetricSource, { id: reading.sourceId }, { offset: reading.offset, state: reading.state as object });
       }
     });
-    const byJob = new Map<number, Set<string>>();
-    for (const row of rows) byJob.set(row.jobId, (byJob.get(row.jobId) ?? new Set()).add(row.name));
+    const byJob = new Map<number, Map<string, number>>();
+    for (const row of rows) {
+      const names = byJob.get(row.jobId) ?? new Map<string, number>();
+      byJob.set(row.jobId, names.set(row.name, (names.get(row.name) ?? 0) + 1));
+    }
     for (const [jobId, names] of byJob) {
-      await thin(em, jobId, [...names]);
-      announced.set(jobId, now);
-      events.publish('metrics:updated', { jobId, names: [...names] });
+      await thin(em, jobId, names);
+      events.publish('metrics:updated', { jobId, names: [...names.keys()] });
     }
   }
 
+  /** Points per series as last counted plus those written since, so a series is counted in SQL once, not per write. */
+  const sizes = new Map<string, number>();
+
   /** Keeps each series under SERIES_BOUND: drops every other point of its oldest half once it is over. */
-  async function thin(em: EntityManager, jobId: number, names: string[]): Promise<void> {
+  async function thin(em: EntityManager, jobId: number, added: Map<string, number>): Promise<void> {
     const connection = em.getConnection();
-    for (const name of names) {
-      const [{ total }] = (await connection.execute('select count(*) as total from metric_point where job_id = ? and name = ?', [jobId, name])) as [{ total: number }];
-      if (total <= SERIES_BOUND) continue;
-      await connection.execute(
-        'delete from metric_point where id in (select id from (select id, row_number() over (order by step, id) as n from metric_point where job_id = ? and name = ?) where n <= ? and n % 2 = 0)',
-        [jobId, name, Math.floor(total / 2)],
-      );
+    for (const [name, count] of added) {
+      const key = keyOf(jobId, name);
+      let size = sizes.get(key);
+      if (size === undefined) {
+        const [{ total }] = (await connection.execute('select count(*) as total from metric_point where job_id = ? and name = ?', [jobId, name])) as [{ total: number }];
+        size = total;
+      } else size += count;
+      if (size > SERIES_BOUND) {
+        const thinned = Math.floor(Math.floor(size / 2) / 2);
+        await connection.execute(
+          'delete from metric_point where id in (select id from (select id, row_number() over (order by step, id) as n from metric_point where job_id = ? and name = ?) where n <= ? and n % 2 = 0)',
+          [jobId, name, Math.floor(size / 2)],
+        );
+        size -= thinned;
+      }
+      sizes.set(key, size);
     }
   }
 
@@ -230,7 +243,7 @@ export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub
       await (flushing = flushing.then(flush));
       await orm.em.fork().nativeUpdate(MetricSource, { jobId: { $in: [...jobIds] } }, { done: true });
       for (const [key, reading] of readings) if (jobIds.includes(reading.jobId)) readings.delete(key);
-      for (const key of patterns.keys()) if (jobIds.includes(Number(key.slice(0, key.indexOf(' '))))) patterns.delete(key);
+      for (const map of [patterns, sizes]) for (const key of map.keys()) if (jobIds.includes(Number(key.slice(0, key.indexOf(' '))))) map.delete(key);
     },
   };
 
