@@ -10,7 +10,7 @@ import type { JobService } from '../jobs/service.js';
 import { createChannelLimiter } from '../lib/channel-limiter.js';
 import { RELAUNCHED_STATES } from '../sweeps/state.js';
 import { listeningTo, type Delivery } from './delivery.js';
-import { jobEndMessage, lastLogLine, taskFailedMessage } from './messages.js';
+import { jobEndMessage, lastLogLine, sweepTaskValues, taskFailedMessage } from './messages.js';
 
 const LOG_TAIL_BYTES = 4096;
 // Log reads share the cluster's SSH channels with the poller: a burst of job ends must not take all of them.
@@ -92,9 +92,7 @@ export function createJobEndNotices({ orm, jobs, delivery, logTimeoutMs }: JobEn
     if (!slot) return;
     // Only now: the run list of a large sweep is not read for the failures past the limit.
     await em.populate(sweep, ['runs']);
-    // The run's values of the keys that vary tell the task apart; the others are the same for every task.
-    const values = (sweep.runs[job.arrayIndex!]?.overrides ?? []).filter((override) => sweep.varying.some((key) => override.startsWith(`${key}=`)));
-    const message = taskFailedMessage(job, values, await readLastLine(job), slot.last);
+    const message = taskFailedMessage(job, sweepTaskValues(sweep, job.arrayIndex!), await readLastLine(job), slot.last);
     await delivery.broadcast(subscriptions.map((subscription) => ({ subscription, message })));
   }
 

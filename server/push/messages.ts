@@ -1,6 +1,6 @@
-// What a push says: a job's end, a sweep's end, a job or sweep still pending, a cluster whose login expired; short
-// enough for a lock screen.
-import type { Job, SweepCounts } from '../db/entities.js';
+// What a push says: a job's end, a sweep's end, a job or sweep still pending, a metric gone NaN, idle GPUs, a cluster
+// whose login expired; short enough for a lock screen.
+import type { Job, Sweep, SweepCounts } from '../db/entities.js';
 import type { JobSnapshot, SweepSnapshot } from '../events.js';
 import type { JobState } from '../slurm/state.js';
 import { sweepState, type SweepState } from '../sweeps/state.js';
@@ -135,15 +135,23 @@ export function jobEndMessage(job: JobSnapshot, logLine: string | null): PushMes
   };
 }
 
+/** A task's values of its sweep's varying keys (`seed=2`, `model=vit`): what tells it apart from the other tasks. */
+export function sweepTaskValues(sweep: Pick<Sweep, 'runs' | 'varying'>, arrayIndex: number): string[] {
+  return (sweep.runs[arrayIndex]?.overrides ?? []).filter((override) => sweep.varying.some((key) => override.startsWith(`${key}=`)));
+}
+
+/** A task by its sweep values, since every task has the sweep's name; by its index when nothing varies. */
+const taskName = (job: Pick<Job, 'arrayIndex'>, values: readonly string[]) => (values.length > 0 ? values.join(', ') : `task ${job.arrayIndex}`);
+
 /**
- * A failed task of a sweep, for the devices that asked for each: named by its sweep values (`seed=2, model=vit`),
- * since every task has the sweep's name. `last`: no more such pushes for this sweep, which the phone should know.
+ * A failed task of a sweep, for the devices that asked for each. `last`: no more such pushes for this sweep, which
+ * the phone should know.
  */
 export function taskFailedMessage(job: JobSnapshot, values: readonly string[], logLine: string | null, last: boolean): PushMessage {
   const message = jobEndMessage(job, logLine);
   return {
     ...message,
-    title: values.length > 0 ? `${job.name} ${values.join(', ')} ${ENDED_AS[job.state] ?? job.state}` : `${job.name} task ${job.arrayIndex} ${ENDED_AS[job.state] ?? job.state}`,
+    title: `${job.name} ${taskName(job, values)} ${ENDED_AS[job.state] ?? job.state}`,
     body: last ? `${message.body}\nFurther failed tasks of this sweep are told only when it ends.` : message.body,
     sweepId: job.sweepId!,
   };
@@ -168,5 +176,66 @@ export function reauthMessage(cluster: string, command: string): PushMessage {
     url: '/clusters',
     tag: `reauth-${cluster}`,
     cluster,
+  };
+}
+
+/** A sweep's task that a notice is about, and how many of the sweep's tasks are in the same trouble so far. */
+export interface TaskContext {
+  sweep: Pick<SweepSnapshot, 'id' | 'name' | 'varying'>;
+  values: readonly string[];
+  count: number;
+  of: number;
+  /** What the `of` tasks are: "tasks", "running tasks". */
+  tasks: string;
+}
+
+/** A metric's first value of the NaN or infinite run it ends in. */
+export interface NonFinitePoint {
+  name: string;
+  step: number;
+  value: number;
+}
+
+/** "1,200": steps as people read them (an epoch of 2.5 keeps its fraction). */
+export const stepInWords = (step: number) => step.toLocaleString('en-US', { maximumFractionDigits: 3 });
+
+// The API's own spelling of the value, so the push reads like the chart's tooltip.
+const nonFiniteWord = (value: number) => (Number.isNaN(value) ? 'NaN' : value > 0 ? 'Infinity' : '-Infinity');
+
+const alsoLine = (others: NonFinitePoint[]) => (others.length > 0 ? `\nAlso ${others.map((point) => `${point.name} (${nonFiniteWord(point.value)} at step ${stepInWords(point.step)})`).join(', ')}` : '');
+
+/**
+ * A running job's metrics that became NaN or infinite (all those found at once: a diverged run does it to several of
+ * its metrics in the same second, and one push says so). Opens the job, whose chart shows where.
+ */
+export function metricNanMessage(job: Pick<Job, 'id' | 'name' | 'cluster' | 'arrayIndex'>, points: readonly NonFinitePoint[], task?: TaskContext): PushMessage {
+  const [first, ...others] = points as [NonFinitePoint, ...NonFinitePoint[]];
+  const what = `${first.name} is ${nonFiniteWord(first.value)}`;
+  const at = `at step ${stepInWords(first.step)}`;
+  return {
+    title: task ? `${sweepTitle(task.sweep)}: ${what}` : `job ${job.id}: ${what} ${at}`,
+    body: `${task ? `${taskName(job, task.values)} (job ${job.id}) ${at}; ${task.count} of ${task.of} ${task.tasks} so far` : job.name} · ${job.cluster}${alsoLine(others)}`,
+    url: `/jobs/${job.id}`,
+    tag: `job-${job.id}`,
+    jobId: job.id,
+    ...(task ? { sweepId: task.sweep.id } : {}),
+    state: 'RUNNING',
+    cluster: job.cluster,
+  };
+}
+
+/** A running job whose every GPU sat under `percent` % for `windowMs`. */
+export function gpuIdleMessage(job: Pick<Job, 'id' | 'name' | 'cluster' | 'arrayIndex'>, gpus: number, percent: number, windowMs: number, task?: TaskContext): PushMessage {
+  const its = gpus === 1 ? 'its GPU' : `its ${gpus} GPUs`;
+  const how = `under ${percent} %${gpus === 1 ? '' : ' on every one'} for ${durationInWords(windowMs)}`;
+  return {
+    title: task ? `${sweepTitle(task.sweep)}: ${taskName(job, task.values)} is not using ${its}` : `job ${job.id} is not using ${its}`,
+    body: `${task ? `job ${job.id}: ${how}; ${task.count} of ${task.of} ${task.tasks} so far` : `${job.name}: ${how}`} · ${job.cluster}`,
+    url: `/jobs/${job.id}`,
+    tag: `job-${job.id}`,
+    jobId: job.id,
+    ...(task ? { sweepId: task.sweep.id } : {}),
+    state: 'RUNNING',
+    cluster: job.cluster,
   };
 }

@@ -18,6 +18,7 @@ import type { ExecResult } from '../ssh/index.js';
 import { reauthCommand } from '../ssh/openssh-transport.js';
 import { refuseStream } from '../../test/fake-transport.js';
 import { recount, saveAndAnnounceSweep, sweepChangeOf } from '../sweeps/state.js';
+import { jobPaths } from '../slurm/layout.js';
 import type { JobState } from '../slurm/state.js';
 
 const SUBJECT = 'mailto:ops@uni.example.edu';
@@ -172,6 +173,85 @@ async function settle(world: World): Promise<void> {
 }
 
 const subscriptionOf = (world: World, to: PushReceiver) => world.orm.em.fork().findOne(PushSubscription, { endpoint: to.endpoint });
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The offset the metrics service reads a job's file from; a GPU sampler's file is first reported as a new match. */
+async function following(world: World, job: Job, path: string): Promise<number> {
+  const reader = world.services.metrics.reader;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const sources = await reader.sourcesFor('alpha', [{ id: job.id, jobDir: job.jobDir, running: true }]);
+    const file = sources.find(({ jobId, source }) => jobId === job.id && source.kind === 'file' && source.path === path);
+    if (file?.source.kind === 'file') return file.source.offset;
+    // Stored in the background; the watch restarts once it is, as here.
+    reader.onMatch(job.id, `${jobPaths(job.jobDir).gpu}/*.csv`, path);
+    await sleep(10);
+  }
+  throw new Error(`the metrics service never followed ${path}`);
+}
+
+/**
+ * Jobs' files growing, as the lifecycle watch hands their new bytes to the metrics service: it parses them, stores
+ * the points and announces them (metrics:updated, within a second). Waits for every job's announcement, then for what
+ * the notifier started.
+ */
+async function grow(world: World, writes: Array<{ job: Job; path: string; text: string }>): Promise<void> {
+  const reader = world.services.metrics.reader;
+  const offsets: number[] = [];
+  for (const { job, path } of writes) offsets.push(await following(world, job, path));
+  const waiting = new Set(writes.map(({ job }) => job.id));
+  const iterator = world.services.events.subscribe('metrics:updated')[Symbol.asyncIterator]();
+  const heard = (async () => {
+    while (waiting.size > 0) {
+      const next = await iterator.next();
+      if (next.done) return;
+      waiting.delete(next.value.jobId);
+    }
+  })();
+  for (const [index, { job, path, text }] of writes.entries()) expect(reader.onBytes(job.id, path, offsets[index]!, Buffer.from(text))).toBe(false);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no metrics:updated for job ${[...waiting].join(', ')}: the metrics service stored nothing (logged: ${logged.slice(-3).join(' / ')})`)), 5_000);
+  });
+  try {
+    await Promise.race([heard, deadline]);
+  } finally {
+    clearTimeout(timer);
+    void iterator.return?.();
+  }
+  await settle(world);
+}
+
+/** Points stored as the metrics service stores them (NaN as null, an infinity as SQLite's own), then announced. */
+async function storePoints(world: World, job: Job, points: Array<{ name: string; step: number; value: number }>): Promise<void> {
+  const literal = (value: number) => (Number.isNaN(value) ? 'null' : value === Infinity ? '9e999' : value === -Infinity ? '-9e999' : String(value));
+  await world.orm.em
+    .fork()
+    .getConnection()
+    .execute(`insert into metric_point (job_id, source_id, name, step, value, time) values ${points.map((point) => `(?, 0, ?, ?, ${literal(point.value)}, ?)`).join(', ')}`, points.flatMap((point) => [job.id, point.name, point.step, Date.now()]));
+  world.services.events.publish('metrics:updated', { jobId: job.id, names: [...new Set(points.map((point) => point.name))] });
+  await settle(world);
+}
+
+/** JSON lines in a job's log, as a training loop prints them (json.dumps spells NaN and Infinity so). */
+const logLines = (job: Job, records: Array<Record<string, number | string>>) => ({
+  job,
+  path: jobPaths(job.jobDir).output,
+  text: records.map((record) => `${JSON.stringify(record).replace(/"(NaN|-?Infinity)"/g, '$1')}\n`).join(''),
+});
+
+const SAMPLED_FROM = Date.UTC(2026, 11, 5, 1, 0, 0);
+const SAMPLE_MS = 30_000;
+
+/** Samples `from` to `to` (exclusive, 30 s apart) of a node's GPUs, as the job script's nvidia-smi writes them. */
+function gpuSamples(job: Job, from: number, to: number, utilization: (gpu: number, sample: number) => number, { gpus = 4, node = 'gpu-a100' } = {}) {
+  const lines: string[] = [];
+  for (let sample = from; sample < to; sample++) {
+    const stamp = new Date(SAMPLED_FROM + sample * SAMPLE_MS).toISOString().replace(/-/g, '/').replace('T', ' ').replace('Z', '');
+    for (let gpu = 0; gpu < gpus; gpu++) lines.push(`${stamp}, ${gpu}, ${utilization(gpu, sample)}, 1024, 40960\n`);
+  }
+  return { job, path: `${jobPaths(job.jobDir).gpu}/${node}.csv`, text: lines.join('') };
+}
 
 describe('VAPID keys', () => {
   it('are made on the first start and kept in the database; a restart uses the same pair', async () => {
@@ -701,6 +781,38 @@ describe('sweeps', () => {
     ]);
   });
 
+  it('tasks that diverge are one push per metric for the sweep, saying how many; idle GPUs one push for the sweep', { timeout: 30_000 }, async () => {
+    const world = await open();
+    const phone = await receiver();
+    await subscribe(world, phone);
+    const { sweep, tasks } = await addSweep(world, Array(6).fill('RUNNING'));
+    const taskIds = (list: Job[]) => list.map((task) => task.id);
+    // Three tasks diverge in the same second: one push, about whichever was announced first, counting all three.
+    await grow(world, tasks.slice(0, 3).map((task) => logLines(task, [{ step: 6, loss: 0.4 }, { step: 7, loss: 'NaN' }])));
+    expect(phone.messages).toHaveLength(1);
+    const nan = phone.messages[0]!.json;
+    expect(nan).toMatchObject({ title: 'train-resnet · seed × model: loss is NaN', url: `/jobs/${nan.jobId}`, tag: `job-${nan.jobId}`, sweepId: sweep.id, state: 'RUNNING' });
+    expect(taskIds(tasks.slice(0, 3))).toContain(nan.jobId);
+    const values = sweep.runs[tasks.find((task) => task.id === nan.jobId)!.arrayIndex!]!.overrides.join(', ');
+    expect(nan.body).toBe(`${values} (job ${nan.jobId}) at step 7; 3 of 6 tasks so far · alpha`);
+
+    // A fourth task diverging is not news; four tasks' GPUs idle are one push, the fifth busy and the sixth unsampled.
+    await grow(world, [
+      logLines(tasks[3]!, [{ step: 9, loss: 'NaN' }]),
+      ...tasks.slice(0, 5).map((task, index) => gpuSamples(task, 0, 21, () => (index === 4 ? 70 : 1))),
+    ]);
+    expect(phone.messages).toHaveLength(2);
+    const idle = phone.messages[1]!.json;
+    expect(taskIds(tasks.slice(0, 4))).toContain(idle.jobId);
+    expect(idle).toMatchObject({
+      title: `train-resnet · seed × model: ${sweep.runs[tasks.find((task) => task.id === idle.jobId)!.arrayIndex!]!.overrides.join(', ')} is not using its 4 GPUs`,
+      body: `job ${idle.jobId}: under 10 % on every one for 10 min; 4 of 6 running tasks so far · alpha`,
+      sweepId: sweep.id,
+    });
+    await grow(world, tasks.slice(0, 5).map((task) => gpuSamples(task, 21, 22, () => 0)));
+    expect(phone.messages).toHaveLength(2);
+  });
+
   it('a sweep waiting in the queue is one reminder, not one per task, and only while none of its tasks started', async () => {
     const t0 = ENDED.getTime();
     let clock = t0;
@@ -729,6 +841,160 @@ describe('sweeps', () => {
         state: 'PENDING',
         cluster: 'alpha',
       },
+    ]);
+  });
+});
+
+describe('training curves', () => {
+  const isAbout = (job: Job) => (message: { json: any }) => message.json.jobId === job.id;
+
+  // Each announcement comes within a second of the points (the metrics service's batching): these tests take seconds.
+  it('a metric gone NaN is one push per job and metric, naming the step it began at; never again, also after a restart', { timeout: 30_000 }, async () => {
+    const dbName = join(scratch(), 'mission-control.sqlite');
+    const world = await open({ dbName });
+    const [phone, quiet, muted] = [await receiver(), await receiver(), await receiver()];
+    await subscribe(world, phone);
+    await world.services.notify.register(world.orm.em.fork(), { endpoint: quiet.endpoint, ...quiet.keys, metricNanPushes: false }, null);
+    await subscribe(world, muted, { mutedProjectIds: [world.project.id] });
+    const job = await addJob(world);
+    const healthy = await addJob(world, { name: 'train-vit' });
+
+    await grow(world, [
+      logLines(job, [
+        { step: 1198, train_loss: 0.51, val_loss: 0.7 },
+        { step: 1199, train_loss: 0.5 },
+      ]),
+      logLines(healthy, [{ step: 10, train_loss: 0.9 }]),
+    ]);
+    expect(phone.messages).toEqual([]);
+
+    await grow(world, [logLines(job, [{ step: 1200, train_loss: 'NaN' }, { step: 1201, train_loss: 'NaN', val_loss: 0.69 }])]);
+    expect(phone.messages.map((message) => message.json)).toEqual([
+      { title: `job ${job.id}: train_loss is NaN at step 1,200`, body: 'train-resnet · alpha', url: `/jobs/${job.id}`, tag: `job-${job.id}`, jobId: job.id, state: 'RUNNING', cluster: 'alpha' },
+    ]);
+    // Still NaN: not news. A second metric that goes NaN is, once.
+    await grow(world, [logLines(job, [{ step: 1202, train_loss: 'NaN', val_loss: 'NaN' }])]);
+    await grow(world, [logLines(job, [{ step: 1203, train_loss: 'NaN', val_loss: 'NaN' }])]);
+    expect(phone.messages.map((message) => message.json.title)).toEqual([`job ${job.id}: train_loss is NaN at step 1,200`, `job ${job.id}: val_loss is NaN at step 1,202`]);
+    expect(quiet.messages).toEqual([]);
+    expect(muted.messages).toEqual([]);
+    await close(world);
+
+    const restarted = await open({ dbName });
+    await grow(restarted, [logLines(job, [{ step: 1204, train_loss: 'NaN', val_loss: 'NaN' }])]);
+    // The same notice announced again, as a watch restarted after a crash could.
+    restarted.services.events.publish('metrics:updated', { jobId: job.id, names: ['train_loss', 'val_loss'] });
+    await settle(restarted);
+    expect(phone.messages).toHaveLength(2);
+    // A metric that was NaN and recovered before the next read is not NaN now.
+    await grow(restarted, [logLines(healthy, [{ step: 11, train_loss: 'NaN' }, { step: 12, train_loss: 0.8 }])]);
+    expect(phone.messages).toHaveLength(2);
+    // One push names every metric that diverged at once.
+    const diverged = await addJob(restarted);
+    await grow(restarted, [logLines(diverged, [{ step: 7, loss: 'NaN', acc: 0.1, grad_norm: 'NaN' }])]);
+    expect((await phone.waitFor(isAbout(diverged))).json).toMatchObject({ title: `job ${diverged.id}: grad_norm is NaN at step 7`, body: 'train-resnet · alpha\nAlso loss (NaN at step 7)' });
+    expect(phone.messages).toHaveLength(3);
+  });
+
+  // Stored directly: the metrics service cannot store an infinity yet (its insert spells it Infinity, which SQLite
+  // takes for a column name), so this says how one must be stored to be found.
+  it('an infinity is news as NaN is', async () => {
+    const world = await open();
+    const phone = await receiver();
+    await subscribe(world, phone);
+    const job = await addJob(world);
+    await storePoints(world, job, [
+      { name: 'grad_norm', step: 5, value: 1.5 },
+      { name: 'grad_norm', step: 6, value: Infinity },
+      { name: 'loss', step: 6, value: -Infinity },
+      { name: 'loss', step: 7, value: Number.NaN },
+      { name: 'acc', step: 7, value: 0.5 },
+    ]);
+    expect(phone.messages.map((message) => [message.json.title, message.json.body])).toEqual([[`job ${job.id}: grad_norm is Infinity at step 6`, 'train-resnet · alpha\nAlso loss (-Infinity at step 6)']]);
+  });
+
+  it('a job that is not running tells nothing, and a device that turned the pushes off hears none', { timeout: 30_000 }, async () => {
+    const world = await open();
+    const [phone, quiet] = [await receiver(), await receiver()];
+    await subscribe(world, phone);
+    const registered = await subscribe(world, quiet);
+    await world.services.notify.update(world.orm.em.fork(), registered.endpoint, { metricNanPushes: false, gpuIdlePushes: null }, null);
+    const ended = await addJob(world, { state: 'FAILED' });
+    await grow(world, [logLines(ended, [{ step: 3, loss: 'NaN' }]), gpuSamples(ended, 0, 30, () => 0)]);
+    expect(phone.messages).toEqual([]);
+
+    const running = await addJob(world);
+    await grow(world, [logLines(running, [{ step: 3, loss: 'NaN' }]), gpuSamples(running, 0, 30, () => 0)]);
+    expect(phone.messages.map((message) => message.json.title).sort()).toEqual([`job ${running.id} is not using its 4 GPUs`, `job ${running.id}: loss is NaN at step 3`]);
+    expect(quiet.messages).toEqual([]);
+  });
+
+  it('GPUs all under 10 % for 10 minutes while the job runs: one push, not before, not with one GPU busy', { timeout: 30_000 }, async () => {
+    const world = await open();
+    const phone = await receiver();
+    await subscribe(world, phone);
+    const idle = await addJob(world);
+    const oneBusy = await addJob(world);
+    const idleThenEnded = await addJob(world);
+    const single = await addJob(world);
+    const busyUntilLately = await addJob(world);
+
+    // 20 samples 30 s apart span 9.5 minutes: not yet.
+    await grow(world, [
+      gpuSamples(idle, 0, 20, () => 3),
+      gpuSamples(oneBusy, 0, 20, (gpu) => (gpu === 2 ? 10 : 0)),
+      gpuSamples(idleThenEnded, 0, 20, () => 0),
+      gpuSamples(single, 0, 20, () => 9, { gpus: 1 }),
+      gpuSamples(busyUntilLately, 0, 20, (_gpu, sample) => (sample < 5 ? 95 : 1)),
+    ]);
+    expect(phone.messages).toEqual([]);
+    await update(world, idleThenEnded, { state: 'COMPLETING' });
+
+    // The 21st sample: ten minutes of samples under 10 % on every GPU.
+    await grow(world, [
+      gpuSamples(idle, 20, 21, () => 3),
+      gpuSamples(oneBusy, 20, 30, (gpu) => (gpu === 2 ? 10 : 0)),
+      gpuSamples(idleThenEnded, 20, 30, () => 0),
+      gpuSamples(single, 20, 21, () => 9, { gpus: 1 }),
+      gpuSamples(busyUntilLately, 20, 24, (_gpu, sample) => (sample < 5 ? 95 : 1)),
+    ]);
+    expect(phone.messages.map((message) => message.json).sort((a, b) => a.jobId - b.jobId)).toEqual([
+      { title: `job ${idle.id} is not using its 4 GPUs`, body: 'train-resnet: under 10 % on every one for 10 min · alpha', url: `/jobs/${idle.id}`, tag: `job-${idle.id}`, jobId: idle.id, state: 'RUNNING', cluster: 'alpha' },
+      expect.objectContaining({ title: `job ${single.id} is not using its GPU`, body: 'train-resnet: under 10 % for 10 min · alpha' }),
+    ]);
+    // Busy until sample 4: idle from sample 5, so ten minutes after it (sample 25), once.
+    await grow(world, [gpuSamples(busyUntilLately, 24, 25, () => 1), gpuSamples(idle, 21, 40, () => 0)]);
+    expect(phone.messages.filter(isAbout(busyUntilLately))).toEqual([]);
+    await grow(world, [gpuSamples(busyUntilLately, 25, 26, () => 1)]);
+    await grow(world, [gpuSamples(busyUntilLately, 26, 40, () => 1)]);
+    expect(phone.messages.filter(isAbout(busyUntilLately))).toHaveLength(1);
+    expect(phone.messages).toHaveLength(3);
+  });
+
+  it('counts the GPUs of every node, and a node whose samples stopped is not taken for idle; the window is an option', { timeout: 30_000 }, async () => {
+    const dbName = join(scratch(), 'mission-control.sqlite');
+    const first = await open({ dbName });
+    const twoNodes = () => addJob(first, { input: jobInput(first.project.id, { nodes: 2 }) });
+    const [both, oneBusyNode, stalled] = [await twoNodes(), await twoNodes(), await twoNodes()];
+    for (const job of [both, oneBusyNode, stalled]) for (const node of ['gpu-a100', 'gpu-h100']) await following(first, job, gpuSamples(job, 0, 0, () => 0, { node }).path);
+    await close(first);
+    // Read after a restart: the metrics service names a node's GPUs by their node (gpu-h100/gpu0.utilization) only for
+    // files it found before it started; found while it runs (onMatch), a job's nodes share gpu0.utilization.
+    const world = await open({ dbName, notify: { gpuIdleWindowMs: 60_000 } });
+    const phone = await receiver();
+    await subscribe(world, phone);
+    await grow(world, [
+      gpuSamples(both, 0, 3, () => 0, { node: 'gpu-a100' }),
+      gpuSamples(both, 0, 3, () => 5, { node: 'gpu-h100', gpus: 2 }),
+      gpuSamples(oneBusyNode, 0, 3, () => 0, { node: 'gpu-a100' }),
+      gpuSamples(oneBusyNode, 0, 3, () => 80, { node: 'gpu-h100', gpus: 2 }),
+      gpuSamples(stalled, 0, 3, () => 80, { node: 'gpu-a100' }),
+      gpuSamples(stalled, 0, 3, () => 0, { node: 'gpu-h100', gpus: 2 }),
+    ]);
+    // Its second node idle for a minute, then silent; its first idle for two minutes since.
+    await grow(world, [gpuSamples(stalled, 3, 8, () => 0, { node: 'gpu-a100' })]);
+    expect(phone.messages.map((message) => [message.json.jobId, message.json.title, message.json.body])).toEqual([
+      [both.id, `job ${both.id} is not using its 6 GPUs`, 'train-resnet: under 10 % on every one for 1 min · alpha'],
     ]);
   });
 });

@@ -1,7 +1,8 @@
 // Web Push to the phone: a job's end, a sweep's end (and, for devices that ask, each failed task of it), a job or
-// sweep waiting in the queue longer than a device asked to be told about, a cluster whose login expired. It listens
-// to the same events as subscriptions (job:updated, sweep:updated, cluster:status) and reads the database; it never
-// causes a remote command of its own, except one bounded read of an ended job's log tail.
+// sweep waiting in the queue longer than a device asked to be told about, a running job's metric gone NaN or its GPUs
+// idle, a cluster whose login expired. It listens to the same events as subscriptions (job:updated, sweep:updated,
+// metrics:updated, cluster:status) and reads the database; it never causes a remote command of its own, except one
+// bounded read of an ended job's log tail.
 // Each notice is claimed in the database before it is sent (delivery.ts): at most once, never twice.
 import type { EntityManager } from '@mikro-orm/sqlite';
 import { Cron } from 'croner';
@@ -15,6 +16,7 @@ import { TERMINAL_STATES } from '../slurm/state.js';
 import { createDelivery } from './delivery.js';
 import { createJobEndNotices } from './job-end.js';
 import { reauthMessage } from './messages.js';
+import { createMetricAlerts, GPU_IDLE_WINDOW_MS } from './metric-alerts.js';
 import { checkPending } from './pending.js';
 import { createSweepEndNotices } from './sweep-end.js';
 import {
@@ -40,6 +42,8 @@ export interface NotifierOptions {
   sendConcurrency?: number;
   /** When the pending reminders are looked for (croner pattern, seconds first). */
   pendingCheckPattern?: string;
+  /** How long all of a running job's GPUs must stay idle before it is news (GPU_IDLE_WINDOW_MS; tests shorten it). */
+  gpuIdleWindowMs?: number;
   now?: () => Date;
 }
 
@@ -53,6 +57,7 @@ export function createNotifier(options: NotifierOptions) {
   const delivery = createDelivery({ orm, config: () => config, sendTimeoutMs, sendConcurrency: options.sendConcurrency ?? 4, now });
   const onJobEnded = createJobEndNotices({ orm, jobs, delivery, logTimeoutMs });
   const onSweepUpdated = createSweepEndNotices({ orm, delivery });
+  const onMetricsUpdated = createMetricAlerts({ orm, delivery, gpuIdleWindowMs: options.gpuIdleWindowMs ?? GPU_IDLE_WINDOW_MS });
   const tasks = new Set<Promise<void>>();
   const unsubscribes: Array<() => void> = [];
   let cron: Cron | null = null;
@@ -111,6 +116,7 @@ export function createNotifier(options: NotifierOptions) {
       listen(events.subscribe('sweep:updated'), (sweep) => {
         if (sweep.endedAt) background(`sweep ${sweep.id}`, () => onSweepUpdated(sweep));
       });
+      listen(events.subscribe('metrics:updated'), (update) => background(`metrics of job ${update.jobId}`, () => onMetricsUpdated(update)));
       listen(events.subscribe('cluster:status'), (status) => background(`cluster ${status.name}`, () => onClusterStatus(status)));
       cron = new Cron(pendingCheckPattern, { protect: true }, () => background('pending reminders', lookForPending));
     },
