@@ -141,12 +141,9 @@ export function createMetricAlerts({ orm, delivery, gpuIdleWindowMs }: MetricAle
     return { sweep, values: sweepTaskValues(sweep, job.arrayIndex!), ...(await count(sweep)) };
   }
 
-  async function checkNonFinite(em: EntityManager, job: JobFields, names: readonly string[]): Promise<void> {
-    const unknown = names.filter((name) => !told.has(metricNanKey(job, name)));
-    if (unknown.length === 0) return;
-    const diverged = [...(await latestPoints(em, job.id, unknown))].filter(([, point]) => !Number.isFinite(point.value)).map(([name]) => name);
+  async function tellNonFinite(em: EntityManager, job: JobFields, diverged: readonly string[]): Promise<void> {
     const points: NonFinitePoint[] = [];
-    for (const name of diverged.sort()) {
+    for (const name of diverged.filter((name) => !told.has(metricNanKey(job, name))).sort()) {
       // Claimed even when nobody listens, so a device subscribing later is not told old news.
       if (!(await claim(metricNanKey(job, name)))) continue;
       const start = await startOfNonFiniteRun(em, job.id, name);
@@ -177,13 +174,20 @@ export function createMetricAlerts({ orm, delivery, gpuIdleWindowMs }: MetricAle
     await send(em, job, (subscription) => subscription.gpuIdlePushes, gpuIdleMessage(job, gpus, GPU_IDLE_PERCENT, gpuIdleWindowMs, task));
   }
 
-  /** New points of a job were stored: looks at those series only, and at its GPUs when new samples came. */
+  /**
+   * New points of a job were stored: looks at those series' latest values, and at its GPUs when new samples came.
+   * The job is read only then: for most announcements (every second of every running job) one index lookup per
+   * series is all.
+   */
   return async function onMetricsUpdated({ jobId, names }: { jobId: number; names: readonly string[] }): Promise<void> {
     const em = orm.em.fork();
+    const diverged = [...(await latestPoints(em, jobId, names))].filter(([, point]) => !Number.isFinite(point.value)).map(([name]) => name);
+    const sampled = names.some((name) => GPU_UTILIZATION.test(name));
+    if (diverged.length === 0 && !sampled) return;
     const job = await em.findOne(Job, { id: jobId }, { fields: JOB_FIELDS });
     // Points read one last time after the end are history: the end's own push is the news then.
     if (!job || job.state !== RUNNING) return;
-    await checkNonFinite(em, job, names);
-    if (names.some((name) => GPU_UTILIZATION.test(name))) await checkGpuIdle(em, job);
+    if (diverged.length > 0) await tellNonFinite(em, job, diverged);
+    if (sampled) await checkGpuIdle(em, job);
   };
 }
