@@ -57,11 +57,12 @@ describe('metrics service', () => {
     const again = createMetricsService({ orm, events });
     const resumed = await again.reader.sourcesFor('alpha', [{ id: job.id, jobDir: job.jobDir, running: true }]);
     expect(resumed).toContainEqual({ jobId: job.id, source: { kind: 'file', path: log(job.jobDir), offset: text.length } });
-    again.reader.onBytes(job.id, log(job.jobDir), text.length, Buffer.from('step=4 loss=nan\n'));
+    again.reader.onBytes(job.id, log(job.jobDir), text.length, Buffer.from('step=4 loss=nan\nstep=5 loss=inf\nstep=6 loss=-inf\n'));
     await again.reader.finished([job.id]);
     const after = await again.series(orm.em.fork(), job.id, ['loss'], 500);
-    expect(after[0]!.points.map((point) => point.step)).toEqual([1, 2, 3, 4]);
-    expect(after[0]!.points[3]!.value).toBeNaN();
+    expect(after[0]!.points.map((point) => point.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    // NaN and the infinities are kept as they are (SQLite keeps no NaN, and takes an infinity only as a literal).
+    expect(after[0]!.points.slice(3).map((point) => point.value)).toEqual([Number.NaN, Infinity, -Infinity]);
     void subscription.return?.();
   });
 

@@ -56,6 +56,29 @@ function parse(reading: Reading, bytes: Buffer, final: boolean) {
 
 const initial = (format: SourceFormat) => (format === 'gpu' ? initialGpuSamplesState() : initialState(format));
 
+/** Rows a statement inserts at once (SQLite takes up to 32,766 bound values). */
+const INSERT_CHUNK = 1000;
+
+/**
+ * Inserts points. An infinity is written as the literal 9e999, which SQLite reads as one: bound or inlined as a
+ * number, the driver spells it `Infinity`, which SQL reads as a column name, and the whole batch failed.
+ */
+async function insertPoints(em: EntityManager, rows: Array<{ jobId: number; sourceId: number; name: string; step: number; value: number | null; time: number }>): Promise<void> {
+  const literal = (value: number) => (value === Infinity ? '9e999' : value === -Infinity ? '-9e999' : null);
+  for (let at = 0; at < rows.length; at += INSERT_CHUNK) {
+    const chunk = rows.slice(at, at + INSERT_CHUNK);
+    const values: unknown[] = [];
+    const tuples = chunk.map((row) => {
+      values.push(row.jobId, row.sourceId, row.name);
+      const step = literal(row.step) ?? (values.push(row.step), '?');
+      const value = (row.value === null ? null : literal(row.value)) ?? (values.push(row.value), '?');
+      values.push(row.time);
+      return `(?, ?, ?, ${step}, ${value}, ?)`;
+    });
+    await em.getConnection().execute(`insert into metric_point (job_id, source_id, name, step, value, time) values ${tuples.join(', ')}`, values, 'run', em.getTransactionContext());
+  }
+}
+
 /** A stored value (null is NaN: SQLite keeps no NaN). */
 const fromStored = (value: number | null) => (value === null ? Number.NaN : value);
 
@@ -66,6 +89,8 @@ export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub
   const readings = new Map<string, Reading>();
   /** Patterns a job's files are found by, with the format of what they match, by `${jobId} ${pattern}`. */
   const patterns = new Map<string, SourceFormat>();
+  /** How many nodes a followed job runs on: a GPU file of a job on several names its node in its series. */
+  const nodesOf = new Map<number, number>();
   const unsaved: Array<{ reading: Reading; points: Array<Pick<ParsedPoint, 'name' | 'step' | 'value'> & { time: number | null }> }> = [];
   let flushTimer: NodeJS.Timeout | null = null;
   let flushing: Promise<void> = Promise.resolve();
@@ -118,7 +143,7 @@ export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub
       points.map((point) => ({ jobId: reading.jobId, sourceId: reading.sourceId, name: point.name, step: point.step, value: Number.isNaN(point.value) ? null : point.value, time: point.time ?? now })),
     );
     await em.transactional(async (tx) => {
-      if (rows.length > 0) await tx.insertMany(MetricPoint, rows);
+      await insertPoints(tx, rows);
       for (const reading of new Set(batch.map((entry) => entry.reading))) {
         await tx.nativeUpdate(MetricSource, { id: reading.sourceId }, { offset: reading.offset, state: reading.state as object });
       }
@@ -199,6 +224,7 @@ export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub
         }
         for (const { pattern, format } of patternsOf(job as Job, projects.get(job.projectId))) {
           patterns.set(keyOf(job.id, pattern), format);
+          nodesOf.set(job.id, job.input.nodes);
           sources.push({ jobId: job.id, source: { kind: 'glob', pattern } });
         }
       }
@@ -230,7 +256,7 @@ export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub
       readings.set(keyOf(jobId, path), { sourceId: -1, jobId, path, format, offset: 0, pending: Buffer.alloc(0), state: initial(format), node: null });
       flushing = flushing.then(async () => {
         readings.delete(keyOf(jobId, path));
-        await readingOf(orm.em.fork(), jobId, path, format);
+        await readingOf(orm.em.fork(), jobId, path, format, nodesOf.get(jobId));
       });
       return true;
     },
@@ -243,6 +269,7 @@ export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub
       await (flushing = flushing.then(flush));
       await orm.em.fork().nativeUpdate(MetricSource, { jobId: { $in: [...jobIds] } }, { done: true });
       for (const [key, reading] of readings) if (jobIds.includes(reading.jobId)) readings.delete(key);
+      for (const jobId of jobIds) nodesOf.delete(jobId);
       for (const map of [patterns, sizes]) for (const key of map.keys()) if (jobIds.includes(Number(key.slice(0, key.indexOf(' '))))) map.delete(key);
     },
   };
