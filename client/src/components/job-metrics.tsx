@@ -2,7 +2,7 @@
 // memory, and each metric's latest value; read again as metricsUpdated says points arrived.
 import { For, Show, createMemo, createSignal } from 'solid-js';
 import { createJobMetricNamesLive, createJobSeriesLive, createMetricsTick } from '../api/metrics';
-import { defaultMetricNames, formatMetric, formatStep, gpuMetricNames, isLossLike, trainingMetricNames, type MetricPoint } from '../lib/metrics';
+import { chartedSeriesNames, defaultMetricNames, formatMetric, formatStep, gpuMetricNames, isLossLike, trainingMetricNames, type MetricPoint } from '../lib/metrics';
 import { MetricChart, type ChartLine } from './metric-chart';
 
 const MIB_PER_GIB = 1024;
@@ -17,7 +17,7 @@ export function JobMetrics(props: { jobId: number; metricNames: readonly string[
   const toggle = (name: string) => setPicked(chosen().includes(name) ? chosen().filter((entry) => entry !== name) : [...chosen(), name]);
 
   const tick = createMetricsTick(() => [props.jobId]);
-  const wanted = createMemo(() => [...chosen(), ...gpus().utilization.map((entry) => entry.name), ...gpus().memoryUsed.map((entry) => entry.name), ...gpus().memoryTotal.map((entry) => entry.name)]);
+  const wanted = createMemo(() => chartedSeriesNames(chosen(), names()));
   const series = createJobSeriesLive(() => props.jobId, wanted, tick);
   const byName = createMemo(() => new Map((series.value() ?? []).map((entry) => [entry.name, entry] as const)));
   const pointsOf = (name: string): readonly MetricPoint[] => byName().get(name)?.points ?? [];

@@ -63,6 +63,12 @@ export function gpuMetricNames(names: readonly string[]): { utilization: GpuSeri
   return { utilization: of('utilization'), memoryUsed: of('memory_used_mib'), memoryTotal: of('memory_total_mib') };
 }
 
+/** Every series the job screen reads for the chosen metrics: those, then each GPU's utilisation, memory used and total. */
+export function chartedSeriesNames(chosen: readonly string[], names: readonly string[]): string[] {
+  const gpus = gpuMetricNames(names);
+  return [...chosen, ...[...gpus.utilization, ...gpus.memoryUsed, ...gpus.memoryTotal].map((entry) => entry.name)];
+}
+
 // ---- chart columns ------------------------------------------------------------------------------------------
 
 export interface NonFiniteMark {
