@@ -50,6 +50,8 @@ describe('loadConfig', () => {
     expect(loadError(`clusters:\n  lab:\n    host: h\n    user: u\n    agent: true\n    hostKeyFingerprint: MD5:aa\n`)).toMatch(/cluster "lab": field "hostKeyFingerprint" must look like SHA256:/);
     expect(loadError(`clusters:\n  lab:\n    host: h\n    user: u\n    identityFile: ${join(dir, 'missing-key')}\n`)).toMatch(/cluster "lab": field "identityFile" names a file that cannot be read/);
     expect(loadError(`clusters:\n  lab:\n    transport: telnet\n`)).toMatch(/cluster "lab": field "transport" /);
+    // A value of the wrong type is not a missing one.
+    expect(loadError(`clusters:\n  lab:\n    transport: local\n    port: twenty-two\n`)).toBe(`${join(dir, 'clusters.yaml')}: cluster "lab": field "port" must be a number, not "twenty-two"`);
   });
 
   it('rejects bad cluster names, unknown top-level keys, broken YAML and a missing file', () => {

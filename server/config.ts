@@ -42,6 +42,8 @@ const clusterSchema = z.strictObject({
 export const clusterOptionNames = Object.keys(clusterSchema.shape);
 
 export const DEFAULT_VAPID_SUBJECT = 'mailto:mission-control@example.com';
+/** The issue's "utilisation under 10 % for 10 minutes": long enough that a data loader's pause is not news. */
+export const DEFAULT_GPU_IDLE_MINUTES = 10;
 
 // Apple's push service refuses a subject whose host it cannot resolve (localhost, *.local) with 403 BadJwtToken,
 // while the others accept it: refused here, where the mistake can be named, instead of failing on iPhones only.
@@ -63,6 +65,12 @@ const notificationsSchema = z.strictObject({
     .default(DEFAULT_VAPID_SUBJECT),
   /** Accept http: push endpoints on this machine: for a local test receiver, never a real push service. */
   allowLoopbackHttpEndpoints: z.boolean().default(false),
+  /** How long every GPU of a running job must stay idle before a push says so. */
+  gpuIdleMinutes: z
+    .number()
+    .min(0.1, 'must be at least 0.1 (minutes)')
+    .max(1440, 'must be at most 1440 (minutes: a day)')
+    .default(DEFAULT_GPU_IDLE_MINUTES),
 });
 
 /** Every option of the notifications section (config/clusters.example.yaml documents each one). */
@@ -107,7 +115,8 @@ export type ClusterConfig = z.infer<typeof clusterSchema> & { name: string };
 export type ServerConfig = z.infer<typeof serverSchema>;
 /** The server section's defaults: what a config without one, or one built by hand in a test, means. */
 export const defaultServerConfig: ServerConfig = serverSchema.parse({});
-export type NotificationsConfig = z.infer<typeof notificationsSchema>;
+/** As loadConfig fills it; a section built by hand (tests) may leave out gpuIdleMinutes and get its default. */
+export type NotificationsConfig = Omit<z.infer<typeof notificationsSchema>, 'gpuIdleMinutes'> & { gpuIdleMinutes?: number };
 export interface Config {
   file: string;
   clusters: ClusterConfig[];
@@ -163,6 +172,7 @@ function describeIssue(file: string, issue: z.core.$ZodIssue): string {
   }
   const field = fieldPath.join('.') || '(top level)';
   if (issue.code === 'invalid_type' && issue.input === undefined) return `${file}: ${where}field "${field}" is required`;
+  if (issue.code === 'invalid_type') return `${file}: ${where}field "${field}" must be ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}, not ${JSON.stringify(issue.input)}`;
   return `${file}: ${where}field "${field}" ${issue.message}`;
 }
 
@@ -187,7 +197,8 @@ export function loadConfig(path: string): Config {
     const position = yamlError.linePos?.[0];
     throw new ConfigError(`${file}${position ? `:${position.line}:${position.col}` : ''}: invalid YAML: ${yamlError.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`);
   }
-  const parsed = configSchema.safeParse(document.toJS() ?? {});
+  // With the input in each issue, a value of the wrong type is told apart from a missing one (both are invalid_type).
+  const parsed = configSchema.safeParse(document.toJS() ?? {}, { reportInput: true });
   if (!parsed.success) {
     // A misspelt field also makes the real one "required": name the misspelling, it is the cause.
     const issues = [...parsed.error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));

@@ -18,8 +18,6 @@ import type { PushMessage } from './web-push.js';
 
 /** Utilisation (percent) under which a GPU counts as idle. */
 export const GPU_IDLE_PERCENT = 10;
-/** How long every GPU of a job must stay idle before it is news. */
-export const GPU_IDLE_WINDOW_MS = 10 * 60_000;
 
 /** The GPU sampler's utilisation series (server/metrics/gpu-samples.ts), `<node>/` first on a job of several nodes. */
 const GPU_UTILIZATION = /^(?:[^/]+\/)?gpu\d+\.utilization$/;
@@ -115,11 +113,11 @@ async function idleGpus(em: EntityManager, jobId: number, windowMs: number): Pro
 export interface MetricAlertsOptions {
   orm: Orm;
   delivery: Delivery;
-  /** How long every GPU must stay idle (tests shorten it). */
-  gpuIdleWindowMs: number;
+  /** How long every GPU must stay idle (notifications.gpuIdleMinutes), asked each time: a config reload changes it. */
+  gpuIdleWindowMs: () => number;
 }
 
-export function createMetricAlerts({ orm, delivery, gpuIdleWindowMs }: MetricAlertsOptions) {
+export function createMetricAlerts({ orm, delivery, gpuIdleWindowMs: windowMs }: MetricAlertsOptions) {
   const told = new Set<string>();
 
   async function claim(key: string): Promise<boolean> {
@@ -158,6 +156,7 @@ export function createMetricAlerts({ orm, delivery, gpuIdleWindowMs }: MetricAle
 
   async function checkGpuIdle(em: EntityManager, job: JobFields): Promise<void> {
     if (told.has(gpuIdleKey(job))) return;
+    const gpuIdleWindowMs = windowMs();
     const gpus = await idleGpus(em, job.id, gpuIdleWindowMs);
     if (gpus === null || !(await claim(gpuIdleKey(job)))) return;
     const task =

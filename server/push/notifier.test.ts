@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startPushReceiver, type PushReceiver, type ReceiverMode } from '../../test/push-receiver.js';
 import type { ClusterStatus } from '../clusters/service.js';
-import { clusterConfig, type Config } from '../config.js';
+import { clusterConfig, type Config, type NotificationsConfig } from '../config.js';
 import { Job, type Project, PushNotice, PushSubscription, ServerSetting, Sweep } from '../db/entities.js';
 import { insertProject, jobInput } from '../../test/factories.js';
 import { initOrm, type Orm } from '../db/orm.js';
@@ -49,6 +49,7 @@ type LogAnswer = string | Error | 'hang';
 
 interface World {
   orm: Orm;
+  config: Config;
   services: Services;
   project: Project;
   otherProject: Project;
@@ -82,10 +83,10 @@ const input = (projectId: number): JobInput => jobInput(projectId);
 const addProject = (orm: Orm, name: string): Promise<Project> => insertProject(orm.em.fork(), name);
 
 /** A fresh services object; `dbName` a file to reopen the same database later (a restart). */
-async function open(options: { dbName?: string; notify?: ServiceOptions['notify']; start?: boolean; alpha?: Partial<Parameters<typeof clusterConfig>[1]> } = {}): Promise<World> {
+async function open(options: { dbName?: string; notify?: ServiceOptions['notify']; notifications?: Partial<NotificationsConfig>; start?: boolean; alpha?: Partial<Parameters<typeof clusterConfig>[1]> } = {}): Promise<World> {
   const orm = await initOrm(options.dbName ?? ':memory:');
-  const config: Config = { file: 'test.yaml', clusters: [clusterConfig('alpha', { host: 'alpha.example.edu', user: 'me', agent: true, ...options.alpha })], notifications: { subject: SUBJECT, allowLoopbackHttpEndpoints: true } };
-  const world = { orm, log: '', logReads: [], poll: { queue: [], accounting: [] } } as unknown as World;
+  const config: Config = { file: 'test.yaml', clusters: [clusterConfig('alpha', { host: 'alpha.example.edu', user: 'me', agent: true, ...options.alpha })], notifications: { subject: SUBJECT, allowLoopbackHttpEndpoints: true, ...options.notifications } };
+  const world = { orm, config, log: '', logReads: [], poll: { queue: [], accounting: [] } } as unknown as World;
   world.services = createServices({
     orm,
     config,
@@ -971,7 +972,7 @@ describe('training curves', () => {
     expect(phone.messages).toHaveLength(3);
   });
 
-  it('counts the GPUs of every node, and a node whose samples stopped is not taken for idle; the window is an option', { timeout: 30_000 }, async () => {
+  it("counts the GPUs of every node, and a node whose samples stopped is not taken for idle; the window is the config's, reloads included", { timeout: 30_000 }, async () => {
     const dbName = join(scratch(), 'mission-control.sqlite');
     const first = await open({ dbName });
     const twoNodes = () => addJob(first, { input: jobInput(first.project.id, { nodes: 2 }) });
@@ -980,7 +981,9 @@ describe('training curves', () => {
     await close(first);
     // Read after a restart: the metrics service names a node's GPUs by their node (gpu-h100/gpu0.utilization) only for
     // files it found before it started; found while it runs (onMatch), a job's nodes share gpu0.utilization.
-    const world = await open({ dbName, notify: { gpuIdleWindowMs: 60_000 } });
+    const world = await open({ dbName, notifications: { gpuIdleMinutes: 30 } });
+    // Shortened by a reload of the file, as notifications.gpuIdleMinutes: 1 would be.
+    await world.services.applyConfig({ ...world.config, notifications: { ...world.config.notifications!, gpuIdleMinutes: 1 } });
     const phone = await receiver();
     await subscribe(world, phone);
     await grow(world, [

@@ -7,7 +7,7 @@
 import type { EntityManager } from '@mikro-orm/sqlite';
 import { Cron } from 'croner';
 import type { ClusterStatus } from '../clusters/service.js';
-import type { Config } from '../config.js';
+import { DEFAULT_GPU_IDLE_MINUTES, type Config } from '../config.js';
 import { PushNotice, PushSubscription } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import type { PubSub } from '../events.js';
@@ -16,7 +16,7 @@ import { TERMINAL_STATES } from '../slurm/state.js';
 import { createDelivery } from './delivery.js';
 import { createJobEndNotices } from './job-end.js';
 import { reauthMessage } from './messages.js';
-import { createMetricAlerts, GPU_IDLE_WINDOW_MS } from './metric-alerts.js';
+import { createMetricAlerts } from './metric-alerts.js';
 import { checkPending } from './pending.js';
 import { createSweepEndNotices } from './sweep-end.js';
 import {
@@ -42,8 +42,6 @@ export interface NotifierOptions {
   sendConcurrency?: number;
   /** When the pending reminders are looked for (croner pattern, seconds first). */
   pendingCheckPattern?: string;
-  /** How long all of a running job's GPUs must stay idle before it is news (GPU_IDLE_WINDOW_MS; tests shorten it). */
-  gpuIdleWindowMs?: number;
   now?: () => Date;
 }
 
@@ -57,7 +55,7 @@ export function createNotifier(options: NotifierOptions) {
   const delivery = createDelivery({ orm, config: () => config, sendTimeoutMs, sendConcurrency: options.sendConcurrency ?? 4, now });
   const onJobEnded = createJobEndNotices({ orm, jobs, delivery, logTimeoutMs });
   const onSweepUpdated = createSweepEndNotices({ orm, delivery });
-  const onMetricsUpdated = createMetricAlerts({ orm, delivery, gpuIdleWindowMs: options.gpuIdleWindowMs ?? GPU_IDLE_WINDOW_MS });
+  const onMetricsUpdated = createMetricAlerts({ orm, delivery, gpuIdleWindowMs: () => (config.notifications?.gpuIdleMinutes ?? DEFAULT_GPU_IDLE_MINUTES) * 60_000 });
   const tasks = new Set<Promise<void>>();
   const unsubscribes: Array<() => void> = [];
   let cron: Cron | null = null;
