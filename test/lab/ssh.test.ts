@@ -33,7 +33,7 @@ describe.skipIf(!lab)('ssh2 to the lab', () => {
 
     const squeue = await ssh.exec(['squeue', '-h', '-t', 'all', '-o', '%i|%T|%u']);
     expect(squeue.exitCode).toBe(0);
-    for (const line of squeue.stdout.split('\n').filter(Boolean)) expect(line).toMatch(/^\d+(_\d+|_\[[^\]]+\])?\|[A-Z_]+\|mlops$/);
+    for (const line of squeue.stdout.split('\n').filter(Boolean)) expect(line).toMatch(/^\d+(_\d+|_\[[^\]]+\])?\|[A-Z_]+\|[a-z_][a-z0-9_-]*$/);
 
     const unknownJob = await ssh.exec(['squeue', '-h', '-j', '999999']);
     expect(unknownJob.exitCode).toBe(1);
