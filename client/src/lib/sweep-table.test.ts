@@ -70,10 +70,11 @@ describe('a sweep’s table', () => {
 
 describe('windowing', () => {
   it('draws the rows in view plus an overscan, clamped to the list', () => {
-    expect(visibleRange({ listTop: 300, viewportHeight: 800, rowHeight: 50, count: 1000, overscan: 2 })).toEqual({ start: 0, end: 12 });
+    expect(visibleRange({ listTop: 300, viewportHeight: 800, rowHeight: 50, count: 1000, overscan: 2 })).toEqual({ start: 0, end: 18 });
     expect(visibleRange({ listTop: -5000, viewportHeight: 800, rowHeight: 50, count: 1000, overscan: 2 })).toEqual({ start: 98, end: 118 });
     expect(visibleRange({ listTop: -49_900, viewportHeight: 800, rowHeight: 50, count: 1000, overscan: 2 })).toEqual({ start: 996, end: 1000 });
-    expect(visibleRange({ listTop: 2000, viewportHeight: 800, rowHeight: 50, count: 1000, overscan: 2 })).toEqual({ start: 0, end: 0 });
+    // Below the fold: its first screenful, ready for a reader scrolling down.
+    expect(visibleRange({ listTop: 2000, viewportHeight: 800, rowHeight: 50, count: 1000, overscan: 2 })).toEqual({ start: 0, end: 18 });
     expect(visibleRange({ listTop: 0, viewportHeight: 800, rowHeight: 50, count: 0 })).toEqual({ start: 0, end: 0 });
   });
 });

@@ -159,7 +159,9 @@ export function visibleRange(options: { listTop: number; viewportHeight: number;
   const overscan = options.overscan ?? 8;
   if (count === 0 || rowHeight <= 0) return { start: 0, end: 0 };
   const first = Math.floor(-listTop / rowHeight);
-  const last = Math.ceil((viewportHeight - listTop) / rowHeight);
+  // A list still below the fold draws its first screenful: it is what a reader scrolling down (or a link into a
+  // row) reaches first, and what is above it may still grow (a chart loading) without a scroll to re-measure.
+  const last = Math.max(Math.ceil((viewportHeight - listTop) / rowHeight), Math.ceil(viewportHeight / rowHeight));
   const start = Math.min(count, Math.max(0, first - overscan));
   const end = Math.max(start, Math.min(count, last + overscan));
   return { start, end };

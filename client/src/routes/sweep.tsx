@@ -196,8 +196,12 @@ function RunsTable(props: { sweep: SweepDetail; metric: TableMetric | null; metr
     setRange(visibleRange({ listTop: body.getBoundingClientRect().top, viewportHeight: window.innerHeight, rowHeight: ROW_HEIGHT, count: shown().length }));
     window.addEventListener('scroll', onScroll, { passive: true });
     window.addEventListener('resize', onScroll, { passive: true });
+    // What is above the table (the metrics chart) can grow without a scroll: measure again when the page's size changes.
+    layout.observe(document.body);
   });
+  const layout = new ResizeObserver(onScroll);
   onCleanup(() => {
+    layout.disconnect();
     cancelAnimationFrame(frame);
     window.removeEventListener('scroll', onScroll);
     window.removeEventListener('resize', onScroll);
