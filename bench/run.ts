@@ -14,6 +14,7 @@ const benches: Record<string, () => Promise<{ default: Bench }>> = {
   fanout: () => import('./fanout.js'),
   api: () => import('./api.js'),
   logs: () => import('./logs.js'),
+  metrics: () => import('./metrics.js'),
   client: () => import('./client.js'),
   'sweep-screen': () => import('./sweep-screen.js'),
   soak: () => import('./soak.js'),
