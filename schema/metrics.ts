@@ -1,4 +1,5 @@
 import { filter, pipe } from 'graphql-yoga';
+import type { Job as JobRow } from '../server/db/entities.js';
 import type { MetricSeries as MetricSeriesValue, MetricValue as MetricValueType } from '../server/metrics/service.js';
 import { builder } from './builder.js';
 import { Job } from './job.js';
@@ -26,6 +27,8 @@ export const MetricSeries = builder.objectRef<MetricSeriesValue>('MetricSeries')
   fields: (t) => ({
     name: t.exposeString('name'),
     total: t.exposeInt('total', { description: 'Points stored; `points` keeps the shape of the line in at most maxPoints (largest-triangle-three-buckets, every NaN and infinity kept).' }),
+    min: t.exposeFloat('min', { nullable: true, description: 'The lowest finite value of every stored point (the downsampled points may miss a noisy extreme); null when none is finite.' }),
+    max: t.exposeFloat('max', { nullable: true, description: 'The highest finite value of every stored point; null when none is finite.' }),
     points: t.field({ type: [MetricValue], resolve: (series) => series.points }),
   }),
 });
@@ -48,13 +51,17 @@ builder.objectFields(Job, (t) => ({
   }),
 }));
 
-const SweepTaskSeries = builder.objectRef<{ index: number; task: import('../server/db/entities.js').Job; series: MetricSeriesValue }>('SweepTaskSeries').implement({
+const SweepTaskSeries = builder.objectRef<{ index: number; task: JobRow; series: MetricSeriesValue }>('SweepTaskSeries').implement({
   fields: (t) => ({
     index: t.exposeInt('index', { description: "The run's index in the sweep." }),
     task: t.field({ type: Job, resolve: (entry) => entry.task }),
     series: t.field({ type: MetricSeries, resolve: (entry) => entry.series }),
   }),
 });
+
+builder.objectField(Sweep, 'metricNames', (t) =>
+  t.stringList({ description: 'The metric names of all its tasks.', resolve: (sweep, _args, ctx) => ctx.services.metrics.sweepNames(ctx.em, sweep.id) }),
+);
 
 builder.objectField(Sweep, 'metrics', (t) =>
   t.field({

@@ -83,5 +83,8 @@ describe('metrics service', () => {
     const [series] = await service.series(em, job.id, ['loss'], 500);
     expect(series!.points).toHaveLength(500);
     expect(series!.total).toBe(stored);
+    // The extremes of every stored point, whatever the 500 drawn ones keep.
+    expect(series!.max).toBe(1);
+    expect(series!.min).toBeCloseTo(1 / (SERIES_BOUND + 2000), 6);
   });
 });

@@ -34,6 +34,9 @@ export interface MetricSeries {
   name: string;
   /** Points stored; `points` is at most the maxPoints asked, chosen to keep the line's shape. */
   total: number;
+  /** The lowest and highest finite values of every stored point (a downsampled line may miss a noisy extreme). */
+  min: number | null;
+  max: number | null;
   points: MetricValue[];
 }
 
@@ -282,6 +285,12 @@ export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub
       return rows.map((row) => row.name);
     },
 
+    /** The metric names of every task a sweep ever had. */
+    async sweepNames(em: EntityManager, sweepId: number): Promise<string[]> {
+      const rows = (await em.getConnection().execute('select distinct name from metric_point where job_id in (select id from job where sweep_id = ?) order by name', [sweepId])) as Array<{ name: string }>;
+      return rows.map((row) => row.name);
+    },
+
     /** Each series' value at its highest step. */
     async last(em: EntityManager, jobIds: readonly number[]): Promise<Map<number, MetricValue[]>> {
       const found = new Map<number, MetricValue[]>(jobIds.map((id) => [id, []]));
@@ -301,7 +310,14 @@ export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub
       for (const name of wanted) {
         const rows = (await em.getConnection().execute('select step, value, time from metric_point where job_id = ? and name = ? order by step, id', [jobId, name])) as Array<{ step: number; value: number | null; time: number }>;
         const points = rows.map((row) => ({ step: row.step, value: fromStored(row.value), time: row.time }));
-        series.push({ name, total: points.length, points: downsample(points, maxPoints).map((point) => ({ name, step: point.step, value: point.value, time: new Date((point as { time: number }).time) })) });
+        const finite = points.map((point) => point.value).filter(Number.isFinite);
+        series.push({
+          name,
+          total: points.length,
+          min: finite.length > 0 ? finite.reduce((a, b) => Math.min(a, b)) : null,
+          max: finite.length > 0 ? finite.reduce((a, b) => Math.max(a, b)) : null,
+          points: downsample(points, maxPoints).map((point) => ({ name, step: point.step, value: point.value, time: new Date((point as { time: number }).time) })),
+        });
       }
       return series;
     },
