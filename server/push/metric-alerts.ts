@@ -2,7 +2,8 @@
 // sat idle. Both are read from the points the metrics domain stored, when it announces them (metrics:updated, at most
 // once a second per job), never from the cluster. Each is claimed once in the database, so neither a repeated
 // announcement nor a restart tells it twice:
-// - NaN: once per job and metric (`metric-nan:<job>:<name>`); the metrics that diverge together go in one push.
+// - NaN: once per job (`metric-nan:<job>`): a diverged run turns its metrics NaN over a few reads, and the first push
+//   names those that are NaN then; each metric is claimed too (`metric-nan:<job>:<name>`), so none is news again.
 // - idle GPUs: once per job (`gpu-idle:<job>`).
 // A sweep's tasks usually share their fate (a learning rate too high for all of them, a data loader starving every
 // GPU): a thousand tasks must not be a thousand pushes. So a sweep is told once per metric (`metric-nan:sweep:<sweep>:
@@ -22,6 +23,8 @@ export const GPU_IDLE_PERCENT = 10;
 /** The GPU sampler's utilisation series (server/metrics/gpu-samples.ts), `<node>/` first on a job of several nodes. */
 const GPU_UTILIZATION = /^(?:[^/]+\/)?gpu\d+\.utilization$/;
 
+/** The one NaN push of a job (or of a sweep). */
+const divergedKey = (job: Pick<Job, 'id' | 'sweepId'>) => (job.sweepId == null ? `metric-nan:${job.id}` : `metric-nan:sweep:${job.sweepId}`);
 export const metricNanKey = (job: Pick<Job, 'id' | 'sweepId'>, name: string) => (job.sweepId == null ? `metric-nan:${job.id}:${name}` : `metric-nan:sweep:${job.sweepId}:${name}`);
 export const gpuIdleKey = (job: Pick<Job, 'id' | 'sweepId'>) => (job.sweepId == null ? `gpu-idle:${job.id}` : `gpu-idle:sweep:${job.sweepId}`);
 
@@ -147,7 +150,7 @@ export function createMetricAlerts({ orm, delivery, gpuIdleWindowMs: windowMs }:
       const start = await startOfNonFiniteRun(em, job.id, name);
       if (start) points.push({ name, ...start });
     }
-    if (points.length === 0) return;
+    if (points.length === 0 || !(await claim(divergedKey(job)))) return;
     const task =
       job.sweepId == null ? undefined : await taskContext(em, job, async (sweep) => ({ count: await nonFiniteTasks(em, sweep.id, points[0]!.name), of: sweep.size, tasks: 'tasks' }));
     if (task === null) return;
