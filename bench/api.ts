@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Bench, Figure } from './bench.js';
 import { percentile } from './bench.js';
-import { ms } from './support.js';
+import { ms, timed } from './support.js';
 import { createApp } from '../server/http/app.js';
 import { initOrm } from '../server/db/orm.js';
 import type { JobFilter } from '../server/jobs/service.js';
@@ -51,17 +51,6 @@ from s`;
 
 const ACTIVE = ['SUBMITTING', 'PENDING', 'RUNNING', 'COMPLETING', 'UNKNOWN'];
 
-/** `count` calls one after the other, after WARMUP unmeasured ones; the time of each. */
-async function timed(call: () => Promise<unknown>, count = REQUESTS): Promise<number[]> {
-  for (let index = 0; index < WARMUP; index++) await call();
-  const times: number[] = [];
-  for (let index = 0; index < count; index++) {
-    const started = performance.now();
-    await call();
-    times.push(performance.now() - started);
-  }
-  return times;
-}
 
 interface Case {
   name: string;
@@ -125,7 +114,7 @@ const bench: Bench = {
         knex.on('query', listen);
         const first = await request();
         knex.off('query', listen);
-        const times = await timed(request);
+        const times = await timed(request, REQUESTS, WARMUP);
         const found = Object.values(first).map((connection) => connection.nodes.length).join(' + ');
         const p99 = percentile(times, 99);
         rows.push([testCase.name, found, ms(percentile(times, 50)), ms(p99), ms(Math.max(...times))]);
@@ -147,7 +136,7 @@ const bench: Bench = {
               ['GraphQL in-process (yoga.fetch), the app\'s fields', async () => (await app.yoga.fetch('http://bench/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: testCase.query, variables: testCase.variables }) })).json()],
             ];
             for (const [layer, call] of layers) {
-              const layerTimes = await timed(call);
+              const layerTimes = await timed(call, REQUESTS, WARMUP);
               breakdown.push([layer, ms(percentile(layerTimes, 50)), ms(percentile(layerTimes, 99))]);
             }
             breakdown.push(['over HTTP (fetch on loopback), as above', ms(percentile(times, 50)), ms(percentile(times, 99))]);

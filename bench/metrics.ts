@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Bench, Figure } from './bench.js';
 import { kB, percentile } from './bench.js';
 import { requireLab } from './lab-server.js';
-import { countingProxy, createJobRow, labRun, loadAverage, meteredTransport, ms, RUN_ID, sleep } from './support.js';
+import { countingProxy, createJobRow, labRun, loadAverage, meteredTransport, ms, RUN_ID, sleep, timed } from './support.js';
 import { createApp } from '../server/http/app.js';
 import { initOrm } from '../server/db/orm.js';
 import { MetricSource } from '../server/db/entities.js';
@@ -117,17 +117,6 @@ function watchCounting(inner: StreamingTransport) {
   return { transport, counts };
 }
 
-/** `count` calls one after the other after `warmup` unmeasured ones; the time of each. */
-async function timed(call: () => Promise<unknown>, count: number, warmup = WARMUP_REQUESTS): Promise<number[]> {
-  for (let index = 0; index < warmup; index++) await call();
-  const times: number[] = [];
-  for (let index = 0; index < count; index++) {
-    const started = performance.now();
-    await call();
-    times.push(performance.now() - started);
-  }
-  return times;
-}
 
 /** The first time in the sorted `times` at or after `at`. */
 function firstAtOrAfter(times: number[], at: number): number | undefined {
@@ -323,7 +312,7 @@ const bench: Bench = {
         const first = await request();
         const points = first.data?.job.data?.metrics[0]?.points;
         if (points?.length !== MAX_POINTS) throw new Error(`metrics over GraphQL at ${size} points: ${JSON.stringify(first).slice(0, 300)}`);
-        const times = await timed(request, REQUESTS);
+        const times = await timed(request, REQUESTS, WARMUP_REQUESTS);
         const p99 = percentile(times, 99);
         rows.push([size.toLocaleString('en'), `${insertMs.toFixed(0)} ms`, ms(percentile(times, 50)), ms(p99), ms(Math.max(...times))]);
         if (size === SERIES_LEVELS[0]) figures.push({ label: `metrics(maxPoints: ${MAX_POINTS}) over a ${size.toLocaleString('en')}-point series, GraphQL in-process: p99 (p50)`, value: `${ms(p99)} (${ms(percentile(times, 50))})`, goal: `p99 < ${P99_GOAL_MS} ms`, met: p99 < P99_GOAL_MS });

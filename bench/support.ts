@@ -167,3 +167,15 @@ export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN;
 }
+
+/** `count` calls one after the other, after `warmup` unmeasured ones; the time of each in ms. */
+export async function timed(call: () => Promise<unknown>, count: number, warmup: number): Promise<number[]> {
+  for (let index = 0; index < warmup; index++) await call();
+  const times: number[] = [];
+  for (let index = 0; index < count; index++) {
+    const started = performance.now();
+    await call();
+    times.push(performance.now() - started);
+  }
+  return times;
+}

@@ -212,30 +212,27 @@ export function metricNanMessage(job: Pick<Job, 'id' | 'name' | 'cluster' | 'arr
   const [first, ...others] = points as [NonFinitePoint, ...NonFinitePoint[]];
   const what = `${first.name} is ${nonFiniteWord(first.value)}`;
   const at = `at step ${stepInWords(first.step)}`;
-  return {
-    title: task ? `${sweepTitle(task.sweep)}: ${what}` : `job ${job.id}: ${what} ${at}`,
-    body: `${task ? `${taskName(job, task.values)} (job ${job.id}) ${at}; ${task.count} of ${task.of} ${task.tasks} so far` : job.name} · ${job.cluster}${alsoLine(others)}`,
-    url: `/jobs/${job.id}`,
-    tag: `job-${job.id}`,
-    jobId: job.id,
-    ...(task ? { sweepId: task.sweep.id } : {}),
-    state: 'RUNNING',
-    cluster: job.cluster,
-  };
+  return runningJobNotice(
+    job,
+    task,
+    task ? `${sweepTitle(task.sweep)}: ${what}` : `job ${job.id}: ${what} ${at}`,
+    `${task ? `${taskName(job, task.values)} (job ${job.id}) ${at}; ${task.count} of ${task.of} ${task.tasks} so far` : job.name} · ${job.cluster}${alsoLine(others)}`,
+  );
+}
+
+/** A notice about a running job (or a sweep's task), opening the job. */
+function runningJobNotice(job: Pick<Job, 'id' | 'cluster'>, task: TaskContext | undefined, title: string, body: string): PushMessage {
+  return { title, body, url: `/jobs/${job.id}`, tag: `job-${job.id}`, jobId: job.id, ...(task ? { sweepId: task.sweep.id } : {}), state: 'RUNNING', cluster: job.cluster };
 }
 
 /** A running job whose every GPU sat under `percent` % for `windowMs`. */
 export function gpuIdleMessage(job: Pick<Job, 'id' | 'name' | 'cluster' | 'arrayIndex'>, gpus: number, percent: number, windowMs: number, task?: TaskContext): PushMessage {
   const its = gpus === 1 ? 'its GPU' : `its ${gpus} GPUs`;
   const how = `under ${percent} %${gpus === 1 ? '' : ' on every one'} for ${durationInWords(windowMs)}`;
-  return {
-    title: task ? `${sweepTitle(task.sweep)}: ${taskName(job, task.values)} is not using ${its}` : `job ${job.id} is not using ${its}`,
-    body: `${task ? `job ${job.id}: ${how}; ${task.count} of ${task.of} ${task.tasks} so far` : `${job.name}: ${how}`} · ${job.cluster}`,
-    url: `/jobs/${job.id}`,
-    tag: `job-${job.id}`,
-    jobId: job.id,
-    ...(task ? { sweepId: task.sweep.id } : {}),
-    state: 'RUNNING',
-    cluster: job.cluster,
-  };
+  return runningJobNotice(
+    job,
+    task,
+    task ? `${sweepTitle(task.sweep)}: ${taskName(job, task.values)} is not using ${its}` : `job ${job.id} is not using ${its}`,
+    `${task ? `job ${job.id}: ${how}; ${task.count} of ${task.of} ${task.tasks} so far` : `${job.name}: ${how}`} · ${job.cluster}`,
+  );
 }
