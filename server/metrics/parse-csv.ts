@@ -78,7 +78,8 @@ function rowPoints(record: string, state: CsvState): ParsedPoint[] {
   const fields = new Map<string, unknown>();
   state.header.forEach((name, i) => {
     const cell = row[i]!.trim();
-    if (cell === '' || name === '' || fields.has(name)) return;
+    // A column whose name holds a control character (a terminal escape, a damaged header) names no metric.
+    if (cell === '' || name === '' || fields.has(name) || /[\u0000-\u001f\u007f]/.test(name)) return;
     fields.set(name, readNumber(cell) ?? cell);
   });
   return recordPoints(fields, () => state.order++);

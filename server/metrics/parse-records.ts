@@ -113,6 +113,9 @@ export function recordPoints(fields: Map<string, unknown>, order: () => number):
 /** The leaves of a parsed object, nested keys joined with '/' (TensorBoard's and W&B's way); arrays are not scalars. */
 export function flatten(value: LooseObject, prefix = '', into = new Map<string, unknown>()): Map<string, unknown> {
   for (const [key, inner] of value) {
+    // A key with a control character, or spelled with escapes (marked so by parseLooseObject), is no metric's name:
+    // taking it would show a name the file never spelled.
+    if (/[\u0000-\u001f\u007f]/.test(key)) continue;
     const name = prefix === '' ? key : `${prefix}/${key}`;
     if (inner instanceof Map) flatten(inner, name, into);
     else if (!into.has(name)) into.set(name, inner);
@@ -138,16 +141,20 @@ export function parseLooseObject(text: string): LooseObject | undefined {
   const string = (): string | typeof fail => {
     const quote = text[at];
     let out = '';
+    let escapes = false;
     at++;
     while (at < text.length) {
       const c = text[at++]!;
-      if (c === quote) return out;
+      // A string spelled with escapes is marked with a leading NUL: as a key it is no metric's name (flatten skips
+      // it), since the name it decodes to is not what the file spells; string values are never metrics anyway.
+      if (c === quote) return escapes ? `\u0000${out}` : out;
       if (c !== '\\') {
         out += c;
         continue;
       }
       const escaped = text[at++];
       if (escaped === undefined) return fail;
+      escapes = true;
       if (escaped === 'u' || escaped === 'x') {
         const digits = text.slice(at, at + (escaped === 'u' ? 4 : 2));
         if (!/^[0-9a-fA-F]+$/.test(digits) || digits.length !== (escaped === 'u' ? 4 : 2)) return fail;

@@ -5,6 +5,7 @@
 // bytes it used are kept per file, so a restart goes on, never reads a file twice), stores the points under a bound
 // per series, and announces them at most once a second per job.
 import type { EntityManager } from '@mikro-orm/sqlite';
+import { LRUCache } from 'lru-cache';
 import { Job, MetricPoint, MetricSource, Project } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import type { PubSub } from '../events.js';
@@ -85,6 +86,39 @@ async function insertPoints(em: EntityManager, rows: Array<{ jobId: number; sour
 /** A stored value (null is NaN: SQLite keeps no NaN). */
 const fromStored = (value: number | null) => (value === null ? Number.NaN : value);
 
+/** Under this many points per point asked, a series is read whole; above, SQLite picks the candidates first. */
+const WHOLE_READ_FACTOR = 4;
+
+// Each of `buckets` equal runs of a series gives its lowest and highest value (and the series its first and last
+// point, and every NaN or infinity): the points a faithful line of `buckets` points can need, read without
+// handing SQLite's every row to JavaScript (what costs at 20,000 points and more). LTTB then picks among them.
+const CANDIDATES_SQL = `select step, value, time from (
+  select step, value, time, n, total, min(value) over bucket as low, max(value) over bucket as high from (
+    select step, value, time, row_number() over (order by step, id) - 1 as n, count(*) over () as total,
+      (row_number() over (order by step, id) - 1) * ? / count(*) over () as part
+    from metric_point where job_id = ? and name = ?)
+  window bucket as (partition by part))
+where n = 0 or n = total - 1 or value is null or abs(value) >= 9e999 or value = low or value = high order by n`;
+
+async function readSeries(em: EntityManager, jobId: number, name: string, maxPoints: number): Promise<MetricSeries> {
+  const connection = em.getConnection();
+  const [stats] = (await connection.execute(
+    'select count(*) as total, min(case when abs(value) < 9e999 then value end) as low, max(case when abs(value) < 9e999 then value end) as high from metric_point where job_id = ? and name = ?',
+    [jobId, name],
+  )) as [{ total: number; low: number | null; high: number | null }];
+  const rows = (await (stats.total > maxPoints * WHOLE_READ_FACTOR
+    ? connection.execute(CANDIDATES_SQL, [maxPoints, jobId, name])
+    : connection.execute('select step, value, time from metric_point where job_id = ? and name = ? order by step, id', [jobId, name]))) as Array<{ step: number; value: number | null; time: number }>;
+  const points = rows.map((row) => ({ step: row.step, value: fromStored(row.value), time: row.time }));
+  return {
+    name,
+    total: stats.total,
+    min: stats.low,
+    max: stats.high,
+    points: downsample(points, maxPoints).map((point) => ({ name, step: point.step, value: point.value, time: new Date(point.time) })),
+  };
+}
+
 export type MetricsService = ReturnType<typeof createMetricsService>;
 
 export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub }) {
@@ -158,9 +192,15 @@ export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub
     }
     for (const [jobId, names] of byJob) {
       await thin(em, jobId, names);
+      for (const name of names.keys()) versions.set(keyOf(jobId, name), (versions.get(keyOf(jobId, name)) ?? 0) + 1);
       events.publish('metrics:updated', { jobId, names: [...names.keys()] });
     }
   }
+
+  /** Series drawn for a maxPoints, until their next write: an ended job's never change, a phone reads a running one's every 2 s. */
+  const drawn = new LRUCache<string, MetricSeries>({ max: 500 });
+  /** Per series, how many flushes wrote to it: part of the drawn cache's key. */
+  const versions = new Map<string, number>();
 
   /** Points per series as last counted plus those written since, so a series is counted in SQL once, not per write. */
   const sizes = new Map<string, number>();
@@ -246,6 +286,7 @@ export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub
       reading.offset = 0;
       reading.pending = Buffer.alloc(0);
       reading.state = initial(reading.format);
+      drawn.clear();
       const index = unsaved.findIndex((entry) => entry.reading === reading);
       if (index >= 0) unsaved.splice(index);
       flushing = flushing.then(() => orm.em.fork().nativeDelete(MetricPoint, { sourceId: reading.sourceId })).then(() => undefined);
@@ -273,6 +314,9 @@ export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub
       await orm.em.fork().nativeUpdate(MetricSource, { jobId: { $in: [...jobIds] } }, { done: true });
       for (const [key, reading] of readings) if (jobIds.includes(reading.jobId)) readings.delete(key);
       for (const jobId of jobIds) nodesOf.delete(jobId);
+      // Its series are final now: drawn again once, then kept in the cache by its own use.
+      for (const key of [...drawn.keys()]) if (jobIds.includes(Number(key.slice(0, key.indexOf(' '))))) drawn.delete(key);
+      for (const key of [...versions.keys()]) if (jobIds.includes(Number(key.slice(0, key.indexOf(' '))))) versions.delete(key);
       for (const map of [patterns, sizes]) for (const key of map.keys()) if (jobIds.includes(Number(key.slice(0, key.indexOf(' '))))) map.delete(key);
     },
   };
@@ -308,16 +352,13 @@ export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub
       const wanted = names ?? (await this.names(em, jobId));
       const series: MetricSeries[] = [];
       for (const name of wanted) {
-        const rows = (await em.getConnection().execute('select step, value, time from metric_point where job_id = ? and name = ? order by step, id', [jobId, name])) as Array<{ step: number; value: number | null; time: number }>;
-        const points = rows.map((row) => ({ step: row.step, value: fromStored(row.value), time: row.time }));
-        const finite = points.map((point) => point.value).filter(Number.isFinite);
-        series.push({
-          name,
-          total: points.length,
-          min: finite.length > 0 ? finite.reduce((a, b) => Math.min(a, b)) : null,
-          max: finite.length > 0 ? finite.reduce((a, b) => Math.max(a, b)) : null,
-          points: downsample(points, maxPoints).map((point) => ({ name, step: point.step, value: point.value, time: new Date((point as { time: number }).time) })),
-        });
+        const key = `${keyOf(jobId, name)} ${maxPoints} ${versions.get(keyOf(jobId, name)) ?? 0}`;
+        let found = drawn.get(key);
+        if (!found) {
+          found = await readSeries(em, jobId, name, maxPoints);
+          drawn.set(key, found);
+        }
+        series.push(found);
       }
       return series;
     },
