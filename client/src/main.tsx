@@ -3,7 +3,6 @@ import { lazy } from 'solid-js';
 import { render } from 'solid-js/web';
 import { setToken } from './api/client';
 import { prefetchJob } from './api/jobs';
-import { prefetchJobMetrics } from './api/metrics';
 import { prefetchSweep } from './api/sweeps';
 import { Shell, pairingLink } from './app';
 import Home from './routes/home';
@@ -38,7 +37,7 @@ render(
       <Route path="/projects/:id" component={Project} />
       <Route path="/projects/:id/launch" component={Launch} />
       <Route path="/projects/:id/lineage" component={Lineage} />
-      <Route path="/jobs/:id" component={Job} preload={({ params }) => /^\d+$/.test(params.id!) && (prefetchJob(Number(params.id)), prefetchJobMetrics(Number(params.id)))} />
+      <Route path="/jobs/:id" component={Job} preload={({ params }) => /^\d+$/.test(params.id!) && prefetchJob(Number(params.id))} />
       <Route path="/sweeps/:id" component={Sweep} preload={({ params }) => /^\d+$/.test(params.id!) && prefetchSweep(Number(params.id))} />
       <Route path="/compare" component={Compare} />
       <Route path="/clusters" component={Clusters} />

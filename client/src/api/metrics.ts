@@ -5,8 +5,7 @@ import { createEffect, createMemo, createSignal, on, onCleanup } from 'solid-js'
 import { query, subscribe, unwrap } from './client';
 import { FailureFields, graphql, type ResultOf } from './graphql';
 import { fetchJob, type JobDetail } from './jobs';
-import { chartedSeriesNames, defaultMetricNames } from '../lib/metrics';
-import { createLive, prefetch } from './live';
+import { createLive } from './live';
 
 /** How many points a chart asks for: a phone's chart is about 320 px wide; a wide screen's about 500. */
 export const CHART_POINTS = 500;
@@ -130,30 +129,10 @@ export function createJobMetricNamesLive(id: () => number | null) {
   });
 }
 
-const seriesKey = (id: number, names: readonly string[]) => `job-series:${id}:${names.join('\u0000')}`;
-
-/**
- * Reads a job's metric names and then its default charts' series while the job screen's code loads (router
- * preload): the charts then draw with the job instead of two round trips after it.
- */
-export function prefetchJobMetrics(id: number): void {
-  const names = fetchJobMetricNames(id);
-  prefetch(`job-metric-names:${id}`, () => names);
-  names.then(
-    ({ metricNames }) => {
-      const wanted = chartedSeriesNames(defaultMetricNames(metricNames), metricNames);
-      // Not uPlot itself: fetched and compiled beside the job screen's own code it only made the page busier
-      // (Lighthouse's total blocking time 190 → 290 ms median on the job screen).
-      if (wanted.length > 0) prefetch(seriesKey(id, wanted), () => fetchJobMetrics(id, wanted));
-    },
-    () => undefined,
-  );
-}
-
 /** Some of a job's series, read again on every tick (createMetricsTick). */
 export function createJobSeriesLive(id: () => number | null, names: () => readonly string[], tick: () => number) {
   const live = createLive<MetricSeries[]>({
-    key: () => id() !== null && names().length > 0 && seriesKey(id()!, names()),
+    key: () => id() !== null && names().length > 0 && `job-series:${id()}:${names().join('\u0000')}`,
     load: () => fetchJobMetrics(id()!, names()),
     itemKey: 'name',
   });

@@ -7,9 +7,13 @@ import { MetricChart, type ChartLine } from './metric-chart';
 
 const MIB_PER_GIB = 1024;
 
+const sameNames = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((name, index) => name === b[index]);
+
 export function JobMetrics(props: { jobId: number; metricNames: readonly string[] }) {
   const live = createJobMetricNamesLive(() => props.jobId);
-  const names = createMemo(() => [...new Set([...props.metricNames, ...(live.value()?.metricNames ?? [])])]);
+  // Kept while its content stays: the names read after the card's first render are usually the job's own, and a
+  // new list would read the series again for nothing.
+  const names = createMemo(() => [...new Set([...props.metricNames, ...(live.value()?.metricNames ?? [])])], [], { equals: sameNames });
   const training = createMemo(() => trainingMetricNames(names()));
   const gpus = createMemo(() => gpuMetricNames(names()));
   const [picked, setPicked] = createSignal<string[] | null>(null);
@@ -33,7 +37,7 @@ export function JobMetrics(props: { jobId: number; metricNames: readonly string[
     return totals.length ? Math.max(...totals) / MIB_PER_GIB : null;
   });
   const inGib = (points: readonly MetricPoint[]) => points.map((point) => ({ ...point, value: point.value === null ? null : point.value / MIB_PER_GIB }));
-  const last = createMemo(() => (live.value()?.lastMetrics ?? []).filter((entry) => training().includes(entry.name)).sort((a, b) => training().indexOf(a.name) - training().indexOf(b.name)));
+  const lastByName = createMemo(() => new Map((live.value()?.lastMetrics ?? []).map((entry) => [entry.name, entry] as const)));
 
   return (
     <Show when={names().length > 0}>
@@ -41,14 +45,22 @@ export function JobMetrics(props: { jobId: number; metricNames: readonly string[
         <h2 id="metrics-title" class="section-title">
           Metrics
         </h2>
-        <Show when={last().length > 0}>
+        {/* Laid out from the job's own metric names, a row per training metric with its value once read: nothing
+            below moves when the values come. */}
+        <Show when={training().length > 0}>
           <dl class="metric-last" data-testid="last-metrics">
-            <For each={last()}>
-              {(entry) => (
-                <div classList={{ 'metric-bad': entry.nonFinite !== null }} data-metric={entry.name}>
-                  <dt>{entry.name}</dt>
+            <For each={training()}>
+              {(name) => (
+                <div classList={{ 'metric-bad': !!lastByName().get(name)?.nonFinite }} data-metric={name}>
+                  <dt>{name}</dt>
                   <dd>
-                    <strong>{formatMetric(entry.value, entry.nonFinite)}</strong> <span class="muted">@ {formatStep(entry.step)}</span>
+                    <Show when={lastByName().get(name)} fallback={<span class="muted">…</span>}>
+                      {(entry) => (
+                        <>
+                          <strong>{formatMetric(entry().value, entry().nonFinite)}</strong> <span class="muted">@ {formatStep(entry().step)}</span>
+                        </>
+                      )}
+                    </Show>
                   </dd>
                 </div>
               )}

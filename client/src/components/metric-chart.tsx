@@ -3,6 +3,7 @@
 // step in a legend under it, and a table of the same numbers for whoever does not read charts.
 import { For, Show, createEffect, createMemo, createSignal, on, onCleanup, onMount } from 'solid-js';
 import type uPlot from 'uplot';
+import { afterPaint } from '../lib/after-paint';
 import { alignSeries, chartSummary, formatMetric, formatStep, nonFiniteNote, type MetricPoint } from '../lib/metrics';
 import './metric-chart.css';
 
@@ -31,8 +32,11 @@ const PALETTE_SIZE = 6;
 const LEGEND_MAX = 8;
 const TABLE_ROWS_MAX = 500;
 
-const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 });
-const timeOfDay = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+// Made on first use: building Intl formatters is not free, and this module loads with the job screen.
+let compactFormat: Intl.NumberFormat | undefined;
+let timeFormat: Intl.DateTimeFormat | undefined;
+const compact = (value: number) => (compactFormat ??= new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 })).format(value);
+const timeOfDay = (seconds: number) => (timeFormat ??= new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' })).format(new Date(seconds * 1000));
 
 let loading: Promise<typeof uPlot> | null = null;
 /** uPlot and its stylesheet, fetched once, when the first chart is drawn. */
@@ -46,7 +50,7 @@ export function MetricChart(props: MetricChartProps) {
   const shown = createMemo(() => props.lines.map((line, index) => ({ line, index })).filter(({ line }) => !line.dim));
   const notes = createMemo(() => props.lines.filter((line) => !line.dim).flatMap((line) => nonFiniteNote(line.label, line.points) ?? []));
   const summary = createMemo(() => chartSummary(props.title, shown().map(({ line }) => line)));
-  const xText = (x: number) => (props.xKind === 'time' ? timeOfDay.format(new Date(x * 1000)) : `step ${formatStep(x)}`);
+  const xText = (x: number) => (props.xKind === 'time' ? timeOfDay(x) : `step ${formatStep(x)}`);
   const valueText = (value: number | null | undefined, at: number, series: number) => {
     if (value === undefined) return '—';
     if (value === null) return aligned().marks.find((mark) => mark.series === series && mark.step === aligned().steps[at])?.kind ?? 'NaN';
@@ -70,6 +74,8 @@ export function MetricChart(props: MetricChartProps) {
   let plotBox!: HTMLDivElement;
   let plot: uPlot | undefined;
   let drawnShape = '';
+  /** The plot box's width as the ResizeObserver last saw it: reading clientWidth would force a layout. */
+  let boxWidth = 0;
 
   const colors = () => {
     const style = getComputedStyle(figure);
@@ -94,14 +100,14 @@ export function MetricChart(props: MetricChartProps) {
     ];
     const axis = { stroke: color.axis, grid: { stroke: color.grid, width: 1 }, ticks: { stroke: color.grid, width: 1 }, font: '12px system-ui, sans-serif' };
     const options: uPlot.Options = {
-      width: Math.max(200, plotBox.clientWidth),
+      width: Math.max(200, boxWidth || plotBox.clientWidth),
       height: props.height ?? 180,
       legend: { show: false },
       cursor: { points: { size: 7 }, drag: { x: true, y: false } },
       scales: { x: { time: props.xKind === 'time' }, y: props.yRange ? { range: props.yRange } : {} },
       series,
       axes: [
-        { ...axis, values: props.xKind === 'time' ? (_u, splits) => splits.map((x) => timeOfDay.format(new Date(x * 1000))) : (_u, splits) => splits.map((x) => compact.format(x)) },
+        { ...axis, values: props.xKind === 'time' ? (_u, splits) => splits.map(timeOfDay) : (_u, splits) => splits.map(compact) },
         { ...axis, size: 48, values: (_u, splits) => splits.map((y) => formatMetric(y)) },
       ],
       hooks: {
@@ -163,14 +169,21 @@ export function MetricChart(props: MetricChartProps) {
   onMount(() => {
     let UPlot: typeof uPlot | undefined;
     let disposed = false;
-    loadUPlot().then(
-      (loaded) => {
-        if (disposed) return;
-        UPlot = loaded;
-        build(loaded);
-      },
-      () => setFailed('The chart could not be loaded; the table shows the numbers.'),
-    );
+    // Drawn after the screen that mounts the chart has been painted (on the Job screen, the job card and its
+    // title, the largest paint), and uPlot's evaluation and each chart's build in tasks of their own: fetched,
+    // evaluated and built with the job card, they held its paint back behind uPlot's download and one long task
+    // (Lighthouse mobile, Job screen: LCP 2.6 s, the title painted after uPlot and the series had arrived).
+    afterPaint()
+      .then(() => (disposed ? undefined : loadUPlot()))
+      .then((loaded) => loaded && afterPaint().then(() => loaded))
+      .then(
+        (loaded) => {
+          if (disposed || !loaded) return;
+          UPlot = loaded;
+          build(loaded);
+        },
+        () => setFailed('The chart could not be loaded; the table shows the numbers.'),
+      );
     createEffect(
       on(aligned, () => {
         if (!UPlot) return;
@@ -178,7 +191,10 @@ export function MetricChart(props: MetricChartProps) {
         else plot?.setData(data());
       }),
     );
-    const resize = new ResizeObserver(() => plot && plotBox.clientWidth > 0 && plot.setSize({ width: plotBox.clientWidth, height: props.height ?? 180 }));
+    const resize = new ResizeObserver(([entry]) => {
+      boxWidth = entry!.contentRect.width;
+      if (plot && boxWidth > 0) plot.setSize({ width: boxWidth, height: props.height ?? 180 });
+    });
     resize.observe(plotBox);
     // Dark mode changes the colours, which uPlot takes only when it is built.
     const scheme = matchMedia('(prefers-color-scheme: dark)');
@@ -258,7 +274,7 @@ export function MetricChart(props: MetricChartProps) {
               <For each={tableRows()}>
                 {(row) => (
                   <tr>
-                    <th scope="row">{props.xKind === 'time' ? timeOfDay.format(new Date(row.step * 1000)) : formatStep(row.step)}</th>
+                    <th scope="row">{props.xKind === 'time' ? timeOfDay(row.step) : formatStep(row.step)}</th>
                     <For each={shown()}>{({ index }) => <td>{valueText(aligned().values[index]![row.position], row.position, index)}</td>}</For>
                   </tr>
                 )}
