@@ -16,7 +16,7 @@ import { createApp } from '../server/http/app.js';
 import { initOrm } from '../server/db/orm.js';
 import { MetricSource } from '../server/db/entities.js';
 import { downsample } from '../server/metrics/downsample.js';
-import { SERIES_BOUND } from '../server/metrics/service.js';
+import { SERIES_BOUND, readSeries } from '../server/metrics/service.js';
 import { createServices } from '../server/services.js';
 import { jobDirOf, jobPaths } from '../server/slurm/layout.js';
 import { createSsh2Transport } from '../server/ssh/ssh2-transport.js';
@@ -314,18 +314,23 @@ const bench: Bench = {
         if (points?.length !== MAX_POINTS) throw new Error(`metrics over GraphQL at ${size} points: ${JSON.stringify(first).slice(0, 300)}`);
         const times = await timed(request, REQUESTS, WARMUP_REQUESTS);
         const p99 = percentile(times, 99);
-        rows.push([size.toLocaleString('en'), `${insertMs.toFixed(0)} ms`, ms(percentile(times, 50)), ms(p99), ms(Math.max(...times))]);
-        if (size === SERIES_LEVELS[0]) figures.push({ label: `metrics(maxPoints: ${MAX_POINTS}) over a ${size.toLocaleString('en')}-point series, GraphQL in-process: p99 (p50)`, value: `${ms(p99)} (${ms(percentile(times, 50))})`, goal: `p99 < ${P99_GOAL_MS} ms`, met: p99 < P99_GOAL_MS });
-        else figures.push({ label: `the same at ${size.toLocaleString('en')} points (the stored bound): p99 (p50)`, value: `${ms(p99)} (${ms(percentile(times, 50))})`, goal: `p99 < ${P99_GOAL_MS} ms`, met: p99 < P99_GOAL_MS });
+        // The service keeps a drawn series until its next write (as a phone re-reads a chart): the app's answers above
+        // come from that after the first. The read itself, from the database every time, is measured on its own.
+        const readTimes = await timed(() => readSeries(orm.em.fork(), job.id, 'loss', MAX_POINTS), REQUESTS, WARMUP_REQUESTS);
+        const readP99 = percentile(readTimes, 99);
+        rows.push([size.toLocaleString('en'), `${insertMs.toFixed(0)} ms`, ms(percentile(times, 50)), ms(p99), ms(Math.max(...times)), ms(percentile(readTimes, 50)), ms(readP99)]);
+        const label = size === SERIES_LEVELS[0] ? `a ${size.toLocaleString('en')}-point series` : `${size.toLocaleString('en')} points (the stored bound)`;
+        figures.push({ label: `metrics(maxPoints: ${MAX_POINTS}) over ${label}, read from the database each time: p99 (p50)`, value: `${ms(readP99)} (${ms(percentile(readTimes, 50))})`, goal: `p99 < ${P99_GOAL_MS} ms`, met: readP99 < P99_GOAL_MS });
+        figures.push({ label: `the same through GraphQL in-process, as the app re-reads it (drawn once, kept until the series changes): p99 (p50)`, value: `${ms(p99)} (${ms(percentile(times, 50))})`, goal: `p99 < ${P99_GOAL_MS} ms`, met: p99 < P99_GOAL_MS });
 
         // Where the time goes: the service's own SQL (caught on its way to SQLite), the rows made into points and
         // downsampled, the whole service call, GraphQL.
         const statements: Array<{ sql: string; bindings: unknown[] }> = [];
         const listen = (query: { sql: string; bindings?: unknown[] }) => statements.push({ sql: query.sql, bindings: query.bindings ?? [] });
         knex.on('query', listen);
-        await services.metrics.series(orm.em.fork(), job.id, ['loss'], MAX_POINTS);
+        await readSeries(orm.em.fork(), job.id, 'loss', MAX_POINTS);
         knex.off('query', listen);
-        const select = statements.find((statement) => /from metric_point/i.test(statement.sql));
+        const select = statements.findLast((statement) => /from metric_point/i.test(statement.sql));
         if (!select) throw new Error(`no select from metric_point was seen (${statements.map((statement) => statement.sql).join('; ')})`);
         const connection = orm.em.getConnection();
         const plan = ((await connection.execute(`explain query plan ${select.sql}`, select.bindings as never[])) as Array<{ detail: string }>).map((step) => step.detail).join('; ');
@@ -333,7 +338,7 @@ const bench: Bench = {
         const layers: Array<[string, () => unknown]> = [
           [`its SQL alone (${fetched.length.toLocaleString('en')} rows through MikroORM's execute): \`${plan}\``, () => connection.execute(select.sql, select.bindings as never[])],
           ['rows made into points and downsampled (LTTB) to 500, no SQL', () => downsample(fetched.map((row) => ({ step: row.step, value: row.value ?? Number.NaN, time: row.time })), MAX_POINTS)],
-          ['the metrics service: series(em, job, ["loss"], 500)', () => services.metrics.series(orm.em.fork(), job.id, ['loss'], MAX_POINTS)],
+          ['the metrics service, read from the database: readSeries(em, job, "loss", 500)', () => readSeries(orm.em.fork(), job.id, 'loss', MAX_POINTS)],
           // Not the service: what SQLite itself spends on the same rows when it hands back only a few of them.
           ['for comparison: the same rows read in SQLite, nothing returned (count, min and max of value)', () => connection.execute(SCAN_ONLY, [job.id, 'loss'])],
           [`for comparison: min and max of value per step bucket grouped in SQLite (${MAX_POINTS / 2} buckets, ${MAX_POINTS} values)`, () => connection.execute(BUCKETS, [MAX_POINTS / 2, job.id, 'loss', job.id, 'loss'])],
@@ -345,7 +350,7 @@ const bench: Bench = {
         breakdown.push([size.toLocaleString('en'), 'GraphQL in-process (yoga.fetch), as above', ms(percentile(times, 50)), ms(p99)]);
       }
       tables.push(
-        { columns: ['points in the series', 'insert (SQL)', `GraphQL p50 (${REQUESTS} after ${WARMUP_REQUESTS})`, 'p99', 'max'], rows },
+        { columns: ['points in the series', 'insert (SQL)', `GraphQL p50 (${REQUESTS} after ${WARMUP_REQUESTS})`, 'p99', 'max', 'read from the database p50', 'p99'], rows },
         { columns: ['points', `where the time goes (${LAYER_REQUESTS} calls after 3)`, 'p50', 'p99'], rows: breakdown },
       );
       notes.push(
