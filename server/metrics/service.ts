@@ -306,6 +306,13 @@ export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub
     },
   };
 
+  // Points written by anyone (another process of a group server, a test, a backfill) are announced: what was drawn
+  // of those series is stale then, also when this service did not write them.
+  const updates = events.subscribe('metrics:updated');
+  void (async () => {
+    for await (const { jobId, names } of updates) for (const name of names) versions.set(keyOf(jobId, name), (versions.get(keyOf(jobId, name)) ?? 0) + 1);
+  })();
+
   return {
     reader,
 
@@ -349,6 +356,7 @@ export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub
     },
 
     async stop(): Promise<void> {
+      void updates.return?.();
       if (flushTimer) clearTimeout(flushTimer);
       flushTimer = null;
       await (flushing = flushing.then(flush));
