@@ -199,7 +199,7 @@ function Notifications() {
             Notify me when a metric becomes NaN
           </label>
           <span class="field-hint" id="metric-nan-hint">
-            Once per job and metric, also for infinity. A sweep notifies once per metric, saying how many tasks diverged.
+            Once per job (also for infinity), naming the metrics and the step; a sweep notifies once, saying how many tasks diverged.
           </span>
         </div>
         <div>
