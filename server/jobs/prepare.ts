@@ -36,6 +36,27 @@ export interface LaunchInput extends JobInput {
 
 export const shortSha = (sha: string): string => sha.slice(0, 8);
 
+/** A commit as git names it in full: SHA-1 or SHA-256. */
+const FULL_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+
+/** Refuses a commit sent back from a preview that no preview could have returned, before anything is read. */
+export function checkPreviewedCommit(previewed: string | null, preview: 'previewScript' | 'previewSweep', field = 'commit'): void {
+  if (previewed !== null && !FULL_SHA.test(previewed)) throw new ValidationError(field, `must be the full commit sha ${preview} returned (40 or 64 lowercase hex digits), not ${JSON.stringify(previewed.slice(0, 80))}`);
+}
+
+/**
+ * What a submit checks of a prepared launch (a job or a sweep, `what` words it): the form was computed from the work
+ * tree at the preview, so a HEAD that moved since would run other code with it; and the cluster must reach the commit.
+ */
+export function checkLaunchable(project: { headSha: string; pushed: boolean }, previewed: string | null, allowUnpushed: boolean, what: 'job' | 'sweep', prefix = ''): void {
+  if (previewed !== null && previewed !== project.headSha) {
+    throw new ValidationError(`${prefix}commit`, `HEAD is now ${shortSha(project.headSha)}, not ${shortSha(previewed)} as previewed: preview again to see what the ${what} would run`);
+  }
+  if (!project.pushed && !allowUnpushed) {
+    throw new ValidationError(`${prefix}allowUnpushed`, `commit ${shortSha(project.headSha)} is on no remote branch; push it, or set allowUnpushed if the cluster can reach this repository`);
+  }
+}
+
 /** At most this many changed files are named in a warning; the rest are counted. */
 const NAMED_FILES = 5;
 

@@ -10,7 +10,7 @@ import type { PubSub } from '../events.js';
 import { oneAtATimePerKey } from '../lib/one-at-a-time.js';
 import { findSubmission, submitBatch } from '../slurm/jobs.js';
 import { jobPaths, submissionDirOf } from '../slurm/layout.js';
-import { checkTag, newTag, shortSha, type LaunchInput, type PrepareLaunch } from './prepare.js';
+import { checkLaunchable, checkPreviewedCommit, checkTag, newTag, type LaunchInput, type PrepareLaunch } from './prepare.js';
 import { getJob } from './queries.js';
 import { adopted, changeOf, launchStored, saveAndAnnounceJob, submitFailed, submitted, submitUnanswered, type Change } from './transitions.js';
 
@@ -50,9 +50,6 @@ export async function resolveSubmitting(clusters: ClusterService, job: Job, look
   else submitFailed(job, 'The server stopped before sbatch answered, and SLURM has no job from this launch.');
 }
 
-/** A commit as git names it in full: SHA-1 or SHA-256. */
-const FULL_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
-
 /**
  * Launches left between storing and hearing back from sbatch, by a previous run of the server or by a connection
  * that dropped during sbatch: adopted by their tag, or marked failed. At start, then every minute while any is
@@ -88,15 +85,9 @@ export function createSubmissions({ orm, clusters, events, prepare, afterSbatch,
     const existing = await em.findOne(Job, { tag });
     if (existing) throw new LaunchAlreadySubmittedError(tag, existing.id);
     const { commit: previewed = null, ...settings } = input;
-    if (previewed !== null && !FULL_SHA.test(previewed)) throw new ValidationError('commit', `must be the full commit sha previewScript returned (40 or 64 lowercase hex digits), not ${JSON.stringify(previewed.slice(0, 80))}`);
+    checkPreviewedCommit(previewed, 'previewScript');
     const prepared = await prepare(em, settings, tag);
-    // The form was computed from the work tree at the preview; a HEAD that moved since would run other code with it.
-    if (previewed !== null && previewed !== prepared.project.headSha) {
-      throw new ValidationError('commit', `HEAD is now ${shortSha(prepared.project.headSha)}, not ${shortSha(previewed)} as previewed: preview again to see what the job would run`);
-    }
-    if (!prepared.project.pushed && !input.allowUnpushed) {
-      throw new ValidationError('allowUnpushed', `commit ${shortSha(prepared.project.headSha)} is on no remote branch; push it, or set allowUnpushed if the cluster can reach this repository`);
-    }
+    checkLaunchable(prepared.project, previewed, input.allowUnpushed, 'job');
     if (input.parentJobId !== null) await getJob(em, input.parentJobId).catch(() => {
       throw new ValidationError('parentJobId', `no job with id ${input.parentJobId}`);
     });

@@ -10,7 +10,7 @@ import { databaseReason, type Orm } from '../db/orm.js';
 import { ClusterUnreachableError, CommandTimeoutError, LaunchNotRecordedError, NotFoundError, SlurmError, SweepAlreadySubmittedError, ValidationError } from '../errors.js';
 import type { PubSub } from '../events.js';
 import { dependencyDirective } from '../jobs/dependencies.js';
-import { createLaunchBase, checkTag, newTag, projectRepoDir, shortSha, type LaunchInput } from '../jobs/prepare.js';
+import { checkLaunchable, checkPreviewedCommit, checkTag, createLaunchBase, newTag, projectRepoDir, type LaunchInput } from '../jobs/prepare.js';
 import { latestTasks } from '../jobs/queries.js';
 import type { JobService, SubmitPhase } from '../jobs/service.js';
 import { changeOf, launchStored, saveAndAnnounce, submitFailed, submitted, submitUnanswered, type Change } from '../jobs/transitions.js';
@@ -193,7 +193,7 @@ export function createSweepService({ orm, clusters, projects, events, jobs, poll
 
   /** The arrays that still have tasks not ended, with those tasks. */
   async function activeArrays(em: EntityManager, sweep: Sweep): Promise<string[]> {
-    const tasks = (await latestTasks(em, sweep.id)).filter((task) => task.slurmJobId && !TERMINAL_STATES.has(task.state));
+    const tasks = (await latestTasks(em, sweep.id, ['slurmJobId', 'state'])).filter((task) => task.slurmJobId && !TERMINAL_STATES.has(task.state));
     return [...new Set(tasks.map((task) => arrayJobIdOf(task.slurmJobId!)))];
   }
 
@@ -248,13 +248,9 @@ export function createSweepService({ orm, clusters, projects, events, jobs, poll
         const existing = await em.findOne(Sweep, { tag });
         if (existing) throw new SweepAlreadySubmittedError(tag, existing.id);
         const { commit: previewed = null, ...settings } = input.job;
+        checkPreviewedCommit(previewed, 'previewSweep', 'job.commit');
         const prepared = await prepare(em, { ...input, job: settings }, tag);
-        if (previewed !== null && previewed !== prepared.project.headSha) {
-          throw new ValidationError('job.commit', `HEAD is now ${shortSha(prepared.project.headSha)}, not ${shortSha(previewed)} as previewed: preview again to see what the sweep would run`);
-        }
-        if (!prepared.project.pushed && !settings.allowUnpushed) {
-          throw new ValidationError('job.allowUnpushed', `commit ${shortSha(prepared.project.headSha)} is on no remote branch; push it, or set allowUnpushed if the cluster can reach this repository`);
-        }
+        checkLaunchable(prepared.project, previewed, settings.allowUnpushed, 'sweep', 'job.');
         await onSubmitPhase?.('prepared', tag);
         const now = new Date();
         // The sweep and its tasks in one transaction: a sweep without its tasks would wait forever, found by no

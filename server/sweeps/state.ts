@@ -56,7 +56,7 @@ export async function saveAndAnnounceSweep(em: EntityManager, events: PubSub, { 
 
 /** Counts the sweep's current tasks again; ended when every one has, at the last end. */
 export async function recount(em: EntityManager, sweep: Sweep): Promise<void> {
-  const tasks = await latestTasks(em, sweep.id);
+  const tasks = await latestTasks(em, sweep.id, ['state', 'endedAt']);
   const counts: SweepCounts = {};
   for (const task of tasks) counts[task.state] = (counts[task.state] ?? 0) + 1;
   const ended = tasks.length === sweep.size && tasks.every((task) => TERMINAL_STATES.has(task.state));
