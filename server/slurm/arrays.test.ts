@@ -1,12 +1,11 @@
 // Array steering against outputs recorded on the lab (test/fixtures/slurm/arrays-*.txt and the array fixtures of
 // the poll), through a fake transport that keeps every argv; the throttle script also runs once through a real
 // /bin/sh with a stand-in scontrol on PATH.
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SlurmError, ValidationError } from '../errors.js';
-import { createLocalTransport } from '../ssh/local-transport.js';
+import { standInShell } from '../../test/stand-in-shell.js';
 import type { ExecResult, Transport } from '../ssh/index.js';
 import {
   DEFAULT_MAX_ARRAY_SIZE,
@@ -189,17 +188,9 @@ describe('setArrayThrottle', () => {
 });
 
 describe('the throttle script, through a real shell', () => {
-  const root = mkdtempSync(join(tmpdir(), 'mc-slurm-arrays-'));
-  const bin = join(root, 'bin');
-  mkdirSync(bin);
-  const local = createLocalTransport({ name: 'local', commandTimeoutMs: 30_000 });
-  const shell: Transport = {
-    exec: (argv, options) => local.exec(['env', `PATH=${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, ...argv], options),
-    close: () => local.close(),
-  };
+  const { root, bin, shell, close } = standInShell('mc-slurm-arrays-');
   afterAll(async () => {
-    await local.close();
-    rmSync(root, { recursive: true, force: true });
+    await close();
   });
 
   it('runs scontrol once per array with its own id and keeps each reply, stderr included, under its id', async () => {

@@ -2,12 +2,11 @@
 // (test/fixtures/slurm/) and keeps every argv it was handed; the constant remote scripts also run once through a
 // real /bin/sh with stand-in sbatch/squeue/sacct on PATH, since a fake transport cannot tell whether they work.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SlurmError } from '../errors.js';
-import { createLocalTransport } from '../ssh/local-transport.js';
+import { standInShell } from '../../test/stand-in-shell.js';
 import type { ExecOptions, ExecResult, Transport } from '../ssh/index.js';
 import { CheckoutError, findSubmission, readOutputTail, removeCheckout, submitBatch, type Submission } from './jobs.js';
 
@@ -133,15 +132,7 @@ describe('readOutputTail', () => {
 });
 
 describe('the remote scripts, through a real shell', () => {
-  const root = mkdtempSync(join(tmpdir(), 'mc-slurm-jobs-'));
-  const bin = join(root, 'bin');
-  mkdirSync(bin);
-  const local = createLocalTransport({ name: 'local', commandTimeoutMs: 30_000 });
-  // Stand-ins for SLURM come first on PATH; everything else (git, flock, awk, stat) is the machine's own.
-  const shell: Transport = {
-    exec: (argv, options) => local.exec(['env', `PATH=${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, ...argv], options),
-    close: () => local.close(),
-  };
+  const { root, bin, shell, close } = standInShell('mc-slurm-jobs-');
   const tool = (name: string, body: string) => {
     writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`);
     chmodSync(join(bin, name), 0o755);
@@ -151,8 +142,7 @@ describe('the remote scripts, through a real shell', () => {
   const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-C', cwd, ...args], { encoding: 'utf8', env: gitEnv }).trim();
 
   afterAll(async () => {
-    await local.close();
-    rmSync(root, { recursive: true, force: true });
+    await close();
   });
 
   it('submits: checks the commit out into its own worktree, stores the script, records the id', async () => {

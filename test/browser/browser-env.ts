@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startServer } from '../../server/main.js';
 import { createTestToken, graphqlClient } from '../graphql-client.js';
 import { createFixtureRepo } from '../lab/fixture-repo.js';
@@ -70,4 +70,14 @@ export async function launchPhone(profileDir: string, options: { permissions?: s
     deviceScaleFactor: 2,
     permissions: options.permissions,
   });
+}
+
+/** A phone (launchPhone) paired with the app server by its token, as a user's QR code pairs it; page errors logged. */
+export async function pairedPhone(app: { dir: string; url: string; token: string }): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await launchPhone(join(app.dir, 'chromium-profile'));
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
+  await page.goto(`${app.url}/#pair=${app.token}`);
+  await page.waitForFunction((token) => localStorage.getItem('mc.token') === token, app.token, { timeout: 15_000 });
+  return { context, page };
 }

@@ -8,7 +8,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFixtureRepo } from '../lab/fixture-repo.js';
 import { labForSuite } from '../lab/lab-env.js';
-import { ARTIFACTS, chromiumForSuite, launchPhone, startAppServer } from './browser-env.js';
+import { ARTIFACTS, chromiumForSuite, pairedPhone, startAppServer } from './browser-env.js';
 
 const lab = labForSuite('launch-hydra suite');
 const ready = chromiumForSuite('launch-hydra suite') && lab !== null;
@@ -50,11 +50,7 @@ describe.skipIf(!ready)('the launch form follows Hydra’s composition', () => {
     const patterns = createFixtureRepo(lab!.user, { fixture: 'hydra-patterns' });
     const added = await app.request(`mutation($path: String!) { addProject(localPath: $path) { ... on MutationAddProjectSuccess { data { id } } ... on Error { message } } }`, { path: patterns.work });
     patternsId = added.addProject.data.id;
-    context = await launchPhone(join(app.dir, 'chromium-profile'));
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
-    await page.goto(`${app.url}/#pair=${app.token}`);
-    await page.waitForFunction((token) => localStorage.getItem('mc.token') === token, app.token, { timeout: 15_000 });
+    ({ context, page } = await pairedPhone(app));
   });
   afterAll(async () => {
     await context?.close();

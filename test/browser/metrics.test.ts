@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labForSuite } from '../lab/lab-env.js';
-import { ARTIFACTS, chromiumForSuite, launchPhone, startAppServer } from './browser-env.js';
+import { ARTIFACTS, chromiumForSuite, pairedPhone, startAppServer } from './browser-env.js';
 import { lossAt, seedMetricPoints, steps } from './seed-metrics.js';
 import { seedEndedSweep } from './seed-sweep.js';
 
@@ -42,12 +42,8 @@ describe.skipIf(!ready)('training curves in the app', () => {
 
   beforeAll(async () => {
     app = await startAppServer(lab!, { tokenName: 'metrics-phone', withProject: true });
-    context = await launchPhone(join(app.dir, 'chromium-profile'));
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
+    ({ context, page } = await pairedPhone(app));
     await page.setViewportSize({ width: 360, height: 740 });
-    await page.goto(`${app.url}/#pair=${app.token}`);
-    await page.waitForFunction((token) => localStorage.getItem('mc.token') === token, app.token);
 
     sweepId = await seedEndedSweep(app.running.services, app.projectId!, 6);
     const { sweep } = await app.request(`query($id: Int!) { sweep(id: $id) { ... on QuerySweepSuccess { data { runs { index task { id } } } } } }`, { id: sweepId });

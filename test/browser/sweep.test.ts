@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labForSuite } from '../lab/lab-env.js';
-import { ARTIFACTS, chromiumForSuite, launchPhone, startAppServer } from './browser-env.js';
+import { ARTIFACTS, chromiumForSuite, pairedPhone, startAppServer } from './browser-env.js';
 import { seedEndedSweep } from './seed-sweep.js';
 
 const lab = labForSuite('sweep suite');
@@ -38,11 +38,7 @@ describe.skipIf(!ready)('the sweep screen against the lab', () => {
 
   beforeAll(async () => {
     app = await startAppServer(lab!, { tokenName: 'sweep-phone', withProject: true });
-    context = await launchPhone(join(app.dir, 'chromium-profile'));
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
-    await page.goto(`${app.url}/#pair=${app.token}`);
-    await page.waitForFunction((token) => localStorage.getItem('mc.token') === token, app.token);
+    ({ context, page } = await pairedPhone(app));
   });
   afterAll(async () => {
     await context?.close();

@@ -1,6 +1,6 @@
 // Notifications (Web Push) and pairing. Permission is asked only when the user turns notifications on.
 import { useNavigate } from '@solidjs/router';
-import { For, Show, createEffect, createSignal, on } from 'solid-js';
+import { For, Show, createEffect, createSignal, on, type JSX } from 'solid-js';
 import { offlineCache } from '../api/cache';
 import { clearToken, errorMessage, getToken } from '../api/client';
 import { createLive } from '../api/live';
@@ -166,60 +166,39 @@ function Notifications() {
             <p class="field-error">a whole number of minutes</p>
           </Show>
         </div>
-        <div>
-          <label class="check switch">
-            <input
-              type="checkbox"
-              role="switch"
-              checked={failedTasks()}
-              aria-describedby="failed-tasks-hint"
-              onChange={(event) => {
-                setFailedTasks(event.currentTarget.checked);
-                void save({ failedTaskPushes: failedTasks() });
-              }}
-            />
-            Also notify me of each failed sweep task
-          </label>
-          <span class="field-hint" id="failed-tasks-hint">
-            At most 10 per sweep; the sweep’s end tells the rest. Tasks that complete never notify on their own.
-          </span>
-        </div>
-        <div>
-          <label class="check switch">
-            <input
-              type="checkbox"
-              role="switch"
-              checked={metricNan()}
-              aria-describedby="metric-nan-hint"
-              onChange={(event) => {
-                setMetricNan(event.currentTarget.checked);
-                void save({ metricNanPushes: metricNan() });
-              }}
-            />
-            Notify me when a metric becomes NaN
-          </label>
-          <span class="field-hint" id="metric-nan-hint">
-            Once per job (also for infinity), naming the metrics and the step; a sweep notifies once, saying how many tasks diverged.
-          </span>
-        </div>
-        <div>
-          <label class="check switch">
-            <input
-              type="checkbox"
-              role="switch"
-              checked={gpuIdle()}
-              aria-describedby="gpu-idle-hint"
-              onChange={(event) => {
-                setGpuIdle(event.currentTarget.checked);
-                void save({ gpuIdlePushes: gpuIdle() });
-              }}
-            />
-            Notify me when a job’s GPUs sit idle
-          </label>
-          <span class="field-hint" id="gpu-idle-hint">
-            Once per running job whose every GPU stays under 10 % for 10 minutes; a sweep notifies once.
-          </span>
-        </div>
+        <SwitchSetting
+          id="failed-tasks"
+          checked={failedTasks()}
+          label="Also notify me of each failed sweep task"
+          onChange={(on) => {
+            setFailedTasks(on);
+            void save({ failedTaskPushes: on });
+          }}
+        >
+          At most 10 per sweep; the sweep’s end tells the rest. Tasks that complete never notify on their own.
+        </SwitchSetting>
+        <SwitchSetting
+          id="metric-nan"
+          checked={metricNan()}
+          label="Notify me when a metric becomes NaN"
+          onChange={(on) => {
+            setMetricNan(on);
+            void save({ metricNanPushes: on });
+          }}
+        >
+          Once per job (also for infinity), naming the metrics and the step; a sweep notifies once, saying how many tasks diverged.
+        </SwitchSetting>
+        <SwitchSetting
+          id="gpu-idle"
+          checked={gpuIdle()}
+          label="Notify me when a job’s GPUs sit idle"
+          onChange={(on) => {
+            setGpuIdle(on);
+            void save({ gpuIdlePushes: on });
+          }}
+        >
+          Once per running job whose every GPU stays under 10 % for 10 minutes; a sweep notifies once.
+        </SwitchSetting>
         <fieldset>
           <legend>Mute projects</legend>
           <Show when={(projects.value() ?? []).length > 0} fallback={<p class="muted">No projects.</p>}>
@@ -306,5 +285,20 @@ export default function Settings() {
         </div>
       </div>
     </>
+  );
+}
+
+/** A device setting switched on or off, with what it means beneath it. */
+function SwitchSetting(props: { id: string; checked: boolean; label: string; onChange: (on: boolean) => void; children: JSX.Element }) {
+  return (
+    <div>
+      <label class="check switch">
+        <input type="checkbox" role="switch" checked={props.checked} aria-describedby={`${props.id}-hint`} onChange={(event) => props.onChange(event.currentTarget.checked)} />
+        {props.label}
+      </label>
+      <span class="field-hint" id={`${props.id}-hint`}>
+        {props.children}
+      </span>
+    </div>
   );
 }
