@@ -26,9 +26,9 @@ export const MetricValue = builder.objectRef<MetricValueType>('MetricValue').imp
 export const MetricSeries = builder.objectRef<MetricSeriesValue>('MetricSeries').implement({
   fields: (t) => ({
     name: t.exposeString('name'),
-    total: t.exposeInt('total', { description: 'Points stored; `points` keeps the shape of the line in at most maxPoints (largest-triangle-three-buckets, every NaN and infinity kept).' }),
-    min: t.exposeFloat('min', { nullable: true, description: 'The lowest finite value of every stored point (the downsampled points may miss a noisy extreme); null when none is finite.' }),
-    max: t.exposeFloat('max', { nullable: true, description: 'The highest finite value of every stored point; null when none is finite.' }),
+    total: t.exposeInt('total', { description: 'Points the run wrote (a series keeps at most 20,000, thinning its oldest half); `points` keeps the shape of the line in at most maxPoints (largest-triangle-three-buckets over a summary of the series; its lowest and highest value and its NaN and infinities always kept).' }),
+    min: t.exposeFloat('min', { nullable: true, description: 'The lowest finite value the run wrote (also among `points`); null when none is finite.' }),
+    max: t.exposeFloat('max', { nullable: true, description: 'The highest finite value the run wrote (also among `points`); null when none is finite.' }),
     points: t.field({ type: [MetricValue], resolve: (series) => series.points }),
   }),
 });

@@ -232,7 +232,7 @@ export type ServerSetting = InferEntity<typeof ServerSetting>;
 /**
  * One value of a training metric (a job's loss at a step), read from the job's log, its metric files or its GPU
  * sampler. `value` is null for NaN (SQLite keeps no NaN); ±Infinity is stored as it is. A series is kept under a
- * bound (metrics/store.ts): beyond it, its oldest half is thinned.
+ * bound (metrics/service.ts): beyond it, its oldest half is thinned.
  */
 export const MetricPoint = defineEntity({
   name: 'MetricPoint',
@@ -251,6 +251,31 @@ export const MetricPoint = defineEntity({
   indexes: [{ properties: ['jobId', 'name', 'step'] }, { properties: ['sourceId'] }],
 });
 export type MetricPoint = InferEntity<typeof MetricPoint>;
+
+/**
+ * A summary of one span of a series' steps, kept as its points are written (metrics/summary.ts): how many points fell
+ * in it, and its first, last, lowest, highest and first non-finite point. A chart of a long series is drawn from these
+ * (at most SUMMARY_SPAN spans per series) instead of every stored point.
+ */
+export const MetricBucket = defineEntity({
+  name: 'MetricBucket',
+  tableName: 'metric_bucket',
+  properties: {
+    jobId: p.integer().primary(),
+    name: p.string().primary(),
+    /** The span: steps from k·2^exponent up to (k+1)·2^exponent. */
+    k: p.integer().primary(),
+    exponent: p.integer(),
+    count: p.integer(),
+    /**
+     * JSON: [first, last, low, high, odd], each [step, value, time] or null; a NaN or infinite value as the string
+     * 'NaN', 'Infinity' or '-Infinity'. One text rather than fifteen columns: a growing series' last span is written
+     * every second, and fewer values to bind measured 11 µs less server CPU per point stored (bench/metrics).
+     */
+    points: p.text(),
+  },
+});
+export type MetricBucket = InferEntity<typeof MetricBucket>;
 
 /** Where the reading of one file of a job stands: the bytes parsed (`offset`) and the parser's state after them. */
 export const MetricSource = defineEntity({
@@ -272,4 +297,4 @@ export const MetricSource = defineEntity({
 export type MetricSource = InferEntity<typeof MetricSource>;
 
 /** Listed explicitly: vitest's loader cannot discover entities by glob. */
-export const entities = [ClusterCheck, Project, Job, Sweep, MetricPoint, MetricSource, ApiToken, PushSubscription, PushNotice, ServerSetting];
+export const entities = [ClusterCheck, Project, Job, Sweep, MetricPoint, MetricBucket, MetricSource, ApiToken, PushSubscription, PushNotice, ServerSetting];

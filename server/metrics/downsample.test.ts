@@ -27,6 +27,19 @@ describe('downsample (largest-triangle-three-buckets)', () => {
     expect(kept.map((p) => p.value)).toContain(-50);
   });
 
+  it('always keeps the lowest and the highest finite point, where LTTB alone keeps a neighbour', () => {
+    // Noise on a falling line: at 40 points LTTB keeps a sharp neighbour of the lowest value, not the lowest itself.
+    const random = seededRandom(7);
+    for (let run = 0; run < 50; run++) {
+      const long = series(Array.from({ length: 5_000 }, (_, i) => 2 / (1 + i / 500) + random() * 0.2));
+      const values = long.map((point) => point.value);
+      const kept = downsample(long, 40);
+      expect(kept).toHaveLength(40);
+      expect(kept.map((p) => p.value)).toEqual(expect.arrayContaining([Math.min(...values), Math.max(...values)]));
+      expect(kept.every((point, i) => i === 0 || point.step > kept[i - 1]!.step)).toBe(true);
+    }
+  });
+
   it('keeps NaN and infinite values (the first of each run) and still returns at most maxPoints', () => {
     const values = Array.from({ length: 5_000 }, (_, i) => 1 / (i + 1));
     values[1200] = Number.NaN;

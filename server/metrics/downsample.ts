@@ -2,7 +2,8 @@
 // equal buckets, the point that makes the largest triangle with the point kept before it and the mean of the next
 // bucket, so peaks and drops survive where plain striding would skip them. NaN and ±Infinity values are what a user
 // must see (a diverged run): they are kept (the first of each run of them; evenly thinned only if they alone exceed
-// half the budget) and LTTB shares the rest of the budget among the finite points.
+// half the budget) and LTTB shares the rest of the budget among the finite points, the lowest and highest always among
+// them.
 
 export function downsample<P extends { step: number; value: number }>(points: readonly P[], maxPoints: number): P[] {
   const budget = Math.max(0, Math.floor(maxPoints));
@@ -23,8 +24,35 @@ export function downsample<P extends { step: number; value: number }>(points: re
   }
   const specialBudget = Math.max(1, Math.floor(budget / 2));
   if (special.length > specialBudget) special = evenly(special, specialBudget);
-  const kept = new Set<P>([...special, ...lttb(finite, budget - special.length)]);
+  const chosen = lttb(finite, budget - special.length);
+  // The lowest and highest finite points are always drawn (a run's best value is read off the line, and LTTB may
+  // prefer a neighbour of a peak): a missing one takes the place of the chosen point nearest to it, never an end.
+  if (chosen.length >= 4) {
+    const extremes = extremesOf(finite);
+    for (const extreme of extremes) {
+      if (chosen.includes(extreme)) continue;
+      let nearest = -1;
+      for (let i = 1; i < chosen.length - 1; i++) {
+        if (extremes.includes(chosen[i]!)) continue;
+        if (nearest < 0 || Math.abs(chosen[i]!.step - extreme.step) < Math.abs(chosen[nearest]!.step - extreme.step)) nearest = i;
+      }
+      chosen[nearest] = extreme;
+    }
+  }
+  const kept = new Set<P>([...special, ...chosen]);
   return points.filter((point) => kept.has(point));
+}
+
+/** The lowest and the highest finite point (the first of equals). */
+function extremesOf<P extends { value: number }>(finite: readonly P[]): P[] {
+  if (finite.length === 0) return [];
+  let low = finite[0]!;
+  let high = finite[0]!;
+  for (const point of finite) {
+    if (point.value < low.value) low = point;
+    if (point.value > high.value) high = point;
+  }
+  return low === high ? [low] : [low, high];
 }
 
 function evenly<P>(points: readonly P[], count: number): P[] {

@@ -8,6 +8,7 @@ import { createEvents } from '../events.js';
 import { jobPaths } from '../slurm/layout.js';
 import { createJobRow, insertProject } from '../../test/factories.js';
 import { SERIES_BOUND, createMetricsService } from './service.js';
+import { readBuckets } from './summary.js';
 
 let orm: Orm | null = null;
 afterEach(async () => {
@@ -82,9 +83,33 @@ describe('metrics service', () => {
     expect(steps.at(-1)).toBe(SERIES_BOUND + 2000);
     const [series] = await service.series(em, job.id, ['loss'], 500);
     expect(series!.points).toHaveLength(500);
-    expect(series!.total).toBe(stored);
-    // The extremes of every stored point, whatever the 500 drawn ones keep.
+    // What the run wrote, also the points thinned away: its count and extremes, whatever the 500 drawn ones keep.
+    expect(series!.total).toBe(SERIES_BOUND + 2000);
     expect(series!.max).toBe(1);
     expect(series!.min).toBeCloseTo(1 / (SERIES_BOUND + 2000), 6);
+  });
+
+  it('summarises a series stored before summaries existed when first read, and one whose file was rewritten anew', async () => {
+    const { orm, job, service } = await world();
+    const em = orm.em.fork();
+    const spans = async () => (await readBuckets(orm!.em.fork(), job.id, 'loss')).reduce((sum, bucket) => sum + bucket.count, 0);
+    // Points as an older server stored them: no summary.
+    await em.getConnection().execute(`insert into metric_point (job_id, source_id, name, step, value, time) values ${Array.from({ length: 3000 }, (_, step) => `(${job.id}, 0, 'loss', ${step}, ${1 / (step + 1)}, 0)`).join(', ')}`);
+    const [before] = await service.series(em, job.id, ['loss'], 500);
+    expect([before!.total, before!.points.length, before!.max]).toEqual([3000, 500, 1]);
+    await service.stop();
+    expect(await spans()).toBe(3000);
+
+    // A metrics file rewritten from its start: its points and the series' summary go, and come back as it is read again.
+    await service.reader.sourcesFor('alpha', [{ id: job.id, jobDir: job.jobDir, running: true }]);
+    service.reader.onBytes(job.id, log(job.jobDir), 0, Buffer.from('step=1 loss=0.9\nstep=2 loss=0.7\n'));
+    await service.stop();
+    expect(await spans()).toBe(3002);
+    service.reader.onRewound(job.id, log(job.jobDir));
+    service.reader.onBytes(job.id, log(job.jobDir), 0, Buffer.from('step=1 loss=0.8\n'));
+    await service.stop();
+    expect(await spans()).toBe(3001);
+    const [after] = await service.series(orm.em.fork(), job.id, ['loss'], 5000);
+    expect(after!.points.filter((point) => point.step === 1).map((point) => point.value)).toEqual([0.5, 0.8]);
   });
 });

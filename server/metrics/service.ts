@@ -6,7 +6,7 @@
 // per series, and announces them at most once a second per job.
 import type { EntityManager } from '@mikro-orm/sqlite';
 import { LRUCache } from 'lru-cache';
-import { Job, MetricPoint, MetricSource, Project } from '../db/entities.js';
+import { Job, MetricBucket, MetricPoint, MetricSource, Project } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import type { PubSub } from '../events.js';
 import type { JobFileReader, JobFileSource, WatchedJob } from '../jobs/lifecycle.js';
@@ -14,6 +14,7 @@ import { jobPaths, submissionDirOf } from '../slurm/layout.js';
 import { downsample } from './downsample.js';
 import { initialGpuSamplesState, parseGpuSamples } from './gpu-samples.js';
 import { initialState, needsReread, parseMetrics, rereadState, type MetricFormat, type ParsedPoint } from './parse.js';
+import { candidatesOf, createSummaries, fromStored, readBuckets, type StoredPoint } from './summary.js';
 
 /** A source's format: a parser's, or the GPU sampler's files. */
 export type SourceFormat = MetricFormat | 'gpu';
@@ -33,9 +34,9 @@ export interface MetricValue {
 
 export interface MetricSeries {
   name: string;
-  /** Points stored; `points` is at most the maxPoints asked, chosen to keep the line's shape. */
+  /** Points the run wrote (at most SERIES_BOUND are kept); `points` is at most the maxPoints asked, keeping the line's shape. */
   total: number;
-  /** The lowest and highest finite values of every stored point (a downsampled line may miss a noisy extreme). */
+  /** The lowest and highest finite values the run wrote (a downsampled line may miss a noisy extreme). */
   min: number | null;
   max: number | null;
   points: MetricValue[];
@@ -64,18 +65,27 @@ const initial = (format: SourceFormat) => (format === 'gpu' ? initialGpuSamplesS
 const INSERT_CHUNK = 1000;
 
 /**
- * Inserts points. An infinity is written as the literal 9e999, which SQLite reads as one: bound or inlined as a
- * number, the driver spells it `Infinity`, which SQL reads as a column name, and the whole batch failed.
+ * A number as SQL: a bound `?` (its value pushed), null for NaN (SQLite keeps no NaN), or the literal 9e999 for an
+ * infinity, which SQLite reads as one: bound or inlined as a number, the driver spells it `Infinity`, which SQL reads
+ * as a column name, and the whole statement failed.
  */
-async function insertPoints(em: EntityManager, rows: Array<{ jobId: number; sourceId: number; name: string; step: number; value: number | null; time: number }>): Promise<void> {
-  const literal = (value: number) => (value === Infinity ? '9e999' : value === -Infinity ? '-9e999' : null);
+export function sqlNumber(value: number, values: unknown[]): string {
+  if (Number.isNaN(value)) return 'null';
+  if (value === Infinity) return '9e999';
+  if (value === -Infinity) return '-9e999';
+  values.push(value);
+  return '?';
+}
+
+/** Inserts points (NaN and infinities as sqlNumber spells them). */
+async function insertPoints(em: EntityManager, rows: ReadonlyArray<{ jobId: number; sourceId: number; name: string; step: number; value: number; time: number }>): Promise<void> {
   for (let at = 0; at < rows.length; at += INSERT_CHUNK) {
     const chunk = rows.slice(at, at + INSERT_CHUNK);
     const values: unknown[] = [];
     const tuples = chunk.map((row) => {
       values.push(row.jobId, row.sourceId, row.name);
-      const step = literal(row.step) ?? (values.push(row.step), '?');
-      const value = (row.value === null ? null : literal(row.value)) ?? (values.push(row.value), '?');
+      const step = sqlNumber(row.step, values);
+      const value = sqlNumber(row.value, values);
       values.push(row.time);
       return `(?, ?, ?, ${step}, ${value}, ?)`;
     });
@@ -83,25 +93,46 @@ async function insertPoints(em: EntityManager, rows: Array<{ jobId: number; sour
   }
 }
 
-/** A stored value (null is NaN: SQLite keeps no NaN). */
-const fromStored = (value: number | null) => (value === null ? Number.NaN : value);
+
+async function readStored(em: EntityManager, jobId: number, name: string): Promise<StoredPoint[]> {
+  const rows = (await em.getConnection().execute('select step, value, time from metric_point where job_id = ? and name = ? order by step, id', [jobId, name])) as Array<{ step: number; value: number | null; time: number }>;
+  return rows.map((row) => ({ step: row.step, value: fromStored(row.value), time: row.time }));
+}
 
 /**
- * A series read from the database and drawn in `maxPoints` (the service keeps what it drew until the series changes).
- * Read whole: SQLite picking candidates first (grouped min and max per span of steps) measured no faster at 20,000 or
- * 100,000 points (bench/metrics): what costs is the scan, which a summary kept at write time would avoid.
+ * A series drawn in `maxPoints` from its summary (metrics/summary.ts: a few points per span of its steps, ≤ 1,024
+ * spans), or from every stored point when it has fewer than asked, when the summary is too coarse to draw that many
+ * (steps crowded in a few spans), or when it has no summary yet (`summarised` false: stored before summaries existed).
  */
-export async function readSeries(em: EntityManager, jobId: number, name: string, maxPoints: number): Promise<MetricSeries> {
-  const rows = (await em.getConnection().execute('select step, value, time from metric_point where job_id = ? and name = ? order by step, id', [jobId, name])) as Array<{ step: number; value: number | null; time: number }>;
-  const points = rows.map((row) => ({ step: row.step, value: fromStored(row.value), time: row.time }));
-  const finite = points.map((point) => point.value).filter(Number.isFinite);
-  return {
+async function drawSeries(em: EntityManager, jobId: number, name: string, maxPoints: number): Promise<{ series: MetricSeries; summarised: boolean }> {
+  const buckets = await readBuckets(em, jobId, name);
+  const summarised = buckets.length > 0;
+  let total: number;
+  let finite: number[];
+  let points: StoredPoint[];
+  if (summarised) {
+    total = buckets.reduce((sum, bucket) => sum + bucket.count, 0);
+    finite = buckets.flatMap((bucket) => [bucket.low?.value, bucket.high?.value]).filter((value): value is number => value !== undefined);
+    const candidates = candidatesOf(buckets);
+    points = total <= maxPoints || candidates.length < maxPoints ? await readStored(em, jobId, name) : candidates;
+  } else {
+    points = await readStored(em, jobId, name);
+    total = points.length;
+    finite = points.map((point) => point.value).filter(Number.isFinite);
+  }
+  const series = {
     name,
-    total: points.length,
+    total,
     min: finite.length > 0 ? finite.reduce((a, b) => Math.min(a, b)) : null,
     max: finite.length > 0 ? finite.reduce((a, b) => Math.max(a, b)) : null,
     points: downsample(points, maxPoints).map((point) => ({ name, step: point.step, value: point.value, time: new Date(point.time) })),
   };
+  return { series, summarised };
+}
+
+/** A series read from the database and drawn in `maxPoints` (the service keeps what it drew until the series changes). */
+export async function readSeries(em: EntityManager, jobId: number, name: string, maxPoints: number): Promise<MetricSeries> {
+  return (await drawSeries(em, jobId, name, maxPoints)).series;
 }
 
 export type MetricsService = ReturnType<typeof createMetricsService>;
@@ -115,7 +146,9 @@ export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub
   const nodesOf = new Map<number, number>();
   const unsaved: Array<{ reading: Reading; points: Array<Pick<ParsedPoint, 'name' | 'step' | 'value'> & { time: number | null }> }> = [];
   let flushTimer: NodeJS.Timeout | null = null;
+  /** Every write, one after the other: flushes, a rewritten file's points deleted, summaries rebuilt. */
   let flushing: Promise<void> = Promise.resolve();
+  const summaries = createSummaries();
 
   const keyOf = (jobId: number, path: string) => `${jobId} ${path}`;
 
@@ -162,10 +195,17 @@ export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub
     const em = orm.em.fork();
     const now = Date.now();
     const rows = batch.flatMap(({ reading, points }) =>
-      points.map((point) => ({ jobId: reading.jobId, sourceId: reading.sourceId, name: point.name, step: point.step, value: Number.isNaN(point.value) ? null : point.value, time: point.time ?? now })),
+      points.map((point) => ({ jobId: reading.jobId, sourceId: reading.sourceId, name: point.name, step: point.step, value: point.value, time: point.time ?? now })),
     );
+    const written = new Map<string, { jobId: number; name: string; points: StoredPoint[] }>();
+    for (const row of rows) {
+      const key = keyOf(row.jobId, row.name);
+      if (!written.has(key)) written.set(key, { jobId: row.jobId, name: row.name, points: [] });
+      written.get(key)!.points.push(row);
+    }
     await em.transactional(async (tx) => {
       await insertPoints(tx, rows);
+      await summaries.add(tx, [...written.values()]);
       for (const reading of new Set(batch.map((entry) => entry.reading))) {
         await tx.nativeUpdate(MetricSource, { id: reading.sourceId }, { offset: reading.offset, state: reading.state as object });
       }
@@ -274,7 +314,13 @@ export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub
       drawn.clear();
       const index = unsaved.findIndex((entry) => entry.reading === reading);
       if (index >= 0) unsaved.splice(index);
-      flushing = flushing.then(() => orm.em.fork().nativeDelete(MetricPoint, { sourceId: reading.sourceId })).then(() => undefined);
+      flushing = flushing.then(async () => {
+        const em = orm.em.fork();
+        await em.nativeDelete(MetricPoint, { sourceId: reading.sourceId });
+        // Its series are summarised again from what is stored, at their next write or read.
+        await em.nativeDelete(MetricBucket, { jobId });
+        summaries.forget([jobId]);
+      });
     },
 
     onMatch(jobId, pattern, path) {
@@ -299,6 +345,7 @@ export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub
       await orm.em.fork().nativeUpdate(MetricSource, { jobId: { $in: [...jobIds] } }, { done: true });
       for (const [key, reading] of readings) if (jobIds.includes(reading.jobId)) readings.delete(key);
       for (const jobId of jobIds) nodesOf.delete(jobId);
+      summaries.forget(jobIds);
       // Its series are final now: drawn again once, then kept in the cache by its own use.
       for (const key of [...drawn.keys()]) if (jobIds.includes(Number(key.slice(0, key.indexOf(' '))))) drawn.delete(key);
       for (const key of [...versions.keys()]) if (jobIds.includes(Number(key.slice(0, key.indexOf(' '))))) versions.delete(key);
@@ -347,7 +394,10 @@ export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub
         const key = `${keyOf(jobId, name)} ${maxPoints} ${versions.get(keyOf(jobId, name)) ?? 0}`;
         let found = drawn.get(key);
         if (!found) {
-          found = await readSeries(em, jobId, name, maxPoints);
+          const { series: read, summarised } = await drawSeries(em, jobId, name, maxPoints);
+          // Stored before summaries existed, or its file was rewritten: summarised now, for the next read.
+          if (!summarised && read.total > 0) flushing = flushing.then(() => orm.em.fork().transactional((tx) => summaries.rebuild(tx, jobId, name)));
+          found = read;
           drawn.set(key, found);
         }
         series.push(found);
