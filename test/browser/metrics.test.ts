@@ -1,7 +1,7 @@
 // Training curves end to end in the built PWA (Debian's Chromium at 360 px): a job's chart grows live as points
 // arrive (points written into the server's database and announced as the metrics service does, so the curve is
 // known), NaN shown as a gap with its note, GPU charts, the table instead of the chart; a sweep's chart with its
-// best run and the table sorted by the metric; two runs compared; then a real job of the fixture project on the lab,
+// best run and the table sorted by the metric; two runs compared, and two jobs ticked in the project's list; then a real job of the fixture project on the lab,
 // whose progress bar prints `loss=`, charted while it runs. Screenshots (light and dark) go to /work/notes/screens
 // (MC_SCREENS to change) and test-results/browser.
 import { copyFileSync, mkdirSync } from 'node:fs';
@@ -10,6 +10,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labForSuite } from '../lab/lab-env.js';
 import { ARTIFACTS, chromiumForSuite, pairedPhone, startAppServer } from './browser-env.js';
+import { createJobRow } from '../factories.js';
 import { lossAt, seedMetricPoints, steps } from './seed-metrics.js';
 import { seedEndedSweep } from './seed-sweep.js';
 
@@ -182,6 +183,22 @@ describe.skipIf(!ready)('training curves in the app', () => {
     expect(await rows.first().locator('td').allTextContents()).toEqual(['0.01', '0.001']);
     expect(await noSidewaysScroll()).toBe(true);
     await shot('compare');
+  });
+
+  it("compares two jobs ticked in the project's job list", async () => {
+    const em = app.running.services.orm.em.fork();
+    const jobs = ['baseline', 'wider'].map((name) => createJobRow(em, { cluster: 'lab', state: 'COMPLETED', projectId: app.projectId!, name }));
+    await em.flush();
+    for (const [index, job] of jobs.entries()) await seedMetricPoints(app.running.services, job.id, { loss: steps(1, 20).map((step) => [step, lossAt(step, index)]) });
+    await page.goto(`${app.url}/projects/${app.projectId}`);
+    await page.getByTestId('compare-mode').click();
+    for (const job of jobs) await page.getByRole('checkbox', { name: `Compare #${job.id}` }).check();
+    expect(await noSidewaysScroll()).toBe(true);
+    await shot('project-compare');
+    await page.getByTestId('compare-open').click();
+    await expect.poll(() => new URL(page.url()).search).toBe(`?jobs=${jobs[0]!.id},${jobs[1]!.id}`);
+    await expect.poll(() => points('compare-chart').catch(() => 0), { timeout: 15_000 }).toBe(20);
+    expect(await page.getByTestId('compare-chart').locator('.metric-chart-legend [data-series]').count()).toBe(2);
   });
 
   it('charts a real job of the fixture project while it runs, from the loss its progress bar prints', async () => {

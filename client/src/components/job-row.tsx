@@ -3,6 +3,7 @@ import type { ResultOf } from '../api/graphql';
 import type { JobRowFields } from './job-row.fragment';
 import { useNow } from '../lib/clock';
 import { ago, duration, secondsBetween } from '../lib/format';
+import { ComparePick, type CompareSelection } from './compare-picker';
 import { StateBadge } from './state-badge';
 
 /** The one line under a job's name: where it runs and what it is doing, in words. */
@@ -22,12 +23,13 @@ export function jobWhen(job: ResultOf<typeof JobRowFields>, now: number): string
   }
 }
 
-/** A job in a list; `children` is its row menu, when the list has one. */
-export function JobRow(props: { job: ResultOf<typeof JobRowFields>; showProject?: string; children?: JSX.Element }) {
+/** A job in a list; `children` is its row menu, when the list has one; `compare` gives it a tick box in compare mode. */
+export function JobRow(props: { job: ResultOf<typeof JobRowFields>; showProject?: string; compare?: CompareSelection; children?: JSX.Element }) {
   const now = useNow();
   const job = () => props.job;
   return (
     <li class="job-row" data-job-id={job().id}>
+      <Show when={props.compare}>{(selection) => <ComparePick selection={selection()} jobId={job().id} label={`Compare #${job().id}`} />}</Show>
       <a href={`/jobs/${job().id}`} class="job-link">
         <span class="job-line">
           <StateBadge state={job().state} />

@@ -1,35 +1,27 @@
 import { useNavigate, useParams } from '@solidjs/router';
-import { For, Show, createMemo, createSignal } from 'solid-js';
+import { For, Show, createMemo } from 'solid-js';
 import { canChange } from '../api/client';
 import { createLive } from '../api/live';
 import { fetchLineage, onJobUpdated } from '../api/jobs';
 import { createProjectLive } from '../api/projects';
 import { DataNotice, PageHeader } from '../components/page';
 import { StateBadge } from '../components/state-badge';
-import { COMPARE_MAX, COMPARE_MIN, compareHref, toggleSelected } from '../lib/compare';
+import { COMPARE_MIN } from '../lib/compare';
+import { CompareBar, ComparePick, createCompareSelection, type CompareSelection } from '../components/compare-picker';
 import { buildLineageTree, type LineageTreeNode } from '../lib/lineage';
 import { jobWhen } from '../components/job-row';
 import { useNow } from '../lib/clock';
 
 /** Compare mode: a tick box per job; 2 to 6 ticked open side by side. */
-interface Selection {
-  active: () => boolean;
-  selected: () => number[];
-  toggle: (id: number) => void;
-}
 
-function TreeItem(props: { entry: LineageTreeNode; projectId: number; selection: Selection }) {
+function TreeItem(props: { entry: LineageTreeNode; projectId: number; selection: CompareSelection }) {
   const navigate = useNavigate();
   const now = useNow();
   const job = () => props.entry.node.job;
   return (
     <li data-lineage-job={job().id}>
       <div class="tree-node">
-        <Show when={props.selection.active()}>
-          <label class="compare-pick" style={{ display: 'flex', 'align-items': 'center', gap: '0.5rem', 'min-height': '44px' }}>
-            <input type="checkbox" checked={props.selection.selected().includes(job().id)} onChange={() => props.selection.toggle(job().id)} /> Compare #{job().id}
-          </label>
-        </Show>
+        <ComparePick selection={props.selection} jobId={job().id} label={`Compare #${job().id}`} />
         <a href={`/jobs/${job().id}`} class="job-link">
           <span class="job-line">
             <StateBadge state={job().state} />
@@ -89,9 +81,7 @@ export default function Lineage() {
     },
   });
   const tree = createMemo(() => buildLineageTree(lineage.value() ?? []));
-  const [comparing, setComparing] = createSignal(false);
-  const [selected, setSelected] = createSignal<number[]>([]);
-  const selection: Selection = { active: comparing, selected, toggle: (jobId) => setSelected((current) => toggleSelected(current, jobId)) };
+  const selection = createCompareSelection();
 
   return (
     <>
@@ -102,18 +92,7 @@ export default function Lineage() {
         <p class="muted">No jobs yet.</p>
       </Show>
       <Show when={(lineage.value()?.length ?? 0) >= COMPARE_MIN}>
-        <div class="action-bar">
-          <button type="button" class="button small" aria-pressed={comparing()} onClick={() => (setComparing(!comparing()), setSelected([]))}>
-            {comparing() ? 'Done comparing' : 'Compare jobs'}
-          </button>
-          <Show when={comparing()}>
-            <Show when={selected().length >= COMPARE_MIN} fallback={<span class="muted">Tick {COMPARE_MIN} to {COMPARE_MAX} jobs</span>}>
-              <a class="button small primary" href={compareHref(selected())}>
-                Compare {selected().length}
-              </a>
-            </Show>
-          </Show>
-        </div>
+        <CompareBar selection={selection} noun="jobs" />
       </Show>
       <ul class="tree" aria-label="Job lineage">
         <For each={tree()}>{(entry) => <TreeItem entry={entry} projectId={id()!} selection={selection} />}</For>

@@ -7,12 +7,14 @@ import { fetchJobs, onJobUpdated, type JobFilter, type JobSummary } from '../api
 import { createProjectLive, syncProject } from '../api/projects';
 import { createSweepLinesLive } from '../api/sweeps';
 import { JobActionsMenu } from '../components/job-actions';
+import { CompareBar, createCompareSelection } from '../components/compare-picker';
 import { JobRow } from '../components/job-row';
 import { DataNotice, PageHeader } from '../components/page';
 import { ProjectFlags } from '../components/project-flags';
 import { Select } from '../components/select';
 import { SweepLine } from '../components/sweep-line';
 import { notify } from '../components/toast';
+import { COMPARE_MIN } from '../lib/compare';
 import { shortSha } from '../lib/format';
 import { STATE_FILTERS, applyJobUpdate, jobMatches } from '../lib/job-list';
 
@@ -28,6 +30,7 @@ export default function Project() {
   const [text, setText] = createSignal(search.q ?? '');
   const [loadingMore, setLoadingMore] = createSignal(false);
   const [syncing, setSyncing] = createSignal(false);
+  const compare = createCompareSelection();
 
   // The text filter is sent after a pause in typing, not on every key.
   let debounce: ReturnType<typeof setTimeout> | undefined;
@@ -172,10 +175,13 @@ export default function Project() {
         {(page) => (
           <>
             <Show when={page().nodes.length > 0} fallback={<p class="muted">No jobs{search.state || search.cluster || search.q ? ' match these filters' : ': launch one'}.</p>}>
+              <Show when={page().nodes.length >= COMPARE_MIN}>
+                <CompareBar selection={compare} noun="jobs" />
+              </Show>
               <ul class="job-list" aria-label="Jobs">
                 <For each={page().nodes}>
                   {(job) => (
-                    <JobRow job={job}>
+                    <JobRow job={job} compare={compare}>
                       <JobActionsMenu job={job} onChange={onRowChange} />
                     </JobRow>
                   )}

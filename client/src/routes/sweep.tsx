@@ -6,6 +6,7 @@ import { canChange, errorMessage } from '../api/client';
 import { createLive } from '../api/live';
 import { createMetricsTick, fetchSweepMetricNames, fetchSweepMetrics, refetchOn } from '../api/metrics';
 import { cancelSweep, createSweepLive, relaunchFailedTasks, setSweepThrottle, type SweepDetail, type SweepRun, type SweepSummary } from '../api/sweeps';
+import { CompareBar, createCompareSelection } from '../components/compare-picker';
 import { confirmAction, openDialog } from '../components/dialog';
 import { DataNotice, PageHeader } from '../components/page';
 import { StateBadge } from '../components/state-badge';
@@ -14,7 +15,6 @@ import { SweepMetricChart } from '../components/sweep-metrics';
 import { notify } from '../components/toast';
 import { useNow } from '../lib/clock';
 import { ago, duration, plural, shortSha } from '../lib/format';
-import { COMPARE_MAX, COMPARE_MIN, compareHref, toggleSelected } from '../lib/compare';
 import { isActive } from '../lib/job-list';
 import { bestRun, betterDirection, defaultMetricNames, formatMetric, runMetricValues, trainingMetricNames, type Direction } from '../lib/metrics';
 import { SWEEP_STATE_FILTERS, failedCount, filterCounts, filterLabel, runMatches, shortDuration, sortRuns, summarySegments, taskRuntime, visibleRange, type RunMetric, type SortColumn, type SortOrder, type SweepStateFilter } from '../lib/sweep-table';
@@ -177,8 +177,7 @@ function RunsTable(props: { sweep: SweepDetail; metric: TableMetric | null; metr
   createEffect(on(() => props.metric?.direction, (direction) => direction && untrack(order).column === 'best' && setOrder({ column: 'best', descending: direction === 'max' }), { defer: true }));
 
   // Compare mode: rows get a tick box; 2 to 6 ticked runs open side by side.
-  const [comparing, setComparing] = createSignal(false);
-  const [selected, setSelected] = createSignal<number[]>([]);
+  const selection = createCompareSelection();
 
   let body!: HTMLDivElement;
   const [range, setRange] = createSignal({ start: 0, end: 0 });
@@ -223,21 +222,7 @@ function RunsTable(props: { sweep: SweepDetail; metric: TableMetric | null; metr
           )}
         </For>
       </div>
-      <div class="action-bar compare-toggle">
-        <button type="button" class="button small" aria-pressed={comparing()} onClick={() => (setComparing(!comparing()), setSelected([]))} data-testid="compare-mode">
-          {comparing() ? 'Done comparing' : 'Compare runs'}
-        </button>
-      </div>
-      <Show when={comparing()}>
-        <div class="compare-bar" role="status">
-          <span>{selected().length < COMPARE_MIN ? `Tick ${COMPARE_MIN} to ${COMPARE_MAX} runs to compare` : `${selected().length} runs ticked`}</span>
-          <Show when={selected().length >= COMPARE_MIN}>
-            <a class="button small primary" href={compareHref(selected())} data-testid="compare-open">
-              Compare {selected().length}
-            </a>
-          </Show>
-        </div>
-      </Show>
+      <CompareBar selection={selection} noun="runs" />
       <div class="sweep-table-scroll">
         <div
           class="sweep-table"
@@ -276,9 +261,9 @@ function RunsTable(props: { sweep: SweepDetail; metric: TableMetric | null; metr
                     now={now()}
                     metric={props.metric ? (props.metric.values.get(run().index) ?? { last: null, best: null }) : null}
                     best={props.metric?.best === run().index}
-                    selecting={comparing()}
-                    selected={!!run().task && selected().includes(run().task!.id)}
-                    onSelect={(id) => setSelected((current) => toggleSelected(current, id))}
+                    selecting={selection.active()}
+                    selected={!!run().task && selection.isSelected(run().task!.id)}
+                    onSelect={selection.toggle}
                   />
                 )}
               </Index>
