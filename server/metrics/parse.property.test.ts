@@ -46,7 +46,9 @@ function inSource(format: MetricFormat, source: Buffer, point: ParsedPoint): boo
     f64.writeDoubleLE(point.value);
     return Number.isNaN(point.value) ? true : source.includes(f32) || source.includes(f64);
   }
-  const text = format === 'log' ? source.toString('utf8').split(/[\r\n]/).map(displayedText).join('\n') : source.toString('utf8');
+  // A CSV field is read as CSV reads it (Python's csv, which Lightning writes with): quotes go, so `"1".5` is 1.5 and a
+  // header `0""epoch` names 0epoch.
+  const text = format === 'log' ? source.toString('utf8').split(/[\r\n]/).map(displayedText).join('\n') : format === 'csv' ? source.toString('utf8').replaceAll('"', '') : source.toString('utf8');
   const parts = point.name.split('/');
   if (!parts.every((part) => text.includes(part))) return false;
   if (Number.isNaN(point.value)) return /nan/i.test(text);

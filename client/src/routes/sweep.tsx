@@ -230,7 +230,7 @@ function RunsTable(props: { sweep: SweepDetail; metric: TableMetric | null; metr
           aria-label={`Runs of ${props.sweep.name}`}
           aria-rowcount={shown().length + 1}
           data-testid="sweep-table"
-          style={{ '--sweep-columns': `2.25rem ${'minmax(3rem, 1fr) '.repeat(props.sweep.varying.length)}${props.metric ? '3.75rem 3.75rem ' : ''}6.5rem 3.875rem 2rem`, '--sweep-row': `${ROW_HEIGHT}px` }}
+          style={{ '--sweep-columns': `var(--index-column) ${'minmax(var(--value-column), 1fr) '.repeat(props.sweep.varying.length)}${props.metric ? 'var(--metric-column) var(--metric-column) ' : ''}var(--state-column) var(--runtime-column) var(--exit-column)`, '--sweep-row': `${ROW_HEIGHT}px` }}
         >
           <div class="sweep-row sweep-head" role="row" aria-rowindex={1}>
             <For each={columns()}>
