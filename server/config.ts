@@ -8,8 +8,43 @@ import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { secretLike } from './lib/secret-like.js';
 
 const CLUSTER_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+// Connection help is shown on the cluster's card to every paired device (read-only ones too) and in the re-login
+// push, so it must never hold a secret: what looks like one is refused, and the refusal names the kind, not the value.
+const noSecret = (text: string, context: z.core.$RefinementCtx<string>) => {
+  const kind = secretLike(text);
+  if (kind) context.addIssue({ code: 'custom', message: `looks like it holds ${kind}: connection help is shown to every paired device and in pushes, so it must never hold a secret` });
+};
+
+const helpText = (maxLength: number, maxLines: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(maxLength, `must be at most ${maxLength} characters`)
+    .refine((text) => text.split('\n').length <= maxLines, maxLines === 1 ? 'must be one line' : `must be at most ${maxLines} lines`)
+    .superRefine(noSecret);
+
+/** Limits of a cluster's connection help: a lock screen's line for the VPN command, a card's worth of steps. */
+export const CONNECTION_HELP_LIMITS = { vpn: 200, steps: 1000, stepsLines: 15, link: 500 } as const;
+
+const connectionHelpSchema = z
+  .strictObject({
+    /** The command that connects the server's machine to the cluster's network (`openconnect vpn.uni.edu`). */
+    vpn: helpText(CONNECTION_HELP_LIMITS.vpn, 1).optional(),
+    /** Anything else a person must do, in their own words. */
+    steps: helpText(CONNECTION_HELP_LIMITS.steps, CONNECTION_HELP_LIMITS.stepsLines).optional(),
+    /** The site's own instructions; opened in a new tab. */
+    link: z
+      .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+      .max(CONNECTION_HELP_LIMITS.link, `must be at most ${CONNECTION_HELP_LIMITS.link} characters`)
+      .superRefine(noSecret)
+      .optional(),
+  })
+  .refine((help) => help.vpn ?? help.steps ?? help.link, 'needs at least one of vpn, steps or link');
 
 const clusterSchema = z.strictObject({
   transport: z.enum(['ssh2', 'openssh', 'local']).default('ssh2'),
@@ -36,7 +71,12 @@ const clusterSchema = z.strictObject({
   gpuCacheSeconds: z.number().int().min(1).max(3600).default(60),
   maxSweepRuns: z.number().int().min(1).max(100_000).default(1000),
   scriptTemplate: z.string().min(1).optional(),
+  connectionHelp: connectionHelpSchema.optional(),
 });
+
+export type ConnectionHelp = z.infer<typeof connectionHelpSchema>;
+/** Every option of a cluster's connectionHelp (config/clusters.example.yaml documents each one). */
+export const connectionHelpOptionNames = Object.keys(connectionHelpSchema.shape);
 
 /** Every option a cluster entry accepts (config/clusters.example.yaml documents each one). */
 export const clusterOptionNames = Object.keys(clusterSchema.shape);
@@ -104,6 +144,7 @@ const serverAuthOptionNames = Object.keys(serverSchema.shape.auth.unwrap().shape
 export const serverOptionNames = [...Object.keys(serverSchema.shape), ...serverAuthOptionNames];
 /** The fields a nested section accepts, for "did you mean" hints. */
 const sectionOptionNames: Record<string, string[]> = { server: Object.keys(serverSchema.shape), 'server.auth': serverAuthOptionNames, notifications: notificationOptionNames };
+const clusterSectionOptionNames: Record<string, string[]> = { connectionHelp: connectionHelpOptionNames };
 
 const configSchema = z.strictObject({
   clusters: z.record(z.string().regex(CLUSTER_NAME, 'cluster names are lowercase letters, digits, - and _'), clusterSchema),
@@ -159,8 +200,8 @@ function describeIssue(file: string, issue: z.core.$ZodIssue): string {
   const where = inCluster ? `cluster "${path[1]}": ` : '';
   const fieldPath = inCluster ? path.slice(2) : path;
   if (issue.code === 'unrecognized_keys') {
-    const section = inCluster ? '' : path.join('.');
-    const known = inCluster ? Object.keys(clusterSchema.shape) : (sectionOptionNames[section] ?? Object.keys(configSchema.shape));
+    const section = inCluster ? fieldPath.join('.') : path.join('.');
+    const known = inCluster ? (section ? (clusterSectionOptionNames[section] ?? []) : Object.keys(clusterSchema.shape)) : (sectionOptionNames[section] ?? Object.keys(configSchema.shape));
     const fields = issue.keys.map((key) => {
       const hint = closestName(key, known);
       return `"${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`;
@@ -172,7 +213,9 @@ function describeIssue(file: string, issue: z.core.$ZodIssue): string {
   }
   const field = fieldPath.join('.') || '(top level)';
   if (issue.code === 'invalid_type' && issue.input === undefined) return `${file}: ${where}field "${field}" is required`;
-  if (issue.code === 'invalid_type') return `${file}: ${where}field "${field}" must be ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}, not ${JSON.stringify(issue.input)}`;
+  // Connection help is the one place a careless value could be a secret: its wrong values are not repeated.
+  const shown = fieldPath[0] === 'connectionHelp' ? '' : `, not ${JSON.stringify(issue.input)}`;
+  if (issue.code === 'invalid_type') return `${file}: ${where}field "${field}" must be ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}${shown}`;
   return `${file}: ${where}field "${field}" ${issue.message}`;
 }
 
