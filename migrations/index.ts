@@ -9,6 +9,7 @@ import { Migration20261205000000 } from './Migration20261205000000.js';
 import { Migration20261205010000 } from './Migration20261205010000.js';
 import { Migration20261205013500 } from './Migration20261205013500.js';
 import { Migration20261205040000 } from './Migration20261205040000.js';
+import { Migration20261205051700 } from './Migration20261205051700.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123000000', class: Migration20261123000000 },
@@ -20,4 +21,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261205010000', class: Migration20261205010000 },
   { name: 'Migration20261205013500', class: Migration20261205013500 },
   { name: 'Migration20261205040000', class: Migration20261205040000 },
+  { name: 'Migration20261205051700', class: Migration20261205051700 },
 ];

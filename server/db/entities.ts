@@ -86,6 +86,8 @@ export const Job = defineEntity({
     startedAt: p.datetime().nullable(),
     endedAt: p.datetime().nullable(),
     elapsedSeconds: p.integer().nullable(),
+    /** While PENDING: when SLURM's scheduler expects it to start (its estimate, or the --begin time); null when it gives none. */
+    estimatedStartAt: p.datetime().nullable(),
     /** When SLURM last confirmed the state; stale when that is long ago. */
     lastSeenAt: p.datetime().nullable(),
   },

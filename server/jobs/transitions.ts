@@ -18,7 +18,20 @@ export function slurmTime(text: string | null): Date | null {
   return Number.isNaN(date.getTime()) ? null : date;
 }
 
-const VISIBLE_FIELDS = ['state', 'slurmState', 'reason', 'exitCode', 'signal', 'nodeList', 'startedAt', 'endedAt', 'slurmJobId', 'submitError', 'archived', 'wandbUrl'] as const;
+/**
+ * SLURM's expected start of a pending job, or null. A running job without a time limit is given an end a year after
+ * its start (slurmctld's stand-in for "never"), so an estimate that far ahead says only "after a job with no time
+ * limit": it is no estimate, and none is shown.
+ */
+export function expectedStart(text: string | null, now = new Date()): Date | null {
+  const at = slurmTime(text);
+  return at && at.getTime() - now.getTime() < NO_TIME_LIMIT_HORIZON_MS ? at : null;
+}
+
+/** Half a year: no site's partition time limit is longer; slurmctld's "never" is a year. */
+const NO_TIME_LIMIT_HORIZON_MS = 182 * 24 * 3600_000;
+
+const VISIBLE_FIELDS = ['state', 'slurmState', 'reason', 'exitCode', 'signal', 'nodeList', 'startedAt', 'endedAt', 'estimatedStartAt', 'slurmJobId', 'submitError', 'archived', 'wandbUrl'] as const;
 
 /** The fields a person sees change; elapsed time and lastSeenAt tick on every poll and are not news. */
 export function visibleState(job: Job): string {
@@ -103,6 +116,7 @@ export function started(job: Job, at: Date, host: string | null): void {
   if (job.state !== 'PENDING' && job.state !== 'SUBMITTING') return;
   job.state = 'RUNNING';
   job.reason = null;
+  job.estimatedStartAt = null;
   job.startedAt ??= at;
   job.nodeList ??= host;
   job.updatedAt = new Date();
@@ -134,6 +148,7 @@ export function reportedBySlurm(job: Job, status: SlurmJobStatus): void {
   job.startedAt = slurmTime(status.startedAt) ?? job.startedAt;
   job.endedAt = TERMINAL_STATES.has(status.state) ? (slurmTime(status.endedAt) ?? job.endedAt ?? new Date()) : null;
   job.elapsedSeconds = status.elapsedSeconds ?? job.elapsedSeconds;
+  job.estimatedStartAt = status.state === 'PENDING' ? expectedStart(status.expectedStartAt) : null;
   job.lastSeenAt = new Date();
   job.updatedAt = new Date();
 }

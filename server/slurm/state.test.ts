@@ -100,6 +100,7 @@ describe('parseSqueue', () => {
       nodeList: null,
       startedAt: null, // squeue printed the forecast 2027-11-23T21:35:52
       endedAt: null, // "NONE"
+      expectedStartAt: '2027-11-23T21:35:52', // kept apart: the scheduler's estimate (a year ahead: 45 has no time limit)
       elapsedSeconds: 0,
       workDir: '/home/mlops/mcfx',
     });
@@ -113,6 +114,24 @@ describe('parseSqueue', () => {
       '52_[2-3%2]': 'JobArrayTaskLimit',
       [HELD]: 'JobHeldUser',
     });
+  });
+
+  it("reads a pending job's expected start (what `squeue --start` prints) apart from its start; none for other states", () => {
+    const jobs = parseSqueue(recorded('squeue-states-early.txt'));
+    const expected = Object.fromEntries(jobs.map((j) => [j.slurmJobId, j.expectedStartAt]));
+    expect(expected).toMatchObject({
+      [RESOURCES]: '2027-11-23T21:35:52',
+      [BEGIN]: '2026-11-23T22:35:51', // its --begin time
+      [HELD]: null, // N/A
+      [DEPENDENCY]: null,
+      '52_[2-3%2]': null,
+      [RUN]: null, // running: its %S is its start, not an estimate
+      [OK]: null,
+    });
+    const scontrol = parseScontrolJobs(recorded('scontrol-oneline-early.txt'));
+    expect(job(scontrol, RESOURCES).expectedStartAt).toBe('2027-11-23T21:35:52');
+    expect(job(scontrol, HELD).expectedStartAt).toBeNull(); // StartTime=Unknown
+    expect(job(parseSacct(recorded('sacct-states-early.txt')), RESOURCES).expectedStartAt).toBeNull(); // Start=Unknown
   });
 
   it('reads running jobs: reason "None" → null, the end forecast (start + time limit) dropped', () => {
@@ -141,6 +160,7 @@ describe('parseSqueue', () => {
       nodeList: 'gpu-h100',
       startedAt: '2026-11-23T21:35:49',
       endedAt: '2026-11-23T21:35:51',
+      expectedStartAt: null,
       elapsedSeconds: 2,
       workDir: '/home/mlops/mcfx',
     });
@@ -209,6 +229,7 @@ describe('parseSacct', () => {
       nodeList: 'gpu-h100',
       startedAt: '2026-11-23T21:35:49',
       endedAt: '2026-11-23T21:35:51',
+      expectedStartAt: null,
       elapsedSeconds: 2,
       workDir: '/home/mlops/mcfx',
     });
@@ -278,6 +299,7 @@ describe('parseScontrolJobs', () => {
       nodeList: 'gpu-h100',
       startedAt: '2026-11-23T21:35:52',
       endedAt: '2026-11-23T21:36:52',
+      expectedStartAt: null,
       elapsedSeconds: 60,
       workDir: '/home/mlops/mcfx',
     });
@@ -320,6 +342,7 @@ describe('parseScontrolJobs', () => {
         nodeList: 'vm',
         startedAt: '2026-11-23T19:54:16',
         endedAt: '2026-11-23T19:54:19',
+        expectedStartAt: null,
         elapsedSeconds: 3,
         workDir: '/home/u/my runs',
       },

@@ -8,7 +8,7 @@
 // - reason: "None"; exit code: "0:0" until the job has ended.
 // Some values that look known are forecasts, and are read as not known:
 // - a pending job's start (squeue/scontrol print the scheduler's estimate, a year ahead for jobs without a
-//   time limit) and a running job's end (start + time limit);
+//   time limit) and a running job's end (start + time limit); the first is kept apart, as expectedStartAt;
 // - the start of a job that never got nodes: a job cancelled while pending reads StartTime = the cancel time.
 import { SlurmError } from '../errors.js';
 
@@ -53,6 +53,11 @@ export interface SlurmJobStatus {
   /** SLURM's local time text ("2026-11-23T19:54:16"); only the caller knows the cluster's time zone. */
   startedAt: string | null;
   endedAt: string | null;
+  /**
+   * A pending job's start as the scheduler expects it (squeue %S, scontrol StartTime: the same value `squeue --start`
+   * prints): the backfill scheduler's estimate, or the --begin time; null when SLURM gives none ("N/A", "Unknown").
+   */
+  expectedStartAt: string | null;
   elapsedSeconds: number | null;
   workDir: string | null;
 }
@@ -331,6 +336,7 @@ function toStatus(raw: RawJobFields): SlurmJobStatus {
     nodeList,
     startedAt: hasRun ? parseTimestamp(raw.start) : null,
     endedAt: ended ? parseTimestamp(raw.end) : null,
+    expectedStartAt: state === 'PENDING' ? parseTimestamp(raw.start) : null,
     elapsedSeconds,
     workDir: knownText(raw.workDir),
   };
