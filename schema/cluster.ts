@@ -1,4 +1,5 @@
 import type { ClusterStatus } from '../server/clusters/service.js';
+import type { ConnectionHelp as ConnectionHelpConfig } from '../server/config.js';
 import type { PartitionInfo } from '../server/db/entities.js';
 import type { SlurmJobStatus } from '../server/jobs/transitions.js';
 import { JobState } from './job.js';
@@ -38,6 +39,15 @@ const ExternalJob = builder.objectRef<SlurmJobStatus>('ExternalJob').implement({
   }),
 });
 
+const ConnectionHelp = builder.objectRef<ConnectionHelpConfig>('ConnectionHelp').implement({
+  description: "What to do when the cluster cannot be reached or needs a login, as the config's connectionHelp says it (checked to hold no secret).",
+  fields: (t) => ({
+    vpn: t.exposeString('vpn', { nullable: true, description: "The command that puts the server's machine on the cluster's network; one line." }),
+    steps: t.exposeString('steps', { nullable: true, description: 'Anything else to do, as plain text (up to 15 lines).' }),
+    link: t.exposeString('link', { nullable: true, description: "The site's own instructions: an http(s) URL." }),
+  }),
+});
+
 export const Cluster = builder.objectRef<ClusterStatus>('Cluster').implement({
   description: 'A configured SLURM cluster and the result of its latest connection check.',
   fields: (t) => ({
@@ -54,6 +64,12 @@ export const Cluster = builder.objectRef<ClusterStatus>('Cluster').implement({
     needsReauth: t.exposeString('needsReauth', { nullable: true, description: 'The login expired (Duo/MFA clusters): run this command in a terminal.' }),
     lastPollAt: t.expose('lastPollAt', { type: 'DateTime', nullable: true }),
     lastPollError: t.exposeString('lastPollError', { nullable: true }),
+    connectionHelp: t.field({
+      type: ConnectionHelp,
+      nullable: true,
+      description: 'Connection help from the config, whatever the state: the app shows it while the cluster is unreachable or needs a login.',
+      resolve: (cluster) => cluster.connectionHelp,
+    }),
     externalJobs: t.field({
       type: [ExternalJob],
       description: 'From the last poll (the same squeue that follows our jobs); empty while no job of ours is active there.',

@@ -2,7 +2,7 @@
 // shared (lru-cache fetchMethod), so any number of readers of a cold cluster cause one remote command.
 import type { EntityManager } from '@mikro-orm/sqlite';
 import { LRUCache } from 'lru-cache';
-import type { ClusterConfig, Config } from '../config.js';
+import type { ClusterConfig, Config, ConnectionHelp } from '../config.js';
 import { ClusterCheck, type PartitionInfo } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import { NotFoundError, ValidationError } from '../errors.js';
@@ -27,6 +27,8 @@ export interface ClusterStatus {
   needsReauth: string | null;
   lastPollAt: Date | null;
   lastPollError: string | null;
+  /** What to do when the cluster cannot be reached (config's connectionHelp); no secret, checked at load. */
+  connectionHelp: ConnectionHelp | null;
 }
 
 export interface PollRecord {
@@ -74,8 +76,11 @@ export function createClusterService(options: ClusterServiceOptions) {
     return cluster;
   }
 
+  // What a status says of the cluster from its configuration alone.
+  const identity = (cluster: ClusterConfig) => ({ name: cluster.name, transport: cluster.transport, host: cluster.host ?? null, connectionHelp: cluster.connectionHelp ?? null });
+
   async function check(cluster: ClusterConfig): Promise<ClusterStatus> {
-    const base = { name: cluster.name, transport: cluster.transport, host: cluster.host ?? null };
+    const base = identity(cluster);
     let status: Omit<ClusterStatus, 'stale' | 'needsReauth' | 'lastPollAt' | 'lastPollError'>;
     try {
       const probe = await probeCluster(transportFor(cluster));
@@ -108,9 +113,7 @@ export function createClusterService(options: ClusterServiceOptions) {
   async function lastKnown(em: EntityManager, cluster: ClusterConfig): Promise<ClusterStatus> {
     const row = await em.findOne(ClusterCheck, { cluster: cluster.name });
     return withPoll({
-      name: cluster.name,
-      transport: cluster.transport,
-      host: cluster.host ?? null,
+      ...identity(cluster),
       reachable: null,
       latencyMs: row?.latencyMs ?? null,
       slurmVersion: row?.slurmVersion ?? null,

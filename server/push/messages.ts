@@ -1,5 +1,6 @@
 // What a push says: a job's end, a sweep's end, a job or sweep still pending, a metric gone NaN, idle GPUs, a cluster
 // whose login expired; short enough for a lock screen.
+import type { ConnectionHelp } from '../config.js';
 import type { Job, Sweep, SweepCounts } from '../db/entities.js';
 import type { JobSnapshot, SweepSnapshot } from '../events.js';
 import type { JobState } from '../slurm/state.js';
@@ -169,10 +170,21 @@ export function jobPendingMessage(job: Job, minutes: number): PushMessage {
   };
 }
 
-export function reauthMessage(cluster: string, command: string): PushMessage {
+/**
+ * The cluster's own connection help in one line, for a lock screen: its VPN command, else the first line of its
+ * steps (the card shows all of it). Put before the login command, which fails while the VPN is down.
+ */
+function connectionHelpLine(help: ConnectionHelp | null | undefined): string | null {
+  if (help?.vpn) return `Connect the VPN first: ${clip(help.vpn)}`;
+  const step = help?.steps?.split('\n').map((line) => line.trim()).find(Boolean);
+  return step ? clip(step) : null;
+}
+
+export function reauthMessage(cluster: string, command: string, help?: ConnectionHelp | null): PushMessage {
+  const first = connectionHelpLine(help);
   return {
     title: `${cluster} needs you to log in again`,
-    body: `Run in a terminal on the server's machine: ${command}`,
+    body: first ? `${first}\nThen run in a terminal on the server's machine: ${command}` : `Run in a terminal on the server's machine: ${command}`,
     url: '/clusters',
     tag: `reauth-${cluster}`,
     cluster,

@@ -484,6 +484,7 @@ describe('re-authentication', () => {
     needsReauth: null,
     lastPollAt: null,
     lastPollError: null,
+    connectionHelp: null,
     ...changes,
   });
   const command = 'ssh -o ControlMaster=auto -o ControlPath=~/.ssh/mission-control/cm-%C me@alpha.example.edu true';
@@ -509,6 +510,25 @@ describe('re-authentication', () => {
     await publish({ needsReauth: null, reachable: true, stale: false, lastPollAt: new Date() });
     await publish({ needsReauth: command, lastPollAt: new Date() });
     expect(phone.messages).toHaveLength(2);
+  });
+
+  it("puts the cluster's connection help first: its VPN command, else the first line of its steps, each bounded", async () => {
+    const world = await open();
+    const phone = await receiver();
+    await subscribe(world, phone);
+    const expire = async (connectionHelp: ClusterStatus['connectionHelp'], cluster: string) => {
+      world.services.events.publish('cluster:status', status({ name: cluster, needsReauth: command, lastPollAt: new Date(), connectionHelp }));
+      return (await phone.waitFor((message) => message.json.cluster === cluster)).json as { title: string; body: string };
+    };
+    const withVpn = await expire({ vpn: 'sudo openconnect --user=me vpn.alpha.edu', steps: 'Approve the Duo push.', link: 'https://alpha.edu/vpn' }, 'alpha');
+    expect(withVpn).toMatchObject({ title: 'alpha needs you to log in again', body: `Connect the VPN first: sudo openconnect --user=me vpn.alpha.edu\nThen run in a terminal on the server's machine: ${command}` });
+    const stepsOnly = await expire({ steps: `\n  Off campus? Use the ${'gateway '.repeat(40)}\nThen ask hpc-help.` }, 'beta');
+    const [first, then] = stepsOnly.body.split('\n');
+    expect(first).toMatch(/^Off campus\? Use the gateway gateway .*…$/);
+    expect(first).toHaveLength(200);
+    expect(then).toBe(`Then run in a terminal on the server's machine: ${command}`);
+    // A link alone does not fit a lock screen: tapping the push opens the clusters screen, whose card has it.
+    expect((await expire({ link: 'https://gamma.edu/vpn' }, 'gamma')).body).toBe(`Run in a terminal on the server's machine: ${command}`);
   });
 
   it('shows no key or known_hosts file path on the lock screen: neither in the command nor in an sbatch refusal', async () => {

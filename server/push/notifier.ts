@@ -90,7 +90,7 @@ export function createNotifier(options: NotifierOptions) {
     if (status.needsReauth) {
       if (!(await delivery.claim(reauthKey(status.name)))) return;
       const subscriptions = await orm.em.fork().find(PushSubscription, {}, { orderBy: { id: 'asc' } });
-      const message = reauthMessage(status.name, status.needsReauth);
+      const message = reauthMessage(status.name, status.needsReauth, status.connectionHelp);
       await delivery.broadcast(subscriptions.map((subscription) => ({ subscription, message })));
     } else if (status.lastPollAt) {
       // Only a poll tells that the login works again; a status from before the first poll knows nothing of it.
