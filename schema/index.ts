@@ -7,6 +7,7 @@ import './project.js';
 import './job.js';
 import './sweep.js';
 import './metrics.js';
+import './pending.js';
 import './gpu.js';
 import './session.js';
 import './push.js';
