@@ -6,6 +6,7 @@ export const ClusterCardFields = graphql(`
   fragment ClusterCard on Cluster {
     name host reachable latencyMs slurmVersion error stale needsReauth lastPollAt lastPollError
     partitions { name isDefault available nodes states { state nodes } }
+    connectionHelp { vpn steps link }
   }
 `);
 

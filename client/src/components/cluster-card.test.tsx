@@ -23,6 +23,7 @@ const lab: Cluster = {
     { name: 'gpu', isDefault: true, available: true, nodes: 2, states: [{ state: 'mix', nodes: 1 }, { state: 'idle', nodes: 1 }] },
     { name: 'cpu', isDefault: false, available: false, nodes: 1, states: [{ state: 'down*', nodes: 1 }] },
   ],
+  connectionHelp: null,
 };
 
 describe('ClusterCard', () => {
@@ -82,5 +83,51 @@ describe('ClusterCard states', () => {
     expect(screen.getByText(/squeue timed out/)).toBeTruthy();
     expect(screen.getByRole('list', { name: 'Free GPUs on lab' }).textContent).toBe('a100 3 free of 4');
     expect(screen.getByTestId('job-counts').textContent).toBe('2 running · 1 pending');
+  });
+});
+
+describe('ClusterCard connection help', () => {
+  afterEach(() => {
+    cleanup();
+    vi.unstubAllGlobals();
+  });
+  const help = { vpn: 'sudo openconnect --user=jdoe vpn.uni.edu', steps: 'Off campus: VPN first.\nApprove the Duo push.', link: 'https://hpc.uni.edu/docs/access' };
+  const campus: Cluster = { ...lab, name: 'campus', connectionHelp: help };
+
+  it("shows an unreachable cluster's own help beside its error: the VPN command to copy, the steps, the link in a new tab", async () => {
+    const writeText = vi.fn(async () => undefined);
+    vi.stubGlobal('navigator', { ...navigator, clipboard: { writeText } });
+    render(() => <ClusterCard cluster={card({ ...campus, reachable: false, partitions: [], error: 'campus: connect ETIMEDOUT 10.1.2.3:22' })} onTest={async () => undefined} />);
+    expect(screen.getByRole('alert').textContent).toBe('campus: connect ETIMEDOUT 10.1.2.3:22');
+    const box = screen.getByRole('region', { name: 'How to reach campus' });
+    expect(screen.getByText('sudo openconnect --user=jdoe vpn.uni.edu').tagName).toBe('CODE');
+    // Each line of the steps stays a line (white-space: pre-line), and the text is text: no markup from the config.
+    expect(box.querySelector('.steps')!.textContent).toBe('Off campus: VPN first.\nApprove the Duo push.');
+    const link = screen.getByRole('link', { name: /Connection instructions/ }) as HTMLAnchorElement;
+    expect(link.href).toBe('https://hpc.uni.edu/docs/access');
+    expect([link.target, link.rel]).toEqual(['_blank', 'noopener noreferrer']);
+    expect(link.textContent).toBe('Connection instructions (hpc.uni.edu) ↗ (opens in a new tab)');
+    fireEvent.click(screen.getByRole('button', { name: 'Copy the VPN command for campus' }));
+    expect(writeText).toHaveBeenCalledWith('sudo openconnect --user=jdoe vpn.uni.edu');
+  });
+
+  it('shows it when the login expired too, and only the parts that are configured', () => {
+    render(() => <ClusterCard cluster={card({ ...campus, needsReauth: 'ssh -fN campus', connectionHelp: { vpn: null, steps: null, link: 'https://hpc.uni.edu/docs/access' } })} onTest={async () => undefined} />);
+    const box = screen.getByRole('region', { name: 'How to reach campus' });
+    expect(box.querySelector('code')).toBeNull();
+    expect(box.querySelector('.steps')).toBeNull();
+    expect(screen.getByRole('link', { name: /Connection instructions/ })).toBeTruthy();
+  });
+
+  it('keeps it out of the way of a cluster that works or is still being checked, and shows no link but http(s)', () => {
+    render(() => <ClusterCard cluster={card(campus)} onTest={async () => undefined} />);
+    expect(screen.queryByRole('region', { name: 'How to reach campus' })).toBeNull();
+    cleanup();
+    render(() => <ClusterCard cluster={card({ ...campus, reachable: null })} onTest={async () => undefined} />);
+    expect(screen.queryByRole('region', { name: 'How to reach campus' })).toBeNull();
+    cleanup();
+    render(() => <ClusterCard cluster={card({ ...campus, reachable: false, connectionHelp: { ...help, link: 'javascript:alert(1)' } })} onTest={async () => undefined} />);
+    expect(screen.getByRole('region', { name: 'How to reach campus' })).toBeTruthy();
+    expect(screen.queryByRole('link')).toBeNull();
   });
 });

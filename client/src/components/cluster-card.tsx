@@ -17,6 +17,52 @@ export function clusterStatus(cluster: StatusFields): { label: string; tone: Clu
   return { label: cluster.latencyMs === null ? 'Reachable' : `Reachable · ${cluster.latencyMs} ms`, tone: 'ok' };
 }
 
+type Help = NonNullable<ResultOf<typeof ClusterCardFields>['connectionHelp']>;
+
+/** The link's host, so a person sees where it goes before opening it; null for anything but http(s). */
+function linkHost(link: string): string | null {
+  try {
+    const url = new URL(link);
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url.host : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The cluster's own words on reaching it (its config's connectionHelp), for when it cannot be reached. */
+function ConnectionHelpBox(props: { cluster: string; help: Help; copy: (command: string, copied: string) => void }) {
+  // The server accepts only http(s) links; checked again here, since an href is where a script URL would run.
+  const host = () => (props.help.link ? linkHost(props.help.link) : null);
+  return (
+    <section class="connection-help" aria-label={`How to reach ${props.cluster}`}>
+      <h4>How to reach {props.cluster}</h4>
+      <Show when={props.help.vpn}>
+        {(vpn) => (
+          <>
+            <p>Connect the VPN first:</p>
+            <div class="command-row">
+              <code class="command">{vpn()}</code>
+              <button type="button" class="button small" onClick={() => props.copy(vpn(), 'VPN command copied')} aria-label={`Copy the VPN command for ${props.cluster}`}>
+                Copy
+              </button>
+            </div>
+          </>
+        )}
+      </Show>
+      <Show when={props.help.steps}>{(steps) => <p class="steps">{steps()}</p>}</Show>
+      <Show when={host()}>
+        {(shown) => (
+          <a class="help-link" href={props.help.link!} target="_blank" rel="noopener noreferrer">
+            Connection instructions <span class="link-host">({shown()})</span>
+            <span aria-hidden="true"> ↗</span>
+            <span class="visually-hidden"> (opens in a new tab)</span>
+          </a>
+        )}
+      </Show>
+    </section>
+  );
+}
+
 export const CLUSTER_GLYPH: Record<ClusterTone, string> = { ok: '●', wait: '◷', bad: '!' };
 
 export function ClusterCard(props: {
@@ -38,10 +84,10 @@ export function ClusterCard(props: {
       setTesting(false);
     }
   };
-  const copyCommand = async (command: string) => {
+  const copyCommand = async (command: string, copied = 'Command copied') => {
     try {
       await navigator.clipboard.writeText(command);
-      notify('Command copied');
+      notify(copied);
     } catch {
       notify('Copying is not allowed here: select the command instead', 'error');
     }
@@ -87,6 +133,9 @@ export function ClusterCard(props: {
             {error()}
           </p>
         )}
+      </Show>
+      <Show when={status().tone === 'bad' && cluster().connectionHelp}>
+        {(help) => <ConnectionHelpBox cluster={cluster().name} help={help()} copy={copyCommand} />}
       </Show>
       <Show when={cluster().stale && cluster().lastPollError}>
         <p class="warning">
