@@ -3,6 +3,7 @@ import type { ResultOf } from '../api/graphql';
 import type { JobRowFields } from './job-row.fragment';
 import { useNow } from '../lib/clock';
 import { ago, duration, secondsBetween } from '../lib/format';
+import { pendingLine } from '../lib/pending';
 import { ComparePick, type CompareSelection } from './compare-picker';
 import { StateBadge } from './state-badge';
 
@@ -10,7 +11,7 @@ import { StateBadge } from './state-badge';
 export function jobWhen(job: ResultOf<typeof JobRowFields>, now: number): string {
   switch (job.state) {
     case 'PENDING':
-      return job.reason ? `pending: ${job.reason}` : `pending ${duration(secondsBetween(job.submittedAt ?? job.createdAt, now))}`;
+      return pendingLine(job, now);
     case 'RUNNING':
     case 'COMPLETING':
       return `running ${duration(secondsBetween(job.startedAt, now))}${job.nodeList ? ` on ${job.nodeList}` : ''}`;
