@@ -70,3 +70,17 @@ it('carries the help on the status subscribers are told of and on a forced conne
   expect((await next).value).toMatchObject({ name: 'campus', reachable: false, connectionHelp: help });
   await told.return?.();
 });
+
+it('shows an edited help at once, without reconnecting or checking again (a new login may cost a Duo push)', async () => {
+  const before = await run(`{ clusters { name checkedAt } }`);
+  const transport = services.clusters.transport('campus');
+  const edited = { vpn: 'sudo openconnect --user=jdoe vpn2.uni.edu' };
+  const [campus, plain] = ['campus', 'plain'].map((name) => services.clusters.config(name));
+  await services.clusters.applyConfig({ file: 'test.yaml', clusters: [{ ...campus!, connectionHelp: edited }, { ...plain!, connectionHelp: help }] });
+  const { clusters } = await run(`{ clusters { name checkedAt connectionHelp { vpn steps link } } }`);
+  expect(clusters).toEqual([
+    { name: 'campus', checkedAt: before.clusters[0].checkedAt, connectionHelp: { vpn: edited.vpn, steps: null, link: null } },
+    { name: 'plain', checkedAt: before.clusters[1].checkedAt, connectionHelp: help },
+  ]);
+  expect(services.clusters.transport('campus')).toBe(transport);
+});

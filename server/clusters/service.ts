@@ -54,9 +54,11 @@ export function createClusterService(options: ClusterServiceOptions) {
   const { orm, checkTtlMs = 30_000, firstCheckWaitMs = 3_000, transportFactory = createTransport, events } = options;
   const polls = new Map<string, PollRecord>();
 
-  function withPoll(status: Omit<ClusterStatus, 'stale' | 'needsReauth' | 'lastPollAt' | 'lastPollError'>): ClusterStatus {
+  /** A check's result with what the poller learned since and the cluster's connection help as configured now. */
+  function withPoll(status: Omit<ClusterStatus, 'stale' | 'needsReauth' | 'lastPollAt' | 'lastPollError' | 'connectionHelp'>): ClusterStatus {
     const poll = polls.get(status.name);
-    return { ...status, stale: Boolean(poll?.error), needsReauth: poll?.needsReauth ?? null, lastPollAt: poll?.at ?? null, lastPollError: poll?.error ?? null };
+    const connectionHelp = clusters.get(status.name)?.connectionHelp ?? null;
+    return { ...status, stale: Boolean(poll?.error), needsReauth: poll?.needsReauth ?? null, lastPollAt: poll?.at ?? null, lastPollError: poll?.error ?? null, connectionHelp };
   }
   let clusters = new Map(options.config.clusters.map((cluster) => [cluster.name, cluster]));
   const transports = new Map<string, StreamingTransport>();
@@ -76,12 +78,9 @@ export function createClusterService(options: ClusterServiceOptions) {
     return cluster;
   }
 
-  // What a status says of the cluster from its configuration alone.
-  const identity = (cluster: ClusterConfig) => ({ name: cluster.name, transport: cluster.transport, host: cluster.host ?? null, connectionHelp: cluster.connectionHelp ?? null });
-
   async function check(cluster: ClusterConfig): Promise<ClusterStatus> {
-    const base = identity(cluster);
-    let status: Omit<ClusterStatus, 'stale' | 'needsReauth' | 'lastPollAt' | 'lastPollError'>;
+    const base = { name: cluster.name, transport: cluster.transport, host: cluster.host ?? null };
+    let status: Parameters<typeof withPoll>[0];
     try {
       const probe = await probeCluster(transportFor(cluster));
       status = { ...base, reachable: true, latencyMs: probe.latencyMs, slurmVersion: probe.slurmVersion, partitions: probe.partitions, error: null, checkedAt: new Date() };
@@ -113,7 +112,9 @@ export function createClusterService(options: ClusterServiceOptions) {
   async function lastKnown(em: EntityManager, cluster: ClusterConfig): Promise<ClusterStatus> {
     const row = await em.findOne(ClusterCheck, { cluster: cluster.name });
     return withPoll({
-      ...identity(cluster),
+      name: cluster.name,
+      transport: cluster.transport,
+      host: cluster.host ?? null,
       reachable: null,
       latencyMs: row?.latencyMs ?? null,
       slurmVersion: row?.slurmVersion ?? null,
@@ -170,8 +171,10 @@ export function createClusterService(options: ClusterServiceOptions) {
     },
     async applyConfig(config: Config): Promise<void> {
       const next = new Map(config.clusters.map((cluster) => [cluster.name, cluster]));
+      // Connection help is read at each status: editing it neither reconnects (a new login, a Duo push) nor checks again.
+      const connection = (cluster: ClusterConfig | undefined) => JSON.stringify(cluster && { ...cluster, connectionHelp: undefined });
       for (const [name, transport] of transports) {
-        if (JSON.stringify(next.get(name)) !== JSON.stringify(clusters.get(name))) {
+        if (connection(next.get(name)) !== connection(clusters.get(name))) {
           transports.delete(name);
           checks.delete(name);
           await transport.close();
