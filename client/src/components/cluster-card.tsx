@@ -19,6 +19,15 @@ export function clusterStatus(cluster: StatusFields): { label: string; tone: Clu
 
 type Help = NonNullable<ResultOf<typeof ClusterCardFields>['connectionHelp']>;
 
+async function copyCommand(command: string, copied = 'Command copied'): Promise<void> {
+  try {
+    await navigator.clipboard.writeText(command);
+    notify(copied);
+  } catch {
+    notify('Copying is not allowed here: select the command instead', 'error');
+  }
+}
+
 /** The link's host, so a person sees where it goes before opening it; null for anything but http(s). */
 function linkHost(link: string): string | null {
   try {
@@ -30,19 +39,19 @@ function linkHost(link: string): string | null {
 }
 
 /** The cluster's own words on reaching it (its config's connectionHelp), for when it cannot be reached. */
-function ConnectionHelpBox(props: { cluster: string; help: Help; copy: (command: string, copied: string) => void }) {
+function ConnectionHelpBox(props: { cluster: string; help: Help }) {
   // The server accepts only http(s) links; checked again here, since an href is where a script URL would run.
   const host = () => (props.help.link ? linkHost(props.help.link) : null);
   return (
     <section class="connection-help" aria-label={`How to reach ${props.cluster}`}>
-      <h4>How to reach {props.cluster}</h4>
+      <p class="help-title">How to reach {props.cluster}</p>
       <Show when={props.help.vpn}>
         {(vpn) => (
           <>
-            <p>Connect the VPN first:</p>
+            <p>Connect the server's machine to the VPN first:</p>
             <div class="command-row">
               <code class="command">{vpn()}</code>
-              <button type="button" class="button small" onClick={() => props.copy(vpn(), 'VPN command copied')} aria-label={`Copy the VPN command for ${props.cluster}`}>
+              <button type="button" class="button small" onClick={() => copyCommand(vpn(), 'VPN command copied')} aria-label={`Copy the VPN command for ${props.cluster}`}>
                 Copy
               </button>
             </div>
@@ -60,6 +69,41 @@ function ConnectionHelpBox(props: { cluster: string; help: Help; copy: (command:
         )}
       </Show>
     </section>
+  );
+}
+
+/**
+ * What is wrong with a cluster and what to do about it: the login command to run, the error, and while it cannot be
+ * reached or needs a login, its own connection help. On its card and on the Clusters screen (where the push opens).
+ */
+export function ClusterTrouble(props: { cluster: FragmentOf<typeof ClusterCardFields> }) {
+  const cluster = () => readFragment(ClusterCardFields, props.cluster);
+  return (
+    <>
+      <Show when={cluster().needsReauth}>
+        {(command) => (
+          <div class="reauth" role="alert">
+            <p>The login expired. Run this in a terminal, then test the connection:</p>
+            <div class="command-row">
+              <code class="command">{command()}</code>
+              <button type="button" class="button small" onClick={() => copyCommand(command())} aria-label={`Copy the re-authentication command for ${cluster().name}`}>
+                Copy
+              </button>
+            </div>
+          </div>
+        )}
+      </Show>
+      <Show when={cluster().error}>
+        {(error) => (
+          <p class="error" role="alert">
+            {error()}
+          </p>
+        )}
+      </Show>
+      <Show when={clusterStatus(cluster()).tone === 'bad' && cluster().connectionHelp}>
+        {(help) => <ConnectionHelpBox cluster={cluster().name} help={help()} />}
+      </Show>
+    </>
   );
 }
 
@@ -84,14 +128,6 @@ export function ClusterCard(props: {
       setTesting(false);
     }
   };
-  const copyCommand = async (command: string, copied = 'Command copied') => {
-    try {
-      await navigator.clipboard.writeText(command);
-      notify(copied);
-    } catch {
-      notify('Copying is not allowed here: select the command instead', 'error');
-    }
-  };
   return (
     <article class="card" aria-labelledby={`cluster-${cluster().name}`} data-cluster={cluster().name}>
       <header class="card-head">
@@ -114,29 +150,7 @@ export function ClusterCard(props: {
           )}
         </Show>
       </p>
-      <Show when={cluster().needsReauth}>
-        {(command) => (
-          <div class="reauth" role="alert">
-            <p>The login expired. Run this in a terminal, then test the connection:</p>
-            <div class="command-row">
-              <code class="command">{command()}</code>
-              <button type="button" class="button small" onClick={() => copyCommand(command())} aria-label={`Copy the re-authentication command for ${cluster().name}`}>
-                Copy
-              </button>
-            </div>
-          </div>
-        )}
-      </Show>
-      <Show when={cluster().error}>
-        {(error) => (
-          <p class="error" role="alert">
-            {error()}
-          </p>
-        )}
-      </Show>
-      <Show when={status().tone === 'bad' && cluster().connectionHelp}>
-        {(help) => <ConnectionHelpBox cluster={cluster().name} help={help()} copy={copyCommand} />}
-      </Show>
+      <ClusterTrouble cluster={props.cluster} />
       <Show when={cluster().stale && cluster().lastPollError}>
         <p class="warning">
           Job states are from {ago(cluster().lastPollAt)}: {cluster().lastPollError}

@@ -1,7 +1,7 @@
 import { For, Show, createSignal } from 'solid-js';
 import { createClustersLive, createGpuLive, fetchGpuAvailability, type Cluster, type GpuAvailability } from '../api/clusters';
 import { errorMessage } from '../api/client';
-import { CLUSTER_GLYPH, clusterStatus } from '../components/cluster-card';
+import { CLUSTER_GLYPH, ClusterTrouble, clusterStatus } from '../components/cluster-card';
 import { DataNotice, PageHeader } from '../components/page';
 import { notify } from '../components/toast';
 import { useNow } from '../lib/clock';
@@ -76,6 +76,7 @@ function ClusterGpus(props: { cluster: Cluster }) {
           <span class="badge-text">{status().label}</span>
         </span>
       </header>
+      <ClusterTrouble cluster={props.cluster} />
       <DataNotice what="GPU availability" loading={gpus.loading()} hasValue={!!gpus.value()} error={gpus.error()} cachedAt={gpus.cachedAt()} />
       <Show when={gpus.value()}>
         {(availability) => (
