@@ -36,7 +36,7 @@ function browserKeys() {
   return { p256dh: ecdh.generateKeys().toString('base64url'), auth: randomBytes(16).toString('base64url') };
 }
 
-const device = 'endpoint pendingAfterMinutes mutedProjectIds failedTaskPushes metricNanPushes gpuIdlePushes createdAt';
+const device = 'endpoint pendingAfterMinutes mutedProjectIds failedTaskPushes metricNanPushes gpuIdlePushes startedAfterWaitMinutes createdAt';
 const register = `mutation ($input: PushSubscriptionInput!) {
   registerPushSubscription(input: $input) {
     __typename
@@ -44,8 +44,8 @@ const register = `mutation ($input: PushSubscriptionInput!) {
     ... on ValidationError { field message }
   }
 }`;
-const update = `mutation ($endpoint: String!, $pendingAfterMinutes: Int, $mutedProjectIds: [Int!], $failedTaskPushes: Boolean, $metricNanPushes: Boolean, $gpuIdlePushes: Boolean) {
-  updatePushSettings(endpoint: $endpoint, pendingAfterMinutes: $pendingAfterMinutes, mutedProjectIds: $mutedProjectIds, failedTaskPushes: $failedTaskPushes, metricNanPushes: $metricNanPushes, gpuIdlePushes: $gpuIdlePushes) {
+const update = `mutation ($endpoint: String!, $pendingAfterMinutes: Int, $mutedProjectIds: [Int!], $failedTaskPushes: Boolean, $metricNanPushes: Boolean, $gpuIdlePushes: Boolean, $startedAfterWaitMinutes: Int) {
+  updatePushSettings(endpoint: $endpoint, pendingAfterMinutes: $pendingAfterMinutes, mutedProjectIds: $mutedProjectIds, failedTaskPushes: $failedTaskPushes, metricNanPushes: $metricNanPushes, gpuIdlePushes: $gpuIdlePushes, startedAfterWaitMinutes: $startedAfterWaitMinutes) {
     __typename
     ... on MutationUpdatePushSettingsSuccess { data { ${device} } }
     ... on Error { message }
@@ -69,7 +69,7 @@ describe('Web Push API', () => {
     const first = await run(register, { input: { endpoint, ...browserKeys(), pendingAfterMinutes: 15, mutedProjectIds: [projectId, projectId] } });
     expect(first.registerPushSubscription).toMatchObject({
       __typename: 'MutationRegisterPushSubscriptionSuccess',
-      data: { endpoint, pendingAfterMinutes: 15, mutedProjectIds: [projectId], failedTaskPushes: false, metricNanPushes: true, gpuIdlePushes: true },
+      data: { endpoint, pendingAfterMinutes: 15, mutedProjectIds: [projectId], failedTaskPushes: false, metricNanPushes: true, gpuIdlePushes: true, startedAfterWaitMinutes: null },
     });
     expect((await run(read, { endpoint })).pushDevice).toEqual(first.registerPushSubscription.data);
 
@@ -84,6 +84,11 @@ describe('Web Push API', () => {
     expect((await run(update, { endpoint, metricNanPushes: false })).updatePushSettings.data).toMatchObject({ metricNanPushes: false, gpuIdlePushes: true, failedTaskPushes: false });
     expect((await run(update, { endpoint, gpuIdlePushes: null })).updatePushSettings.data).toMatchObject({ metricNanPushes: false, gpuIdlePushes: false });
     expect((await run(update, { endpoint, metricNanPushes: true, gpuIdlePushes: true })).updatePushSettings.data).toMatchObject({ metricNanPushes: true, gpuIdlePushes: true });
+    // A long wait's end: off by default, a threshold turns it on, kept when omitted, null turns it off; 0 is refused.
+    expect((await run(update, { endpoint, startedAfterWaitMinutes: 45 })).updatePushSettings.data).toMatchObject({ startedAfterWaitMinutes: 45, pendingAfterMinutes: 5 });
+    expect((await run(update, { endpoint, pendingAfterMinutes: 6 })).updatePushSettings.data).toMatchObject({ startedAfterWaitMinutes: 45 });
+    expect((await run(update, { endpoint, startedAfterWaitMinutes: 0 })).updatePushSettings).toMatchObject({ __typename: 'ValidationError', field: 'startedAfterWaitMinutes' });
+    expect((await run(update, { endpoint, startedAfterWaitMinutes: null })).updatePushSettings.data).toMatchObject({ startedAfterWaitMinutes: null });
     await run(update, { endpoint, pendingAfterMinutes: 60, mutedProjectIds: [projectId], failedTaskPushes: true, gpuIdlePushes: false });
 
     // The browser subscribing again (new keys) is the same device with the same settings.
@@ -93,7 +98,7 @@ describe('Web Push API', () => {
     expect(chosenAtRegistration.registerPushSubscription.data).toMatchObject({ failedTaskPushes: true, metricNanPushes: false, gpuIdlePushes: true });
 
     const fields = (await run('{ __type(name: "PushDevice") { fields { name } } }')).__type.fields.map((field: { name: string }) => field.name);
-    expect(fields.sort()).toEqual(['createdAt', 'endpoint', 'failedTaskPushes', 'gpuIdlePushes', 'metricNanPushes', 'mutedProjectIds', 'pendingAfterMinutes']);
+    expect(fields.sort()).toEqual(['createdAt', 'endpoint', 'failedTaskPushes', 'gpuIdlePushes', 'metricNanPushes', 'mutedProjectIds', 'pendingAfterMinutes', 'startedAfterWaitMinutes']);
 
     expect((await run(unregister, { endpoint })).unregisterPushSubscription.data).toBe(true);
     expect((await run(unregister, { endpoint })).unregisterPushSubscription.data).toBe(false);

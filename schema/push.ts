@@ -12,6 +12,7 @@ const PushDevice = builder.objectRef<PushSubscription>('PushDevice').implement({
     failedTaskPushes: t.exposeBoolean('failedTaskPushes', { description: "Also notify of each failed task of a sweep (at most 10 per sweep and relaunch); a sweep's end is one notification either way." }),
     metricNanPushes: t.exposeBoolean('metricNanPushes', { description: "Notify once when a running job's metric becomes NaN or infinite (a sweep: once per metric for all its tasks)." }),
     gpuIdlePushes: t.exposeBoolean('gpuIdlePushes', { description: "Notify once when all of a running job's GPUs stay under 10 % for 10 minutes (a sweep: once for all its tasks)." }),
+    startedAfterWaitMinutes: t.exposeInt('startedAfterWaitMinutes', { nullable: true, description: 'Notify once when a job that waited in the queue at least this long starts (a sweep: its first task); null = never.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),
 });
@@ -27,6 +28,7 @@ const PushSubscriptionInput = builder.inputType('PushSubscriptionInput', {
     failedTaskPushes: t.boolean({ description: 'Omitted keeps the stored value (off for a new device); null turns it off.' }),
     metricNanPushes: t.boolean({ description: 'Omitted keeps the stored value (on for a new device); null turns it off.' }),
     gpuIdlePushes: t.boolean({ description: 'Omitted keeps the stored value (on for a new device); null turns it off.' }),
+    startedAfterWaitMinutes: t.int({ description: 'Omitted keeps the stored value (off for a new device); null turns it off.' }),
   }),
 });
 
@@ -54,9 +56,9 @@ builder.mutationFields((t) => ({
   }),
   updatePushSettings: t.field({
     type: PushDevice,
-    description: 'Omitted arguments keep their value; pass pendingAfterMinutes: null to turn the reminder off.',
+    description: 'Omitted arguments keep their value; pass pendingAfterMinutes (or startedAfterWaitMinutes): null to turn it off.',
     errors: { types: [NotFoundError, ValidationError] },
-    args: { endpoint: t.arg.string({ required: true }), pendingAfterMinutes: t.arg.int(), mutedProjectIds: t.arg.intList(), failedTaskPushes: t.arg.boolean(), metricNanPushes: t.arg.boolean(), gpuIdlePushes: t.arg.boolean() },
+    args: { endpoint: t.arg.string({ required: true }), pendingAfterMinutes: t.arg.int(), mutedProjectIds: t.arg.intList(), failedTaskPushes: t.arg.boolean(), metricNanPushes: t.arg.boolean(), gpuIdlePushes: t.arg.boolean(), startedAfterWaitMinutes: t.arg.int() },
     resolve: (_root, args, ctx) =>
       ctx.services.notify.update(
         ctx.em,
@@ -67,6 +69,7 @@ builder.mutationFields((t) => ({
           failedTaskPushes: args.failedTaskPushes,
           metricNanPushes: args.metricNanPushes,
           gpuIdlePushes: args.gpuIdlePushes,
+          startedAfterWaitMinutes: args.startedAfterWaitMinutes,
         },
         ctx.session.tokenId,
       ),

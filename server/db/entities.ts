@@ -196,6 +196,8 @@ export const PushSubscription = defineEntity({
     metricNanPushes: p.boolean().default(true),
     /** A running job's GPUs all sat idle for 10 minutes (once per job; a sweep's tasks once per sweep). */
     gpuIdlePushes: p.boolean().default(true),
+    /** Push once when a job that waited in the queue at least this long starts (a sweep: its first task); null = never. */
+    startedAfterWaitMinutes: p.integer().nullable(),
     createdAt: p.datetime(),
     updatedAt: p.datetime(),
     lastSuccessAt: p.datetime().nullable(),

@@ -1,5 +1,5 @@
-// What a push says: a job's end, a sweep's end, a job or sweep still pending, a metric gone NaN, idle GPUs, a cluster
-// whose login expired; short enough for a lock screen.
+// What a push says: a job's end, a sweep's end, a job or sweep still pending, a long-waiting job started, a metric
+// gone NaN, idle GPUs, a cluster whose login expired; short enough for a lock screen.
 import type { ConnectionHelp } from '../config.js';
 import type { Job, Sweep, SweepCounts } from '../db/entities.js';
 import type { JobSnapshot, SweepSnapshot } from '../events.js';
@@ -178,6 +178,21 @@ function connectionHelpLine(help: ConnectionHelp | null | undefined): string | n
   if (help?.vpn) return `Connect the VPN first: ${clip(help.vpn)}`;
   const step = help?.steps?.split('\n').map((line) => line.trim()).find(Boolean);
   return step ? clip(step) : null;
+}
+
+/** A job (or a sweep's first task) that waited long in the queue has started: what the device asked to hear. */
+export function jobStartedMessage(job: Pick<JobSnapshot, 'id' | 'name' | 'cluster' | 'nodeList'>, waitedMs: number, sweep?: Pick<SweepSnapshot, 'id' | 'name' | 'varying' | 'size'>): PushMessage {
+  const where = `${job.cluster}${job.nodeList ? ` · ${job.nodeList}` : ''}`;
+  return {
+    title: sweep ? `${sweepTitle(sweep)} started` : `${job.name} started`,
+    body: `${sweep ? `Its first task (job ${job.id}) started` : `Job ${job.id} started`} after waiting ${durationInWords(waitedMs)} · ${where}`,
+    url: sweep ? `/sweeps/${sweep.id}` : `/jobs/${job.id}`,
+    tag: sweep ? `sweep-${sweep.id}` : `job-${job.id}`,
+    jobId: job.id,
+    ...(sweep ? { sweepId: sweep.id } : {}),
+    state: 'RUNNING',
+    cluster: job.cluster,
+  };
 }
 
 export function reauthMessage(cluster: string, command: string, help?: ConnectionHelp | null): PushMessage {

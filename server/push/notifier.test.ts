@@ -128,7 +128,7 @@ async function receiver(mode?: ReceiverMode): Promise<PushReceiver> {
   return started;
 }
 
-async function subscribe(world: World, to: PushReceiver, settings: { pendingAfterMinutes?: number | null; mutedProjectIds?: number[]; failedTaskPushes?: boolean } = {}): Promise<PushSubscription> {
+async function subscribe(world: World, to: PushReceiver, settings: { pendingAfterMinutes?: number | null; mutedProjectIds?: number[]; failedTaskPushes?: boolean; startedAfterWaitMinutes?: number | null } = {}): Promise<PushSubscription> {
   return world.services.notify.register(world.orm.em.fork(), { endpoint: to.endpoint, ...to.keys, ...settings }, null);
 }
 
@@ -834,6 +834,32 @@ describe('sweeps', () => {
     expect(phone.messages).toHaveLength(2);
   });
 
+  it('a sweep that waited long is one push when its first task starts, not one per task; a relaunch that waits again is news again', async () => {
+    const world = await open();
+    const phone = await receiver();
+    await subscribe(world, phone, { startedAfterWaitMinutes: 30 });
+    const { sweep, tasks } = await addSweep(world, ['PENDING', 'PENDING', 'PENDING']);
+    // Submitted at STARTED: 41 minutes before ENDED.
+    for (const task of tasks) await update(world, task, { state: 'RUNNING', startedAt: ENDED, nodeList: 'gpu-a100' });
+    await settle(world);
+    expect(phone.messages.map((message) => message.json)).toEqual([
+      {
+        title: 'train-resnet · seed × model started',
+        body: `Its first task (job ${tasks[0]!.id}) started after waiting 41 min · alpha · gpu-a100`,
+        url: `/sweeps/${sweep.id}`,
+        tag: `sweep-${sweep.id}`,
+        jobId: tasks[0]!.id,
+        sweepId: sweep.id,
+        state: 'RUNNING',
+        cluster: 'alpha',
+      },
+    ]);
+    const [again] = await relaunch(world, sweep, [tasks[1]!]);
+    await update(world, again!, { state: 'RUNNING', startedAt: new Date(Date.now() + 31 * 60_000) });
+    await settle(world);
+    expect(phone.messages.map((message) => message.json.jobId)).toEqual([tasks[0]!.id, again!.id]);
+  });
+
   it('a sweep waiting in the queue is one reminder, not one per task, and only while none of its tasks started', async () => {
     const t0 = ENDED.getTime();
     let clock = t0;
@@ -1019,5 +1045,70 @@ describe('training curves', () => {
     expect(phone.messages.map((message) => [message.json.jobId, message.json.title, message.json.body])).toEqual([
       [both.id, `job ${both.id} is not using its 6 GPUs`, 'train-resnet: under 10 % on every one for 1 min · alpha'],
     ]);
+  });
+});
+
+describe('a long wait ended', () => {
+  const SUBMITTED = new Date('2026-12-05T03:00:00Z');
+  const minutesAfter = (minutes: number) => new Date(SUBMITTED.getTime() + minutes * 60_000);
+
+  it('tells each device whose threshold the wait reached, once per job, when the job starts; off by default', async () => {
+    const world = await open();
+    const [halfHour, twoHours, unset, muted] = [await receiver(), await receiver(), await receiver(), await receiver()];
+    await subscribe(world, halfHour, { startedAfterWaitMinutes: 30 });
+    await subscribe(world, twoHours, { startedAfterWaitMinutes: 120 });
+    await subscribe(world, unset);
+    await subscribe(world, muted, { startedAfterWaitMinutes: 30, mutedProjectIds: [world.project.id] });
+    const waited = await addJob(world, { state: 'PENDING', reason: 'Resources', createdAt: SUBMITTED, submittedAt: SUBMITTED });
+    const quick = await addJob(world, { state: 'PENDING', createdAt: SUBMITTED, submittedAt: SUBMITTED });
+
+    await update(world, quick, { state: 'RUNNING', reason: null, startedAt: minutesAfter(5) });
+    await update(world, waited, { state: 'RUNNING', reason: null, startedAt: minutesAfter(95), nodeList: 'gpu-a100' });
+    await settle(world);
+    // Later news of the running job, a repeated announcement: not a second start.
+    await update(world, waited, { nodeList: 'gpu-a100,gpu-h100' });
+    world.services.events.publish('job:updated', snapshot(await world.orm.em.fork().findOneOrFail(Job, { id: waited.id })));
+    await settle(world);
+
+    expect(halfHour.messages.map((message) => message.json)).toEqual([
+      {
+        title: 'train-resnet started',
+        body: `Job ${waited.id} started after waiting 1 h 35 min · alpha · gpu-a100`,
+        url: `/jobs/${waited.id}`,
+        tag: `job-${waited.id}`,
+        jobId: waited.id,
+        state: 'RUNNING',
+        cluster: 'alpha',
+      },
+    ]);
+    expect([twoHours.messages, unset.messages, muted.messages]).toEqual([[], [], []]);
+    expect((await subscriptionOf(world, unset))?.startedAfterWaitMinutes).toBeNull();
+  });
+
+  it('is not told again after a restart, nor for a job that started and ended between two polls', async () => {
+    const dbName = join(scratch(), 'mission-control.sqlite');
+    const first = await open({ dbName });
+    const phone = await receiver();
+    await subscribe(first, phone, { startedAfterWaitMinutes: 10 });
+    const job = await addJob(first, { state: 'PENDING', createdAt: SUBMITTED, submittedAt: SUBMITTED });
+    await update(first, job, { state: 'RUNNING', startedAt: minutesAfter(60) });
+    await settle(first);
+    await close(first);
+    const world = await open({ dbName });
+    await update(world, job, { state: 'RUNNING', startedAt: minutesAfter(60), nodeList: 'gpu-h100' });
+    const short = await addJob(world, { state: 'PENDING', createdAt: SUBMITTED, submittedAt: SUBMITTED });
+    await update(world, short, { state: 'COMPLETED', exitCode: 0, startedAt: minutesAfter(60), endedAt: minutesAfter(61) });
+    await settle(world);
+    expect(phone.messages.filter((message) => message.json.title.endsWith('started')).map((message) => message.json.jobId)).toEqual([job.id]);
+  });
+
+  it('refuses a threshold that is not a whole number of minutes from 1 to a week, naming the field', async () => {
+    const world = await open();
+    const phone = await receiver();
+    const device = await subscribe(world, phone);
+    await expect(world.services.notify.update(world.orm.em.fork(), device.endpoint, { startedAfterWaitMinutes: 0 }, null)).rejects.toMatchObject({ field: 'startedAfterWaitMinutes' });
+    await expect(world.services.notify.update(world.orm.em.fork(), device.endpoint, { startedAfterWaitMinutes: 7 * 24 * 60 + 1 }, null)).rejects.toMatchObject({ field: 'startedAfterWaitMinutes' });
+    expect((await world.services.notify.update(world.orm.em.fork(), device.endpoint, { startedAfterWaitMinutes: 45 }, null)).startedAfterWaitMinutes).toBe(45);
+    expect((await world.services.notify.update(world.orm.em.fork(), device.endpoint, { startedAfterWaitMinutes: null }, null)).startedAfterWaitMinutes).toBeNull();
   });
 });

@@ -21,9 +21,11 @@ export interface PushSubscriptionInput {
   metricNanPushes?: boolean | null;
   /** A running job's GPUs all idle for 10 minutes (on for a new device); null: off. */
   gpuIdlePushes?: boolean | null;
+  /** A job that waited at least this many minutes starts (none for a new device); null turns it off. */
+  startedAfterWaitMinutes?: number | null;
 }
 
-export type PushSettingsChanges = Pick<PushSubscriptionInput, 'pendingAfterMinutes' | 'mutedProjectIds' | 'failedTaskPushes' | 'metricNanPushes' | 'gpuIdlePushes'>;
+export type PushSettingsChanges = Pick<PushSubscriptionInput, 'pendingAfterMinutes' | 'mutedProjectIds' | 'failedTaskPushes' | 'metricNanPushes' | 'gpuIdlePushes' | 'startedAfterWaitMinutes'>;
 
 /** A week: a job waiting longer than that is not news any sooner. */
 export const MAX_PENDING_AFTER_MINUTES = 7 * 24 * 60;
@@ -75,10 +77,10 @@ export function validateAuth(value: string): string {
   return bytes.toString('base64url');
 }
 
-export function validatePendingAfterMinutes(value: number | null): number | null {
+export function validatePendingAfterMinutes(value: number | null, field = 'pendingAfterMinutes'): number | null {
   if (value === null) return null;
   if (!Number.isInteger(value) || value < 1 || value > MAX_PENDING_AFTER_MINUTES) {
-    throw new ValidationError('pendingAfterMinutes', `must be a whole number of minutes from 1 to ${MAX_PENDING_AFTER_MINUTES} (a week), or null for no reminder`);
+    throw new ValidationError(field, `must be a whole number of minutes from 1 to ${MAX_PENDING_AFTER_MINUTES} (a week), or null for no notification`);
   }
   return value;
 }
@@ -99,6 +101,7 @@ async function applySettings(em: EntityManager, row: PushSubscription, changes: 
   if (changes.failedTaskPushes !== undefined) row.failedTaskPushes = changes.failedTaskPushes ?? false;
   if (changes.metricNanPushes !== undefined) row.metricNanPushes = changes.metricNanPushes ?? false;
   if (changes.gpuIdlePushes !== undefined) row.gpuIdlePushes = changes.gpuIdlePushes ?? false;
+  if (changes.startedAfterWaitMinutes !== undefined) row.startedAfterWaitMinutes = validatePendingAfterMinutes(changes.startedAfterWaitMinutes, 'startedAfterWaitMinutes');
 }
 
 /**
@@ -128,7 +131,7 @@ export async function registerPushSubscription(em: EntityManager, input: PushSub
       row.tokenId = owner;
       row.updatedAt = now;
     } else {
-      row = em.create(PushSubscription, { endpoint, p256dh, auth, tokenId: owner, pendingAfterMinutes: null, mutedProjectIds: [], failedTaskPushes: false, metricNanPushes: true, gpuIdlePushes: true, createdAt: now, updatedAt: now });
+      row = em.create(PushSubscription, { endpoint, p256dh, auth, tokenId: owner, pendingAfterMinutes: null, mutedProjectIds: [], failedTaskPushes: false, metricNanPushes: true, gpuIdlePushes: true, startedAfterWaitMinutes: null, createdAt: now, updatedAt: now });
     }
     await applySettings(em, row, input);
     await em.flush();

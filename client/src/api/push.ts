@@ -3,7 +3,7 @@ import { mutate, query, unwrap } from './client';
 import { FailureFields, graphql, type ResultOf } from './graphql';
 
 const PushDeviceFields = graphql(`
-  fragment PushDevice on PushDevice @_unmask { endpoint pendingAfterMinutes mutedProjectIds failedTaskPushes metricNanPushes gpuIdlePushes createdAt }
+  fragment PushDevice on PushDevice @_unmask { endpoint pendingAfterMinutes mutedProjectIds failedTaskPushes metricNanPushes gpuIdlePushes startedAfterWaitMinutes createdAt }
 `);
 
 export type PushDevice = ResultOf<typeof PushDeviceFields>;
@@ -20,7 +20,7 @@ const REGISTER = graphql(
 );
 const UPDATE = graphql(
   `
-  mutation UpdatePush($endpoint: String!, $pendingAfterMinutes: Int, $mutedProjectIds: [Int!], $failedTaskPushes: Boolean, $metricNanPushes: Boolean, $gpuIdlePushes: Boolean) {
+  mutation UpdatePush($endpoint: String!, $pendingAfterMinutes: Int, $mutedProjectIds: [Int!], $failedTaskPushes: Boolean, $metricNanPushes: Boolean, $gpuIdlePushes: Boolean, $startedAfterWaitMinutes: Int) {
     updatePushSettings(
       endpoint: $endpoint
       pendingAfterMinutes: $pendingAfterMinutes
@@ -28,6 +28,7 @@ const UPDATE = graphql(
       failedTaskPushes: $failedTaskPushes
       metricNanPushes: $metricNanPushes
       gpuIdlePushes: $gpuIdlePushes
+      startedAfterWaitMinutes: $startedAfterWaitMinutes
     ) {
       __typename ... on MutationUpdatePushSettingsSuccess { data { ...PushDevice } } ...Failure
     }
@@ -56,6 +57,8 @@ export interface PushSettings {
   metricNanPushes: boolean;
   /** All of a running job's GPUs idle for 10 minutes (a sweep: once). */
   gpuIdlePushes: boolean;
+  /** A job that waited at least this many minutes starts (a sweep: its first task); null: never. */
+  startedAfterWaitMinutes: number | null;
 }
 
 /** The subscription's keys as the server stores them (base64url, as PushSubscription.toJSON() gives them). */

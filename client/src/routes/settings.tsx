@@ -29,6 +29,9 @@ function Notifications() {
   const [failedTasks, setFailedTasks] = createSignal(false);
   const [metricNan, setMetricNan] = createSignal(true);
   const [gpuIdle, setGpuIdle] = createSignal(true);
+  // The wait after which a start is news (null: off), and the minutes typed for it, kept while it is off.
+  const [startedAfter, setStartedAfter] = createSignal<number | null>(null);
+  const [startedMinutes, setStartedMinutes] = createSignal('60');
 
   const settings = () => ({
     pendingAfterMinutes: pending().trim() === '' ? null : Number(pending()),
@@ -36,8 +39,10 @@ function Notifications() {
     failedTaskPushes: failedTasks(),
     metricNanPushes: metricNan(),
     gpuIdlePushes: gpuIdle(),
+    startedAfterWaitMinutes: startedAfter(),
   });
   const pendingValid = () => pending().trim() === '' || /^\d+$/.test(pending().trim());
+  const startedValid = () => /^\d+$/.test(startedMinutes().trim()) && Number(startedMinutes()) >= 1;
 
   // This browser's subscription as the server knows it (none: notifications are off here). Its settings fill the
   // controls each time it is read; every change is saved as it is made, so a re-read shows the same.
@@ -58,6 +63,8 @@ function Notifications() {
       setFailedTasks(read.device.failedTaskPushes);
       setMetricNan(read.device.metricNanPushes);
       setGpuIdle(read.device.gpuIdlePushes);
+      setStartedAfter(read.device.startedAfterWaitMinutes);
+      if (read.device.startedAfterWaitMinutes !== null) setStartedMinutes(String(read.device.startedAfterWaitMinutes));
       setEnabled(true);
     }),
   );
@@ -199,6 +206,40 @@ function Notifications() {
         >
           Once per running job whose every GPU stays under 10 % for 10 minutes; a sweep notifies once.
         </SwitchSetting>
+        <SwitchSetting
+          id="started-after-wait"
+          checked={startedAfter() !== null}
+          label="Notify me when a long-waiting job starts"
+          onChange={(on) => {
+            const minutes = on && startedValid() ? Number(startedMinutes()) : on ? 60 : null;
+            setStartedAfter(minutes);
+            if (minutes !== null) setStartedMinutes(String(minutes));
+            void save({ startedAfterWaitMinutes: minutes });
+          }}
+        >
+          Once per job that waited in the queue at least the minutes below; a sweep notifies once, when its first task starts.
+        </SwitchSetting>
+        <Show when={startedAfter() !== null}>
+          <div class="field">
+            <label for="started-after-minutes">Waited at least (minutes)</label>
+            <input
+              id="started-after-minutes"
+              type="text"
+              inputmode="numeric"
+              value={startedMinutes()}
+              aria-invalid={startedValid() ? undefined : 'true'}
+              onInput={(event) => setStartedMinutes(event.currentTarget.value)}
+              onChange={() => {
+                if (!startedValid()) return;
+                setStartedAfter(Number(startedMinutes()));
+                void save({ startedAfterWaitMinutes: startedAfter() });
+              }}
+            />
+            <Show when={!startedValid()}>
+              <p class="field-error">a whole number of minutes, at least 1</p>
+            </Show>
+          </div>
+        </Show>
         <fieldset>
           <legend>Mute projects</legend>
           <Show when={(projects.value() ?? []).length > 0} fallback={<p class="muted">No projects.</p>}>
