@@ -21,7 +21,7 @@ afterAll(async () => {
 
 async function job(id: number) {
   const contextValue: Context = { em: orm.em.fork(), services, session: { tokenName: null, tokenId: null, readOnly: false, authRequired: false } };
-  const source = `query ($id: Int!) { job(id: $id) { ... on QueryJobSuccess { data { state reason estimatedStartAt reasonExplained { reason summary action blocked known } } } } }`;
+  const source = `query ($id: Int!) { job(id: $id) { ... on QueryJobSuccess { data { state reason estimatedStartAt waitingFor reasonExplained { reason summary action blocked known } } } } }`;
   const result = await graphql({ schema, source, variableValues: { id }, contextValue });
   expect(result.errors).toBeUndefined();
   return (result.data as any).job.data;
@@ -39,6 +39,7 @@ it("gives a pending job's expected start and its reason in words, for what it as
     state: 'PENDING',
     reason: 'Resources',
     estimatedStartAt: '2026-12-05T06:12:00.000Z',
+    waitingFor: 'waiting for 2 A100s (Resources)',
     reasonExplained: { reason: 'Resources', summary: 'waiting for 2 A100s', action: expect.stringMatching(/^Nothing to do/), blocked: false, known: true },
   });
 });
@@ -52,5 +53,17 @@ it('says no estimate and no reason when SLURM gives none, and nothing of the kin
   running.reason = 'Resources'; // a stale word: only a waiting job is explained
   await em.flush();
   expect(await job(waiting.id)).toMatchObject({ estimatedStartAt: null, reasonExplained: { summary: expect.stringMatching(/^held/), blocked: true } });
-  expect(await job(running.id)).toMatchObject({ estimatedStartAt: null, reasonExplained: null });
+  expect(await job(running.id)).toMatchObject({ estimatedStartAt: null, reasonExplained: null, waitingFor: null });
+});
+
+it("gives a reason it does not know as SLURM wrote it, and a known one's code without SLURM's detail", async () => {
+  const em = orm.em.fork();
+  const project = await insertProject(em);
+  const unknown = createJobRow(em, { cluster: 'alpha', state: 'PENDING', projectId: project.id });
+  unknown.reason = 'WaitingForTheMoon';
+  const nodes = createJobRow(em, { cluster: 'alpha', state: 'PENDING', projectId: project.id });
+  nodes.reason = 'ReqNodeNotAvail, UnavailableNodes:gpu-a100';
+  await em.flush();
+  expect(await job(unknown.id)).toMatchObject({ waitingFor: 'WaitingForTheMoon', reasonExplained: { summary: 'WaitingForTheMoon', action: null, known: false } });
+  expect((await job(nodes.id)).waitingFor).toBe('the nodes it can use are down, drained or reserved (gpu-a100) (ReqNodeNotAvail)');
 });

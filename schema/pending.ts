@@ -1,4 +1,4 @@
-import { reasonExplained, type PendingReason as PendingReasonValue } from '../server/jobs/waiting.js';
+import { reasonExplained, waitingFor, type PendingReason as PendingReasonValue } from '../server/jobs/waiting.js';
 import { builder } from './builder.js';
 import { Job } from './job.js';
 
@@ -24,5 +24,10 @@ builder.objectFields(Job, (t) => ({
     nullable: true,
     description: "While PENDING: SLURM's reason (`reason`) explained. null when the job does not wait or SLURM gives no reason.",
     resolve: (job) => reasonExplained(job),
+  }),
+  waitingFor: t.string({
+    nullable: true,
+    description: 'reasonExplained in one line, for a list: "waiting for 2 A100s (Resources)", or SLURM\'s own words when the server does not know them; null as reasonExplained.',
+    resolve: (job) => waitingFor(job),
   }),
 }));

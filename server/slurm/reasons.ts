@@ -190,11 +190,16 @@ function explainLimit(code: string, request: WaitingRequest): Explanation | null
   return { summary: `${waitingFor}${whose} is in use`, action: `Nothing to do: it starts when ${freed}. ${fewer.charAt(0).toUpperCase()}${fewer.slice(1)} ${many} may fit sooner.` };
 }
 
+/** SLURM's reason code: its words before any comma ("ReqNodeNotAvail" of "ReqNodeNotAvail, UnavailableNodes:gpu-a100"). */
+export function reasonCode(reason: string): string {
+  return reason.trim().split(',')[0]!.trim();
+}
+
 /** SLURM's pending reason explained for the job that waits; an unknown reason comes back as SLURM wrote it. */
 export function explainPendingReason(reason: string, request: WaitingRequest): PendingReason {
   const text = reason.trim();
+  const code = reasonCode(text);
   const comma = text.indexOf(',');
-  const code = (comma >= 0 ? text.slice(0, comma) : text).trim();
   const detail = comma >= 0 ? text.slice(comma + 1).trim() : null;
   const lower = code.toLowerCase();
   const fixed = Object.hasOwn(FIXED, lower) ? FIXED[lower] : undefined;

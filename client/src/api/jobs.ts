@@ -11,7 +11,7 @@ export const JobSummaryFields = graphql(
   fragment JobSummary on Job @_unmask {
     ...JobRow
     projectId tag slurmState slurmJobId signal parentId wandbUrl elapsedSeconds submitError sweepId arrayIndex
-    reasonExplained { reason action blocked }
+    reasonExplained { action blocked }
   }
 `,
   [JobRowFields],

@@ -9,6 +9,6 @@ import { graphql } from '../api/graphql';
 export const JobRowFields = graphql(`
   fragment JobRow on Job @_unmask {
     id name description cluster state reason nodeList exitCode archived createdAt submittedAt startedAt endedAt
-    estimatedStartAt reasonExplained { summary known }
+    estimatedStartAt waitingFor
   }
 `);

@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { pendingLine, startsIn, waitsFor, type WaitingJob } from './pending';
+import { pendingLine, startsIn, type WaitingJob } from './pending';
 
 const now = new Date(2026, 11, 5, 10, 0).getTime();
 const inMinutes = (minutes: number) => new Date(now + minutes * 60_000).toISOString();
 
 const waiting: WaitingJob = {
   estimatedStartAt: inMinutes(12),
-  reason: 'Resources',
-  reasonExplained: { summary: 'waiting for 2 A100s', known: true },
+  waitingFor: 'waiting for 2 A100s (Resources)',
   submittedAt: new Date(now - 180_000).toISOString(),
   createdAt: new Date(now - 181_000).toISOString(),
 };
@@ -22,15 +21,7 @@ describe('a pending job in one line', () => {
   });
 
   it('shows how long it has waited when SLURM gives no reason yet', () => {
-    expect(pendingLine({ ...waiting, estimatedStartAt: null, reason: null, reasonExplained: null }, now)).toBe('no estimate · pending 3 min 0 s');
-  });
-
-  it("gives an unexplained reason as SLURM wrote it, once, and a known one without the detail after SLURM's comma", () => {
-    expect(waitsFor({ reason: 'SomethingNew', reasonExplained: { summary: 'SomethingNew', known: false } })).toBe('SomethingNew');
-    expect(waitsFor({ reason: 'ReqNodeNotAvail, UnavailableNodes:gpu-a100', reasonExplained: { summary: 'the nodes it can use are down, drained or reserved (gpu-a100)', known: true } })).toBe(
-      'the nodes it can use are down, drained or reserved (gpu-a100) (ReqNodeNotAvail)',
-    );
-    expect(waitsFor({ reason: 'Priority', reasonExplained: null })).toBe('Priority');
+    expect(pendingLine({ ...waiting, estimatedStartAt: null, waitingFor: null }, now)).toBe('no estimate · pending 3 min 0 s');
   });
 });
 

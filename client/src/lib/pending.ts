@@ -4,8 +4,8 @@ import { dateTime, duration, secondsBetween } from './format';
 
 export interface WaitingJob {
   estimatedStartAt: string | null;
-  reason: string | null;
-  reasonExplained: { summary: string; known: boolean } | null;
+  /** The server's one line of why it waits ("waiting for 2 A100s (Resources)"). */
+  waitingFor: string | null;
   submittedAt: string | null;
   createdAt: string;
 }
@@ -22,17 +22,7 @@ export function startsIn(estimatedStartAt: string | null, now: number): string {
   return `≈ starts in ${minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h${minutes % 60 ? ` ${minutes % 60} min` : ''}`}`;
 }
 
-/** Why it waits: the explanation with SLURM's word after it ("waiting for 2 A100s (Resources)"), or SLURM's word alone. */
-export function waitsFor(job: Pick<WaitingJob, 'reason' | 'reasonExplained'>): string | null {
-  const explained = job.reasonExplained;
-  if (!explained) return job.reason;
-  if (!explained.known || !job.reason) return explained.summary;
-  // SLURM's code, without the detail after its comma ("ReqNodeNotAvail, UnavailableNodes:…"): the words say it.
-  return `${explained.summary} (${job.reason.split(',')[0]!.trim()})`;
-}
-
-/** The one line of a pending job: "≈ starts in 12 min · waiting for 2 A100s (Resources)". */
+/** The one line of a pending job: "≈ starts in 12 min · waiting for 2 A100s (Resources)"; how long it waited when SLURM gives no reason yet. */
 export function pendingLine(job: WaitingJob, now: number): string {
-  const why = waitsFor(job) ?? `pending ${duration(secondsBetween(job.submittedAt ?? job.createdAt, now))}`;
-  return `${startsIn(job.estimatedStartAt, now)} · ${why}`;
+  return `${startsIn(job.estimatedStartAt, now)} · ${job.waitingFor ?? `pending ${duration(secondsBetween(job.submittedAt ?? job.createdAt, now))}`}`;
 }

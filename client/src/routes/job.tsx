@@ -13,7 +13,7 @@ import { useNow } from '../lib/clock';
 import { NEVER_SATISFIED, neverStartsText, targetName } from '../lib/dependency';
 import { dateTime, duration, plural, secondsBetween, shortSha } from '../lib/format';
 import { isActive } from '../lib/job-list';
-import { startsIn, waitsFor } from '../lib/pending';
+import { startsIn } from '../lib/pending';
 import { jobTimeline } from '../lib/timeline';
 
 const STEP_MARK = { done: '✓', current: '●', upcoming: '', failed: '✕', skipped: '–' } as const;
@@ -108,7 +108,7 @@ export default function Job() {
             <Show when={value().state === 'PENDING' && !neverStarts()}>
               <p class={value().reasonExplained?.blocked ? 'warning' : 'notice'} role="status" data-testid="pending-why">
                 <strong>{startsIn(value().estimatedStartAt, now())}</strong>
-                <Show when={waitsFor(value())}>{(why) => <> · {why()}</>}</Show>
+                <Show when={value().waitingFor}>{(why) => <> · {why()}</>}</Show>
                 <Show when={value().reasonExplained?.action}>{(action) => <span class="field-hint">{action()}</span>}</Show>
               </p>
             </Show>
