@@ -67,7 +67,10 @@ describe('ClusterCard states', () => {
   it('puts an expired login first, with the exact command to run', () => {
     render(() => <ClusterCard cluster={card({ ...lab, needsReauth: 'ssh -fN lab' })} onTest={async () => undefined} />);
     expect(screen.getByTestId('reachability').textContent).toBe('!Needs re-auth');
-    expect(screen.getByText('ssh -fN lab').tagName).toBe('CODE');
+    const command = screen.getByRole('alert').querySelector('code')!;
+    expect(command.textContent).toBe('ssh -fN lab');
+    // Wrapped between its words only (each word one box), so `-fN` never breaks into `-` and `fN`.
+    expect([...command.querySelectorAll('.word')].map((word) => word.textContent)).toEqual(['ssh', '-fN', 'lab']);
   });
 
   it('says when job states are stale, and shows free GPUs by type and our job counts', () => {
@@ -100,7 +103,7 @@ describe('ClusterCard connection help', () => {
     render(() => <ClusterCard cluster={card({ ...campus, reachable: false, partitions: [], error: 'campus: connect ETIMEDOUT 10.1.2.3:22' })} onTest={async () => undefined} />);
     expect(screen.getByRole('alert').textContent).toBe('campus: connect ETIMEDOUT 10.1.2.3:22');
     const box = screen.getByRole('region', { name: 'How to reach campus' });
-    expect(screen.getByText('sudo openconnect --user=jdoe vpn.uni.edu').tagName).toBe('CODE');
+    expect(box.querySelector('code')!.textContent).toBe('sudo openconnect --user=jdoe vpn.uni.edu');
     // Each line of the steps stays a line (white-space: pre-line), and the text is text: no markup from the config.
     expect(box.querySelector('.steps')!.textContent).toBe('Off campus: VPN first.\nApprove the Duo push.');
     const link = screen.getByRole('link', { name: /Connection instructions/ }) as HTMLAnchorElement;

@@ -28,6 +28,20 @@ async function copyCommand(command: string, copied = 'Command copied'): Promise<
   }
 }
 
+/** A shell command that wraps between its words, never inside one: `--user` broken at its hyphens reads as `- -user`. */
+function CommandText(props: { command: string }) {
+  return (
+    <code class="command">
+      {props.command.split(' ').map((word, index) => (
+        <>
+          {index > 0 ? ' ' : ''}
+          <span class="word">{word}</span>
+        </>
+      ))}
+    </code>
+  );
+}
+
 /** The link's host, so a person sees where it goes before opening it; null for anything but http(s). */
 function linkHost(link: string): string | null {
   try {
@@ -50,7 +64,7 @@ function ConnectionHelpBox(props: { cluster: string; help: Help }) {
           <>
             <p>Connect the server's machine to the VPN first:</p>
             <div class="command-row">
-              <code class="command">{vpn()}</code>
+              <CommandText command={vpn()} />
               <button type="button" class="button small" onClick={() => copyCommand(vpn(), 'VPN command copied')} aria-label={`Copy the VPN command for ${props.cluster}`}>
                 Copy
               </button>
@@ -76,7 +90,11 @@ function ConnectionHelpBox(props: { cluster: string; help: Help }) {
  * What is wrong with a cluster and what to do about it: the login command to run, the error, and while it cannot be
  * reached or needs a login, its own connection help. On its card and on the Clusters screen (where the push opens).
  */
-export function ClusterTrouble(props: { cluster: FragmentOf<typeof ClusterCardFields> }) {
+export function ClusterTrouble(props: {
+  cluster: FragmentOf<typeof ClusterCardFields>;
+  /** false where the screen already shows the same error (the Clusters screen's GPU notice). */
+  showError?: boolean;
+}) {
   const cluster = () => readFragment(ClusterCardFields, props.cluster);
   return (
     <>
@@ -85,7 +103,7 @@ export function ClusterTrouble(props: { cluster: FragmentOf<typeof ClusterCardFi
           <div class="reauth" role="alert">
             <p>The login expired. Run this in a terminal, then test the connection:</p>
             <div class="command-row">
-              <code class="command">{command()}</code>
+              <CommandText command={command()} />
               <button type="button" class="button small" onClick={() => copyCommand(command())} aria-label={`Copy the re-authentication command for ${cluster().name}`}>
                 Copy
               </button>
@@ -93,7 +111,7 @@ export function ClusterTrouble(props: { cluster: FragmentOf<typeof ClusterCardFi
           </div>
         )}
       </Show>
-      <Show when={cluster().error}>
+      <Show when={props.showError !== false && cluster().error}>
         {(error) => (
           <p class="error" role="alert">
             {error()}

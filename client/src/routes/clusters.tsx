@@ -76,7 +76,7 @@ function ClusterGpus(props: { cluster: Cluster }) {
           <span class="badge-text">{status().label}</span>
         </span>
       </header>
-      <ClusterTrouble cluster={props.cluster} />
+      <ClusterTrouble cluster={props.cluster} showError={false} />
       <DataNotice what="GPU availability" loading={gpus.loading()} hasValue={!!gpus.value()} error={gpus.error()} cachedAt={gpus.cachedAt()} />
       <Show when={gpus.value()}>
         {(availability) => (
