@@ -6,7 +6,7 @@ import { Client } from 'ssh2';
 import type { Bench, Figure } from './bench.js';
 import { kB } from './bench.js';
 import { requireLab } from './lab-server.js';
-import { countingProxy, emptyTraffic, labRun, loadAverage, median, meteredTransport, ms, RUN_ID, seconds, slurmctldRpcsOf, type Traffic } from './support.js';
+import { countingProxy, emptyTraffic, labRun, loadAverage, median, meteredTransport, ms, RUN_ID, seconds, slurmctldRpcsOf, WRAPPERS_SCRIPT, type Traffic } from './support.js';
 import { pollJobs, statusLookup } from '../server/slurm/poll.js';
 import { createSsh2Transport } from '../server/ssh/ssh2-transport.js';
 import { labClusterConfig, type Lab } from '../test/lab/lab-env.js';
@@ -28,14 +28,6 @@ sub() { sbatch --parsable -J "$name" -p cpu --mem=10M --time=1 -o /dev/null "$@"
 i=0; while [ $i -lt "$finishing" ]; do sub; i=$((i + 1)); done
 i=0; while [ $i -lt "$pending" ]; do sub --begin=now+1hour; i=$((i + 1)); done
 i=0; while [ $i -lt "$held" ]; do sub --hold; i=$((i + 1)); done`;
-
-// Wrappers that log each squeue/sacct/scontrol a command runs, for counting what our one script does inside.
-const WRAPPERS_SCRIPT = `dir=$1; mkdir -p "$dir"; : > "$dir/calls"
-for program in squeue sacct scontrol sbatch scancel sinfo; do
-  real=$(command -v "$program") || continue
-  printf '#!/bin/sh\\necho %s >> %s/calls\\nexec %s "$@"\\n' "$program" "$dir" "$real" > "$dir/$program"
-  chmod +x "$dir/$program"
-done`;
 
 interface Sample {
   commands: number;
