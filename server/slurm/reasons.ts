@@ -55,7 +55,7 @@ const FIXED: Record<string, (request: WaitingRequest, detail: string | null) => 
   }),
   resources: (request) => ({
     summary: `waiting for ${requestedResources(request)}`,
-    action: `Nothing to do: it starts when they are free. ${request.gpusPerNode > 0 ? 'Fewer GPUs or another GPU type' : 'Fewer resources'} or another partition may start sooner.`,
+    action: `Nothing to do: it starts when they are free. ${request.gpusPerNode > 0 ? 'Fewer GPUs, another GPU type' : 'Fewer resources'} or another partition may start sooner.`,
   }),
   reqnodenotavail: (_request, detail) => {
     const nodes = detail?.match(/UnavailableNodes:(\S+)/)?.[1];

@@ -109,7 +109,14 @@ export default function Job() {
               <p class={value().reasonExplained?.blocked ? 'warning' : 'notice'} role="status" data-testid="pending-why">
                 <strong>{startsIn(value().estimatedStartAt, now())}</strong>
                 <Show when={value().waitingFor}>{(why) => <> · {why()}</>}</Show>
-                <Show when={value().reasonExplained?.action}>{(action) => <span class="field-hint">{action()}</span>}</Show>
+                <Show when={value().reasonExplained?.action}>
+                  {(action) => (
+                    <>
+                      <br />
+                      <span class="field-hint">{action()}</span>
+                    </>
+                  )}
+                </Show>
               </p>
             </Show>
             <JobActionButtons job={value()} onChange={update} />
