@@ -9,6 +9,7 @@ import './sweep.js';
 import './metrics.js';
 import './pending.js';
 import './gpu.js';
+import './launch-limits.js';
 import './session.js';
 import './push.js';
 

@@ -10,6 +10,7 @@ import type { JobLogChunk } from '../server/events.js';
 import type { JobLog as JobLogValue, LaunchInput, LineageNode as LineageNodeValue, ScriptPreview as ScriptPreviewValue } from '../server/jobs/service.js';
 import { JOB_STATES } from '../server/jobs/transitions.js';
 import { builder } from './builder.js';
+import { Preflight, requesterOf } from './preflight.js';
 import { clusterErrors } from './errors.js';
 import { GroupChoiceInput, Project, toHydraChoice } from './project.js';
 
@@ -71,8 +72,8 @@ export const JobInputFields = builder.objectRef<JobInputValue>('JobInputValue').
     gpusPerNode: t.exposeInt('gpusPerNode'),
     gpuType: t.exposeString('gpuType', { nullable: true }),
     cpusPerTask: t.exposeInt('cpusPerTask'),
-    memory: t.exposeString('memory'),
-    timeLimit: t.exposeString('timeLimit'),
+    memory: t.exposeString('memory', { nullable: true, description: "Null: the partition's or the site's default (DefMemPerCPU or DefMemPerNode)." }),
+    timeLimit: t.exposeString('timeLimit', { nullable: true, description: "Null: the partition's DefaultTime (or its MaxTime)." }),
     primary: t.exposeString('primary', { nullable: true }),
     groups: t.field({ type: [GroupChoiceValue], resolve: (input) => input.groups }),
     parameters: t.field({ type: [ParameterValueRef], resolve: (input) => input.parameters }),
@@ -101,8 +102,6 @@ const JOB_INPUT_DEFAULTS = {
   nodes: 1,
   gpusPerNode: 0,
   cpusPerTask: 1,
-  memory: '4G',
-  timeLimit: '1:00:00',
   rawOverrides: '',
   allowUnpushed: false,
 } as const;
@@ -121,8 +120,8 @@ export const JobInput = builder.inputType('JobInput', {
     gpusPerNode: t.int({ defaultValue: JOB_INPUT_DEFAULTS.gpusPerNode }),
     gpuType: t.string({ description: 'e.g. a100; any type when omitted.' }),
     cpusPerTask: t.int({ defaultValue: JOB_INPUT_DEFAULTS.cpusPerTask }),
-    memory: t.string({ defaultValue: JOB_INPUT_DEFAULTS.memory, description: 'SLURM memory per node: 500M, 16G, 1T.' }),
-    timeLimit: t.string({ defaultValue: JOB_INPUT_DEFAULTS.timeLimit, description: 'MM, HH:MM:SS or D-HH:MM:SS.' }),
+    memory: t.string({ description: "SLURM memory per node: 500M, 16G, 1T. Omitted: no --mem is written, so the partition's or the site's default applies (Cluster.partitionLimits says which)." }),
+    timeLimit: t.string({ description: "MM, HH:MM:SS or D-HH:MM:SS. Omitted: no --time is written, so the partition's DefaultTime (or else its MaxTime) applies." }),
     primary: t.string({ description: 'Hydra primary config (e.g. train); omit for a project without Hydra.' }),
     groups: t.field({ type: [GroupChoiceInput], defaultValue: [] }),
     parameters: t.field({ type: [ParameterValueInput], defaultValue: [] }),
@@ -152,8 +151,8 @@ export function toJobInput(input: typeof JobInput.$inferInput): LaunchInput {
     gpusPerNode: input.gpusPerNode ?? JOB_INPUT_DEFAULTS.gpusPerNode,
     gpuType: input.gpuType ?? null,
     cpusPerTask: input.cpusPerTask ?? JOB_INPUT_DEFAULTS.cpusPerTask,
-    memory: input.memory ?? JOB_INPUT_DEFAULTS.memory,
-    timeLimit: input.timeLimit ?? JOB_INPUT_DEFAULTS.timeLimit,
+    memory: input.memory ?? null,
+    timeLimit: input.timeLimit ?? null,
     primary: input.primary ?? null,
     groups: (input.groups ?? []).map(toHydraChoice),
     parameters: (input.parameters ?? []).map((parameter) => ({ path: parameter.path, value: parameter.value ?? null, ...(parameter.add ? { add: true } : {}) })),
@@ -263,6 +262,7 @@ const ScriptPreview = builder.objectRef<ScriptPreviewValue>('ScriptPreview').imp
     script: t.exposeString('script'),
     commit: t.exposeString('commit', { description: 'The full sha of the commit the job checks out: HEAD as the repository is now. Send it back as JobInput.commit.' }),
     warnings: t.exposeStringList('warnings'),
+    preflight: t.field({ type: Preflight, resolve: (preview) => preview.preflight }),
   }),
 });
 
@@ -311,7 +311,7 @@ builder.queryFields((t) => ({
     description: 'Exactly the script submitJob would submit for this input (and tag).',
     errors: { types: launchErrors },
     args: { input: t.arg({ type: JobInput, required: true }), tag: t.arg.string() },
-    resolve: (_root, args, ctx) => ctx.services.jobs.preview(ctx.em, toJobInput(args.input), args.tag ?? null),
+    resolve: (_root, args, ctx) => ctx.services.jobs.preview(ctx.em, toJobInput(args.input), args.tag ?? null, requesterOf(ctx.session)),
   }),
   jobTemplate: t.field({
     type: JobTemplate,

@@ -6,6 +6,7 @@ import type { SweepSnapshot } from '../server/events.js';
 import type { SweepPreview as SweepPreviewValue } from '../server/sweeps/service.js';
 import { SWEEP_STATES, sweepState } from '../server/sweeps/state.js';
 import { builder } from './builder.js';
+import { Preflight, requesterOf } from './preflight.js';
 import { clusterErrors } from './errors.js';
 import { Job, JobInput, JobInputFields, JobState, PageInfo, launchErrors, toJobInput } from './job.js';
 import { Project } from './project.js';
@@ -91,6 +92,7 @@ const SweepPreview = builder.objectRef<SweepPreviewValue>('SweepPreview').implem
     script: t.exposeString('script', { description: 'The one sbatch script of every task.' }),
     commit: t.exposeString('commit', { description: 'Send it back as SweepInput.job.commit.' }),
     warnings: t.exposeStringList('warnings'),
+    preflight: t.field({ type: Preflight, description: "SLURM's verdict on one task's resources.", resolve: (preview) => preview.preflight }),
     count: t.int({ resolve: (preview) => preview.runs.length }),
     limit: t.exposeInt('limit', { description: "Most runs a sweep may have on this cluster (its MaxArraySize − 1 and the configured cap)." }),
     throttle: t.exposeInt('throttle'),
@@ -157,7 +159,7 @@ builder.queryFields((t) => ({
     description: 'The runs of a sweep (each checked as a single launch would be), and the one script its tasks run.',
     errors: { types: launchErrors },
     args: { input: t.arg({ type: SweepInput, required: true }), tag: t.arg.string() },
-    resolve: (_root, args, ctx) => ctx.services.sweeps.preview(ctx.em, toSweepInput(args.input), args.tag ?? null),
+    resolve: (_root, args, ctx) => ctx.services.sweeps.preview(ctx.em, toSweepInput(args.input), args.tag ?? null, requesterOf(ctx.session)),
   }),
 }));
 

@@ -5,6 +5,7 @@ import { createClusterService, type ClusterServiceOptions } from './clusters/ser
 import type { Config } from './config.js';
 import type { Orm } from './db/orm.js';
 import { createJobService, type JobServiceOptions } from './jobs/service.js';
+import { createPreflight } from './jobs/preflight.js';
 import { createGpuService } from './clusters/gpu.js';
 import { createLifecycleWatcher } from './jobs/lifecycle.js';
 import { createLogFollower } from './jobs/live-log.js';
@@ -29,13 +30,15 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
   const events = createEvents();
   const clusters = createClusterService({ orm, config, events, ...clusterOptions });
   const projects = createProjectService();
-  const jobs = createJobService({ orm, clusters, projects, events, ...jobOptions });
+  const gpu = createGpuService({ clusters });
+  const partitions = (cluster: string) => gpu.partitions(cluster);
+  const preflight = createPreflight({ clusters });
+  const jobs = createJobService({ orm, clusters, projects, events, partitions, preflight, ...jobOptions });
   const poller = createPoller({ orm, clusters, events });
-  const sweeps = createSweepService({ orm, clusters, projects, events, jobs, pollNow: (cluster) => poller.pollNow(cluster), onSubmitPhase: jobOptions?.onSubmitPhase });
+  const sweeps = createSweepService({ orm, clusters, projects, events, jobs, partitions, preflight, pollNow: (cluster) => poller.pollNow(cluster), onSubmitPhase: jobOptions?.onSubmitPhase });
   const metrics = createMetricsService({ orm, events });
   const lifecycle = createLifecycleWatcher({ orm, clusters, events, pollNow: (cluster) => poller.pollNow(cluster), files: metrics.reader });
   const logs = createLogFollower({ orm, clusters, events });
-  const gpu = createGpuService({ clusters });
   const notify = createNotifier({ orm, events, jobs, config, ...notifyOptions });
   const tokens = createTokenService({ orm });
   // Pushed when a read refreshed the cache: subscribers never cause a remote command themselves.

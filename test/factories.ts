@@ -25,7 +25,7 @@ export async function insertProject(em: EntityManager, name = 'vision'): Promise
   return project;
 }
 
-/** A complete launch input with the API's defaults: one node, no GPU, 1 CPU, 4G, an hour. */
+/** A complete launch input with the API's defaults: one node, no GPU, 1 CPU, the partition's default memory and time. */
 export function jobInput(projectId: number, changes: Partial<JobInput> = {}): JobInput {
   return {
     projectId,
@@ -39,8 +39,8 @@ export function jobInput(projectId: number, changes: Partial<JobInput> = {}): Jo
     gpusPerNode: 0,
     gpuType: null,
     cpusPerTask: 1,
-    memory: '4G',
-    timeLimit: '1:00:00',
+    memory: null,
+    timeLimit: null,
     primary: null,
     groups: [],
     parameters: [],

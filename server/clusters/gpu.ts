@@ -6,6 +6,7 @@ import type { ClusterService } from './service.js';
 import type { ClusterConfig } from '../config.js';
 import { AppError, ClusterUnreachableError, NotFoundError } from '../errors.js';
 import { readGpuInventory, summarizeGpuAvailability, type GpuInventory, type GpuSummary } from '../slurm/gpu.js';
+import { partitionFacts, type PartitionFacts } from './limits.js';
 
 // The rows of a GPU summary, as the clusters domain hands them to schema/ (which never reaches into slurm/).
 export type { GpuCounts, GpuPartitionAvailability, GpuTypeAvailability, NodeWithFreeGpus, UnavailableGpuNode } from '../slurm/gpu.js';
@@ -90,6 +91,8 @@ export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, cloc
     return summary;
   }
 
+  const partitionsOf = new WeakMap<CachedInventory, PartitionFacts[]>();
+
   function present(cluster: string, inventory: CachedInventory, refreshLimitedUntil: Date | null): GpuAvailability {
     const failure = failures.get(cluster);
     const stale = failure !== undefined && failure.at >= inventory.fetchedAt.getTime();
@@ -149,6 +152,19 @@ export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, cloc
       // fetch; the error itself was kept by readCluster.
       if (!inventory) throw failures.get(cluster)?.error ?? new ClusterUnreachableError(cluster, 'no answer');
       return present(cluster, inventory, refreshLimitedUntil);
+    },
+
+    /**
+     * What each partition of a cluster allows and gives by default (./limits.ts), from the same cached check: an
+     * empty list when the site does not let scontrol show its partitions. A cluster that cannot be read throws.
+     */
+    async partitions(cluster: string): Promise<PartitionFacts[]> {
+      if (!clusters.names().includes(cluster)) throw new NotFoundError(`no cluster named "${cluster}" in the configuration`);
+      const inventory = await inventories.fetch(cluster, { ttl: clusters.config(cluster).gpuCacheSeconds * 1000 });
+      if (!inventory) throw failures.get(cluster)?.error ?? new ClusterUnreachableError(cluster, 'no answer');
+      let facts = partitionsOf.get(inventory);
+      if (!facts) partitionsOf.set(inventory, (facts = partitionFacts(inventory)));
+      return facts;
     },
 
     /** Calls listener after every successful read of any cluster; returns the unsubscribe function. */

@@ -48,7 +48,8 @@ export interface JobInput extends Omit<Resources, 'jobName'> {
   allowUnpushed: boolean;
 }
 
-const optionalName = (field: string, value: string | null) => (value === null || value === '' ? null : slurmName(field, value));
+const unset = (value: string | null | undefined) => value === null || value === undefined || value.trim() === '';
+const optionalName = (field: string, value: string | null) => (unset(value) ? null : slurmName(field, value));
 
 /** A job name SLURM and file systems accept, from free text. */
 export function slug(text: string, maxLength = 60): string {
@@ -72,8 +73,8 @@ export function validateResources(input: JobInput, defaultName: string): Resourc
     gpusPerNode: count('gpusPerNode', input.gpusPerNode, 0, 64),
     gpuType: optionalName('gpuType', input.gpuType),
     cpusPerTask: count('cpusPerTask', input.cpusPerTask, 1, 1024),
-    memory: memory('memory', input.memory).text,
-    timeLimit: timeLimit('timeLimit', input.timeLimit).text,
+    memory: unset(input.memory) ? null : memory('memory', input.memory).text,
+    timeLimit: unset(input.timeLimit) ? null : timeLimit('timeLimit', input.timeLimit).text,
   };
 }
 

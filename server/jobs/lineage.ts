@@ -18,7 +18,8 @@ const COMPARED_FIELDS = ['cluster', 'partition', 'account', 'qos', 'nodes', 'gpu
 function inputDifferences(parent: JobInput, child: JobInput): string[] {
   const flatten = (input: JobInput): Map<string, string> => {
     const entries = new Map<string, string>();
-    for (const key of COMPARED_FIELDS) entries.set(key, JSON.stringify(input[key]));
+    // A value left out (memory, time limit, partition…) is the cluster's default.
+    for (const key of COMPARED_FIELDS) entries.set(key, input[key] === null || input[key] === undefined ? '(default)' : JSON.stringify(input[key]));
     for (const choice of input.groups) entries.set(choice.group, JSON.stringify(choice.option));
     for (const parameter of input.parameters) entries.set(parameter.path, JSON.stringify(parameter.value));
     return entries;

@@ -12,7 +12,10 @@ import { SETTINGS_FILE } from '../projects/settings.js';
 import { expandHome, homeDirectory } from '../slurm/jobs.js';
 import { isJobTag, jobDirOf, jobPaths, repoDirOf } from '../slurm/layout.js';
 import { renderScript, type ScriptInput } from '../slurm/script.js';
+import type { PartitionFacts } from '../clusters/limits.js';
 import { buildHydraArgs, slug, validateDescription, validateResources, type JobInput } from './input.js';
+import { checkAgainstPartition } from './limits.js';
+import type { Preflight } from './preflight.js';
 
 export interface ScriptPreview {
   tag: string;
@@ -21,6 +24,8 @@ export interface ScriptPreview {
   commit: string;
   /** Reasons the launch may not do what the user expects (dirty tree, unpushed commit). */
   warnings: string[];
+  /** SLURM's own verdict on the script (`sbatch --test-only`), before anything is launched. */
+  preflight: Preflight;
 }
 
 /** A malformed tag is refused before any lookup: the driver inlines values into SQL, where a NUL ends the statement. */
@@ -35,6 +40,12 @@ export interface LaunchInput extends JobInput {
 }
 
 export const shortSha = (sha: string): string => sha.slice(0, 8);
+
+/** An error's first line, bounded: a warning in a preview, not a transcript. */
+const firstLine = (message: string) => {
+  const line = message.split('\n')[0]!.trim();
+  return line.length > 160 ? `${line.slice(0, 157)}...` : line;
+};
 
 /** A commit as git names it in full: SHA-1 or SHA-256. */
 const FULL_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
@@ -94,7 +105,14 @@ export type LaunchBase = Awaited<ReturnType<ReturnType<typeof createLaunchBase>[
  * now, the cluster, the resources, the composed Hydra config of its own group choices, the warnings and the paths on
  * the cluster; and the sbatch script of a command. A sweep composes each run's group choices itself.
  */
-export function createLaunchBase({ clusters, projects }: { clusters: ClusterService; projects: ProjectService }) {
+export interface LaunchBaseOptions {
+  clusters: ClusterService;
+  projects: ProjectService;
+  /** Each partition's limits from the cached cluster check (clusters/gpu.ts); throws when the cluster cannot be read. */
+  partitions: (cluster: string) => Promise<readonly PartitionFacts[]>;
+}
+
+export function createLaunchBase({ clusters, projects, partitions }: LaunchBaseOptions) {
   /** Per cluster, its $HOME, asked once: `~/…` workspaces become the absolute paths #SBATCH lines need. */
   const homes = new Map<string, Promise<string>>();
 
@@ -120,6 +138,12 @@ export function createLaunchBase({ clusters, projects }: { clusters: ClusterServ
     const cluster = clusters.config(input.cluster);
     const description = validateDescription(input);
     const resources = validateResources(input, project.name);
+    // Checked against what the partition allows; a cluster that cannot be read now is left to SLURM (and said so).
+    const limits = await partitions(cluster.name).then(
+      (facts) => ({ facts, error: null }),
+      (error: unknown) => ({ facts: [] as readonly PartitionFacts[], error: firstLine(error instanceof Error ? error.message : String(error)) }),
+    );
+    checkAgainstPartition(resources, limits.facts, cluster.name, cluster.gpuRequestStyle);
     const hydra = input.primary === null ? null : await readHydraConfig(project.localPath, input.primary, input.groups);
     // Only to word the refusal of groups or parameters sent without a primary.
     const configDir = hydra === null && (input.groups.length > 0 || input.parameters.length > 0) ? await findHydraConfigDir(project.localPath) : null;
@@ -128,6 +152,7 @@ export function createLaunchBase({ clusters, projects }: { clusters: ClusterServ
     const warnings: string[] = [];
     if (project.dirty) warnings.push(dirtyWarning(project.headSha, changedFiles, { configDir: hydra?.configDir ?? null, trainScript: project.settings.train_script }));
     if (!project.pushed) warnings.push(`Commit ${shortSha(project.headSha)} is on no remote branch: the cluster cannot fetch it unless it can reach this repository.`);
+    if (limits.error !== null) warnings.push(`Not checked against ${cluster.name}'s partition limits (${limits.error}): SLURM will say at launch.`);
 
     const workspace = await workspaceOf(cluster.name);
     const jobDir = jobDirOf(workspace, tag);
@@ -156,7 +181,7 @@ export function createLaunchBase({ clusters, projects }: { clusters: ClusterServ
   return { read, script };
 }
 
-export function createLaunchPreparer(options: { clusters: ClusterService; projects: ProjectService; dependencies: (em: EntityManager, input: LaunchInput) => Promise<string | null> }) {
+export function createLaunchPreparer(options: LaunchBaseOptions & { dependencies: (em: EntityManager, input: LaunchInput) => Promise<string | null> }) {
   const base = createLaunchBase(options);
   return async function prepare(em: EntityManager, input: LaunchInput, tagArgument: string | null) {
     const read = await base.read(em, input, tagArgument);

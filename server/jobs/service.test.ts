@@ -48,7 +48,7 @@ function fixtureRepo(): { work: string; origin: string } {
 const cluster = (name: string) =>
   clusterConfig(name, { host: `${name}.example.edu`, user: 'me', agent: true, connectTimeoutMs: 1000, commandTimeoutMs: 1000, keepaliveIntervalMs: 0, maxChannels: 4 });
 
-const baseInput: JobInput = jobInput(1, { description: 'Baseline run', partition: 'gpu', gpusPerNode: 1, cpusPerTask: 4, memory: '16G', primary: 'train' });
+const baseInput: JobInput = jobInput(1, { description: 'Baseline run', partition: 'gpu', gpusPerNode: 1, cpusPerTask: 4, memory: '2G', primary: 'train' });
 
 interface Call {
   cluster: string;
@@ -60,11 +60,16 @@ interface Call {
 type Handler = (argv: string[], options: ExecOptions | undefined) => Partial<ExecResult> | Promise<Partial<ExecResult>>;
 
 // Tells the constant remote scripts of server/slurm/jobs.ts apart by what they run.
+const PREFLIGHT_ACCEPTED = 'sbatch: Job 4195 to start at 2026-12-05T04:47:07 using 1 processors on nodes gpu-a100 in partition gpu\n';
+const LAB_CHECK = readFileSync(new URL('../../test/fixtures/slurm/cluster-check-lab.txt', import.meta.url), 'utf8');
+
 function kindOf(argv: string[]): string {
   const script = argv[0] === 'sh' && argv[1] === '-c' ? (argv[2] ?? '') : '';
   if (script.includes('printf %s "$HOME"')) return 'home';
   if (script.includes('sbatch --parsable')) return 'submit';
   if (script.includes('/submitted') && script.includes('squeue')) return 'find';
+  if (script.includes('scontrol show partition')) return 'check';
+  if (argv.includes('--test-only')) return 'preflight';
   return argv.join(' ');
 }
 
@@ -96,7 +101,8 @@ async function open(repoPath: string, handlers: Record<string, Handler> = {}, { 
   const orm = await initOrm(':memory:');
   const calls: Call[] = [];
   const config: Config = { file: 'test.yaml', clusters: [cluster('alpha'), cluster('beta')] };
-  const allHandlers: Record<string, Handler> = { home: () => ({ stdout: '/home/me' }), ...handlers };
+  // The cluster check (GPUs, partitions) answers as the lab does: every launch is checked against its partitions.
+  const allHandlers: Record<string, Handler> = { home: () => ({ stdout: '/home/me' }), check: () => ({ stdout: LAB_CHECK }), preflight: () => ({ stderr: PREFLIGHT_ACCEPTED }), ...handlers };
   const services = createServices({
     orm,
     config,
@@ -160,8 +166,10 @@ describe('job service', () => {
       expect(fresh.tag).toMatch(/^[a-z0-9]{12}$/);
       expect(fresh.tag).not.toBe('abcdefghij12');
       expect(fresh.script.replaceAll(fresh.tag, 'abcdefghij12')).toBe(first.script);
-      // Previews never reach sbatch; the cluster was asked for its home directory once.
-      expect(w.calls.map((call) => call.kind)).toEqual(['home']);
+      // Previews never submit; the cluster was asked for its partitions (the cached cluster check), its home directory
+      // and SLURM's verdict once each: the second preview's directives are the first's (only the tag differs).
+      expect(w.calls.map((call) => call.kind)).toEqual(['check', 'home', 'preflight']);
+      expect(fresh.preflight).toEqual({ outcome: 'ACCEPTED', estimatedStartAt: expect.any(Date), nodes: 'gpu-a100', partition: 'gpu', message: expect.stringContaining('to start at'), field: null });
     });
 
     it('refuses a tag that previewScript could not have returned', async () => {
@@ -208,12 +216,13 @@ describe('job service', () => {
     });
 
     it('records SUBMIT_FAILED with SLURM words when sbatch refuses the job', async () => {
-      const stderr = 'sbatch: error: Batch job submission failed: Invalid partition name specified\n';
+      // A refusal the partitions' limits cannot foresee (accounts are in SLURM's database, not in its partitions).
+      const stderr = 'sbatch: error: Batch job submission failed: Invalid account or account/partition combination specified\n';
       const w = await open(repo.work, { submit: () => ({ exitCode: 1, stderr }) });
-      const job = await w.jobs.submit(fork(w), w.input({ partition: 'nosuch' }));
+      const job = await w.jobs.submit(fork(w), w.input({ account: 'nosuch' }));
       expect(job).toMatchObject({ state: 'SUBMIT_FAILED', submitError: stderr.trim() });
       const stored = await fork(w).findOneOrFail(Job, { id: job.id });
-      expect(stored).toMatchObject({ state: 'SUBMIT_FAILED', slurmJobId: null, submitError: 'sbatch: error: Batch job submission failed: Invalid partition name specified' });
+      expect(stored).toMatchObject({ state: 'SUBMIT_FAILED', slurmJobId: null, submitError: 'sbatch: error: Batch job submission failed: Invalid account or account/partition combination specified' });
       expect(stored.endedAt).toBeInstanceOf(Date);
     });
 
@@ -486,8 +495,8 @@ describe('job service', () => {
       );
       const { input: again } = await w.jobs.template(fork(w), parent.id);
       expect(again.parentJobId).toBe(parent.id);
-      const bigger = await w.jobs.submit(fork(w), { ...again, memory: '32G', rawOverrides: 'seed=1' });
-      const grandchild = await w.jobs.submit(fork(w), { ...again, memory: '32G', rawOverrides: 'seed=1', parentJobId: bigger.id, groups: [{ group: 'logger', option: null }] });
+      const bigger = await w.jobs.submit(fork(w), { ...again, memory: '3G', rawOverrides: 'seed=1' });
+      const grandchild = await w.jobs.submit(fork(w), { ...again, memory: '3G', rawOverrides: 'seed=1', parentJobId: bigger.id, groups: [{ group: 'logger', option: null }] });
       const unrelated = await w.jobs.submit(fork(w), w.input());
 
       const nodes = await w.jobs.lineage(fork(w), w.project.id);
@@ -501,7 +510,7 @@ describe('job service', () => {
       const changes = Object.fromEntries(nodes.map((node) => [node.job.id, [...node.changes].sort()]));
       expect(changes[parent.id]).toEqual([]);
       expect(changes[wider.id]).toEqual(['gpusPerNode: 1 → 2', 'model: (default) → "vit"', 'optimizer.lr: 0.001 → 0.01'].sort());
-      expect(changes[bigger.id]).toEqual(['memory: "16G" → "32G"', 'rawOverrides: "" → "seed=1"'].sort());
+      expect(changes[bigger.id]).toEqual(['memory: "2G" → "3G"', 'rawOverrides: "" → "seed=1"'].sort());
       expect(changes[grandchild.id]).toEqual(['logger: (default) → null']);
       expect(changes[unrelated.id]).toEqual([]);
       const children = nodes.filter((node) => node.parentId === parent.id).map((node) => node.job.id);

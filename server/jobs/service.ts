@@ -9,7 +9,8 @@ import { createJobControl } from './control.js';
 import { dependencyDirective } from './dependencies.js';
 import { createLineage } from './lineage.js';
 import { readJobLog } from './log.js';
-import { createLaunchPreparer, type LaunchInput, type ScriptPreview } from './prepare.js';
+import { createLaunchPreparer, type LaunchBaseOptions, type LaunchInput, type ScriptPreview } from './prepare.js';
+import type { PreflightService } from './preflight.js';
 import { getJob, listJobs } from './queries.js';
 import { createSubmissions, type SubmissionOptions } from './submit.js';
 
@@ -24,18 +25,22 @@ export interface JobServiceOptions extends Pick<SubmissionOptions, 'afterSbatch'
   clusters: ClusterService;
   projects: ProjectService;
   events: PubSub;
+  partitions: LaunchBaseOptions['partitions'];
+  preflight: PreflightService;
 }
 
 export type JobService = ReturnType<typeof createJobService>;
 
-export function createJobService({ orm, clusters, projects, events, afterSbatch, onSubmitPhase }: JobServiceOptions) {
-  const prepare = createLaunchPreparer({ clusters, projects, dependencies: (em, input) => dependencyDirective(em, input.dependsOn, { cluster: input.cluster, sweepSize: null }) });
+export function createJobService({ orm, clusters, projects, events, partitions, preflight, afterSbatch, onSubmitPhase }: JobServiceOptions) {
+  const prepare = createLaunchPreparer({ clusters, projects, partitions, dependencies: (em, input) => dependencyDirective(em, input.dependsOn, { cluster: input.cluster, sweepSize: null }) });
   const submissions = createSubmissions({ orm, clusters, events, prepare, afterSbatch, onSubmitPhase });
   return {
     get: getJob,
-    async preview(em: EntityManager, input: LaunchInput, tag: string | null = null): Promise<ScriptPreview> {
+    /** `requester` (a token) is whom SLURM's verdict is rate-limited for (jobs/preflight.ts). */
+    async preview(em: EntityManager, input: LaunchInput, tag: string | null = null, requester = 'server'): Promise<ScriptPreview> {
       const prepared = await prepare(em, input, tag);
-      return { tag: prepared.tag, script: prepared.script, commit: prepared.project.headSha, warnings: prepared.warnings };
+      const verdict = await preflight.check(prepared.cluster.name, prepared.script, prepared.resources.gpuType, requester);
+      return { tag: prepared.tag, script: prepared.script, commit: prepared.project.headSha, warnings: prepared.warnings, preflight: verdict };
     },
     submit: submissions.submit,
     recoverSubmissions: submissions.recoverSubmissions,

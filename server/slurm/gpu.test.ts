@@ -16,10 +16,10 @@ import {
   parseTresGpus,
   pendingTaskCount,
   readGpuInventory,
-  scontrolFields,
   summarizeGpuAvailability,
   UNTYPED_GPU,
 } from './gpu.js';
+import { scontrolFields } from './parse.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../../test/fixtures/slurm/${name}`, import.meta.url), 'utf8');
 const counts = (total: number, free: number, allocated: number, pendingDemand = 0, stranded = 0) => ({ total, free, allocated, stranded, pendingDemand });

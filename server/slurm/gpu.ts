@@ -3,6 +3,8 @@
 // readGpuInventory runs it through a transport; the service (server/clusters/gpu.ts) caches what it read.
 import { SlurmError } from '../errors.js';
 import type { Transport } from '../ssh/transport.js';
+import { scontrolFields } from './parse.js';
+import { parsePartitions, parseSiteMemoryLimits, type PartitionLimits, type SiteMemoryLimits } from './partitions.js';
 
 /** Reported type of GPUs that SLURM knows without a type (`Gres=gpu:4`): SLURM itself calls them just "gpu". */
 export const UNTYPED_GPU = 'gpu';
@@ -11,6 +13,8 @@ export const ANY_GPU_TYPE = 'any';
 
 const SECTION = '--mission-control--';
 
+// The partitions' limits and the site's memory defaults ride on the same command (./partitions.ts): what a launch is
+// checked against, tolerated to fail (a site may hide its config).
 // A login shell's .bashrc may export SQUEUE_* filters (one partition, one user, one account) that would hide
 // other people's pending jobs from the demand count. Per-job GPU requests (`--gpus=2`) are not part of %b; the third
 // section asks for them with -O, tolerated to fail on a SLURM too old to know that field.
@@ -20,6 +24,10 @@ echo ${SECTION}
 squeue -h -t PD -o '%i|%P|%b|%D' || exit $?
 echo ${SECTION}
 squeue -h -t PD -O 'JobID:|,tres-per-job:|' 2>/dev/null
+echo ${SECTION}
+scontrol show partition -o 2>/dev/null
+echo ${SECTION}
+scontrol show config 2>/dev/null | grep -E '^(DefMemPer|MaxMemPer)'
 exit 0`;
 
 /** The one remote command that answers "which GPUs are free"; argv for Transport.exec. */
@@ -44,6 +52,9 @@ export interface GpuNode {
   /** False when every CPU or all memory is allocated: its idle GPUs cannot go to a new job now. */
   hasRoomForJobs: boolean;
   gpus: NodeGpus[];
+  /** CPUs and memory (MB) a job may get on it; null when scontrol did not say. */
+  cpus: number | null;
+  memoryMb: number | null;
 }
 
 export interface PendingGpuRequest {
@@ -59,6 +70,9 @@ export interface PendingGpuRequest {
 export interface GpuInventory {
   nodes: GpuNode[];
   pending: PendingGpuRequest[];
+  /** Empty when the site did not let scontrol show them: then no launch is checked against them. */
+  partitions: PartitionLimits[];
+  siteMemory: SiteMemoryLimits;
 }
 
 export interface GpuCounts {
@@ -109,9 +123,14 @@ export class GpuOutputError extends Error {}
 
 /** Splits the output of gpuAvailabilityCommand(); a missing section means the script did not run as written. */
 export function parseGpuInventory(stdout: string): GpuInventory {
-  const [nodeText, pendingText, perJobText] = stdout.split(`${SECTION}\n`);
+  const [nodeText, pendingText, perJobText, partitionText, configText] = stdout.split(`${SECTION}\n`);
   if (nodeText === undefined || pendingText === undefined) throw new GpuOutputError(`unexpected output: ${stdout.slice(0, 200) || '(empty)'}`);
-  return { nodes: parseScontrolNodes(nodeText), pending: parsePendingGpuDemand(pendingText, perJobText ?? '') };
+  return {
+    nodes: parseScontrolNodes(nodeText),
+    pending: parsePendingGpuDemand(pendingText, perJobText ?? ''),
+    partitions: parsePartitions(partitionText ?? ''),
+    siteMemory: parseSiteMemoryLimits(configText ?? ''),
+  };
 }
 
 /** What the service names the command by in its errors. */
@@ -137,8 +156,6 @@ export function parseGpuAvailability(stdout: string, options: GpuSummaryOptions 
 // ---------------------------------------------------------------------------------------------------------------
 // scontrol show node -o [-d]
 
-const FIELD_START = /(?:^|\s)([A-Za-z][A-Za-z0-9_]*)=/g;
-
 /** A count as SLURM prints it. Digits too many to be held exactly are garbled output, not a count: null. */
 function wholeCount(text: string | undefined): number | null {
   if (text === undefined || !/^\d+$/.test(text)) return null;
@@ -153,23 +170,6 @@ function wholeCount(text: string | undefined): number | null {
 const MAX_DEMAND = 2 ** 31 - 1;
 const addDemand = (a: number, b: number) => Math.min(MAX_DEMAND, a + b);
 
-/**
- * The key=value fields of one `scontrol show node -o` line. Values may hold spaces (`OS=Linux 6.1 #1 SMP …`), so a
- * value runs up to the next ` Key=`; Reason is printed last and may hold anything, so it takes the rest of the line.
- */
-export function scontrolFields(line: string): Map<string, string> {
-  const reasonAt = line.search(/(?:^|\s)Reason=/);
-  const head = reasonAt >= 0 ? line.slice(0, reasonAt) : line;
-  const fields = new Map<string, string>();
-  const starts = [...head.matchAll(FIELD_START)];
-  starts.forEach((match, i) => {
-    const key = match[1]!;
-    const end = starts[i + 1]?.index ?? head.length;
-    if (!fields.has(key)) fields.set(key, head.slice(match.index + match[0].length, end).trim());
-  });
-  if (reasonAt >= 0) fields.set('Reason', line.slice(reasonAt).replace(/^\s*Reason=/, '').trim());
-  return fields;
-}
 
 // Each `+`-joined part of a state, its trailing marker removed (`*` not responding, `~` powered off, `#` powering
 // up, `$` maintenance, `@` reboot pending, `^` rebooting, `!` power down pending, `%` powering down, `-` planned).
@@ -288,6 +288,8 @@ export function parseScontrolNodes(output: string): GpuNode[] {
       available: nodeTakesJobs(state),
       hasRoomForJobs: !cpusFull && !memoryFull,
       gpus: [...totals].map(([type, total]) => ({ type, total, allocated: Math.min(total, allocated.get(type) ?? 0) })),
+      cpus,
+      memoryMb: memory,
     });
   }
   return nodes;
@@ -381,7 +383,7 @@ function compareTypes(a: string, b: string): number {
   return a.localeCompare(b);
 }
 
-export function summarizeGpuAvailability(inventory: GpuInventory, options: GpuSummaryOptions = {}): GpuSummary {
+export function summarizeGpuAvailability(inventory: Pick<GpuInventory, 'nodes' | 'pending'>, options: GpuSummaryOptions = {}): GpuSummary {
   const allowed = options.allowedGpuTypes ? new Set(options.allowedGpuTypes.map((type) => type.toLowerCase())) : null;
   const counted = (type: string) => !allowed || type === UNTYPED_GPU || type === ANY_GPU_TYPE || allowed.has(type.toLowerCase());
 

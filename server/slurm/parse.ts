@@ -79,3 +79,23 @@ export function parseFoldedArrayTasks(slurmJobId: string): ArrayTaskRanges | nul
 export function includesArrayTask(tasks: ArrayTaskRanges, index: number): boolean {
   return tasks.ranges.some(({ first, last, step }) => index >= first && index <= last && (index - first) % step === 0);
 }
+
+const FIELD_START = /(?:^|\s)([A-Za-z][A-Za-z0-9_]*)=/g;
+
+/**
+ * The key=value fields of one `scontrol show node -o` (or `show partition -o`) line. Values may hold spaces (`OS=Linux 6.1 #1 SMP …`), so a
+ * value runs up to the next ` Key=`; Reason is printed last and may hold anything, so it takes the rest of the line.
+ */
+export function scontrolFields(line: string): Map<string, string> {
+  const reasonAt = line.search(/(?:^|\s)Reason=/);
+  const head = reasonAt >= 0 ? line.slice(0, reasonAt) : line;
+  const fields = new Map<string, string>();
+  const starts = [...head.matchAll(FIELD_START)];
+  starts.forEach((match, i) => {
+    const key = match[1]!;
+    const end = starts[i + 1]?.index ?? head.length;
+    if (!fields.has(key)) fields.set(key, head.slice(match.index + match[0].length, end).trim());
+  });
+  if (reasonAt >= 0) fields.set('Reason', line.slice(reasonAt).replace(/^\s*Reason=/, '').trim());
+  return fields;
+}

@@ -18,10 +18,9 @@ import {
   parseScontrolNodes,
   parseTresGpus,
   pendingTaskCount,
-  scontrolFields,
   type GpuCounts,
 } from './gpu.js';
-import { parseSinfoPartitions, parseSlurmVersion } from './parse.js';
+import { parseSinfoPartitions, parseSlurmVersion, scontrolFields } from './parse.js';
 import { cancelJob, findSubmission, homeDirectory, readOutputHead, readOutputTail, removeCheckout, submitBatch } from './jobs.js';
 import { parsePollOutput, pollJobs, readJobStates } from './poll.js';
 import { JOB_STATES, normalizeSlurmState, parseElapsed, parseSacct, parseSbatchParsable, parseScontrolJobs, parseSqueue, SlurmParseError, type SlurmJobStatus } from './state.js';

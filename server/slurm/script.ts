@@ -16,8 +16,9 @@ export interface Resources {
   gpusPerNode: number;
   gpuType: string | null;
   cpusPerTask: number;
-  memory: string;
-  timeLimit: string;
+  /** Null: not written, so the partition's or the site's default applies (DefMemPerCPU, DefaultTime). */
+  memory: string | null;
+  timeLimit: string | null;
 }
 
 export interface ScriptInput extends Resources {
@@ -69,8 +70,8 @@ export function sbatchDirectives(input: ScriptInput): string[] {
     `--nodes=${input.nodes}`,
     ...gpuDirectives(input),
     `--cpus-per-task=${input.cpusPerTask}`,
-    `--mem=${input.memory}`,
-    `--time=${input.timeLimit}`,
+    ...(input.memory ? [`--mem=${input.memory}`] : []),
+    ...(input.timeLimit ? [`--time=${input.timeLimit}`] : []),
     ...(input.dependency ? [`--dependency=${input.dependency}`] : []),
     `--output=${output}`,
     `--chdir=${paths.code}`,

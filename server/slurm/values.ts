@@ -48,14 +48,20 @@ const TIME_FORMATS: Array<[RegExp, (parts: number[]) => number]> = [
   [/^(\d+)-(\d{1,2}):(\d{1,2}):(\d{1,2})$/, ([d, h, m, s]) => d! * 1440 + h! * 60 + m! + s! / 60],
 ];
 
+/** Minutes of a time as SLURM prints or takes it (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS); null for other text. */
+export function slurmMinutes(text: string): number | null {
+  for (const [pattern, toMinutes] of TIME_FORMATS) {
+    const match = pattern.exec(text);
+    if (match) return toMinutes(match.slice(1).map(Number));
+  }
+  return null;
+}
+
 /** SLURM time limit: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS. */
 export function timeLimit(field: string, value: unknown): { text: string; minutes: number } {
   const raw = text(field, value).trim();
-  for (const [pattern, toMinutes] of TIME_FORMATS) {
-    const match = pattern.exec(raw);
-    if (!match) continue;
-    const parts = match.slice(1).map(Number);
-    const minutes = toMinutes(parts);
+  const minutes = slurmMinutes(raw);
+  if (minutes !== null) {
     if (minutes <= 0) throw new ValidationError(field, 'must be longer than zero');
     if (minutes > 366 * 1440) throw new ValidationError(field, 'must be at most 366 days');
     return { text: raw, minutes };

@@ -10,7 +10,8 @@ import { databaseReason, type Orm } from '../db/orm.js';
 import { ClusterUnreachableError, CommandTimeoutError, LaunchNotRecordedError, NotFoundError, SlurmError, SweepAlreadySubmittedError, ValidationError } from '../errors.js';
 import type { PubSub } from '../events.js';
 import { dependencyDirective } from '../jobs/dependencies.js';
-import { checkLaunchable, checkPreviewedCommit, checkTag, createLaunchBase, newTag, projectRepoDir, type LaunchInput } from '../jobs/prepare.js';
+import { checkLaunchable, checkPreviewedCommit, checkTag, createLaunchBase, newTag, projectRepoDir, type LaunchBaseOptions, type LaunchInput } from '../jobs/prepare.js';
+import type { Preflight, PreflightService } from '../jobs/preflight.js';
 import { latestTasks } from '../jobs/queries.js';
 import type { JobService, SubmitPhase } from '../jobs/service.js';
 import { changeOf, launchStored, saveAndAnnounce, submitFailed, submitted, submitUnanswered, type Change } from '../jobs/transitions.js';
@@ -37,6 +38,8 @@ export interface SweepPreview {
   script: string;
   commit: string;
   warnings: string[];
+  /** SLURM's verdict on the script (one task's resources), as for a single launch. */
+  preflight: Preflight;
   /** Most runs a sweep may have on this cluster. */
   limit: number;
   throttle: number;
@@ -82,6 +85,8 @@ export interface SweepServiceOptions {
   projects: ProjectService;
   events: PubSub;
   jobs: Pick<JobService, 'holdSubmissions'>;
+  partitions: LaunchBaseOptions['partitions'];
+  preflight: PreflightService;
   pollNow: (cluster: string) => Promise<void>;
   /** Test-only: told (and awaited) as a submission passes each step, as for single launches. */
   onSubmitPhase?: (phase: SubmitPhase, tag: string) => void | Promise<void>;
@@ -89,8 +94,8 @@ export interface SweepServiceOptions {
 
 export type SweepService = ReturnType<typeof createSweepService>;
 
-export function createSweepService({ orm, clusters, projects, events, jobs, pollNow, onSubmitPhase }: SweepServiceOptions) {
-  const base = createLaunchBase({ clusters, projects });
+export function createSweepService({ orm, clusters, projects, events, jobs, partitions, preflight, pollNow, onSubmitPhase }: SweepServiceOptions) {
+  const base = createLaunchBase({ clusters, projects, partitions });
   const storeOnce = oneAtATimePerKey();
   const maxArraySizes = new Map<string, { at: number; size: Promise<number> }>();
 
@@ -227,13 +232,14 @@ export function createSweepService({ orm, clusters, projects, events, jobs, poll
   return {
     limitOf,
 
-    async preview(em: EntityManager, input: SweepLaunchInput, tag: string | null = null): Promise<SweepPreview> {
+    async preview(em: EntityManager, input: SweepLaunchInput, tag: string | null = null, requester = 'server'): Promise<SweepPreview> {
       const prepared = await prepare(em, input, tag);
       return {
         tag: prepared.tag,
         script: prepared.script,
         commit: prepared.project.headSha,
         warnings: prepared.warnings,
+        preflight: await preflight.check(prepared.cluster.name, prepared.script, prepared.resources.gpuType, requester),
         limit: prepared.limit,
         throttle: prepared.throttle,
         varying: prepared.plan.varying,

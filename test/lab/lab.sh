@@ -285,7 +285,8 @@ MpiDefault=none
 NodeName=gpu-a100 NodeHostname=localhost NodeAddr=127.0.0.1 Port=${PORT[slurmd@gpu-a100]} CPUs=4 RealMemory=4000 Gres=gpu:a100:4 State=UNKNOWN
 NodeName=gpu-h100 NodeHostname=localhost NodeAddr=127.0.0.1 Port=${PORT[slurmd@gpu-h100]} CPUs=4 RealMemory=4000 Gres=gpu:h100:2 State=UNKNOWN
 NodeName=cpu-01 NodeHostname=localhost NodeAddr=127.0.0.1 Port=${PORT[slurmd@cpu-01]} CPUs=4 RealMemory=4000 State=UNKNOWN
-PartitionName=gpu Nodes=gpu-a100,gpu-h100 Default=YES MaxTime=INFINITE State=UP
+# gpu has limits as sites set them, so a launch is checked against a real MaxTime and DefaultTime.
+PartitionName=gpu Nodes=gpu-a100,gpu-h100 Default=YES MaxTime=2-00:00:00 DefaultTime=01:00:00 State=UP
 PartitionName=cpu Nodes=cpu-01 MaxTime=INFINITE State=UP
 EOF
   install_file "$SLURM_ETC/gres.conf" 644 root:root <<EOF

@@ -49,7 +49,7 @@ const PREVIEW_SWEEP = graphql(
   query PreviewSweep($input: SweepInput!, $tag: String) {
     previewSweep(input: $input, tag: $tag) {
       __typename
-      ... on QueryPreviewSweepSuccess { data { tag script commit warnings count limit throttle varying keys runs { index overrides words } } }
+      ... on QueryPreviewSweepSuccess { data { tag script commit warnings preflight { outcome estimatedStartAt nodes partition message field } count limit throttle varying keys runs { index overrides words } } }
       ...Failure
     }
   }
@@ -81,7 +81,7 @@ const RECENT_RUNS = graphql(`
 const PREVIEW = graphql(
   `
   query PreviewScript($input: JobInput!, $tag: String) {
-    previewScript(input: $input, tag: $tag) { __typename ... on QueryPreviewScriptSuccess { data { script tag commit warnings } } ...Failure }
+    previewScript(input: $input, tag: $tag) { __typename ... on QueryPreviewScriptSuccess { data { script tag commit warnings preflight { outcome estimatedStartAt nodes partition message field } } } ...Failure }
   }
 `,
   [FailureFields],
@@ -131,6 +131,21 @@ export async function previewScript(input: JobInput) {
 }
 
 export type ScriptPreview = Awaited<ReturnType<typeof previewScript>>;
+export type Preflight = ScriptPreview['preflight'];
+
+const PARTITION_LIMITS = graphql(`
+  query PartitionLimits {
+    clusters { name partitionLimits { name isDefault maxTimeMinutes defaultTimeMinutes maxMemoryPerNodeMb defaultMemoryPerCpuMb defaultMemoryPerNodeMb } }
+  }
+`);
+
+/** What each partition of a cluster allows and gives by default (from the server's cached cluster check); null unknown. */
+export async function fetchPartitionLimits(cluster: string) {
+  const { clusters } = await query(PARTITION_LIMITS, {});
+  return clusters.find((entry) => entry.name === cluster)?.partitionLimits ?? null;
+}
+
+export type PartitionLimits = NonNullable<Awaited<ReturnType<typeof fetchPartitionLimits>>>[number];
 
 /**
  * The launched job, or the job this tag launched already (a second tap, a retried request; or SLURM took it

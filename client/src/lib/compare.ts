@@ -33,8 +33,8 @@ export interface ComparedJob {
     gpusPerNode: number;
     gpuType: string | null;
     cpusPerTask: number;
-    memory: string;
-    timeLimit: string;
+    memory: string | null;
+    timeLimit: string | null;
     primary: string | null;
     groups: readonly { group: string; option: string | null; options: readonly string[] | null }[];
     parameters: readonly { path: string; value: unknown; add: boolean }[];
@@ -60,8 +60,9 @@ export function configEntries(job: ComparedJob): Map<string, string> {
   entries.set('cluster', `${job.cluster}${input.partition ? ` · ${input.partition}` : ''}`);
   entries.set('GPUs', input.gpusPerNode > 0 ? `${input.nodes > 1 ? `${input.nodes} × ` : ''}${input.gpusPerNode} ${input.gpuType ?? ''}`.trim() : 'none');
   entries.set('CPUs', String(input.cpusPerTask));
-  entries.set('memory', input.memory);
-  entries.set('time limit', input.timeLimit);
+  // Left out at launch: the partition's default, whatever it was then.
+  entries.set('memory', input.memory ?? 'default');
+  entries.set('time limit', input.timeLimit ?? 'default');
   if (job.commitSha) entries.set('commit', job.commitSha.slice(0, 8));
   return entries;
 }

@@ -89,7 +89,7 @@ describe('the launch form', () => {
     expect(form.groups).toEqual({ model: 'resnet', logger: 'wandb', scheduler: '' });
     const { input, errors } = inputFromForm({ ...form, parameters: { ...form.parameters, 'optimizer.lr': '0.01' }, groups: { ...form.groups, logger: '' } }, hydra, 1);
     expect(errors).toEqual({});
-    expect(input).toMatchObject({ primary: 'train', cluster: 'lab', nodes: 1, memory: '4G', parameters: [{ path: 'optimizer.lr', value: 0.01 }], groups: [{ group: 'logger', option: null }] });
+    expect(input).toMatchObject({ primary: 'train', cluster: 'lab', nodes: 1, memory: null, timeLimit: null, parameters: [{ path: 'optimizer.lr', value: 0.01 }], groups: [{ group: 'logger', option: null }] });
   });
 
   it('keeps a clone identical: its explicit values (even at their defaults) and the keys it added', () => {

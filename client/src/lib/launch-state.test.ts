@@ -23,7 +23,13 @@ const input: JobInput = {
   parentJobId: null,
   allowUnpushed: false,
 };
-const preview: ScriptPreview = { script: '#!/bin/bash\n', tag: 'tag-1', warnings: [], commit: '0123456789abcdef0123456789abcdef01234567' };
+const preview: ScriptPreview = {
+  script: '#!/bin/bash\n',
+  tag: 'tag-1',
+  warnings: [],
+  commit: '0123456789abcdef0123456789abcdef01234567',
+  preflight: { outcome: 'ACCEPTED', estimatedStartAt: null, nodes: 'gpu-a100', partition: 'gpu', message: 'sbatch: Job 1 to start at …', field: null },
+};
 
 describe('a launch runs the commit its form was previewed from', () => {
   it('submits the previewed input pinned to the commit the preview read', () => {

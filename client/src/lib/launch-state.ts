@@ -5,9 +5,10 @@ import { createEffect, createMemo, createResource, createSignal, on, onCleanup }
 import { createStore, reconcile, unwrap } from 'solid-js/store';
 import { createClustersLive, createGpuLive } from '../api/clusters';
 import { ApiError, errorMessage } from '../api/client';
-import { fetchHydraConfig, fetchJobTemplate, fetchLastJobInput, fetchRecentRuns, fetchSweepTemplate, previewScript, previewSweep, submitJob, submitSweep, type DependencyKind, type JobInput, type ScriptPreview, type SweepPreview } from '../api/launch';
+import { fetchHydraConfig, fetchJobTemplate, fetchLastJobInput, fetchPartitionLimits, fetchRecentRuns, fetchSweepTemplate, previewScript, previewSweep, submitJob, submitSweep, type DependencyKind, type JobInput, type ScriptPreview, type SweepPreview } from '../api/launch';
 import { createLive } from '../api/live';
 import { DEFAULT_FORM, applyHydra, controlIdForField, formFromInput, formParameters, groupChoices, inputFromForm, keepIdentity, messageForField, missingRequired, newKeyProblem, type Dependency, type GroupChoiceInput, type GroupValue, type HydraConfig, type HydraGroup, type HydraParameter, type LaunchForm } from './launch-form';
+import { memoryHint as memoryHintOf, partitionLimitsOf, preflightLine, timeHint as timeHintOf } from './launch-limits';
 import { applySweepDefinition, dependencyErrors, formFieldOf, isSweepForm, sweepFromForm } from './launch-sweep';
 
 interface Checked extends ScriptPreview {
@@ -72,6 +73,11 @@ export function createLaunchState(options: {
   /** Why the config could not be composed with the current choices (the form shows the last one that could). */
   const [composeError, setComposeError] = createSignal<string | null>(null);
   const gpus = createGpuLive(() => (ready() ? form.cluster : null));
+  // Each partition's limits and defaults (the server's cached cluster check): the hints under memory and time.
+  const [partitionLimits] = createResource(() => (ready() && form.cluster ? form.cluster : null), (cluster) => fetchPartitionLimits(cluster).catch(() => null));
+  const limitsHere = () => partitionLimitsOf(partitionLimits.latest, form.partition);
+  const memoryHint = () => memoryHintOf(limitsHere(), Number(form.cpusPerTask));
+  const timeHint = () => timeHintOf(limitsHere());
   const firstCluster = () => {
     const known = clusters.value() ?? [];
     return known.find((cluster) => cluster.reachable)?.name ?? known[0]?.name ?? '';
@@ -255,7 +261,7 @@ export function createLaunchState(options: {
       const sweep = current.sweep ? await previewSweep({ job: current.input, ...current.sweep }) : null;
       const preview = sweep ?? (await previewScript(current.input));
       if (mine !== sequence) return null;
-      const result: Checked = { script: preview.script, tag: preview.tag, commit: preview.commit, warnings: preview.warnings, key, sweep };
+      const result: Checked = { script: preview.script, tag: preview.tag, commit: preview.commit, warnings: preview.warnings, preflight: preview.preflight, key, sweep };
       if (sweep) setLastCount(sweep.count);
       setChecked(result);
       setServerError(null);
@@ -294,8 +300,13 @@ export function createLaunchState(options: {
     const local = translation()?.errors[field];
     if (local) return local;
     const server = serverError();
-    return server && server.field === field ? messageForField(server.message, server.named ?? field) : null;
+    if (server) return server.field === field ? messageForField(server.message, server.named ?? field) : null;
+    // SLURM's own refusal of the checked script, under the field its words name.
+    const preflight = current()?.preflight;
+    return preflight?.outcome === 'REFUSED' && preflight.field === field ? `SLURM refuses this: ${preflight.message}` : null;
   };
+  /** SLURM's verdict on the checked script, in a line (its refusal also under its field, when it names one). */
+  const preflight = () => preflightLine(current()?.preflight, Date.now());
   /** A server error about no field the form shows. */
   const generalError = () => {
     const server = serverError();
@@ -463,6 +474,9 @@ export function createLaunchState(options: {
     checked,
     checkStatus,
     errorFor,
+    preflight,
+    memoryHint,
+    timeHint,
     generalError,
     submitting,
     submitError,

@@ -127,11 +127,11 @@ export default function Launch() {
               <Field field="cpusPerTask" label="CPUs per task" error={state.errorFor('cpusPerTask')}>
                 {(attributes) => <input {...attributes} type="text" inputmode="numeric" value={state.form.cpusPerTask} onInput={(event) => state.setForm('cpusPerTask', event.currentTarget.value)} />}
               </Field>
-              <Field field="memory" label="Memory per node" hint="e.g. 500M, 16G, 1T" error={state.errorFor('memory')}>
-                {(attributes) => <input {...attributes} type="text" autocapitalize="characters" value={state.form.memory} onInput={(event) => state.setForm('memory', event.currentTarget.value)} />}
+              <Field field="memory" label="Memory per node" hint={state.memoryHint()} error={state.errorFor('memory')}>
+                {(attributes) => <input {...attributes} type="text" autocapitalize="characters" placeholder="default" value={state.form.memory} onInput={(event) => state.setForm('memory', event.currentTarget.value)} />}
               </Field>
-              <Field field="timeLimit" label="Time limit" hint="MM, HH:MM:SS or D-HH:MM:SS" error={state.errorFor('timeLimit')}>
-                {(attributes) => <input {...attributes} type="text" value={state.form.timeLimit} onInput={(event) => state.setForm('timeLimit', event.currentTarget.value)} />}
+              <Field field="timeLimit" label="Time limit" hint={state.timeHint()} error={state.errorFor('timeLimit')}>
+                {(attributes) => <input {...attributes} type="text" placeholder="default" value={state.form.timeLimit} onInput={(event) => state.setForm('timeLimit', event.currentTarget.value)} />}
               </Field>
             </div>
             <details class="param-group">
@@ -162,6 +162,13 @@ export default function Launch() {
             <p aria-live="polite" data-testid="check-status" class={state.checking() || state.checked() ? 'muted' : ''}>
               {state.checkStatus()}
             </p>
+            <Show when={state.preflight()}>
+              {(verdict) => (
+                <p class={verdict().refused ? 'error' : 'ok-note'} role={verdict().refused ? 'alert' : undefined} data-testid="preflight">
+                  {verdict().text}
+                </p>
+              )}
+            </Show>
             <For each={state.checked()?.warnings ?? []}>{(warning) => <p class="warning">{warning}</p>}</For>
             <details>
               <summary>
