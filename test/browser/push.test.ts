@@ -73,6 +73,24 @@ describe.skipIf(!ready)('Web Push on the phone app', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'app-settings-notifications.png'), fullPage: true });
   });
 
+  it('turns on the push for a long wait\'s end with its minutes, off until then', async () => {
+    const started = page.getByRole('switch', { name: 'Notify me when a long-waiting job starts' });
+    const chosen = async () => (await app.request(`query($endpoint: String!) { pushDevice(endpoint: $endpoint) { startedAfterWaitMinutes } }`, { endpoint: receiver.endpoint })).pushDevice.startedAfterWaitMinutes;
+    expect(await started.isChecked()).toBe(false);
+    expect(await chosen()).toBeNull();
+    await started.click();
+    const minutes = page.getByLabel('Waited at least (minutes)');
+    expect(await minutes.inputValue()).toBe('60');
+    await expect.poll(chosen, { timeout: 10_000 }).toBe(60);
+    await minutes.fill('90');
+    await minutes.press('Tab');
+    await expect.poll(chosen, { timeout: 10_000 }).toBe(90);
+    await page.reload();
+    await expect.poll(() => page.getByLabel('Waited at least (minutes)').inputValue(), { timeout: 15_000 }).toBe('90');
+    await page.getByRole('switch', { name: 'Notify me when a long-waiting job starts' }).click();
+    await expect.poll(chosen, { timeout: 10_000 }).toBeNull();
+  });
+
   it("delivers the server's push for a job's end, encrypted for this subscription and naming the job and state", async () => {
     const submitted = await app.request(`mutation($input: JobInput!) { submitJob(input: $input) { ... on MutationSubmitJobSuccess { data { id name } } ... on Error { message } } }`, {
       input: { projectId: app.projectId, cluster: 'lab', primary: 'train', memory: '200M', timeLimit: '5:00', parameters: [{ path: 'sleep_seconds', value: 1 }] },

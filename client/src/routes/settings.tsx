@@ -217,7 +217,7 @@ function Notifications() {
             void save({ startedAfterWaitMinutes: minutes });
           }}
         >
-          Once per job that waited in the queue at least the minutes below; a sweep notifies once, when its first task starts.
+          Once per job that waited in the queue at least the minutes you choose (60 unless you change it); a sweep notifies once, when its first task starts.
         </SwitchSetting>
         <Show when={startedAfter() !== null}>
           <div class="field">
