@@ -54,16 +54,8 @@ export interface Traffic {
 
 export const emptyTraffic = (): Traffic => ({ commands: 0, streams: 0, sentBytes: 0, receivedBytes: 0, byProgram: new Map() });
 
-/**
- * Wrappers that log each squeue/sacct/scontrol a command runs, for counting what our one script does inside: `$1` the
- * directory to write them to; a command run with it first on PATH appends each program's name to `$1/calls`.
- */
-export const WRAPPERS_SCRIPT = `dir=$1; mkdir -p "$dir"; : > "$dir/calls"
-for program in squeue sacct scontrol sbatch scancel sinfo; do
-  real=$(command -v "$program") || continue
-  printf '#!/bin/sh\\necho %s >> %s/calls\\nexec %s "$@"\\n' "$program" "$dir" "$real" > "$dir/$program"
-  chmod +x "$dir/$program"
-done`;
+// The wrappers that count SLURM's programs inside our one command: shared with the lab tests, so kept in test/.
+export { WRAPPERS_SCRIPT } from '../test/lab/slurm-call-wrappers.js';
 
 /** Wraps a transport and counts every command and byte of payload that passes through it. */
 export function meteredTransport(inner: StreamingTransport) {

@@ -4,7 +4,7 @@
 // The gpu partition is filled with this suite's own sleeping jobs (cancelled at its end); other suites' GPU jobs may
 // be there too, which only makes the wait longer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WRAPPERS_SCRIPT } from '../../bench/support.js';
+import { WRAPPERS_SCRIPT } from './slurm-call-wrappers.js';
 import { initOrm, type Orm } from '../../server/db/orm.js';
 import { createApp } from '../../server/http/app.js';
 import { createServices, type Services } from '../../server/services.js';
