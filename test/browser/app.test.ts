@@ -98,6 +98,27 @@ describe.skipIf(!ready)('the phone app against the lab', () => {
     const sleep = page.getByLabel('sleep_seconds', { exact: true });
     await sleep.waitFor({ timeout: 20_000 });
     await page.getByLabel(/^Description/).fill('phone launch');
+    // Left empty, memory and time get the partition's defaults, which the form names with the most it allows; SLURM's
+    // own verdict on the script comes with the check.
+    await expect.poll(() => page.locator('#field-memory-hint').textContent(), { timeout: 15_000 }).toBe("Empty: 100M per CPU (gpu's default) · at most 4000M");
+    expect(await page.locator('#field-timeLimit-hint').textContent()).toBe("Empty: 01:00:00 (gpu's default) · at most 2-00:00:00");
+    await expect.poll(() => page.getByTestId('preflight').textContent(), { timeout: 15_000 }).toMatch(/^SLURM accepts this · would start (now|≈ .+) on gpu-/);
+    const limitsShot = async (name: string, selector: string) => {
+      for (const scheme of ['light', 'dark'] as const) {
+        await page.emulateMedia({ colorScheme: scheme });
+        await page.locator(selector).evaluate((element) => element.scrollIntoView({ block: 'center' }));
+        await page.screenshot({ path: join(ARTIFACTS, `app-launch-${name}-${scheme}.png`) });
+      }
+      await page.emulateMedia({ colorScheme: 'light' });
+    };
+    await limitsShot('preflight', '[data-testid="preflight"]');
+    // Asking more than the partition gives: refused under the field, with the limit.
+    await page.getByLabel('Memory per node').fill('8G');
+    await expect.poll(() => page.locator('#field-memory-error').textContent(), { timeout: 10_000 }).toContain('the largest node of partition gpu has 4000M');
+    await page.getByLabel('Memory per node').fill('');
+    await page.getByLabel('Time limit').fill('99-00:00:00');
+    await expect.poll(() => page.locator('#field-timeLimit-error').textContent(), { timeout: 10_000 }).toContain('partition gpu allows at most 2-00:00:00');
+    await limitsShot('limit-refused', '#field-timeLimit-error');
     await page.getByLabel('Memory per node').fill('200M');
     await page.getByLabel('Time limit').fill('5:00');
     await sleep.fill('10');
