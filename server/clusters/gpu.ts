@@ -7,8 +7,10 @@ import type { ClusterConfig } from '../config.js';
 import { AppError, ClusterUnreachableError, NotFoundError } from '../errors.js';
 import { readGpuInventory, summarizeGpuAvailability, type GpuInventory, type GpuSummary } from '../slurm/gpu.js';
 import { partitionFacts, type PartitionFacts } from './limits.js';
+import type { UserStanding } from '../slurm/standing.js';
 
 // The rows of a GPU summary, as the clusters domain hands them to schema/ (which never reaches into slurm/).
+export type { FairShare, GpuLimit, UserStanding } from '../slurm/standing.js';
 export type { GpuCounts, GpuPartitionAvailability, GpuTypeAvailability, NodeWithFreeGpus, UnavailableGpuNode } from '../slurm/gpu.js';
 
 export interface GpuAvailability extends GpuSummary {
@@ -125,6 +127,14 @@ export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, cloc
     }
   }
 
+  /** The cached inventory, read now if cold or older than the cluster's gpuCacheSeconds; throws when unreadable. */
+  async function cachedInventory(cluster: string): Promise<CachedInventory> {
+    if (!clusters.names().includes(cluster)) throw new NotFoundError(`no cluster named "${cluster}" in the configuration`);
+    const inventory = await inventories.fetch(cluster, { ttl: clusters.config(cluster).gpuCacheSeconds * 1000 });
+    if (!inventory) throw failures.get(cluster)?.error ?? new ClusterUnreachableError(cluster, 'no answer');
+    return inventory;
+  }
+
   return {
     /**
      * GPU figures of a cluster, at most gpuCacheSeconds old unless the cluster cannot be reached (then `stale`).
@@ -159,12 +169,18 @@ export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, cloc
      * empty list when the site does not let scontrol show its partitions. A cluster that cannot be read throws.
      */
     async partitions(cluster: string): Promise<PartitionFacts[]> {
-      if (!clusters.names().includes(cluster)) throw new NotFoundError(`no cluster named "${cluster}" in the configuration`);
-      const inventory = await inventories.fetch(cluster, { ttl: clusters.config(cluster).gpuCacheSeconds * 1000 });
-      if (!inventory) throw failures.get(cluster)?.error ?? new ClusterUnreachableError(cluster, 'no answer');
+      const inventory = await cachedInventory(cluster);
       let facts = partitionsOf.get(inventory);
       if (!facts) partitionsOf.set(inventory, (facts = partitionFacts(inventory)));
       return facts;
+    },
+
+    /**
+     * Where the user stands on a cluster (fair share, GPU limits, own GPUs: ../slurm/standing.ts), from the same
+     * cached check. A cluster that cannot be read throws.
+     */
+    async standing(cluster: string): Promise<UserStanding> {
+      return (await cachedInventory(cluster)).standing;
     },
 
     /** Calls listener after every successful read of any cluster; returns the unsubscribe function. */

@@ -5,6 +5,7 @@ import { SlurmError } from '../errors.js';
 import type { Transport } from '../ssh/transport.js';
 import { scontrolFields } from './parse.js';
 import { parsePartitions, parseSiteMemoryLimits, type PartitionLimits, type SiteMemoryLimits } from './partitions.js';
+import { parseUserStanding, type UserStanding } from './standing.js';
 
 /** Reported type of GPUs that SLURM knows without a type (`Gres=gpu:4`): SLURM itself calls them just "gpu". */
 export const UNTYPED_GPU = 'gpu';
@@ -15,6 +16,12 @@ const SECTION = '--mission-control--';
 
 // The partitions' limits and the site's memory defaults ride on the same command (./partitions.ts): what a launch is
 // checked against, tolerated to fail (a site may hide its config).
+// The user's standing rides on it too (./standing.ts): their fair share (sshare), their GPU limits (sacctmgr, which asks
+// slurmdbd: under `timeout` where the host has it, so a slow or dead slurmdbd cannot hold the whole check) and their
+// own jobs' GPUs (squeue -u, -r so each pending array task counts), each tolerated to fail and then said nothing of.
+// The user's jobs are read here rather than taken from our database: limits count every job of the user, also those
+// launched without us, and one squeue of the user's own jobs in a command that runs anyway costs one short RPC per
+// cache period, whoever asks.
 // A login shell's .bashrc may export SQUEUE_* filters (one partition, one user, one account) that would hide
 // other people's pending jobs from the demand count. Per-job GPU requests (`--gpus=2`) are not part of %b; the third
 // section asks for them with -O, tolerated to fail on a SLURM too old to know that field.
@@ -27,7 +34,16 @@ squeue -h -t PD -O 'JobID:|,tres-per-job:|' 2>/dev/null
 echo ${SECTION}
 scontrol show partition -o 2>/dev/null
 echo ${SECTION}
-scontrol show config 2>/dev/null | grep -E '^(DefMemPer|MaxMemPer)'
+scontrol show config 2>/dev/null | grep -E '^(DefMemPer|MaxMemPer|ClusterName|PriorityType|AccountingStorageEnforce)'
+T=; command -v timeout >/dev/null 2>&1 && T='timeout 10'
+echo ${SECTION}
+$T sshare -U -u "$(id -un)" -P -n -o Account,User,FairShare 2>/dev/null
+echo ${SECTION}
+$T sacctmgr -P -n show assoc user="$(id -un)" format=Cluster,Account,Partition,GrpTRES,MaxTRES,MaxTRESPerUser,QOS 2>/dev/null
+echo ${SECTION}
+$T sacctmgr -P -n show qos format=Name,MaxTRESPerUser,GrpTRES,MaxJobsPerUser,MaxTRES 2>/dev/null
+echo ${SECTION}
+squeue -h -r -u "$(id -un)" -t R,PD -O 'JobID:|,StateCompact:|,Account:|,QOS:|,Partition:|,tres-alloc:|' 2>/dev/null
 exit 0`;
 
 /** The one remote command that answers "which GPUs are free"; argv for Transport.exec. */
@@ -73,6 +89,8 @@ export interface GpuInventory {
   /** Empty when the site did not let scontrol show them: then no launch is checked against them. */
   partitions: PartitionLimits[];
   siteMemory: SiteMemoryLimits;
+  /** The user's fair share, GPU limits and own GPUs; empty parts where the site did not let us read them. */
+  standing: UserStanding;
 }
 
 export interface GpuCounts {
@@ -123,13 +141,14 @@ export class GpuOutputError extends Error {}
 
 /** Splits the output of gpuAvailabilityCommand(); a missing section means the script did not run as written. */
 export function parseGpuInventory(stdout: string): GpuInventory {
-  const [nodeText, pendingText, perJobText, partitionText, configText] = stdout.split(`${SECTION}\n`);
+  const [nodeText, pendingText, perJobText, partitionText, configText, sshareText, assocText, qosText, ownJobsText] = stdout.split(`${SECTION}\n`);
   if (nodeText === undefined || pendingText === undefined) throw new GpuOutputError(`unexpected output: ${stdout.slice(0, 200) || '(empty)'}`);
   return {
     nodes: parseScontrolNodes(nodeText),
     pending: parsePendingGpuDemand(pendingText, perJobText ?? ''),
     partitions: parsePartitions(partitionText ?? ''),
     siteMemory: parseSiteMemoryLimits(configText ?? ''),
+    standing: parseUserStanding({ sshare: sshareText ?? '', assoc: assocText ?? '', qos: qosText ?? '', jobs: ownJobsText ?? '', config: configText ?? '' }),
   };
 }
 
