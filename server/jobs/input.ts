@@ -48,7 +48,8 @@ export interface JobInput extends Omit<Resources, 'jobName'> {
   allowUnpushed: boolean;
 }
 
-const unset = (value: string | null | undefined) => value === null || value === undefined || value.trim() === '';
+/** Left out: null or empty (whitespace is a value, refused by the field's own check, not taken for nothing). */
+const unset = (value: string | null | undefined) => value === null || value === undefined || value === '';
 const optionalName = (field: string, value: string | null) => (unset(value) ? null : slurmName(field, value));
 
 /** A job name SLURM and file systems accept, from free text. */

@@ -184,8 +184,9 @@ const FIELD_CASES: Record<string, FieldCase> = {
       expect(script).toContain(`#SBATCH --gres=gpu:${value}:1\n`);
     },
   },
-  memory: { input: (value) => ({ memory: value }), field: () => 'memory', accepted: (_value, script) => expect(script).toMatch(/^#SBATCH --mem=\d+[KMGT]?$/m) },
-  timeLimit: { input: (value) => ({ timeLimit: value }), field: () => 'timeLimit', accepted: (_value, script) => expect(script).toMatch(/^#SBATCH --time=[\d:-]+$/m) },
+  // Empty is "the partition's default": no directive at all.
+  memory: { input: (value) => ({ memory: value }), field: () => 'memory', accepted: (value, script) => expect(script).toMatch(value === '' ? /^(?![\s\S]*^#SBATCH --mem=)/m : /^#SBATCH --mem=\d+[KMGT]?$/m) },
+  timeLimit: { input: (value) => ({ timeLimit: value }), field: () => 'timeLimit', accepted: (value, script) => expect(script).toMatch(value === '' ? /^(?![\s\S]*^#SBATCH --time=)/m : /^#SBATCH --time=[\d:-]+$/m) },
   cluster: { input: (value) => ({ cluster: value }), field: () => 'cluster' },
   primary: { input: (value) => ({ primary: value }), field: () => 'primary', otherError: { typename: 'HydraConfigError', message: /no primary config/ } },
   tag: { tag: (value) => value, field: () => 'tag' },
