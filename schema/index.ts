@@ -10,6 +10,7 @@ import './metrics.js';
 import './pending.js';
 import './gpu.js';
 import './launch-limits.js';
+import './fairshare.js';
 import './session.js';
 import './push.js';
 
