@@ -70,6 +70,16 @@ describe('preflight', () => {
     expect((await preflight.check('lab', script('aaaaaaaaaaaa', '999M'), null, 'token:2')).outcome).toBe('ACCEPTED');
     expect((await preflight.check('lab', script('bbbbbbbbbbbb', '1M'), null, 'token:1')).outcome).toBe('ACCEPTED');
 
+    // A cluster that does not answer in time: the preview goes on without the verdict; the answer, when it comes, is
+    // kept for the next preview of the same directives.
+    let answer!: (value: { exitCode: number; stderr: string }) => void;
+    const slow = { transport: () => ({ exec: () => new Promise((resolve) => (answer = (value) => resolve({ stdout: '', durationMs: 1, ...value }))) }) } as never;
+    const waiting = createPreflight({ clusters: slow, waitMs: 50 });
+    expect(await waiting.check('lab', script('aaaaaaaaaaaa'), null, 'token:1')).toMatchObject({ outcome: 'NOT_ASKED', message: 'SLURM did not answer within 0.05 s: it will be asked at launch.' });
+    answer({ exitCode: 0, stderr: ACCEPTED });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect((await waiting.check('lab', script('bbbbbbbbbbbb'), null, 'token:1')).outcome).toBe('ACCEPTED');
+
     const down = createPreflight({ clusters: cluster(() => new Error('lab: connect ECONNREFUSED 127.0.0.1:2222\nmore')).clusters });
     expect(await down.check('lab', script('aaaaaaaaaaaa'), null, 'token:1')).toMatchObject({ outcome: 'NOT_ASKED', message: 'SLURM could not be asked: lab: connect ECONNREFUSED 127.0.0.1:2222' });
   });

@@ -4,6 +4,7 @@
 // preview into load on the cluster's controller; past the limit the verdict is "not asked", never an error.
 import { LRUCache } from 'lru-cache';
 import type { ClusterService } from '../clusters/service.js';
+import { within } from '../lib/within.js';
 import { refusedField, testSubmission } from '../slurm/preflight.js';
 import { expectedStart } from './transitions.js';
 
@@ -24,6 +25,8 @@ export interface Preflight {
 /** Fresh questions per token a minute; cached answers are free. */
 export const PREFLIGHTS_PER_MINUTE = 20;
 const ANSWER_TTL_MS = 60_000;
+/** A preview waits this long for SLURM's verdict; a later preview of the same directives gets it from the cache. */
+const PREFLIGHT_WAIT_MS = 8000;
 
 /**
  * What SLURM decides on, without what differs between two previews of the same launch: the job's name and the paths
@@ -39,7 +42,7 @@ function directivesOf(script: string): string {
 
 export type PreflightService = ReturnType<typeof createPreflight>;
 
-export function createPreflight({ clusters, clock = Date.now }: { clusters: Pick<ClusterService, 'transport'>; clock?: () => number }) {
+export function createPreflight({ clusters, clock = Date.now, waitMs = PREFLIGHT_WAIT_MS }: { clusters: Pick<ClusterService, 'transport'>; clock?: () => number; waitMs?: number }) {
   const answers = new LRUCache<string, Preflight, { cluster: string; script: string; gpuType: string | null }>({
     max: 1000,
     ttl: ANSWER_TTL_MS,
@@ -74,7 +77,9 @@ export function createPreflight({ clusters, clock = Date.now }: { clusters: Pick
       if (recent.length >= PREFLIGHTS_PER_MINUTE) return notAsked(`SLURM was not asked: more than ${PREFLIGHTS_PER_MINUTE} new previews a minute from this token. It will be at launch.`);
       asked.set(requester, [...recent, now]);
       try {
-        return (await answers.fetch(key, { context: { cluster, script, gpuType } })) ?? notAsked('SLURM gave no answer');
+        const answer = answers.fetch(key, { context: { cluster, script, gpuType } });
+        answer.catch(() => undefined);
+        return (await within(answer, waitMs, () => notAsked(`SLURM did not answer within ${waitMs / 1000} s: it will be asked at launch.`))) ?? notAsked('SLURM gave no answer');
       } catch (error) {
         return notAsked(`SLURM could not be asked: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`);
       }

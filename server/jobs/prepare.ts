@@ -13,7 +13,8 @@ import { expandHome, homeDirectory } from '../slurm/jobs.js';
 import { isJobTag, jobDirOf, jobPaths, repoDirOf } from '../slurm/layout.js';
 import { renderScript, type ScriptInput } from '../slurm/script.js';
 import type { PartitionFacts } from '../clusters/limits.js';
-import { buildHydraArgs, slug, validateDescription, validateResources, type JobInput } from './input.js';
+import { buildHydraArgs, slug, validateDescription, validateResources, validateResume, type JobInput } from './input.js';
+import { within } from '../lib/within.js';
 import { checkAgainstPartition } from './limits.js';
 import type { Preflight } from './preflight.js';
 
@@ -40,6 +41,9 @@ export interface LaunchInput extends JobInput {
 }
 
 export const shortSha = (sha: string): string => sha.slice(0, 8);
+
+/** How long a launch waits for the cluster's partitions (cached for a minute; a cluster that is down is not waited for). */
+const PARTITIONS_WAIT_MS = 4000;
 
 /** An error's first line, bounded: a warning in a preview, not a transcript. */
 const firstLine = (message: string) => {
@@ -138,10 +142,15 @@ export function createLaunchBase({ clusters, projects, partitions }: LaunchBaseO
     const cluster = clusters.config(input.cluster);
     const description = validateDescription(input);
     const resources = validateResources(input, project.name);
+    const resume = validateResume(input);
     // Checked against what the partition allows; a cluster that cannot be read now is left to SLURM (and said so).
-    const limits = await partitions(cluster.name).then(
-      (facts) => ({ facts, error: null }),
-      (error: unknown) => ({ facts: [] as readonly PartitionFacts[], error: firstLine(error instanceof Error ? error.message : String(error)) }),
+    const limits = await within(
+      partitions(cluster.name).then(
+        (facts) => ({ facts, error: null as string | null }),
+        (error: unknown) => ({ facts: [] as readonly PartitionFacts[], error: firstLine(error instanceof Error ? error.message : String(error)) }),
+      ),
+      PARTITIONS_WAIT_MS,
+      () => ({ facts: [], error: `no answer within ${PARTITIONS_WAIT_MS / 1000} s` }),
     );
     checkAgainstPartition(resources, limits.facts, cluster.name, cluster.gpuRequestStyle);
     const hydra = input.primary === null ? null : await readHydraConfig(project.localPath, input.primary, input.groups);
@@ -156,7 +165,7 @@ export function createLaunchBase({ clusters, projects, partitions }: LaunchBaseO
 
     const workspace = await workspaceOf(cluster.name);
     const jobDir = jobDirOf(workspace, tag);
-    return { tag, project, cluster, description, resources, hydra, configDir, warnings, jobDir, workDir: jobPaths(jobDir).code, repoDir: projectRepoDir(workspace, project) };
+    return { tag, project, cluster, description, resources, resume, hydra, configDir, warnings, jobDir, workDir: jobPaths(jobDir).code, repoDir: projectRepoDir(workspace, project) };
   }
 
   /** The sbatch script of a launch that runs `args` after the project's python and train script. */
@@ -174,6 +183,7 @@ export function createLaunchBase({ clusters, projects, partitions }: LaunchBaseO
       setup: settings.setup,
       installEditable: settings.install_editable,
       command: [settings.python, settings.train_script, ...args],
+      resume: base.resume,
       ...options,
     });
   }
