@@ -22,7 +22,8 @@ export function resourcesText(job: Pick<JobDetail, 'input'>): string {
   const input = job.input;
   const gpus = input.gpusPerNode > 0 ? `${input.gpusPerNode} ${input.gpuType ?? ''} GPU${input.gpusPerNode === 1 ? '' : 's'}`.replace('  ', ' ') : 'no GPU';
   const perNode = input.nodes > 1 ? `${input.nodes} nodes × ${gpus}` : gpus;
-  return `${perNode} · ${plural(input.cpusPerTask, 'CPU')} · ${input.memory} memory · ${input.timeLimit} limit`;
+  // Left out at launch: the partition's defaults applied (Cluster.partitionLimits says what they are now).
+  return `${perNode} · ${plural(input.cpusPerTask, 'CPU')} · ${input.memory ?? 'default'} memory · ${input.timeLimit ?? 'default'} time limit`;
 }
 
 export default function Job() {
