@@ -11,6 +11,7 @@ import { Migration20261205013500 } from './Migration20261205013500.js';
 import { Migration20261205040000 } from './Migration20261205040000.js';
 import { Migration20261205051700 } from './Migration20261205051700.js';
 import { Migration20261205051710 } from './Migration20261205051710.js';
+import { Migration20261205060000 } from './Migration20261205060000.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123000000', class: Migration20261123000000 },
@@ -24,4 +25,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261205040000', class: Migration20261205040000 },
   { name: 'Migration20261205051700', class: Migration20261205051700 },
   { name: 'Migration20261205051710', class: Migration20261205051710 },
+  { name: 'Migration20261205060000', class: Migration20261205060000 },
 ];

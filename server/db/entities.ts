@@ -46,6 +46,16 @@ export const Project = defineEntity({
 });
 export type Project = InferEntity<typeof Project>;
 
+/** A run of a job that ended with the job back in the queue, under the same SLURM id. */
+export interface JobRequeue {
+  /** ISO time of the requeue: the job script's own word when it requeued itself, else when the poll first saw it. */
+  at: string;
+  /** ISO start of the run it ended (null: not seen running). */
+  runStartedAt: string | null;
+  /** 'time-limit': the job's script requeued itself at its time limit's signal; null: SLURM, preemption or an admin. */
+  cause: 'time-limit' | null;
+}
+
 /**
  * One launch. It is stored before anything reaches the cluster (state SUBMITTING, with a tag that travels to SLURM
  * in the job's working directory), so a crash between sbatch and saving the SLURM id can be repaired by the tag.
@@ -90,6 +100,10 @@ export const Job = defineEntity({
     estimatedStartAt: p.datetime().nullable(),
     /** When SLURM last confirmed the state; stale when that is long ago. */
     lastSeenAt: p.datetime().nullable(),
+    /** How many times SLURM put the job back in the queue (scontrol requeue: its own script, preemption, an admin). */
+    restarts: p.integer().default(0),
+    /** Each run that ended in a requeue, oldest first (the current run is startedAt). */
+    requeues: p.json<JobRequeue[]>().default('[]' as never).onCreate(() => []),
   },
   indexes: [
     { properties: ['projectId', 'archived', 'id'] },

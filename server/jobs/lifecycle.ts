@@ -7,7 +7,7 @@
 import type { ClusterService } from '../clusters/service.js';
 import { Job } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
-import { changeOf, saveAndAnnounce, scriptEnded, started } from './transitions.js';
+import { changeOf, currentRunRequeued, lastRequeue, requeued, saveAndAnnounce, scriptEnded, started } from './transitions.js';
 import type { PubSub } from '../events.js';
 import type { StreamHandle } from '../ssh/transport.js';
 import { readJobFilesOnce, watchJobFiles, type WatchSource } from '../slurm/lifecycle-watch.js';
@@ -57,6 +57,17 @@ interface Watch {
 
 export type LifecycleWatcher = ReturnType<typeof createLifecycleWatcher>;
 
+/**
+ * An event of a requeued job that belongs to a run before the current one, or ends the run that its own script
+ * requeued (the EXIT trap's `finished` after `scontrol requeue`): never the job's start or end.
+ */
+export function fromEarlierRun(job: Job, event: string, at: Date): boolean {
+  const last = lastRequeue(job);
+  if (!last) return false;
+  if (event === 'finished') return currentRunRequeued(job) || !job.startedAt || at.getTime() < job.startedAt.getTime();
+  return at.getTime() <= Date.parse(last.at);
+}
+
 /** How long changes to the watched jobs gather before a cluster's watch restarts with them. */
 const RESTART_DELAY_MS = 200;
 /** An ended job's files are read to their end, a bounded amount a round, at most this many rounds. */
@@ -80,11 +91,16 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow, files }
     if (!job || TERMINAL_STATES.has(job.state)) return;
     const change = changeOf(job);
     const [epoch, host, argument] = fields;
-    if (event === 'started') started(job, epoch ? new Date(Number(epoch) * 1000) : new Date(), host ?? null);
+    const at = epoch && /^\d+$/.test(epoch) ? new Date(Number(epoch) * 1000) : new Date();
+    // A requeued job keeps its directory: the files of a run that ended in a requeue are still there (and read again
+    // by a new watch) until the next run rewrites them; they say nothing of the run that is current.
+    if (fromEarlierRun(job, event, at)) return;
+    if (event === 'started') started(job, at, host ?? null);
     if (event === 'finished') scriptEnded(job, Number.isInteger(Number(argument)) ? Number(argument) : null);
+    if (event === 'requeued') requeued(job, at, 'time-limit');
     if (!(await saveAndAnnounce(em, events, [change]))) return;
-    if (event === 'finished') {
-      // SLURM marks the job done a moment after its script exits; ask it now and once more shortly after.
+    if (event === 'finished' || event === 'requeued') {
+      // SLURM marks the job done (or back in the queue) a moment after its script says so; ask it now and shortly after.
       for (const delay of [300, 2000, 5000]) setTimeout(() => stopped || void pollNow(cluster), delay).unref();
     }
   }
@@ -114,8 +130,10 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow, files }
     return {
       onEvent: (index: number, event: string, fields: string[]) => {
         const { jobDir } = sources[index]!;
-        if (!jobDir || !watch || watch.seen.has(`${jobDir} ${event}`)) return;
-        watch.seen.add(`${jobDir} ${event}`);
+        // By its time too: a requeued job's next run rewrites the same file, which is news again.
+        const key = `${jobDir}\n${event} ${fields[0] ?? ''}`;
+        if (!jobDir || !watch || watch.seen.has(key)) return;
+        watch.seen.add(key);
         void onEvent(cluster, jobDir, event, fields).catch((error: unknown) => console.error(`lifecycle event of ${jobDir}: ${(error as Error).message}`));
       },
       onBytes: (index: number, from: number, bytes: Buffer) => {
@@ -142,7 +160,7 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow, files }
     // Events already handled are remembered for the jobs still watched only: the set would otherwise grow by two
     // entries for every job the server ever followed.
     const watchedDirs = new Set(jobs.map((job) => job.jobDir));
-    const seen = new Set([...(current?.seen ?? [])].filter((entry) => watchedDirs.has(entry.slice(0, entry.lastIndexOf(' ')))));
+    const seen = new Set([...(current?.seen ?? [])].filter((entry) => watchedDirs.has(entry.slice(0, entry.indexOf('\n')))));
     const watch: Watch = { key, handle: null, seen };
     watches.set(cluster, watch);
     watchJobFiles(clusters.transport(cluster), sources.map(({ source }) => source), handlersFor(cluster, sources, watch))

@@ -1,7 +1,8 @@
 // How a poll's answer lands on a job record that the job's lifecycle files may already have moved on.
 import { describe, expect, it } from 'vitest';
 import type { Job } from '../db/entities.js';
-import { changeOf, reportedBySlurm, started, visibleState } from './transitions.js';
+import { changeOf, currentRunRequeued, reportedBySlurm, requeued, scriptEnded, started, visibleState } from './transitions.js';
+import { parseSqueue } from '../slurm/state.js';
 import type { JobState, SlurmJobStatus } from '../slurm/state.js';
 
 const answer = (state: JobState, rawState: string = state): SlurmJobStatus => ({
@@ -81,5 +82,76 @@ describe("a pending job's expected start", () => {
     reportedBySlurm(recorded, { ...answer('PENDING'), expectedStartAt: slurmText(inMinutes(5)) });
     started(recorded, new Date(), 'gpu-a100');
     expect(recorded.estimatedStartAt).toBeNull();
+  });
+});
+
+// squeue lines of one job requeued with `scontrol requeue 4500` while it ran (the lab, Slurm 22.05.8,
+// SQUEUE_FORMAT): it keeps its id, goes back to PENDING with reason BeginTime and a begin time 2 minutes on
+// (no REQUEUED line was ever seen, polling each second), then runs again with a new start and completes.
+const requeueRecording = {
+  running: '4500|RUNNING|None|cpu-01|2026-12-05T05:22:32|NONE|0:04|/home/mlops/jobs/a/code',
+  requeued: '4500|PENDING|BeginTime||2026-12-05T05:24:37|NONE|0:00|/home/mlops/jobs/a/code',
+  runningAgain: '4500|RUNNING|None|cpu-01|2026-12-05T05:24:53|NONE|0:17|/home/mlops/jobs/a/code',
+  completed: '4500|COMPLETED|None|cpu-01|2026-12-05T05:24:53|2026-12-05T05:25:19|0:26|/home/mlops/jobs/a/code',
+};
+const line = (text: string) => parseSqueue(text)[0]!;
+const freshJob = () => ({ state: 'PENDING', exitCode: null, endedAt: null, startedAt: null, restarts: 0, requeues: [] }) as unknown as Job;
+
+describe('a job requeued by scontrol, followed through its restarts', () => {
+  it('goes RUNNING → PENDING → RUNNING → COMPLETED under the same id, never a final state between runs, one restart', () => {
+    const job = freshJob();
+    const seen: string[] = [];
+    for (const text of [requeueRecording.running, requeueRecording.requeued, requeueRecording.requeued, requeueRecording.runningAgain, requeueRecording.completed]) {
+      reportedBySlurm(job, line(text));
+      seen.push(job.state);
+      if (job.state !== 'COMPLETED') expect(job.endedAt).toBeNull();
+    }
+    expect(seen).toEqual(['RUNNING', 'PENDING', 'PENDING', 'RUNNING', 'COMPLETED']);
+    expect(job.restarts).toBe(1);
+    expect(job.requeues).toEqual([expect.objectContaining({ runStartedAt: new Date('2026-12-05T05:22:32').toISOString(), cause: null })]);
+    expect(job.startedAt).toEqual(new Date('2026-12-05T05:24:53'));
+  });
+
+  it("takes the run its script's end record cut off as requeued, not ended: COMPLETING (exit 143) then PENDING", () => {
+    const job = freshJob();
+    reportedBySlurm(job, line(requeueRecording.running));
+    scriptEnded(job, 143);
+    reportedBySlurm(job, line(requeueRecording.requeued));
+    expect(job.state).toBe('PENDING');
+    expect(job.exitCode).toBeNull();
+    expect(job.restarts).toBe(1);
+  });
+
+  it('counts a requeue and restart that both fell between two polls, by the later start', () => {
+    const job = freshJob();
+    reportedBySlurm(job, line(requeueRecording.running));
+    reportedBySlurm(job, line(requeueRecording.runningAgain));
+    expect(job.state).toBe('RUNNING');
+    expect(job.restarts).toBe(1);
+    reportedBySlurm(job, line(requeueRecording.runningAgain));
+    expect(job.restarts).toBe(1);
+  });
+
+  it("counts a requeue its own script announced once, when the queue shows it too, and keeps it 'at its time limit'", () => {
+    const job = freshJob();
+    reportedBySlurm(job, line(requeueRecording.running));
+    const before = changeOf(job);
+    requeued(job, new Date('2026-12-05T05:23:30'), 'time-limit');
+    expect(job.state).toBe('RUNNING');
+    expect(visibleState(job)).not.toBe(before.before);
+    expect(currentRunRequeued(job)).toBe(true);
+    reportedBySlurm(job, line(requeueRecording.requeued));
+    reportedBySlurm(job, line(requeueRecording.runningAgain));
+    expect(job.restarts).toBe(1);
+    expect(job.requeues.map((requeue) => requeue.cause)).toEqual(['time-limit']);
+    expect(currentRunRequeued(job)).toBe(false);
+  });
+
+  it('does not take a lifecycle start the queue has not seen yet for a requeue', () => {
+    const job = freshJob();
+    started(job, new Date('2026-12-05T05:22:33'), 'cpu-01');
+    reportedBySlurm(job, line(requeueRecording.running));
+    expect(job.restarts).toBe(0);
+    expect(job.startedAt).toEqual(new Date('2026-12-05T05:22:32'));
   });
 });

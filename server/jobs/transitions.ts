@@ -3,7 +3,7 @@
 // notifier that reads the database when told finds what it was told. SLURM's raw state and reason are kept beside
 // the normalized state; a job SLURM no longer knows is UNKNOWN, never completed.
 import { wrap, type EntityManager, type RequiredEntityData } from '@mikro-orm/sqlite';
-import { Job } from '../db/entities.js';
+import { Job, type JobRequeue } from '../db/entities.js';
 import type { JobSnapshot, PubSub } from '../events.js';
 import { TERMINAL_STATES, type SlurmJobStatus } from '../slurm/state.js';
 
@@ -31,7 +31,7 @@ export function expectedStart(text: string | null, now = new Date()): Date | nul
 /** Half a year: no site's partition time limit is longer; slurmctld's "never" is a year. */
 const NO_TIME_LIMIT_HORIZON_MS = 182 * 24 * 3600_000;
 
-const VISIBLE_FIELDS = ['state', 'slurmState', 'reason', 'exitCode', 'signal', 'nodeList', 'startedAt', 'endedAt', 'estimatedStartAt', 'slurmJobId', 'submitError', 'archived', 'wandbUrl'] as const;
+const VISIBLE_FIELDS = ['state', 'slurmState', 'reason', 'exitCode', 'signal', 'nodeList', 'startedAt', 'endedAt', 'estimatedStartAt', 'slurmJobId', 'submitError', 'archived', 'wandbUrl', 'restarts'] as const;
 
 /** The fields a person sees change; elapsed time and lastSeenAt tick on every poll and are not news. */
 export function visibleState(job: Job): string {
@@ -137,20 +137,72 @@ export function scriptEnded(job: Job, exitCode: number | null): void {
  * → what SLURM says (the queue, or accounting once the job ended): started, ended (confirmed with its exit code),
  * requeued (back to PENDING, even after the script reported its end). The job's own end record (COMPLETING) is
  * newer than a queue still saying RUNNING: the badge must not step back.
+ * A requeue keeps the SLURM id: a job that had started and is PENDING again, or RUNNING with a later start than the
+ * run we knew, was put back in the queue (scontrol requeue: its own script, preemption, an admin); that run is
+ * recorded once (requeued) and the job goes on as the next run, never through a final state.
  */
 export function reportedBySlurm(job: Job, status: SlurmJobStatus): void {
+  const slurmStart = slurmTime(status.startedAt);
+  const runEnded =
+    job.startedAt !== null &&
+    job.startedAt !== undefined &&
+    ((status.state === 'PENDING' && (job.state === 'RUNNING' || job.state === 'COMPLETING')) ||
+      (status.state === 'RUNNING' && slurmStart !== null && slurmStart.getTime() - job.startedAt.getTime() > NEW_RUN_MARGIN_MS));
+  if (runEnded) requeued(job, new Date(), null);
   job.slurmState = status.rawState;
   job.state = job.state === 'COMPLETING' && status.state === 'RUNNING' ? 'COMPLETING' : status.state;
   job.reason = status.reason;
   job.exitCode = status.exitCode ?? job.exitCode;
   job.signal = status.signal;
   job.nodeList = status.nodeList ?? job.nodeList;
-  job.startedAt = slurmTime(status.startedAt) ?? job.startedAt;
+  job.startedAt = slurmStart ?? job.startedAt;
   job.endedAt = TERMINAL_STATES.has(status.state) ? (slurmTime(status.endedAt) ?? job.endedAt ?? new Date()) : null;
   job.elapsedSeconds = status.elapsedSeconds ?? job.elapsedSeconds;
   job.estimatedStartAt = status.state === 'PENDING' ? expectedStart(status.expectedStartAt) : null;
   job.lastSeenAt = new Date();
   job.updatedAt = new Date();
+}
+
+/**
+ * SLURM's start of a run is the allocation; the job script's own start record comes a moment later. A start this
+ * much later than the one known is another run.
+ */
+const NEW_RUN_MARGIN_MS = 5_000;
+
+/** The latest requeue of the job, if any. */
+export function lastRequeue(job: Pick<Job, 'requeues'>): JobRequeue | null {
+  return job.requeues?.at(-1) ?? null;
+}
+
+/**
+ * True when the run that is current ended (or is about to end) in a requeue already recorded: its script's end
+ * record is the end of that run, not of the job.
+ */
+export function currentRunRequeued(job: Job): boolean {
+  const last = lastRequeue(job);
+  // By time, not by the start recorded: a poll may still correct the start (SLURM's allocation before the script's own).
+  return last !== null && job.startedAt !== null && job.startedAt !== undefined && Date.parse(last.at) >= job.startedAt.getTime();
+}
+
+/**
+ * A run ended with the job back in the queue: counted once per run (the script's own word and the queue's may both
+ * tell it), and the job is made ready for its next run: no start, no exit code of the run that was cut off.
+ * Stays in its state: only SLURM moves it (PENDING, then RUNNING again).
+ */
+export function requeued(job: Job, at: Date, cause: JobRequeue['cause']): void {
+  if (TERMINAL_STATES.has(job.state)) return;
+  if (!currentRunRequeued(job)) {
+    job.requeues = [...(job.requeues ?? []), { at: at.toISOString(), runStartedAt: job.startedAt?.toISOString() ?? null, cause }];
+    job.restarts = (job.restarts ?? 0) + 1;
+    job.updatedAt = new Date();
+  }
+  // Its script requeued it and SLURM has not yet taken it back: the run is still on, its end record comes next.
+  if (cause === 'time-limit' && (job.state === 'RUNNING' || job.state === 'COMPLETING')) return;
+  job.startedAt = null;
+  job.exitCode = null;
+  job.signal = null;
+  job.endedAt = null;
+  if (job.state === 'COMPLETING') job.state = 'RUNNING';
 }
 
 /** → UNKNOWN: neither the queue nor accounting knows a job that had not ended; never a guessed outcome. */

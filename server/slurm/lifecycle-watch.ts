@@ -6,8 +6,12 @@
 import type { StreamHandle, StreamingTransport } from '../ssh/transport.js';
 import { jobPaths } from './layout.js';
 
-/** The events a watch reports: the job script's start, and its end with its exit status. */
-export type LifecycleEventName = 'started' | 'finished';
+/**
+ * The events a watch reports: the job script's start, its end with its exit status, and its requeue of itself (at its
+ * time limit's signal, with its restart count) just before `scontrol requeue`.
+ */
+export const LIFECYCLE_EVENTS = ['started', 'finished', 'requeued'] as const;
+export type LifecycleEventName = (typeof LIFECYCLE_EVENTS)[number];
 
 export type WatchSource =
   /** A job's lifecycle events, from its directory. */
@@ -51,7 +55,7 @@ while :; do
     kind=\${source%%:*}; rest=\${source#*:}; path=\${rest#*:}
     case $kind in
       e)
-        for event in started finished; do
+        for event in ${LIFECYCLE_EVENTS.join(' ')}; do
           eval "seen=\\\${seen_\${i}_\${event}:-}"
           [ -n "$seen" ] && continue
           [ -f "$path/$event" ] || continue
@@ -118,7 +122,7 @@ function lineReader(sources: readonly WatchSource[], handlers: WatchHandlers): (
       const [tag, index, ...fields] = line.split(' ');
       const source = /^\d+$/.test(index ?? '') ? Number(index) : -1;
       if (source < 0 || source >= sources.length) continue;
-      if (tag === 'E' && (fields[0] === 'started' || fields[0] === 'finished')) handlers.onEvent?.(source, fields[0], fields.slice(1));
+      if (tag === 'E' && LIFECYCLE_EVENTS.includes(fields[0] as LifecycleEventName)) handlers.onEvent?.(source, fields[0] as LifecycleEventName, fields.slice(1));
       else if (tag === 'B' && /^\d+$/.test(fields[0] ?? '')) handlers.onBytes?.(source, Number(fields[0]), Buffer.from(fields[1] ?? '', 'base64'));
       else if (tag === 'R') handlers.onRewound?.(source);
       else if (tag === 'G' && fields[0]) handlers.onMatch?.(source, Buffer.from(fields[0], 'base64').toString('utf8'));
