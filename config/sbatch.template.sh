@@ -11,6 +11,9 @@
 #   environment   module loads, conda or venv activation, exported variables
 #   setup         the project's `setup` lines from .mlops-config.yaml
 #   install       `pip install -e .` when the project asks for it
+#   resume        with the resume option: the USR2 trap that checkpoints and requeues at the time limit, and the
+#                 override a restart adds (empty without it); a launch with resume is refused by a template without
+#                 it. It writes the event `requeued <n>` instead of `finished` when the job requeues itself.
 #   command       the training command with its Hydra overrides (under srun for several GPUs or nodes)
 #   tag           Mission Control's id of this launch
 # Keep the lifecycle part: it is how the server learns of a job's start and end without asking slurmctld. Keep the
@@ -53,6 +56,7 @@ mc_event() {
 trap 'mc_status=$?; mc_gpu_stop; mc_event finished "$mc_status"' EXIT
 # SLURM sends TERM on scancel and at the time limit; the training runs in the background so this fires at once.
 trap 'set +e; mc_event signalled TERM; [ -n "${mc_pid:-}" ] && kill -TERM "$mc_pid" 2>/dev/null; exit 143' TERM
+{{resume}}
 mc_event started "${SLURM_JOB_ID:-}"
 echo "mission-control: job {{tag}} (SLURM ${SLURM_JOB_ID:-?}) on $(hostname) at $(date -Is)"
 
@@ -66,4 +70,10 @@ set +e
 {{command}} &
 mc_pid=$!
 wait "$mc_pid"
-exit $?
+mc_status=$?
+# A trapped signal (USR2 with resume, when the script does not requeue) ends `wait` early: wait on while it runs.
+while kill -0 "$mc_pid" 2>/dev/null; do
+  wait "$mc_pid"
+  mc_status=$?
+done
+exit "$mc_status"

@@ -4,7 +4,7 @@ import { filter, pipe } from 'graphql-yoga';
 import type { Job as JobRow } from '../server/db/entities.js';
 import { AppError, LaunchAlreadySubmittedError, LaunchNotRecordedError, LogTailLimitError, NotFoundError, RateLimitedError, ValidationError } from '../server/errors.js';
 import { HydraConfigError } from '../server/projects/hydra/config.js';
-import { DEPENDENCY_KINDS, type Dependency as DependencyValueType, type DependencyKind as DependencyKindValue, type GroupChoice, type JobInput as JobInputValue, type ParameterValue } from '../server/jobs/input.js';
+import { DEPENDENCY_KINDS, type Dependency as DependencyValueType, type DependencyKind as DependencyKindValue, type GroupChoice, type JobInput as JobInputValue, type ParameterValue, type ResumeInput as ResumeInputValue, RESUME_SIGNAL_SECONDS } from '../server/jobs/input.js';
 import { LOG_TAIL_BYTES, logTailBytes } from '../server/jobs/log-text.js';
 import type { JobLogChunk } from '../server/events.js';
 import type { JobLog as JobLogValue, LaunchInput, LineageNode as LineageNodeValue, ScriptPreview as ScriptPreviewValue } from '../server/jobs/service.js';
@@ -58,6 +58,24 @@ const DependencyInput = builder.inputType('DependencyInput', {
   }),
 });
 
+const ResumeValue = builder.objectRef<ResumeInputValue>('Resume').implement({
+  description: 'The job checkpoints and requeues itself at its time limit (its own script does it, with or without this server).',
+  fields: (t) => ({
+    maxRestarts: t.exposeInt('maxRestarts'),
+    signalSeconds: t.int({ resolve: (resume) => resume.signalSeconds ?? RESUME_SIGNAL_SECONDS }),
+    override: t.exposeString('override', { nullable: true }),
+  }),
+});
+
+const ResumeInput = builder.inputType('ResumeInput', {
+  description: 'Survive the time limit: SLURM signals the script (USR2) signalSeconds before it; the script passes USR2 to the training (to checkpoint), waits up to half that for it to exit, and requeues the job while fewer than maxRestarts restarts were made. A restart runs with `override` added.',
+  fields: (t) => ({
+    maxRestarts: t.int({ required: true, description: '1 to 20.' }),
+    signalSeconds: t.int({ defaultValue: RESUME_SIGNAL_SECONDS, description: 'Seconds before the time limit, 30 to 3600, less than the time limit. SLURM may signal up to a minute earlier.' }),
+    override: t.string({ description: 'One Hydra override a restart adds, e.g. `+resume=true` or `ckpt_path=last`; omitted: none.' }),
+  }),
+});
+
 export const JobInputFields = builder.objectRef<JobInputValue>('JobInputValue').implement({
   description: 'The settings of a launch, as submitted: feed them back as JobInput to launch again.',
   fields: (t) => ({
@@ -82,6 +100,7 @@ export const JobInputFields = builder.objectRef<JobInputValue>('JobInputValue').
     parentJobId: t.exposeInt('parentJobId', { nullable: true }),
     dependsOn: t.field({ type: [DependencyValue], resolve: (input) => input.dependsOn ?? [] }),
     allowUnpushed: t.exposeBoolean('allowUnpushed'),
+    resume: t.field({ type: ResumeValue, nullable: true, resolve: (input) => input.resume ?? null }),
   }),
 });
 
@@ -130,6 +149,7 @@ export const JobInput = builder.inputType('JobInput', {
     parentJobId: t.int({ description: 'The job this one was cloned or branched from.' }),
     dependsOn: t.field({ type: [DependencyInput], defaultValue: [], description: 'Earlier jobs or sweeps this launch waits for (SLURM --dependency); the job shows DependencyNeverSatisfied as its reason when one can no longer be met.' }),
     allowUnpushed: t.boolean({ defaultValue: JOB_INPUT_DEFAULTS.allowUnpushed }),
+    resume: t.field({ type: ResumeInput, description: 'Checkpoint and requeue at the time limit; omitted or null: the job ends at its limit (TIMEOUT).' }),
     commit: t.string({
       description:
         "The commit previewScript showed (ScriptPreview.commit). submitJob refuses with a ValidationError on `commit` when the repository's HEAD is another one now: the form was computed from the work tree at that commit. Omit it to launch whatever HEAD is.",
@@ -161,6 +181,7 @@ export function toJobInput(input: typeof JobInput.$inferInput): LaunchInput {
     parentJobId: input.parentJobId ?? null,
     ...(input.dependsOn?.length ? { dependsOn: input.dependsOn.map((dependency) => ({ kind: toKind(dependency.kind), jobId: dependency.jobId ?? null, sweepId: dependency.sweepId ?? null })) } : {}),
     allowUnpushed: input.allowUnpushed ?? JOB_INPUT_DEFAULTS.allowUnpushed,
+    ...(input.resume ? { resume: { maxRestarts: input.resume.maxRestarts, signalSeconds: input.resume.signalSeconds ?? RESUME_SIGNAL_SECONDS, override: input.resume.override ?? null } } : {}),
     commit: input.commit ?? null,
   };
 }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../errors.js';
 import { readHydraConfig, type HydraConfig } from '../projects/hydra/config.js';
 import { parseHydraValue, parseOverride } from '../projects/hydra/overrides.js';
-import { buildHydraArgs, slug, validateResources, type JobInput } from './input.js';
+import { RESUME_SIGNAL_SECONDS, buildHydraArgs, slug, validateResources, validateResume, type JobInput } from './input.js';
 import { defaultSettings, parseSettings, type ProjectSettings } from '../projects/settings.js';
 import { jobInput } from '../../test/factories.js';
 
@@ -107,6 +107,45 @@ describe('validateResources', () => {
     [{ timeLimit: '0' }, 'timeLimit'],
   ] satisfies [Partial<JobInput>, string][])('rejects %j naming %s', (changes, field) => {
     expect(rejection(() => validateResources(input(changes), 'project')).field).toBe(field);
+  });
+});
+
+describe('validateResume', () => {
+  it('is null without resume, and fills the signal default', () => {
+    expect(validateResume(input())).toBeNull();
+    expect(validateResume(input({ resume: null }))).toBeNull();
+    expect(validateResume(input({ resume: { maxRestarts: 3 } }))).toEqual({ maxRestarts: 3, signalSeconds: RESUME_SIGNAL_SECONDS, override: null });
+    expect(validateResume(input({ resume: { maxRestarts: 1, signalSeconds: 30, override: '' } }))).toEqual({ maxRestarts: 1, signalSeconds: 30, override: null });
+  });
+
+  it("writes the override back as Hydra reads it, one override", () => {
+    expect(validateResume(input({ resume: { maxRestarts: 2, override: '+resume=true' } }))?.override).toBe('+resume=true');
+    expect(validateResume(input({ resume: { maxRestarts: 2, override: 'ckpt_path=last' } }))?.override).toBe('ckpt_path=last');
+    expect(validateResume(input({ resume: { maxRestarts: 2, override: "+note='a b'" } }))?.override).toBe("+note='a b'");
+  });
+
+  it.each([
+    [{ maxRestarts: 0 }, 'resume.maxRestarts', /between 1 and 20/],
+    [{ maxRestarts: 21 }, 'resume.maxRestarts', /between 1 and 20/],
+    [{ maxRestarts: 1.5 }, 'resume.maxRestarts', /whole number/],
+    [{ maxRestarts: 2, signalSeconds: 29 }, 'resume.signalSeconds', /between 30 and 3600/],
+    [{ maxRestarts: 2, signalSeconds: 3601 }, 'resume.signalSeconds', /between 30 and 3600/],
+    [{ maxRestarts: 2, override: 'a=1 b=2' }, 'resume.override', /./],
+    [{ maxRestarts: 2, override: 'lr=' + "'" }, 'resume.override', /./],
+    [{ maxRestarts: 2, override: 'seed=1,2' }, 'resume.override', /sweep/],
+    [{ maxRestarts: 2, override: '  ' }, 'resume.override', /./],
+  ])('refuses %j, naming %s', (resume, field, message) => {
+    const error = rejection(() => validateResume(input({ resume })));
+    expect(error.field).toBe(field);
+    expect(error.message).toMatch(message);
+  });
+
+  it('refuses a signal that is not before the time limit', () => {
+    const error = rejection(() => validateResume(input({ timeLimit: '2:00', resume: { maxRestarts: 2 } })));
+    expect(error.field).toBe('resume.signalSeconds');
+    expect(error.message).toContain('2:00 = 120 s');
+    expect(validateResume(input({ timeLimit: '2:00', resume: { maxRestarts: 2, signalSeconds: 60 } }))?.signalSeconds).toBe(60);
+    expect(validateResume(input({ timeLimit: null, resume: { maxRestarts: 2 } }))?.signalSeconds).toBe(RESUME_SIGNAL_SECONDS);
   });
 });
 

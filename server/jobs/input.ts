@@ -4,7 +4,7 @@ import { ValidationError } from '../errors.js';
 import { HYDRA_CONFIG_DIRS, type HydraChoice, type HydraConfig } from '../projects/hydra/config.js';
 import { OverrideParseError, UnspellableValueError, formatOverride, hydraValue, isSweepOverride, parseOverride, parseOverrides, type Override } from '../projects/hydra/overrides.js';
 import type { ProjectSettings } from '../projects/settings.js';
-import type { Resources } from '../slurm/script.js';
+import type { Resources, Resume } from '../slurm/script.js';
 import { count, freeText, memory, slurmName, timeLimit } from '../slurm/values.js';
 
 export type GroupChoice = HydraChoice;
@@ -46,7 +46,20 @@ export interface JobInput extends Omit<Resources, 'jobName'> {
   dependsOn?: Dependency[];
   /** Launch a commit that no remote branch contains (only works when the cluster can reach this repository). */
   allowUnpushed: boolean;
+  /** Survive the time limit: checkpoint on a signal and requeue itself (the job script does it); null for none. */
+  resume?: ResumeInput | null;
 }
+
+/** Resume as asked: signalSeconds defaults to RESUME_SIGNAL_SECONDS, override to none. */
+export interface ResumeInput {
+  maxRestarts: number;
+  signalSeconds?: number | null;
+  /** One Hydra override added to the command on each restart, e.g. `+resume=true` or `ckpt_path=last`. */
+  override?: string | null;
+}
+
+/** How long before the time limit SLURM signals a job that resumes: time to write a checkpoint and requeue. */
+export const RESUME_SIGNAL_SECONDS = 120;
 
 /** Left out: null or empty (whitespace is a value, refused by the field's own check, not taken for nothing). */
 const unset = (value: string | null | undefined) => value === null || value === undefined || value === '';
@@ -77,6 +90,27 @@ export function validateResources(input: JobInput, defaultName: string): Resourc
     memory: unset(input.memory) ? null : memory('memory', input.memory).text,
     timeLimit: unset(input.timeLimit) ? null : timeLimit('timeLimit', input.timeLimit).text,
   };
+}
+
+/**
+ * The resume option as the job script gets it. The signal must come before the time limit (SLURM would send it at
+ * once otherwise); the override is one override in Hydra's grammar, written back as Hydra reads it.
+ */
+export function validateResume(input: JobInput): Resume | null {
+  const resume = input.resume;
+  if (resume === null || resume === undefined) return null;
+  const maxRestarts = count('resume.maxRestarts', resume.maxRestarts, 1, 20);
+  const signalSeconds = count('resume.signalSeconds', resume.signalSeconds ?? RESUME_SIGNAL_SECONDS, 30, 3600);
+  if (!unset(input.timeLimit)) {
+    const limit = timeLimit('timeLimit', input.timeLimit);
+    if (signalSeconds >= limit.minutes * 60) {
+      throw new ValidationError('resume.signalSeconds', `${signalSeconds} s is not before the time limit (${limit.text} = ${limit.minutes * 60} s): the job would be signalled as it starts`);
+    }
+  }
+  if (unset(resume.override)) return { maxRestarts, signalSeconds, override: null };
+  const override = parseField('resume.override', resume.override!, true)[0]!.override;
+  if (isSweepOverride(override)) throw new ValidationError('resume.override', `${formatOverride(override)} is a sweep (several values); a restart takes one value`);
+  return { maxRestarts, signalSeconds, override: formatOverride(override) };
 }
 
 export function validateDescription(input: JobInput): string {

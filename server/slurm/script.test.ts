@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
+import { ValidationError } from '../errors.js';
 import { runListText } from './jobs.js';
 import { jobPaths, taskDirOf } from './layout.js';
 import { renderScript, sbatchDirectives, type ScriptInput } from './script.js';
@@ -136,6 +137,112 @@ describe('renderScript', () => {
     expect(() => runListText(new Map([[0, ['a=1\u0000b']]]))).toThrow(/empty or NUL/);
     // A missing index still ends its (empty) list, so the tasks after it keep their place.
     expect(runListText(new Map([[0, ['a=1']], [2, ['c=3']]]))).toBe('a=1\0\0\0c=3\0\0');
+  });
+});
+
+describe('the job script with resume', () => {
+  const plain = { ...input, modules: [], condaEnv: null, installEditable: false, setup: [], timeLimit: '2:00' };
+  const resume = { maxRestarts: 2, signalSeconds: 60, override: "+note='a b; $(touch /tmp/mc-pwned)'" };
+  const newJobDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mc-resume-'));
+    mkdirSync(jobPaths(dir).events);
+    mkdirSync(jobPaths(dir).code);
+    return dir;
+  };
+  /** A stand-in scontrol on PATH that writes down its arguments: the lab suite (test/lab/resume.test.ts) runs the real one. */
+  const fakeScontrol = () => {
+    const bin = mkdtempSync(join(tmpdir(), 'mc-scontrol-'));
+    writeFileSync(join(bin, 'scontrol'), `#!/bin/sh\necho "$*" >> ${bin}/calls\n`);
+    chmodSync(join(bin, 'scontrol'), 0o755);
+    return { path: `${bin}:${process.env.PATH}`, calls: () => (existsSync(join(bin, 'calls')) ? readFileSync(join(bin, 'calls'), 'utf8') : '') };
+  };
+  /** Runs the script, sends it USR2 as SLURM would once the training runs, and resolves with its exit code. */
+  async function signalled(script: string, jobDir: string, env: Record<string, string>, eventsDir = jobPaths(jobDir).events) {
+    const running = spawn('bash', ['-c', script], { env: { ...process.env, ...env } });
+    let stdout = '';
+    running.stdout.on('data', (chunk) => (stdout += chunk));
+    const exited = new Promise<number | null>((resolve) => running.on('exit', (exitCode) => resolve(exitCode)));
+    await vi.waitFor(() => expect(stdout).toContain('training'), { timeout: 5000 });
+    expect(readdirSync(eventsDir)).toContain('started');
+    running.kill('SIGUSR2');
+    return { code: await exited, stdout: () => stdout };
+  }
+  // The training checkpoints on USR2 (writes a file) and exits, as the fixture project does.
+  const training = (mark: string) => ['sh', '-c', `trap 'echo checkpoint > ${mark}; exit 0' USR2; echo training; while :; do sleep 0.1; done`];
+
+  it('asks SLURM for USR2 before the limit and a requeueable job, only with resume', () => {
+    expect(sbatchDirectives({ ...plain, resume })).toEqual(expect.arrayContaining(['--signal=B:USR2@60', '--requeue']));
+    expect(sbatchDirectives(plain).filter((line) => /signal|requeue/.test(line))).toEqual([]);
+    expect(renderScript(template, plain)).not.toMatch(/--signal|--requeue|mc_resume|scontrol/);
+  });
+
+  it('passes USR2 to the training, requeues its own job id and ends with `requeued 1`, not `finished`', async () => {
+    const jobDir = newJobDir();
+    const mark = join(jobDir, 'checkpointed');
+    const scontrol = fakeScontrol();
+    const run = await signalled(renderScript(template, { ...plain, jobDir, resume, command: training(mark) }), jobDir, { SLURM_JOB_ID: '42', PATH: scontrol.path });
+    expect(run.code).toBe(0);
+    expect(readFileSync(mark, 'utf8')).toBe('checkpoint\n');
+    expect(scontrol.calls()).toBe('requeue 42\n');
+    expect(readFileSync(join(jobDir, 'events/requeued'), 'utf8')).toMatch(/^\d+ \S+ 1\n$/);
+    expect(readdirSync(jobPaths(jobDir).events).sort()).toEqual(['requeued', 'started']);
+    expect(run.stdout()).toContain('USR2 to the training, then requeue (1 of 2)');
+  });
+
+  it("requeues an array task by its own id (<array>_<index>) and counts from SLURM's restart count", async () => {
+    const jobDir = newJobDir();
+    writeFileSync(jobPaths(jobDir).overrides, runListText(new Map([[0, ['seed=0']], [1, ['seed=1']]])));
+    const eventsDir = jobPaths(taskDirOf(jobDir, 1)).events;
+    mkdirSync(eventsDir, { recursive: true });
+    const scontrol = fakeScontrol();
+    const script = renderScript(template, { ...plain, jobDir, arrayTasks: true, resume, command: training(join(jobDir, 'checkpointed')) });
+    const run = await signalled(script, jobDir, { SLURM_JOB_ID: '43', SLURM_ARRAY_JOB_ID: '42', SLURM_ARRAY_TASK_ID: '1', SLURM_RESTART_COUNT: '1', PATH: scontrol.path }, eventsDir);
+    expect(run.code).toBe(0);
+    expect(scontrol.calls()).toBe('requeue 42_1\n');
+    expect(readFileSync(join(eventsDir, 'requeued'), 'utf8')).toMatch(/ 2\n$/);
+    expect(existsSync(join(eventsDir, 'finished'))).toBe(false);
+  });
+
+  it('adds the override, as one word, on a restart only (after a task\'s own overrides)', () => {
+    const jobDir = newJobDir();
+    const script = renderScript(template, { ...plain, jobDir, resume, command: ['printf', '<%s>\\n', 'base'] });
+    const words = (env: Record<string, string>) => spawnSync('bash', ['-c', script], { encoding: 'utf8', env: { ...process.env, ...env } }).stdout.split('\n').filter((line) => line.startsWith('<'));
+    expect(words({})).toEqual(['<base>']);
+    expect(words({ SLURM_RESTART_COUNT: '1' })).toEqual(['<base>', `<${resume.override}>`]);
+    expect(existsSync('/tmp/mc-pwned')).toBe(false);
+
+    writeFileSync(jobPaths(jobDir).overrides, runListText(new Map([[0, ['seed=0']]])));
+    mkdirSync(jobPaths(taskDirOf(jobDir, 0)).events, { recursive: true });
+    const task = renderScript(template, { ...plain, jobDir, arrayTasks: true, resume, command: ['printf', '<%s>\\n', 'base'] });
+    const taskRun = spawnSync('bash', ['-c', task], { encoding: 'utf8', env: { ...process.env, SLURM_ARRAY_TASK_ID: '0', SLURM_RESTART_COUNT: '2' } });
+    expect(taskRun.stdout.split('\n').filter((line) => line.startsWith('<'))).toEqual(['<base>', '<seed=0>', `<${resume.override}>`]);
+  });
+
+  it('with every restart used, leaves the training alone to run into the limit, and reports its end', async () => {
+    const jobDir = newJobDir();
+    const scontrol = fakeScontrol();
+    // Not told: USR2 would kill this sh (no trap), which would end with 140.
+    const command = ['sh', '-c', 'echo training; sleep 1; echo trained; exit 5'];
+    const run = await signalled(renderScript(template, { ...plain, jobDir, resume, command }), jobDir, { SLURM_JOB_ID: '42', SLURM_RESTART_COUNT: '2', PATH: scontrol.path });
+    expect(run.code).toBe(5);
+    expect(run.stdout()).toContain('trained');
+    expect(run.stdout()).toContain('all 2 restarts used');
+    expect(scontrol.calls()).toBe('');
+    expect(readFileSync(join(jobDir, 'events/finished'), 'utf8')).toMatch(/ 5\n$/);
+    expect(existsSync(join(jobDir, 'events/requeued'))).toBe(false);
+  });
+
+  it("refuses resume under a cluster template without the resume block, which USR2 would kill", () => {
+    const error = (() => {
+      try {
+        renderScript(template.replace('{{resume}}', ''), { ...plain, resume });
+      } catch (caught) {
+        return caught;
+      }
+    })();
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).field).toBe('resume');
+    expect(renderScript(template.replace('{{resume}}', ''), plain)).toContain('#SBATCH');
   });
 });
 

@@ -1,6 +1,7 @@
 // Renders the sbatch script for a launch from a template. Values that a shell reads are quoted with the one
 // quoting function; values in #SBATCH lines were validated to need no quoting (server/slurm/values.ts). Paths of
 // the job's directory come from its layout (./layout.ts): a template names them only by placeholder.
+import { ValidationError } from '../errors.js';
 import { quoteArg, quoteArgv } from '../ssh/quote.js';
 import { jobPaths, taskDirOf } from './layout.js';
 
@@ -19,6 +20,15 @@ export interface Resources {
   /** Null: not written, so the partition's or the site's default applies (DefMemPerCPU, DefaultTime). */
   memory: string | null;
   timeLimit: string | null;
+}
+
+/** The job requeues itself at its time limit (validated by the jobs domain: server/jobs/input.ts). */
+export interface Resume {
+  maxRestarts: number;
+  /** SLURM sends USR2 to the batch script this long before the time limit (--signal=B:USR2@<s>). */
+  signalSeconds: number;
+  /** One Hydra override, as Hydra reads it, added to the command on a restart; null for none. */
+  override: string | null;
 }
 
 export interface ScriptInput extends Resources {
@@ -41,6 +51,8 @@ export interface ScriptInput extends Resources {
   arrayTasks?: boolean;
   /** SLURM's --dependency value (`afterok:123:456_2`), built and checked by the jobs domain; null for none. */
   dependency?: string | null;
+  /** Checkpoint and requeue at the time limit; null or absent for none. */
+  resume?: Resume | null;
 }
 
 function gpuDirectives(input: ScriptInput): string[] {
@@ -73,6 +85,8 @@ export function sbatchDirectives(input: ScriptInput): string[] {
     ...(input.memory ? [`--mem=${input.memory}`] : []),
     ...(input.timeLimit ? [`--time=${input.timeLimit}`] : []),
     ...(input.dependency ? [`--dependency=${input.dependency}`] : []),
+    // B: to the batch script only, which forwards it to the training (USR1 is NCCL's).
+    ...(input.resume ? [`--signal=B:USR2@${input.resume.signalSeconds}`, '--requeue'] : []),
     `--output=${output}`,
     `--chdir=${paths.code}`,
   ];
@@ -112,12 +126,49 @@ function taskPathInShell(jobDir: string, path: (taskDir: string) => string): str
 // sampler (the batch script samples only the first node); under a template without it, the program runs as it is.
 const NODE_TASK = ['bash', '-c', 'if declare -F mc_node_task >/dev/null; then mc_node_task "$@"; else "$@"; fi', 'mc-node-task'];
 
+// With resume: SLURM sends USR2 before the time limit. The training gets it (to checkpoint) and a grace period of half
+// the warning to exit; then, while restarts are left, the script requeues itself (a task by its own id) and exits
+// with its traps off, so no `finished` event says the job ended: `requeued <n>` says this run did. With none left the
+// training is not told and runs into the limit (TIMEOUT, as without resume). SLURM sets SLURM_RESTART_COUNT on a
+// requeued run; such a run gets the resume override. The template runs this block before the training starts.
+const RESUME = (resume: Resume) => `mc_resume_args=()
+if [ "\${SLURM_RESTART_COUNT:-0}" -ge 1 ]; then
+  ${resume.override === null ? `echo "mission-control: restart $SLURM_RESTART_COUNT of ${resume.maxRestarts}"` : `mc_resume_args=(${quoteArg(resume.override)})
+  echo "mission-control: restart $SLURM_RESTART_COUNT of ${resume.maxRestarts}, with" ${quoteArg(resume.override)}`}
+fi
+mc_resume() {
+  set +e
+  local restarts=\${SLURM_RESTART_COUNT:-0} waited=0
+  if [ "$restarts" -ge ${resume.maxRestarts} ]; then
+    echo "mission-control: time limit near, all ${resume.maxRestarts} restarts used: running on to the limit"
+    return 0
+  fi
+  echo "mission-control: time limit near at $(date -Is): USR2 to the training, then requeue ($((restarts + 1)) of ${resume.maxRestarts})"
+  if [ -n "\${mc_pid:-}" ]; then
+    kill -USR2 "$mc_pid" 2>/dev/null
+    while kill -0 "$mc_pid" 2>/dev/null && [ "$waited" -lt ${Math.floor(resume.signalSeconds / 2)} ]; do sleep 1; waited=$((waited + 1)); done
+  fi
+  trap - EXIT TERM USR2
+  mc_gpu_stop
+  mc_event requeued "$((restarts + 1))"
+  local id=$SLURM_JOB_ID
+  if [ -n "\${SLURM_ARRAY_JOB_ID:-}" ]; then id=\${SLURM_ARRAY_JOB_ID}_\${SLURM_ARRAY_TASK_ID}; fi
+  scontrol requeue "$id" || { mc_event finished 1; exit 1; }
+  exit 0
+}
+trap mc_resume USR2`;
+
 export function renderScript(template: string, input: ScriptInput): string {
+  // A template without the block would die of the USR2 SLURM sends (bash's default action), losing the run.
+  if (input.resume && !template.includes('{{resume}}')) {
+    throw new ValidationError('resume', "the cluster's script template has no {{resume}} block (see config/sbatch.template.sh), so it cannot checkpoint and requeue");
+  }
   // Several GPUs or nodes: srun starts the program once per node with SLURM's task environment.
   const program = input.nodes > 1 ? ['srun', ...NODE_TASK, ...input.command] : input.gpusPerNode > 1 ? ['srun', ...input.command] : input.command;
   const paths = jobPaths(input.jobDir);
   // The template puts ` &` after the command block: in an array, the run list is read first, then the program runs.
-  const command = input.arrayTasks ? `${TASK_OVERRIDES(quoteArg(paths.overrides))}\n${quoteArgv(program)} "\${mc_task_args[@]}"` : quoteArgv(program);
+  const resumeArgs = input.resume ? ' "${mc_resume_args[@]}"' : '';
+  const command = input.arrayTasks ? `${TASK_OVERRIDES(quoteArg(paths.overrides))}\n${quoteArgv(program)} "\${mc_task_args[@]}"${resumeArgs}` : `${quoteArgv(program)}${resumeArgs}`;
   const blocks: Record<string, string> = {
     directives: sbatchDirectives(input).map((directive) => `#SBATCH ${directive}`).join('\n'),
     job_dir: quoteArg(paths.dir),
@@ -127,6 +178,7 @@ export function renderScript(template: string, input: ScriptInput): string {
     environment: environmentLines(input).join('\n'),
     setup: input.setup.join('\n'),
     install: input.installEditable ? 'pip install --quiet -e .' : '',
+    resume: input.resume ? RESUME(input.resume) : '',
     command,
     tag: input.tag,
   };
