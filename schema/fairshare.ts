@@ -1,8 +1,9 @@
 // Where the user stands on a cluster: fair share and GPU limits against their own GPUs, from the cached cluster check
-// (no remote command of its own). Parts a site does not let us read are empty, never an error.
+// (no remote command of its own when fresh). Parts a site does not let us read are empty, never an error.
 import type { FairShare, GpuLimit, UserStanding } from '../server/clusters/gpu.js';
 import { builder } from './builder.js';
 import { Cluster } from './cluster.js';
+import { GpuAvailability } from './gpu.js';
 
 const FairShareRef = builder.objectRef<FairShare>('FairShare').implement({
   description: "The user's fair-share factor in one account (sshare's FairShare).",
@@ -46,4 +47,10 @@ builder.objectFields(Cluster, (t) => ({
     description: "The user's fair share and GPU limits, from the cached cluster check; null when the cluster cannot be read.",
     resolve: (cluster, _args, ctx) => ctx.services.gpu.standing(cluster.name).catch(() => null),
   }),
+}));
+
+// The same standing on each GPU answer and push, read by the same command: what a card following the GPUs live shows,
+// with no lookup of its own.
+builder.objectFields(GpuAvailability, (t) => ({
+  standing: t.field({ type: UserStandingRef, description: "The user's fair share and GPU limits, read with these figures.", resolve: (availability) => availability.standing }),
 }));

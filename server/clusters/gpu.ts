@@ -23,6 +23,8 @@ export interface GpuAvailability extends GpuSummary {
   lastError: string | null;
   /** Set when a refresh was asked for too soon after the previous one: the cached figures were returned instead. */
   refreshLimitedUntil: Date | null;
+  /** The user's standing read by the same command as these figures: live GPU pushes carry it at no extra cost. */
+  standing: UserStanding;
 }
 
 export type GpuListener = (cluster: string, availability: GpuAvailability) => void;
@@ -105,6 +107,7 @@ export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, cloc
       stale,
       lastError: stale ? failure.error.message : null,
       refreshLimitedUntil,
+      standing: inventory.standing,
     };
   }
 

@@ -10,9 +10,17 @@ export const ClusterCardFields = graphql(`
   }
 `);
 
-/** The card's line of free GPUs by type. */
+/**
+ * The card's line of free GPUs by type, and the user's fair share and GPU limits read by the same cluster check (on
+ * the GPU answer rather than the cluster: the card follows GPU pushes already, so it costs no lookup of its own).
+ */
 export const GpuSummaryFields = graphql(`
   fragment GpuSummary on GpuAvailability {
     byType { type free total }
+    standing {
+      fairShare { account factor }
+      gpusRunning gpusPending
+      gpuLimits { source name scope gpus running pending }
+    }
   }
 `);

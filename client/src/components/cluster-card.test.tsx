@@ -78,7 +78,7 @@ describe('ClusterCard states', () => {
       <ClusterCard
         cluster={card({ ...lab, stale: true, lastPollError: 'squeue timed out' })}
         counts={{ running: 2, pending: 1 }}
-        gpus={maskFragments([GpuSummaryFields], { byType: [{ type: 'a100', free: 3, total: 4 }] })}
+        gpus={maskFragments([GpuSummaryFields], { byType: [{ type: 'a100', free: 3, total: 4 }], standing: nothingKnown })}
         onTest={async () => undefined}
       />
     ));
@@ -86,6 +86,50 @@ describe('ClusterCard states', () => {
     expect(screen.getByText(/squeue timed out/)).toBeTruthy();
     expect(screen.getByRole('list', { name: 'Free GPUs on lab' }).textContent).toBe('a100 3 free of 4');
     expect(screen.getByTestId('job-counts').textContent).toBe('2 running · 1 pending');
+  });
+});
+
+type Standing = ResultOf<typeof GpuSummaryFields>['standing'];
+/** The lab's standing as the server reads it (test/fixtures/slurm/cluster-check-lab-standing.txt): nothing to say. */
+const nothingKnown: Standing = { fairShare: [], gpusRunning: 0, gpusPending: 0, gpuLimits: [] };
+const gpusWith = (standing: Standing) => maskFragments([GpuSummaryFields], { byType: [{ type: 'a100', free: 3, total: 4 }], standing });
+const qosNormal = { source: 'qos', name: 'normal', scope: 'perUser', gpus: 8, running: 3, pending: 2 } as const;
+
+describe("ClusterCard: the user's fair share and GPU limits", () => {
+  afterEach(cleanup);
+  const shown = (standing: Standing) => {
+    render(() => <ClusterCard cluster={card(lab)} gpus={gpusWith(standing)} onTest={async () => undefined} />);
+    const line = screen.queryByTestId('standing');
+    return line ? [...line.querySelectorAll('span')].map((phrase) => phrase.textContent) : null;
+  };
+
+  it('says nothing where the site told nothing (the lab: priority/basic, no limits, no GPU jobs)', () => {
+    expect(shown(nothingKnown)).toBeNull();
+  });
+
+  it('shows the fair share and the GPUs against the limit nearest to holding the next job back', () => {
+    const standing: Standing = {
+      fairShare: [{ account: 'lab', factor: 0.823529 }],
+      gpusRunning: 4,
+      gpusPending: 2,
+      gpuLimits: [
+        { source: 'association', name: 'lab', scope: 'perUser', gpus: 16, running: 4, pending: 2 },
+        qosNormal,
+        { source: 'qos', name: 'normal', scope: 'perJob', gpus: 4, running: 0, pending: 0 },
+      ],
+    };
+    expect(shown(standing)).toEqual(['Your fair share 0.82', 'Your GPUs: 3 running, 2 pending of 8 allowed (QOS normal)', 'At most 4 GPUs per job (QOS normal)']);
+  });
+
+  it("shows each account's share, the GPUs without a limit when there are some, and an association by its account", () => {
+    expect(shown({ fairShare: [{ account: 'lab', factor: 0.5 }, { account: 'ml', factor: 0.125 }], gpusRunning: 1, gpusPending: 0, gpuLimits: [] })).toEqual([
+      'Your fair share 0.50 (lab), 0.13 (ml)',
+      'Your GPUs: 1 running, 0 pending',
+    ]);
+    cleanup();
+    expect(shown({ ...nothingKnown, gpuLimits: [{ source: 'association', name: 'lab on gpu', scope: 'perUser', gpus: 1, running: 0, pending: 1 }] })).toEqual([
+      'Your GPUs: 0 running, 1 pending of 1 allowed (account lab on gpu)',
+    ]);
   });
 });
 

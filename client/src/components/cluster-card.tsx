@@ -125,6 +125,30 @@ export function ClusterTrouble(props: {
   );
 }
 
+type Standing = ResultOf<typeof GpuSummaryFields>['standing'];
+type GpuLimit = Standing['gpuLimits'][number];
+
+const limitOwner = (limit: GpuLimit) => (limit.source === 'qos' ? `QOS ${limit.name}` : `account ${limit.name}`);
+
+/**
+ * What the card says of the user's standing, one phrase per fact, nothing for what the site did not let us read:
+ * "Your fair share 0.82", "Your GPUs: 3 running, 2 pending of 8 allowed (QOS normal)", "At most 4 GPUs per job (QOS normal)".
+ */
+export function standingPhrases(standing: Standing): string[] {
+  const phrases: string[] = [];
+  const shares = standing.fairShare;
+  if (shares.length === 1) phrases.push(`Your fair share ${shares[0]!.factor.toFixed(2)}`);
+  else if (shares.length > 1) phrases.push(`Your fair share ${shares.map((share) => `${share.factor.toFixed(2)} (${share.account})`).join(', ')}`);
+  // The limit the user is nearest to is the one that holds their next job back.
+  const perUser = standing.gpuLimits.filter((limit) => limit.scope === 'perUser').sort((a, b) => a.gpus - a.running - (b.gpus - b.running));
+  const nearest = perUser[0];
+  if (nearest) phrases.push(`Your GPUs: ${nearest.running} running, ${nearest.pending} pending of ${nearest.gpus} allowed (${limitOwner(nearest)})`);
+  else if (standing.gpusRunning + standing.gpusPending > 0) phrases.push(`Your GPUs: ${standing.gpusRunning} running, ${standing.gpusPending} pending`);
+  const perJob = standing.gpuLimits.filter((limit) => limit.scope === 'perJob').sort((a, b) => a.gpus - b.gpus)[0];
+  if (perJob) phrases.push(`At most ${plural(perJob.gpus, 'GPU')} per job (${limitOwner(perJob)})`);
+  return phrases;
+}
+
 export const CLUSTER_GLYPH: Record<ClusterTone, string> = { ok: '●', wait: '◷', bad: '!' };
 
 export function ClusterCard(props: {
@@ -138,6 +162,10 @@ export function ClusterCard(props: {
   const cluster = () => readFragment(ClusterCardFields, props.cluster);
   const gpus = () => (props.gpus ? readFragment(GpuSummaryFields, props.gpus) : undefined);
   const status = () => clusterStatus(cluster());
+  const standing = () => {
+    const figures = gpus();
+    return figures ? standingPhrases(figures.standing) : [];
+  };
   const test = async () => {
     setTesting(true);
     try {
@@ -184,6 +212,11 @@ export function ClusterCard(props: {
             )}
           </For>
         </ul>
+      </Show>
+      <Show when={standing().length > 0}>
+        <p class="meta" data-testid="standing">
+          <For each={standing()}>{(phrase) => <span>{phrase}</span>}</For>
+        </p>
       </Show>
       <Show when={cluster().partitions.length > 0}>
         <ul class="partitions" aria-label={`Partitions of ${cluster().name}`}>
