@@ -8,6 +8,7 @@ import './job.js';
 import './sweep.js';
 import './metrics.js';
 import './pending.js';
+import './restarts.js';
 import './gpu.js';
 import './launch-limits.js';
 import './fairshare.js';
