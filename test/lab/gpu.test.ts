@@ -1,5 +1,6 @@
 // GPU availability against the lab through its real sshd: one remote command however many readers, figures that
-// match the lab (gpu-a100 with 4×a100, gpu-h100 with 2×h100), and a GPU job of our own seen after a refresh.
+// match the lab (gpu-a100 with 4×a100, gpu-h100 with 2×h100), and a GPU job of our own seen after a refresh; the
+// user's standing (fair share, GPU limits, own GPUs) riding on the same command.
 // Other suites may run GPU jobs on the lab at the same time, so allocations are compared, never assumed to be zero.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/http/app.js';
@@ -97,6 +98,39 @@ describe.skipIf(!lab)('GPU availability on the lab', () => {
       expect(missing.data.gpuAvailability).toMatchObject({ __typename: 'NotFoundError' });
       expect(counter.gpuExecs).toBe(1);
     });
+
+    it("the user's standing arrives with the GPUs and on the cluster, read by the same one command: our held a100×2 job pending, no fair share (priority/basic) and no limit (none enforced)", async () => {
+      const submitted = onLab(lab!, "sbatch --parsable --hold -J mc-standing-lab --mem=100M --time=2 --gres=gpu:a100:2 --wrap='true'");
+      expect(submitted.status).toBe(0);
+      const job = submitted.stdout.trim().split(';')[0]!;
+      try {
+        /** GPUs our user's pending jobs ask for, as squeue -u prints them (other suites run as the same user). */
+        const pendingByUser = () =>
+          onLab(lab!, `squeue -h -r -u "$(id -un)" -t PD -O 'tres-alloc:|'`)
+            .stdout.split('\n')
+            .map((line) => /gres\/gpu=(\d+)/.exec(line)?.[1])
+            .reduce((sum, gpus) => sum + Number(gpus ?? 0), 0);
+        const standingFields = 'standing { fairShare { account factor } gpusRunning gpusPending gpuLimits { source name scope gpus running pending } }';
+        const execsBefore = counter.gpuExecs;
+        const before = pendingByUser();
+        const refreshed = await graphql(`query { gpuAvailability(cluster: "lab", refresh: true) { ... on QueryGpuAvailabilitySuccess { data { ${standingFields} } } ... on Error { message } } }`);
+        const after = pendingByUser();
+        expect(refreshed.errors).toBeUndefined();
+        const viaGpus = refreshed.data.gpuAvailability.data.standing;
+        expect(viaGpus).toMatchObject({ fairShare: [], gpuLimits: [] });
+        expect(viaGpus.gpusPending).toBeGreaterThanOrEqual(2);
+        // Unless another suite's pending jobs came or went meanwhile, the figure is squeue's to the GPU.
+        if (before === after) expect(viaGpus.gpusPending).toBe(after);
+
+        const clusters = await graphql(`query { clusters { name ${standingFields} } }`);
+        expect(clusters.errors).toBeUndefined();
+        expect(clusters.data.clusters).toEqual([{ name: 'lab', standing: viaGpus }]);
+        // The refresh was the one command; the cluster's standing came from its cache.
+        expect(counter.gpuExecs).toBe(execsBefore + 1);
+      } finally {
+        onLab(lab!, `scancel ${job}`);
+      }
+    });
   });
 
   describe('the service on the real ssh2 transport, with a GPU job of our own', () => {
@@ -160,6 +194,9 @@ describe.skipIf(!lab)('GPU availability on the lab', () => {
       expect(a100After.pendingDemand).toBeGreaterThanOrEqual(a100Before.pendingDemand + 4);
       // With no other a100 job starting or ending meanwhile, the difference is exactly ours.
       if (othersBefore === othersAfter) expect(a100After.allocated - a100Before.allocated).toBe(2);
+      // Our own jobs in the user's standing, from the same command: the running 2 held, the held 4 asked.
+      expect(after.standing.gpus.running).toBeGreaterThanOrEqual(2);
+      expect(after.standing.gpus.pending).toBeGreaterThanOrEqual(4);
 
       const again = await gpu.availability('lab', { refresh: true });
       expect(counter.gpuExecs).toBe(2);
