@@ -170,9 +170,9 @@ describe('the job script with resume', () => {
   // The training checkpoints on USR2 (writes a file) and exits, as the fixture project does.
   const training = (mark: string) => ['sh', '-c', `trap 'echo checkpoint > ${mark}; exit 0' USR2; echo training; while :; do sleep 0.1; done`];
 
-  it('asks SLURM for USR2 before the limit and a requeueable job, only with resume', () => {
-    expect(sbatchDirectives({ ...plain, resume })).toEqual(expect.arrayContaining(['--signal=B:USR2@60', '--requeue']));
-    expect(sbatchDirectives(plain).filter((line) => /signal|requeue/.test(line))).toEqual([]);
+  it('asks SLURM for USR2 before the limit, a requeueable job and a log each run appends to, only with resume', () => {
+    expect(sbatchDirectives({ ...plain, resume })).toEqual(expect.arrayContaining(['--signal=B:USR2@60', '--requeue', '--open-mode=append']));
+    expect(sbatchDirectives(plain).filter((line) => /signal|requeue|open-mode/.test(line))).toEqual([]);
     expect(renderScript(template, plain)).not.toMatch(/--signal|--requeue|mc_resume|scontrol/);
   });
 

@@ -85,8 +85,9 @@ export function sbatchDirectives(input: ScriptInput): string[] {
     ...(input.memory ? [`--mem=${input.memory}`] : []),
     ...(input.timeLimit ? [`--time=${input.timeLimit}`] : []),
     ...(input.dependency ? [`--dependency=${input.dependency}`] : []),
-    // B: to the batch script only, which forwards it to the training (USR1 is NCCL's).
-    ...(input.resume ? [`--signal=B:USR2@${input.resume.signalSeconds}`, '--requeue'] : []),
+    // B: to the batch script only, which forwards it to the training (USR1 is NCCL's). A requeued run would
+    // truncate the log: appended, it keeps every run's.
+    ...(input.resume ? [`--signal=B:USR2@${input.resume.signalSeconds}`, '--requeue', '--open-mode=append'] : []),
     `--output=${output}`,
     `--chdir=${paths.code}`,
   ];
