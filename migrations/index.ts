@@ -12,6 +12,7 @@ import { Migration20261205040000 } from './Migration20261205040000.js';
 import { Migration20261205051700 } from './Migration20261205051700.js';
 import { Migration20261205051710 } from './Migration20261205051710.js';
 import { Migration20261205060000 } from './Migration20261205060000.js';
+import { Migration20261205061000 } from './Migration20261205061000.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123000000', class: Migration20261123000000 },
@@ -26,4 +27,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261205051700', class: Migration20261205051700 },
   { name: 'Migration20261205051710', class: Migration20261205051710 },
   { name: 'Migration20261205060000', class: Migration20261205060000 },
+  { name: 'Migration20261205061000', class: Migration20261205061000 },
 ];

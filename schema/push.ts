@@ -13,6 +13,8 @@ const PushDevice = builder.objectRef<PushSubscription>('PushDevice').implement({
     metricNanPushes: t.exposeBoolean('metricNanPushes', { description: "Notify once when a running job's metric becomes NaN or infinite (a sweep: once per metric for all its tasks)." }),
     gpuIdlePushes: t.exposeBoolean('gpuIdlePushes', { description: "Notify once when all of a running job's GPUs stay under 10 % for 10 minutes (a sweep: once for all its tasks)." }),
     startedAfterWaitMinutes: t.exposeInt('startedAfterWaitMinutes', { nullable: true, description: 'Notify once when a job that waited in the queue at least this long starts (a sweep: its first task); null = never.' }),
+    requeuePushes: t.exposeBoolean('requeuePushes', { description: 'Notify when a job is put back in the queue under its SLURM id (its own script at its time limit, preemption, an admin): once per restart.' }),
+    timeLimitPushes: t.exposeBoolean('timeLimitPushes', { description: 'Notify once when a running job without resume reaches its time limit in 15 minutes.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),
 });
@@ -29,6 +31,8 @@ const PushSubscriptionInput = builder.inputType('PushSubscriptionInput', {
     metricNanPushes: t.boolean({ description: 'Omitted keeps the stored value (on for a new device); null turns it off.' }),
     gpuIdlePushes: t.boolean({ description: 'Omitted keeps the stored value (on for a new device); null turns it off.' }),
     startedAfterWaitMinutes: t.int({ description: 'Omitted keeps the stored value (off for a new device); null turns it off.' }),
+    requeuePushes: t.boolean({ description: 'Omitted keeps the stored value (on for a new device); null turns it off.' }),
+    timeLimitPushes: t.boolean({ description: 'Omitted keeps the stored value (off for a new device); null turns it off.' }),
   }),
 });
 
@@ -58,7 +62,7 @@ builder.mutationFields((t) => ({
     type: PushDevice,
     description: 'Omitted arguments keep their value; pass pendingAfterMinutes (or startedAfterWaitMinutes): null to turn it off.',
     errors: { types: [NotFoundError, ValidationError] },
-    args: { endpoint: t.arg.string({ required: true }), pendingAfterMinutes: t.arg.int(), mutedProjectIds: t.arg.intList(), failedTaskPushes: t.arg.boolean(), metricNanPushes: t.arg.boolean(), gpuIdlePushes: t.arg.boolean(), startedAfterWaitMinutes: t.arg.int() },
+    args: { endpoint: t.arg.string({ required: true }), pendingAfterMinutes: t.arg.int(), mutedProjectIds: t.arg.intList(), failedTaskPushes: t.arg.boolean(), metricNanPushes: t.arg.boolean(), gpuIdlePushes: t.arg.boolean(), startedAfterWaitMinutes: t.arg.int(), requeuePushes: t.arg.boolean(), timeLimitPushes: t.arg.boolean() },
     resolve: (_root, args, ctx) =>
       ctx.services.notify.update(
         ctx.em,
@@ -70,6 +74,8 @@ builder.mutationFields((t) => ({
           metricNanPushes: args.metricNanPushes,
           gpuIdlePushes: args.gpuIdlePushes,
           startedAfterWaitMinutes: args.startedAfterWaitMinutes,
+          requeuePushes: args.requeuePushes,
+          timeLimitPushes: args.timeLimitPushes,
         },
         ctx.session.tokenId,
       ),

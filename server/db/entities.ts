@@ -212,6 +212,10 @@ export const PushSubscription = defineEntity({
     gpuIdlePushes: p.boolean().default(true),
     /** Push once when a job that waited in the queue at least this long starts (a sweep: its first task); null = never. */
     startedAfterWaitMinutes: p.integer().nullable(),
+    /** A job was put back in the queue under its SLURM id (once per restart). */
+    requeuePushes: p.boolean().default(true),
+    /** A running job without resume reaches its time limit in 15 minutes (once per job). */
+    timeLimitPushes: p.boolean().default(false),
     createdAt: p.datetime(),
     updatedAt: p.datetime(),
     lastSuccessAt: p.datetime().nullable(),

@@ -263,3 +263,19 @@ export function gpuIdleMessage(job: Pick<Job, 'id' | 'name' | 'cluster' | 'array
     `${task ? `job ${job.id}: ${how}; ${task.count} of ${task.of} ${task.tasks} so far` : `${job.name}: ${how}`} · ${job.cluster}`,
   );
 }
+
+/** "Job 42 requeued at its time limit (1 of 3)": a run ended and the job waits for its next one, same SLURM id. */
+export function jobRequeuedMessage(job: Pick<JobSnapshot, 'id' | 'name' | 'cluster' | 'restarts' | 'requeues' | 'input'>): PushMessage {
+  const cause = job.requeues.at(-1)?.cause === 'time-limit' ? ' at its time limit' : '';
+  const maxRestarts = job.input.resume?.maxRestarts;
+  const count = maxRestarts ? `${job.restarts} of ${maxRestarts}` : `restart ${job.restarts}`;
+  return {
+    title: `${job.name} requeued`,
+    body: `Job ${job.id} requeued${cause} (${count}) · ${job.cluster}`,
+    url: `/jobs/${job.id}`,
+    tag: `job-${job.id}`,
+    jobId: job.id,
+    state: 'PENDING',
+    cluster: job.cluster,
+  };
+}

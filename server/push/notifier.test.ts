@@ -12,7 +12,7 @@ import { Job, type Project, PushNotice, PushSubscription, ServerSetting, Sweep }
 import { insertProject, jobInput } from '../../test/factories.js';
 import { initOrm, type Orm } from '../db/orm.js';
 import type { JobInput } from '../jobs/input.js';
-import { snapshot } from '../jobs/transitions.js';
+import { changeOf, requeued, saveAndAnnounce, snapshot } from '../jobs/transitions.js';
 import { createServices, type ServiceOptions, type Services } from '../services.js';
 import type { ExecResult } from '../ssh/index.js';
 import { reauthCommand } from '../ssh/openssh-transport.js';
@@ -1110,5 +1110,55 @@ describe('a long wait ended', () => {
     await expect(world.services.notify.update(world.orm.em.fork(), device.endpoint, { startedAfterWaitMinutes: 7 * 24 * 60 + 1 }, null)).rejects.toMatchObject({ field: 'startedAfterWaitMinutes' });
     expect((await world.services.notify.update(world.orm.em.fork(), device.endpoint, { startedAfterWaitMinutes: 45 }, null)).startedAfterWaitMinutes).toBe(45);
     expect((await world.services.notify.update(world.orm.em.fork(), device.endpoint, { startedAfterWaitMinutes: null }, null)).startedAfterWaitMinutes).toBeNull();
+  });
+});
+
+describe('a job requeued under its SLURM id', () => {
+  // The poll's squeue lines of job 4242 as the lab printed them around `scontrol requeue` (Slurm 22.05.8).
+  const queue = {
+    running: '4242|RUNNING|None|cpu-01|2026-12-05T05:22:32|NONE|0:04|/home/me/code',
+    requeued: '4242|PENDING|BeginTime||2026-12-05T05:24:37|NONE|0:00|/home/me/code',
+    runningAgain: '4242|RUNNING|None|cpu-01|2026-12-05T05:24:53|NONE|0:17|/home/me/code',
+    completed: '4242|COMPLETED|None|cpu-01|2026-12-05T05:24:53|2026-12-05T05:25:19|0:26|/home/me/code',
+  };
+  const accounting = '4242|COMPLETED|None|0:0|2026-12-05T05:24:53|2026-12-05T05:25:19|00:00:26|cpu-01|/home/me/code';
+  const pollSays = async (world: World, line: string) => {
+    // An ended job is asked of accounting too, which gives its exit code.
+    world.poll = { queue: [line], accounting: line === queue.completed ? [accounting] : [] };
+    await world.services.poller.pollNow('alpha');
+    await settle(world);
+  };
+
+  it('is one push per restart, through the real poll, and the end push only at the real end', async () => {
+    const world = await open();
+    const phone = await receiver();
+    const off = await receiver();
+    await subscribe(world, phone);
+    await world.services.notify.register(world.orm.em.fork(), { endpoint: off.endpoint, ...off.keys, requeuePushes: false }, null);
+    const job = await addJob(world, { state: 'PENDING', startedAt: null });
+    for (const line of [queue.running, queue.requeued, queue.requeued, queue.runningAgain, queue.runningAgain]) await pollSays(world, line);
+    expect(phone.messages.map((message) => message.json)).toEqual([
+      { title: 'train-resnet requeued', body: `Job ${job.id} requeued (restart 1) · alpha`, url: `/jobs/${job.id}`, tag: `job-${job.id}`, jobId: job.id, state: 'PENDING', cluster: 'alpha' },
+    ]);
+    await pollSays(world, queue.completed);
+    expect(phone.messages.map((message) => message.json.title)).toEqual(['train-resnet requeued', 'train-resnet completed']);
+    expect(off.messages.map((message) => message.json.title)).toEqual(['train-resnet completed']);
+    expect((await world.orm.em.fork().findOneOrFail(Job, { id: job.id })).restarts).toBe(1);
+  });
+
+  it("says 'at its time limit (1 of 3)' when the job's own script requeued itself, once though the queue tells it again", async () => {
+    const world = await open();
+    const phone = await receiver();
+    await subscribe(world, phone);
+    const job = await addJob(world, { state: 'PENDING', startedAt: null, input: { ...input(world.project.id), resume: { maxRestarts: 3 } } as JobInput });
+    await pollSays(world, queue.running);
+    const em = world.orm.em.fork();
+    const row = await em.findOneOrFail(Job, { id: job.id });
+    const change = changeOf(row);
+    requeued(row, new Date('2026-12-05T05:23:30'), 'time-limit');
+    await saveAndAnnounce(em, world.services.events, [change]);
+    await settle(world);
+    await pollSays(world, queue.requeued);
+    expect(phone.messages.map((message) => message.json.body)).toEqual([`Job ${job.id} requeued at its time limit (1 of 3) · alpha`]);
   });
 });

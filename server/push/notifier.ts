@@ -1,4 +1,4 @@
-// Web Push to the phone: a job's end, a sweep's end (and, for devices that ask, each failed task of it), a job or
+// Web Push to the phone: a job's end, its requeue (once per restart), a sweep's end (and, for devices that ask, each failed task of it), a job or
 // sweep waiting in the queue longer than a device asked to be told about, and its start after such a wait, a running
 // job's metric gone NaN or its GPUs idle, a cluster whose login expired. It listens to the same events as
 // subscriptions (job:updated, sweep:updated, metrics:updated, cluster:status) and reads the database; it never causes a
@@ -15,6 +15,7 @@ import type { JobService } from '../jobs/service.js';
 import { TERMINAL_STATES } from '../slurm/state.js';
 import { createDelivery } from './delivery.js';
 import { createJobEndNotices } from './job-end.js';
+import { createJobRequeuedNotices } from './job-requeued.js';
 import { createJobStartedNotices } from './job-started.js';
 import { reauthMessage } from './messages.js';
 import { createMetricAlerts } from './metric-alerts.js';
@@ -56,6 +57,7 @@ export function createNotifier(options: NotifierOptions) {
   const delivery = createDelivery({ orm, config: () => config, sendTimeoutMs, sendConcurrency: options.sendConcurrency ?? 4, now });
   const onJobEnded = createJobEndNotices({ orm, jobs, delivery, logTimeoutMs });
   const onJobStarted = createJobStartedNotices({ orm, delivery });
+  const onJobRequeued = createJobRequeuedNotices({ orm, delivery });
   const onSweepUpdated = createSweepEndNotices({ orm, delivery });
   const onMetricsUpdated = createMetricAlerts({ orm, delivery, gpuIdleWindowMs: () => (config.notifications?.gpuIdleMinutes ?? DEFAULT_GPU_IDLE_MINUTES) * 60_000 });
   const tasks = new Set<Promise<void>>();
@@ -113,6 +115,7 @@ export function createNotifier(options: NotifierOptions) {
       listen(events.subscribe('job:updated'), (job) => {
         if (TERMINAL_STATES.has(job.state)) background(`job ${job.id}`, () => onJobEnded(job));
         else if (job.state === 'RUNNING') background(`job ${job.id} started`, () => onJobStarted(job));
+        if (job.restarts > 0 && !TERMINAL_STATES.has(job.state)) background(`job ${job.id} requeued`, () => onJobRequeued(job));
       });
       listen(events.subscribe('sweep:updated'), (sweep) => {
         if (sweep.endedAt) background(`sweep ${sweep.id}`, () => onSweepUpdated(sweep));

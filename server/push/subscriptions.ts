@@ -23,9 +23,13 @@ export interface PushSubscriptionInput {
   gpuIdlePushes?: boolean | null;
   /** A job that waited at least this many minutes starts (none for a new device); null turns it off. */
   startedAfterWaitMinutes?: number | null;
+  /** A job put back in the queue under its SLURM id, once per restart (on for a new device); null: off. */
+  requeuePushes?: boolean | null;
+  /** A running job without resume reaches its time limit in 15 minutes (off for a new device); null: off. */
+  timeLimitPushes?: boolean | null;
 }
 
-export type PushSettingsChanges = Pick<PushSubscriptionInput, 'pendingAfterMinutes' | 'mutedProjectIds' | 'failedTaskPushes' | 'metricNanPushes' | 'gpuIdlePushes' | 'startedAfterWaitMinutes'>;
+export type PushSettingsChanges = Pick<PushSubscriptionInput, 'pendingAfterMinutes' | 'mutedProjectIds' | 'failedTaskPushes' | 'metricNanPushes' | 'gpuIdlePushes' | 'startedAfterWaitMinutes' | 'requeuePushes' | 'timeLimitPushes'>;
 
 /** A week: a job waiting longer than that is not news any sooner. */
 export const MAX_PENDING_AFTER_MINUTES = 7 * 24 * 60;
@@ -102,6 +106,8 @@ async function applySettings(em: EntityManager, row: PushSubscription, changes: 
   if (changes.metricNanPushes !== undefined) row.metricNanPushes = changes.metricNanPushes ?? false;
   if (changes.gpuIdlePushes !== undefined) row.gpuIdlePushes = changes.gpuIdlePushes ?? false;
   if (changes.startedAfterWaitMinutes !== undefined) row.startedAfterWaitMinutes = validatePendingAfterMinutes(changes.startedAfterWaitMinutes, 'startedAfterWaitMinutes');
+  if (changes.requeuePushes !== undefined) row.requeuePushes = changes.requeuePushes ?? false;
+  if (changes.timeLimitPushes !== undefined) row.timeLimitPushes = changes.timeLimitPushes ?? false;
 }
 
 /**
@@ -131,7 +137,7 @@ export async function registerPushSubscription(em: EntityManager, input: PushSub
       row.tokenId = owner;
       row.updatedAt = now;
     } else {
-      row = em.create(PushSubscription, { endpoint, p256dh, auth, tokenId: owner, pendingAfterMinutes: null, mutedProjectIds: [], failedTaskPushes: false, metricNanPushes: true, gpuIdlePushes: true, startedAfterWaitMinutes: null, createdAt: now, updatedAt: now });
+      row = em.create(PushSubscription, { endpoint, p256dh, auth, tokenId: owner, pendingAfterMinutes: null, mutedProjectIds: [], failedTaskPushes: false, metricNanPushes: true, gpuIdlePushes: true, startedAfterWaitMinutes: null, requeuePushes: true, timeLimitPushes: false, createdAt: now, updatedAt: now });
     }
     await applySettings(em, row, input);
     await em.flush();
