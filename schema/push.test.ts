@@ -98,7 +98,7 @@ describe('Web Push API', () => {
     expect(chosenAtRegistration.registerPushSubscription.data).toMatchObject({ failedTaskPushes: true, metricNanPushes: false, gpuIdlePushes: true });
 
     const fields = (await run('{ __type(name: "PushDevice") { fields { name } } }')).__type.fields.map((field: { name: string }) => field.name);
-    expect(fields.sort()).toEqual(['createdAt', 'endpoint', 'failedTaskPushes', 'gpuIdlePushes', 'metricNanPushes', 'mutedProjectIds', 'pendingAfterMinutes', 'startedAfterWaitMinutes']);
+    expect(fields.sort()).toEqual(['createdAt', 'endpoint', 'failedTaskPushes', 'gpuIdlePushes', 'metricNanPushes', 'mutedProjectIds', 'pendingAfterMinutes', 'requeuePushes', 'startedAfterWaitMinutes', 'timeLimitPushes']);
 
     expect((await run(unregister, { endpoint })).unregisterPushSubscription.data).toBe(true);
     expect((await run(unregister, { endpoint })).unregisterPushSubscription.data).toBe(false);
