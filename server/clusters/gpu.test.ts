@@ -219,3 +219,34 @@ describe('GPU service: listeners and config', () => {
     expect(cluster.execs).toBe(2);
   });
 });
+
+describe("GPU service: the user's standing rides on the same command", () => {
+  const LAB = fixture('cluster-check-lab-standing.txt');
+  const sections = LAB.split('--mission-control--\n');
+  // A site with fair share and a QOS GPU limit: the lab's recording with hand-made lines (the lab has neither).
+  sections[4] = sections[4]!.replace('priority/basic', 'priority/multifactor').replace('AccountingStorageEnforce = none', 'AccountingStorageEnforce = limits');
+  sections[5] = 'lab|mlops|0.5\n';
+  sections[7] = 'normal|gres/gpu=8|||\n';
+  sections[8] = fixture('squeue-own-jobs-gpus.txt');
+  const LIMITED = sections.join('--mission-control--\n');
+
+  it('each GPU answer carries it, and standing() reads the cache: no command of its own', async () => {
+    const { service, cluster } = setup();
+    cluster.next = answer(LIMITED);
+    const availability = await service.availability('lab');
+    const expected = { fairShare: [{ account: 'lab', factor: 0.5 }], gpus: { running: 0, pending: 3 }, gpuLimits: [{ source: 'qos', name: 'normal', scope: 'perUser', gpus: 8, running: 0, pending: 3 }] };
+    expect(availability.standing).toEqual(expected);
+    expect(await service.standing('lab')).toEqual(expected);
+    expect(cluster.execs).toBe(1);
+  });
+
+  it('is empty on the lab as recorded, and a cluster that cannot be read throws as partitions() does', async () => {
+    const { service, cluster } = setup();
+    cluster.next = answer(LAB);
+    expect(await service.standing('lab')).toEqual({ fairShare: [], gpus: { running: 0, pending: 0 }, gpuLimits: [] });
+    await expect(service.standing('nope')).rejects.toBeInstanceOf(NotFoundError);
+    const down = setup();
+    down.cluster.next = answer('', 255, 'ssh: connect to host lab.example.edu port 22: Connection refused');
+    await expect(down.service.standing('lab')).rejects.toBeInstanceOf(SlurmError);
+  });
+});
