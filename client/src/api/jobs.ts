@@ -10,7 +10,7 @@ export const JobSummaryFields = graphql(
   `
   fragment JobSummary on Job @_unmask {
     ...JobRow
-    projectId tag slurmState slurmJobId signal parentId wandbUrl elapsedSeconds submitError sweepId arrayIndex
+    projectId tag slurmState slurmJobId signal parentId wandbUrl elapsedSeconds submitError sweepId arrayIndex restarts
     reasonExplained { action blocked }
   }
 `,
@@ -30,7 +30,8 @@ const JobDetailFields = graphql(
   fragment JobDetail on Job @_unmask {
     ...JobSummary
     commitSha branch lastSeenAt metricNames
-    input { ...JobInputValue overrides }
+    input { ...JobInputValue overrides resume { maxRestarts } }
+    requeues { at runStartedAt cause }
     project { id name headSha }
     dependsOn { kind jobId sweepId }
     sweep { id name size }

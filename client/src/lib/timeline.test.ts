@@ -67,3 +67,29 @@ describe('the job timeline', () => {
     expect(summary({ state: 'UNKNOWN', startedAt: '2026-11-23T10:01:01.000Z' })[3]).toBe('ended:failed:Unknown (SLURM no longer knows the job: its outcome is unknown)');
   });
 });
+
+describe('a requeued job', () => {
+  it('shows each earlier run that ended in a requeue, then the current run', () => {
+    const requeued = {
+      state: 'RUNNING' as const,
+      reason: null,
+      nodeList: 'cpu-01',
+      startedAt: '2026-11-23T10:10:00.000Z',
+      requeues: [
+        { at: '2026-11-23T10:05:00.000Z', runStartedAt: '2026-11-23T10:01:00.000Z', cause: 'TIME_LIMIT' as const },
+        { at: '2026-11-23T10:08:00.000Z', runStartedAt: null, cause: null },
+      ],
+      input: { resume: { maxRestarts: 3 } },
+    };
+    const steps = jobTimeline({ ...base, ...requeued }, Date.parse('2026-11-23T10:11:00.000Z'));
+    expect(steps.map((step) => `${step.key}:${step.status}:${step.title}${step.detail ? ` (${step.detail})` : ''}`)).toEqual([
+      'submitted:done:Submitted (SLURM job 42)',
+      'requeued:done:Requeued at its time limit (1 of 3) (after running 4 min 0 s)',
+      'requeued:done:Requeued (2 of 3)',
+      expect.stringMatching(/^pending:done:Pending/),
+      'running:current:Running on cpu-01 (for 1 min 0 s)',
+      'ended:upcoming:Ends',
+    ]);
+    expect(jobTimeline({ ...base, ...requeued, input: null })[1]!.title).toBe('Requeued at its time limit');
+  });
+});

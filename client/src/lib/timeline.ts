@@ -5,7 +5,7 @@ import { duration, secondsBetween, stateLabel } from './format';
 export type StepStatus = 'done' | 'current' | 'upcoming' | 'failed' | 'skipped';
 
 export interface TimelineStep {
-  key: 'submitted' | 'pending' | 'running' | 'ended';
+  key: 'submitted' | 'requeued' | 'pending' | 'running' | 'ended';
   title: string;
   detail: string | null;
   at: string | null;
@@ -14,7 +14,22 @@ export interface TimelineStep {
 
 type TimelineJob = Pick<JobSummary, 'state' | 'createdAt' | 'submittedAt' | 'startedAt' | 'endedAt' | 'reason' | 'nodeList' | 'exitCode' | 'signal' | 'submitError' | 'slurmState'> & {
   slurmJobId?: string | null;
+  /** Runs that ended with the job back in the queue (same SLURM id), oldest first. */
+  requeues?: ReadonlyArray<{ at: string; runStartedAt: string | null; cause: 'TIME_LIMIT' | null }> | null;
+  input?: { resume?: { maxRestarts: number } | null } | null;
 };
+
+/** "Requeued at its time limit (1 of 3)": each earlier run, before the current one's wait and run. */
+function requeueSteps(job: TimelineJob): TimelineStep[] {
+  const maxRestarts = job.input?.resume?.maxRestarts;
+  return (job.requeues ?? []).map((requeue, index) => ({
+    key: 'requeued',
+    title: `Requeued${requeue.cause === 'TIME_LIMIT' ? ' at its time limit' : ''}${maxRestarts ? ` (${index + 1} of ${maxRestarts})` : ''}`,
+    detail: requeue.runStartedAt ? `after running ${duration(secondsBetween(requeue.runStartedAt, requeue.at))}` : null,
+    at: requeue.at,
+    status: 'done',
+  }));
+}
 
 const FAILURE_DETAIL: Partial<Record<JobSummary['state'], string>> = {
   TIMEOUT: 'reached its time limit',
@@ -88,5 +103,5 @@ export function jobTimeline(job: TimelineJob, now = Date.now()): TimelineStep[] 
     end.status = job.state === 'COMPLETED' ? 'done' : 'failed';
     end.detail = endDetail(job);
   }
-  return [submitted, pending, running, end];
+  return [submitted, ...requeueSteps(job), pending, running, end];
 }
