@@ -18,7 +18,7 @@ const SECTION = '--mission-control--';
 // checked against, tolerated to fail (a site may hide its config).
 // The user's standing rides on it too (./standing.ts): their fair share (sshare), their GPU limits (sacctmgr, which asks
 // slurmdbd: under `timeout` where the host has it, so a slow or dead slurmdbd cannot hold the whole check) and their
-// own jobs' GPUs (squeue -u, -r so each pending array task counts), each tolerated to fail and then said nothing of.
+// own jobs' GPUs (squeue -u), each tolerated to fail and then said nothing of.
 // The user's jobs are read here rather than taken from our database: limits count every job of the user, also those
 // launched without us, and one squeue of the user's own jobs in a command that runs anyway costs one short RPC per
 // cache period, whoever asks.
@@ -43,7 +43,7 @@ $T sacctmgr -P -n show assoc user="$(id -un)" format=Cluster,Account,Partition,G
 echo ${SECTION}
 $T sacctmgr -P -n show qos format=Name,MaxTRESPerUser,GrpTRES,MaxJobsPerUser,MaxTRES 2>/dev/null
 echo ${SECTION}
-squeue -h -r -u "$(id -un)" -t R,PD -O 'JobID:|,StateCompact:|,Account:|,QOS:|,Partition:|,tres-alloc:|' 2>/dev/null
+squeue -h -u "$(id -un)" -t R,PD -O 'JobArrayID:|,StateCompact:|,Account:|,QOS:|,Partition:|,tres-alloc:|' 2>/dev/null
 exit 0`;
 
 /** The one remote command that answers "which GPUs are free"; argv for Transport.exec. */

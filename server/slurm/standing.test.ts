@@ -28,7 +28,7 @@ describe('the cluster check reads the standing in its one command', () => {
     expect(script).toContain(`$T sshare -U -u "$(id -un)" -P -n -o Account,User,FairShare 2>/dev/null`);
     expect(script).toMatch(/\$T sacctmgr -P -n show assoc user="\$\(id -un\)" format=Cluster,Account,Partition,GrpTRES,MaxTRES,MaxTRESPerUser,QOS 2>\/dev\/null/);
     expect(script).toMatch(/\$T sacctmgr -P -n show qos format=Name,MaxTRESPerUser,GrpTRES,MaxJobsPerUser,MaxTRES 2>\/dev\/null/);
-    expect(script).toContain(`squeue -h -r -u "$(id -un)" -t R,PD`);
+    expect(script).toContain(`squeue -h -u "$(id -un)" -t R,PD -O 'JobArrayID:|,`);
     expect(script.trimEnd().endsWith('exit 0')).toBe(true);
   });
 
@@ -76,6 +76,18 @@ describe('parseOwnJobs (recorded on the lab: two held GPU jobs among two without
       { running: false, account: 'lab', qos: 'normal', partitions: ['gpu'], gpus: 2 },
     ]);
   });
+  it('counts each task of a pending array as the lab prints it (recorded: 15 held tasks of a100×2)', () => {
+    expect(parseOwnJobs(fixture('squeue-own-jobs-array.txt'))).toEqual([{ running: false, account: 'lab', qos: 'normal', partitions: ['gpu'], gpus: 30 }]);
+  });
+
+  it('counts each task of a pending array, not expanded by squeue (-r would print 10,000 lines for 10,000 tasks)', () => {
+    expect(parseOwnJobs('95_[0-15%4]|PD|lab|normal|gpu|cpu=1,gres/gpu=2|\n95_16|R|lab|normal|gpu|cpu=1,gres/gpu=2|\n96_[0-4294967294]|PD|lab|normal|gpu|gres/gpu=8|\n').map((job) => [job.running, job.gpus])).toEqual([
+      [false, 32],
+      [true, 2],
+      [false, 2 ** 31 - 1],
+    ]);
+  });
+
   it('sums typed entries where only they are given, and tells running from pending', () => {
     expect(parseOwnJobs('7|R|lab|normal|gpu|cpu=2,gres/gpu:a100=2,gres/gpu:h100=1|\n8|CG|lab|normal|gpu|gres/gpu=4|\n')).toEqual([
       { running: true, account: 'lab', qos: 'normal', partitions: ['gpu'], gpus: 3 },

@@ -2,7 +2,7 @@
 // QOS (sacctmgr), and the GPUs their own jobs hold or wait for (squeue -u). Read by the cluster check's one command
 // (./gpu.ts), each section tolerated to fail: a site may forbid sshare or sacctmgr, and then there is nothing to say
 // about it (an empty section), never an error. The parsers are pure.
-import { parseTresGpus, UNTYPED_GPU } from './gpu.js';
+import { parseTresGpus, pendingTaskCount, UNTYPED_GPU } from './gpu.js';
 
 export interface FairShare {
   account: string;
@@ -98,18 +98,27 @@ interface OwnJob {
   gpus: number;
 }
 
+/** GraphQL's Int: counts multiply what the user typed (GPUs × array tasks) and saturate rather than fail the answer. */
+const MAX_COUNT = 2 ** 31 - 1;
+const add = (a: number, b: number) => Math.min(MAX_COUNT, a + b);
+
 /**
- * `squeue -h -r -u <user> -t R,PD -O 'JobID:|,StateCompact:|,Account:|,QOS:|,Partition:|,tres-alloc:|'`: tres-alloc
- * is what a running job holds and what a pending one asks (SLURM prints the request until it starts).
+ * `squeue -h -u <user> -t R,PD -O 'JobArrayID:|,StateCompact:|,Account:|,QOS:|,Partition:|,tres-alloc:|'`:
+ * tres-alloc is what a running job holds and what a pending one asks (SLURM prints the request until it starts). A
+ * pending array is one line whose tasks each ask the same, not expanded with -r (a user's 10,000-task array stays one
+ * line per check); JobArrayID names its tasks (`95_[0-2,4-15%4]`) where JobID would print only 95. Running tasks
+ * are lines of their own.
  */
 export function parseOwnJobs(output: string): OwnJob[] {
   const jobs: OwnJob[] = [];
   for (const line of output.split('\n')) {
     const [jobId, state, account, qos, partition, tres] = line.split('|').map((field) => field.trim());
     if (!jobId || (state !== 'R' && state !== 'PD') || tres === undefined) continue;
-    const gpus = totalGpus(tres);
-    if (gpus === null || gpus === 0) continue;
-    jobs.push({ running: state === 'R', account: account ?? '', qos: qos ?? '', partitions: (partition ?? '').split(',').filter(Boolean), gpus });
+    const perTask = totalGpus(tres);
+    if (perTask === null || perTask === 0) continue;
+    const running = state === 'R';
+    const gpus = running ? perTask : Math.min(MAX_COUNT, perTask * pendingTaskCount(jobId));
+    jobs.push({ running, account: account ?? '', qos: qos ?? '', partitions: (partition ?? '').split(',').filter(Boolean), gpus });
   }
   return jobs;
 }
@@ -118,8 +127,8 @@ function count(jobs: OwnJob[]): UserGpus {
   let running = 0;
   let pending = 0;
   for (const job of jobs) {
-    if (job.running) running += job.gpus;
-    else pending += job.gpus;
+    if (job.running) running = add(running, job.gpus);
+    else pending = add(pending, job.gpus);
   }
   return { running, pending };
 }
