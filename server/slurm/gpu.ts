@@ -18,7 +18,9 @@ const SECTION = '--mission-control--';
 // checked against, tolerated to fail (a site may hide its config).
 // The user's standing rides on it too (./standing.ts): their fair share (sshare), their GPU limits (sacctmgr, which asks
 // slurmdbd: under `timeout` where the host has it, so a slow or dead slurmdbd cannot hold the whole check) and their
-// own jobs' GPUs (squeue -u), each tolerated to fail and then said nothing of.
+// own jobs' GPUs (squeue -u), each tolerated to fail and then said nothing of. Where the config says the answer
+// would mean nothing (priority/basic has no fair share; limits are not applied unless AccountingStorageEnforce has
+// limits or safe) the program is not run at all; an unreadable config runs both.
 // The user's jobs are read here rather than taken from our database: limits count every job of the user, also those
 // launched without us, and one squeue of the user's own jobs in a command that runs anyway costs one short RPC per
 // cache period, whoever asks.
@@ -34,14 +36,17 @@ squeue -h -t PD -O 'JobID:|,tres-per-job:|' 2>/dev/null
 echo ${SECTION}
 scontrol show partition -o 2>/dev/null
 echo ${SECTION}
-scontrol show config 2>/dev/null | grep -E '^(DefMemPer|MaxMemPer|ClusterName|PriorityType|AccountingStorageEnforce)'
+config=$(scontrol show config 2>/dev/null | grep -E '^(DefMemPer|MaxMemPer|ClusterName|PriorityType|AccountingStorageEnforce)')
+[ -n "$config" ] && echo "$config"
 T=; command -v timeout >/dev/null 2>&1 && T='timeout 10'
 echo ${SECTION}
-$T sshare -U -u "$(id -un)" -P -n -o Account,User,FairShare 2>/dev/null
+case "$config" in *priority/basic*) ;; *) $T sshare -U -u "$(id -un)" -P -n -o Account,User,FairShare 2>/dev/null ;; esac
 echo ${SECTION}
-$T sacctmgr -P -n show assoc user="$(id -un)" format=Cluster,Account,Partition,GrpTRES,MaxTRES,MaxTRESPerUser,QOS 2>/dev/null
+limits=1
+case "$config" in *AccountingStorageEnforce*) case "$config" in *AccountingStorageEnforce*limits*|*AccountingStorageEnforce*safe*) ;; *) limits= ;; esac ;; esac
+[ -n "$limits" ] && $T sacctmgr -P -n show assoc user="$(id -un)" format=Cluster,Account,Partition,GrpTRES,MaxTRES,MaxTRESPerUser,QOS 2>/dev/null
 echo ${SECTION}
-$T sacctmgr -P -n show qos format=Name,MaxTRESPerUser,GrpTRES,MaxJobsPerUser,MaxTRES 2>/dev/null
+[ -n "$limits" ] && $T sacctmgr -P -n show qos format=Name,MaxTRESPerUser,GrpTRES,MaxJobsPerUser,MaxTRES 2>/dev/null
 echo ${SECTION}
 squeue -h -u "$(id -un)" -t R,PD -O 'JobArrayID:|,StateCompact:|,Account:|,QOS:|,Partition:|,tres-alloc:|' 2>/dev/null
 exit 0`;

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { standInShell } from '../../test/stand-in-shell.js';
 import { describe, expect, it } from 'vitest';
 import { gpuAvailabilityCommand, parseGpuInventory } from './gpu.js';
 import { EMPTY_STANDING, parseFairShare, parseGpuLimits, parseOwnJobs, parseStandingConfig, parseUserStanding } from './standing.js';
@@ -49,6 +51,42 @@ describe('the cluster check reads the standing in its one command', () => {
 
   it('a site forbidding sshare and sacctmgr (empty sections) gives an empty standing, not an error', () => {
     expect(parseGpuInventory(withSections({ [CONFIG]: ENFORCING, [SSHARE]: '', [ASSOC]: '', [QOS]: '', [JOBS]: '' })).standing).toEqual(EMPTY_STANDING);
+  });
+});
+
+describe('the command asks sshare and sacctmgr only where their answer means something', () => {
+  /** Runs the real script in sh with stand-ins that log which programs ran; scontrol prints the given config lines. */
+  async function programsRun(config: string): Promise<string[]> {
+    const shell = standInShell('mc-standing-');
+    try {
+      const log = join(shell.root, 'ran');
+      writeFileSync(join(shell.root, 'config'), config);
+      const stub = (name: string, body = '') => {
+        writeFileSync(join(shell.bin, name), `#!/bin/sh\necho "${name} $1 $2" >> ${log}\n${body}\n`);
+        chmodSync(join(shell.bin, name), 0o755);
+      };
+      stub('scontrol', `case "$*" in *config*) cat ${join(shell.root, 'config')};; esac`);
+      for (const name of ['squeue', 'sshare', 'sacctmgr']) stub(name);
+      const result = await shell.shell.exec(gpuAvailabilityCommand());
+      expect(result.exitCode).toBe(0);
+      return readFileSync(log, 'utf8').split('\n').filter((line) => /^(sshare|sacctmgr)/.test(line));
+    } finally {
+      await shell.close();
+    }
+  }
+
+  it("the lab's config (priority/basic, AccountingStorageEnforce = none): neither", async () => {
+    expect(await programsRun(LAB.split(SECTION)[CONFIG]!)).toEqual([]);
+  });
+  it('multifactor and limits enforced: sshare and both sacctmgr questions', async () => {
+    expect(await programsRun(ENFORCING)).toEqual(['sshare -U -u', 'sacctmgr -P -n', 'sacctmgr -P -n']);
+  });
+  it('multifactor with associations enforced but not limits: sshare only; safe implies limits', async () => {
+    expect(await programsRun(ENFORCING.replace('associations,limits,qos', 'associations,qos'))).toEqual(['sshare -U -u']);
+    expect(await programsRun(ENFORCING.replace('associations,limits,qos', 'safe'))).toEqual(['sshare -U -u', 'sacctmgr -P -n', 'sacctmgr -P -n']);
+  });
+  it('a config that cannot be read: both, the parsers knowing no better', async () => {
+    expect(await programsRun('')).toEqual(['sshare -U -u', 'sacctmgr -P -n', 'sacctmgr -P -n']);
   });
 });
 

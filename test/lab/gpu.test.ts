@@ -127,6 +127,9 @@ describe.skipIf(!lab)('GPU availability on the lab', () => {
         expect(clusters.data.clusters).toEqual([{ name: 'lab', standing: viaGpus }]);
         // The refresh was the one command; the cluster's standing came from its cache.
         expect(counter.gpuExecs).toBe(execsBefore + 1);
+        // And in it, nothing was asked of sshare or slurmdbd whose answer the lab's config makes meaningless.
+        const sections = onLab(lab!, GPU_SCRIPT!).stdout.split('--mission-control--\n');
+        expect(sections.slice(5, 8)).toEqual(['', '', '']);
       } finally {
         onLab(lab!, `scancel ${job}`);
       }
