@@ -13,6 +13,7 @@ import { Migration20261205051700 } from './Migration20261205051700.js';
 import { Migration20261205051710 } from './Migration20261205051710.js';
 import { Migration20261205060000 } from './Migration20261205060000.js';
 import { Migration20261205061000 } from './Migration20261205061000.js';
+import { Migration20261205062000 } from './Migration20261205062000.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123000000', class: Migration20261123000000 },
@@ -28,4 +29,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261205051710', class: Migration20261205051710 },
   { name: 'Migration20261205060000', class: Migration20261205060000 },
   { name: 'Migration20261205061000', class: Migration20261205061000 },
+  { name: 'Migration20261205062000', class: Migration20261205062000 },
 ];

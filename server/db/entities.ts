@@ -100,6 +100,8 @@ export const Job = defineEntity({
     estimatedStartAt: p.datetime().nullable(),
     /** When SLURM last confirmed the state; stale when that is long ago. */
     lastSeenAt: p.datetime().nullable(),
+    /** While RUNNING: when its current run reaches its time limit, as SLURM computes it (start + limit or DefaultTime); null without one. */
+    timeLimitAt: p.datetime().nullable(),
     /** How many times SLURM put the job back in the queue (scontrol requeue: its own script, preemption, an admin). */
     restarts: p.integer().default(0),
     /** Each run that ended in a requeue, oldest first (the current run is startedAt). */

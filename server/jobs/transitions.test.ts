@@ -16,6 +16,7 @@ const answer = (state: JobState, rawState: string = state): SlurmJobStatus => ({
   startedAt: '2026-11-23T19:54:16',
   endedAt: state === 'COMPLETED' ? '2026-11-23T19:54:30' : null,
   expectedStartAt: null,
+  timeLimitAt: null,
   elapsedSeconds: 14,
   workDir: null,
 });

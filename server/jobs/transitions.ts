@@ -24,6 +24,15 @@ export function slurmTime(text: string | null): Date | null {
  * limit": it is no estimate, and none is shown.
  */
 export function expectedStart(text: string | null, now = new Date()): Date | null {
+  return forecast(text, now);
+}
+
+/** A running job's end at its time limit; a job without one reads a year ahead on some sites: none. */
+export function timeLimitReachedAt(text: string | null, now = new Date()): Date | null {
+  return forecast(text, now);
+}
+
+function forecast(text: string | null, now: Date): Date | null {
   const at = slurmTime(text);
   return at && at.getTime() - now.getTime() < NO_TIME_LIMIT_HORIZON_MS ? at : null;
 }
@@ -159,6 +168,7 @@ export function reportedBySlurm(job: Job, status: SlurmJobStatus): void {
   job.endedAt = TERMINAL_STATES.has(status.state) ? (slurmTime(status.endedAt) ?? job.endedAt ?? new Date()) : null;
   job.elapsedSeconds = status.elapsedSeconds ?? job.elapsedSeconds;
   job.estimatedStartAt = status.state === 'PENDING' ? expectedStart(status.expectedStartAt) : null;
+  job.timeLimitAt = status.state === 'RUNNING' ? timeLimitReachedAt(status.timeLimitAt) : null;
   job.lastSeenAt = new Date();
   job.updatedAt = new Date();
 }

@@ -279,3 +279,16 @@ export function jobRequeuedMessage(job: Pick<JobSnapshot, 'id' | 'name' | 'clust
     cluster: job.cluster,
   };
 }
+
+/** "job 42 reaches its time limit in 15 min": a running job without resume, while there is time to save its work. */
+export function timeLimitMessage(job: Pick<Job, 'id' | 'name' | 'cluster'>, minutes: number): PushMessage {
+  return {
+    title: `job ${job.id} reaches its time limit in ${minutes} min`,
+    body: `${job.name} · ${job.cluster} · SLURM ends it then`,
+    url: `/jobs/${job.id}`,
+    tag: `job-${job.id}`,
+    jobId: job.id,
+    state: 'RUNNING',
+    cluster: job.cluster,
+  };
+}

@@ -1162,3 +1162,40 @@ describe('a job requeued under its SLURM id', () => {
     expect(phone.messages.map((message) => message.json.body)).toEqual([`Job ${job.id} requeued at its time limit (1 of 3) · alpha`]);
   });
 });
+
+describe('a time limit near', () => {
+  const NOW = new Date('2026-12-05T06:00:00Z');
+  const minutesOn = (minutes: number) => new Date(NOW.getTime() + minutes * 60_000);
+
+  it("warns each device that asked once, 15 minutes before SLURM's end of a running job without resume; off by default", async () => {
+    const world = await open({ notify: { now: () => NOW } });
+    const [asked, unset, muted] = [await receiver(), await receiver(), await receiver()];
+    await world.services.notify.register(world.orm.em.fork(), { endpoint: asked.endpoint, ...asked.keys, timeLimitPushes: true }, null);
+    await subscribe(world, unset);
+    await world.services.notify.register(world.orm.em.fork(), { endpoint: muted.endpoint, ...muted.keys, timeLimitPushes: true, mutedProjectIds: [world.project.id] }, null);
+    const soon = await addJob(world, { timeLimitAt: minutesOn(14) });
+    await addJob(world, { timeLimitAt: minutesOn(40) });
+    await addJob(world, { timeLimitAt: null });
+    await addJob(world, { timeLimitAt: minutesOn(10), input: { ...input(world.project.id), resume: { maxRestarts: 2 } } as JobInput });
+    await addJob(world, { state: 'PENDING', timeLimitAt: minutesOn(5) });
+
+    await world.services.notify.checkTimeLimits();
+    await world.services.notify.checkTimeLimits();
+    await settle(world);
+    expect(asked.messages.map((message) => message.json)).toEqual([
+      { title: `job ${soon.id} reaches its time limit in 14 min`, body: 'train-resnet · alpha · SLURM ends it then', url: `/jobs/${soon.id}`, tag: `job-${soon.id}`, jobId: soon.id, state: 'RUNNING', cluster: 'alpha' },
+    ]);
+    expect([unset.messages, muted.messages]).toEqual([[], []]);
+    expect((await subscriptionOf(world, unset))?.timeLimitPushes).toBe(false);
+  });
+
+  it("takes the moment from the poll's squeue line: SLURM's start plus the partition's DefaultTime when none was asked", async () => {
+    const world = await open({ notify: { now: () => NOW } });
+    const job = await addJob(world, { state: 'PENDING', startedAt: null });
+    // What squeue printed for a job launched on the lab's gpu partition without --time (DefaultTime=01:00:00), in this server's zone.
+    const local = (date: Date) => new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 19);
+    world.poll = { queue: [`4242|RUNNING|None|gpu-a100|${local(minutesOn(-50))}|${local(minutesOn(10))}|50:00|/home/me/code`], accounting: [] };
+    await world.services.poller.pollNow('alpha');
+    expect((await world.orm.em.fork().findOneOrFail(Job, { id: job.id })).timeLimitAt).toEqual(minutesOn(10));
+  });
+});

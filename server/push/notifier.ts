@@ -1,4 +1,4 @@
-// Web Push to the phone: a job's end, its requeue (once per restart), a sweep's end (and, for devices that ask, each failed task of it), a job or
+// Web Push to the phone: a job's end, its requeue (once per restart), its time limit 15 minutes ahead (jobs without resume, when asked), a sweep's end (and, for devices that ask, each failed task of it), a job or
 // sweep waiting in the queue longer than a device asked to be told about, and its start after such a wait, a running
 // job's metric gone NaN or its GPUs idle, a cluster whose login expired. It listens to the same events as
 // subscriptions (job:updated, sweep:updated, metrics:updated, cluster:status) and reads the database; it never causes a
@@ -21,6 +21,7 @@ import { reauthMessage } from './messages.js';
 import { createMetricAlerts } from './metric-alerts.js';
 import { checkPending } from './pending.js';
 import { createSweepEndNotices } from './sweep-end.js';
+import { checkTimeLimits } from './time-limit.js';
 import {
   findPushSubscription,
   registerPushSubscription,
@@ -103,6 +104,7 @@ export function createNotifier(options: NotifierOptions) {
   }
 
   const lookForPending = () => checkPending({ orm, delivery, now });
+  const lookForTimeLimits = () => checkTimeLimits({ orm, delivery, now });
 
   return {
     /** The VAPID public key (base64url), made on the first start ever and kept in the database. */
@@ -122,7 +124,10 @@ export function createNotifier(options: NotifierOptions) {
       });
       listen(events.subscribe('metrics:updated'), (update) => background(`metrics of job ${update.jobId}`, () => onMetricsUpdated(update)));
       listen(events.subscribe('cluster:status'), (status) => background(`cluster ${status.name}`, () => onClusterStatus(status)));
-      cron = new Cron(pendingCheckPattern, { protect: true }, () => background('pending reminders', lookForPending));
+      cron = new Cron(pendingCheckPattern, { protect: true }, () => {
+        background('pending reminders', lookForPending);
+        background('time limits', lookForTimeLimits);
+      });
     },
     /** Stops listening and waits for the messages under way (each bounded by its timeouts). */
     async stop(): Promise<void> {
@@ -135,6 +140,8 @@ export function createNotifier(options: NotifierOptions) {
     idle,
     /** Looks for jobs waiting longer than a device's threshold now (the cron does it every 30 s). */
     checkPending: lookForPending,
+    /** Looks for running jobs near their time limit now (the cron does it every 30 s). */
+    checkTimeLimits: lookForTimeLimits,
     applyConfig(next: Config): void {
       config = next;
     },

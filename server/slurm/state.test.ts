@@ -101,6 +101,7 @@ describe('parseSqueue', () => {
       startedAt: null, // squeue printed the forecast 2027-11-23T21:35:52
       endedAt: null, // "NONE"
       expectedStartAt: '2027-11-23T21:35:52', // kept apart: the scheduler's estimate (a year ahead: 45 has no time limit)
+      timeLimitAt: null,
       elapsedSeconds: 0,
       workDir: '/home/mlops/mcfx',
     });
@@ -161,6 +162,7 @@ describe('parseSqueue', () => {
       startedAt: '2026-11-23T21:35:49',
       endedAt: '2026-11-23T21:35:51',
       expectedStartAt: null,
+      timeLimitAt: null,
       elapsedSeconds: 2,
       workDir: '/home/mlops/mcfx',
     });
@@ -230,6 +232,7 @@ describe('parseSacct', () => {
       startedAt: '2026-11-23T21:35:49',
       endedAt: '2026-11-23T21:35:51',
       expectedStartAt: null,
+      timeLimitAt: null,
       elapsedSeconds: 2,
       workDir: '/home/mlops/mcfx',
     });
@@ -300,6 +303,7 @@ describe('parseScontrolJobs', () => {
       startedAt: '2026-11-23T21:35:52',
       endedAt: '2026-11-23T21:36:52',
       expectedStartAt: null,
+      timeLimitAt: null,
       elapsedSeconds: 60,
       workDir: '/home/mlops/mcfx',
     });
@@ -343,6 +347,7 @@ describe('parseScontrolJobs', () => {
         startedAt: '2026-11-23T19:54:16',
         endedAt: '2026-11-23T19:54:19',
         expectedStartAt: null,
+        timeLimitAt: null,
         elapsedSeconds: 3,
         workDir: '/home/u/my runs',
       },
@@ -450,5 +455,21 @@ describe('robustness: nothing but SlurmParseError escapes', () => {
       expectOnlyParseErrors(input);
       expectOnlyParseErrors(String.fromCharCode(...Array.from({ length }, () => Math.floor(random() * 0x3000))));
     }
+  });
+});
+
+describe("a running job's time limit", () => {
+  it("is squeue's end of a running job (start + its limit, the partition's DefaultTime when none was asked), none without a limit", () => {
+    // The lab (Slurm 22.05.8): 4566 launched on gpu without --time (DefaultTime=01:00:00), 4567 with -t 7, 4500 on cpu (no limit).
+    const [defaulted, asked, unlimited, pending] = parseSqueue(
+      [
+        '4566|RUNNING|None|gpu-a100|2026-12-05T05:32:53|2026-12-05T06:32:53|0:04|/home/mlops',
+        '4567|RUNNING|None|gpu-a100|2026-12-05T05:32:53|2026-12-05T05:39:53|0:04|/home/mlops',
+        '4500|RUNNING|None|cpu-01|2026-12-05T05:22:32|NONE|0:04|/home/mlops',
+        '4501|PENDING|BeginTime||2026-12-05T05:24:37|2026-12-05T06:24:37|0:00|/home/mlops',
+      ].join('\n'),
+    );
+    expect([defaulted?.timeLimitAt, asked?.timeLimitAt, unlimited?.timeLimitAt, pending?.timeLimitAt]).toEqual(['2026-12-05T06:32:53', '2026-12-05T05:39:53', null, null]);
+    expect(defaulted?.endedAt).toBeNull();
   });
 });

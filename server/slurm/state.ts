@@ -8,7 +8,7 @@
 // - reason: "None"; exit code: "0:0" until the job has ended.
 // Some values that look known are forecasts, and are read as not known:
 // - a pending job's start (squeue/scontrol print the scheduler's estimate, a year ahead for jobs without a
-//   time limit) and a running job's end (start + time limit); the first is kept apart, as expectedStartAt;
+//   time limit) and a running job's end (start + time limit); they are kept apart, as expectedStartAt and timeLimitAt;
 // - the start of a job that never got nodes: a job cancelled while pending reads StartTime = the cancel time.
 import { SlurmError } from '../errors.js';
 
@@ -58,6 +58,11 @@ export interface SlurmJobStatus {
    * prints): the backfill scheduler's estimate, or the --begin time; null when SLURM gives none ("N/A", "Unknown").
    */
   expectedStartAt: string | null;
+  /**
+   * A running job's end at its time limit, as SLURM computes it (squeue %e, scontrol EndTime: its start plus its time
+   * limit, the partition's DefaultTime when the launch gave none); null when not running or without a limit ("NONE").
+   */
+  timeLimitAt: string | null;
   elapsedSeconds: number | null;
   workDir: string | null;
 }
@@ -337,6 +342,7 @@ function toStatus(raw: RawJobFields): SlurmJobStatus {
     startedAt: hasRun ? parseTimestamp(raw.start) : null,
     endedAt: ended ? parseTimestamp(raw.end) : null,
     expectedStartAt: state === 'PENDING' ? parseTimestamp(raw.start) : null,
+    timeLimitAt: state === 'RUNNING' ? parseTimestamp(raw.end) : null,
     elapsedSeconds,
     workDir: knownText(raw.workDir),
   };
