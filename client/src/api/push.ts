@@ -3,7 +3,7 @@ import { mutate, query, unwrap } from './client';
 import { FailureFields, graphql, type ResultOf } from './graphql';
 
 const PushDeviceFields = graphql(`
-  fragment PushDevice on PushDevice @_unmask { endpoint pendingAfterMinutes mutedProjectIds failedTaskPushes metricNanPushes gpuIdlePushes startedAfterWaitMinutes createdAt }
+  fragment PushDevice on PushDevice @_unmask { endpoint pendingAfterMinutes mutedProjectIds failedTaskPushes metricNanPushes gpuIdlePushes startedAfterWaitMinutes requeuePushes timeLimitPushes createdAt }
 `);
 
 export type PushDevice = ResultOf<typeof PushDeviceFields>;
@@ -20,7 +20,7 @@ const REGISTER = graphql(
 );
 const UPDATE = graphql(
   `
-  mutation UpdatePush($endpoint: String!, $pendingAfterMinutes: Int, $mutedProjectIds: [Int!], $failedTaskPushes: Boolean, $metricNanPushes: Boolean, $gpuIdlePushes: Boolean, $startedAfterWaitMinutes: Int) {
+  mutation UpdatePush($endpoint: String!, $pendingAfterMinutes: Int, $mutedProjectIds: [Int!], $failedTaskPushes: Boolean, $metricNanPushes: Boolean, $gpuIdlePushes: Boolean, $startedAfterWaitMinutes: Int, $requeuePushes: Boolean, $timeLimitPushes: Boolean) {
     updatePushSettings(
       endpoint: $endpoint
       pendingAfterMinutes: $pendingAfterMinutes
@@ -29,6 +29,8 @@ const UPDATE = graphql(
       metricNanPushes: $metricNanPushes
       gpuIdlePushes: $gpuIdlePushes
       startedAfterWaitMinutes: $startedAfterWaitMinutes
+      requeuePushes: $requeuePushes
+      timeLimitPushes: $timeLimitPushes
     ) {
       __typename ... on MutationUpdatePushSettingsSuccess { data { ...PushDevice } } ...Failure
     }
@@ -59,6 +61,10 @@ export interface PushSettings {
   gpuIdlePushes: boolean;
   /** A job that waited at least this many minutes starts (a sweep: its first task); null: never. */
   startedAfterWaitMinutes: number | null;
+  /** A job put back in the queue under its SLURM id: once per restart. */
+  requeuePushes: boolean;
+  /** A running job without resume reaches its time limit in 15 minutes: once per job. */
+  timeLimitPushes: boolean;
 }
 
 /** The subscription's keys as the server stores them (base64url, as PushSubscription.toJSON() gives them). */

@@ -29,6 +29,8 @@ function Notifications() {
   const [failedTasks, setFailedTasks] = createSignal(false);
   const [metricNan, setMetricNan] = createSignal(true);
   const [gpuIdle, setGpuIdle] = createSignal(true);
+  const [requeued, setRequeued] = createSignal(true);
+  const [timeLimit, setTimeLimit] = createSignal(false);
   // The wait after which a start is news (null: off), and the minutes typed for it, kept while it is off.
   const [startedAfter, setStartedAfter] = createSignal<number | null>(null);
   const [startedMinutes, setStartedMinutes] = createSignal('60');
@@ -40,6 +42,8 @@ function Notifications() {
     metricNanPushes: metricNan(),
     gpuIdlePushes: gpuIdle(),
     startedAfterWaitMinutes: startedAfter(),
+    requeuePushes: requeued(),
+    timeLimitPushes: timeLimit(),
   });
   const pendingValid = () => pending().trim() === '' || /^\d+$/.test(pending().trim());
   const startedValid = () => /^\d+$/.test(startedMinutes().trim()) && Number(startedMinutes()) >= 1;
@@ -64,6 +68,8 @@ function Notifications() {
       setMetricNan(read.device.metricNanPushes);
       setGpuIdle(read.device.gpuIdlePushes);
       setStartedAfter(read.device.startedAfterWaitMinutes);
+      setRequeued(read.device.requeuePushes);
+      setTimeLimit(read.device.timeLimitPushes);
       if (read.device.startedAfterWaitMinutes !== null) setStartedMinutes(String(read.device.startedAfterWaitMinutes));
       setEnabled(true);
     }),
@@ -205,6 +211,28 @@ function Notifications() {
           }}
         >
           Once per running job whose every GPU stays under 10 % for 10 minutes; a sweep notifies once.
+        </SwitchSetting>
+        <SwitchSetting
+          id="requeued"
+          checked={requeued()}
+          label="Notify me when a job is requeued"
+          onChange={(on) => {
+            setRequeued(on);
+            void save({ requeuePushes: on });
+          }}
+        >
+          Once per restart, whether its own script requeued it at its time limit, or preemption or an admin did; its end notifies at the real end.
+        </SwitchSetting>
+        <SwitchSetting
+          id="time-limit"
+          checked={timeLimit()}
+          label="Notify me 15 minutes before a job’s time limit"
+          onChange={(on) => {
+            setTimeLimit(on);
+            void save({ timeLimitPushes: on });
+          }}
+        >
+          Once per running job without resume, at the moment SLURM will end it (its time limit, or the partition’s default when the launch gave none).
         </SwitchSetting>
         <SwitchSetting
           id="started-after-wait"
