@@ -19,6 +19,18 @@ export interface WatchedJob {
   jobDir: string;
   /** Started (its files are being written); a pending job's only news is its start. */
   running: boolean;
+  /** Epoch seconds of the current run's earliest possible record (none or 0: no earlier run); see runRecordsAfter. */
+  after?: number;
+}
+
+/**
+ * A requeued job's records of the current run are written from its start on, or after its last requeue while it
+ * waits; its earlier runs' records (still in its directory) are older. 0 for a job never requeued: every record counts.
+ */
+export function runRecordsAfter(job: Pick<Job, 'startedAt' | 'requeues'>): number {
+  const last = lastRequeue(job);
+  if (!last) return 0;
+  return job.startedAt ? Math.floor(new Date(job.startedAt).getTime() / 1000) : Math.floor(Date.parse(last.at) / 1000) + 1;
 }
 
 /** A file (or pattern of files) of a job, and how the reader names it. */
@@ -105,19 +117,21 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow, files }
     }
   }
 
+  const eventsOf = (job: WatchedJob): WatchSource => (job.after ? { kind: 'events', jobDir: job.jobDir, after: job.after } : { kind: 'events', jobDir: job.jobDir });
+
   /** The sources of a cluster's watch: running jobs' events and files, then pending jobs' events while they fit. */
   async function sourcesOf(cluster: string, jobs: WatchedJob[]) {
     const running = jobs.filter((job) => job.running);
     const fileSources = files ? await files.sourcesFor(cluster, running) : [];
     const sources = [
-      ...running.map((job) => ({ jobId: job.id, jobDir: job.jobDir as string | null, source: { kind: 'events', jobDir: job.jobDir } as WatchSource })),
+      ...running.map((job) => ({ jobId: job.id, jobDir: job.jobDir as string | null, source: eventsOf(job) })),
       ...fileSources.map(({ jobId, source }) => ({ jobId, jobDir: null as string | null, source: source as WatchSource })),
     ];
     let bytes = sources.reduce((sum, { source }) => sum + JSON.stringify(source).length, 0);
     for (const job of jobs.filter((candidate) => !candidate.running)) {
       bytes += job.jobDir.length + 16;
       if (bytes > MAX_WATCH_ARGUMENT_BYTES) break;
-      sources.push({ jobId: job.id, jobDir: job.jobDir, source: { kind: 'events', jobDir: job.jobDir } });
+      sources.push({ jobId: job.id, jobDir: job.jobDir, source: eventsOf(job) });
     }
     return sources;
   }
@@ -227,15 +241,16 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow, files }
     }, RESTART_DELAY_MS);
   }
 
-  function track(job: { id: number; cluster: string; jobDir: string; state: string; slurmJobId?: string | null }): void {
+  function track(job: { id: number; cluster: string; jobDir: string; state: string; slurmJobId?: string | null; startedAt?: Date | null; requeues?: Job['requeues'] }): void {
     let jobs = watched.get(job.cluster);
     if (!jobs) watched.set(job.cluster, (jobs = new Map()));
     const active = Boolean(job.slurmJobId) && !TERMINAL_STATES.has(job.state as never);
     const running = job.state === 'RUNNING' || job.state === 'COMPLETING';
+    const after = runRecordsAfter({ startedAt: job.startedAt ?? null, requeues: job.requeues ?? [] });
     const before = jobs.get(job.id);
-    if (active && before?.running === running) return;
+    if (active && before?.running === running && before.after === after) return;
     if (!active && !before) return;
-    if (active) jobs.set(job.id, { id: job.id, jobDir: job.jobDir, running });
+    if (active) jobs.set(job.id, { id: job.id, jobDir: job.jobDir, running, after });
     else {
       jobs.delete(job.id);
       ended.set(job.cluster, [...(ended.get(job.cluster) ?? []), { id: job.id, jobDir: job.jobDir, running: false }]);

@@ -14,8 +14,12 @@ export const LIFECYCLE_EVENTS = ['started', 'finished', 'requeued'] as const;
 export type LifecycleEventName = (typeof LIFECYCLE_EVENTS)[number];
 
 export type WatchSource =
-  /** A job's lifecycle events, from its directory. */
-  | { kind: 'events'; jobDir: string }
+  /**
+   * A job's lifecycle events, from its directory; with `after` (epoch seconds), only records written from then on: a
+   * requeued job's directory keeps its earlier runs' records until its next run rewrites them, and a record
+   * reported once is not looked at again by the same watch.
+   */
+  | { kind: 'events'; jobDir: string; after?: number }
   /** A file's bytes from `offset` on, as it grows; a file that shrank (rewritten) is read again from its start. */
   | { kind: 'file'; path: string; offset: number }
   /** An absolute glob (`*` in file names): each file matching it is reported. */
@@ -55,11 +59,15 @@ while :; do
     kind=\${source%%:*}; rest=\${source#*:}; path=\${rest#*:}
     case $kind in
       e)
+        after=\${rest%%:*}
         for event in ${LIFECYCLE_EVENTS.join(' ')}; do
           eval "seen=\\\${seen_\${i}_\${event}:-}"
           [ -n "$seen" ] && continue
           [ -f "$path/$event" ] || continue
-          printf 'E %s %s %s\\n' "$i" "$event" "$(cat "$path/$event")"
+          record=$(cat "$path/$event")
+          # An earlier run's record: looked at again next round, until the run that is current rewrites it.
+          [ "$after" -gt 0 ] && [ "\${record%% *}" -lt "$after" ] 2>/dev/null && continue
+          printf 'E %s %s %s\\n' "$i" "$event" "$record"
           eval "seen_\${i}_\${event}=1"
         done ;;
       f)
@@ -103,7 +111,7 @@ done`;
 function argumentOf(source: WatchSource): string {
   switch (source.kind) {
     case 'events':
-      return `e:0:${jobPaths(source.jobDir).events}`;
+      return `e:${source.after ?? 0}:${jobPaths(source.jobDir).events}`;
     case 'file':
       return `f:${source.offset}:${source.path}`;
     case 'glob':
