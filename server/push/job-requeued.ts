@@ -12,7 +12,8 @@ export const jobRequeuedKey = (job: Pick<JobSnapshot, 'id' | 'restarts'>) => `jo
 
 export function createJobRequeuedNotices({ orm, delivery }: { orm: Orm; delivery: Delivery }) {
   return async function onJobRequeued(job: JobSnapshot): Promise<void> {
-    if (!job.restarts || TERMINAL_STATES.has(job.state)) return;
+    // A sweep's tasks are preempted together: hundreds of pushes would tell one thing; its end push tells the outcome.
+    if (!job.restarts || TERMINAL_STATES.has(job.state) || job.sweepId != null) return;
     // Claimed even when nobody listens, so a device subscribing later is not told old news.
     if (!(await delivery.claim(jobRequeuedKey(job)))) return;
     const due = (await listeningTo(orm.em.fork(), job.projectId)).filter((device) => device.requeuePushes);
