@@ -135,6 +135,20 @@ describe.skipIf(!ready)('the phone app against the lab', () => {
     expect(await page.getByTestId('script-preview').textContent()).toContain('sleep_seconds=10');
     await shot('launch');
 
+    // Surviving the time limit: the script asks SLURM for the signal and the requeue; a signal later than the limit
+    // is refused under its field; turned off again, the job below launches without it.
+    await page.getByText('Survive the time limit').click();
+    await page.getByTestId('resume-on').check();
+    await page.getByLabel('Override on a restart').fill('+resume=true');
+    await expect.poll(() => page.getByTestId('script-preview').textContent(), { timeout: 10_000 }).toContain('#SBATCH --signal=B:USR2@120');
+    expect(await page.getByTestId('script-preview').textContent()).toContain('#SBATCH --requeue');
+    await page.getByLabel('Signal, seconds before').fill('600');
+    await expect.poll(() => page.locator('#field-resume_signalSeconds-error').textContent().catch(() => ''), { timeout: 10_000 }).toContain('is not before the time limit (5:00 = 300 s)');
+    await limitsShot('resume', '[data-testid="resume-on"]');
+    await page.getByLabel('Signal, seconds before').fill('120');
+    await page.getByTestId('resume-on').uncheck();
+    await expect.poll(() => page.getByTestId('script-preview').textContent(), { timeout: 10_000 }).not.toContain('--requeue');
+
     // Every state the job screen's badge shows, recorded in the page: proof it changed without a reload.
     await page.evaluate(() => {
       const seen: string[] = [];

@@ -22,6 +22,7 @@ export const JobInputFields = graphql(`
   fragment JobInputValue on JobInputValue @_unmask {
     projectId cluster name description partition account qos nodes gpusPerNode gpuType cpusPerTask memory timeLimit
     primary groups { group option options } parameters { path value add } rawOverrides parentJobId allowUnpushed
+    resume { maxRestarts signalSeconds override }
   }
 `);
 
@@ -30,7 +31,7 @@ const JobDetailFields = graphql(
   fragment JobDetail on Job @_unmask {
     ...JobSummary
     commitSha branch lastSeenAt metricNames
-    input { ...JobInputValue overrides resume { maxRestarts } }
+    input { ...JobInputValue overrides }
     requeues { at runStartedAt cause }
     project { id name headSha }
     dependsOn { kind jobId sweepId }

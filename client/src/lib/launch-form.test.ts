@@ -55,6 +55,7 @@ const clone: JobInputValue = {
   cpusPerTask: 4,
   memory: '16G',
   timeLimit: '2:00:00',
+  resume: { maxRestarts: 3, signalSeconds: 300, override: '+resume=true' },
   primary: 'train',
   groups: [{ group: 'model', option: 'vit', options: null }],
   parameters: [
@@ -99,7 +100,7 @@ describe('the launch form', () => {
     expect(input.groups).toEqual([{ group: 'model', option: 'vit' }]);
     expect(input.parameters).toEqual(expect.arrayContaining([{ path: 'seed', value: 42 }, { path: 'trainer.precision', value: 16, add: true }]));
     expect(input.parameters).toHaveLength(2);
-    expect(input).toMatchObject({ rawOverrides: '+trainer.precision=16', parentJobId: 7, memory: '16G', timeLimit: '2:00:00' });
+    expect(input).toMatchObject({ rawOverrides: '+trainer.precision=16', parentJobId: 7, memory: '16G', timeLimit: '2:00:00', resume: { maxRestarts: 3, signalSeconds: 300, override: '+resume=true' } });
   });
 
   it('names the field of a value that cannot be sent, and never sends a read-only parameter', () => {

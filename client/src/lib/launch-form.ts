@@ -64,7 +64,19 @@ export interface LaunchForm {
   dependsOn: Dependency[];
   allowUnpushed: boolean;
   parentJobId: number | null;
+  /** Survive the time limit: checkpoint on USR2 and requeue (JobInput.resume), when `on`. */
+  resume: ResumeForm;
 }
+
+export interface ResumeForm {
+  on: boolean;
+  maxRestarts: string;
+  signalSeconds: string;
+  override: string;
+}
+
+/** Off, with what a first use most often wants: 2 restarts, the signal 2 minutes before the limit. */
+const RESUME_OFF: ResumeForm = { on: false, maxRestarts: '2', signalSeconds: '120', override: '' };
 
 /** A job or a sweep (exactly one id) this launch waits for, and how. */
 export interface Dependency {
@@ -102,6 +114,7 @@ export const DEFAULT_FORM: Omit<LaunchForm, 'cluster'> = {
   dependsOn: [],
   allowUnpushed: false,
   parentJobId: null,
+  resume: RESUME_OFF,
 };
 
 /** What an input shows for a value of this type. */
@@ -250,6 +263,7 @@ export function formFromInput(input: SourceInput | null, hydra: HydraConfig | nu
       overrides: [...(input.overrides ?? [])],
       allowUnpushed: input.allowUnpushed,
       parentJobId: input.parentJobId,
+      resume: input.resume ? { on: true, maxRestarts: String(input.resume.maxRestarts), signalSeconds: String(input.resume.signalSeconds), override: str(input.resume.override) } : RESUME_OFF,
     });
   }
   return applyHydra(form, hydra, input);
@@ -399,6 +413,9 @@ export function inputFromForm(form: LaunchForm, hydra: HydraConfig | null, proje
     overrides: form.overrides.map((word) => word.trim()).filter((word) => word !== ''),
     dependsOn: form.dependsOn.map((dependency) => (dependency.sweepId !== null ? { kind: dependency.kind, sweepId: dependency.sweepId } : { kind: dependency.kind, jobId: dependency.jobId })),
     parentJobId: form.parentJobId,
+    resume: form.resume.on
+      ? { maxRestarts: count(form.resume.maxRestarts, 'resume.maxRestarts', errors), signalSeconds: count(form.resume.signalSeconds, 'resume.signalSeconds', errors), override: orNull(form.resume.override) }
+      : null,
     allowUnpushed: form.allowUnpushed,
   } satisfies JobInput;
   return { input, errors };

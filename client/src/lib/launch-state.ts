@@ -31,7 +31,7 @@ export interface SubmitFailure {
 }
 
 /** Fields the form has a control for: a server error about any other is shown above the submit button. */
-const FIXED_FIELDS = ['cluster', 'partition', 'gpuType', 'nodes', 'gpusPerNode', 'cpusPerTask', 'memory', 'timeLimit', 'name', 'description', 'account', 'qos', 'primary', 'rawOverrides', 'allowUnpushed', 'sweepOverrides'];
+const FIXED_FIELDS = ['cluster', 'partition', 'gpuType', 'nodes', 'gpusPerNode', 'cpusPerTask', 'memory', 'timeLimit', 'name', 'description', 'account', 'qos', 'primary', 'rawOverrides', 'allowUnpushed', 'sweepOverrides', 'resume', 'resume.maxRestarts', 'resume.signalSeconds', 'resume.override'];
 /** Fields only a sweep launch shows. */
 const SWEEP_FIELDS = ['sweep', 'throttle'];
 

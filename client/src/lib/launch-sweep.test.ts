@@ -27,6 +27,7 @@ const task: JobInputValue & { overrides: string[] } = {
   partition: null,
   account: null,
   qos: null,
+  resume: null,
   nodes: 1,
   gpusPerNode: 0,
   gpuType: null,

@@ -148,6 +148,29 @@ export default function Launch() {
                 </Field>
               </div>
             </details>
+            <details class="param-group" open={state.form.resume.on}>
+              <summary>Survive the time limit</summary>
+              <label class="check">
+                <input type="checkbox" checked={state.form.resume.on} onChange={(event) => state.setForm('resume', 'on', event.currentTarget.checked)} data-testid="resume-on" />
+                Checkpoint and requeue itself before it runs out of time
+              </label>
+              <Show when={state.form.resume.on}>
+                <p class="muted">
+                  SLURM signals the job (USR2) before its limit; the training checkpoints and exits, and the job requeues itself, so it goes on while this server is down.
+                </p>
+                <div class="form-grid">
+                  <Field field="resume.maxRestarts" label="Restarts at most" error={state.errorFor('resume.maxRestarts')}>
+                    {(attributes) => <input {...attributes} type="text" inputmode="numeric" value={state.form.resume.maxRestarts} onInput={(event) => state.setForm('resume', 'maxRestarts', event.currentTarget.value)} />}
+                  </Field>
+                  <Field field="resume.signalSeconds" label="Signal, seconds before" error={state.errorFor('resume.signalSeconds')}>
+                    {(attributes) => <input {...attributes} type="text" inputmode="numeric" value={state.form.resume.signalSeconds} onInput={(event) => state.setForm('resume', 'signalSeconds', event.currentTarget.value)} />}
+                  </Field>
+                </div>
+                <Field field="resume.override" label="Override on a restart" hint="One Hydra override, e.g. +resume=true or ckpt_path=last" error={state.errorFor('resume.override')}>
+                  {(attributes) => <input {...attributes} type="text" autocapitalize="off" value={state.form.resume.override} onInput={(event) => state.setForm('resume', 'override', event.currentTarget.value)} />}
+                </Field>
+              </Show>
+            </details>
             <RunAfter state={state} />
           </fieldset>
 
