@@ -102,4 +102,33 @@ describe.skipIf(!lab)('a job requeued on the lab', () => {
     expect(titles.filter((title) => / completed$| failed$| was cancelled$| timed out$/.test(title))).toEqual([expect.stringMatching(/ completed$/)]);
     expect(phone.errors).toEqual([]);
   });
+
+  it("follows a job that requeues itself at its time limit (resume): one 'at its time limit (n of 2)' push per restart, as many as SLURM counts", { timeout: 600_000 }, async () => {
+    // 120 s of training under a 2-minute limit, signalled 30 s before it: the job's own script checkpoints and requeues
+    // it (test/lab/resume.test.ts checks the resuming), so the server sees its `requeued` record before SLURM's queue.
+    const input = { projectId, cluster: 'lab', primary: 'train', memory: '200M', timeLimit: '2:00', parameters: [{ path: 'sleep_seconds', value: 120 }, { path: 'epochs', value: 3 }], resume: { maxRestarts: 2, signalSeconds: 30, override: '+resume=true' } };
+    const submitted = await request(`mutation($input: JobInput!) { submitJob(input: $input) { __typename ... on MutationSubmitJobSuccess { data { id slurmJobId } } ... on Error { message } } }`, { input });
+    expect(submitted.submitJob.__typename, JSON.stringify(submitted)).toBe('MutationSubmitJobSuccess');
+    const { id, slurmJobId } = submitted.submitJob.data as { id: number; slurmJobId: string };
+    const states: string[] = [];
+    let job: any;
+    const deadline = Date.now() + 560_000;
+    for (;;) {
+      job = (await request(`query($id: Int!) { job(id: $id) { ... on QueryJobSuccess { data { state restarts endedAt requeues { cause } } } } }`, { id })).job.data;
+      if (states.at(-1) !== `${job.state}/${job.restarts}`) states.push(`${job.state}/${job.restarts}`);
+      if (TERMINAL_STATES.has(job.state) || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const slurmRestarts = Number(/Restarts=(\d+)/.exec(onLab(lab!, `scontrol show job ${slurmJobId}`).stdout)?.[1]);
+    expect(job.state, states.join(' ')).toBe('COMPLETED');
+    expect(slurmRestarts).toBeGreaterThanOrEqual(1);
+    expect(job.restarts).toBe(slurmRestarts);
+    expect(job.requeues.map((requeue: { cause: string | null }) => requeue.cause)).toEqual(Array(slurmRestarts).fill('TIME_LIMIT'));
+    expect(states.slice(0, -1).filter((state) => TERMINAL_STATES.has(state.split('/')[0] as never)), states.join(' ')).toEqual([]);
+
+    await phone.waitFor((message: ReceivedPush) => message.json?.jobId === id && message.json.state === 'COMPLETED', 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const bodies = phone.messages.filter((message) => message.json?.jobId === id).map((message) => message.json.body.split(' · ')[0]);
+    expect(bodies).toEqual([...Array.from({ length: slurmRestarts }, (_, index) => `Job ${id} requeued at its time limit (${index + 1} of 2)`), 'Exit code 0']);
+  });
 });
