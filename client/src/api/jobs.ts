@@ -181,7 +181,15 @@ export function createJobLive(id: () => number | null) {
     live: (update) => {
       const jobId = id();
       if (jobId === null) return;
-      return onJobUpdated({ jobIds: [jobId] }, (job) => update((current) => ({ ...current, ...job })));
+      return onJobUpdated({ jobIds: [jobId] }, (job) => {
+        let restarted = false;
+        update((current) => {
+          restarted = job.restarts !== current.restarts;
+          return { ...current, ...job };
+        });
+        // A restart adds a run to the timeline (requeues), which jobUpdated, a row's fields, does not carry.
+        if (restarted) void fetchJob(jobId).then((detail) => update(() => detail), () => undefined);
+      });
     },
   });
 }
