@@ -95,7 +95,9 @@ describe.skipIf(!lab)('jobs on the lab', () => {
   it('ends FAILED with the exit code, CANCELLED when cancelled, SUBMIT_FAILED when SLURM refuses', async () => {
     const failing = await submit({ ...baseInput(), parameters: [{ path: 'exit_code', value: 3 }, { path: 'sleep_seconds', value: 1 }] });
     const long = await submit({ ...baseInput(), parameters: [{ path: 'sleep_seconds', value: 300 }] });
-    const tooBig = await submit({ ...baseInput(), gpusPerNode: 9, gpuType: 'a100' });
+    // A request no partition limit foresees (9 A100s is refused before SLURM now: lab preflight suite): 2 nodes × 3 GPUs
+    // fits the a100 node's 4 but not the h100 node's 2, which SLURM alone can tell.
+    const tooBig = await submit({ ...baseInput(), nodes: 2, gpusPerNode: 3 });
     expect(tooBig.state).toBe('SUBMIT_FAILED');
     expect(tooBig.submitError).toContain('Requested node configuration is not available');
     expect(tooBig.slurmJobId).toBeNull();
