@@ -14,7 +14,7 @@ import { jobPaths, submissionDirOf } from '../slurm/layout.js';
 import { downsample } from './downsample.js';
 import { initialGpuSamplesState, parseGpuSamples } from './gpu-samples.js';
 import { initialState, needsReread, parseMetrics, rereadState, type MetricFormat, type ParsedPoint } from './parse.js';
-import { candidatesOf, createSummaries, fromStored, readBuckets, type StoredPoint } from './summary.js';
+import { candidatesOf, createSummaries, fromStored, readBuckets, readStoredPoints, type StoredPoint } from './summary.js';
 
 /** A source's format: a parser's, or the GPU sampler's files. */
 export type SourceFormat = MetricFormat | 'gpu';
@@ -94,11 +94,6 @@ async function insertPoints(em: EntityManager, rows: ReadonlyArray<{ jobId: numb
 }
 
 
-async function readStored(em: EntityManager, jobId: number, name: string): Promise<StoredPoint[]> {
-  const rows = (await em.getConnection().execute('select step, value, time from metric_point where job_id = ? and name = ? order by step, id', [jobId, name])) as Array<{ step: number; value: number | null; time: number }>;
-  return rows.map((row) => ({ step: row.step, value: fromStored(row.value), time: row.time }));
-}
-
 /**
  * A series drawn in `maxPoints` from its summary (metrics/summary.ts: a few points per span of its steps, ≤ 1,024
  * spans), or from every stored point when it has fewer than asked, when the summary is too coarse to draw that many
@@ -114,9 +109,9 @@ async function drawSeries(em: EntityManager, jobId: number, name: string, maxPoi
     total = buckets.reduce((sum, bucket) => sum + bucket.count, 0);
     finite = buckets.flatMap((bucket) => [bucket.low?.value, bucket.high?.value]).filter((value): value is number => value !== undefined);
     const candidates = candidatesOf(buckets);
-    points = total <= maxPoints || candidates.length < maxPoints ? await readStored(em, jobId, name) : candidates;
+    points = total <= maxPoints || candidates.length < maxPoints ? await readStoredPoints(em, jobId, name) : candidates;
   } else {
-    points = await readStored(em, jobId, name);
+    points = await readStoredPoints(em, jobId, name);
     total = points.length;
     finite = points.map((point) => point.value).filter(Number.isFinite);
   }

@@ -68,6 +68,14 @@ function single(point: StoredPoint, k: number): Bucket {
   return { k, count: 1, first: point, last: point, low: finite ? point : null, high: finite ? point : null, odd: finite ? null : point };
 }
 
+/** Adds a point to its span of `buckets`; returns the span's index. */
+function addTo(buckets: Map<number, Bucket>, point: StoredPoint, exponent: number): number {
+  const k = spanOf(point.step, exponent);
+  const there = buckets.get(k);
+  buckets.set(k, there ? merge(there, single(point, k), k) : single(point, k));
+  return k;
+}
+
 /** Spans regrouped at a larger exponent (neighbours merged). */
 function regroup(buckets: Iterable<Bucket>, from: number, to: number): Map<number, Bucket> {
   const grouped = new Map<number, Bucket>();
@@ -97,6 +105,14 @@ export function candidatesOf(buckets: readonly Bucket[]): StoredPoint[] {
   const unique = new Map<string, StoredPoint>();
   for (const point of found) unique.set(`${point.step} ${point.value} ${point.time}`, point);
   return [...unique.values()].sort((a, b) => a.step - b.step);
+}
+
+/** Every stored point of a series, by step (in the caller's transaction, when it has one). */
+export async function readStoredPoints(em: EntityManager, jobId: number, name: string): Promise<StoredPoint[]> {
+  const rows = (await em
+    .getConnection()
+    .execute('select step, value, time from metric_point where job_id = ? and name = ? order by step, id', [jobId, name], 'all', em.getTransactionContext())) as Array<{ step: number; value: number | null; time: number }>;
+  return rows.map((row) => ({ step: row.step, value: fromStored(row.value), time: row.time }));
 }
 
 interface BucketRow {
@@ -143,19 +159,12 @@ export function createSummaries() {
 
   /** Summarises a series from what is stored of it, replacing any summary it had. */
   async function rebuild(em: EntityManager, jobId: number, name: string): Promise<void> {
-    const rows = (await em
-      .getConnection()
-      .execute('select step, value, time from metric_point where job_id = ? and name = ? order by step, id', [jobId, name], 'all', em.getTransactionContext())) as Array<{ step: number; value: number | null; time: number }>;
-    const points = rows.map((row) => ({ step: row.step, value: fromStored(row.value), time: row.time })).filter(summarisable);
+    const points = (await readStoredPoints(em, jobId, name)).filter(summarisable);
     await em.getConnection().execute('delete from metric_bucket where job_id = ? and name = ?', [jobId, name], 'run', em.getTransactionContext());
     if (points.length === 0) return;
     const { exponent, low, high } = fitting(0, spanOf(points[0]!.step, 0), spanOf(points.at(-1)!.step, 0));
     const buckets = new Map<number, Bucket>();
-    for (const point of points) {
-      const k = spanOf(point.step, exponent);
-      const there = buckets.get(k);
-      buckets.set(k, there ? merge(there, single(point, k), k) : single(point, k));
-    }
+    for (const point of points) addTo(buckets, point, exponent);
     await writeBuckets(em, [...buckets.values()].map((bucket) => ({ jobId, name, exponent, bucket })));
     hold(`${jobId} ${name}`, exponent, low, high, buckets);
   }
@@ -204,12 +213,7 @@ export function createSummaries() {
           if (missing.length > 0) for (const bucket of await readBuckets(em, jobId, name, missing)) buckets.set(bucket.k, bucket);
         }
         const touched = new Set<number>(fit.exponent !== summary.exponent ? buckets.keys() : []);
-        for (const point of usable) {
-          const k = spanOf(point.step, fit.exponent);
-          const there = buckets.get(k);
-          buckets.set(k, there ? merge(there, single(point, k), k) : single(point, k));
-          touched.add(k);
-        }
+        for (const point of usable) touched.add(addTo(buckets, point, fit.exponent));
         for (const k of touched) dirty.push({ jobId, name, exponent: fit.exponent, bucket: buckets.get(k)! });
         hold(key, fit.exponent, fit.low, fit.high, buckets);
       }
