@@ -5,7 +5,7 @@ import type { SlurmJobStatus } from '../server/jobs/transitions.js';
 import { JobState } from './job.js';
 import { NotFoundError, RateLimitedError } from '../server/errors.js';
 import { filter, pipe } from 'graphql-yoga';
-import { builder } from './builder.js';
+import { builder, SHARED_DELIVERY } from './builder.js';
 
 const PartitionState = builder.objectRef<PartitionInfo['states'][number]>('PartitionState').implement({
   fields: (t) => ({
@@ -108,6 +108,7 @@ builder.mutationFields((t) => ({
 builder.subscriptionFields((t) => ({
   clusterStatus: t.field({
     type: Cluster,
+    extensions: { [SHARED_DELIVERY]: true },
     description: 'A cluster whose reachability, staleness or login state changed.',
     args: { name: t.arg.string() },
     subscribe: (_root, args, ctx) => pipe(ctx.services.events.subscribe('cluster:status'), filter((cluster) => args.name == null || cluster.name === args.name)),

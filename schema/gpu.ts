@@ -1,7 +1,7 @@
 import type { GpuAvailability as GpuAvailabilityValue } from '../server/clusters/gpu.js';
 import { NotFoundError } from '../server/errors.js';
 import type { GpuCounts, GpuPartitionAvailability as PartitionRow, GpuTypeAvailability as TypeRow, NodeWithFreeGpus as FreeNodeRow, UnavailableGpuNode as UnavailableRow } from '../server/clusters/gpu.js';
-import { builder } from './builder.js';
+import { builder, SHARED_DELIVERY } from './builder.js';
 import { clusterErrors } from './errors.js';
 
 // Both breakdowns carry the same figures; one interface keeps their descriptions in one place.
@@ -85,6 +85,7 @@ builder.queryFields((t) => ({
 
 builder.subscriptionFields((t) => ({
   gpuAvailability: t.field({
+    extensions: { [SHARED_DELIVERY]: true },
     type: GpuAvailability,
     description: "A cluster's GPU availability each time it is read afresh from the cluster (never read for a subscriber).",
     args: { cluster: t.arg.string({ required: true }) },

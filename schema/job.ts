@@ -9,7 +9,7 @@ import { LOG_TAIL_BYTES, logTailBytes } from '../server/jobs/log-text.js';
 import type { JobLogChunk } from '../server/events.js';
 import type { JobLog as JobLogValue, LaunchInput, LineageNode as LineageNodeValue, ScriptPreview as ScriptPreviewValue } from '../server/jobs/service.js';
 import { JOB_STATES } from '../server/jobs/transitions.js';
-import { builder } from './builder.js';
+import { builder, SHARED_DELIVERY } from './builder.js';
 import { Preflight, requesterOf } from './preflight.js';
 import { clusterErrors } from './errors.js';
 import { GroupChoiceInput, Project, toHydraChoice } from './project.js';
@@ -205,14 +205,19 @@ export const Job = builder.objectRef<JobRow>('Job').implement({
     parentId: t.exposeInt('parentId', { nullable: true }),
     sweepId: t.exposeInt('sweepId', { nullable: true, description: 'The sweep this job is a task of.' }),
     arrayIndex: t.exposeInt('arrayIndex', { nullable: true, description: "Its index in the sweep's job array ($SLURM_ARRAY_TASK_ID)." }),
-    dependsOn: t.field({ type: [DependencyValue], description: 'What it waits for (see reason: DependencyNeverSatisfied when that can no longer be met).', resolve: (job) => job.input.dependsOn ?? [] }),
+    dependsOn: t.field({
+      type: [DependencyValue],
+      description: 'What it waits for (see reason: DependencyNeverSatisfied when that can no longer be met).',
+      resolve: async (job, _args, ctx) => (await ctx.services.jobs.withSettings(ctx.em, job)).input.dependsOn ?? [],
+    }),
     cluster: t.exposeString('cluster'),
     name: t.exposeString('name'),
     description: t.exposeString('description'),
     commitSha: t.exposeString('commitSha'),
     branch: t.exposeString('branch', { nullable: true }),
-    input: t.field({ type: JobInputFields, resolve: (job) => job.input }),
-    script: t.exposeString('script', { description: 'Exactly the script that was submitted.' }),
+    // A list leaves a job's settings and script in the database (jobs/queries.ts): read when asked for.
+    input: t.field({ type: JobInputFields, resolve: async (job, _args, ctx) => (await ctx.services.jobs.withSettings(ctx.em, job)).input }),
+    script: t.string({ description: 'Exactly the script that was submitted.', resolve: async (job, _args, ctx) => (await ctx.services.jobs.withSettings(ctx.em, job)).script }),
     slurmJobId: t.exposeString('slurmJobId', { nullable: true }),
     state: t.field({ type: JobState, resolve: (job) => job.state }),
     slurmState: t.exposeString('slurmState', { nullable: true, description: 'SLURM\'s own state text, e.g. "CANCELLED by 1001".' }),
@@ -429,6 +434,7 @@ builder.subscriptionFields((t) => ({
   }),
   jobUpdated: t.field({
     type: Job,
+    extensions: { [SHARED_DELIVERY]: true },
     description: 'A job whose state, reason, exit code, nodes or W&B link changed; never sent for nothing, and no subscriber causes a remote command.',
     args: { projectId: t.arg.int(), jobIds: t.arg.intList(), sweepId: t.arg.int({ description: "Only this sweep's tasks." }) },
     subscribe: (_root, args, ctx) =>

@@ -1,7 +1,7 @@
 import { filter, pipe } from 'graphql-yoga';
 import type { Job as JobRow } from '../server/db/entities.js';
 import type { MetricSeries as MetricSeriesValue, MetricValue as MetricValueType } from '../server/metrics/service.js';
-import { builder } from './builder.js';
+import { builder, SHARED_DELIVERY } from './builder.js';
 import { Job } from './job.js';
 import { Sweep } from './sweep.js';
 
@@ -95,6 +95,7 @@ const MetricsUpdate = builder.objectRef<{ jobId: number; names: string[] }>('Met
 
 builder.subscriptionFields((t) => ({
   metricsUpdated: t.field({
+    extensions: { [SHARED_DELIVERY]: true },
     type: MetricsUpdate,
     description: 'New points of these jobs\' metrics, at most once a second per job; read the series again (Job.metrics) for the points.',
     args: { jobIds: t.arg.intList({ required: true }) },

@@ -5,7 +5,7 @@ import { LaunchNotRecordedError, NotFoundError, SweepAlreadySubmittedError, Vali
 import type { SweepSnapshot } from '../server/events.js';
 import type { SweepPreview as SweepPreviewValue } from '../server/sweeps/service.js';
 import { SWEEP_STATES, sweepState } from '../server/sweeps/state.js';
-import { builder } from './builder.js';
+import { builder, SHARED_DELIVERY } from './builder.js';
 import { Preflight, requesterOf } from './preflight.js';
 import { clusterErrors } from './errors.js';
 import { Job, JobInput, JobInputFields, JobState, PageInfo, launchErrors, toJobInput } from './job.js';
@@ -203,6 +203,7 @@ builder.mutationFields((t) => ({
 builder.subscriptionFields((t) => ({
   sweepUpdated: t.field({
     type: Sweep,
+    extensions: { [SHARED_DELIVERY]: true },
     description: "A sweep whose task counts, end, throttle or retries changed (its tasks' own changes are jobUpdated).",
     args: { projectId: t.arg.int(), sweepIds: t.arg.intList() },
     subscribe: (_root, args, ctx) =>

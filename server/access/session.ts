@@ -12,6 +12,24 @@ export interface Session {
   authRequired: boolean;
 }
 
+/**
+ * Who a session reads as: sessions that read as the same get the same answer to the same read, so one execution of a
+ * subscription's event serves them all (server/http/shared-subscriptions.ts). One user today, so every session reads
+ * alike: a read-only token differs only in what it may change, a revoked one is refused before it reads. The group
+ * server's users will make this the session's user.
+ */
+export function readerOf(_session: Session): string {
+  return 'owner';
+}
+
+/**
+ * The session of an execution shared by every session that reads as `reader`: no token's identity (so nothing that
+ * only one token may see, such as its own push device), and nothing it may change.
+ */
+export function readingAs(_reader: string): Session {
+  return { tokenName: null, tokenId: null, readOnly: true, authRequired: true };
+}
+
 export interface Auth {
   required: boolean;
   revocation: RevocationWatch;

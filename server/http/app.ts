@@ -10,11 +10,13 @@ import { useServer } from 'graphql-ws/use/ws';
 import { createYoga } from 'graphql-yoga';
 import sirv from 'sirv';
 import { WebSocketServer } from 'ws';
+import { SHARED_DELIVERY } from '../../schema/builder.js';
 import { schema } from '../../schema/index.js';
-import { createAuth } from '../access/session.js';
+import { createAuth, readerOf, readingAs, type Session } from '../access/session.js';
 import { connectionAuthorization, createSessions, UNAUTHORIZED_CLOSE_CODE, useAuth } from './auth.js';
 import { createRedactor } from '../lib/redaction.js';
 import { useRedaction } from './redaction.js';
+import { useSharedSubscriptions } from './shared-subscriptions.js';
 import type { Context, Services } from '../services.js';
 
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
@@ -137,6 +139,19 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
   const auth = createAuth({ tokens: services.tokens, required: !access.allowWithoutToken });
   const sessions = createSessions();
   const corsOrigins = access.corsOrigins ?? [];
+  const sharedSubscriptions = useSharedSubscriptions({
+    shareable: (field) => field.extensions?.[SHARED_DELIVERY] === true,
+    readerOf: (context) => {
+      const session = (context as { session?: Session }).session;
+      return session ? readerOf(session) : null;
+    },
+    async subscribeAs(reader, args, markSource) {
+      const { contextFactory, subscribe } = yoga.getEnveloped({ session: readingAs(reader) });
+      const contextValue = await contextFactory();
+      markSource(contextValue);
+      return subscribe({ schema: args.schema, document: args.document, operationName: args.operationName, variableValues: args.variableValues, contextValue });
+    },
+  });
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     graphiql,
@@ -157,6 +172,9 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
       // Authorization: a request with neither is refused with 403.
       useCSRFPrevention({ requestHeaders: ['authorization', 'x-graphql-yoga-csrf'] }),
       EnvelopArmorPlugin(QUERY_LIMITS),
+      // After the token's checks (each subscriber's stream still ends when its token is revoked), before the rest:
+      // redaction and masking run once per group of identical subscriptions.
+      sharedSubscriptions,
       useRedaction(createRedactor(() => services.clusters.names().map((name) => services.clusters.config(name)))),
     ],
   });
@@ -275,6 +293,8 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
   return {
     yoga,
     server,
+    /** Groups of identical subscriptions being served, each by one execution per event. */
+    subscriptionGroups: sharedSubscriptions.groups,
     async start(port: number, host: string): Promise<string> {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);

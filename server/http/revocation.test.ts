@@ -6,11 +6,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { insertProject } from '../../test/factories.js';
-import { authHeaders, createTestToken, wsConnectionParams } from '../../test/graphql-client.js';
+import { authHeaders, createTestToken } from '../../test/graphql-client.js';
+import { overSse, overWebSocket } from '../../test/subscription-listeners.js';
 import { startPushReceiver, type PushReceiver } from '../../test/push-receiver.js';
 import { createApp } from './app.js';
 import { clusterConfig, type Config } from '../config.js';
@@ -23,77 +22,6 @@ import { createTokenService } from '../access/tokens.js';
 import { refuseStream } from '../../test/fake-transport.js';
 
 const run = promisify(execFile);
-const SUBSCRIPTION = 'subscription { jobUpdated { id state } }';
-
-interface Listener {
-  /** Every event delivered, with when it arrived. */
-  events: Array<{ id: number; at: number }>;
-  errors: string[];
-  /** When the transport ended (a WebSocket's close code, an SSE stream's end), or null while it is open. */
-  ended: { at: number; code?: number } | null;
-  stop(): void;
-}
-
-function overWebSocket(url: string, token: string): Promise<Listener> {
-  return new Promise((resolve) => {
-    const listener: Listener = { events: [], errors: [], ended: null, stop: () => void client.dispose() };
-    const client = createClient({
-      url: `${url.replace('http', 'ws')}/graphql`,
-      webSocketImpl: WebSocket,
-      retryAttempts: 0,
-      lazy: false,
-      onNonLazyError: () => undefined,
-      connectionParams: wsConnectionParams(token),
-      on: {
-        connected: () => resolve(listener),
-        closed: (event) => (listener.ended ??= { at: Date.now(), code: (event as { code: number }).code }),
-      },
-    });
-    client.subscribe(
-      { query: SUBSCRIPTION },
-      {
-        next: (value) => {
-          if (value.errors) listener.errors.push(...value.errors.map((error) => error.message));
-          const job = (value.data as { jobUpdated?: { id: number } } | undefined)?.jobUpdated;
-          if (job) listener.events.push({ id: job.id, at: Date.now() });
-        },
-        error: () => undefined,
-        complete: () => undefined,
-      },
-    );
-  });
-}
-
-async function overSse(url: string, token: string): Promise<Listener> {
-  const abort = new AbortController();
-  const response = await fetch(`${url}/graphql?query=${encodeURIComponent(SUBSCRIPTION)}`, { headers: { accept: 'text/event-stream', ...authHeaders(token) }, signal: abort.signal });
-  expect(response.status).toBe(200);
-  const listener: Listener = { events: [], errors: [], ended: null, stop: () => abort.abort() };
-  void (async () => {
-    const decoder = new TextDecoder();
-    let buffered = '';
-    try {
-      const reader = response.body!.getReader();
-      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-        buffered += decoder.decode(chunk.value, { stream: true });
-        let boundary: number;
-        while ((boundary = buffered.indexOf('\n\n')) !== -1) {
-          const message = buffered.slice(0, boundary);
-          buffered = buffered.slice(boundary + 2);
-          const data = message.split('\n').find((line) => line.startsWith('data: '))?.slice('data: '.length);
-          if (!data) continue;
-          const value = JSON.parse(data) as { data?: { jobUpdated?: { id: number } }; errors?: Array<{ message: string }> };
-          if (value.errors) listener.errors.push(...value.errors.map((error) => error.message));
-          if (value.data?.jobUpdated) listener.events.push({ id: value.data.jobUpdated.id, at: Date.now() });
-        }
-      }
-    } catch {
-      // aborted by stop()
-    }
-    listener.ended = { at: Date.now() };
-  })();
-  return listener;
-}
 
 describe('revoking a token', () => {
   let dataDir: string;
@@ -190,6 +118,8 @@ describe('revoking a token', () => {
       keptSocket: await overWebSocket(url, kept),
       keptStream: await overSse(url, kept),
     };
+    // The four ask the same: one execution of each change serves them all, and the revoke still ends only its own.
+    expect(app.subscriptionGroups()).toBe(1);
     const doomedDevice = await device(doomed);
     const keptDevice = await device(kept);
 
