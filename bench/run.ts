@@ -19,6 +19,7 @@ const benches: Record<string, () => Promise<{ default: Bench }>> = {
   'sweep-screen': () => import('./sweep-screen.js'),
   soak: () => import('./soak.js'),
   'hostile-config': () => import('./hostile-config.js'),
+  startup: () => import('./startup.js'),
 };
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
