@@ -14,6 +14,7 @@ import { Migration20261205051710 } from './Migration20261205051710.js';
 import { Migration20261205060000 } from './Migration20261205060000.js';
 import { Migration20261205061000 } from './Migration20261205061000.js';
 import { Migration20261205062000 } from './Migration20261205062000.js';
+import { Migration20261205080000 } from './Migration20261205080000.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123000000', class: Migration20261123000000 },
@@ -30,4 +31,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261205060000', class: Migration20261205060000 },
   { name: 'Migration20261205061000', class: Migration20261205061000 },
   { name: 'Migration20261205062000', class: Migration20261205062000 },
+  { name: 'Migration20261205080000', class: Migration20261205080000 },
 ];

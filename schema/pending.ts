@@ -13,6 +13,8 @@ const PendingReason = builder.objectRef<PendingReasonValue>('PendingReason').imp
   }),
 });
 
+// What a pending job waits for is told against the resources it asked for, its settings, which a list leaves in the
+// database (jobs/queries.ts): read for a pending job only.
 builder.objectFields(Job, (t) => ({
   estimatedStartAt: t.expose('estimatedStartAt', {
     type: 'DateTime',
@@ -23,11 +25,11 @@ builder.objectFields(Job, (t) => ({
     type: PendingReason,
     nullable: true,
     description: "While PENDING: SLURM's reason (`reason`) explained. null when the job does not wait or SLURM gives no reason.",
-    resolve: (job) => reasonExplained(job),
+    resolve: async (job, _args, ctx) => reasonExplained(job.state === 'PENDING' ? await ctx.services.jobs.withSettings(ctx.em, job) : job),
   }),
   waitingFor: t.string({
     nullable: true,
     description: 'reasonExplained in one line, for a list: "waiting for 2 A100s (Resources)", or SLURM\'s own words when the server does not know them; null as reasonExplained.',
-    resolve: (job) => waitingFor(job),
+    resolve: async (job, _args, ctx) => waitingFor(job.state === 'PENDING' ? await ctx.services.jobs.withSettings(ctx.em, job) : job),
   }),
 }));

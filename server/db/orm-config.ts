@@ -23,6 +23,9 @@ export function ormConfig(dbName: string) {
         );
       },
     },
+    // The job search's FTS5 index and its shadow tables (migrations/Migration20261205080000.ts) are no entity's: the
+    // schema comparison cannot read a virtual table's untyped columns, and would drop them.
+    schemaGenerator: { skipTables: [/^job_search($|_)/] },
     debug: false,
     allowGlobalContext: false,
   });

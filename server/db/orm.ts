@@ -82,7 +82,12 @@ export async function initOrm(dbName: string): Promise<Orm> {
     const connection = orm.em.getConnection();
     // Garbage past the first pages passes the open and the migrations, and fails later reads; quick_check reads every page.
     const [check] = await connection.execute<Array<{ quick_check: string }>>('pragma quick_check(1)');
-    if (check?.quick_check !== 'ok') throw Object.assign(new Error(`SQLITE_CORRUPT: ${check?.quick_check.replace(/\s*\n\s*/g, '; ') ?? 'no answer to quick_check'}`), { code: 'SQLITE_CORRUPT' });
+    if (check?.quick_check !== 'ok') {
+      const answer = check?.quick_check.replace(/\s*\n\s*/g, '; ') ?? 'no answer to quick_check';
+      // FTS5 checks its index (the job search's) by writing: on a file it cannot write, that is all it can tell.
+      if (answer.endsWith(': attempt to write a readonly database')) throw Object.assign(new Error('SQLITE_READONLY: attempt to write a readonly database'), { code: 'SQLITE_READONLY' });
+      throw Object.assign(new Error(`SQLITE_CORRUPT: ${answer}`), { code: 'SQLITE_CORRUPT' });
+    }
     await orm.getMigrator().up();
     // With nothing to migrate nothing was written yet: a write that changes nothing proves the file and its directory
     // (the WAL's files) can be, before a request finds out.

@@ -3,6 +3,7 @@ import { raw, type EntityManager, type FilterQuery } from '@mikro-orm/sqlite';
 import { Job } from '../db/entities.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { JobState } from '../slurm/state.js';
+import { searchPlan } from './search.js';
 
 export interface JobFilter {
   projectId?: number | null;
@@ -24,6 +25,12 @@ export async function getJob(em: EntityManager, id: number): Promise<Job> {
   return job;
 }
 
+/**
+ * What no list shows and most of a job's row: its script (~1.5 kB) and its launch settings. A list leaves them in
+ * SQLite; a field that needs them reads them with jobWithSettings.
+ */
+const LEFT_OUT_OF_LISTS = ['script', 'input'] as const;
+
 /** Newest first; `after` is the id of the last job of the previous page. */
 export async function listJobs(em: EntityManager, filter: JobFilter, first: number, after: number | null): Promise<{ jobs: Job[]; hasNextPage: boolean }> {
   if (filter.search && filter.search.length > SEARCH_MAX_LENGTH) {
@@ -39,16 +46,63 @@ export async function listJobs(em: EntityManager, filter: JobFilter, first: numb
   if (filter.archived != null) where.archived = filter.archived;
   if (filter.sweepId != null) where.sweepId = filter.sweepId;
   else if (!filter.tasks) where.sweepId = null;
-  if (after !== null) where.id = { $lt: after };
-  if (filter.search?.trim()) {
-    // SQLite's LIKE has no escape character unless told: say ESCAPE so % and _ typed by the user are literal.
-    const pattern = `%${filter.search.trim().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    where.$or = [{ [raw(`name like ? escape '\\'`, [pattern])]: [] }, { [raw(`description like ? escape '\\'`, [pattern])]: [] }];
-  }
   const limit = Math.min(Math.max(first, 1), 200);
-  const jobs = await em.find(Job, where, { orderBy: { id: 'desc' }, limit: limit + 1 });
+  const search = searchPlan(filter.search, filter.projectId);
+  if (search?.kind === 'words') {
+    const ids = await searchJobIds(em, where, search.match, after, limit + 1);
+    const jobs = ids.length ? await findListed(em, { id: { $in: ids } }) : [];
+    return { jobs: jobs.slice(0, limit), hasNextPage: jobs.length > limit };
+  }
+  if (after !== null) where.id = { $lt: after };
+  if (search?.kind === 'text') {
+    // SQLite's LIKE has no escape character unless told: say ESCAPE so % and _ typed by the user are literal.
+    where.$or = [{ [raw(`name like ? escape '\\'`, [search.pattern])]: [] }, { [raw(`description like ? escape '\\'`, [search.pattern])]: [] }];
+  }
+  const jobs = await findListed(em, where, limit + 1);
   return { jobs: jobs.slice(0, limit), hasNextPage: jobs.length > limit };
 }
+
+/** Typed as whole jobs for the schema's Job type, whose fields that read what is left out use jobWithSettings. */
+const findListed = async (em: EntityManager, where: FilterQuery<Job>, limit?: number) =>
+  (await em.find(Job, where, { orderBy: { id: 'desc' }, limit, exclude: LEFT_OUT_OF_LISTS })) as Job[];
+
+/**
+ * The ids of a page of a search, newest first: the full-text index walked from its newest match (FTS5 gives its rows
+ * in rowid order, and a job's id is its rowid), each match's row checked against the other filters, until the page is
+ * full. Ordered by the job's own id instead, SQLite would sort every match first (a common word: every fourth job).
+ */
+async function searchJobIds(em: EntityManager, where: FilterQuery<Job>, match: string, after: number | null, count: number): Promise<number[]> {
+  const query = em.createQueryBuilder(Job, 'j0').select('j0.id').where(where).getKnexQuery();
+  query.join('job_search', 'job_search.rowid', 'j0.id').whereRaw('job_search match ?', [match]).orderBy('job_search.rowid', 'desc').limit(count);
+  if (after !== null) query.where('job_search.rowid', '<', after);
+  const rows = await em.getConnection().execute<Array<{ id: number }>>(query);
+  return rows.map((row) => row.id);
+}
+
+/**
+ * A job with its script and launch settings, which lists leave out (LEFT_OUT_OF_LISTS): as it is when it has them,
+ * else read into it. The jobs of one list asking in the same tick (a page's `input` fields) are read by one query.
+ */
+export async function jobWithSettings(em: EntityManager, job: Job): Promise<Job> {
+  // Both are NOT NULL columns: undefined is only ever "not loaded".
+  if (LEFT_OUT_OF_LISTS.every((property) => job[property] !== undefined)) return job;
+  let batch = settingsReads.get(em);
+  if (!batch) {
+    const ids: number[] = [];
+    batch = { ids, read: Promise.resolve().then(async () => {
+      settingsReads.delete(em);
+      // Merged into the listed entities: the identity map hands each row to the entity that is already there.
+      await em.find(Job, { id: { $in: ids } }, { fields: ['id', ...LEFT_OUT_OF_LISTS] });
+    }) };
+    settingsReads.set(em, batch);
+  }
+  batch.ids.push(job.id);
+  await batch.read;
+  return job;
+}
+
+/** Per request (its EntityManager): the listed jobs whose settings are being read in this tick. */
+const settingsReads = new WeakMap<EntityManager, { ids: number[]; read: Promise<void> }>();
 
 /**
  * A sweep's current tasks: per array index, the newest (a relaunched task replaces the one that failed), by index.

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { clusterConfig, type Config } from '../config.js';
+import { raw, type FilterQuery } from '@mikro-orm/sqlite';
 import { Job, Sweep, type Project } from '../db/entities.js';
 import { initOrm, type Orm } from '../db/orm.js';
 import { ClusterUnreachableError, CommandTimeoutError, LaunchAlreadySubmittedError, LaunchNotRecordedError, ValidationError } from '../errors.js';
@@ -649,6 +650,124 @@ describe('job service', () => {
       expect(rest.jobs).toHaveLength(3);
       expect(rest.hasNextPage).toBe(false);
       expect((await w.jobs.list(fork(w), {}, 0, null)).jobs).toHaveLength(1);
+    });
+
+    // The search before issue 18, kept as the oracle of the full-text one: LIKE '%text%' on name or description.
+    const likeSearch = async (search: string, projectId?: number) => {
+      const pattern = `%${search.trim().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      const where: FilterQuery<Job> = { sweepId: null, ...(projectId ? { projectId } : {}) };
+      if (search.trim()) where.$or = [{ [raw(`name like ? escape '\\'`, [pattern])]: [] }, { [raw(`description like ? escape '\\'`, [pattern])]: [] }];
+      return (await fork(w).find(Job, where, { orderBy: { id: 'desc' } })).map((job) => job.id);
+    };
+    const search = async (text: string, projectId?: number) => (await w.jobs.list(fork(w), { search: text, projectId }, 200, null)).jobs.map((job) => job.id);
+
+    it('finds with the full-text index what LIKE found: words, prefixes, punctuation, quotes, case, within a project', async () => {
+      const same: Array<[string, number?]> = [
+        ['resnet'], ['RESNET'], ['resn'], ['  RESNET-A '], ['resnet-'], ['vit-l'], ['ViT-L'], ['vit-'], ['run-1'], ['run-17'], ['1'],
+        ['lr_0'], ['lr_0.1'], ['100%'], ['100'], ['100x'], ['C:\\data'], ['C:\\data\\set'], ['data'], ['uses 100'], ['of the'], ['other-project'],
+        ['speedup'], ['x'.repeat(500)],
+        // No word in it: the LIKE itself, as before.
+        ['%'], ['_'], ['\\'], ['"'], ['*'], ['-'], ['('],
+        // Nothing to search for: every job.
+        [''], ['   '],
+        ['resnet', 1], ['resnet', 2], ['vit', 2], ['vit', 1], ['run-1', 1],
+      ];
+      let found = 0;
+      for (const [text, projectId] of same) {
+        const expected = await likeSearch(text, projectId);
+        expect(await search(text, projectId), JSON.stringify([text, projectId])).toEqual(expected);
+        found += expected.length;
+      }
+      expect(found).toBeGreaterThan(100);
+    });
+
+    // Where the two differ, on purpose: FTS5 indexes words from their start, and punctuation separates words.
+    it('finds words from their start, never from their middle, and reads punctuation between words as a separator', async () => {
+      const differences = await Promise.all(
+        ['esnet', 'r', 'ViT L', 'vit_l', '"resnet"', 'resnet*'].map(async (text) => [text, await names({ search: text }), (await likeSearch(text)).length]),
+      );
+      expect(differences).toEqual([
+        // The middle of a word: LIKE found resnet-a and resnet-b; the index has "resnet", which "esnet" does not start.
+        ['esnet', [], 2],
+        // Only words that start with "r"; LIKE also found the r inside "other", "project", "Try", "lr", "lrx".
+        ['r', ['paths', 'resnet-b', 'resnet-a', ...Array.from({ length: 18 }, (_, index) => `run-${17 - index}`)], 24],
+        // The same words with another separator: LIKE wanted the space itself.
+        ['ViT L', ['other-project'], 0],
+        ['vit_l', ['other-project'], 0],
+        // Quotes and * are the user's text, not FTS5 syntax: a word "resnet", which LIKE looked for between quotes.
+        ['"resnet"', ['resnet-b', 'resnet-a'], 0],
+        ['resnet*', ['resnet-b', 'resnet-a'], 0],
+      ]);
+    });
+
+    it('reads FTS5 syntax typed in the box as words, never as a query: no error, the words found or nothing', async () => {
+      for (const text of ['"', '""', '"resnet', 'resnet"', '*', '**', 'AND', 'OR', 'NOT', 'NEAR(', 'NEAR(resnet run)', 'resnet OR run', 'resnet AND', 'NOT resnet', '-resnet', '+', '^resnet', 'name:resnet', '{name}: resnet', '(resnet', "resnet'", "'; drop table job; --", 'é', '🙂']) {
+        await expect(search(text), text).resolves.toBeInstanceOf(Array);
+      }
+      expect(await names({ search: '"resnet' })).toEqual(['resnet-b', 'resnet-a']);
+      expect(await names({ search: '-resnet' })).toEqual(['resnet-b', 'resnet-a']);
+      expect(await names({ search: '^resnet' })).toEqual(['resnet-b', 'resnet-a']);
+      expect(await names({ search: 'resnet OR run' })).toEqual([]);
+      expect(await names({ search: 'NEAR(resnet run)' })).toEqual([]);
+      expect(await names({ search: 'name:resnet' })).toEqual([]);
+      expect(await names({ search: "'; drop table job; --" })).toEqual([]);
+      expect(await names({})).toHaveLength(25);
+    });
+
+    it('pages a search with `after`, newest first, with the other filters', async () => {
+      const all = await search('run');
+      expect(all).toHaveLength(18);
+      const first = await w.jobs.list(fork(w), { search: 'run' }, 10, null);
+      const rest = await w.jobs.list(fork(w), { search: 'run' }, 10, first.jobs.at(-1)!.id);
+      expect([first.hasNextPage, rest.hasNextPage]).toEqual([true, false]);
+      expect([...first.jobs, ...rest.jobs].map((job) => job.id)).toEqual(all);
+      expect(await names({ search: 'resnet', states: ['PENDING'], cluster: 'beta' })).toEqual(['resnet-b']);
+      expect(await names({ search: 'old', archived: false })).toEqual([]);
+      expect(await names({ search: 'old', archived: true })).toEqual(['old']);
+    });
+
+    it('keeps the index in step with the table: a renamed, described, moved or removed job', async () => {
+      const em = fork(w);
+      const job = await em.findOneOrFail(Job, { id: ids.lookalike! });
+      job.name = 'renamed-job';
+      job.description = 'a brand new description';
+      await em.flush();
+      expect(await names({ search: 'lrx0' })).toEqual([]);
+      expect(await names({ search: 'renamed' })).toEqual(['renamed-job']);
+      expect(await names({ search: 'brand new' })).toEqual(['renamed-job']);
+      job.projectId = 3;
+      await em.flush();
+      expect(await names({ search: 'renamed', projectId: 3 })).toEqual(['renamed-job']);
+      expect(await names({ search: 'renamed', projectId: 1 })).toEqual([]);
+      em.remove(job);
+      await em.flush();
+      expect(await names({ search: 'renamed' })).toEqual([]);
+      // FTS5's own check of an external-content index against its table: an error when they differ.
+      await expect(w.orm.em.getConnection().execute("insert into job_search (job_search) values ('integrity-check')")).resolves.toBeDefined();
+    });
+
+    it('reads no script and no launch settings for a list, and reads them for the jobs of a page that ask, in one query', async () => {
+      const statements: string[] = [];
+      const knex = w.orm.em.getConnection().getKnex();
+      const listen = (query: { sql: string }) => statements.push(query.sql);
+      knex.on('query', listen);
+      try {
+        const em = fork(w);
+        const pages = [await w.jobs.list(em, {}, 100, null), await w.jobs.list(em, { search: 'resnet', projectId: 1 }, 100, null), await w.jobs.list(em, { search: '%' }, 100, null)];
+        expect(statements).toHaveLength(4);
+        for (const statement of statements) expect(statement).not.toMatch(/`(script|input)`/);
+        const listed = pages[0]!.jobs;
+        expect(listed.every((job) => job.script === undefined && job.input === undefined)).toBe(true);
+        statements.length = 0;
+        const whole = await Promise.all(listed.map((job) => w.jobs.withSettings(em, job)));
+        expect(statements).toHaveLength(1);
+        expect(whole.every((job, index) => job === listed[index] && job.script === '#!/bin/bash\n' && job.input.projectId === 1)).toBe(true);
+        statements.length = 0;
+        await w.jobs.withSettings(em, listed[0]!);
+        expect(statements).toEqual([]);
+      } finally {
+        knex.off('query', listen);
+      }
     });
   });
 

@@ -11,7 +11,7 @@ import { createLineage } from './lineage.js';
 import { readJobLog } from './log.js';
 import { createLaunchPreparer, type LaunchBaseOptions, type LaunchInput, type ScriptPreview } from './prepare.js';
 import type { PreflightService } from './preflight.js';
-import { getJob, listJobs } from './queries.js';
+import { getJob, jobWithSettings, listJobs } from './queries.js';
 import { createSubmissions, type SubmissionOptions } from './submit.js';
 
 export type { JobLog } from './log.js';
@@ -48,6 +48,8 @@ export function createJobService({ orm, clusters, projects, events, partitions, 
     ...createJobControl({ clusters, events }),
     ...createLineage({ projects }),
     list: listJobs,
+    /** A listed job's script and settings, which a list leaves out: for the fields that show them. */
+    withSettings: jobWithSettings,
     log: (em: EntityManager, id: number, tailBytes: number, collapseProgress: boolean) => readJobLog({ clusters, events }, em, id, tailBytes, collapseProgress),
   };
 }
