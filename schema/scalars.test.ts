@@ -25,8 +25,9 @@ describe('ByteOffset: a log of 3 GiB', () => {
   beforeAll(async () => {
     orm = await initOrm(':memory:');
     const transport: StreamingTransport = {
-      // The output file is 3 GiB: the tail script answers its size, then the end it was asked for.
-      exec: async (argv) => ({ stdout: argv[0] === 'sh' && argv[2]?.includes('tail -c') ? `${SIZE}\n…the end of a line cut by the tail\nepoch 900 loss=0.01\n` : '', stderr: '', exitCode: 0, durationMs: 1 }),
+      // The output file is 3 GiB: the log read answers its size, the byte its end starts at and 0 (not the whole
+      // file), then that end.
+      exec: async (argv) => ({ stdout: argv[0] === 'sh' && argv[2]?.includes('tail -c') ? `${SIZE} ${SIZE - 64} 0\n…the end of a line cut by the tail\nepoch 900 loss=0.01\n` : '', stderr: '', exitCode: 0, durationMs: 1 }),
       stream: async (argv, options) => {
         if (argv[0] === 'tail') tails.push({ argv, options });
         return { stop: () => undefined, done: new Promise(() => undefined) };

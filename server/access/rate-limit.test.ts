@@ -244,7 +244,8 @@ describe('the byte budget of log reads', () => {
             tails++;
             bytesAsked += asked;
             // Only the last lines, whatever was asked: the budget counts the bytes the file had to give, not the text.
-            return { stdout: `${1024 * MiB}\n…ss=0.6\nstep 9 loss=0.5\n`, stderr: '', exitCode: 0, durationMs: 1 };
+            // The header: the file's size, the byte the lines stand for from, and 0 for "not from the file's start".
+            return { stdout: `${1024 * MiB} ${1024 * MiB - 32} 0\n…ss=0.6\nstep 9 loss=0.5\n`, stderr: '', exitCode: 0, durationMs: 1 };
           },
           close: async () => undefined,
           stream: refuseStream,

@@ -7,6 +7,15 @@
  */
 export const LOG_TAIL_BYTES = { default: 256 * 1024, min: 1024, max: 4 * 1024 * 1024 };
 
+/** How many lines a log read brings at least, where the file's end holds them: a phone's screen. */
+export const LOG_SCREEN_LINES = 40;
+
+/**
+ * How far back from a log's end one read may look for those lines: progress-bar redraws are cut on the cluster, so
+ * a screen of them costs a few kB to send but can take megabytes to find (a tqdm epoch is ~100 kB of redraws).
+ */
+export const LOG_SCAN_BYTES = 16 * 1024 * 1024;
+
 export const logTailBytes = (requested: number): number => Math.min(Math.max(requested, LOG_TAIL_BYTES.min), LOG_TAIL_BYTES.max);
 
 // 7-bit sequences only: that is what programs write into UTF-8 log files.

@@ -1,11 +1,12 @@
-// A job's log as a query answers it: the end of its output, bounded in bytes and cleaned for reading, with the W&B
-// run URL found and kept (the live log that follows the file is live-log.ts).
+// A job's log as a query answers it: the end of its output, a screen of lines at least, bounded in bytes (progress
+// bars cut to their last state on the cluster) and cleaned for reading, with the W&B run URL found and kept (the
+// live log that follows the file is live-log.ts).
 import type { EntityManager } from '@mikro-orm/sqlite';
 import type { ClusterService } from '../clusters/service.js';
 import type { PubSub } from '../events.js';
-import { readOutputHead, readOutputTail } from '../slurm/jobs.js';
+import { readOutputHead, readOutputScreen, readOutputTail } from '../slurm/jobs.js';
 import { jobPaths } from '../slurm/layout.js';
-import { cleanLog, extractWandbUrl, logTailBytes, trimPartialFirstLine } from './log-text.js';
+import { cleanLog, extractWandbUrl, LOG_SCAN_BYTES, LOG_SCREEN_LINES, logTailBytes, trimPartialFirstLine } from './log-text.js';
 import { getJob } from './queries.js';
 import { changeOf, saveAndAnnounceJob } from './transitions.js';
 
@@ -22,7 +23,8 @@ export async function readJobLog({ clusters, events }: { clusters: ClusterServic
   const bytes = logTailBytes(tailBytes);
   const transport = clusters.transport(job.cluster);
   const output = jobPaths(job.jobDir).output;
-  const tail = await readOutputTail(transport, output, bytes);
+  // Asked for the bars' every redraw, it gets the file's raw end: cutting on the cluster would drop them.
+  const tail = collapseProgress ? await readOutputScreen(transport, output, { maxBytes: bytes, lines: LOG_SCREEN_LINES, scanBytes: LOG_SCAN_BYTES }) : await readOutputTail(transport, output, bytes);
   const { text } = trimPartialFirstLine(Buffer.from(tail.text), tail.startsAtFileStart);
   if (!job.wandbUrl && tail.size !== null) {
     // W&B prints the run URL near the start, which a long log's tail no longer holds.

@@ -94,12 +94,13 @@ async function open(options: { dbName?: string; notify?: ServiceOptions['notify'
       transportFactory: () => ({
         async exec(argv): Promise<ExecResult> {
           if (argv[0] === 'sh' && argv[2]?.includes('tail -c')) {
-            world.logReads.push(Number(argv.at(-1)));
+            world.logReads.push(Number(argv[5]));
             await world.onLogRead?.();
             const answer = world.log;
             if (answer === 'hang') return new Promise(() => undefined);
             if (answer instanceof Error) throw answer;
-            return { stdout: `${Buffer.byteLength(answer)}\n${answer}`, stderr: '', exitCode: 0, durationMs: 1 };
+            // The log read's header: the file's size, the byte its text stands for from, 1 for "the whole file".
+            return { stdout: `${Buffer.byteLength(answer)} 0 1\n${answer}`, stderr: '', exitCode: 0, durationMs: 1 };
           }
           if (argv[0] === 'sh' && argv[2]?.includes('squeue')) {
             const lines = (list: string[]) => list.map((line) => `${line}\n`).join('');

@@ -191,6 +191,145 @@ export async function readOutputTail(transport: Transport, path: string, maxByte
   return { size, text: result.stdout.slice(newline + 1), startsAtFileStart: size <= maxBytes };
 }
 
+// The last screen of a log, cut on the cluster so that only what a reader will see crosses the wire. A progress
+// bar rewrites one line with \r thousands of times; shown, that line is what follows its last \r. So each line is
+// sent from its last \r on, where that drops nothing the server would show (below), and the script reads further
+// back from the end, four times as much each round, until it has the lines asked for, the byte bound is full, or
+// it has scanned the file's start or the scan bound.
+//
+// Its answer is "size from whole", then bytes O for which the server's trimPartialFirstLine + cleanLog (jobs/
+// log-text.ts, the one definition of what is shown) give exactly what they give for the file's bytes [from, size)
+// read whole (whole = 1: O stands for the file from its first byte; else O's first line is the partial one the server
+// drops, sent as a bare "\n" or "\r"). The bytes [size-window, size) are read by offset from the size stat gave,
+// so a file that grows meanwhile is read as it was; one that came back shorter (replaced, truncated) is read again.
+//
+// A line's \r at which it may be cut, given that the server strips ANSI before it collapses: no OSC-like string
+// (ESC ] P X ^ _, which may run over a \r) is open there, and what follows it still shows a character after
+// stripping. That is certain for a \r-separated segment free of those strings that keeps a character once CSI and
+// other escape sequences (the server's two other patterns, rewritten for awk: leftmost-longest picks the same
+// matches here) are removed, or that is followed by such a segment. Where it cannot be made certain, less is cut.
+// awk runs with LC_ALL=C: lengths and cuts are in bytes, and a character cut by the window is never decoded there.
+const SCREEN_AWK = String.raw`
+BEGIN {
+  cr = "\r"; esc = sprintf("%c", 27); bel = sprintf("%c", 7)
+  escape = esc "([[][0-?]*[ -/]*[@-~]?|[ -/]*[0-~]?)"
+  stringControl = esc "[]PX^_]"
+  lastControl = "[" esc bel "][^" esc bel "]*$"
+  for (i = 128; i < 192; i++) continuation = continuation sprintf("%c", i)
+}
+{ line[NR] = $0; got += length($0) + 1 }
+function shows(segment) { gsub(escape, "", segment); return segment != "" }
+function fromLastRedraw(text,    n, segment, open, j, k, c, certain, at) {
+  if (index(text, cr) == 0) return text
+  n = split(text, segment, cr)
+  if (index(text, esc) == 0 && index(text, bel) == 0) {
+    # Nothing is stripped: the cut is at the \r before the last segment that is not empty.
+    for (k = n; k >= 2 && segment[k] == ""; k--);
+  } else {
+    open[1] = 0
+    for (j = 1; j < n; j++) {
+      open[j + 1] = open[j]
+      if (match(segment[j], lastControl)) {
+        c = substr(segment[j], RSTART + 1, 1)
+        open[j + 1] = substr(segment[j], RSTART, 1) == esc && c != "" && index("]PX^_", c) > 0
+      }
+    }
+    certain = 0
+    for (k = n; k >= 2; k--) {
+      if (match(segment[k], stringControl)) certain = 0
+      else certain = certain || shows(segment[k])
+      if (certain && !open[k]) break
+    }
+  }
+  if (k < 2) return text
+  at = 0
+  for (j = 1; j < k; j++) at += length(segment[j]) + 1
+  return substr(text, at)
+}
+function continuationBytes(text,    k, c) {
+  for (k = 0; k < 3; k++) { c = substr(text, k + 1, 1); if (c == "" || index(continuation, c) == 0) break }
+  return k
+}
+function rawEnd(text,    k) {
+  text = substr(text, length(text) - max + 1); k = continuationBytes(text)
+  printf "%.0f %.0f 0\n%s", size, size - length(text) + k, substr(text, k + 1)
+  exit 0
+}
+END {
+  if (got - 1 != want) exit 4
+  if (base > 0 && NR == 1) {
+    p = index(line[1], cr)
+    if (p == 0) rawEnd(line[1])
+    if (!final && lines > 1) exit 3
+    out = cr fromLastRedraw(substr(line[1], p + 1))
+    if (length(out) > max) rawEnd(line[1])
+    printf "%.0f %.0f 0\n%s", size, base, out
+    exit 0
+  }
+  first = base > 0 ? 2 : 1; bytes = 1; shown = 0; full = 0; s = NR + 1
+  for (i = NR; i >= first; i--) {
+    e = fromLastRedraw(line[i])
+    if (bytes + length(e) + (i < NR) > max) { full = 1; break }
+    bytes += length(e) + (i < NR); keep[i] = e; s = i
+    if (i < NR || e != "") shown++
+  }
+  if (!final && !full && shown < lines) exit 3
+  if (s > NR) rawEnd(line[NR])
+  at = base - 1
+  for (i = 1; i < s; i++) at += length(line[i]) + 1
+  whole = s == 1 && base == 0
+  printf "%.0f %.0f %d\n%s", size, whole ? 0 : at, whole, whole ? "" : "\n"
+  for (i = s; i <= NR; i++) printf "%s%s", keep[i], i < NR ? "\n" : ""
+}`;
+
+const SCREEN_SCRIPT = `path=$1 max=$2 lines=$3 scan=$4
+LC_ALL=C
+export LC_ALL
+tries=0
+while :; do
+  size=$(stat -c %s -- "$path" 2>/dev/null) || { echo missing; exit 0; }
+  window=$max
+  while :; do
+    [ "$window" -gt "$size" ] && window=$size
+    [ "$window" -gt "$scan" ] && window=$scan
+    final=0
+    { [ "$window" -ge "$size" ] || [ "$window" -ge "$scan" ]; } && final=1
+    # The echo ends the last line, complete or not, so awk sees every byte as part of a line.
+    { tail -c "+$((size - window + 1))" -- "$path" | head -c "$window"; echo; } |
+      awk -v size="$size" -v base="$((size - window))" -v want="$window" -v max="$max" -v lines="$lines" -v final="$final" '${SCREEN_AWK}'
+    status=$?
+    [ "$status" -eq 3 ] || break
+    window=$((window * 4))
+  done
+  [ "$status" -eq 4 ] || exit "$status"
+  tries=$((tries + 1))
+  [ "$tries" -lt 3 ] || { echo "$path was replaced while it was read, 3 times" >&2; exit 1; }
+done`;
+
+export interface OutputScreen extends OutputTail {
+  /** The byte of the file the text stands for from (see SCREEN_SCRIPT); 0 when the file is whole or missing. */
+  fromByte: number;
+}
+
+/**
+ * The end of a file as a screen shows it: at least `lines` lines where the last `scanBytes` of the file hold them,
+ * in at most `maxBytes` bytes, progress-bar redraws cut on the cluster. The text is for trimPartialFirstLine
+ * (with startsAtFileStart) and cleanLog, which give the same as for the file's bytes from `fromByte` on.
+ */
+export async function readOutputScreen(transport: Transport, path: string, bounds: { maxBytes: number; lines: number; scanBytes: number }): Promise<OutputScreen> {
+  const argv = [path, bounds.maxBytes, Math.max(1, bounds.lines), Math.max(bounds.maxBytes, bounds.scanBytes)].map(String);
+  const result = await transport.exec(['sh', '-c', SCREEN_SCRIPT, 'sh', ...argv]);
+  if (result.exitCode !== 0) throw new SlurmError('tail', result.exitCode, result.stderr);
+  const newline = result.stdout.indexOf('\n');
+  const header = result.stdout.slice(0, newline);
+  if (header === 'missing') return { size: null, text: '', startsAtFileStart: true, fromByte: 0 };
+  const fields = /^(\d+) (\d+) ([01])$/.exec(header);
+  const [size, fromByte] = [Number(fields?.[1]), Number(fields?.[2])];
+  // A header that is not one (a login banner on stdout, a cluster without stat) would reach the API as NaN.
+  if (!fields || !Number.isSafeInteger(size) || !Number.isSafeInteger(fromByte)) throw new SlurmError('tail', result.exitCode, `not a file size: ${JSON.stringify(result.stdout.slice(0, 120))}`);
+  return { size, text: result.stdout.slice(newline + 1), startsAtFileStart: fields[3] === '1', fromByte };
+}
+
 export async function readOutputHead(transport: Transport, path: string, maxBytes: number): Promise<string> {
   const result = await transport.exec(['head', '-c', String(maxBytes), '--', path]);
   return result.exitCode === 0 ? result.stdout : '';
