@@ -303,7 +303,7 @@ while :; do
   done
   [ "$status" -eq 4 ] || exit "$status"
   tries=$((tries + 1))
-  [ "$tries" -lt 3 ] || { echo "$path was replaced while it was read, 3 times" >&2; exit 1; }
+  [ "$tries" -lt 3 ] || { echo "$path: fewer bytes than its size, 3 times (replaced while read, or unreadable)" >&2; exit 1; }
 done`;
 
 export interface OutputScreen extends OutputTail {
