@@ -6,8 +6,15 @@ import { appendFileSync, existsSync, readFileSync, renameSync, symlinkSync, writ
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createJobRow } from '../../test/factories.js';
 import { standInShell } from '../../test/stand-in-shell.js';
+import type { ClusterService } from '../clusters/service.js';
+import { initOrm } from '../db/orm.js';
+import { createEvents } from '../events.js';
 import { readOutputScreen, type OutputScreen } from '../slurm/jobs.js';
+import { jobPaths } from '../slurm/layout.js';
+import type { Transport } from '../ssh/index.js';
+import { readJobLog } from './log.js';
 import { cleanLog, LOG_SCAN_BYTES, LOG_SCREEN_LINES, trimPartialFirstLine } from './log-text.js';
 
 const AWKS = ['gawk', 'mawk', 'busybox'].filter((awk) => existsSync(`/usr/bin/${awk}`) || existsSync(`/bin/${awk}`));
@@ -168,5 +175,37 @@ describe.each(shells)('the last screen of a log, cut on the cluster by $awk', (s
     }
     appendFileSync(long.path, 'epoch 2\n');
     expect((await screen(long.path, 4096)).text).toBe(`${replacement}epoch 2\n`);
+  });
+});
+
+describe('a job log read (the job-log query)', () => {
+  it('shows a full screen, finds the W&B link in the head once and keeps it, and sends every redraw when asked', async () => {
+    const shell = shells[0]!;
+    const commands: string[][] = [];
+    const counting: Transport = { exec: (argv, options) => (commands.push([...argv]), shell.shell.exec(argv, options)), close: async () => undefined };
+    const orm = await initOrm(':memory:');
+    try {
+      const em = orm.em.fork();
+      const job = createJobRow(em, { cluster: 'lab', state: 'RUNNING', slurmJobId: '7', jobDir: join(shell.root, 'job-with-bars') });
+      await em.flush();
+      await shell.shell.exec(['mkdir', '-p', job.jobDir]);
+      writeFileSync(jobPaths(job.jobDir).output, progressLog(60, 500, 321));
+      const deps = { clusters: { transport: () => counting } as unknown as ClusterService, events: createEvents() };
+
+      const first = await readJobLog(deps, orm.em.fork(), job.id, 256 * 1024, true);
+      expect(first).toMatchObject({ truncated: true, wandbUrl: 'https://wandb.ai/ml-team/resnet/runs/abc123' });
+      expect(lineCount(first.text)).toBeGreaterThanOrEqual(LOG_SCREEN_LINES);
+      expect(first.text.split('\n').at(-1)).toBe(bar(61, 321, 500).slice(1));
+      // The screen, then the head for the link; the link is stored and not looked for again.
+      expect(commands.map((argv) => argv[0])).toEqual(['sh', 'head']);
+      commands.length = 0;
+      expect(await readJobLog(deps, orm.em.fork(), job.id, 256 * 1024, true)).toEqual(first);
+      expect(commands).toHaveLength(1);
+
+      const raw = await readJobLog(deps, orm.em.fork(), job.id, 4096, false);
+      expect(raw.text).toContain(`${bar(61, 320, 500)}${bar(61, 321, 500)}`);
+    } finally {
+      await orm.close();
+    }
   });
 });
