@@ -2,7 +2,7 @@
 // request (a fresh data directory each time, and restarts on one whose migrations are applied), and the server's
 // resident memory once it has settled with three clusters configured and a job tracked on each.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { stringify } from 'yaml';
 import type { Bench } from './bench.js';
 import { requireLab } from './lab-server.js';
 import { createJobRow, labRun, median, ms, RUN_ID, sleep } from './support.js';
+import { INSERT as INSERT_100K_JOBS, SCRIPT } from './api.js';
 import { initOrm } from '../server/db/orm.js';
 import { labClusterEntry, type Lab } from '../test/lab/lab-env.js';
 
@@ -183,6 +184,21 @@ async function trackJobs(dataDir: string, slurmJobId: string): Promise<void> {
   }
 }
 
+/** bench/api.ts's 100,000 jobs, all ended (so that the restart polls nothing): a server used for a long time. */
+async function fillWithJobs(dataDir: string): Promise<number> {
+  const file = join(dataDir, 'mission-control.sqlite');
+  mkdirSync(dataDir, { recursive: true });
+  const orm = await initOrm(file);
+  try {
+    const connection = orm.em.getConnection();
+    await connection.execute(INSERT_100K_JOBS, [SCRIPT]);
+    await connection.execute(`update job set state = 'COMPLETED', slurm_state = 'COMPLETED', reason = null where state in ('RUNNING', 'PENDING')`);
+  } finally {
+    await orm.close();
+  }
+  return statSync(file).size;
+}
+
 const list = (values: number[]) => values.map((value) => ms(value)).join(', ');
 const stats = (values: number[]) => `${ms(median(values))} / ${ms(Math.max(...values))}`;
 
@@ -218,6 +234,11 @@ const bench: Bench = {
       const idle = procStatus(pid);
       const serverLog = running.output();
       await stop(running);
+
+      const bigDir = join(dir, 'data-100k');
+      const bigBytes = await fillWithJobs(bigDir);
+      const big: Start[] = [];
+      for (let run = 0; run < WARM_STARTS; run++) big.push(await timedStart(START_COMMAND, configPath, bigDir));
 
       const viaNpm = await timedStart(['npm', 'start', '--'], configPath, join(dir, 'data-npm'));
 
@@ -256,6 +277,7 @@ const bench: Bench = {
             rows: [
               row('cold: fresh data dir (migrations run)', cold),
               row('warm restart: migrated data dir, 3 jobs tracked', warm),
+              row(`warm restart: 100,000 jobs (${mb(bigBytes)} database)`, big),
               row("cold, tsx's transform cache empty (first start after an install or update)", [emptyCache]),
               row('cold, through `npm start` (npm in front)', [viaNpm]),
             ],
