@@ -2,7 +2,6 @@
 // pairing link with its QR code, and what the server and the token CLI print about it.
 import { networkInterfaces } from 'node:os';
 import { relative, resolve } from 'node:path';
-import QRCode from 'qrcode';
 import { defaultConfigPath, type ServerConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { isLoopbackHost } from './session.js';
@@ -68,6 +67,8 @@ export const pairingLink = (baseUrl: string, token: string): string => `${baseUr
 /** The pairing link and a terminal QR code of it, for a token that was just created (printed once, never again). */
 export async function pairingInstructions(name: string, token: string, baseUrl: string, options: { configPath: string; readOnly?: boolean }): Promise<string> {
   const link = pairingLink(baseUrl, token);
+  // Loaded here: only a first start or the token CLI shows a code, and every other start would pay for the module.
+  const { default: QRCode } = await import('qrcode');
   const qr = await QRCode.toString(link, { type: 'terminal', small: true });
   const onlyHere = /^https?:\/\/(localhost|127\.|\[::1\])/.test(baseUrl)
     ? `\nThe link points at ${baseUrl}, which only this machine reaches: set server.publicUrl in ${options.configPath} to the address your phone uses (your tunnel's URL).\n`

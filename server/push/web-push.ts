@@ -2,7 +2,7 @@
 // subscription. Payload encryption (RFC 8291) and the VAPID header (RFC 8292) are web-push's work; the request itself
 // goes out through fetch, because web-push's own sender speaks only https (a loopback http endpoint is what the tests
 // and the browser suite stand in for a push service with) and cannot be aborted from outside.
-import webpush, { type RequestDetails } from 'web-push';
+import type { RequestDetails } from 'web-push';
 import { ServerSetting } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 
@@ -35,20 +35,26 @@ export type SendOutcome = { ok: true } | { ok: false; /** The push service says 
 
 const VAPID_KEYS = 'vapid-keys';
 
+/** Loaded on first use: a start whose key pair is stored, and a server that sends no push, never need it. */
+const webPush = async () => (await import('web-push')).default;
+
 /**
  * The key pair, created on the first call ever. Two first calls at once both insert-if-absent and read back, so they
  * agree on one pair.
  */
 export async function loadVapidKeys(orm: Orm): Promise<VapidKeys> {
   const em = orm.em.fork();
-  const fresh = webpush.generateVAPIDKeys();
-  await em
-    .createQueryBuilder(ServerSetting)
-    .insert({ key: VAPID_KEYS, value: JSON.stringify(fresh), createdAt: new Date() })
-    .onConflict('key')
-    .ignore()
-    .execute('run');
-  const stored = await em.findOneOrFail(ServerSetting, { key: VAPID_KEYS });
+  let stored = await em.findOne(ServerSetting, { key: VAPID_KEYS });
+  if (!stored) {
+    const fresh = (await webPush()).generateVAPIDKeys();
+    await em
+      .createQueryBuilder(ServerSetting)
+      .insert({ key: VAPID_KEYS, value: JSON.stringify(fresh), createdAt: new Date() })
+      .onConflict('key')
+      .ignore()
+      .execute('run');
+    stored = await em.findOneOrFail(ServerSetting, { key: VAPID_KEYS });
+  }
   let keys: Partial<VapidKeys>;
   try {
     keys = JSON.parse(stored.value) as Partial<VapidKeys>;
@@ -77,7 +83,7 @@ const TOPIC = /^[A-Za-z0-9_-]{1,32}$/;
 export async function sendPush(target: PushTarget, message: PushMessage, options: SendOptions): Promise<SendOutcome> {
   let request: RequestDetails;
   try {
-    request = webpush.generateRequestDetails({ endpoint: target.endpoint, keys: { p256dh: target.p256dh, auth: target.auth } }, JSON.stringify(message), {
+    request = (await webPush()).generateRequestDetails({ endpoint: target.endpoint, keys: { p256dh: target.p256dh, auth: target.auth } }, JSON.stringify(message), {
       vapidDetails: { subject: options.subject, publicKey: options.vapid.publicKey, privateKey: options.vapid.privateKey },
       TTL: options.ttlSeconds,
       ...(options.topic && TOPIC.test(options.topic) ? { topic: options.topic } : {}),

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
 import { ClusterUnreachableError, CommandTimeoutError, HostKeyError } from '../errors.js';
 import { createBackoff } from './backoff.js';
 import { createChannelLimiter } from '../lib/channel-limiter.js';
@@ -112,9 +112,11 @@ export function createSsh2Transport(cluster: Ssh2ClusterConfig, deps: Ssh2Transp
     if (privateKey) methods.push('publickey');
     if (agent) methods.push('agent');
     if (passwordLines) methods.push('keyboard-interactive', 'password');
+    // Loaded at the first connection, not at import: the server answers its first request before any cluster is asked.
+    const ssh2 = await import('ssh2');
 
     return new Promise<Client>((resolve, reject) => {
-      const connection = new Client();
+      const connection = new ssh2.Client();
       let hostKeyFailure: HostKeyError | null = null;
       let settled = false;
       const settle = (error: Error | null) => {
