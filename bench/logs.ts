@@ -137,7 +137,7 @@ const bench: Bench = {
       const chunks: Array<{ at: number; text: string }> = [];
       const subscribed = performance.now();
       const stop = ws.subscribe<{ jobLog: { text: string } }>(
-        { query: 'subscription($id: Int!) { jobLog(jobId: $id) { fromByte text } }', variables: { id: job.id } },
+        { query: 'subscription($id: Int!) { jobLog(jobId: $id) { ... on JobLogChunk { fromByte text } } }', variables: { id: job.id } },
         { next: (value) => chunks.push({ at: performance.timeOrigin + performance.now(), text: value.data!.jobLog.text }), error: (error) => console.error('jobLog:', error), complete: () => undefined },
       );
       // The remote tail starts within a second or two; a tail holding no newline yet sends nothing (see notes).
