@@ -477,7 +477,9 @@ describe.skipIf(!lab)('a sweep submission killed at each step', () => {
       const [array, ...more] = arraysOf(tag);
       expect(more, `one array for ${tag}`).toEqual([]);
       expect(sweep.runs.map((run) => run.task.slurmJobId)).toEqual(Array.from({ length: size }, (_, index) => `${array}_${index}`));
-      for (const run of sweep.runs) expect(run.task.state).toMatch(/^(PENDING|RUNNING|COMPLETED|FAILED)$/);
+      // Adopted, so in one of the states of a live or ended task (COMPLETING: seen while SLURM ends a 1 s task on a
+      // loaded machine; the CI run at d9387f4 failed here), never SUBMITTING or SUBMIT_FAILED.
+      for (const run of sweep.runs) expect(run.task.state).toMatch(/^(PENDING|RUNNING|COMPLETING|COMPLETED|FAILED)$/);
       expect(sweep.arrayJobId, 'the sweep shows the array its tasks were adopted from').toBe(array);
       expect(sweep.state).toMatch(/^(PENDING|RUNNING|COMPLETED|COMPLETED_WITH_FAILURES)$/);
     }
