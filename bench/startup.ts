@@ -23,13 +23,24 @@ const root = fileURLToPath(new URL('..', import.meta.url));
  * bench measures the new one. It is spawned as node itself, without npm in front (npm's own start is measured once
  * beside it): what a service manager runs.
  */
-const START_SCRIPT: string = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
-if (!/^node\s/.test(START_SCRIPT)) throw new Error(`package.json's start script is not a node command line: ${START_SCRIPT}`);
-const START_COMMAND = [process.execPath, ...START_SCRIPT.split(/\s+/).slice(1)];
+function startScript(checkout: string): string {
+  const script = (JSON.parse(readFileSync(join(checkout, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  if (!/^node\s/.test(script)) throw new Error(`${checkout}/package.json's start script is not a node command line: ${script}`);
+  return script;
+}
+const startCommand = (script: string) => [process.execPath, ...script.split(/\s+/).slice(1)];
+const START_SCRIPT = startScript(root);
+const START_COMMAND = startCommand(START_SCRIPT);
+/**
+ * Another checkout (the code before a change, or a compiled build) whose start is timed beside this one's, the two
+ * alternating, so that both see the same load: MC_BENCH_STARTUP_COMPARE=/path/to/checkout.
+ */
+const COMPARE_WITH = process.env.MC_BENCH_STARTUP_COMPARE;
 
 const COLD_STARTS = Number(process.env.MC_BENCH_STARTUP_COLD ?? 5);
 const WARM_STARTS = Number(process.env.MC_BENCH_STARTUP_WARM ?? 3);
-const IDLE_SECONDS = Number(process.env.MC_BENCH_STARTUP_IDLE_S ?? 30);
+// V8 gives memory back in steps while the process is idle (at about 15 s and 25 s here): 60 s sees it settle.
+const IDLE_SECONDS = Number(process.env.MC_BENCH_STARTUP_IDLE_S ?? 60);
 const FIRST_ANSWER_GOAL_MS = 1500;
 const IDLE_RSS_GOAL_MB = 120;
 /** How often the bench asks for `/` while the server is starting: a refused connection costs microseconds. */
@@ -94,12 +105,12 @@ interface Running {
  * Spawns the start command and asks for `/` every few ms until it answers, then for the first data. `argv` is the
  * whole command line; `env` is added to the bench's environment.
  */
-async function startOnce(argv: string[], configPath: string, dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<Running> {
+async function startOnce(argv: string[], configPath: string, dataDir: string, env: NodeJS.ProcessEnv = {}, cwd = root): Promise<Running> {
   const port = await freePort();
   const began = performance.now();
   const [command, ...args] = argv;
   const child = spawn(command!, [...args, '--config', configPath, '--data-dir', dataDir, '--port', String(port), '--host', '127.0.0.1'], {
-    cwd: root,
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group, so npm's shell and the server under it are stopped together.
@@ -151,8 +162,8 @@ async function stop(running: Running): Promise<void> {
   clearTimeout(killer);
 }
 
-async function timedStart(argv: string[], configPath: string, dataDir: string, env?: NodeJS.ProcessEnv): Promise<Start> {
-  const running = await startOnce(argv, configPath, dataDir, env);
+async function timedStart(argv: string[], configPath: string, dataDir: string, env?: NodeJS.ProcessEnv, cwd?: string): Promise<Start> {
+  const running = await startOnce(argv, configPath, dataDir, env, cwd);
   await stop(running);
   return running.start;
 }
@@ -240,10 +251,25 @@ const bench: Bench = {
       const big: Start[] = [];
       for (let run = 0; run < WARM_STARTS; run++) big.push(await timedStart(START_COMMAND, configPath, bigDir));
 
+      // This checkout and the other one in turn, each on its own fresh data directory, then restarted on it.
+      const compared = { here: { cold: [] as Start[], warm: [] as Start[] }, there: { cold: [] as Start[], warm: [] as Start[] } };
+      if (COMPARE_WITH) {
+        const other = startCommand(startScript(COMPARE_WITH));
+        for (let run = 0; run < COLD_STARTS; run++) {
+          for (const side of run % 2 ? (['there', 'here'] as const) : (['here', 'there'] as const)) {
+            const [argv, cwd] = side === 'here' ? [START_COMMAND, root] : [other, COMPARE_WITH];
+            const sideDir = join(dir, `data-compare-${side}-${run}`);
+            compared[side].cold.push(await timedStart(argv, configPath, sideDir, {}, cwd));
+            compared[side].warm.push(await timedStart(argv, configPath, sideDir, {}, cwd));
+          }
+        }
+      }
+
       const viaNpm = await timedStart(['npm', 'start', '--'], configPath, join(dir, 'data-npm'));
 
       const shell = cold.map((start) => start.shellMs);
       const data = cold.map((start) => start.dataMs);
+      const shown = samples.filter((sample) => [1, 5].includes(sample.at) || sample.at % 10 === 0);
       const lastTen = samples.slice(-10).map((sample) => sample.rss);
       const row = (what: string, starts: Start[]) => [
         what,
@@ -280,11 +306,19 @@ const bench: Bench = {
               row(`warm restart: 100,000 jobs (${mb(bigBytes)} database)`, big),
               row("cold, tsx's transform cache empty (first start after an install or update)", [emptyCache]),
               row('cold, through `npm start` (npm in front)', [viaNpm]),
+              ...(COMPARE_WITH
+                ? [
+                    row(`cold, this checkout, alternating with ${COMPARE_WITH}`, compared.here.cold),
+                    row(`cold, ${COMPARE_WITH} (\`${startScript(COMPARE_WITH)}\`), alternating`, compared.there.cold),
+                    row('warm restart (no job), this checkout, alternating', compared.here.warm),
+                    row(`warm restart (no job), ${COMPARE_WITH}, alternating`, compared.there.warm),
+                  ]
+                : []),
             ],
           },
           {
-            columns: ['idle', ...samples.filter((sample) => sample.at % 5 === 0 || sample.at === 1).map((sample) => `${sample.at} s`)],
-            rows: [['VmRSS', ...samples.filter((sample) => sample.at % 5 === 0 || sample.at === 1).map((sample) => mb(sample.rss))]],
+            columns: ['idle', ...shown.map((sample) => `${sample.at} s`)],
+            rows: [['VmRSS', ...shown.map((sample) => mb(sample.rss))]],
           },
         ],
         notes: [
