@@ -45,7 +45,10 @@ export async function listJobs(em: EntityManager, filter: JobFilter, first: numb
   if (filter.cluster) where.cluster = filter.cluster;
   if (filter.archived != null) where.archived = filter.archived;
   if (filter.sweepId != null) where.sweepId = filter.sweepId;
-  else if (!filter.tasks) where.sweepId = null;
+  // Single launches: written with SQLite's unary + so no index serves it. Without statistics (the server runs no
+  // ANALYZE) SQLite takes the sweep index for "sweep_id is null", which holds every single launch, and sorts them all
+  // for a page of the newest (80 ms at 100,000 jobs); without it, it walks the newest jobs or a better index.
+  else if (!filter.tasks) Object.assign(where, { [raw('+`sweep_id` is null')]: [] });
   const limit = Math.min(Math.max(first, 1), 200);
   const search = searchPlan(filter.search, filter.projectId);
   if (search?.kind === 'words') {
@@ -88,21 +91,21 @@ export async function jobWithSettings(em: EntityManager, job: Job): Promise<Job>
   if (LEFT_OUT_OF_LISTS.every((property) => job[property] !== undefined)) return job;
   let batch = settingsReads.get(em);
   if (!batch) {
-    const ids: number[] = [];
+    const ids = new Set<number>();
     batch = { ids, read: Promise.resolve().then(async () => {
       settingsReads.delete(em);
       // Merged into the listed entities: the identity map hands each row to the entity that is already there.
-      await em.find(Job, { id: { $in: ids } }, { fields: ['id', ...LEFT_OUT_OF_LISTS] });
+      await em.find(Job, { id: { $in: [...ids] } }, { fields: ['id', ...LEFT_OUT_OF_LISTS] });
     }) };
     settingsReads.set(em, batch);
   }
-  batch.ids.push(job.id);
+  batch.ids.add(job.id);
   await batch.read;
   return job;
 }
 
 /** Per request (its EntityManager): the listed jobs whose settings are being read in this tick. */
-const settingsReads = new WeakMap<EntityManager, { ids: number[]; read: Promise<void> }>();
+const settingsReads = new WeakMap<EntityManager, { ids: Set<number>; read: Promise<void> }>();
 
 /**
  * A sweep's current tasks: per array index, the newest (a relaunched task replaces the one that failed), by index.
