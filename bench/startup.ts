@@ -38,7 +38,7 @@ const COMPARE_WITH = process.env.MC_BENCH_STARTUP_COMPARE;
 
 const COLD_STARTS = Number(process.env.MC_BENCH_STARTUP_COLD ?? 5);
 const WARM_STARTS = Number(process.env.MC_BENCH_STARTUP_WARM ?? 3);
-// V8 gives memory back in steps while the process is idle (at about 15 s and 25 s here): 60 s sees it settle.
+// V8 gives memory back in steps once the process is idle (after 10 to 50 s in the runs here): 60 s sees it settle.
 const IDLE_SECONDS = Number(process.env.MC_BENCH_STARTUP_IDLE_S ?? 60);
 const FIRST_ANSWER_GOAL_MS = 1500;
 const IDLE_RSS_GOAL_MB = 120;
