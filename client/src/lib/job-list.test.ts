@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { JobSummary } from '../api/jobs';
-import { applyJobUpdate, countByCluster, isActive, jobMatches, latestByProject } from './job-list';
+import { applyJobUpdate, countByCluster, isActive, jobMatches, latestByProject, textMatches } from './job-list';
 
 const job = (id: number, changes: Partial<JobSummary> = {}) => ({ id, projectId: 1, cluster: 'lab', state: 'PENDING', name: 'ml-project', description: '', archived: false, ...changes }) as JobSummary;
 
@@ -39,6 +39,31 @@ describe('a live job list', () => {
     expect(jobMatches({ sweepId: 4 }, task)).toBe(true);
     expect(jobMatches({ sweepId: 5 }, task)).toBe(false);
     expect(jobMatches({ sweepId: 4 }, entry)).toBe(false);
+  });
+
+  it('searches as the server’s index does: words from their start, in order, the last one a prefix', () => {
+    const cases: Array<[search: string, text: string, found: boolean]> = [
+      ['vit-large', 'ViT-Large baseline', true],
+      ['vit-la', 'vit-large', true],
+      ['vit large', 'vit_large', true],
+      ['ViT L', 'ViT-L/16 on alps', true],
+      ['large vit', 'vit-large', false],
+      ['large', 'vitlarge', false],
+      ['esnet', 'resnet50', false],
+      ['r', 'other run', true],
+      ['r', 'other', false],
+      ['"resnet"', 'resnet sweep', true],
+      ['resnet*', 'resnet sweep', true],
+      // Ending after a separator, the last word is whole.
+      ['"resnet"', 'resnet50 sweep', false],
+      ['100%', 'lr 100 % warmup', true],
+      ['100%', 'lr 1000', false],
+      ['100', 'lr 1000', true],
+      ['%', 'lr 100 % warmup', true],
+      ['%', 'lr 100 warmup', false],
+    ];
+    for (const [search, text, found] of cases) expect(textMatches(search, text), `${search} in ${text}`).toBe(found);
+    expect(jobMatches({ search: 'base' }, job(1, { name: 'train', description: 'ViT baseline' }))).toBe(true);
   });
 
   it('counts running and pending jobs per cluster, and keeps each project’s newest', () => {

@@ -77,9 +77,31 @@ export function jobMatches(filter: ListFilter, job: ListedJob): boolean {
   if (filter.states?.length && !filter.states.includes(job.state)) return false;
   if (filter.cluster && job.cluster !== filter.cluster) return false;
   if (filter.archived !== undefined && filter.archived !== null && job.archived !== filter.archived) return false;
-  const search = filter.search?.trim().toLowerCase();
-  if (search && !job.name.toLowerCase().includes(search) && !job.description.toLowerCase().includes(search)) return false;
+  const search = filter.search?.trim();
+  if (search && !textMatches(search, job.name) && !textMatches(search, job.description)) return false;
   return true;
+}
+
+/** A word as the server's search index cuts them (FTS5's unicode61: letters, numbers, private use). */
+const WORD = /[\p{L}\p{N}\p{Co}]+/gu;
+const ENDS_IN_WORD = /[\p{L}\p{N}\p{Co}]$/u;
+
+/**
+ * The server's job search (server/jobs/search.ts), so a job changed live stays in a searched list exactly when the
+ * server would list it: the typed words in their order, adjacent, each a whole word but the last, which is the start
+ * of one unless the text ends after it ("vit-la" finds "vit-large", "large" does not find "vitlarge", "100%" does
+ * not find "1000"); text without any word ("%") as written, anywhere.
+ */
+export function textMatches(search: string, text: string): boolean {
+  const wanted = search.toLowerCase().match(WORD);
+  if (!wanted) return text.toLowerCase().includes(search.toLowerCase());
+  const words = text.toLowerCase().match(WORD) ?? [];
+  const lastIsPrefix = ENDS_IN_WORD.test(search);
+  const last = wanted.length - 1;
+  for (let start = 0; start + wanted.length <= words.length; start++) {
+    if (wanted.every((word, k) => (k === last && lastIsPrefix ? words[start + k]!.startsWith(word) : words[start + k] === word))) return true;
+  }
+  return false;
 }
 
 export const STATE_FILTERS: Record<string, { label: string; states: JobState[] }> = {
