@@ -16,7 +16,7 @@ import { createAuth, readerOf, readingAs, type Session } from '../access/session
 import { connectionAuthorization, createSessions, UNAUTHORIZED_CLOSE_CODE, useAuth } from './auth.js';
 import { createRedactor } from '../lib/redaction.js';
 import { useRedaction } from './redaction.js';
-import { useSharedSubscriptions } from './shared-subscriptions.js';
+import { sharedFrames, useSharedSubscriptions } from './shared-subscriptions.js';
 import type { Context, Services } from '../services.js';
 
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
@@ -232,7 +232,8 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
 
   // Upgrades are routed by hand: a WebSocketServer bound to the server would refuse every other path, and in
   // dev Vite's HMR socket shares this server.
-  const webSockets = new WebSocketServer({ noServer: true, maxPayload: MAX_REQUEST_BYTES });
+  const frames = sharedFrames(sharedSubscriptions.payloadBytes);
+  const webSockets = new WebSocketServer({ noServer: true, maxPayload: MAX_REQUEST_BYTES, WebSocket: frames.WebSocket });
   server.on('upgrade', (req, socket, head) => {
     if (!validHost(req.headers.host)) {
       socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
@@ -246,6 +247,8 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
   });
   const wsServer = useServer<Record<string, unknown> | undefined, { authorization?: string }>(
     {
+      // A shared subscription's event is serialized once for all its subscribers (see sharedFrames).
+      jsonMessageReplacer: frames.replacer,
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
       onConnect: async (ctx) => {

@@ -6,6 +6,7 @@ import { createJobRow, insertProject } from '../../test/factories.js';
 import { refuseStream } from '../../test/fake-transport.js';
 import { createTestToken } from '../../test/graphql-client.js';
 import { overSse, overWebSocket, type Listener } from '../../test/subscription-listeners.js';
+import { WebSocket } from 'ws';
 import { createApp } from './app.js';
 import { MAX_WAITING, SlowSubscriberError, useSharedSubscriptions } from './shared-subscriptions.js';
 import { clusterConfig, type Config } from '../config.js';
@@ -274,5 +275,61 @@ describe('shared subscriptions, the app over WebSockets and SSE', () => {
     stayingSocket.stop();
     stayingStream.stop();
     await expect.poll(() => app.subscriptionGroups()).toBe(0);
+  });
+});
+
+describe('shared subscriptions, the bytes on a WebSocket', () => {
+  it('sends each subscriber the JSON graphql-ws would have sent, its payload serialized once', async () => {
+    const orm = await initOrm(':memory:');
+    const services = createServices({ orm, config: { file: 'test.yaml', clusters: [] } });
+    const app = createApp({ services, access: { allowWithoutToken: true } });
+    const url = await app.start(0, '127.0.0.1');
+    const project = await insertProject(orm.em.fork());
+    const stringify = JSON.stringify;
+    let serializedPayloads = 0;
+    try {
+      // Raw sockets, to see the text itself: graphql-transport-ws by hand.
+      const frames = await Promise.all(
+        [1, 2, 3].map(
+          (n) =>
+            new Promise<{ socket: WebSocket; messages: string[] }>((resolve) => {
+              const socket = new WebSocket(`${url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+              const messages: string[] = [];
+              socket.on('message', (data) => {
+                const text = String(data);
+                messages.push(text);
+                if (JSON.parse(text).type === 'connection_ack') {
+                  socket.send(stringify({ id: `sub-${n}`, type: 'subscribe', payload: { query: 'subscription { jobUpdated { id state name cluster } }' } }));
+                  resolve({ socket, messages });
+                }
+              });
+              socket.on('open', () => socket.send(stringify({ type: 'connection_init' })));
+            }),
+        ),
+      );
+      await expect.poll(() => app.subscriptionGroups()).toBe(1);
+      // Every serialization that wrote the event's payload, whoever made it.
+      JSON.stringify = ((...args: unknown[]) => {
+        const text = (stringify as (...args: unknown[]) => string)(...args);
+        if (text?.includes('"jobUpdated"')) serializedPayloads++;
+        return text;
+      }) as typeof JSON.stringify;
+      const em = orm.em.fork();
+      const job = createJobRow(em, { cluster: 'alpha', projectId: project.id, state: 'RUNNING', name: 'ünïcode — "quoted" \\ name' });
+      await em.flush();
+      services.events.publish('job:updated', snapshot(job));
+      for (const { messages } of frames) await expect.poll(() => messages.length).toBe(2);
+      JSON.stringify = stringify;
+      const expected = { data: { jobUpdated: { id: job.id, state: 'RUNNING', name: job.name, cluster: 'alpha' } } };
+      frames.forEach(({ messages }, index) => expect(messages[1]).toBe(stringify({ id: `sub-${index + 1}`, type: 'next', payload: expected })));
+      // Once for the three, not once each.
+      expect(serializedPayloads).toBe(1);
+      for (const { socket } of frames) socket.close();
+    } finally {
+      JSON.stringify = stringify;
+      await app.stop();
+      await services.close();
+      await orm.close();
+    }
   });
 });

@@ -8,6 +8,7 @@
 // joined halfway.
 import { getOperationAST, Kind, type ExecutionArgs, type ExecutionResult, type GraphQLField } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { WebSocket } from 'ws';
 
 /**
  * Results a subscriber may have waiting before it is dropped: a socket that stopped reading must not hold the
@@ -125,8 +126,21 @@ function groupKey(args: ExecutionArgs, reader: string | null, shareable: SharedS
   return shared ? JSON.stringify([reader, text, args.operationName ?? null, args.variableValues ?? null]) : null;
 }
 
-export function useSharedSubscriptions({ shareable, readerOf, subscribeAs }: SharedSubscriptionsOptions): Plugin & { groups: () => number } {
+export interface SharedSubscriptions extends Plugin {
+  /** Groups being served. */
+  groups(): number;
+  /**
+   * The JSON bytes of a message payload that is a shared result as it is (its `data` the same object, no errors),
+   * serialized once for all the group's subscribers; undefined for any other payload.
+   */
+  payloadBytes(payload: unknown): Buffer | undefined;
+}
+
+export function useSharedSubscriptions({ shareable, readerOf, subscribeAs }: SharedSubscriptionsOptions): SharedSubscriptions {
   const groups = new Map<string, Group>();
+  // A shared result by its `data` (a transport's message copies the result around the same `data`), and its JSON.
+  const sharedByData = new WeakMap<object, ExecutionResult>();
+  const bytes = new WeakMap<ExecutionResult, Buffer>();
   // The contexts of the groups' own subscriptions, which go through the rest of the pipeline.
   const sources = new WeakSet<object>();
 
@@ -144,6 +158,7 @@ export function useSharedSubscriptions({ shareable, readerOf, subscribeAs }: Sha
       for (;;) {
         const next = await source.next();
         if (next.done || group.closed) break;
+        if (next.value.data && !next.value.errors) sharedByData.set(next.value.data, next.value);
         for (const subscriber of group.subscribers) subscriber.push(next.value);
       }
     } catch (error) {
@@ -198,6 +213,14 @@ export function useSharedSubscriptions({ shareable, readerOf, subscribeAs }: Sha
 
   return {
     groups: () => groups.size,
+    payloadBytes(payload) {
+      const data = (payload as ExecutionResult | null)?.data;
+      const result = data ? sharedByData.get(data) : undefined;
+      if (!result || Object.keys(payload as object).length !== Object.keys(result).length) return undefined;
+      let json = bytes.get(result);
+      if (!json) bytes.set(result, (json = Buffer.from(JSON.stringify(result))));
+      return json;
+    },
     onSubscribe({ args, setResultAndStopExecution }) {
       if (sources.has(args.contextValue as object)) return;
       const reader = readerOf(args.contextValue);
@@ -206,4 +229,45 @@ export function useSharedSubscriptions({ shareable, readerOf, subscribeAs }: Sha
       setResultAndStopExecution(join(key, reader!, args) as never);
     },
   };
+}
+
+/**
+ * graphql-ws writes each message as JSON.stringify({ id, type, payload }) itself, so a shared result would be serialized
+ * and UTF-8 encoded again for every subscriber. Its message replacer sees each message before it is serialized: for a
+ * shared payload it has only `{"id":…,"type":"next"}` serialized and notes the payload's bytes, which the socket's send
+ * (called right after, in the same turn) puts back in place as the message's last member. Nothing else changes: the
+ * client reads the same JSON.
+ */
+export function sharedFrames(payloadBytes: (payload: unknown) => Buffer | undefined) {
+  // The shared payload of the message just serialized, with the text that serialization produced.
+  let pending: { head: string; payload: Buffer } | null = null;
+  const PAYLOAD_KEY = Buffer.from(',"payload":');
+  const END = Buffer.from('}');
+
+  function replacer(this: unknown, key: string, value: unknown): unknown {
+    if (key !== '') return value;
+    pending = null;
+    const message = value as { id?: unknown; type?: unknown; payload?: unknown } | null;
+    const payload = message?.type === 'next' ? payloadBytes(message.payload) : undefined;
+    if (!payload) return value;
+    const head = { id: message!.id, type: message!.type };
+    pending = { head: JSON.stringify(head), payload };
+    return head;
+  }
+
+  class WebSocketWithSharedFrames extends WebSocket {
+    override send(data: unknown, ...rest: unknown[]): void {
+      const shared = pending;
+      pending = null;
+      if (shared && data === shared.head) {
+        const callback = rest.find((argument) => typeof argument === 'function') as ((error?: Error) => void) | undefined;
+        const message = Buffer.concat([Buffer.from(shared.head.slice(0, -1)), PAYLOAD_KEY, shared.payload, END]);
+        super.send(message, { binary: false }, callback);
+        return;
+      }
+      (super.send as (...args: unknown[]) => void)(data, ...rest);
+    }
+  }
+
+  return { replacer, WebSocket: WebSocketWithSharedFrames };
 }
