@@ -4,7 +4,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +12,7 @@ import type { Bench } from './bench.js';
 import { requireLab } from './lab-server.js';
 import { createJobRow, labRun, median, ms, RUN_ID, sleep } from './support.js';
 import { initOrm } from '../server/db/orm.js';
+import { freePort } from '../test/free-port.js';
 import { labClusterEntry, type Lab } from '../test/lab/lab-env.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -75,14 +75,6 @@ function httpGet(port: number, path: string, body?: string): Promise<{ status: n
     req.on('error', reject);
     req.end(body);
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** What the OS charges the process (kB → bytes), from /proc/<pid>/status. */

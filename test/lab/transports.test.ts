@@ -13,6 +13,7 @@ import { createLocalTransport } from '../../server/ssh/local-transport.js';
 import { createOpensshTransport, reauthCommand, sshControlArgs } from '../../server/ssh/openssh-transport.js';
 import { createSsh2Transport, type Ssh2TransportDeps } from '../../server/ssh/ssh2-transport.js';
 import type { StreamingTransport } from '../../server/ssh/transport.js';
+import { freePort } from '../free-port.js';
 import { labClusterConfig, labForSuite, type Lab } from './lab-env.js';
 
 const lab = labForSuite('lab transports suite');
@@ -78,14 +79,6 @@ function childPids(parent: number): number[] {
       }
     })
     .map(Number);
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function until(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
