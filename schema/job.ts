@@ -269,7 +269,10 @@ const JobFilter = builder.inputType('JobFilter', {
     states: t.field({ type: [JobState] }),
     cluster: t.string(),
     archived: t.boolean({ description: 'Omit for both.' }),
-    search: t.string({ description: 'Matches job name and description.' }),
+    search: t.string({
+      description:
+        'Words in the name or description, in this order, each from its start ("vit-la" finds "ViT-Large"; "large" does not find "vitlarge"); the last word may be the start of one unless the text ends after it ("100%" finds "100", not "1000"). Text without letters or digits ("%") is matched as written. At most 500 characters.',
+    }),
     sweepId: t.int({ description: "A sweep's tasks, every attempt (Sweep.runs has the current one per index)." }),
     tasks: t.boolean({ defaultValue: false, description: "Include sweeps' tasks; without sweepId or this, a list shows single launches only (a sweep is one line in `sweeps`)." }),
   }),
