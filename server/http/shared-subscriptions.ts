@@ -7,7 +7,7 @@
 // (schema/builder.ts SHARED_DELIVERY): a stream that starts with a replay for each newcomer (a job's log) cannot be
 // joined halfway.
 import { getOperationAST, Kind, type ExecutionArgs, type ExecutionResult, type GraphQLField } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { WebSocket } from 'ws';
 
 /**
@@ -45,8 +45,6 @@ export interface SharedSubscriptionsOptions {
   /** Opens the group's one subscription through the whole pipeline, for that reader, without any token's identity. */
   subscribeAs(reader: string, args: ExecutionArgs, markSource: (context: object) => void): Promise<unknown>;
 }
-
-const isAsyncIterable = (value: unknown): value is AsyncIterable<ExecutionResult> => value != null && typeof value === 'object' && Symbol.asyncIterator in value;
 
 /** A subscriber's own stream: a queue of the group's results, left (and the group closed when empty) on return(). */
 class Subscriber implements AsyncIterableIterator<ExecutionResult> {
@@ -148,6 +146,10 @@ export function useSharedSubscriptions({ shareable, readerOf, subscribeAs }: Sha
     if (group.closed) return;
     group.closed = true;
     if (groups.get(group.key) === group) groups.delete(group.key);
+    closeSource(group);
+  }
+
+  function closeSource(group: Group): void {
     // Not awaited: an async generator's return() waits for its pending next(), which may never come.
     void group.source?.return?.()?.catch(() => undefined);
   }
@@ -177,9 +179,9 @@ export function useSharedSubscriptions({ shareable, readerOf, subscribeAs }: Sha
           close(group);
           return result as ExecutionResult;
         }
-        group.source = result[Symbol.asyncIterator]();
-        // Everyone left while it opened.
-        if (group.closed) void group.source.return?.()?.catch(() => undefined);
+        group.source = (result as AsyncIterable<ExecutionResult>)[Symbol.asyncIterator]();
+        // Everyone left while it opened: closed now that there is a source to close.
+        if (group.closed) closeSource(group);
         else void pump(group, group.source);
         return null;
       } catch (error) {
