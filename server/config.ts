@@ -125,6 +125,10 @@ const isOrigin = (value: string): boolean => {
   }
 };
 
+/** pino's levels, most severe first. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 const serverSchema = z.strictObject({
   publicUrl: z
     .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL (the address your phone opens)' })
@@ -137,13 +141,25 @@ const serverSchema = z.strictObject({
       createTokenAtFirstStart: z.boolean().default(true),
     })
     .prefault({}),
+  /** The server's own HTTPS: a certificate chain and its key, PEM files read at start and again when they change. */
+  tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+  /** Who may read GET /metrics: clients on this machine only (a Prometheus beside it), any API token, or nobody. */
+  metricsAccess: z.enum(['loopback', 'token', 'off']).default('loopback'),
+  /** The least severe log line written (MC_LOG_LEVEL overrides it). */
+  logLevel: z.enum(LOG_LEVELS).default('info'),
 });
 
 const serverAuthOptionNames = Object.keys(serverSchema.shape.auth.unwrap().shape);
+const serverTlsOptionNames = Object.keys(serverSchema.shape.tls.unwrap().shape);
 /** Every option of the server section, nested ones included (config/clusters.example.yaml documents each one). */
-export const serverOptionNames = [...Object.keys(serverSchema.shape), ...serverAuthOptionNames];
+export const serverOptionNames = [...Object.keys(serverSchema.shape), ...serverAuthOptionNames, ...serverTlsOptionNames];
 /** The fields a nested section accepts, for "did you mean" hints. */
-const sectionOptionNames: Record<string, string[]> = { server: Object.keys(serverSchema.shape), 'server.auth': serverAuthOptionNames, notifications: notificationOptionNames };
+const sectionOptionNames: Record<string, string[]> = {
+  server: Object.keys(serverSchema.shape),
+  'server.auth': serverAuthOptionNames,
+  'server.tls': serverTlsOptionNames,
+  notifications: notificationOptionNames,
+};
 const clusterSectionOptionNames: Record<string, string[]> = { connectionHelp: connectionHelpOptionNames };
 
 const configSchema = z.strictObject({
