@@ -1,0 +1,117 @@
+// The server's Prometheus metrics (GET /metrics, server/http/health.ts). One Registry per server, not prom-client's
+// global one, so a test process can build several servers and read each one's numbers alone. Counters and histograms
+// are updated where things happen; the gauges of state (clusters, jobs, subscriptions) are read when scraped, so
+// nothing keeps them up to date between scrapes and a scrape costs one SQL group-by and no remote command.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** What the gauges read at each scrape; set once the services exist (server/services.ts). */
+export interface ScrapeSources {
+  /** Each configured cluster as last known, without checking it again. */
+  clusters(): Array<{ name: string; reachable: boolean | null; stale: boolean; needsReauth: boolean }>;
+  /** Tracked jobs counted by normalized state (one group-by). */
+  jobsByState(): Promise<Array<{ state: string; count: number }>>;
+  /** GraphQL subscriptions open now (HTTP SSE and WebSocket). */
+  openSubscriptions(): number;
+}
+
+// Remote commands take from a few ms (a cached read) to minutes (a submit that clones); polls likewise.
+const COMMAND_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120, 300];
+
+export function createPrometheus() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  let sources: ScrapeSources | null = null;
+
+  const pollDuration = new Histogram({
+    name: 'mc_poll_duration_seconds',
+    help: 'One poll of a cluster (its one remote command and the saving of what changed), by cluster and outcome.',
+    labelNames: ['cluster', 'result'] as const,
+    buckets: COMMAND_BUCKETS,
+    registers: [registry],
+  });
+  const remoteCommands = new Counter({
+    name: 'mc_remote_commands_total',
+    help: 'Remote commands run on clusters, by kind (the fixed script) and result: ok (exit 0), exit_nonzero, or error (not run to an exit: unreachable, timeout).',
+    labelNames: ['cluster', 'kind', 'result'] as const,
+    registers: [registry],
+  });
+  const remoteCommandDuration = new Histogram({
+    name: 'mc_remote_command_duration_seconds',
+    help: 'Remote command duration, by cluster and kind.',
+    labelNames: ['cluster', 'kind'] as const,
+    buckets: COMMAND_BUCKETS,
+    registers: [registry],
+  });
+  const sshConnects = new Counter({
+    name: 'mc_ssh_connects_total',
+    help: 'SSH connections opened (ssh2 logins, OpenSSH masters opened by the server), by cluster; more than one is a reconnect.',
+    labelNames: ['cluster'] as const,
+    registers: [registry],
+  });
+  const notificationsSent = new Counter({
+    name: 'mc_notifications_sent_total',
+    help: 'Notifications sent, by channel (webpush, ntfy, webhook, email) and result (ok, failed, gone).',
+    labelNames: ['channel', 'result'] as const,
+    registers: [registry],
+  });
+
+  const clusterGauge = (name: string, help: string, value: (cluster: ReturnType<ScrapeSources['clusters']>[number]) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['cluster'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const cluster of sources?.clusters() ?? []) {
+          const number = value(cluster);
+          if (number !== null) this.set({ cluster: cluster.name }, number);
+        }
+      },
+    });
+  clusterGauge('mc_cluster_reachable', 'The last connection check reached the cluster (1) or not (0); absent before its first check.', (cluster) =>
+    cluster.reachable === null ? null : Number(cluster.reachable),
+  );
+  clusterGauge('mc_cluster_stale', "The cluster's last poll failed: its jobs' states are the last known ones.", (cluster) => Number(cluster.stale));
+  clusterGauge('mc_cluster_needs_reauth', "The cluster's OpenSSH login expired: a person must log in again.", (cluster) => Number(cluster.needsReauth));
+
+  new Gauge({
+    name: 'mc_jobs',
+    help: 'Jobs the server tracks, by normalized state.',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = (await sources?.jobsByState()) ?? [];
+      this.reset();
+      for (const row of rows) this.set({ state: row.state }, row.count);
+    },
+  });
+  new Gauge({
+    name: 'mc_subscriptions_open',
+    help: 'GraphQL subscriptions open now (SSE and WebSocket).',
+    registers: [registry],
+    collect() {
+      this.set(sources?.openSubscriptions() ?? 0);
+    },
+  });
+
+  return {
+    registry,
+    pollDuration,
+    remoteCommands,
+    remoteCommandDuration,
+    sshConnects,
+    /** Incremented by each notification channel: `notificationsSent.inc({ channel: 'ntfy', result: 'ok' })`. */
+    notificationsSent,
+    /** Where the scrape-time gauges read from. */
+    setSources(next: ScrapeSources): void {
+      sources = next;
+    },
+    /** The exposition text and its content type, for GET /metrics. */
+    async scrape(): Promise<{ body: string; contentType: string }> {
+      return { body: await registry.metrics(), contentType: registry.contentType };
+    },
+  };
+}
+
+export type Prometheus = ReturnType<typeof createPrometheus>;
