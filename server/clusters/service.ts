@@ -8,7 +8,7 @@ import type { Orm } from '../db/orm.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { probeCluster } from '../slurm/commands.js';
 import type { PubSub } from '../events.js';
-import { createTransport, type StreamingTransport } from '../ssh/index.js';
+import { createTransport, observeTransport, type ConnectionHooks, type StreamingTransport, type TransportObserver } from '../ssh/index.js';
 
 export interface ClusterStatus {
   name: string;
@@ -44,8 +44,10 @@ export interface ClusterServiceOptions {
   checkTtlMs?: number;
   /** How long a reader waits for a cluster's first check before it is shown as still checking. */
   firstCheckWaitMs?: number;
-  transportFactory?: (cluster: ClusterConfig) => StreamingTransport;
+  transportFactory?: (cluster: ClusterConfig, hooks: ConnectionHooks) => StreamingTransport;
   events?: PubSub;
+  /** Told of every remote command and SSH connection (the metrics); every command is also logged at debug. */
+  observe?: TransportObserver;
 }
 
 export type ClusterService = ReturnType<typeof createClusterService>;
@@ -66,7 +68,7 @@ export function createClusterService(options: ClusterServiceOptions) {
   function transportFor(cluster: ClusterConfig): StreamingTransport {
     let transport = transports.get(cluster.name);
     if (!transport) {
-      transport = transportFactory(cluster);
+      transport = observeTransport(cluster.name, options.observe ?? {}, (hooks) => transportFactory(cluster, hooks));
       transports.set(cluster.name, transport);
     }
     return transport;
@@ -153,6 +155,13 @@ export function createClusterService(options: ClusterServiceOptions) {
       return Promise.all([...clusters.keys()].map((name) => status(em, name)));
     },
     status,
+    /** Each cluster as last known, without a check or a database read (health and metrics read it often). */
+    known(): Array<{ name: string; reachable: boolean | null; stale: boolean; needsReauth: boolean }> {
+      return [...clusters.keys()].map((name) => {
+        const poll = polls.get(name);
+        return { name, reachable: checks.peek(name, { allowStale: true })?.reachable ?? null, stale: Boolean(poll?.error), needsReauth: Boolean(poll?.needsReauth) };
+      });
+    },
     /** What the poller learned of the cluster; subscribers hear of a change. */
     recordPoll(name: string, record: PollRecord): void {
       const before = polls.get(name);

@@ -139,6 +139,25 @@ export function resetLogging(): void {
   setLogLevel(initialLevel());
 }
 
+/**
+ * For tests: the lines written from now on (redacted as written), at `level`, until stop() puts the previous
+ * destination and level back.
+ */
+export function captureLogs(level: LogLevel = 'debug') {
+  const before = { destination: state.destination, level: logger.level as LogLevel };
+  const lines: string[] = [];
+  state.destination = { write: (line: string) => lines.push(line) };
+  setLogLevel(level);
+  return {
+    lines,
+    entries: (): Array<Record<string, unknown>> => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
+    stop(): void {
+      state.destination = before.destination;
+      setLogLevel(before.level);
+    },
+  };
+}
+
 /** An error as a log field: its message and stack (pino's err serializer), under the key pino's serializer expects. */
 export function errorFields(error: unknown): { err: unknown } {
   return { err: error instanceof Error ? error : new Error(String(error)) };

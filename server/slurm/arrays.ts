@@ -36,7 +36,7 @@ export function parseMaxArraySize(text: string): number | null {
  * cannot be read is a SlurmError rather than a guess.
  */
 export async function readMaxArraySize(transport: Transport): Promise<number> {
-  const result = await transport.exec(['scontrol', 'show', 'config']);
+  const result = await transport.exec(['scontrol', 'show', 'config'], { kind: 'max-array-size' });
   if (result.exitCode !== 0) throw new SlurmError('scontrol show config', result.exitCode, result.stderr);
   const value = maxArraySizeValue(result.stdout);
   if (value === undefined) return DEFAULT_MAX_ARRAY_SIZE;
@@ -92,7 +92,7 @@ export function scancelFailures(stderr: string, slurmJobIds: readonly string[]):
 export async function cancelArrays(transport: Transport, arrayJobIds: string[], onlyPending: boolean): Promise<void> {
   checkIds(arrayJobIds, !onlyPending, onlyPending ? 'an array job id (only a whole array can lose its pending tasks)' : 'a SLURM job id (123) or array task id (123_4)');
   if (arrayJobIds.length === 0) return;
-  const result = await transport.exec(['scancel', ...(onlyPending ? ['--state=PENDING'] : []), '--', ...arrayJobIds]);
+  const result = await transport.exec(['scancel', ...(onlyPending ? ['--state=PENDING'] : []), '--', ...arrayJobIds], { kind: 'cancel-arrays' });
   if (result.exitCode === 0) return;
   const failures = scancelFailures(result.stderr, arrayJobIds);
   if (failures.length > 0 || result.exitCode === null || result.stderr.trim() === '') throw new SlurmError('scancel', result.exitCode, result.stderr);
@@ -156,7 +156,7 @@ export async function setArrayThrottle(transport: Transport, arrayJobIds: string
     throw new ValidationError('maxRunning', `must be a whole number from 0 (no limit) to ${MAX_ARRAY_SIZE_CEILING}, not ${maxRunning}`);
   }
   if (arrayJobIds.length === 0) return;
-  const result = await transport.exec(['sh', '-c', THROTTLE_SCRIPT, 'sh', String(maxRunning), ...arrayJobIds]);
+  const result = await transport.exec(['sh', '-c', THROTTLE_SCRIPT, 'sh', String(maxRunning), ...arrayJobIds], { kind: 'array-throttle' });
   if (result.exitCode !== 0) throw new SlurmError('scontrol update', result.exitCode, result.stderr || result.stdout);
   const failures = throttleFailures(parseThrottleReplies(result.stdout), arrayJobIds);
   if (failures.length > 0) throw new SlurmError('scontrol update', null, failures.join('\n'));

@@ -16,7 +16,7 @@ const SECTION = '--mission-control--';
 const PROBE_SCRIPT = `sinfo --version && echo ${SECTION} && sinfo -h -o '%P|%a|%D|%t'`;
 
 export async function probeCluster(transport: Transport): Promise<ClusterProbe> {
-  const result = await transport.exec(['sh', '-c', PROBE_SCRIPT]);
+  const result = await transport.exec(['sh', '-c', PROBE_SCRIPT], { kind: 'probe' });
   if (result.exitCode !== 0) throw new SlurmError('sinfo', result.exitCode, result.stderr);
   const [versionText = '', partitionText = ''] = result.stdout.split(`${SECTION}\n`);
   return {

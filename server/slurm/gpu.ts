@@ -162,7 +162,7 @@ const GPU_COMMAND_NAME = 'scontrol show node / squeue';
 
 /** The cluster's GPU nodes and pending GPU demand; a SLURM failure or output not of the script is a SlurmError. */
 export async function readGpuInventory(transport: Transport): Promise<GpuInventory> {
-  const result = await transport.exec(gpuAvailabilityCommand());
+  const result = await transport.exec(gpuAvailabilityCommand(), { kind: 'gpu-inventory' });
   if (result.exitCode !== 0) throw new SlurmError(GPU_COMMAND_NAME, result.exitCode, result.stderr || result.stdout);
   try {
     return parseGpuInventory(result.stdout);

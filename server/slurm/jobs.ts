@@ -8,7 +8,7 @@ import { parseSbatchParsable } from './state.js';
 
 /** The cluster's $HOME, to turn `~/…` workspace paths into the absolute paths #SBATCH lines need. */
 export async function homeDirectory(transport: Transport): Promise<string> {
-  const result = await transport.exec(['sh', '-c', 'printf %s "$HOME"']);
+  const result = await transport.exec(['sh', '-c', 'printf %s "$HOME"'], { kind: 'home' });
   const home = result.stdout.trim();
   if (result.exitCode !== 0 || !home.startsWith('/')) throw new SlurmError('echo $HOME', result.exitCode, result.stderr || 'no home directory');
   return home;
@@ -125,7 +125,7 @@ export async function submitBatch(transport: Transport, submission: Submission, 
     args.push(arrayTasks.array, String(Buffer.byteLength(runList, 'utf8')));
     stdin = script + runList;
   }
-  const result = await transport.exec(args, { stdin, timeoutMs: 300_000 });
+  const result = await transport.exec(args, { kind: 'submit', stdin, timeoutMs: 300_000 });
   if (result.exitCode === CHECKOUT_FAILED) throw new CheckoutError('git checkout', result.exitCode, result.stderr);
   const slurmJobId = result.exitCode === 0 ? parseSbatchParsable(result.stdout) : null;
   if (!slurmJobId) throw new SlurmError('sbatch', result.exitCode, result.stderr || result.stdout);
@@ -157,13 +157,13 @@ exit 0`;
 
 /** The SLURM id of a launch whose sbatch outcome is unknown, or null when SLURM never got it. */
 export async function findSubmission(transport: Transport, jobDir: string, workDir: string): Promise<string | null> {
-  const result = await transport.exec(['sh', '-c', FIND_SCRIPT, 'sh', jobDir, workDir]);
+  const result = await transport.exec(['sh', '-c', FIND_SCRIPT, 'sh', jobDir, workDir], { kind: 'find-submission' });
   if (result.exitCode !== 0) throw new SlurmError('find submission', result.exitCode, result.stderr);
   return parseSbatchParsable(result.stdout.split('\n')[0] ?? '');
 }
 
 export async function cancelJob(transport: Transport, slurmJobId: string): Promise<void> {
-  const result = await transport.exec(['scancel', '--', slurmJobId]);
+  const result = await transport.exec(['scancel', '--', slurmJobId], { kind: 'cancel' });
   if (result.exitCode !== 0) throw new SlurmError('scancel', result.exitCode, result.stderr);
 }
 
@@ -180,7 +180,7 @@ export interface OutputTail {
 
 /** The last `maxBytes` of a file, never more: a 1 GB log must not be shipped whole. */
 export async function readOutputTail(transport: Transport, path: string, maxBytes: number): Promise<OutputTail> {
-  const result = await transport.exec(['sh', '-c', TAIL_SCRIPT, 'sh', path, String(maxBytes)]);
+  const result = await transport.exec(['sh', '-c', TAIL_SCRIPT, 'sh', path, String(maxBytes)], { kind: 'log-tail' });
   if (result.exitCode !== 0) throw new SlurmError('tail', result.exitCode, result.stderr);
   const newline = result.stdout.indexOf('\n');
   const header = result.stdout.slice(0, newline);
@@ -318,7 +318,7 @@ export interface OutputScreen extends OutputTail {
  */
 export async function readOutputScreen(transport: Transport, path: string, bounds: { maxBytes: number; lines: number; scanBytes: number }): Promise<OutputScreen> {
   const argv = [path, bounds.maxBytes, Math.max(1, bounds.lines), Math.max(bounds.maxBytes, bounds.scanBytes)].map(String);
-  const result = await transport.exec(['sh', '-c', SCREEN_SCRIPT, 'sh', ...argv]);
+  const result = await transport.exec(['sh', '-c', SCREEN_SCRIPT, 'sh', ...argv], { kind: 'log-screen' });
   if (result.exitCode !== 0) throw new SlurmError('tail', result.exitCode, result.stderr);
   const newline = result.stdout.indexOf('\n');
   const header = result.stdout.slice(0, newline);
@@ -331,7 +331,7 @@ export async function readOutputScreen(transport: Transport, path: string, bound
 }
 
 export async function readOutputHead(transport: Transport, path: string, maxBytes: number): Promise<string> {
-  const result = await transport.exec(['head', '-c', String(maxBytes), '--', path]);
+  const result = await transport.exec(['head', '-c', String(maxBytes), '--', path], { kind: 'log-head' });
   return result.exitCode === 0 ? result.stdout : '';
 }
 
@@ -346,6 +346,6 @@ rm -rf -- "$work_dir"`;
 
 /** Frees the disk a finished job's checkout takes; its output and script stay. */
 export async function removeCheckout(transport: Transport, workDir: string): Promise<void> {
-  const result = await transport.exec(['sh', '-c', REMOVE_CHECKOUT_SCRIPT, 'sh', workDir]);
+  const result = await transport.exec(['sh', '-c', REMOVE_CHECKOUT_SCRIPT, 'sh', workDir], { kind: 'remove-checkout' });
   if (result.exitCode !== 0) throw new SlurmError('remove checkout', result.exitCode, result.stderr);
 }

@@ -151,11 +151,11 @@ const scriptArgs = (sources: readonly WatchSource[], options: WatchOptions, once
 
 /** Watches the sources until stopped; the handlers hear each event once, and each file's new bytes. */
 export function watchJobFiles(transport: StreamingTransport, sources: readonly WatchSource[], handlers: WatchHandlers, options: WatchOptions = {}): Promise<StreamHandle> {
-  return transport.stream(scriptArgs(sources, options, false), { onStdout: lineReader(sources, handlers) });
+  return transport.stream(scriptArgs(sources, options, false), { kind: 'lifecycle-watch', onStdout: lineReader(sources, handlers) });
 }
 
 /** One round of the watch, run once (ended jobs read one last time); the handlers hear it before this resolves. */
 export async function readJobFilesOnce(transport: StreamingTransport, sources: readonly WatchSource[], handlers: WatchHandlers, options: WatchOptions = {}): Promise<void> {
-  const result = await transport.exec(scriptArgs(sources, options, true), { timeoutMs: 120_000 });
+  const result = await transport.exec(scriptArgs(sources, options, true), { kind: 'lifecycle-read', timeoutMs: 120_000 });
   lineReader(sources, handlers)(`${result.stdout}\n`);
 }

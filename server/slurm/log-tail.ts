@@ -12,5 +12,5 @@ export const BACKLOG_BYTES = 65536;
  */
 export function followJobOutput(transport: StreamingTransport, jobDir: string, fromByte: number | null, onText: (text: string) => void): Promise<StreamHandle> {
   const start = fromByte === null ? String(BACKLOG_BYTES) : `+${fromByte + 1}`;
-  return transport.stream(['tail', '-c', start, '-F', '--', jobPaths(jobDir).output], { onStdout: onText });
+  return transport.stream(['tail', '-c', start, '-F', '--', jobPaths(jobDir).output], { kind: 'log-follow', onStdout: onText });
 }

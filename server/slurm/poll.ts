@@ -85,7 +85,7 @@ export interface PollResult {
 }
 
 export async function pollJobs(transport: Transport, trackedIds: string[]): Promise<PollResult> {
-  const result = await transport.exec(['sh', '-c', POLL_SCRIPT, 'sh', SQUEUE_FORMAT, SACCT_FIELDS, ...trackedIds]);
+  const result = await transport.exec(['sh', '-c', POLL_SCRIPT, 'sh', SQUEUE_FORMAT, SACCT_FIELDS, ...trackedIds], { kind: 'poll' });
   if (result.exitCode !== 0) throw new SlurmError('poll', result.exitCode, result.stderr);
   return { ...parsePollOutput(result.stdout), durationMs: result.durationMs };
 }

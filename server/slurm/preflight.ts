@@ -34,7 +34,7 @@ export function parseTestOnly(exitCode: number | null, output: string): TestOnly
 }
 
 export async function testSubmission(transport: Transport, script: string): Promise<TestOnlyAnswer> {
-  const result = await transport.exec(testOnlyCommand(), { stdin: script });
+  const result = await transport.exec(testOnlyCommand(), { kind: 'preflight', stdin: script });
   return parseTestOnly(result.exitCode, `${result.stderr}\n${result.stdout}`);
 }
 

@@ -11,7 +11,7 @@ import { createChannelLimiter } from '../lib/channel-limiter.js';
 import { runProcess, streamProcess, type ChildSet, type ProcessResult } from './child-process.js';
 import { quoteArgv } from './quote.js';
 import type { ConnectionSettings } from './connection.js';
-import type { ExecOptions, ExecResult, StreamHandle, StreamingTransport, StreamOptions } from './transport.js';
+import type { ConnectionHooks, ExecOptions, ExecResult, StreamHandle, StreamingTransport, StreamOptions } from './transport.js';
 
 export type OpensshClusterConfig = Pick<
   ConnectionSettings,
@@ -33,7 +33,7 @@ export type OpensshClusterConfig = Pick<
   | 'requireMaster'
 >;
 
-export interface OpensshTransportDeps {
+export interface OpensshTransportDeps extends ConnectionHooks {
   /** The ssh program; tests point it elsewhere. The printed re-login command always says `ssh`. */
   sshPath?: string;
   random?: () => number;
@@ -184,6 +184,7 @@ export function createOpensshTransport(cluster: OpensshClusterConfig, deps: Open
     }
     if (await masterRunning()) {
       masterUp = true;
+      deps.onConnect?.();
       return;
     }
     // Authenticating once here, alone, leaves the master (ControlPersist) that every later command joins; a burst
@@ -203,6 +204,7 @@ export function createOpensshTransport(cluster: OpensshClusterConfig, deps: Open
     backoff.succeed();
     masterUp = true;
     masterOpenedHere = true;
+    deps.onConnect?.();
   }
 
   async function ready(): Promise<void> {

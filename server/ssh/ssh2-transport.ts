@@ -12,7 +12,7 @@ import { checkAgainstFingerprint, checkAgainstKnownHosts, fingerprintOf, knownHo
 import { quoteArgv } from './quote.js';
 import { createStreamDelivery } from './stream-delivery.js';
 import type { ConnectionSettings } from './connection.js';
-import type { ExecOptions, ExecResult, StreamHandle, StreamingTransport, StreamOptions } from './transport.js';
+import type { ConnectionHooks, ExecOptions, ExecResult, StreamHandle, StreamingTransport, StreamOptions } from './transport.js';
 
 export type Ssh2ClusterConfig = Pick<
   ConnectionSettings,
@@ -32,7 +32,7 @@ export type Ssh2ClusterConfig = Pick<
   | 'maxChannels'
 >;
 
-export interface Ssh2TransportDeps {
+export interface Ssh2TransportDeps extends ConnectionHooks {
   /** For the reconnect backoff: a number in [0, 1) and the clock; tests fix both. */
   random?: () => number;
   now?: () => number;
@@ -126,6 +126,7 @@ export function createSsh2Transport(cluster: Ssh2ClusterConfig, deps: Ssh2Transp
           connection.end();
           reject(error);
         } else {
+          deps.onConnect?.();
           resolve(connection);
         }
       };

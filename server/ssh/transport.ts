@@ -8,7 +8,21 @@ export interface ExecResult {
   durationMs: number;
 }
 
-export interface ExecOptions {
+/** What every remote command may say about itself. */
+export interface CommandInfo {
+  /**
+   * A stable name of the fixed script or program ('poll', 'submit', 'log-tail'…), for the debug log and the metrics
+   * (server/ssh/observed-transport.ts); never a value the command was given.
+   */
+  kind?: string;
+}
+
+/** Told by a transport that logs in (ssh2, OpenSSH master): for the connection counter and the log. */
+export interface ConnectionHooks {
+  onConnect?: () => void;
+}
+
+export interface ExecOptions extends CommandInfo {
   /** Overrides the cluster's command timeout; on expiry the channel is closed and a CommandTimeoutError thrown. */
   timeoutMs?: number;
   stdin?: string;
@@ -21,7 +35,7 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-export interface StreamOptions {
+export interface StreamOptions extends CommandInfo {
   /** Called with each chunk of stdout as it arrives (split at line ends by the caller if it needs lines). */
   onStdout: (chunk: string) => void;
   onStderr?: (chunk: string) => void;
