@@ -12,6 +12,9 @@ import type { PubSub } from '../events.js';
 import type { StreamHandle } from '../ssh/transport.js';
 import { readJobFilesOnce, watchJobFiles, type WatchSource } from '../slurm/lifecycle-watch.js';
 import { TERMINAL_STATES } from '../slurm/state.js';
+import { componentLogger, errorFields } from '../lib/log.js';
+
+const log = componentLogger('lifecycle');
 
 /** A job the watch follows. */
 export interface WatchedJob {
@@ -148,7 +151,7 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow, files }
         const key = `${jobDir}\n${event} ${fields[0] ?? ''}`;
         if (!jobDir || !watch || watch.seen.has(key)) return;
         watch.seen.add(key);
-        void onEvent(cluster, jobDir, event, fields).catch((error: unknown) => console.error(`lifecycle event of ${jobDir}: ${(error as Error).message}`));
+        void onEvent(cluster, jobDir, event, fields).catch((error: unknown) => log.error({ cluster, jobDir, event, ...errorFields(error) }, 'lifecycle event not applied'));
       },
       onBytes: (index: number, from: number, bytes: Buffer) => {
         if (files?.onBytes(sources[index]!.jobId, path(index), from, bytes)) scheduleRestart(cluster);
@@ -235,7 +238,7 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow, files }
         ended.delete(due);
         void restart(due)
           .then(() => readEnded(due, endedHere))
-          .catch((error: unknown) => console.error(`watch of ${due}: ${(error as Error).message}`));
+          .catch((error: unknown) => log.warn({ cluster: due, ...errorFields(error) }, 'lifecycle watch not restarted'));
       }
       dueRestarts.clear();
     }, RESTART_DELAY_MS);

@@ -9,6 +9,7 @@ import type { ClusterService } from '../clusters/service.js';
 import { Job } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import { ReauthRequiredError } from '../errors.js';
+import { componentLogger, errorFields } from '../lib/log.js';
 import { adopted, changeOf, lost, reportedBySlurm, saveAndAnnounce } from './transitions.js';
 import type { PubSub } from '../events.js';
 import { isOurWorkDir, jobPaths, submissionDirOf } from '../slurm/layout.js';
@@ -21,6 +22,8 @@ export interface PollerOptions {
   clusters: ClusterService;
   events: PubSub;
   random?: () => number;
+  /** Told of each poll that asked the cluster (the metrics' poll duration). */
+  onPolled?: (record: { cluster: string; durationMs: number; ok: boolean }) => void;
 }
 
 interface ClusterSchedule {
@@ -31,6 +34,8 @@ interface ClusterSchedule {
   followUp: Promise<void> | null;
   /** Jobs in the queue that Mission Control did not submit, shown read-only. */
   externalJobs: SlurmJobStatus[];
+  /** The last poll failed: the next failure is logged at debug, not warned of again. */
+  failing: boolean;
 }
 
 const MAX_BACKOFF = 10;
@@ -73,7 +78,9 @@ function applyPoll(job: Job, answer: PollAnswer): void {
   else lost(job);
 }
 
-export function createPoller({ orm, clusters, events, random = Math.random }: PollerOptions) {
+const log = componentLogger('poller');
+
+export function createPoller({ orm, clusters, events, random = Math.random, onPolled }: PollerOptions) {
   const schedules = new Map<string, ClusterSchedule>();
   let cron: Cron | null = null;
   // Once stopped, late callers (a lifecycle timer, a resolver finishing) start no poll on a closing database.
@@ -82,7 +89,7 @@ export function createPoller({ orm, clusters, events, random = Math.random }: Po
   function schedule(cluster: string): ClusterSchedule {
     let entry = schedules.get(cluster);
     if (!entry) {
-      entry = { nextPollAt: 0, intervalMs: clusters.config(cluster).pollIntervalSeconds * 1000, inFlight: null, followUp: null, externalJobs: [] };
+      entry = { nextPollAt: 0, intervalMs: clusters.config(cluster).pollIntervalSeconds * 1000, inFlight: null, followUp: null, externalJobs: [], failing: false };
       schedules.set(cluster, entry);
     }
     return entry;
@@ -106,6 +113,7 @@ export function createPoller({ orm, clusters, events, random = Math.random }: Po
       entry.nextPollAt = Date.now() + baseMs;
       return;
     }
+    const startedAt = performance.now();
     try {
       const result = await pollJobs(clusters.transport(cluster), jobs.flatMap((job) => (job.slurmJobId ? [job.slurmJobId] : [])));
       const changes = jobs.map(changeOf);
@@ -117,7 +125,17 @@ export function createPoller({ orm, clusters, events, random = Math.random }: Po
       const next = changed ? baseMs : Math.min(entry.intervalMs * 1.5, baseMs * MAX_BACKOFF);
       entry.intervalMs = Math.max(next, result.durationMs * 5);
       clusters.recordPoll(cluster, { at: new Date(), error: null, needsReauth: null });
+      const durationMs = Math.round(performance.now() - startedAt);
+      onPolled?.({ cluster, durationMs, ok: true });
+      if (entry.failing) log.info({ cluster, durationMs }, 'poll answered again');
+      else log.debug({ cluster, jobs: jobs.length, changed, durationMs, nextInMs: Math.round(entry.intervalMs) }, 'polled');
+      entry.failing = false;
     } catch (error) {
+      const durationMs = Math.round(performance.now() - startedAt);
+      onPolled?.({ cluster, durationMs, ok: false });
+      // Warned of once per outage; the retries that follow (backed off) are debug.
+      log[entry.failing ? 'debug' : 'warn']({ cluster, jobs: jobs.length, durationMs, ...errorFields(error) }, 'poll failed: job states shown are the last known');
+      entry.failing = true;
       // A login that expired needs a person, not retries: wait at the longest interval (the check is local).
       entry.intervalMs = error instanceof ReauthRequiredError ? baseMs * MAX_BACKOFF : Math.min(Math.max(entry.intervalMs, baseMs) * 2, baseMs * MAX_BACKOFF);
       clusters.recordPoll(cluster, {
@@ -145,7 +163,7 @@ export function createPoller({ orm, clusters, events, random = Math.random }: Po
       return entry.followUp;
     }
     entry.inFlight ??= pollCluster(cluster)
-      .catch((error: unknown) => console.error(`poll of ${cluster} failed: ${(error as Error).message}`))
+      .catch((error: unknown) => log.error({ cluster, ...errorFields(error) }, 'poll failed'))
       .finally(() => {
         entry.inFlight = null;
       });
@@ -168,6 +186,10 @@ export function createPoller({ orm, clusters, events, random = Math.random }: Po
     },
     externalJobs(cluster: string): SlurmJobStatus[] {
       return schedules.get(cluster)?.externalJobs ?? [];
+    },
+    /** Started and not stopped (GET /readyz). */
+    running(): boolean {
+      return cron !== null && !stopped;
     },
     start(): void {
       cron ??= new Cron('* * * * * *', { protect: true }, () => this.tick());

@@ -17,6 +17,7 @@ import type { ExecOptions, ExecResult } from '../ssh/index.js';
 import type { JobState } from '../slurm/state.js';
 import { refuseStream } from '../../test/fake-transport.js';
 import { jobInput } from '../../test/factories.js';
+import { captureLogs } from '../lib/log.js';
 
 const temporary: string[] = [];
 const scratch = (prefix: string) => {
@@ -333,12 +334,12 @@ describe('job service', () => {
       const w = await open(repo.work, { submit: () => Promise.reject(new ClusterUnreachableError('alpha', 'down')) });
       const job = await w.jobs.submit(fork(w), w.input());
       w.handlers.find = () => Promise.reject(new ClusterUnreachableError('alpha', 'still down'));
-      const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+      const logs = captureLogs('warn');
       try {
         expect(await w.jobs.recoverSubmissions()).toBe(1);
-        expect(warn).toHaveBeenCalledWith(expect.stringContaining(`job ${job.id}: could not look up its submission yet: alpha: still down`));
+        expect(logs.entries()).toContainEqual(expect.objectContaining({ component: 'jobs', jobId: job.id, msg: 'could not look up its submission yet', err: expect.objectContaining({ message: 'alpha: still down' }) }));
       } finally {
-        warn.mockRestore();
+        logs.stop();
       }
       expect(await fork(w).findOneOrFail(Job, { id: job.id })).toMatchObject({ state: 'SUBMITTING', slurmJobId: null });
     });

@@ -11,6 +11,7 @@ import { oneAtATimePerKey } from '../lib/one-at-a-time.js';
 import { findSubmission, submitBatch } from '../slurm/jobs.js';
 import { jobPaths, submissionDirOf } from '../slurm/layout.js';
 import { checkLaunchable, checkPreviewedCommit, checkTag, newTag, type LaunchInput, type PrepareLaunch } from './prepare.js';
+import { componentLogger, errorFields } from '../lib/log.js';
 import { getJob } from './queries.js';
 import { adopted, changeOf, launchStored, saveAndAnnounceJob, submitFailed, submitted, submitUnanswered, type Change } from './transitions.js';
 
@@ -62,7 +63,7 @@ async function recoverSubmissions({ orm, clusters, events }: Pick<SubmissionOpti
   for (const job of pending) {
     const change = changeOf(job);
     await resolveSubmitting(clusters, job, lookups).catch((error: unknown) => {
-      console.warn(`job ${job.id}: could not look up its submission yet: ${(error as Error).message}`);
+      componentLogger('jobs').warn({ jobId: job.id, cluster: job.cluster, ...errorFields(error) }, 'could not look up its submission yet');
     });
     await saveAndAnnounceJob(em, events, change);
   }

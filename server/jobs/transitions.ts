@@ -6,6 +6,9 @@ import { wrap, type EntityManager, type RequiredEntityData } from '@mikro-orm/sq
 import { Job, type JobRequeue } from '../db/entities.js';
 import type { JobSnapshot, PubSub } from '../events.js';
 import { TERMINAL_STATES, type SlurmJobStatus } from '../slurm/state.js';
+import { componentLogger } from '../lib/log.js';
+
+const log = componentLogger('jobs');
 
 // The states the API shows and SLURM's own view of a job, as the jobs domain hands them to schema/ (which never
 // reaches into slurm/). They are defined beside the normalization from SLURM's words, which the database stores too.
@@ -55,9 +58,11 @@ export function snapshot(job: Job): JobSnapshot {
 export interface Change {
   job: Job;
   before: string | null;
+  /** The job's state before, for the log line of a state change (undefined: a new job). */
+  state?: Job['state'];
 }
 
-export const changeOf = (job: Job): Change => ({ job, before: visibleState(job) });
+export const changeOf = (job: Job): Change => ({ job, before: visibleState(job), state: job.state });
 
 /**
  * Saves, then tells subscribers about each job whose visible state changed; the number of jobs announced. A failed
@@ -66,8 +71,9 @@ export const changeOf = (job: Job): Change => ({ job, before: visibleState(job) 
 export async function saveAndAnnounce(em: EntityManager, events: PubSub, changes: Iterable<Change>): Promise<number> {
   await em.flush();
   let announced = 0;
-  for (const { job, before } of changes) {
+  for (const { job, before, state } of changes) {
     if (visibleState(job) === before) continue;
+    if (job.state !== state) log.info({ jobId: job.id, cluster: job.cluster, slurmJobId: job.slurmJobId, from: state ?? null, to: job.state }, 'job state changed');
     events.publish('job:updated', snapshot(job));
     announced++;
   }

@@ -14,6 +14,7 @@ import { jobPaths, submissionDirOf } from '../slurm/layout.js';
 import { downsample } from './downsample.js';
 import { initialGpuSamplesState, parseGpuSamples } from './gpu-samples.js';
 import { initialState, needsReread, parseMetrics, rereadState, type MetricFormat, type ParsedPoint } from './parse.js';
+import { componentLogger, errorFields } from '../lib/log.js';
 import { candidatesOf, createSummaries, fromStored, readBuckets, readStoredPoints, type StoredPoint } from './summary.js';
 
 /** A source's format: a parser's, or the GPU sampler's files. */
@@ -178,7 +179,7 @@ export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub
   function scheduleFlush(): void {
     flushTimer ??= setTimeout(() => {
       flushTimer = null;
-      flushing = flushing.then(flush).catch((error: unknown) => console.error(`saving metric points: ${(error as Error).message}`));
+      flushing = flushing.then(flush).catch((error: unknown) => componentLogger('metrics').error(errorFields(error), 'metric points not saved'));
     }, FLUSH_MS);
     flushTimer.unref?.();
   }

@@ -21,6 +21,7 @@ import { arrayJobIdOf, cancelArrays, readMaxArraySize, setArrayThrottle } from '
 import { submitBatch } from '../slurm/jobs.js';
 import { jobDirOf, jobPaths, submissionDirOf, taskDirOf, workspaceOfJobDir } from '../slurm/layout.js';
 import { TERMINAL_STATES } from '../slurm/state.js';
+import { componentLogger, errorFields } from '../lib/log.js';
 import { planRuns } from './plan.js';
 import { RELAUNCHED_STATES, recount, saveAndAnnounceSweep, sweepChangeOf } from './state.js';
 
@@ -399,7 +400,7 @@ export function createSweepService({ orm, clusters, projects, events, jobs, part
         for await (const job of subscription) {
           if (job.sweepId == null || stopped) continue;
           dueRecounts.add(job.sweepId);
-          recountTimer ??= setTimeout(() => void recountDue().catch((error: unknown) => console.error(`recounting sweeps: ${(error as Error).message}`)), RECOUNT_DELAY_MS);
+          recountTimer ??= setTimeout(() => void recountDue().catch((error: unknown) => componentLogger('sweeps').error(errorFields(error), 'sweeps not recounted')), RECOUNT_DELAY_MS);
         }
       })();
     },
