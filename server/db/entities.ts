@@ -320,5 +320,47 @@ export const MetricSource = defineEntity({
 });
 export type MetricSource = InferEntity<typeof MetricSource>;
 
+/**
+ * One of the user's jobs that Mission Control did not launch, as SLURM's accounting records it (the daily sacct read,
+ * server/usage/): counted in the usage figures beside our own jobs (a job that is also one of ours is left out of them).
+ */
+export const SacctJob = defineEntity({
+  name: 'SacctJob',
+  tableName: 'sacct_job',
+  properties: {
+    cluster: p.string().primary(),
+    slurmJobId: p.string().primary(),
+    state: p.string().$type<JobState>(),
+    slurmState: p.string(),
+    slurmPartition: p.string().nullable(),
+    gpuCount: p.integer(),
+    /** 'any': GPUs of no type SLURM names; null: no GPUs. */
+    gpuType: p.string().nullable(),
+    exitCode: p.integer().nullable(),
+    submittedAt: p.datetime().nullable(),
+    startedAt: p.datetime().nullable(),
+    endedAt: p.datetime().nullable(),
+    readAt: p.datetime(),
+  },
+});
+export type SacctJob = InferEntity<typeof SacctJob>;
+
+/** Where each cluster's daily sacct read stands. */
+export const SacctRead = defineEntity({
+  name: 'SacctRead',
+  tableName: 'sacct_read',
+  properties: {
+    cluster: p.string().primary(),
+    /** Where the next read starts (sacct -S); null until a read succeeded. */
+    since: p.datetime().nullable(),
+    /** When the last read that succeeded ran; null: never. */
+    readAt: p.datetime().nullable(),
+    attemptedAt: p.datetime(),
+    jobs: p.integer(),
+    error: p.text().nullable(),
+  },
+});
+export type SacctRead = InferEntity<typeof SacctRead>;
+
 /** Listed explicitly: vitest's loader cannot discover entities by glob. */
-export const entities = [ClusterCheck, Project, Job, Sweep, MetricPoint, MetricBucket, MetricSource, ApiToken, PushSubscription, PushNotice, ServerSetting];
+export const entities = [ClusterCheck, Project, Job, Sweep, MetricPoint, MetricBucket, MetricSource, ApiToken, PushSubscription, PushNotice, ServerSetting, SacctJob, SacctRead];
