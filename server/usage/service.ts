@@ -1,0 +1,304 @@
+// Usage analytics: GPU-hours, outcomes and queue waits of our jobs and of the user's jobs launched elsewhere, which
+// one sacct command per cluster reads once a day (never on a poll tick: its own croner job, bounded by a timeout,
+// skipped while the cluster cannot be reached; one cluster's failure is that cluster's alone).
+import type { EntityManager } from '@mikro-orm/sqlite';
+import { Cron } from 'croner';
+import type { ClusterService } from '../clusters/service.js';
+import { ClusterCheck, Job, Project, SacctJob, SacctRead } from '../db/entities.js';
+import type { Orm } from '../db/orm.js';
+import { ValidationError } from '../errors.js';
+import { slurmTime } from '../jobs/transitions.js';
+import { readAccountingSince, type AccountingRecord } from '../slurm/usage.js';
+import type { JobState } from '../slurm/state.js';
+import { OUTCOME_STATES, gpuTime, mondayOf, outcomes, waits, weekStart, type UsageGroupBy } from './queries.js';
+
+export { USAGE_GROUPS, type UsageGroupBy } from './queries.js';
+
+const DAY_MS = 86_400_000;
+/** The longest range one usage query covers: a year of weeks. */
+export const USAGE_MAX_DAYS = 366;
+/** The wait table's two windows, ending at the range's end. */
+export const WAIT_WINDOWS_DAYS = [7, 30] as const;
+/** How far back a cluster's first sacct read goes. */
+export const FIRST_READ_DAYS = 90;
+/** A read is due a day after the last one that succeeded (a little less, so an hourly check never slips a day). */
+const READ_EVERY_MS = DAY_MS - 30 * 60_000;
+/** The next read starts this long before the last one did: a job SLURM recorded a moment late is still seen. */
+const READ_OVERLAP_MS = 15 * 60_000;
+
+export interface UsageInput {
+  from: Date;
+  to: Date;
+  groupBy: UsageGroupBy;
+}
+
+export interface GpuHoursPoint {
+  week: Date;
+  key: string | null;
+  gpuHours: number;
+  jobs: number;
+}
+
+export interface OutcomeCount {
+  week: Date;
+  key: string | null;
+  state: JobState;
+  jobs: number;
+}
+
+export interface UsageGroup {
+  key: string | null;
+  /** The group's name for people: a project's name for its id; null keys are named by the screen. */
+  label: string | null;
+  gpuHours: number;
+  ended: number;
+  completed: number;
+  /** completed ÷ ended; null when none ended. */
+  successRate: number | null;
+}
+
+export interface WaitStats {
+  jobs: number;
+  medianSeconds: number;
+  p90Seconds: number;
+}
+
+/** Queue waits of jobs that started in a window; partition null: all partitions; gpuType null: all GPU types. */
+export interface QueueWait {
+  cluster: string;
+  partition: string | null;
+  /** A type, 'any' (GPUs of no named type), 'none' (no GPUs), or null: every job of the cluster (and partition). */
+  gpuType: string | null;
+  /** Null when no job started in the window. */
+  last7Days: WaitStats | null;
+  last30Days: WaitStats | null;
+}
+
+export interface SacctReadStatus {
+  cluster: string;
+  readAt: Date | null;
+  attemptedAt: Date;
+  jobs: number;
+  error: string | null;
+}
+
+export interface Usage extends UsageInput {
+  weeks: Date[];
+  gpuHours: GpuHoursPoint[];
+  outcomes: OutcomeCount[];
+  groups: UsageGroup[];
+  waits: QueueWait[];
+  reads: SacctReadStatus[];
+}
+
+export interface UsageServiceOptions {
+  orm: Orm;
+  clusters: ClusterService;
+  now?: () => Date;
+  /** Told when a cluster's read fails (the read is tried again within the hour). */
+  onReadError?: (cluster: string, error: Error) => void;
+}
+
+export type UsageService = ReturnType<typeof createUsageService>;
+
+export function createUsageService(options: UsageServiceOptions) {
+  const { orm, clusters, now = () => new Date(), onReadError } = options;
+  let cron: Cron | null = null;
+  let firstCheck: NodeJS.Timeout | null = null;
+  const reading = new Map<string, Promise<number>>();
+
+  function checkRange({ from, to }: Pick<UsageInput, 'from' | 'to'>): void {
+    if (Number.isNaN(from.getTime())) throw new ValidationError('from', 'not a time');
+    if (Number.isNaN(to.getTime())) throw new ValidationError('to', 'not a time');
+    if (from.getTime() >= to.getTime()) throw new ValidationError('to', `${to.toISOString()} is not after from (${from.toISOString()})`);
+    const days = (to.getTime() - from.getTime()) / DAY_MS;
+    if (days > USAGE_MAX_DAYS) throw new ValidationError('from', `the range is ${Math.ceil(days)} days, more than the ${USAGE_MAX_DAYS} days one query covers`);
+  }
+
+  /** The wait table for the windows ending at `to`; our jobs without a partition are in the cluster's default one. */
+  async function queueWaits(em: EntityManager, to: Date): Promise<QueueWait[]> {
+    const [longest, recent] = [Math.max(...WAIT_WINDOWS_DAYS), Math.min(...WAIT_WINDOWS_DAYS)];
+    const [rows, checks] = await Promise.all([
+      waits(em, new Date(to.getTime() - longest * DAY_MS), to, new Date(to.getTime() - recent * DAY_MS)),
+      em.find(ClusterCheck, {}, { fields: ['cluster', 'partitions'] }),
+    ]);
+    const defaults = new Map(checks.map((check) => [check.cluster, check.partitions.find((partition) => partition.isDefault)?.name ?? null]));
+    // Per group, per window: wait seconds → jobs. Each row counts in its own group and in the two roll-ups.
+    const groups = new Map<string, { wait: QueueWait; all: Map<number, number>; recent: Map<number, number> }>();
+    const add = (cluster: string, partition: string | null, gpuType: string | null, row: (typeof rows)[number]) => {
+      const id = JSON.stringify([cluster, partition, gpuType]);
+      let group = groups.get(id);
+      if (!group) groups.set(id, (group = { wait: { cluster, partition, gpuType, last7Days: null, last30Days: null }, all: new Map(), recent: new Map() }));
+      group.all.set(row.wait_s, (group.all.get(row.wait_s) ?? 0) + Number(row.jobs));
+      if (Number(row.recent) > 0) group.recent.set(row.wait_s, (group.recent.get(row.wait_s) ?? 0) + Number(row.recent));
+    };
+    for (const row of rows) {
+      const partition = row.partition ?? defaults.get(row.cluster) ?? 'default';
+      const gpuType = row.gpu_type ?? 'none';
+      add(row.cluster, partition, gpuType, row);
+      add(row.cluster, null, gpuType, row);
+      add(row.cluster, null, null, row);
+    }
+    return [...groups.values()]
+      .map(({ wait, all, recent }) => ({ ...wait, last7Days: waitStats(recent), last30Days: waitStats(all) }))
+      .sort((a, b) => a.cluster.localeCompare(b.cluster) || (a.partition ?? '').localeCompare(b.partition ?? '') || (a.gpuType ?? '').localeCompare(b.gpuType ?? ''));
+  }
+
+  async function usage(em: EntityManager, input: UsageInput): Promise<Usage> {
+    checkRange(input);
+    const { from, to, groupBy } = input;
+    const at = now();
+    const [gpuRows, outcomeRows, waitTable, reads] = await Promise.all([gpuTime(em, groupBy, from, to, at), outcomes(em, groupBy, from, to), queueWaits(em, to), em.find(SacctRead, {}, { orderBy: { cluster: 'asc' } })]);
+    const gpuHours = gpuRows
+      .map((row) => ({ week: weekStart(Number(row.week)), key: row.key, gpuHours: Number(row.gpu_ms) / 3_600_000, jobs: Number(row.jobs) }))
+      .sort((a, b) => a.week.getTime() - b.week.getTime() || (a.key ?? '').localeCompare(b.key ?? ''));
+    const outcomeCounts = outcomeRows
+      .map((row) => ({ week: weekStart(Number(row.week)), key: row.key, state: row.state, jobs: Number(row.jobs) }))
+      .sort((a, b) => a.week.getTime() - b.week.getTime() || (a.key ?? '').localeCompare(b.key ?? '') || OUTCOME_STATES.indexOf(a.state) - OUTCOME_STATES.indexOf(b.state));
+    const groups = new Map<string | null, UsageGroup>();
+    const group = (key: string | null) => {
+      let entry = groups.get(key);
+      if (!entry) groups.set(key, (entry = { key, label: key, gpuHours: 0, ended: 0, completed: 0, successRate: null }));
+      return entry;
+    };
+    for (const point of gpuHours) group(point.key).gpuHours += point.gpuHours;
+    for (const count of outcomeCounts) {
+      const entry = group(count.key);
+      entry.ended += count.jobs;
+      if (count.state === 'COMPLETED') entry.completed += count.jobs;
+    }
+    if (groupBy === 'PROJECT') {
+      const ids = [...groups.keys()].filter((key): key is string => key !== null).map(Number);
+      const projects = ids.length ? await em.find(Project, { id: { $in: ids } }, { fields: ['id', 'name'] }) : [];
+      for (const project of projects) group(String(project.id)).label = project.name;
+    }
+    const weeks: Date[] = [];
+    for (let week = mondayOf(from); week.getTime() < to.getTime(); week = new Date(week.getTime() + 7 * DAY_MS)) weeks.push(week);
+    return {
+      from,
+      to,
+      groupBy,
+      weeks,
+      gpuHours,
+      outcomes: outcomeCounts,
+      groups: [...groups.values()]
+        .map((entry) => ({ ...entry, successRate: entry.ended > 0 ? entry.completed / entry.ended : null }))
+        .sort((a, b) => b.gpuHours - a.gpuHours || b.ended - a.ended),
+      waits: waitTable,
+      reads: reads.map((read) => ({ cluster: read.cluster, readAt: read.readAt ?? null, attemptedAt: read.attemptedAt, jobs: read.jobs, error: read.error ?? null })),
+    };
+  }
+
+  /** One cluster's sacct read since its last one (or FIRST_READ_DAYS back); the number of jobs stored. */
+  async function readAccounting(cluster: string): Promise<number> {
+    const running = reading.get(cluster);
+    if (running) return running;
+    const read = (async () => {
+      const em = orm.em.fork();
+      const attemptedAt = now();
+      const last = await em.findOne(SacctRead, { cluster });
+      const since = last?.since ?? new Date(attemptedAt.getTime() - FIRST_READ_DAYS * DAY_MS);
+      try {
+        const records = await readAccountingSince(clusters.transport(cluster), slurmTimeText(since));
+        const stored = await store(em, cluster, records, attemptedAt);
+        await em.upsert(SacctRead, { cluster, since: new Date(attemptedAt.getTime() - READ_OVERLAP_MS), readAt: attemptedAt, attemptedAt, jobs: stored, error: null });
+        return stored;
+      } catch (error) {
+        await em.upsert(SacctRead, { cluster, since: last?.since ?? null, readAt: last?.readAt ?? null, attemptedAt, jobs: last?.jobs ?? 0, error: (error as Error).message.slice(0, 2000) });
+        throw error;
+      }
+    })().finally(() => reading.delete(cluster));
+    reading.set(cluster, read);
+    return read;
+  }
+
+  /** Records of jobs that are not ours, stored over what an earlier read said of them. */
+  async function store(em: EntityManager, cluster: string, records: AccountingRecord[], readAt: Date): Promise<number> {
+    const ours = new Set<string>();
+    for (let index = 0; index < records.length; index += 500) {
+      const ids = records.slice(index, index + 500).map((record) => record.slurmJobId);
+      const rows = await em.find(Job, { cluster, slurmJobId: { $in: ids } }, { fields: ['slurmJobId'] });
+      for (const row of rows) ours.add(row.slurmJobId!);
+    }
+    const rows = records
+      .filter((record) => !ours.has(record.slurmJobId))
+      .map((record) => ({
+        cluster,
+        slurmJobId: record.slurmJobId,
+        state: record.state,
+        slurmState: record.rawState,
+        slurmPartition: record.partition,
+        gpuCount: record.gpus,
+        gpuType: record.gpuType,
+        exitCode: record.exitCode,
+        submittedAt: slurmTime(record.submittedAt),
+        startedAt: slurmTime(record.startedAt),
+        endedAt: slurmTime(record.endedAt),
+        readAt,
+      }));
+    for (let index = 0; index < rows.length; index += 500) await em.upsertMany(SacctJob, rows.slice(index, index + 500));
+    return rows.length;
+  }
+
+  /** Reads every configured cluster whose read is due and that answers now; the others wait for the next check. */
+  async function readDue(): Promise<void> {
+    const em = orm.em.fork();
+    const reads = new Map((await em.find(SacctRead, {})).map((read) => [read.cluster, read]));
+    await Promise.all(
+      clusters.names().map(async (cluster) => {
+        const readAt = reads.get(cluster)?.readAt;
+        if (readAt && now().getTime() - readAt.getTime() < READ_EVERY_MS) return;
+        try {
+          const status = await clusters.status(em.fork(), cluster);
+          if (status.reachable !== true || status.needsReauth) return;
+          await readAccounting(cluster);
+        } catch (error) {
+          onReadError?.(cluster, error as Error);
+        }
+      }),
+    );
+  }
+
+  return {
+    usage,
+    queueWaits: (em: EntityManager) => queueWaits(em, now()),
+    readAccounting,
+    readDue,
+    /** An hourly check that reads each cluster once a day, and a first check soon after start (a never-read cluster). */
+    start(firstCheckMs = 30_000): void {
+      cron ??= new Cron('0 17 * * * *', { protect: true }, readDue);
+      firstCheck ??= setTimeout(() => void readDue(), firstCheckMs);
+      firstCheck.unref();
+    },
+    async stop(): Promise<void> {
+      cron?.stop();
+      cron = null;
+      if (firstCheck) clearTimeout(firstCheck);
+      firstCheck = null;
+      await Promise.allSettled(reading.values());
+    },
+  };
+}
+
+/** Nearest-rank percentiles of a histogram (wait seconds → jobs); null when it is empty. */
+export function waitStats(histogram: ReadonlyMap<number, number>): WaitStats | null {
+  const waits = [...histogram.entries()].sort(([a], [b]) => a - b);
+  const jobs = waits.reduce((sum, [, count]) => sum + count, 0);
+  if (jobs === 0) return null;
+  const rank = (fraction: number) => {
+    const wanted = Math.max(1, Math.ceil(fraction * jobs));
+    let seen = 0;
+    for (const [wait, count] of waits) {
+      seen += count;
+      if (seen >= wanted) return wait;
+    }
+    return waits.at(-1)![0];
+  };
+  return { jobs, medianSeconds: rank(0.5), p90Seconds: rank(0.9) };
+}
+
+/** A time as sacct -S reads it: the cluster's local time, which the server shares (see slurmTime). */
+function slurmTimeText(at: Date): string {
+  const two = (value: number) => String(value).padStart(2, '0');
+  return `${at.getFullYear()}-${two(at.getMonth() + 1)}-${two(at.getDate())}T${two(at.getHours())}:${two(at.getMinutes())}:${two(at.getSeconds())}`;
+}
