@@ -17,6 +17,7 @@ import { createRateLimiter } from './access/rate-limit.js';
 import { createSweepService } from './sweeps/service.js';
 import { createMetricsService } from './metrics/service.js';
 import { createTokenService } from './access/tokens.js';
+import { createUsageService } from './usage/service.js';
 
 export interface ServiceOptions {
   orm: Orm;
@@ -41,6 +42,7 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
   const logs = createLogFollower({ orm, clusters, events });
   const notify = createNotifier({ orm, events, jobs, config, ...notifyOptions });
   const tokens = createTokenService({ orm });
+  const usage = createUsageService({ orm, clusters });
   // Pushed when a read refreshed the cache: subscribers never cause a remote command themselves.
   gpu.subscribe((cluster, availability) => events.publish('gpu:availability', cluster, availability));
   return {
@@ -57,6 +59,7 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
     gpu,
     notify,
     tokens,
+    usage,
     limits: createRateLimiter(),
     async applyConfig(next: Config) {
       await clusters.applyConfig(next);
@@ -65,6 +68,7 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
     },
     async close() {
       tokens.revocation.close();
+      await usage.stop();
       lifecycle.stop();
       await metrics.stop();
       logs.close();
