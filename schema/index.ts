@@ -14,5 +14,6 @@ import './launch-limits.js';
 import './fairshare.js';
 import './session.js';
 import './push.js';
+import './usage.js';
 
 export const schema = lexicographicSortSchema(builder.toSchema());
