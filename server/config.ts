@@ -7,6 +7,7 @@ import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { isLoopbackHost } from './access/session.js';
 import { ConfigError } from './errors.js';
 import { secretLike } from './lib/secret-like.js';
 
@@ -98,6 +99,115 @@ function isVapidSubject(subject: string): boolean {
   return /\./.test(host) && !/(^|\.)(localhost|local|localdomain|internal)$/i.test(host);
 }
 
+/** The notices a destination can be told: a device's own settings, by name (the same claims and mutes). */
+export const NOTICE_EVENTS = ['jobEnd', 'sweepEnd', 'failedTask', 'requeue', 'timeLimit', 'metricNan', 'gpuIdle', 'reauth'] as const;
+export type NoticeEvent = (typeof NOTICE_EVENTS)[number];
+/**
+ * A channel several people read (a Slack room, a mailbox) hears what ends and what needs a person, not every NaN: the
+ * rest is asked for by name. A device's own defaults differ (metricNan, gpuIdle, requeue on) as a phone is one person's.
+ */
+export const DEFAULT_DESTINATION_EVENTS: NoticeEvent[] = ['jobEnd', 'sweepEnd', 'reauth'];
+
+const DESTINATION_NAME = CLUSTER_NAME;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const envName = z.string().regex(ENV_NAME, 'must be the name of an environment variable (letters, digits and _)');
+const minutes = z
+  .number()
+  .int('must be a whole number of minutes')
+  .min(1, 'must be at least 1 (minutes)')
+  .max(7 * 24 * 60, `must be at most ${7 * 24 * 60} (minutes: a week)`)
+  .optional();
+
+// What every kind of destination shares: which notices it hears, as a device chooses its own.
+const destinationCommon = {
+  events: z.array(z.enum(NOTICE_EVENTS)).default(DEFAULT_DESTINATION_EVENTS),
+  /** Projects (by name, or by id) whose notices this destination never hears. */
+  mutedProjects: z.array(z.union([z.string().min(1), z.number().int().min(1)])).default([]),
+  pendingAfterMinutes: minutes,
+  startedAfterWaitMinutes: minutes,
+};
+
+const httpUrl = (what: string) =>
+  z
+    .url({ protocol: /^https?$/, error: `must be an http:// or https:// URL (${what})` })
+    .refine((url) => !new URL(url).username && !new URL(url).password, 'must not carry a user name or password: put the secret in a file or an environment variable');
+
+const ntfySchema = z.strictObject({
+  type: z.literal('ntfy'),
+  /** The topic's URL, as the ntfy app subscribes to it: https://ntfy.sh/my-topic, or a self-hosted server's. */
+  url: httpUrl('the topic URL, such as https://ntfy.sh/my-topic').refine((url) => new URL(url).pathname.split('/').filter(Boolean).length >= 1, 'must end in the topic name (https://ntfy.sh/my-topic)'),
+  tokenFile: z.string().min(1).optional(),
+  tokenEnv: envName.optional(),
+  /** ntfy's priority, 1 (min) to 5 (urgent); 3 is its default. */
+  priority: z.union([z.number().int().min(1).max(5), z.enum(['min', 'low', 'default', 'high', 'urgent'])]).optional(),
+  ...destinationCommon,
+});
+
+const webhookSchema = z.strictObject({
+  type: z.literal('webhook'),
+  /** Slack's, Discord's and Mattermost's webhook URLs are themselves the secret: urlFile or urlEnv keep them out of the config. */
+  url: httpUrl('the webhook URL').optional(),
+  urlFile: z.string().min(1).optional(),
+  urlEnv: envName.optional(),
+  format: z.enum(['slack', 'discord', 'mattermost', 'json']),
+  ...destinationCommon,
+});
+
+const mailbox = z.string().regex(/^([^<>\n]*<[^\s@<>]+@[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+)$/, 'must be an email address (jdoe@uni.edu, or "Name <jdoe@uni.edu>")');
+
+const smtpSchema = z.strictObject({
+  host: z.string().min(1),
+  /** Default: 465 for tls, 587 for starttls, 25 for none. */
+  port: z.number().int().min(1).max(65535).optional(),
+  /** tls: TLS from the first byte (port 465); starttls: plain, then TLS that must succeed (587); none: no TLS at all. */
+  security: z.enum(['tls', 'starttls', 'none']).default('starttls'),
+  user: z.string().min(1).optional(),
+  passwordFile: z.string().min(1).optional(),
+  passwordEnv: envName.optional(),
+});
+
+const emailSchema = z.strictObject({
+  type: z.literal('email'),
+  to: z.union([mailbox, z.array(mailbox).min(1, 'must name at least one address')]).transform((to) => (Array.isArray(to) ? to : [to])),
+  from: mailbox,
+  smtp: smtpSchema,
+  ...destinationCommon,
+});
+
+const destinationSchema = z.discriminatedUnion('type', [ntfySchema, webhookSchema, emailSchema], { error: 'must have a type: ntfy, webhook or email' });
+
+/** A notification destination of the config, with its name; secrets are named by file or variable, never held. */
+export type DestinationConfig = z.infer<typeof destinationSchema> & { name: string };
+export type NtfyDestination = Extract<DestinationConfig, { type: 'ntfy' }>;
+export type WebhookDestination = Extract<DestinationConfig, { type: 'webhook' }>;
+export type EmailDestination = Extract<DestinationConfig, { type: 'email' }>;
+
+/** Every option of each kind of destination (config/clusters.example.yaml documents each one). */
+export const destinationOptionNames: Record<DestinationConfig['type'] | 'smtp', string[]> = {
+  ntfy: Object.keys(ntfySchema.shape),
+  webhook: Object.keys(webhookSchema.shape),
+  email: Object.keys(emailSchema.shape),
+  smtp: Object.keys(smtpSchema.shape),
+};
+
+// A secret written into the config would be read by everyone who reads the file (and its backups, and its diffs).
+const INLINE_SECRETS: Record<string, [field: string, file: string, env: string]> = { token: ['token', 'tokenFile', 'tokenEnv'], password: ['password', 'passwordFile', 'passwordEnv'] };
+
+/** Refuses `token:` or `password:` written in a destination, naming the field and where the secret goes instead. */
+function refuseInlineSecrets(file: string, raw: unknown): void {
+  const destinations = (raw as { notifications?: { destinations?: unknown } } | null)?.notifications?.destinations;
+  if (!destinations || typeof destinations !== 'object') return;
+  for (const [name, entry] of Object.entries(destinations)) {
+    for (const [path, object] of [[`notifications.destinations.${name}`, entry], [`notifications.destinations.${name}.smtp`, (entry as { smtp?: unknown } | null)?.smtp]] as const) {
+      if (!object || typeof object !== 'object') continue;
+      for (const key of Object.keys(object)) {
+        const secret = INLINE_SECRETS[key];
+        if (secret) throw new ConfigError(`${file}: field "${path}.${secret[0]}" must not hold the secret itself: put it in a file (${secret[1]}) or an environment variable (${secret[2]})`);
+      }
+    }
+  }
+}
+
 const notificationsSchema = z.strictObject({
   subject: z
     .string()
@@ -111,6 +221,8 @@ const notificationsSchema = z.strictObject({
     .min(0.1, 'must be at least 0.1 (minutes)')
     .max(1440, 'must be at most 1440 (minutes: a day)')
     .default(DEFAULT_GPU_IDLE_MINUTES),
+  /** Channels beyond Web Push: ntfy topics, Slack/Discord/Mattermost webhooks, email; each with its own notices. */
+  destinations: z.record(z.string().regex(DESTINATION_NAME, 'destination names are lowercase letters, digits, - and _'), destinationSchema).default({}),
 });
 
 /** Every option of the notifications section (config/clusters.example.yaml documents each one). */
@@ -172,8 +284,8 @@ export type ClusterConfig = z.infer<typeof clusterSchema> & { name: string };
 export type ServerConfig = z.infer<typeof serverSchema>;
 /** The server section's defaults: what a config without one, or one built by hand in a test, means. */
 export const defaultServerConfig: ServerConfig = serverSchema.parse({});
-/** As loadConfig fills it; a section built by hand (tests) may leave out gpuIdleMinutes and get its default. */
-export type NotificationsConfig = Omit<z.infer<typeof notificationsSchema>, 'gpuIdleMinutes'> & { gpuIdleMinutes?: number };
+/** As loadConfig fills it; a section built by hand (tests) may leave out gpuIdleMinutes and destinations. */
+export type NotificationsConfig = Omit<z.infer<typeof notificationsSchema>, 'gpuIdleMinutes' | 'destinations'> & { gpuIdleMinutes?: number; destinations?: Record<string, DestinationConfig> };
 export interface Config {
   file: string;
   clusters: ClusterConfig[];
@@ -213,11 +325,18 @@ function closestName(wrong: string, candidates: readonly string[]): string | und
 function describeIssue(file: string, issue: z.core.$ZodIssue): string {
   const path = issue.path.map(String);
   const inCluster = path[0] === 'clusters' && path.length >= 2;
+  const inDestination = path[0] === 'notifications' && path[1] === 'destinations' && path.length >= 3;
   const where = inCluster ? `cluster "${path[1]}": ` : '';
   const fieldPath = inCluster ? path.slice(2) : path;
   if (issue.code === 'unrecognized_keys') {
     const section = inCluster ? fieldPath.join('.') : path.join('.');
-    const known = inCluster ? (section ? (clusterSectionOptionNames[section] ?? []) : Object.keys(clusterSchema.shape)) : (sectionOptionNames[section] ?? Object.keys(configSchema.shape));
+    const known = inCluster
+      ? section
+        ? (clusterSectionOptionNames[section] ?? [])
+        : Object.keys(clusterSchema.shape)
+      : inDestination
+        ? destinationOptionNames[path.length > 3 ? 'smtp' : ((issue.input as { type?: DestinationConfig['type'] } | undefined)?.type ?? 'ntfy')] ?? []
+        : (sectionOptionNames[section] ?? Object.keys(configSchema.shape));
     const fields = issue.keys.map((key) => {
       const hint = closestName(key, known);
       return `"${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`;
@@ -230,7 +349,8 @@ function describeIssue(file: string, issue: z.core.$ZodIssue): string {
   const field = fieldPath.join('.') || '(top level)';
   if (issue.code === 'invalid_type' && issue.input === undefined) return `${file}: ${where}field "${field}" is required`;
   // Connection help is the one place a careless value could be a secret: its wrong values are not repeated.
-  const shown = fieldPath[0] === 'connectionHelp' ? '' : `, not ${JSON.stringify(issue.input)}`;
+  // So is a destination (a webhook's URL is its secret).
+  const shown = fieldPath[0] === 'connectionHelp' || inDestination ? '' : `, not ${JSON.stringify(issue.input)}`;
   if (issue.code === 'invalid_type') return `${file}: ${where}field "${field}" must be ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}${shown}`;
   return `${file}: ${where}field "${field}" ${issue.message}`;
 }
@@ -256,8 +376,10 @@ export function loadConfig(path: string): Config {
     const position = yamlError.linePos?.[0];
     throw new ConfigError(`${file}${position ? `:${position.line}:${position.col}` : ''}: invalid YAML: ${yamlError.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`);
   }
+  const raw: unknown = document.toJS() ?? {};
+  refuseInlineSecrets(file, raw);
   // With the input in each issue, a value of the wrong type is told apart from a missing one (both are invalid_type).
-  const parsed = configSchema.safeParse(document.toJS() ?? {}, { reportInput: true });
+  const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
     // A misspelt field also makes the real one "required": name the misspelling, it is the cause.
     const issues = [...parsed.error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
@@ -303,7 +425,57 @@ export function loadConfig(path: string): Config {
     }
     return cluster;
   });
-  return { file, clusters, notifications: parsed.data.notifications, server: parsed.data.server };
+  const destinations = Object.fromEntries(Object.entries(parsed.data.notifications.destinations).map(([name, raw]) => [name, checkDestination(file, configDir, name, raw)]));
+  return { file, clusters, notifications: { ...parsed.data.notifications, destinations }, server: parsed.data.server };
+}
+
+/** A secret file is checked like a cluster's passwordFile (readable, by its owner only); a variable must be set. */
+function checkSecretSource(fail: (field: string, message: string) => ConfigError, configDir: string, source: Record<string, unknown>, fileField: string, envField: string, required: boolean): void {
+  const path = source[fileField] as string | undefined;
+  const env = source[envField] as string | undefined;
+  if (path && env) throw fail(fileField, `and ${envField} are both set: give one`);
+  if (path) {
+    const full = expandLocalPath(path, configDir);
+    source[fileField] = full;
+    try {
+      accessSync(full, constants.R_OK);
+    } catch {
+      throw fail(fileField, `names a file that cannot be read: ${full}`);
+    }
+    if ((statSync(full).mode & 0o077) !== 0) throw fail(fileField, `can be read by other users; run chmod 600 ${full}`);
+  }
+  if (env && !process.env[env]) throw fail(envField, `names the environment variable ${env}, which is not set`);
+  if (required && !path && !env) throw fail(fileField, `is required (or ${envField})`);
+}
+
+function checkDestination(file: string, configDir: string, name: string, raw: z.infer<typeof destinationSchema>): DestinationConfig {
+  const destination: DestinationConfig = { ...raw, name };
+  const fail = (field: string, message: string) => new ConfigError(`${file}: field "notifications.destinations.${name}.${field}" ${message}`);
+  if (destination.type === 'ntfy') {
+    // ntfy also takes its token as ?auth=: a secret in the URL, which is shown (host and topic) and logged.
+    if (new URL(destination.url).search) throw fail('url', 'must not carry a query (?auth=…): put the token in tokenFile or tokenEnv');
+    checkSecretSource(fail, configDir, destination, 'tokenFile', 'tokenEnv', false);
+  } else if (destination.type === 'webhook') {
+    const given = ['url', 'urlFile', 'urlEnv'].filter((field) => destination[field as 'url']);
+    if (given.length !== 1) throw fail('url', given.length === 0 ? 'is required (or urlFile, or urlEnv: a webhook URL is itself a secret)' : `is given ${given.length} times (${given.join(', ')}): give one`);
+    checkSecretSource(fail, configDir, destination, 'urlFile', 'urlEnv', false);
+  } else {
+    const smtp = { ...destination.smtp };
+    destination.smtp = smtp;
+    const smtpFail = (field: string, message: string) => fail(`smtp.${field}`, message);
+    checkSecretSource(smtpFail, configDir, smtp, 'passwordFile', 'passwordEnv', false);
+    const hasPassword = Boolean(smtp.passwordFile ?? smtp.passwordEnv);
+    if (hasPassword && !smtp.user) throw smtpFail('user', 'is required with a password');
+    if (smtp.user && !hasPassword) throw smtpFail('passwordFile', 'is required with a user (or passwordEnv)');
+    // A password sent in the clear crosses every network between here and the mail server.
+    if (hasPassword && smtp.security === 'none' && !isLoopbackHost(smtp.host)) throw smtpFail('security', 'is none, which would send the password unencrypted: use tls or starttls (none is for a relay on this machine)');
+  }
+  return destination;
+}
+
+/** The destinations of a config, in the file's order. */
+export function configuredDestinations(config: Pick<Config, 'notifications'>): DestinationConfig[] {
+  return Object.values(config.notifications?.destinations ?? {});
 }
 
 /**

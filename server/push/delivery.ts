@@ -1,12 +1,16 @@
-// Sending a notice to devices: claimed in the database first, so a repeated event or a restart never sends it twice
-// (a crash between claim and send loses that one message: at most once, never twice); then one push per device,
-// a bounded number at once, each device's outcome written back to its subscription.
+// Sending a notice to its recipients: the devices (Web Push) and the destinations of the config (ntfy, webhooks,
+// email). Claimed in the database first, so a repeated event or a restart never sends it twice (a crash between claim
+// and send loses that one message: at most once, never twice); then one message per recipient, each kind through its
+// own bounded queue, each outcome kept (a device's on its subscription, a destination's in memory).
+// A recipient is a device or a destination seen through the same settings, so every notice chooses its recipients
+// (mutes, which notices, thresholds) once, whatever they are.
 import type { EntityManager } from '@mikro-orm/sqlite';
-import { DEFAULT_VAPID_SUBJECT, type Config } from '../config.js';
-import { PushNotice, PushSubscription } from '../db/entities.js';
+import { configuredDestinations, DEFAULT_VAPID_SUBJECT, type Config, type DestinationConfig, type NoticeEvent } from '../config.js';
+import { Project, PushNotice, PushSubscription } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import { createChannelLimiter } from '../lib/channel-limiter.js';
 import { createRedactor } from '../lib/redaction.js';
+import { createDestinationSender, type DestinationSenderOptions } from './destinations.js';
 import { removePushSubscription } from './subscriptions.js';
 import { endpointOrigin, loadVapidKeys, sendPush, type PushMessage, type VapidKeys } from './web-push.js';
 
@@ -19,26 +23,71 @@ export interface DeliveryOptions {
   config: () => Config;
   sendTimeoutMs: number;
   sendConcurrency: number;
+  /** Tries and backoff of a destination (tests shorten them). */
+  destinations?: Pick<DestinationSenderOptions, 'tries' | 'retryBaseMs' | 'retryCapMs' | 'concurrency' | 'timeoutMs'>;
   now: () => Date;
 }
 
 export type Delivery = ReturnType<typeof createDelivery>;
 
+/** Which notices a recipient hears: a device's settings (PushSubscription), which a destination's config maps onto. */
+export interface NoticeSettings {
+  mutedProjectIds: number[];
+  jobEndPushes: boolean;
+  sweepEndPushes: boolean;
+  reauthPushes: boolean;
+  failedTaskPushes: boolean;
+  metricNanPushes: boolean;
+  gpuIdlePushes: boolean;
+  requeuePushes: boolean;
+  timeLimitPushes: boolean;
+  pendingAfterMinutes: number | null;
+  startedAfterWaitMinutes: number | null;
+}
+
+export type Recipient = NoticeSettings & {
+  /** Unique over all recipients; keys per-recipient notices (the pending reminders): a device's id as it always was. */
+  id: string;
+} & ({ device: PushSubscription; destination?: never } | { destination: DestinationConfig; device?: never });
+
 export interface Addressed {
-  subscription: PushSubscription;
+  recipient: Recipient;
   message: PushMessage;
 }
 
-/** The devices that hear about a project: all but those that muted it. */
-export function listeningTo(em: EntityManager, projectId: number): Promise<PushSubscription[]> {
-  return em.find(PushSubscription, {}, { orderBy: { id: 'asc' } }).then((all) => all.filter((subscription) => !subscription.mutedProjectIds.includes(projectId)));
+function deviceRecipient(device: PushSubscription): Recipient {
+  const { mutedProjectIds, failedTaskPushes, metricNanPushes, gpuIdlePushes, requeuePushes, timeLimitPushes, pendingAfterMinutes, startedAfterWaitMinutes } = device;
+  // A device hears of every end and every lost login: those are what it subscribed for.
+  const always = { jobEndPushes: true, sweepEndPushes: true, reauthPushes: true };
+  return { id: String(device.id), device, mutedProjectIds, failedTaskPushes, metricNanPushes, gpuIdlePushes, requeuePushes, timeLimitPushes, pendingAfterMinutes: pendingAfterMinutes ?? null, startedAfterWaitMinutes: startedAfterWaitMinutes ?? null, ...always };
 }
 
-export function createDelivery({ orm, config, sendTimeoutMs, sendConcurrency, now }: DeliveryOptions) {
+function destinationRecipient(destination: DestinationConfig, projectIds: Map<string, number[]>): Recipient {
+  const hears = (event: NoticeEvent) => destination.events.includes(event);
+  const mutedProjectIds = [...new Set(destination.mutedProjects.flatMap((project) => (typeof project === 'number' ? [project] : (projectIds.get(project) ?? []))))];
+  return {
+    id: `destination:${destination.name}`,
+    destination,
+    mutedProjectIds,
+    jobEndPushes: hears('jobEnd'),
+    sweepEndPushes: hears('sweepEnd'),
+    reauthPushes: hears('reauth'),
+    failedTaskPushes: hears('failedTask'),
+    metricNanPushes: hears('metricNan'),
+    gpuIdlePushes: hears('gpuIdle'),
+    requeuePushes: hears('requeue'),
+    timeLimitPushes: hears('timeLimit'),
+    pendingAfterMinutes: destination.pendingAfterMinutes ?? null,
+    startedAfterWaitMinutes: destination.startedAfterWaitMinutes ?? null,
+  };
+}
+
+export function createDelivery({ orm, config, sendTimeoutMs, sendConcurrency, destinations: destinationOptions, now }: DeliveryOptions) {
   const sends = createChannelLimiter(sendConcurrency);
+  const destinations = createDestinationSender({ config, timeoutMs: sendTimeoutMs, ...destinationOptions, now });
   let keys: Promise<VapidKeys> | null = null;
-  // A push leaves the server like a GraphQL answer: the re-login command, sbatch's refusal or a log line can name a
-  // key, password or known_hosts file, which the phone's lock screen must not show.
+  // A notice leaves the server like a GraphQL answer: the re-login command, sbatch's refusal or a log line can name a
+  // key, password or known_hosts file, which a lock screen, a chat room or a mailbox must not show.
   const redact = createRedactor(() => config().clusters);
 
   function vapidKeys(): Promise<VapidKeys> {
@@ -61,14 +110,33 @@ export function createDelivery({ orm, config, sendTimeoutMs, sendConcurrency, no
     return result.affectedRows === 1;
   }
 
-  async function deliver({ subscription, message }: Addressed): Promise<void> {
+  /** Every recipient: the devices, then the config's destinations (their muted project names read as ids). */
+  async function recipients(em: EntityManager): Promise<Recipient[]> {
+    const configured = configuredDestinations(config());
+    const names = [...new Set(configured.flatMap((destination) => destination.mutedProjects.filter((project) => typeof project === 'string')))];
+    const projectIds = new Map<string, number[]>();
+    if (names.length > 0) {
+      for (const project of await em.find(Project, { name: { $in: names } }, { fields: ['id', 'name'] })) projectIds.set(project.name, [...(projectIds.get(project.name) ?? []), project.id]);
+    }
+    const devices = await em.find(PushSubscription, {}, { orderBy: { id: 'asc' } });
+    return [...devices.map(deviceRecipient), ...configured.map((destination) => destinationRecipient(destination, projectIds))];
+  }
+
+  /** The recipients that hear about a project: all but those that muted it. */
+  async function listeningTo(em: EntityManager, projectId: number): Promise<Recipient[]> {
+    return (await recipients(em)).filter((recipient) => !recipient.mutedProjectIds.includes(projectId));
+  }
+
+  const redacted = (message: PushMessage): PushMessage => ({ ...message, title: redact(message.title), body: redact(message.body) });
+
+  async function deliverToDevice(subscription: PushSubscription, message: PushMessage): Promise<void> {
     const release = await sends.acquire();
     let outcome;
     try {
       // Asked again just before sending: a device whose token was revoked (by the CLI, in another process) since the
       // list was read is gone with it, and hears nothing more.
       if (!(await orm.em.fork().count(PushSubscription, { id: subscription.id }))) return;
-      outcome = await sendPush(subscription, { ...message, title: redact(message.title), body: redact(message.body) }, {
+      outcome = await sendPush(subscription, redacted(message), {
         vapid: await vapidKeys(),
         subject: config().notifications?.subject ?? DEFAULT_VAPID_SUBJECT,
         timeoutMs: sendTimeoutMs,
@@ -91,13 +159,28 @@ export function createDelivery({ orm, config, sendTimeoutMs, sendConcurrency, no
     }
   }
 
-  /** One device failing (or its bookkeeping) never keeps the message from the others. */
+  async function deliverToDestination(destination: DestinationConfig, message: PushMessage): Promise<void> {
+    const outcome = await destinations.send(destination, redacted(message));
+    if (!outcome.ok) console.warn(`notifications: destination ${destination.name} (${destination.type}): not sent: ${outcome.error}`);
+  }
+
+  const deliver = ({ recipient, message }: Addressed): Promise<void> =>
+    recipient.device ? deliverToDevice(recipient.device, message) : deliverToDestination(recipient.destination, message);
+
+  /** One recipient failing (or its bookkeeping, or its retries) never keeps the message from the others. */
   async function broadcast(deliveries: Addressed[]): Promise<void> {
     const results = await Promise.allSettled(deliveries.map(deliver));
     for (const [index, result] of results.entries()) {
-      if (result.status === 'rejected') console.error(`notifications: push subscription ${deliveries[index]!.subscription.id}: ${(result.reason as Error).message}`);
+      if (result.status === 'rejected') console.error(`notifications: ${deliveries[index]!.recipient.id}: ${(result.reason as Error).message}`);
     }
   }
 
-  return { vapidKeys, claim, broadcast };
+  /** "Send a test" of Settings: one try, no claim (a test is no notice), its outcome kept like a notice's. */
+  async function test(destination: DestinationConfig): Promise<{ ok: boolean; error: string | null }> {
+    const message: PushMessage = { title: 'Mission Control test', body: `A test from Settings: ${destination.name} (${destination.type}) receives notifications.`, url: '/settings', tag: 'test' };
+    const outcome = await destinations.send(destination, message, { tries: 1 });
+    return outcome.ok ? { ok: true, error: null } : { ok: false, error: outcome.error };
+  }
+
+  return { vapidKeys, claim, recipients, listeningTo, broadcast, test, destinationStatus: destinations.status, stop: destinations.stop };
 }

@@ -9,7 +9,7 @@ import type { Orm } from '../db/orm.js';
 import type { JobService } from '../jobs/service.js';
 import { createChannelLimiter } from '../lib/channel-limiter.js';
 import { RELAUNCHED_STATES } from '../sweeps/state.js';
-import { listeningTo, type Delivery } from './delivery.js';
+import type { Delivery } from './delivery.js';
 import { jobEndMessage, lastLogLine, sweepTaskValues, taskFailedMessage } from './messages.js';
 
 const LOG_TAIL_BYTES = 4096;
@@ -84,8 +84,8 @@ export function createJobEndNotices({ orm, jobs, delivery, logTimeoutMs }: JobEn
     if (!RELAUNCHED_STATES.has(job.state)) return;
     if (!(await delivery.claim(jobEndKey(job.id)))) return;
     const em = orm.em.fork();
-    const subscriptions = (await listeningTo(em, job.projectId)).filter((subscription) => subscription.failedTaskPushes);
-    if (subscriptions.length === 0) return;
+    const recipients = (await delivery.listeningTo(em, job.projectId)).filter((recipient) => recipient.failedTaskPushes);
+    if (recipients.length === 0) return;
     const sweep = await em.findOne(Sweep, { id: job.sweepId! });
     if (!sweep) return;
     const slot = await claimFailedTaskSlot(sweep);
@@ -93,16 +93,16 @@ export function createJobEndNotices({ orm, jobs, delivery, logTimeoutMs }: JobEn
     // Only now: the run list of a large sweep is not read for the failures past the limit.
     await em.populate(sweep, ['runs']);
     const message = taskFailedMessage(job, sweepTaskValues(sweep, job.arrayIndex!), await readLastLine(job), slot.last);
-    await delivery.broadcast(subscriptions.map((subscription) => ({ subscription, message })));
+    await delivery.broadcast(recipients.map((recipient) => ({ recipient, message })));
   }
 
   return async function onJobEnded(job: JobSnapshot): Promise<void> {
     if (job.sweepId != null) return onTaskEnded(job);
     // Claimed even when nobody listens, so a device subscribing later is not told old news.
     if (!(await delivery.claim(jobEndKey(job.id)))) return;
-    const subscriptions = await listeningTo(orm.em.fork(), job.projectId);
-    if (subscriptions.length === 0) return;
+    const recipients = (await delivery.listeningTo(orm.em.fork(), job.projectId)).filter((recipient) => recipient.jobEndPushes);
+    if (recipients.length === 0) return;
     const message = jobEndMessage(job, await readLastLine(job));
-    await delivery.broadcast(subscriptions.map((subscription) => ({ subscription, message })));
+    await delivery.broadcast(recipients.map((recipient) => ({ recipient, message })));
   };
 }

@@ -5,7 +5,7 @@
 import type { JobSnapshot } from '../events.js';
 import type { Orm } from '../db/orm.js';
 import { TERMINAL_STATES } from '../slurm/state.js';
-import { listeningTo, type Delivery } from './delivery.js';
+import type { Delivery } from './delivery.js';
 import { jobRequeuedMessage } from './messages.js';
 
 export const jobRequeuedKey = (job: Pick<JobSnapshot, 'id' | 'restarts'>) => `job-requeued:${job.id}:${job.restarts}`;
@@ -16,9 +16,9 @@ export function createJobRequeuedNotices({ orm, delivery }: { orm: Orm; delivery
     if (!job.restarts || TERMINAL_STATES.has(job.state) || job.sweepId != null) return;
     // Claimed even when nobody listens, so a device subscribing later is not told old news.
     if (!(await delivery.claim(jobRequeuedKey(job)))) return;
-    const due = (await listeningTo(orm.em.fork(), job.projectId)).filter((device) => device.requeuePushes);
+    const due = (await delivery.listeningTo(orm.em.fork(), job.projectId)).filter((recipient) => recipient.requeuePushes);
     if (due.length === 0) return;
     const message = jobRequeuedMessage(job);
-    await delivery.broadcast(due.map((subscription) => ({ subscription, message })));
+    await delivery.broadcast(due.map((recipient) => ({ recipient, message })));
   };
 }

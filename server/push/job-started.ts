@@ -7,7 +7,7 @@
 import type { JobSnapshot } from '../events.js';
 import { Sweep } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
-import { listeningTo, type Delivery } from './delivery.js';
+import type { Delivery } from './delivery.js';
 import { jobStartedMessage } from './messages.js';
 
 export const jobStartedKey = (job: Pick<JobSnapshot, 'id'>) => `job-started:${job.id}`;
@@ -26,17 +26,17 @@ export function createJobStartedNotices({ orm, delivery }: { orm: Orm; delivery:
     const waited = waitedMs(job);
     if (waited === null) return;
     const em = orm.em.fork();
-    const due = (await listeningTo(em, job.projectId)).filter((device) => device.startedAfterWaitMinutes != null && waited >= device.startedAfterWaitMinutes * 60_000);
+    const due = (await delivery.listeningTo(em, job.projectId)).filter((recipient) => recipient.startedAfterWaitMinutes != null && waited >= recipient.startedAfterWaitMinutes * 60_000);
     if (due.length === 0) return;
     if (job.sweepId == null) {
       if (!(await delivery.claim(jobStartedKey(job)))) return;
       const message = jobStartedMessage(job, waited);
-      await delivery.broadcast(due.map((subscription) => ({ subscription, message })));
+      await delivery.broadcast(due.map((recipient) => ({ recipient, message })));
       return;
     }
     const sweep = await em.findOne(Sweep, { id: job.sweepId }, { fields: ['id', 'name', 'varying', 'size', 'retries'] });
     if (!sweep || !(await delivery.claim(sweepStartedKey(sweep)))) return;
     const message = jobStartedMessage(job, waited, sweep);
-    await delivery.broadcast(due.map((subscription) => ({ subscription, message })));
+    await delivery.broadcast(due.map((recipient) => ({ recipient, message })));
   };
 }

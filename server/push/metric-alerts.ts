@@ -10,10 +10,10 @@
 // <name>`) and once for idle GPUs (`gpu-idle:sweep:<sweep>`), about its first task in trouble and how many of its
 // tasks are in the same trouble at that moment; the sweep's own screen shows the rest.
 import type { EntityManager } from '@mikro-orm/sqlite';
-import { Job, PushSubscription, Sweep } from '../db/entities.js';
+import { Job, Sweep } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import type { JobState } from '../slurm/state.js';
-import { listeningTo, type Delivery } from './delivery.js';
+import type { Delivery, Recipient } from './delivery.js';
 import { gpuIdleMessage, metricNanMessage, sweepTaskValues, type NonFinitePoint, type TaskContext } from './messages.js';
 import type { PushMessage } from './web-push.js';
 
@@ -129,9 +129,9 @@ export function createMetricAlerts({ orm, delivery, gpuIdleWindowMs: windowMs }:
     return delivery.claim(key);
   }
 
-  async function send(em: EntityManager, job: JobFields, wants: (subscription: PushSubscription) => boolean, message: PushMessage): Promise<void> {
-    const subscriptions = (await listeningTo(em, job.projectId)).filter(wants);
-    await delivery.broadcast(subscriptions.map((subscription) => ({ subscription, message })));
+  async function send(em: EntityManager, job: JobFields, wants: (recipient: Recipient) => boolean, message: PushMessage): Promise<void> {
+    const recipients = (await delivery.listeningTo(em, job.projectId)).filter(wants);
+    await delivery.broadcast(recipients.map((recipient) => ({ recipient, message })));
   }
 
   /** The task's sweep values and how many of its tasks `count` finds in the same trouble. */
@@ -154,7 +154,7 @@ export function createMetricAlerts({ orm, delivery, gpuIdleWindowMs: windowMs }:
     const task =
       job.sweepId == null ? undefined : await taskContext(em, job, async (sweep) => ({ count: await nonFiniteTasks(em, sweep.id, points[0]!.name), of: sweep.size, tasks: 'tasks' }));
     if (task === null) return;
-    await send(em, job, (subscription) => subscription.metricNanPushes, metricNanMessage(job, points, task));
+    await send(em, job, (recipient) => recipient.metricNanPushes, metricNanMessage(job, points, task));
   }
 
   async function checkGpuIdle(em: EntityManager, job: JobFields): Promise<void> {
@@ -173,7 +173,7 @@ export function createMetricAlerts({ orm, delivery, gpuIdleWindowMs: windowMs }:
             return { count: idle, of: running.length, tasks: 'running tasks' };
           });
     if (task === null) return;
-    await send(em, job, (subscription) => subscription.gpuIdlePushes, gpuIdleMessage(job, gpus, GPU_IDLE_PERCENT, gpuIdleWindowMs, task));
+    await send(em, job, (recipient) => recipient.gpuIdlePushes, gpuIdleMessage(job, gpus, GPU_IDLE_PERCENT, gpuIdleWindowMs, task));
   }
 
   /**

@@ -1,4 +1,4 @@
-// Web Push to the phone: a job's end, its requeue (once per restart), its time limit 15 minutes ahead (jobs without resume, when asked), a sweep's end (and, for devices that ask, each failed task of it), a job or
+// Notices by Web Push to the phone, and to the config's destinations (ntfy, webhooks, email): a job's end, its requeue (once per restart), its time limit 15 minutes ahead (jobs without resume, when asked), a sweep's end (and, for devices that ask, each failed task of it), a job or
 // sweep waiting in the queue longer than a device asked to be told about, and its start after such a wait, a running
 // job's metric gone NaN or its GPUs idle, a cluster whose login expired. It listens to the same events as
 // subscriptions (job:updated, sweep:updated, metrics:updated, cluster:status) and reads the database; it never causes a
@@ -7,13 +7,15 @@
 import type { EntityManager } from '@mikro-orm/sqlite';
 import { Cron } from 'croner';
 import type { ClusterStatus } from '../clusters/service.js';
-import { DEFAULT_GPU_IDLE_MINUTES, type Config } from '../config.js';
-import { PushNotice, PushSubscription } from '../db/entities.js';
+import { configuredDestinations, DEFAULT_GPU_IDLE_MINUTES, type Config, type DestinationConfig } from '../config.js';
+import { NotFoundError } from '../errors.js';
+import { PushNotice } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import type { PubSub } from '../events.js';
 import type { JobService } from '../jobs/service.js';
 import { TERMINAL_STATES } from '../slurm/state.js';
-import { createDelivery } from './delivery.js';
+import { createDelivery, type DeliveryOptions } from './delivery.js';
+import { destinationTarget, type DestinationStatus } from './destinations.js';
 import { createJobEndNotices } from './job-end.js';
 import { createJobRequeuedNotices } from './job-requeued.js';
 import { createJobStartedNotices } from './job-started.js';
@@ -43,6 +45,8 @@ export interface NotifierOptions {
   logTimeoutMs?: number;
   /** Deliveries in flight at once, over all subscriptions. */
   sendConcurrency?: number;
+  /** Tries, backoff and queue of each destination (tests shorten them). */
+  destinations?: DeliveryOptions['destinations'];
   /** When the pending reminders are looked for (croner pattern, seconds first). */
   pendingCheckPattern?: string;
   now?: () => Date;
@@ -50,12 +54,24 @@ export interface NotifierOptions {
 
 const reauthKey = (cluster: string) => `reauth:${cluster}`;
 
+export interface NotificationDestination extends DestinationStatus {
+  name: string;
+  type: DestinationConfig['type'];
+  /** ntfy: host and topic; webhook: host and format; email: recipients and SMTP host. */
+  target: string;
+  format: string | null;
+  events: string[];
+  mutedProjects: string[];
+  pendingAfterMinutes: number | null;
+  startedAfterWaitMinutes: number | null;
+}
+
 export type Notifier = ReturnType<typeof createNotifier>;
 
 export function createNotifier(options: NotifierOptions) {
   const { orm, events, jobs, sendTimeoutMs = 10_000, logTimeoutMs = 5_000, pendingCheckPattern = '*/30 * * * * *', now = () => new Date() } = options;
   let config = options.config;
-  const delivery = createDelivery({ orm, config: () => config, sendTimeoutMs, sendConcurrency: options.sendConcurrency ?? 4, now });
+  const delivery = createDelivery({ orm, config: () => config, sendTimeoutMs, sendConcurrency: options.sendConcurrency ?? 4, destinations: options.destinations, now });
   const onJobEnded = createJobEndNotices({ orm, jobs, delivery, logTimeoutMs });
   const onJobStarted = createJobStartedNotices({ orm, delivery });
   const onJobRequeued = createJobRequeuedNotices({ orm, delivery });
@@ -94,13 +110,27 @@ export function createNotifier(options: NotifierOptions) {
   async function onClusterStatus(status: ClusterStatus): Promise<void> {
     if (status.needsReauth) {
       if (!(await delivery.claim(reauthKey(status.name)))) return;
-      const subscriptions = await orm.em.fork().find(PushSubscription, {}, { orderBy: { id: 'asc' } });
+      const recipients = (await delivery.recipients(orm.em.fork())).filter((recipient) => recipient.reauthPushes);
       const message = reauthMessage(status.name, status.needsReauth, status.connectionHelp);
-      await delivery.broadcast(subscriptions.map((subscription) => ({ subscription, message })));
+      await delivery.broadcast(recipients.map((recipient) => ({ recipient, message })));
     } else if (status.lastPollAt) {
       // Only a poll tells that the login works again; a status from before the first poll knows nothing of it.
       await orm.em.fork().nativeDelete(PushNotice, { key: reauthKey(status.name) });
     }
+  }
+
+  function describeDestination(destination: DestinationConfig): NotificationDestination {
+    return {
+      name: destination.name,
+      type: destination.type,
+      target: destinationTarget(destination),
+      format: destination.type === 'webhook' ? destination.format : null,
+      events: destination.events,
+      mutedProjects: destination.mutedProjects.map(String),
+      pendingAfterMinutes: destination.pendingAfterMinutes ?? null,
+      startedAfterWaitMinutes: destination.startedAfterWaitMinutes ?? null,
+      ...delivery.destinationStatus(destination.name),
+    };
   }
 
   const lookForPending = () => checkPending({ orm, delivery, now });
@@ -134,6 +164,8 @@ export function createNotifier(options: NotifierOptions) {
       cron?.stop();
       cron = null;
       for (const unsubscribe of unsubscribes.splice(0)) unsubscribe();
+      // A destination waiting to try again would hold the stop for up to a minute: that message is given up.
+      delivery.stop();
       await idle();
     },
     /** Resolves once nothing is being sent; tests wait on it. */
@@ -144,6 +176,15 @@ export function createNotifier(options: NotifierOptions) {
     checkTimeLimits: lookForTimeLimits,
     applyConfig(next: Config): void {
       config = next;
+    },
+    /** The config's destinations as Settings shows them: no secret, no webhook path; each one's last outcome. */
+    destinations: (): NotificationDestination[] => configuredDestinations(config).map(describeDestination),
+    /** Sends a test message to one destination now (one try) and says how it went. */
+    async testDestination(name: string): Promise<{ ok: boolean; error: string | null; destination: NotificationDestination }> {
+      const destination = configuredDestinations(config).find((candidate) => candidate.name === name);
+      if (!destination) throw new NotFoundError(`no notification destination named "${name}" in the config`);
+      const outcome = await delivery.test(destination);
+      return { ...outcome, destination: describeDestination(destination) };
     },
     register: (em: EntityManager, input: PushSubscriptionInput, owner: DeviceOwner) =>
       registerPushSubscription(em, input, owner, config.notifications?.allowLoopbackHttpEndpoints ?? false),

@@ -2,10 +2,10 @@
 // alone, each told once per device. A sweep is reminded of once, as one thing, while none of its tasks has started
 // (stuck in the queue as a whole); tasks held back by the sweep's throttle while others run are what a throttle is
 // for, and a reminder per task would be a thousand pushes.
-import { Job, PushNotice, PushSubscription, Sweep } from '../db/entities.js';
+import { Job, PushNotice, Sweep } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import type { JobState } from '../slurm/state.js';
-import type { Addressed, Delivery } from './delivery.js';
+import type { Addressed, Delivery, Recipient } from './delivery.js';
 import { jobPendingMessage, sweepPendingMessage } from './messages.js';
 import type { PushMessage } from './web-push.js';
 import { pendingNoticePrefix } from './subscriptions.js';
@@ -18,7 +18,8 @@ interface Waiting {
   message: (minutes: number) => PushMessage;
 }
 
-const pendingKey = (subscriptionId: number, about: string) => `${pendingNoticePrefix(subscriptionId)}${about}`;
+// A device's keys as they always were (job-pending:<device>:<about>), a destination's by its name.
+const pendingKey = (recipient: Recipient, about: string) => `${pendingNoticePrefix(recipient.id)}${about}`;
 
 /** Sweeps none of whose current tasks has started, waiting as long as their longest-waiting task. */
 async function waitingSweeps(orm: Orm, tasks: Job[], at: number): Promise<Waiting[]> {
@@ -41,10 +42,10 @@ async function waitingSweeps(orm: Orm, tasks: Job[], at: number): Promise<Waitin
 
 export async function checkPending({ orm, delivery, now }: { orm: Orm; delivery: Delivery; now: () => Date }): Promise<void> {
   const em = orm.em.fork();
-  const subscriptions = await em.find(PushSubscription, { pendingAfterMinutes: { $ne: null } }, { orderBy: { id: 'asc' } });
-  if (subscriptions.length === 0) return;
+  const recipients = (await delivery.recipients(em)).filter((recipient) => recipient.pendingAfterMinutes !== null);
+  if (recipients.length === 0) return;
   const at = now().getTime();
-  const shortest = Math.min(...subscriptions.map((subscription) => subscription.pendingAfterMinutes!));
+  const shortest = Math.min(...recipients.map((recipient) => recipient.pendingAfterMinutes!));
   // createdAt comes before submittedAt, so this finds every job that can be due; the exact start is checked below.
   const pending = await em.find(Job, { state: 'PENDING' satisfies JobState, createdAt: { $lte: new Date(at - shortest * 60_000) } }, { orderBy: { id: 'asc' } });
   const waiting: Waiting[] = [
@@ -53,24 +54,24 @@ export async function checkPending({ orm, delivery, now }: { orm: Orm; delivery:
       .map((job): Waiting => ({ about: String(job.id), projectId: job.projectId, waitedMs: at - (job.submittedAt ?? job.createdAt).getTime(), message: (minutes) => jobPendingMessage(job, minutes) })),
     ...(await waitingSweeps(orm, pending.filter((job) => job.sweepId != null), at)),
   ];
-  const due: Array<{ subscription: PushSubscription; waiting: Waiting; minutes: number }> = [];
-  for (const subscription of subscriptions) {
+  const due: Array<{ recipient: Recipient; waiting: Waiting; minutes: number }> = [];
+  for (const recipient of recipients) {
     for (const item of waiting) {
-      if (item.waitedMs >= subscription.pendingAfterMinutes! * 60_000 && !subscription.mutedProjectIds.includes(item.projectId)) {
-        due.push({ subscription, waiting: item, minutes: Math.floor(item.waitedMs / 60_000) });
+      if (item.waitedMs >= recipient.pendingAfterMinutes! * 60_000 && !recipient.mutedProjectIds.includes(item.projectId)) {
+        due.push({ recipient, waiting: item, minutes: Math.floor(item.waitedMs / 60_000) });
       }
     }
   }
   if (due.length === 0) return;
   const told = new Set<string>();
-  const keys = due.map(({ subscription, waiting: item }) => pendingKey(subscription.id, item.about));
+  const keys = due.map(({ recipient, waiting: item }) => pendingKey(recipient, item.about));
   for (let start = 0; start < keys.length; start += 500) {
     for (const notice of await em.find(PushNotice, { key: { $in: keys.slice(start, start + 500) } })) told.add(notice.key);
   }
   const deliveries: Addressed[] = [];
-  for (const { subscription, waiting: item, minutes } of due) {
-    const key = pendingKey(subscription.id, item.about);
-    if (!told.has(key) && (await delivery.claim(key))) deliveries.push({ subscription, message: item.message(minutes) });
+  for (const { recipient, waiting: item, minutes } of due) {
+    const key = pendingKey(recipient, item.about);
+    if (!told.has(key) && (await delivery.claim(key))) deliveries.push({ recipient, message: item.message(minutes) });
   }
   await delivery.broadcast(deliveries);
 }

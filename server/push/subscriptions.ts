@@ -177,4 +177,5 @@ export async function removePushSubscription(em: EntityManager, id: number, unch
   return deleted > 0;
 }
 
-export const pendingNoticePrefix = (subscriptionId: number) => `job-pending:${subscriptionId}:`;
+/** A recipient's pending reminders: a device's by its id, a destination's by `destination:<name>`. */
+export const pendingNoticePrefix = (recipientId: number | string) => `job-pending:${recipientId}:`;

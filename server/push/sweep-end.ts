@@ -4,7 +4,7 @@
 import { Job } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import type { SweepSnapshot } from '../events.js';
-import { listeningTo, type Delivery } from './delivery.js';
+import type { Delivery } from './delivery.js';
 import { sweepEndMessage } from './messages.js';
 
 export const sweepEndKey = (sweep: Pick<SweepSnapshot, 'id' | 'retries'>) => `sweep-end:${sweep.id}:${sweep.retries}`;
@@ -15,11 +15,11 @@ export function createSweepEndNotices({ orm, delivery }: { orm: Orm; delivery: D
     // Claimed even when nobody listens, so a device subscribing later is not told old news.
     if (!(await delivery.claim(sweepEndKey(sweep)))) return;
     const em = orm.em.fork();
-    const subscriptions = await listeningTo(em, sweep.projectId);
-    if (subscriptions.length === 0) return;
+    const recipients = (await delivery.listeningTo(em, sweep.projectId)).filter((recipient) => recipient.sweepEndPushes);
+    if (recipients.length === 0) return;
     // A sweep that sbatch refused outright: its refusal is the news, read from one of its tasks.
     const refused = sweep.counts.SUBMIT_FAILED ? await em.findOne(Job, { sweepId: sweep.id, state: 'SUBMIT_FAILED' }, { orderBy: { id: 'desc' }, fields: ['submitError'] }) : null;
     const message = sweepEndMessage(sweep, refused?.submitError ?? null);
-    await delivery.broadcast(subscriptions.map((subscription) => ({ subscription, message })));
+    await delivery.broadcast(recipients.map((recipient) => ({ recipient, message })));
   };
 }

@@ -4,7 +4,7 @@
 // computed here. A job with resume checkpoints and requeues itself at its limit (its requeue is the news then), and a
 // sweep's tasks share one limit (a push per task would be hundreds): neither is warned. Once per job
 // (`job-time-limit:<job>`), claimed only when some device is due.
-import { Job, PushSubscription } from '../db/entities.js';
+import { Job } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import type { JobState } from '../slurm/state.js';
 import type { Delivery } from './delivery.js';
@@ -17,8 +17,8 @@ export const timeLimitKey = (jobId: number) => `job-time-limit:${jobId}`;
 
 export async function checkTimeLimits({ orm, delivery, now }: { orm: Orm; delivery: Delivery; now: () => Date }): Promise<void> {
   const em = orm.em.fork();
-  const devices = await em.find(PushSubscription, { timeLimitPushes: true }, { orderBy: { id: 'asc' } });
-  if (devices.length === 0) return;
+  const recipients = (await delivery.recipients(em)).filter((recipient) => recipient.timeLimitPushes);
+  if (recipients.length === 0) return;
   const at = now().getTime();
   const jobs = await em.find(
     Job,
@@ -27,9 +27,9 @@ export async function checkTimeLimits({ orm, delivery, now }: { orm: Orm; delive
   );
   for (const job of jobs) {
     if (job.input.resume) continue;
-    const due = devices.filter((device) => !device.mutedProjectIds.includes(job.projectId));
+    const due = recipients.filter((recipient) => !recipient.mutedProjectIds.includes(job.projectId));
     if (due.length === 0 || !(await delivery.claim(timeLimitKey(job.id)))) continue;
     const message = timeLimitMessage(job, Math.max(1, Math.round((job.timeLimitAt!.getTime() - at) / 60_000)));
-    await delivery.broadcast(due.map((subscription) => ({ subscription, message })));
+    await delivery.broadcast(due.map((recipient) => ({ recipient, message })));
   }
 }
