@@ -138,6 +138,8 @@ export async function startServer(options: ServerOptions) {
     services.sweeps.start();
     services.poller.start();
     await services.lifecycle.start();
+    // Jobs launched elsewhere, for the usage figures: each cluster once a day (and soon after the first start).
+    services.usage.start();
     // Launches left between storing and sbatch's answer (by the last shutdown, or a connection lost during sbatch):
     // adopted by their tag or marked failed; at start, then every minute, as their clusters become reachable.
     const recoverSubmissions = async () => {
