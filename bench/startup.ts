@@ -1,7 +1,7 @@
 // Cold start and idle cost of the production start: the time from spawning the start command to the first answered
 // request (a fresh data directory each time, and restarts on one whose migrations are applied), and the server's
 // resident memory once it has settled with three clusters configured and a job tracked on each.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -25,6 +25,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 function startScript(checkout: string): string {
   const script = (JSON.parse(readFileSync(join(checkout, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
   if (!/^node\s/.test(script)) throw new Error(`${checkout}/package.json's start script is not a node command line: ${script}`);
+  // A compiled start runs what the checkout's own build:server makes: built here, so no stale bundle is measured.
+  if (/\bdist\//.test(script)) execFileSync('npm', ['run', '--silent', 'build:server'], { cwd: checkout, stdio: 'inherit' });
   return script;
 }
 const startCommand = (script: string) => [process.execPath, ...script.split(/\s+/).slice(1)];

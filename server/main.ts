@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Cron } from 'croner';
 import { createApp, type Middleware } from './http/app.js';
+import { readTlsPair, watchTlsFiles } from './http/tls.js';
 import { accessNotice, planAccess } from './access/pairing.js';
 import { defaultConfigPath, defaultServerConfig, loadConfig, watchConfig } from './config.js';
 import { initOrm } from './db/orm.js';
@@ -70,6 +71,9 @@ function submitTrace(env: NodeJS.ProcessEnv): Pick<JobServiceOptions, 'onSubmitP
  */
 export async function startServer(options: ServerOptions) {
   const config = loadConfig(options.configPath);
+  const tlsFiles = config.server?.tls;
+  // Before anything opens: a certificate that cannot serve stops the start with its file named.
+  const tls = tlsFiles ? readTlsPair(tlsFiles) : undefined;
   const stops: Array<() => unknown> = [];
   const stopAll = async () => {
     for (const stop of stops.splice(0).reverse()) await stop();
@@ -96,11 +100,23 @@ export async function startServer(options: ServerOptions) {
       services,
       graphiql: options.dev,
       staticDir,
+      tls,
       access: { allowWithoutToken: !plan.required, corsOrigins: access.server.corsOrigins },
       // Vite is created after the app because its HMR socket attaches to the app's HTTP server.
       clientMiddleware: options.dev ? (req, res, next) => viteMiddleware?.(req, res, next) : undefined,
     });
     stops.push(() => app.stop());
+    if (tlsFiles) {
+      const tlsWatcher = watchTlsFiles(
+        tlsFiles,
+        (pair) => {
+          app.setTls(pair);
+          console.log(`reloaded the certificate ${tlsFiles.certFile}`);
+        },
+        (error) => console.error(`certificate change ignored, keeping the running one: ${error.message}`),
+      );
+      stops.push(() => tlsWatcher.close());
+    }
     if (options.dev) {
       const vite = await (await import('vite')).createServer({
         configFile: resolve(projectRoot, 'client/vite.config.ts'),

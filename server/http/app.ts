@@ -1,6 +1,7 @@
 // The HTTP + WebSocket server: GraphQL (queries over HTTP, subscriptions over graphql-ws or SSE) and the PWA,
 // all on one port. The only server file that imports schema/.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import type { GraphQLArmorConfig } from '@escape.tech/graphql-armor-types';
@@ -17,6 +18,7 @@ import { connectionAuthorization, createSessions, UNAUTHORIZED_CLOSE_CODE, useAu
 import { createRedactor } from '../lib/redaction.js';
 import { useRedaction } from './redaction.js';
 import { sharedFrames, useSharedSubscriptions } from './shared-subscriptions.js';
+import type { TlsPair } from './tls.js';
 import type { Context, Services } from '../services.js';
 
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
@@ -27,6 +29,8 @@ export interface AppOptions {
   staticDir?: string;
   clientMiddleware?: Middleware;
   graphiql?: boolean;
+  /** Serve HTTPS with this certificate and key (server.tls); plain HTTP without. */
+  tls?: TlsPair;
   access?: {
     /** Answer requests that send no token (server.auth.allowLoopbackWithoutToken; main.ts allows it on loopback only). */
     allowWithoutToken?: boolean;
@@ -148,7 +152,7 @@ interface EnvelopedRoot {
   subscribe: (args: ExecutionArgs) => unknown;
 }
 
-export function createApp({ services, staticDir, clientMiddleware, graphiql = false, access = {} }: AppOptions) {
+export function createApp({ services, staticDir, clientMiddleware, graphiql = false, tls, access = {} }: AppOptions) {
   const auth = createAuth({ tokens: services.tokens, required: !access.allowWithoutToken });
   const sessions = createSessions();
   const corsOrigins = access.corsOrigins ?? [];
@@ -211,7 +215,7 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
         })
       : undefined);
 
-  const server = createServer((req, res) => {
+  const handle: RequestListener = (req, res) => {
     try {
       for (const [name, value] of Object.entries(clientMiddleware ? SECURITY_HEADERS_DEV : SECURITY_HEADERS)) res.setHeader(name, value);
       // Yoga builds a URL from Host: a malformed one (`Host: a b`) made it answer 500 with a stack trace.
@@ -228,7 +232,8 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
     } catch (error) {
       failed(res, error);
     }
-  });
+  };
+  const server = tls ? createHttpsServer({ ...tls }, handle) : createServer(handle);
 
   // Upgrades are routed by hand: a WebSocketServer bound to the server would refuse every other path, and in
   // dev Vite's HMR socket shares this server.
@@ -323,7 +328,12 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
       });
       const address = server.address() as AddressInfo;
       const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      return `http://${shownHost}:${address.port}`;
+      return `${tls ? 'https' : 'http'}://${shownHost}:${address.port}`;
+    },
+    /** A renewed certificate: used from the next handshake on; connections already open keep theirs. */
+    setTls(pair: TlsPair): void {
+      if (!('setSecureContext' in server)) throw new Error('this server was started without server.tls');
+      server.setSecureContext({ ...pair });
     },
     async stop(): Promise<void> {
       await wsServer.dispose();

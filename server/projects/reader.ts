@@ -71,8 +71,12 @@ function restart(reason: string, culprit: number | null): void {
   }
 }
 
+// The production build (server/cli/build.mjs) puts the compiled worker beside the compiled server; from TypeScript
+// (tests, `npm run dev`) the worker registers tsx first, through reader-boot.mjs.
+const compiled = import.meta.url.endsWith('.js');
+
 function start(): Worker {
-  const started = new Worker(new URL('./reader-boot.mjs', import.meta.url), {
+  const started = new Worker(compiled ? new URL('./reader-worker.js', import.meta.url) : new URL('./reader-boot.mjs', import.meta.url), {
     workerData: { entry: new URL('./reader-worker.ts', import.meta.url).href },
     resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
   });
