@@ -26,6 +26,7 @@ const Sweep = lazy(() => import('./routes/sweep'));
 const Compare = lazy(() => import('./routes/compare'));
 const Clusters = lazy(() => import('./routes/clusters'));
 const Settings = lazy(() => import('./routes/settings'));
+const Usage = lazy(() => import('./routes/usage'));
 const Pair = lazy(() => import('./routes/pair'));
 
 // Links throughout are plain <a>: the router takes their clicks. Its <A> builds active-state tracking for every
@@ -41,6 +42,7 @@ render(
       <Route path="/sweeps/:id" component={Sweep} preload={({ params }) => /^\d+$/.test(params.id!) && prefetchSweep(Number(params.id))} />
       <Route path="/compare" component={Compare} />
       <Route path="/clusters" component={Clusters} />
+      <Route path="/usage" component={Usage} />
       <Route path="/settings" component={Settings} />
       <Route path="/pair" component={Pair} />
       <Route path="*" component={NotFound} />

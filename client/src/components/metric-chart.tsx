@@ -19,8 +19,8 @@ export interface ChartLine {
 export interface MetricChartProps {
   title: string;
   lines: readonly ChartLine[];
-  /** `time`: steps are epoch seconds (GPU samples), shown as times of day. */
-  xKind?: 'step' | 'time';
+  /** `time`: steps are epoch seconds (GPU samples), shown as times of day; `week`: epoch seconds of each week's Monday (UTC), shown as its date. */
+  xKind?: 'step' | 'time' | 'week';
   /** Fixed bounds of the value axis (utilisation is 0–100). */
   yRange?: [number, number];
   unit?: string;
@@ -37,6 +37,10 @@ let compactFormat: Intl.NumberFormat | undefined;
 let timeFormat: Intl.DateTimeFormat | undefined;
 const compact = (value: number) => (compactFormat ??= new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 })).format(value);
 const timeOfDay = (seconds: number) => (timeFormat ??= new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' })).format(new Date(seconds * 1000));
+let dayFormat: Intl.DateTimeFormat | undefined;
+const dayOf = (seconds: number) => (dayFormat ??= new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', timeZone: 'UTC' })).format(new Date(seconds * 1000));
+/** A step as the x axis and the table say it. */
+const stepText = (kind: MetricChartProps['xKind'], step: number) => (kind === 'time' ? timeOfDay(step) : kind === 'week' ? dayOf(step) : formatStep(step));
 
 let loading: Promise<typeof uPlot> | null = null;
 /** uPlot and its stylesheet, fetched once, when the first chart is drawn. */
@@ -50,7 +54,7 @@ export function MetricChart(props: MetricChartProps) {
   const shown = createMemo(() => props.lines.map((line, index) => ({ line, index })).filter(({ line }) => !line.dim));
   const notes = createMemo(() => props.lines.filter((line) => !line.dim).flatMap((line) => nonFiniteNote(line.label, line.points) ?? []));
   const summary = createMemo(() => chartSummary(props.title, shown().map(({ line }) => line)));
-  const xText = (x: number) => (props.xKind === 'time' ? timeOfDay(x) : `step ${formatStep(x)}`);
+  const xText = (x: number) => (props.xKind === 'time' ? timeOfDay(x) : props.xKind === 'week' ? `week of ${dayOf(x)}` : `step ${formatStep(x)}`);
   const valueText = (value: number | null | undefined, at: number, series: number) => {
     if (value === undefined) return '—';
     if (value === null) return aligned().marks.find((mark) => mark.series === series && mark.step === aligned().steps[at])?.kind ?? 'NaN';
@@ -104,10 +108,10 @@ export function MetricChart(props: MetricChartProps) {
       height: props.height ?? 180,
       legend: { show: false },
       cursor: { points: { size: 7 }, drag: { x: true, y: false } },
-      scales: { x: { time: props.xKind === 'time' }, y: props.yRange ? { range: props.yRange } : {} },
+      scales: { x: { time: props.xKind === 'time' || props.xKind === 'week' }, y: props.yRange ? { range: props.yRange } : {} },
       series,
       axes: [
-        { ...axis, values: props.xKind === 'time' ? (_u, splits) => splits.map(timeOfDay) : (_u, splits) => splits.map(compact) },
+        { ...axis, values: props.xKind === 'time' ? (_u, splits) => splits.map(timeOfDay) : props.xKind === 'week' ? (_u, splits) => splits.map(dayOf) : (_u, splits) => splits.map(compact) },
         { ...axis, size: 48, values: (_u, splits) => splits.map((y) => formatMetric(y)) },
       ],
       hooks: {
@@ -266,7 +270,7 @@ export function MetricChart(props: MetricChartProps) {
             <caption class="visually-hidden">{summary()}</caption>
             <thead>
               <tr>
-                <th scope="col">{props.xKind === 'time' ? 'Time' : 'Step'}</th>
+                <th scope="col">{props.xKind === 'time' ? 'Time' : props.xKind === 'week' ? 'Week of' : 'Step'}</th>
                 <For each={shown()}>{({ line }) => <th scope="col">{line.label}</th>}</For>
               </tr>
             </thead>
@@ -274,7 +278,7 @@ export function MetricChart(props: MetricChartProps) {
               <For each={tableRows()}>
                 {(row) => (
                   <tr>
-                    <th scope="row">{props.xKind === 'time' ? timeOfDay(row.step) : formatStep(row.step)}</th>
+                    <th scope="row">{stepText(props.xKind, row.step)}</th>
                     <For each={shown()}>{({ index }) => <td>{valueText(aligned().values[index]![row.position], row.position, index)}</td>}</For>
                   </tr>
                 )}
