@@ -4,15 +4,17 @@ import { useNavigate, useParams, useSearchParams } from '@solidjs/router';
 import { For, Show } from 'solid-js';
 import { canChange } from '../api/client';
 import { createProjectLive } from '../api/projects';
+import { createQueueWaitsLive } from '../api/usage';
 import { Field } from '../components/field';
 import { HydraFields } from '../components/hydra-fields';
 import { PageHeader } from '../components/page';
-import { Select } from '../components/select';
+import { Select, type Option } from '../components/select';
 import { notify } from '../components/toast';
 import { CloneBanner, RunAfter, SweepSummary } from '../components/sweep-fields';
 import { shortSha } from '../lib/format';
 import { controlIdForField } from '../lib/launch-form';
 import { createLaunchState, runCount, type LaunchSourceId } from '../lib/launch-state';
+import { gpuTypeLabel, waitHint } from '../lib/usage';
 
 export default function Launch() {
   const params = useParams<{ id: string }>();
@@ -40,6 +42,15 @@ export default function Launch() {
     },
     onError: (message) => notify(message, 'error'),
   });
+  // The recent median queue wait beside each cluster and GPU type: where a launch would start soonest.
+  const waits = createQueueWaitsLive();
+  const withWaits = (options: Option[], hint: (value: string) => string | null) => options.map((option) => ({ ...option, label: [option.label, hint(option.value)].filter(Boolean).join(' · ') }));
+  const clusterOptions = () => withWaits(state.clusterChoices(), (cluster) => waitHint(waits.value(), cluster));
+  const gpuOptions = () => withWaits(state.gpuChoices(), (type) => (type === '' ? null : waitHint(waits.value(), state.form.cluster, type, state.form.partition)));
+  const chosenWait = () => {
+    const hint = waitHint(waits.value(), state.form.cluster, state.form.gpuType || undefined, state.form.partition);
+    return hint && `Queue on ${state.form.cluster}${state.form.gpuType ? ` for ${gpuTypeLabel(state.form.gpuType)}` : ''}: ${hint}`;
+  };
   const title = () => {
     const from = source();
     if (from) return `Clone ${from.kind} #${from.id}`;
@@ -103,7 +114,7 @@ export default function Launch() {
                   <Select
                     {...attributes}
                     value={state.form.cluster}
-                    options={state.clusterChoices()}
+                    options={clusterOptions()}
                     onValue={(value) => state.setForm({ cluster: value, partition: '' })}
                   />
                 )}
@@ -115,7 +126,7 @@ export default function Launch() {
               </Field>
               <Field field="gpuType" label="GPU type" hint={state.gpusLive() ? 'Free counts are live.' : undefined} error={state.errorFor('gpuType')}>
                 {(attributes) => (
-                  <Select {...attributes} value={state.form.gpuType} options={state.gpuChoices()} onValue={(value) => state.setForm('gpuType', value)} />
+                  <Select {...attributes} value={state.form.gpuType} options={gpuOptions()} onValue={(value) => state.setForm('gpuType', value)} />
                 )}
               </Field>
               <Field field="gpusPerNode" label="GPUs per node" error={state.errorFor('gpusPerNode')}>
@@ -134,6 +145,13 @@ export default function Launch() {
                 {(attributes) => <input {...attributes} type="text" placeholder="default" value={state.form.timeLimit} onInput={(event) => state.setForm('timeLimit', event.currentTarget.value)} />}
               </Field>
             </div>
+            <Show when={chosenWait()}>
+              {(text) => (
+                <p class="field-hint" data-testid="queue-wait">
+                  {text()}
+                </p>
+              )}
+            </Show>
             <details class="param-group">
               <summary>Job name, account, QOS</summary>
               <div class="form-grid">
