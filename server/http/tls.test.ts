@@ -1,7 +1,6 @@
 // The server's own HTTPS: a pair that cannot serve is refused naming its file, the server answers GraphQL over TLS, and
 // a renewed certificate is served from the next handshake without a restart (a broken renewal keeps the running one).
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,17 +9,10 @@ import { afterAll, expect, it } from 'vitest';
 import { startServer } from '../main.js';
 import { ConfigError } from '../errors.js';
 import { readTlsPair } from './tls.js';
+import { selfSigned } from '../../test/self-signed.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mc-tls-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A self-signed certificate for 127.0.0.1 (openssl, as a user would make one); returns its PEM files' contents. */
-function selfSigned(name: string): { cert: string; key: string } {
-  const cert = join(dir, `${name}.cert.pem`);
-  const key = join(dir, `${name}.key.pem`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-  return { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') };
-}
 
 /** Writes a file as renewal tools do: a new file renamed over the old one. */
 function replace(path: string, content: string): void {
@@ -28,8 +20,8 @@ function replace(path: string, content: string): void {
   renameSync(`${path}.new`, path);
 }
 
-const first = selfSigned('first');
-const second = selfSigned('second');
+const first = selfSigned(dir, 'first');
+const second = selfSigned(dir, 'second');
 
 it('names the file at fault when the pair cannot serve', () => {
   const files = { certFile: join(dir, 'c.pem'), keyFile: join(dir, 'k.pem') };
