@@ -24,7 +24,7 @@ export interface DeliveryOptions {
   sendTimeoutMs: number;
   sendConcurrency: number;
   /** Tries and backoff of a destination (tests shorten them). */
-  destinations?: Pick<DestinationSenderOptions, 'tries' | 'retryBaseMs' | 'retryCapMs' | 'concurrency' | 'timeoutMs'>;
+  destinations?: Pick<DestinationSenderOptions, 'tries' | 'retryBaseMs' | 'retryCapMs' | 'concurrency'>;
   now: () => Date;
 }
 

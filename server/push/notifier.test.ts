@@ -1,13 +1,14 @@
 // The notifier as server/services.ts builds it, on a database of its own, pushing to real local HTTP endpoints that
 // verify each request's VAPID header and decrypt its RFC 8291 payload (test/push-receiver.ts). The cluster is a fake
 // transport that answers only the log tail read.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startPushReceiver, type PushReceiver, type ReceiverMode } from '../../test/push-receiver.js';
 import type { ClusterStatus } from '../clusters/service.js';
-import { clusterConfig, type Config, type NotificationsConfig } from '../config.js';
+import { clusterConfig, defaultServerConfig, type Config, type DestinationConfig, type NotificationsConfig } from '../config.js';
+import { startHttpReceiver, startSmtpReceiver, type HttpReceiver, type HttpReceiverMode, type SmtpReceiver } from '../../test/notification-receivers.js';
 import { Job, type Project, PushNotice, PushSubscription, ServerSetting, Sweep } from '../db/entities.js';
 import { insertProject, jobInput } from '../../test/factories.js';
 import { initOrm, type Orm } from '../db/orm.js';
@@ -66,9 +67,12 @@ const MARK = '@@mission-control';
 const worlds: World[] = [];
 const receivers: PushReceiver[] = [];
 
+const servers: Array<HttpReceiver | SmtpReceiver> = [];
+
 afterEach(async () => {
   for (const world of worlds.splice(0)) await close(world);
   for (const receiver of receivers.splice(0)) await receiver.close();
+  for (const server of servers.splice(0)) await server.close();
 });
 
 async function close(world: World): Promise<void> {
@@ -1198,5 +1202,147 @@ describe('a time limit near', () => {
     world.poll = { queue: [`4242|RUNNING|None|gpu-a100|${local(minutesOn(-50))}|${local(minutesOn(10))}|50:00|/home/me/code`], accounting: [] };
     await world.services.poller.pollNow('alpha');
     expect((await world.orm.em.fork().findOneOrFail(Job, { id: job.id })).timeLimitAt).toEqual(minutesOn(10));
+  });
+});
+
+describe('destinations beyond Web Push (ntfy, webhooks, email)', () => {
+  const TOKEN = 'tk_ntfy_token_7Q2';
+  const PASSWORD = 'smtp-password-9Z4';
+  const HOOK_PATH = '/hooks/T000/B000/hook-secret-path';
+
+  const destination = (name: string, fields: Record<string, unknown>) => ({ name, events: ['jobEnd', 'sweepEnd', 'reauth'], mutedProjects: [], ...fields }) as unknown as DestinationConfig;
+  const http = async (mode?: HttpReceiverMode) => {
+    const started = await startHttpReceiver(mode);
+    servers.push(started);
+    return started;
+  };
+  const secrets = () => {
+    const dir = scratch();
+    writeFileSync(join(dir, 'ntfy-token'), `${TOKEN}\n`, { mode: 0o600 });
+    writeFileSync(join(dir, 'smtp-password'), `${PASSWORD}\n`, { mode: 0o600 });
+    return { tokenFile: join(dir, 'ntfy-token'), passwordFile: join(dir, 'smtp-password') };
+  };
+
+  /** An ntfy topic, a Slack webhook and a mailbox, each on its local receiver; the phone besides. */
+  async function channels(extra: Partial<Record<'ntfy' | 'chat' | 'mail', Record<string, unknown>>> = {}) {
+    const { tokenFile, passwordFile } = secrets();
+    const ntfy = await http();
+    const chat = await http();
+    const smtp = await startSmtpReceiver({ user: 'mc', password: PASSWORD });
+    servers.push(smtp);
+    const destinations = {
+      ntfy: destination('ntfy', { type: 'ntfy', url: `${ntfy.url}/mc-topic`, tokenFile, priority: 'high', ...extra.ntfy }),
+      chat: destination('chat', { type: 'webhook', format: 'slack', url: `${chat.url}${HOOK_PATH}`, ...extra.chat }),
+      mail: destination('mail', { type: 'email', to: ['jdoe@uni.example.edu'], from: 'Mission Control <mc@uni.example.edu>', smtp: { host: '127.0.0.1', port: smtp.port, security: 'none', user: 'mc', passwordFile }, ...extra.mail }),
+    };
+    return { ntfy, chat, smtp, destinations };
+  }
+
+  it("a job's end reaches a phone, an ntfy topic, a Slack webhook and a mailbox once each, each secret read from its file", async () => {
+    const { ntfy, chat, smtp, destinations } = await channels();
+    const world = await open({ notifications: { destinations } });
+    world.config.server = { ...defaultServerConfig, publicUrl: 'https://mc.uni.example.edu' };
+    world.log = 'epoch 3 loss 0.31\n';
+    const phone = await receiver();
+    await subscribe(world, phone);
+    const job = await addJob(world);
+    const end = { state: 'FAILED' as JobState, exitCode: 3, endedAt: new Date() };
+    await update(world, job, end);
+    await update(world, job, end);
+    await settle(world);
+
+    expect(phone.messages.map((message) => message.json.title)).toEqual(['train-resnet failed']);
+    expect(ntfy.items).toHaveLength(1);
+    expect(ntfy.items[0]).toMatchObject({ method: 'POST', path: '/', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } });
+    expect(ntfy.items[0]!.json).toEqual({ topic: 'mc-topic', title: 'train-resnet failed', message: 'Exit code 3 · alpha\nepoch 3 loss 0.31', priority: 4, tags: ['x'], click: `https://mc.uni.example.edu/jobs/${job.id}` });
+    expect(chat.items).toHaveLength(1);
+    expect(chat.items[0]!.path).toBe(HOOK_PATH);
+    expect(chat.items[0]!.json.text).toBe(`*train-resnet failed*\nExit code 3 · alpha\nepoch 3 loss 0.31\n<https://mc.uni.example.edu/jobs/${job.id}|Open in Mission Control>`);
+    expect(chat.items[0]!.json.blocks[1].elements[0].url).toBe(`https://mc.uni.example.edu/jobs/${job.id}`);
+    expect(smtp.items).toHaveLength(1);
+    expect(smtp.items[0]).toMatchObject({ user: 'mc', from: 'mc@uni.example.edu', to: ['jdoe@uni.example.edu'], subject: 'train-resnet failed' });
+    expect(smtp.items[0]!.text).toContain(`Exit code 3 · alpha\nepoch 3 loss 0.31\n\nhttps://mc.uni.example.edu/jobs/${job.id}`);
+    expect(smtp.items[0]!.html).toContain(`<a href="https://mc.uni.example.edu/jobs/${job.id}">Open in Mission Control</a>`);
+    expect(world.services.notify.destinations().map(({ name, lastSuccessAt, lastError }) => ({ name, ok: lastSuccessAt !== null, lastError }))).toEqual([
+      { name: 'ntfy', ok: true, lastError: null },
+      { name: 'chat', ok: true, lastError: null },
+      { name: 'mail', ok: true, lastError: null },
+    ]);
+  });
+
+  it("follows each destination's mutes (projects by name) and notices, as a device's", async () => {
+    const { ntfy, chat, smtp, destinations } = await channels({ ntfy: { mutedProjects: ['speech'] }, chat: { events: ['reauth'] }, mail: { events: ['jobEnd'] } });
+    const world = await open({ notifications: { destinations } });
+    const speech = await addJob(world, { projectId: world.otherProject.id, name: 'asr' });
+    const vision = await addJob(world, { name: 'vit' });
+    await update(world, speech, { state: 'COMPLETED', exitCode: 0, endedAt: new Date() });
+    await update(world, vision, { state: 'COMPLETED', exitCode: 0, endedAt: new Date() });
+    world.services.events.publish('cluster:status', {
+      name: 'alpha', transport: 'openssh', host: 'alpha.example.edu', reachable: false, latencyMs: null, slurmVersion: null, partitions: [], error: null, checkedAt: new Date(),
+      stale: true, needsReauth: 'ssh me@alpha.example.edu true', lastPollAt: new Date(), lastPollError: null, connectionHelp: null,
+    } as ClusterStatus);
+    await settle(world);
+    expect(ntfy.items.map((item) => item.json.title).sort()).toEqual(['alpha needs you to log in again', 'vit completed']);
+    expect(chat.items.map((item) => item.json.text.split('\n')[0])).toEqual(['*alpha needs you to log in again*']);
+    expect(smtp.items.map((item) => item.subject).sort()).toEqual(['asr completed', 'vit completed']);
+  });
+
+  it('tries a failing destination 3 times with backoff, a refusing one once; one that hangs delays nobody else', async () => {
+    const down = await http(503);
+    const refusing = await http(400);
+    const hanging = await http('hang');
+    const good = await http();
+    const world = await open({
+      notify: { sendTimeoutMs: 400, destinations: { retryBaseMs: 50, retryCapMs: 100 } },
+      notifications: {
+        destinations: {
+          down: destination('down', { type: 'ntfy', url: `${down.url}/t` }),
+          refusing: destination('refusing', { type: 'webhook', format: 'discord', url: `${refusing.url}/x` }),
+          hanging: destination('hanging', { type: 'webhook', format: 'mattermost', url: `${hanging.url}/x` }),
+          good: destination('good', { type: 'webhook', format: 'json', url: `${good.url}/x` }),
+        },
+      },
+    });
+    const phone = await receiver();
+    await subscribe(world, phone);
+    const job = await addJob(world, { slurmJobId: null, state: 'PENDING' });
+    const endedAt = Date.now();
+    await update(world, job, { state: 'CANCELLED', endedAt: new Date() });
+    await good.waitFor(() => true, 5000);
+    await phone.waitFor(() => true, 5000);
+    // Well before the hanging destination's first try times out (400 ms).
+    expect(good.items[0]!.at - endedAt).toBeLessThan(300);
+    expect(good.items[0]!.json).toMatchObject({ title: 'train-resnet was cancelled', url: `/jobs/${job.id}`, jobId: job.id, state: 'CANCELLED', link: null });
+    await settle(world);
+    expect(down.items).toHaveLength(3);
+    expect(refusing.items).toHaveLength(1);
+    expect(hanging.items).toHaveLength(3);
+    expect(good.items).toHaveLength(1);
+    const status = Object.fromEntries(world.services.notify.destinations().map((entry) => [entry.name, entry.lastError]));
+    expect(status).toEqual({ down: 'HTTP 503: {"error":"status 503"}', refusing: 'HTTP 400: {"error":"status 400"}', hanging: 'no answer in time', good: null });
+    expect(logged.filter((line) => line.includes('destination down (ntfy): not sent: HTTP 503'))).toHaveLength(1);
+  });
+
+  it('shows destinations without their secrets, and sends a test on request', async () => {
+    const { ntfy, chat, destinations } = await channels();
+    const dir = scratch();
+    writeFileSync(join(dir, 'bad-url'), 'not-a-url bad-url-secret-31', { mode: 0o600 });
+    const world = await open({ notifications: { destinations: { ...destinations, broken: destination('broken', { type: 'webhook', format: 'json', urlFile: join(dir, 'bad-url') }) } } });
+    const shown = world.services.notify.destinations();
+    expect(shown.map(({ name, type, target, format, events }) => ({ name, type, target, format, events }))).toEqual([
+      { name: 'ntfy', type: 'ntfy', target: `${new URL(ntfy.url).host}/mc-topic`, format: null, events: ['jobEnd', 'sweepEnd', 'reauth'] },
+      { name: 'chat', type: 'webhook', target: new URL(chat.url).host, format: 'slack', events: ['jobEnd', 'sweepEnd', 'reauth'] },
+      { name: 'mail', type: 'email', target: 'jdoe@uni.example.edu via 127.0.0.1', format: null, events: ['jobEnd', 'sweepEnd', 'reauth'] },
+      { name: 'broken', type: 'webhook', target: 'URL from urlFile', format: 'json', events: ['jobEnd', 'sweepEnd', 'reauth'] },
+    ]);
+    const tested = await world.services.notify.testDestination('ntfy');
+    expect(tested).toMatchObject({ ok: true, error: null, destination: { name: 'ntfy', lastError: null } });
+    expect(tested.destination.lastSuccessAt).toBeInstanceOf(Date);
+    expect(ntfy.items.map((item) => item.json.title)).toEqual(['Mission Control test']);
+    const failed = await world.services.notify.testDestination('broken');
+    expect(failed).toMatchObject({ ok: false, error: 'urlFile does not hold an http:// or https:// URL', destination: { lastSuccessAt: null, lastError: 'urlFile does not hold an http:// or https:// URL' } });
+    await expect(world.services.notify.testDestination('nope')).rejects.toThrow('no notification destination named "nope" in the config');
+    const everything = JSON.stringify([world.services.notify.destinations(), failed]) + logged.join('\n');
+    for (const secret of [TOKEN, PASSWORD, 'hook-secret-path', 'bad-url-secret-31']) expect(everything).not.toContain(secret);
   });
 });
