@@ -17,6 +17,8 @@ import { createRateLimiter } from './access/rate-limit.js';
 import { createSweepService } from './sweeps/service.js';
 import { createMetricsService } from './metrics/service.js';
 import { createTokenService } from './access/tokens.js';
+import { createPrometheus } from './lib/prometheus.js';
+import { countJobsByState } from './jobs/queries.js';
 import { createUsageService } from './usage/service.js';
 
 export interface ServiceOptions {
@@ -29,13 +31,16 @@ export interface ServiceOptions {
 
 export function createServices({ orm, config, clusters: clusterOptions, jobs: jobOptions, notify: notifyOptions }: ServiceOptions) {
   const events = createEvents();
-  const clusters = createClusterService({ orm, config, events, ...clusterOptions });
+  // This server's metrics: a registry of its own, so several servers in one process (tests) count apart.
+  const prometheus = createPrometheus();
+  const clusters = createClusterService({ orm, config, events, observe: prometheus.transportObserver(), ...clusterOptions });
   const projects = createProjectService();
   const gpu = createGpuService({ clusters });
   const partitions = (cluster: string) => gpu.partitions(cluster);
   const preflight = createPreflight({ clusters });
   const jobs = createJobService({ orm, clusters, projects, events, partitions, preflight, ...jobOptions });
-  const poller = createPoller({ orm, clusters, events });
+  const poller = createPoller({ orm, clusters, events, onPolled: (record) => prometheus.observePoll(record) });
+  prometheus.setSources({ clusters: () => clusters.known(), jobsByState: () => countJobsByState(orm.em.fork()) });
   const sweeps = createSweepService({ orm, clusters, projects, events, jobs, partitions, preflight, pollNow: (cluster) => poller.pollNow(cluster), onSubmitPhase: jobOptions?.onSubmitPhase });
   const metrics = createMetricsService({ orm, events });
   const lifecycle = createLifecycleWatcher({ orm, clusters, events, pollNow: (cluster) => poller.pollNow(cluster), files: metrics.reader });
@@ -60,6 +65,8 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
     notify,
     tokens,
     usage,
+    /** This server's Prometheus registry and counters (GET /metrics). */
+    prometheus,
     limits: createRateLimiter(),
     async applyConfig(next: Config) {
       await clusters.applyConfig(next);

@@ -71,6 +71,17 @@ function unusable(dbName: string, error: unknown): DatabaseFileError | null {
 }
 
 /**
+ * A committed write that changes nothing: the header's user_version set to its own value. SQLite takes the write
+ * lock, writes the page and commits it to the WAL, so this fails as a real write would (a read-only file or
+ * directory, a full disk, another process holding the lock past busy_timeout). At start and in GET /healthz.
+ */
+export async function proveWritable(orm: Orm): Promise<void> {
+  const connection = orm.em.getConnection();
+  const [header] = await connection.execute<Array<{ user_version: number }>>('pragma user_version');
+  await connection.execute(`pragma user_version = ${Number(header?.user_version ?? 0)}`);
+}
+
+/**
  * Opens the database (a file path or ':memory:') and applies pending migrations before anything reads it. A file that
  * is damaged or cannot be written is refused here with a DatabaseFileError naming it: a server that started on it
  * would fail every request instead.
@@ -89,10 +100,8 @@ export async function initOrm(dbName: string): Promise<Orm> {
       throw Object.assign(new Error(`SQLITE_CORRUPT: ${answer}`), { code: 'SQLITE_CORRUPT' });
     }
     await orm.getMigrator().up();
-    // With nothing to migrate nothing was written yet: a write that changes nothing proves the file and its directory
-    // (the WAL's files) can be, before a request finds out.
-    const [header] = await connection.execute<Array<{ user_version: number }>>('pragma user_version');
-    await connection.execute(`pragma user_version = ${Number(header?.user_version ?? 0)}`);
+    // With nothing to migrate nothing was written yet: prove the file can be, before a request finds out.
+    await proveWritable(orm);
     return orm;
   } catch (error) {
     await orm?.close().catch(() => undefined);

@@ -118,3 +118,9 @@ export async function latestTasks(em: EntityManager, sweepId: number, fields?: r
   for (const task of tasks) byIndex.set(task.arrayIndex!, task);
   return [...byIndex.values()];
 }
+
+/** Every tracked job counted by state, in one group-by the (state, id) index answers without reading rows (GET /metrics). */
+export async function countJobsByState(em: EntityManager): Promise<Array<{ state: JobState; count: number }>> {
+  const rows = await em.createQueryBuilder(Job).select(['state', raw('count(*) as count')]).groupBy('state').execute<Array<{ state: JobState; count: number }>>('all', false);
+  return rows.map((row) => ({ state: row.state, count: Number(row.count) }));
+}

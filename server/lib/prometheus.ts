@@ -14,13 +14,22 @@ export interface ScrapeSources {
   openSubscriptions(): number;
 }
 
+/** A remote command as server/ssh/observed-transport.ts tells of it (lib/ is below ssh/, so the shape is restated). */
+interface CommandRecord {
+  cluster: string;
+  kind: string;
+  durationMs: number;
+  exitCode: number | null;
+  failed: boolean;
+}
+
 // Remote commands take from a few ms (a cached read) to minutes (a submit that clones); polls likewise.
 const COMMAND_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120, 300];
 
 export function createPrometheus() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  let sources: ScrapeSources | null = null;
+  let sources: Partial<ScrapeSources> = {};
 
   const pollDuration = new Histogram({
     name: 'mc_poll_duration_seconds',
@@ -63,7 +72,7 @@ export function createPrometheus() {
       registers: [registry],
       collect() {
         this.reset();
-        for (const cluster of sources?.clusters() ?? []) {
+        for (const cluster of sources.clusters?.() ?? []) {
           const number = value(cluster);
           if (number !== null) this.set({ cluster: cluster.name }, number);
         }
@@ -81,7 +90,7 @@ export function createPrometheus() {
     labelNames: ['state'] as const,
     registers: [registry],
     async collect() {
-      const rows = (await sources?.jobsByState()) ?? [];
+      const rows = (await sources.jobsByState?.()) ?? [];
       this.reset();
       for (const row of rows) this.set({ state: row.state }, row.count);
     },
@@ -91,7 +100,7 @@ export function createPrometheus() {
     help: 'GraphQL subscriptions open now (SSE and WebSocket).',
     registers: [registry],
     collect() {
-      this.set(sources?.openSubscriptions() ?? 0);
+      this.set(sources.openSubscriptions?.() ?? 0);
     },
   });
 
@@ -103,9 +112,23 @@ export function createPrometheus() {
     sshConnects,
     /** Incremented by each notification channel: `notificationsSent.inc({ channel: 'ntfy', result: 'ok' })`. */
     notificationsSent,
-    /** Where the scrape-time gauges read from. */
-    setSources(next: ScrapeSources): void {
-      sources = next;
+    /** Where the scrape-time gauges read from (the services give clusters and jobs, the app its subscriptions). */
+    setSources(next: Partial<ScrapeSources>): void {
+      sources = { ...sources, ...next };
+    },
+    /** The observer of every remote command and SSH connection (server/ssh/observed-transport.ts). */
+    transportObserver(): { command(record: CommandRecord): void; connected(cluster: string): void } {
+      return {
+        command: ({ cluster, kind, durationMs, exitCode, failed }) => {
+          remoteCommands.inc({ cluster, kind, result: failed ? 'error' : exitCode === 0 ? 'ok' : 'exit_nonzero' });
+          remoteCommandDuration.observe({ cluster, kind }, durationMs / 1000);
+        },
+        connected: (cluster) => sshConnects.inc({ cluster }),
+      };
+    },
+    /** For the poller: each poll's duration. */
+    observePoll({ cluster, durationMs, ok }: { cluster: string; durationMs: number; ok: boolean }): void {
+      pollDuration.observe({ cluster, result: ok ? 'ok' : 'error' }, durationMs / 1000);
     },
     /** The exposition text and its content type, for GET /metrics. */
     async scrape(): Promise<{ body: string; contentType: string }> {

@@ -1,0 +1,142 @@
+// Each HTTP request and each GraphQL operation is logged with one request id: the caller's X-Request-Id when it is a
+// sane token (a proxy's or a client's, so its lines and ours can be joined), otherwise one made here; the response
+// carries it back. Operations are logged by name and type, with duration and outcome, never their variables or
+// document (a launch's variables hold a repository URL, a search holds what a person typed). Query strings are left
+// out of the HTTP line for the same reason (GET /graphql?query=…&variables=…).
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { getOperationAST, type ExecutionArgs, type ExecutionResult, type GraphQLError } from 'graphql';
+import { isAsyncIterable, type Plugin, type YogaLogger } from 'graphql-yoga';
+import { componentLogger, errorFields, type Logger } from '../lib/log.js';
+
+const log = componentLogger('http');
+
+/** What a request id may be: printable, no spaces, short (it goes into every line of the request and a header). */
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:@+/=-]{1,128}$/;
+const REQUEST_ID = Symbol('requestId');
+
+type WithRequestId = IncomingMessage & { [REQUEST_ID]?: string };
+
+/** The request's id, taken from X-Request-Id when sane, else made; the same for every later call on this request. */
+export function requestIdOf(req: IncomingMessage): string {
+  const tagged = req as WithRequestId;
+  if (tagged[REQUEST_ID]) return tagged[REQUEST_ID];
+  const given = req.headers['x-request-id'];
+  const id = typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
+  tagged[REQUEST_ID] = id;
+  return id;
+}
+
+export type RequestKind = 'api' | 'static' | 'probe';
+
+/**
+ * Gives the request its id (echoed in X-Request-Id) and logs it when the response ends: method, path, status,
+ * duration. Static files and probes at debug; the API at debug too unless refused or failed, since its operations
+ * have their own line at info.
+ */
+export function logRequest(req: IncomingMessage, res: ServerResponse, kind: RequestKind): string {
+  const requestId = requestIdOf(req);
+  res.setHeader('x-request-id', requestId);
+  const startedAt = performance.now();
+  res.once('close', () => {
+    const status = res.statusCode;
+    const level = status >= 500 ? 'error' : status >= 400 && kind === 'api' ? 'info' : 'debug';
+    if (!log.isLevelEnabled(level)) return;
+    const fields = {
+      requestId,
+      method: req.method,
+      path: (req.url ?? '/').split('?')[0],
+      status,
+      durationMs: Math.round(performance.now() - startedAt),
+      remoteAddress: req.socket.remoteAddress,
+      // A response cut off before it ended (the client went away, a stream closed).
+      ...(res.writableFinished ? {} : { aborted: true }),
+    };
+    log[level](fields, 'request');
+  });
+  return requestId;
+}
+
+interface OperationContext {
+  req?: IncomingMessage;
+  request?: Request;
+}
+
+/** The id of the request an operation came in on (HTTP or the WebSocket's upgrade request); null for the server's own. */
+function contextRequestId(context: unknown): string | null {
+  const { req } = (context ?? {}) as OperationContext;
+  return req ? requestIdOf(req) : null;
+}
+
+function operationOf(args: ExecutionArgs): { operation: string; type: string } {
+  const definition = getOperationAST(args.document, args.operationName);
+  return { operation: args.operationName ?? definition?.name?.value ?? 'anonymous', type: definition?.operation ?? 'unknown' };
+}
+
+function outcomeOf(result: ExecutionResult): { outcome: 'ok' | 'errors'; errorCodes?: string[] } {
+  if (!result.errors?.length) return { outcome: 'ok' };
+  return { outcome: 'errors', errorCodes: result.errors.map((error: GraphQLError) => String(error.extensions?.code ?? 'ERROR')) };
+}
+
+/**
+ * Logs each operation of a client (HTTP, SSE, WebSocket) at info, and counts the subscriptions open. Put it before
+ * any plugin that answers a subscription itself (shared subscriptions): a plugin after it is not told of the result.
+ * The server's own executions (a shared group's one subscription) have no request and are neither logged nor counted.
+ */
+export function useOperationLog() {
+  let open = 0;
+  const plugin: Plugin = {
+    onExecute({ args }) {
+      const requestId = contextRequestId(args.contextValue);
+      if (!requestId) return;
+      const startedAt = performance.now();
+      return {
+        onExecuteDone({ result }) {
+          const fields = { requestId, ...operationOf(args), durationMs: Math.round(performance.now() - startedAt) };
+          if (isAsyncIterable(result)) log.info({ ...fields, outcome: 'streamed' }, 'operation');
+          else log.info({ ...fields, ...outcomeOf(result) }, 'operation');
+        },
+      };
+    },
+    onSubscribe({ args }) {
+      const requestId = contextRequestId(args.contextValue);
+      if (!requestId) return;
+      const startedAt = performance.now();
+      return {
+        onSubscribeResult({ result }) {
+          const fields = { requestId, ...operationOf(args) };
+          if (!isAsyncIterable(result)) {
+            log.info({ ...fields, durationMs: Math.round(performance.now() - startedAt), ...outcomeOf(result) }, 'operation');
+            return;
+          }
+          open += 1;
+          log.info({ ...fields, outcome: 'subscribed' }, 'operation');
+          return {
+            onEnd() {
+              open -= 1;
+              log.debug({ ...fields, durationMs: Math.round(performance.now() - startedAt) }, 'subscription ended');
+            },
+          };
+        },
+      };
+    },
+  };
+  return {
+    plugin,
+    /** Client subscriptions open now (the mc_subscriptions_open gauge). */
+    openSubscriptions: () => open,
+  };
+}
+
+/** Yoga's own messages (a masked error's original, with its stack) through the http logger instead of console. */
+export function yogaLogger(logger: Logger = log): YogaLogger {
+  const write =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (...args: unknown[]) => {
+      const error = args.find((arg): arg is Error => arg instanceof Error);
+      const text = args.filter((arg) => typeof arg === 'string').join(' ');
+      if (error) logger[level]({ ...errorFields(error) }, text || error.message);
+      else logger[level](text);
+    };
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+}
