@@ -9,6 +9,7 @@ import { configuredDestinations, DEFAULT_VAPID_SUBJECT, type Config, type Destin
 import { Project, PushNotice, PushSubscription } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import { createChannelLimiter } from '../lib/channel-limiter.js';
+import { componentLogger, errorFields } from '../lib/log.js';
 import { createRedactor } from '../lib/redaction.js';
 import { createDestinationSender, type DestinationSenderOptions } from './destinations.js';
 import { removePushSubscription } from './subscriptions.js';
@@ -23,12 +24,21 @@ export interface DeliveryOptions {
   config: () => Config;
   sendTimeoutMs: number;
   sendConcurrency: number;
+  /** Counts each message's outcome by channel (webpush, ntfy, webhook, email) and result (ok, failed, gone). */
+  notificationsSent?: NotificationsSent;
   /** Tries and backoff of a destination (tests shorten them). */
   destinations?: Pick<DestinationSenderOptions, 'tries' | 'retryBaseMs' | 'retryCapMs' | 'concurrency'>;
   now: () => Date;
 }
 
 export type Delivery = ReturnType<typeof createDelivery>;
+
+/** prom-client's Counter as server/lib/prometheus.ts makes it (notificationsSent), or anything counting alike. */
+export interface NotificationsSent {
+  inc(labels: { channel: string; result: 'ok' | 'failed' | 'gone' }): void;
+}
+
+const log = componentLogger('push');
 
 /** Which notices a recipient hears: a device's settings (PushSubscription), which a destination's config maps onto. */
 export interface NoticeSettings {
@@ -82,7 +92,7 @@ function destinationRecipient(destination: DestinationConfig, projectIds: Map<st
   };
 }
 
-export function createDelivery({ orm, config, sendTimeoutMs, sendConcurrency, destinations: destinationOptions, now }: DeliveryOptions) {
+export function createDelivery({ orm, config, sendTimeoutMs, sendConcurrency, destinations: destinationOptions, notificationsSent, now }: DeliveryOptions) {
   const sends = createChannelLimiter(sendConcurrency);
   const destinations = createDestinationSender({ config, timeoutMs: sendTimeoutMs, ...destinationOptions, now });
   let keys: Promise<VapidKeys> | null = null;
@@ -148,20 +158,22 @@ export function createDelivery({ orm, config, sendTimeoutMs, sendConcurrency, de
     }
     const em = orm.em.fork();
     const where = `push subscription ${subscription.id} (${endpointOrigin(subscription.endpoint)})`;
+    notificationsSent?.inc({ channel: 'webpush', result: outcome.ok ? 'ok' : outcome.gone ? 'gone' : 'failed' });
     if (outcome.ok) {
       await em.nativeUpdate(PushSubscription, { id: subscription.id }, { lastSuccessAt: now(), lastError: null });
     } else if (outcome.gone) {
       // Unless the browser registered it again meanwhile: then it is alive, with new keys.
-      if (await removePushSubscription(em, subscription.id, subscription.updatedAt)) console.log(`${where} is gone (${outcome.error}): removed`);
+      if (await removePushSubscription(em, subscription.id, subscription.updatedAt)) log.info({ subscription: subscription.id }, `${where} is gone (${outcome.error}): removed`);
     } else {
-      console.warn(`${where}: push failed, kept: ${outcome.error}`);
+      log.warn({ subscription: subscription.id }, `${where}: push failed, kept: ${outcome.error}`);
       await em.nativeUpdate(PushSubscription, { id: subscription.id }, { lastFailureAt: now(), lastError: outcome.error });
     }
   }
 
   async function deliverToDestination(destination: DestinationConfig, message: PushMessage): Promise<void> {
     const outcome = await destinations.send(destination, redacted(message));
-    if (!outcome.ok) console.warn(`notifications: destination ${destination.name} (${destination.type}): not sent: ${outcome.error}`);
+    notificationsSent?.inc({ channel: destination.type, result: outcome.ok ? 'ok' : 'failed' });
+    if (!outcome.ok) log.warn({ destination: destination.name, channel: destination.type, notice: message.tag }, `destination ${destination.name} (${destination.type}): not sent: ${outcome.error}`);
   }
 
   const deliver = ({ recipient, message }: Addressed): Promise<void> =>
@@ -171,7 +183,7 @@ export function createDelivery({ orm, config, sendTimeoutMs, sendConcurrency, de
   async function broadcast(deliveries: Addressed[]): Promise<void> {
     const results = await Promise.allSettled(deliveries.map(deliver));
     for (const [index, result] of results.entries()) {
-      if (result.status === 'rejected') console.error(`notifications: ${deliveries[index]!.recipient.id}: ${(result.reason as Error).message}`);
+      if (result.status === 'rejected') log.error({ recipient: deliveries[index]!.recipient.id, ...errorFields(result.reason) }, `recipient ${deliveries[index]!.recipient.id}: ${(result.reason as Error).message}`);
     }
   }
 
@@ -182,5 +194,5 @@ export function createDelivery({ orm, config, sendTimeoutMs, sendConcurrency, de
     return outcome.ok ? { ok: true, error: null } : { ok: false, error: outcome.error };
   }
 
-  return { vapidKeys, claim, recipients, listeningTo, broadcast, test, destinationStatus: destinations.status, stop: destinations.stop };
+  return { vapidKeys, claim, recipients, listeningTo, broadcast, test, destinationStatus: destinations.status, secretValues: destinations.secretValues, stop: destinations.stop };
 }

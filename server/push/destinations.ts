@@ -65,6 +65,8 @@ export function createDestinationSender({ config, timeoutMs, tries = 3, retryBas
   const queues = new Map<string, ChannelLimiter>();
   const statuses = new Map<string, DestinationStatus>();
   const stopping = new AbortController();
+  // Each secret value read, so the log can keep it out of every line (a service's error may quote it back).
+  const secretsRead = new Set<string>();
 
   const queue = (name: string) => {
     let limiter = queues.get(name);
@@ -82,7 +84,10 @@ export function createDestinationSender({ config, timeoutMs, tries = 3, retryBas
     const secrets: string[] = [];
     const secret = async (source: Record<string, unknown>, fileField: string, envField: string) => {
       const value = await readSecret(source, fileField, envField);
-      if (value) secrets.push(value);
+      if (value) {
+        secrets.push(value);
+        secretsRead.add(value);
+      }
       return value;
     };
     let outcome: Attempt;
@@ -91,6 +96,8 @@ export function createDestinationSender({ config, timeoutMs, tries = 3, retryBas
         outcome = await sendNtfy(destination, message, linkOf(message), await secret(destination, 'tokenFile', 'tokenEnv'), timeoutMs);
       } else if (destination.type === 'webhook') {
         const url = destination.url ?? (await secret(destination, 'urlFile', 'urlEnv'));
+        // A chat service's webhook written inline still has its token in the path: kept out of logs like the others.
+        if (destination.url && destination.format !== 'json') secretsRead.add(new URL(destination.url).pathname);
         let valid = false;
         try {
           valid = url !== null && /^https?:$/.test(new URL(url).protocol);
@@ -150,6 +157,7 @@ export function createDestinationSender({ config, timeoutMs, tries = 3, retryBas
   return {
     send,
     status: (name: string): DestinationStatus => statuses.get(name) ?? { lastSuccessAt: null, lastFailureAt: null, lastError: null },
+    secretValues: (): Iterable<string> => secretsRead,
     /** Ends the waits between tries; tries under way finish (each bounded by its timeout). */
     stop: () => stopping.abort(),
   };

@@ -8,6 +8,7 @@ import { PushNotice, Sweep } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import type { JobService } from '../jobs/service.js';
 import { createChannelLimiter } from '../lib/channel-limiter.js';
+import { componentLogger } from '../lib/log.js';
 import { RELAUNCHED_STATES } from '../sweeps/state.js';
 import type { Delivery } from './delivery.js';
 import { jobEndMessage, lastLogLine, sweepTaskValues, taskFailedMessage } from './messages.js';
@@ -15,6 +16,8 @@ import { jobEndMessage, lastLogLine, sweepTaskValues, taskFailedMessage } from '
 const LOG_TAIL_BYTES = 4096;
 // Log reads share the cluster's SSH channels with the poller: a burst of job ends must not take all of them.
 const LOG_READ_CONCURRENCY = 2;
+
+const log = componentLogger('push');
 
 export const jobEndKey = (jobId: number) => `job-end:${jobId}`;
 
@@ -56,10 +59,10 @@ export function createJobEndNotices({ orm, jobs, delivery, logTimeoutMs }: JobEn
     read.catch(() => undefined);
     try {
       const line = await Promise.race([read, deadline]);
-      if (timedOut) console.warn(`notifications: job ${job.id}: no log line within ${logTimeoutMs} ms, sent without it`);
+      if (timedOut) log.warn({ job: job.id }, `job ${job.id}: no log line within ${logTimeoutMs} ms, sent without it`);
       return line;
     } catch (error) {
-      console.warn(`notifications: job ${job.id}: log not readable, sent without its last line: ${(error as Error).message}`);
+      log.warn({ job: job.id }, `job ${job.id}: log not readable, sent without its last line: ${(error as Error).message}`);
       return null;
     } finally {
       clearTimeout(timer);

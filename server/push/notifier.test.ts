@@ -14,6 +14,8 @@ import { insertProject, jobInput } from '../../test/factories.js';
 import { initOrm, type Orm } from '../db/orm.js';
 import type { JobInput } from '../jobs/input.js';
 import { changeOf, requeued, saveAndAnnounce, snapshot } from '../jobs/transitions.js';
+import { configureLogging, resetLogging } from '../lib/log.js';
+import { createPrometheus } from '../lib/prometheus.js';
 import { createServices, type ServiceOptions, type Services } from '../services.js';
 import type { ExecResult } from '../ssh/index.js';
 import { reauthCommand } from '../ssh/openssh-transport.js';
@@ -30,16 +32,18 @@ const scratch = () => {
   return dir;
 };
 
-// Every line the server logs during this file, to prove the VAPID private key never reaches a log.
+// Every line the server logs during this file (its log and the console), to prove no secret reaches a log.
 const logged: string[] = [];
 const privateKeys = new Set<string>();
 beforeAll(() => {
   for (const level of ['log', 'warn', 'error'] as const) {
     vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void logged.push(args.map(String).join(' ')));
   }
+  configureLogging({ destination: { write: (line) => logged.push(line) }, level: 'debug' });
 });
 afterAll(() => {
   vi.restoreAllMocks();
+  resetLogging();
   for (const dir of temporary) rmSync(dir, { recursive: true, force: true });
   expect(privateKeys.size).toBeGreaterThan(0);
   for (const key of privateKeys) expect(logged.filter((line) => line.includes(key))).toEqual([]);
@@ -1292,8 +1296,9 @@ describe('destinations beyond Web Push (ntfy, webhooks, email)', () => {
     const refusing = await http(400);
     const hanging = await http('hang');
     const good = await http();
+    const prometheus = createPrometheus();
     const world = await open({
-      notify: { sendTimeoutMs: 400, destinations: { retryBaseMs: 50, retryCapMs: 100 } },
+      notify: { sendTimeoutMs: 400, destinations: { retryBaseMs: 50, retryCapMs: 100 }, notificationsSent: prometheus.notificationsSent },
       notifications: {
         destinations: {
           down: destination('down', { type: 'ntfy', url: `${down.url}/t` }),
@@ -1321,6 +1326,9 @@ describe('destinations beyond Web Push (ntfy, webhooks, email)', () => {
     const status = Object.fromEntries(world.services.notify.destinations().map((entry) => [entry.name, entry.lastError]));
     expect(status).toEqual({ down: 'HTTP 503: {"error":"status 503"}', refusing: 'HTTP 400: {"error":"status 400"}', hanging: 'no answer in time', good: null });
     expect(logged.filter((line) => line.includes('destination down (ntfy): not sent: HTTP 503'))).toHaveLength(1);
+    // Counted once per message and recipient, whatever the tries.
+    const counted = (await prometheus.notificationsSent.get()).values.map(({ labels, value }) => `${labels.channel} ${labels.result} ${value}`).sort();
+    expect(counted).toEqual(['ntfy failed 1', 'webhook failed 2', 'webhook ok 1', 'webpush ok 1']);
   });
 
   it('shows destinations without their secrets, and sends a test on request', async () => {

@@ -9,12 +9,13 @@ import { Cron } from 'croner';
 import type { ClusterStatus } from '../clusters/service.js';
 import { configuredDestinations, DEFAULT_GPU_IDLE_MINUTES, type Config, type DestinationConfig } from '../config.js';
 import { NotFoundError } from '../errors.js';
+import { componentLogger, errorFields } from '../lib/log.js';
 import { PushNotice } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import type { PubSub } from '../events.js';
 import type { JobService } from '../jobs/service.js';
 import { TERMINAL_STATES } from '../slurm/state.js';
-import { createDelivery, type DeliveryOptions } from './delivery.js';
+import { createDelivery, type DeliveryOptions, type NotificationsSent } from './delivery.js';
 import { destinationTarget, type DestinationStatus } from './destinations.js';
 import { createJobEndNotices } from './job-end.js';
 import { createJobRequeuedNotices } from './job-requeued.js';
@@ -47,10 +48,14 @@ export interface NotifierOptions {
   sendConcurrency?: number;
   /** Tries, backoff and queue of each destination (tests shorten them). */
   destinations?: DeliveryOptions['destinations'];
+  /** server/lib/prometheus.ts's notificationsSent counter: each message's outcome by channel and result. */
+  notificationsSent?: NotificationsSent;
   /** When the pending reminders are looked for (croner pattern, seconds first). */
   pendingCheckPattern?: string;
   now?: () => Date;
 }
+
+const log = componentLogger('push');
 
 const reauthKey = (cluster: string) => `reauth:${cluster}`;
 
@@ -71,7 +76,7 @@ export type Notifier = ReturnType<typeof createNotifier>;
 export function createNotifier(options: NotifierOptions) {
   const { orm, events, jobs, sendTimeoutMs = 10_000, logTimeoutMs = 5_000, pendingCheckPattern = '*/30 * * * * *', now = () => new Date() } = options;
   let config = options.config;
-  const delivery = createDelivery({ orm, config: () => config, sendTimeoutMs, sendConcurrency: options.sendConcurrency ?? 4, destinations: options.destinations, now });
+  const delivery = createDelivery({ orm, config: () => config, sendTimeoutMs, sendConcurrency: options.sendConcurrency ?? 4, destinations: options.destinations, notificationsSent: options.notificationsSent, now });
   const onJobEnded = createJobEndNotices({ orm, jobs, delivery, logTimeoutMs });
   const onJobStarted = createJobStartedNotices({ orm, delivery });
   const onJobRequeued = createJobRequeuedNotices({ orm, delivery });
@@ -84,7 +89,7 @@ export function createNotifier(options: NotifierOptions) {
   /** Runs in the background, tracked so stop() can wait for it; a failure is logged, never thrown at anyone. */
   function background(what: string, work: () => Promise<void>): Promise<void> {
     const task = work()
-      .catch((error: unknown) => console.error(`notifications: ${what}: ${(error as Error).message}`))
+      .catch((error: unknown) => log.error(errorFields(error), `${what}: ${(error as Error).message}`))
       .finally(() => tasks.delete(task));
     tasks.add(task);
     return task;
@@ -104,7 +109,7 @@ export function createNotifier(options: NotifierOptions) {
         if (next.done) return;
         handle(next.value);
       }
-    })().catch((error: unknown) => console.error(`notifications stopped listening: ${(error as Error).message}`));
+    })().catch((error: unknown) => log.error(errorFields(error), `notifications stopped listening: ${(error as Error).message}`));
   }
 
   async function onClusterStatus(status: ClusterStatus): Promise<void> {
@@ -177,6 +182,8 @@ export function createNotifier(options: NotifierOptions) {
     applyConfig(next: Config): void {
       config = next;
     },
+    /** The destinations' secrets read so far (tokens, passwords, webhook URLs): the log keeps them out of every line. */
+    secretValues: () => delivery.secretValues(),
     /** The config's destinations as Settings shows them: no secret, no webhook path; each one's last outcome. */
     destinations: (): NotificationDestination[] => configuredDestinations(config).map(describeDestination),
     /** Sends a test message to one destination now (one try) and says how it went. */
