@@ -58,14 +58,24 @@ export function waitSentence(wait: QueueWait): string | null {
  * The wait shown beside a launch choice: the cluster's (gpuType undefined) or one GPU type's, in the chosen
  * partition when it has any, else across partitions; this week's, else the last 30 days'. Null when no job started.
  */
-export function waitHint(waits: readonly QueueWait[] | undefined, cluster: string, gpuType?: string, partition?: string): string | null {
+export function recentWait(waits: readonly QueueWait[] | undefined, cluster: string, gpuType?: string, partition?: string): { medianSeconds: number; days: 7 | 30 } | null {
   if (!waits) return null;
-  const type = gpuType === undefined ? null : gpuType === '' ? null : gpuType;
+  const type = gpuType === undefined || gpuType === '' ? null : gpuType;
   const find = (part: string | null) => waits.find((wait) => wait.cluster === cluster && wait.partition === part && wait.gpuType === type);
   const wait = (partition ? find(partition) : undefined) ?? find(null);
-  const stats = wait?.last7Days ?? wait?.last30Days;
-  if (!wait || !stats) return null;
-  return `median wait ${duration(stats.medianSeconds)} (${wait.last7Days ? '7' : '30'} d)`;
+  if (wait?.last7Days) return { medianSeconds: wait.last7Days.medianSeconds, days: 7 };
+  if (wait?.last30Days) return { medianSeconds: wait.last30Days.medianSeconds, days: 30 };
+  return null;
+}
+
+/** "median wait 2 h 10 min (7 d)" under a field; "wait 2 h 10 min" in an option, which a phone cuts short. */
+export function waitHint(...args: Parameters<typeof recentWait>): string | null {
+  const wait = recentWait(...args);
+  return wait && `median wait ${duration(wait.medianSeconds)} (${wait.days} d)`;
+}
+export function waitOption(...args: Parameters<typeof recentWait>): string | null {
+  const wait = recentWait(...args);
+  return wait && `wait ${duration(wait.medianSeconds)}`;
 }
 
 const round = (value: number) => Math.round(value * 100) / 100;

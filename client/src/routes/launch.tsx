@@ -14,7 +14,7 @@ import { CloneBanner, RunAfter, SweepSummary } from '../components/sweep-fields'
 import { shortSha } from '../lib/format';
 import { controlIdForField } from '../lib/launch-form';
 import { createLaunchState, runCount, type LaunchSourceId } from '../lib/launch-state';
-import { gpuTypeLabel, waitHint } from '../lib/usage';
+import { gpuTypeLabel, waitHint, waitOption } from '../lib/usage';
 
 export default function Launch() {
   const params = useParams<{ id: string }>();
@@ -45,11 +45,16 @@ export default function Launch() {
   // The recent median queue wait beside each cluster and GPU type: where a launch would start soonest.
   const waits = createQueueWaitsLive();
   const withWaits = (options: Option[], hint: (value: string) => string | null) => options.map((option) => ({ ...option, label: [option.label, hint(option.value)].filter(Boolean).join(' · ') }));
-  const clusterOptions = () => withWaits(state.clusterChoices(), (cluster) => waitHint(waits.value(), cluster));
-  const gpuOptions = () => withWaits(state.gpuChoices(), (type) => (type === '' ? null : waitHint(waits.value(), state.form.cluster, type, state.form.partition)));
-  const chosenWait = () => {
-    const hint = waitHint(waits.value(), state.form.cluster, state.form.gpuType || undefined, state.form.partition);
-    return hint && `Queue on ${state.form.cluster}${state.form.gpuType ? ` for ${gpuTypeLabel(state.form.gpuType)}` : ''}: ${hint}`;
+  const clusterOptions = () => withWaits(state.clusterChoices(), (cluster) => waitOption(waits.value(), cluster));
+  const gpuOptions = () => withWaits(state.gpuChoices(), (type) => (type === '' ? null : waitOption(waits.value(), state.form.cluster, type, state.form.partition)));
+  // The chosen cluster's and GPU type's wait also under their fields: a phone's select shows only the start of a label.
+  const clusterWait = () => {
+    const hint = waitHint(waits.value(), state.form.cluster);
+    return hint ? `Queue: ${hint}` : undefined;
+  };
+  const gpuTypeHint = () => {
+    const hint = state.form.gpuType ? waitHint(waits.value(), state.form.cluster, state.form.gpuType, state.form.partition) : null;
+    return [state.gpusLive() ? 'Free counts are live.' : null, hint && `Queue for ${gpuTypeLabel(state.form.gpuType)}: ${hint}`].filter(Boolean).join(' ') || undefined;
   };
   const title = () => {
     const from = source();
@@ -109,7 +114,7 @@ export default function Launch() {
           <fieldset>
             <legend>Resources</legend>
             <div class="form-grid">
-              <Field field="cluster" label="Cluster" error={state.errorFor('cluster')}>
+              <Field field="cluster" label="Cluster" hint={clusterWait()} error={state.errorFor('cluster')}>
                 {(attributes) => (
                   <Select
                     {...attributes}
@@ -124,7 +129,7 @@ export default function Launch() {
                   <Select {...attributes} value={state.form.partition} options={state.partitionChoices()} onValue={(value) => state.setForm('partition', value)} />
                 )}
               </Field>
-              <Field field="gpuType" label="GPU type" hint={state.gpusLive() ? 'Free counts are live.' : undefined} error={state.errorFor('gpuType')}>
+              <Field field="gpuType" label="GPU type" hint={gpuTypeHint()} error={state.errorFor('gpuType')}>
                 {(attributes) => (
                   <Select {...attributes} value={state.form.gpuType} options={gpuOptions()} onValue={(value) => state.setForm('gpuType', value)} />
                 )}
@@ -145,13 +150,6 @@ export default function Launch() {
                 {(attributes) => <input {...attributes} type="text" placeholder="default" value={state.form.timeLimit} onInput={(event) => state.setForm('timeLimit', event.currentTarget.value)} />}
               </Field>
             </div>
-            <Show when={chosenWait()}>
-              {(text) => (
-                <p class="field-hint" data-testid="queue-wait">
-                  {text()}
-                </p>
-              )}
-            </Show>
             <details class="param-group">
               <summary>Job name, account, QOS</summary>
               <div class="form-grid">

@@ -117,7 +117,7 @@ export default function UsageScreen() {
                 <h2 id="usage-gpu-hours">GPU-hours</h2>
               </header>
               <Show when={gpuHourLines(value()).length > 0} fallback={<p class="muted">No GPU job ran in this range.</p>}>
-                <MetricChart title={`GPU-hours per week, by ${GROUPS.find((group) => group.value === value().groupBy)!.label.toLowerCase()}`} lines={gpuHourLines(value())} xKind="week" unit=" GPU-h" testId="gpu-hours-chart" />
+                <MetricChart title={`Per week, by ${GROUPS.find((group) => group.value === value().groupBy)!.label.toLowerCase()}`} lines={gpuHourLines(value())} xKind="week" unit=" GPU-h" testId="gpu-hours-chart" />
               </Show>
               <ul class="usage-totals" data-testid="usage-groups">
                 <For each={value().groups}>
@@ -138,8 +138,8 @@ export default function UsageScreen() {
                 <h2 id="usage-outcomes">How jobs ended</h2>
               </header>
               <Show when={outcomeLines(value()).length > 0} fallback={<p class="muted">No job ended in this range.</p>}>
-                <MetricChart title="Jobs ended per week, by outcome" lines={outcomeLines(value())} xKind="week" testId="outcomes-chart" />
-                <ul class="usage-totals" data-testid="outcome-totals">
+                <MetricChart title="Per week, by outcome" lines={outcomeLines(value())} xKind="week" testId="outcomes-chart" />
+                <ul class="usage-inline" aria-label="Jobs ended in the range, by outcome" data-testid="outcome-totals">
                   <For each={outcomeTotals(value())}>
                     {(total) => (
                       <li>
