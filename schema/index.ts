@@ -14,6 +14,7 @@ import './launch-limits.js';
 import './fairshare.js';
 import './session.js';
 import './push.js';
+import './notification-destination.js';
 import './usage.js';
 
 export const schema = lexicographicSortSchema(builder.toSchema());

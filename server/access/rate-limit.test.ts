@@ -18,6 +18,7 @@ describe('the rate limiter', () => {
     refreshJob: { perTarget: { burst: 2, everySeconds: 10 }, perCaller: { burst: 3, everySeconds: 1 } },
     log: RATE_LIMITS.log,
     testClusterConnection: { perTarget: { burst: 1, everySeconds: 5 } },
+    testNotificationDestination: RATE_LIMITS.testNotificationDestination,
   };
   const refused = (take: () => void): RateLimitedError => {
     try {

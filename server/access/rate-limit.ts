@@ -42,6 +42,8 @@ export const RATE_LIMITS = {
     bytesPerCaller: { burst: 16 * MiB, everySeconds: 1 / (256 * KiB) },
   },
   testClusterConnection: { perTarget: { burst: 3, everySeconds: 5 } },
+  // Each test is a message in someone's chat or mailbox: a few taps, then one a minute.
+  testNotificationDestination: { perTarget: { burst: 3, everySeconds: 60 } },
 } satisfies Record<string, Limit>;
 
 export type LimitedOperation = keyof typeof RATE_LIMITS;
