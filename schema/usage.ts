@@ -9,17 +9,16 @@ const UsageGroupBy = builder.enumType('UsageGroupBy', { values: USAGE_GROUPS });
 const GROUP_KEY = 'CLUSTER: the cluster; PROJECT: the project id (null: jobs launched elsewhere, read from sacct); GPU_TYPE: the type, "any" (GPUs of no named type) or "none" (no GPUs).';
 
 const GpuHoursRef = builder.objectRef<GpuHoursPoint>('UsageGpuHours').implement({
-  description: 'GPU-hours (GPUs × run time) of the runs that started in one week, for one group. A run counts whole in the week it started; a running one up to now.',
+  description: 'GPU-hours (GPUs × run time) of the jobs that started in one week, for one group. A job counts whole in the week it started; a running one up to now.',
   fields: (t) => ({
     week: t.expose('week', { type: 'DateTime', description: 'The Monday 00:00 UTC the week starts (ISO weeks).' }),
     key: t.exposeString('key', { nullable: true, description: GROUP_KEY }),
     gpuHours: t.exposeFloat('gpuHours'),
-    jobs: t.exposeInt('jobs', { description: 'Runs counted.' }),
   }),
 });
 
 const OutcomeRef = builder.objectRef<OutcomeCount>('UsageOutcome').implement({
-  description: 'Jobs that ended in one week (by their end), for one group, in one final state: COMPLETED is a success; FAILED an exit code other than 0; OUT_OF_MEMORY, TIMEOUT, CANCELLED, NODE_FAIL, PREEMPTED the other failure kinds.',
+  description: 'Jobs that ended, counted in the week they started (or ended, when they never started), for one group, in one final state: COMPLETED is a success; FAILED an exit code other than 0; OUT_OF_MEMORY, TIMEOUT, CANCELLED, NODE_FAIL, PREEMPTED the other failure kinds.',
   fields: (t) => ({
     week: t.expose('week', { type: 'DateTime' }),
     key: t.exposeString('key', { nullable: true, description: GROUP_KEY }),

@@ -32,55 +32,45 @@ const KEY: Record<UsageGroupBy, { job: string; sacct: string }> = {
 /** A job launched elsewhere that is also one of ours is counted once, as ours (the `job` table's index on cluster and SLURM id). */
 const NOT_OURS = 'not exists (select 1 from `job` as `ours` where `ours`.`cluster` = `s`.`cluster` and `ours`.`slurm_job_id` = `s`.`slurm_job_id`)';
 
-/** Both tables' rows under one filter: each half keeps its own index (SQLite does not push a filter into a union). */
-function bothTables(select: (table: 'job' | 'sacct') => string, where: string): string {
-  return `${select('job')} from \`job\` where ${where} union all ${select('sacct')} from \`sacct_job\` as \`s\` where ${where} and ${NOT_OURS}`;
+/**
+ * Both tables' rows: each table searched through one of its usage indexes (SQLite does not push a filter into a
+ * union), jobs that are also ours left out of the accounting half. `halves` are the filters, each with its index.
+ */
+function bothTables(select: (table: 'job' | 'sacct') => string, halves: string[]): string {
+  return halves.flatMap((where) => [`${select('job')} from \`job\` where ${where}`, `${select('sacct')} from \`sacct_job\` as \`s\` where ${where} and ${NOT_OURS}`]).join(' union all ');
 }
 
 /** The outcomes counted: every final state but SUBMIT_FAILED (SLURM never had the job, nothing ran). */
 export const OUTCOME_STATES: readonly JobState[] = [...TERMINAL_STATES].filter((state) => state !== 'SUBMIT_FAILED');
 
-export interface GpuMsRow {
-  week: number;
-  key: string | null;
-  gpu_ms: number;
-  jobs: number;
-}
-
-/**
- * GPU time per week and group: GPUs × (end − start), a running job up to `now`. A run counts whole in the week (and
- * the range) it started in; a requeued job's current run is the one counted, as sacct -X records it.
- */
-export function gpuTime(em: EntityManager, groupBy: UsageGroupBy, from: Date, to: Date, now: Date): Promise<GpuMsRow[]> {
-  const select = (table: 'job' | 'sacct') =>
-    `select ${weekOf('`started_at`')} as \`week\`, ${KEY[groupBy][table]} as \`key\`, \`gpu_count\` * (coalesce(${ms('`ended_at`')}, ?) - ${ms('`started_at`')}) as \`gpu_ms\``;
-  const sql = `select \`week\`, \`key\`, sum(\`gpu_ms\`) as \`gpu_ms\`, count(*) as \`jobs\` from (${bothTables(select, '`started_at` >= ? and `started_at` < ? and `gpu_count` > 0')}) as \`runs\` group by \`week\`, \`key\``;
-  return em.getConnection().execute<GpuMsRow[]>(sql, [now.getTime(), from.getTime(), to.getTime(), now.getTime(), from.getTime(), to.getTime()]);
-}
-
-export interface OutcomeRow {
+export interface RunRow {
   week: number;
   key: string | null;
   state: JobState;
   jobs: number;
+  gpu_ms: number;
 }
 
-/** Jobs that ended in the range, per week of their end, group and final state. */
-export function outcomes(em: EntityManager, groupBy: UsageGroupBy, from: Date, to: Date): Promise<OutcomeRow[]> {
-  const select = (table: 'job' | 'sacct') => `select ${weekOf('`ended_at`')} as \`week\`, ${KEY[groupBy][table]} as \`key\`, \`state\``;
-  const states = OUTCOME_STATES.map(() => '?').join(', ');
-  // `state || ''`: the state is read from the end-time index; without statistics SQLite would rather walk the state
-  // index (job_state_id) and read every ended job's row.
-  const sql = `select \`week\`, \`key\`, \`state\`, count(*) as \`jobs\` from (${bothTables(select, `\`ended_at\` >= ? and \`ended_at\` < ? and (\`state\` || '') in (${states})`)}) as \`ended\` group by \`week\`, \`key\`, \`state\``;
-  const bindings = [from.getTime(), to.getTime(), ...OUTCOME_STATES];
-  return em.getConnection().execute<OutcomeRow[]>(sql, [...bindings, ...bindings]);
+/**
+ * Jobs per week, group and state, with their GPU time: GPUs × (end − start), a running job's up to `now`. A job counts
+ * whole in the week (and the range) it started in, or ended in when it never started (cancelled while pending). One
+ * scan for GPU-hours and outcomes: the start index, and a partial index of the jobs that never started. A requeued
+ * job's current run is the one counted, as sacct -X records it.
+ */
+export function runs(em: EntityManager, groupBy: UsageGroupBy, from: Date, to: Date, now: Date): Promise<RunRow[]> {
+  const select = (table: 'job' | 'sacct') =>
+    `select ${weekOf('coalesce(`started_at`, `ended_at`)')} as \`week\`, ${KEY[groupBy][table]} as \`key\`, \`state\`, case when \`started_at\` is null then 0 else \`gpu_count\` * (coalesce(${ms('`ended_at`')}, ?) - ${ms('`started_at`')}) end as \`gpu_ms\``;
+  const halves = ['`started_at` >= ? and `started_at` < ?', '`started_at` is null and `ended_at` >= ? and `ended_at` < ?'];
+  const sql = `select \`week\`, \`key\`, \`state\`, count(*) as \`jobs\`, sum(\`gpu_ms\`) as \`gpu_ms\` from (${bothTables(select, halves)}) as \`runs\` group by \`week\`, \`key\`, \`state\``;
+  const half = [now.getTime(), from.getTime(), to.getTime()];
+  return em.getConnection().execute<RunRow[]>(sql, [...half, ...half, ...half, ...half]);
 }
 
 export interface WaitRow {
   cluster: string;
   partition: string | null;
   gpu_type: string | null;
-  /** Whole seconds from submit to start (0 when the start reads before our submit time: the clocks' difference). */
+  /** Seconds from submit to start, rounded down as waits() says (0 when the start reads before our submit time: the clocks' difference). */
   wait_s: number;
   jobs: number;
   /** How many of those started at or after `recentFrom`. */
@@ -88,13 +78,16 @@ export interface WaitRow {
 }
 
 /**
- * Queue waits of the jobs that started in [from, to), counted per whole second of wait, cluster, partition and GPU
- * type: a histogram, so that percentiles of any combination of groups are read from it without another statement.
+ * Queue waits of the jobs that started in [from, to), counted per wait, cluster, partition and GPU type: a histogram,
+ * so that percentiles of any combination of groups are read from it without another statement. A wait is counted to
+ * the second under 10 minutes, to the minute under 2 hours, to 10 minutes under a day, to the hour beyond: finer
+ * than the screens say it, and at most a few hundred values per group however many jobs started.
  */
 export function waits(em: EntityManager, from: Date, to: Date, recentFrom: Date): Promise<WaitRow[]> {
-  const wait = `case when ${ms('`started_at`')} > ${ms('`submitted_at`')} then (${ms('`started_at`')} - ${ms('`submitted_at`')}) / 1000 else 0 end`;
-  const select = () => `select \`cluster\`, \`slurm_partition\` as \`partition\`, \`gpu_type\`, cast(${wait} as integer) as \`wait_s\`, case when \`started_at\` >= ? then 1 else 0 end as \`recent\``;
-  const sql = `select \`cluster\`, \`partition\`, \`gpu_type\`, \`wait_s\`, count(*) as \`jobs\`, sum(\`recent\`) as \`recent\` from (${bothTables(select, '`started_at` >= ? and `started_at` < ? and `submitted_at` is not null')}) as \`started\` group by \`cluster\`, \`partition\`, \`gpu_type\`, \`wait_s\``;
+  const seconds = `(case when ${ms('`started_at`')} > ${ms('`submitted_at`')} then (${ms('`started_at`')} - ${ms('`submitted_at`')}) / 1000 else 0 end)`;
+  const bucket = `case when ${seconds} < 600 then ${seconds} when ${seconds} < 7200 then ${seconds} / 60 * 60 when ${seconds} < 86400 then ${seconds} / 600 * 600 else ${seconds} / 3600 * 3600 end`;
+  const select = () => `select \`cluster\`, \`slurm_partition\` as \`partition\`, \`gpu_type\`, cast(${bucket} as integer) as \`wait_s\`, case when \`started_at\` >= ? then 1 else 0 end as \`recent\``;
+  const sql = `select \`cluster\`, \`partition\`, \`gpu_type\`, \`wait_s\`, count(*) as \`jobs\`, sum(\`recent\`) as \`recent\` from (${bothTables(select, ['`started_at` >= ? and `started_at` < ? and `submitted_at` is not null'])}) as \`started\` group by \`cluster\`, \`partition\`, \`gpu_type\`, \`wait_s\``;
   const bindings = [recentFrom.getTime(), from.getTime(), to.getTime()];
   return em.getConnection().execute<WaitRow[]>(sql, [...bindings, ...bindings]);
 }

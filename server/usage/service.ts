@@ -3,14 +3,16 @@
 // skipped while the cluster cannot be reached; one cluster's failure is that cluster's alone).
 import type { EntityManager } from '@mikro-orm/sqlite';
 import { Cron } from 'croner';
+import { LRUCache } from 'lru-cache';
 import type { ClusterService } from '../clusters/service.js';
 import { ClusterCheck, Job, Project, SacctJob, SacctRead } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
+import type { PubSub } from '../events.js';
 import { ValidationError } from '../errors.js';
 import { slurmTime } from '../jobs/transitions.js';
 import { readAccountingSince, type AccountingRecord } from '../slurm/usage.js';
 import type { JobState } from '../slurm/state.js';
-import { OUTCOME_STATES, gpuTime, mondayOf, outcomes, waits, weekStart, type UsageGroupBy } from './queries.js';
+import { OUTCOME_STATES, mondayOf, runs, waits, weekStart, type UsageGroupBy } from './queries.js';
 
 export { USAGE_GROUPS, type UsageGroupBy } from './queries.js';
 
@@ -25,6 +27,8 @@ export const FIRST_READ_DAYS = 90;
 const READ_EVERY_MS = DAY_MS - 30 * 60_000;
 /** The next read starts this long before the last one did: a job SLURM recorded a moment late is still seen. */
 const READ_OVERLAP_MS = 15 * 60_000;
+/** How long an answer is served again while no job changed: a running job's GPU-hours grow with the clock. */
+export const ANSWER_TTL_MS = 60_000;
 
 export interface UsageInput {
   from: Date;
@@ -36,7 +40,6 @@ export interface GpuHoursPoint {
   week: Date;
   key: string | null;
   gpuHours: number;
-  jobs: number;
 }
 
 export interface OutcomeCount {
@@ -94,6 +97,8 @@ export interface Usage extends UsageInput {
 export interface UsageServiceOptions {
   orm: Orm;
   clusters: ClusterService;
+  /** A job's visible change makes every answer kept so far old. */
+  events?: PubSub;
   now?: () => Date;
   /** Told when a cluster's read fails (the read is tried again within the hour). */
   onReadError?: (cluster: string, error: Error) => void;
@@ -102,8 +107,18 @@ export interface UsageServiceOptions {
 export type UsageService = ReturnType<typeof createUsageService>;
 
 export function createUsageService(options: UsageServiceOptions) {
-  const { orm, clusters, now = () => new Date(), onReadError } = options;
+  const { orm, clusters, events, now = () => new Date(), onReadError } = options;
   let cron: Cron | null = null;
+  // Answers are kept while nothing they count changed (a job's visible change, a sacct read that stored jobs; at most
+  // ANSWER_TTL_MS): over 100,000 jobs an aggregate costs tens of milliseconds (bench/api), and a screen asks the same
+  // question again and again. The version is part of each key, so a change makes every kept answer unreachable.
+  let version = 0;
+  const answers = new LRUCache<string, object, { compute: () => Promise<object> }>({ max: 64, ttl: ANSWER_TTL_MS, fetchMethod: (_key, _stale, { context }) => context.compute() });
+  const remember = async <T extends object>(key: string, compute: () => Promise<T>): Promise<T> => (await answers.fetch(`${version}|${key}`, { context: { compute } })) as T;
+  const updates = events?.subscribe('job:updated');
+  void (async () => {
+    if (updates) for await (const _job of updates) version++;
+  })();
   let firstCheck: NodeJS.Timeout | null = null;
   const reading = new Map<string, Promise<number>>();
 
@@ -146,15 +161,26 @@ export function createUsageService(options: UsageServiceOptions) {
 
   async function usage(em: EntityManager, input: UsageInput): Promise<Usage> {
     checkRange(input);
-    const { from, to, groupBy } = input;
+    return remember(`usage|${input.groupBy}|${input.from.getTime()}|${input.to.getTime()}`, () => computeUsage(em, input));
+  }
+
+  async function computeUsage(em: EntityManager, { from, to, groupBy }: UsageInput): Promise<Usage> {
     const at = now();
-    const [gpuRows, outcomeRows, waitTable, reads] = await Promise.all([gpuTime(em, groupBy, from, to, at), outcomes(em, groupBy, from, to), queueWaits(em, to), em.find(SacctRead, {}, { orderBy: { cluster: 'asc' } })]);
-    const gpuHours = gpuRows
-      .map((row) => ({ week: weekStart(Number(row.week)), key: row.key, gpuHours: Number(row.gpu_ms) / 3_600_000, jobs: Number(row.jobs) }))
-      .sort((a, b) => a.week.getTime() - b.week.getTime() || (a.key ?? '').localeCompare(b.key ?? ''));
-    const outcomeCounts = outcomeRows
+    const [runRows, waitTable, reads] = await Promise.all([runs(em, groupBy, from, to, at), queueWaits(em, to), em.find(SacctRead, {}, { orderBy: { cluster: 'asc' } })]);
+    const byWeek = (a: { week: Date; key: string | null }, b: { week: Date; key: string | null }) => a.week.getTime() - b.week.getTime() || (a.key ?? '').localeCompare(b.key ?? '');
+    const hours = new Map<string, GpuHoursPoint>();
+    for (const row of runRows) {
+      if (Number(row.gpu_ms) <= 0) continue;
+      const id = `${row.week}\u0000${row.key}`;
+      const point = hours.get(id) ?? { week: weekStart(Number(row.week)), key: row.key, gpuHours: 0 };
+      point.gpuHours += Number(row.gpu_ms) / 3_600_000;
+      hours.set(id, point);
+    }
+    const gpuHours = [...hours.values()].sort(byWeek);
+    const outcomeCounts = runRows
+      .filter((row) => OUTCOME_STATES.includes(row.state))
       .map((row) => ({ week: weekStart(Number(row.week)), key: row.key, state: row.state, jobs: Number(row.jobs) }))
-      .sort((a, b) => a.week.getTime() - b.week.getTime() || (a.key ?? '').localeCompare(b.key ?? '') || OUTCOME_STATES.indexOf(a.state) - OUTCOME_STATES.indexOf(b.state));
+      .sort((a, b) => byWeek(a, b) || OUTCOME_STATES.indexOf(a.state) - OUTCOME_STATES.indexOf(b.state));
     const groups = new Map<string | null, UsageGroup>();
     const group = (key: string | null) => {
       let entry = groups.get(key);
@@ -201,6 +227,7 @@ export function createUsageService(options: UsageServiceOptions) {
       try {
         const records = await readAccountingSince(clusters.transport(cluster), slurmTimeText(since));
         const stored = await store(em, cluster, records, attemptedAt);
+        if (stored > 0) version++;
         await em.upsert(SacctRead, { cluster, since: new Date(attemptedAt.getTime() - READ_OVERLAP_MS), readAt: attemptedAt, attemptedAt, jobs: stored, error: null });
         return stored;
       } catch (error) {
@@ -261,7 +288,11 @@ export function createUsageService(options: UsageServiceOptions) {
 
   return {
     usage,
-    queueWaits: (em: EntityManager) => queueWaits(em, now()),
+    queueWaits: (em: EntityManager) => remember('queue-waits', () => queueWaits(em, now())),
+    /** Every answer kept is computed again when next asked (bench/api times the statements so). */
+    forget(): void {
+      version++;
+    },
     readAccounting,
     readDue,
     /** An hourly check that reads each cluster once a day, and a first check soon after start (a never-read cluster). */
@@ -271,6 +302,7 @@ export function createUsageService(options: UsageServiceOptions) {
       firstCheck.unref();
     },
     async stop(): Promise<void> {
+      await updates?.return?.();
       cron?.stop();
       cron = null;
       if (firstCheck) clearTimeout(firstCheck);

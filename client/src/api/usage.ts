@@ -20,7 +20,7 @@ const USAGE = graphql(
       ... on QueryUsageSuccess {
         data {
           from to groupBy weeks
-          gpuHours { week key gpuHours jobs }
+          gpuHours { week key gpuHours }
           outcomes { week key state jobs }
           groups { key label gpuHours ended completed successRate }
           waits { ...QueueWait }

@@ -32,7 +32,7 @@ describe('usage charts', () => {
   const usage = {
     groupBy: 'CLUSTER',
     weeks: ['2026-11-23T00:00:00.000Z', '2026-11-30T00:00:00.000Z'],
-    gpuHours: [{ week: '2026-11-30T00:00:00.000Z', key: 'hpc', gpuHours: 12.345, jobs: 2 }],
+    gpuHours: [{ week: '2026-11-30T00:00:00.000Z', key: 'hpc', gpuHours: 12.345 }],
     outcomes: [
       { week: '2026-11-23T00:00:00.000Z', key: 'hpc', state: 'COMPLETED', jobs: 3 },
       { week: '2026-11-30T00:00:00.000Z', key: 'lab', state: 'COMPLETED', jobs: 1 },
