@@ -45,9 +45,9 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
   const metrics = createMetricsService({ orm, events });
   const lifecycle = createLifecycleWatcher({ orm, clusters, events, pollNow: (cluster) => poller.pollNow(cluster), files: metrics.reader });
   const logs = createLogFollower({ orm, clusters, events });
-  const notify = createNotifier({ orm, events, jobs, config, ...notifyOptions });
+  const notify = createNotifier({ orm, events, jobs, config, notificationsSent: prometheus.notificationsSent, ...notifyOptions });
   const tokens = createTokenService({ orm });
-  const usage = createUsageService({ orm, clusters });
+  const usage = createUsageService({ orm, clusters, events });
   // Pushed when a read refreshed the cache: subscribers never cause a remote command themselves.
   gpu.subscribe((cluster, availability) => events.publish('gpu:availability', cluster, availability));
   return {
