@@ -7,11 +7,15 @@ import { Cron } from 'croner';
 import { createApp, type Middleware } from './http/app.js';
 import { readTlsPair, watchTlsFiles } from './http/tls.js';
 import { accessNotice, planAccess } from './access/pairing.js';
-import { defaultConfigPath, defaultServerConfig, loadConfig, watchConfig } from './config.js';
+import { defaultConfigPath, defaultServerConfig, LOG_LEVELS, loadConfig, watchConfig, type Config, type LogLevel } from './config.js';
 import { initOrm } from './db/orm.js';
 import { ConfigError, DatabaseFileError, ValidationError } from './errors.js';
 import type { JobServiceOptions } from './jobs/service.js';
 import { createServices } from './services.js';
+import { componentLogger, configureLogging, errorFields, setLogLevel } from './lib/log.js';
+import { createRedactor, type SecretFiles } from './lib/redaction.js';
+
+const log = componentLogger('server');
 
 export interface ServerOptions {
   configPath: string;
@@ -21,6 +25,16 @@ export interface ServerOptions {
   dev: boolean;
   /** The built PWA; defaults to client/dist. */
   staticDir?: string;
+  /** --log-level: wins over MC_LOG_LEVEL and server.logLevel. */
+  logLevel?: LogLevel;
+}
+
+/** Every file path in the config that leads to a secret: replaced in every log line by the name of its field. */
+function secretFiles(config: Config): SecretFiles[] {
+  const destinations = Object.values(config.notifications?.destinations ?? {}).map((destination) => ({
+    passwordFile: destination.type === 'email' ? destination.smtp.passwordFile : destination.type === 'ntfy' ? destination.tokenFile : destination.urlFile,
+  }));
+  return [...config.clusters, ...destinations];
 }
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -34,8 +48,11 @@ export function optionsFromArgs(argv: string[]): ServerOptions {
       port: { type: 'string' },
       host: { type: 'string' },
       dev: { type: 'boolean', default: false },
+      'log-level': { type: 'string' },
     },
   });
+  const logLevel = values['log-level'];
+  if (logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level: must be one of ${LOG_LEVELS.join(', ')}, not ${JSON.stringify(logLevel)}`);
   const port = Number(values.port ?? process.env.MC_PORT ?? 4000);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--port: not a TCP port: ${values.port ?? process.env.MC_PORT}`);
   return {
@@ -44,6 +61,7 @@ export function optionsFromArgs(argv: string[]): ServerOptions {
     port,
     host: values.host ?? process.env.MC_HOST ?? '127.0.0.1',
     dev: values.dev,
+    logLevel: logLevel as LogLevel | undefined,
   };
 }
 
@@ -71,6 +89,11 @@ function submitTrace(env: NodeJS.ProcessEnv): Pick<JobServiceOptions, 'onSubmitP
  */
 export async function startServer(options: ServerOptions) {
   const config = loadConfig(options.configPath);
+  // The config in force, for the log's redaction (a reload may name other secret files).
+  let current = config;
+  let configState: 'valid' | 'reload-refused' = 'valid';
+  configureLogging({ level: config.server?.logLevel, redactPaths: createRedactor(() => secretFiles(current)) });
+  if (options.logLevel) setLogLevel(options.logLevel);
   const tlsFiles = config.server?.tls;
   // Before anything opens: a certificate that cannot serve stops the start with its file named.
   const tls = tlsFiles ? readTlsPair(tlsFiles) : undefined;
@@ -88,6 +111,8 @@ export async function startServer(options: ServerOptions) {
       jobs: { ...(process.env.MC_FAULT === 'kill-after-sbatch' ? { afterSbatch: () => void process.kill(process.pid, 'SIGKILL') } : {}), ...submitTrace(process.env) },
     });
     stops.push(() => services.close());
+    // The destinations' secrets as they are read (an SMTP password, a webhook URL): never written in a line.
+    configureLogging({ secretValues: () => services.notify.secretValues() });
     // Server settings are read at start only: who may connect does not change under a running server.
     const access = { server: config.server ?? defaultServerConfig, host: options.host, configPath: options.configPath, dataDir: options.dataDir };
     const plan = await planAccess(services.tokens, access);
@@ -95,13 +120,14 @@ export async function startServer(options: ServerOptions) {
     let viteMiddleware: Middleware | undefined;
     const builtClient = options.staticDir ?? resolve(projectRoot, 'client/dist');
     const staticDir = !options.dev && existsSync(resolve(builtClient, 'index.html')) ? builtClient : undefined;
-    if (!options.dev && !staticDir) console.warn('client/dist is missing: serving the API only (run `npm run build` for the app)');
+    if (!options.dev && !staticDir) log.warn('client/dist is missing: serving the API only (run `npm run build` for the app)');
     const app = createApp({
       services,
       graphiql: options.dev,
       staticDir,
       tls,
       access: { allowWithoutToken: !plan.required, corsOrigins: access.server.corsOrigins },
+      operations: { metricsAccess: access.server.metricsAccess, configState: () => configState },
       // Vite is created after the app because its HMR socket attaches to the app's HTTP server.
       clientMiddleware: options.dev ? (req, res, next) => viteMiddleware?.(req, res, next) : undefined,
     });
@@ -111,9 +137,9 @@ export async function startServer(options: ServerOptions) {
         tlsFiles,
         (pair) => {
           app.setTls(pair);
-          console.log(`reloaded the certificate ${tlsFiles.certFile}`);
+          log.info({ certFile: tlsFiles.certFile }, 'reloaded the certificate');
         },
-        (error) => console.error(`certificate change ignored, keeping the running one: ${error.message}`),
+        (error) => log.error(errorFields(error), 'certificate change ignored, keeping the running one'),
       );
       stops.push(() => tlsWatcher.close());
     }
@@ -130,9 +156,14 @@ export async function startServer(options: ServerOptions) {
     const watcher = watchConfig(
       options.configPath,
       (next) => {
-        void services.applyConfig(next).then(() => console.log(`reloaded ${next.file}: ${next.clusters.length} cluster(s)`));
+        current = next;
+        configState = 'valid';
+        void services.applyConfig(next).then(() => log.info({ file: next.file, clusters: next.clusters.length }, 'reloaded the config'));
       },
-      (error) => console.error(`config change ignored, keeping the running config: ${error.message}`),
+      (error) => {
+        configState = 'reload-refused';
+        log.error(errorFields(error), 'config change ignored, keeping the running config');
+      },
     );
     stops.push(() => watcher.close());
 
@@ -161,9 +192,9 @@ export async function startServer(options: ServerOptions) {
     const recoverSubmissions = async () => {
       try {
         const count = await services.jobs.recoverSubmissions();
-        if (count > 0) console.log(`looked up ${count} interrupted launch(es)`);
+        if (count > 0) log.info({ count }, 'looked up interrupted launches');
       } catch (error) {
-        console.error(`could not look up interrupted launches: ${(error as Error).message}`);
+        log.error(errorFields(error), 'could not look up interrupted launches');
       }
     };
     void recoverSubmissions();
@@ -187,7 +218,7 @@ export async function startServer(options: ServerOptions) {
 export function stopOnSignals(running: { stop(): Promise<void> }): void {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      console.log(`${signal}: shutting down`);
+      log.info({ signal }, 'shutting down');
       void running.stop().then(() => process.exit(0));
     });
   }
@@ -198,15 +229,19 @@ async function main(): Promise<void> {
   try {
     const options = optionsFromArgs(process.argv.slice(2));
     running = await startServer(options);
-    console.log(`Mission Control is running at ${running.url}  (config: ${options.configPath})`);
-    console.log(`\n${running.accessNotice}\n`);
+    log.info({ url: running.url, config: options.configPath }, 'listening');
+    // For the person who started it, not the log: a first start's pairing link holds a token, which the log would
+    // (rightly) redact, and a QR code is no log line.
+    process.stdout.write(`Mission Control is running at ${running.url}  (config: ${options.configPath})\n\n${running.accessNotice}\n\n`);
   } catch (error) {
+    // A start refused (bad config, unusable database, port taken) is told like any command's error: one line on
+    // stderr and exit status 2; the server never ran, so there is no log to write it to.
     if (error instanceof ConfigError || error instanceof DatabaseFileError) {
-      console.error(`error: ${error.message}`);
+      process.stderr.write(`error: ${error.message}\n`);
       process.exit(2);
     }
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      console.error(`error: ${(error as Error).message.replace(/^listen /, '')}: another process has this port (choose one with --port or MC_PORT)`);
+      process.stderr.write(`error: ${(error as Error).message.replace(/^listen /, '')}: another process has this port (choose one with --port or MC_PORT)\n`);
       process.exit(2);
     }
     throw error;

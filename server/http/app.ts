@@ -16,6 +16,9 @@ import { schema } from '../../schema/index.js';
 import { createAuth, readerOf, readingAs, type Session } from '../access/session.js';
 import { connectionAuthorization, createSessions, UNAUTHORIZED_CLOSE_CODE, useAuth } from './auth.js';
 import { createRedactor } from '../lib/redaction.js';
+import { componentLogger, errorFields } from '../lib/log.js';
+import { createOperationsRoutes, OPERATIONS_PATHS, useOperationMetrics, type OperationsOptions } from './health.js';
+import { logRequest, requestIdOf, useOperationLog, yogaLogger } from './request-log.js';
 import { useRedaction } from './redaction.js';
 import { sharedFrames, useSharedSubscriptions } from './shared-subscriptions.js';
 import type { TlsPair } from './tls.js';
@@ -37,6 +40,8 @@ export interface AppOptions {
     /** Browser origins other than the app's own that may call the API (server.corsOrigins). */
     corsOrigins?: string[];
   };
+  /** GET /metrics's access (server.metricsAccess, default loopback) and the config's standing for GET /readyz. */
+  operations?: Partial<Pick<OperationsOptions, 'metricsAccess' | 'configState'>>;
 }
 
 /** Largest HTTP body or WebSocket message: a launch form is a few kB; this only stops memory exhaustion. */
@@ -129,8 +134,8 @@ function refuse(res: ServerResponse, status: number, message: string): void {
 }
 
 /** Anything thrown outside GraphQL's own masking: logged here, a bare 500 there (a stack trace names files). */
-function failed(res: ServerResponse, error: unknown): void {
-  console.error('http: request failed:', error);
+function failed(req: IncomingMessage, res: ServerResponse, error: unknown): void {
+  componentLogger('http').error({ requestId: requestIdOf(req), ...errorFields(error) }, 'request failed');
   refuse(res, 500, 'internal server error');
 }
 
@@ -152,10 +157,21 @@ interface EnvelopedRoot {
   subscribe: (args: ExecutionArgs) => unknown;
 }
 
-export function createApp({ services, staticDir, clientMiddleware, graphiql = false, tls, access = {} }: AppOptions) {
+export function createApp({ services, staticDir, clientMiddleware, graphiql = false, tls, access = {}, operations = {} }: AppOptions) {
   const auth = createAuth({ tokens: services.tokens, required: !access.allowWithoutToken });
   const sessions = createSessions();
   const corsOrigins = access.corsOrigins ?? [];
+  const operationLog = useOperationLog();
+  services.prometheus.setSources({ openSubscriptions: operationLog.openSubscriptions });
+  const operationsRoutes = createOperationsRoutes({
+    orm: services.orm,
+    clusters: services.clusters,
+    poller: services.poller,
+    tokens: services.tokens,
+    prometheus: services.prometheus,
+    metricsAccess: operations.metricsAccess ?? 'loopback',
+    configState: operations.configState,
+  });
   const sharedSubscriptions = useSharedSubscriptions({
     shareable: (field) => field.extensions?.[SHARED_DELIVERY] === true,
     readerOf: (context) => {
@@ -176,6 +192,8 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
     // Our typed failures are results (the Pothos errors plugin), not errors. Anything thrown is masked, in dev too:
     // an SSH or file system error can name a key path.
     maskedErrors: { isDev: false },
+    // A masked error's original (with its stack) is logged by Yoga: through our logger, redacted like every line.
+    logging: yogaLogger(),
     maxRequestBodySize: MAX_REQUEST_BYTES,
     // No uploads in the schema; multipart is also a body a cross-site form can send without a preflight.
     multipart: false,
@@ -184,6 +202,9 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
     // `em` is added by useEntityManagerOnDemand.
     context: (initial) => ({ services, session: sessions.of(initial) }) as Context,
     plugins: [
+      // First: a plugin after shared subscriptions is not told of a subscriber's result (they answer it themselves).
+      operationLog.plugin,
+      useOperationMetrics(services.prometheus.registry),
       useEntityManagerOnDemand(services),
       useAuth(auth, sessions),
       // A page on another site can make a browser send a "simple" request (a form post, a GET) without a preflight,
@@ -218,19 +239,27 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
   const handle: RequestListener = (req, res) => {
     try {
       for (const [name, value] of Object.entries(clientMiddleware ? SECURITY_HEADERS_DEV : SECURITY_HEADERS)) res.setHeader(name, value);
+      const path = (req.url ?? '/').split('?')[0]!;
+      const probe = (OPERATIONS_PATHS as readonly string[]).includes(path);
+      const isApi = !probe && (path === yoga.graphqlEndpoint || !client);
+      logRequest(req, res, probe ? 'probe' : isApi ? 'api' : 'static');
       // Yoga builds a URL from Host: a malformed one (`Host: a b`) made it answer 500 with a stack trace.
       if (!validHost(req.headers.host)) {
         refuse(res, 400, 'bad request: malformed Host header');
         return;
       }
-      const path = (req.url ?? '/').split('?')[0];
-      if (path === yoga.graphqlEndpoint || !client) {
-        void Promise.resolve(yoga(req, res)).catch((error: unknown) => failed(res, error));
+      if (probe) {
+        // Not the PWA's page either when /metrics is off (the static server answers any path with the app).
+        if (!operationsRoutes.handle(req, res, path)) refuse(res, 404, 'not found');
+        return;
+      }
+      if (isApi || !client) {
+        void Promise.resolve(yoga(req, res)).catch((error: unknown) => failed(req, res, error));
         return;
       }
       client(req, res, () => refuse(res, 404, 'not found'));
     } catch (error) {
-      failed(res, error);
+      failed(req, res, error);
     }
   };
   const server = tls ? createHttpsServer({ ...tls }, handle) : createServer(handle);

@@ -4,6 +4,9 @@
 // /metrics (Prometheus, see server/lib/prometheus.ts). Health and readiness need no token, so their bodies hold
 // nothing a stranger should not see: states and cluster names, no host, user, path or error text (errors go to the log).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
+import type { Plugin } from 'graphql-yoga';
+import type { Registry } from 'prom-client';
 import { isLoopbackHost } from '../access/session.js';
 import type { TokenService } from '../access/tokens.js';
 import type { ClusterService } from '../clusters/service.js';
@@ -119,4 +122,28 @@ export function createOperationsRoutes(options: OperationsOptions) {
       return true;
     },
   };
+}
+
+/**
+ * GraphQL operations in the same registry, by Yoga's own plugin: operations counted and timed by name and type
+ * (graphql_envelop_request, _request_duration), each phase timed (parse, validate, execute, subscribe), errors by
+ * phase and path (graphql_envelop_error_result), and the HTTP request's duration (graphql_yoga_http_duration). The
+ * URL label is left out: GET /graphql carries the query and its variables in it.
+ */
+export function useOperationMetrics(registry: Registry): Plugin {
+  return usePrometheus({
+    registry,
+    endpoint: false,
+    metrics: {
+      graphql_envelop_request: true,
+      graphql_envelop_request_duration: true,
+      graphql_envelop_phase_parse: true,
+      graphql_envelop_phase_validate: true,
+      graphql_envelop_phase_execute: true,
+      graphql_envelop_phase_subscribe: true,
+      graphql_envelop_error_result: true,
+      graphql_yoga_http_duration: true,
+    },
+    labels: { url: false },
+  });
 }

@@ -86,6 +86,17 @@ function outcomeOf(result: ExecutionResult): { outcome: 'ok' | 'errors'; errorCo
 export function useOperationLog() {
   let open = 0;
   const plugin: Plugin = {
+    // A document refused before it runs (unknown field, over a limit) is an operation's outcome too.
+    onValidate({ context, params }) {
+      const requestId = contextRequestId(context);
+      if (!requestId) return;
+      return ({ valid, result }) => {
+        if (valid) return;
+        const definition = getOperationAST(params.documentAST);
+        const errorCodes = result.map((error) => String(error.extensions?.code ?? 'GRAPHQL_VALIDATION_FAILED'));
+        log.info({ requestId, operation: definition?.name?.value ?? 'anonymous', type: definition?.operation ?? 'unknown', outcome: 'invalid', errorCodes }, 'operation');
+      };
+    },
     onExecute({ args }) {
       const requestId = contextRequestId(args.contextValue);
       if (!requestId) return;
