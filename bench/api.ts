@@ -18,6 +18,7 @@ const WARMUP = 30;
 const P99_GOAL_MS = 10;
 
 const HOME_GOAL_MS = 15;
+const USAGE_GOAL_MS = 50;
 
 // The app's documents as it sends them (client/src/api/jobs.ts with components/job-row.fragment.ts; gql.tada adds the
 // fragments' definitions and drops its own @_unmask).
@@ -46,7 +47,8 @@ export const SCRIPT = `#!/bin/bash\n#SBATCH --job-name=resnet-@\n#SBATCH --parti
 
 // 100,000 jobs in one statement: 20 projects, mostly finished (completed, failed, cancelled, timeout), 3 % running,
 // 2 % pending (waiting for Resources or Priority, so their rows say what for), older ones archived; descriptions from a
-// few words, "vit-large" in about 1 in 60.
+// few words, "vit-large" in about 1 in 60. One a minute over 69 days, each waiting 0 to 50 min in the queue and
+// running until an hour after its submission; 0 to 4 GPUs (A100, H100 or of no type), a quarter in a partition "big".
 export const INSERT = `
 with recursive n(i) as (select 1 union all select i + 1 from n where i < ${JOBS}),
 s(i, state) as (select i, case when (i * 7919) % 100 < 70 then 'COMPLETED' when (i * 7919) % 100 < 85 then 'FAILED' when (i * 7919) % 100 < 93 then 'CANCELLED'
@@ -58,13 +60,55 @@ select printf('t%011d', i), 1 + i % ${PROJECTS}, case when i % 5 = 0 then i - 1 
   printf('project-%d-run-%d', 1 + i % ${PROJECTS}, i),
   case i % 4 when 0 then 'baseline sweep lr ' || (i % 97) when 1 then 'resnet50 cifar10 augment ' || (i % 13) when 2 then 'ablation dropout ' || (i % 7) else 'long run seed ' || (i % 1000) end
     || case when i % 61 = 0 then ' vit-large' else '' end,
-  printf('%040x', i), 'main', '{"projectId":1,"cluster":"lab","primary":"train","groups":[],"parameters":[{"path":"optimizer.lr","value":0.001}],"rawOverrides":[]}',
+  printf('%040x', i), 'main', '{"projectId":1,"cluster":"lab","primary":"train","groups":[],"parameters":[{"path":"optimizer.lr","value":0.001}],"rawOverrides":[],"nodes":1,"gpusPerNode":'
+    || (i % 5) || ',"gpuType":' || case i % 3 when 0 then '"a100"' when 1 then '"h100"' else 'null' end || ',"partition":' || case i % 4 when 0 then '"big"' else 'null' end || '}',
   replace(?, '@', i), printf('/home/user/mission-control/jobs/t%011d', i), cast(100000 + i as text),
   s.state, s.state, case when s.state = 'PENDING' then case i % 2 when 0 then 'Resources' else 'Priority' end end, case s.state when 'COMPLETED' then 0 when 'FAILED' then 1 else null end, null, 'gpu-a100', null, null,
   case when i < ${JOBS * 0.3} and s.state not in ('RUNNING', 'PENDING') then 1 else 0 end,
-  1700000000000 + i * 60000, 1700000000000 + i * 60000, 1700000000000 + i * 60000, 1700000060000 + i * 60000,
+  1700000000000 + i * 60000, 1700000000000 + i * 60000, 1700000000000 + i * 60000, 1700000000000 + i * 60000 + ((i * 7919) % 3000) * 1000,
   case when s.state in ('RUNNING', 'PENDING') then null else 1700003600000 + i * 60000 end, 3600, 1700003600000 + i * 60000
 from s`;
+
+// 10,000 jobs launched elsewhere as the daily sacct read stores them, one in five of them also ours (same SLURM id and
+// cluster: counted once, as ours).
+export const SACCT_INSERT = `
+with recursive n(i) as (select 1 union all select i + 1 from n where i < 10000)
+insert into sacct_job (cluster, slurm_job_id, state, slurm_state, slurm_partition, gpu_count, gpu_type, exit_code, submitted_at, started_at, ended_at, read_at)
+select case i % 3 when 0 then 'lab' when 1 then 'hpc' else 'cloud' end, cast(case when i % 5 = 0 then 100000 + i * 7 else 900000 + i end as text),
+  case when i % 10 < 8 then 'COMPLETED' else 'FAILED' end, 'COMPLETED', 'gpu', 1 + i % 8, case i % 2 when 0 then 'a100' else 'h100' end, 0,
+  1700000000000 + i * 600000, 1700000000000 + i * 600000 + (i % 97) * 60000, 1700000000000 + i * 600000 + 7200000, 1706000000000
+from n`;
+
+// The app's Usage screen (client/src/api/usage.ts) over the whole 100,000 jobs: 11 weeks from the Monday before the
+// first, ending the day after the last, so its 30-day wait table covers the last 43,000 jobs.
+const USAGE = `query Usage($from: DateTime!, $to: DateTime!, $groupBy: UsageGroupBy) {
+  usage(from: $from, to: $to, groupBy: $groupBy) {
+    __typename
+    ... on QueryUsageSuccess {
+      data {
+        from to groupBy weeks
+        gpuHours { week key gpuHours }
+        outcomes { week key state jobs }
+        groups { key label gpuHours ended completed successRate }
+        waits { ...QueueWait }
+        sacctReads { cluster readAt attemptedAt jobs error }
+      }
+    }
+    ... on Error { message ... on ValidationError { field } }
+  }
+}
+fragment QueueWait on QueueWait {
+  cluster partition gpuType
+  last7Days { jobs medianSeconds p90Seconds }
+  last30Days { jobs medianSeconds p90Seconds }
+}`;
+const usage = (groupBy: string) => ({ from: '2023-11-13T00:00:00.000Z', to: '2024-01-24T00:00:00.000Z', groupBy });
+/** What a usage answer holds, for the table: its weekly points, outcomes and wait rows. */
+const usageFound = (data: Record<string, unknown>) => {
+  const result = data.usage as { data?: { gpuHours: unknown[]; outcomes: unknown[]; waits: unknown[] }; message?: string };
+  if (!result.data) throw new Error(`usage: ${result.message}`);
+  return `${result.data.gpuHours.length} weekly points, ${result.data.outcomes.length} outcome counts, ${result.data.waits.length} wait rows`;
+};
 
 // What the app's home screen asks for (client/src/lib/job-list.ts, ACTIVE_STATES).
 const ACTIVE = ['SUBMITTING', 'PENDING', 'RUNNING', 'COMPLETING'];
@@ -76,6 +120,10 @@ interface Case {
   variables: Record<string, unknown>;
   /** The p99 goal over HTTP, in ms. */
   goal?: number;
+  /** What the answer holds, for the table (default: each list's nodes). */
+  found?: (data: Record<string, unknown>) => string;
+  /** Every request computed again, as the first one after a job changed (the usage service keeps its answers until then). */
+  cold?: boolean;
 }
 
 const search = (search: string, projectId?: number) => ({ filter: { ...(projectId ? { projectId } : {}), search }, first: 50 });
@@ -92,6 +140,9 @@ const CASES: Case[] = [
   { name: 'text search, all jobs: {search: "vit-large"}', query: LIST, variables: search('vit-large') },
   { name: 'text search in a project: {projectId: 7, search: "vit-large"}', query: LIST, variables: search('vit-large', 7) },
   { name: 'text search in a project, a word none of its jobs has: {projectId: 7, search: "resnet50"}', query: LIST, variables: search('resnet50', 7) },
+  { name: 'usage, 11 weeks of all 100,000 jobs and 10,000 launched elsewhere, by cluster', query: USAGE, variables: usage('CLUSTER'), goal: USAGE_GOAL_MS, found: usageFound },
+  { name: 'usage, the same by project', query: USAGE, variables: usage('PROJECT'), goal: USAGE_GOAL_MS, found: usageFound },
+  { name: 'usage by cluster, computed for every request (each the first after a job changed)', query: USAGE, variables: usage('CLUSTER'), goal: USAGE_GOAL_MS, found: usageFound, cold: true },
 ];
 
 /** What SQLite's plan of a statement says about how it finds its rows. */
@@ -102,6 +153,8 @@ function verdictOf(detail: string, sql: string): { verdict: string; indexed: boo
   const index = /USING (?:COVERING )?INDEX (\S+)/.exec(detail)?.[1];
   if (index) return { verdict: `index ${index}${sort}`, indexed: true };
   if (/USING INTEGER PRIMARY KEY/.test(detail)) return { verdict: `primary key${sort}`, indexed: true };
+  // The usage query's per-cluster tables (the last connection check, the last sacct read): a row per configured cluster.
+  if (/^SCAN \w+$/.test(detail) && /\bfrom [`"](cluster_check|sacct_read)[`"]/i.test(sql)) return { verdict: 'a row per configured cluster, read whole', indexed: true };
   // A scan that needs no sort for `order by id desc limit n` walks the table's own B-tree (its primary key) from the
   // newest row and stops when the page is full: its cost grows as matching rows get rarer.
   if (/^SCAN \w+$/.test(detail) && /order by [`"]?\w+[`"]?\.[`"]?id[`"]? desc limit/i.test(sql)) return { verdict: 'primary key order, newest first, until the page is full (no sort)', indexed: true };
@@ -125,6 +178,7 @@ const bench: Bench = {
       const insertStarted = performance.now();
       try {
         await seeding.em.getConnection().execute(INSERT, [SCRIPT]);
+        await seeding.em.getConnection().execute(SACCT_INSERT);
         insertMs = performance.now() - insertStarted;
       } finally {
         await seeding.close();
@@ -141,8 +195,9 @@ const bench: Bench = {
       const knex = orm.em.getConnection().getKnex();
       for (const testCase of CASES) {
         const request = async () => {
+          if (testCase.cold) services.usage.forget();
           const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: testCase.query, variables: testCase.variables }) });
-          const body = (await response.json()) as { data?: Record<string, { nodes: unknown[] }>; errors?: unknown };
+          const body = (await response.json()) as { data?: Record<string, { nodes?: unknown[] }>; errors?: unknown };
           if (!body.data) throw new Error(`${testCase.name}: ${JSON.stringify(body.errors).slice(0, 300)}`);
           return body.data;
         };
@@ -153,7 +208,7 @@ const bench: Bench = {
         const first = await request();
         knex.off('query', listen);
         const times = await timed(request, REQUESTS, WARMUP);
-        const found = Object.values(first).map((connection) => connection.nodes.length).join(' + ');
+        const found = testCase.found?.(first) ?? Object.values(first).map((connection) => connection.nodes?.length ?? 0).join(' + ');
         const p50 = percentile(times, 50);
         const p99 = percentile(times, 99);
         rows.push([testCase.name, found, ms(p50), ms(p99), ms(Math.max(...times))]);
@@ -168,7 +223,8 @@ const bench: Bench = {
           const { verdict, indexed } = verdictOf(detail, statement.sql);
           allIndexed &&= indexed;
           const columns = /^select (.*?) from /is.exec(statement.sql)?.[1] ?? '';
-          const reads = /[`"](script|input)[`"]|\*/.test(columns) ? 'yes' : 'no';
+          // A job row read whole (`*`, `j0`.*) reads them too; count(*) reads no column.
+          const reads = /[`"](script|input)[`"]/.test(columns) || (/\bfrom [`"]?job[`"]? /i.test(statement.sql) && /(^|[\s,.])\*(\s|,|$)/.test(columns)) ? 'yes' : 'no';
           plans.push([index === 0 ? testCase.name : '〃', `${index + 1} of ${selects.length}: \`${statement.sql.replace(/^select .*? from /is, 'select … from ').slice(0, 110)}${statement.sql.length > 110 ? '…' : ''}\``, reads, `\`${detail}\``, verdict]);
         }
         if (testCase.goal) figures.push({ label: `EXPLAIN QUERY PLAN, ${testCase.name}`, value: allIndexed ? 'every statement uses an index' : 'a statement scans a table', goal: 'uses an index', met: allIndexed });
@@ -201,6 +257,7 @@ const bench: Bench = {
         `${JOBS.toLocaleString('en')} jobs in ${PROJECTS} projects (70 % completed, 15 % failed, 8 % cancelled, 2 % timeout, 3 % running, 2 % pending; 30 % archived; a ~1.5 kB script each) inserted with one SQL statement in ${(insertMs / 1000).toFixed(1)} s; database file ${sizeMiB.toFixed(0)} MiB, WAL, no ANALYZE (the server never runs it).`,
         `Each query ${WARMUP} times unmeasured, then ${REQUESTS} times one after the other over HTTP on loopback (fetch → the real app, GraphQL Yoga, MikroORM, SQLite), asking for the same fields as the app's job list.`,
         'The documents are the app\'s own (client/src/api/jobs.ts: JobSummary for a project\'s list, JobRow for the home screen), fragments included; a pending job\'s row says what it waits for, which reads its launch settings.',
+        'Usage (client/src/api/usage.ts\'s document): GPU-hours and outcomes per week and group, group totals and the 7/30-day wait table, over 11 weeks holding all 100,000 jobs (0 to 4 GPUs each, 0 to 50 min in the queue) and 10,000 jobs launched elsewhere (2,000 of them also ours, counted once). The usage service keeps an answer until a job changes visibly or a sacct read stores jobs (60 s at most): the first two usage rows are what a screen asked again gets; the third computes every request (services.usage.forget() before each), as the first request after a change does.',
         plans.some((plan) => /full-text index/.test(String(plan[4])))
           ? 'A text search with words goes through the FTS5 index job_search (name, description, project_id), walked from its newest match (a phrase of the words, the last one a prefix); text without a word (only punctuation) is the LIKE on name and description it always was.'
           : 'A text search is a LIKE on name and description: no index can serve "%word%", so it reads rows until it has a page.',
