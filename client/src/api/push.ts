@@ -91,3 +91,31 @@ export function base64UrlToBytes(text: string): Uint8Array<ArrayBuffer> {
   for (let index = 0; index < binary.length; index++) bytes[index] = binary.charCodeAt(index);
   return bytes;
 }
+
+// The config's other channels (ntfy, webhooks, email): shown with their last outcome, each with "Send a test".
+const DestinationFields = graphql(`
+  fragment NotificationDestination on NotificationDestination @_unmask { name type target format events lastSuccessAt lastFailureAt lastError }
+`);
+
+export type NotificationDestination = ResultOf<typeof DestinationFields>;
+
+const DESTINATIONS = graphql(`query NotificationDestinations { notificationDestinations { ...NotificationDestination } }`, [DestinationFields]);
+const TEST_DESTINATION = graphql(
+  `
+  mutation TestNotificationDestination($name: String!) {
+    testNotificationDestination(name: $name) {
+      __typename ... on MutationTestNotificationDestinationSuccess { data { ok error destination { ...NotificationDestination } } } ...Failure
+    }
+  }
+`,
+  [DestinationFields, FailureFields],
+);
+
+export async function fetchNotificationDestinations(): Promise<NotificationDestination[]> {
+  return (await query(DESTINATIONS, {})).notificationDestinations;
+}
+
+/** Sends one test message; resolves with whether it arrived and the destination's updated status. */
+export async function testNotificationDestination(name: string): Promise<{ ok: boolean; error: string | null; destination: NotificationDestination }> {
+  return unwrap((await mutate(TEST_DESTINATION, { name })).testNotificationDestination, 'MutationTestNotificationDestinationSuccess');
+}

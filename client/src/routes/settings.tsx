@@ -1,15 +1,27 @@
-// Notifications (Web Push) and pairing. Permission is asked only when the user turns notifications on.
+// Notifications (Web Push, and the server's other channels) and pairing. Permission is asked only when the user turns
+// notifications on.
 import { useNavigate } from '@solidjs/router';
 import { For, Show, createEffect, createSignal, on, type JSX } from 'solid-js';
 import { offlineCache } from '../api/cache';
 import { clearToken, errorMessage, getToken } from '../api/client';
 import { createLive } from '../api/live';
 import { createProjectsLive } from '../api/projects';
-import { base64UrlToBytes, fetchPushDevice, fetchPushPublicKey, registerPushSubscription, unregisterPushSubscription, updatePushSettings } from '../api/push';
+import {
+  base64UrlToBytes,
+  fetchNotificationDestinations,
+  fetchPushDevice,
+  fetchPushPublicKey,
+  registerPushSubscription,
+  testNotificationDestination,
+  unregisterPushSubscription,
+  updatePushSettings,
+  type NotificationDestination,
+} from '../api/push';
 import { fetchSession } from '../api/session';
 import { confirmAction } from '../components/dialog';
 import { PageHeader } from '../components/page';
 import { notify } from '../components/toast';
+import { ago } from '../lib/format';
 
 const pushSupported = () => typeof window !== 'undefined' && 'serviceWorker' in navigator && 'PushManager' in window && 'Notification' in window;
 
@@ -286,6 +298,103 @@ function Notifications() {
   );
 }
 
+// The config's words for notices, as a person reads them.
+const EVENT_WORDS: Record<string, string> = {
+  jobEnd: 'job ends',
+  sweepEnd: 'sweep ends',
+  failedTask: 'failed sweep tasks',
+  requeue: 'requeues',
+  timeLimit: 'time limits',
+  metricNan: 'NaN metrics',
+  gpuIdle: 'idle GPUs',
+  reauth: 'logins to renew',
+};
+const TYPE_WORDS: Record<string, string> = { ntfy: 'ntfy', webhook: 'Webhook', email: 'Email' };
+
+/** The server's own channels (config: notifications.destinations), each with its last outcome and "Send a test". */
+function Destinations() {
+  const destinations = createLive({ key: () => 'notification-destinations', persist: false, load: fetchNotificationDestinations, itemKey: 'name' });
+  const session = createLive({ key: () => 'session', persist: false, load: fetchSession });
+  const [testing, setTesting] = createSignal<string | null>(null);
+  const [outcomes, setOutcomes] = createSignal<Record<string, { ok: boolean; text: string }>>({});
+
+  const sendTest = async (name: string) => {
+    setTesting(name);
+    try {
+      const result = await testNotificationDestination(name);
+      destinations.mutate((list) => list.map((entry) => (entry.name === name ? result.destination : entry)));
+      setOutcomes((all) => ({ ...all, [name]: result.ok ? { ok: true, text: 'Test sent just now: check that it arrived.' } : { ok: false, text: `Test not sent: ${result.error}` } }));
+    } catch (error) {
+      setOutcomes((all) => ({ ...all, [name]: { ok: false, text: errorMessage(error) } }));
+    } finally {
+      setTesting(null);
+    }
+  };
+
+  const lastOutcome = (destination: NotificationDestination) => {
+    const failedLast = destination.lastFailureAt && (!destination.lastSuccessAt || destination.lastFailureAt > destination.lastSuccessAt);
+    if (failedLast) return `Last try failed ${ago(destination.lastFailureAt)}: ${destination.lastError}`;
+    return destination.lastSuccessAt ? `Last sent ${ago(destination.lastSuccessAt)}` : 'Nothing sent since the server started';
+  };
+
+  return (
+    <section class="card stack" aria-labelledby="destinations-title" data-testid="destinations">
+      <h2 id="destinations-title" class="section-title">
+        Other channels
+      </h2>
+      <p class="field-hint">
+        The server also sends notices to these, for everyone: ntfy topics, chat webhooks and email, set in its config (notifications.destinations). They do not depend on this device.
+      </p>
+      <Show when={!destinations.error()} fallback={<p class="error">Could not ask the server: {destinations.error()?.message}</p>}>
+        <Show when={destinations.value()} fallback={<p class="muted">Asking the server…</p>}>
+          <Show when={(destinations.value() ?? []).length > 0} fallback={<p class="muted">None configured.</p>}>
+            <ul class="destination-list">
+              <For each={destinations.value()}>
+                {(destination) => (
+                  <li class="destination" data-testid={`destination-${destination.name}`}>
+                    <div class="destination-head">
+                      <strong>{destination.name}</strong>
+                      <span class="muted">
+                        {TYPE_WORDS[destination.type] ?? destination.type}
+                        {destination.format ? ` (${destination.format})` : ''}
+                      </span>
+                    </div>
+                    <p class="destination-target">{destination.target}</p>
+                    <p class="field-hint">Hears {destination.events.map((event) => EVENT_WORDS[event] ?? event).join(', ')}</p>
+                    {/* A test's outcome takes the place of the last outcome it just replaced. */}
+                    <Show
+                      when={outcomes()[destination.name]}
+                      fallback={
+                        <p classList={{ muted: !destination.lastError, warning: Boolean(destination.lastError) }} data-testid="destination-status">
+                          {lastOutcome(destination)}
+                        </p>
+                      }
+                    >
+                      {(outcome) => (
+                        <p role="status" class={outcome().ok ? 'tone-ok' : 'error'} data-testid="destination-test-outcome">
+                          {outcome().text}
+                        </p>
+                      )}
+                    </Show>
+                    <div class="card-actions">
+                      <button type="button" class="button" disabled={testing() !== null || session.value()?.readOnly === true} onClick={() => void sendTest(destination.name)}>
+                        {testing() === destination.name ? 'Sending…' : 'Send a test'}
+                      </button>
+                    </div>
+                  </li>
+                )}
+              </For>
+            </ul>
+            <Show when={session.value()?.readOnly}>
+              <p class="field-hint">This device’s token is read-only: it cannot send a test.</p>
+            </Show>
+          </Show>
+        </Show>
+      </Show>
+    </section>
+  );
+}
+
 function Device() {
   const navigate = useNavigate();
   const session = createLive({ key: () => 'session', persist: false, load: fetchSession });
@@ -345,7 +454,10 @@ export default function Settings() {
     <>
       <PageHeader title="Settings" />
       <div class="two-columns">
-        <Notifications />
+        <div class="stack">
+          <Notifications />
+          <Destinations />
+        </div>
         <div class="stack">
           <Device />
           <p class="muted" data-testid="app-version">
