@@ -1331,6 +1331,19 @@ describe('destinations beyond Web Push (ntfy, webhooks, email)', () => {
     expect(counted).toEqual(['ntfy failed 1', 'webhook failed 2', 'webhook ok 1', 'webpush ok 1']);
   });
 
+  it("a server that stops does not wait for a destination's next try", async () => {
+    const down = await http(503);
+    const world = await open({ notify: { destinations: { retryBaseMs: 60_000, retryCapMs: 60_000 } }, notifications: { destinations: { down: destination('down', { type: 'ntfy', url: `${down.url}/t` }) } } });
+    const job = await addJob(world, { slurmJobId: null, state: 'PENDING' });
+    await update(world, job, { state: 'CANCELLED', endedAt: new Date() });
+    await down.waitFor(() => true, 5000);
+    const stopping = Date.now();
+    await close(world);
+    // Its backoff before the second try is up to a minute: the stop gives that message up instead.
+    expect(Date.now() - stopping).toBeLessThan(2000);
+    expect(down.items.length).toBeLessThan(3);
+  });
+
   it('shows destinations without their secrets, and sends a test on request', async () => {
     const { ntfy, chat, destinations } = await channels();
     const dir = scratch();
