@@ -148,9 +148,9 @@ export function createDestinationSender({ config, timeoutMs, tries = 3, retryBas
       } catch {
         return outcome;
       }
-      const now = current(destination.name);
-      if (!now) return outcome;
-      destination = now;
+      const latest = current(destination.name);
+      if (!latest) return outcome;
+      destination = latest;
     }
   }
 
