@@ -142,12 +142,13 @@ export function useOperationLog() {
 /** Yoga's own messages (a masked error's original, with its stack) through the http logger instead of console. */
 export function yogaLogger(logger: Logger = log): YogaLogger {
   const write =
-    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (level: 'trace' | 'info' | 'warn' | 'error') =>
     (...args: unknown[]) => {
       const error = args.find((arg): arg is Error => arg instanceof Error);
       const text = args.filter((arg) => typeof arg === 'string').join(' ');
       if (error) logger[level]({ ...errorFields(error) }, text || error.message);
       else logger[level](text);
     };
-  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+  // Yoga's debug messages narrate each request's phases ("Parsing request…"): trace, below our own debug lines.
+  return { debug: write('trace'), info: write('info'), warn: write('warn'), error: write('error') };
 }

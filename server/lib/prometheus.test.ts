@@ -10,6 +10,7 @@ describe('createPrometheus', () => {
     observer.command({ cluster: 'hpc', kind: 'poll', durationMs: 80, exitCode: 0, failed: false });
     observer.command({ cluster: 'hpc', kind: 'cancel', durationMs: 30, exitCode: 1, failed: false });
     observer.command({ cluster: 'hpc', kind: 'submit', durationMs: 5000, exitCode: null, failed: true });
+    observer.command({ cluster: 'hpc', kind: 'log-follow', durationMs: 60_000, exitCode: null, failed: false });
     observer.connected('hpc');
     one.observePoll({ cluster: 'hpc', durationMs: 150, ok: true });
     one.notificationsSent.inc({ channel: 'ntfy', result: 'ok' });
@@ -19,6 +20,7 @@ describe('createPrometheus', () => {
     expect(body).toContain('mc_remote_commands_total{cluster="hpc",kind="poll",result="ok"} 2');
     expect(body).toContain('mc_remote_commands_total{cluster="hpc",kind="cancel",result="exit_nonzero"} 1');
     expect(body).toContain('mc_remote_commands_total{cluster="hpc",kind="submit",result="error"} 1');
+    expect(body).toContain('mc_remote_commands_total{cluster="hpc",kind="log-follow",result="signal"} 1');
     expect(body).toContain('mc_remote_command_duration_seconds_count{cluster="hpc",kind="poll"} 2');
     expect(body).toContain('mc_ssh_connects_total{cluster="hpc"} 1');
     expect(body).toContain('mc_poll_duration_seconds_count{cluster="hpc",result="ok"} 1');

@@ -40,7 +40,7 @@ export function createPrometheus() {
   });
   const remoteCommands = new Counter({
     name: 'mc_remote_commands_total',
-    help: 'Remote commands run on clusters, by kind (the fixed script) and result: ok (exit 0), exit_nonzero, or error (not run to an exit: unreachable, timeout).',
+    help: 'Remote commands run on clusters, by kind (the fixed script) and result: ok (exit 0), exit_nonzero, signal (ended without an exit status: a long-running command stopped), or error (not run: unreachable, timeout, connection lost).',
     labelNames: ['cluster', 'kind', 'result'] as const,
     registers: [registry],
   });
@@ -120,7 +120,7 @@ export function createPrometheus() {
     transportObserver(): { command(record: CommandRecord): void; connected(cluster: string): void } {
       return {
         command: ({ cluster, kind, durationMs, exitCode, failed }) => {
-          remoteCommands.inc({ cluster, kind, result: failed ? 'error' : exitCode === 0 ? 'ok' : 'exit_nonzero' });
+          remoteCommands.inc({ cluster, kind, result: failed ? 'error' : exitCode === 0 ? 'ok' : exitCode === null ? 'signal' : 'exit_nonzero' });
           remoteCommandDuration.observe({ cluster, kind }, durationMs / 1000);
         },
         connected: (cluster) => sshConnects.inc({ cluster }),

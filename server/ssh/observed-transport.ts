@@ -1,7 +1,7 @@
 // The one place every remote command of every transport passes (the cluster service wraps each transport it makes):
 // each is logged at debug and counted. What is recorded is the command's kind, never its argv or script: values a
 // command is given (paths, a clone URL) stay out of logs and metric labels, and the scripts are constants anyway.
-import { componentLogger, errorFields } from '../lib/log.js';
+import { componentLogger } from '../lib/log.js';
 import type { ConnectionHooks, ExecOptions, ExecResult, StreamHandle, StreamingTransport, StreamOptions } from './transport.js';
 
 export interface CommandRecord {
@@ -44,7 +44,8 @@ export function observeTransport(cluster: string, observer: TransportObserver, c
     observer.command?.({ cluster, kind, durationMs, exitCode, failed: error !== null });
     if (!log.isLevelEnabled('debug')) return;
     const fields = { kind, durationMs, exitCode, stdoutBytes: bytes?.stdout, stderrBytes: bytes?.stderr };
-    if (error) log.debug({ ...fields, ...errorFields(error) }, 'remote command failed');
+    // The message says what happened (unreachable, timed out); a stack would only point into the transport.
+    if (error) log.debug({ ...fields, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) }, 'remote command failed');
     else log.debug(fields, 'remote command');
   }
 
