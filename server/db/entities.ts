@@ -106,6 +106,12 @@ export const Job = defineEntity({
     restarts: p.integer().default(0),
     /** Each run that ended in a requeue, oldest first (the current run is startedAt). */
     requeues: p.json<JobRequeue[]>().default('[]' as never).onCreate(() => []),
+    // Read from `input` by triggers for the usage aggregates (Migration20261205110000); the server never sets them.
+    gpuCount: p.integer().default(0),
+    /** 'any': GPUs of no named type; null: no GPUs. */
+    gpuType: p.text().nullable(),
+    /** null: the cluster's default partition. */
+    slurmPartition: p.text().nullable(),
   },
   indexes: [
     { properties: ['projectId', 'archived', 'id'] },
@@ -115,6 +121,9 @@ export const Job = defineEntity({
     { properties: ['cluster', 'slurmJobId'] },
     { properties: ['parentId'] },
     { properties: ['sweepId', 'arrayIndex'] },
+    // The usage aggregates' (server/usage/queries.ts): each holds every column its statement reads.
+    { name: 'job_usage_started_index', properties: ['startedAt', 'endedAt', 'submittedAt', 'gpuCount', 'state', 'cluster', 'projectId', 'slurmPartition', 'gpuType'] },
+    { name: 'job_usage_unstarted_index', expression: 'create index `job_usage_unstarted_index` on `job` (`ended_at`, `state`, `cluster`, `project_id`, `gpu_type`) where `started_at` is null' },
   ],
 });
 export type Job = InferEntity<typeof Job>;
@@ -342,6 +351,10 @@ export const SacctJob = defineEntity({
     endedAt: p.datetime().nullable(),
     readAt: p.datetime(),
   },
+  indexes: [
+    { name: 'sacct_job_usage_started_index', properties: ['startedAt', 'endedAt', 'submittedAt', 'gpuCount', 'state', 'cluster', 'slurmPartition', 'gpuType', 'slurmJobId'] },
+    { name: 'sacct_job_usage_unstarted_index', expression: 'create index `sacct_job_usage_unstarted_index` on `sacct_job` (`ended_at`, `state`, `cluster`, `gpu_type`, `slurm_job_id`) where `started_at` is null' },
+  ],
 });
 export type SacctJob = InferEntity<typeof SacctJob>;
 
