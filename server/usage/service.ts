@@ -109,6 +109,9 @@ export type UsageService = ReturnType<typeof createUsageService>;
 export function createUsageService(options: UsageServiceOptions) {
   const { orm, clusters, events, now = () => new Date(), onReadError } = options;
   let cron: Cron | null = null;
+  let firstCheck: NodeJS.Timeout | null = null;
+  /** Per cluster, the sacct read under way: a second caller waits for it rather than reading twice. */
+  const reading = new Map<string, Promise<number>>();
   // Answers are kept while nothing they count changed (a job's visible change, a sacct read that stored jobs; at most
   // ANSWER_TTL_MS): over 100,000 jobs an aggregate costs tens of milliseconds (bench/api), and a screen asks the same
   // question again and again. The version is part of each key, so a change makes every kept answer unreachable.
@@ -119,8 +122,6 @@ export function createUsageService(options: UsageServiceOptions) {
   void (async () => {
     if (updates) for await (const _job of updates) version++;
   })();
-  let firstCheck: NodeJS.Timeout | null = null;
-  const reading = new Map<string, Promise<number>>();
 
   function checkRange({ from, to }: Pick<UsageInput, 'from' | 'to'>): void {
     if (Number.isNaN(from.getTime())) throw new ValidationError('from', 'not a time');

@@ -1,7 +1,7 @@
 // Usage: GPU-hours per week, how jobs ended, and how long they waited in the queue by cluster, partition and GPU type
 // (the number to choose where to launch), from our jobs and those launched elsewhere that the daily sacct read found.
 import { useSearchParams } from '@solidjs/router';
-import { For, Show } from 'solid-js';
+import { For, Show, type JSX } from 'solid-js';
 import { createUsageLive, type QueueWait, type UsageGroupBy } from '../api/usage';
 import { MetricChart } from '../components/metric-chart';
 import { DataNotice, PageHeader } from '../components/page';
@@ -21,6 +21,17 @@ const GROUPS: Array<{ value: UsageGroupBy; label: string }> = [
   { value: 'PROJECT', label: 'Project' },
   { value: 'GPU_TYPE', label: 'GPU type' },
 ];
+
+function UsageCard(props: { id: string; title: string; children: JSX.Element }) {
+  return (
+    <section class="card" aria-labelledby={props.id}>
+      <header class="card-head">
+        <h2 id={props.id}>{props.title}</h2>
+      </header>
+      {props.children}
+    </section>
+  );
+}
 
 function WaitCell(props: { stats: QueueWait['last7Days'] }) {
   return (
@@ -101,21 +112,15 @@ export default function UsageScreen() {
       <Show when={usage.value()}>
         {(value) => (
           <div class="usage-cards">
-            <section class="card" aria-labelledby="usage-waits">
-              <header class="card-head">
-                <h2 id="usage-waits">Queue waits</h2>
-              </header>
+            <UsageCard id="usage-waits" title="Queue waits">
               <Show when={value().waits.length > 0} fallback={<p class="muted">No job started in the last 30 days.</p>}>
                 <ul class="usage-sentences" data-testid="wait-sentences">
                   <For each={sentences()}>{(sentence) => <li>{sentence}</li>}</For>
                 </ul>
                 <WaitTable waits={value().waits} />
               </Show>
-            </section>
-            <section class="card" aria-labelledby="usage-gpu-hours">
-              <header class="card-head">
-                <h2 id="usage-gpu-hours">GPU-hours</h2>
-              </header>
+            </UsageCard>
+            <UsageCard id="usage-gpu-hours" title="GPU-hours">
               <Show when={gpuHourLines(value()).length > 0} fallback={<p class="muted">No GPU job ran in this range.</p>}>
                 <MetricChart title={`Per week, by ${GROUPS.find((group) => group.value === value().groupBy)!.label.toLowerCase()}`} lines={gpuHourLines(value())} xKind="week" unit=" GPU-h" testId="gpu-hours-chart" />
               </Show>
@@ -132,11 +137,8 @@ export default function UsageScreen() {
                   )}
                 </For>
               </ul>
-            </section>
-            <section class="card" aria-labelledby="usage-outcomes">
-              <header class="card-head">
-                <h2 id="usage-outcomes">How jobs ended</h2>
-              </header>
+            </UsageCard>
+            <UsageCard id="usage-outcomes" title="How jobs ended">
               <Show when={outcomeLines(value()).length > 0} fallback={<p class="muted">No job ended in this range.</p>}>
                 <MetricChart title="Per week, by outcome" lines={outcomeLines(value())} xKind="week" testId="outcomes-chart" />
                 <ul class="usage-inline" aria-label="Jobs ended in the range, by outcome" data-testid="outcome-totals">
@@ -149,11 +151,8 @@ export default function UsageScreen() {
                   </For>
                 </ul>
               </Show>
-            </section>
-            <section class="card" aria-labelledby="usage-elsewhere">
-              <header class="card-head">
-                <h2 id="usage-elsewhere">Jobs launched elsewhere</h2>
-              </header>
+            </UsageCard>
+            <UsageCard id="usage-elsewhere" title="Jobs launched elsewhere">
               <p class="muted">Read once a day from each cluster's accounting (sacct) and counted above; a job launched here is counted once.</p>
               <ul class="usage-totals">
                 <For each={value().sacctReads} fallback={<li class="muted">Not read yet.</li>}>
@@ -167,7 +166,7 @@ export default function UsageScreen() {
                   )}
                 </For>
               </ul>
-            </section>
+            </UsageCard>
           </div>
         )}
       </Show>
