@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { componentLogger, configureLogging, errorFields, logger, redactLine, resetLogging } from './log.js';
+import { componentLogger, configureLogging, errorFields, logger, redactLine, resetLogging, setLogLevel } from './log.js';
 import { createRedactor } from './redaction.js';
 
 const TOKEN = `mc_${'A1b2C3d4E5'.repeat(4)}xyz`;
@@ -13,11 +13,11 @@ describe('log', () => {
   beforeEach(() => {
     lines = [];
     configureLogging({
-      level: 'debug',
       destination: { write: (line) => lines.push(line) },
       redactPaths: createRedactor(() => [{ identityFile: KEY, passwordFile: PASSWORD_FILE }]),
       secretValues: () => [SMTP_PASSWORD],
     });
+    setLogLevel('debug');
   });
   afterEach(() => resetLogging());
 
@@ -55,12 +55,26 @@ describe('log', () => {
   it('follows a level set after components took their loggers', () => {
     const log = componentLogger('jobs');
     log.debug('shown');
-    configureLogging({ level: 'warn' });
+    setLogLevel('warn');
     log.info('hidden');
     log.child({ jobId: 7 }).debug('hidden too');
     log.warn('shown too');
     expect(lines.map((line) => JSON.parse(line).msg)).toEqual(['shown', 'shown too']);
     expect(logger.level).toBe('warn');
+  });
+
+  it("takes the config's level, except inside a test suite, where it stays quiet", () => {
+    const vitest = process.env.VITEST;
+    try {
+      configureLogging({ level: 'error' });
+      expect(logger.level).toBe('debug');
+      delete process.env.VITEST;
+      configureLogging({ level: 'error' });
+      expect(logger.level).toBe('error');
+      expect(componentLogger('poller').level).toBe('error');
+    } finally {
+      process.env.VITEST = vitest;
+    }
   });
 
   it('lets MC_LOG_LEVEL win over the configured level', () => {

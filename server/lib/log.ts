@@ -127,7 +127,9 @@ export function configureLogging(options: LoggingOptions): void {
   if (options.destination) state.destination = options.destination;
   if (options.redactPaths) state.redactPaths = options.redactPaths;
   if (options.secretValues) state.secretValues = options.secretValues;
-  const level = envLevel() ?? options.level;
+  // A server started inside a test suite stays at the suite's level (warn) unless MC_LOG_LEVEL asks: its info lines
+  // would be written between the test runner's own; a test that reads the log sets its level with captureLogs.
+  const level = envLevel() ?? (process.env.VITEST ? undefined : options.level);
   if (level) setLogLevel(level);
 }
 
@@ -171,7 +173,7 @@ function envLevel(): LogLevel | undefined {
 }
 
 function initialLevel(): LogLevel {
-  // Unit tests leave the level alone; their log lines would bury vitest's own output, so they start at warn.
+  // In a test suite the log would bury the runner's output: warn, unless MC_LOG_LEVEL asks.
   return envLevel() ?? (process.env.VITEST ? 'warn' : 'info');
 }
 
@@ -179,7 +181,7 @@ function defaultDestination(): DestinationStream {
   if (process.stdout.isTTY && process.env.MC_LOG_FORMAT !== 'json') {
     // Loaded only for a terminal: a service under systemd or in a container never pays for it.
     const pretty = createRequire(import.meta.url)('pino-pretty') as (options: object) => DestinationStream;
-    return pretty({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
+    return pretty({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,component', singleLine: true, messageFormat: '{if component}{component}: {end}{msg}' });
   }
   return pino.destination({ fd: 1, sync: true });
 }

@@ -76,7 +76,9 @@ describe.skipIf(!lab)('operations on the lab', { timeout: 180_000 }, () => {
     // Made before the start, as `npm run token` would: a first start would print a new token for the person.
     token = await createTokenInDataDir(join(dir, 'data'));
     const env = { ...process.env };
+    // The server's own level, from the config: neither the environment's nor the test runner's quiet default.
     delete env.MC_LOG_LEVEL;
+    delete env.VITEST;
     child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', '--config', join(dir, 'clusters.yaml'), '--data-dir', join(dir, 'data'), '--port', '0', '--host', '127.0.0.1'], {
       cwd: ROOT,
       env,
