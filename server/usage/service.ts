@@ -10,6 +10,7 @@ import type { Orm } from '../db/orm.js';
 import type { PubSub } from '../events.js';
 import { ValidationError } from '../errors.js';
 import { slurmTime } from '../jobs/transitions.js';
+import { componentLogger, errorFields } from '../lib/log.js';
 import { readAccountingSince, type AccountingRecord } from '../slurm/usage.js';
 import type { JobState } from '../slurm/state.js';
 import { OUTCOME_STATES, mondayOf, runs, waits, weekStart, type UsageGroupBy } from './queries.js';
@@ -100,14 +101,15 @@ export interface UsageServiceOptions {
   /** A job's visible change makes every answer kept so far old. */
   events?: PubSub;
   now?: () => Date;
-  /** Told when a cluster's read fails (the read is tried again within the hour). */
+  /** Told when a cluster's read fails (the read is tried again within the hour); by default a warning in the log. */
   onReadError?: (cluster: string, error: Error) => void;
 }
 
 export type UsageService = ReturnType<typeof createUsageService>;
 
 export function createUsageService(options: UsageServiceOptions) {
-  const { orm, clusters, events, now = () => new Date(), onReadError } = options;
+  // The jobs domain's logger: the log has no component of its own for usage yet.
+  const { orm, clusters, events, now = () => new Date(), onReadError = (cluster, error) => componentLogger('jobs').warn({ cluster, ...errorFields(error) }, 'usage: the daily sacct read failed; tried again within the hour') } = options;
   let cron: Cron | null = null;
   let firstCheck: NodeJS.Timeout | null = null;
   /** Per cluster, the sacct read under way: a second caller waits for it rather than reading twice. */
