@@ -162,7 +162,10 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
   const sessions = createSessions();
   const corsOrigins = access.corsOrigins ?? [];
   const operationLog = useOperationLog();
-  services.prometheus.setSources({ openSubscriptions: operationLog.openSubscriptions });
+  // Each WebSocket's graphql-ws context, whose `subscriptions` table holds its operations open, read at a scrape.
+  const socketContexts = new Set<{ subscriptions: Record<string, unknown> }>();
+  const openOverSockets = () => [...socketContexts].reduce((sum, context) => sum + Object.keys(context.subscriptions).length, 0);
+  services.prometheus.setSources({ openSubscriptions: () => operationLog.openStreams() + openOverSockets() });
   const operationsRoutes = createOperationsRoutes({
     orm: services.orm,
     clusters: services.clusters,
@@ -285,6 +288,7 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
       jsonMessageReplacer: frames.replacer,
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+      onClose: (ctx) => void socketContexts.delete(ctx),
       onConnect: async (ctx) => {
         const authorization = connectionAuthorization(ctx.connectionParams);
         // Only where no token is needed: elsewhere a connection without one is refused below anyway (graphql-ws closes
@@ -302,6 +306,8 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
           const unwatch = auth.revocation.watch(session.tokenId, () => socket.close(UNAUTHORIZED_CLOSE_CODE, 'API token revoked'));
           socket.once('close', unwatch);
         }
+        // A socket that closed while its token was checked has had its onClose already.
+        if (ctx.extra.socket.readyState === ctx.extra.socket.OPEN) socketContexts.add(ctx);
         return true;
       },
       onSubscribe: async (ctx, _id, payload) => {

@@ -81,10 +81,21 @@ describe('request and operation log', () => {
     expect(logs.lines).toEqual([]);
   });
 
+  const openSubscriptions = async () => /^mc_subscriptions_open (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1];
+
+  it('counts open subscriptions over SSE, until the client goes away', async () => {
+    const stop = new AbortController();
+    const response = await fetch(`${url}/graphql?query=${encodeURIComponent('subscription { jobUpdated { id } }')}`, { headers: { accept: 'text/event-stream', ...authHeaders(token) }, signal: stop.signal });
+    expect(response.status).toBe(200);
+    await expect.poll(openSubscriptions).toBe('1');
+    stop.abort();
+    await expect.poll(openSubscriptions).toBe('0');
+  });
+
   it('counts open subscriptions (WebSocket) for /metrics and logs each as an operation', async () => {
     logs = captureLogs('info');
     const client: Client = createClient({ url: url.replace('http', 'ws') + '/graphql', webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` }, lazy: true });
-    const metric = async () => /^mc_subscriptions_open (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1];
+    const metric = openSubscriptions;
     expect(await metric()).toBe('0');
     const stop = client.subscribe({ query: 'subscription Watch { jobUpdated { id } }' }, { next: () => undefined, error: () => undefined, complete: () => undefined });
     await expect.poll(metric).toBe('1');

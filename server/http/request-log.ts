@@ -13,17 +13,18 @@ const log = componentLogger('http');
 
 /** What a request id may be: printable, no spaces, short (it goes into every line of the request and a header). */
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:@+/=-]{1,128}$/;
-const REQUEST_ID = Symbol('requestId');
-
-type WithRequestId = IncomingMessage & { [REQUEST_ID]?: string };
+// Beside Node's request object rather than on it; gone with the request (a WebSocket's upgrade request lives as long as
+// its socket).
+const requestIds = new WeakMap<IncomingMessage, string>();
 
 /** The request's id, taken from X-Request-Id when sane, else made; the same for every later call on this request. */
 export function requestIdOf(req: IncomingMessage): string {
-  const tagged = req as WithRequestId;
-  if (tagged[REQUEST_ID]) return tagged[REQUEST_ID];
-  const given = req.headers['x-request-id'];
-  const id = typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
-  tagged[REQUEST_ID] = id;
+  let id = requestIds.get(req);
+  if (!id) {
+    const given = req.headers['x-request-id'];
+    id = typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
+    requestIds.set(req, id);
+  }
   return id;
 }
 
@@ -57,11 +58,6 @@ export function logRequest(req: IncomingMessage, res: ServerResponse, kind: Requ
   return requestId;
 }
 
-interface OperationContext {
-  req?: IncomingMessage;
-  request?: Request;
-}
-
 /** The id of the request an operation came in on (HTTP or the WebSocket's upgrade request); null for the server's own. */
 function contextRequestId(context: unknown): string | null {
   const { req } = (context ?? {}) as OperationContext;
@@ -78,13 +74,21 @@ function outcomeOf(result: ExecutionResult): { outcome: 'ok' | 'errors'; errorCo
   return { outcome: 'errors', errorCodes: result.errors.map((error: GraphQLError) => String(error.extensions?.code ?? 'ERROR')) };
 }
 
+interface OperationContext {
+  req?: IncomingMessage;
+  res?: ServerResponse;
+}
+
 /**
- * Logs each operation of a client (HTTP, SSE, WebSocket) at info, and counts the subscriptions open. Put it before
- * any plugin that answers a subscription itself (shared subscriptions): a plugin after it is not told of the result.
- * The server's own executions (a shared group's one subscription) have no request and are neither logged nor counted.
+ * Logs each operation of a client (HTTP, SSE, WebSocket) at info, and counts the subscriptions open over SSE. Put it
+ * before any plugin that answers a subscription itself (shared subscriptions): a plugin after it is not told of the
+ * result. The server's own executions (a shared group's one subscription) have no request and are neither logged nor
+ * counted. A subscription's end is not hooked: envelop would wrap every subscriber's stream for it (a wrapper and a
+ * promise per event for each subscriber); an SSE stream ends with its response, and WebSocket subscriptions are
+ * counted from graphql-ws's own table (server/http/app.ts).
  */
 export function useOperationLog() {
-  let open = 0;
+  let streams = 0;
   const plugin: Plugin = {
     // A document refused before it runs (unknown field, over a limit) is an operation's outcome too.
     onValidate({ context, params }) {
@@ -120,22 +124,20 @@ export function useOperationLog() {
             log.info({ ...fields, durationMs: Math.round(performance.now() - startedAt), ...outcomeOf(result) }, 'operation');
             return;
           }
-          open += 1;
           log.info({ ...fields, outcome: 'subscribed' }, 'operation');
-          return {
-            onEnd() {
-              open -= 1;
-              log.debug({ ...fields, durationMs: Math.round(performance.now() - startedAt) }, 'subscription ended');
-            },
-          };
+          const { res } = args.contextValue as OperationContext;
+          if (res) {
+            streams += 1;
+            res.once('close', () => (streams -= 1));
+          }
         },
       };
     },
   };
   return {
     plugin,
-    /** Client subscriptions open now (the mc_subscriptions_open gauge). */
-    openSubscriptions: () => open,
+    /** Subscriptions open now over SSE (with the WebSocket ones, the mc_subscriptions_open gauge). */
+    openStreams: () => streams,
   };
 }
 
