@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { componentLogger, configureLogging, errorFields, logger, redactLine, resetLogging, setLogLevel } from './log.js';
 import { createRedactor } from './redaction.js';
@@ -75,6 +77,13 @@ describe('log', () => {
     } finally {
       process.env.VITEST = vitest;
     }
+  });
+
+  it('starts at MC_LOG_LEVEL when the process has it', () => {
+    const script = "import('./server/lib/log.ts').then(({ logger }) => process.stdout.write(logger.level))";
+    const env = { ...process.env, MC_LOG_LEVEL: 'debug' };
+    delete env.VITEST;
+    expect(execFileSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: join(import.meta.dirname, '..', '..'), env, encoding: 'utf8' })).toBe('debug');
   });
 
   it('lets MC_LOG_LEVEL win over the configured level', () => {

@@ -30,6 +30,9 @@ export interface LogDestination {
   write(line: string): unknown;
 }
 
+// Before the root logger is made: its level is read from the environment as the module loads.
+const LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
 // An API token anywhere in a line (server/access/tokens.ts: mc_ + 43 base64url characters); also a shorter mc_
 // token-like run, so a truncated or mistyped token is not written either.
 const TOKEN_IN_TEXT = /\bmc_[A-Za-z0-9_-]{16,}/g;
@@ -164,8 +167,6 @@ export function captureLogs(level: LogLevel = 'debug') {
 export function errorFields(error: unknown): { err: unknown } {
   return { err: error instanceof Error ? error : new Error(String(error)) };
 }
-
-const LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 function envLevel(): LogLevel | undefined {
   const value = process.env.MC_LOG_LEVEL?.trim().toLowerCase();
