@@ -17,6 +17,7 @@ import { Migration20261205062000 } from './Migration20261205062000.js';
 import { Migration20261205080000 } from './Migration20261205080000.js';
 import { Migration20261205110000 } from './Migration20261205110000.js';
 import { Migration20261205120000 } from './Migration20261205120000.js';
+import { Migration20261205130000 } from './Migration20261205130000.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123000000', class: Migration20261123000000 },
@@ -36,4 +37,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261205080000', class: Migration20261205080000 },
   { name: 'Migration20261205110000', class: Migration20261205110000 },
   { name: 'Migration20261205120000', class: Migration20261205120000 },
+  { name: 'Migration20261205130000', class: Migration20261205130000 },
 ];

@@ -124,6 +124,7 @@ export const Job = defineEntity({
     // The usage aggregates' (server/usage/queries.ts): each holds every column its statement reads.
     { name: 'job_usage_started_index', properties: ['startedAt', 'endedAt', 'submittedAt', 'gpuCount', 'state', 'cluster', 'projectId', 'slurmPartition', 'gpuType'] },
     { name: 'job_usage_unstarted_index', expression: 'create index `job_usage_unstarted_index` on `job` (`ended_at`, `state`, `cluster`, `project_id`, `gpu_type`) where `started_at` is null' },
+    { name: 'job_usage_running_index', expression: 'create index `job_usage_running_index` on `job` (`started_at`, `gpu_count`, `state`, `cluster`, `project_id`, `gpu_type`, `ended_at`) where `ended_at` is null' },
   ],
 });
 export type Job = InferEntity<typeof Job>;
@@ -354,9 +355,49 @@ export const SacctJob = defineEntity({
   indexes: [
     { name: 'sacct_job_usage_started_index', properties: ['startedAt', 'endedAt', 'submittedAt', 'gpuCount', 'state', 'cluster', 'slurmPartition', 'gpuType', 'slurmJobId'] },
     { name: 'sacct_job_usage_unstarted_index', expression: 'create index `sacct_job_usage_unstarted_index` on `sacct_job` (`ended_at`, `state`, `cluster`, `gpu_type`, `slurm_job_id`) where `started_at` is null' },
+    { name: 'sacct_job_usage_running_index', expression: 'create index `sacct_job_usage_running_index` on `sacct_job` (`started_at`, `gpu_count`, `state`, `cluster`, `gpu_type`, `slurm_job_id`, `ended_at`) where `ended_at` is null' },
   ],
 });
 export type SacctJob = InferEntity<typeof SacctJob>;
+
+/**
+ * The ended jobs (ours and those launched elsewhere that are not ours) per week, group and state, with their GPU time:
+ * kept by triggers on job and sacct_job (Migration20261205130000), never written by the server; read by
+ * server/usage/queries.ts. project 0: launched elsewhere; gpuType 'none': no GPUs.
+ */
+export const UsageWeek = defineEntity({
+  name: 'UsageWeek',
+  tableName: 'usage_week',
+  properties: {
+    week: p.integer().primary(),
+    cluster: p.text().primary(),
+    projectId: p.integer().primary(),
+    gpuType: p.text().primary(),
+    state: p.text().primary(),
+    jobs: p.integer(),
+    gpuMs: p.integer(),
+  },
+});
+export type UsageWeek = InferEntity<typeof UsageWeek>;
+
+/**
+ * The started jobs' queue waits per period of their start (days 1: its UTC day; days 7: its week, Monday to Monday),
+ * cluster, partition ('': the default), GPU type and wait bucket: kept as UsageWeek is.
+ */
+export const UsageWait = defineEntity({
+  name: 'UsageWait',
+  tableName: 'usage_wait',
+  properties: {
+    days: p.integer().primary(),
+    period: p.integer().primary(),
+    cluster: p.text().primary(),
+    partition: p.text().primary(),
+    gpuType: p.text().primary(),
+    waitS: p.integer().primary(),
+    jobs: p.integer(),
+  },
+});
+export type UsageWait = InferEntity<typeof UsageWait>;
 
 /** Where each cluster's daily sacct read stands. */
 export const SacctRead = defineEntity({
@@ -376,4 +417,4 @@ export const SacctRead = defineEntity({
 export type SacctRead = InferEntity<typeof SacctRead>;
 
 /** Listed explicitly: vitest's loader cannot discover entities by glob. */
-export const entities = [ClusterCheck, Project, Job, Sweep, MetricPoint, MetricBucket, MetricSource, ApiToken, PushSubscription, PushNotice, ServerSetting, SacctJob, SacctRead];
+export const entities = [ClusterCheck, Project, Job, Sweep, MetricPoint, MetricBucket, MetricSource, ApiToken, PushSubscription, PushNotice, ServerSetting, SacctJob, SacctRead, UsageWeek, UsageWait];

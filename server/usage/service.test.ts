@@ -145,23 +145,25 @@ describe('usage', () => {
     await expect(usage.usage(em, { from: at('2025-01-01T00:00:00Z'), to: at('2026-12-01T00:00:00Z'), groupBy: 'CLUSTER' })).rejects.toThrow(/^from: the range is 699 days, more than the 366 days one query covers$/);
   });
 
-  it('reads every statement from an index that holds all its columns (no job row is read)', async () => {
+  it('reads every statement from the rollups and indexes that hold all its columns (no job row is read)', async () => {
     const em = orm.em.fork();
     const statements: string[] = [];
     const knex = em.getConnection().getKnex();
     const listen = (query: { sql: string; bindings?: unknown[] }) => /sacct_job/.test(query.sql) && statements.push(query.sql);
     knex.on('query', listen);
     const usage = createUsageService({ orm, clusters: noClusters });
-    await usage.usage(em, { from: at('2026-11-01T00:00:00Z'), to: at('2026-12-01T00:00:00Z'), groupBy: 'PROJECT' });
+    // Edges that are not a week's or a day's start: whole weeks and days from the rollups, the rest from the jobs.
+    await usage.usage(em, { from: at('2026-10-28T10:00:00Z'), to: at('2026-12-01T10:00:00Z'), groupBy: 'PROJECT' });
     knex.off('query', listen);
     expect(statements).toHaveLength(2);
     for (const sql of statements) {
       const plan = (await em.getConnection().execute<Array<{ detail: string }>>(`explain query plan ${sql}`, sql.split('?').slice(1).map(() => 0))).map((step) => step.detail);
       // Each table is searched through one of the usage indexes, holding every column the statement reads.
-      const reads = plan.filter((detail) => /^(SCAN|SEARCH) (job|s|ours)\b/.test(detail)).map((detail) => detail.replace(/ \(.*$/, ''));
-      expect(reads.length, plan.join('; ')).toBeGreaterThanOrEqual(3);
+      const reads = plan.filter((detail) => /^(SCAN|SEARCH) (job|s|ours|usage_week|usage_wait)\b/.test(detail)).map((detail) => detail.replace(/ \(.*$/, ''));
+      expect(reads.length, plan.join('; ')).toBeGreaterThanOrEqual(4);
+      expect(reads.some((read) => /^SEARCH usage_(week|wait) USING PRIMARY KEY$/.test(read)), plan.join('; ')).toBe(true);
       for (const read of reads) {
-        expect(read, plan.join('; ')).toMatch(/^SEARCH (job USING COVERING INDEX job_usage_(started|unstarted)_index|s USING COVERING INDEX sacct_job_usage_(started|unstarted)_index|ours USING COVERING INDEX job_cluster_slurm_job_id_index)$/);
+        expect(read, plan.join('; ')).toMatch(/^SEARCH (job USING COVERING INDEX job_usage_(started|unstarted|running)_index|s USING COVERING INDEX sacct_job_usage_(started|unstarted|running)_index|ours USING COVERING INDEX job_cluster_slurm_job_id_index|usage_(week|wait) USING PRIMARY KEY)$/);
       }
     }
   });

@@ -152,7 +152,7 @@ export function createUsageService(options: UsageServiceOptions) {
     };
     for (const row of rows) {
       const partition = row.partition ?? defaults.get(row.cluster) ?? 'default';
-      const gpuType = row.gpu_type ?? 'none';
+      const gpuType = row.gpu_type;
       add(row.cluster, partition, gpuType, row);
       add(row.cluster, null, gpuType, row);
       add(row.cluster, null, null, row);
