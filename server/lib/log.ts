@@ -21,9 +21,7 @@ export type Component =
   | 'sweeps'
   | 'metrics'
   | 'push'
-  | 'notifications'
-  | 'config'
-  | 'db';
+  | 'usage';
 
 /** Where lines go: anything with write(line). Tests pass an array's push; production writes to fd 1. */
 export interface LogDestination {
