@@ -81,7 +81,7 @@ describe('log', () => {
 
   it('starts at MC_LOG_LEVEL when the process has it, and loads no pretty-printer when stdout is no terminal', () => {
     const script = "import('./server/lib/log.ts').then(({ logger }) => process.stdout.write(`${logger.level} ${Object.keys(require.cache).some((path) => path.includes('pino-pretty'))}`))";
-    const env = { ...process.env, MC_LOG_LEVEL: 'debug' };
+    const env: NodeJS.ProcessEnv = { ...process.env, MC_LOG_LEVEL: 'debug' };
     delete env.VITEST;
     expect(execFileSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: join(import.meta.dirname, '..', '..'), env, encoding: 'utf8' })).toBe('debug false');
   });
