@@ -146,6 +146,14 @@ export function useOperationMetrics(registry: Registry): Plugin {
       graphql_envelop_phase_validate: true,
       graphql_envelop_phase_execute: true,
       graphql_envelop_error_result: ['parse', 'validate', 'context', 'execute'],
+      // On by default in Yoga's plugin, so turned off by name: the subscribe phase (above), the context phase (our
+      // context is a plain object), a summary that repeats request_duration with quantiles computed at each
+      // observation, a walk of each document for deprecated fields (the schema has none), and schema changes (never).
+      graphql_envelop_phase_subscribe: false,
+      graphql_envelop_phase_context: false,
+      graphql_envelop_request_time_summary: false,
+      graphql_envelop_deprecated_field: false,
+      graphql_envelop_schema_change: false,
       graphql_yoga_http_duration: true,
     },
     labels: { url: false },
