@@ -209,6 +209,26 @@ describe('the daily sacct read', () => {
     expect(asked[1]![4]).toBe('2026-12-05T11:45:00');
   });
 
+  it('stores a read of thousands of jobs in batches: each job once, a job read again updated, ours left out', async () => {
+    const em = orm.em.fork();
+    await ourJob(em, { gpus: 1, gpuType: 'a100', state: 'COMPLETED', submitted: '2026-12-05T10:42:00Z', slurmJobId: '8600' });
+    const lines = (state: string) => Array.from({ length: 1201 }, (_, index) => `${8000 + index}|${state}|gpu|gres/gpu:h100=2,gres/gpu=2|gres/gpu=2|2026-12-05T09:00:00|2026-12-05T09:30:00|2026-12-05T10:00:00|0:0`).join('\n');
+    let stdout = lines('COMPLETED');
+    const { clusters } = fakeCluster(() => ({ stdout, exitCode: 0 }));
+    const usage = createUsageService({ orm, clusters, now: () => at('2026-12-05T12:00:00') });
+    expect(await usage.readAccounting('hpc')).toBe(1200);
+    stdout = lines('FAILED');
+    expect(await usage.readAccounting('hpc')).toBe(1200);
+    const stored = await orm.em.fork().find(SacctJob, {}, { orderBy: { slurmJobId: 'asc' } });
+    expect(stored).toHaveLength(1200);
+    expect(stored.some((job) => job.slurmJobId === '8600')).toBe(false);
+    expect(new Set(stored.map((job) => job.state))).toEqual(new Set(['FAILED']));
+    expect(stored[0]).toMatchObject({ cluster: 'hpc', slurmJobId: '8000', gpuCount: 2, gpuType: 'h100', slurmPartition: 'gpu', exitCode: 0, startedAt: at('2026-12-05T09:30:00'), endedAt: at('2026-12-05T10:00:00') });
+    // 2 GPUs × 30 min each, counted in the usage figures (through the rollup's triggers) as the jobs launched elsewhere.
+    const byProject = await usage.usage(orm.em.fork(), { from: at('2026-11-30T00:00:00Z'), to: at('2026-12-07T00:00:00Z'), groupBy: 'PROJECT' });
+    expect(byProject.groups.find((group) => group.key === null)).toMatchObject({ gpuHours: 1200, ended: 1200, completed: 0 });
+  });
+
   it('records a failed read for its cluster and keeps where the next one starts; an unreachable cluster is not asked', async () => {
     const failing = fakeCluster(() => ({ stdout: 'sacct: error: Problem talking to the database: Connection refused', exitCode: 1 }));
     const errors: string[] = [];
