@@ -108,8 +108,7 @@ export interface UsageServiceOptions {
 export type UsageService = ReturnType<typeof createUsageService>;
 
 export function createUsageService(options: UsageServiceOptions) {
-  // The jobs domain's logger: the log has no component of its own for usage yet.
-  const { orm, clusters, events, now = () => new Date(), onReadError = (cluster, error) => componentLogger('jobs').warn({ cluster, ...errorFields(error) }, 'usage: the daily sacct read failed; tried again within the hour') } = options;
+  const { orm, clusters, events, now = () => new Date(), onReadError = (cluster, error) => componentLogger('usage').warn({ cluster, ...errorFields(error) }, 'the daily sacct read failed; tried again within the hour') } = options;
   let cron: Cron | null = null;
   let firstCheck: NodeJS.Timeout | null = null;
   /** Per cluster, the sacct read under way: a second caller waits for it rather than reading twice. */
