@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 const ROOT = join(import.meta.dirname, '..');
 
 /** The rooms of server/ whose code is a domain: services with their state, never the transport of the API. */
-const DOMAINS = ['access', 'jobs', 'projects', 'clusters', 'push'];
+const DOMAINS = ['access', 'jobs', 'projects', 'clusters', 'push', 'sweeps', 'metrics', 'usage'];
 
 export interface Import {
   /** Repository-relative path of the importing file. */

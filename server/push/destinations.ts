@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { configuredDestinations, type Config, type DestinationConfig } from '../config.js';
 import { createChannelLimiter, type ChannelLimiter } from '../lib/channel-limiter.js';
-import { createBackoff } from '../ssh/backoff.js';
+import { createBackoff } from '../lib/backoff.js';
 import { sendEmail } from './email.js';
 import { sendNtfy } from './ntfy.js';
 import type { Attempt } from './post-json.js';

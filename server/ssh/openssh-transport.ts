@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ClusterUnreachableError, CommandTimeoutError, ConfigError, HostKeyError, ReauthRequiredError } from '../errors.js';
-import { createBackoff, type Backoff } from './backoff.js';
+import { createBackoff, type Backoff } from '../lib/backoff.js';
 import { createChannelLimiter } from '../lib/channel-limiter.js';
 import { runProcess, streamProcess, type ChildSet, type ProcessResult } from './child-process.js';
 import { quoteArgv } from './quote.js';

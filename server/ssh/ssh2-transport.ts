@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
 import { ClusterUnreachableError, CommandTimeoutError, HostKeyError } from '../errors.js';
-import { createBackoff } from './backoff.js';
+import { createBackoff } from '../lib/backoff.js';
 import { createChannelLimiter } from '../lib/channel-limiter.js';
 import { checkAgainstFingerprint, checkAgainstKnownHosts, fingerprintOf, knownHostsName, parseKnownHosts, type HostKeyVerdict } from './host-keys.js';
 import { quoteArgv } from './quote.js';
