@@ -3,7 +3,7 @@
 // figures are worked out here. Screenshots at 390 and 360 px, light and dark.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SacctJob, SacctRead } from '../../server/db/entities.js';
 import type { JobState } from '../../server/slurm/state.js';
@@ -75,18 +75,22 @@ describe.skipIf(!ready)('usage on the phone', () => {
     await app?.running.stop();
   });
 
+  // A wait is one unbreakable piece of text (no-break spaces): read as spaces here.
+  const spaced = async (locator: Locator) => (await locator.textContent())?.replaceAll('\u00a0', ' ');
+  const spacedAll = async (locator: Locator) => (await locator.allTextContents()).map((text) => text.replaceAll('\u00a0', ' '));
+
   it('shows the wait table, GPU-hours and outcomes per week, from the navigation', async () => {
     await page.goto(`${app.url}/`);
     await page.locator('.main-nav a[href="/usage"]').click();
     await page.waitForURL(/\/usage$/);
     const sentences = page.getByTestId('wait-sentences');
-    await expect.poll(() => sentences.textContent(), { timeout: 20_000 }).toContain('a100 on lab: median wait 2 h 10 min this week');
-    expect(await sentences.textContent()).toContain('h100 on lab: median wait 5 min 0 s this week');
+    await expect.poll(() => spaced(sentences), { timeout: 20_000 }).toContain('a100 on lab: median wait 2 h 10 min this week');
+    expect(await spaced(sentences)).toContain('h100 on lab: median wait 5 min this week');
     // The cluster's own line: 5 jobs started this week (one elsewhere), 11 in 30 days.
     const all = page.locator('[data-testid="wait-table"] tr[data-cluster="lab"][data-partition=""][data-gpu-type=""]');
-    await expect.poll(() => all.textContent()).toMatch(/^lab all jobs.*5 jobs.*11 jobs$/);
+    await expect.poll(() => spaced(all)).toMatch(/^lab all jobs.*5 jobs.*11 jobs$/);
     const a100 = page.locator('[data-testid="wait-table"] tr[data-partition="gpu"][data-gpu-type="a100"]');
-    expect(await a100.textContent()).toMatch(/^lab gpu · a1002 h 10 minp90 4 h 0 min · 4 jobs/);
+    expect(await spaced(a100)).toMatch(/^lab gpu · a1002 h 10 minp90 4 h · 4 jobs/);
     // Charts drawn with every week of the range; the groups' totals say GPU-hours and success.
     await expect.poll(() => page.getByTestId('gpu-hours-chart').getAttribute('data-points')).toBe('12');
     await expect.poll(() => page.locator('[data-testid="gpu-hours-chart"] canvas').count(), { timeout: 15_000 }).toBeGreaterThan(0);
@@ -107,16 +111,16 @@ describe.skipIf(!ready)('usage on the phone', () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${app.url}/projects/${app.projectId}/launch`);
     const cluster = page.locator('#field-cluster');
-    await expect.poll(() => cluster.locator('option').allTextContents(), { timeout: 30_000 }).toEqual([expect.stringMatching(/^lab · wait 2 h 10 min$/)]);
+    await expect.poll(() => spacedAll(cluster.locator('option')), { timeout: 30_000 }).toEqual([expect.stringMatching(/^lab · wait 2 h 10 min$/)]);
     await page.locator('#field-partition').selectOption('gpu');
     const gpuType = page.locator('#field-gpuType');
-    await expect.poll(() => gpuType.locator('option').allTextContents(), { timeout: 30_000 }).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^a100 — \d free of 4 · wait 2 h 10 min$/), expect.stringMatching(/^h100 — \d free of 2 · wait 5 min 0 s$/)]),
+    await expect.poll(() => spacedAll(gpuType.locator('option')), { timeout: 30_000 }).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^a100 — \d free of 4 · wait 2 h 10 min$/), expect.stringMatching(/^h100 — \d free of 2 · wait 5 min$/)]),
     );
     await gpuType.selectOption('a100');
     // The chosen ones' waits under their fields too: a phone's select shows only the start of an option.
-    expect(await page.locator('#field-cluster-hint').textContent()).toBe('Queue: median wait 2 h 10 min (7 d)');
-    await expect.poll(() => page.locator('#field-gpuType-hint').textContent()).toBe('Free counts are live. Queue for a100: median wait 2 h 10 min (7 d)');
+    expect(await spaced(page.locator('#field-cluster-hint'))).toBe('Queue: median wait 2 h 10 min (7 d)');
+    await expect.poll(() => spaced(page.locator('#field-gpuType-hint'))).toBe('Free counts are live. Queue for a100: median wait 2 h 10 min (7 d)');
     await shots('launch', under('#field-cluster'));
   });
 });

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { QueueWait, Usage } from '../api/usage';
 import { usageRange } from '../api/usage';
-import { gpuHourLines, outcomeTotals, waitHint, waitSentence } from './usage';
+import { gpuHourLines, outcomeTotals, waitDuration, waitHint, waitSentence } from './usage';
 
+/** The words as read aloud: no-break spaces as spaces. */
+const spaced = (text: string | null) => text?.replaceAll('\u00a0', ' ') ?? null;
 const stats = (medianSeconds: number, jobs = 3) => ({ jobs, medianSeconds, p90Seconds: medianSeconds * 2 });
 const waits: QueueWait[] = [
   { cluster: 'hpc', partition: null, gpuType: null, last7Days: stats(600), last30Days: stats(900) },
@@ -14,17 +16,23 @@ const waits: QueueWait[] = [
 
 describe('queue waits in words', () => {
   it('says "A100s on hpc: median wait 2 h 10 min this week", or the 30 days when nothing started this week', () => {
-    expect(waitSentence(waits[1]!)).toBe('a100 on hpc: median wait 2 h 10 min this week');
-    expect(waitSentence(waits[4]!)).toBe('h100 on hpc: median wait 45 s in the last 30 days');
+    expect(spaced(waitSentence(waits[1]!))).toBe('a100 on hpc: median wait 2 h 10 min this week');
+    expect(spaced(waitSentence(waits[4]!))).toBe('h100 on hpc: median wait 45 s in the last 30 days');
     expect(waitSentence({ ...waits[0]!, last7Days: null, last30Days: null })).toBeNull();
   });
 
   it("gives the launch form the chosen partition's wait, else the cluster's across partitions", () => {
-    expect(waitHint(waits, 'hpc')).toBe('median wait 10 min 0 s (7 d)');
-    expect(waitHint(waits, 'hpc', 'a100', 'big')).toBe('median wait 2 min 0 s (30 d)');
-    expect(waitHint(waits, 'hpc', 'a100', 'debug')).toBe('median wait 2 h 10 min (7 d)');
+    expect(spaced(waitHint(waits, 'hpc'))).toBe('median wait 10 min (7 d)');
+    expect(spaced(waitHint(waits, 'hpc', 'a100', 'big'))).toBe('median wait 2 min (30 d)');
+    expect(spaced(waitHint(waits, 'hpc', 'a100', 'debug'))).toBe('median wait 2 h 10 min (7 d)');
     expect(waitHint(waits, 'hpc', 'v100')).toBeNull();
     expect(waitHint(undefined, 'hpc')).toBeNull();
+  });
+
+  it('leaves a zero part out: "5 min", "48 min", "4 h", "2 d", but "2 h 10 min" and "5 min 7 s"', () => {
+    expect([300, 2880, 14_400, 172_800, 7800, 307, 45, 0].map(waitDuration).map(spaced)).toEqual(['5 min', '48 min', '4 h', '2 d', '2 h 10 min', '5 min 7 s', '45 s', '0 s']);
+    // One unbreakable piece of text on a narrow screen.
+    expect(waitDuration(7800)).not.toContain(' ');
   });
 });
 

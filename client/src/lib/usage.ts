@@ -44,6 +44,12 @@ export function groupLabel(usage: Pick<Usage, 'groupBy'>, group: { key: string |
   return group.key ?? '—';
 }
 
+/**
+ * A wait as people say it: "5 min", "4 h", "2 h 10 min" — duration()'s second part left out when it is zero — held
+ * together by no-break spaces, so that a narrow screen never leaves "min" alone on the next line.
+ */
+export const waitDuration = (seconds: number) => duration(seconds).replace(/ 0 (s|min|h)$/, '').replaceAll(' ', '\u00a0');
+
 export const gpuTypeLabel = (type: string | null) => (type === null ? 'all jobs' : type === 'none' ? 'no GPU' : type === 'any' ? 'any GPU type' : type);
 
 /** "a100 on hpc: median wait 2 h 10 min this week" — each cluster's GPU types with a wait this week (else in 30 days). */
@@ -51,7 +57,7 @@ export function waitSentence(wait: QueueWait): string | null {
   const recent = wait.last7Days ?? wait.last30Days;
   if (!recent) return null;
   const what = wait.gpuType === null ? `Jobs on ${wait.cluster}` : wait.gpuType === 'none' ? `Jobs without GPUs on ${wait.cluster}` : `${gpuTypeLabel(wait.gpuType)} on ${wait.cluster}`;
-  return `${what}${wait.partition ? ` (${wait.partition})` : ''}: median wait ${duration(recent.medianSeconds)} ${wait.last7Days ? 'this week' : 'in the last 30 days'}`;
+  return `${what}${wait.partition ? ` (${wait.partition})` : ''}: median wait ${waitDuration(recent.medianSeconds)} ${wait.last7Days ? 'this week' : 'in the last 30 days'}`;
 }
 
 /**
@@ -71,11 +77,11 @@ export function recentWait(waits: readonly QueueWait[] | undefined, cluster: str
 /** "median wait 2 h 10 min (7 d)" under a field; "wait 2 h 10 min" in an option, which a phone cuts short. */
 export function waitHint(...args: Parameters<typeof recentWait>): string | null {
   const wait = recentWait(...args);
-  return wait && `median wait ${duration(wait.medianSeconds)} (${wait.days} d)`;
+  return wait && `median wait ${waitDuration(wait.medianSeconds)} (${wait.days} d)`;
 }
 export function waitOption(...args: Parameters<typeof recentWait>): string | null {
   const wait = recentWait(...args);
-  return wait && `wait ${duration(wait.medianSeconds)}`;
+  return wait && `wait ${waitDuration(wait.medianSeconds)}`;
 }
 
 const round = (value: number) => Math.round(value * 100) / 100;

@@ -6,8 +6,8 @@ import { createUsageLive, type QueueWait, type UsageGroupBy } from '../api/usage
 import { MetricChart } from '../components/metric-chart';
 import { DataNotice, PageHeader } from '../components/page';
 import { Select } from '../components/select';
-import { ago, duration, plural } from '../lib/format';
-import { gpuHourLines, gpuTypeLabel, groupLabel, outcomeLabel, outcomeLines, outcomeTotals, waitSentence } from '../lib/usage';
+import { ago, plural } from '../lib/format';
+import { gpuHourLines, gpuTypeLabel, groupLabel, outcomeLabel, outcomeLines, outcomeTotals, waitDuration, waitSentence } from '../lib/usage';
 import './usage.css';
 
 const RANGES = [
@@ -38,9 +38,10 @@ function WaitCell(props: { stats: QueueWait['last7Days'] }) {
     <Show when={props.stats} fallback={<span class="muted">—</span>}>
       {(stats) => (
         <>
-          {duration(stats().medianSeconds)}
+          {waitDuration(stats().medianSeconds)}
+          {/* No-break spaces: a narrow column breaks the line at the dot only. */}
           <span class="wait-detail">
-            p90 {duration(stats().p90Seconds)} · {plural(stats().jobs, 'job')}
+            {`p90\u00a0${waitDuration(stats().p90Seconds)}`} · {plural(stats().jobs, 'job').replaceAll(' ', '\u00a0')}
           </span>
         </>
       )}
