@@ -1,6 +1,8 @@
 // The usage aggregates as SQL over our jobs (`job`) and the user's jobs launched elsewhere (`sacct_job`, minus those
-// that are also ours: same cluster and SLURM id). Each statement reads only columns of one index per table
-// (Migration20261205110000), so no aggregate touches a job's row. Times are epoch milliseconds, as MikroORM keeps
+// that are also ours: same cluster and SLURM id). Whole weeks and days come from rollups that triggers keep
+// (usage_week, usage_wait: Migration20261205130000), so a computed answer reads a few thousand rows however many jobs
+// there are; the jobs themselves are read only for the running ones and the partial periods at a range's edges, each
+// statement through one index per table that holds every column it reads (no aggregate touches a job's row). Times are epoch milliseconds, as MikroORM keeps
 // datetimes in SQLite; `ms()` is the one place a database that keeps real timestamps (PostgreSQL) changes.
 import type { EntityManager } from '@mikro-orm/sqlite';
 import { TERMINAL_STATES, type JobState } from '../slurm/state.js';
@@ -29,7 +31,6 @@ const KEY: Record<UsageGroupBy, { job: string; sacct: string }> = {
   GPU_TYPE: { job: "coalesce(`gpu_type`, 'none')", sacct: "coalesce(`gpu_type`, 'none')" },
 };
 
-/** A job launched elsewhere that is also one of ours is counted once, as ours (the `job` table's index on cluster and SLURM id). */
 /** The rollup's group key (Migration20261205130000: project 0 is a job launched elsewhere; gpu_type already says 'none'). */
 const ROLLUP_KEY: Record<UsageGroupBy, string> = {
   CLUSTER: '`cluster`',
@@ -37,6 +38,7 @@ const ROLLUP_KEY: Record<UsageGroupBy, string> = {
   GPU_TYPE: '`gpu_type`',
 };
 
+/** A job launched elsewhere that is also one of ours is counted once, as ours (the `job` table's index on cluster and SLURM id). */
 const NOT_OURS = 'not exists (select 1 from `job` as `ours` where `ours`.`cluster` = `s`.`cluster` and `ours`.`slurm_job_id` = `s`.`slurm_job_id`)';
 
 /**
@@ -131,6 +133,7 @@ export interface WaitRow {
  */
 export function waits(em: EntityManager, from: Date, to: Date, recentFrom: Date): Promise<WaitRow[]> {
   const seconds = `(case when ${ms('`started_at`')} > ${ms('`submitted_at`')} then (${ms('`started_at`')} - ${ms('`submitted_at`')}) / 1000 else 0 end)`;
+  // The same buckets as Migration20261205130000's triggers write into usage_wait (server/usage/rollup.test.ts compares).
   const bucket = `case when ${seconds} < 600 then ${seconds} when ${seconds} < 7200 then ${seconds} / 60 * 60 when ${seconds} < 86400 then ${seconds} / 600 * 600 else ${seconds} / 3600 * 3600 end`;
   const select = () => `select \`cluster\`, \`slurm_partition\` as \`partition\`, coalesce(\`gpu_type\`, 'none') as \`gpu_type\`, cast(${bucket} as integer) as \`wait_s\`, 1 as \`jobs\`, case when \`started_at\` >= ? then 1 else 0 end as \`recent\``;
   const parts: string[] = [];
