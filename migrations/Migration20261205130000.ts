@@ -14,8 +14,9 @@ import { Migration } from '@mikro-orm/migrations';
 // SLURM id: a job of ours taking that id takes its count away, losing it gives the count back.
 // PostgreSQL (issue 21): the same statements as plpgsql trigger functions (`insert ... on conflict ... do update` is
 // the same there; `new`/`old` are the function's records); the week and day expressions read
-// `extract(epoch from c) * 1000` for a timestamp column; `without rowid` is dropped (an index-organised table is the
-// primary key's index there).
+// `extract(epoch from c) * 1000` for a timestamp column, cast to bigint (not integer: epoch milliseconds and GPU-ms
+// overflow 32 bits; gpu_ms a bigint column); FOR EACH ROW triggers, after insert/update/delete as here; `without rowid`
+// is dropped (there a table is a heap beside its primary key's index).
 const WEEK_MS = 7 * 86_400_000;
 const DAY_MS = 86_400_000;
 const MONDAY_SHIFT_MS = 3 * DAY_MS;

@@ -47,7 +47,7 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
   const logs = createLogFollower({ orm, clusters, events });
   const notify = createNotifier({ orm, events, jobs, config, notificationsSent: prometheus.notificationsSent, ...notifyOptions });
   const tokens = createTokenService({ orm });
-  const usage = createUsageService({ orm, clusters, events });
+  const usage = createUsageService({ orm, clusters });
   // Pushed when a read refreshed the cache: subscribers never cause a remote command themselves.
   gpu.subscribe((cluster, availability) => events.publish('gpu:availability', cluster, availability));
   return {
