@@ -149,7 +149,8 @@ function verdictOf(detail: string, sql: string): { verdict: string; indexed: boo
   if (fullText) return { verdict: `full-text index ${fullText[1]} (FTS5 MATCH)${/INTEGER PRIMARY KEY/.test(detail) ? ', rows by primary key' : ''}${sort}`, indexed: true };
   const index = /USING (?:COVERING )?INDEX (\S+)/.exec(detail)?.[1];
   if (index) return { verdict: `index ${index}${sort}`, indexed: true };
-  if (/USING INTEGER PRIMARY KEY/.test(detail)) return { verdict: `primary key${sort}`, indexed: true };
+  // INTEGER PRIMARY KEY: a rowid table's key; PRIMARY KEY alone: a WITHOUT ROWID table's (the usage rollups').
+  if (/USING (?:INTEGER )?PRIMARY KEY/.test(detail)) return { verdict: `primary key${sort}`, indexed: true };
   // The usage query's per-cluster tables (the last connection check, the last sacct read): a row per configured cluster.
   if (/^SCAN \w+$/.test(detail) && /\bfrom [`"](cluster_check|sacct_read)[`"]/i.test(sql)) return { verdict: 'a row per configured cluster, read whole', indexed: true };
   // A scan that needs no sort for `order by id desc limit n` walks the table's own B-tree (its primary key) from the
