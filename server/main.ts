@@ -31,9 +31,7 @@ export interface ServerOptions {
 
 /** Every file path in the config that leads to a secret: replaced in every log line by the name of its field. */
 function secretFiles(config: Config): SecretFiles[] {
-  const destinations = Object.values(config.notifications?.destinations ?? {}).map((destination) => ({
-    passwordFile: destination.type === 'email' ? destination.smtp.passwordFile : destination.type === 'ntfy' ? destination.tokenFile : destination.urlFile,
-  }));
+  const destinations = Object.values(config.notifications?.destinations ?? {}).map((destination) => (destination.type === 'email' ? destination.smtp : destination));
   return [...config.clusters, ...destinations];
 }
 

@@ -4,9 +4,10 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 /** The secret files a cluster entry names (server/config.ts ClusterConfig has these fields). */
-export type SecretFiles = Partial<Record<'identityFile' | 'passwordFile' | 'knownHostsFile', string>>;
+// A cluster's key, password and known_hosts files; a notification destination's token and webhook-URL files.
+const SECRET_FILE_FIELDS = ['identityFile', 'passwordFile', 'knownHostsFile', 'tokenFile', 'urlFile'] as const;
 
-const SECRET_FILE_FIELDS = ['identityFile', 'passwordFile', 'knownHostsFile'] as const;
+export type SecretFiles = Partial<Record<(typeof SECRET_FILE_FIELDS)[number], string>>;
 
 export type Redact = (text: string) => string;
 
