@@ -10,6 +10,9 @@ const ROOT = join(import.meta.dirname, '..');
 /** The rooms of server/ whose code is a domain: services with their state, never the transport of the API. */
 const DOMAINS = ['access', 'jobs', 'projects', 'clusters', 'push', 'sweeps', 'metrics', 'usage'];
 
+/** What server/mcp/ may import besides itself and lib/. */
+const MCP_MAY_READ = ['server/access/session.ts', 'server/slurm/state.ts'];
+
 export interface Import {
   /** Repository-relative path of the importing file. */
   from: string;
@@ -50,6 +53,11 @@ export function violations(imports: Import[]): string[] {
     }
     if (room && DOMAINS.includes(room) && (isPackage(entry, 'graphql') || targetRoom === 'http' || under(entry.target, 'schema'))) {
       refuse(entry, 'a domain never imports graphql, http/ or schema/');
+    }
+    // The agents' door reaches the services only through GraphQL, as the session's token (server/mcp/graphql.ts): the
+    // same rules and limits. It may read who is asking and the one list of final job states.
+    if (room === 'mcp' && entry.target && !under(entry.target, 'server/mcp') && !under(entry.target, 'server/lib') && !MCP_MAY_READ.includes(entry.target)) {
+      refuse(entry, 'mcp/ reaches the services only through GraphQL: it imports mcp/, lib/, the session type and the final job states');
     }
     if (under(entry.from, 'schema') && (targetRoom === 'slurm' || targetRoom === 'ssh')) refuse(entry, 'schema/ never imports slurm/ or ssh/');
     if (under(entry.target, 'schema') && !under(entry.from, 'schema') && entry.from !== 'server/http/app.ts') refuse(entry, 'only server/http/app.ts imports schema/');
@@ -104,5 +112,8 @@ describe('the house rules', () => {
     expect(check('server/http/app.ts', "import { schema } from '../../schema/index.js';")).toEqual([]);
     expect(check('client/src/api/jobs.ts', "import type { Job } from '../../../server/db/entities.js';")).toEqual([expect.stringMatching(/client\/ imports nothing outside client\//)]);
     expect(check('client/src/api/jobs.ts', "import { graphql } from './client';")).toEqual([]);
+    expect(check('server/mcp/tools.ts', "import { createJobService } from '../jobs/service.js';")).toEqual([expect.stringMatching(/mcp\/ reaches the services only through GraphQL/)]);
+    expect(check('server/mcp/tools.ts', "import type { EntityManager } from '../db/orm.js';")).toEqual([expect.stringMatching(/mcp\/ reaches the services only through GraphQL/)]);
+    expect(check('server/mcp/tools.ts', "import { TERMINAL_STATES } from '../slurm/state.js';\nimport { query } from './graphql.js';")).toEqual([]);
   });
 });

@@ -1,22 +1,25 @@
-// The HTTP + WebSocket server: GraphQL (queries over HTTP, subscriptions over graphql-ws or SSE) and the PWA,
-// all on one port. The only server file that imports schema/.
+// The HTTP + WebSocket server: GraphQL (queries over HTTP, subscriptions over graphql-ws or SSE), MCP for agents and
+// the PWA, all on one port. The only server file that imports schema/.
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import type { GraphQLArmorConfig } from '@escape.tech/graphql-armor-types';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
-import { GraphQLError, type DocumentNode, type ExecutionArgs, type ValidationContext } from 'graphql';
+import { GraphQLError, type DocumentNode, type ExecutionArgs, type ExecutionResult, type ValidationContext } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import sirv from 'sirv';
 import { WebSocketServer } from 'ws';
 import { SHARED_DELIVERY } from '../../schema/builder.js';
 import { schema } from '../../schema/index.js';
+import packageJson from '../../package.json' with { type: 'json' };
 import { createAuth, readerOf, readingAs, type Session } from '../access/session.js';
 import { connectionAuthorization, createSessions, UNAUTHORIZED_CLOSE_CODE, useAuth } from './auth.js';
 import { createRedactor } from '../lib/redaction.js';
 import { componentLogger, errorFields } from '../lib/log.js';
+import type { GraphQLGateway, Origin } from '../mcp/graphql.js';
+import { createMcpDoor, MCP_PATH } from './mcp.js';
 import { createOperationsRoutes, OPERATIONS_PATHS, useOperationMetrics, type OperationsOptions } from './health.js';
 import { logRequest, requestIdOf, useOperationLog, yogaLogger } from './request-log.js';
 import { useRedaction } from './redaction.js';
@@ -222,6 +225,37 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
     ],
   });
 
+  /**
+   * GraphQL run in this process as an MCP session's token: Yoga's plugins (the token's read-only rule and revocation,
+   * the document limits, masking, redaction, the operation log) apply as to a request; only the HTTP part is skipped.
+   */
+  const enveloped = (origin: Origin, source: string) => {
+    const run = yoga.getEnveloped({ session: origin.session, requestId: origin.requestId });
+    try {
+      const document = run.parse(source);
+      const errors = run.validate(run.schema, document);
+      return errors.length ? { errors } : { run, document };
+    } catch (error) {
+      if (error instanceof GraphQLError) return { errors: [error] };
+      throw error;
+    }
+  };
+  const gateway: GraphQLGateway = {
+    async execute(origin, source, variableValues) {
+      const prepared = enveloped(origin, source);
+      if ('errors' in prepared) return { errors: prepared.errors };
+      const { run, document } = prepared;
+      return (await run.execute({ schema: run.schema, document, variableValues, contextValue: await run.contextFactory() })) as ExecutionResult;
+    },
+    async subscribe(origin, source, variableValues) {
+      const prepared = enveloped(origin, source);
+      if ('errors' in prepared) return { errors: prepared.errors };
+      const { run, document } = prepared;
+      return (await run.subscribe({ schema: run.schema, document, variableValues, contextValue: await run.contextFactory() })) as AsyncIterableIterator<ExecutionResult> | ExecutionResult;
+    },
+  };
+  const mcp = createMcpDoor({ auth, gateway, schema, version: packageJson.version, maxRequestBytes: MAX_REQUEST_BYTES });
+
   const client: Middleware | undefined =
     clientMiddleware ??
     (staticDir
@@ -244,7 +278,8 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
       for (const [name, value] of Object.entries(clientMiddleware ? SECURITY_HEADERS_DEV : SECURITY_HEADERS)) res.setHeader(name, value);
       const path = (req.url ?? '/').split('?')[0]!;
       const probe = (OPERATIONS_PATHS as readonly string[]).includes(path);
-      const isApi = !probe && (path === yoga.graphqlEndpoint || !client);
+      const isMcp = path === MCP_PATH;
+      const isApi = !probe && (isMcp || path === yoga.graphqlEndpoint || !client);
       logRequest(req, res, probe ? 'probe' : isApi ? 'api' : 'static');
       // Yoga builds a URL from Host: a malformed one (`Host: a b`) made it answer 500 with a stack trace.
       if (!validHost(req.headers.host)) {
@@ -254,6 +289,10 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
       if (probe) {
         // Not the PWA's page either when /metrics is off (the static server answers any path with the app).
         if (!operationsRoutes.handle(req, res, path)) refuse(res, 404, 'not found');
+        return;
+      }
+      if (isMcp) {
+        void mcp.handle(req, res).catch((error: unknown) => failed(req, res, error));
         return;
       }
       if (isApi || !client) {
@@ -371,6 +410,7 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
       server.setSecureContext({ ...pair });
     },
     async stop(): Promise<void> {
+      mcp.close();
       await wsServer.dispose();
       webSockets.close();
       // Keep-alive and SSE sockets would otherwise hold close() open for seconds.

@@ -47,12 +47,17 @@ function rootFieldNames(document: DocumentNode, selectionSet: SelectionSetNode):
 
 const allowedReadOnly = (name: string) => name === '__typename' || READ_ONLY_MUTATIONS.has(name);
 
-function unauthenticatedResponse(authorization: string | null, host: string | null, auth: Auth, fetchAPI: { Response: typeof Response }): Response {
-  const message = authorization?.trim()
+/** Why a request was refused, for its answer (GraphQL's and MCP's alike). */
+export function unauthenticatedMessage(authorization: string | null | undefined, host: string | null | undefined, auth: Pick<Auth, 'required'>): string {
+  return authorization?.trim()
     ? 'unknown or revoked API token'
     : !auth.required
       ? `without a token this server answers only requests addressed to it by a loopback name (localhost, 127.0.0.1, [::1]), and this one was addressed to "${host}": use http://127.0.0.1:<port>, or send a token`
       : 'an API token is required: send `Authorization: Bearer <token>` (create one with `npm run token -- create --name <name>`)';
+}
+
+function unauthenticatedResponse(authorization: string | null, host: string | null, auth: Auth, fetchAPI: { Response: typeof Response }): Response {
+  const message = unauthenticatedMessage(authorization, host, auth);
   return new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: 'UNAUTHENTICATED' } }] }), {
     status: 401,
     headers: { 'content-type': 'application/json; charset=utf-8', 'www-authenticate': 'Bearer' },

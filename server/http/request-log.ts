@@ -60,8 +60,8 @@ export function logRequest(req: IncomingMessage, res: ServerResponse, kind: Requ
 
 /** The id of the request an operation came in on (HTTP or the WebSocket's upgrade request); null for the server's own. */
 function contextRequestId(context: unknown): string | null {
-  const { req } = (context ?? {}) as OperationContext;
-  return req ? requestIdOf(req) : null;
+  const { req, requestId } = (context ?? {}) as OperationContext;
+  return requestId ?? (req ? requestIdOf(req) : null);
 }
 
 function operationOf(args: ExecutionArgs): { operation: string; type: string } {
@@ -77,6 +77,8 @@ function outcomeOf(result: ExecutionResult): { outcome: 'ok' | 'errors'; errorCo
 interface OperationContext {
   req?: IncomingMessage;
   res?: ServerResponse;
+  /** An MCP tool's operation: the id of the HTTP request the tool call came in on (server/http/mcp.ts). */
+  requestId?: string | null;
 }
 
 /**

@@ -21,7 +21,8 @@ export type Component =
   | 'sweeps'
   | 'metrics'
   | 'push'
-  | 'usage';
+  | 'usage'
+  | 'mcp';
 
 /** Where lines go: anything with write(line). Tests pass an array's push; production writes to fd 1. */
 export interface LogDestination {

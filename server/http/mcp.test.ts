@@ -1,0 +1,218 @@
+// The MCP door through the SDK's own client over Streamable HTTP: who may open a session and what it gets (a read-only
+// token only the read tools), a session bound to its token and ended by its revocation, tools answering from the
+// same resolvers as GraphQL (typed errors included), waiting for a job's end and a resource's update notice. The
+// cluster is a fake transport; test/lab/mcp.test.ts launches and follows real jobs through the lab's SLURM.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ResourceUpdatedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createJobRow, insertProject } from '../../test/factories.js';
+import { refuseStream } from '../../test/fake-transport.js';
+import { createTestToken } from '../../test/graphql-client.js';
+import { clusterConfig, type Config } from '../config.js';
+import { Job, type Project } from '../db/entities.js';
+import { initOrm, type Orm } from '../db/orm.js';
+import { snapshot } from '../jobs/transitions.js';
+import { createServices, type Services } from '../services.js';
+import { createApp } from './app.js';
+
+const WRITE_TOOLS = ['cancel_job', 'cancel_sweep', 'relaunch_failed_tasks', 'submit_preview'];
+
+describe('the MCP door (/mcp)', () => {
+  let orm: Orm;
+  let services: Services;
+  let app: ReturnType<typeof createApp>;
+  let url: string;
+  let project: Project;
+  let fullToken: string;
+  let readOnlyToken: string;
+  const clients: Client[] = [];
+
+  beforeAll(async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'mc-mcp-'));
+    orm = await initOrm(join(dataDir, 'mission-control.sqlite'));
+    const config: Config = { file: 'test.yaml', clusters: [clusterConfig('alpha', { host: 'alpha.example.edu', user: 'me', agent: true, keepaliveIntervalMs: 0 })] };
+    services = createServices({
+      orm,
+      config,
+      // A job's log screen: its size, where the screen starts and whether that is the file's start, then its last lines
+      // (server/slurm/jobs.ts readOutputScreen); nothing else reaches the cluster here.
+      clusters: { transportFactory: () => ({ exec: async () => ({ stdout: '17 0 1\nepoch 1 loss 0.5\n', stderr: '', exitCode: 0, durationMs: 1 }), close: async () => undefined, stream: refuseStream }) },
+    });
+    app = createApp({ services });
+    url = await app.start(0, '127.0.0.1');
+    project = await insertProject(orm.em.fork());
+    fullToken = await createTestToken(services, { name: 'agent' });
+    readOnlyToken = await createTestToken(services, { name: 'watcher', readOnly: true });
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.close()));
+    await app.stop();
+    await services.close();
+    await orm.close();
+  });
+
+  async function connect(token: string | undefined): Promise<Client> {
+    const client = new Client({ name: 'mcp-test', version: '1.0.0' });
+    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers } }));
+    clients.push(client);
+    return client;
+  }
+
+  async function insertJob(state: 'RUNNING' | 'PENDING'): Promise<Job> {
+    const em = orm.em.fork();
+    const row = createJobRow(em, { cluster: 'alpha', state, projectId: project.id, slurmJobId: '4242', name: 'resnet-lr' });
+    await em.flush();
+    return row;
+  }
+
+  /** What the poller does when a job ends: save, then announce. */
+  async function end(row: Job, state: Job['state'] = 'COMPLETED'): Promise<void> {
+    const em = orm.em.fork();
+    const saved = await em.findOneOrFail(Job, { id: row.id });
+    saved.state = state;
+    saved.exitCode = 0;
+    saved.endedAt = new Date();
+    await em.flush();
+    services.events.publish('job:updated', snapshot(saved));
+  }
+
+  const textOf = (result: unknown) => (result as CallToolResult).content.map((item) => (item.type === 'text' ? item.text : '')).join('\n');
+  const valueOf = (result: unknown) => JSON.parse((result as CallToolResult).content[0]!.type === 'text' ? ((result as CallToolResult).content[0] as { text: string }).text : 'null');
+
+  it('gives a full token every tool, with input schemas taken from the GraphQL inputs', async () => {
+    const client = await connect(fullToken);
+    const { tools } = await client.listTools();
+    const names = tools.map((tool) => tool.name);
+    expect(names).toEqual(expect.arrayContaining(['list_clusters', 'gpu_availability', 'search_jobs', 'get_job', 'job_log', 'job_metrics', 'get_sweep', 'project_form', 'preview_launch', 'preview_sweep', 'wait_for_jobs', ...WRITE_TOOLS]));
+    const preview = tools.find((tool) => tool.name === 'preview_launch')!;
+    // JobInput's own fields and descriptions: one place for what a launch takes.
+    expect(preview.inputSchema.required).toEqual(expect.arrayContaining(['cluster', 'projectId']));
+    expect(JSON.stringify(preview.inputSchema.properties)).toContain('submitJob refuses with a ValidationError on `commit`');
+    expect(tools.find((tool) => tool.name === 'cancel_job')!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
+    expect(tools.find((tool) => tool.name === 'get_job')!.annotations).toMatchObject({ readOnlyHint: true });
+  });
+
+  it('gives a read-only token only the read tools, and refuses a write tool called anyway', async () => {
+    const client = await connect(readOnlyToken);
+    const names = (await client.listTools()).tools.map((tool) => tool.name);
+    expect(names).toContain('get_job');
+    for (const name of WRITE_TOOLS) expect(names).not.toContain(name);
+    const job = await insertJob('RUNNING');
+    const result = (await client.callTool({ name: 'cancel_job', arguments: { id: job.id } })) as CallToolResult;
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(/cancel_job not found/);
+    expect((await orm.em.fork().findOneOrFail(Job, job.id)).state).toBe('RUNNING');
+  });
+
+  it('refuses a request without a token, or with an unknown one, with 401 and the reason', async () => {
+    for (const authorization of [undefined, 'Bearer mc_notarealtoken']) {
+      const response = await fetch(`${url}/mcp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(authorization ? { authorization } : {}) },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }),
+      });
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toBe('Bearer');
+      expect((await response.json()).error.message).toMatch(authorization ? /unknown or revoked API token/ : /an API token is required/);
+    }
+    await expect(connect(undefined)).rejects.toThrow(/401|token/);
+  });
+
+  it('binds a session to its token: another token cannot use its session id', async () => {
+    const client = await connect(fullToken);
+    const sessionId = (client.transport as StreamableHTTPClientTransport).sessionId!;
+    const response = await fetch(`${url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${readOnlyToken}`, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
+    });
+    expect(response.status).toBe(403);
+    expect((await response.json()).error.message).toMatch(/another token/);
+  });
+
+  it('ends a session when its token is revoked: the next call is refused', async () => {
+    const token = await createTestToken(services, { name: 'doomed' });
+    const client = await connect(token);
+    expect((await client.callTool({ name: 'list_clusters', arguments: {} })).isError).toBeFalsy();
+    await services.tokens.revoke('doomed');
+    await expect(client.callTool({ name: 'list_clusters', arguments: {} })).rejects.toThrow(/401|revoked/);
+  });
+
+  it('answers tools from the same resolvers as GraphQL: a job, its log, a typed error by name', async () => {
+    const client = await connect(fullToken);
+    const job = await insertJob('RUNNING');
+    const got = valueOf(await client.callTool({ name: 'get_job', arguments: { id: job.id } }));
+    expect(got).toMatchObject({ id: job.id, name: 'resnet-lr', state: 'RUNNING', cluster: 'alpha', slurmJobId: '4242' });
+    const listed = valueOf(await client.callTool({ name: 'search_jobs', arguments: { search: 'resnet' } }));
+    expect(listed.nodes.map((row: { id: number }) => row.id)).toContain(job.id);
+    const log = (await client.callTool({ name: 'job_log', arguments: { id: job.id } })) as CallToolResult;
+    expect(log.isError, textOf(log)).toBeFalsy();
+    expect(textOf(log)).toContain('epoch 1 loss 0.5');
+    const missing = (await client.callTool({ name: 'get_job', arguments: { id: 999_999 } })) as CallToolResult;
+    expect(missing.isError).toBe(true);
+    expect(textOf(missing)).toMatch(/^NotFoundError: /);
+    // zod refuses what the schema would, before any operation: a model reads why.
+    const invalid = (await client.callTool({ name: 'job_log', arguments: { id: job.id, tailBytes: 10 * 1024 * 1024 } })) as CallToolResult;
+    expect(invalid.isError).toBe(true);
+    expect(textOf(invalid)).toMatch(/tailBytes/);
+  });
+
+  it('refuses to submit a tag this session did not preview', async () => {
+    const client = await connect(fullToken);
+    const result = (await client.callTool({ name: 'submit_preview', arguments: { tag: 'abcdef123456' } })) as CallToolResult;
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(/no preview with tag "abcdef123456" in this session/);
+  });
+
+  it('waits for jobs to end, without a remote command, and returns at its deadline when they do not', async () => {
+    const client = await connect(fullToken);
+    const [first, second] = [await insertJob('RUNNING'), await insertJob('PENDING')];
+    const progress: string[] = [];
+    const waiting = client.callTool({ name: 'wait_for_jobs', arguments: { ids: [first.id, second.id], timeoutSeconds: 30 } }, undefined, { onprogress: (update) => void progress.push(update.message ?? '') });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await end(first);
+    await end(second, 'FAILED');
+    const result = valueOf(await waiting);
+    expect(result.ended).toBe(true);
+    expect(result.jobs).toEqual(expect.arrayContaining([expect.objectContaining({ id: first.id, state: 'COMPLETED' }), expect.objectContaining({ id: second.id, state: 'FAILED' })]));
+    expect(progress).toEqual(expect.arrayContaining([`job ${first.id}: COMPLETED`]));
+
+    const still = await insertJob('RUNNING');
+    const startedAt = Date.now();
+    const timedOut = valueOf(await client.callTool({ name: 'wait_for_jobs', arguments: { ids: [still.id], timeoutSeconds: 1 } }));
+    expect(Date.now() - startedAt).toBeLessThan(5_000);
+    expect(timedOut).toMatchObject({ ended: false, jobs: [{ id: still.id, state: 'RUNNING' }] });
+  });
+
+  it("tells a session subscribed to a job's resource when the job ends", async () => {
+    const client = await connect(readOnlyToken);
+    const job = await insertJob('RUNNING');
+    const updated: string[] = [];
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (notification) => void updated.push(notification.params.uri));
+    await client.subscribeResource({ uri: `mission-control://jobs/${job.id}` });
+    await client.subscribeResource({ uri: `mission-control://jobs/${job.id}/log` });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(updated).toEqual([]);
+    await end(job);
+    await expect.poll(() => updated.sort()).toEqual([`mission-control://jobs/${job.id}`, `mission-control://jobs/${job.id}/log`]);
+    const read = await client.readResource({ uri: `mission-control://jobs/${job.id}` });
+    expect(JSON.parse((read.contents[0] as { text: string }).text)).toMatchObject({ id: job.id, state: 'COMPLETED' });
+    await expect(client.subscribeResource({ uri: 'mission-control://nothing/1' })).rejects.toThrow(/not a resource of this server/);
+  });
+
+  it('refuses a body over the limit and a request without a session', async () => {
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${fullToken}` };
+    const large = await fetch(`${url}/mcp`, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { pad: 'x'.repeat(1024 * 1024) } }) });
+    expect(large.status).toBe(413);
+    const orphan = await fetch(`${url}/mcp`, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
+    expect(orphan.status).toBe(400);
+    expect((await orphan.json()).error.message).toMatch(/initialize/);
+    const unknown = await fetch(`${url}/mcp`, { method: 'POST', headers: { ...headers, 'mcp-session-id': 'no-such-session' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
+    expect(unknown.status).toBe(404);
+  });
+});
