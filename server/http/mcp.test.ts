@@ -2,29 +2,24 @@
 // token only the read tools), a session bound to its token and ended by its revocation, tools answering from the
 // same resolvers as GraphQL (typed errors included), waiting for a job's end and a resource's update notice. The
 // cluster is a fake transport; test/lab/mcp.test.ts launches and follows real jobs through the lab's SLURM.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ResourceUpdatedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createJobRow, insertProject } from '../../test/factories.js';
-import { refuseStream } from '../../test/fake-transport.js';
+import { createJobRow } from '../../test/factories.js';
 import { createTestToken } from '../../test/graphql-client.js';
-import { clusterConfig, type Config } from '../config.js';
+import { startMcpTestApp, type McpTestApp } from '../../test/mcp-app.js';
 import { Job, type Project } from '../db/entities.js';
-import { initOrm, type Orm } from '../db/orm.js';
+import type { Orm } from '../db/orm.js';
 import { snapshot } from '../jobs/transitions.js';
-import { createServices, type Services } from '../services.js';
-import { createApp } from './app.js';
+import type { Services } from '../services.js';
 
 const WRITE_TOOLS = ['cancel_job', 'cancel_sweep', 'relaunch_failed_tasks', 'submit_preview'];
 
 describe('the MCP door (/mcp)', () => {
+  let running: McpTestApp;
   let orm: Orm;
   let services: Services;
-  let app: ReturnType<typeof createApp>;
   let url: string;
   let project: Project;
   let fullToken: string;
@@ -32,27 +27,14 @@ describe('the MCP door (/mcp)', () => {
   const clients: Client[] = [];
 
   beforeAll(async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'mc-mcp-'));
-    orm = await initOrm(join(dataDir, 'mission-control.sqlite'));
-    const config: Config = { file: 'test.yaml', clusters: [clusterConfig('alpha', { host: 'alpha.example.edu', user: 'me', agent: true, keepaliveIntervalMs: 0 })] };
-    services = createServices({
-      orm,
-      config,
-      // A job's log screen: its size, where the screen starts and whether that is the file's start, then its last lines
-      // (server/slurm/jobs.ts readOutputScreen); nothing else reaches the cluster here.
-      clusters: { transportFactory: () => ({ exec: async () => ({ stdout: '17 0 1\nepoch 1 loss 0.5\n', stderr: '', exitCode: 0, durationMs: 1 }), close: async () => undefined, stream: refuseStream }) },
-    });
-    app = createApp({ services });
-    url = await app.start(0, '127.0.0.1');
-    project = await insertProject(orm.em.fork());
+    running = await startMcpTestApp();
+    ({ orm, services, url, project } = running);
     fullToken = await createTestToken(services, { name: 'agent' });
     readOnlyToken = await createTestToken(services, { name: 'watcher', readOnly: true });
   });
   afterAll(async () => {
     await Promise.all(clients.map((client) => client.close()));
-    await app.stop();
-    await services.close();
-    await orm.close();
+    await running.stop();
   });
 
   async function connect(token: string | undefined): Promise<Client> {
