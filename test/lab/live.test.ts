@@ -2,7 +2,7 @@
 // and one whose sshd is gone. The poll interval is 60 s, so what arrives within seconds came from the job's own
 // lifecycle files and the early confirmation poll they trigger.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { stringify } from 'yaml';
 import { cleanLog } from '../../server/jobs/log-text.js';
 import { startServer } from '../../server/main.js';
 import { createTestToken, graphqlClient, wsConnectionParams } from '../graphql-client.js';
+import { readmePython } from '../readme-snippets.js';
 import { createFixtureRepo } from './fixture-repo.js';
 import { labClusterEntry, labForSuite, onLab } from './lab-env.js';
 
@@ -156,7 +157,8 @@ describe.skipIf(!lab)('live status', () => {
     const submitted = await request(`mutation($input: JobInput!) { submitJob(input: $input) { ... on MutationSubmitJobSuccess { data { id } } } }`, {
       input: { projectId, cluster: 'lab', primary: 'train', memory: '200M', timeLimit: '5:00', parameters: [{ path: 'sleep_seconds', value: 3 }, { path: 'exit_code', value: 3 }] },
     });
-    const snippet = /```python\n([\s\S]*?)```/.exec(readFileSync('README.md', 'utf8'))![1]!.replace('http://127.0.0.1:4000', running.url);
+    // The bare urllib snippet (not the client's, not the sweep's).
+    const snippet = readmePython(['urllib.request', 'jobUpdated'], ['submitSweep']).replace('http://127.0.0.1:4000', running.url);
     // Asynchronously: the server answering it runs in this very process.
     // The notebook's own token, as the README tells a user to make one.
     const notebookToken = await createTestToken(running.services, { name: 'notebook', readOnly: true });

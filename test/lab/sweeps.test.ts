@@ -3,13 +3,14 @@
 // cancelling the pending tasks of a throttled sweep, and dependencies (afterok on a sweep; afterok on a failed job
 // never satisfied).
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../server/main.js';
 import { createTestToken, graphqlClient } from '../graphql-client.js';
+import { readmePython } from '../readme-snippets.js';
 import { createFixtureRepo } from './fixture-repo.js';
 import { labClustersYaml, labForSuite, onLab } from './lab-env.js';
 
@@ -150,7 +151,7 @@ describe.skipIf(!lab)('sweeps on the lab', () => {
   });
 
   it("runs the README's sweep snippet: a 3-run sweep followed over SSE to its end, then its table", async () => {
-    const snippet = [...readFileSync('README.md', 'utf8').matchAll(/```python\n([\s\S]*?)```/g)].map((match) => match[1]!).find((code) => code.includes('submitSweep'))!;
+    const snippet = readmePython(['submitSweep']);
     const token = await createTestToken(running.services, { name: 'notebook-sweep' });
     const { stdout } = await promisify(execFile)('python3', ['-c', snippet.replace('http://127.0.0.1:4000', running.url)], {
       encoding: 'utf8',
