@@ -76,6 +76,15 @@ it('the compiled server starts as the unit starts it (config and data from the e
     const form = await ask('query($id: Int!) { hydraConfig(projectId: $id) { ... on QueryHydraConfigSuccess { data { configDir parameters { path } } } ... on Error { message } } }', { id });
     expect(form.errors).toBeUndefined();
     expect(form.data.hydraConfig.data.parameters.map((parameter: { path: string }) => parameter.path)).toContain('optimizer.lr');
+    // The MCP door, a chunk of its own loaded at the first request (server/cli/build.mjs splits it out).
+    const mcp = await fetch(`${url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'deploy-check', version: '1' } } }),
+    });
+    expect(mcp.status).toBe(200);
+    expect(mcp.headers.get('mcp-session-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await mcp.text()).toContain('"name":"mission-control"');
     expect(output).not.toMatch(/tsx|\.ts:\d+/);
   } catch (error) {
     throw new Error(`${(error as Error).message}\nserver output:\n${output}`);

@@ -17,6 +17,9 @@ const result = await build({
   packages: 'external',
   platform: 'node',
   format: 'esm',
+  // What is imported lazily (the MCP door and its SDK, at the first /mcp request) stays out of the cold start: its own
+  // chunk, beside the entries.
+  splitting: true,
   target: 'node20',
   // MikroORM and error reports read constructor and function names.
   keepNames: true,

@@ -19,7 +19,7 @@ import { connectionAuthorization, createSessions, UNAUTHORIZED_CLOSE_CODE, useAu
 import { createRedactor } from '../lib/redaction.js';
 import { componentLogger, errorFields } from '../lib/log.js';
 import type { GraphQLGateway, Origin } from '../mcp/graphql.js';
-import { createMcpDoor, MCP_PATH } from './mcp.js';
+import type { McpDoor } from './mcp.js';
 import { createOperationsRoutes, OPERATIONS_PATHS, useOperationMetrics, type OperationsOptions } from './health.js';
 import { logRequest, requestIdOf, useOperationLog, yogaLogger } from './request-log.js';
 import { useRedaction } from './redaction.js';
@@ -46,6 +46,9 @@ export interface AppOptions {
   /** GET /metrics's access (server.metricsAccess, default loopback) and the config's standing for GET /readyz. */
   operations?: Partial<Pick<OperationsOptions, 'metricsAccess' | 'configState'>>;
 }
+
+/** Where agents speak MCP (server/http/mcp.ts). */
+export const MCP_PATH = '/mcp';
 
 /** Largest HTTP body or WebSocket message: a launch form is a few kB; this only stops memory exhaustion. */
 export const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -254,7 +257,11 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
       return (await run.subscribe({ schema: run.schema, document, variableValues, contextValue: await run.contextFactory() })) as AsyncIterableIterator<ExecutionResult> | ExecutionResult;
     },
   };
-  const mcp = createMcpDoor({ auth, gateway, schema, version: packageJson.version, maxRequestBytes: MAX_REQUEST_BYTES });
+  // Loaded at the first MCP request: the SDK costs a cold start ~170 ms and the idle server ~32 MB that a server no
+  // agent talks to should not pay (the build splits it into its own chunk for this).
+  let mcpDoor: Promise<McpDoor> | undefined;
+  const mcp = () =>
+    (mcpDoor ??= import('./mcp.js').then(({ createMcpDoor }) => createMcpDoor({ auth, gateway, schema, version: packageJson.version, maxRequestBytes: MAX_REQUEST_BYTES })));
 
   const client: Middleware | undefined =
     clientMiddleware ??
@@ -292,7 +299,9 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
         return;
       }
       if (isMcp) {
-        void mcp.handle(req, res).catch((error: unknown) => failed(req, res, error));
+        void mcp()
+          .then((door) => door.handle(req, res))
+          .catch((error: unknown) => failed(req, res, error));
         return;
       }
       if (isApi || !client) {
@@ -410,7 +419,7 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
       server.setSecureContext({ ...pair });
     },
     async stop(): Promise<void> {
-      mcp.close();
+      await mcpDoor?.then((door) => door.close(), () => undefined);
       await wsServer.dispose();
       webSockets.close();
       // Keep-alive and SSE sockets would otherwise hold close() open for seconds.

@@ -8,7 +8,8 @@ import { ResourceUpdatedNotificationSchema, type CallToolResult } from '@modelco
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJobRow } from '../../test/factories.js';
 import { createTestToken } from '../../test/graphql-client.js';
-import { startMcpTestApp, type McpTestApp } from '../../test/mcp-app.js';
+import { KEY_PATH, startMcpTestApp, type McpTestApp } from '../../test/mcp-app.js';
+import { captureLogs } from '../lib/log.js';
 import { Job, type Project } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import { snapshot } from '../jobs/transitions.js';
@@ -155,6 +156,7 @@ describe('the MCP door (/mcp)', () => {
     const client = await connect(fullToken);
     const [first, second] = [await insertJob('RUNNING'), await insertJob('PENDING')];
     const progress: string[] = [];
+    const commandsBefore = running.cluster.commands.length;
     const waiting = client.callTool({ name: 'wait_for_jobs', arguments: { ids: [first.id, second.id], timeoutSeconds: 30 } }, undefined, { onprogress: (update) => void progress.push(update.message ?? '') });
     await new Promise((resolve) => setTimeout(resolve, 300));
     await end(first);
@@ -163,6 +165,8 @@ describe('the MCP door (/mcp)', () => {
     expect(result.ended).toBe(true);
     expect(result.jobs).toEqual(expect.arrayContaining([expect.objectContaining({ id: first.id, state: 'COMPLETED' }), expect.objectContaining({ id: second.id, state: 'FAILED' })]));
     expect(progress).toEqual(expect.arrayContaining([`job ${first.id}: COMPLETED`]));
+    // Told by the poller's events: waiting ran nothing on the cluster.
+    expect(running.cluster.commands.length).toBe(commandsBefore);
 
     const still = await insertJob('RUNNING');
     const startedAt = Date.now();
@@ -185,6 +189,46 @@ describe('the MCP door (/mcp)', () => {
     const read = await client.readResource({ uri: `mission-control://jobs/${job.id}` });
     expect(JSON.parse((read.contents[0] as { text: string }).text)).toMatchObject({ id: job.id, state: 'COMPLETED' });
     await expect(client.subscribeResource({ uri: 'mission-control://nothing/1' })).rejects.toThrow(/not a resource of this server/);
+  });
+
+  it("is held to GraphQL's rate limits: a loop reading one job's log is refused with when to try again", async () => {
+    const client = await connect(fullToken);
+    const job = await insertJob('RUNNING');
+    const results: CallToolResult[] = [];
+    for (let call = 0; call < 8; call++) results.push((await client.callTool({ name: 'job_log', arguments: { id: job.id, tailBytes: 1024 } })) as CallToolResult);
+    expect(results.slice(0, 6).every((result) => !result.isError)).toBe(true);
+    expect(results.at(-1)!.isError).toBe(true);
+    expect(textOf(results.at(-1))).toMatch(/^RateLimitedError: .* Try again in \d+ s\.$/);
+  });
+
+  it("redacts a key file's path in what a tool answers, as GraphQL does", async () => {
+    const client = await connect(fullToken);
+    const job = await insertJob('RUNNING');
+    const answer = running.cluster.answer;
+    running.cluster.answer = () => ({ stdout: '', stderr: `Load key "${KEY_PATH}": bad permissions`, exitCode: 255, durationMs: 1 });
+    try {
+      const result = (await client.callTool({ name: 'job_log', arguments: { id: job.id } })) as CallToolResult;
+      expect(result.isError).toBe(true);
+      expect(textOf(result)).toContain('bad permissions');
+      expect(textOf(result)).not.toContain(KEY_PATH);
+      expect(textOf(result)).toContain('<identityFile>');
+    } finally {
+      running.cluster.answer = answer;
+    }
+  });
+
+  it("logs each tool's GraphQL operation with the id of the /mcp request it came in on", async () => {
+    const client = await connect(fullToken);
+    const logs = captureLogs('debug');
+    try {
+      await client.callTool({ name: 'list_projects', arguments: {} });
+      const entries = logs.entries();
+      const operation = entries.find((entry) => entry.msg === 'operation' && entry.type === 'query');
+      expect(operation).toMatchObject({ outcome: 'ok', requestId: expect.any(String) });
+      expect(entries.find((entry) => entry.msg === 'request' && entry.requestId === operation!.requestId)).toMatchObject({ path: '/mcp', method: 'POST' });
+    } finally {
+      logs.stop();
+    }
   });
 
   it('refuses a body over the limit and a request without a session', async () => {

@@ -1,4 +1,4 @@
-// The MCP door: Streamable HTTP at /mcp on the app's port, for agents. Every request is authenticated as a GraphQL
+// The MCP door: Streamable HTTP at /mcp on the app's port, for agents (server/http/app.ts loads it at the first request). Every request is authenticated as a GraphQL
 // request is (the same tokens, the same loopback rule without them); a session belongs to the token that opened it
 // and ends when that token is revoked. The tools run as GraphQL operations of that token (server/mcp/), so the
 // read-only rule, the rate limits, masking and redaction are the ones GraphQL applies.
@@ -10,12 +10,10 @@ import type { GraphQLSchema } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { Auth } from '../access/session.js';
 import type { GraphQLGateway } from '../mcp/graphql.js';
-import { createMcpSession, REQUEST_ID_HEADER } from '../mcp/server.js';
+import { authInfoOf, createMcpSession } from '../mcp/server.js';
 import { createTools } from '../mcp/tools.js';
 import { unauthenticatedMessage } from './auth.js';
 import { requestIdOf } from './request-log.js';
-
-export const MCP_PATH = '/mcp';
 
 /**
  * Sessions kept at once, and how long one may sit unused. An agent's session lasts a conversation; one that never
@@ -108,8 +106,8 @@ export function createMcpDoor({ auth, gateway, schema, version, maxRequestBytes 
 
   return {
     async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-      // The tools' operations are logged with this request's id: the transport hands the tools the headers only.
-      req.headers[REQUEST_ID_HEADER] = requestIdOf(req);
+      // The tools' operations are logged with this request's id: the SDK hands a request's `auth` to the handlers.
+      (req as IncomingMessage & { auth?: unknown }).auth = authInfoOf({ requestId: requestIdOf(req) });
       const authorization = req.headers.authorization;
       const session = await auth.authenticate(authorization, req.headers.host);
       if (!session) {

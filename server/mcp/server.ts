@@ -14,8 +14,18 @@ const log = componentLogger('mcp');
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
-/** The request id the MCP door put in the headers of the HTTP request a message came in on (its log lines'). */
-export const REQUEST_ID_HEADER = 'x-request-id';
+/**
+ * What the MCP door tells the tools of the HTTP request a message came in on, through the SDK's per-request auth
+ * info: the id its log lines carry.
+ */
+export interface RequestOrigin {
+  requestId: string;
+}
+
+/** The SDK's AuthInfo for a request, carrying its origin (the token itself is checked by the door, never here). */
+export function authInfoOf(origin: RequestOrigin) {
+  return { token: '', clientId: 'mission-control', scopes: [], extra: { origin } };
+}
 
 const INSTRUCTIONS = `Mission Control launches and watches ML training jobs on SLURM clusters.
 To launch: list_projects, project_form (the Hydra config's groups and parameters), list_clusters and gpu_availability,
@@ -39,8 +49,8 @@ export function createMcpSession({ tools, gateway, session, version }: McpSessio
   const server = new McpServer({ name: 'mission-control', title: 'Mission Control', version }, { instructions: INSTRUCTIONS });
   const previews = createPreviews();
   const originOf = (extra: Extra): Origin => {
-    const requestId = extra.requestInfo?.headers[REQUEST_ID_HEADER];
-    return { session, requestId: typeof requestId === 'string' ? requestId : null };
+    const origin = extra.authInfo?.extra?.origin as RequestOrigin | undefined;
+    return { session, requestId: origin?.requestId ?? null };
   };
 
   for (const entry of tools) {
