@@ -393,6 +393,19 @@ class Launch:
     allow_unpushed: bool | None = None
     parent_job_id: int | None = None
 
+    def __post_init__(self) -> None:
+        for name in ('parameters', 'groups'):
+            if not isinstance(getattr(self, name), Mapping):
+                raise TypeError(f'Launch.{name} maps a config key to its value, not {type(getattr(self, name)).__name__}')
+        _check_list('Launch.overrides', self.overrides, 'one override each (["seed=1"]); a line of them goes in raw_overrides')
+        _check_list('Launch.depends_on', self.depends_on, "one mapping each ([{'kind': 'AFTEROK', 'job_id': 7}])")
+
+
+def _check_list(name: str, value: Any, each: str) -> None:
+    """A list given where a list belongs: a string or a mapping there would be read item by item, wrongly."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
+        raise TypeError(f'{name} is a list, {each}; not {type(value).__name__}')
+
 
 #: Launch fields written in the schema's own shape by Client._job_input, not copied as they are.
 _LAUNCH_MAPS = frozenset({'project', 'parameters', 'groups', 'depends_on', 'resume'})
@@ -592,7 +605,7 @@ class Client:
             return _data(json.load(response))
 
     def _subscribe(self, query: str, variables: Mapping[str, Any]) -> Any:
-        """Opens a subscription as Server-Sent Events: when this returns the server is subscribed."""
+        """Opens a subscription as Server-Sent Events; it returns once the server has answered with the stream."""
         return self._open(self._request(query, variables, 'text/event-stream'), STREAM_IDLE_SECONDS)
 
     @staticmethod
@@ -734,6 +747,7 @@ class Client:
     def preview_sweep(self, launch: Launch, sweep: Sequence[str], throttle: int | None = None) -> SweepPreview:
         """A sweep's runs as Hydra's basic sweeper expands ``sweep`` (``['seed=1,2,3', 'model=resnet,vit']``), each
         checked as a single launch would be, and the one script its tasks run. ``throttle``: tasks at once."""
+        _check_list('sweep', sweep, "one sweep override each (['seed=1,2,3', 'model=resnet,vit'])")
         sweep_input = {'job': self._job_input(launch), 'sweep': list(sweep), **({'throttle': throttle} if throttle is not None else {})}
         data = _success(self.graphql(PREVIEW_SWEEP_QUERY, input=sweep_input)['previewSweep'])
         return dataclasses.replace(_read(SweepPreview, data), input=sweep_input)

@@ -110,6 +110,8 @@ def refusals():
         'badUrl': refusal(lambda: mc.Client('127.0.0.1:4000')),
         'submitWithoutPreview': refusal(lambda: client.submit(launch())),
         'unknownLaunchField': refusal(lambda: mc.Launch(project=PROJECT, cluster='lab', gpus=2)),
+        'overridesAsText': refusal(lambda: mc.Launch(project=PROJECT, cluster='lab', overrides='seed=1')),
+        'sweepAsText': refusal(lambda: client.preview_sweep(launch(), 'seed=1,2')),
     }
 
 

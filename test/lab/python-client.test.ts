@@ -137,6 +137,9 @@ describe.skipIf(!lab)('the Python client on the lab', () => {
     expect(refused.badUrl).toMatchObject({ class: 'ValueError', message: expect.stringContaining("'127.0.0.1:4000'") });
     expect(refused.submitWithoutPreview).toMatchObject({ class: 'TypeError', message: expect.stringContaining('takes the Preview') });
     expect(refused.unknownLaunchField).toMatchObject({ class: 'TypeError', message: expect.stringContaining("'gpus'") });
+    // A string where a list belongs would be sent letter by letter.
+    expect(refused.overridesAsText).toMatchObject({ class: 'TypeError', message: expect.stringContaining('Launch.overrides is a list') });
+    expect(refused.sweepAsText).toMatchObject({ class: 'TypeError', message: expect.stringContaining('sweep is a list') });
   });
 
   it('ends a follow with AuthenticationError when its token is revoked, the server saying so', async () => {
