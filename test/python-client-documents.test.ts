@@ -1,10 +1,11 @@
 // The Python client (clients/python/mission_control.py) without a server: every GraphQL document it sends is valid
-// against schema/schema.graphql and within the server's document limits, and its final job states are the server's.
+// against schema/schema.graphql and within the server's document limits, its error classes are the schema's error
+// types, and its final job states are the server's.
 // The lab suite (test/lab/python-client.test.ts) runs it against a real server; this one fails at once when the
 // schema changes under it.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { buildSchema, parse, validate } from 'graphql';
+import { buildSchema, parse, validate, type GraphQLInterfaceType } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { QUERY_LIMITS } from '../server/http/app.js';
 import { TERMINAL_STATES } from '../server/slurm/state.js';
@@ -21,11 +22,11 @@ const described = JSON.parse(
 sys.path.insert(0, ${JSON.stringify(CLIENT_DIR)})
 import mission_control as mc
 documents = {name: value for name, value in vars(mc).items() if name.endswith(('_QUERY', '_MUTATION', '_SUBSCRIPTION'))}
-print(json.dumps({'documents': documents, 'final': sorted(mc.FINAL_STATES)}))`,
+print(json.dumps({'documents': documents, 'final': sorted(mc.FINAL_STATES), 'errorClasses': sorted(mc.ResultError._by_typename)}))`,
     ],
     { encoding: 'utf8', env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } },
   ),
-) as { documents: Record<string, string>; final: string[] };
+) as { documents: Record<string, string>; final: string[]; errorClasses: string[] };
 
 const schema = buildSchema(readFileSync(new URL('../schema/schema.graphql', import.meta.url), 'utf8'));
 
@@ -41,6 +42,12 @@ describe('the Python client', () => {
     // parse() refuses a document beyond the limit, as the server's armor does.
     const errors = validate(schema, parse(document, { maxTokens: QUERY_LIMITS.maxTokens.n }));
     expect(errors.map((error) => error.message)).toEqual([]);
+  });
+
+  it('names each typed error class for an error type of the schema (the class a result is raised as)', () => {
+    const errorTypes = schema.getImplementations(schema.getType('Error') as GraphQLInterfaceType).objects.map((type) => type.name);
+    expect(described.errorClasses.length).toBeGreaterThan(5);
+    expect(errorTypes).toEqual(expect.arrayContaining(described.errorClasses));
   });
 
   it("stops following at the server's final states", () => {

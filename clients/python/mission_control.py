@@ -40,7 +40,7 @@ __all__ = [
     'MissionControlError', 'GraphQLError', 'AuthenticationError', 'ForbiddenError', 'ResultError', 'ValidationError',
     'NotFoundError', 'RateLimitedError', 'SlurmError', 'ClusterUnreachableError', 'HostKeyError',
     'CommandTimeoutError', 'HydraConfigError', 'LaunchAlreadySubmittedError', 'SweepAlreadySubmittedError',
-    'LaunchNotRecordedError', 'LogTailLimitError', 'StreamEndedError',
+    'LaunchNotRecordedError', 'StreamEndedError',
 ]
 
 #: The job states that never change again (the server's TERMINAL_STATES in server/slurm/state.ts; a unit test keeps
@@ -157,16 +157,12 @@ class LaunchNotRecordedError(ResultError):
     """SLURM took the launch but the server could not save it yet; it is adopted by its tag later, never run twice."""
 
 
-class LogTailLimitError(ResultError):
-    """The cluster already streams as many live logs as it may."""
-
-
 # ---------------------------------------------------------------------------------------------------------------------
 # Results: dataclasses whose fields (in snake_case) are the GraphQL fields they are read from (in camelCase). The
 # selection sets are written from the same fields, so what is asked and what is read cannot drift apart. A field
-# marked LOCAL is filled by this client, not read from the server.
+# marked _LOCAL is filled by this client, not read from the server.
 
-LOCAL = {'local': True}
+_LOCAL = {'local': True}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -224,7 +220,7 @@ class Preview:
     commit: str
     warnings: list[str]
     preflight: Preflight
-    input: dict[str, Any] = dataclasses.field(default_factory=dict, metadata=LOCAL)
+    input: dict[str, Any] = dataclasses.field(default_factory=dict, metadata=_LOCAL)
     """The JobInput this preview was computed from, as sent: submit() sends it again with ``commit`` and ``tag``."""
 
 
@@ -252,7 +248,7 @@ class SweepPreview:
     warnings: list[str]
     preflight: Preflight
     runs: list[SweepRunPreview]
-    input: dict[str, Any] = dataclasses.field(default_factory=dict, metadata=LOCAL)
+    input: dict[str, Any] = dataclasses.field(default_factory=dict, metadata=_LOCAL)
     """The SweepInput this preview was computed from, as sent."""
 
 
