@@ -1,6 +1,6 @@
 // `npm run token` as a user runs it: a real child process on the server's data directory, beside a running server.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,6 +77,20 @@ describe('npm run token', { timeout: 120_000 }, () => {
       const unknown = token('revoke', 'phone');
       expect(unknown.status).toBe(1);
       expect(unknown.stderr).toBe('error: no token named "phone"\n');
+    });
+
+    it('create --output writes a token the server takes to a new file only its owner reads, and prints no token', async () => {
+      const file = join(dir, 'agent-token');
+      const created = token('create', '--name', 'agent', '--read-only', '--output', file);
+      expect(created.status).toBe(0);
+      expect(created.stdout).toMatch(/created read-only token "agent" in .*agent-token/);
+      expect(created.stdout).not.toMatch(TOKEN);
+      expect(readFileSync(file, 'utf8')).toMatch(/^mc_[A-Za-z0-9_-]{43}\n$/);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      expect(await (await session(readFileSync(file, 'utf8').trim())).json()).toEqual({ data: { session: { tokenName: 'agent' } } });
+      const again = token('create', '--name', 'agent2', '--output', file);
+      expect(again.status).toBe(2);
+      expect(again.stderr).toMatch(/exists already \(a token file is never overwritten\)/);
     });
   });
 

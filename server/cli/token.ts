@@ -1,7 +1,7 @@
 // `npm run token -- create --name phone [--read-only] | list | revoke <name>`: API tokens in the server's database
 // (the same --data-dir / MC_DATA_DIR), usable while the server runs. A created token is printed once, with the
 // pairing link and its QR code; nothing can print it again.
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -13,7 +13,10 @@ import { createTokenService, type TokenInfo } from '../access/tokens.js';
 
 const USAGE = `usage: npm run token -- <command> [options]
 
-  create --name NAME [--read-only]   make a token; prints it once, with the phone's pairing link and QR code
+  create --name NAME [--read-only] [--output FILE]
+                                     make a token; prints it once, with the phone's pairing link and QR code,
+                                     or with --output writes it to a new FILE readable only by you (an agent's
+                                     or a notebook's token: npm run mcp -- --token-file FILE)
   list                               every token: name, rights, created, last used (never the token itself)
   revoke NAME                        delete a token: refused from its next request, its open subscriptions
                                      end and its push devices are removed, at once
@@ -45,6 +48,7 @@ export async function runTokenCli(argv: string[], print: (text: string) => void 
       options: {
         name: { type: 'string' },
         'read-only': { type: 'boolean', default: false },
+        output: { type: 'string' },
         'data-dir': { type: 'string' },
         config: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -66,6 +70,7 @@ export async function runTokenCli(argv: string[], print: (text: string) => void 
   if (command === 'create') {
     expectArguments(0);
     if (!values.name) throw new UsageError(`create: --name is required (e.g. --name phone)\n\n${USAGE}`);
+    if (values.output !== undefined && existsSync(values.output)) throw new UsageError(`create: --output ${values.output} exists already (a token file is never overwritten)`);
   } else if (command === 'revoke') {
     expectArguments(1);
   } else if (command === 'list') {
@@ -82,6 +87,11 @@ export async function runTokenCli(argv: string[], print: (text: string) => void 
     const tokens = createTokenService({ orm });
     if (command === 'create') {
       const { token, info } = await tokens.create(values.name!, { readOnly: values['read-only'] });
+      if (values.output !== undefined) {
+        // Created exclusively and 0600, as ssh-keygen writes a key: no moment at which another user could read it.
+        writeFileSync(values.output, `${token}\n`, { mode: 0o600, flag: 'wx' });
+        return print(`created ${info.readOnly ? 'read-only ' : ''}token "${info.name}" in ${values.output} (readable only by you); it is not shown anywhere else`);
+      }
       const baseUrl = phoneBaseUrl(server, `http://${process.env.MC_HOST ?? '127.0.0.1'}:${process.env.MC_PORT ?? 4000}`);
       print(await pairingInstructions(info.name, token, baseUrl, { configPath, readOnly: info.readOnly }));
     } else if (command === 'list') {
