@@ -535,8 +535,9 @@ FOLLOW_SUBSCRIPTION = f'subscription($ids: [Int!]) {{ jobUpdated(jobIds: $ids) {
 # The client
 
 
-def _job_id(job: int | Job) -> int:
-    return job.id if isinstance(job, Job) else job
+def _id(item: int | Job | Sweep) -> int:
+    """The id of a job or sweep given as itself or as its id."""
+    return item.id if isinstance(item, (Job, Sweep)) else item
 
 
 def _graphql_error(errors: Sequence[Mapping[str, Any]]) -> GraphQLError:
@@ -660,7 +661,7 @@ class Client:
         (every attempt); otherwise single launches. ``archived``: None for both."""
         states = [state] if isinstance(state, str) else list(state) if state is not None else None
         project_id = self._project_id(project) if project is not None else None
-        sweep_id = sweep.id if isinstance(sweep, Sweep) else sweep
+        sweep_id = _id(sweep) if sweep is not None else None
         given = {'states': states, 'cluster': cluster, 'projectId': project_id, 'search': search, 'sweepId': sweep_id, 'archived': archived}
         filter_ = {key: value for key, value in given.items() if value is not None}
         found: list[Job] = []
@@ -675,28 +676,27 @@ class Client:
 
     def job(self, job: int | Job) -> Job:
         """One job as it is now; NotFoundError when there is none by that id."""
-        return _read(Job, _success(self.graphql(JOB_QUERY, id=_job_id(job))['job']))
+        return _read(Job, _success(self.graphql(JOB_QUERY, id=_id(job))['job']))
 
     def metrics(self, job: int | Job, names: Sequence[str] | None = None, max_points: int = 500) -> dict[str, MetricSeries]:
         """The job's metric series by name (all when ``names`` is None), each at most ``max_points`` (2 to 5000).
         An ended job's files are read one last time within a few seconds of its end."""
-        data = _success(self.graphql(METRICS_QUERY, id=_job_id(job), names=list(names) if names is not None else None, maxPoints=max_points)['job'])
+        data = _success(self.graphql(METRICS_QUERY, id=_id(job), names=list(names) if names is not None else None, maxPoints=max_points)['job'])
         return {series['name']: _read(MetricSeries, series) for series in data['metrics']}
 
     def log(self, job: int | Job, tail_bytes: int = 65536, collapse_progress: bool = True) -> Log:
         """The end of the job's output, at most ``tail_bytes`` (1 kB to 4 MiB); progress bars collapsed to their
         last state unless asked otherwise. Each read runs a command on the cluster: RateLimitedError when too often."""
-        data = _success(self.graphql(LOG_QUERY, id=_job_id(job), tailBytes=tail_bytes, collapseProgress=collapse_progress)['job'])
+        data = _success(self.graphql(LOG_QUERY, id=_id(job), tailBytes=tail_bytes, collapseProgress=collapse_progress)['job'])
         return _read(Log, _success(data['log']))
 
     def sweep(self, sweep: int | Sweep) -> Sweep:
         """A sweep and its table: ``runs`` (each run's values of ``varying`` and its current task), ``counts``."""
-        return _read(Sweep, _success(self.graphql(SWEEP_QUERY, id=sweep.id if isinstance(sweep, Sweep) else sweep)['sweep']))
+        return _read(Sweep, _success(self.graphql(SWEEP_QUERY, id=_id(sweep))['sweep']))
 
     def sweep_metrics(self, sweep: int | Sweep, name: str, max_points: int = 200) -> dict[int, MetricSeries]:
         """One metric of every current task of a sweep, by run index (runs that wrote none are left out)."""
-        sweep_id = sweep.id if isinstance(sweep, Sweep) else sweep
-        data = _success(self.graphql(SWEEP_METRICS_QUERY, id=sweep_id, name=name, maxPoints=max_points)['sweep'])
+        data = _success(self.graphql(SWEEP_METRICS_QUERY, id=_id(sweep), name=name, maxPoints=max_points)['sweep'])
         return {entry['index']: _read(MetricSeries, entry['series']) for entry in data['metrics']}
 
     # -- launching --
@@ -757,7 +757,7 @@ class Client:
 
     def cancel(self, job: int | Job) -> Job:
         """Cancels the job (scancel); returns it as it is then."""
-        return _read(Job, _success(self.graphql(CANCEL_MUTATION, id=_job_id(job))['cancelJob']))
+        return _read(Job, _success(self.graphql(CANCEL_MUTATION, id=_id(job))['cancelJob']))
 
     # -- following --
 
@@ -765,7 +765,7 @@ class Client:
         """Yields each job as it is now, then every change of it as it happens (Server-Sent Events), and stops once
         every job is in a final state. A job that ended before the call is yielded once, final. Raises
         StreamEndedError when the server closes the stream first (a restart): calling follow again picks up."""
-        ids = list(dict.fromkeys(_job_id(job) for job in jobs))
+        ids = list(dict.fromkeys(_id(job) for job in jobs))
         if not ids:
             return
         ended: set[int] = set()
