@@ -1,6 +1,8 @@
 // The API at scale: 100,000 jobs in SQLite, the queries the phone app sends (a project's jobs in one state, the
 // home screen, text searches), timed over HTTP against the real app, with SQLite's plan of every statement they cost.
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Bench, Figure } from './bench.js';
@@ -238,6 +240,12 @@ const bench: Bench = {
             breakdown.push([layer, ms(percentile(layerTimes, 50)), ms(percentile(layerTimes, 99))]);
           }
           breakdown.push(['over HTTP (fetch on loopback), as above', ms(p50), ms(p99)]);
+          // An agent's way to the same page: the MCP tool runs a GraphQL operation in-process, as its session's token.
+          const agent = new Client({ name: 'bench', version: '1' });
+          await agent.connect(new StreamableHTTPClientTransport(new URL(url.replace(/\/graphql$/, '/mcp'))));
+          cleanups.unshift(() => agent.close());
+          const toolTimes = await timed(() => agent.callTool({ name: 'search_jobs', arguments: { ...filter, first: 50 } }), REQUESTS, WARMUP);
+          breakdown.push(['an MCP tool over Streamable HTTP (the SDK\'s client): search_jobs, the same filter, its summary fields', ms(percentile(toolTimes, 50)), ms(percentile(toolTimes, 99))]);
         }
       }
     } finally {

@@ -348,7 +348,7 @@ export function createTools(schema: GraphQLSchema): Tool[] {
         'Waits until every one of these jobs has ended (COMPLETED, FAILED, CANCELLED, TIMEOUT, …) or timeoutSeconds pass, whichever is first, and returns each job’s state and exit code. Costs the cluster nothing: the server is told of state changes by its poller. Call it again if some are still running.',
       input: {
         ids: z.array(z.number().int().positive()).min(1).max(20).describe('Job ids (a sweep’s tasks are jobs too: search_jobs with sweepId).'),
-        timeoutSeconds: z.number().int().min(1).max(600).default(50),
+        timeoutSeconds: z.number().int().min(1).max(600).default(50).describe('Many MCP clients give up on a call after 60 s: stay under that unless yours waits longer.'),
       },
       async run(args, context) {
         return { value: await waitForJobs(context, args.ids, args.timeoutSeconds * 1000) };
