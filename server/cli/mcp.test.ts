@@ -1,11 +1,12 @@
 // `npm run --silent mcp`, started as an agent starts a tool (a process on stdio), through the SDK's own stdio client:
 // it relays to the running server's /mcp, so its tools and its token's rights are the server's; a refused token is
 // a JSON-RPC error with the server's reason; a server restart costs the agent nothing (the session is opened again).
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestToken } from '../../test/graphql-client.js';
@@ -67,6 +68,40 @@ describe('npm run mcp (stdio)', () => {
     const result = (await client.callTool({ name: 'list_projects', arguments: {} })) as CallToolResult;
     expect(result.isError).toBeFalsy();
     expect(JSON.parse((result.content[0] as { text: string }).text)).toEqual([expect.objectContaining({ id: running.project.id })]);
+  });
+
+  it("connects as the README's two agent configurations say, as written", async () => {
+    interface AgentEntry {
+      type?: string;
+      url?: string;
+      headers?: Record<string, string>;
+      command?: string;
+      args?: string[];
+    }
+    const entries = [...readFileSync('README.md', 'utf8').matchAll(/```json\n([\s\S]*?)```/g)]
+      .filter((match) => match[1]!.includes('"mcpServers"'))
+      .flatMap((match) => Object.values((JSON.parse(match[1]!) as { mcpServers: Record<string, AgentEntry> }).mcpServers));
+    const overHttp = entries.find((entry) => entry.type === 'http')!;
+    const overStdio = entries.find((entry) => entry.command)!;
+    expect([overHttp, overStdio].every(Boolean)).toBe(true);
+
+    // The agent expands ${MC_AGENT_TOKEN} from its environment; the README's port is this server's here.
+    const token = await createTestToken(running.services, { name: 'readme-http' });
+    const headers = Object.fromEntries(Object.entries(overHttp.headers!).map(([name, value]) => [name, value.replace('${MC_AGENT_TOKEN}', token)]));
+    const url = new URL(new URL(overHttp.url!).pathname, running.url);
+    const httpClient = new Client({ name: 'readme-http', version: '1.0.0' });
+    await httpClient.connect(new StreamableHTTPClientTransport(url, { requestInit: { headers } }));
+    clients.push(httpClient);
+    expect((await httpClient.listTools()).tools.map((tool) => tool.name)).toContain('submit_preview');
+
+    // The checkout's path and the token file's are the user's; the server's address comes from MC_URL.
+    const file = await tokenFile('readme-stdio', true);
+    const args = overStdio.args!.map((arg) => (arg === '/path/to/mission-control' ? process.cwd() : arg.endsWith('/agent-token') ? file : arg));
+    expect(args).toContain(file);
+    const stdioClient = new Client({ name: 'readme-stdio', version: '1.0.0' });
+    await stdioClient.connect(new StdioClientTransport({ command: overStdio.command!, args, env: { ...(process.env as Record<string, string>), MC_URL: running.url }, stderr: 'ignore' }));
+    clients.push(stdioClient);
+    expect((await stdioClient.listTools()).tools.map((tool) => tool.name)).not.toContain('submit_preview');
   });
 
   it('refuses a missing or empty token file and a bad URL before starting', () => {
