@@ -3,11 +3,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { insertProject } from './factories.js';
+import { createJobRow, insertProject } from './factories.js';
 import { refuseStream } from './fake-transport.js';
 import { createApp } from '../server/http/app.js';
 import { clusterConfig, type Config } from '../server/config.js';
-import type { Project } from '../server/db/entities.js';
+import { Job, type Project } from '../server/db/entities.js';
+import { snapshot } from '../server/jobs/transitions.js';
 import { initOrm, type Orm } from '../server/db/orm.js';
 import { createServices, type Services } from '../server/services.js';
 import type { ExecResult } from '../server/ssh/transport.js';
@@ -26,6 +27,12 @@ export interface McpTestApp {
   services: Services;
   project: Project;
   url: string;
+  /** MCP sessions the server holds now. */
+  sessions(): Promise<number>;
+  /** A job row as the job service stores it after sbatch answered (no remote command). */
+  insertJob(state: 'RUNNING' | 'PENDING'): Promise<Job>;
+  /** What the poller does when a job ends: save, then announce. */
+  endJob(job: Job, state?: Job['state']): Promise<void>;
   /** A new app on the same port and database, as after a server restart: every MCP session is forgotten. */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -51,6 +58,22 @@ export async function startMcpTestApp(): Promise<McpTestApp> {
     services,
     project,
     url,
+    sessions: () => app.mcpSessions(),
+    async insertJob(state) {
+      const em = orm.em.fork();
+      const row = createJobRow(em, { cluster: 'alpha', state, projectId: project.id, slurmJobId: '4242', name: 'resnet-lr' });
+      await em.flush();
+      return row;
+    },
+    async endJob(job, state = 'COMPLETED') {
+      const em = orm.em.fork();
+      const saved = await em.findOneOrFail(Job, { id: job.id });
+      saved.state = state;
+      saved.exitCode = 0;
+      saved.endedAt = new Date();
+      await em.flush();
+      services.events.publish('job:updated', snapshot(saved));
+    },
     async restart() {
       await app.stop();
       app = createApp({ services });

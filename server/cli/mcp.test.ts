@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ResourceUpdatedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestToken } from '../../test/graphql-client.js';
 import { startMcpTestApp, type McpTestApp } from '../../test/mcp-app.js';
@@ -61,13 +61,29 @@ describe('npm run mcp (stdio)', () => {
     expect(stderr()).toMatch(/unknown or revoked API token/);
   });
 
-  it('opens the session again when the server restarted and forgot it', async () => {
+  it('opens the session again when the server restarted and forgot it, once for calls made together, its subscriptions with it', async () => {
     const { client } = await startAgentTool(await tokenFile('stdio-restart'));
     expect((await client.listTools()).tools.length).toBeGreaterThan(10);
+    const job = await running.insertJob('RUNNING');
+    const updated: string[] = [];
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (notification) => void updated.push(notification.params.uri));
+    await client.subscribeResource({ uri: `mission-control://jobs/${job.id}` });
+    const progress: string[] = [];
+    const cutOff = client
+      .callTool({ name: 'wait_for_jobs', arguments: { ids: [job.id], timeoutSeconds: 50 } }, undefined, { onprogress: (update) => void progress.push(update.message ?? '') })
+      .then(() => 'answered', (error: Error) => error.message);
+    await expect.poll(() => progress.length).toBe(1);
     await running.restart();
-    const result = (await client.callTool({ name: 'list_projects', arguments: {} })) as CallToolResult;
-    expect(result.isError).toBeFalsy();
-    expect(JSON.parse((result.content[0] as { text: string }).text)).toEqual([expect.objectContaining({ id: running.project.id })]);
+    const results = (await Promise.all([1, 2, 3].map(() => client.callTool({ name: 'list_projects', arguments: {} })))) as CallToolResult[];
+    for (const result of results) {
+      expect(result.isError).toBeFalsy();
+      expect(JSON.parse((result.content[0] as { text: string }).text)).toEqual([expect.objectContaining({ id: running.project.id })]);
+    }
+    // One new session for the three calls, the old one forgotten with the server; the wait that ran on it is told.
+    expect(await running.sessions()).toBe(1);
+    expect(await cutOff).toMatch(/the server restarted during this call, and forgot it: call it again/);
+    await running.endJob(job);
+    await expect.poll(() => updated).toEqual([`mission-control://jobs/${job.id}`]);
   });
 
   it("connects as the README's two agent configurations say, as written", async () => {

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { isInitializedNotification, isInitializeRequest, isJSONRPCRequest, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { isInitializedNotification, isInitializeRequest, isJSONRPCErrorResponse, isJSONRPCRequest, isJSONRPCResultResponse, type JSONRPCMessage, type JSONRPCRequest, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { AppError } from '../errors.js';
 
 const USAGE = `usage: npm run --silent mcp -- --token-file FILE [--url URL]
@@ -38,67 +38,103 @@ function reasonOf(error: unknown): string {
   return text;
 }
 
+const RESTARTED = 'the server restarted during this call, and forgot it: call it again';
+
 /**
  * Relays MCP messages between stdio and the server. A request the server refuses (a revoked token, the server down) is
- * answered with a JSON-RPC error saying why, so the agent is told instead of waiting.
+ * answered with a JSON-RPC error saying why, so the agent is told instead of waiting. When the server has forgotten the
+ * session (it restarted), a new one is opened with the agent's own initialize and its resource subscriptions, once for
+ * all the calls that found out at the same time; calls that were running on the old one are answered that they were
+ * cut off.
  */
 export async function runMcpProxy({ url, token }: McpProxyOptions, local = new StdioServerTransport()): Promise<void> {
   const endpoint = new URL('/mcp', url);
-  let initialize: JSONRPCMessage | undefined;
+  let initialize: JSONRPCRequest | undefined;
   let initialized: JSONRPCMessage | undefined;
-  let remote: StreamableHTTPClientTransport;
-
+  const subscribed = new Set<string>();
   /**
-   * A session on the server. Replaying, it is opened again with the agent's own initialize (the server forgot the
-   * last one: it restarted), whose answer the agent already had and does not get twice.
+   * The agent's requests on the current session not answered yet: still being sent (retried on a new session if the
+   * old one is gone), or sent (running on the server: cut off if it restarts).
    */
+  let inFlight = new Map<RequestId, { request: JSONRPCRequest; sent: boolean }>();
+  let ownIds = 0;
+  const fail = (request: JSONRPCRequest, reason: string) => void local.send({ jsonrpc: '2.0', id: request.id, error: { code: -32000, message: `Mission Control at ${url.origin}: ${reason}` } });
+
+  /** A session on the server; replaying, the agent's initialize and subscriptions again, their answers not relayed. */
   const open = async (replay: boolean): Promise<StreamableHTTPClientTransport> => {
     const transport = new StreamableHTTPClientTransport(endpoint, { requestInit: { headers: { authorization: `Bearer ${token}` } } });
-    let dropAnswerTo = replay && initialize && 'id' in initialize ? initialize.id : undefined;
-    let answered = () => {};
-    const answer = new Promise<void>((resolve) => (answered = resolve));
+    const own = new Map<RequestId, () => void>();
     transport.onmessage = (message) => {
       // The negotiated version goes on every later request, as the SDK's own client does.
       const version = (message as { result?: { protocolVersion?: unknown } }).result?.protocolVersion;
       if (typeof version === 'string') transport.setProtocolVersion(version);
-      if (dropAnswerTo !== undefined && !('method' in message) && 'id' in message && message.id === dropAnswerTo) {
-        dropAnswerTo = undefined;
-        answered();
-        return;
+      if ((isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) && message.id !== undefined) {
+        const answered = own.get(message.id);
+        if (answered) return answered();
+        inFlight.delete(message.id);
       }
       void local.send(message);
     };
     transport.onerror = (error) => process.stderr.write(`mission-control mcp: ${reasonOf(error)}\n`);
     await transport.start();
-    if (replay && initialize) {
-      await transport.send(initialize);
+    const ask = async (request: Omit<JSONRPCRequest, 'id'>) => {
+      const id = `mission-control-mcp-${++ownIds}`;
+      const answer = new Promise<void>((resolve) => own.set(id, resolve));
+      await transport.send({ ...request, id } as JSONRPCRequest);
       await answer;
+    };
+    if (replay && initialize) {
+      await ask(initialize);
       if (initialized) await transport.send(initialized);
+      for (const uri of subscribed) await ask({ jsonrpc: '2.0', method: 'resources/subscribe', params: { uri } });
     }
     return transport;
   };
 
-  remote = await open(false);
-  local.onmessage = (message) => {
-    if (isInitializeRequest(message)) initialize = message;
-    if (isInitializedNotification(message)) initialized = message;
-    const forward = async () => {
+  let remote = await open(false);
+  let reopening: Promise<void> | undefined;
+  const reopen = (forgotten: StreamableHTTPClientTransport): Promise<void> => {
+    if (remote !== forgotten) return reopening ?? Promise.resolve();
+    reopening ??= (async () => {
+      const cutOff = [...inFlight.values()].filter((call) => call.sent);
+      inFlight = new Map([...inFlight].filter(([, call]) => !call.sent));
+      await forgotten.close().catch(() => undefined);
+      remote = await open(true);
+      for (const call of cutOff) fail(call.request, RESTARTED);
+    })().finally(() => (reopening = undefined));
+    return reopening;
+  };
+
+  const forward = async (message: JSONRPCMessage) => {
+    const request = isJSONRPCRequest(message) ? message : undefined;
+    for (let attempt = 0; ; attempt++) {
+      if (reopening) await reopening;
+      const transport = remote;
+      if (request) inFlight.set(request.id, { request, sent: false });
       try {
-        await remote.send(message);
+        await transport.send(message);
+        const call = request && inFlight.get(request.id);
+        if (call) call.sent = true;
+        return;
       } catch (error) {
-        if (error instanceof StreamableHTTPError && error.code === 404 && initialize && message !== initialize) {
-          await remote.close();
-          remote = await open(true);
-          await remote.send(message);
-          return;
-        }
-        throw error;
+        if (request) inFlight.delete(request.id);
+        const retry = attempt === 0 && initialize !== undefined && message !== initialize;
+        if (retry && error instanceof StreamableHTTPError && error.code === 404) await reopen(transport);
+        // Cut off by another call's reopening (closing the forgotten session aborts what was still being sent on it).
+        else if (!(retry && (reopening || remote !== transport))) throw error;
       }
-    };
-    forward().catch((error: unknown) => {
+    }
+  };
+
+  local.onmessage = (message) => {
+    if (isInitializeRequest(message)) initialize = message as JSONRPCRequest;
+    if (isInitializedNotification(message)) initialized = message;
+    if (isJSONRPCRequest(message) && message.method === 'resources/subscribe') subscribed.add(String(message.params?.uri));
+    if (isJSONRPCRequest(message) && message.method === 'resources/unsubscribe') subscribed.delete(String(message.params?.uri));
+    forward(message).catch((error: unknown) => {
       const reason = reasonOf(error);
       process.stderr.write(`mission-control mcp: ${reason}\n`);
-      if (isJSONRPCRequest(message)) void local.send({ jsonrpc: '2.0', id: message.id, error: { code: -32000, message: `Mission Control at ${url.origin}: ${reason}` } });
+      if (isJSONRPCRequest(message)) fail(message, reason);
     });
   };
   const closed = new Promise<void>((resolve) => (local.onclose = resolve));

@@ -261,7 +261,14 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
   // agent talks to should not pay (the build splits it into its own chunk for this).
   let mcpDoor: Promise<McpDoor> | undefined;
   const mcp = () =>
-    (mcpDoor ??= import('./mcp.js').then(({ createMcpDoor }) => createMcpDoor({ auth, gateway, schema, version: packageJson.version, maxRequestBytes: MAX_REQUEST_BYTES })));
+    (mcpDoor ??= import('./mcp.js').then(({ createMcpDoor }) => createMcpDoor({
+        auth,
+        gateway,
+        schema,
+        version: packageJson.version,
+        maxRequestBytes: MAX_REQUEST_BYTES,
+        originAllowed: (req) => originAllowed(req, corsOrigins),
+      })));
 
   const client: Middleware | undefined =
     clientMiddleware ??
@@ -399,6 +406,10 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
   return {
     yoga,
     server,
+    /** MCP sessions open now (none before the first /mcp request loads the door). */
+    async mcpSessions(): Promise<number> {
+      return mcpDoor ? (await mcpDoor).size() : 0;
+    },
     /** Groups of identical subscriptions being served, each by one execution per event. */
     subscriptionGroups: sharedSubscriptions.groups,
     async start(port: number, host: string): Promise<string> {

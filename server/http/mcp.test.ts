@@ -6,13 +6,11 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ResourceUpdatedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createJobRow } from '../../test/factories.js';
 import { createTestToken } from '../../test/graphql-client.js';
 import { KEY_PATH, startMcpTestApp, type McpTestApp } from '../../test/mcp-app.js';
 import { captureLogs } from '../lib/log.js';
 import { Job, type Project } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
-import { snapshot } from '../jobs/transitions.js';
 import type { Services } from '../services.js';
 
 const WRITE_TOOLS = ['cancel_job', 'cancel_sweep', 'relaunch_failed_tasks', 'submit_preview'];
@@ -46,23 +44,8 @@ describe('the MCP door (/mcp)', () => {
     return client;
   }
 
-  async function insertJob(state: 'RUNNING' | 'PENDING'): Promise<Job> {
-    const em = orm.em.fork();
-    const row = createJobRow(em, { cluster: 'alpha', state, projectId: project.id, slurmJobId: '4242', name: 'resnet-lr' });
-    await em.flush();
-    return row;
-  }
-
-  /** What the poller does when a job ends: save, then announce. */
-  async function end(row: Job, state: Job['state'] = 'COMPLETED'): Promise<void> {
-    const em = orm.em.fork();
-    const saved = await em.findOneOrFail(Job, { id: row.id });
-    saved.state = state;
-    saved.exitCode = 0;
-    saved.endedAt = new Date();
-    await em.flush();
-    services.events.publish('job:updated', snapshot(saved));
-  }
+  const insertJob = (state: 'RUNNING' | 'PENDING') => running.insertJob(state);
+  const end = (job: Job, state?: Job['state']) => running.endJob(job, state);
 
   const textOf = (result: unknown) => (result as CallToolResult).content.map((item) => (item.type === 'text' ? item.text : '')).join('\n');
   const valueOf = (result: unknown) => JSON.parse((result as CallToolResult).content[0]!.type === 'text' ? ((result as CallToolResult).content[0] as { text: string }).text : 'null');
@@ -122,7 +105,10 @@ describe('the MCP door (/mcp)', () => {
     const token = await createTestToken(services, { name: 'doomed' });
     const client = await connect(token);
     expect((await client.callTool({ name: 'list_clusters', arguments: {} })).isError).toBeFalsy();
+    const before = await running.sessions();
     await services.tokens.revoke('doomed');
+    // Closed by the revocation watch itself, not only refused at its next request.
+    await expect.poll(() => running.sessions()).toBe(before - 1);
     await expect(client.callTool({ name: 'list_clusters', arguments: {} })).rejects.toThrow(/401|revoked/);
   });
 
@@ -158,13 +144,14 @@ describe('the MCP door (/mcp)', () => {
     const progress: string[] = [];
     const commandsBefore = running.cluster.commands.length;
     const waiting = client.callTool({ name: 'wait_for_jobs', arguments: { ids: [first.id, second.id], timeoutSeconds: 30 } }, undefined, { onprogress: (update) => void progress.push(update.message ?? '') });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Its first notice says it is watching both: ended from here on, each end is heard.
+    await expect.poll(() => progress).toEqual([`watching job ${first.id}: RUNNING, job ${second.id}: PENDING`]);
     await end(first);
     await end(second, 'FAILED');
     const result = valueOf(await waiting);
     expect(result.ended).toBe(true);
     expect(result.jobs).toEqual(expect.arrayContaining([expect.objectContaining({ id: first.id, state: 'COMPLETED' }), expect.objectContaining({ id: second.id, state: 'FAILED' })]));
-    expect(progress).toEqual(expect.arrayContaining([`job ${first.id}: COMPLETED`]));
+    expect(progress).toEqual(expect.arrayContaining([`job ${first.id}: COMPLETED`, `job ${second.id}: FAILED`]));
     // Told by the poller's events: waiting ran nothing on the cluster.
     expect(running.cluster.commands.length).toBe(commandsBefore);
 
@@ -172,7 +159,17 @@ describe('the MCP door (/mcp)', () => {
     const startedAt = Date.now();
     const timedOut = valueOf(await client.callTool({ name: 'wait_for_jobs', arguments: { ids: [still.id], timeoutSeconds: 1 } }));
     expect(Date.now() - startedAt).toBeLessThan(5_000);
-    expect(timedOut).toMatchObject({ ended: false, jobs: [{ id: still.id, state: 'RUNNING' }] });
+    expect(timedOut).toMatchObject({ ended: false, jobs: [{ id: still.id, state: 'RUNNING' }], sweeps: [] });
+
+    // A client that retries a wait it gave up on must not pile them up: four at a time per session.
+    const waits = [1, 2, 3, 4].map(() => client.callTool({ name: 'wait_for_jobs', arguments: { ids: [still.id], timeoutSeconds: 3 } }));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const fifth = (await client.callTool({ name: 'wait_for_jobs', arguments: { ids: [still.id], timeoutSeconds: 1 } })) as CallToolResult;
+    expect(fifth.isError).toBe(true);
+    expect(textOf(fifth)).toMatch(/waiting in 4 calls already/);
+    expect((await Promise.all(waits)).every((result) => !result.isError)).toBe(true);
+    const missing = (await client.callTool({ name: 'wait_for_jobs', arguments: { ids: [999_999] } })) as CallToolResult;
+    expect(textOf(missing)).toMatch(/^NotFoundError: /);
   });
 
   it("tells a session subscribed to a job's resource when the job ends", async () => {
@@ -189,6 +186,31 @@ describe('the MCP door (/mcp)', () => {
     const read = await client.readResource({ uri: `mission-control://jobs/${job.id}` });
     expect(JSON.parse((read.contents[0] as { text: string }).text)).toMatchObject({ id: job.id, state: 'COMPLETED' });
     await expect(client.subscribeResource({ uri: 'mission-control://nothing/1' })).rejects.toThrow(/not a resource of this server/);
+    await expect(client.subscribeResource({ uri: 'mission-control://jobs/999999' })).rejects.toThrow(/NotFoundError/);
+    // Subscribed after it ended: told at once.
+    const ended = await insertJob('RUNNING');
+    await end(ended, 'FAILED');
+    await client.subscribeResource({ uri: `mission-control://jobs/${ended.id}` });
+    await expect.poll(() => updated).toContain(`mission-control://jobs/${ended.id}`);
+  });
+
+  it('forgets a closed session cleanly: the sessions opened after a DELETE all work', async () => {
+    const token = await createTestToken(services, { name: 'churn' });
+    const before = await running.sessions();
+    const opened = [await connect(token), await connect(token), await connect(token), await connect(token)];
+    await (opened[1]!.transport as StreamableHTTPClientTransport).terminateSession();
+    const more = [await connect(token), await connect(token)];
+    for (const client of [opened[0]!, opened[2]!, opened[3]!, ...more]) expect((await client.callTool({ name: 'list_clusters', arguments: {} })).isError).toBeFalsy();
+    expect(await running.sessions()).toBe(before + 5);
+  });
+
+  it("keeps at most 20 sessions of one token, its oldest going first, and never another token's for it", async () => {
+    const token = await createTestToken(services, { name: 'crowd' });
+    const bystander = await connect(readOnlyToken);
+    const crowd: Client[] = [];
+    for (let session = 0; session < 21; session++) crowd.push(await connect(token));
+    await expect(crowd[0]!.listTools()).rejects.toThrow(/unknown or expired MCP session/);
+    for (const client of [crowd[1]!, crowd[20]!, bystander]) expect((await client.listTools()).tools.length).toBeGreaterThan(5);
   });
 
   it("is held to GraphQL's rate limits: a loop reading one job's log is refused with when to try again", async () => {
@@ -231,10 +253,31 @@ describe('the MCP door (/mcp)', () => {
     }
   });
 
-  it('refuses a body over the limit and a request without a session', async () => {
+  it('refuses a body over the limit, and goes on serving, its refusal logged', async () => {
     const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${fullToken}` };
-    const large = await fetch(`${url}/mcp`, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { pad: 'x'.repeat(1024 * 1024) } }) });
-    expect(large.status).toBe(413);
+    // At info, as the server runs: the refusal's request line is written (it once read a destroyed request's socket).
+    const logs = captureLogs('info');
+    try {
+      for (const megabytes of [1.01, 8]) {
+        const large = await fetch(`${url}/mcp`, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { pad: 'x'.repeat(megabytes * 1024 * 1024) } }) });
+        expect(large.status).toBe(413);
+        expect((await large.json()).error.message).toMatch(/over 1048576 bytes/);
+      }
+      await expect.poll(() => logs.entries().filter((entry) => entry.msg === 'request' && entry.status === 413).length).toBe(2);
+    } finally {
+      logs.stop();
+    }
+    expect((await (await connect(fullToken)).listTools()).tools.length).toBeGreaterThan(5);
+  });
+
+  it('refuses a page of another origin, and a request without a session', async () => {
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${fullToken}` };
+    const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } };
+    const crossSite = await fetch(`${url}/mcp`, { method: 'POST', headers: { ...headers, origin: 'https://evil.example' }, body: JSON.stringify(initialize) });
+    expect(crossSite.status).toBe(403);
+    expect((await crossSite.json()).error.message).toMatch(/another origin/);
+    const sameSite = await fetch(`${url}/mcp`, { method: 'POST', headers: { ...headers, origin: url }, body: JSON.stringify(initialize) });
+    expect(sameSite.status).toBe(200);
     const orphan = await fetch(`${url}/mcp`, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
     expect(orphan.status).toBe(400);
     expect((await orphan.json()).error.message).toMatch(/initialize/);

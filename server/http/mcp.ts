@@ -1,6 +1,6 @@
-// The MCP door: Streamable HTTP at /mcp on the app's port, for agents (server/http/app.ts loads it at the first request). Every request is authenticated as a GraphQL
-// request is (the same tokens, the same loopback rule without them); a session belongs to the token that opened it
-// and ends when that token is revoked. The tools run as GraphQL operations of that token (server/mcp/), so the
+// The MCP door: Streamable HTTP at /mcp on the app's port, for agents (server/http/app.ts loads it at the first
+// request). Every request is authenticated as a GraphQL request is (the same tokens, the same loopback rule without
+// them); a session belongs to the token that opened it and ends when that token is revoked. The tools run as GraphQL operations of that token (server/mcp/), so the
 // read-only rule, the rate limits, masking and redaction are the ones GraphQL applies.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -8,7 +8,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { GraphQLSchema } from 'graphql';
 import { LRUCache } from 'lru-cache';
-import type { Auth } from '../access/session.js';
+import type { Auth, Session } from '../access/session.js';
 import type { GraphQLGateway } from '../mcp/graphql.js';
 import { authInfoOf, createMcpSession } from '../mcp/server.js';
 import { createTools } from '../mcp/tools.js';
@@ -16,42 +16,45 @@ import { unauthenticatedMessage } from './auth.js';
 import { requestIdOf } from './request-log.js';
 
 /**
- * Sessions kept at once, and how long one may sit unused. An agent's session lasts a conversation; one that never
- * says goodbye (DELETE) is forgotten after a day, and past the cap the least recently used goes first (its client
- * gets 404 and initializes again, as the protocol says).
+ * Sessions kept at once, per token, and how long one may sit unused. An agent's session lasts a conversation; one that
+ * never says goodbye (DELETE) is closed after a day without a request, unless it is waiting for a job or sweep to end.
+ * Past a cap the least recently used goes first, the token's own when the token is over its share, so one agent
+ * re-initializing in a loop cannot push out the others' sessions (a client whose session is gone gets 404 and
+ * initializes again, as the protocol says).
  */
 const MAX_SESSIONS = 200;
+const MAX_SESSIONS_PER_TOKEN = 20;
 const IDLE_MS = 24 * 3600_000;
+const IDLE_CHECK_MS = 10 * 60_000;
 
 interface OpenSession {
   transport: StreamableHTTPServerTransport;
   tokenId: number | null;
+  lastUsedAt: number;
+  /** Watches and waits in progress: a session doing either is not idle. */
+  busy(): boolean;
   close(): void;
 }
 
-class RequestBodyError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** The JSON body of a POST, refused past maxBytes (a tool call is a few kB; this only stops memory exhaustion). */
-async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) throw new RequestBodyError(413, `the request body is over ${maxBytes} bytes`);
-    chunks.push(chunk);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw new RequestBodyError(400, 'the request body is not JSON');
-  }
+/**
+ * The body of a POST, or null when it is over maxBytes (a tool call is a few kB; this only stops memory exhaustion).
+ * Past the limit the rest is read and dropped rather than the request destroyed, so the refusal reaches the client.
+ */
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      if (size > maxBytes) return;
+      size += chunk.length;
+      if (size > maxBytes) {
+        chunks.length = 0;
+        resolve(null);
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
 }
 
 /** A refusal as the protocol's clients read it: a JSON-RPC error with no id. */
@@ -66,13 +69,35 @@ export interface McpDoorOptions {
   schema: GraphQLSchema;
   version: string;
   maxRequestBytes: number;
+  /**
+   * Whether a browser's Origin may call: agents send none, and a page of another site must not reach the tools (the
+   * protocol asks servers to check it, against DNS rebinding; server/http/app.ts's rule for WebSockets).
+   */
+  originAllowed(req: IncomingMessage): boolean;
 }
 
-export function createMcpDoor({ auth, gateway, schema, version, maxRequestBytes }: McpDoorOptions) {
+export function createMcpDoor({ auth, gateway, schema, version, maxRequestBytes, originAllowed }: McpDoorOptions) {
   const tools = createTools(schema);
-  const sessions = new LRUCache<string, OpenSession>({ max: MAX_SESSIONS, ttl: IDLE_MS, updateAgeOnGet: true, ttlAutopurge: true, dispose: (open) => open.close() });
+  // disposeAfter, not dispose: closing a session's transport calls back into this cache, which must be done with the
+  // entry by then.
+  const sessions = new LRUCache<string, OpenSession>({ max: MAX_SESSIONS, disposeAfter: (open) => open.close() });
+  const idleCheck = setInterval(() => {
+    const now = Date.now();
+    for (const id of [...sessions.keys()]) {
+      const open = sessions.peek(id);
+      if (open && now - open.lastUsedAt > IDLE_MS && !open.busy()) sessions.delete(id);
+    }
+  }, IDLE_CHECK_MS);
+  idleCheck.unref();
 
-  async function open(session: NonNullable<Awaited<ReturnType<Auth['authenticate']>>>, req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
+  /** Makes room for one more session of this token: its own least recently used goes when it holds its share. */
+  function makeRoomFor(tokenId: number | null): void {
+    const own = [...sessions.rkeys()].filter((id) => sessions.peek(id)?.tokenId === tokenId);
+    if (own.length >= MAX_SESSIONS_PER_TOKEN) sessions.delete(own[0]!);
+  }
+
+  async function open(session: Session, req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
+    makeRoomFor(session.tokenId);
     const mcp = createMcpSession({ tools, gateway, session, version });
     let closed = false;
     let unwatch = () => {};
@@ -88,6 +113,8 @@ export function createMcpDoor({ auth, gateway, schema, version, maxRequestBytes 
     const entry: OpenSession = {
       transport,
       tokenId: session.tokenId,
+      lastUsedAt: Date.now(),
+      busy: () => mcp.busy(),
       close() {
         if (closed) return;
         closed = true;
@@ -96,7 +123,9 @@ export function createMcpDoor({ auth, gateway, schema, version, maxRequestBytes 
         void transport.close();
       },
     };
+    // Closed from the other side (the transport's own end): forget it. Closed from here, it is forgotten already.
     transport.onclose = () => {
+      if (closed) return;
       if (transport.sessionId) sessions.delete(transport.sessionId);
       entry.close();
     };
@@ -106,6 +135,10 @@ export function createMcpDoor({ auth, gateway, schema, version, maxRequestBytes 
 
   return {
     async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+      if (!originAllowed(req)) {
+        refuse(res, 403, `a page of another origin (${req.headers.origin}) may not call /mcp`);
+        return;
+      }
       // The tools' operations are logged with this request's id: the SDK hands a request's `auth` to the handlers.
       (req as IncomingMessage & { auth?: unknown }).auth = authInfoOf({ requestId: requestIdOf(req) });
       const authorization = req.headers.authorization;
@@ -116,11 +149,15 @@ export function createMcpDoor({ auth, gateway, schema, version, maxRequestBytes 
       }
       let body: unknown;
       if (req.method === 'POST') {
+        const raw = await readBody(req, maxRequestBytes);
+        if (raw === null) {
+          refuse(res, 413, `the request body is over ${maxRequestBytes} bytes`, { connection: 'close' });
+          return;
+        }
         try {
-          body = await readJsonBody(req, maxRequestBytes);
-        } catch (error) {
-          if (!(error instanceof RequestBodyError)) throw error;
-          refuse(res, error.status, error.message);
+          body = JSON.parse(raw.toString('utf8'));
+        } catch {
+          refuse(res, 400, 'the request body is not JSON');
           return;
         }
       }
@@ -129,7 +166,10 @@ export function createMcpDoor({ auth, gateway, schema, version, maxRequestBytes 
         const known = sessions.get(sessionId);
         if (!known) refuse(res, 404, 'unknown or expired MCP session: initialize a new one');
         else if (known.tokenId !== session.tokenId) refuse(res, 403, 'this MCP session was opened with another token');
-        else await known.transport.handleRequest(req, res, body);
+        else {
+          known.lastUsedAt = Date.now();
+          await known.transport.handleRequest(req, res, body);
+        }
         return;
       }
       if (req.method !== 'POST' || !isInitializeRequest(body)) {
@@ -141,6 +181,7 @@ export function createMcpDoor({ auth, gateway, schema, version, maxRequestBytes 
     /** Sessions open now. */
     size: () => sessions.size,
     close(): void {
+      clearInterval(idleCheck);
       sessions.clear();
     },
   };

@@ -49,7 +49,8 @@ export function logRequest(req: IncomingMessage, res: ServerResponse, kind: Requ
       path: (req.url ?? '/').split('?')[0],
       status,
       durationMs: Math.round(performance.now() - startedAt),
-      remoteAddress: req.socket.remoteAddress,
+      // A request destroyed while its body was read (one over the size limit) has no socket left by now.
+      remoteAddress: (req.socket as IncomingMessage['socket'] | null)?.remoteAddress,
       // A response cut off before it ended (the client went away, a stream closed).
       ...(res.writableFinished ? {} : { aborted: true }),
     };

@@ -46,7 +46,9 @@ export function zodShapeOf(type: GraphQLInputObjectType): Record<string, z.ZodTy
   return Object.fromEntries(
     Object.values(type.getFields()).map((field) => {
       const schema = zodOfType(field.type);
-      const described = field.description ? schema.describe(field.description.replace(/\s+/g, ' ').trim()) : schema;
+      // GraphQL fills an omitted field's default; the model is told what it is.
+      const words = [field.description?.replace(/\s+/g, ' ').trim(), field.defaultValue !== undefined ? `Default: ${JSON.stringify(field.defaultValue)}.` : undefined].filter(Boolean).join(' ');
+      const described = words ? schema.describe(words) : schema;
       return [field.name, described];
     }),
   );

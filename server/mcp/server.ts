@@ -2,13 +2,14 @@
 // job and a sweep as resources, and a notice when a subscribed job or sweep ends. Everything goes through the
 // GraphQL gateway as the session's token, so what an agent may see and do is what the same token may over GraphQL.
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { SubscribeRequestSchema, UnsubscribeRequestSchema, type CallToolResult, type ServerNotification, type ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError, SubscribeRequestSchema, UnsubscribeRequestSchema, type CallToolResult, type ServerNotification, type ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { Session } from '../access/session.js';
 import { componentLogger, errorFields } from '../lib/log.js';
-import { query, successOf, ToolError, type GraphQLGateway, type Origin } from './graphql.js';
+import { ToolError, type GraphQLGateway, type Origin } from './graphql.js';
 import { createPreviews } from './previews.js';
-import { FINAL_JOB_STATES, MAX_LOG_BYTES, readJob, readJobLog, readSweep, type Tool, type ToolContext } from './tools.js';
+import { MAX_LOG_BYTES, readJob, readJobLog, readSweep, type Tool, type ToolContext } from './tools.js';
+import { readWatched, watchUntilEnd } from './watch.js';
 
 const log = componentLogger('mcp');
 
@@ -35,6 +36,8 @@ fails, and job_metrics or get_sweep with a metric to compare runs.`;
 
 /** Resources a session may watch at once: each is one subscription inside the server, never a remote command. */
 const MAX_WATCHED = 100;
+/** wait_for_jobs calls a session may have running at once: a client that times out and retries must not pile them up. */
+const MAX_WAITS = 4;
 
 const RESOURCE = /^mission-control:\/\/(jobs|sweeps)\/(\d{1,9})(\/log)?$/;
 
@@ -48,6 +51,7 @@ export interface McpSessionOptions {
 export function createMcpSession({ tools, gateway, session, version }: McpSessionOptions) {
   const server = new McpServer({ name: 'mission-control', title: 'Mission Control', version }, { instructions: INSTRUCTIONS });
   const previews = createPreviews();
+  let waits = 0;
   const originOf = (extra: Extra): Origin => {
     const origin = extra.authInfo?.extra?.origin as RequestOrigin | undefined;
     return { session, requestId: origin?.requestId ?? null };
@@ -69,6 +73,11 @@ export function createMcpSession({ tools, gateway, session, version }: McpSessio
             const progressToken = extra._meta?.progressToken;
             if (progressToken === undefined) return;
             await extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress: ++progressCount, message } });
+          },
+          beginWait() {
+            if (waits >= MAX_WAITS) throw new ToolError(`this session is waiting in ${MAX_WAITS} calls already: let one end (or cancel it) first`);
+            waits += 1;
+            return () => void (waits -= 1);
           },
         };
         try {
@@ -108,24 +117,38 @@ export function createMcpSession({ tools, gateway, session, version }: McpSessio
   );
 
   // resources/subscribe: the resource's job or sweep is watched through the same subscription the app uses, and the
-  // client is sent notifications/resources/updated when it ends (at once when it had already ended).
+  // client is sent notifications/resources/updated when it ends (at once, on the subscribe's own answer stream, when it
+  // had already ended).
   const watched = new Map<string, AbortController>();
   server.server.registerCapabilities({ resources: { subscribe: true } });
   server.server.setRequestHandler(SubscribeRequestSchema, async (request, extra) => {
     const uri = request.params.uri;
     const match = RESOURCE.exec(uri);
-    if (!match) throw new ToolError(`not a resource of this server: ${uri} (mission-control://jobs/{id}, …/jobs/{id}/log, …/sweeps/{id})`);
+    if (!match) throw new McpError(ErrorCode.InvalidParams, `not a resource of this server: ${uri} (mission-control://jobs/{id}, …/jobs/{id}/log, …/sweeps/{id})`);
     if (watched.has(uri)) return {};
-    if (watched.size >= MAX_WATCHED) throw new ToolError(`this session watches ${MAX_WATCHED} resources already: unsubscribe from some first`);
+    if (watched.size >= MAX_WATCHED) throw new McpError(ErrorCode.InvalidParams, `this session watches ${MAX_WATCHED} resources already: unsubscribe from some first`);
+    const kind = match[1] === 'jobs' ? 'job' : 'sweep';
+    const id = Number(match[2]);
+    const origin = originOf(extra);
+    let now;
+    try {
+      now = await readWatched(gateway, origin, kind, id);
+    } catch (error) {
+      if (error instanceof ToolError) throw new McpError(ErrorCode.InvalidParams, error.message);
+      throw error;
+    }
+    if (now.ended) {
+      await extra.sendNotification({ method: 'notifications/resources/updated', params: { uri } });
+      return {};
+    }
     const stop = new AbortController();
     watched.set(uri, stop);
-    const kind = match[1] === 'jobs' ? 'job' : 'sweep';
-    // The watch's own errors end it: a job deleted or a token revoked leaves nothing to announce.
-    void watchUntilEnd(gateway, originOf(extra), kind, Number(match[2]), stop.signal)
-      .then(async (ended) => {
+    void watchUntilEnd(gateway, origin, kind, id, stop.signal)
+      .then(async ({ ended }) => {
         if (ended && watched.get(uri) === stop) await server.server.sendResourceUpdated({ uri });
       })
-      .catch((error: unknown) => log.debug({ uri, ...errorFields(error) }, 'resource watch ended'))
+      // A token revoked ends its session anyway; anything else that ends a watch early is worth a line.
+      .catch((error: unknown) => log.warn({ uri, requestId: origin.requestId, ...errorFields(error) }, 'resource watch ended before the end it waited for'))
       .finally(() => {
         if (watched.get(uri) === stop) watched.delete(uri);
       });
@@ -139,48 +162,12 @@ export function createMcpSession({ tools, gateway, session, version }: McpSessio
 
   return {
     server,
+    /** Watching a resource or waiting in a call: not idle, however long since its last request. */
+    busy: () => watched.size > 0 || waits > 0,
     /** Ends every watch (the session is closing). */
     close() {
       for (const stop of watched.values()) stop.abort();
       watched.clear();
     },
   };
-}
-
-const WATCHES = {
-  job: {
-    subscription: 'subscription($id: Int!) { jobUpdated(jobIds: [$id]) { state } }',
-    read: 'query($id: Int!) { job(id: $id) { ... on QueryJobSuccess { data { state } } ... on Error { __typename message } } }',
-    ended: (value: { state?: string }) => FINAL_JOB_STATES.has(value.state ?? ''),
-    field: 'job',
-    event: 'jobUpdated',
-  },
-  sweep: {
-    subscription: 'subscription($id: Int!) { sweepUpdated(sweepIds: [$id]) { endedAt } }',
-    read: 'query($id: Int!) { sweep(id: $id) { ... on QuerySweepSuccess { data { endedAt } } ... on Error { __typename message } } }',
-    ended: (value: { endedAt?: string | null }) => Boolean(value.endedAt),
-    field: 'sweep',
-    event: 'sweepUpdated',
-  },
-} as const;
-
-/** True once the job or sweep has ended; false when the watch was stopped first. Subscribes before it reads. */
-async function watchUntilEnd(gateway: GraphQLGateway, origin: Origin, kind: keyof typeof WATCHES, id: number, signal: AbortSignal): Promise<boolean> {
-  const watch = WATCHES[kind];
-  const events = await gateway.subscribe(origin, watch.subscription, { id });
-  if (!(Symbol.asyncIterator in events)) throw new ToolError(events.errors?.map((error) => error.message).join('; ') ?? 'refused');
-  const stopped = new Promise<'stopped'>((resolve) => signal.addEventListener('abort', () => resolve('stopped'), { once: true }));
-  try {
-    const now = successOf<Record<string, unknown>>((await query(gateway, origin, watch.read, { id }))[watch.field]);
-    if (watch.ended(now)) return true;
-    for (;;) {
-      const next = await Promise.race([events.next(), stopped]);
-      if (next === 'stopped' || next.done) return false;
-      const value = (next.value.data as Record<string, Record<string, unknown>> | undefined)?.[watch.event];
-      if (!value) return false;
-      if (watch.ended(value)) return true;
-    }
-  } finally {
-    void events.return?.();
-  }
 }

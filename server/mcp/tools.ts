@@ -3,10 +3,10 @@
 // list is a page, a log is a bounded tail, a series is a few points.
 import type { GraphQLSchema } from 'graphql';
 import { z } from 'zod';
-import { TERMINAL_STATES } from '../slurm/state.js';
 import { ERROR_FIELDS, query, successOf, ToolError, type GraphQLGateway, type Origin } from './graphql.js';
 import { inputObject, zodShapeOf } from './input-schema.js';
 import type { Previews } from './previews.js';
+import { watchUntilEnd, type WatchKind, type Watched } from './watch.js';
 
 export interface ToolContext {
   gateway: GraphQLGateway;
@@ -16,6 +16,8 @@ export interface ToolContext {
   signal: AbortSignal;
   /** Tells the client that a long call is still working (a progress notification, when it asked for them). */
   progress(message: string): Promise<void>;
+  /** Counts a wait of this session while it lasts (call the returned function at its end); refused past a few. */
+  beginWait(): () => void;
 }
 
 /** What a tool returns: a JSON value, and texts to show as they are (a script). */
@@ -52,9 +54,6 @@ const page = {
   first: z.number().int().min(1).max(100).default(20).describe('How many, newest first (at most 100).'),
   after: z.string().max(200).optional().describe("The previous page's endCursor, for the next page."),
 };
-
-/** Final job states, from the one list the poller uses. */
-export const FINAL_JOB_STATES: ReadonlySet<string> = TERMINAL_STATES as ReadonlySet<string>;
 
 /** At most this many rows of a list inside one answer (a sweep's runs, nodes with free GPUs, a form's parameters). */
 const MAX_ROWS = 200;
@@ -286,7 +285,7 @@ export function createTools(schema: GraphQLSchema): Tool[] {
         );
         const preview = successOf<{ tag: string; commit: string; script: string; warnings: string[]; preflight: unknown }>(data.previewScript);
         // Pinned to the previewed commit: submitJob refuses when HEAD moved, so what is submitted is what was shown.
-        context.previews.remember(preview.tag, { kind: 'launch', input: { ...args, commit: preview.commit } });
+        context.previews.remember(preview.tag, { kind: 'launch', input: { ...args, commit: preview.commit }, script: preview.script });
         const { script, ...rest } = preview;
         return { value: { ...rest, next: `submit_preview with tag "${preview.tag}" submits exactly this script` }, texts: [script] };
       },
@@ -307,7 +306,7 @@ export function createTools(schema: GraphQLSchema): Tool[] {
         );
         const preview = successOf<{ tag: string; commit: string; script: string; runs: unknown[] }>(data.previewSweep);
         const input = args as { job: Record<string, unknown> };
-        context.previews.remember(preview.tag, { kind: 'sweep', input: { ...input, job: { ...input.job, commit: preview.commit } } });
+        context.previews.remember(preview.tag, { kind: 'sweep', input: { ...input, job: { ...input.job, commit: preview.commit } }, script: preview.script });
         const { script, runs, ...rest } = preview;
         const shown = bounded(runs, 'runs');
         return { value: { ...rest, runs: shown.rows, ...(shown.note ? { note: shown.note } : {}), next: `submit_preview with tag "${preview.tag}" submits exactly this sweep` }, texts: [script] };
@@ -317,41 +316,58 @@ export function createTools(schema: GraphQLSchema): Tool[] {
       name: 'submit_preview',
       title: 'Submit a previewed launch or sweep',
       description:
-        'Submits what preview_launch or preview_sweep showed under this tag, in this session, exactly: the same settings, the same commit, the same script. Only after the user has seen the script. Refused when the repository moved to another commit since the preview (preview again).',
+        "Submits what preview_launch or preview_sweep showed under this tag, in this session: the same settings on the same commit, so the same script (should the server's sbatch template have changed in between, the answer says so and shows the script that runs). Only after the user has seen the script. Refused when the repository moved to another commit since the preview (preview again).",
       write: true,
       input: { tag: z.string().regex(/^[a-z0-9]{12}$/, 'a tag as a preview returned it: 12 lowercase letters or digits') },
       async run(args, context) {
         const preview = context.previews.recall(args.tag);
         if (!preview) throw new ToolError(`no preview with tag "${args.tag}" in this session: call preview_launch or preview_sweep first and show the user the script`);
+        let submitted: { id: number };
+        let script: string | undefined;
         if (preview.kind === 'launch') {
           const data = await query(
             context.gateway,
             context.origin,
-            `mutation($input: JobInput!, $tag: String) { submitJob(input: $input, tag: $tag) { ... on MutationSubmitJobSuccess { data { id name state cluster slurmJobId submitError } } ${ERROR_FIELDS} ... on ValidationError { field } } }`,
+            `mutation($input: JobInput!, $tag: String) { submitJob(input: $input, tag: $tag) { ... on MutationSubmitJobSuccess { data { id name state cluster slurmJobId submitError script } } ${ERROR_FIELDS} ... on ValidationError { field } } }`,
             { input: preview.input, tag: args.tag },
           );
-          return { value: { job: successOf(data.submitJob) } };
+          ({ script, ...submitted } = successOf<{ id: number; script: string }>(data.submitJob));
+        } else {
+          const data = await query(
+            context.gateway,
+            context.origin,
+            `mutation($input: SweepInput!, $tag: String) { submitSweep(input: $input, tag: $tag) { ... on MutationSubmitSweepSuccess { data { id name state cluster size arrayJobId } } ${ERROR_FIELDS} ... on ValidationError { field } } }`,
+            { input: preview.input, tag: args.tag },
+          );
+          submitted = successOf<{ id: number }>(data.submitSweep);
+          // Every task runs the array's one script: the first task's is it.
+          const tasks = await query(context.gateway, context.origin, 'query($id: Int!) { jobs(filter: { sweepId: $id }, first: 1) { nodes { script } } }', { id: submitted.id });
+          script = (tasks.jobs as { nodes: Array<{ script: string }> }).nodes[0]?.script;
         }
-        const data = await query(
-          context.gateway,
-          context.origin,
-          `mutation($input: SweepInput!, $tag: String) { submitSweep(input: $input, tag: $tag) { ... on MutationSubmitSweepSuccess { data { id name state cluster size arrayJobId } } ${ERROR_FIELDS} ... on ValidationError { field } } }`,
-          { input: preview.input, tag: args.tag },
-        );
-        return { value: { sweep: successOf(data.submitSweep) } };
+        // Same commit and settings make the same script, unless the sbatch template or the project's settings changed
+        // in between: then the user is told, with the script that runs.
+        const asPreviewed = script === preview.script;
+        return {
+          value: { [preview.kind === 'launch' ? 'job' : 'sweep']: submitted, scriptAsPreviewed: asPreviewed, ...(asPreviewed ? {} : { warning: 'the submitted script differs from the preview (the sbatch template or the project settings changed in between): it follows' }) },
+          texts: asPreviewed || script === undefined ? [] : [script],
+        };
       },
     }),
     tool({
       name: 'wait_for_jobs',
-      title: 'Wait for jobs to end',
+      title: 'Wait for jobs or sweeps to end',
       description:
-        'Waits until every one of these jobs has ended (COMPLETED, FAILED, CANCELLED, TIMEOUT, …) or timeoutSeconds pass, whichever is first, and returns each job’s state and exit code. Costs the cluster nothing: the server is told of state changes by its poller. Call it again if some are still running.',
+        'Waits until every one of these jobs and sweeps has ended (a job COMPLETED, FAILED, CANCELLED, TIMEOUT, …; a sweep when all its tasks have) or timeoutSeconds pass, whichever is first, and returns how each stands. Costs the cluster nothing: the server is told of changes by its poller. Sends progress as they change. Call it again if some are still running.',
       input: {
-        ids: z.array(z.number().int().positive()).min(1).max(20).describe('Job ids (a sweep’s tasks are jobs too: search_jobs with sweepId).'),
+        ids: z.array(z.number().int().positive()).max(20).default([]).describe('Job ids.'),
+        sweepIds: z.array(z.number().int().positive()).max(20).default([]).describe('Sweep ids: a sweep has ended when all its tasks have.'),
         timeoutSeconds: z.number().int().min(1).max(600).default(50).describe('Many MCP clients give up on a call after 60 s: stay under that unless yours waits longer.'),
       },
       async run(args, context) {
-        return { value: await waitForJobs(context, args.ids, args.timeoutSeconds * 1000) };
+        const targets = [...args.ids.map((id) => ({ kind: 'job' as const, id })), ...args.sweepIds.map((id) => ({ kind: 'sweep' as const, id }))];
+        if (targets.length === 0) throw new ToolError('give ids or sweepIds: nothing to wait for');
+        if (targets.length > 20) throw new ToolError(`at most 20 jobs and sweeps at once, not ${targets.length}`);
+        return { value: await waitForEnds(context, targets, args.timeoutSeconds * 1000) };
       },
     }),
     tool({
@@ -400,46 +416,44 @@ export function createTools(schema: GraphQLSchema): Tool[] {
   ];
 }
 
-interface JobEnd {
-  id: number;
-  state: string;
-  exitCode: number | null;
-  endedAt: string | null;
-}
-
-const JOB_END_FIELDS = 'id state exitCode endedAt';
+/** Between progress notices while nothing changes, so a client that resets its timeout on progress keeps waiting. */
+const HEARTBEAT_MS = 20_000;
 
 /**
- * Each job's state once all have ended, or at the deadline. Subscribed before reading, so an end between the read and
- * the subscription is not missed; the poller's changes come as events, so waiting costs no remote command.
+ * How each job and sweep stands once all have ended, or at the deadline. Each is a watch of its own (a subscription in
+ * this process, never a remote command); the first that fails (not found, token revoked) ends the wait with its reason.
  */
-export async function waitForJobs(context: ToolContext, ids: number[], timeoutMs: number): Promise<{ ended: boolean; jobs: JobEnd[] }> {
-  const events = await context.gateway.subscribe(context.origin, `subscription($ids: [Int!]) { jobUpdated(jobIds: $ids) { ${JOB_END_FIELDS} } }`, { ids });
-  if (!(Symbol.asyncIterator in events)) throw new ToolError(events.errors?.map((error) => error.message).join('; ') ?? 'the subscription was refused');
-  const jobs = new Map<number, JobEnd>();
-  let timer: NodeJS.Timeout | undefined;
+export async function waitForEnds(context: ToolContext, targets: Array<{ kind: WatchKind; id: number }>, timeoutMs: number): Promise<{ ended: boolean; jobs: Watched[]; sweeps: Watched[] }> {
+  const endWait = context.beginWait();
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  context.signal.addEventListener('abort', onAbort, { once: true });
+  const deadline = setTimeout(onAbort, timeoutMs);
+  const latest = new Map<string, Watched>();
+  const ended = new Set<string>();
+  const notify = (message: string) => void context.progress(message).catch(() => undefined);
+  const heartbeat = setInterval(() => notify(`waiting: ${targets.length - ended.size} of ${targets.length} not ended`), HEARTBEAT_MS);
   try {
-    for (const jobId of ids) {
-      const data = await query(context.gateway, context.origin, `query($id: Int!) { job(id: $id) { ... on QueryJobSuccess { data { ${JOB_END_FIELDS} } } ${ERROR_FIELDS} } }`, { id: jobId });
-      jobs.set(jobId, successOf<JobEnd>(data.job));
-    }
-    const allEnded = () => [...jobs.values()].every((job) => FINAL_JOB_STATES.has(job.state));
-    const deadline = new Promise<'deadline'>((resolve) => {
-      timer = setTimeout(() => resolve('deadline'), timeoutMs);
-      context.signal.addEventListener('abort', () => (clearTimeout(timer), resolve('deadline')), { once: true });
-    });
-    while (!allEnded()) {
-      const next = await Promise.race([events.next(), deadline]);
-      if (next === 'deadline' || next.done) break;
-      const job = (next.value.data as { jobUpdated?: JobEnd } | undefined)?.jobUpdated;
-      if (!job) throw new ToolError(next.value.errors?.map((error) => error.message).join('; ') ?? 'the subscription ended');
-      const before = jobs.get(job.id)?.state;
-      jobs.set(job.id, job);
-      if (before !== job.state) await context.progress(`job ${job.id}: ${job.state}`);
-    }
-    return { ended: allEnded(), jobs: [...jobs.values()] };
+    await Promise.all(
+      targets.map(async ({ kind, id }) => {
+        const key = `${kind} ${id}`;
+        const result = await watchUntilEnd(context.gateway, context.origin, kind, id, stop.signal, (value) => {
+          const before = latest.get(key);
+          latest.set(key, value);
+          // The first reads make one notice, once all are in; then each change is one.
+          if (!before && latest.size === targets.length) notify(`watching ${[...latest].map(([watched, state]) => `${watched}: ${String(state.state)}`).join(', ')}`);
+          else if (before && (before.state !== value.state || before.endedAt !== value.endedAt)) notify(`${key}: ${String(value.state)}`);
+        });
+        if (result.ended) ended.add(key);
+      }),
+    );
+    const of = (kind: WatchKind) => targets.filter((target) => target.kind === kind).map((target) => latest.get(`${target.kind} ${target.id}`)!);
+    return { ended: ended.size === targets.length, jobs: of('job'), sweeps: of('sweep') };
   } finally {
-    clearTimeout(timer);
-    void events.return?.();
+    stop.abort();
+    clearTimeout(deadline);
+    clearInterval(heartbeat);
+    context.signal.removeEventListener('abort', onAbort);
+    endWait();
   }
 }

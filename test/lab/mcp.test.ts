@@ -76,7 +76,9 @@ describe.skipIf(!lab)('an agent over MCP on the lab', () => {
     expect(script).toMatch(/^#!\/bin\/bash/);
     expect(script).toContain('#SBATCH --mem=200M');
 
-    const submitted = (await call(client, 'submit_preview', { tag: preview.value.tag })).value.job;
+    const answer = (await call(client, 'submit_preview', { tag: preview.value.tag })).value;
+    expect(answer.scriptAsPreviewed).toBe(true);
+    const submitted = answer.job;
     expect(submitted).toMatchObject({ cluster: 'lab', slurmJobId: expect.stringMatching(/^\d+$/) });
     // Exactly the script the agent was shown.
     const stored = await request('query($id: Int!) { job(id: $id) { ... on QueryJobSuccess { data { script tag } } } }', { id: submitted.id });
@@ -109,13 +111,20 @@ describe.skipIf(!lab)('an agent over MCP on the lab', () => {
     expect(preview.value).toMatchObject({ count: 2, varying: ['exit_code'], runs: [{ index: 0, overrides: ['exit_code=0'] }, { index: 1, overrides: ['exit_code=3'] }] });
     // One script for every task: each reads its own overrides by its array index.
     expect(preview.texts[0]).toContain('/tasks/%a/output.log');
-    const sweep = (await call(client, 'submit_preview', { tag: preview.value.tag })).value.sweep;
+    // Another session of the same token never saw this preview: it cannot submit it.
+    const other = await connect(agentToken);
+    await expect(call(other, 'submit_preview', { tag: preview.value.tag })).rejects.toThrow(/no preview with tag ".*" in this session/);
+    const submitted = (await call(client, 'submit_preview', { tag: preview.value.tag })).value;
+    expect(submitted.scriptAsPreviewed).toBe(true);
+    const sweep = submitted.sweep;
     expect(sweep).toMatchObject({ size: 2, arrayJobId: expect.stringMatching(/^\d+$/) });
 
     const updated: string[] = [];
     client.setNotificationHandler(ResourceUpdatedNotificationSchema, (notification) => void updated.push(notification.params.uri));
     await client.subscribeResource({ uri: `mission-control://sweeps/${sweep.id}` });
-    await expect.poll(() => updated, { timeout: 120_000, interval: 500 }).toEqual([`mission-control://sweeps/${sweep.id}`]);
+    const waited = (await call(client, 'wait_for_jobs', { sweepIds: [sweep.id], timeoutSeconds: 120 })).value;
+    expect(waited).toMatchObject({ ended: true, jobs: [], sweeps: [{ id: sweep.id, state: 'COMPLETED_WITH_FAILURES', endedAt: expect.any(String) }] });
+    await expect.poll(() => updated, { timeout: 10_000, interval: 500 }).toEqual([`mission-control://sweeps/${sweep.id}`]);
 
     let table: any;
     // A task's exit code can come a poll after its end (from accounting when the queue no longer shows it), and an
