@@ -57,9 +57,12 @@ const page = {
 
 /** At most this many rows of a list inside one answer (a sweep's runs, nodes with free GPUs, a form's parameters). */
 const MAX_ROWS = 200;
-function bounded<T>(rows: T[], what: string): { rows: T[]; note?: string } {
-  return rows.length <= MAX_ROWS ? { rows } : { rows: rows.slice(0, MAX_ROWS), note: `${rows.length - MAX_ROWS} more ${what} left out` };
+/** `{ [key]: rows }`, cut at MAX_ROWS with a note saying how many were left out. */
+function bounded(key: string, rows: unknown[], what: string): Record<string, unknown> {
+  return rows.length <= MAX_ROWS ? { [key]: rows } : { [key]: rows.slice(0, MAX_ROWS), note: `${rows.length - MAX_ROWS} more ${what} left out` };
 }
+
+const PREFLIGHT_FIELDS = 'preflight { outcome message field partition nodes estimatedStartAt }';
 
 export const JOB_FIELDS = `id name description state slurmState reason waitingFor reasonExplained { action blocked } cluster slurmJobId
   projectId sweepId arrayIndex tag commitSha branch nodeList exitCode signal submitError createdAt submittedAt estimatedStartAt
@@ -102,11 +105,7 @@ export async function readSweep(context: Pick<ToolContext, 'gateway' | 'origin'>
   const { metrics: series, runs, ...rest } = sweep;
   // Each run's last value of the metric beside it: "which run wins" is one read, not one per run.
   const last = new Map(series?.map((entry) => [entry.index, entry.series.points.at(-1)]) ?? []);
-  const table = bounded(
-    runs.map((run) => (metric ? { ...run, [metric]: last.get(run.index) ?? null } : run)),
-    'runs',
-  );
-  return { ...rest, runs: table.rows, ...(table.note ? { note: table.note } : {}) };
+  return { ...rest, ...bounded('runs', metric ? runs.map((run) => ({ ...run, [metric]: last.get(run.index) ?? null })) : runs, 'runs') };
 }
 
 /** The tools, built for this schema: a launch's and a sweep's inputs are the schema's own input types. */
@@ -146,8 +145,7 @@ export function createTools(schema: GraphQLSchema): Tool[] {
           args,
         );
         const availability = successOf<{ nodesWithFreeGpus: unknown[] }>(data.gpuAvailability);
-        const nodes = bounded(availability.nodesWithFreeGpus, 'nodes');
-        return { value: { ...availability, nodesWithFreeGpus: nodes.rows, ...(nodes.note ? { note: nodes.note } : {}) } };
+        return { value: { ...availability, ...bounded('nodesWithFreeGpus', availability.nodesWithFreeGpus, 'nodes') } };
       },
     }),
     tool({
@@ -264,9 +262,8 @@ export function createTools(schema: GraphQLSchema): Tool[] {
             parameters { path type default required readOnly } } } ${ERROR_FIELDS} ... on ValidationError { field } } }`,
           { ...args, groups: args.groups ?? [] },
         );
-        const form = successOf<{ parameters: Array<{ readOnly: boolean }> }>(data.hydraConfig);
-        const parameters = bounded(form.parameters, 'parameters');
-        return { value: { ...form, parameters: parameters.rows, ...(parameters.note ? { note: parameters.note } : {}) } };
+        const form = successOf<{ parameters: unknown[] }>(data.hydraConfig);
+        return { value: { ...form, ...bounded('parameters', form.parameters, 'parameters') } };
       },
     }),
     tool({
@@ -279,8 +276,8 @@ export function createTools(schema: GraphQLSchema): Tool[] {
         const data = await query(
           context.gateway,
           context.origin,
-          `query($input: JobInput!) { previewScript(input: $input) { ... on QueryPreviewScriptSuccess { data { tag commit script warnings
-            preflight { outcome message field partition nodes estimatedStartAt } } } ${ERROR_FIELDS} ... on ValidationError { field } } }`,
+          `query($input: JobInput!) { previewScript(input: $input) { ... on QueryPreviewScriptSuccess { data { tag commit script warnings ${PREFLIGHT_FIELDS} } }
+            ${ERROR_FIELDS} ... on ValidationError { field } } }`,
           { input: args },
         );
         const preview = successOf<{ tag: string; commit: string; script: string; warnings: string[]; preflight: unknown }>(data.previewScript);
@@ -301,15 +298,14 @@ export function createTools(schema: GraphQLSchema): Tool[] {
           context.gateway,
           context.origin,
           `query($input: SweepInput!) { previewSweep(input: $input) { ... on QueryPreviewSweepSuccess { data { tag commit count limit throttle varying
-            runs { index overrides } script warnings preflight { outcome message field partition nodes estimatedStartAt } } } ${ERROR_FIELDS} ... on ValidationError { field } } }`,
+            runs { index overrides } script warnings ${PREFLIGHT_FIELDS} } } ${ERROR_FIELDS} ... on ValidationError { field } } }`,
           { input: args },
         );
         const preview = successOf<{ tag: string; commit: string; script: string; runs: unknown[] }>(data.previewSweep);
         const input = args as { job: Record<string, unknown> };
         context.previews.remember(preview.tag, { kind: 'sweep', input: { ...input, job: { ...input.job, commit: preview.commit } }, script: preview.script });
         const { script, runs, ...rest } = preview;
-        const shown = bounded(runs, 'runs');
-        return { value: { ...rest, runs: shown.rows, ...(shown.note ? { note: shown.note } : {}), next: `submit_preview with tag "${preview.tag}" submits exactly this sweep` }, texts: [script] };
+        return { value: { ...rest, ...bounded('runs', runs, 'runs'), next: `submit_preview with tag "${preview.tag}" submits exactly this sweep` }, texts: [script] };
       },
     }),
     tool({
