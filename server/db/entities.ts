@@ -123,8 +123,8 @@ export const Job = defineEntity({
     { properties: ['sweepId', 'arrayIndex'] },
     // The usage aggregates' (server/usage/queries.ts): each holds every column its statement reads.
     { name: 'job_usage_started_index', properties: ['startedAt', 'endedAt', 'submittedAt', 'gpuCount', 'state', 'cluster', 'projectId', 'slurmPartition', 'gpuType'] },
-    { name: 'job_usage_unstarted_index', expression: 'create index `job_usage_unstarted_index` on `job` (`ended_at`, `state`, `cluster`, `project_id`, `gpu_type`) where `started_at` is null' },
-    { name: 'job_usage_running_index', expression: 'create index `job_usage_running_index` on `job` (`started_at`, `gpu_count`, `state`, `cluster`, `project_id`, `gpu_type`, `ended_at`) where `ended_at` is null' },
+    { name: 'job_usage_unstarted_index', expression: 'create index "job_usage_unstarted_index" on "job" ("ended_at", "state", "cluster", "project_id", "gpu_type") where "started_at" is null' },
+    { name: 'job_usage_running_index', expression: 'create index "job_usage_running_index" on "job" ("started_at", "gpu_count", "state", "cluster", "project_id", "gpu_type", "ended_at") where "ended_at" is null' },
   ],
 });
 export type Job = InferEntity<typeof Job>;
@@ -354,8 +354,8 @@ export const SacctJob = defineEntity({
   },
   indexes: [
     { name: 'sacct_job_usage_started_index', properties: ['startedAt', 'endedAt', 'submittedAt', 'gpuCount', 'state', 'cluster', 'slurmPartition', 'gpuType', 'slurmJobId'] },
-    { name: 'sacct_job_usage_unstarted_index', expression: 'create index `sacct_job_usage_unstarted_index` on `sacct_job` (`ended_at`, `state`, `cluster`, `gpu_type`, `slurm_job_id`) where `started_at` is null' },
-    { name: 'sacct_job_usage_running_index', expression: 'create index `sacct_job_usage_running_index` on `sacct_job` (`started_at`, `gpu_count`, `state`, `cluster`, `gpu_type`, `slurm_job_id`, `ended_at`) where `ended_at` is null' },
+    { name: 'sacct_job_usage_unstarted_index', expression: 'create index "sacct_job_usage_unstarted_index" on "sacct_job" ("ended_at", "state", "cluster", "gpu_type", "slurm_job_id") where "started_at" is null' },
+    { name: 'sacct_job_usage_running_index', expression: 'create index "sacct_job_usage_running_index" on "sacct_job" ("started_at", "gpu_count", "state", "cluster", "gpu_type", "slurm_job_id", "ended_at") where "ended_at" is null' },
   ],
 });
 export type SacctJob = InferEntity<typeof SacctJob>;

@@ -48,7 +48,7 @@ export async function listJobs(em: EntityManager, filter: JobFilter, first: numb
   // Single launches: written with SQLite's unary + so no index serves it. Without statistics (the server runs no
   // ANALYZE) SQLite takes the sweep index for "sweep_id is null", which holds every single launch, and sorts them all
   // for a page of the newest (80 ms at 100,000 jobs); without it, it walks the newest jobs or a better index.
-  else if (!filter.tasks) Object.assign(where, { [raw('+`sweep_id` is null')]: [] });
+  else if (!filter.tasks) Object.assign(where, { [raw('+"sweep_id" is null')]: [] });
   const limit = Math.min(Math.max(first, 1), 200);
   const search = searchPlan(filter.search, filter.projectId);
   if (search?.kind === 'words') {

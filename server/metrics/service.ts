@@ -233,13 +233,14 @@ export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub
       const key = keyOf(jobId, name);
       let size = sizes.get(key);
       if (size === undefined) {
-        const [{ total }] = (await connection.execute('select count(*) as total from metric_point where job_id = ? and name = ?', [jobId, name])) as [{ total: number }];
-        size = total;
+        const [{ total }] = (await connection.execute('select count(*) as total from metric_point where job_id = ? and name = ?', [jobId, name])) as [{ total: number | string }];
+        // A count is a string on PostgreSQL (bigint): a number here, or `size += count` would join strings.
+        size = Number(total);
       } else size += count;
       if (size > SERIES_BOUND) {
         const thinned = Math.floor(Math.floor(size / 2) / 2);
         await connection.execute(
-          'delete from metric_point where id in (select id from (select id, row_number() over (order by step, id) as n from metric_point where job_id = ? and name = ?) where n <= ? and n % 2 = 0)',
+          'delete from metric_point where id in (select id from (select id, row_number() over (order by step, id) as n from metric_point where job_id = ? and name = ?) as numbered where n <= ? and n % 2 = 0)',
           [jobId, name, Math.floor(size / 2)],
         );
         size -= thinned;

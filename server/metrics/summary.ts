@@ -143,7 +143,13 @@ async function writeBuckets(em: EntityManager, rows: ReadonlyArray<{ jobId: numb
     const values = chunk.flatMap(({ jobId, name, exponent, bucket }) => [jobId, name, bucket.k, exponent, bucket.count, JSON.stringify([bucket.first, bucket.last, bucket.low, bucket.high, bucket.odd].map(encode))]);
     await em
       .getConnection()
-      .execute(`insert or replace into metric_bucket (job_id, name, k, exponent, count, points) values ${chunk.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}`, values, 'run', em.getTransactionContext());
+      .execute(
+        `insert into metric_bucket (job_id, name, k, exponent, count, points) values ${chunk.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')} ` +
+          'on conflict (job_id, name, k) do update set exponent = excluded.exponent, count = excluded.count, points = excluded.points',
+        values,
+        'run',
+        em.getTransactionContext(),
+      );
   }
 }
 

@@ -46,7 +46,7 @@ async function latestPoints(em: EntityManager, jobId: number, names: readonly st
   const found = new Map<string, { step: number; value: number }>();
   for (let start = 0; start < names.length; start += NAMES_PER_QUERY) {
     const chunk = names.slice(start, start + NAMES_PER_QUERY);
-    const one = 'select * from (select name, step, value from metric_point where job_id = ? and name = ? order by step desc, id desc limit 1)';
+    const one = 'select * from (select name, step, value from metric_point where job_id = ? and name = ? order by step desc, id desc limit 1) as latest';
     const rows = (await em.getConnection().execute(chunk.map(() => one).join(' union all '), chunk.flatMap((name) => [jobId, name]))) as Array<{ name: string; step: number; value: number | null }>;
     for (const row of rows) found.set(row.name, { step: row.step, value: fromStored(row.value) });
   }
@@ -68,10 +68,11 @@ async function startOfNonFiniteRun(em: EntityManager, jobId: number, name: strin
 async function nonFiniteTasks(em: EntityManager, sweepId: number, name: string): Promise<number> {
   const [row] = (await em.getConnection().execute(
     `select count(distinct array_index) as count from job
-     where sweep_id = ? and (select ${NON_FINITE} from metric_point where job_id = job.id and name = ? order by step desc, id desc limit 1) = 1`,
+     where sweep_id = ? and (select case when ${NON_FINITE} then 1 else 0 end from metric_point where job_id = job.id and name = ? order by step desc, id desc limit 1) = 1`,
     [sweepId, name],
-  )) as Array<{ count: number }>;
-  return row?.count ?? 0;
+  )) as Array<{ count: number | string }>;
+  // A count is a string on PostgreSQL (bigint).
+  return Number(row?.count ?? 0);
 }
 
 /** A job's series names, one index seek per series (a loose index scan), never a walk over its points. */

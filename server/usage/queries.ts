@@ -26,20 +26,20 @@ export const mondayOf = (at: Date) => weekStart(Math.floor((at.getTime() + MONDA
 
 // The group key of each table's rows; fixed text, never a value a caller gave. A job launched elsewhere has no project.
 const KEY: Record<UsageGroupBy, { job: string; sacct: string }> = {
-  CLUSTER: { job: '`cluster`', sacct: '`cluster`' },
-  PROJECT: { job: 'cast(`project_id` as text)', sacct: 'null' },
-  GPU_TYPE: { job: "coalesce(`gpu_type`, 'none')", sacct: "coalesce(`gpu_type`, 'none')" },
+  CLUSTER: { job: '"cluster"', sacct: '"cluster"' },
+  PROJECT: { job: 'cast("project_id" as text)', sacct: 'null' },
+  GPU_TYPE: { job: `coalesce("gpu_type", 'none')`, sacct: `coalesce("gpu_type", 'none')` },
 };
 
 /** The rollup's group key (Migration20261205130000: project 0 is a job launched elsewhere; gpu_type already says 'none'). */
 const ROLLUP_KEY: Record<UsageGroupBy, string> = {
-  CLUSTER: '`cluster`',
-  PROJECT: 'cast(nullif(`project_id`, 0) as text)',
-  GPU_TYPE: '`gpu_type`',
+  CLUSTER: '"cluster"',
+  PROJECT: 'cast(nullif("project_id", 0) as text)',
+  GPU_TYPE: '"gpu_type"',
 };
 
 /** A job launched elsewhere that is also one of ours is counted once, as ours (the `job` table's index on cluster and SLURM id). */
-const NOT_OURS = 'not exists (select 1 from `job` as `ours` where `ours`.`cluster` = `s`.`cluster` and `ours`.`slurm_job_id` = `s`.`slurm_job_id`)';
+const NOT_OURS = 'not exists (select 1 from "job" as "ours" where "ours"."cluster" = "s"."cluster" and "ours"."slurm_job_id" = "s"."slurm_job_id")';
 
 /**
  * Both tables' rows: each table searched through one of its usage indexes (SQLite does not push a filter into a
@@ -47,8 +47,8 @@ const NOT_OURS = 'not exists (select 1 from `job` as `ours` where `ours`.`cluste
  */
 function bothTables(select: (table: 'job' | 'sacct') => string, halves: string[], index?: 'running'): string {
   // SQLite's `indexed by` (PostgreSQL has none: its planner has the statistics to choose the partial index itself).
-  const by = (table: string) => (index ? ` indexed by \`${table}_usage_${index}_index\`` : '');
-  return halves.flatMap((where) => [`${select('job')} from \`job\`${by('job')} where ${where}`, `${select('sacct')} from \`sacct_job\` as \`s\`${by('sacct_job')} where ${where} and ${NOT_OURS}`]).join(' union all ');
+  const by = (table: string) => (index ? ` indexed by "${table}_usage_${index}_index"` : '');
+  return halves.flatMap((where) => [`${select('job')} from "job"${by('job')} where ${where}`, `${select('sacct')} from "sacct_job" as "s"${by('sacct_job')} where ${where} and ${NOT_OURS}`]).join(' union all ');
 }
 
 /** The outcomes counted: every final state but SUBMIT_FAILED (SLURM never had the job, nothing ran). */
@@ -92,24 +92,24 @@ function cover(from: number, to: number, periods: Period[]): { whole: Array<{ pe
  * them); the partial weeks at its edges from the jobs themselves, through the start index and the never-started one.
  */
 export function runs(em: EntityManager, groupBy: UsageGroupBy, from: Date, to: Date, now: Date): Promise<RunRow[]> {
-  const anchor = 'coalesce(`started_at`, `ended_at`)';
+  const anchor = 'coalesce("started_at", "ended_at")';
   const select = (table: 'job' | 'sacct') =>
-    `select ${weekOf(anchor)} as \`week\`, ${KEY[groupBy][table]} as \`key\`, \`state\`, 1 as \`jobs\`, case when \`started_at\` is null then 0 else \`gpu_count\` * (coalesce(${ms('`ended_at`')}, ?) - ${ms('`started_at`')}) end as \`gpu_ms\``;
+    `select ${weekOf(anchor)} as "week", ${KEY[groupBy][table]} as "key", "state", 1 as "jobs", case when "started_at" is null then 0 else "gpu_count" * (coalesce(${ms('"ended_at"')}, ?) - ${ms('"started_at"')}) end as "gpu_ms"`;
   const { whole, direct } = cover(from.getTime(), to.getTime(), [{ days: 7 }]);
   const parts: string[] = [];
   const bindings: number[] = [];
   for (const [a, b] of direct) {
-    parts.push(bothTables(select, ['`started_at` >= ? and `started_at` < ?', '`started_at` is null and `ended_at` >= ? and `ended_at` < ?']));
+    parts.push(bothTables(select, ['"started_at" >= ? and "started_at" < ?', '"started_at" is null and "ended_at" >= ? and "ended_at" < ?']));
     for (let index = 0; index < 4; index++) bindings.push(now.getTime(), a, b);
   }
   for (const { first, last } of whole) {
-    parts.push(`select \`week\`, ${ROLLUP_KEY[groupBy]} as \`key\`, \`state\`, \`jobs\`, \`gpu_ms\` from \`usage_week\` where \`week\` >= ? and \`week\` < ?`);
+    parts.push(`select "week", ${ROLLUP_KEY[groupBy]} as "key", "state", "jobs", "gpu_ms" from "usage_week" where "week" >= ? and "week" < ?`);
     bindings.push(first, last);
     // Named: over a whole range the planner would take the start index, which holds every job of those weeks.
-    parts.push(bothTables(select, ['`ended_at` is null and `started_at` >= ? and `started_at` < ?'], 'running'));
+    parts.push(bothTables(select, ['"ended_at" is null and "started_at" >= ? and "started_at" < ?'], 'running'));
     for (let index = 0; index < 2; index++) bindings.push(now.getTime(), weekStart(first).getTime(), weekStart(last).getTime());
   }
-  const sql = `select \`week\`, \`key\`, \`state\`, sum(\`jobs\`) as \`jobs\`, sum(\`gpu_ms\`) as \`gpu_ms\` from (${parts.join(' union all ')}) as \`runs\` group by \`week\`, \`key\`, \`state\` having sum(\`jobs\`) <> 0`;
+  const sql = `select "week", "key", "state", sum("jobs") as "jobs", sum("gpu_ms") as "gpu_ms" from (${parts.join(' union all ')}) as "runs" group by "week", "key", "state" having sum("jobs") <> 0`;
   return em.getConnection().execute<RunRow[]>(sql, bindings);
 }
 
@@ -132,10 +132,10 @@ export interface WaitRow {
  * whole UTC days, come from the usage_wait rollup (kept by triggers), the parts of days at the windows' edges from the jobs.
  */
 export function waits(em: EntityManager, from: Date, to: Date, recentFrom: Date): Promise<WaitRow[]> {
-  const seconds = `(case when ${ms('`started_at`')} > ${ms('`submitted_at`')} then (${ms('`started_at`')} - ${ms('`submitted_at`')}) / 1000 else 0 end)`;
+  const seconds = `(case when ${ms('"started_at"')} > ${ms('"submitted_at"')} then (${ms('"started_at"')} - ${ms('"submitted_at"')}) / 1000 else 0 end)`;
   // The same buckets as Migration20261205130000's triggers write into usage_wait (server/usage/rollup.test.ts compares).
   const bucket = `case when ${seconds} < 600 then ${seconds} when ${seconds} < 7200 then ${seconds} / 60 * 60 when ${seconds} < 86400 then ${seconds} / 600 * 600 else ${seconds} / 3600 * 3600 end`;
-  const select = () => `select \`cluster\`, \`slurm_partition\` as \`partition\`, coalesce(\`gpu_type\`, 'none') as \`gpu_type\`, cast(${bucket} as integer) as \`wait_s\`, 1 as \`jobs\`, case when \`started_at\` >= ? then 1 else 0 end as \`recent\``;
+  const select = () => `select "cluster", "slurm_partition" as "partition", coalesce("gpu_type", 'none') as "gpu_type", cast(${bucket} as integer) as "wait_s", 1 as "jobs", case when "started_at" >= ? then 1 else 0 end as "recent"`;
   const parts: string[] = [];
   const bindings: number[] = [];
   // The older and the recent part of the window apart, so that no whole period read from the rollup straddles recentFrom.
@@ -145,15 +145,15 @@ export function waits(em: EntityManager, from: Date, to: Date, recentFrom: Date)
   ] as const) {
     const { whole, direct } = cover(a, b, [{ days: 7 }, { days: 1 }]);
     for (const [start, end] of direct) {
-      parts.push(bothTables(select, ['`started_at` >= ? and `started_at` < ? and `submitted_at` is not null']));
+      parts.push(bothTables(select, ['"started_at" >= ? and "started_at" < ? and "submitted_at" is not null']));
       bindings.push(recentFrom.getTime(), start, end, recentFrom.getTime(), start, end);
     }
     for (const { period, first, last } of whole) {
-      parts.push(`select \`cluster\`, nullif(\`partition\`, '') as \`partition\`, \`gpu_type\`, \`wait_s\`, \`jobs\`, ${recent ? '`jobs`' : '0'} as \`recent\` from \`usage_wait\` where \`days\` = ? and \`period\` >= ? and \`period\` < ?`);
+      parts.push(`select "cluster", nullif("partition", '') as "partition", "gpu_type", "wait_s", "jobs", ${recent ? '"jobs"' : '0'} as "recent" from "usage_wait" where "days" = ? and "period" >= ? and "period" < ?`);
       bindings.push(period.days, first, last);
     }
   }
   if (parts.length === 0) return Promise.resolve([]);
-  const sql = `select \`cluster\`, \`partition\`, \`gpu_type\`, \`wait_s\`, sum(\`jobs\`) as \`jobs\`, sum(\`recent\`) as \`recent\` from (${parts.join(' union all ')}) as \`started\` group by \`cluster\`, \`partition\`, \`gpu_type\`, \`wait_s\` having sum(\`jobs\`) <> 0`;
+  const sql = `select "cluster", "partition", "gpu_type", "wait_s", sum("jobs") as "jobs", sum("recent") as "recent" from (${parts.join(' union all ')}) as "started" group by "cluster", "partition", "gpu_type", "wait_s" having sum("jobs") <> 0`;
   return em.getConnection().execute<WaitRow[]>(sql, bindings);
 }

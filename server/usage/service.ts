@@ -315,10 +315,10 @@ const SACCT_COLUMNS = ['cluster', 'slurm_job_id', 'state', 'slurm_state', 'slurm
 function storeSql(rows: number): string {
   const row = `(${SACCT_COLUMNS.map(() => '?').join(', ')})`;
   return (
-    `insert into \`sacct_job\` (${SACCT_COLUMNS.map((column) => `\`${column}\``).join(', ')}) ` +
-    `select * from (values ${Array.from({ length: rows }, () => row).join(', ')}) as \`v\` ` +
-    'where not exists (select 1 from `job` where `job`.`cluster` = `v`.`column1` and `job`.`slurm_job_id` = `v`.`column2`) ' +
-    `on conflict (\`cluster\`, \`slurm_job_id\`) do update set ${SACCT_COLUMNS.slice(2).map((column) => `\`${column}\` = excluded.\`${column}\``).join(', ')}`
+    `insert into "sacct_job" (${SACCT_COLUMNS.map((column) => `"${column}"`).join(', ')}) ` +
+    `select * from (values ${Array.from({ length: rows }, () => row).join(', ')}) as "v" ` +
+    'where not exists (select 1 from "job" where "job"."cluster" = "v"."column1" and "job"."slurm_job_id" = "v"."column2") ' +
+    `on conflict ("cluster", "slurm_job_id") do update set ${SACCT_COLUMNS.slice(2).map((column) => `"${column}" = excluded."${column}"`).join(', ')}`
   );
 }
 
