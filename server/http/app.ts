@@ -171,7 +171,9 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
   // Each WebSocket's graphql-ws context, whose `subscriptions` table holds its operations open, read at a scrape.
   const socketContexts = new Set<{ subscriptions: Record<string, unknown> }>();
   const openOverSockets = () => [...socketContexts].reduce((sum, context) => sum + Object.keys(context.subscriptions).length, 0);
-  services.prometheus.setSources({ openSubscriptions: () => operationLog.openStreams() + openOverSockets() });
+  // The MCP door, once loaded, counts its sessions; before, there are none.
+  let mcpSessionsOpen = () => 0;
+  services.prometheus.setSources({ openSubscriptions: () => operationLog.openStreams() + openOverSockets(), mcpSessions: () => mcpSessionsOpen() });
   const operationsRoutes = createOperationsRoutes({
     orm: services.orm,
     clusters: services.clusters,
@@ -261,14 +263,18 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
   // agent talks to should not pay (the build splits it into its own chunk for this).
   let mcpDoor: Promise<McpDoor> | undefined;
   const mcp = () =>
-    (mcpDoor ??= import('./mcp.js').then(({ createMcpDoor }) => createMcpDoor({
+    (mcpDoor ??= import('./mcp.js').then(({ createMcpDoor }) => {
+      const door = createMcpDoor({
         auth,
         gateway,
         schema,
         version: packageJson.version,
         maxRequestBytes: MAX_REQUEST_BYTES,
         originAllowed: (req) => originAllowed(req, corsOrigins),
-      })));
+      });
+      mcpSessionsOpen = door.size;
+      return door;
+    }));
 
   const client: Middleware | undefined =
     clientMiddleware ??

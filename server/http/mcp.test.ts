@@ -202,6 +202,8 @@ describe('the MCP door (/mcp)', () => {
     const more = [await connect(token), await connect(token)];
     for (const client of [opened[0]!, opened[2]!, opened[3]!, ...more]) expect((await client.callTool({ name: 'list_clusters', arguments: {} })).isError).toBeFalsy();
     expect(await running.sessions()).toBe(before + 5);
+    // The count Prometheus scrapes.
+    expect(await (await fetch(`${url}/metrics`)).text()).toContain(`mc_mcp_sessions_open ${before + 5}\n`);
   });
 
   it("keeps at most 20 sessions of one token, its oldest going first, and never another token's for it", async () => {

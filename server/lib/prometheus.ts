@@ -12,6 +12,8 @@ export interface ScrapeSources {
   jobsByState(): Promise<Array<{ state: string; count: number }>>;
   /** GraphQL subscriptions open now (HTTP SSE and WebSocket). */
   openSubscriptions(): number;
+  /** Agents' MCP sessions open now. */
+  mcpSessions(): number;
 }
 
 /** A remote command as server/ssh/observed-transport.ts tells of it (lib/ is below ssh/, so the shape is restated). */
@@ -101,6 +103,14 @@ export function createPrometheus() {
     registers: [registry],
     collect() {
       this.set(sources.openSubscriptions?.() ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'mc_mcp_sessions_open',
+    help: "Agents' MCP sessions open now (at /mcp, over HTTP or relayed by npm run mcp).",
+    registers: [registry],
+    collect() {
+      this.set(sources.mcpSessions?.() ?? 0);
     },
   });
 
