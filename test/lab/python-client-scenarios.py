@@ -67,7 +67,8 @@ def sweep():
     preview = client.preview_sweep(launch(sleep_seconds=1), ['seed=1,2'], throttle=2)
     submitted = client.submit_sweep(preview)
     updates = [[update.id, update.array_index, update.state] for update in client.follow(submitted.tasks)]
-    table = wait_for(lambda: client.sweep(submitted.id), lambda found: found.ended_at is not None)
+    # A task's exit code can come a poll after its end (from accounting once the queue no longer shows it).
+    table = wait_for(lambda: client.sweep(submitted.id), lambda found: found.ended_at is not None and all(run.task.exit_code is not None for run in found.runs))
     curves = wait_for(lambda: client.sweep_metrics(submitted, 'train_loss'), lambda found: len(found) == 2 and all(series.total == 5 for series in found.values()))
     return {
         'preview': {'tag': preview.tag, 'count': preview.count, 'varying': preview.varying, 'throttle': preview.throttle,
