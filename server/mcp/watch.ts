@@ -9,9 +9,6 @@ export type WatchKind = 'job' | 'sweep';
 /** What a watch reports of a job or a sweep: enough to say how it ended. */
 export type Watched = Record<string, unknown> & { id: number };
 
-/** Final job states, from the one list the poller uses. */
-export const FINAL_JOB_STATES: ReadonlySet<string> = TERMINAL_STATES as ReadonlySet<string>;
-
 const JOB_FIELDS = 'id state exitCode endedAt';
 const SWEEP_FIELDS = 'id state endedAt counts { state count }';
 
@@ -21,7 +18,7 @@ const WATCHES = {
     read: `query($id: Int!) { job(id: $id) { ... on QueryJobSuccess { data { ${JOB_FIELDS} } } ${ERROR_FIELDS} } }`,
     field: 'job',
     event: 'jobUpdated',
-    ended: (value: Watched) => FINAL_JOB_STATES.has(String(value.state)),
+    ended: (value: Watched) => (TERMINAL_STATES as ReadonlySet<string>).has(String(value.state)),
   },
   sweep: {
     subscription: `subscription($id: Int!) { sweepUpdated(sweepIds: [$id]) { ${SWEEP_FIELDS} } }`,
