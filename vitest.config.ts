@@ -1,6 +1,16 @@
 import solid from 'vite-plugin-solid';
 import { defineConfig } from 'vitest/config';
 
+// The server's suites run on both engines: as they are on SQLite, and again on PostgreSQL (test/postgres-setup.ts turns
+// every database a test opens into a PostgreSQL one). On PostgreSQL when a server is named (MC_TEST_POSTGRES_URL, set
+// by `npm run test:all`) and always in CI, where a missing server fails the run.
+const postgresUrl = process.env.MC_TEST_POSTGRES_URL ?? (process.env.CI ? 'postgresql://mc:mc@127.0.0.1:5432/postgres' : undefined);
+/** Tests of SQLite itself (its files, pragmas, backups, and the upgrade of an earlier release's file). */
+const SQLITE_ONLY = ['server/db/orm.test.ts', 'server/db/backup.test.ts', 'server/db/migrations-upgrade.test.ts'];
+const onPostgres = (name: string) => ({ name: `${name}-postgresql`, setupFiles: ['test/postgres-setup.ts'], env: { MC_TEST_POSTGRES_URL: postgresUrl!, MC_TEST_ENGINE: 'postgresql' }, exclude: SQLITE_ONLY });
+const UNIT = { name: 'unit', environment: 'node', include: ['server/**/*.test.ts', 'schema/**/*.test.ts', 'test/*.test.ts'] };
+const LAB = { name: 'lab', environment: 'node', include: ['test/lab/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 180_000, fileParallelism: false };
+
 // One runner, four suites. The client's own Vite config is not loaded here: its PWA and icon steps would run.
 export default defineConfig({
   resolve: {
@@ -13,10 +23,8 @@ export default defineConfig({
     // from under the browser or other lab suites.
     fileParallelism: false,
     projects: [
-      {
-        extends: true,
-        test: { name: 'unit', environment: 'node', include: ['server/**/*.test.ts', 'schema/**/*.test.ts', 'test/*.test.ts'] },
-      },
+      { extends: true, test: UNIT },
+      ...(postgresUrl ? [{ extends: true as const, test: { ...UNIT, ...onPostgres('unit') } }] : []),
       {
         extends: true,
         plugins: [solid()],
@@ -27,11 +35,9 @@ export default defineConfig({
         // Real Hydra 1.3.2 (../shared/vendor, Debian's python3 and its packages) as the oracle of the Hydra reader.
         test: { name: 'hydra', environment: 'node', include: ['test/hydra/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 60_000 },
       },
-      {
-        extends: true,
-        // Talks to the real SLURM lab through the real sshd (npm run lab:up).
-        test: { name: 'lab', environment: 'node', include: ['test/lab/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 180_000, fileParallelism: false },
-      },
+      // Talks to the real SLURM lab through the real sshd (npm run lab:up).
+      { extends: true, test: LAB },
+      ...(postgresUrl ? [{ extends: true as const, test: { ...LAB, ...onPostgres('lab') } }] : []),
       {
         extends: true,
         // The built PWA in Debian's Chromium, served by the real server, showing the lab.

@@ -13,10 +13,14 @@ const suiteOf = (file) =>
         : file.includes('/client/')
           ? 'client unit'
           : 'server unit';
-const suites = new Map(['server unit', 'client unit', 'real Hydra', 'lab end-to-end', 'browser end-to-end'].map((name) => [name, { passed: 0, failed: 0, skipped: 0 }]));
+// The suites that run again on PostgreSQL mark each test they run (test/postgres-setup.ts); a test skipped there is
+// counted with its SQLite twin.
+const suites = new Map(
+  ['server unit', 'server unit (PostgreSQL)', 'client unit', 'real Hydra', 'lab end-to-end', 'lab end-to-end (PostgreSQL)', 'browser end-to-end'].map((name) => [name, { passed: 0, failed: 0, skipped: 0 }]),
+);
 for (const file of report.testResults) {
-  const counts = suites.get(suiteOf(file.name));
   for (const test of file.assertionResults) {
+    const counts = suites.get(`${suiteOf(file.name)}${test.meta?.engine === 'postgresql' ? ' (PostgreSQL)' : ''}`);
     if (test.status === 'passed') counts.passed++;
     else if (test.status === 'failed') counts.failed++;
     else counts.skipped++;
@@ -25,7 +29,7 @@ for (const file of report.testResults) {
 let total = { passed: 0, failed: 0, skipped: 0 };
 let empty = [];
 for (const [name, counts] of suites) {
-  console.log(`${name.padEnd(20)} ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
+  console.log(`${name.padEnd(28)} ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
   if (counts.passed === 0) empty.push(name);
   for (const key of Object.keys(total)) total[key] += counts[key];
 }

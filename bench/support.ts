@@ -4,7 +4,7 @@ import { execFile, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { EntityManager } from '@mikro-orm/sqlite';
+import type { EntityManager } from '@mikro-orm/knex';
 import type { Job } from '../server/db/entities.js';
 import { quoteArgv } from '../server/ssh/quote.js';
 import type { ExecOptions, StreamingTransport, StreamOptions } from '../server/ssh/transport.js';

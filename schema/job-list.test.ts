@@ -54,13 +54,13 @@ it("gives a listed job's script, settings, dependencies and what it waits for, r
   ]);
   // The search's ids, the page's rows, then both jobs' settings and scripts together.
   expect(statements).toHaveLength(3);
-  expect(statements[2]).toMatch(/`script`/);
+  expect(statements[2]).toMatch(/[`"]script[`"]/);
 });
 
 it("reads only a pending job's settings for what the app's rows show, and no script", async () => {
   const { nodes, statements } = await list('name state waitingFor');
   expect(nodes.map((node) => node.waitingFor)).toEqual([null, 'waiting for 2 A100s (Resources)']);
   expect(statements).toHaveLength(3);
-  expect(statements.slice(0, 2).join('\n')).not.toMatch(/`(script|input)`/);
+  expect(statements.slice(0, 2).join('\n')).not.toMatch(/[`"](script|input)[`"]/);
   expect(statements[2]).toMatch(new RegExp(`in \\(${ids[1]}\\)`));
 });

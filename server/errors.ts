@@ -119,13 +119,16 @@ export class LaunchNotRecordedError extends AppError {
   }
 }
 
-/** The database file cannot be used: not a SQLite database, damaged, or its file or directory cannot be written. */
-export class DatabaseFileError extends AppError {
+/**
+ * The database cannot be used: a SQLite file that is no database, damaged, or cannot be written; a PostgreSQL server
+ * that cannot be reached, refuses the login, or has no such database. `target` names it (a URL without its password).
+ */
+export class DatabaseUnusableError extends AppError {
   constructor(
-    readonly path: string,
+    readonly target: string,
     message: string,
   ) {
-    super(`${path}: ${message}`);
+    super(`${target}: ${message}`);
   }
 }
 

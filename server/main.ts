@@ -8,8 +8,9 @@ import { createApp, type Middleware } from './http/app.js';
 import { readTlsPair, watchTlsFiles } from './http/tls.js';
 import { accessNotice, planAccess } from './access/pairing.js';
 import { defaultConfigPath, defaultServerConfig, LOG_LEVELS, loadConfig, watchConfig, type Config, type LogLevel } from './config.js';
+import { databaseTarget } from './db/orm-config.js';
 import { initOrm } from './db/orm.js';
-import { ConfigError, DatabaseFileError, ValidationError } from './errors.js';
+import { ConfigError, DatabaseUnusableError, ValidationError } from './errors.js';
 import type { JobServiceOptions } from './jobs/service.js';
 import { createServices } from './services.js';
 import { componentLogger, configureLogging, errorFields, setLogLevel } from './lib/log.js';
@@ -20,6 +21,8 @@ const log = componentLogger('server');
 export interface ServerOptions {
   configPath: string;
   dataDir: string;
+  /** A PostgreSQL URL (the group server); without it, the SQLite file in dataDir. */
+  databaseUrl?: string;
   port: number;
   host: string;
   dev: boolean;
@@ -43,6 +46,7 @@ export function optionsFromArgs(argv: string[]): ServerOptions {
     options: {
       config: { type: 'string' },
       'data-dir': { type: 'string' },
+      'database-url': { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string' },
       dev: { type: 'boolean', default: false },
@@ -56,6 +60,7 @@ export function optionsFromArgs(argv: string[]): ServerOptions {
   return {
     configPath: values.config ? resolve(values.config) : defaultConfigPath(),
     dataDir: resolve(values['data-dir'] ?? process.env.MC_DATA_DIR ?? 'data'),
+    databaseUrl: values['database-url'] ?? process.env.MC_DATABASE_URL,
     port,
     host: values.host ?? process.env.MC_HOST ?? '127.0.0.1',
     dev: values.dev,
@@ -100,7 +105,7 @@ export async function startServer(options: ServerOptions) {
     for (const stop of stops.splice(0).reverse()) await stop();
   };
   try {
-    const orm = await initOrm(resolve(options.dataDir, 'mission-control.sqlite'));
+    const orm = await initOrm(databaseTarget(options));
     stops.push(() => orm.close());
     const services = createServices({
       orm,
@@ -234,7 +239,7 @@ async function main(): Promise<void> {
   } catch (error) {
     // A start refused (bad config, unusable database, port taken) is told like any command's error: one line on
     // stderr and exit status 2; the server never ran, so there is no log to write it to.
-    if (error instanceof ConfigError || error instanceof DatabaseFileError) {
+    if (error instanceof ConfigError || error instanceof DatabaseUnusableError) {
       process.stderr.write(`error: ${error.message}\n`);
       process.exit(2);
     }

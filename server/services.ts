@@ -1,5 +1,5 @@
 // Every service, built once and handed around in one object. No DI container.
-import type { EntityManager } from '@mikro-orm/sqlite';
+import type { EntityManager } from '@mikro-orm/knex';
 import type { Session } from './access/session.js';
 import { createClusterService, type ClusterServiceOptions } from './clusters/service.js';
 import type { Config } from './config.js';

@@ -59,6 +59,10 @@ export function violations(imports: Import[]): string[] {
     if (room === 'mcp' && entry.target && !under(entry.target, 'server/mcp') && !under(entry.target, 'server/lib') && !MCP_MAY_READ.includes(entry.target)) {
       refuse(entry, 'mcp/ reaches the services only through GraphQL: it imports mcp/, lib/, the session type and the final job states');
     }
+    // Either engine, one code: an engine's driver is named only in server/db/, where its module is chosen.
+    if (!under(entry.from, 'server/db') && (isPackage(entry, '@mikro-orm/sqlite') || isPackage(entry, '@mikro-orm/postgresql') || isPackage(entry, 'sqlite3') || isPackage(entry, 'pg'))) {
+      refuse(entry, 'only server/db/ names a database engine (elsewhere: @mikro-orm/knex, and server/db/sql-dialect.ts where SQL differs)');
+    }
     if (under(entry.from, 'schema') && (targetRoom === 'slurm' || targetRoom === 'ssh')) refuse(entry, 'schema/ never imports slurm/ or ssh/');
     if (under(entry.target, 'schema') && !under(entry.from, 'schema') && entry.from !== 'server/http/app.ts') refuse(entry, 'only server/http/app.ts imports schema/');
     if (under(entry.from, 'client') && entry.target && !under(entry.target, 'client')) refuse(entry, 'client/ imports nothing outside client/ (its documents come from schema/schema.graphql)');
@@ -115,5 +119,8 @@ describe('the house rules', () => {
     expect(check('server/mcp/tools.ts', "import { createJobService } from '../jobs/service.js';")).toEqual([expect.stringMatching(/mcp\/ reaches the services only through GraphQL/)]);
     expect(check('server/mcp/tools.ts', "import type { EntityManager } from '../db/orm.js';")).toEqual([expect.stringMatching(/mcp\/ reaches the services only through GraphQL/)]);
     expect(check('server/mcp/tools.ts', "import { TERMINAL_STATES } from '../slurm/state.js';\nimport { query } from './graphql.js';")).toEqual([]);
+    expect(check('server/jobs/queries.ts', "import { raw } from '@mikro-orm/sqlite';")).toEqual([expect.stringMatching(/only server\/db\/ names a database engine/)]);
+    expect(check('server/usage/service.ts', "import pg from 'pg';")).toEqual([expect.stringMatching(/only server\/db\/ names a database engine/)]);
+    expect(check('server/db/postgresql.ts', "import { PostgreSqlDriver } from '@mikro-orm/postgresql';")).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 // What tests need in a database or as a launch, written the way the services would leave them: one place, so a new
 // column or input field is added here once, not in every test that makes a row.
 import { randomBytes } from 'node:crypto';
-import type { EntityManager } from '@mikro-orm/sqlite';
+import type { EntityManager } from '@mikro-orm/knex';
 import { Job, Project } from '../server/db/entities.js';
 import type { JobInput } from '../server/jobs/input.js';
 import type { JobState } from '../server/slurm/state.js';

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# What the lab, browser and deployment suites need on a Debian machine (as root): Debian packages and the SLURM lab.
+# What the lab, browser, deployment and PostgreSQL suites need on a Debian machine (as root): Debian packages, the SLURM
+# lab, and PostgreSQL (the suites' second engine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Chromium for the browser suites; Caddy and systemd's verifier for the deployment suites (the README's reverse proxy
@@ -14,3 +15,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 bash test/lab/lab.sh up
+bash test/postgres.sh up >/dev/null

@@ -6,6 +6,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { ApiToken } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
+import { dialectOf } from '../db/sql-dialect.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 
 export const TOKEN_PATTERN = /^mc_[A-Za-z0-9_-]{43}$/;
@@ -104,7 +105,7 @@ export function createTokenService({ orm }: { orm: Orm }) {
 /**
  * What ends a revoked token's open subscriptions and sockets. The CLI revokes from another process, so the server
  * looks: SQLite's `data_version` changes when another connection commits, and only then are the token ids read
- * again. It looks every REVOCATION_CHECK_MS while anything is watched, and `stillValid` looks at once (one query
+ * again (on PostgreSQL, every time). It looks every REVOCATION_CHECK_MS while anything is watched, and `stillValid` looks at once (one query
  * shared by every event delivered in the same turn of the event loop), so no event leaves after the revoke committed.
  */
 export function createRevocationWatch(orm: Orm) {
@@ -116,9 +117,10 @@ export function createRevocationWatch(orm: Orm) {
 
   async function read(force: boolean): Promise<Set<number>> {
     const connection = orm.em.getConnection();
-    const [row] = await connection.execute<Array<{ data_version: number }>>('pragma data_version');
+    // PostgreSQL tells no such number: its ids are read each time (a table of a few rows, while anything is watched).
+    const [row] = dialectOf(orm.em).kind === 'sqlite' ? await connection.execute<Array<{ data_version: number }>>('pragma data_version') : [];
     const version = row?.data_version ?? null;
-    if (!force && liveIds && version === dataVersion) return liveIds;
+    if (!force && liveIds && version !== null && version === dataVersion) return liveIds;
     dataVersion = version;
     const rows = await connection.execute<Array<{ id: number }>>('select id from api_token');
     liveIds = new Set(rows.map((token) => token.id));

@@ -24,6 +24,7 @@ export async function runBackupCli(argv: string[], now = new Date()): Promise<Ba
     console.log(USAGE);
     return null;
   }
+  if (process.env.MC_DATABASE_URL) throw new UsageError('MC_DATABASE_URL is set: this server keeps its data in PostgreSQL, which this command does not copy; back it up with pg_dump (or your PostgreSQL service\'s backups)');
   const dataDir = resolve(values['data-dir'] ?? process.env.MC_DATA_DIR ?? 'data');
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   const out = resolve(values.out ?? `${dataDir}/backups/mission-control-${stamp}.sqlite`);

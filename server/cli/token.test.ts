@@ -4,16 +4,19 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { databaseArgs } from '../../test/database-engine.js';
 import { startServer } from '../main.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mc-token-cli-'));
 const dataDir = join(dir, 'data');
 const configPath = join(dir, 'clusters.yaml');
 writeFileSync(configPath, 'server:\n  publicUrl: https://mc.example.org/\nclusters: {}\n');
+// On the PostgreSQL run, the database that stands for the data directory's, as the server beside it opens it.
+const database = await databaseArgs(dataDir);
 
 /** The CLI as `npm run token --` runs it (the first test goes through npm itself; npm only adds seconds). */
 function token(...args: string[]) {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'server/cli/token.ts', ...args, '--data-dir', dataDir, '--config', configPath], { encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'server/cli/token.ts', ...args, '--data-dir', dataDir, ...database, '--config', configPath], { encoding: 'utf8', timeout: 60_000 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -23,7 +26,7 @@ describe('npm run token', { timeout: 120_000 }, () => {
   let phone = '';
 
   it('create prints the token once, its pairing link on server.publicUrl and a terminal QR code', () => {
-    const created = spawnSync('npm', ['run', '--silent', 'token', '--', 'create', '--name', 'phone', '--data-dir', dataDir, '--config', configPath], { encoding: 'utf8', timeout: 60_000 });
+    const created = spawnSync('npm', ['run', '--silent', 'token', '--', 'create', '--name', 'phone', '--data-dir', dataDir, ...database, '--config', configPath], { encoding: 'utf8', timeout: 60_000 });
     expect(created.stderr.replace(/^npm warn .*\n/gm, '')).toBe('');
     expect(created.status).toBe(0);
     const tokens = [...new Set(created.stdout.match(TOKEN))];

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pairingInstructions, phoneBaseUrl, tokenCommand } from '../access/pairing.js';
 import { defaultConfigPath, defaultServerConfig, loadConfig, type ServerConfig } from '../config.js';
+import { databaseKind, databaseTarget } from '../db/orm-config.js';
 import { initOrm } from '../db/orm.js';
 import { AppError, ConfigError } from '../errors.js';
 import { createTokenService, type TokenInfo } from '../access/tokens.js';
@@ -22,6 +23,8 @@ const USAGE = `usage: npm run token -- <command> [options]
                                      end and its push devices are removed, at once
 
   --data-dir DIR   the server's data directory (MC_DATA_DIR, default ./data)
+  --database-url URL
+                   the group server's PostgreSQL database (MC_DATABASE_URL), in place of the data directory's
   --config FILE    the server's config, for server.publicUrl in the pairing link (MC_CONFIG, default config/clusters.yaml)`;
 
 class UsageError extends AppError {}
@@ -50,6 +53,7 @@ export async function runTokenCli(argv: string[], print: (text: string) => void 
         'read-only': { type: 'boolean', default: false },
         output: { type: 'string' },
         'data-dir': { type: 'string' },
+        'database-url': { type: 'string' },
         config: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -62,7 +66,7 @@ export async function runTokenCli(argv: string[], print: (text: string) => void 
   if (values.help) return print(USAGE);
   const dataDir = resolve(values['data-dir'] ?? process.env.MC_DATA_DIR ?? 'data');
   const configPath = values.config ? resolve(values.config) : defaultConfigPath();
-  const database = resolve(dataDir, 'mission-control.sqlite');
+  const database = databaseTarget({ dataDir, databaseUrl: values['database-url'] ?? process.env.MC_DATABASE_URL });
 
   const expectArguments = (count: number) => {
     if (rest.length !== count) throw new UsageError(`${command}: ${count === 0 ? 'takes no argument' : `takes ${count} argument(s)`}\n\n${USAGE}`);
@@ -79,7 +83,7 @@ export async function runTokenCli(argv: string[], print: (text: string) => void 
     throw new UsageError(command ? `unknown command "${command}"\n\n${USAGE}` : USAGE);
   }
   // Listing or revoking in a directory without a database is a wrong --data-dir, not an empty list.
-  if (command !== 'create' && !existsSync(database)) throw new UsageError(`no database at ${database}: is --data-dir (or MC_DATA_DIR) the server's?`);
+  if (command !== 'create' && databaseKind(database) === 'sqlite' && !existsSync(database)) throw new UsageError(`no database at ${database}: is --data-dir (or MC_DATA_DIR) the server's?`);
   const server = command === 'create' ? serverConfig(configPath) : defaultServerConfig;
 
   const orm = await initOrm(database);

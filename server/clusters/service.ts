@@ -1,6 +1,6 @@
 // Cluster reachability: configured clusters joined with their last connection check. Checks are cached and
 // shared (lru-cache fetchMethod), so any number of readers of a cold cluster cause one remote command.
-import type { EntityManager } from '@mikro-orm/sqlite';
+import type { EntityManager } from '@mikro-orm/knex';
 import { LRUCache } from 'lru-cache';
 import type { ClusterConfig, Config, ConnectionHelp } from '../config.js';
 import { ClusterCheck, type PartitionInfo } from '../db/entities.js';

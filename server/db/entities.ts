@@ -12,10 +12,10 @@ export const ClusterCheck = defineEntity({
   name: 'ClusterCheck',
   tableName: 'cluster_check',
   properties: {
-    cluster: p.string().primary(),
+    cluster: p.text().primary(),
     reachable: p.boolean(),
     latencyMs: p.integer().nullable(),
-    slurmVersion: p.string().nullable(),
+    slurmVersion: p.text().nullable(),
     partitions: p.json<PartitionInfo[]>(),
     error: p.text().nullable(),
     checkedAt: p.datetime(),
@@ -29,12 +29,12 @@ export const Project = defineEntity({
   tableName: 'project',
   properties: {
     id: p.integer().primary().autoincrement(),
-    name: p.string(),
-    localPath: p.string().unique(),
-    originUrl: p.string().nullable(),
-    cloneUrl: p.string().nullable(),
-    branch: p.string().nullable(),
-    headSha: p.string(),
+    name: p.text(),
+    localPath: p.text().unique(),
+    originUrl: p.text().nullable(),
+    cloneUrl: p.text().nullable(),
+    branch: p.text().nullable(),
+    headSha: p.text(),
     headSubject: p.text(),
     dirty: p.boolean(),
     pushed: p.boolean(),
@@ -65,30 +65,30 @@ export const Job = defineEntity({
   tableName: 'job',
   properties: {
     id: p.integer().primary().autoincrement(),
-    tag: p.string().unique(),
+    tag: p.text().unique(),
     projectId: p.integer(),
     parentId: p.integer().nullable(),
     /** The sweep this job is a task of (null: a single launch), and its index in the sweep's job array. */
     sweepId: p.integer().nullable(),
     arrayIndex: p.integer().nullable(),
-    cluster: p.string(),
-    name: p.string(),
+    cluster: p.text(),
+    name: p.text(),
     description: p.text(),
-    commitSha: p.string(),
-    branch: p.string().nullable(),
+    commitSha: p.text(),
+    branch: p.text().nullable(),
     input: p.json<JobInput>(),
     script: p.text(),
     /** Absolute path of the job's directory on the cluster: script, output, lifecycle events, code checkout. */
-    jobDir: p.string(),
-    slurmJobId: p.string().nullable(),
-    state: p.string().$type<JobState>(),
-    slurmState: p.string().nullable(),
-    reason: p.string().nullable(),
+    jobDir: p.text(),
+    slurmJobId: p.text().nullable(),
+    state: p.text().$type<JobState>(),
+    slurmState: p.text().nullable(),
+    reason: p.text().nullable(),
     exitCode: p.integer().nullable(),
     signal: p.integer().nullable(),
-    nodeList: p.string().nullable(),
+    nodeList: p.text().nullable(),
     submitError: p.text().nullable(),
-    wandbUrl: p.string().nullable(),
+    wandbUrl: p.text().nullable(),
     archived: p.boolean(),
     createdAt: p.datetime(),
     updatedAt: p.datetime(),
@@ -148,11 +148,11 @@ export const Sweep = defineEntity({
   properties: {
     id: p.integer().primary().autoincrement(),
     /** The tag of the first submission: its job directory holds the sweep's checkout, script and run list. */
-    tag: p.string().unique(),
+    tag: p.text().unique(),
     projectId: p.integer(),
-    cluster: p.string(),
-    name: p.string(),
-    commitSha: p.string(),
+    cluster: p.text(),
+    name: p.text(),
+    commitSha: p.text(),
     /** The launch settings every run shares. */
     input: p.json<JobInput>(),
     /** The sweep overrides as given (`seed=1,2,3`, `model=glob(*)`); the runs are expanded from them. */
@@ -164,7 +164,7 @@ export const Sweep = defineEntity({
     runs: p.json<SweepRun[]>().lazy(true, false),
     throttle: p.integer(),
     /** SLURM's id of the first submission's job array; relaunched tasks have their own in their slurmJobId. */
-    arrayJobId: p.string().nullable(),
+    arrayJobId: p.text().nullable(),
     /** How many times failed tasks were relaunched. */
     retries: p.integer(),
     counts: p.json<SweepCounts>(),
@@ -190,9 +190,9 @@ export const ApiToken = defineEntity({
   tableName: 'api_token',
   properties: {
     id: p.integer().primary().autoincrement(),
-    name: p.string().unique(),
+    name: p.text().unique(),
     /** Hex SHA-256 of the token. */
-    tokenHash: p.string().unique(),
+    tokenHash: p.text().unique(),
     readOnly: p.boolean(),
     createdAt: p.datetime(),
     /** Written at most once a minute per token, so authenticating stays a read. */
@@ -209,8 +209,8 @@ export const PushSubscription = defineEntity({
     id: p.integer().primary().autoincrement(),
     endpoint: p.text().unique(),
     /** The browser's P-256 public key and auth secret (base64url), which every payload is encrypted to. */
-    p256dh: p.string(),
-    auth: p.string(),
+    p256dh: p.text(),
+    auth: p.text(),
     /** The API token that registered it (null: a token-less server, or registered before devices had owners). */
     tokenId: p.integer().nullable().index(),
     /** Push once when a job has been PENDING this long; null = never. */
@@ -245,7 +245,7 @@ export const PushNotice = defineEntity({
   name: 'PushNotice',
   tableName: 'push_notice',
   properties: {
-    key: p.string().primary(),
+    key: p.text().primary(),
     createdAt: p.datetime(),
   },
 });
@@ -256,7 +256,7 @@ export const ServerSetting = defineEntity({
   name: 'ServerSetting',
   tableName: 'server_setting',
   properties: {
-    key: p.string().primary(),
+    key: p.text().primary(),
     value: p.text(),
     createdAt: p.datetime(),
   },
@@ -276,7 +276,7 @@ export const MetricPoint = defineEntity({
     jobId: p.integer(),
     /** The MetricSource it was read from: a file rewritten from its start has its points read again. */
     sourceId: p.integer(),
-    name: p.string(),
+    name: p.text(),
     step: p.double(),
     value: p.double().nullable(),
     /** Epoch milliseconds: the source's own time when it has one, else when the server read the point. */
@@ -296,7 +296,7 @@ export const MetricBucket = defineEntity({
   tableName: 'metric_bucket',
   properties: {
     jobId: p.integer().primary(),
-    name: p.string().primary(),
+    name: p.text().primary(),
     /** The span: steps from k·2^exponent up to (k+1)·2^exponent. */
     k: p.integer().primary(),
     exponent: p.integer(),
@@ -319,9 +319,9 @@ export const MetricSource = defineEntity({
     id: p.integer().primary().autoincrement(),
     jobId: p.integer(),
     /** Absolute path on the cluster. */
-    path: p.string(),
-    format: p.string(),
-    offset: p.integer(),
+    path: p.text(),
+    format: p.text(),
+    offset: p.bigint('number'),
     state: p.json<unknown>(),
     /** Read to its end after the job ended: never read again. */
     done: p.boolean(),
@@ -338,14 +338,14 @@ export const SacctJob = defineEntity({
   name: 'SacctJob',
   tableName: 'sacct_job',
   properties: {
-    cluster: p.string().primary(),
-    slurmJobId: p.string().primary(),
-    state: p.string().$type<JobState>(),
-    slurmState: p.string(),
-    slurmPartition: p.string().nullable(),
+    cluster: p.text().primary(),
+    slurmJobId: p.text().primary(),
+    state: p.text().$type<JobState>(),
+    slurmState: p.text(),
+    slurmPartition: p.text().nullable(),
     gpuCount: p.integer(),
     /** 'any': GPUs of no type SLURM names; null: no GPUs. */
-    gpuType: p.string().nullable(),
+    gpuType: p.text().nullable(),
     exitCode: p.integer().nullable(),
     submittedAt: p.datetime().nullable(),
     startedAt: p.datetime().nullable(),
@@ -375,7 +375,7 @@ export const UsageWeek = defineEntity({
     gpuType: p.text().primary(),
     state: p.text().primary(),
     jobs: p.integer(),
-    gpuMs: p.integer(),
+    gpuMs: p.bigint('number'),
   },
 });
 export type UsageWeek = InferEntity<typeof UsageWeek>;
@@ -404,7 +404,7 @@ export const SacctRead = defineEntity({
   name: 'SacctRead',
   tableName: 'sacct_read',
   properties: {
-    cluster: p.string().primary(),
+    cluster: p.text().primary(),
     /** Where the next read starts (sacct -S); null until a read succeeded. */
     since: p.datetime().nullable(),
     /** When the last read that succeeded ran; null: never. */

@@ -5,11 +5,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MikroORM } from '@mikro-orm/sqlite';
+import { MikroORM } from '@mikro-orm/core';
 import { expect, it } from 'vitest';
-import { migrationsList } from '../../migrations/index.js';
+import { migrationsList } from '../../migrations/sqlite/index.js';
 import { ClusterCheck, Job, Project } from './entities.js';
 import { ormConfig } from './orm-config.js';
+import type { Orm } from './orm.js';
 
 const PREVIOUS_RELEASE = ['Migration20261123000000', 'Migration20261123213838'];
 
@@ -83,7 +84,7 @@ it('upgrades a database of the previous release, with projects and jobs in every
   expect(migrationsList.slice(0, 2).map((migration) => migration.name)).toEqual(PREVIOUS_RELEASE);
   const file = join(mkdtempSync(join(tmpdir(), 'mc-upgrade-')), 'mission-control.sqlite');
 
-  const old = await MikroORM.init(ormConfig(file));
+  const old = (await MikroORM.init(await ormConfig(file))) as Orm;
   try {
     await old.getMigrator().up({ to: PREVIOUS_RELEASE.at(-1) });
     expect((await old.getMigrator().getExecutedMigrations()).map((migration) => migration.name)).toEqual(PREVIOUS_RELEASE);
@@ -95,7 +96,7 @@ it('upgrades a database of the previous release, with projects and jobs in every
     await old.close();
   }
 
-  const current = await MikroORM.init(ormConfig(file));
+  const current = (await MikroORM.init(await ormConfig(file))) as Orm;
   try {
     const migrator = current.getMigrator();
     await migrator.up();
@@ -138,7 +139,7 @@ it('upgrades a database of the previous release, with projects and jobs in every
 it('gives push devices registered before devices had owners to the one token there was, and to none when there were several', async () => {
   for (const tokens of [['phone'], ['phone', 'laptop']]) {
     const file = join(mkdtempSync(join(tmpdir(), 'mc-upgrade-owners-')), 'mission-control.sqlite');
-    const orm = await MikroORM.init(ormConfig(file));
+    const orm = (await MikroORM.init(await ormConfig(file))) as Orm;
     try {
       await orm.getMigrator().up({ to: 'Migration20261124000200' });
       const connection = orm.em.getConnection();

@@ -2,9 +2,9 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { migrationsList } from '../../migrations/index.js';
+import { migrationsList } from '../../migrations/sqlite/index.js';
 import { makeUnwritable } from '../../test/unwritable.js';
-import { DatabaseFileError } from '../errors.js';
+import { DatabaseUnusableError } from '../errors.js';
 import { Job } from './entities.js';
 import { initOrm } from './orm.js';
 
@@ -77,7 +77,7 @@ it('keeps a failed statement out of its error, beyond its start: a 50 kB value i
 });
 
 describe('a database file that cannot be used is refused at start with one line naming it', () => {
-  async function refusal(dbPath: string): Promise<DatabaseFileError> {
+  async function refusal(dbPath: string): Promise<DatabaseUnusableError> {
     const error = await initOrm(dbPath).then(
       async (orm) => {
         await orm.close();
@@ -85,9 +85,9 @@ describe('a database file that cannot be used is refused at start with one line 
       },
       (caught: unknown) => caught,
     );
-    expect(error).toBeInstanceOf(DatabaseFileError);
-    expect((error as DatabaseFileError).message).not.toContain('\n');
-    return error as DatabaseFileError;
+    expect(error).toBeInstanceOf(DatabaseUnusableError);
+    expect((error as DatabaseUnusableError).message).not.toContain('\n');
+    return error as DatabaseUnusableError;
   }
 
   it('garbage bytes instead of a database', async () => {

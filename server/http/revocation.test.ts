@@ -20,6 +20,7 @@ import { snapshot } from '../jobs/transitions.js';
 import { createServices, type Services } from '../services.js';
 import { createTokenService } from '../access/tokens.js';
 import { refuseStream } from '../../test/fake-transport.js';
+import { databaseArgs } from '../../test/database-engine.js';
 
 const run = promisify(execFile);
 
@@ -131,7 +132,7 @@ describe('revoking a token', () => {
     await keptDevice.waitFor((message) => (message.json as { jobId?: number }).jobId === before.id);
 
     // Quiet while the CLI runs: the cut must not wait for an event to notice.
-    const cli = await run(process.execPath, ['--import', 'tsx', 'server/cli/token.ts', 'revoke', 'stolen-phone', '--data-dir', dataDir], { cwd: join(import.meta.dirname, '..', '..') });
+    const cli = await run(process.execPath, ['--import', 'tsx', 'server/cli/token.ts', 'revoke', 'stolen-phone', '--data-dir', dataDir, ...(await databaseArgs(dataDir))], { cwd: join(import.meta.dirname, '..', '..') });
     expect(cli.stdout).toContain('revoked "stolen-phone"');
     const revokedAt = Date.now();
 

@@ -1,5 +1,5 @@
 // Steering one job on its cluster: read its state again, cancel it, archive it (and free its checkout).
-import type { EntityManager } from '@mikro-orm/sqlite';
+import type { EntityManager } from '@mikro-orm/knex';
 import type { ClusterService } from '../clusters/service.js';
 import type { Job } from '../db/entities.js';
 import { ValidationError } from '../errors.js';

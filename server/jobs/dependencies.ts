@@ -1,6 +1,6 @@
 // What a launch waits for: earlier jobs or sweeps, as SLURM's --dependency value. The ids come from the database
 // (never from the user), so each is checked to be a SLURM id before it reaches a #SBATCH line.
-import type { EntityManager } from '@mikro-orm/sqlite';
+import type { EntityManager } from '@mikro-orm/knex';
 import { Job, Sweep } from '../db/entities.js';
 import { ValidationError } from '../errors.js';
 import type { Dependency, DependencyKind } from './input.js';

@@ -1,6 +1,6 @@
 // Launching again: a job's settings as the input of a clone, a project's last input, and the tree of clones with
 // what each one changed.
-import type { EntityManager } from '@mikro-orm/sqlite';
+import type { EntityManager } from '@mikro-orm/knex';
 import { Job } from '../db/entities.js';
 import type { ProjectService } from '../projects/service.js';
 import type { JobInput } from './input.js';

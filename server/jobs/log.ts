@@ -1,7 +1,7 @@
 // A job's log as a query answers it: the end of its output, a screen of lines at least, bounded in bytes (progress
 // bars cut to their last state on the cluster) and cleaned for reading, with the W&B run URL found and kept (the
 // live log that follows the file is live-log.ts).
-import type { EntityManager } from '@mikro-orm/sqlite';
+import type { EntityManager } from '@mikro-orm/knex';
 import type { ClusterService } from '../clusters/service.js';
 import type { PubSub } from '../events.js';
 import { readOutputHead, readOutputScreen, readOutputTail } from '../slurm/jobs.js';

@@ -3,7 +3,7 @@
 // none when it has no active job. Polls back off while nothing changes; a failing cluster keeps its jobs' last
 // known state, marked stale, and backs off with jitter. Lifecycle files written by job scripts (see
 // server/jobs/lifecycle.ts) bring starts and ends in between, and ask for an early poll to confirm them.
-import type { EntityManager } from '@mikro-orm/sqlite';
+import type { EntityManager } from '@mikro-orm/knex';
 import { Cron } from 'croner';
 import type { ClusterService } from '../clusters/service.js';
 import { Job } from '../db/entities.js';

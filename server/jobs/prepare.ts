@@ -2,7 +2,7 @@
 // paths on the cluster. Preview and submit both go through here, so a preview shows exactly what a submit sends.
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
-import type { EntityManager } from '@mikro-orm/sqlite';
+import type { EntityManager } from '@mikro-orm/knex';
 import type { ClusterService } from '../clusters/service.js';
 import { readScriptTemplate } from '../config.js';
 import { NotFoundError, ValidationError } from '../errors.js';

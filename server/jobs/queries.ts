@@ -1,9 +1,10 @@
 // Reading jobs from the database: one by id, and pages of a filtered list.
-import { raw, type EntityManager, type FilterQuery } from '@mikro-orm/sqlite';
+import { raw, type EntityManager, type FilterQuery } from '@mikro-orm/knex';
 import { Job } from '../db/entities.js';
+import { dialectOf } from '../db/sql-dialect.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { JobState } from '../slurm/state.js';
-import { searchPlan } from './search.js';
+import { ftsMatch, searchPlan, tsQuery } from './search.js';
 
 export interface JobFilter {
   projectId?: number | null;
@@ -50,16 +51,17 @@ export async function listJobs(em: EntityManager, filter: JobFilter, first: numb
   // for a page of the newest (80 ms at 100,000 jobs); without it, it walks the newest jobs or a better index.
   else if (!filter.tasks) Object.assign(where, { [raw('+"sweep_id" is null')]: [] });
   const limit = Math.min(Math.max(first, 1), 200);
-  const search = searchPlan(filter.search, filter.projectId);
+  const search = searchPlan(filter.search);
   if (search?.kind === 'words') {
-    const ids = await searchJobIds(em, where, search.match, after, limit + 1);
+    const ids = await searchJobIds(em, where, search, filter.projectId, after, limit + 1);
     const jobs = ids.length ? await findListed(em, { id: { $in: ids } }) : [];
     return { jobs: jobs.slice(0, limit), hasNextPage: jobs.length > limit };
   }
   if (after !== null) where.id = { $lt: after };
   if (search?.kind === 'text') {
-    // SQLite's LIKE has no escape character unless told: say ESCAPE so % and _ typed by the user are literal.
-    where.$or = [{ [raw(`name like ? escape '\\'`, [search.pattern])]: [] }, { [raw(`description like ? escape '\\'`, [search.pattern])]: [] }];
+    // LIKE has no escape character unless told: say ESCAPE so % and _ typed by the user are literal.
+    const like = dialectOf(em).like;
+    where.$or = [{ [raw(`name ${like} ? escape '\\'`, [search.pattern])]: [] }, { [raw(`description ${like} ? escape '\\'`, [search.pattern])]: [] }];
   }
   const jobs = await findListed(em, where, limit + 1);
   return { jobs: jobs.slice(0, limit), hasNextPage: jobs.length > limit };
@@ -70,14 +72,20 @@ const findListed = async (em: EntityManager, where: FilterQuery<Job>, limit?: nu
   (await em.find(Job, where, { orderBy: { id: 'desc' }, limit, exclude: LEFT_OUT_OF_LISTS })) as Job[];
 
 /**
- * The ids of a page of a search, newest first: the full-text index walked from its newest match (FTS5 gives its rows
- * in rowid order, and a job's id is its rowid), each match's row checked against the other filters, until the page is
- * full. Ordered by the job's own id instead, SQLite would sort every match first (a common word: every fourth job).
+ * The ids of a page of a search, newest first. SQLite: the full-text index walked from its newest match (FTS5 gives its
+ * rows in rowid order, and a job's id is its rowid), each match's row checked against the other filters, until the page
+ * is full; ordered by the job's own id instead, SQLite would sort every match first (a common word: every fourth job).
+ * PostgreSQL: the GIN index's matches, joined to the jobs and sorted (it keeps no order of its own).
  */
-async function searchJobIds(em: EntityManager, where: FilterQuery<Job>, match: string, after: number | null, count: number): Promise<number[]> {
+async function searchJobIds(em: EntityManager, where: FilterQuery<Job>, search: { words: string[]; prefix: boolean }, projectId: number | null | undefined, after: number | null, count: number): Promise<number[]> {
   const query = em.createQueryBuilder(Job, 'j0').select('j0.id').where(where).getKnexQuery();
-  query.join('job_search', 'job_search.rowid', 'j0.id').whereRaw('job_search match ?', [match]).orderBy('job_search.rowid', 'desc').limit(count);
-  if (after !== null) query.where('job_search.rowid', '<', after);
+  if (dialectOf(em).kind === 'sqlite') {
+    query.join('job_search', 'job_search.rowid', 'j0.id').whereRaw('job_search match ?', [ftsMatch(search, projectId)]).orderBy('job_search.rowid', 'desc').limit(count);
+    if (after !== null) query.where('job_search.rowid', '<', after);
+  } else {
+    query.join('job_search', 'job_search.job_id', 'j0.id').whereRaw(`job_search.document @@ to_tsquery('simple', ?)`, [tsQuery(search)]).orderBy('j0.id', 'desc').limit(count);
+    if (after !== null) query.where('j0.id', '<', after);
+  }
   const rows = await em.getConnection().execute<Array<{ id: number }>>(query);
   return rows.map((row) => row.id);
 }

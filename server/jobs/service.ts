@@ -1,6 +1,6 @@
 // The job service: preview → submit → follow → cancel / clone / archive, and reading a job's log. It wires the
 // operations, each in its own module beside it; a job's state changes only through transitions.ts.
-import type { EntityManager } from '@mikro-orm/sqlite';
+import type { EntityManager } from '@mikro-orm/knex';
 import type { ClusterService } from '../clusters/service.js';
 import type { Orm } from '../db/orm.js';
 import type { PubSub } from '../events.js';

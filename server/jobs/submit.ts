@@ -1,7 +1,7 @@
 // Submitting a launch exactly once. The job is stored first (SUBMITTING, with its tag), then submitted: sbatch
 // refusing it is recorded as SUBMIT_FAILED with SLURM's message; a lost connection leaves SUBMITTING, resolved by the
 // tag later, never by a second sbatch, since one that timed out can still have run.
-import type { EntityManager } from '@mikro-orm/sqlite';
+import type { EntityManager } from '@mikro-orm/knex';
 import type { ClusterService } from '../clusters/service.js';
 import { Job } from '../db/entities.js';
 import { databaseReason, type Orm } from '../db/orm.js';

@@ -2,7 +2,7 @@
 // server assigns it), and every change is saved before it is announced (saveAndAnnounce), so a subscriber or the
 // notifier that reads the database when told finds what it was told. SLURM's raw state and reason are kept beside
 // the normalized state; a job SLURM no longer knows is UNKNOWN, never completed.
-import { wrap, type EntityManager, type RequiredEntityData } from '@mikro-orm/sqlite';
+import { wrap, type EntityManager, type RequiredEntityData } from '@mikro-orm/knex';
 import { Job, type JobRequeue } from '../db/entities.js';
 import type { JobSnapshot, PubSub } from '../events.js';
 import { TERMINAL_STATES, type SlurmJobStatus } from '../slurm/state.js';

@@ -4,10 +4,11 @@
 // service says which files to follow, parses each from where it stopped (the parser's state and the offset of the
 // bytes it used are kept per file, so a restart goes on, never reads a file twice), stores the points under a bound
 // per series, and announces them at most once a second per job.
-import type { EntityManager } from '@mikro-orm/sqlite';
+import type { EntityManager } from '@mikro-orm/knex';
 import { LRUCache } from 'lru-cache';
 import { Job, MetricBucket, MetricPoint, MetricSource, Project } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
+import { dialectOf, type SqlDialect } from '../db/sql-dialect.js';
 import type { PubSub } from '../events.js';
 import type { JobFileReader, JobFileSource, WatchedJob } from '../jobs/lifecycle.js';
 import { jobPaths, submissionDirOf } from '../slurm/layout.js';
@@ -66,14 +67,13 @@ const initial = (format: SourceFormat) => (format === 'gpu' ? initialGpuSamplesS
 const INSERT_CHUNK = 1000;
 
 /**
- * A number as SQL: a bound `?` (its value pushed), null for NaN (SQLite keeps no NaN), or the literal 9e999 for an
- * infinity, which SQLite reads as one: bound or inlined as a number, the driver spells it `Infinity`, which SQL reads
- * as a column name, and the whole statement failed.
+ * A number as SQL: a bound `?` (its value pushed), null for NaN (SQLite keeps no NaN; PostgreSQL could, and stores the
+ * same as SQLite so that every reader reads one way), or the dialect's infinity literal: bound or inlined as a
+ * number, SQLite's driver spells it `Infinity`, which SQL reads as a column name, and the whole statement failed.
  */
-export function sqlNumber(value: number, values: unknown[]): string {
+export function sqlNumber(sql: SqlDialect, value: number, values: unknown[]): string {
   if (Number.isNaN(value)) return 'null';
-  if (value === Infinity) return '9e999';
-  if (value === -Infinity) return '-9e999';
+  if (value === Infinity || value === -Infinity) return sql.infinity(value > 0 ? 1 : -1);
   values.push(value);
   return '?';
 }
@@ -83,10 +83,11 @@ async function insertPoints(em: EntityManager, rows: ReadonlyArray<{ jobId: numb
   for (let at = 0; at < rows.length; at += INSERT_CHUNK) {
     const chunk = rows.slice(at, at + INSERT_CHUNK);
     const values: unknown[] = [];
+    const sql = dialectOf(em);
     const tuples = chunk.map((row) => {
       values.push(row.jobId, row.sourceId, row.name);
-      const step = sqlNumber(row.step, values);
-      const value = sqlNumber(row.value, values);
+      const step = sqlNumber(sql, row.step, values);
+      const value = sqlNumber(sql, row.value, values);
       values.push(row.time);
       return `(?, ?, ?, ${step}, ${value}, ?)`;
     });
@@ -375,10 +376,12 @@ export function createMetricsService({ orm, events }: { orm: Orm; events: PubSub
     async last(em: EntityManager, jobIds: readonly number[]): Promise<Map<number, MetricValue[]>> {
       const found = new Map<number, MetricValue[]>(jobIds.map((id) => [id, []]));
       if (jobIds.length === 0) return found;
-      // SQLite gives a bare column the values of the row max() picked.
       const rows = (await em
         .getConnection()
-        .execute(`select job_id, name, max(step) as step, value, time from metric_point where job_id in (${jobIds.map(() => '?').join(',')}) group by job_id, name order by name`, [...jobIds])) as Array<{ job_id: number; name: string; step: number; value: number | null; time: number }>;
+        .execute(
+          `select job_id, name, step, value, time from (select job_id, name, step, value, time, row_number() over (partition by job_id, name order by step desc, id desc) as n from metric_point where job_id in (${jobIds.map(() => '?').join(',')})) as ranked where n = 1 order by name`,
+          [...jobIds],
+        )) as Array<{ job_id: number; name: string; step: number; value: number | null; time: number }>;
       for (const row of rows) found.get(row.job_id)!.push({ name: row.name, step: row.step, value: fromStored(row.value), time: new Date(row.time) });
       return found;
     },

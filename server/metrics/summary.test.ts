@@ -4,6 +4,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { initOrm, type Orm } from '../db/orm.js';
+import { dialectOf } from '../db/sql-dialect.js';
 import { readSeries, sqlNumber } from './service.js';
 import { SUMMARY_SPAN, createSummaries, readBuckets, type Bucket, type StoredPoint } from './summary.js';
 
@@ -17,10 +18,11 @@ let nextJob = 1;
 
 async function store(em: ReturnType<Orm['em']['fork']>, jobId: number, points: readonly StoredPoint[]) {
   const values: unknown[] = [];
+  const sql = dialectOf(em);
   const tuples = points.map((point) => {
     values.push(jobId);
-    const step = sqlNumber(point.step, values);
-    const value = sqlNumber(point.value, values);
+    const step = sqlNumber(sql, point.step, values);
+    const value = sqlNumber(sql, point.value, values);
     values.push(point.time);
     return `(?, 0, 'loss', ${step}, ${value}, ?)`;
   });

@@ -4,7 +4,7 @@
 // Each span keeps its first, last, lowest and highest point (M4: what a line drawn at that width can show) and its
 // first NaN or infinity (what a user must see). Spans are 2^exponent steps wide; when a series outgrows SUMMARY_SPAN
 // spans, the exponent grows and neighbouring spans merge, so a summary never holds more than SUMMARY_SPAN rows.
-import type { EntityManager } from '@mikro-orm/sqlite';
+import type { EntityManager } from '@mikro-orm/knex';
 
 /** Most spans one series' summary holds. */
 export const SUMMARY_SPAN = 1024;

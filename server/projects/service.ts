@@ -1,6 +1,6 @@
 // Projects: local git repositories the user launches from, with their launch settings.
 import { isAbsolute, join } from 'node:path';
-import type { EntityManager } from '@mikro-orm/sqlite';
+import type { EntityManager } from '@mikro-orm/knex';
 import { Job, Project } from '../db/entities.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { readRepo, repoFingerprint } from './git.js';

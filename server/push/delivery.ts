@@ -4,7 +4,7 @@
 // own bounded queue, each outcome kept (a device's on its subscription, a destination's in memory).
 // A recipient is a device or a destination seen through the same settings, so every notice chooses its recipients
 // (mutes, which notices, thresholds) once, whatever they are.
-import type { EntityManager } from '@mikro-orm/sqlite';
+import type { EntityManager } from '@mikro-orm/knex';
 import { configuredDestinations, DEFAULT_VAPID_SUBJECT, type Config, type DestinationConfig, type NoticeEvent } from '../config.js';
 import { Project, PushNotice, PushSubscription } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';

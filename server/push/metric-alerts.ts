@@ -9,9 +9,10 @@
 // GPU): a thousand tasks must not be a thousand pushes. So a sweep is told once per metric (`metric-nan:sweep:<sweep>:
 // <name>`) and once for idle GPUs (`gpu-idle:sweep:<sweep>`), about its first task in trouble and how many of its
 // tasks are in the same trouble at that moment; the sweep's own screen shows the rest.
-import type { EntityManager } from '@mikro-orm/sqlite';
+import type { EntityManager } from '@mikro-orm/knex';
 import { Job, Sweep } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
+import { dialectOf, type SqlDialect } from '../db/sql-dialect.js';
 import type { JobState } from '../slurm/state.js';
 import type { Delivery, Recipient } from './delivery.js';
 import { gpuIdleMessage, metricNanMessage, sweepTaskValues, type NonFinitePoint, type TaskContext } from './messages.js';
@@ -28,8 +29,8 @@ const divergedKey = (job: Pick<Job, 'id' | 'sweepId'>) => (job.sweepId == null ?
 export const metricNanKey = (job: Pick<Job, 'id' | 'sweepId'>, name: string) => (job.sweepId == null ? `metric-nan:${job.id}:${name}` : `metric-nan:sweep:${job.sweepId}:${name}`);
 export const gpuIdleKey = (job: Pick<Job, 'id' | 'sweepId'>) => (job.sweepId == null ? `gpu-idle:${job.id}` : `gpu-idle:sweep:${job.sweepId}`);
 
-// Stored as the metrics service stores them: NaN as null (SQLite keeps no NaN), an infinity as SQLite's own (9e999).
-const NON_FINITE = '(value is null or abs(value) >= 9e999)';
+// Stored as the metrics service stores them (sqlNumber): NaN as null, an infinity as the dialect's.
+const nonFinite = (sql: SqlDialect) => `(value is null or abs(value) >= ${sql.infinity(1)})`;
 const fromStored = (value: number | null) => (value === null ? Number.NaN : value);
 /** Series per statement: far under SQLite's limit of bound variables. */
 const NAMES_PER_QUERY = 200;
@@ -55,9 +56,10 @@ async function latestPoints(em: EntityManager, jobId: number, names: readonly st
 
 /** Where a series' trailing run of NaN or infinite values begins: the step at which it "became NaN". */
 async function startOfNonFiniteRun(em: EntityManager, jobId: number, name: string): Promise<{ step: number; value: number } | null> {
+  const sql = dialectOf(em);
   const [row] = (await em.getConnection().execute(
-    `select step, value from metric_point where job_id = ? and name = ? and ${NON_FINITE}
-       and step > coalesce((select max(step) from metric_point where job_id = ? and name = ? and not ${NON_FINITE}), -9e999)
+    `select step, value from metric_point where job_id = ? and name = ? and ${nonFinite(sql)}
+       and step > coalesce((select max(step) from metric_point where job_id = ? and name = ? and not ${nonFinite(sql)}), ${sql.infinity(-1)})
      order by step, id limit 1`,
     [jobId, name, jobId, name],
   )) as Array<{ step: number; value: number | null }>;
@@ -68,7 +70,7 @@ async function startOfNonFiniteRun(em: EntityManager, jobId: number, name: strin
 async function nonFiniteTasks(em: EntityManager, sweepId: number, name: string): Promise<number> {
   const [row] = (await em.getConnection().execute(
     `select count(distinct array_index) as count from job
-     where sweep_id = ? and (select case when ${NON_FINITE} then 1 else 0 end from metric_point where job_id = job.id and name = ? order by step desc, id desc limit 1) = 1`,
+     where sweep_id = ? and (select case when ${nonFinite(dialectOf(em))} then 1 else 0 end from metric_point where job_id = job.id and name = ? order by step desc, id desc limit 1) = 1`,
     [sweepId, name],
   )) as Array<{ count: number | string }>;
   // A count is a string on PostgreSQL (bigint).
@@ -106,7 +108,7 @@ async function idleGpus(em: EntityManager, jobId: number, windowMs: number): Pro
     if (last < newest - window) return null;
     const samples = (await em.getConnection().execute(
       `select value from metric_point where job_id = ? and name = ?
-         and step >= coalesce((select max(step) from metric_point where job_id = ? and name = ? and step <= ?), 9e999)`,
+         and step >= coalesce((select max(step) from metric_point where job_id = ? and name = ? and step <= ?), ${dialectOf(em).infinity(1)})`,
       [jobId, name, jobId, name, last - window],
     )) as Array<{ value: number | null }>;
     if (samples.length < 2 || !samples.every((sample) => sample.value !== null && sample.value < GPU_IDLE_PERCENT)) return null;

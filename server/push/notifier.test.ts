@@ -12,6 +12,8 @@ import { startHttpReceiver, startSmtpReceiver, type HttpReceiver, type HttpRecei
 import { Job, type Project, PushNotice, PushSubscription, ServerSetting, Sweep } from '../db/entities.js';
 import { insertProject, jobInput } from '../../test/factories.js';
 import { initOrm, type Orm } from '../db/orm.js';
+import { dialectOf } from '../db/sql-dialect.js';
+import { sqlNumber } from '../metrics/service.js';
 import type { JobInput } from '../jobs/input.js';
 import { changeOf, requeued, saveAndAnnounce, snapshot } from '../jobs/transitions.js';
 import { configureLogging, resetLogging } from '../lib/log.js';
@@ -232,13 +234,17 @@ async function grow(world: World, writes: Array<{ job: Job; path: string; text: 
   await settle(world);
 }
 
-/** Points stored as the metrics service stores them (NaN as null, an infinity as SQLite's own), then announced. */
+/** Points stored as the metrics service stores them (sqlNumber: NaN as null, an infinity as the dialect's), then announced. */
 async function storePoints(world: World, job: Job, points: Array<{ name: string; step: number; value: number }>): Promise<void> {
-  const literal = (value: number) => (Number.isNaN(value) ? 'null' : value === Infinity ? '9e999' : value === -Infinity ? '-9e999' : String(value));
-  await world.orm.em
-    .fork()
-    .getConnection()
-    .execute(`insert into metric_point (job_id, source_id, name, step, value, time) values ${points.map((point) => `(?, 0, ?, ?, ${literal(point.value)}, ?)`).join(', ')}`, points.flatMap((point) => [job.id, point.name, point.step, Date.now()]));
+  const em = world.orm.em.fork();
+  const values: unknown[] = [];
+  const tuples = points.map((point) => {
+    values.push(job.id, point.name, point.step);
+    const value = sqlNumber(dialectOf(em), point.value, values);
+    values.push(Date.now());
+    return `(?, 0, ?, ?, ${value}, ?)`;
+  });
+  await em.getConnection().execute(`insert into metric_point (job_id, source_id, name, step, value, time) values ${tuples.join(', ')}`, values);
   world.services.events.publish('metrics:updated', { jobId: job.id, names: [...new Set(points.map((point) => point.name))] });
   await settle(world);
 }

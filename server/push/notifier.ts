@@ -4,7 +4,7 @@
 // subscriptions (job:updated, sweep:updated, metrics:updated, cluster:status) and reads the database; it never causes a
 // remote command of its own, except one bounded read of an ended job's log tail.
 // Each notice is claimed in the database before it is sent (delivery.ts): at most once, never twice.
-import type { EntityManager } from '@mikro-orm/sqlite';
+import type { EntityManager } from '@mikro-orm/knex';
 import { Cron } from 'croner';
 import type { ClusterStatus } from '../clusters/service.js';
 import { configuredDestinations, DEFAULT_GPU_IDLE_MINUTES, type Config, type DestinationConfig } from '../config.js';

@@ -3,7 +3,7 @@
 // token reads or changes it, and revoking the token deletes it (the foreign key cascades).
 import { createPublicKey } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
-import type { EntityManager } from '@mikro-orm/sqlite';
+import type { EntityManager } from '@mikro-orm/knex';
 import { Project, PushNotice, PushSubscription } from '../db/entities.js';
 import { isLoopbackHost } from '../access/session.js';
 import { NotFoundError, ValidationError } from '../errors.js';

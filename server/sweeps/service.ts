@@ -3,7 +3,7 @@
 // the failed tasks. A submission is stored before sbatch runs (the sweep and every task, SUBMITTING, with the
 // submission's tag in the array's working directory), so a lost sbatch answer is found by the tag, never submitted
 // twice (jobs/submit.ts recovers tasks as it recovers jobs, one lookup per submission).
-import type { EntityManager, FilterQuery, RequiredEntityData } from '@mikro-orm/sqlite';
+import type { EntityManager, FilterQuery, RequiredEntityData } from '@mikro-orm/knex';
 import type { ClusterService } from '../clusters/service.js';
 import { Job, Project, Sweep, type SweepRun } from '../db/entities.js';
 import { databaseReason, type Orm } from '../db/orm.js';

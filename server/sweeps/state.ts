@@ -2,7 +2,7 @@
 // (per array index the newest task: a relaunch replaces the one that failed), counted by state and kept on the row
 // (`counts`, `endedAt`) whenever a task changes, saved before it is announced. A failed task never lets the sweep
 // show as completed.
-import { wrap, type EntityManager } from '@mikro-orm/sqlite';
+import { wrap, type EntityManager } from '@mikro-orm/knex';
 import { Sweep, type SweepCounts } from '../db/entities.js';
 
 import { latestTasks } from '../jobs/queries.js';

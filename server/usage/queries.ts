@@ -2,9 +2,10 @@
 // that are also ours: same cluster and SLURM id). Whole weeks and days come from rollups that triggers keep
 // (usage_week, usage_wait: Migration20261205130000), so a computed answer reads a few thousand rows however many jobs
 // there are; the jobs themselves are read only for the running ones and the partial periods at a range's edges, each
-// statement through one index per table that holds every column it reads (no aggregate touches a job's row). Times are epoch milliseconds, as MikroORM keeps
-// datetimes in SQLite; `ms()` is the one place a database that keeps real timestamps (PostgreSQL) changes.
-import type { EntityManager } from '@mikro-orm/sqlite';
+// statement through one index per table that holds every column it reads (no aggregate touches a job's row). Times are
+// bound as epoch milliseconds and compared as the dialect says (SQLite keeps them so, PostgreSQL keeps timestamps).
+import type { EntityManager } from '@mikro-orm/knex';
+import { dialectOf, type SqlDialect } from '../db/sql-dialect.js';
 import { TERMINAL_STATES, type JobState } from '../slurm/state.js';
 
 export const USAGE_GROUPS = ['CLUSTER', 'PROJECT', 'GPU_TYPE'] as const;
@@ -15,11 +16,8 @@ const WEEK_MS = 7 * DAY_MS;
 /** 1970-01-01 was a Thursday: shifted by three days, weeks counted from the epoch start on Mondays (ISO weeks, UTC). */
 const MONDAY_SHIFT_MS = 3 * DAY_MS;
 
-/** A datetime column as epoch milliseconds (SQLite: already; PostgreSQL would say `extract(epoch from c) * 1000`). */
-const ms = (column: string) => column;
-
 /** The week (Monday 00:00 UTC) a time falls in, as a number of weeks; weekStart() turns it back into a time. */
-const weekOf = (column: string) => `cast((${ms(column)} + ${MONDAY_SHIFT_MS}) / ${WEEK_MS} as integer)`;
+const weekOf = (sql: SqlDialect, column: string) => `cast((${sql.ms(column)} + ${MONDAY_SHIFT_MS}) / ${WEEK_MS} as integer)`;
 export const weekStart = (week: number) => new Date(week * WEEK_MS - MONDAY_SHIFT_MS);
 /** The Monday 00:00 UTC of the week `at` falls in. */
 export const mondayOf = (at: Date) => weekStart(Math.floor((at.getTime() + MONDAY_SHIFT_MS) / WEEK_MS));
@@ -45,9 +43,8 @@ const NOT_OURS = 'not exists (select 1 from "job" as "ours" where "ours"."cluste
  * Both tables' rows: each table searched through one of its usage indexes (SQLite does not push a filter into a
  * union), jobs that are also ours left out of the accounting half. `halves` are the filters, each with its index.
  */
-function bothTables(select: (table: 'job' | 'sacct') => string, halves: string[], index?: 'running'): string {
-  // SQLite's `indexed by` (PostgreSQL has none: its planner has the statistics to choose the partial index itself).
-  const by = (table: string) => (index ? ` indexed by "${table}_usage_${index}_index"` : '');
+function bothTables(sql: SqlDialect, select: (table: 'job' | 'sacct') => string, halves: string[], index?: 'running'): string {
+  const by = (table: string) => (index ? sql.indexedBy(`${table}_usage_${index}_index`) : '');
   return halves.flatMap((where) => [`${select('job')} from "job"${by('job')} where ${where}`, `${select('sacct')} from "sacct_job" as "s"${by('sacct_job')} where ${where} and ${NOT_OURS}`]).join(' union all ');
 }
 
@@ -92,25 +89,26 @@ function cover(from: number, to: number, periods: Period[]): { whole: Array<{ pe
  * them); the partial weeks at its edges from the jobs themselves, through the start index and the never-started one.
  */
 export function runs(em: EntityManager, groupBy: UsageGroupBy, from: Date, to: Date, now: Date): Promise<RunRow[]> {
+  const sql = dialectOf(em);
   const anchor = 'coalesce("started_at", "ended_at")';
   const select = (table: 'job' | 'sacct') =>
-    `select ${weekOf(anchor)} as "week", ${KEY[groupBy][table]} as "key", "state", 1 as "jobs", case when "started_at" is null then 0 else "gpu_count" * (coalesce(${ms('"ended_at"')}, ?) - ${ms('"started_at"')}) end as "gpu_ms"`;
+    `select ${weekOf(sql, anchor)} as "week", ${KEY[groupBy][table]} as "key", "state", 1 as "jobs", case when "started_at" is null then 0 else "gpu_count" * (coalesce(${sql.ms('"ended_at"')}, ?) - ${sql.ms('"started_at"')}) end as "gpu_ms"`;
   const { whole, direct } = cover(from.getTime(), to.getTime(), [{ days: 7 }]);
   const parts: string[] = [];
   const bindings: number[] = [];
   for (const [a, b] of direct) {
-    parts.push(bothTables(select, ['"started_at" >= ? and "started_at" < ?', '"started_at" is null and "ended_at" >= ? and "ended_at" < ?']));
+    parts.push(bothTables(sql, select, [`"started_at" >= ${sql.time} and "started_at" < ${sql.time}`, `"started_at" is null and "ended_at" >= ${sql.time} and "ended_at" < ${sql.time}`]));
     for (let index = 0; index < 4; index++) bindings.push(now.getTime(), a, b);
   }
   for (const { first, last } of whole) {
     parts.push(`select "week", ${ROLLUP_KEY[groupBy]} as "key", "state", "jobs", "gpu_ms" from "usage_week" where "week" >= ? and "week" < ?`);
     bindings.push(first, last);
     // Named: over a whole range the planner would take the start index, which holds every job of those weeks.
-    parts.push(bothTables(select, ['"ended_at" is null and "started_at" >= ? and "started_at" < ?'], 'running'));
+    parts.push(bothTables(sql, select, [`"ended_at" is null and "started_at" >= ${sql.time} and "started_at" < ${sql.time}`], 'running'));
     for (let index = 0; index < 2; index++) bindings.push(now.getTime(), weekStart(first).getTime(), weekStart(last).getTime());
   }
-  const sql = `select "week", "key", "state", sum("jobs") as "jobs", sum("gpu_ms") as "gpu_ms" from (${parts.join(' union all ')}) as "runs" group by "week", "key", "state" having sum("jobs") <> 0`;
-  return em.getConnection().execute<RunRow[]>(sql, bindings);
+  const statement = `select "week", "key", "state", sum("jobs") as "jobs", sum("gpu_ms") as "gpu_ms" from (${parts.join(' union all ')}) as "runs" group by "week", "key", "state" having sum("jobs") <> 0`;
+  return em.getConnection().execute<RunRow[]>(statement, bindings);
 }
 
 export interface WaitRow {
@@ -132,10 +130,11 @@ export interface WaitRow {
  * whole UTC days, come from the usage_wait rollup (kept by triggers), the parts of days at the windows' edges from the jobs.
  */
 export function waits(em: EntityManager, from: Date, to: Date, recentFrom: Date): Promise<WaitRow[]> {
-  const seconds = `(case when ${ms('"started_at"')} > ${ms('"submitted_at"')} then (${ms('"started_at"')} - ${ms('"submitted_at"')}) / 1000 else 0 end)`;
+  const sql = dialectOf(em);
+  const seconds = `(case when "started_at" > "submitted_at" then (${sql.ms('"started_at"')} - ${sql.ms('"submitted_at"')}) / 1000 else 0 end)`;
   // The same buckets as Migration20261205130000's triggers write into usage_wait (server/usage/rollup.test.ts compares).
   const bucket = `case when ${seconds} < 600 then ${seconds} when ${seconds} < 7200 then ${seconds} / 60 * 60 when ${seconds} < 86400 then ${seconds} / 600 * 600 else ${seconds} / 3600 * 3600 end`;
-  const select = () => `select "cluster", "slurm_partition" as "partition", coalesce("gpu_type", 'none') as "gpu_type", cast(${bucket} as integer) as "wait_s", 1 as "jobs", case when "started_at" >= ? then 1 else 0 end as "recent"`;
+  const select = () => `select "cluster", "slurm_partition" as "partition", coalesce("gpu_type", 'none') as "gpu_type", cast(${bucket} as integer) as "wait_s", 1 as "jobs", case when "started_at" >= ${sql.time} then 1 else 0 end as "recent"`;
   const parts: string[] = [];
   const bindings: number[] = [];
   // The older and the recent part of the window apart, so that no whole period read from the rollup straddles recentFrom.
@@ -145,7 +144,7 @@ export function waits(em: EntityManager, from: Date, to: Date, recentFrom: Date)
   ] as const) {
     const { whole, direct } = cover(a, b, [{ days: 7 }, { days: 1 }]);
     for (const [start, end] of direct) {
-      parts.push(bothTables(select, ['"started_at" >= ? and "started_at" < ? and "submitted_at" is not null']));
+      parts.push(bothTables(sql, select, [`"started_at" >= ${sql.time} and "started_at" < ${sql.time} and "submitted_at" is not null`]));
       bindings.push(recentFrom.getTime(), start, end, recentFrom.getTime(), start, end);
     }
     for (const { period, first, last } of whole) {
@@ -154,6 +153,6 @@ export function waits(em: EntityManager, from: Date, to: Date, recentFrom: Date)
     }
   }
   if (parts.length === 0) return Promise.resolve([]);
-  const sql = `select "cluster", "partition", "gpu_type", "wait_s", sum("jobs") as "jobs", sum("recent") as "recent" from (${parts.join(' union all ')}) as "started" group by "cluster", "partition", "gpu_type", "wait_s" having sum("jobs") <> 0`;
-  return em.getConnection().execute<WaitRow[]>(sql, bindings);
+  const statement = `select "cluster", "partition", "gpu_type", "wait_s", sum("jobs") as "jobs", sum("recent") as "recent" from (${parts.join(' union all ')}) as "started" group by "cluster", "partition", "gpu_type", "wait_s" having sum("jobs") <> 0`;
+  return em.getConnection().execute<WaitRow[]>(statement, bindings);
 }

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createJobRow, insertProject, jobInput } from '../../test/factories.js';
 import { Job, SacctJob } from '../db/entities.js';
 import { initOrm, type Orm } from '../db/orm.js';
+import { dialectOf, type SqlDialect } from '../db/sql-dialect.js';
 import type { JobState } from '../slurm/state.js';
 import { USAGE_GROUPS, runs, waits, type UsageGroupBy } from './queries.js';
 
@@ -103,14 +104,17 @@ interface Row {
   started_at: number | null;
   ended_at: number | null;
 }
-const COLUMNS = '`cluster`, `slurm_job_id`, `state`, `gpu_count`, `gpu_type`, `slurm_partition`, `submitted_at`, `started_at`, `ended_at`';
+/** The columns counted, times as epoch milliseconds on either engine. */
+const columns = (sql: SqlDialect) =>
+  ['"cluster"', '"slurm_job_id"', '"state"', '"gpu_count"', '"gpu_type"', '"slurm_partition"', ...['submitted_at', 'started_at', 'ended_at'].map((column) => `${sql.ms(`"${column}"`)} as "${column}"`)].join(', ');
 
 /** Every counted row: ours, and those launched elsewhere that are not ours. */
 async function counted(): Promise<Row[]> {
   const connection = orm.em.getConnection();
-  const ours = await connection.execute<Row[]>(`select ${COLUMNS}, \`project_id\` from \`job\``);
+  const sql = dialectOf(orm.em);
+  const ours = await connection.execute<Row[]>(`select ${columns(sql)}, "project_id" from "job"`);
   const keys = new Set(ours.map((row) => `${row.cluster}/${row.slurm_job_id}`));
-  const elsewhere = await connection.execute<Row[]>(`select ${COLUMNS}, null as \`project_id\` from \`sacct_job\``);
+  const elsewhere = await connection.execute<Row[]>(`select ${columns(sql)}, null as "project_id" from "sacct_job"`);
   return [...ours, ...elsewhere.filter((row) => !keys.has(`${row.cluster}/${row.slurm_job_id}`))];
 }
 

@@ -1,7 +1,8 @@
 // The usage aggregates against rows whose answers are worked out by hand, on a real SQLite database with the
 // migrations applied (the triggers that read each job's GPUs from its settings included).
-import type { EntityManager } from '@mikro-orm/sqlite';
+import type { EntityManager } from '@mikro-orm/knex';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { testEngine } from '../../test/database-engine.js';
 import { createJobRow, insertProject, jobInput } from '../../test/factories.js';
 import type { ClusterService } from '../clusters/service.js';
 import { ClusterCheck, SacctJob, SacctRead } from '../db/entities.js';
@@ -139,7 +140,9 @@ describe('usage', () => {
     await expect(usage.usage(em, { from: at('2025-01-01T00:00:00Z'), to: at('2026-12-01T00:00:00Z'), groupBy: 'CLUSTER' })).rejects.toThrow(/^from: the range is 699 days, more than the 366 days one query covers$/);
   });
 
-  it('reads every statement from the rollups and indexes that hold all its columns (no job row is read)', async () => {
+  // SQLite's plans (it has no statistics, so the indexes are named); PostgreSQL's planner chooses by statistics, and its
+  // answer at 100,000 jobs is measured in bench/api.
+  it.skipIf(testEngine === 'postgresql')('reads every statement from the rollups and indexes that hold all its columns (no job row is read)', async () => {
     const em = orm.em.fork();
     const statements: string[] = [];
     const knex = em.getConnection().getKnex();

@@ -1,11 +1,12 @@
 // Usage analytics: GPU-hours, outcomes and queue waits of our jobs and of the user's jobs launched elsewhere, which
 // one sacct command per cluster reads once a day (never on a poll tick: its own croner job, bounded by a timeout,
 // skipped while the cluster cannot be reached; one cluster's failure is that cluster's alone).
-import type { EntityManager } from '@mikro-orm/sqlite';
+import type { EntityManager } from '@mikro-orm/knex';
 import { Cron } from 'croner';
 import type { ClusterService } from '../clusters/service.js';
 import { ClusterCheck, Project, SacctRead } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
+import { dialectOf, type SqlDialect } from '../db/sql-dialect.js';
 import { ValidationError } from '../errors.js';
 import { slurmTime } from '../jobs/transitions.js';
 import { componentLogger, errorFields } from '../lib/log.js';
@@ -237,7 +238,7 @@ export function createUsageService(options: UsageServiceOptions) {
     for (let index = 0; index < records.length; index += STORE_BATCH) {
       const batch = records.slice(index, index + STORE_BATCH);
       const values = batch.flatMap((record) => [cluster, record.slurmJobId, record.state, record.rawState, record.partition, record.gpus, record.gpuType, record.exitCode, time(record.submittedAt), time(record.startedAt), time(record.endedAt), readAt.getTime()]);
-      const result = await em.getConnection().execute<{ affectedRows: number }>(storeSql(batch.length), values, 'run');
+      const result = await em.getConnection().execute<{ affectedRows: number }>(storeSql(dialectOf(em), batch.length), values, 'run');
       stored += result.affectedRows;
     }
     return stored;
@@ -306,19 +307,33 @@ export function waitStats(histogram: ReadonlyMap<number, number>): WaitStats | n
  * command's output and its parse); what is left is the native allocator's, which glibc keeps per thread.
  */
 const STORE_BATCH = 100;
-const SACCT_COLUMNS = ['cluster', 'slurm_job_id', 'state', 'slurm_state', 'slurm_partition', 'gpu_count', 'gpu_type', 'exit_code', 'submitted_at', 'started_at', 'ended_at', 'read_at'];
+/** sacct_job's columns as store() binds them, each with the type of its placeholder. */
+const SACCT_COLUMNS = [
+  ['cluster', 'text'],
+  ['slurm_job_id', 'text'],
+  ['state', 'text'],
+  ['slurm_state', 'text'],
+  ['slurm_partition', 'text'],
+  ['gpu_count', 'integer'],
+  ['gpu_type', 'text'],
+  ['exit_code', 'integer'],
+  ['submitted_at', 'time'],
+  ['started_at', 'time'],
+  ['ended_at', 'time'],
+  ['read_at', 'time'],
+] as const;
 
 /**
- * `rows` accounting rows upserted by cluster and SLURM id, but those of our own jobs (counted as ours). SQLite names a
- * VALUES list's columns column1, column2, …; the `where` also keeps `on conflict` from reading as the join's.
+ * `rows` accounting rows upserted by cluster and SLURM id, but those of our own jobs (counted as ours). Both engines
+ * name a VALUES list's columns column1, column2, …; the `where` also keeps `on conflict` from reading as the join's.
  */
-function storeSql(rows: number): string {
-  const row = `(${SACCT_COLUMNS.map(() => '?').join(', ')})`;
+function storeSql(sql: SqlDialect, rows: number): string {
+  const row = `(${SACCT_COLUMNS.map(([, type]) => sql[type]).join(', ')})`;
   return (
-    `insert into "sacct_job" (${SACCT_COLUMNS.map((column) => `"${column}"`).join(', ')}) ` +
+    `insert into "sacct_job" (${SACCT_COLUMNS.map(([column]) => `"${column}"`).join(', ')}) ` +
     `select * from (values ${Array.from({ length: rows }, () => row).join(', ')}) as "v" ` +
     'where not exists (select 1 from "job" where "job"."cluster" = "v"."column1" and "job"."slurm_job_id" = "v"."column2") ' +
-    `on conflict ("cluster", "slurm_job_id") do update set ${SACCT_COLUMNS.slice(2).map((column) => `"${column}" = excluded."${column}"`).join(', ')}`
+    `on conflict ("cluster", "slurm_job_id") do update set ${SACCT_COLUMNS.slice(2).map(([column]) => `"${column}" = excluded."${column}"`).join(', ')}`
   );
 }
 

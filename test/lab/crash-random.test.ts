@@ -14,6 +14,7 @@
 // A second suite kills a sweep's submission (and a relaunch of its failed tasks) at each of those steps in turn: see
 // 'a sweep submission killed at each step' below (~25 s; select it with -t sweep).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { databaseArgs } from '../database-engine.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -106,8 +107,8 @@ interface SpareServer {
 }
 
 /** A server process with its modules loaded, started on demand (see crash-server.ts). */
-function spareServer(configPath: string, dataDir: string, trace: string): Promise<SpareServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/lab/crash-server.ts', '--config', configPath, '--data-dir', dataDir, '--port', '0'], {
+function spareServer(configPath: string, dataDir: string, trace: string, database: string[]): Promise<SpareServer> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/lab/crash-server.ts', '--config', configPath, '--data-dir', dataDir, ...database, '--port', '0'], {
     env: { ...process.env, MC_SUBMIT_TRACE: trace, MC_SUBMIT_PAUSE_MS: String(PAUSE_MS) },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -139,14 +140,14 @@ function spareServer(configPath: string, dataDir: string, trace: string): Promis
  * The servers of one data directory, one after the other: each call starts a warm one (the previous was killed) and
  * loads the next. Every process, waiting ones too, is kept in `servers` to be killed at the end.
  */
-function serverLane(configPath: string, dataDir: string, trace: string, servers: Server[], restartMs: number[] = []): () => Promise<Server> {
-  let spare = spareServer(configPath, dataDir, trace);
+function serverLane(configPath: string, dataDir: string, database: string[], trace: string, servers: Server[], restartMs: number[] = []): () => Promise<Server> {
+  let spare = spareServer(configPath, dataDir, trace, database);
   return async () => {
     const restartedAt = Date.now();
     const next = await (await spare).start();
     restartMs.push(Date.now() - restartedAt);
     servers.push(next);
-    spare = spareServer(configPath, dataDir, trace);
+    spare = spareServer(configPath, dataDir, trace, database);
     void spare.then((waiting) => servers.push({ child: waiting.child, url: '', exited: Promise.resolve(null) }));
     return next;
   };
@@ -195,7 +196,7 @@ describe.skipIf(!lab)(`submitJob killed at random points (${LANES} servers × ${
         const trace = join(dir, 'submit-trace.txt');
         const token = await createTokenInDataDir(dataDir);
         writeFileSync(trace, '');
-        const restart = serverLane(configPath, dataDir, trace, servers, restartMs);
+        const restart = serverLane(configPath, dataDir, await databaseArgs(dataDir), trace, servers, restartMs);
         let server = await restart();
         const request = () => graphqlClient(server.url, token);
         const added = await request()(`mutation($path: String!) { addProject(localPath: $path) { ... on MutationAddProjectSuccess { data { id } } ... on Error { message } } }`, { path: repo.work });
@@ -386,7 +387,7 @@ describe.skipIf(!lab)('a sweep submission killed at each step', () => {
     const trace = join(dir, 'submit-trace.txt');
     writeFileSync(trace, '');
     const token = await createTokenInDataDir(dataDir);
-    const restart = serverLane(configPath, dataDir, trace, servers);
+    const restart = serverLane(configPath, dataDir, await databaseArgs(dataDir), trace, servers);
     let server = await restart();
     const request = () => graphqlClient(server.url, token);
     const added = await request()(`mutation($path: String!) { addProject(localPath: $path) { ... on MutationAddProjectSuccess { data { id } } ... on Error { message } } }`, { path: repo.work });

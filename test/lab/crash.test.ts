@@ -1,6 +1,7 @@
 // The server killed (SIGKILL) right after sbatch answered and before the SLURM id was saved: after a restart there
 // is exactly one SLURM job and one record, adopted by its tag.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { databaseArgs } from '../database-engine.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,8 +12,8 @@ import { labClustersYaml, labForSuite, onLab } from './lab-env.js';
 
 const lab = labForSuite('lab crash suite');
 
-function startServerProcess(configPath: string, dataDir: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', '--config', configPath, '--data-dir', dataDir, '--port', '0'], {
+async function startServerProcess(configPath: string, dataDir: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', '--config', configPath, '--data-dir', dataDir, ...(await databaseArgs(dataDir)), '--port', '0'], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

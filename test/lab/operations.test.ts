@@ -4,6 +4,7 @@
 // /metrics answer as specified (a cluster that cannot be reached is named by /readyz, which stays 200), and /metrics
 // follows the job (its state's count, the commands counted by kind, the mail sent).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { databaseArgs } from '../database-engine.js';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,7 +80,7 @@ describe.skipIf(!lab)('operations on the lab', { timeout: 180_000 }, () => {
     // The server's own level, from the config: neither the environment's nor the test runner's quiet default.
     delete env.MC_LOG_LEVEL;
     delete env.VITEST;
-    child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', '--config', join(dir, 'clusters.yaml'), '--data-dir', join(dir, 'data'), '--port', '0', '--host', '127.0.0.1'], {
+    child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', '--config', join(dir, 'clusters.yaml'), '--data-dir', join(dir, 'data'), ...(await databaseArgs(join(dir, 'data'))), '--port', '0', '--host', '127.0.0.1'], {
       cwd: ROOT,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

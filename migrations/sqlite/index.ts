@@ -1,4 +1,4 @@
-// Migrations handed to the migrator as a list: under vitest, Node's own import() cannot load .ts files by glob.
+// SQLite's migrations (the embedded default), handed to the migrator as a list: under vitest, Node's own import() cannot load .ts files by glob.
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261123000000 } from './Migration20261123000000.js';
 import { Migration20261123213838 } from './Migration20261123213838.js';
@@ -18,6 +18,7 @@ import { Migration20261205080000 } from './Migration20261205080000.js';
 import { Migration20261205110000 } from './Migration20261205110000.js';
 import { Migration20261205120000 } from './Migration20261205120000.js';
 import { Migration20261205130000 } from './Migration20261205130000.js';
+import { Migration20261206000000 } from './Migration20261206000000.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123000000', class: Migration20261123000000 },
@@ -38,4 +39,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261205110000', class: Migration20261205110000 },
   { name: 'Migration20261205120000', class: Migration20261205120000 },
   { name: 'Migration20261205130000', class: Migration20261205130000 },
+  { name: 'Migration20261206000000', class: Migration20261206000000 },
 ];
