@@ -16,3 +16,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 bash test/lab/lab.sh up
 bash test/postgres.sh up >/dev/null
+bash test/redis.sh up >/dev/null
