@@ -42,7 +42,7 @@ afterAll(async () => {
 
 async function run(source: string, variableValues?: Record<string, unknown>) {
   // Read-only: connection help is for every paired device, which is why it must never hold a secret.
-  const contextValue: Context = { em: orm.em.fork(), services, session: { tokenName: 'watcher', tokenId: 1, readOnly: true, authRequired: true } };
+  const contextValue: Context = { em: orm.em.fork(), services, session: { tokenName: 'watcher', tokenId: 1, readOnly: true, authRequired: true, userId: 1, admin: true } };
   const result = await graphql({ schema, source, variableValues, contextValue });
   expect(result.errors).toBeUndefined();
   return result.data as any;
@@ -63,7 +63,7 @@ it("gives each cluster its configured connection help beside the error of an unr
 it('carries the help on the status subscribers are told of and on a forced connection test', async () => {
   const told = services.events.subscribe('cluster:status')[Symbol.asyncIterator]();
   const next = told.next();
-  const contextValue: Context = { em: orm.em.fork(), services, session: { tokenName: 'phone', tokenId: 2, readOnly: false, authRequired: true } };
+  const contextValue: Context = { em: orm.em.fork(), services, session: { tokenName: 'phone', tokenId: 2, readOnly: false, authRequired: true, userId: 1, admin: true } };
   const result = await graphql({ schema, source: `mutation { testClusterConnection(name: "campus") { ... on MutationTestClusterConnectionSuccess { data { ${fields} } } } }`, contextValue });
   expect(result.errors).toBeUndefined();
   expect((result.data as any).testClusterConnection.data).toMatchObject({ reachable: false, connectionHelp: help });

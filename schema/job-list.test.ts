@@ -36,7 +36,7 @@ async function list(fields: string, search = 'vit-large') {
   const listen = (query: { sql: string }) => statements.push(query.sql);
   knex.on('query', listen);
   try {
-    const contextValue: Context = { em: orm.em.fork(), services, session: { tokenName: null, tokenId: null, readOnly: false, authRequired: false } };
+    const contextValue: Context = { em: orm.em.fork(), services, session: { tokenName: null, tokenId: null, readOnly: false, authRequired: false, userId: 1, admin: true } };
     const source = `query ($search: String) { jobs(filter: { search: $search }) { nodes { id ${fields} } } }`;
     const result = await graphql({ schema, source, variableValues: { search }, contextValue });
     expect(result.errors).toBeUndefined();

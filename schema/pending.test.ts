@@ -20,7 +20,7 @@ afterAll(async () => {
 });
 
 async function job(id: number) {
-  const contextValue: Context = { em: orm.em.fork(), services, session: { tokenName: null, tokenId: null, readOnly: false, authRequired: false } };
+  const contextValue: Context = { em: orm.em.fork(), services, session: { tokenName: null, tokenId: null, readOnly: false, authRequired: false, userId: 1, admin: true } };
   const source = `query ($id: Int!) { job(id: $id) { ... on QueryJobSuccess { data { state reason estimatedStartAt waitingFor reasonExplained { reason summary action blocked known } } } } }`;
   const result = await graphql({ schema, source, variableValues: { id }, contextValue });
   expect(result.errors).toBeUndefined();

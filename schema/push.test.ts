@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 async function run(source: string, variableValues?: Record<string, unknown>) {
-  const contextValue: Context = { em: orm.em.fork(), services, session: { tokenName: null, tokenId: null, readOnly: false, authRequired: false } };
+  const contextValue: Context = { em: orm.em.fork(), services, session: { tokenName: null, tokenId: null, readOnly: false, authRequired: false, userId: 1, admin: true } };
   const result = await graphql({ schema, source, variableValues, contextValue });
   expect(result.errors).toBeUndefined();
   return result.data as any;
@@ -122,9 +122,9 @@ describe('Web Push API', () => {
   });
 
   it('a device belongs to the token that registered it: other tokens neither see nor change it, and revoking the token removes it', async () => {
-    const owner = await services.tokens.create('device-owner');
-    const other = await services.tokens.create('other-device');
-    const as = (name: string, id: number) => ({ tokenName: name, tokenId: id, readOnly: false, authRequired: true });
+    const owner = await services.tokens.create('device-owner', { userId: 1 });
+    const other = await services.tokens.create('other-device', { userId: 1 });
+    const as = (name: string, id: number): Context['session'] => ({ tokenName: name, tokenId: id, readOnly: false, authRequired: true, userId: 1, admin: true });
     const runAs = async (session: Context['session'], source: string, variableValues: Record<string, unknown>) => {
       const result = await graphql({ schema, source, variableValues, contextValue: { em: orm.em.fork(), services, session } satisfies Context });
       expect(result.errors).toBeUndefined();

@@ -6,11 +6,12 @@ import { Job, Project } from '../server/db/entities.js';
 import type { JobInput } from '../server/jobs/input.js';
 import type { JobState } from '../server/slurm/state.js';
 
-/** A synced, clean, pushed project named `name` (found again if it exists); flushed, so its id is set. */
-export async function insertProject(em: EntityManager, name = 'vision'): Promise<Project> {
+/** A synced, clean, pushed project named `name` (found again if it exists), user `userId`'s; flushed, so its id is set. */
+export async function insertProject(em: EntityManager, name = 'vision', userId = 1): Promise<Project> {
   const existing = await em.findOne(Project, { name });
   if (existing) return existing;
   const project = em.create(Project, {
+    userId,
     name,
     localPath: `/home/me/${name}`,
     headSha: 'a'.repeat(40),
@@ -60,6 +61,8 @@ export interface JobRowFields {
   name?: string;
   description?: string;
   tag?: string;
+  /** Whose it is: user 1 (the owner every database starts with) unless given. */
+  userId?: number;
 }
 
 /** A job record as the job service would have stored it after sbatch answered (not flushed; no remote command). */
@@ -68,6 +71,7 @@ export function createJobRow(em: EntityManager, row: JobRowFields): Job {
   const now = new Date();
   return em.create(Job, {
     tag,
+    userId: row.userId ?? 1,
     projectId: row.projectId ?? 1,
     cluster: row.cluster,
     name: row.name ?? `test-${tag}`,

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { initOrm } from '../server/db/orm.js';
 import { createTokenService, type TokenService } from '../server/access/tokens.js';
 
-/** A fresh token, made the way the CLI makes one; tests send it as a phone or a notebook would. */
-export async function createTestToken(services: { tokens: TokenService }, options: { name?: string; readOnly?: boolean } = {}): Promise<string> {
+/** A fresh token, made the way the CLI makes one; tests send it as a phone or a notebook would. User 1's (the owner) unless given. */
+export async function createTestToken(services: { tokens: TokenService }, options: { name?: string; readOnly?: boolean; userId?: number } = {}): Promise<string> {
   const name = options.name ?? `test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  return (await services.tokens.create(name, { readOnly: options.readOnly })).token;
+  return (await services.tokens.create(name, { userId: options.userId ?? 1, readOnly: options.readOnly })).token;
 }
 
 /** A token made in a server's database before it starts (a child process), as `npm run token -- create` would. */

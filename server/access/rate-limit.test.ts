@@ -122,6 +122,7 @@ describe('limited GraphQL fields', () => {
     const project = await insertProject(em);
     const job = em.create(Job, {
       tag: 'abcdefabcdef',
+      userId: 1,
       projectId: project.id,
       cluster: 'fake',
       name: 'train',

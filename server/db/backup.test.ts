@@ -58,10 +58,10 @@ describe('backups while the database is being written', () => {
     // The server's own schema and a few rows of its own, written through the ORM as the server writes them.
     const orm = await initOrm(database);
     const em = orm.em.fork();
-    const project = em.create(Project, { name: 'resnet', localPath: '/home/me/resnet', originUrl: null, cloneUrl: null, branch: 'main', headSha: 'a'.repeat(40), headSubject: 'x', dirty: false, pushed: true, settings: {} as never, syncedAt: new Date(), createdAt: new Date(), deletedAt: null });
+    const project = em.create(Project, { userId: 1, name: 'resnet', localPath: '/home/me/resnet', originUrl: null, cloneUrl: null, branch: 'main', headSha: 'a'.repeat(40), headSubject: 'x', dirty: false, pushed: true, settings: {} as never, syncedAt: new Date(), createdAt: new Date(), deletedAt: null });
     await em.flush();
     for (const tag of ['alpha0000001', 'alpha0000002']) {
-      em.create(Job, { tag, projectId: project.id, cluster: 'lab', name: 'resnet', description: '', commitSha: 'a'.repeat(40), input: {} as never, script: '#!/bin/sh', jobDir: `/w/${tag}`, state: 'COMPLETED', archived: false, createdAt: new Date(), updatedAt: new Date() });
+      em.create(Job, { tag, userId: 1, projectId: project.id, cluster: 'lab', name: 'resnet', description: '', commitSha: 'a'.repeat(40), input: {} as never, script: '#!/bin/sh', jobDir: `/w/${tag}`, state: 'COMPLETED', archived: false, createdAt: new Date(), updatedAt: new Date() });
     }
     await em.flush();
     await orm.close();

@@ -39,6 +39,7 @@ it('opens a file database in WAL mode with a busy timeout, migrated, and the mig
 
 const job = (tag: string, script: string) => ({
   tag,
+  userId: 1,
   projectId: 1,
   cluster: 'alpha',
   name: 'run',

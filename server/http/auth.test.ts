@@ -258,7 +258,7 @@ describe('with tokens required (the default)', () => {
     const timingSafeEqual = vi.mocked(crypto.timingSafeEqual);
     const stored = (await w.services.tokens.list()).length;
     timingSafeEqual.mockClear();
-    expect(await w.services.tokens.verify(token)).toEqual({ id: expect.any(Number), name: 'phone', readOnly: false });
+    expect(await w.services.tokens.verify(token)).toEqual({ id: expect.any(Number), name: 'phone', readOnly: false, userId: 1, admin: true });
     expect(timingSafeEqual).toHaveBeenCalledTimes(stored);
     timingSafeEqual.mockClear();
     expect(await w.services.tokens.verify(`mc_${'C'.repeat(43)}`)).toBeNull();

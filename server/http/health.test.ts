@@ -142,7 +142,7 @@ describe('GET /metrics', () => {
 
   it('token: answers any valid API token, and nothing without one', async () => {
     const url = await serve({ metricsAccess: 'token' });
-    const { token } = await tokens.create('prometheus', { readOnly: true });
+    const { token } = await tokens.create('prometheus', { userId: 1, readOnly: true });
     expect((await fetch(`${url}/metrics`)).status).toBe(401);
     expect((await fetch(`${url}/metrics`, { headers: { authorization: `Bearer mc_${'x'.repeat(43)}` } })).status).toBe(401);
     const response = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } });

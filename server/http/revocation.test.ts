@@ -67,6 +67,7 @@ describe('revoking a token', () => {
     const tag = Math.random().toString(36).slice(2, 14).padEnd(12, '0');
     const row = em.create(Job, {
       tag,
+      userId: 1,
       projectId: project.id,
       cluster: 'alpha',
       name: 'train',

@@ -37,6 +37,7 @@ describe('poller', () => {
     for (let i = 1; i <= 500; i++) {
       em.create(Job, {
         tag: `tag${String(i).padStart(9, '0')}`,
+        userId: 1,
         projectId: 1,
         cluster: 'hpc',
         name: `job${i}`,
@@ -102,6 +103,7 @@ describe('poller', () => {
     const now = new Date();
     const job = em.create(Job, {
       tag: 'tagtimedout1',
+      userId: 1,
       projectId: 1,
       cluster: 'idle',
       name: 'late',

@@ -55,7 +55,7 @@ it("a job's own requeue is one restart; its old run's records, read again, neith
   const events = join(jobDir, 'events');
   mkdirSync(events, { recursive: true });
   const em = orm.em.fork();
-  const job = em.create(Job, { tag: 'requeue00001', projectId: 1, cluster: 'hpc', name: 'resumable', description: '', commitSha: 'a'.repeat(40), input: {} as never, script: '', jobDir, slurmJobId: '4500', state: 'RUNNING', startedAt: firstStart, archived: false, createdAt: firstStart, updatedAt: firstStart });
+  const job = em.create(Job, { tag: 'requeue00001', userId: 1, projectId: 1, cluster: 'hpc', name: 'resumable', description: '', commitSha: 'a'.repeat(40), input: {} as never, script: '', jobDir, slurmJobId: '4500', state: 'RUNNING', startedAt: firstStart, archived: false, createdAt: firstStart, updatedAt: firstStart });
   await em.flush();
   const told: string[] = [];
   const subscription = services.events.subscribe('job:updated');

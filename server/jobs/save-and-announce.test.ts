@@ -84,6 +84,7 @@ async function addJob(state: JobState, slurmJobId: string): Promise<Job> {
   const now = new Date();
   const job = em.create(Job, {
     tag,
+    userId: 1,
     projectId: 1,
     cluster: 'hpc',
     name: tag,

@@ -125,7 +125,7 @@ async function open(repoPath: string, handlers: Record<string, Handler> = {}, { 
       }),
     },
   });
-  const project = await services.projects.add(orm.em.fork(), repoPath);
+  const project = await services.projects.add(orm.em.fork(), repoPath, 1);
   const opened: World = {
     orm,
     services,
@@ -541,6 +541,7 @@ describe('job service', () => {
       const row = async (key: string, fields: Partial<Job> & { name: string }) => {
         const job = em.create(Job, {
           tag: key.padEnd(12, 'x').slice(0, 12),
+          userId: 1,
           projectId: 1,
           cluster: 'alpha',
           description: '',

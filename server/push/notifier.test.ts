@@ -140,7 +140,7 @@ async function receiver(mode?: ReceiverMode): Promise<PushReceiver> {
 }
 
 async function subscribe(world: World, to: PushReceiver, settings: { pendingAfterMinutes?: number | null; mutedProjectIds?: number[]; failedTaskPushes?: boolean; startedAfterWaitMinutes?: number | null } = {}): Promise<PushSubscription> {
-  return world.services.notify.register(world.orm.em.fork(), { endpoint: to.endpoint, ...to.keys, ...settings }, null);
+  return world.services.notify.register(world.orm.em.fork(), { endpoint: to.endpoint, ...to.keys, ...settings }, null, 1);
 }
 
 async function addJob(world: World, fields: Partial<Job> = {}): Promise<Job> {
@@ -148,6 +148,7 @@ async function addJob(world: World, fields: Partial<Job> = {}): Promise<Job> {
   const tag = Math.random().toString(36).slice(2, 14).padEnd(12, '0');
   const job = em.create(Job, {
     tag,
+    userId: 1,
     projectId: world.project.id,
     cluster: 'alpha',
     name: 'train-resnet',
@@ -627,6 +628,7 @@ describe('sweeps', () => {
     for (const state of states) counts[state] = (counts[state] ?? 0) + 1;
     const sweep = em.create(Sweep, {
       tag: Math.random().toString(36).slice(2, 14).padEnd(12, '0'),
+      userId: 1,
       projectId: world.project.id,
       cluster: 'alpha',
       name: 'train-resnet',
@@ -916,7 +918,7 @@ describe('training curves', () => {
     const world = await open({ dbName });
     const [phone, quiet, muted] = [await receiver(), await receiver(), await receiver()];
     await subscribe(world, phone);
-    await world.services.notify.register(world.orm.em.fork(), { endpoint: quiet.endpoint, ...quiet.keys, metricNanPushes: false }, null);
+    await world.services.notify.register(world.orm.em.fork(), { endpoint: quiet.endpoint, ...quiet.keys, metricNanPushes: false }, null, 1);
     await subscribe(world, muted, { mutedProjectIds: [world.project.id] });
     const job = await addJob(world);
     const healthy = await addJob(world, { name: 'train-vit' });
@@ -1149,7 +1151,7 @@ describe('a job requeued under its SLURM id', () => {
     const phone = await receiver();
     const off = await receiver();
     await subscribe(world, phone);
-    await world.services.notify.register(world.orm.em.fork(), { endpoint: off.endpoint, ...off.keys, requeuePushes: false }, null);
+    await world.services.notify.register(world.orm.em.fork(), { endpoint: off.endpoint, ...off.keys, requeuePushes: false }, null, 1);
     const job = await addJob(world, { state: 'PENDING', startedAt: null });
     for (const line of [queue.running, queue.requeued, queue.requeued, queue.runningAgain, queue.runningAgain]) await pollSays(world, line);
     expect(phone.messages.map((message) => message.json)).toEqual([
@@ -1185,9 +1187,9 @@ describe('a time limit near', () => {
   it("warns each device that asked once, 15 minutes before SLURM's end of a running job without resume; off by default", async () => {
     const world = await open({ notify: { now: () => NOW } });
     const [asked, unset, muted] = [await receiver(), await receiver(), await receiver()];
-    await world.services.notify.register(world.orm.em.fork(), { endpoint: asked.endpoint, ...asked.keys, timeLimitPushes: true }, null);
+    await world.services.notify.register(world.orm.em.fork(), { endpoint: asked.endpoint, ...asked.keys, timeLimitPushes: true }, null, 1);
     await subscribe(world, unset);
-    await world.services.notify.register(world.orm.em.fork(), { endpoint: muted.endpoint, ...muted.keys, timeLimitPushes: true, mutedProjectIds: [world.project.id] }, null);
+    await world.services.notify.register(world.orm.em.fork(), { endpoint: muted.endpoint, ...muted.keys, timeLimitPushes: true, mutedProjectIds: [world.project.id] }, null, 1);
     const soon = await addJob(world, { timeLimitAt: minutesOn(14) });
     await addJob(world, { timeLimitAt: minutesOn(40) });
     await addJob(world, { timeLimitAt: null });

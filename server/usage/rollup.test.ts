@@ -141,7 +141,7 @@ it('the rollups answer as the jobs themselves do, over random histories and rang
         if (row.started_at !== null) entry.gpu_ms += row.gpu_count * ((row.ended_at ?? now) - row.started_at);
         expectedRuns.set(id, entry);
       }
-      const gotRuns = (await runs(em, groupBy, new Date(from), new Date(to), new Date(now))).map((row) => ({ week: row.week, key: row.key, state: row.state, jobs: Number(row.jobs), gpu_ms: Number(row.gpu_ms) }));
+      const gotRuns = (await runs(em, groupBy, new Date(from), new Date(to), new Date(now), null)).map((row) => ({ week: row.week, key: row.key, state: row.state, jobs: Number(row.jobs), gpu_ms: Number(row.gpu_ms) }));
       expect(sorted(gotRuns)).toEqual(sorted([...expectedRuns.values()]));
 
       const recentFrom = Math.max(from, to - 7 * DAY + (now % DAY));

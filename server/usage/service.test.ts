@@ -67,12 +67,12 @@ describe('usage', () => {
     await ourJob(em, { project: vision.id, state: 'SUBMIT_FAILED', submitted: '2026-12-01T10:00:00Z', ended: '2026-12-01T10:00:00Z' });
     // Launched elsewhere: 4 GPUs × 30 min, TIMEOUT; and our job 100 again as sacct saw it (counted once, as ours).
     const readAt = at('2026-12-02T00:00:00Z');
-    em.create(SacctJob, { cluster: 'hpc', slurmJobId: '555', state: 'TIMEOUT', slurmState: 'TIMEOUT', slurmPartition: 'gpu', gpuCount: 4, gpuType: 'a100', exitCode: 0, submittedAt: at('2026-12-01T08:00:00Z'), startedAt: at('2026-12-01T08:30:00Z'), endedAt: at('2026-12-01T09:00:00Z'), readAt });
-    em.create(SacctJob, { cluster: 'hpc', slurmJobId: '100', state: 'COMPLETED', slurmState: 'COMPLETED', slurmPartition: 'gpu', gpuCount: 2, gpuType: 'a100', exitCode: 0, submittedAt: at('2026-11-24T09:00:00Z'), startedAt: at('2026-11-24T10:00:00Z'), endedAt: at('2026-11-24T13:00:00Z'), readAt });
+    em.create(SacctJob, { cluster: 'hpc', userId: 1, slurmJobId: '555', state: 'TIMEOUT', slurmState: 'TIMEOUT', slurmPartition: 'gpu', gpuCount: 4, gpuType: 'a100', exitCode: 0, submittedAt: at('2026-12-01T08:00:00Z'), startedAt: at('2026-12-01T08:30:00Z'), endedAt: at('2026-12-01T09:00:00Z'), readAt });
+    em.create(SacctJob, { cluster: 'hpc', userId: 1, slurmJobId: '100', state: 'COMPLETED', slurmState: 'COMPLETED', slurmPartition: 'gpu', gpuCount: 2, gpuType: 'a100', exitCode: 0, submittedAt: at('2026-11-24T09:00:00Z'), startedAt: at('2026-11-24T10:00:00Z'), endedAt: at('2026-11-24T13:00:00Z'), readAt });
     await em.flush();
 
     const usage = createUsageService({ orm, clusters: noClusters, now: () => at('2026-12-03T00:00:00Z') });
-    const byType = await usage.usage(orm.em.fork(), { from: at('2026-11-23T00:00:00Z'), to: at('2026-12-03T00:00:00Z'), groupBy: 'GPU_TYPE' });
+    const byType = await usage.usage(orm.em.fork(), { from: at('2026-11-23T00:00:00Z'), to: at('2026-12-03T00:00:00Z'), groupBy: 'GPU_TYPE' }, null);
     expect(byType.weeks.map((week) => week.toISOString())).toEqual(['2026-11-23T00:00:00.000Z', '2026-11-30T00:00:00.000Z']);
     expect(byType.gpuHours.map((point) => [point.week.toISOString().slice(0, 10), point.key, point.gpuHours])).toEqual([
       ['2026-11-23', 'a100', 6],
@@ -92,7 +92,7 @@ describe('usage', () => {
     expect(byType.groups.find((group) => group.key === 'a100')).toMatchObject({ gpuHours: 8, ended: 3, completed: 1, successRate: 1 / 3 });
     expect(byType.groups.find((group) => group.key === 'none')).toMatchObject({ gpuHours: 0, ended: 1, completed: 1, successRate: 1 });
 
-    const byProject = await usage.usage(orm.em.fork(), { from: at('2026-11-23T00:00:00Z'), to: at('2026-12-03T00:00:00Z'), groupBy: 'PROJECT' });
+    const byProject = await usage.usage(orm.em.fork(), { from: at('2026-11-23T00:00:00Z'), to: at('2026-12-03T00:00:00Z'), groupBy: 'PROJECT' }, null);
     expect(byProject.groups.map((group) => [group.label, group.gpuHours])).toEqual([
       ['vision', 8],
       ['nlp', 8],
@@ -127,17 +127,17 @@ describe('usage', () => {
     const range = { from: at('2026-11-30T00:00:00Z'), to: at('2026-12-07T00:00:00Z'), groupBy: 'CLUSTER' as const };
     const em = orm.em.fork();
     await ourJob(em, { gpus: 1, gpuType: 'a100', state: 'COMPLETED', submitted: '2026-12-01T10:00:00Z', started: '2026-12-01T10:00:00Z', ended: '2026-12-01T11:00:00Z' });
-    expect((await usage.usage(orm.em.fork(), range)).groups).toMatchObject([{ key: 'hpc', gpuHours: 1 }]);
+    expect((await usage.usage(orm.em.fork(), range, null)).groups).toMatchObject([{ key: 'hpc', gpuHours: 1 }]);
     await ourJob(em, { gpus: 2, gpuType: 'a100', state: 'COMPLETED', submitted: '2026-12-02T10:00:00Z', started: '2026-12-02T10:00:00Z', ended: '2026-12-02T11:00:00Z' });
-    expect((await usage.usage(orm.em.fork(), range)).groups).toMatchObject([{ key: 'hpc', gpuHours: 3 }]);
+    expect((await usage.usage(orm.em.fork(), range, null)).groups).toMatchObject([{ key: 'hpc', gpuHours: 3 }]);
     await usage.stop();
   });
 
   it('refuses a range that ends before it starts or spans more than a year, naming the field', async () => {
     const usage = createUsageService({ orm, clusters: noClusters });
     const em = orm.em.fork();
-    await expect(usage.usage(em, { from: at('2026-12-02T00:00:00Z'), to: at('2026-12-01T00:00:00Z'), groupBy: 'CLUSTER' })).rejects.toThrow(new ValidationError('to', '2026-12-01T00:00:00.000Z is not after from (2026-12-02T00:00:00.000Z)'));
-    await expect(usage.usage(em, { from: at('2025-01-01T00:00:00Z'), to: at('2026-12-01T00:00:00Z'), groupBy: 'CLUSTER' })).rejects.toThrow(/^from: the range is 699 days, more than the 366 days one query covers$/);
+    await expect(usage.usage(em, { from: at('2026-12-02T00:00:00Z'), to: at('2026-12-01T00:00:00Z'), groupBy: 'CLUSTER' }, null)).rejects.toThrow(new ValidationError('to', '2026-12-01T00:00:00.000Z is not after from (2026-12-02T00:00:00.000Z)'));
+    await expect(usage.usage(em, { from: at('2025-01-01T00:00:00Z'), to: at('2026-12-01T00:00:00Z'), groupBy: 'CLUSTER' }, null)).rejects.toThrow(/^from: the range is 699 days, more than the 366 days one query covers$/);
   });
 
   // SQLite's plans (it has no statistics, so the indexes are named); PostgreSQL's planner chooses by statistics, and its
@@ -150,7 +150,7 @@ describe('usage', () => {
     knex.on('query', listen);
     const usage = createUsageService({ orm, clusters: noClusters });
     // Edges that are not a week's or a day's start: whole weeks and days from the rollups, the rest from the jobs.
-    await usage.usage(em, { from: at('2026-10-28T10:00:00Z'), to: at('2026-12-01T10:00:00Z'), groupBy: 'PROJECT' });
+    await usage.usage(em, { from: at('2026-10-28T10:00:00Z'), to: at('2026-12-01T10:00:00Z'), groupBy: 'PROJECT' }, null);
     knex.off('query', listen);
     expect(statements).toHaveLength(2);
     for (const sql of statements) {
@@ -222,7 +222,7 @@ describe('the daily sacct read', () => {
     expect(new Set(stored.map((job) => job.state))).toEqual(new Set(['FAILED']));
     expect(stored[0]).toMatchObject({ cluster: 'hpc', slurmJobId: '8000', gpuCount: 2, gpuType: 'h100', slurmPartition: 'gpu', exitCode: 0, startedAt: at('2026-12-05T09:30:00'), endedAt: at('2026-12-05T10:00:00') });
     // 2 GPUs × 30 min each, counted in the usage figures (through the rollup's triggers) as the jobs launched elsewhere.
-    const byProject = await usage.usage(orm.em.fork(), { from: at('2026-11-30T00:00:00Z'), to: at('2026-12-07T00:00:00Z'), groupBy: 'PROJECT' });
+    const byProject = await usage.usage(orm.em.fork(), { from: at('2026-11-30T00:00:00Z'), to: at('2026-12-07T00:00:00Z'), groupBy: 'PROJECT' }, null);
     expect(byProject.groups.find((group) => group.key === null)).toMatchObject({ gpuHours: 1200, ended: 1200, completed: 0 });
   });
 

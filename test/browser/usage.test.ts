@@ -66,7 +66,7 @@ describe.skipIf(!ready)('usage on the phone', () => {
     const kinds: JobState[] = ['COMPLETED', 'COMPLETED', 'TIMEOUT', 'COMPLETED', 'CANCELLED', 'COMPLETED', 'NODE_FAIL', 'COMPLETED'];
     kinds.forEach((state, index) => job(index % 2 ? 1 : 2, index % 3 ? 'a100' : 'h100', state, (9 + index * 4) * 24 * HOUR, (20 + index * 7) * MINUTE, (3 + index) * HOUR));
     // Launched elsewhere: 4 A100s for 5 hours, three days ago, after 4 hours in the queue.
-    em.create(SacctJob, { cluster: 'lab', slurmJobId: '999001', state: 'COMPLETED', slurmState: 'COMPLETED', slurmPartition: 'gpu', gpuCount: 4, gpuType: 'a100', exitCode: 0, submittedAt: new Date(now - 76 * HOUR), startedAt: new Date(now - 72 * HOUR), endedAt: new Date(now - 67 * HOUR), readAt: new Date(now) });
+    em.create(SacctJob, { cluster: 'lab', userId: 1, slurmJobId: '999001', state: 'COMPLETED', slurmState: 'COMPLETED', slurmPartition: 'gpu', gpuCount: 4, gpuType: 'a100', exitCode: 0, submittedAt: new Date(now - 76 * HOUR), startedAt: new Date(now - 72 * HOUR), endedAt: new Date(now - 67 * HOUR), readAt: new Date(now) });
     await em.flush();
     ({ context, page } = await pairedPhone(app));
   });

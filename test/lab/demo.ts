@@ -24,7 +24,8 @@ const running = await startServer({ configPath, dataDir, port: Number(process.en
 const em = running.services.orm.em.fork();
 if ((await em.count(Project, {})) === 0) {
   const sample = createFixtureRepo(lab.user);
-  await running.services.projects.add(em, sample.work);
+  // The owner's: the first admin, whom a request without a token acts as.
+  await running.services.projects.add(em, sample.work, (await running.services.users.firstAdmin()).id);
   console.log(`added the sample ML project from ${sample.work} (test/fixtures/ml-project): launch it from the app`);
 }
 console.log(`\nMission Control demo: open ${running.url}  (cluster "lab" = the local SLURM lab, config ${configPath})\n`);
