@@ -72,8 +72,8 @@ export const Cluster = builder.objectRef<ClusterStatus>('Cluster').implement({
     }),
     externalJobs: t.field({
       type: [ExternalJob],
-      description: 'From the last poll (the same squeue that follows our jobs); empty while no job of ours is active there.',
-      resolve: (cluster, _args, ctx) => ctx.services.poller.externalJobs(cluster.name),
+      description: "From the last poll (the same squeue that follows our jobs); empty while no job of ours is active there. They are the config's login's jobs, which is the first admin's: an admin's to see.",
+      resolve: (cluster, _args, ctx) => (ctx.session.admin ? ctx.services.poller.externalJobs(cluster.name) : []),
     }),
   }),
 });

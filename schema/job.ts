@@ -1,7 +1,8 @@
 import { GraphQLError } from 'graphql';
 import { wrapErrorIfMatches } from '@pothos/plugin-errors';
 import { filter, pipe } from 'graphql-yoga';
-import type { Job as JobRow } from '../server/db/entities.js';
+import { assertMaySteerId, ownerOf, owns } from '../server/access/ownership.js';
+import { Job as JobEntity, Project as ProjectEntity, type Job as JobRow } from '../server/db/entities.js';
 import { AppError, LaunchAlreadySubmittedError, LaunchNotRecordedError, LogTailLimitError, NotFoundError, RateLimitedError, ValidationError } from '../server/errors.js';
 import { HydraConfigError } from '../server/projects/hydra/config.js';
 import { DEPENDENCY_KINDS, type Dependency as DependencyValueType, type DependencyKind as DependencyKindValue, type GroupChoice, type JobInput as JobInputValue, type ParameterValue, type ResumeInput as ResumeInputValue, RESUME_SIGNAL_SECONDS } from '../server/jobs/input.js';
@@ -373,13 +374,19 @@ builder.mutationFields((t) => ({
     // Before ValidationError, which LaunchAlreadySubmittedError extends: the first matching type names the result.
     errors: { types: [LaunchAlreadySubmittedError, LaunchNotRecordedError, ...launchErrors] },
     args: { input: t.arg({ type: JobInput, required: true }), tag: t.arg.string({ description: 'The tag previewScript returned.' }) },
-    resolve: (_root, args, ctx) => ctx.services.jobs.submit(ctx.em, toJobInput(args.input), args.tag ?? null),
+    resolve: async (_root, args, ctx) => {
+      await assertMaySteerId(ctx.em, ctx.session, ProjectEntity, args.input.projectId, 'projectId');
+      return ctx.services.jobs.submit(ctx.em, toJobInput(args.input), args.tag ?? null);
+    },
   }),
   cancelJob: t.field({
     type: Job,
     errors: { types: [NotFoundError, ValidationError, ...clusterErrors] },
     args: idArgs(t),
-    resolve: (_root, args, ctx) => ctx.services.jobs.cancel(ctx.em, args.id),
+    resolve: async (_root, args, ctx) => {
+      await assertMaySteerId(ctx.em, ctx.session, JobEntity, args.id, 'id');
+      return ctx.services.jobs.cancel(ctx.em, args.id);
+    },
   }),
   refreshJob: t.field({
     type: Job,
@@ -396,13 +403,19 @@ builder.mutationFields((t) => ({
     description: "Hides the job from default lists; with cleanup, also removes its code checkout on the cluster.",
     errors: { types: [NotFoundError, ValidationError, ...clusterErrors] },
     args: { id: t.arg.int({ required: true }), cleanup: t.arg.boolean({ defaultValue: false }) },
-    resolve: (_root, args, ctx) => ctx.services.jobs.setArchived(ctx.em, args.id, true, args.cleanup ?? false),
+    resolve: async (_root, args, ctx) => {
+      await assertMaySteerId(ctx.em, ctx.session, JobEntity, args.id, 'id');
+      return ctx.services.jobs.setArchived(ctx.em, args.id, true, args.cleanup ?? false);
+    },
   }),
   unarchiveJob: t.field({
     type: Job,
-    errors: { types: [NotFoundError] },
+    errors: { types: [NotFoundError, ValidationError] },
     args: idArgs(t),
-    resolve: (_root, args, ctx) => ctx.services.jobs.setArchived(ctx.em, args.id, false),
+    resolve: async (_root, args, ctx) => {
+      await assertMaySteerId(ctx.em, ctx.session, JobEntity, args.id, 'id');
+      return ctx.services.jobs.setArchived(ctx.em, args.id, false);
+    },
   }),
 }));
 
@@ -430,7 +443,7 @@ builder.subscriptionFields((t) => ({
     description:
       "A job's output: while it runs, as it is written (one remote tail per job, shared by all its watchers), starting with the last 64 kB, or from fromByte; once it has ended, the rest of it (the last 64 kB, or what follows fromByte) read once, then the stream completes. A refusal (LogTailLimitError, NotFoundError, or the cluster's error reading a finished job's output) is the subscription's one event.",
     args: { jobId: t.arg.int({ required: true }), fromByte: t.arg({ type: 'ByteOffset' }) },
-    subscribe: (_root, args, ctx) => ctx.services.logs.follow(args.jobId, args.fromByte ?? null),
+    subscribe: (_root, args, ctx) => ctx.services.logs.follow(args.jobId, args.fromByte ?? null, ownerOf(ctx.session)),
     // The follower hands a refusal out as the stream's one event; an Error a resolver returns is thrown by GraphQL (and
     // masked), so it goes out wrapped as the errors plugin wraps its own.
     resolve: (event) => (event instanceof AppError ? (wrapErrorIfMatches(event, JOB_LOG_REFUSALS) as JobLogChunk) : event),
@@ -445,6 +458,7 @@ builder.subscriptionFields((t) => ({
         ctx.services.events.subscribe('job:updated'),
         filter(
           (job) =>
+            owns(ctx.session, job) &&
             (args.projectId == null || job.projectId === args.projectId) &&
             (!args.jobIds?.length || args.jobIds.includes(job.id)) &&
             (args.sweepId == null || job.sweepId === args.sweepId),

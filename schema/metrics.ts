@@ -1,5 +1,5 @@
 import { filter, pipe } from 'graphql-yoga';
-import type { Job as JobRow } from '../server/db/entities.js';
+import { Job as JobEntity, type Job as JobRow } from '../server/db/entities.js';
 import type { MetricSeries as MetricSeriesValue, MetricValue as MetricValueType } from '../server/metrics/service.js';
 import { builder, SHARED_DELIVERY } from './builder.js';
 import { Job } from './job.js';
@@ -99,7 +99,11 @@ builder.subscriptionFields((t) => ({
     type: MetricsUpdate,
     description: 'New points of these jobs\' metrics, at most once a second per job; read the series again (Job.metrics) for the points.',
     args: { jobIds: t.arg.intList({ required: true }) },
-    subscribe: (_root, args, ctx) => pipe(ctx.services.events.subscribe('metrics:updated'), filter((update) => args.jobIds.includes(update.jobId))),
+    subscribe: async (_root, args, ctx) => {
+      // Only the asked jobs this session may read (the request's reads are its own: server/access/ownership.ts).
+      const visible = new Set((await ctx.em.find(JobEntity, { id: { $in: args.jobIds } }, { fields: ['id'] })).map((job) => job.id));
+      return pipe(ctx.services.events.subscribe('metrics:updated'), filter((update) => visible.has(update.jobId)));
+    },
     resolve: (update) => update,
   }),
 }));

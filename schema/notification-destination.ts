@@ -33,8 +33,8 @@ const NotificationTest = builder.objectRef<{ ok: boolean; error: string | null; 
 builder.queryFields((t) => ({
   notificationDestinations: t.field({
     type: [NotificationDestination],
-    description: "The config's notification destinations (notifications.destinations), in its order, with each one's last outcome.",
-    resolve: (_root, _args, ctx) => ctx.services.notify.destinations(),
+    description: "The config's notification destinations (notifications.destinations), in its order, with each one's last outcome. The config is the admins': a user who is not one has none.",
+    resolve: (_root, _args, ctx) => (ctx.session.admin ? ctx.services.notify.destinations() : []),
   }),
 }));
 
@@ -46,6 +46,7 @@ builder.mutationFields((t) => ({
     args: { name: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => {
       ctx.services.limits.take(ctx.session, 'testNotificationDestination', args.name);
+      if (!ctx.session.admin) throw new NotFoundError(`no notification destination named "${args.name}"`);
       return ctx.services.notify.testDestination(args.name);
     },
   }),

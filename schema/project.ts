@@ -1,4 +1,5 @@
-import type { Project as ProjectRow } from '../server/db/entities.js';
+import { assertMaySteerId } from '../server/access/ownership.js';
+import { Project as ProjectEntity, type Project as ProjectRow } from '../server/db/entities.js';
 import { NotFoundError, ValidationError } from '../server/errors.js';
 import { HydraConfigError, type HydraChoice, type HydraConfig, type HydraGroup, type HydraParameter } from '../server/projects/hydra/config.js';
 import { METRIC_FILE_FORMATS, type ProjectSettings } from '../server/projects/settings.js';
@@ -146,7 +147,7 @@ builder.mutationFields((t) => ({
     description: 'Reads a local git repository (and its .mlops-config.yaml) and adds it, or refreshes it if known.',
     errors: { types: [ValidationError] },
     args: { localPath: t.arg.string({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.projects.add(ctx.em, args.localPath),
+    resolve: (_root, args, ctx) => ctx.services.projects.add(ctx.em, args.localPath, ctx.session.userId),
   }),
   syncProject: t.field({
     type: Project,
@@ -158,8 +159,11 @@ builder.mutationFields((t) => ({
   deleteProject: t.field({
     type: Project,
     description: 'Removes the project from the list; its jobs stay in history, archived.',
-    errors: { types: [NotFoundError] },
+    errors: { types: [NotFoundError, ValidationError] },
     args: { id: t.arg.int({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.projects.remove(ctx.em, args.id),
+    resolve: async (_root, args, ctx) => {
+      await assertMaySteerId(ctx.em, ctx.session, ProjectEntity, args.id, 'id');
+      return ctx.services.projects.remove(ctx.em, args.id);
+    },
   }),
 }));

@@ -56,7 +56,7 @@ builder.mutationFields((t) => ({
     description: 'Adds this browser, or updates it when its endpoint is known already.',
     errors: { types: [ValidationError] },
     args: { input: t.arg({ type: PushSubscriptionInput, required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.notify.register(ctx.em, args.input, ctx.session.tokenId),
+    resolve: (_root, args, ctx) => ctx.services.notify.register(ctx.em, args.input, ctx.session.tokenId, ctx.session.userId),
   }),
   updatePushSettings: t.field({
     type: PushDevice,

@@ -1,6 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { filter, pipe } from 'graphql-yoga';
-import type { Job as JobRow, Sweep as SweepRow } from '../server/db/entities.js';
+import { assertMaySteerId, owns } from '../server/access/ownership.js';
+import { Project as ProjectEntity, Sweep as SweepEntity, type Job as JobRow, type Sweep as SweepRow } from '../server/db/entities.js';
 import { LaunchNotRecordedError, NotFoundError, SweepAlreadySubmittedError, ValidationError } from '../server/errors.js';
 import type { SweepSnapshot } from '../server/events.js';
 import type { SweepPreview as SweepPreviewValue } from '../server/sweeps/service.js';
@@ -169,34 +170,49 @@ builder.mutationFields((t) => ({
     description: 'Stores the sweep and its tasks, then submits ONE job array. SLURM refusing it leaves every task SUBMIT_FAILED with its message.',
     errors: { types: [SweepAlreadySubmittedError, LaunchNotRecordedError, ...launchErrors] },
     args: { input: t.arg({ type: SweepInput, required: true }), tag: t.arg.string({ description: 'The tag previewSweep returned.' }) },
-    resolve: (_root, args, ctx) => ctx.services.sweeps.submit(ctx.em, toSweepInput(args.input), args.tag ?? null),
+    resolve: async (_root, args, ctx) => {
+      await assertMaySteerId(ctx.em, ctx.session, ProjectEntity, args.input.job.projectId, 'job.projectId');
+      return ctx.services.sweeps.submit(ctx.em, toSweepInput(args.input), args.tag ?? null);
+    },
   }),
   cancelSweep: t.field({
     type: Sweep,
     description: 'Cancels every task not ended, or with onlyPending those not started (running ones finish).',
     errors: { types: [NotFoundError, ValidationError, ...clusterErrors] },
     args: { id: t.arg.int({ required: true }), onlyPending: t.arg.boolean({ defaultValue: false }) },
-    resolve: (_root, args, ctx) => ctx.services.sweeps.cancel(ctx.em, args.id, args.onlyPending ?? false),
+    resolve: async (_root, args, ctx) => {
+      await assertMaySteerId(ctx.em, ctx.session, SweepEntity, args.id, 'id');
+      return ctx.services.sweeps.cancel(ctx.em, args.id, args.onlyPending ?? false);
+    },
   }),
   setSweepThrottle: t.field({
     type: Sweep,
     description: 'How many of its tasks may run at once from now on.',
     errors: { types: [NotFoundError, ValidationError, ...clusterErrors] },
     args: { id: t.arg.int({ required: true }), max: t.arg.int({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.sweeps.setThrottle(ctx.em, args.id, args.max),
+    resolve: async (_root, args, ctx) => {
+      await assertMaySteerId(ctx.em, ctx.session, SweepEntity, args.id, 'id');
+      return ctx.services.sweeps.setThrottle(ctx.em, args.id, args.max);
+    },
   }),
   relaunchFailedTasks: t.field({
     type: Sweep,
     description: 'Runs the failed tasks again as one new job array of their indexes, on the same commit with the same words; they replace the failed ones in the sweep (retries + 1).',
     errors: { types: [NotFoundError, ValidationError, LaunchNotRecordedError, ...clusterErrors] },
     args: { id: t.arg.int({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.sweeps.relaunchFailed(ctx.em, args.id),
+    resolve: async (_root, args, ctx) => {
+      await assertMaySteerId(ctx.em, ctx.session, SweepEntity, args.id, 'id');
+      return ctx.services.sweeps.relaunchFailed(ctx.em, args.id);
+    },
   }),
   archiveSweep: t.field({
     type: Sweep,
-    errors: { types: [NotFoundError] },
+    errors: { types: [NotFoundError, ValidationError] },
     args: { id: t.arg.int({ required: true }), archived: t.arg.boolean({ defaultValue: true }) },
-    resolve: (_root, args, ctx) => ctx.services.sweeps.setArchived(ctx.em, args.id, args.archived ?? true),
+    resolve: async (_root, args, ctx) => {
+      await assertMaySteerId(ctx.em, ctx.session, SweepEntity, args.id, 'id');
+      return ctx.services.sweeps.setArchived(ctx.em, args.id, args.archived ?? true);
+    },
   }),
 }));
 
@@ -209,7 +225,7 @@ builder.subscriptionFields((t) => ({
     subscribe: (_root, args, ctx) =>
       pipe(
         ctx.services.events.subscribe('sweep:updated'),
-        filter((sweep) => (args.projectId == null || sweep.projectId === args.projectId) && (!args.sweepIds?.length || args.sweepIds.includes(sweep.id))),
+        filter((sweep) => owns(ctx.session, sweep) && (args.projectId == null || sweep.projectId === args.projectId) && (!args.sweepIds?.length || args.sweepIds.includes(sweep.id))),
       ),
     resolve: (sweep) => sweep,
   }),

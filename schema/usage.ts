@@ -1,4 +1,5 @@
 // Usage analytics: GPU-hours per week, outcomes and queue waits (server/usage/). Read-only tokens read them too.
+import { ownerOf } from '../server/access/ownership.js';
 import { ValidationError } from '../server/errors.js';
 import { USAGE_GROUPS, USAGE_MAX_DAYS, type GpuHoursPoint, type OutcomeCount, type QueueWait, type SacctReadStatus, type Usage, type UsageGroup, type WaitStats } from '../server/usage/service.js';
 import { builder } from './builder.js';
@@ -95,7 +96,8 @@ builder.queryFields((t) => ({
       to: t.arg({ type: 'DateTime', required: true }),
       groupBy: t.arg({ type: UsageGroupBy, defaultValue: 'CLUSTER' }),
     },
-    resolve: (_root, args, ctx) => ctx.services.usage.usage(ctx.em, { from: args.from, to: args.to, groupBy: args.groupBy ?? 'CLUSTER' }),
+    // A user's own jobs; an admin's answer counts everyone's.
+    resolve: (_root, args, ctx) => ctx.services.usage.usage(ctx.em, { from: args.from, to: args.to, groupBy: args.groupBy ?? 'CLUSTER' }, ownerOf(ctx.session)),
   }),
   queueWaits: t.field({
     type: [QueueWaitRef],

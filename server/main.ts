@@ -175,7 +175,7 @@ export async function startServer(options: ServerOptions) {
     let firstToken: { name: string; token: string } | undefined;
     if (plan.createFirstToken) {
       try {
-        firstToken = { name: 'phone', token: (await services.tokens.create('phone')).token };
+        firstToken = { name: 'phone', token: (await services.tokens.create('phone', { userId: (await services.users.firstAdmin()).id })).token };
       } catch (error) {
         // The CLI created it meanwhile: its user has the token.
         if (!(error instanceof ValidationError)) throw error;

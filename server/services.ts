@@ -17,6 +17,7 @@ import { createRateLimiter } from './access/rate-limit.js';
 import { createSweepService } from './sweeps/service.js';
 import { createMetricsService } from './metrics/service.js';
 import { createTokenService } from './access/tokens.js';
+import { createUserService } from './access/users.js';
 import { createPrometheus } from './lib/prometheus.js';
 import { countJobsByState } from './jobs/queries.js';
 import { createUsageService } from './usage/service.js';
@@ -47,6 +48,7 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
   const logs = createLogFollower({ orm, clusters, events });
   const notify = createNotifier({ orm, events, jobs, config, notificationsSent: prometheus.notificationsSent, ...notifyOptions });
   const tokens = createTokenService({ orm });
+  const users = createUserService({ orm });
   const usage = createUsageService({ orm, clusters });
   // Pushed when a read refreshed the cache: subscribers never cause a remote command themselves.
   gpu.subscribe((cluster, availability) => events.publish('gpu:availability', cluster, availability));
@@ -64,6 +66,7 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
     gpu,
     notify,
     tokens,
+    users,
     usage,
     /** This server's Prometheus registry and counters (GET /metrics). */
     prometheus,

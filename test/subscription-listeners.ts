@@ -15,6 +15,8 @@ export interface Listener {
   /** Every event delivered (the id of its root field's object), with when it arrived. */
   events: Array<{ id: number; at: number }>;
   errors: string[];
+  /** Every message as it came, as JSON (whatever its root field's shape). */
+  messages: string[];
   /** When the transport ended (a WebSocket's close code, an SSE stream's end), or null while it is open. */
   ended: { at: number; code?: number } | null;
   stop(): void;
@@ -23,14 +25,15 @@ export interface Listener {
 type Value = { data?: Record<string, { id: number } | null> | null; errors?: ReadonlyArray<{ message: string }> };
 
 function record(listener: Listener, value: Value): void {
+  listener.messages.push(JSON.stringify(value));
   if (value.errors) listener.errors.push(...value.errors.map((error) => error.message));
   const object = value.data ? Object.values(value.data)[0] : undefined;
-  if (object) listener.events.push({ id: object.id, at: Date.now() });
+  if (object && typeof object.id === 'number') listener.events.push({ id: object.id, at: Date.now() });
 }
 
 export function overWebSocket(url: string, token: string | undefined, subscription: Subscription = JOB_UPDATED): Promise<Listener> {
   return new Promise((resolve) => {
-    const listener: Listener = { events: [], errors: [], ended: null, stop: () => void client.dispose() };
+    const listener: Listener = { events: [], errors: [], messages: [], ended: null, stop: () => void client.dispose() };
     const client = createClient({
       url: `${url.replace('http', 'ws')}/graphql`,
       webSocketImpl: WebSocket,
@@ -52,7 +55,7 @@ export async function overSse(url: string, token: string | undefined, subscripti
   const query = new URLSearchParams({ query: subscription.query, ...(subscription.variables ? { variables: JSON.stringify(subscription.variables) } : {}) });
   const response = await fetch(`${url}/graphql?${query}`, { headers: { accept: 'text/event-stream', ...authHeaders(token) }, signal: abort.signal });
   if (response.status !== 200) throw new Error(`SSE subscription answered ${response.status}: ${await response.text()}`);
-  const listener: Listener = { events: [], errors: [], ended: null, stop: () => abort.abort() };
+  const listener: Listener = { events: [], errors: [], messages: [], ended: null, stop: () => abort.abort() };
   void (async () => {
     const decoder = new TextDecoder();
     let buffered = '';

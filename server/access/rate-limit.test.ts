@@ -212,7 +212,13 @@ describe('limited GraphQL fields', () => {
     const test = async (name: string) => (await graphql(`mutation { testClusterConnection(name: "${name}") { ${errorFields} } }`)).testClusterConnection;
     const { served, refusal, ran } = await exhaust(() => test('fake'));
     expect(served).toBe(RATE_LIMITS.testClusterConnection.perTarget.burst);
-    expect(ran).toBe(served);
+    // A check already under way (a status read of the same cluster) answers a test that comes meanwhile: at most one
+    // command per served test, and none for a refused one.
+    expect(ran).toBeGreaterThanOrEqual(1);
+    expect(ran).toBeLessThanOrEqual(served);
+    const before = commands;
+    expect((await test('fake')).__typename).toBe('RateLimitedError');
+    expect(commands).toBe(before);
     expect(refusal).toMatchObject({ __typename: 'RateLimitedError', retryAfterSeconds: 5 });
     for (let index = 0; index < 20; index++) expect((await test(`nowhere-${index}`)).__typename).toBe('NotFoundError');
   });

@@ -1,6 +1,7 @@
 // Who is asking: a request's API token (or none, on a loopback server that opted out of tokens) and what it may do.
 // The HTTP layer (server/http/auth.ts) finds the token in a request; this decides what it is worth.
 import type { RevocationWatch, TokenService } from './tokens.js';
+import type { UserService } from './users.js';
 
 /** What a request is allowed to do; resolvers find it in the context. */
 export interface Session {
@@ -10,24 +11,29 @@ export interface Session {
   tokenId: number | null;
   readOnly: boolean;
   authRequired: boolean;
+  /** The user it acts as (a token's; without a token, the first admin). */
+  userId: number;
+  /** An admin sees every user's projects, jobs and sweeps; changes only their own (steerOthers: theirs too). */
+  admin: boolean;
 }
 
 /**
  * Who a session reads as: sessions that read as the same get the same answer to the same read, so one execution of a
- * subscription's event serves them all (server/http/shared-subscriptions.ts). One user today, so every session reads
- * alike: a read-only token differs only in what it may change, a revoked one is refused before it reads. The group
- * server's users will make this the session's user.
+ * subscription's event serves them all (server/http/shared-subscriptions.ts). That is the user, and whether they read
+ * as an admin (everyone's): a read-only token differs only in what it may change, a revoked one is refused before it
+ * reads.
  */
-export function readerOf(_session: Session): string {
-  return 'owner';
+export function readerOf(session: Session): string {
+  return JSON.stringify([session.userId, session.admin]);
 }
 
 /**
  * The session of an execution shared by every session that reads as `reader`: no token's identity (so nothing that
  * only one token may see, such as its own push device), and nothing it may change.
  */
-export function readingAs(_reader: string): Session {
-  return { tokenName: null, tokenId: null, readOnly: true, authRequired: true };
+export function readingAs(reader: string): Session {
+  const [userId, admin] = JSON.parse(reader) as [number, boolean];
+  return { tokenName: null, tokenId: null, readOnly: true, authRequired: true, userId, admin };
 }
 
 export interface Auth {
@@ -53,7 +59,7 @@ export function addressedToLoopback(host: string | null | undefined): boolean {
     return false;
   }
 }
-export function createAuth({ tokens, required }: { tokens: Pick<TokenService, 'verify' | 'revocation'>; required: boolean }): Auth {
+export function createAuth({ tokens, users, required }: { tokens: Pick<TokenService, 'verify' | 'revocation'>; users: Pick<UserService, 'firstAdmin'>; required: boolean }): Auth {
   return {
     required,
     revocation: tokens.revocation,
@@ -62,10 +68,14 @@ export function createAuth({ tokens, required }: { tokens: Pick<TokenService, 'v
       // Without tokens a request that sends none has every right, if it was addressed to loopback; one that sends a
       // token still gets that token's rights, so a read-only token stays read-only and a revoked one is refused
       // whatever the mode.
-      if (!value) return required || !addressedToLoopback(host) ? null : { tokenName: null, tokenId: null, readOnly: false, authRequired: false };
+      if (!value) {
+        if (required || !addressedToLoopback(host)) return null;
+        const owner = await users.firstAdmin();
+        return { tokenName: null, tokenId: null, readOnly: false, authRequired: false, userId: owner.id, admin: owner.admin };
+      }
       const token = /^Bearer\s+(\S+)$/i.exec(value)?.[1];
       const verified = token ? await tokens.verify(token) : null;
-      return verified && { tokenName: verified.name, tokenId: verified.id, readOnly: verified.readOnly, authRequired: required };
+      return verified && { tokenName: verified.name, tokenId: verified.id, readOnly: verified.readOnly, authRequired: required, userId: verified.userId, admin: verified.admin };
     },
   };
 }

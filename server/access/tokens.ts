@@ -4,7 +4,7 @@
 // with its row (ON DELETE CASCADE), and its open subscriptions are ended by the revocation watch below.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
-import { ApiToken } from '../db/entities.js';
+import { ApiToken, User } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import { dialectOf } from '../db/sql-dialect.js';
 import { NotFoundError, ValidationError } from '../errors.js';
@@ -16,6 +16,8 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 
 export interface TokenInfo {
   name: string;
+  /** The user it acts as. */
+  user: string;
   readOnly: boolean;
   createdAt: Date;
   lastUsedAt: Date | null;
@@ -25,6 +27,9 @@ export interface VerifiedToken {
   id: number;
   name: string;
   readOnly: boolean;
+  /** The user it acts as, and whether they are an admin (read at each request: a change applies at once). */
+  userId: number;
+  admin: boolean;
 }
 
 /** How often the server looks for tokens revoked by another process (the token CLI) while something is open. */
@@ -32,7 +37,8 @@ export const REVOCATION_CHECK_MS = 250;
 
 const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
 
-const info = (row: ApiToken): TokenInfo => ({ name: row.name, readOnly: row.readOnly, createdAt: row.createdAt, lastUsedAt: row.lastUsedAt ?? null });
+const info = (row: ApiToken, users: ReadonlyMap<number, string>): TokenInfo => ({ name: row.name, user: users.get(row.userId) ?? `#${row.userId}`, readOnly: row.readOnly, createdAt: row.createdAt, lastUsedAt: row.lastUsedAt ?? null });
+const userNames = async (em: ReturnType<Orm['em']['fork']>) => new Map((await em.find(User, {})).map((user) => [user.id, user.name]));
 
 export function createTokenService({ orm }: { orm: Orm }) {
   const lastUsedWritten = new Map<number, number>();
@@ -40,13 +46,14 @@ export function createTokenService({ orm }: { orm: Orm }) {
 
   return {
     /** Returns the token itself, the only time it exists outside the caller's hands. */
-    async create(name: string, options: { readOnly?: boolean } = {}): Promise<{ token: string; info: TokenInfo }> {
+    async create(name: string, options: { userId: number; readOnly?: boolean }): Promise<{ token: string; info: TokenInfo }> {
       if (!NAME_PATTERN.test(name)) throw new ValidationError('name', 'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit');
       const taken = () => new ValidationError('name', `a token named "${name}" exists already (revoke it first, or choose another name)`);
       const em = orm.em.fork();
       if (await em.count(ApiToken, { name })) throw taken();
       const token = `mc_${randomBytes(32).toString('base64url')}`;
-      const row = em.create(ApiToken, { name, tokenHash: sha256(token).toString('hex'), readOnly: options.readOnly ?? false, createdAt: new Date(), lastUsedAt: null });
+      if (!(await em.count(User, { id: options.userId }))) throw new NotFoundError(`no user #${options.userId}`);
+      const row = em.create(ApiToken, { name, userId: options.userId, tokenHash: sha256(token).toString('hex'), readOnly: options.readOnly ?? false, createdAt: new Date(), lastUsedAt: null });
       try {
         await em.flush();
       } catch (error) {
@@ -54,11 +61,13 @@ export function createTokenService({ orm }: { orm: Orm }) {
         if (error instanceof UniqueConstraintViolationException) throw taken();
         throw error;
       }
-      return { token, info: info(row) };
+      return { token, info: info(row, await userNames(em)) };
     },
 
     async list(): Promise<TokenInfo[]> {
-      return (await orm.em.fork().find(ApiToken, {}, { orderBy: { name: 'asc' } })).map(info);
+      const em = orm.em.fork();
+      const users = await userNames(em);
+      return (await em.find(ApiToken, {}, { orderBy: { name: 'asc' } })).map((row) => info(row, users));
     },
 
     async count(): Promise<number> {
@@ -97,7 +106,10 @@ export function createTokenService({ orm }: { orm: Orm }) {
           .nativeUpdate(ApiToken, { id: match.id }, { lastUsedAt: new Date(now) })
           .catch(() => lastUsedWritten.delete(match.id));
       }
-      return { id: match.id, name: match.name, readOnly: match.readOnly };
+      const user = await orm.em.fork().findOne(User, { id: match.userId });
+      // A token whose user is gone acts as nobody (the user CLI deletes a user's tokens with them).
+      if (!user) return null;
+      return { id: match.id, name: match.name, readOnly: match.readOnly, userId: user.id, admin: user.admin };
     },
   };
 }

@@ -50,7 +50,7 @@ describe('npm run token', { timeout: 120_000 }, () => {
     expect(token('create', '--name', 'dashboard', '--read-only').status).toBe(0);
     const listed = token('list');
     expect(listed.status).toBe(0);
-    expect(listed.stdout).toMatch(/^NAME +RIGHTS +CREATED +LAST USED\ndashboard +read-only +\d{4}-\d\d-\d\d \d\d:\d\d UTC +never\nphone +read-write +.* +never\n$/);
+    expect(listed.stdout).toMatch(/^NAME +USER +RIGHTS +CREATED +LAST USED\ndashboard +owner +read-only +\d{4}-\d\d-\d\d \d\d:\d\d UTC +never\nphone +owner +read-write +.* +never\n$/);
     expect(listed.stdout).not.toMatch(TOKEN);
   });
 
@@ -68,7 +68,7 @@ describe('npm run token', { timeout: 120_000 }, () => {
       expect(running.accessNotice).not.toMatch(TOKEN);
       expect(running.accessNotice).toContain('npm run token -- create --name <name>');
       expect(await (await session(phone)).json()).toEqual({ data: { session: { tokenName: 'phone' } } });
-      await expect.poll(() => token('list').stdout).toMatch(/\nphone +read-write +\S+ \S+ UTC +\d{4}-\d\d-\d\d \d\d:\d\d UTC\n/);
+      await expect.poll(() => token('list').stdout).toMatch(/\nphone +owner +read-write +\S+ \S+ UTC +\d{4}-\d\d-\d\d \d\d:\d\d UTC\n/);
     });
 
     it('revoke refuses the token from the next request on', async () => {

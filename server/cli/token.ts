@@ -11,14 +11,16 @@ import { databaseKind, databaseTarget } from '../db/orm-config.js';
 import { initOrm } from '../db/orm.js';
 import { AppError, ConfigError } from '../errors.js';
 import { createTokenService, type TokenInfo } from '../access/tokens.js';
+import { createUserService, type UserService } from '../access/users.js';
 
 const USAGE = `usage: npm run token -- <command> [options]
 
-  create --name NAME [--read-only] [--output FILE]
-                                     make a token; prints it once, with the phone's pairing link and QR code,
+  create --name NAME [--user USER] [--read-only] [--output FILE]
+                                     make a token acting as USER (required when the server has several users;
+                                     npm run user -- list); prints it once, with the phone's pairing link and QR code,
                                      or with --output writes it to a new FILE readable only by you (an agent's
                                      or a notebook's token: npm run mcp -- --token-file FILE)
-  list                               every token: name, rights, created, last used (never the token itself)
+  list                               every token: name, user, rights, created, last used (never the token itself)
   revoke NAME                        delete a token: refused from its next request, its open subscriptions
                                      end and its push devices are removed, at once
 
@@ -29,10 +31,18 @@ const USAGE = `usage: npm run token -- <command> [options]
 
 class UsageError extends AppError {}
 
+/** The user a new token acts as: --user, or the server's only user; with several, which one must be said. */
+async function tokenUser(users: UserService, name: string | undefined) {
+  if (name !== undefined) return users.byName(name);
+  const all = await users.list();
+  if (all.length === 1) return all[0]!;
+  throw new UsageError(`create: --user is required: this server has ${all.length} users (${all.map((user) => user.name).join(', ')})`);
+}
+
 const when = (date: Date | null): string => (date ? `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC` : 'never');
 
 function table(tokens: TokenInfo[]): string {
-  const rows = [['NAME', 'RIGHTS', 'CREATED', 'LAST USED'], ...tokens.map((token) => [token.name, token.readOnly ? 'read-only' : 'read-write', when(token.createdAt), when(token.lastUsedAt)])];
+  const rows = [['NAME', 'USER', 'RIGHTS', 'CREATED', 'LAST USED'], ...tokens.map((token) => [token.name, token.user, token.readOnly ? 'read-only' : 'read-write', when(token.createdAt), when(token.lastUsedAt)])];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
 }
@@ -50,6 +60,7 @@ export async function runTokenCli(argv: string[], print: (text: string) => void 
       allowPositionals: true,
       options: {
         name: { type: 'string' },
+        user: { type: 'string' },
         'read-only': { type: 'boolean', default: false },
         output: { type: 'string' },
         'data-dir': { type: 'string' },
@@ -90,7 +101,7 @@ export async function runTokenCli(argv: string[], print: (text: string) => void 
   try {
     const tokens = createTokenService({ orm });
     if (command === 'create') {
-      const { token, info } = await tokens.create(values.name!, { readOnly: values['read-only'] });
+      const { token, info } = await tokens.create(values.name!, { userId: (await tokenUser(createUserService({ orm }), values.user)).id, readOnly: values['read-only'] });
       if (values.output !== undefined) {
         // Created exclusively and 0600, as ssh-keygen writes a key: no moment at which another user could read it.
         writeFileSync(values.output, `${token}\n`, { mode: 0o600, flag: 'wx' });

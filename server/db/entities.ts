@@ -23,12 +23,31 @@ export const ClusterCheck = defineEntity({
 });
 export type ClusterCheck = InferEntity<typeof ClusterCheck>;
 
+/**
+ * A person using the server (issue 21, the group server). Everything they launch, and their tokens and devices, is
+ * theirs: a user sees and steers only their own; an admin sees everyone's. A single-user server has one, `owner`.
+ */
+export const User = defineEntity({
+  name: 'User',
+  // `user` is a reserved word in PostgreSQL.
+  tableName: 'user_account',
+  properties: {
+    id: p.integer().primary().autoincrement(),
+    name: p.text().unique(),
+    admin: p.boolean(),
+    createdAt: p.datetime(),
+  },
+});
+export type User = InferEntity<typeof User>;
+
 /** A local git repository the user launches from. Deleting one keeps it (deletedAt) so its jobs keep their history. */
 export const Project = defineEntity({
   name: 'Project',
   tableName: 'project',
   properties: {
     id: p.integer().primary().autoincrement(),
+    /** The user it belongs to (user_account). */
+    userId: p.integer().ignoreSchemaChanges('default'),
     name: p.text(),
     localPath: p.text().unique(),
     originUrl: p.text().nullable(),
@@ -43,6 +62,7 @@ export const Project = defineEntity({
     createdAt: p.datetime(),
     deletedAt: p.datetime().nullable(),
   },
+  indexes: [{ properties: ['userId'] }],
 });
 export type Project = InferEntity<typeof Project>;
 
@@ -66,6 +86,8 @@ export const Job = defineEntity({
   properties: {
     id: p.integer().primary().autoincrement(),
     tag: p.text().unique(),
+    /** The user it belongs to (user_account). */
+    userId: p.integer().ignoreSchemaChanges('default'),
     projectId: p.integer(),
     parentId: p.integer().nullable(),
     /** The sweep this job is a task of (null: a single launch), and its index in the sweep's job array. */
@@ -121,10 +143,13 @@ export const Job = defineEntity({
     { properties: ['cluster', 'slurmJobId'] },
     { properties: ['parentId'] },
     { properties: ['sweepId', 'arrayIndex'] },
+    // A user's lists (an admin's are the ones above).
+    { properties: ['userId', 'archived', 'id'] },
+    { properties: ['userId', 'state', 'id'] },
     // The usage aggregates' (server/usage/queries.ts): each holds every column its statement reads.
-    { name: 'job_usage_started_index', properties: ['startedAt', 'endedAt', 'submittedAt', 'gpuCount', 'state', 'cluster', 'projectId', 'slurmPartition', 'gpuType'] },
-    { name: 'job_usage_unstarted_index', expression: 'create index "job_usage_unstarted_index" on "job" ("ended_at", "state", "cluster", "project_id", "gpu_type") where "started_at" is null' },
-    { name: 'job_usage_running_index', expression: 'create index "job_usage_running_index" on "job" ("started_at", "gpu_count", "state", "cluster", "project_id", "gpu_type", "ended_at") where "ended_at" is null' },
+    { name: 'job_usage_started_index', properties: ['startedAt', 'endedAt', 'submittedAt', 'gpuCount', 'state', 'cluster', 'projectId', 'slurmPartition', 'gpuType', 'userId'] },
+    { name: 'job_usage_unstarted_index', expression: 'create index "job_usage_unstarted_index" on "job" ("ended_at", "state", "cluster", "project_id", "gpu_type", "user_id") where "started_at" is null' },
+    { name: 'job_usage_running_index', expression: 'create index "job_usage_running_index" on "job" ("started_at", "gpu_count", "state", "cluster", "project_id", "gpu_type", "ended_at", "user_id") where "ended_at" is null' },
   ],
 });
 export type Job = InferEntity<typeof Job>;
@@ -149,6 +174,8 @@ export const Sweep = defineEntity({
     id: p.integer().primary().autoincrement(),
     /** The tag of the first submission: its job directory holds the sweep's checkout, script and run list. */
     tag: p.text().unique(),
+    /** The user it belongs to (user_account). */
+    userId: p.integer().ignoreSchemaChanges('default'),
     projectId: p.integer(),
     cluster: p.text(),
     name: p.text(),
@@ -177,6 +204,7 @@ export const Sweep = defineEntity({
   indexes: [
     { properties: ['projectId', 'archived', 'id'] },
     { properties: ['archived', 'id'] },
+    { properties: ['userId', 'archived', 'id'] },
   ],
 });
 export type Sweep = InferEntity<typeof Sweep>;
@@ -190,6 +218,8 @@ export const ApiToken = defineEntity({
   tableName: 'api_token',
   properties: {
     id: p.integer().primary().autoincrement(),
+    /** The user it acts as. */
+    userId: p.integer().ignoreSchemaChanges('default'),
     name: p.text().unique(),
     /** Hex SHA-256 of the token. */
     tokenHash: p.text().unique(),
@@ -207,6 +237,8 @@ export const PushSubscription = defineEntity({
   tableName: 'push_subscription',
   properties: {
     id: p.integer().primary().autoincrement(),
+    /** The user whose jobs it is told about. */
+    userId: p.integer().ignoreSchemaChanges('default').index(),
     endpoint: p.text().unique(),
     /** The browser's P-256 public key and auth secret (base64url), which every payload is encrypted to. */
     p256dh: p.text(),
@@ -340,6 +372,8 @@ export const SacctJob = defineEntity({
   properties: {
     cluster: p.text().primary(),
     slurmJobId: p.text().primary(),
+    /** The user whose cluster login read it. */
+    userId: p.integer().ignoreSchemaChanges('default'),
     state: p.text().$type<JobState>(),
     slurmState: p.text(),
     slurmPartition: p.text().nullable(),
@@ -353,9 +387,9 @@ export const SacctJob = defineEntity({
     readAt: p.datetime(),
   },
   indexes: [
-    { name: 'sacct_job_usage_started_index', properties: ['startedAt', 'endedAt', 'submittedAt', 'gpuCount', 'state', 'cluster', 'slurmPartition', 'gpuType', 'slurmJobId'] },
-    { name: 'sacct_job_usage_unstarted_index', expression: 'create index "sacct_job_usage_unstarted_index" on "sacct_job" ("ended_at", "state", "cluster", "gpu_type", "slurm_job_id") where "started_at" is null' },
-    { name: 'sacct_job_usage_running_index', expression: 'create index "sacct_job_usage_running_index" on "sacct_job" ("started_at", "gpu_count", "state", "cluster", "gpu_type", "slurm_job_id", "ended_at") where "ended_at" is null' },
+    { name: 'sacct_job_usage_started_index', properties: ['startedAt', 'endedAt', 'submittedAt', 'gpuCount', 'state', 'cluster', 'slurmPartition', 'gpuType', 'slurmJobId', 'userId'] },
+    { name: 'sacct_job_usage_unstarted_index', expression: 'create index "sacct_job_usage_unstarted_index" on "sacct_job" ("ended_at", "state", "cluster", "gpu_type", "slurm_job_id", "user_id") where "started_at" is null' },
+    { name: 'sacct_job_usage_running_index', expression: 'create index "sacct_job_usage_running_index" on "sacct_job" ("started_at", "gpu_count", "state", "cluster", "gpu_type", "slurm_job_id", "ended_at", "user_id") where "ended_at" is null' },
   ],
 });
 export type SacctJob = InferEntity<typeof SacctJob>;
@@ -374,6 +408,8 @@ export const UsageWeek = defineEntity({
     projectId: p.integer().primary(),
     gpuType: p.text().primary(),
     state: p.text().primary(),
+    // Last in the key: a range of weeks is read through it for one user or for all (an admin).
+    userId: p.integer().primary(),
     jobs: p.integer(),
     gpuMs: p.bigint('number'),
   },
@@ -394,6 +430,7 @@ export const UsageWait = defineEntity({
     partition: p.text().primary(),
     gpuType: p.text().primary(),
     waitS: p.integer().primary(),
+    userId: p.integer().primary(),
     jobs: p.integer(),
   },
 });
@@ -417,4 +454,4 @@ export const SacctRead = defineEntity({
 export type SacctRead = InferEntity<typeof SacctRead>;
 
 /** Listed explicitly: vitest's loader cannot discover entities by glob. */
-export const entities = [ClusterCheck, Project, Job, Sweep, MetricPoint, MetricBucket, MetricSource, ApiToken, PushSubscription, PushNotice, ServerSetting, SacctJob, SacctRead, UsageWeek, UsageWait];
+export const entities = [ClusterCheck, User, Project, Job, Sweep, MetricPoint, MetricBucket, MetricSource, ApiToken, PushSubscription, PushNotice, ServerSetting, SacctJob, SacctRead, UsageWeek, UsageWait];

@@ -159,3 +159,43 @@ it('gives push devices registered before devices had owners to the one token the
     }
   }
 });
+
+it('makes a single-user server a server with one user, `owner`, an admin, who owns everything, with the same usage figures', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'mc-upgrade-users-')), 'mission-control.sqlite');
+  const orm = (await MikroORM.init(await ormConfig(file))) as Orm;
+  try {
+    await orm.getMigrator().up({ to: 'Migration20261206000000' });
+    const connection = orm.em.getConnection();
+    for (const row of projects) await connection.execute(...insert('project', row));
+    for (const row of jobs) await connection.execute(...insert('job', row));
+    await connection.execute(...insert('api_token', { id: 1, name: 'phone', token_hash: '0'.repeat(64), read_only: 0, created_at: at('2026-11-25T10:00:00Z'), last_used_at: null }));
+    await connection.execute(
+      ...insert('push_subscription', { id: 1, endpoint: 'https://push.example.net/send/1', p256dh: 'key', auth: 'secret', token_id: 1, pending_after_minutes: null, muted_project_ids: '[]', created_at: at('2026-11-25T10:00:00Z'), updated_at: at('2026-11-25T10:00:00Z'), last_success_at: null, last_failure_at: null, last_error: null }),
+    );
+    await connection.execute(
+      ...insert('sacct_job', { cluster: 'hpc', slurm_job_id: '555', state: 'COMPLETED', slurm_state: 'COMPLETED', slurm_partition: 'gpu', gpu_count: 4, gpu_type: 'a100', exit_code: 0, submitted_at: at('2026-11-18T10:00:00Z'), started_at: at('2026-11-18T11:00:00Z'), ended_at: at('2026-11-18T15:00:00Z'), read_at: at('2026-11-19T00:00:00Z') }),
+    );
+    // The figures the rollups hold (rows counted down to nothing are no figure: the triggers leave them, a rebuild does not).
+    const figures = async () => ({
+      weeks: await connection.execute('select "week", "cluster", "project_id", "gpu_type", "state", "jobs", "gpu_ms" from "usage_week" where "jobs" <> 0 or "gpu_ms" <> 0 order by 1, 2, 3, 4, 5'),
+      waits: await connection.execute('select "days", "period", "cluster", "partition", "gpu_type", "wait_s", "jobs" from "usage_wait" where "jobs" <> 0 order by 1, 2, 3, 4, 5, 6'),
+    });
+    const before = await figures();
+    expect(before.weeks.length).toBeGreaterThan(1);
+
+    await orm.getMigrator().up();
+    expect(await connection.execute('select "id", "name", "admin" from "user_account"')).toEqual([{ id: 1, name: 'owner', admin: 1 }]);
+    for (const table of ['project', 'job', 'api_token', 'push_subscription', 'sacct_job', 'usage_week', 'usage_wait']) {
+      expect(await connection.execute(`select distinct "user_id" from "${table}"`), table).toEqual([{ user_id: 1 }]);
+    }
+    expect(await figures()).toEqual(before);
+    // The rollups' triggers count new rows with their user.
+    await connection.execute(...insert('job', { ...job(20, 'COMPLETED', { exit_code: 0, started_at: at('2026-11-20T10:01:00Z'), ended_at: at('2026-11-20T11:01:00Z') }), user_id: 2 }));
+    expect(await connection.execute('select "user_id", sum("jobs") as "jobs" from "usage_week" group by "user_id" order by 1')).toEqual([
+      { user_id: 1, jobs: before.weeks.reduce((sum, row) => sum + (row as { jobs: number }).jobs, 0) },
+      { user_id: 2, jobs: 1 },
+    ]);
+  } finally {
+    await orm.close();
+  }
+});

@@ -14,6 +14,7 @@ import { WebSocketServer } from 'ws';
 import { SHARED_DELIVERY } from '../../schema/builder.js';
 import { schema } from '../../schema/index.js';
 import packageJson from '../../package.json' with { type: 'json' };
+import { ownersView } from '../access/ownership.js';
 import { createAuth, readerOf, readingAs, type Session } from '../access/session.js';
 import { connectionAuthorization, createSessions, UNAUTHORIZED_CLOSE_CODE, useAuth } from './auth.js';
 import { createRedactor } from '../lib/redaction.js';
@@ -149,11 +150,16 @@ function failed(req: IncomingMessage, res: ServerResponse, error: unknown): void
  * Each operation's EntityManager, forked at its first use: most subscribers of a shared subscription never use theirs
  * (4 kB each, 40 MB at 10,000). Defined on the context itself: a context factory's getter would be read as it merges.
  */
+/**
+ * The request's EntityManager, made when a resolver first asks. A user who is not an admin reads through the owner
+ * filter (server/access/ownership.ts): every find, count, update and delete of a project, job, sweep or push device
+ * sees only theirs, so another user's id is simply not found.
+ */
 function useEntityManagerOnDemand(services: Services): Plugin {
   return {
     onContextBuilding({ context }) {
       let em: Context['em'] | undefined;
-      Object.defineProperty(context, 'em', { enumerable: true, configurable: true, get: () => (em ??= services.orm.em.fork()) });
+      Object.defineProperty(context, 'em', { enumerable: true, configurable: true, get: () => (em ??= ownersView(services.orm.em.fork(), (context as Partial<Context>).session)) });
     },
   };
 }
@@ -164,7 +170,7 @@ interface EnvelopedRoot {
 }
 
 export function createApp({ services, staticDir, clientMiddleware, graphiql = false, tls, access = {}, operations = {} }: AppOptions) {
-  const auth = createAuth({ tokens: services.tokens, required: !access.allowWithoutToken });
+  const auth = createAuth({ tokens: services.tokens, users: services.users, required: !access.allowWithoutToken });
   const sessions = createSessions();
   const corsOrigins = access.corsOrigins ?? [];
   const operationLog = useOperationLog();

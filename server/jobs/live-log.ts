@@ -85,8 +85,8 @@ export function createLogFollower({ orm, clusters, events }: { orm: Orm; cluster
    * Adds a watcher of the job's tail, starting the tail for the first one; refuses past the cluster's limit. A job
    * that has ended and has no tail left will write nothing more: its watcher gets no tail, and reads it once.
    */
-  async function join(jobId: number, fromByte: number | null): Promise<{ job: Job; tail: Tail | null }> {
-    const job = await orm.em.fork().findOne(Job, { id: jobId });
+  async function join(jobId: number, fromByte: number | null, owner: number | null): Promise<{ job: Job; tail: Tail | null }> {
+    const job = await orm.em.fork().findOne(Job, { id: jobId, ...(owner === null ? {} : { userId: owner }) });
     if (!job) throw new NotFoundError(`no job with id ${jobId}`);
     let tail = tails.get(jobId);
     if (!tail) {
@@ -134,11 +134,12 @@ export function createLogFollower({ orm, clusters, events }: { orm: Orm; cluster
      * hours away, and its tail and SSH channel would stay until then. A Repeater's return() settles that next() at
      * once and runs the leaving below, so the tail stops as soon as the last watcher goes.
      */
-    follow(jobId: number, fromByte: number | null): AsyncGenerator<JobLogEvent> {
+    /** `owner`: the user whose job it must be (null: anyone's, an admin); another user's job is "no job with id". */
+    follow(jobId: number, fromByte: number | null, owner: number | null = null): AsyncGenerator<JobLogEvent> {
       return new Repeater<JobLogEvent>(async (push, left) => {
         let tail: Tail;
         try {
-          const joined = await join(jobId, fromByte);
+          const joined = await join(jobId, fromByte, owner);
           if (!joined.tail) {
             // A finished job: the end of its output, then the stream completes (nothing more will be written).
             const last = await endedOutput(joined.job, fromByte);

@@ -98,6 +98,8 @@ export function createSubmissions({ orm, clusters, events, prepare, afterSbatch,
       await onSubmitPhase?.('prepared', tag);
       const job = launchStored(em, {
         tag,
+        // A launch is its project's user's (who else may launch in it is the API's to say: server/access/ownership.ts).
+        userId: prepared.project.userId,
         projectId: prepared.project.id,
         parentId: input.parentJobId,
         cluster: prepared.cluster.name,

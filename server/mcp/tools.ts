@@ -437,7 +437,8 @@ export async function waitForEnds(context: ToolContext, targets: Array<{ kind: W
           const before = latest.get(key);
           latest.set(key, value);
           // The first reads make one notice, once all are in; then each change is one.
-          if (!before && latest.size === targets.length) notify(`watching ${[...latest].map(([watched, state]) => `${watched}: ${String(state.state)}`).join(', ')}`);
+          // In the order asked: the reads answer in any order.
+          if (!before && latest.size === targets.length) notify(`watching ${targets.map((target) => `${target.kind} ${target.id}: ${String(latest.get(`${target.kind} ${target.id}`)!.state)}`).join(', ')}`);
           else if (before && (before.state !== value.state || before.endedAt !== value.endedAt)) notify(`${key}: ${String(value.state)}`);
         });
         if (result.ended) ended.add(key);

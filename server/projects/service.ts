@@ -73,17 +73,22 @@ export function createProjectService() {
       return em.find(Project, { deletedAt: null }, { orderBy: { name: 'asc', id: 'asc' } });
     },
 
-    /** Adding a path that was deleted before brings that project back, with its job history. */
-    async add(em: EntityManager, localPath: string): Promise<Project> {
+    /**
+     * Adding a path that was deleted before brings that project back, with its job history. A path is one project on
+     * the server: one that is another user's is refused.
+     */
+    async add(em: EntityManager, localPath: string, userId: number): Promise<Project> {
       if (!isAbsolute(localPath)) throw new ValidationError('localPath', 'must be an absolute path on the server');
       const { fields } = await read(localPath);
-      const existing = await em.findOne(Project, { localPath: fields.localPath });
+      // Past the request's owner filter: a path another user added is theirs, and said so.
+      const existing = await em.findOne(Project, { localPath: fields.localPath }, { filters: false });
+      if (existing && existing.userId !== userId) throw new ValidationError('localPath', `${fields.localPath} is another user's project`);
       if (existing) {
         em.assign(existing, { ...fields, deletedAt: null });
         await em.flush();
         return existing;
       }
-      const project = em.create(Project, { ...fields, createdAt: new Date(), deletedAt: null });
+      const project = em.create(Project, { ...fields, userId, createdAt: new Date(), deletedAt: null });
       await em.flush();
       return project;
     },

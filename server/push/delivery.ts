@@ -6,7 +6,7 @@
 // (mutes, which notices, thresholds) once, whatever they are.
 import type { EntityManager } from '@mikro-orm/knex';
 import { configuredDestinations, DEFAULT_VAPID_SUBJECT, type Config, type DestinationConfig, type NoticeEvent } from '../config.js';
-import { Project, PushNotice, PushSubscription } from '../db/entities.js';
+import { Project, PushNotice, PushSubscription, User } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import { createChannelLimiter } from '../lib/channel-limiter.js';
 import { componentLogger, errorFields } from '../lib/log.js';
@@ -58,6 +58,8 @@ export interface NoticeSettings {
 export type Recipient = NoticeSettings & {
   /** Unique over all recipients; keys per-recipient notices (the pending reminders): a device's id as it always was. */
   id: string;
+  /** The user whose jobs it hears of: a device's; the config's destinations are the first admin's. */
+  userId: number;
 } & ({ device: PushSubscription; destination?: never } | { destination: DestinationConfig; device?: never });
 
 export interface Addressed {
@@ -65,18 +67,24 @@ export interface Addressed {
   message: PushMessage;
 }
 
+/** Whether a recipient hears of a job or sweep: its user's, in a project it did not mute. */
+export function hearsOf(recipient: Recipient, about: { userId: number; projectId: number }): boolean {
+  return recipient.userId === about.userId && !recipient.mutedProjectIds.includes(about.projectId);
+}
+
 function deviceRecipient(device: PushSubscription): Recipient {
   const { mutedProjectIds, failedTaskPushes, metricNanPushes, gpuIdlePushes, requeuePushes, timeLimitPushes, pendingAfterMinutes, startedAfterWaitMinutes } = device;
   // A device hears of every end and every lost login: those are what it subscribed for.
   const always = { jobEndPushes: true, sweepEndPushes: true, reauthPushes: true };
-  return { id: String(device.id), device, mutedProjectIds, failedTaskPushes, metricNanPushes, gpuIdlePushes, requeuePushes, timeLimitPushes, pendingAfterMinutes: pendingAfterMinutes ?? null, startedAfterWaitMinutes: startedAfterWaitMinutes ?? null, ...always };
+  return { id: String(device.id), userId: device.userId, device, mutedProjectIds, failedTaskPushes, metricNanPushes, gpuIdlePushes, requeuePushes, timeLimitPushes, pendingAfterMinutes: pendingAfterMinutes ?? null, startedAfterWaitMinutes: startedAfterWaitMinutes ?? null, ...always };
 }
 
-function destinationRecipient(destination: DestinationConfig, projectIds: Map<string, number[]>): Recipient {
+function destinationRecipient(destination: DestinationConfig, projectIds: Map<string, number[]>, userId: number): Recipient {
   const hears = (event: NoticeEvent) => destination.events.includes(event);
   const mutedProjectIds = [...new Set(destination.mutedProjects.flatMap((project) => (typeof project === 'number' ? [project] : (projectIds.get(project) ?? []))))];
   return {
     id: `destination:${destination.name}`,
+    userId,
     destination,
     mutedProjectIds,
     jobEndPushes: hears('jobEnd'),
@@ -120,7 +128,10 @@ export function createDelivery({ orm, config, sendTimeoutMs, sendConcurrency, de
     return result.affectedRows === 1;
   }
 
-  /** Every recipient: the devices, then the config's destinations (their muted project names read as ids). */
+  /**
+   * Every recipient: the devices, then the config's destinations (their muted project names read as ids), which are
+   * the first admin's until destinations name their user.
+   */
   async function recipients(em: EntityManager): Promise<Recipient[]> {
     const configured = configuredDestinations(config());
     const names = [...new Set(configured.flatMap((destination) => destination.mutedProjects.filter((project) => typeof project === 'string')))];
@@ -129,12 +140,13 @@ export function createDelivery({ orm, config, sendTimeoutMs, sendConcurrency, de
       for (const project of await em.find(Project, { name: { $in: names } }, { fields: ['id', 'name'] })) projectIds.set(project.name, [...(projectIds.get(project.name) ?? []), project.id]);
     }
     const devices = await em.find(PushSubscription, {}, { orderBy: { id: 'asc' } });
-    return [...devices.map(deviceRecipient), ...configured.map((destination) => destinationRecipient(destination, projectIds))];
+    const admin = configured.length > 0 ? await em.findOne(User, { admin: true }, { orderBy: { id: 'asc' }, fields: ['id'] }) : null;
+    return [...devices.map(deviceRecipient), ...(admin ? configured.map((destination) => destinationRecipient(destination, projectIds, admin.id)) : [])];
   }
 
-  /** The recipients that hear about a project: all but those that muted it. */
-  async function listeningTo(em: EntityManager, projectId: number): Promise<Recipient[]> {
-    return (await recipients(em)).filter((recipient) => !recipient.mutedProjectIds.includes(projectId));
+  /** The recipients that hear of a job or sweep: its user's, but those that muted its project. */
+  async function listeningTo(em: EntityManager, about: { userId: number; projectId: number }): Promise<Recipient[]> {
+    return (await recipients(em)).filter((recipient) => hearsOf(recipient, about));
   }
 
   const redacted = (message: PushMessage): PushMessage => ({ ...message, title: redact(message.title), body: redact(message.body) });

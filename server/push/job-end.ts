@@ -87,7 +87,7 @@ export function createJobEndNotices({ orm, jobs, delivery, logTimeoutMs }: JobEn
     if (!RELAUNCHED_STATES.has(job.state)) return;
     if (!(await delivery.claim(jobEndKey(job.id)))) return;
     const em = orm.em.fork();
-    const recipients = (await delivery.listeningTo(em, job.projectId)).filter((recipient) => recipient.failedTaskPushes);
+    const recipients = (await delivery.listeningTo(em, job)).filter((recipient) => recipient.failedTaskPushes);
     if (recipients.length === 0) return;
     const sweep = await em.findOne(Sweep, { id: job.sweepId! });
     if (!sweep) return;
@@ -103,7 +103,7 @@ export function createJobEndNotices({ orm, jobs, delivery, logTimeoutMs }: JobEn
     if (job.sweepId != null) return onTaskEnded(job);
     // Claimed even when nobody listens, so a device subscribing later is not told old news.
     if (!(await delivery.claim(jobEndKey(job.id)))) return;
-    const recipients = (await delivery.listeningTo(orm.em.fork(), job.projectId)).filter((recipient) => recipient.jobEndPushes);
+    const recipients = (await delivery.listeningTo(orm.em.fork(), job)).filter((recipient) => recipient.jobEndPushes);
     if (recipients.length === 0) return;
     const message = jobEndMessage(job, await readLastLine(job));
     await delivery.broadcast(recipients.map((recipient) => ({ recipient, message })));

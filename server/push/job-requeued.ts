@@ -16,7 +16,7 @@ export function createJobRequeuedNotices({ orm, delivery }: { orm: Orm; delivery
     if (!job.restarts || TERMINAL_STATES.has(job.state) || job.sweepId != null) return;
     // Claimed even when nobody listens, so a device subscribing later is not told old news.
     if (!(await delivery.claim(jobRequeuedKey(job)))) return;
-    const due = (await delivery.listeningTo(orm.em.fork(), job.projectId)).filter((recipient) => recipient.requeuePushes);
+    const due = (await delivery.listeningTo(orm.em.fork(), job)).filter((recipient) => recipient.requeuePushes);
     if (due.length === 0) return;
     const message = jobRequeuedMessage(job);
     await delivery.broadcast(due.map((recipient) => ({ recipient, message })));

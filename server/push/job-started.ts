@@ -26,7 +26,7 @@ export function createJobStartedNotices({ orm, delivery }: { orm: Orm; delivery:
     const waited = waitedMs(job);
     if (waited === null) return;
     const em = orm.em.fork();
-    const due = (await delivery.listeningTo(em, job.projectId)).filter((recipient) => recipient.startedAfterWaitMinutes != null && waited >= recipient.startedAfterWaitMinutes * 60_000);
+    const due = (await delivery.listeningTo(em, job)).filter((recipient) => recipient.startedAfterWaitMinutes != null && waited >= recipient.startedAfterWaitMinutes * 60_000);
     if (due.length === 0) return;
     if (job.sweepId == null) {
       if (!(await delivery.claim(jobStartedKey(job)))) return;

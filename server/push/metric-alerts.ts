@@ -39,8 +39,8 @@ const TOLD_CACHE = 10_000;
 
 const RUNNING: JobState = 'RUNNING';
 
-type JobFields = Pick<Job, 'id' | 'name' | 'cluster' | 'state' | 'projectId' | 'sweepId' | 'arrayIndex'>;
-const JOB_FIELDS = ['id', 'name', 'cluster', 'state', 'projectId', 'sweepId', 'arrayIndex'] as const;
+type JobFields = Pick<Job, 'id' | 'userId' | 'name' | 'cluster' | 'state' | 'projectId' | 'sweepId' | 'arrayIndex'>;
+const JOB_FIELDS = ['id', 'userId', 'name', 'cluster', 'state', 'projectId', 'sweepId', 'arrayIndex'] as const;
 
 /** Each series' point at its highest step, one index lookup per series. */
 async function latestPoints(em: EntityManager, jobId: number, names: readonly string[]): Promise<Map<string, { step: number; value: number }>> {
@@ -133,7 +133,7 @@ export function createMetricAlerts({ orm, delivery, gpuIdleWindowMs: windowMs }:
   }
 
   async function send(em: EntityManager, job: JobFields, wants: (recipient: Recipient) => boolean, message: PushMessage): Promise<void> {
-    const recipients = (await delivery.listeningTo(em, job.projectId)).filter(wants);
+    const recipients = (await delivery.listeningTo(em, job)).filter(wants);
     await delivery.broadcast(recipients.map((recipient) => ({ recipient, message })));
   }
 

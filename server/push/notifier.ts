@@ -10,7 +10,7 @@ import type { ClusterStatus } from '../clusters/service.js';
 import { configuredDestinations, DEFAULT_GPU_IDLE_MINUTES, type Config, type DestinationConfig } from '../config.js';
 import { NotFoundError } from '../errors.js';
 import { componentLogger, errorFields } from '../lib/log.js';
-import { PushNotice } from '../db/entities.js';
+import { PushNotice, User } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import type { PubSub } from '../events.js';
 import type { JobService } from '../jobs/service.js';
@@ -115,7 +115,10 @@ export function createNotifier(options: NotifierOptions) {
   async function onClusterStatus(status: ClusterStatus): Promise<void> {
     if (status.needsReauth) {
       if (!(await delivery.claim(reauthKey(status.name)))) return;
-      const recipients = (await delivery.recipients(orm.em.fork())).filter((recipient) => recipient.reauthPushes);
+      const em = orm.em.fork();
+      // The config's login to a cluster is the first admin's, until each user has their own: theirs is the push.
+      const admin = await em.findOneOrFail(User, { admin: true }, { orderBy: { id: 'asc' }, fields: ['id'] });
+      const recipients = (await delivery.recipients(em)).filter((recipient) => recipient.reauthPushes && recipient.userId === admin.id);
       const message = reauthMessage(status.name, status.needsReauth, status.connectionHelp);
       await delivery.broadcast(recipients.map((recipient) => ({ recipient, message })));
     } else if (status.lastPollAt) {
@@ -193,8 +196,8 @@ export function createNotifier(options: NotifierOptions) {
       const outcome = await delivery.test(destination);
       return { ...outcome, destination: describeDestination(destination) };
     },
-    register: (em: EntityManager, input: PushSubscriptionInput, owner: DeviceOwner) =>
-      registerPushSubscription(em, input, owner, config.notifications?.allowLoopbackHttpEndpoints ?? false),
+    register: (em: EntityManager, input: PushSubscriptionInput, owner: DeviceOwner, userId: number) =>
+      registerPushSubscription(em, input, owner, userId, config.notifications?.allowLoopbackHttpEndpoints ?? false),
     update: (em: EntityManager, endpoint: string, changes: PushSettingsChanges, owner: DeviceOwner) => updatePushSettings(em, endpoint, changes, owner),
     unregister: (em: EntityManager, endpoint: string, owner: DeviceOwner) => unregisterPushSubscription(em, endpoint, owner),
     device: (em: EntityManager, endpoint: string, owner: DeviceOwner) => findPushSubscription(em, endpoint, owner),

@@ -5,7 +5,7 @@
 import { Job, PushNotice, Sweep } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import type { JobState } from '../slurm/state.js';
-import type { Addressed, Delivery, Recipient } from './delivery.js';
+import { hearsOf, type Addressed, type Delivery, type Recipient } from './delivery.js';
 import { jobPendingMessage, sweepPendingMessage } from './messages.js';
 import type { PushMessage } from './web-push.js';
 import { pendingNoticePrefix } from './subscriptions.js';
@@ -13,6 +13,7 @@ import { pendingNoticePrefix } from './subscriptions.js';
 /** A job or a sweep waiting: `about` tells it apart in its notice's key (job ids as they always were). */
 interface Waiting {
   about: string;
+  userId: number;
   projectId: number;
   waitedMs: number;
   message: (minutes: number) => PushMessage;
@@ -36,7 +37,7 @@ async function waitingSweeps(orm: Orm, tasks: Job[], at: number): Promise<Waitin
     .map((sweep) => {
       const task = longest.get(sweep.id)!;
       // Per relaunch: a relaunch of every task that waits again is news again.
-      return { about: `sweep:${sweep.id}:${sweep.retries}`, projectId: sweep.projectId, waitedMs: waited(task), message: (minutes) => sweepPendingMessage(sweep, minutes, task.reason ?? null) };
+      return { about: `sweep:${sweep.id}:${sweep.retries}`, userId: sweep.userId, projectId: sweep.projectId, waitedMs: waited(task), message: (minutes) => sweepPendingMessage(sweep, minutes, task.reason ?? null) };
     });
 }
 
@@ -51,13 +52,13 @@ export async function checkPending({ orm, delivery, now }: { orm: Orm; delivery:
   const waiting: Waiting[] = [
     ...pending
       .filter((job) => job.sweepId == null)
-      .map((job): Waiting => ({ about: String(job.id), projectId: job.projectId, waitedMs: at - (job.submittedAt ?? job.createdAt).getTime(), message: (minutes) => jobPendingMessage(job, minutes) })),
+      .map((job): Waiting => ({ about: String(job.id), userId: job.userId, projectId: job.projectId, waitedMs: at - (job.submittedAt ?? job.createdAt).getTime(), message: (minutes) => jobPendingMessage(job, minutes) })),
     ...(await waitingSweeps(orm, pending.filter((job) => job.sweepId != null), at)),
   ];
   const due: Array<{ recipient: Recipient; waiting: Waiting; minutes: number }> = [];
   for (const recipient of recipients) {
     for (const item of waiting) {
-      if (item.waitedMs >= recipient.pendingAfterMinutes! * 60_000 && !recipient.mutedProjectIds.includes(item.projectId)) {
+      if (item.waitedMs >= recipient.pendingAfterMinutes! * 60_000 && hearsOf(recipient, item)) {
         due.push({ recipient, waiting: item, minutes: Math.floor(item.waitedMs / 60_000) });
       }
     }

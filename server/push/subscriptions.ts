@@ -124,20 +124,23 @@ export function findPushSubscription(em: EntityManager, endpoint: string, owner:
  * Upsert by endpoint: a browser that subscribes again (new keys) keeps its settings unless it sends new ones, and
  * becomes the registering token's (a phone paired again with a new token brings its device along).
  */
-export async function registerPushSubscription(em: EntityManager, input: PushSubscriptionInput, owner: DeviceOwner, allowLoopbackHttp = false): Promise<PushSubscription> {
+export async function registerPushSubscription(em: EntityManager, input: PushSubscriptionInput, owner: DeviceOwner, userId: number, allowLoopbackHttp = false): Promise<PushSubscription> {
   const endpoint = validateEndpoint(input.endpoint, allowLoopbackHttp);
   const p256dh = validateP256dh(input.p256dh);
   const auth = validateAuth(input.auth);
   const attempt = async (): Promise<PushSubscription> => {
     const now = new Date();
-    let row = await findPushSubscription(em, endpoint, null);
+    // Past the request's owner filter: a browser another user registered before becomes this user's, as it becomes the
+    // registering token's.
+    let row = await em.findOne(PushSubscription, { endpoint }, { filters: false });
     if (row) {
       row.p256dh = p256dh;
       row.auth = auth;
       row.tokenId = owner;
+      row.userId = userId;
       row.updatedAt = now;
     } else {
-      row = em.create(PushSubscription, { endpoint, p256dh, auth, tokenId: owner, pendingAfterMinutes: null, mutedProjectIds: [], failedTaskPushes: false, metricNanPushes: true, gpuIdlePushes: true, startedAfterWaitMinutes: null, requeuePushes: true, timeLimitPushes: false, createdAt: now, updatedAt: now });
+      row = em.create(PushSubscription, { endpoint, p256dh, auth, tokenId: owner, userId, pendingAfterMinutes: null, mutedProjectIds: [], failedTaskPushes: false, metricNanPushes: true, gpuIdlePushes: true, startedAfterWaitMinutes: null, requeuePushes: true, timeLimitPushes: false, createdAt: now, updatedAt: now });
     }
     await applySettings(em, row, input);
     await em.flush();

@@ -15,7 +15,7 @@ export function createSweepEndNotices({ orm, delivery }: { orm: Orm; delivery: D
     // Claimed even when nobody listens, so a device subscribing later is not told old news.
     if (!(await delivery.claim(sweepEndKey(sweep)))) return;
     const em = orm.em.fork();
-    const recipients = (await delivery.listeningTo(em, sweep.projectId)).filter((recipient) => recipient.sweepEndPushes);
+    const recipients = (await delivery.listeningTo(em, sweep)).filter((recipient) => recipient.sweepEndPushes);
     if (recipients.length === 0) return;
     // A sweep that sbatch refused outright: its refusal is the news, read from one of its tasks.
     const refused = sweep.counts.SUBMIT_FAILED ? await em.findOne(Job, { sweepId: sweep.id, state: 'SUBMIT_FAILED' }, { orderBy: { id: 'desc' }, fields: ['submitError'] }) : null;

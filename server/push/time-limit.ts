@@ -7,7 +7,7 @@
 import { Job } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import type { JobState } from '../slurm/state.js';
-import type { Delivery } from './delivery.js';
+import { hearsOf, type Delivery } from './delivery.js';
 import { timeLimitMessage } from './messages.js';
 
 /** How long before the limit the warning comes: time to save a checkpoint by hand or extend the job with an admin. */
@@ -27,7 +27,7 @@ export async function checkTimeLimits({ orm, delivery, now }: { orm: Orm; delive
   );
   for (const job of jobs) {
     if (job.input.resume) continue;
-    const due = recipients.filter((recipient) => !recipient.mutedProjectIds.includes(job.projectId));
+    const due = recipients.filter((recipient) => hearsOf(recipient, job));
     if (due.length === 0 || !(await delivery.claim(timeLimitKey(job.id)))) continue;
     const message = timeLimitMessage(job, Math.max(1, Math.round((job.timeLimitAt!.getTime() - at) / 60_000)));
     await delivery.broadcast(due.map((recipient) => ({ recipient, message })));

@@ -174,6 +174,7 @@ export function createSweepService({ orm, clusters, projects, events, jobs, part
     const rows = tasks.map(({ index, input, parentId }) =>
       launchStored(em, {
         tag: newTag(),
+        userId: sweep.userId,
         projectId: sweep.projectId,
         parentId,
         sweepId: sweep.id,
@@ -265,6 +266,7 @@ export function createSweepService({ orm, clusters, projects, events, jobs, part
         await em.begin();
         const sweep = em.create(Sweep, {
           tag,
+          userId: prepared.project.userId,
           projectId: prepared.project.id,
           cluster: prepared.cluster.name,
           name: prepared.resources.jobName,

@@ -48,6 +48,16 @@ function bothTables(sql: SqlDialect, select: (table: 'job' | 'sacct') => string,
   return halves.flatMap((where) => [`${select('job')} from "job"${by('job')} where ${where}`, `${select('sacct')} from "sacct_job" as "s"${by('sacct_job')} where ${where} and ${NOT_OURS}`]).join(' union all ');
 }
 
+/**
+ * The rows of one user (issue 21: a user reads their own figures), or of everyone (null: an admin). Inlined: an id
+ * from the session, an integer, which keeps the statements' placeholders in their fixed order.
+ */
+function ofOwner(owner: number | null): string {
+  if (owner === null) return '';
+  if (!Number.isSafeInteger(owner)) throw new Error(`not a user id: ${owner}`);
+  return ` and "user_id" = ${owner}`;
+}
+
 /** The outcomes counted: every final state but SUBMIT_FAILED (SLURM never had the job, nothing ran). */
 export const OUTCOME_STATES: readonly JobState[] = [...TERMINAL_STATES].filter((state) => state !== 'SUBMIT_FAILED');
 
@@ -88,8 +98,9 @@ function cover(from: number, to: number, periods: Period[]): { whole: Array<{ pe
  * usage_week rollup (the ended jobs, kept by triggers: Migration20261205130000) and the running jobs (a partial index of
  * them); the partial weeks at its edges from the jobs themselves, through the start index and the never-started one.
  */
-export function runs(em: EntityManager, groupBy: UsageGroupBy, from: Date, to: Date, now: Date): Promise<RunRow[]> {
+export function runs(em: EntityManager, groupBy: UsageGroupBy, from: Date, to: Date, now: Date, owner: number | null): Promise<RunRow[]> {
   const sql = dialectOf(em);
+  const mine = ofOwner(owner);
   const anchor = 'coalesce("started_at", "ended_at")';
   const select = (table: 'job' | 'sacct') =>
     `select ${weekOf(sql, anchor)} as "week", ${KEY[groupBy][table]} as "key", "state", 1 as "jobs", case when "started_at" is null then 0 else "gpu_count" * (coalesce(${sql.ms('"ended_at"')}, ?) - ${sql.ms('"started_at"')}) end as "gpu_ms"`;
@@ -97,14 +108,14 @@ export function runs(em: EntityManager, groupBy: UsageGroupBy, from: Date, to: D
   const parts: string[] = [];
   const bindings: number[] = [];
   for (const [a, b] of direct) {
-    parts.push(bothTables(sql, select, [`"started_at" >= ${sql.time} and "started_at" < ${sql.time}`, `"started_at" is null and "ended_at" >= ${sql.time} and "ended_at" < ${sql.time}`]));
+    parts.push(bothTables(sql, select, [`"started_at" >= ${sql.time} and "started_at" < ${sql.time}${mine}`, `"started_at" is null and "ended_at" >= ${sql.time} and "ended_at" < ${sql.time}${mine}`]));
     for (let index = 0; index < 4; index++) bindings.push(now.getTime(), a, b);
   }
   for (const { first, last } of whole) {
-    parts.push(`select "week", ${ROLLUP_KEY[groupBy]} as "key", "state", "jobs", "gpu_ms" from "usage_week" where "week" >= ? and "week" < ?`);
+    parts.push(`select "week", ${ROLLUP_KEY[groupBy]} as "key", "state", "jobs", "gpu_ms" from "usage_week" where "week" >= ? and "week" < ?${mine}`);
     bindings.push(first, last);
     // Named: over a whole range the planner would take the start index, which holds every job of those weeks.
-    parts.push(bothTables(sql, select, [`"ended_at" is null and "started_at" >= ${sql.time} and "started_at" < ${sql.time}`], 'running'));
+    parts.push(bothTables(sql, select, [`"ended_at" is null and "started_at" >= ${sql.time} and "started_at" < ${sql.time}${mine}`], 'running'));
     for (let index = 0; index < 2; index++) bindings.push(now.getTime(), weekStart(first).getTime(), weekStart(last).getTime());
   }
   const statement = `select "week", "key", "state", sum("jobs") as "jobs", sum("gpu_ms") as "gpu_ms" from (${parts.join(' union all ')}) as "runs" group by "week", "key", "state" having sum("jobs") <> 0`;

@@ -33,14 +33,14 @@ afterAll(async () => {
 const time = fc.oneof(fc.integer({ min: 0, max: 28 * 24 }).map((hour) => BASE + hour * 3_600_000), fc.integer({ min: 0, max: 28 * DAY }).map((ms) => BASE + ms));
 const slurmId = fc.integer({ min: 1, max: 6 }).map(String);
 const op = fc.oneof(
-  fc.record({ kind: fc.constant('launch' as const), cluster: fc.constantFrom(...CLUSTERS), project: fc.constantFrom(1, 2), gpus: fc.integer({ min: 0, max: 4 }), gpuType: fc.constantFrom(null, 'a100'), partition: fc.constantFrom(null, 'big'), slurmJobId: fc.option(slurmId), submitted: time }),
+  fc.record({ kind: fc.constant('launch' as const), user: fc.constantFrom(1, 2), cluster: fc.constantFrom(...CLUSTERS), project: fc.constantFrom(1, 2), gpus: fc.integer({ min: 0, max: 4 }), gpuType: fc.constantFrom(null, 'a100'), partition: fc.constantFrom(null, 'big'), slurmJobId: fc.option(slurmId), submitted: time }),
   fc.record({ kind: fc.constant('start' as const), pick: fc.nat(), wait: fc.integer({ min: 0, max: 3 * 3_600_000 }) }),
   fc.record({ kind: fc.constant('end' as const), pick: fc.nat(), run: fc.integer({ min: 0, max: 2 * DAY }), state: fc.constantFrom(...STATES) }),
   fc.record({ kind: fc.constant('requeue' as const), pick: fc.nat() }),
   fc.record({ kind: fc.constant('regpu' as const), pick: fc.nat(), gpus: fc.integer({ min: 0, max: 4 }), gpuType: fc.constantFrom(null, 'h100') }),
   fc.record({ kind: fc.constant('reid' as const), pick: fc.nat(), slurmJobId: fc.option(slurmId) }),
   fc.record({ kind: fc.constant('delete' as const), pick: fc.nat() }),
-  fc.record({ kind: fc.constant('sacct' as const), cluster: fc.constantFrom(...CLUSTERS), slurmJobId: slurmId, gpus: fc.integer({ min: 0, max: 8 }), submitted: time, wait: fc.option(fc.integer({ min: 0, max: 2 * DAY })), run: fc.option(fc.integer({ min: 0, max: DAY })), state: fc.constantFrom('RUNNING' as const, ...STATES) }),
+  fc.record({ kind: fc.constant('sacct' as const), user: fc.constantFrom(1, 2), cluster: fc.constantFrom(...CLUSTERS), slurmJobId: slurmId, gpus: fc.integer({ min: 0, max: 8 }), submitted: time, wait: fc.option(fc.integer({ min: 0, max: 2 * DAY })), run: fc.option(fc.integer({ min: 0, max: DAY })), state: fc.constantFrom('RUNNING' as const, ...STATES) }),
   fc.record({ kind: fc.constant('unsacct' as const), pick: fc.nat() }),
 );
 type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
@@ -52,7 +52,7 @@ async function apply(ops: Op[]): Promise<void> {
     const job = jobs.length && 'pick' in step ? jobs[step.pick % jobs.length]! : null;
     switch (step.kind) {
       case 'launch': {
-        const row = createJobRow(em, { cluster: step.cluster, state: 'PENDING', projectId: step.project, slurmJobId: step.slurmJobId });
+        const row = createJobRow(em, { cluster: step.cluster, state: 'PENDING', projectId: step.project, slurmJobId: step.slurmJobId, userId: step.user });
         row.input = jobInput(step.project, { cluster: step.cluster, gpusPerNode: step.gpus, gpuType: step.gpuType, partition: step.partition });
         row.submittedAt = new Date(step.submitted);
         break;
@@ -78,7 +78,7 @@ async function apply(ops: Op[]): Promise<void> {
       case 'sacct': {
         const startedAt = step.wait === null ? null : new Date(step.submitted + step.wait);
         const endedAt = startedAt && step.run !== null && step.state !== 'RUNNING' ? new Date(startedAt.getTime() + step.run) : null;
-        const row = { cluster: step.cluster, slurmJobId: step.slurmJobId, state: step.state, slurmState: step.state, slurmPartition: step.gpus % 2 ? 'big' : null, gpuCount: step.gpus, gpuType: step.gpus ? 'a100' : null, exitCode: 0, submittedAt: new Date(step.submitted), startedAt, endedAt: startedAt ? endedAt : new Date(step.submitted + DAY), readAt: new Date() };
+        const row = { cluster: step.cluster, slurmJobId: step.slurmJobId, userId: step.user, state: step.state, slurmState: step.state, slurmPartition: step.gpus % 2 ? 'big' : null, gpuCount: step.gpus, gpuType: step.gpus ? 'a100' : null, exitCode: 0, submittedAt: new Date(step.submitted), startedAt, endedAt: startedAt ? endedAt : new Date(step.submitted + DAY), readAt: new Date() };
         await em.upsertMany(SacctJob, [row]);
         break;
       }
@@ -95,6 +95,7 @@ async function apply(ops: Op[]): Promise<void> {
 interface Row {
   cluster: string;
   project_id: number | null;
+  user_id: number;
   slurm_job_id: string | null;
   state: JobState;
   gpu_count: number;
@@ -106,7 +107,7 @@ interface Row {
 }
 /** The columns counted, times as epoch milliseconds on either engine. */
 const columns = (sql: SqlDialect) =>
-  ['"cluster"', '"slurm_job_id"', '"state"', '"gpu_count"', '"gpu_type"', '"slurm_partition"', ...['submitted_at', 'started_at', 'ended_at'].map((column) => `${sql.ms(`"${column}"`)} as "${column}"`)].join(', ');
+  ['"cluster"', '"slurm_job_id"', '"user_id"', '"state"', '"gpu_count"', '"gpu_type"', '"slurm_partition"', ...['submitted_at', 'started_at', 'ended_at'].map((column) => `${sql.ms(`"${column}"`)} as "${column}"`)].join(', ');
 
 /** Every counted row: ours, and those launched elsewhere that are not ours. */
 async function counted(): Promise<Row[]> {
@@ -124,10 +125,12 @@ const sorted = <T>(rows: T[]) => rows.map((row) => JSON.stringify(row)).sort();
 
 it('the rollups answer as the jobs themselves do, over random histories and ranges', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), fc.constantFrom(...USAGE_GROUPS), time, time, time, async (ops, groupBy, a, b, now) => {
+    // owner: one user's figures (1 or 2), or everyone's (null: an admin's); the queue waits are everyone's.
+    fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), fc.constantFrom(...USAGE_GROUPS), time, time, time, fc.constantFrom(null, 1, 2), async (ops, groupBy, a, b, now, owner) => {
       await apply(ops);
       const [from, to] = a <= b ? [a, b + 1] : [b, a];
-      const rows = await counted();
+      const everyone = await counted();
+      const rows = everyone.filter((row) => owner === null || row.user_id === owner);
       const em = orm.em.fork();
 
       const expectedRuns = new Map<string, { week: number; key: string | null; state: JobState; jobs: number; gpu_ms: number }>();
@@ -141,12 +144,12 @@ it('the rollups answer as the jobs themselves do, over random histories and rang
         if (row.started_at !== null) entry.gpu_ms += row.gpu_count * ((row.ended_at ?? now) - row.started_at);
         expectedRuns.set(id, entry);
       }
-      const gotRuns = (await runs(em, groupBy, new Date(from), new Date(to), new Date(now), null)).map((row) => ({ week: row.week, key: row.key, state: row.state, jobs: Number(row.jobs), gpu_ms: Number(row.gpu_ms) }));
+      const gotRuns = (await runs(em, groupBy, new Date(from), new Date(to), new Date(now), owner)).map((row) => ({ week: row.week, key: row.key, state: row.state, jobs: Number(row.jobs), gpu_ms: Number(row.gpu_ms) }));
       expect(sorted(gotRuns)).toEqual(sorted([...expectedRuns.values()]));
 
       const recentFrom = Math.max(from, to - 7 * DAY + (now % DAY));
       const expectedWaits = new Map<string, { cluster: string; partition: string | null; gpu_type: string; wait_s: number; jobs: number; recent: number }>();
-      for (const row of rows) {
+      for (const row of everyone) {
         if (row.started_at === null || row.submitted_at === null || row.started_at < from || row.started_at >= to) continue;
         const wait_s = bucket(row.started_at > row.submitted_at ? Math.floor((row.started_at - row.submitted_at) / 1000) : 0);
         const id = JSON.stringify([row.cluster, row.slurm_partition, row.gpu_type ?? 'none', wait_s]);

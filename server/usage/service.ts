@@ -4,7 +4,7 @@
 import type { EntityManager } from '@mikro-orm/knex';
 import { Cron } from 'croner';
 import type { ClusterService } from '../clusters/service.js';
-import { ClusterCheck, Project, SacctRead } from '../db/entities.js';
+import { ClusterCheck, Project, SacctRead, User } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import { dialectOf, type SqlDialect } from '../db/sql-dialect.js';
 import { ValidationError } from '../errors.js';
@@ -148,14 +148,15 @@ export function createUsageService(options: UsageServiceOptions) {
       .sort((a, b) => a.cluster.localeCompare(b.cluster) || (a.partition ?? '').localeCompare(b.partition ?? '') || (a.gpuType ?? '').localeCompare(b.gpuType ?? ''));
   }
 
-  async function usage(em: EntityManager, input: UsageInput): Promise<Usage> {
+  /** `owner`: the user whose jobs are counted, null for everyone's (an admin). */
+  async function usage(em: EntityManager, input: UsageInput, owner: number | null): Promise<Usage> {
     checkRange(input);
-    return computeUsage(em, input);
+    return computeUsage(em, input, owner);
   }
 
-  async function computeUsage(em: EntityManager, { from, to, groupBy }: UsageInput): Promise<Usage> {
+  async function computeUsage(em: EntityManager, { from, to, groupBy }: UsageInput, owner: number | null): Promise<Usage> {
     const at = now();
-    const [runRows, waitTable, reads] = await Promise.all([runs(em, groupBy, from, to, at), queueWaits(em, to), em.find(SacctRead, {}, { orderBy: { cluster: 'asc' } })]);
+    const [runRows, waitTable, reads] = await Promise.all([runs(em, groupBy, from, to, at, owner), queueWaits(em, to), em.find(SacctRead, {}, { orderBy: { cluster: 'asc' } })]);
     const byWeek = (a: { week: Date; key: string | null }, b: { week: Date; key: string | null }) => a.week.getTime() - b.week.getTime() || (a.key ?? '').localeCompare(b.key ?? '');
     const hours = new Map<string, GpuHoursPoint>();
     for (const row of runRows) {
@@ -234,10 +235,12 @@ export function createUsageService(options: UsageServiceOptions) {
    */
   async function store(em: EntityManager, cluster: string, records: AccountingRecord[], readAt: Date): Promise<number> {
     const time = (text: string | null) => slurmTime(text)?.getTime() ?? null;
+    // Read over the config's login, which is the first admin's until each user has their own login to a cluster.
+    const owner = await em.findOneOrFail(User, { admin: true }, { orderBy: { id: 'asc' } });
     let stored = 0;
     for (let index = 0; index < records.length; index += STORE_BATCH) {
       const batch = records.slice(index, index + STORE_BATCH);
-      const values = batch.flatMap((record) => [cluster, record.slurmJobId, record.state, record.rawState, record.partition, record.gpus, record.gpuType, record.exitCode, time(record.submittedAt), time(record.startedAt), time(record.endedAt), readAt.getTime()]);
+      const values = batch.flatMap((record) => [cluster, record.slurmJobId, owner.id, record.state, record.rawState, record.partition, record.gpus, record.gpuType, record.exitCode, time(record.submittedAt), time(record.startedAt), time(record.endedAt), readAt.getTime()]);
       const result = await em.getConnection().execute<{ affectedRows: number }>(storeSql(dialectOf(em), batch.length), values, 'run');
       stored += result.affectedRows;
     }
@@ -311,6 +314,7 @@ const STORE_BATCH = 100;
 const SACCT_COLUMNS = [
   ['cluster', 'text'],
   ['slurm_job_id', 'text'],
+  ['user_id', 'integer'],
   ['state', 'text'],
   ['slurm_state', 'text'],
   ['slurm_partition', 'text'],
