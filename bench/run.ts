@@ -13,6 +13,7 @@ const benches: Record<string, () => Promise<{ default: Bench }>> = {
   gpu: () => import('./gpu.js'),
   fanout: () => import('./fanout.js'),
   api: () => import('./api.js'),
+  'api-postgresql': async () => ({ default: (await import('./api.js')).postgresql }),
   logs: () => import('./logs.js'),
   metrics: () => import('./metrics.js'),
   client: () => import('./client.js'),

@@ -8,21 +8,38 @@ import { createApp, type Middleware } from './http/app.js';
 import { readTlsPair, watchTlsFiles } from './http/tls.js';
 import { accessNotice, planAccess } from './access/pairing.js';
 import { defaultConfigPath, defaultServerConfig, LOG_LEVELS, loadConfig, watchConfig, type Config, type LogLevel } from './config.js';
-import { databaseTarget } from './db/orm-config.js';
+import { databaseKind, databaseTarget } from './db/orm-config.js';
 import { initOrm } from './db/orm.js';
+import { leaderLockFor, type LeaderLock } from './db/leader-lock.js';
 import { ConfigError, DatabaseUnusableError, ValidationError } from './errors.js';
 import type { JobServiceOptions } from './jobs/service.js';
+import { createEvents, createRedisClients, type PubSub } from './events.js';
+import type { Leadership } from './http/health.js';
 import { createServices } from './services.js';
 import { componentLogger, configureLogging, errorFields, setLogLevel } from './lib/log.js';
 import { createRedactor, type SecretFiles } from './lib/redaction.js';
 
 const log = componentLogger('server');
 
+/**
+ * How often a group server's follower tries to take the lead: a leader that died is followed within this (well under
+ * the shortest poll interval, so no poll is missed).
+ */
+const LEADER_RETRY_MS = 2_000;
+
 export interface ServerOptions {
   configPath: string;
   dataDir: string;
   /** A PostgreSQL URL (the group server); without it, the SQLite file in dataDir. */
   databaseUrl?: string;
+  /** A Redis URL: the event bus of a group server's replicas (every replica's subscribers hear every change). */
+  redisUrl?: string;
+  /**
+   * Called when this replica lost its leadership of a group server (its lock's connection broke): its background loops
+   * have stopped for good, and a new process must take its place (the command line's server exits for its service
+   * manager to restart it). A replica that stops of its own accord is not told.
+   */
+  onLeadershipLost?: (reason: string) => void;
   port: number;
   host: string;
   dev: boolean;
@@ -47,6 +64,7 @@ export function optionsFromArgs(argv: string[]): ServerOptions {
       config: { type: 'string' },
       'data-dir': { type: 'string' },
       'database-url': { type: 'string' },
+      'redis-url': { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string' },
       dev: { type: 'boolean', default: false },
@@ -61,6 +79,7 @@ export function optionsFromArgs(argv: string[]): ServerOptions {
     configPath: values.config ? resolve(values.config) : defaultConfigPath(),
     dataDir: resolve(values['data-dir'] ?? process.env.MC_DATA_DIR ?? 'data'),
     databaseUrl: values['database-url'] ?? process.env.MC_DATABASE_URL,
+    redisUrl: values['redis-url'] ?? process.env.MC_REDIS_URL,
     port,
     host: values.host ?? process.env.MC_HOST ?? '127.0.0.1',
     dev: values.dev,
@@ -105,13 +124,27 @@ export async function startServer(options: ServerOptions) {
     for (const stop of stops.splice(0).reverse()) await stop();
   };
   try {
-    const orm = await initOrm(databaseTarget(options));
+    const target = databaseTarget(options);
+    if (options.redisUrl && databaseKind(target) !== 'postgresql') throw new ConfigError('--redis-url (MC_REDIS_URL): the event bus of several replicas needs their shared PostgreSQL database (--database-url); the embedded server is one process');
+    const orm = await initOrm(target);
     stops.push(() => orm.close());
+    let events: PubSub | undefined;
+    if (options.redisUrl) {
+      const clients = await createRedisClients(options.redisUrl);
+      stops.push(() => clients.quit());
+      events = createEvents({ redis: clients });
+      stops.push(() => events!.close());
+    }
+    // Leadership among a group server's replicas (always this process's on SQLite): the poller asks before each poll.
+    let leader: LeaderLock | undefined;
+    let role: Leadership = 'follower';
     const services = createServices({
       orm,
       config,
+      events,
+      fence: () => leader?.fence() ?? Promise.resolve(false),
       // Fault injection for the crash-safety tests: die exactly between sbatch's answer and saving the job's id.
-      jobs: { ...(process.env.MC_FAULT === 'kill-after-sbatch' ? { afterSbatch: () => void process.kill(process.pid, 'SIGKILL') } : {}), ...submitTrace(process.env) },
+      jobs: { replicas: Boolean(options.redisUrl), ...(process.env.MC_FAULT === 'kill-after-sbatch' ? { afterSbatch: () => void process.kill(process.pid, 'SIGKILL') } : {}), ...submitTrace(process.env) },
     });
     stops.push(() => services.close());
     // The destinations' secrets as they are read (an SMTP password, a webhook URL): never written in a line.
@@ -130,7 +163,7 @@ export async function startServer(options: ServerOptions) {
       staticDir,
       tls,
       access: { allowWithoutToken: !plan.required, corsOrigins: access.server.corsOrigins },
-      operations: { metricsAccess: access.server.metricsAccess, configState: () => configState },
+      operations: { metricsAccess: access.server.metricsAccess, configState: () => configState, leadership: () => role },
       // Vite is created after the app because its HMR socket attaches to the app's HTTP server.
       clientMiddleware: options.dev ? (req, res, next) => viteMiddleware?.(req, res, next) : undefined,
     });
@@ -181,15 +214,7 @@ export async function startServer(options: ServerOptions) {
         if (!(error instanceof ValidationError)) throw error;
       }
     }
-    // The background loops stop with services.close(), already on the stack.
     services.clusters.warmUp();
-    // Before the poller, so no job end it finds goes unannounced; makes the VAPID keys on the first start ever.
-    await services.notify.start();
-    services.sweeps.start();
-    services.poller.start();
-    await services.lifecycle.start();
-    // Jobs launched elsewhere, for the usage figures: each cluster once a day (and soon after the first start).
-    services.usage.start();
     // Launches left between storing and sbatch's answer (by the last shutdown, or a connection lost during sbatch):
     // adopted by their tag or marked failed; at start, then every minute, as their clusters become reachable.
     const recoverSubmissions = async () => {
@@ -200,9 +225,42 @@ export async function startServer(options: ServerOptions) {
         log.error(errorFields(error), 'could not look up interrupted launches');
       }
     };
-    void recoverSubmissions();
-    const recovery = new Cron('30 * * * * *', { protect: true }, recoverSubmissions);
-    stops.push(() => recovery.stop());
+    // The loops that write what the clusters say run on one replica at a time, the leader (an embedded server is
+    // always its own). Launches, cancels, reads and subscriptions work on every replica. The loops also stop with
+    // services.close(), already on the stack.
+    let recovery: Cron | null = null;
+    const startLeading = async () => {
+      role = 'leader';
+      // Before the poller, so no job end it finds goes unannounced; makes the VAPID keys on the first start ever.
+      await services.notify.start();
+      services.sweeps.start();
+      services.poller.start();
+      await services.lifecycle.start();
+      // Jobs launched elsewhere, for the usage figures: each cluster once a day (and soon after the first start).
+      services.usage.start();
+      void recoverSubmissions();
+      recovery = new Cron('30 * * * * *', { protect: true }, recoverSubmissions);
+    };
+    // Stopped for good: the loops cannot start again in this process (a replica that lost its lock is replaced).
+    const stopLeading = async (reason: string) => {
+      if (role !== 'leader') return;
+      role = reason === 'stopped' ? 'follower' : 'lost';
+      recovery?.stop();
+      await services.usage.stop();
+      services.lifecycle.stop();
+      await services.poller.stop();
+      await services.sweeps.stop();
+      await services.notify.stop();
+      if (role === 'lost') {
+        log.error({ reason }, 'lost the leadership of the replicas: background loops stopped; this replica must be restarted');
+        options.onLeadershipLost?.(reason);
+      }
+    };
+    leader = leaderLockFor(target, { retryMs: LEADER_RETRY_MS, onAcquired: startLeading, onLost: stopLeading });
+    // Pushed last, so stopped first: the loops end before the lock is freed for another replica.
+    stops.push(() => leader!.stop());
+    await leader.start();
+    if (role === 'follower') log.info('a follower: another replica leads (polls and notifies); this one serves the API');
     return {
       url,
       app,
@@ -231,7 +289,8 @@ async function main(): Promise<void> {
   let running: Awaited<ReturnType<typeof startServer>>;
   try {
     const options = optionsFromArgs(process.argv.slice(2));
-    running = await startServer(options);
+    // A replica that lost the lead exits for its service manager to start it again, as a follower.
+    running = await startServer({ ...options, onLeadershipLost: () => void running.stop().then(() => process.exit(1)) });
     log.info({ url: running.url, config: options.configPath }, 'listening');
     // For the person who started it, not the log: a first start's pairing link holds a token, which the log would
     // (rightly) redact, and a QR code is no log line.

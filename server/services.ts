@@ -12,7 +12,7 @@ import { createLogFollower } from './jobs/live-log.js';
 import { createNotifier, type NotifierOptions } from './push/notifier.js';
 import { createPoller } from './jobs/poller.js';
 import { createProjectService } from './projects/service.js';
-import { createEvents } from './events.js';
+import { createEvents, type PubSub } from './events.js';
 import { createRateLimiter } from './access/rate-limit.js';
 import { createSweepService } from './sweeps/service.js';
 import { createMetricsService } from './metrics/service.js';
@@ -26,12 +26,15 @@ export interface ServiceOptions {
   orm: Orm;
   config: Config;
   clusters?: Omit<ClusterServiceOptions, 'orm' | 'config'>;
-  jobs?: Pick<JobServiceOptions, 'afterSbatch' | 'onSubmitPhase'>;
+  jobs?: Pick<JobServiceOptions, 'afterSbatch' | 'onSubmitPhase' | 'replicas'>;
   notify?: Omit<NotifierOptions, 'orm' | 'events' | 'jobs' | 'config'>;
+  /** The event bus, when it is not this process's own (a group server's, over Redis). */
+  events?: PubSub;
+  /** A group server replica's leadership, asked before each poll (server/db/leader-lock.ts). */
+  fence?: () => Promise<boolean>;
 }
 
-export function createServices({ orm, config, clusters: clusterOptions, jobs: jobOptions, notify: notifyOptions }: ServiceOptions) {
-  const events = createEvents();
+export function createServices({ orm, config, clusters: clusterOptions, jobs: jobOptions, notify: notifyOptions, events = createEvents(), fence }: ServiceOptions) {
   // This server's metrics: a registry of its own, so several servers in one process (tests) count apart.
   const prometheus = createPrometheus();
   const clusters = createClusterService({ orm, config, events, observe: prometheus.transportObserver(), ...clusterOptions });
@@ -40,7 +43,7 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
   const partitions = (cluster: string) => gpu.partitions(cluster);
   const preflight = createPreflight({ clusters });
   const jobs = createJobService({ orm, clusters, projects, events, partitions, preflight, ...jobOptions });
-  const poller = createPoller({ orm, clusters, events, onPolled: (record) => prometheus.observePoll(record) });
+  const poller = createPoller({ orm, clusters, events, fence, onPolled: (record) => prometheus.observePoll(record) });
   prometheus.setSources({ clusters: () => clusters.known(), jobsByState: () => countJobsByState(orm.em.fork()) });
   const sweeps = createSweepService({ orm, clusters, projects, events, jobs, partitions, preflight, pollNow: (cluster) => poller.pollNow(cluster), onSubmitPhase: jobOptions?.onSubmitPhase });
   const metrics = createMetricsService({ orm, events });

@@ -45,7 +45,7 @@ export interface AppOptions {
     corsOrigins?: string[];
   };
   /** GET /metrics's access (server.metricsAccess, default loopback) and the config's standing for GET /readyz. */
-  operations?: Partial<Pick<OperationsOptions, 'metricsAccess' | 'configState'>>;
+  operations?: Partial<Pick<OperationsOptions, 'metricsAccess' | 'configState' | 'leadership'>>;
 }
 
 /** Where agents speak MCP (server/http/mcp.ts). */
@@ -188,6 +188,7 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
     prometheus: services.prometheus,
     metricsAccess: operations.metricsAccess ?? 'loopback',
     configState: operations.configState,
+    leadership: operations.leadership,
   });
   const sharedSubscriptions = useSharedSubscriptions({
     shareable: (field) => field.extensions?.[SHARED_DELIVERY] === true,

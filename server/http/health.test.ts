@@ -111,6 +111,15 @@ describe('GET /readyz', () => {
     expect(response.status).toBe(503);
     expect(await response.json()).toMatchObject({ status: 'not ready', checks: { migrations: 'applied', config: 'reload-refused', poller: 'stopped' } });
   });
+
+  it("is ready on a group server's follower, which polls nothing; not on a replica that lost the lead", async () => {
+    const follower = await fetch(`${await serve({ poller: { running: () => false }, leadership: () => 'follower' })}/readyz`);
+    expect(follower.status).toBe(200);
+    expect(await follower.json()).toMatchObject({ status: 'ready', checks: { poller: 'follower' } });
+    const lost = await fetch(`${await serve({ poller: { running: () => false }, leadership: () => 'lost' })}/readyz`);
+    expect(lost.status).toBe(503);
+    expect(await lost.json()).toMatchObject({ status: 'not ready', checks: { poller: 'lost leadership' } });
+  });
 });
 
 describe('GET /metrics', () => {

@@ -32,7 +32,12 @@ export interface OperationsOptions {
   metricsAccess: NonNullable<Config['server']>['metricsAccess'];
   /** 'reload-refused' after a changed config file was refused: the server runs on the last valid one. */
   configState?: () => 'valid' | 'reload-refused';
+  /** This replica's part among a group server's (an embedded server always leads); without it, the leader. */
+  leadership?: () => Leadership;
 }
+
+/** A replica leads (polls, notifies), follows (serves the API), or lost its lead and must be restarted. */
+export type Leadership = 'leader' | 'follower' | 'lost';
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.statusCode = status;
@@ -66,9 +71,11 @@ export function createOperationsRoutes(options: OperationsOptions) {
       migrations = 'unknown';
     }
     const config = options.configState?.() ?? 'valid';
-    const polling = poller.running() ? 'running' : 'stopped';
+    const leadership = options.leadership?.() ?? 'leader';
+    // A follower polls nothing (the leader does) and serves the API all the same: ready.
+    const polling = leadership === 'follower' ? 'follower' : leadership === 'lost' ? 'lost leadership' : poller.running() ? 'running' : 'stopped';
     // A refused reload leaves the last valid config running: still ready, and said so.
-    const ready = migrations === 'applied' && polling === 'running';
+    const ready = migrations === 'applied' && (polling === 'running' || polling === 'follower');
     send(res, ready ? 200 : 503, {
       status: ready ? 'ready' : 'not ready',
       checks: { migrations, config, poller: polling },

@@ -24,6 +24,8 @@ export interface PollerOptions {
   random?: () => number;
   /** Told of each poll that asked the cluster (the metrics' poll duration). */
   onPolled?: (record: { cluster: string; durationMs: number; ok: boolean }) => void;
+  /** Asked before each poll: false on a replica that does not lead (server/db/leader-lock.ts). Without it, always. */
+  fence?: () => Promise<boolean>;
 }
 
 interface ClusterSchedule {
@@ -80,7 +82,7 @@ function applyPoll(job: Job, answer: PollAnswer): void {
 
 const log = componentLogger('poller');
 
-export function createPoller({ orm, clusters, events, random = Math.random, onPolled }: PollerOptions) {
+export function createPoller({ orm, clusters, events, random = Math.random, onPolled, fence }: PollerOptions) {
   const schedules = new Map<string, ClusterSchedule>();
   let cron: Cron | null = null;
   // Once stopped, late callers (a lifecycle timer, a resolver finishing) start no poll on a closing database.
@@ -107,6 +109,11 @@ export function createPoller({ orm, clusters, events, random = Math.random, onPo
   async function pollCluster(cluster: string): Promise<void> {
     const entry = schedule(cluster);
     const baseMs = clusters.config(cluster).pollIntervalSeconds * 1000;
+    // Only the leader of a group server's replicas polls; a replica that is not (any more) asks nothing.
+    if (fence && !(await fence())) {
+      entry.nextPollAt = Date.now() + baseMs;
+      return;
+    }
     const em = orm.em.fork();
     const jobs = await activeJobs(em, cluster);
     if (jobs.length === 0) {

@@ -20,7 +20,7 @@ export type { LaunchInput, ScriptPreview } from './prepare.js';
 export type { JobFilter } from './queries.js';
 export type { SubmitPhase } from './submit.js';
 
-export interface JobServiceOptions extends Pick<SubmissionOptions, 'afterSbatch' | 'onSubmitPhase'> {
+export interface JobServiceOptions extends Pick<SubmissionOptions, 'afterSbatch' | 'onSubmitPhase' | 'replicas'> {
   orm: Orm;
   clusters: ClusterService;
   projects: ProjectService;
@@ -31,9 +31,9 @@ export interface JobServiceOptions extends Pick<SubmissionOptions, 'afterSbatch'
 
 export type JobService = ReturnType<typeof createJobService>;
 
-export function createJobService({ orm, clusters, projects, events, partitions, preflight, afterSbatch, onSubmitPhase }: JobServiceOptions) {
+export function createJobService({ orm, clusters, projects, events, partitions, preflight, afterSbatch, onSubmitPhase, replicas }: JobServiceOptions) {
   const prepare = createLaunchPreparer({ clusters, projects, partitions, dependencies: (em, input) => dependencyDirective(em, input.dependsOn, { cluster: input.cluster, sweepSize: null }) });
-  const submissions = createSubmissions({ orm, clusters, events, prepare, afterSbatch, onSubmitPhase });
+  const submissions = createSubmissions({ orm, clusters, events, prepare, afterSbatch, onSubmitPhase, replicas });
   return {
     get: getJob,
     /** `requester` (a token) is whom SLURM's verdict is rate-limited for (jobs/preflight.ts). */

@@ -30,6 +30,8 @@ export interface SubmissionOptions {
   afterSbatch?: (job: Job) => void | Promise<void>;
   /** Test-only: told (and awaited) as a launch passes each step, so a crash test can tell where a kill landed. */
   onSubmitPhase?: (phase: SubmitPhase, tag: string) => void | Promise<void>;
+  /** Other replicas launch on the same database (a group server's): their launches in progress are left to them. */
+  replicas?: boolean;
 }
 
 /** SLURM's answers about submissions, by submission directory, for one pass over stranded launches. */
@@ -51,14 +53,20 @@ export async function resolveSubmitting(clusters: ClusterService, job: Job, look
   else submitFailed(job, 'The server stopped before sbatch answered, and SLURM has no job from this launch.');
 }
 
+/** Longer than any launch's steps take (the checkout's push and sbatch, each under its command timeout). */
+const OTHER_REPLICA_LAUNCH_MS = 10 * 60_000;
+
 /**
  * Launches left between storing and hearing back from sbatch, by a previous run of the server or by a connection
  * that dropped during sbatch: adopted by their tag, or marked failed. At start, then every minute while any is
- * left (the lookup fails while its cluster is down). Launches in progress here (`launching`) are not touched.
+ * left (the lookup fails while its cluster is down). Launches in progress here (`launching`) are not touched, nor,
+ * among replicas, launches stored in the last OTHER_REPLICA_LAUNCH_MS: another replica may be waiting for their sbatch.
+ * (A lease in the database would say so exactly, and let a dead replica's launches be adopted sooner: not built yet.)
  */
-async function recoverSubmissions({ orm, clusters, events }: Pick<SubmissionOptions, 'orm' | 'clusters' | 'events'>, launching: ReadonlySet<string>): Promise<number> {
+async function recoverSubmissions({ orm, clusters, events, replicas }: Pick<SubmissionOptions, 'orm' | 'clusters' | 'events' | 'replicas'>, launching: ReadonlySet<string>): Promise<number> {
   const em = orm.em.fork();
-  const pending = (await em.find(Job, { state: 'SUBMITTING' })).filter((job) => !launching.has(job.tag));
+  const settled = Date.now() - OTHER_REPLICA_LAUNCH_MS;
+  const pending = (await em.find(Job, { state: 'SUBMITTING' })).filter((job) => !launching.has(job.tag) && (!replicas || job.updatedAt.getTime() < settled));
   const lookups: SubmissionLookups = new Map();
   for (const job of pending) {
     const change = changeOf(job);
@@ -70,7 +78,7 @@ async function recoverSubmissions({ orm, clusters, events }: Pick<SubmissionOpti
   return pending.length;
 }
 
-export function createSubmissions({ orm, clusters, events, prepare, afterSbatch, onSubmitPhase }: SubmissionOptions) {
+export function createSubmissions({ orm, clusters, events, prepare, afterSbatch, onSubmitPhase, replicas }: SubmissionOptions) {
   /** Tags of the launches this process is submitting right now (stored, sbatch not answered yet). */
   const launching = new Set<string>();
   /**
@@ -168,7 +176,7 @@ export function createSubmissions({ orm, clusters, events, prepare, afterSbatch,
 
   return {
     submit,
-    recoverSubmissions: () => recoverSubmissions({ orm, clusters, events }, launching),
+    recoverSubmissions: () => recoverSubmissions({ orm, clusters, events, replicas }, launching),
     /**
      * For a launch made elsewhere (a sweep's tasks): its tags are left alone by the recovery until `release` is
      * called, once sbatch has answered or the launch gave up.

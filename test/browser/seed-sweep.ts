@@ -37,6 +37,7 @@ export async function seedEndedSweep(services: Services, projectId: number, size
   const tag = `seed-sweep-${now}`;
   const sweep = em.create(Sweep, {
     tag,
+    userId: project.userId,
     projectId,
     cluster: 'lab',
     name: `${project.name}-big-sweep`,
@@ -62,6 +63,7 @@ export async function seedEndedSweep(services: Services, projectId: number, size
     const elapsedSeconds = 60 + ((index * 37) % 900);
     em.create(Job, {
       tag: `${tag}-${index}`,
+      userId: project.userId,
       projectId,
       parentId: null,
       sweepId: sweep.id,
