@@ -13,7 +13,7 @@ case "${1:-up}" in
     fi
     version=$(ls /usr/lib/postgresql | sort -n | tail -1)
     pg_lsclusters -h | grep -q "^$version main" || pg_createcluster --locale C.UTF-8 "$version" main >/dev/null
-    pg_ctlcluster "$version" main start 2>/dev/null || pg_ctlcluster "$version" main status >/dev/null
+    pg_ctlcluster "$version" main start >/dev/null 2>&1 || pg_ctlcluster "$version" main status >/dev/null
     runuser -u postgres -- psql -qtAc "select 1 from pg_roles where rolname = 'mc'" | grep -q 1 ||
       runuser -u postgres -- psql -qc "create role mc login createdb password 'mc'"
     echo "$URL"
