@@ -1,7 +1,6 @@
 // The API at scale: 100,000 jobs in SQLite (api) or PostgreSQL (api-postgresql), the queries the phone app sends (a
 // project's jobs in one state, the home screen, text searches, usage), timed over HTTP against the real app, with the
 // database's plan of every statement they cost.
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -9,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Bench, Figure } from './bench.js';
 import { percentile } from './bench.js';
-import { ms, timed } from './support.js';
+import { benchPostgresDatabase, ms, timed } from './support.js';
 import { createApp } from '../server/http/app.js';
 import { initOrm, type Orm } from '../server/db/orm.js';
 import type { JobFilter } from '../server/jobs/service.js';
@@ -245,23 +244,8 @@ const SQLITE: Engine = {
 const POSTGRESQL: Engine = {
   name: 'PostgreSQL',
   async create() {
-    const admin = process.env.MC_BENCH_POSTGRES_URL ?? execFileSync('bash', ['test/postgres.sh', 'url'], { encoding: 'utf8' }).trim();
-    const { default: pg } = await import('pg');
-    const name = `mc_bench_api_${process.pid}`;
-    const run = async (sql: string) => {
-      const client = new pg.Client({ connectionString: admin });
-      await client.connect();
-      try {
-        await client.query(sql);
-      } finally {
-        await client.end();
-      }
-    };
-    await run(`drop database if exists "${name}" with (force)`);
-    await run(`create database "${name}" template template0 encoding 'UTF8' locale 'C.UTF-8'`);
-    const url = new URL(admin);
-    url.pathname = `/${name}`;
-    return { target: url.toString(), remove: () => run(`drop database if exists "${name}" with (force)`) };
+    const database = await benchPostgresDatabase('mc_bench_api');
+    return { target: database.url, remove: database.remove };
   },
   seed: POSTGRESQL_SEED,
   settle: async (orm) => void (await orm.em.getConnection().execute('vacuum analyze')),

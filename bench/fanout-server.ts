@@ -10,6 +10,7 @@ import { createApp } from '../server/http/app.js';
 import { Job } from '../server/db/entities.js';
 import { initOrm } from '../server/db/orm.js';
 import { snapshot } from '../server/jobs/transitions.js';
+import { createEvents, createRedisClients } from '../server/events.js';
 import { createServices } from '../server/services.js';
 import { createJobRow } from './support.js';
 
@@ -27,12 +28,17 @@ const now = () => performance.timeOrigin + performance.now();
 if (process.send) {
   const reply = (message: FanoutReply) => process.send!(message);
   const dir = mkdtempSync(join(tmpdir(), 'mc-bench-fanout-'));
-  const orm = await initOrm(join(dir, 'mission-control.sqlite'));
-  const services = createServices({ orm, config: { file: 'bench', clusters: [] } });
+  // A replica of a group server (bench/fanout.ts's two-replica level): the shared PostgreSQL database and Redis bus,
+  // and the job the first replica made.
+  const group = process.env.MC_BENCH_DATABASE_URL && process.env.MC_BENCH_REDIS_URL ? { databaseUrl: process.env.MC_BENCH_DATABASE_URL, redisUrl: process.env.MC_BENCH_REDIS_URL } : null;
+  const orm = await initOrm(group?.databaseUrl ?? join(dir, 'mission-control.sqlite'));
+  const redis = group ? await createRedisClients(group.redisUrl) : null;
+  const events = redis ? createEvents({ redis }) : undefined;
+  const services = createServices({ orm, config: { file: 'bench', clusters: [] }, events });
   const app = createApp({ services, access: { allowWithoutToken: true } });
   const url = await app.start(0, '127.0.0.1');
   const em = orm.em.fork();
-  const job = createJobRow(em, { cluster: 'lab', state: 'PENDING', slurmJobId: '4242', projectId: 1 });
+  const job = process.env.MC_BENCH_JOB_ID ? await em.findOneOrFail(Job, { id: Number(process.env.MC_BENCH_JOB_ID) }) : createJobRow(em, { cluster: 'lab', state: 'PENDING', slurmJobId: '4242', projectId: 1 });
   await em.flush();
 
   let sends: number[] = [];
@@ -67,6 +73,8 @@ if (process.send) {
   process.on('disconnect', async () => {
     await app.stop();
     await services.close();
+    events?.close();
+    await redis?.quit();
     await orm.close();
     rmSync(dir, { recursive: true, force: true });
     process.exit(0);

@@ -7,7 +7,8 @@ import WebSocket from 'ws';
 import type { Bench, Figure } from './bench.js';
 import { kB, percentile } from './bench.js';
 import type { FanoutReply, FanoutRequest } from './fanout-server.js';
-import { loadAverage, ms, seconds, sleep } from './support.js';
+import { startRedisServer } from '../test/redis-server.js';
+import { benchPostgresDatabase, loadAverage, ms, seconds, sleep } from './support.js';
 
 const LEVELS = (process.env.MC_BENCH_FANOUT_LEVELS ?? '1000,10000').split(',').map(Number);
 const ROUNDS = 5;
@@ -22,8 +23,8 @@ const SUBSCRIPTION = `subscription JobUpdated($projectId: Int, $jobIds: [Int!]) 
 
 const now = () => performance.timeOrigin + performance.now();
 
-function startServer(): Promise<{ child: ChildProcess; ready: Extract<FanoutReply, { type: 'ready' }>; ask<T extends FanoutReply['type']>(request: FanoutRequest, type: T): Promise<Extract<FanoutReply, { type: T }>> }> {
-  const child = fork(fileURLToPath(new URL('./fanout-server.ts', import.meta.url)), [], { execArgv: ['--expose-gc', '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+function startServer(env: Record<string, string> = {}): Promise<{ child: ChildProcess; ready: Extract<FanoutReply, { type: 'ready' }>; ask<T extends FanoutReply['type']>(request: FanoutRequest, type: T): Promise<Extract<FanoutReply, { type: T }>> }> {
+  const child = fork(fileURLToPath(new URL('./fanout-server.ts', import.meta.url)), [], { env: { ...process.env, ...env }, execArgv: ['--expose-gc', '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const waiting: Array<{ type: string; resolve: (reply: FanoutReply) => void }> = [];
   child.on('message', (reply: FanoutReply) => {
     const index = waiting.findIndex((entry) => entry.type === reply.type);
@@ -129,6 +130,87 @@ async function level(count: number) {
     await new Promise((resolve) => server.child.once('exit', resolve));
   }
 }
+
+/**
+ * Two replicas of a group server (issue 21) on one PostgreSQL database and one Redis, `count` clients split evenly over
+ * them; each change published on replica A, as its poller would: A's clients hear it from A's own bus, B's through
+ * Redis.
+ */
+async function replicaLevel(count: number) {
+  const redis = await startRedisServer();
+  const database = await benchPostgresDatabase('mc_bench_fanout');
+  const env = { MC_BENCH_DATABASE_URL: database.url, MC_BENCH_REDIS_URL: redis.url };
+  const a = await startServer(env);
+  const b = await startServer({ ...env, MC_BENCH_JOB_ID: String(a.ready.jobId) });
+  const onA: Subscriber[] = [];
+  const onB: Subscriber[] = [];
+  try {
+    const connectStarted = performance.now();
+    for (let start = 0; start < count; start += CONNECT_BATCH) {
+      const batch = Math.min(CONNECT_BATCH, count - start);
+      onA.push(...(await Promise.all(Array.from({ length: Math.ceil(batch / 2) }, () => subscribe(`${a.ready.url.replace('http', 'ws')}/graphql`, a.ready.projectId)))));
+      onB.push(...(await Promise.all(Array.from({ length: Math.floor(batch / 2) }, () => subscribe(`${b.ready.url.replace('http', 'ws')}/graphql`, b.ready.projectId)))));
+    }
+    const connectMs = performance.now() - connectStarted;
+    const everyone = [...onA, ...onB];
+    const collect = async (round: number) => {
+      const { at } = await a.ask({ type: 'publish' }, 'published');
+      for (let waited = 0; everyone.some((subscriber) => subscriber.arrivals.length <= round); waited += 20) {
+        if (waited > 60_000) throw new Error(`round ${round}: ${onA.filter((s) => s.arrivals.length <= round).length} on A and ${onB.filter((s) => s.arrivals.length <= round).length} on B got nothing within 60 s`);
+        await sleep(20);
+      }
+      return { a: onA.map((subscriber) => subscriber.arrivals[round]! - at), b: onB.map((subscriber) => subscriber.arrivals[round]! - at) };
+    };
+    await collect(0);
+    const delivered = { a: [] as number[], b: [] as number[] };
+    for (let round = 1; round <= ROUNDS; round++) {
+      await sleep(500);
+      const result = await collect(round);
+      delivered.a.push(...result.a);
+      delivered.b.push(...result.b);
+    }
+    return { count, connectMs, delivered };
+  } finally {
+    for (const subscriber of [...onA, ...onB]) subscriber.socket.terminate();
+    for (const server of [a, b]) {
+      server.child.disconnect();
+      await new Promise((resolve) => server.child.once('exit', resolve));
+    }
+    await redis.stop();
+    await database.remove();
+  }
+}
+
+/** npm run bench -- fanout-replicas: the 10,000 subscribers over two replicas. */
+export const replicas: Bench = {
+  title: 'Subscription fan-out across two replicas: 10,000 graphql-ws clients split over both, one change published on one',
+  async run() {
+    const count = LEVELS.at(-1)!;
+    const result = await replicaLevel(count);
+    const all = [...result.delivered.a, ...result.delivered.b];
+    const p99 = percentile(all, 99);
+    return {
+      figures: [{ label: `delivery of one change to all ${count.toLocaleString('en')} subscribers of two replicas, p50 / p99 (${ROUNDS} changes)`, value: `${ms(percentile(all, 50))} / ${ms(p99)}`, goal: `p99 < ${P99_GOAL_MS} ms`, met: p99 < P99_GOAL_MS }],
+      tables: [
+        {
+          columns: ['subscribers', 'connect + subscribe all', 'on the publishing replica, p50 / p99', 'on the other (through Redis), p50 / p99', 'all, p50 / p99'],
+          rows: [
+            [
+              count.toLocaleString('en'),
+              seconds(result.connectMs),
+              `${ms(percentile(result.delivered.a, 50))} / ${ms(percentile(result.delivered.a, 99))}`,
+              `${ms(percentile(result.delivered.b, 50))} / ${ms(percentile(result.delivered.b, 99))}`,
+              `${ms(percentile(all, 50))} / ${ms(p99)}`,
+            ],
+          ],
+        },
+      ],
+      notes: [
+        "Two replicas (each the real app in a child process, as in the fan-out above) on one PostgreSQL database made for the run and a redis-server of the bench's own, both on this machine with the clients: the 2 cores serve two servers, Redis, PostgreSQL and 10,000 clients. Each change is the job's state flipped and saved on replica A and published on A's bus: A delivers it at once and publishes it on Redis, B receives it from Redis (its own echo dropped by A) and delivers it to its half.",
+      ],
+    };
+  },
+};
 
 const bench: Bench = {
   title: 'Subscription fan-out: 1,000 and 10,000 graphql-ws clients on jobUpdated',

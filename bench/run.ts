@@ -12,6 +12,8 @@ const benches: Record<string, () => Promise<{ default: Bench }>> = {
   'job-end': () => import('./job-end.js'),
   gpu: () => import('./gpu.js'),
   fanout: () => import('./fanout.js'),
+  'fanout-replicas': async () => ({ default: (await import('./fanout.js')).replicas }),
+  handover: () => import('./handover.js'),
   api: () => import('./api.js'),
   'api-postgresql': async () => ({ default: (await import('./api.js')).postgresql }),
   logs: () => import('./logs.js'),

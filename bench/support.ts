@@ -1,6 +1,6 @@
 // What the lab benchmarks share: a shell on the lab, a transport that counts what it sends and receives, a TCP
 // proxy that counts the bytes on the wire, slurmctld's RPC counter, and job rows written straight to the database.
-import { execFile, fork } from 'node:child_process';
+import { execFile, execFileSync, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -181,4 +181,28 @@ export async function timed(call: () => Promise<unknown>, count: number, warmup:
     times.push(performance.now() - started);
   }
   return times;
+}
+
+/**
+ * A PostgreSQL database of a bench's own, on the server MC_BENCH_POSTGRES_URL names (default: test/postgres.sh's, which
+ * `npm run test:all` starts): its URL, and what drops it.
+ */
+export async function benchPostgresDatabase(name: string): Promise<{ url: string; remove(): Promise<void> }> {
+  const admin = process.env.MC_BENCH_POSTGRES_URL ?? execFileSync('bash', ['test/postgres.sh', 'url'], { encoding: 'utf8' }).trim();
+  const { default: pg } = await import('pg');
+  const run = async (sql: string) => {
+    const client = new pg.Client({ connectionString: admin });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  const database = `${name}_${process.pid}`;
+  await run(`drop database if exists "${database}" with (force)`);
+  await run(`create database "${database}" template template0 encoding 'UTF8' locale 'C.UTF-8'`);
+  const url = new URL(admin);
+  url.pathname = `/${database}`;
+  return { url: url.toString(), remove: () => run(`drop database if exists "${database}" with (force)`) };
 }
