@@ -7,6 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -269,6 +271,39 @@ describe('users of one server', { timeout: 30_000 }, () => {
       expect(answer, field).toMatch(/belongs to another user: an admin sees everyone's, and changes only their own/);
     }
     expect(await aliceRows()).toEqual(before);
+  });
+
+  it("B's agent reads nothing of A's and changes nothing through the MCP tools, which run GraphQL as B", async () => {
+    const agent = async (who: keyof typeof token) => {
+      const client = new Client({ name: 'isolation', version: '1' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token[who]}` } } }));
+      return client;
+    };
+    const [bob, alice] = [await agent('bob'), await agent('alice')];
+    try {
+      const before = await aliceRows();
+      const calls: Array<[string, Record<string, unknown>]> = [
+        ['get_job', { id: ids.job }],
+        ['job_log', { id: ids.job }],
+        ['search_jobs', {}],
+        ['get_sweep', { id: ids.sweep }],
+        ['list_sweeps', {}],
+        ['list_projects', {}],
+        ['cancel_job', { id: ids.job }],
+        ['cancel_sweep', { id: ids.sweep }],
+        ['relaunch_failed_tasks', { id: ids.sweep }],
+      ];
+      for (const [name, args] of calls) {
+        const asBob = JSON.stringify(await bob.callTool({ name, arguments: args }));
+        expect(leaks(asBob), `${name} as B: ${asBob}`).toEqual([]);
+      }
+      expect(await aliceRows()).toEqual(before);
+      // The control: A's agent reads A's job.
+      expect(JSON.stringify(await alice.callTool({ name: 'get_job', arguments: { id: ids.job } }))).toContain('job-of-alice');
+    } finally {
+      await bob.close();
+      await alice.close();
+    }
   });
 
   for (const over of ['SSE', 'WebSocket'] as const) {
