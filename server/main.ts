@@ -143,6 +143,8 @@ export async function startServer(options: ServerOptions) {
       config,
       events,
       fence: () => leader?.fence() ?? Promise.resolve(false),
+      // Among replicas an event can be lost (Redis is at most once): the leader catches up the ends nobody announced.
+      notify: { catchUpEnds: Boolean(options.redisUrl) },
       // Fault injection for the crash-safety tests: die exactly between sbatch's answer and saving the job's id.
       jobs: { replicas: Boolean(options.redisUrl), ...(process.env.MC_FAULT === 'kill-after-sbatch' ? { afterSbatch: () => void process.kill(process.pid, 'SIGKILL') } : {}), ...submitTrace(process.env) },
     });

@@ -406,6 +406,26 @@ describe('job end', () => {
     expect(phone.messages.map((message) => message.json.jobId)).toEqual([job.id]);
   });
 
+  it("among replicas, catches up an end whose event was lost (Redis is at most once), once, and only its user's devices", async () => {
+    const world = await open({ notify: { catchUpEnds: true } });
+    const phone = await receiver();
+    const otherUsers = await receiver();
+    await subscribe(world, phone);
+    const bob = await world.services.users.add('bob');
+    await world.services.notify.register(world.orm.em.fork(), { endpoint: otherUsers.endpoint, ...otherUsers.keys }, null, bob.id);
+    // Saved as another replica's poll would, its event lost on the way: nothing announced it here.
+    const job = await addJob(world, { state: 'FAILED', exitCode: 2, endedAt: new Date() });
+    const old = await addJob(world, { state: 'COMPLETED', exitCode: 0, endedAt: new Date(Date.now() - 60 * 60_000) });
+    await world.services.notify.catchUpEnds();
+    await phone.waitFor();
+    await world.services.notify.catchUpEnds();
+    world.services.events.publish('job:updated', snapshot(await world.orm.em.fork().findOneOrFail(Job, { id: job.id })));
+    await settle(world);
+    expect(phone.messages.map((message) => message.json.jobId)).toEqual([job.id]);
+    expect(phone.messages.map((message) => message.json.jobId)).not.toContain(old.id);
+    expect(otherUsers.messages).toEqual([]);
+  });
+
   it('leaves out devices that muted the project', async () => {
     const world = await open();
     const [mutedVision, mutedSpeech] = [await receiver(), await receiver()];

@@ -10,14 +10,15 @@ import type { ClusterStatus } from '../clusters/service.js';
 import { configuredDestinations, DEFAULT_GPU_IDLE_MINUTES, type Config, type DestinationConfig } from '../config.js';
 import { NotFoundError } from '../errors.js';
 import { componentLogger, errorFields } from '../lib/log.js';
-import { PushNotice, User } from '../db/entities.js';
+import { Job, PushNotice, User } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import type { PubSub } from '../events.js';
 import type { JobService } from '../jobs/service.js';
+import { snapshot } from '../jobs/transitions.js';
 import { TERMINAL_STATES } from '../slurm/state.js';
 import { createDelivery, type DeliveryOptions, type NotificationsSent } from './delivery.js';
 import { destinationTarget, type DestinationStatus } from './destinations.js';
-import { createJobEndNotices } from './job-end.js';
+import { createJobEndNotices, jobEndKey } from './job-end.js';
 import { createJobRequeuedNotices } from './job-requeued.js';
 import { createJobStartedNotices } from './job-started.js';
 import { reauthMessage } from './messages.js';
@@ -52,8 +53,16 @@ export interface NotifierOptions {
   notificationsSent?: NotificationsSent;
   /** When the pending reminders are looked for (croner pattern, seconds first). */
   pendingCheckPattern?: string;
+  /**
+   * Among a group server's replicas, the events come over Redis, at most once: with the pending check, also look for
+   * jobs that ended in the last MISSED_END_WINDOW_MS without their end notice claimed, and announce them.
+   */
+  catchUpEnds?: boolean;
   now?: () => Date;
 }
+
+/** How far back the replicas' catch-up looks for ends whose event was lost (a Redis outage shorter than this). */
+const MISSED_END_WINDOW_MS = 15 * 60_000;
 
 const log = componentLogger('push');
 
@@ -143,6 +152,14 @@ export function createNotifier(options: NotifierOptions) {
 
   const lookForPending = () => checkPending({ orm, delivery, now });
   const lookForTimeLimits = () => checkTimeLimits({ orm, delivery, now });
+  /** Ended jobs whose end notice nobody claimed: their event did not arrive. Each is claimed once, as from the event. */
+  const lookForMissedEnds = async () => {
+    const em = orm.em.fork();
+    const ended = await em.find(Job, { endedAt: { $gt: new Date(now().getTime() - MISSED_END_WINDOW_MS) }, state: { $in: [...TERMINAL_STATES] } });
+    if (ended.length === 0) return;
+    const claimed = new Set((await em.find(PushNotice, { key: { $in: ended.map((job) => jobEndKey(job.id)) } })).map((notice) => notice.key));
+    for (const job of ended) if (!claimed.has(jobEndKey(job.id))) background(`job ${job.id} (its end caught up)`, () => onJobEnded(snapshot(job)));
+  };
 
   return {
     /** The VAPID public key (base64url), made on the first start ever and kept in the database. */
@@ -165,6 +182,7 @@ export function createNotifier(options: NotifierOptions) {
       cron = new Cron(pendingCheckPattern, { protect: true }, () => {
         background('pending reminders', lookForPending);
         background('time limits', lookForTimeLimits);
+        if (options.catchUpEnds) background('missed ends', lookForMissedEnds);
       });
     },
     /** Stops listening and waits for the messages under way (each bounded by its timeouts). */
@@ -182,6 +200,8 @@ export function createNotifier(options: NotifierOptions) {
     checkPending: lookForPending,
     /** Looks for running jobs near their time limit now (the cron does it every 30 s). */
     checkTimeLimits: lookForTimeLimits,
+    /** Announces ended jobs whose end no notice claimed (the cron does it every 30 s among replicas). */
+    catchUpEnds: lookForMissedEnds,
     applyConfig(next: Config): void {
       config = next;
     },
