@@ -16,7 +16,7 @@ import { schema } from '../../schema/index.js';
 import { createTestToken, wsConnectionParams } from '../../test/graphql-client.js';
 import { overSse, overWebSocket, type Listener } from '../../test/subscription-listeners.js';
 import { refuseStream } from '../../test/fake-transport.js';
-import { createJobRow } from '../../test/factories.js';
+import { createJobRow, insertProject } from '../../test/factories.js';
 import { clusterConfig, type Config } from '../config.js';
 import { Job, Project, PushSubscription, Sweep } from '../db/entities.js';
 import { initOrm, type Orm } from '../db/orm.js';
@@ -54,21 +54,10 @@ beforeAll(async () => {
   execFileSync('git', ['init', '-q', checkout]);
   execFileSync('git', ['-C', checkout, '-c', 'user.name=a', '-c', 'user.email=a@example.org', 'commit', '-q', '--allow-empty', '-m', 'first']);
   const em = orm.em.fork();
-  const project = em.create(Project, {
-    userId: alice.id,
-    name: 'project-of-alice',
-    localPath: checkout,
-    headSha: 'a'.repeat(40),
-    headSubject: 'first',
-    dirty: false,
-    pushed: true,
-    settings: {} as Project['settings'],
-    syncedAt: new Date(),
-    createdAt: new Date(),
-  });
+  const project = await insertProject(em, 'project-of-alice', alice.id);
+  project.localPath = checkout;
   await em.flush();
-  const job = createJobRow(em, { cluster: 'alpha', state: 'RUNNING', projectId: project.id, slurmJobId: '77', name: 'job-of-alice' });
-  job.userId = alice.id;
+  const job = createJobRow(em, { cluster: 'alpha', state: 'RUNNING', projectId: project.id, slurmJobId: '77', name: 'job-of-alice', userId: alice.id });
   job.input = { ...job.input, name: 'job-of-alice' };
   const sweep = em.create(Sweep, {
     userId: alice.id,
