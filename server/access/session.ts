@@ -59,7 +59,22 @@ export function addressedToLoopback(host: string | null | undefined): boolean {
     return false;
   }
 }
+/** How long a token-less server keeps the first admin's id (a request without a token acts as them). */
+const OWNER_TTL_MS = 10_000;
+
 export function createAuth({ tokens, users, required }: { tokens: Pick<TokenService, 'verify' | 'revocation'>; users: Pick<UserService, 'firstAdmin'>; required: boolean }): Auth {
+  // Who a request without a token acts as, read again every OWNER_TTL_MS rather than at every request: users change by
+  // `npm run user` in another process, rarely.
+  let owner: { readAt: number; user: Promise<{ id: number; admin: boolean }> } | null = null;
+  const tokenlessOwner = () => {
+    if (!owner || Date.now() - owner.readAt > OWNER_TTL_MS) {
+      const user = users.firstAdmin();
+      owner = { readAt: Date.now(), user };
+      // A failed read is not kept: the next request reads again.
+      user.catch(() => (owner = null));
+    }
+    return owner.user;
+  };
   return {
     required,
     revocation: tokens.revocation,
@@ -70,7 +85,7 @@ export function createAuth({ tokens, users, required }: { tokens: Pick<TokenServ
       // whatever the mode.
       if (!value) {
         if (required || !addressedToLoopback(host)) return null;
-        const owner = await users.firstAdmin();
+        const owner = await tokenlessOwner();
         return { tokenName: null, tokenId: null, readOnly: false, authRequired: false, userId: owner.id, admin: owner.admin };
       }
       const token = /^Bearer\s+(\S+)$/i.exec(value)?.[1];
