@@ -68,7 +68,9 @@ def sweep():
     submitted = client.submit_sweep(preview)
     updates = [[update.id, update.array_index, update.state] for update in client.follow(submitted.tasks)]
     # A task's exit code can come a poll after its end (from accounting once the queue no longer shows it).
-    table = wait_for(lambda: client.sweep(submitted.id), lambda found: found.ended_at is not None and all(run.task.exit_code is not None for run in found.runs))
+    # A task's exit code comes from accounting, asked by the poll after its end: up to a poll interval (the lab's is the
+    # default 30 s, with jitter) after the end the queue reported; CI under load once waited past 30 s.
+    table = wait_for(lambda: client.sweep(submitted.id), lambda found: found.ended_at is not None and all(run.task.exit_code is not None for run in found.runs), seconds=75)
     curves = wait_for(lambda: client.sweep_metrics(submitted, 'train_loss'), lambda found: len(found) == 2 and all(series.total == 5 for series in found.values()))
     return {
         'preview': {'tag': preview.tag, 'count': preview.count, 'varying': preview.varying, 'throttle': preview.throttle,
