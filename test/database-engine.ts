@@ -89,7 +89,18 @@ export async function databaseArgs(dataDir: string): Promise<string[]> {
 export async function dropTestDatabases(): Promise<void> {
   if (created.size === 0) return;
   await withAdmin(async (client) => {
-    for (const name of created) await client.query(`drop database if exists "${name}" with (force)`);
+    for (const name of created) {
+      // A drop can meet a session it may not end yet (autovacuum at work on the copy): tried again a moment later.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await client.query(`drop database if exists "${name}" with (force)`);
+          break;
+        } catch (error) {
+          if (attempt === 5) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+        }
+      }
+    }
   });
   created.clear();
 }

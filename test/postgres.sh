@@ -16,6 +16,8 @@ case "${1:-up}" in
     pg_ctlcluster "$version" main start >/dev/null 2>&1 || pg_ctlcluster "$version" main status >/dev/null
     runuser -u postgres -- psql -qtAc "select 1 from pg_roles where rolname = 'mc'" | grep -q 1 ||
       runuser -u postgres -- psql -qc "create role mc login createdb password 'mc'"
+    # Dropping a test database ends what still reads it, autovacuum's worker included: that takes pg_signal_backend.
+    runuser -u postgres -- psql -qc "grant pg_signal_backend to mc" >/dev/null
     echo "$URL"
     ;;
   *) echo "usage: bash test/postgres.sh [up|url]" >&2; exit 2 ;;
