@@ -4,7 +4,7 @@
 // resolver can forget it; what reads around the EntityManager (raw SQL, the live log, usage) asks ownerOf() itself.
 import type { AnyEntity, Dictionary, EntityManager, EntityName } from '@mikro-orm/knex';
 import { Job, Project, PushSubscription, Sweep } from '../db/entities.js';
-import { NotFoundError, ValidationError } from '../errors.js';
+import { ValidationError } from '../errors.js';
 import type { Session } from './session.js';
 
 const OWNED = [Project, Job, Sweep, PushSubscription];
@@ -43,10 +43,4 @@ export async function assertMaySteerId(em: EntityManager, session: Pick<Session,
   if (!session.admin) return;
   const row = (await em.findOne(entity as typeof Job, { id }, { fields: ['userId'] })) as { userId: number } | null;
   if (row) assertMaySteer(session, row, field, `${(entity as { name?: string }).name?.toLowerCase() ?? 'row'} ${id}`);
-}
-
-/** A row the session may read, else NotFoundError with `message` (another user's id reads as no such id). */
-export function visible<T extends { userId: number }>(session: Pick<Session, 'userId' | 'admin'>, row: T | null | undefined, message: string): T {
-  if (!row || (!session.admin && row.userId !== session.userId)) throw new NotFoundError(message);
-  return row;
 }

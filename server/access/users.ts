@@ -2,6 +2,7 @@
 // migration that brought users made it, and gave it everything stored before). `npm run user` manages them; every API
 // token acts as one (`npm run token -- create --user NAME`).
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/knex';
 import { ApiToken, Job, Project, PushSubscription, Sweep, User } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import { NotFoundError, ValidationError } from '../errors.js';
@@ -17,6 +18,15 @@ export interface UserInfo {
   jobs: number;
 }
 
+/**
+ * The first admin: who a request without a token acts as, and whose the config's login to the clusters is (its jobs
+ * launched elsewhere, its re-login pushes, the config's notification destinations) until each user has their own.
+ * The migration made one, and `remove` never removes the last.
+ */
+export function firstAdminOf(em: EntityManager): Promise<User> {
+  return em.findOneOrFail(User, { admin: true }, { orderBy: { id: 'asc' }, failHandler: () => new NotFoundError('the server has no admin user (npm run user -- add NAME --admin)') });
+}
+
 export function createUserService({ orm }: { orm: Orm }) {
   async function byName(name: string): Promise<User> {
     const user = await orm.em.fork().findOne(User, { name });
@@ -27,15 +37,7 @@ export function createUserService({ orm }: { orm: Orm }) {
   return {
     byName,
 
-    /**
-     * Who a request without a token is, on a loopback server that allows them: the first admin. The migration made
-     * one, and `remove` never removes the last.
-     */
-    async firstAdmin(): Promise<User> {
-      const admin = await orm.em.fork().findOne(User, { admin: true }, { orderBy: { id: 'asc' } });
-      if (!admin) throw new NotFoundError('the server has no admin user (npm run user -- add NAME --admin)');
-      return admin;
-    },
+    firstAdmin: () => firstAdminOf(orm.em.fork()),
 
     async add(name: string, options: { admin?: boolean } = {}): Promise<User> {
       if (!NAME_PATTERN.test(name)) throw new ValidationError('name', 'must be 1-32 lowercase letters, digits, ".", "_" or "-", starting with a letter');

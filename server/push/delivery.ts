@@ -6,7 +6,8 @@
 // (mutes, which notices, thresholds) once, whatever they are.
 import type { EntityManager } from '@mikro-orm/knex';
 import { configuredDestinations, DEFAULT_VAPID_SUBJECT, type Config, type DestinationConfig, type NoticeEvent } from '../config.js';
-import { Project, PushNotice, PushSubscription, User } from '../db/entities.js';
+import { firstAdminOf } from '../access/users.js';
+import { Project, PushNotice, PushSubscription } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import { createChannelLimiter } from '../lib/channel-limiter.js';
 import { componentLogger, errorFields } from '../lib/log.js';
@@ -140,7 +141,7 @@ export function createDelivery({ orm, config, sendTimeoutMs, sendConcurrency, de
       for (const project of await em.find(Project, { name: { $in: names } }, { fields: ['id', 'name'] })) projectIds.set(project.name, [...(projectIds.get(project.name) ?? []), project.id]);
     }
     const devices = await em.find(PushSubscription, {}, { orderBy: { id: 'asc' } });
-    const admin = configured.length > 0 ? await em.findOne(User, { admin: true }, { orderBy: { id: 'asc' }, fields: ['id'] }) : null;
+    const admin = configured.length > 0 ? await firstAdminOf(em) : null;
     return [...devices.map(deviceRecipient), ...(admin ? configured.map((destination) => destinationRecipient(destination, projectIds, admin.id)) : [])];
   }
 

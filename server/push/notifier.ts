@@ -10,7 +10,8 @@ import type { ClusterStatus } from '../clusters/service.js';
 import { configuredDestinations, DEFAULT_GPU_IDLE_MINUTES, type Config, type DestinationConfig } from '../config.js';
 import { NotFoundError } from '../errors.js';
 import { componentLogger, errorFields } from '../lib/log.js';
-import { Job, PushNotice, User } from '../db/entities.js';
+import { firstAdminOf } from '../access/users.js';
+import { Job, PushNotice } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import type { PubSub } from '../events.js';
 import type { JobService } from '../jobs/service.js';
@@ -126,7 +127,7 @@ export function createNotifier(options: NotifierOptions) {
       if (!(await delivery.claim(reauthKey(status.name)))) return;
       const em = orm.em.fork();
       // The config's login to a cluster is the first admin's, until each user has their own: theirs is the push.
-      const admin = await em.findOneOrFail(User, { admin: true }, { orderBy: { id: 'asc' }, fields: ['id'] });
+      const admin = await firstAdminOf(em);
       const recipients = (await delivery.recipients(em)).filter((recipient) => recipient.reauthPushes && recipient.userId === admin.id);
       const message = reauthMessage(status.name, status.needsReauth, status.connectionHelp);
       await delivery.broadcast(recipients.map((recipient) => ({ recipient, message })));

@@ -4,7 +4,8 @@
 import type { EntityManager } from '@mikro-orm/knex';
 import { Cron } from 'croner';
 import type { ClusterService } from '../clusters/service.js';
-import { ClusterCheck, Project, SacctRead, User } from '../db/entities.js';
+import { firstAdminOf } from '../access/users.js';
+import { ClusterCheck, Project, SacctRead } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import { dialectOf, type SqlDialect } from '../db/sql-dialect.js';
 import { ValidationError } from '../errors.js';
@@ -236,7 +237,7 @@ export function createUsageService(options: UsageServiceOptions) {
   async function store(em: EntityManager, cluster: string, records: AccountingRecord[], readAt: Date): Promise<number> {
     const time = (text: string | null) => slurmTime(text)?.getTime() ?? null;
     // Read over the config's login, which is the first admin's until each user has their own login to a cluster.
-    const owner = await em.findOneOrFail(User, { admin: true }, { orderBy: { id: 'asc' } });
+    const owner = await firstAdminOf(em);
     let stored = 0;
     for (let index = 0; index < records.length; index += STORE_BATCH) {
       const batch = records.slice(index, index + STORE_BATCH);
