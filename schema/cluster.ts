@@ -72,8 +72,8 @@ export const Cluster = builder.objectRef<ClusterStatus>('Cluster').implement({
     }),
     externalJobs: t.field({
       type: [ExternalJob],
-      description: "From the last poll (the same squeue that follows our jobs); empty while no job of ours is active there. They are the config's login's jobs, which is the first admin's: an admin's to see.",
-      resolve: (cluster, _args, ctx) => (ctx.session.admin ? ctx.services.poller.externalJobs(cluster.name) : []),
+      description: "From your login's last poll (the same squeue that follows your jobs); empty while no job of yours is active there.",
+      resolve: (cluster, _args, ctx) => ctx.services.poller.externalJobs(cluster.name, ctx.session.userId),
     }),
   }),
 });
@@ -82,25 +82,25 @@ builder.queryFields((t) => ({
   clusters: t.field({
     type: [Cluster],
     description: 'Every configured cluster; a slow cluster shows reachable: null instead of holding up the others.',
-    resolve: (_root, _args, ctx) => ctx.services.clusters.list(ctx.em),
+    resolve: (_root, _args, ctx) => ctx.services.clusters.list(ctx.em, ctx.session.userId),
   }),
   cluster: t.field({
     type: Cluster,
     errors: { types: [NotFoundError] },
     args: { name: t.arg.string({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.clusters.status(ctx.em, args.name),
+    resolve: (_root, args, ctx) => ctx.services.clusters.status(ctx.em, args.name, ctx.session.userId),
   }),
 }));
 
 builder.mutationFields((t) => ({
   testClusterConnection: t.field({
     type: Cluster,
-    description: 'Connects to the cluster and runs sinfo now, bypassing the cached check. Rate-limited per token (RateLimitedError).',
+    description: 'Connects to the cluster over your login and runs sinfo now, bypassing the cached check. Rate-limited per token (RateLimitedError).',
     errors: { types: [NotFoundError, RateLimitedError] },
     args: { name: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => {
       ctx.services.limits.take(ctx.session, 'testClusterConnection', args.name);
-      return ctx.services.clusters.testConnection(args.name);
+      return ctx.services.clusters.testConnection(args.name, ctx.session.userId);
     },
   }),
 }));
@@ -109,9 +109,13 @@ builder.subscriptionFields((t) => ({
   clusterStatus: t.field({
     type: Cluster,
     extensions: { [SHARED_DELIVERY]: true },
-    description: 'A cluster whose reachability, staleness or login state changed.',
+    description: 'A cluster whose reachability, staleness or login state changed, as your login sees it.',
     args: { name: t.arg.string() },
-    subscribe: (_root, args, ctx) => pipe(ctx.services.events.subscribe('cluster:status'), filter((cluster) => args.name == null || cluster.name === args.name)),
+    subscribe: (_root, args, ctx) =>
+      pipe(
+        ctx.services.events.subscribe('cluster:status'),
+        filter((cluster) => cluster.userId === ctx.session.userId && (args.name == null || cluster.name === args.name)),
+      ),
     resolve: (cluster) => cluster,
   }),
 }));

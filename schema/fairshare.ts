@@ -45,7 +45,7 @@ builder.objectFields(Cluster, (t) => ({
     type: UserStandingRef,
     nullable: true,
     description: "The user's fair share and GPU limits, from the cached cluster check; null when the cluster cannot be read.",
-    resolve: (cluster, _args, ctx) => ctx.services.gpu.standing(cluster.name).catch(() => null),
+    resolve: (cluster, _args, ctx) => ctx.services.gpu.standing(cluster.name, ctx.session.userId).catch(() => null),
   }),
 }));
 

@@ -1,4 +1,4 @@
-import type { GpuAvailability as GpuAvailabilityValue } from '../server/clusters/gpu.js';
+import { gpuReadKey, type GpuAvailability as GpuAvailabilityValue } from '../server/clusters/gpu.js';
 import { NotFoundError } from '../server/errors.js';
 import type { GpuCounts, GpuPartitionAvailability as PartitionRow, GpuTypeAvailability as TypeRow, NodeWithFreeGpus as FreeNodeRow, UnavailableGpuNode as UnavailableRow } from '../server/clusters/gpu.js';
 import { builder, SHARED_DELIVERY } from './builder.js';
@@ -79,7 +79,7 @@ builder.queryFields((t) => ({
       cluster: t.arg.string({ required: true }),
       refresh: t.arg.boolean({ defaultValue: false }),
     },
-    resolve: (_root, args, ctx) => ctx.services.gpu.availability(args.cluster, { refresh: args.refresh ?? false }),
+    resolve: (_root, args, ctx) => ctx.services.gpu.availability(args.cluster, ctx.session.userId, { refresh: args.refresh ?? false }),
   }),
 }));
 
@@ -87,9 +87,9 @@ builder.subscriptionFields((t) => ({
   gpuAvailability: t.field({
     extensions: { [SHARED_DELIVERY]: true },
     type: GpuAvailability,
-    description: "A cluster's GPU availability each time it is read afresh from the cluster (never read for a subscriber).",
+    description: "A cluster's GPU availability each time it is read afresh from the cluster over your login (never read for a subscriber).",
     args: { cluster: t.arg.string({ required: true }) },
-    subscribe: (_root, args, ctx) => ctx.services.events.subscribe('gpu:availability', args.cluster),
+    subscribe: (_root, args, ctx) => ctx.services.events.subscribe('gpu:availability', gpuReadKey(args.cluster, ctx.session.userId)),
     resolve: (availability) => availability,
   }),
 }));

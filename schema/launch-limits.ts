@@ -31,6 +31,6 @@ builder.objectFields(Cluster, (t) => ({
     type: [PartitionLimits],
     nullable: true,
     description: 'Each partition\'s limits, from the cached cluster check (no remote command of its own when fresh); null when the cluster cannot be read, empty when the site hides its partitions.',
-    resolve: (cluster, _args, ctx) => ctx.services.gpu.partitions(cluster.name).catch(() => null),
+    resolve: (cluster, _args, ctx) => ctx.services.gpu.partitions(cluster.name, ctx.session.userId).catch(() => null),
   }),
 }));

@@ -47,11 +47,28 @@ const connectionHelpSchema = z
   })
   .refine((help) => help.vpn ?? help.steps ?? help.link, 'needs at least one of vpn, steps or link');
 
+/** A Mission Control user's name (server/access/users.ts): the key of their own login under a cluster's `logins`. */
+export const USER_NAME = /^[a-z][a-z0-9._-]{0,31}$/;
+const loginUser = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, 'must be a login name');
+
+/**
+ * One Mission Control user's own account on a cluster (a group server): who they are there and how they prove it.
+ * Everything else (host, port, host keys, timeouts, transport) is the cluster's.
+ */
+const loginSchema = z.strictObject({
+  user: loginUser,
+  identityFile: z.string().min(1).optional(),
+  agent: z.union([z.boolean(), z.string().min(1)]).default(false),
+  passwordFile: z.string().min(1).optional(),
+  controlDir: z.string().min(1).optional(),
+});
+export type ClusterLoginConfig = z.infer<typeof loginSchema>;
+
 const clusterSchema = z.strictObject({
   transport: z.enum(['ssh2', 'openssh', 'local']).default('ssh2'),
   host: z.string().min(1).optional(),
   port: z.number().int().min(1).max(65535).default(22),
-  user: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, 'must be a login name').optional(),
+  user: loginUser.optional(),
   identityFile: z.string().min(1).optional(),
   agent: z.union([z.boolean(), z.string().min(1)]).default(false),
   passwordFile: z.string().min(1).optional(),
@@ -73,6 +90,11 @@ const clusterSchema = z.strictObject({
   maxSweepRuns: z.number().int().min(1).max(100_000).default(1000),
   scriptTemplate: z.string().min(1).optional(),
   connectionHelp: connectionHelpSchema.optional(),
+  /**
+   * Other users' own logins, by their Mission Control user name. The entry's own user and keys are the first
+   * admin's login (or everyone's on a single-user server).
+   */
+  logins: z.record(z.string().regex(USER_NAME, 'must be a Mission Control user name (npm run user -- list)'), loginSchema).default({}),
 });
 
 export type ConnectionHelp = z.infer<typeof connectionHelpSchema>;
@@ -300,6 +322,16 @@ export function clusterConfig(name: string, entry: z.input<typeof clusterSchema>
   return { ...clusterSchema.parse(entry), name };
 }
 
+/** The files of every login of the clusters (each entry's own and its users'): what redaction hides. */
+export function clusterSecretFiles(clusters: ClusterConfig[]): Array<Pick<ClusterConfig, 'identityFile' | 'passwordFile'> & { knownHostsFile?: string }> {
+  return clusters.flatMap((cluster) => [cluster, ...Object.values(cluster.logins)]);
+}
+
+/** The cluster reached as one user's own login: its account and keys, the cluster's everything else. */
+export function connectionAs(cluster: ClusterConfig, login: ClusterLoginConfig): ClusterConfig {
+  return { ...cluster, user: login.user, identityFile: login.identityFile, agent: login.agent, passwordFile: login.passwordFile, controlDir: login.controlDir ?? cluster.controlDir, logins: {} };
+}
+
 export function defaultConfigPath(): string {
   return resolve(process.env.MC_CONFIG ?? 'config/clusters.yaml');
 }
@@ -361,6 +393,46 @@ function expandLocalPath(path: string, configDir: string): string {
 }
 
 /** Reads and validates a config file; throws one ConfigError whose message names file, cluster and field. */
+/**
+ * A connection's checks, with its paths made absolute (a cluster's own login, or a user's login merged into it by
+ * connectionAs): what each transport needs, files that exist and can be read, secrets only their owner reads.
+ */
+function checkConnection(cluster: ClusterConfig, configDir: string, fail: (field: string, message: string) => ConfigError): void {
+  if (cluster.transport !== 'local') {
+    if (!cluster.host) throw fail('host', 'is required');
+    if (!cluster.user) throw fail('user', 'is required');
+  }
+  if (cluster.transport === 'ssh2') {
+    if (!cluster.identityFile && !cluster.agent && !cluster.passwordFile) throw fail('identityFile', 'is required (or set agent: true, or passwordFile)');
+    if (cluster.requireMaster) throw fail('requireMaster', 'only applies to transport: openssh (ssh2 cannot use an OpenSSH master connection)');
+  }
+  if (cluster.transport === 'openssh') {
+    if (cluster.hostKeyFingerprint) throw fail('hostKeyFingerprint', 'is not supported by transport: openssh (ssh has no option to pin a fingerprint); record the key in a known_hosts file and set knownHostsFile');
+    if (cluster.passwordFile) throw fail('passwordFile', 'is not supported by transport: openssh (it runs ssh with BatchMode and never types a password); use requireMaster: true and log in once in a terminal');
+  }
+  for (const field of ['identityFile', 'knownHostsFile', 'scriptTemplate', 'passwordFile'] as const) {
+    const value = cluster[field];
+    if (!value) continue;
+    cluster[field] = expandLocalPath(value, configDir);
+    try {
+      accessSync(cluster[field]!, constants.R_OK);
+    } catch {
+      throw fail(field, `names a file that cannot be read: ${cluster[field]}`);
+    }
+  }
+  // Like ssh with a private key: a secret others can read is refused rather than used.
+  if (cluster.passwordFile && (statSync(cluster.passwordFile).mode & 0o077) !== 0) {
+    throw fail('passwordFile', `can be read by other users; run chmod 600 ${cluster.passwordFile}`);
+  }
+  cluster.controlDir = expandLocalPath(cluster.controlDir, configDir);
+  // ssh binds the socket under a temporary name 17 characters longer than cm-%C (40 hex digits), and a Unix
+  // socket path holds 103 bytes on macOS, 107 on Linux.
+  const longestControlDir = (process.platform === 'darwin' ? 103 : 107) - '/cm-'.length - 40 - 17;
+  if (cluster.transport === 'openssh' && Buffer.byteLength(cluster.controlDir) > longestControlDir) {
+    throw fail('controlDir', `is too long for a Unix socket path (${cluster.controlDir}); use a directory of at most ${longestControlDir} bytes`);
+  }
+}
+
 export function loadConfig(path: string): Config {
   const file = resolve(path);
   let text: string;
@@ -390,38 +462,14 @@ export function loadConfig(path: string): Config {
   const clusters = Object.entries(parsed.data.clusters).map(([name, raw]): ClusterConfig => {
     const cluster = { ...raw, name };
     const fail = (field: string, message: string) => new ConfigError(`${file}: cluster "${name}": field "${field}" ${message}`);
-    if (cluster.transport !== 'local') {
-      if (!cluster.host) throw fail('host', 'is required');
-      if (!cluster.user) throw fail('user', 'is required');
+    checkConnection(cluster, configDir, fail);
+    if (cluster.transport === 'local' && Object.keys(cluster.logins).length > 0) {
+      throw fail('logins', 'does not apply to transport: local (the server runs as one account on the login node)');
     }
-    if (cluster.transport === 'ssh2') {
-      if (!cluster.identityFile && !cluster.agent && !cluster.passwordFile) throw fail('identityFile', 'is required (or set agent: true, or passwordFile)');
-      if (cluster.requireMaster) throw fail('requireMaster', 'only applies to transport: openssh (ssh2 cannot use an OpenSSH master connection)');
-    }
-    if (cluster.transport === 'openssh') {
-      if (cluster.hostKeyFingerprint) throw fail('hostKeyFingerprint', 'is not supported by transport: openssh (ssh has no option to pin a fingerprint); record the key in a known_hosts file and set knownHostsFile');
-      if (cluster.passwordFile) throw fail('passwordFile', 'is not supported by transport: openssh (it runs ssh with BatchMode and never types a password); use requireMaster: true and log in once in a terminal');
-    }
-    for (const field of ['identityFile', 'knownHostsFile', 'scriptTemplate', 'passwordFile'] as const) {
-      const value = cluster[field];
-      if (!value) continue;
-      cluster[field] = expandLocalPath(value, configDir);
-      try {
-        accessSync(cluster[field]!, constants.R_OK);
-      } catch {
-        throw fail(field, `names a file that cannot be read: ${cluster[field]}`);
-      }
-    }
-    // Like ssh with a private key: a secret others can read is refused rather than used.
-    if (cluster.passwordFile && (statSync(cluster.passwordFile).mode & 0o077) !== 0) {
-      throw fail('passwordFile', `can be read by other users; run chmod 600 ${cluster.passwordFile}`);
-    }
-    cluster.controlDir = expandLocalPath(cluster.controlDir, configDir);
-    // ssh binds the socket under a temporary name 17 characters longer than cm-%C (40 hex digits), and a Unix
-    // socket path holds 103 bytes on macOS, 107 on Linux.
-    const longestControlDir = (process.platform === 'darwin' ? 103 : 107) - '/cm-'.length - 40 - 17;
-    if (cluster.transport === 'openssh' && Buffer.byteLength(cluster.controlDir) > longestControlDir) {
-      throw fail('controlDir', `is too long for a Unix socket path (${cluster.controlDir}); use a directory of at most ${longestControlDir} bytes`);
+    for (const [userName, login] of Object.entries(cluster.logins)) {
+      const connection = connectionAs(cluster, login);
+      checkConnection(connection, configDir, (field, message) => new ConfigError(`${file}: cluster "${name}": login "${userName}": field "${field}" ${message}`));
+      Object.assign(login, { identityFile: connection.identityFile, passwordFile: connection.passwordFile, controlDir: connection.controlDir });
     }
     return cluster;
   });

@@ -19,6 +19,13 @@ export class ValidationError extends AppError {
   }
 }
 
+/** A user of a group server has no account of their own on the cluster in the config (clusters.NAME.logins). */
+export class NoClusterLoginError extends ValidationError {
+  constructor(cluster: string, user: string) {
+    super('cluster', `${user} has no login on cluster "${cluster}": an admin adds one to the config as clusters.${cluster}.logins.${user} (its user and identityFile, agent or controlDir)`);
+  }
+}
+
 export class ConfigError extends AppError {}
 
 export class ClusterUnreachableError extends AppError {

@@ -7,7 +7,7 @@ import { Cron } from 'croner';
 import { createApp, type Middleware } from './http/app.js';
 import { readTlsPair, watchTlsFiles } from './http/tls.js';
 import { accessNotice, planAccess } from './access/pairing.js';
-import { defaultConfigPath, defaultServerConfig, LOG_LEVELS, loadConfig, watchConfig, type Config, type LogLevel } from './config.js';
+import { clusterSecretFiles, defaultConfigPath, defaultServerConfig, LOG_LEVELS, loadConfig, watchConfig, type Config, type LogLevel } from './config.js';
 import { databaseKind, databaseTarget } from './db/orm-config.js';
 import { initOrm } from './db/orm.js';
 import { leaderLockFor, type LeaderLock } from './db/leader-lock.js';
@@ -52,7 +52,7 @@ export interface ServerOptions {
 /** Every file path in the config that leads to a secret: replaced in every log line by the name of its field. */
 function secretFiles(config: Config): SecretFiles[] {
   const destinations = Object.values(config.notifications?.destinations ?? {}).map((destination) => (destination.type === 'email' ? destination.smtp : destination));
-  return [...config.clusters, ...destinations];
+  return [...clusterSecretFiles(config.clusters), ...destinations];
 }
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));

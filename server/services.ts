@@ -6,7 +6,7 @@ import type { Config } from './config.js';
 import type { Orm } from './db/orm.js';
 import { createJobService, type JobServiceOptions } from './jobs/service.js';
 import { createPreflight } from './jobs/preflight.js';
-import { createGpuService } from './clusters/gpu.js';
+import { createGpuService, gpuReadKey } from './clusters/gpu.js';
 import { createLifecycleWatcher } from './jobs/lifecycle.js';
 import { createLogFollower } from './jobs/live-log.js';
 import { createNotifier, type NotifierOptions } from './push/notifier.js';
@@ -40,7 +40,7 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
   const clusters = createClusterService({ orm, config, events, observe: prometheus.transportObserver(), ...clusterOptions });
   const projects = createProjectService();
   const gpu = createGpuService({ clusters });
-  const partitions = (cluster: string) => gpu.partitions(cluster);
+  const partitions = (cluster: string, userId: number) => gpu.partitions(cluster, userId);
   const preflight = createPreflight({ clusters });
   const jobs = createJobService({ orm, clusters, projects, events, partitions, preflight, ...jobOptions });
   const poller = createPoller({ orm, clusters, events, fence, onPolled: (record) => prometheus.observePoll(record) });
@@ -54,7 +54,7 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
   const users = createUserService({ orm });
   const usage = createUsageService({ orm, clusters });
   // Pushed when a read refreshed the cache: subscribers never cause a remote command themselves.
-  gpu.subscribe((cluster, availability) => events.publish('gpu:availability', cluster, availability));
+  gpu.subscribe((cluster, userId, availability) => events.publish('gpu:availability', gpuReadKey(cluster, userId), availability));
   return {
     orm,
     events,

@@ -1,6 +1,10 @@
 // GPU availability per cluster, cached: any number of readers of a cold or expired cluster share one remote command
 // (lru-cache coalesces fetches), a forced refresh is rate-limited per cluster, and listeners hear of every fresh
 // answer so subscriptions can push without asking the cluster themselves.
+//
+// The same command reads the asking user's standing (fair share, limits, own GPUs) as their login sees it, so on a
+// group server the cache holds one answer per (cluster, login): nobody is shown another's standing, and each
+// login's command runs at most once per gpuCacheSeconds however many of its user's screens watch.
 import { LRUCache } from 'lru-cache';
 import type { ClusterService } from './service.js';
 import type { ClusterConfig } from '../config.js';
@@ -27,7 +31,7 @@ export interface GpuAvailability extends GpuSummary {
   standing: UserStanding;
 }
 
-export type GpuListener = (cluster: string, availability: GpuAvailability) => void;
+export type GpuListener = (cluster: string, userId: number, availability: GpuAvailability) => void;
 
 export interface GpuServiceOptions {
   clusters: Pick<ClusterService, 'names' | 'config' | 'transport'>;
@@ -43,6 +47,13 @@ interface CachedInventory extends GpuInventory {
 
 export type GpuService = ReturnType<typeof createGpuService>;
 
+/** The cache's key: a cluster as one user's login reads it. */
+export const gpuReadKey = (cluster: string, userId: number) => `${cluster}\0${userId}`;
+const readOf = (key: string) => {
+  const [cluster, userId] = key.split('\0') as [string, string];
+  return { cluster, userId: Number(userId) };
+};
+
 export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, clock = Date.now }: GpuServiceOptions) {
   const listeners = new Set<GpuListener>();
   const lastForcedRefresh = new Map<string, number>();
@@ -53,14 +64,15 @@ export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, cloc
     return new ClusterUnreachableError(cluster, error instanceof Error ? error.message : String(error));
   }
 
-  async function readCluster(cluster: string): Promise<CachedInventory> {
+  async function readCluster(key: string): Promise<CachedInventory> {
+    const { cluster, userId } = readOf(key);
     try {
-      const inventory = { ...(await readGpuInventory(clusters.transport(cluster))), fetchedAt: new Date(clock()) };
-      failures.delete(cluster);
+      const inventory = { ...(await readGpuInventory(await clusters.transport(cluster, userId))), fetchedAt: new Date(clock()) };
+      failures.delete(key);
       return inventory;
     } catch (error) {
       const typed = asTypedError(cluster, error);
-      failures.set(cluster, { error: typed, at: clock() });
+      failures.set(key, { error: typed, at: clock() });
       throw typed;
     }
   }
@@ -76,9 +88,9 @@ export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, cloc
     allowStale: false,
     allowStaleOnFetchRejection: true,
     noDeleteOnFetchRejection: true,
-    fetchMethod: async (cluster) => {
-      const inventory = await readCluster(cluster);
-      notify(cluster, inventory);
+    fetchMethod: async (key) => {
+      const inventory = await readCluster(key);
+      notify(key, inventory);
       return inventory;
     },
   });
@@ -97,8 +109,9 @@ export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, cloc
 
   const partitionsOf = new WeakMap<CachedInventory, PartitionFacts[]>();
 
-  function present(cluster: string, inventory: CachedInventory, refreshLimitedUntil: Date | null): GpuAvailability {
-    const failure = failures.get(cluster);
+  function present(key: string, inventory: CachedInventory, refreshLimitedUntil: Date | null): GpuAvailability {
+    const { cluster } = readOf(key);
+    const failure = failures.get(key);
     const stale = failure !== undefined && failure.at >= inventory.fetchedAt.getTime();
     return {
       cluster,
@@ -113,17 +126,18 @@ export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, cloc
 
   // A failing listener, or a cluster that left the config meanwhile, must not turn a good answer into an error
   // for the readers waiting on it.
-  function notify(cluster: string, inventory: CachedInventory) {
+  function notify(key: string, inventory: CachedInventory) {
     if (listeners.size === 0) return;
+    const { cluster, userId } = readOf(key);
     let availability: GpuAvailability;
     try {
-      availability = present(cluster, inventory, null);
+      availability = present(key, inventory, null);
     } catch {
       return;
     }
     for (const listener of listeners) {
       try {
-        listener(cluster, availability);
+        listener(cluster, userId, availability);
       } catch {
         continue;
       }
@@ -131,10 +145,11 @@ export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, cloc
   }
 
   /** The cached inventory, read now if cold or older than the cluster's gpuCacheSeconds; throws when unreadable. */
-  async function cachedInventory(cluster: string): Promise<CachedInventory> {
+  async function cachedInventory(cluster: string, userId: number): Promise<CachedInventory> {
     if (!clusters.names().includes(cluster)) throw new NotFoundError(`no cluster named "${cluster}" in the configuration`);
-    const inventory = await inventories.fetch(cluster, { ttl: clusters.config(cluster).gpuCacheSeconds * 1000 });
-    if (!inventory) throw failures.get(cluster)?.error ?? new ClusterUnreachableError(cluster, 'no answer');
+    const key = gpuReadKey(cluster, userId);
+    const inventory = await inventories.fetch(key, { ttl: clusters.config(cluster).gpuCacheSeconds * 1000 });
+    if (!inventory) throw failures.get(key)?.error ?? new ClusterUnreachableError(cluster, 'no answer');
     return inventory;
   }
 
@@ -143,36 +158,37 @@ export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, cloc
      * GPU figures of a cluster, at most gpuCacheSeconds old unless the cluster cannot be reached (then `stale`).
      * `refresh` asks the cluster now, at most once per minRefreshIntervalMs per cluster.
      */
-    async availability(cluster: string, { refresh = false }: { refresh?: boolean } = {}): Promise<GpuAvailability> {
+    async availability(cluster: string, userId: number, { refresh = false }: { refresh?: boolean } = {}): Promise<GpuAvailability> {
       if (!clusters.names().includes(cluster)) throw new NotFoundError(`no cluster named "${cluster}" in the configuration`);
       const ttl = clusters.config(cluster).gpuCacheSeconds * 1000;
+      const key = gpuReadKey(cluster, userId);
 
       let refreshLimitedUntil: Date | null = null;
       let forceRefresh = false;
       if (refresh) {
         const now = clock();
-        const last = lastForcedRefresh.get(cluster);
+        const last = lastForcedRefresh.get(key);
         if (last !== undefined && now - last < minRefreshIntervalMs) {
           refreshLimitedUntil = new Date(last + minRefreshIntervalMs);
         } else {
-          lastForcedRefresh.set(cluster, now);
+          lastForcedRefresh.set(key, now);
           forceRefresh = true;
         }
       }
 
-      const inventory = await inventories.fetch(cluster, { ttl, forceRefresh });
+      const inventory = await inventories.fetch(key, { ttl, forceRefresh });
       // Rejections are turned into "stale or nothing" by allowStaleOnFetchRejection, for every reader sharing the
       // fetch; the error itself was kept by readCluster.
-      if (!inventory) throw failures.get(cluster)?.error ?? new ClusterUnreachableError(cluster, 'no answer');
-      return present(cluster, inventory, refreshLimitedUntil);
+      if (!inventory) throw failures.get(key)?.error ?? new ClusterUnreachableError(cluster, 'no answer');
+      return present(key, inventory, refreshLimitedUntil);
     },
 
     /**
      * What each partition of a cluster allows and gives by default (./limits.ts), from the same cached check: an
      * empty list when the site does not let scontrol show its partitions. A cluster that cannot be read throws.
      */
-    async partitions(cluster: string): Promise<PartitionFacts[]> {
-      const inventory = await cachedInventory(cluster);
+    async partitions(cluster: string, userId: number): Promise<PartitionFacts[]> {
+      const inventory = await cachedInventory(cluster, userId);
       let facts = partitionsOf.get(inventory);
       if (!facts) partitionsOf.set(inventory, (facts = partitionFacts(inventory)));
       return facts;
@@ -182,8 +198,8 @@ export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, cloc
      * Where the user stands on a cluster (fair share, GPU limits, own GPUs: ../slurm/standing.ts), from the same
      * cached check. A cluster that cannot be read throws.
      */
-    async standing(cluster: string): Promise<UserStanding> {
-      return (await cachedInventory(cluster)).standing;
+    async standing(cluster: string, userId: number): Promise<UserStanding> {
+      return (await cachedInventory(cluster, userId)).standing;
     },
 
     /** Calls listener after every successful read of any cluster; returns the unsubscribe function. */
@@ -201,9 +217,8 @@ export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, cloc
         lastForcedRefresh.clear();
         failures.clear();
       } else {
-        inventories.delete(cluster);
-        lastForcedRefresh.delete(cluster);
-        failures.delete(cluster);
+        const ofCluster = (key: string) => readOf(key).cluster === cluster;
+        for (const map of [inventories, lastForcedRefresh, failures]) for (const key of [...map.keys()]) if (ofCluster(key)) map.delete(key);
       }
     },
   };

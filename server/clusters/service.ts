@@ -1,17 +1,23 @@
 // Cluster reachability: configured clusters joined with their last connection check. Checks are cached and
 // shared (lru-cache fetchMethod), so any number of readers of a cold cluster cause one remote command.
+//
+// On a group server each user reaches a cluster through their own login (the config's clusters.NAME.logins; the
+// entry's own account is the first admin's): connections, checks and what the poller learned are kept per
+// (cluster, login), so one user's expired login or wrong key degrades their card alone.
 import type { EntityManager } from '@mikro-orm/knex';
 import { LRUCache } from 'lru-cache';
-import type { ClusterConfig, Config, ConnectionHelp } from '../config.js';
-import { ClusterCheck, type PartitionInfo } from '../db/entities.js';
+import { connectionAs, type ClusterConfig, type Config, type ConnectionHelp } from '../config.js';
+import { ClusterCheck, User, type PartitionInfo } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
-import { NotFoundError, ValidationError } from '../errors.js';
+import { NoClusterLoginError, NotFoundError, ValidationError } from '../errors.js';
 import { probeCluster } from '../slurm/commands.js';
 import type { PubSub } from '../events.js';
 import { createTransport, observeTransport, type ConnectionHooks, type StreamingTransport, type TransportObserver } from '../ssh/index.js';
 
 export interface ClusterStatus {
   name: string;
+  /** Whose view this is: the login facts (stale, needsReauth, lastPoll*, and the check itself) are this user's. */
+  userId: number;
   transport: ClusterConfig['transport'];
   host: string | null;
   /** null while the first check of this cluster is still running. */
@@ -52,26 +58,64 @@ export interface ClusterServiceOptions {
 
 export type ClusterService = ReturnType<typeof createClusterService>;
 
+/** One account on one cluster: the transports, checks and poll records of the same login share its key. */
+export interface ClusterLogin {
+  key: string;
+  connection: ClusterConfig;
+}
+
+/** How long the user table is trusted for login lookups (`npm run user` runs in another process). */
+const USERS_TTL_MS = 10_000;
+const perLogin = (cluster: string, userId: number) => `${cluster}\0${userId}`;
+
 export function createClusterService(options: ClusterServiceOptions) {
   const { orm, checkTtlMs = 30_000, firstCheckWaitMs = 3_000, transportFactory = createTransport, events } = options;
+  /** What the poller learned, per (cluster, user). */
   const polls = new Map<string, PollRecord>();
 
   /** A check's result with what the poller learned since and the cluster's connection help as configured now. */
   function withPoll(status: Omit<ClusterStatus, 'stale' | 'needsReauth' | 'lastPollAt' | 'lastPollError' | 'connectionHelp'>): ClusterStatus {
-    const poll = polls.get(status.name);
+    const poll = polls.get(perLogin(status.name, status.userId));
     const connectionHelp = clusters.get(status.name)?.connectionHelp ?? null;
     return { ...status, stale: Boolean(poll?.error), needsReauth: poll?.needsReauth ?? null, lastPollAt: poll?.at ?? null, lastPollError: poll?.error ?? null, connectionHelp };
   }
   let clusters = new Map(options.config.clusters.map((cluster) => [cluster.name, cluster]));
-  const transports = new Map<string, StreamingTransport>();
+  /** Open (or opening) connections by login key, with the connection each was made for. */
+  const transports = new Map<string, { transport: StreamingTransport; connection: ClusterConfig }>();
 
-  function transportFor(cluster: ClusterConfig): StreamingTransport {
-    let transport = transports.get(cluster.name);
-    if (!transport) {
-      transport = observeTransport(cluster.name, options.observe ?? {}, (hooks) => transportFactory(cluster, hooks));
-      transports.set(cluster.name, transport);
+  function transportFor(login: ClusterLogin): StreamingTransport {
+    let entry = transports.get(login.key);
+    if (!entry) {
+      const { connection } = login;
+      entry = { transport: observeTransport(connection.name, options.observe ?? {}, (hooks) => transportFactory(connection, hooks)), connection };
+      transports.set(login.key, entry);
     }
-    return transport;
+    return entry.transport;
+  }
+
+  const users = new LRUCache<'users', { names: Map<number, string>; firstAdminId: number | null }>({
+    max: 1,
+    ttl: USERS_TTL_MS,
+    fetchMethod: async () => {
+      const all = await orm.em.fork().find(User, {}, { orderBy: { id: 'asc' } });
+      return { names: new Map(all.map((user) => [user.id, user.name])), firstAdminId: all.find((user) => user.admin)?.id ?? null };
+    },
+  });
+
+  /**
+   * The account a user's commands use on a cluster: their own entry under the cluster's `logins`, else the entry's
+   * own account when they are the first admin (whose login the config's always was). Anyone else has none.
+   */
+  async function loginOf(clusterName: string, userId: number): Promise<ClusterLogin> {
+    const cluster = clusterNamed(clusterName);
+    let known = await users.fetch('users');
+    // A user added a moment ago by `npm run user` is not yet in the cached table.
+    if (!known!.names.has(userId)) known = await users.fetch('users', { forceRefresh: true });
+    const name = known!.names.get(userId);
+    const own = name === undefined ? undefined : cluster.logins[name];
+    if (own) return { key: `${cluster.name}\0${name}`, connection: connectionAs(cluster, own) };
+    if (userId === known!.firstAdminId) return { key: cluster.name, connection: cluster };
+    throw new NoClusterLoginError(cluster.name, name ?? `user #${userId}`);
   }
 
   function clusterNamed(name: string): ClusterConfig {
@@ -80,14 +124,17 @@ export function createClusterService(options: ClusterServiceOptions) {
     return cluster;
   }
 
-  async function check(cluster: ClusterConfig): Promise<ClusterStatus> {
-    const base = { name: cluster.name, transport: cluster.transport, host: cluster.host ?? null };
+  /** Probes the cluster through the user's own login: what their card shows is what their commands would meet. */
+  async function check(cluster: ClusterConfig, userId: number): Promise<ClusterStatus> {
+    const base = { name: cluster.name, userId, transport: cluster.transport, host: cluster.host ?? null };
     let status: Parameters<typeof withPoll>[0];
     try {
-      const probe = await probeCluster(transportFor(cluster));
+      const probe = await probeCluster(transportFor(await loginOf(cluster.name, userId)));
       status = { ...base, reachable: true, latencyMs: probe.latencyMs, slurmVersion: probe.slurmVersion, partitions: probe.partitions, error: null, checkedAt: new Date() };
     } catch (error) {
       status = { ...base, reachable: false, latencyMs: null, slurmVersion: null, partitions: [], error: (error as Error).message, checkedAt: new Date() };
+      // Without a login nothing was asked: the cluster's last known facts stay as they are.
+      if (error instanceof NoClusterLoginError) return withPoll(status);
     }
     const em = orm.em.fork();
     await em.upsert(ClusterCheck, {
@@ -108,13 +155,17 @@ export function createClusterService(options: ClusterServiceOptions) {
     max: 1000,
     ttl: checkTtlMs,
     allowStale: true,
-    fetchMethod: (name) => check(clusterNamed(name)),
+    fetchMethod: (key) => {
+      const [name, userId] = key.split('\0') as [string, string];
+      return check(clusterNamed(name), Number(userId));
+    },
   });
 
-  async function lastKnown(em: EntityManager, cluster: ClusterConfig): Promise<ClusterStatus> {
+  async function lastKnown(em: EntityManager, cluster: ClusterConfig, userId: number): Promise<ClusterStatus> {
     const row = await em.findOne(ClusterCheck, { cluster: cluster.name });
     return withPoll({
       name: cluster.name,
+      userId,
       transport: cluster.transport,
       host: cluster.host ?? null,
       reachable: null,
@@ -126,15 +177,16 @@ export function createClusterService(options: ClusterServiceOptions) {
     });
   }
 
-  async function status(em: EntityManager, name: string): Promise<ClusterStatus> {
+  /** The cluster as the user sees it: their login's check and polls. */
+  async function status(em: EntityManager, name: string, userId: number): Promise<ClusterStatus> {
     const cluster = clusterNamed(name);
-    const pending = checks.fetch(name);
+    const pending = checks.fetch(perLogin(name, userId));
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<null>((resolve) => {
       timer = setTimeout(() => resolve(null), firstCheckWaitMs);
     });
     const fetched = await Promise.race([pending, waited]).finally(() => clearTimeout(timer));
-    return fetched ? withPoll(fetched) : lastKnown(em, cluster);
+    return fetched ? withPoll(fetched) : lastKnown(em, cluster, userId);
   }
 
   return {
@@ -147,45 +199,67 @@ export function createClusterService(options: ClusterServiceOptions) {
       if (!cluster) throw new ValidationError(field, `no cluster named "${name}" in the configuration (${[...clusters.keys()].join(', ') || 'none configured'})`);
       return cluster;
     },
-    /** Every transport also streams: the lifecycle watch and live logs hold a command open on it. */
-    transport(name: string): StreamingTransport {
-      return transportFor(clusterNamed(name));
+    loginOf,
+    /**
+     * The user's own connection to the cluster (every transport also streams: the lifecycle watch and live logs hold
+     * a command open on it). A NoClusterLoginError when the config gives them none.
+     */
+    async transport(name: string, userId: number): Promise<StreamingTransport> {
+      return transportFor(await loginOf(name, userId));
     },
-    list(em: EntityManager): Promise<ClusterStatus[]> {
-      return Promise.all([...clusters.keys()].map((name) => status(em, name)));
+    list(em: EntityManager, userId: number): Promise<ClusterStatus[]> {
+      return Promise.all([...clusters.keys()].map((name) => status(em, name, userId)));
     },
     status,
-    /** Each cluster as last known, without a check or a database read (health and metrics read it often). */
+    /**
+     * Each cluster as last known, without a check or a database read (health and metrics read it often): reachable
+     * when any login's check reached it, stale or needing a login when any login's last poll was.
+     */
     known(): Array<{ name: string; reachable: boolean | null; stale: boolean; needsReauth: boolean }> {
       return [...clusters.keys()].map((name) => {
-        const poll = polls.get(name);
-        return { name, reachable: checks.peek(name, { allowStale: true })?.reachable ?? null, stale: Boolean(poll?.error), needsReauth: Boolean(poll?.needsReauth) };
+        const ofCluster = (key: string) => key.startsWith(`${name}\0`);
+        const records = [...polls].filter(([key]) => ofCluster(key)).map(([, record]) => record);
+        const reached = [...checks.keys()].filter(ofCluster).map((key) => checks.peek(key, { allowStale: true })?.reachable ?? null);
+        const reachable = reached.includes(true) ? true : reached.includes(false) ? false : null;
+        return { name, reachable, stale: records.some((record) => record.error), needsReauth: records.some((record) => record.needsReauth) };
       });
     },
-    /** What the poller learned of the cluster; subscribers hear of a change. */
-    recordPoll(name: string, record: PollRecord): void {
-      const before = polls.get(name);
-      polls.set(name, record);
-      const cached = checks.get(name, { allowStale: true });
+    /** What the poller learned of the cluster over the user's login; their subscribers hear of a change. */
+    recordPoll(name: string, userId: number, record: PollRecord): void {
+      const key = perLogin(name, userId);
+      const before = polls.get(key);
+      polls.set(key, record);
+      const cached = checks.get(key, { allowStale: true });
       if (cached && (before?.error !== record.error || before?.needsReauth !== record.needsReauth)) events?.publish('cluster:status', withPoll(cached));
     },
-    /** Checks now, whatever the cache holds. */
-    async testConnection(name: string): Promise<ClusterStatus> {
+    /** Checks the user's login now, whatever the cache holds. */
+    async testConnection(name: string, userId: number): Promise<ClusterStatus> {
       clusterNamed(name);
-      return (await checks.fetch(name, { forceRefresh: true }))!;
+      return (await checks.fetch(perLogin(name, userId), { forceRefresh: true }))!;
     },
-    /** Starts a check of every cluster in the background, so the first page load finds answers. */
+    /** Starts a check of every cluster (the first admin's login) in the background, so the first page load finds answers. */
     warmUp(): void {
-      for (const name of clusters.keys()) void checks.fetch(name).catch(() => undefined);
+      void users
+        .fetch('users')
+        .then((known) => {
+          if (known?.firstAdminId == null) return;
+          for (const name of clusters.keys()) void checks.fetch(perLogin(name, known.firstAdminId)).catch(() => undefined);
+        })
+        .catch(() => undefined);
     },
     async applyConfig(config: Config): Promise<void> {
       const next = new Map(config.clusters.map((cluster) => [cluster.name, cluster]));
-      // Connection help is read at each status: editing it neither reconnects (a new login, a Duo push) nor checks again.
-      const connection = (cluster: ClusterConfig | undefined) => JSON.stringify(cluster && { ...cluster, connectionHelp: undefined });
-      for (const [name, transport] of transports) {
-        if (connection(next.get(name)) !== connection(clusters.get(name))) {
-          transports.delete(name);
-          checks.delete(name);
+      // Connection help is read at each status, and a user's login is its own connection: editing either reconnects
+      // no other login (a new login, a Duo push) nor checks again.
+      const comparable = (connection: ClusterConfig | undefined) => JSON.stringify(connection && { ...connection, connectionHelp: undefined, logins: undefined });
+      for (const [key, { transport, connection }] of transports) {
+        const [name, userName] = key.split('\0') as [string, string | undefined];
+        const cluster = next.get(name);
+        const own = userName === undefined ? undefined : cluster?.logins[userName];
+        const now = userName === undefined ? cluster : own && cluster && connectionAs(cluster, own);
+        if (comparable(now) !== comparable(connection)) {
+          transports.delete(key);
+          for (const check of checks.keys()) if (check.startsWith(`${name}\0`)) checks.delete(check);
           await transport.close();
         }
       }
@@ -193,7 +267,7 @@ export function createClusterService(options: ClusterServiceOptions) {
     },
     async close(): Promise<void> {
       checks.clear();
-      await Promise.all([...transports.values()].map((transport) => transport.close()));
+      await Promise.all([...transports.values()].map(({ transport }) => transport.close()));
       transports.clear();
     },
   };

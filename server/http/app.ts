@@ -18,6 +18,7 @@ import { ownersView } from '../access/ownership.js';
 import { createAuth, readerOf, readingAs, type Session } from '../access/session.js';
 import { connectionAuthorization, createSessions, UNAUTHORIZED_CLOSE_CODE, useAuth } from './auth.js';
 import { createRedactor } from '../lib/redaction.js';
+import { clusterSecretFiles } from '../config.js';
 import { componentLogger, errorFields } from '../lib/log.js';
 import type { GraphQLGateway, Origin } from '../mcp/graphql.js';
 import type { McpDoor } from './mcp.js';
@@ -233,7 +234,7 @@ export function createApp({ services, staticDir, clientMiddleware, graphiql = fa
       // After the token's checks (each subscriber's stream still ends when its token is revoked), before the rest:
       // redaction and masking run once per group of identical subscriptions.
       sharedSubscriptions,
-      useRedaction(createRedactor(() => services.clusters.names().map((name) => services.clusters.config(name)))),
+      useRedaction(createRedactor(() => clusterSecretFiles(services.clusters.names().map((name) => services.clusters.config(name))))),
     ],
   });
 

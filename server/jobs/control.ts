@@ -16,7 +16,7 @@ import { changeOf, lost, reportedBySlurm, saveAndAnnounceJob, type Change } from
 async function refreshFromSlurm(clusters: ClusterService, job: Job): Promise<void> {
   if (job.state === 'SUBMITTING') await resolveSubmitting(clusters, job);
   if (!job.slurmJobId) return;
-  const [status] = await readJobStates(clusters.transport(job.cluster), [job.slurmJobId]);
+  const [status] = await readJobStates(await clusters.transport(job.cluster, job.userId), [job.slurmJobId]);
   if (status) reportedBySlurm(job, status);
   else lost(job);
 }
@@ -41,7 +41,7 @@ export function createJobControl({ clusters, events }: { clusters: ClusterServic
         await save(em, change);
         throw new ValidationError('id', `job ${id} has already ended (${job.state})`);
       }
-      await cancelJob(clusters.transport(job.cluster), job.slurmJobId!);
+      await cancelJob(await clusters.transport(job.cluster, job.userId), job.slurmJobId!);
       await refreshFromSlurm(clusters, job);
       return save(em, change);
     },
@@ -51,7 +51,7 @@ export function createJobControl({ clusters, events }: { clusters: ClusterServic
       const job = await getJob(em, id);
       if (cleanup) {
         if (!TERMINAL_STATES.has(job.state)) throw new ValidationError('cleanup', `job ${id} is still ${job.state}; its checkout is in use`);
-        await removeCheckout(clusters.transport(job.cluster), jobPaths(job.jobDir).code);
+        await removeCheckout(await clusters.transport(job.cluster, job.userId), jobPaths(job.jobDir).code);
       }
       const change = changeOf(job);
       job.archived = archived;

@@ -93,8 +93,18 @@ const FINAL_READ_ROUNDS = 8;
  */
 const MAX_WATCH_ARGUMENT_BYTES = 128 * 1024;
 
+/**
+ * A watch runs over one login: each user's jobs are watched by a command of their own account (which alone may read
+ * their files), one per (cluster, login), so a key names both.
+ */
+const watchKey = (job: { cluster: string; userId: number }) => `${job.cluster}\0${job.userId}`;
+function loginOfKey(key: string): { cluster: string; userId: number } {
+  const [cluster, userId] = key.split('\0') as [string, string];
+  return { cluster, userId: Number(userId) };
+}
+
 export function createLifecycleWatcher({ orm, clusters, events, pollNow, files }: LifecycleOptions) {
-  /** Per cluster: the jobs with a SLURM id that have not ended. */
+  /** Per (cluster, login): the jobs with a SLURM id that have not ended. */
   const watched = new Map<string, Map<number, WatchedJob>>();
   const watches = new Map<string, Watch>();
   let stopped = false;
@@ -139,7 +149,8 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow, files }
     return sources;
   }
 
-  function handlersFor(cluster: string, sources: Awaited<ReturnType<typeof sourcesOf>>, watch: Watch | null) {
+  function handlersFor(key: string, sources: Awaited<ReturnType<typeof sourcesOf>>, watch: Watch | null) {
+    const { cluster } = loginOfKey(key);
     const path = (index: number) => {
       const source = sources[index]!.source;
       return source.kind === 'file' ? source.path : source.kind === 'glob' ? source.pattern : '';
@@ -154,24 +165,25 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow, files }
         void onEvent(cluster, jobDir, event, fields).catch((error: unknown) => log.error({ cluster, jobDir, event, ...errorFields(error) }, 'lifecycle event not applied'));
       },
       onBytes: (index: number, from: number, bytes: Buffer) => {
-        if (files?.onBytes(sources[index]!.jobId, path(index), from, bytes)) scheduleRestart(cluster);
+        if (files?.onBytes(sources[index]!.jobId, path(index), from, bytes)) scheduleRestart(key);
       },
       onRewound: (index: number) => files?.onRewound(sources[index]!.jobId, path(index)),
       onMatch: (index: number, match: string) => {
-        if (files?.onMatch(sources[index]!.jobId, path(index), match)) scheduleRestart(cluster);
+        if (files?.onMatch(sources[index]!.jobId, path(index), match)) scheduleRestart(key);
       },
     };
   }
 
-  async function restart(cluster: string): Promise<void> {
-    const jobs = [...(watched.get(cluster)?.values() ?? [])].sort((a, b) => a.jobDir.localeCompare(b.jobDir));
+  async function restart(login: string): Promise<void> {
+    const { cluster, userId } = loginOfKey(login);
+    const jobs = [...(watched.get(login)?.values() ?? [])].sort((a, b) => a.jobDir.localeCompare(b.jobDir));
     const sources = jobs.length === 0 || stopped ? [] : await sourcesOf(cluster, jobs);
     const key = JSON.stringify(sources.map(({ source }) => source));
-    const current = watches.get(cluster);
+    const current = watches.get(login);
     if (current && current.key === key) return;
     current?.handle?.stop();
     if (sources.length === 0 || stopped) {
-      watches.delete(cluster);
+      watches.delete(login);
       return;
     }
     // Events already handled are remembered for the jobs still watched only: the set would otherwise grow by two
@@ -179,35 +191,38 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow, files }
     const watchedDirs = new Set(jobs.map((job) => job.jobDir));
     const seen = new Set([...(current?.seen ?? [])].filter((entry) => watchedDirs.has(entry.slice(0, entry.indexOf('\n')))));
     const watch: Watch = { key, handle: null, seen };
-    watches.set(cluster, watch);
-    watchJobFiles(clusters.transport(cluster), sources.map(({ source }) => source), handlersFor(cluster, sources, watch))
+    watches.set(login, watch);
+    clusters
+      .transport(cluster, userId)
+      .then((transport) => watchJobFiles(transport, sources.map(({ source }) => source), handlersFor(login, sources, watch)))
       .then((handle) => {
-        if (watches.get(cluster) !== watch) return handle.stop();
+        if (watches.get(login) !== watch) return handle.stop();
         watch.handle = handle;
         // A dropped connection ends the watch; the poller keeps the truth meanwhile, and the next change restarts it.
         void handle.done.then(() => {
-          if (watches.get(cluster) === watch) {
-            watches.delete(cluster);
-            setTimeout(() => scheduleRestart(cluster), 5000).unref();
+          if (watches.get(login) === watch) {
+            watches.delete(login);
+            setTimeout(() => scheduleRestart(login), 5000).unref();
           }
         });
       })
       .catch(() => {
-        if (watches.get(cluster) === watch) watches.delete(cluster);
-        setTimeout(() => scheduleRestart(cluster), 5000).unref();
+        if (watches.get(login) === watch) watches.delete(login);
+        setTimeout(() => scheduleRestart(login), 5000).unref();
       });
   }
 
   /** The files of jobs that ended, read to their end (a bounded amount a round): one remote command per round. */
-  async function readEnded(cluster: string, jobs: WatchedJob[]): Promise<void> {
+  async function readEnded(login: string, jobs: WatchedJob[]): Promise<void> {
     if (!files || jobs.length === 0) return;
+    const { cluster, userId } = loginOfKey(login);
     for (let round = 0; round < FINAL_READ_ROUNDS; round++) {
       const sources = await files.sourcesFor(cluster, jobs);
       if (sources.length === 0) break;
       let more = false;
       let matched = false;
-      const handlers = handlersFor(cluster, sources.map(({ jobId, source }) => ({ jobId, jobDir: null, source: source as WatchSource })), null);
-      await readJobFilesOnce(clusters.transport(cluster), sources.map(({ source }) => source), {
+      const handlers = handlersFor(login, sources.map(({ jobId, source }) => ({ jobId, jobDir: null, source: source as WatchSource })), null);
+      await readJobFilesOnce(await clusters.transport(cluster, userId), sources.map(({ source }) => source), {
         onBytes: (index, from, bytes) => {
           more ||= bytes.length > 0;
           handlers.onBytes(index, from, bytes);
@@ -222,15 +237,15 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow, files }
     await files.finished(jobs.map((job) => job.id));
   }
 
-  /** Clusters whose watched set changed, restarted together shortly after: a sweep's tasks change in bursts of hundreds. */
+  /** Logins whose watched set changed, restarted together shortly after: a sweep's tasks change in bursts of hundreds. */
   const dueRestarts = new Set<string>();
-  /** Per cluster, jobs that ended since the last restart, read one last time then. */
+  /** Per login, jobs that ended since the last restart, read one last time then. */
   const ended = new Map<string, WatchedJob[]>();
   let restartTimer: NodeJS.Timeout | null = null;
 
-  function scheduleRestart(cluster: string): void {
+  function scheduleRestart(login: string): void {
     if (stopped) return;
-    dueRestarts.add(cluster);
+    dueRestarts.add(login);
     restartTimer ??= setTimeout(() => {
       restartTimer = null;
       for (const due of dueRestarts) {
@@ -238,15 +253,16 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow, files }
         ended.delete(due);
         void restart(due)
           .then(() => readEnded(due, endedHere))
-          .catch((error: unknown) => log.warn({ cluster: due, ...errorFields(error) }, 'lifecycle watch not restarted'));
+          .catch((error: unknown) => log.warn({ ...loginOfKey(due), ...errorFields(error) }, 'lifecycle watch not restarted'));
       }
       dueRestarts.clear();
     }, RESTART_DELAY_MS);
   }
 
-  function track(job: { id: number; cluster: string; jobDir: string; state: string; slurmJobId?: string | null; startedAt?: Date | null; requeues?: Job['requeues'] }): void {
-    let jobs = watched.get(job.cluster);
-    if (!jobs) watched.set(job.cluster, (jobs = new Map()));
+  function track(job: { id: number; cluster: string; userId: number; jobDir: string; state: string; slurmJobId?: string | null; startedAt?: Date | null; requeues?: Job['requeues'] }): void {
+    const login = watchKey(job);
+    let jobs = watched.get(login);
+    if (!jobs) watched.set(login, (jobs = new Map()));
     const active = Boolean(job.slurmJobId) && !TERMINAL_STATES.has(job.state as never);
     const running = job.state === 'RUNNING' || job.state === 'COMPLETING';
     const after = runRecordsAfter({ startedAt: job.startedAt ?? null, requeues: job.requeues ?? [] });
@@ -256,9 +272,9 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow, files }
     if (active) jobs.set(job.id, { id: job.id, jobDir: job.jobDir, running, after });
     else {
       jobs.delete(job.id);
-      ended.set(job.cluster, [...(ended.get(job.cluster) ?? []), { id: job.id, jobDir: job.jobDir, running: false }]);
+      ended.set(login, [...(ended.get(login) ?? []), { id: job.id, jobDir: job.jobDir, running: false }]);
     }
-    scheduleRestart(job.cluster);
+    scheduleRestart(login);
   }
 
   return {

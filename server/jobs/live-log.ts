@@ -73,7 +73,7 @@ export function createLogFollower({ orm, clusters, events }: { orm: Orm; cluster
       pending = '';
       if (text) events.publish('job:log', job.id, { jobId: job.id, fromByte, text } satisfies JobLogChunk);
     };
-    const handle = await followJobOutput(clusters.transport(job.cluster), job.jobDir, fromByte, (chunk) => {
+    const handle = await followJobOutput(await clusters.transport(job.cluster, job.userId), job.jobDir, fromByte, (chunk) => {
       pending += chunk;
       timer ??= setTimeout(flush, FLUSH_MS);
     });
@@ -110,7 +110,7 @@ export function createLogFollower({ orm, clusters, events }: { orm: Orm; cluster
    * from its first whole line. Null when there is nothing to send (no output, or the watcher has it all).
    */
   async function endedOutput(job: Job, fromByte: number | null): Promise<JobLogChunk | null> {
-    const tail = await readOutputTail(clusters.transport(job.cluster), jobPaths(job.jobDir).output, BACKLOG_BYTES);
+    const tail = await readOutputTail(await clusters.transport(job.cluster, job.userId), jobPaths(job.jobDir).output, BACKLOG_BYTES);
     if (tail.size === null || (fromByte !== null && fromByte >= tail.size)) return null;
     const bytes = Buffer.from(tail.text);
     const startsAt = tail.size - bytes.length;

@@ -21,7 +21,7 @@ export interface JobLog {
 export async function readJobLog({ clusters, events }: { clusters: ClusterService; events: PubSub }, em: EntityManager, id: number, tailBytes: number, collapseProgress: boolean): Promise<JobLog> {
   const job = await getJob(em, id);
   const bytes = logTailBytes(tailBytes);
-  const transport = clusters.transport(job.cluster);
+  const transport = await clusters.transport(job.cluster, job.userId);
   const output = jobPaths(job.jobDir).output;
   // Asked for the bars' every redraw, it gets the file's raw end: cutting on the cluster would drop them.
   const tail = collapseProgress ? await readOutputScreen(transport, output, { maxBytes: bytes, lines: LOG_SCREEN_LINES, scanBytes: LOG_SCAN_BYTES }) : await readOutputTail(transport, output, bytes);

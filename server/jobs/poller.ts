@@ -1,6 +1,6 @@
 // Keeps every tracked job's state true to SLURM. A croner tick each second starts the polls that are due; each
-// cluster is polled on its own (parallel, own error boundary and timeout), with ONE remote command per poll,
-// none when it has no active job. Polls back off while nothing changes; a failing cluster keeps its jobs' last
+// cluster is polled on its own (parallel, own error boundary and timeout), with ONE remote command per login per
+// poll (on a group server each user's jobs are asked about over their own login), none for a login with no active job. Polls back off while nothing changes; a failing cluster keeps its jobs' last
 // known state, marked stale, and backs off with jitter. Lifecycle files written by job scripts (see
 // server/jobs/lifecycle.ts) bring starts and ends in between, and ask for an early poll to confirm them.
 import type { EntityManager } from '@mikro-orm/knex';
@@ -34,10 +34,19 @@ interface ClusterSchedule {
   inFlight: Promise<void> | null;
   /** A poll to run once the one in flight ends, for callers that need an answer newer than their call. */
   followUp: Promise<void> | null;
-  /** Jobs in the queue that Mission Control did not submit, shown read-only. */
+  /** Per user, what their login's polls left. */
+  logins: Map<number, LoginPolls>;
+}
+
+interface LoginPolls {
+  /** Jobs in the queue that Mission Control did not submit, shown read-only to the login's user. */
   externalJobs: SlurmJobStatus[];
   /** The last poll failed: the next failure is logged at debug, not warned of again. */
   failing: boolean;
+  /** A failing login is asked again only from then on (its own backoff: the cluster's other logins go on). */
+  retryAt: number;
+  /** Its backoff, grown by each failure in a row. */
+  retryMs: number;
 }
 
 const MAX_BACKOFF = 10;
@@ -91,7 +100,7 @@ export function createPoller({ orm, clusters, events, random = Math.random, onPo
   function schedule(cluster: string): ClusterSchedule {
     let entry = schedules.get(cluster);
     if (!entry) {
-      entry = { nextPollAt: 0, intervalMs: clusters.config(cluster).pollIntervalSeconds * 1000, inFlight: null, followUp: null, externalJobs: [], failing: false };
+      entry = { nextPollAt: 0, intervalMs: clusters.config(cluster).pollIntervalSeconds * 1000, inFlight: null, followUp: null, logins: new Map() };
       schedules.set(cluster, entry);
     }
     return entry;
@@ -106,7 +115,48 @@ export function createPoller({ orm, clusters, events, random = Math.random, onPo
     return em.find(Job, { cluster, $or: [{ state: { $nin: [...TERMINAL_STATES] } }, awaitingExitCode] }, { orderBy: { id: 'asc' } });
   }
 
-  async function pollCluster(cluster: string): Promise<void> {
+  /** One login's jobs asked about by one command; whether any changed. A failure is recorded, never thrown. */
+  async function pollLogin(cluster: string, userId: number, jobs: Job[], em: EntityManager, baseMs: number, fresh: boolean): Promise<{ changed: boolean; durationMs: number }> {
+    const entry = schedule(cluster);
+    let login = entry.logins.get(userId);
+    if (!login) entry.logins.set(userId, (login = { externalJobs: [], failing: false, retryAt: 0, retryMs: baseMs }));
+    if (login.failing && !fresh && Date.now() < login.retryAt) return { changed: false, durationMs: 0 };
+    const startedAt = performance.now();
+    try {
+      const result = await pollJobs(await clusters.transport(cluster, userId), jobs.flatMap((job) => (job.slurmJobId ? [job.slurmJobId] : [])));
+      const changes = jobs.map(changeOf);
+      const answer = { ...result, statusOf: statusLookup(result), finished: statusIndex(result.finished) };
+      for (const job of jobs) applyPoll(job, answer);
+      const changed = (await saveAndAnnounce(em, events, changes)) > 0;
+      login.externalJobs = result.queue.filter((status) => !isOurWorkDir(status.workDir));
+      clusters.recordPoll(cluster, userId, { at: new Date(), error: null, needsReauth: null });
+      const durationMs = Math.round(performance.now() - startedAt);
+      onPolled?.({ cluster, durationMs, ok: true });
+      if (login.failing) log.info({ cluster, userId, durationMs }, 'poll answered again');
+      else log.debug({ cluster, userId, jobs: jobs.length, changed, durationMs }, 'polled');
+      login.failing = false;
+      login.retryMs = baseMs;
+      return { changed, durationMs: result.durationMs };
+    } catch (error) {
+      const durationMs = Math.round(performance.now() - startedAt);
+      onPolled?.({ cluster, durationMs, ok: false });
+      // Warned of once per outage; the retries that follow (backed off) are debug.
+      log[login.failing ? 'debug' : 'warn']({ cluster, userId, jobs: jobs.length, durationMs, ...errorFields(error) }, 'poll failed: job states shown are the last known');
+      // A login that expired needs a person, not retries: wait at the longest interval (the check is local).
+      login.retryMs = error instanceof ReauthRequiredError ? baseMs * MAX_BACKOFF : Math.min((login.failing ? login.retryMs : baseMs) * 2, baseMs * MAX_BACKOFF);
+      // Full jitter on the part beyond the base interval spreads retries of many logins apart.
+      login.retryAt = Date.now() + baseMs + random() * Math.max(0, login.retryMs - baseMs);
+      login.failing = true;
+      clusters.recordPoll(cluster, userId, {
+        at: new Date(),
+        error: (error as Error).message,
+        needsReauth: error instanceof ReauthRequiredError ? error.command : null,
+      });
+      return { changed: false, durationMs: 0 };
+    }
+  }
+
+  async function pollCluster(cluster: string, fresh = false): Promise<void> {
     const entry = schedule(cluster);
     const baseMs = clusters.config(cluster).pollIntervalSeconds * 1000;
     // Only the leader of a group server's replicas polls; a replica that is not (any more) asks nothing.
@@ -116,42 +166,18 @@ export function createPoller({ orm, clusters, events, random = Math.random, onPo
     }
     const em = orm.em.fork();
     const jobs = await activeJobs(em, cluster);
+    const byLogin = new Map<number, Job[]>();
+    for (const job of jobs) byLogin.set(job.userId, [...(byLogin.get(job.userId) ?? []), job]);
+    // A login with nothing active any more shows no external jobs from an old answer.
+    for (const [userId, login] of entry.logins) if (!byLogin.has(userId)) login.externalJobs = [];
     if (jobs.length === 0) {
       entry.nextPollAt = Date.now() + baseMs;
       return;
     }
-    const startedAt = performance.now();
-    try {
-      const result = await pollJobs(clusters.transport(cluster), jobs.flatMap((job) => (job.slurmJobId ? [job.slurmJobId] : [])));
-      const changes = jobs.map(changeOf);
-      const answer = { ...result, statusOf: statusLookup(result), finished: statusIndex(result.finished) };
-      for (const job of jobs) applyPoll(job, answer);
-      const changed = (await saveAndAnnounce(em, events, changes)) > 0;
-      entry.externalJobs = result.queue.filter((status) => !isOurWorkDir(status.workDir));
-      // Back off while nothing changes; never ask more often than 5x what the last answer took.
-      const next = changed ? baseMs : Math.min(entry.intervalMs * 1.5, baseMs * MAX_BACKOFF);
-      entry.intervalMs = Math.max(next, result.durationMs * 5);
-      clusters.recordPoll(cluster, { at: new Date(), error: null, needsReauth: null });
-      const durationMs = Math.round(performance.now() - startedAt);
-      onPolled?.({ cluster, durationMs, ok: true });
-      if (entry.failing) log.info({ cluster, durationMs }, 'poll answered again');
-      else log.debug({ cluster, jobs: jobs.length, changed, durationMs, nextInMs: Math.round(entry.intervalMs) }, 'polled');
-      entry.failing = false;
-    } catch (error) {
-      const durationMs = Math.round(performance.now() - startedAt);
-      onPolled?.({ cluster, durationMs, ok: false });
-      // Warned of once per outage; the retries that follow (backed off) are debug.
-      log[entry.failing ? 'debug' : 'warn']({ cluster, jobs: jobs.length, durationMs, ...errorFields(error) }, 'poll failed: job states shown are the last known');
-      entry.failing = true;
-      // A login that expired needs a person, not retries: wait at the longest interval (the check is local).
-      entry.intervalMs = error instanceof ReauthRequiredError ? baseMs * MAX_BACKOFF : Math.min(Math.max(entry.intervalMs, baseMs) * 2, baseMs * MAX_BACKOFF);
-      clusters.recordPoll(cluster, {
-        at: new Date(),
-        error: (error as Error).message,
-        needsReauth: error instanceof ReauthRequiredError ? error.command : null,
-      });
-    }
-    // Full jitter on the part beyond the base interval spreads retries of many clusters apart.
+    const polls = await Promise.all([...byLogin].map(([userId, own]) => pollLogin(cluster, userId, own, em, baseMs, fresh)));
+    // Back off while nothing changes; never ask more often than 5x what the slowest answer took.
+    const next = polls.some((poll) => poll.changed) ? baseMs : Math.min(entry.intervalMs * 1.5, baseMs * MAX_BACKOFF);
+    entry.intervalMs = Math.max(next, ...polls.map((poll) => poll.durationMs * 5));
     entry.nextPollAt = Date.now() + baseMs + random() * Math.max(0, entry.intervalMs - baseMs);
   }
 
@@ -169,7 +195,7 @@ export function createPoller({ orm, clusters, events, random = Math.random, onPo
       });
       return entry.followUp;
     }
-    entry.inFlight ??= pollCluster(cluster)
+    entry.inFlight ??= pollCluster(cluster, fresh)
       .catch((error: unknown) => log.error({ cluster, ...errorFields(error) }, 'poll failed'))
       .finally(() => {
         entry.inFlight = null;
@@ -191,8 +217,9 @@ export function createPoller({ orm, clusters, events, random = Math.random, onPo
       schedule(cluster).intervalMs = clusters.config(cluster).pollIntervalSeconds * 1000;
       return start(cluster, true);
     },
-    externalJobs(cluster: string): SlurmJobStatus[] {
-      return schedules.get(cluster)?.externalJobs ?? [];
+    /** The user's own jobs in the cluster's queue that Mission Control did not submit, from their login's last poll. */
+    externalJobs(cluster: string, userId: number): SlurmJobStatus[] {
+      return schedules.get(cluster)?.logins.get(userId)?.externalJobs ?? [];
     },
     /** Started and not stopped (GET /readyz). */
     running(): boolean {

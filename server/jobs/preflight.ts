@@ -43,14 +43,14 @@ function directivesOf(script: string): string {
 export type PreflightService = ReturnType<typeof createPreflight>;
 
 export function createPreflight({ clusters, clock = Date.now, waitMs = PREFLIGHT_WAIT_MS }: { clusters: Pick<ClusterService, 'transport'>; clock?: () => number; waitMs?: number }) {
-  const answers = new LRUCache<string, Preflight, { cluster: string; script: string; gpuType: string | null }>({
+  const answers = new LRUCache<string, Preflight, { cluster: string; userId: number; script: string; gpuType: string | null }>({
     max: 1000,
     ttl: ANSWER_TTL_MS,
     perf: { now: clock },
     // Read the clock on every access, so a test clock takes effect at once.
     ttlResolution: 0,
     fetchMethod: async (_key, _stale, { context }) => {
-      const answer = await testSubmission(clusters.transport(context.cluster), context.script);
+      const answer = await testSubmission(await clusters.transport(context.cluster, context.userId), context.script);
       return {
         outcome: answer.accepted ? 'ACCEPTED' : 'REFUSED',
         estimatedStartAt: expectedStart(answer.startAt, new Date(clock())),
@@ -67,9 +67,12 @@ export function createPreflight({ clusters, clock = Date.now, waitMs = PREFLIGHT
   const notAsked = (message: string): Preflight => ({ outcome: 'NOT_ASKED', estimatedStartAt: null, nodes: null, partition: null, message, field: null });
 
   return {
-    /** SLURM's verdict on `script` for `cluster`; a cluster that cannot be asked gives NOT_ASKED with the reason. */
-    async check(cluster: string, script: string, gpuType: string | null, requester: string): Promise<Preflight> {
-      const key = `${cluster}\n${directivesOf(script)}`;
+    /**
+     * SLURM's verdict on `script` for `cluster`, asked as the user's own login (their account's limits are part of
+     * it); a cluster that cannot be asked gives NOT_ASKED with the reason.
+     */
+    async check(cluster: string, userId: number, script: string, gpuType: string | null, requester: string): Promise<Preflight> {
+      const key = `${cluster}\n${userId}\n${directivesOf(script)}`;
       const cached = answers.get(key);
       if (cached) return cached;
       const now = clock();
@@ -77,7 +80,7 @@ export function createPreflight({ clusters, clock = Date.now, waitMs = PREFLIGHT
       if (recent.length >= PREFLIGHTS_PER_MINUTE) return notAsked(`SLURM was not asked: more than ${PREFLIGHTS_PER_MINUTE} new previews a minute from this token. It will be at launch.`);
       asked.set(requester, [...recent, now]);
       try {
-        const answer = answers.fetch(key, { context: { cluster, script, gpuType } });
+        const answer = answers.fetch(key, { context: { cluster, userId, script, gpuType } });
         answer.catch(() => undefined);
         return (await within(answer, waitMs, () => notAsked(`SLURM did not answer within ${waitMs / 1000} s: it will be asked at launch.`))) ?? notAsked('SLURM gave no answer');
       } catch (error) {

@@ -113,21 +113,23 @@ export interface LaunchBaseOptions {
   clusters: ClusterService;
   projects: ProjectService;
   /** Each partition's limits from the cached cluster check (clusters/gpu.ts); throws when the cluster cannot be read. */
-  partitions: (cluster: string) => Promise<readonly PartitionFacts[]>;
+  partitions: (cluster: string, userId: number) => Promise<readonly PartitionFacts[]>;
 }
 
 export function createLaunchBase({ clusters, projects, partitions }: LaunchBaseOptions) {
-  /** Per cluster, its $HOME, asked once: `~/…` workspaces become the absolute paths #SBATCH lines need. */
+  /** Per login (each user's account has its own), its $HOME, asked once: `~/…` workspaces become the absolute paths #SBATCH lines need. */
   const homes = new Map<string, Promise<string>>();
 
-  async function workspaceOf(clusterName: string): Promise<string> {
+  async function workspaceOf(clusterName: string, userId: number): Promise<string> {
     const cluster = clusters.config(clusterName);
+    // Asked first whatever the workspace: a user without a login on the cluster is told so before anything runs.
+    const login = await clusters.loginOf(clusterName, userId);
     if (!cluster.workspace.startsWith('~')) return cluster.workspace;
-    let home = homes.get(clusterName);
+    let home = homes.get(login.key);
     if (!home) {
-      home = homeDirectory(clusters.transport(clusterName));
-      homes.set(clusterName, home);
-      home.catch(() => homes.delete(clusterName));
+      home = clusters.transport(clusterName, userId).then(homeDirectory);
+      homes.set(login.key, home);
+      home.catch(() => homes.delete(login.key));
     }
     return expandHome(cluster.workspace, await home);
   }
@@ -145,7 +147,7 @@ export function createLaunchBase({ clusters, projects, partitions }: LaunchBaseO
     const resume = validateResume(input);
     // Checked against what the partition allows; a cluster that cannot be read now is left to SLURM (and said so).
     const limits = await within(
-      partitions(cluster.name).then(
+      partitions(cluster.name, project.userId).then(
         (facts) => ({ facts, error: null as string | null }),
         (error: unknown) => ({ facts: [] as readonly PartitionFacts[], error: firstLine(error instanceof Error ? error.message : String(error)) }),
       ),
@@ -163,7 +165,7 @@ export function createLaunchBase({ clusters, projects, partitions }: LaunchBaseO
     if (!project.pushed) warnings.push(`Commit ${shortSha(project.headSha)} is on no remote branch: the cluster cannot fetch it unless it can reach this repository.`);
     if (limits.error !== null) warnings.push(`Not checked against ${cluster.name}'s partition limits (${limits.error}): SLURM will say at launch.`);
 
-    const workspace = await workspaceOf(cluster.name);
+    const workspace = await workspaceOf(cluster.name, project.userId);
     const jobDir = jobDirOf(workspace, tag);
     return { tag, project, cluster, description, resources, resume, hydra, configDir, warnings, jobDir, workDir: jobPaths(jobDir).code, repoDir: projectRepoDir(workspace, project) };
   }

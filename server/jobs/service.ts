@@ -39,7 +39,7 @@ export function createJobService({ orm, clusters, projects, events, partitions, 
     /** `requester` (a token) is whom SLURM's verdict is rate-limited for (jobs/preflight.ts). */
     async preview(em: EntityManager, input: LaunchInput, tag: string | null = null, requester = 'server'): Promise<ScriptPreview> {
       const prepared = await prepare(em, input, tag);
-      const verdict = await preflight.check(prepared.cluster.name, prepared.script, prepared.resources.gpuType, requester);
+      const verdict = await preflight.check(prepared.cluster.name, prepared.project.userId, prepared.script, prepared.resources.gpuType, requester);
       return { tag: prepared.tag, script: prepared.script, commit: prepared.project.headSha, warnings: prepared.warnings, preflight: verdict };
     },
     submit: submissions.submit,

@@ -45,7 +45,7 @@ export async function resolveSubmitting(clusters: ClusterService, job: Job, look
   const dir = submissionDirOf(job.jobDir) ?? job.jobDir;
   let lookup = lookups.get(dir);
   if (!lookup) {
-    lookup = findSubmission(clusters.transport(job.cluster), dir, jobPaths(dir).code);
+    lookup = clusters.transport(job.cluster, job.userId).then((transport) => findSubmission(transport, dir, jobPaths(dir).code));
     lookups.set(dir, lookup);
   }
   const slurmJobId = await lookup;
@@ -138,7 +138,7 @@ export function createSubmissions({ orm, clusters, events, prepare, afterSbatch,
       let slurmJobId: string;
       try {
         await onSubmitPhase?.('sbatch', job.tag);
-        slurmJobId = await submitBatch(clusters.transport(job.cluster), {
+        slurmJobId = await submitBatch(await clusters.transport(job.cluster, job.userId), {
           cloneUrl: prepared.project.cloneUrl!,
           repoDir: prepared.repoDir,
           commitSha: job.commitSha,

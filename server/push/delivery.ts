@@ -5,7 +5,7 @@
 // A recipient is a device or a destination seen through the same settings, so every notice chooses its recipients
 // (mutes, which notices, thresholds) once, whatever they are.
 import type { EntityManager } from '@mikro-orm/knex';
-import { configuredDestinations, DEFAULT_VAPID_SUBJECT, type Config, type DestinationConfig, type NoticeEvent } from '../config.js';
+import { clusterSecretFiles, configuredDestinations, DEFAULT_VAPID_SUBJECT, type Config, type DestinationConfig, type NoticeEvent } from '../config.js';
 import { firstAdminOf } from '../access/users.js';
 import { Project, PushNotice, PushSubscription } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
@@ -107,7 +107,7 @@ export function createDelivery({ orm, config, sendTimeoutMs, sendConcurrency, de
   let keys: Promise<VapidKeys> | null = null;
   // A notice leaves the server like a GraphQL answer: the re-login command, sbatch's refusal or a log line can name a
   // key, password or known_hosts file, which a lock screen, a chat room or a mailbox must not show.
-  const redact = createRedactor(() => config().clusters);
+  const redact = createRedactor(() => clusterSecretFiles(config().clusters));
 
   function vapidKeys(): Promise<VapidKeys> {
     keys ??= loadVapidKeys(orm).catch((error: unknown) => {

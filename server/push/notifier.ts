@@ -10,7 +10,6 @@ import type { ClusterStatus } from '../clusters/service.js';
 import { configuredDestinations, DEFAULT_GPU_IDLE_MINUTES, type Config, type DestinationConfig } from '../config.js';
 import { NotFoundError } from '../errors.js';
 import { componentLogger, errorFields } from '../lib/log.js';
-import { firstAdminOf } from '../access/users.js';
 import { Job, PushNotice } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import type { PubSub } from '../events.js';
@@ -67,7 +66,8 @@ const MISSED_END_WINDOW_MS = 15 * 60_000;
 
 const log = componentLogger('push');
 
-const reauthKey = (cluster: string) => `reauth:${cluster}`;
+/** Once per expired login: each user's own login to a cluster expires on its own. */
+const reauthKey = (status: Pick<ClusterStatus, 'name' | 'userId'>) => `reauth:${status.name}:${status.userId}`;
 
 export interface NotificationDestination extends DestinationStatus {
   name: string;
@@ -124,16 +124,15 @@ export function createNotifier(options: NotifierOptions) {
 
   async function onClusterStatus(status: ClusterStatus): Promise<void> {
     if (status.needsReauth) {
-      if (!(await delivery.claim(reauthKey(status.name)))) return;
+      if (!(await delivery.claim(reauthKey(status)))) return;
       const em = orm.em.fork();
-      // The config's login to a cluster is the first admin's, until each user has their own: theirs is the push.
-      const admin = await firstAdminOf(em);
-      const recipients = (await delivery.recipients(em)).filter((recipient) => recipient.reauthPushes && recipient.userId === admin.id);
+      // The login is its user's own (the entry's own login is the first admin's): theirs is the push, nobody else's.
+      const recipients = (await delivery.recipients(em)).filter((recipient) => recipient.reauthPushes && recipient.userId === status.userId);
       const message = reauthMessage(status.name, status.needsReauth, status.connectionHelp);
       await delivery.broadcast(recipients.map((recipient) => ({ recipient, message })));
     } else if (status.lastPollAt) {
       // Only a poll tells that the login works again; a status from before the first poll knows nothing of it.
-      await orm.em.fork().nativeDelete(PushNotice, { key: reauthKey(status.name) });
+      await orm.em.fork().nativeDelete(PushNotice, { key: reauthKey(status) });
     }
   }
 

@@ -100,11 +100,14 @@ export function createSweepService({ orm, clusters, projects, events, jobs, part
   const storeOnce = oneAtATimePerKey();
   const maxArraySizes = new Map<string, { at: number; size: Promise<number> }>();
 
-  /** Most runs one sweep may have on a cluster: its configured cap, and MaxArraySize − 1 (indexes start at 0). */
-  async function limitOf(cluster: string): Promise<number> {
+  /**
+   * Most runs one sweep may have on a cluster: its configured cap, and MaxArraySize − 1 (indexes start at 0). The
+   * controller's setting is the same for everyone: read once per cluster, over the launching user's login.
+   */
+  async function limitOf(cluster: string, userId: number): Promise<number> {
     let cached = maxArraySizes.get(cluster);
     if (!cached || Date.now() - cached.at > MAX_ARRAY_SIZE_TTL_MS) {
-      cached = { at: Date.now(), size: readMaxArraySize(clusters.transport(cluster)) };
+      cached = { at: Date.now(), size: clusters.transport(cluster, userId).then(readMaxArraySize) };
       maxArraySizes.set(cluster, cached);
       cached.size.catch(() => maxArraySizes.delete(cluster));
     }
@@ -115,7 +118,7 @@ export function createSweepService({ orm, clusters, projects, events, jobs, part
 
   async function prepare(em: EntityManager, input: SweepLaunchInput, tag: string | null) {
     const read = await base.read(em, input.job, tag);
-    const limit = await limitOf(read.cluster.name);
+    const limit = await limitOf(read.cluster.name, read.project.userId);
     const plan = await planRuns(read, input.job, input.sweep, limit, (index) => `multirun/${read.tag}/${index}`);
     const throttle = checkThrottle('throttle', input.throttle ?? Math.min(plan.runs.length, DEFAULT_THROTTLE), plan.runs.length);
     const dependency = await dependencyDirective(em, input.job.dependsOn, { cluster: read.cluster.name, sweepSize: plan.runs.length });
@@ -141,7 +144,7 @@ export function createSweepService({ orm, clusters, projects, events, jobs, part
       try {
         await onSubmitPhase?.('sbatch', submission.tag);
         arrayJobId = await submitBatch(
-          clusters.transport(sweep.cluster),
+          await clusters.transport(sweep.cluster, sweep.userId),
           { cloneUrl: submission.cloneUrl, repoDir: submission.repoDir, commitSha: sweep.commitSha, workDir: jobPaths(submission.dir).code, jobDir: submission.dir, script: submission.script },
           { array: arraySpec(tasks.map((task) => task.arrayIndex!), sweep.throttle), runs: new Map(tasks.map((task) => [task.arrayIndex!, submission.runs[task.arrayIndex!]!.words])) },
         );
@@ -241,7 +244,7 @@ export function createSweepService({ orm, clusters, projects, events, jobs, part
         script: prepared.script,
         commit: prepared.project.headSha,
         warnings: prepared.warnings,
-        preflight: await preflight.check(prepared.cluster.name, prepared.script, prepared.resources.gpuType, requester),
+        preflight: await preflight.check(prepared.cluster.name, prepared.project.userId, prepared.script, prepared.resources.gpuType, requester),
         limit: prepared.limit,
         throttle: prepared.throttle,
         varying: prepared.plan.varying,
@@ -337,7 +340,7 @@ export function createSweepService({ orm, clusters, projects, events, jobs, part
       const sweep = await getSweep(em, id);
       const arrays = await activeArrays(em, sweep);
       if (arrays.length === 0) throw new ValidationError('id', `sweep ${id} has no task left to cancel`);
-      await cancelArrays(clusters.transport(sweep.cluster), arrays, onlyPending);
+      await cancelArrays(await clusters.transport(sweep.cluster, sweep.userId), arrays, onlyPending);
       await pollNow(sweep.cluster);
       await em.refresh(sweep);
       return sweep;
@@ -348,7 +351,7 @@ export function createSweepService({ orm, clusters, projects, events, jobs, part
       const sweep = await getSweep(em, id);
       checkThrottle('max', max, sweep.size);
       const arrays = await activeArrays(em, sweep);
-      if (arrays.length > 0) await setArrayThrottle(clusters.transport(sweep.cluster), arrays, max);
+      if (arrays.length > 0) await setArrayThrottle(await clusters.transport(sweep.cluster, sweep.userId), arrays, max);
       const change = sweepChangeOf(sweep);
       sweep.throttle = max;
       sweep.updatedAt = new Date();

@@ -206,7 +206,10 @@ export function createUsageService(options: UsageServiceOptions) {
     };
   }
 
-  /** One cluster's sacct read since its last one (or FIRST_READ_DAYS back); the number of jobs stored. */
+  /**
+   * One cluster's sacct read since its last one (or FIRST_READ_DAYS back); the number of jobs stored. It reads over
+   * the first admin's login and files what it finds as theirs: other users' own logins are not read by sacct yet.
+   */
   async function readAccounting(cluster: string): Promise<number> {
     const running = reading.get(cluster);
     if (running) return running;
@@ -216,8 +219,9 @@ export function createUsageService(options: UsageServiceOptions) {
       const last = await em.findOne(SacctRead, { cluster });
       const since = last?.since ?? new Date(attemptedAt.getTime() - FIRST_READ_DAYS * DAY_MS);
       try {
-        const records = await readAccountingSince(clusters.transport(cluster), slurmTimeText(since));
-        const stored = await store(em, cluster, records, attemptedAt);
+        const owner = await firstAdminOf(em);
+        const records = await readAccountingSince(await clusters.transport(cluster, owner.id), slurmTimeText(since));
+        const stored = await store(em, cluster, owner.id, records, attemptedAt);
         await em.upsert(SacctRead, { cluster, since: new Date(attemptedAt.getTime() - READ_OVERLAP_MS), readAt: attemptedAt, attemptedAt, jobs: stored, error: null });
         return stored;
       } catch (error) {
@@ -234,14 +238,12 @@ export function createUsageService(options: UsageServiceOptions) {
    * written as SQL rather than entities (a first read of 90 days is thousands of jobs; as entities, with their change
    * sets, they grew a server's resident memory by ~60 MB that it never gave back).
    */
-  async function store(em: EntityManager, cluster: string, records: AccountingRecord[], readAt: Date): Promise<number> {
+  async function store(em: EntityManager, cluster: string, ownerId: number, records: AccountingRecord[], readAt: Date): Promise<number> {
     const time = (text: string | null) => slurmTime(text)?.getTime() ?? null;
-    // Read over the config's login, which is the first admin's until each user has their own login to a cluster.
-    const owner = await firstAdminOf(em);
     let stored = 0;
     for (let index = 0; index < records.length; index += STORE_BATCH) {
       const batch = records.slice(index, index + STORE_BATCH);
-      const values = batch.flatMap((record) => [cluster, record.slurmJobId, owner.id, record.state, record.rawState, record.partition, record.gpus, record.gpuType, record.exitCode, time(record.submittedAt), time(record.startedAt), time(record.endedAt), readAt.getTime()]);
+      const values = batch.flatMap((record) => [cluster, record.slurmJobId, ownerId, record.state, record.rawState, record.partition, record.gpus, record.gpuType, record.exitCode, time(record.submittedAt), time(record.startedAt), time(record.endedAt), readAt.getTime()]);
       const result = await em.getConnection().execute<{ affectedRows: number }>(storeSql(dialectOf(em), batch.length), values, 'run');
       stored += result.affectedRows;
     }
@@ -252,12 +254,13 @@ export function createUsageService(options: UsageServiceOptions) {
   async function readDue(): Promise<void> {
     const em = orm.em.fork();
     const reads = new Map((await em.find(SacctRead, {})).map((read) => [read.cluster, read]));
+    const owner = await firstAdminOf(em);
     await Promise.all(
       clusters.names().map(async (cluster) => {
         const readAt = reads.get(cluster)?.readAt;
         if (readAt && now().getTime() - readAt.getTime() < READ_EVERY_MS) return;
         try {
-          const status = await clusters.status(em.fork(), cluster);
+          const status = await clusters.status(em.fork(), cluster, owner.id);
           if (status.reachable !== true || status.needsReauth) return;
           await readAccounting(cluster);
         } catch (error) {
