@@ -61,6 +61,17 @@ describe('loadConfig', () => {
     expect(() => loadConfig(join(dir, 'nope.yaml'))).toThrow(/nope\.yaml: file not found/);
   });
 
+  it("reads each user's own login: the cluster's connection with their account and keys, checked like the entry's own", () => {
+    const lab = `clusters:\n  lab:\n    host: 127.0.0.1\n    user: mlops\n    identityFile: id_ed25519\n    logins:\n`;
+    const config = loadConfig(configFile(`${lab}      alice:\n        user: alice_hpc\n        identityFile: id_ed25519\n      bob:\n        user: bob\n        agent: true\n`));
+    expect(config.clusters[0]!.logins).toEqual({ alice: { user: 'alice_hpc', identityFile: keyFile, agent: false }, bob: { user: 'bob', agent: true } });
+    expect(loadError(`${lab}      alice:\n        user: alice_hpc\n`)).toMatch(/cluster "lab": login "alice": field "identityFile" is required/);
+    expect(loadError(`${lab}      alice:\n        user: alice_hpc\n        identityFile: missing_key\n`)).toMatch(/login "alice": field "identityFile" names a file that cannot be read: .*missing_key/);
+    expect(loadError(`${lab}      Alice:\n        user: a\n        agent: true\n`)).toMatch(/Mission Control user name/);
+    expect(loadError(`${lab}      alice:\n        user: a\n        agent: true\n        host: elsewhere\n`)).toMatch(/host/);
+    expect(loadError(`clusters:\n  here:\n    transport: local\n    logins:\n      alice:\n        user: a\n`)).toMatch(/field "logins" does not apply to transport: local/);
+  });
+
   it('accepts a local cluster without host or user', () => {
     expect(loadConfig(configFile(`clusters:\n  here:\n    transport: local\n`)).clusters[0]).toMatchObject({ name: 'here', transport: 'local' });
   });

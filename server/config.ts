@@ -379,6 +379,8 @@ function describeIssue(file: string, issue: z.core.$ZodIssue): string {
     return `${file}: cluster "${path[1]}": invalid cluster name (lowercase letters, digits, - and _)`;
   }
   const field = fieldPath.join('.') || '(top level)';
+  // A map's key (a user's name under logins) says what it must be, not zod's "Invalid key in record".
+  if (issue.code === 'invalid_key' && issue.issues[0]) return `${file}: ${where}"${path.at(-1)}" in ${fieldPath.slice(0, -1).join('.')} ${issue.issues[0].message}`;
   if (issue.code === 'invalid_type' && issue.input === undefined) return `${file}: ${where}field "${field}" is required`;
   // Connection help is the one place a careless value could be a secret: its wrong values are not repeated.
   // So is a destination (a webhook's URL is its secret).
@@ -469,7 +471,8 @@ export function loadConfig(path: string): Config {
     for (const [userName, login] of Object.entries(cluster.logins)) {
       const connection = connectionAs(cluster, login);
       checkConnection(connection, configDir, (field, message) => new ConfigError(`${file}: cluster "${name}": login "${userName}": field "${field}" ${message}`));
-      Object.assign(login, { identityFile: connection.identityFile, passwordFile: connection.passwordFile, controlDir: connection.controlDir });
+      // The login keeps only what it set, its paths made absolute as the check made them.
+      for (const field of ['identityFile', 'passwordFile', 'controlDir'] as const) if (login[field]) login[field] = connection[field];
     }
     return cluster;
   });

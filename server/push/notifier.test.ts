@@ -508,6 +508,7 @@ describe('pending reminders', () => {
 describe('re-authentication', () => {
   const status = (changes: Partial<ClusterStatus>): ClusterStatus => ({
     name: 'alpha',
+    userId: 1,
     transport: 'openssh',
     host: 'alpha.example.edu',
     reachable: false,
@@ -546,6 +547,23 @@ describe('re-authentication', () => {
     await publish({ needsReauth: null, reachable: true, stale: false, lastPollAt: new Date() });
     await publish({ needsReauth: command, lastPollAt: new Date() });
     expect(phone.messages).toHaveLength(2);
+  });
+
+  it("tells only the expired login's user, once per login: another user's login to the same cluster is their own", async () => {
+    const world = await open();
+    const [ownersPhone, alicesPhone] = [await receiver(), await receiver()];
+    await subscribe(world, ownersPhone);
+    const alice = await world.services.users.add('alice');
+    await world.services.notify.register(world.orm.em.fork(), { endpoint: alicesPhone.endpoint, ...alicesPhone.keys }, null, alice.id);
+    world.services.events.publish('cluster:status', status({ userId: alice.id, needsReauth: command, lastPollAt: new Date() }));
+    expect((await alicesPhone.waitFor()).json).toMatchObject({ title: 'alpha needs you to log in again', cluster: 'alpha' });
+    await settle(world);
+    expect(ownersPhone.messages).toEqual([]);
+    // The owner's own login expiring later is news of its own, not a repeat of alice's.
+    world.services.events.publish('cluster:status', status({ userId: 1, needsReauth: command, lastPollAt: new Date() }));
+    expect((await ownersPhone.waitFor()).json).toMatchObject({ title: 'alpha needs you to log in again' });
+    await settle(world);
+    expect(alicesPhone.messages).toHaveLength(1);
   });
 
   it("puts the cluster's connection help first: its VPN command, else the first line of its steps, each bounded", async () => {
@@ -1310,7 +1328,7 @@ describe('destinations beyond Web Push (ntfy, webhooks, email)', () => {
     await update(world, speech, { state: 'COMPLETED', exitCode: 0, endedAt: new Date() });
     await update(world, vision, { state: 'COMPLETED', exitCode: 0, endedAt: new Date() });
     world.services.events.publish('cluster:status', {
-      name: 'alpha', transport: 'openssh', host: 'alpha.example.edu', reachable: false, latencyMs: null, slurmVersion: null, partitions: [], error: null, checkedAt: new Date(),
+      name: 'alpha', userId: 1, transport: 'openssh', host: 'alpha.example.edu', reachable: false, latencyMs: null, slurmVersion: null, partitions: [], error: null, checkedAt: new Date(),
       stale: true, needsReauth: 'ssh me@alpha.example.edu true', lastPollAt: new Date(), lastPollError: null, connectionHelp: null,
     } as ClusterStatus);
     await settle(world);
