@@ -72,7 +72,7 @@ describe.skipIf(!present)('the server behind Caddy (config/Caddyfile)', () => {
     });
   }
 
-  const status = (name: string) => ({ name }) as unknown as ClusterStatus;
+  const status = (name: string) => ({ name, userId: 1 }) as unknown as ClusterStatus;
 
   it('answers GraphQL over HTTPS', async () => {
     expect(await ask('{ __typename }')).toEqual({ status: 200, body: '{"data":{"__typename":"Query"}}' });

@@ -151,7 +151,7 @@ describe.skipIf(!lab)('GPU availability on the lab', () => {
       await transport?.close();
     });
 
-    const service = () => createGpuService({ clusters: { names: () => ['lab'], config: () => config, transport: () => transport } });
+    const service = () => createGpuService({ clusters: { names: () => ['lab'], config: () => config, transport: async () => transport } });
 
     function submit(args: string): string {
       const result = onLab(lab!, `sbatch --parsable -J mc-gpu-lab --mem=100M --time=2 ${args}`);
@@ -175,7 +175,7 @@ describe.skipIf(!lab)('GPU availability on the lab', () => {
     it('sees our running a100×2 job and our pending a100×4 request after a refresh; a second refresh is rate-limited', async () => {
       const gpu = service();
       const othersBefore = othersRunningA100();
-      const before = await gpu.availability('lab');
+      const before = await gpu.availability('lab', 1);
       expect(counter.gpuExecs).toBe(1);
 
       const running = submit("--gres=gpu:a100:2 --wrap='sleep 30'");
@@ -185,7 +185,7 @@ describe.skipIf(!lab)('GPU availability on the lab', () => {
         .poll(() => onLab(lab!, `squeue -h -j ${running} -o %T`).stdout.trim(), { timeout: 60_000, interval: 500 })
         .toBe('RUNNING');
 
-      const after = await gpu.availability('lab', { refresh: true });
+      const after = await gpu.availability('lab', 1, { refresh: true });
       const othersAfter = othersRunningA100();
       expect(counter.gpuExecs).toBe(2);
       expect(after).toMatchObject({ stale: false, refreshLimitedUntil: null });
@@ -201,7 +201,7 @@ describe.skipIf(!lab)('GPU availability on the lab', () => {
       expect(after.standing.gpus.running).toBeGreaterThanOrEqual(2);
       expect(after.standing.gpus.pending).toBeGreaterThanOrEqual(4);
 
-      const again = await gpu.availability('lab', { refresh: true });
+      const again = await gpu.availability('lab', 1, { refresh: true });
       expect(counter.gpuExecs).toBe(2);
       expect(again.refreshLimitedUntil).not.toBeNull();
       expect(again.refreshLimitedUntil!.getTime()).toBeGreaterThan(Date.now());
