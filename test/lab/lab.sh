@@ -151,9 +151,21 @@ changed() { local f; for f in "${CHANGED[@]}"; do [[ $f == "$1" ]] && return 0; 
 
 port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Closes every descriptor above stderr, then runs CMD (call it in a subshell). A daemon keeps what it inherits for its
+# lifetime: fd 9 (the lab lock), or the lock of a caller such as `flock /tmp/some.lock bash lab.sh up` (flock keeps
+# its lock open in the command it runs), would stay held until `down`, and every later user of it would wait.
+exec_without_inherited_fds() {
+  local fd
+  for fd in "/proc/$BASHPID/fd/"*; do
+    fd=${fd##*/}
+    # The listing also named the descriptor that read the directory, closed by now.
+    if ((fd > 2)) && [[ -e /proc/$BASHPID/fd/$fd ]]; then exec {fd}>&-; fi
+  done
+  exec "$@"
+}
+
 # Starts a daemonizing command unless the daemon is already up; waits for its pid file. stdio goes to the
-# log: an inherited pipe would keep a caller such as `npm run` waiting for EOF forever. fd 9 (the lab lock)
-# is closed too, or every daemon would hold the lock for its lifetime.
+# log: an inherited pipe would keep a caller such as `npm run` waiting for EOF forever.
 spawn() {
   local d=$1; shift
   running "$d" && return 0
@@ -162,7 +174,7 @@ spawn() {
     die "127.0.0.1:${PORT[$d]} is taken by a process that is not this lab's $d (another lab with a different MC_LAB_DIR?)"
   fi
   rm -f "${PIDFILE[$d]}"
-  "$@" </dev/null >>"${LOGFILE[$d]}.out" 2>&1 9>&- || die "$d failed to start: $*" "$d"
+  (exec_without_inherited_fds "$@") </dev/null >>"${LOGFILE[$d]}.out" 2>&1 || die "$d failed to start: $*" "$d"
   wait_until 15 running "$d" || die "$d did not come up (no live pid in ${PIDFILE[$d]})" "$d"
 }
 
