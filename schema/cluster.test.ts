@@ -73,7 +73,7 @@ it('carries the help on the status subscribers are told of and on a forced conne
 
 it('shows an edited help at once, without reconnecting or checking again (a new login may cost a Duo push)', async () => {
   const before = await run(`{ clusters { name checkedAt } }`);
-  const transport = services.clusters.transport('campus');
+  const transport = await services.clusters.transport('campus', 1);
   const edited = { vpn: 'sudo openconnect --user=jdoe vpn2.uni.edu' };
   const [campus, plain] = ['campus', 'plain'].map((name) => services.clusters.config(name));
   await services.clusters.applyConfig({ file: 'test.yaml', clusters: [{ ...campus!, connectionHelp: edited }, { ...plain!, connectionHelp: help }] });
@@ -82,5 +82,5 @@ it('shows an edited help at once, without reconnecting or checking again (a new 
     { name: 'campus', checkedAt: before.clusters[0].checkedAt, connectionHelp: { vpn: edited.vpn, steps: null, link: null } },
     { name: 'plain', checkedAt: before.clusters[1].checkedAt, connectionHelp: help },
   ]);
-  expect(services.clusters.transport('campus')).toBe(transport);
+  expect(await services.clusters.transport('campus', 1)).toBe(transport);
 });

@@ -172,7 +172,8 @@ describe.skipIf(!lab)('hostile repositories against the server and the lab', () 
     expect(await finalState(job.id)).toBe('COMPLETED');
     expect((await request(`query { projects { id cloneUrl } }`)).projects).toContainEqual({ id: added.data.id, cloneUrl: repo.origin });
 
-    const transport = running.services.clusters.transport('lab');
+    // The login the launch above went over: the token's user, the first admin (id 1).
+    const transport = await running.services.clusters.transport('lab', 1);
     const jobDir = `/tmp/mc-checkout-guard-${randomBytes(4).toString('hex')}`;
     const refused = submitBatch(transport, {
       cloneUrl: `ext::sh -c touch% ${canary('direct-ext')}`,
