@@ -4,7 +4,7 @@
 import { createServer, type Socket } from 'node:net';
 import type { Bench } from './bench.js';
 import { requireLab } from './lab-server.js';
-import { createJobRow, labRun, median, ms, RUN_ID, seconds, sleep } from './support.js';
+import { createJobRow, labRun, median, ms, OWNER_ID, RUN_ID, seconds, sleep } from './support.js';
 import type { ClusterConfig } from '../server/config.js';
 import { initOrm } from '../server/db/orm.js';
 import { createServices } from '../server/services.js';
@@ -25,9 +25,9 @@ async function pollerRun(clusters: ClusterConfig[], jobIds: Record<string, strin
   const services = createServices({ orm, config: { file: 'bench', clusters } });
   let hungError: string | null = null;
   const recordPoll = services.clusters.recordPoll;
-  services.clusters.recordPoll = (name, record) => {
+  services.clusters.recordPoll = (name, userId, record) => {
     if (name === 'hung') hungError = record.error;
-    recordPoll(name, record);
+    recordPoll(name, userId, record);
   };
   const em = orm.em.fork();
   const healthy = new Set<number>();
@@ -40,7 +40,7 @@ async function pollerRun(clusters: ClusterConfig[], jobIds: Record<string, strin
     }
   }
   // The running server has its connections open (and the hung cluster's attempt pending).
-  await Promise.all(clusters.filter((cluster) => cluster.name !== 'hung').map((cluster) => services.clusters.testConnection(cluster.name)));
+  await Promise.all(clusters.filter((cluster) => cluster.name !== 'hung').map((cluster) => services.clusters.testConnection(cluster.name, OWNER_ID)));
   const published = new Map<number, number>();
   const subscription = services.events.subscribe('job:updated');
   const listening = (async () => {

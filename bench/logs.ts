@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import type { Bench, Figure } from './bench.js';
 import { kB, percentile } from './bench.js';
 import { requireLab } from './lab-server.js';
-import { countingProxy, createJobRow, labRun, median, meteredTransport, ms, RUN_ID, seconds, sleep } from './support.js';
+import { countingProxy, createJobRow, labRun, median, meteredTransport, ms, OWNER_ID, RUN_ID, seconds, sleep } from './support.js';
 import { createApp } from '../server/http/app.js';
 import { initOrm } from '../server/db/orm.js';
 import { createServices } from '../server/services.js';
@@ -82,7 +82,7 @@ const bench: Bench = {
       await em.flush();
 
       // Open the cluster connection first, as the running server has it open.
-      await services.clusters.testConnection('lab');
+      await services.clusters.testConnection('lab', OWNER_ID);
       metered.take();
       await proxy.take();
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Bench, Figure } from './bench.js';
 import { kB, percentile } from './bench.js';
 import { requireLab } from './lab-server.js';
-import { countingProxy, createJobRow, labRun, loadAverage, meteredTransport, ms, RUN_ID, sleep, timed } from './support.js';
+import { countingProxy, createJobRow, labRun, loadAverage, meteredTransport, ms, OWNER_ID, RUN_ID, sleep, timed } from './support.js';
 import { createApp } from '../server/http/app.js';
 import { initOrm } from '../server/db/orm.js';
 import { MetricSource } from '../server/db/entities.js';
@@ -178,7 +178,7 @@ const bench: Bench = {
       if (!/^\d+$/.test(writerPid)) throw new Error(`the writer did not start: ${writerPid}`);
 
       // The connection open first, as the running server has it; then the real watcher (the poller is not started).
-      await services.clusters.testConnection('lab');
+      await services.clusters.testConnection('lab', OWNER_ID);
       await services.notify.start();
       metered.take();
       await proxy.take();

@@ -47,10 +47,10 @@ if (process.send) {
   let last: PollRecord | null = null;
   let polls = 0;
   const recordPoll = clusters.recordPoll;
-  clusters.recordPoll = (name, record) => {
+  clusters.recordPoll = (name, userId, record) => {
     polls++;
     last = record;
-    recordPoll(name, record);
+    recordPoll(name, userId, record);
   };
 
   let stopping = false;

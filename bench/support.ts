@@ -149,6 +149,12 @@ export async function slurmctldRpcsOf(user: string): Promise<number | null> {
   });
 }
 
+/**
+ * The user every bench database starts with (the first admin): its login is the cluster entry's own account, the
+ * tokenless loopback reader is this user, and job rows are theirs unless told otherwise.
+ */
+export const OWNER_ID = 1;
+
 /** A job record as the job service would have stored it after sbatch answered, named after this run. */
 export function createJobRow(em: EntityManager, row: JobRowFields): Job {
   const tag = row.tag ?? randomBytes(6).toString('hex');
