@@ -6,9 +6,15 @@
 #   bash test/lab/lab.sh down    # as root: stop exactly what `up` started (by pid files); keeps packages and data
 #   bash test/lab/lab.sh status  # list lab daemons; exit 0 only if all are running
 #
-# Everything except /etc/slurm/{slurm,gres}.conf and the lab user's authorized_keys lives in ONE state dir,
-# ${MC_LAB_DIR:-/var/tmp/mission-control-lab}. `<state>/lab.json` exists only while the lab is up and tells a
-# client how to reach it (host, port, user, identityFile, knownHostsFile, hostKeyFingerprint, ...).
+# Two cluster logins, `mlops` (LAB_USER) and `mlops2` (LAB_OTHER_USER), as two people on one cluster: each a unix
+# account with the same SLURM account association, and its own ssh key (<state>/ssh/id_ed25519 and
+# id_ed25519-mlops2) that logs in as that account only. Everything below that is per user (account, key, Hydra,
+# nvidia-smi on PATH, the smoke job) is done for both.
+#
+# Everything except /etc/slurm/{slurm,gres}.conf and the lab users' home files (authorized_keys, the .bashrc line and
+# the Hydra .pth below) lives in ONE state dir, ${MC_LAB_DIR:-/var/tmp/mission-control-lab}. `<state>/lab.json` exists
+# only while the lab is up and tells a client how to reach it (host, port, user, identityFile, knownHostsFile,
+# hostKeyFingerprint, ..., and otherUser: {user, identityFile} for the second login).
 # Verified facts and pitfalls behind the choices below: SLURM-LAB.md (Debian 12, Slurm 22.05, no systemd).
 #
 # Real Hydra on the nodes: lab jobs run Debian's python3 with Hydra 1.3.2 importable, as on a cluster where the user
@@ -16,14 +22,14 @@
 # -packaging, -yaml, in PACKAGES below); Hydra itself is the vendored package ../shared/vendor/hydra-core-1.3.2 beside
 # the checkout (or $MC_HYDRA_VENDOR), copied into <state>/python and byte-compiled there (a developer's checkout
 # may be unreadable to the lab user, and the copy does not change under running jobs), and named by a .pth file in
-# the lab user's own site-packages (~mlops/.local/lib/python3.X/site-packages/mission-control-lab-hydra.pth). Nothing
+# each lab user's own site-packages (~mlops/.local/lib/python3.X/site-packages/mission-control-lab-hydra.pth). Nothing
 # system-wide changes: root's and other users' python3 do not see it. Without the vendored package, `up` says so,
 # removes the .pth, and lab jobs run the fixture's standard-library stand-in (test/lab/real-hydra.test.ts then
 # skips); with CI set, `up` fails instead.
 #
 # A stand-in nvidia-smi on the nodes (test/lab/nvidia-smi, copied to <state>/bin), so the job script's GPU sampler
 # runs for real. A job gets the PATH of the sbatch that submitted it, which runs in the lab user's ssh session, where
-# bash reads ~/.bashrc even for a command (Debian's bash reads it when started by sshd): the first line of the lab
+# bash reads ~/.bashrc even for a command (Debian's bash reads it when started by sshd): the first line of each lab
 # user's .bashrc, before its return for non-interactive shells, puts <state>/bin first. Root's and other users' PATH
 # do not change. Its GPUs' utilisation: see the header of test/lab/nvidia-smi (<state>/gpu/utilization makes them idle).
 set -Eeuo pipefail
@@ -33,6 +39,9 @@ shopt -s nullglob
 STATE=$(realpath -m "${MC_LAB_DIR:-/var/tmp/mission-control-lab}")
 SLURM_ETC=/etc/slurm                 # clients reached over ssh have no SLURM_CONF: they read this path
 LAB_USER=mlops
+# A second cluster login, so tests can show two Mission Control users' jobs running under their own accounts.
+LAB_OTHER_USER=mlops2
+LAB_USERS=("$LAB_USER" "$LAB_OTHER_USER")
 SSH_HOST=127.0.0.1
 SSH_PORT=2222
 DB_PORT=3307
@@ -58,6 +67,9 @@ DB_CNF=$DB_DIR/my.cnf
 DB_PASS_FILE=$STATE/db.pass
 DBD_CONF_DIR=$SL_DIR/etc            # slurmdbd looks for slurmdbd.conf beside $SLURM_CONF
 CLIENT_KEY=$SSH_DIR/id_ed25519
+OTHER_CLIENT_KEY=$SSH_DIR/id_ed25519-$LAB_OTHER_USER
+# Each lab user logs in with its own key only: one key per account, as on a cluster where each person has theirs.
+declare -A CLIENT_KEY_OF=([$LAB_USER]=$CLIENT_KEY [$LAB_OTHER_USER]=$OTHER_CLIENT_KEY)
 HOST_KEY=$SSH_DIR/ssh_host_ed25519_key
 KNOWN_HOSTS=$SSH_DIR/known_hosts
 SSHD_CONFIG=$SSH_DIR/sshd_config
@@ -234,11 +246,16 @@ make_dirs() {
   install -d -m 755 /run/sshd   # sshd's privilege-separation dir; /run is wiped on reboot
 }
 
-ensure_user() {
-  id "$LAB_USER" >/dev/null 2>&1 || useradd -m -s /bin/bash "$LAB_USER"
-  # useradd leaves the password '!' (locked) and sshd then refuses even key logins; '*' = no password.
-  [[ $(getent shadow "$LAB_USER" | cut -d: -f2) == '*' ]] || usermod -p '*' "$LAB_USER"
+ensure_users() {
+  local user
+  for user in "${LAB_USERS[@]}"; do
+    id "$user" >/dev/null 2>&1 || useradd -m -s /bin/bash "$user"
+    # useradd leaves the password '!' (locked) and sshd then refuses even key logins; '*' = no password.
+    [[ $(getent shadow "$user" | cut -d: -f2) == '*' ]] || usermod -p '*' "$user"
+  done
 }
+
+home_of() { getent passwd "$1" | cut -d: -f6; }
 
 # Fake GPUs: slurmd only accepts character/block devices as gres File=; /dev/null symlinks pass.
 make_fake_gpus() {
@@ -366,7 +383,7 @@ Port $SSH_PORT
 ListenAddress $SSH_HOST
 HostKey $HOST_KEY
 PidFile ${PIDFILE[sshd]}
-AllowUsers $LAB_USER
+AllowUsers ${LAB_USERS[*]}
 PermitRootLogin no
 PubkeyAuthentication yes
 PasswordAuthentication no
@@ -383,73 +400,92 @@ EOF
 ensure_keys() {
   # OpenSSH-format ed25519 (ssh-keygen's default): ssh2 (Node) refuses PKCS8 ed25519 keys.
   [[ -s $HOST_KEY ]] || ssh-keygen -q -t ed25519 -N '' -C mission-control-lab-host -f "$HOST_KEY"
-  [[ -s $CLIENT_KEY ]] || ssh-keygen -q -t ed25519 -N '' -C mission-control-lab -f "$CLIENT_KEY"
-  chmod 600 "$HOST_KEY" "$CLIENT_KEY"
-
-  local home pub
-  home=$(getent passwd "$LAB_USER" | cut -d: -f6)
-  pub=$(cut -d' ' -f1,2 "$CLIENT_KEY.pub")
-  install -d -m 700 -o "$LAB_USER" -g "$LAB_USER" "$home/.ssh"
-  touch "$home/.ssh/authorized_keys"
-  grep -qF "$pub" "$home/.ssh/authorized_keys" || cat "$CLIENT_KEY.pub" >>"$home/.ssh/authorized_keys"
-  chown "$LAB_USER:$LAB_USER" "$home/.ssh/authorized_keys"; chmod 600 "$home/.ssh/authorized_keys"
+  chmod 600 "$HOST_KEY"
+  local user key
+  for user in "${LAB_USERS[@]}"; do
+    key=${CLIENT_KEY_OF[$user]}
+    [[ -s $key ]] || ssh-keygen -q -t ed25519 -N '' -C "mission-control-lab-$user" -f "$key"
+    chmod 600 "$key"
+  done
+  for user in "${LAB_USERS[@]}"; do authorize_own_key_only "$user"; done
 
   install_file "$KNOWN_HOSTS" 644 root:root <<<"[$SSH_HOST]:$SSH_PORT $(cut -d' ' -f1,2 "$HOST_KEY.pub")"
+}
+
+# USER's authorized_keys: its own lab key added, the other lab users' keys removed (so a test that logs in with one
+# user's key really is that user), and whatever else the account authorizes kept.
+authorize_own_key_only() {
+  local user=$1 keys other own foreign=()
+  keys=$(home_of "$user")/.ssh/authorized_keys
+  own=$(cut -d' ' -f2 "${CLIENT_KEY_OF[$user]}.pub")
+  for other in "${LAB_USERS[@]}"; do
+    [[ $other == "$user" ]] || foreign+=(-e "$(cut -d' ' -f2 "${CLIENT_KEY_OF[$other]}.pub")")
+  done
+  install -d -m 700 -o "$user" -g "$user" "$(dirname "$keys")"
+  {
+    grep -vF "${foreign[@]}" "$keys" 2>/dev/null || true
+    grep -qF "$own" "$keys" 2>/dev/null || cat "${CLIENT_KEY_OF[$user]}.pub"
+  } | install_file "$keys" 600 "$user:$user"
 }
 
 host_key_fingerprint() { ssh-keygen -lf "$HOST_KEY.pub" | awk '{print $2}'; }
 
 # ---------------------------------------------------------------------------------------------- real Hydra
-# Hydra for the lab user's python3 (see the header): the vendored package copied into the state dir when it differs,
-# byte-compiled so each job does not compile it again, and put on sys.path by a .pth in the user's site-packages.
+# Hydra for the lab users' python3 (see the header): the vendored package copied into the state dir when it differs,
+# byte-compiled so each job does not compile it again, and put on sys.path by a .pth in each user's site-packages.
 install_hydra() {
-  local site
-  site=$(runuser -u "$LAB_USER" -- /usr/bin/python3 -c 'import site; print(site.getusersitepackages())') ||
-    die "cannot ask the lab user's python3 for its site-packages"
+  local vendored=1
   if [[ ! -f $HYDRA_VENDOR/hydra/__init__.py ]]; then
     # CI must test real Hydra (.ci/run): there its absence stops the run instead of quietly testing the stand-in.
     [[ -z ${CI:-} ]] || die "no vendored Hydra at $HYDRA_VENDOR (set MC_HYDRA_VENDOR); CI runs lab jobs with real Hydra"
     log "no vendored Hydra at $HYDRA_VENDOR (set MC_HYDRA_VENDOR): lab jobs run without Hydra"
-    rm -f "$site/$HYDRA_PTH"
-    return 0
-  fi
-  if ! diff -rq -x __pycache__ "$HYDRA_VENDOR" "$HYDRA_DIR" >/dev/null 2>&1; then
-    log "installing Hydra from $HYDRA_VENDOR for the lab user"
+    vendored=
+  elif ! diff -rq -x __pycache__ "$HYDRA_VENDOR" "$HYDRA_DIR" >/dev/null 2>&1; then
+    log "installing Hydra from $HYDRA_VENDOR for the lab users"
     rm -rf "$HYDRA_DIR"
     install -d -m 755 "$STATE/python"
     cp -r "$HYDRA_VENDOR" "$HYDRA_DIR"
     chmod -R u+w,go+rX "$HYDRA_DIR"
     /usr/bin/python3 -m compileall -q "$HYDRA_DIR" >/dev/null || die "byte-compiling $HYDRA_DIR failed"
   fi
-  runuser -u "$LAB_USER" -- install -d -m 755 "$site"
-  runuser -u "$LAB_USER" -- sh -c 'printf "%s\n" "$1" > "$2"' sh "$HYDRA_DIR" "$site/$HYDRA_PTH"
-  local out
-  out=$(runuser -u "$LAB_USER" -- /usr/bin/python3 -c 'import hydra' 2>&1) ||
-    die "the lab user's python3 cannot import hydra from $HYDRA_DIR: ${out##*$'\n'}"
+  local user site out
+  for user in "${LAB_USERS[@]}"; do
+    site=$(runuser -u "$user" -- /usr/bin/python3 -c 'import site; print(site.getusersitepackages())') ||
+      die "cannot ask $user's python3 for its site-packages"
+    if [[ -z $vendored ]]; then rm -f "$site/$HYDRA_PTH"; continue; fi
+    runuser -u "$user" -- install -d -m 755 "$site"
+    runuser -u "$user" -- sh -c 'printf "%s\n" "$1" > "$2"' sh "$HYDRA_DIR" "$site/$HYDRA_PTH"
+    out=$(runuser -u "$user" -- /usr/bin/python3 -c 'import hydra' 2>&1) ||
+      die "$user's python3 cannot import hydra from $HYDRA_DIR: ${out##*$'\n'}"
+  done
 }
 
 # ---------------------------------------------------------------------------------------------- stand-in nvidia-smi
-# See the header: the script in <state>/bin, and that directory first on the lab user's PATH by one marked line at the
+# See the header: the script in <state>/bin, and that directory first on each lab user's PATH by one marked line at the
 # top of ~/.bashrc (a line of an older lab.sh is replaced, so a second `up` changes nothing).
 install_nvidia_smi() {
   [[ -f $NVIDIA_SMI ]] || die "no stand-in nvidia-smi at $NVIDIA_SMI"
   install -d -m 755 "$BIN_DIR"
   install_file "$BIN_DIR/nvidia-smi" 755 root:root <"$NVIDIA_SMI"
-  local home rc line
-  home=$(getent passwd "$LAB_USER" | cut -d: -f6)
-  rc=$home/.bashrc
+  local user rc line
   line="case \":\$PATH:\" in *\":$BIN_DIR:\"*) ;; *) PATH=\"$BIN_DIR:\$PATH\" ;; esac $BASHRC_MARKER"
-  [[ $(head -n 1 "$rc" 2>/dev/null) == "$line" ]] && return 0
-  { printf '%s\n' "$line"; grep -vF "$BASHRC_MARKER" "$rc" 2>/dev/null || true; } >"$rc.mc-lab"
-  chown "$LAB_USER:$LAB_USER" "$rc.mc-lab"; chmod 644 "$rc.mc-lab"
-  mv -f "$rc.mc-lab" "$rc"
+  for user in "${LAB_USERS[@]}"; do
+    rc=$(home_of "$user")/.bashrc
+    [[ $(head -n 1 "$rc" 2>/dev/null) == "$line" ]] && continue
+    { printf '%s\n' "$line"; grep -vF "$BASHRC_MARKER" "$rc" 2>/dev/null || true; } >"$rc.mc-lab"
+    chown "$user:$user" "$rc.mc-lab"; chmod 644 "$rc.mc-lab"
+    mv -f "$rc.mc-lab" "$rc"
+  done
 }
 
-# What a job's sbatch sees: the lab user's command over ssh finds the stand-in.
+# What a job's sbatch sees: each lab user's command over ssh finds the stand-in.
 check_nvidia_smi() {
-  local path
-  path=$(lab_ssh 'command -v nvidia-smi' 2>&1) || true
-  [[ $path == "$BIN_DIR/nvidia-smi" ]] || die "over ssh the lab user's PATH does not find $BIN_DIR/nvidia-smi first (found: ${path:-nothing})"
+  local user path
+  for user in "${LAB_USERS[@]}"; do
+    path=$(lab_ssh "$user" 'command -v nvidia-smi' 2>&1) || true
+    [[ $path == "$BIN_DIR/nvidia-smi" ]] ||
+      die "over ssh $user's PATH does not find $BIN_DIR/nvidia-smi first (found: ${path:-nothing})"
+  done
 }
 
 # ---------------------------------------------------------------------------------------------- daemons
@@ -507,8 +543,11 @@ ensure_associations() {
   sacctmgr -n -P list account "$ACCOUNT" format=account | grep -qx "$ACCOUNT" ||
     sacctmgr -i add account "$ACCOUNT" Cluster="$CLUSTER" Description="mission control lab" \
       Organization=lab >/dev/null
-  sacctmgr -n -P list assoc cluster="$CLUSTER" user="$LAB_USER" format=user | grep -qx "$LAB_USER" ||
-    sacctmgr -i add user "$LAB_USER" Account="$ACCOUNT" Cluster="$CLUSTER" DefaultAccount="$ACCOUNT" >/dev/null
+  local user
+  for user in "${LAB_USERS[@]}"; do
+    sacctmgr -n -P list assoc cluster="$CLUSTER" user="$user" format=user | grep -qx "$user" ||
+      sacctmgr -i add user "$user" Account="$ACCOUNT" Cluster="$CLUSTER" DefaultAccount="$ACCOUNT" >/dev/null
+  done
 }
 
 start_slurmctld() {
@@ -534,28 +573,54 @@ start_sshd() {
   spawn sshd /usr/sbin/sshd -f "$SSHD_CONFIG" -E "${LOGFILE[sshd]}"
 }
 
-lab_ssh() {
-  ssh -F /dev/null -i "$CLIENT_KEY" -p "$SSH_PORT" -o IdentitiesOnly=yes -o BatchMode=yes \
+# ssh_login KEY USER CMD...: key-only, this lab's host key only, no ssh config or agent of the caller's.
+ssh_login() {
+  local key=$1 user=$2; shift 2
+  ssh -F /dev/null -i "$key" -p "$SSH_PORT" -o IdentitiesOnly=yes -o BatchMode=yes \
     -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$KNOWN_HOSTS" -o ConnectTimeout=5 \
-    -o LogLevel=ERROR "$LAB_USER@$SSH_HOST" "$@"
+    -o LogLevel=ERROR "$user@$SSH_HOST" "$@"
 }
 
-# The one check that proves the whole chain: ssh → sbatch → slurmctld → slurmd → slurmdbd → sacct.
+# lab_ssh USER CMD...: as that lab user, with its own key.
+lab_ssh() { local user=$1; shift; ssh_login "${CLIENT_KEY_OF[$user]}" "$user" "$@"; }
+
+# What authorize_own_key_only promises, seen from outside: no lab user's key logs in as another lab user.
+check_keys_are_per_user() {
+  local user other
+  for user in "${LAB_USERS[@]}"; do
+    for other in "${LAB_USERS[@]}"; do
+      [[ $other == "$user" ]] && continue
+      if ssh_login "${CLIENT_KEY_OF[$other]}" "$user" true 2>/dev/null; then
+        die "$other's key ${CLIENT_KEY_OF[$other]} logs in as $user"
+      fi
+    done
+  done
+}
+
+# The one check that proves the whole chain, for every lab user: ssh → sbatch → slurmctld → slurmd → slurmdbd →
+# sacct, the job accounted under the login that submitted it. All users submit first, so their jobs run together.
 smoke_test() {
-  local id state deadline
-  id=$(lab_ssh 'sbatch --parsable --job-name=lab-smoke --output=/dev/null --wrap=true' 2>&1) ||
-    die "smoke sbatch over ssh failed: $id" sshd slurmctld
-  id=${id%%;*}
-  [[ $id =~ ^[0-9]+$ ]] || die "smoke sbatch printed no job id: $id" slurmctld
+  local user id state deadline
+  local -A job_of=()
+  for user in "${LAB_USERS[@]}"; do
+    id=$(lab_ssh "$user" 'sbatch --parsable --job-name=lab-smoke --output=/dev/null --wrap=true' 2>&1) ||
+      die "smoke sbatch over ssh as $user failed: $id" sshd slurmctld
+    id=${id%%;*}
+    [[ $id =~ ^[0-9]+$ ]] || die "smoke sbatch as $user printed no job id: $id" slurmctld
+    job_of[$user]=$id
+  done
   deadline=$(($(now_ms) + SMOKE_TIMEOUT * 1000))
-  while :; do
-    state=$(lab_ssh "sacct -X -n -P -j $id -o State" 2>&1) || state="sacct failed: $state"
-    [[ $state == COMPLETED ]] && return 0
-    if (($(now_ms) > deadline)); then
-      die "smoke job $id not COMPLETED in sacct after ${SMOKE_TIMEOUT}s (last: '${state:-no record}')" \
-        slurmctld "slurmd@${NODES[0]}" slurmdbd
-    fi
-    sleep 0.3
+  for user in "${LAB_USERS[@]}"; do
+    id=${job_of[$user]}
+    while :; do
+      state=$(lab_ssh "$user" "sacct -X -n -P -j $id -o State,User" 2>&1) || state="sacct failed: $state"
+      [[ $state == "COMPLETED|$user" ]] && break
+      if (($(now_ms) > deadline)); then
+        die "$user's smoke job $id not COMPLETED|$user in sacct after ${SMOKE_TIMEOUT}s (last: '${state:-no record}')" \
+          slurmctld "slurmd@${NODES[0]}" slurmdbd
+      fi
+      sleep 0.3
+    done
   done
 }
 
@@ -572,6 +637,7 @@ write_lab_json() {
   "port": $SSH_PORT,
   "user": $(json_str "$LAB_USER"),
   "identityFile": $(json_str "$CLIENT_KEY"),
+  "otherUser": {"user": $(json_str "$LAB_OTHER_USER"), "identityFile": $(json_str "$OTHER_CLIENT_KEY")},
   "knownHostsFile": $(json_str "$KNOWN_HOSTS"),
   "hostKeyFingerprint": $(json_str "$(host_key_fingerprint)"),
   "stateDir": $(json_str "$STATE"),
@@ -600,7 +666,7 @@ cmd_up() {
   take_lock
   rm -f "$LAB_JSON"   # its presence must keep meaning "the last up succeeded and nothing stopped it since"
   make_dirs
-  ensure_user
+  ensure_users
   make_fake_gpus
   ensure_keys
   install_hydra
@@ -626,11 +692,12 @@ cmd_up() {
     die "nodes not ready: $(sinfo -h -N -o '%N=%t' | tr '\n' ' ')" slurmctld "${slurmds[@]}"
   smoke_test
   check_nvidia_smi
+  check_keys_are_per_user
   write_lab_json
   local ms=$(($(now_ms) - t0))
-  printf '[lab] up in %d.%01ds: ssh -i %s -p %s %s@%s (slurm %s, state %s)\n' \
+  printf '[lab] up in %d.%01ds: ssh -i %s -p %s %s@%s (or -i %s %s@%s; slurm %s, state %s)\n' \
     $((ms / 1000)) $((ms % 1000 / 100)) "$CLIENT_KEY" "$SSH_PORT" "$LAB_USER" "$SSH_HOST" \
-    "$(sinfo --version | awk '{print $NF}')" "$STATE"
+    "$OTHER_CLIENT_KEY" "$LAB_OTHER_USER" "$SSH_HOST" "$(sinfo --version | awk '{print $NF}')" "$STATE"
 }
 
 no_active_jobs() { local ids; ids=$(timeout 5 squeue -h -o %i) && [[ -z $ids ]]; }
