@@ -454,7 +454,9 @@ install_hydra() {
       die "cannot ask $user's python3 for its site-packages"
     if [[ -z $vendored ]]; then rm -f "$site/$HYDRA_PTH"; continue; fi
     runuser -u "$user" -- install -d -m 755 "$site"
-    runuser -u "$user" -- sh -c 'printf "%s\n" "$1" > "$2"' sh "$HYDRA_DIR" "$site/$HYDRA_PTH"
+    # Rewritten only when it differs, so a second `up` leaves the home directories as they were.
+    [[ $(cat "$site/$HYDRA_PTH" 2>/dev/null) == "$HYDRA_DIR" ]] ||
+      runuser -u "$user" -- sh -c 'printf "%s\n" "$1" > "$2"' sh "$HYDRA_DIR" "$site/$HYDRA_PTH"
     out=$(runuser -u "$user" -- /usr/bin/python3 -c 'import hydra' 2>&1) ||
       die "$user's python3 cannot import hydra from $HYDRA_DIR: ${out##*$'\n'}"
   done
