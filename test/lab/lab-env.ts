@@ -10,6 +10,8 @@ export interface Lab {
   port: number;
   user: string;
   identityFile: string;
+  /** The lab's second cluster login (`mlops2`), with its own key that logs in as that account only. */
+  otherUser: { user: string; identityFile: string };
   knownHostsFile: string;
   hostKeyFingerprint: string;
   stateDir: string;
@@ -42,6 +44,11 @@ export function labForSuite(suite: string): Lab | null {
 /** The lab as a clusters.yaml entry: what a user would write for a real cluster. */
 export function labClusterEntry(lab: Lab) {
   return { host: lab.host, port: lab.port, user: lab.user, identityFile: lab.identityFile, knownHostsFile: lab.knownHostsFile };
+}
+
+/** The second lab user as a clusters.yaml `logins:` entry: another person's own login to the same cluster. */
+export function labLoginEntry(lab: Lab) {
+  return { user: lab.otherUser.user, identityFile: lab.otherUser.identityFile };
 }
 
 export function labClustersYaml(lab: Lab, name = 'lab'): string {
