@@ -1,4 +1,5 @@
-import { gpuReadKey, type GpuAvailability as GpuAvailabilityValue } from '../server/clusters/gpu.js';
+import type { GpuAvailability as GpuAvailabilityValue } from '../server/clusters/gpu.js';
+import { loginKey } from '../server/clusters/service.js';
 import { NotFoundError } from '../server/errors.js';
 import type { GpuCounts, GpuPartitionAvailability as PartitionRow, GpuTypeAvailability as TypeRow, NodeWithFreeGpus as FreeNodeRow, UnavailableGpuNode as UnavailableRow } from '../server/clusters/gpu.js';
 import { builder, SHARED_DELIVERY } from './builder.js';
@@ -89,7 +90,7 @@ builder.subscriptionFields((t) => ({
     type: GpuAvailability,
     description: "A cluster's GPU availability each time it is read afresh from the cluster over your login (never read for a subscriber).",
     args: { cluster: t.arg.string({ required: true }) },
-    subscribe: (_root, args, ctx) => ctx.services.events.subscribe('gpu:availability', gpuReadKey(args.cluster, ctx.session.userId)),
+    subscribe: (_root, args, ctx) => ctx.services.events.subscribe('gpu:availability', loginKey(args.cluster, ctx.session.userId)),
     resolve: (availability) => availability,
   }),
 }));

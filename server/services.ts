@@ -1,12 +1,12 @@
 // Every service, built once and handed around in one object. No DI container.
 import type { EntityManager } from '@mikro-orm/knex';
 import type { Session } from './access/session.js';
-import { createClusterService, type ClusterServiceOptions } from './clusters/service.js';
+import { createClusterService, loginKey, type ClusterServiceOptions } from './clusters/service.js';
 import type { Config } from './config.js';
 import type { Orm } from './db/orm.js';
 import { createJobService, type JobServiceOptions } from './jobs/service.js';
 import { createPreflight } from './jobs/preflight.js';
-import { createGpuService, gpuReadKey } from './clusters/gpu.js';
+import { createGpuService } from './clusters/gpu.js';
 import { createLifecycleWatcher } from './jobs/lifecycle.js';
 import { createLogFollower } from './jobs/live-log.js';
 import { createNotifier, type NotifierOptions } from './push/notifier.js';
@@ -54,7 +54,7 @@ export function createServices({ orm, config, clusters: clusterOptions, jobs: jo
   const users = createUserService({ orm });
   const usage = createUsageService({ orm, clusters });
   // Pushed when a read refreshed the cache: subscribers never cause a remote command themselves.
-  gpu.subscribe((cluster, userId, availability) => events.publish('gpu:availability', gpuReadKey(cluster, userId), availability));
+  gpu.subscribe((cluster, userId, availability) => events.publish('gpu:availability', loginKey(cluster, userId), availability));
   return {
     orm,
     events,

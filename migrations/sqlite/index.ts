@@ -20,6 +20,7 @@ import { Migration20261205120000 } from './Migration20261205120000.js';
 import { Migration20261205130000 } from './Migration20261205130000.js';
 import { Migration20261206000000 } from './Migration20261206000000.js';
 import { Migration20261206010000 } from './Migration20261206010000.js';
+import { Migration20261206020000 } from './Migration20261206020000.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123000000', class: Migration20261123000000 },
@@ -42,4 +43,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261205130000', class: Migration20261205130000 },
   { name: 'Migration20261206000000', class: Migration20261206000000 },
   { name: 'Migration20261206010000', class: Migration20261206010000 },
+  { name: 'Migration20261206020000', class: Migration20261206020000 },
 ];

@@ -1,12 +1,12 @@
 // GPU availability per cluster, cached: any number of readers of a cold or expired cluster share one remote command
-// (lru-cache coalesces fetches), a forced refresh is rate-limited per cluster, and listeners hear of every fresh
+// (lru-cache coalesces fetches), a forced refresh is rate-limited, and listeners hear of every fresh
 // answer so subscriptions can push without asking the cluster themselves.
 //
 // The same command reads the asking user's standing (fair share, limits, own GPUs) as their login sees it, so on a
 // group server the cache holds one answer per (cluster, login): nobody is shown another's standing, and each
 // login's command runs at most once per gpuCacheSeconds however many of its user's screens watch.
 import { LRUCache } from 'lru-cache';
-import type { ClusterService } from './service.js';
+import { loginKey, loginOfKey, type ClusterService } from './service.js';
 import type { ClusterConfig } from '../config.js';
 import { AppError, ClusterUnreachableError, NotFoundError } from '../errors.js';
 import { readGpuInventory, summarizeGpuAvailability, type GpuInventory, type GpuSummary } from '../slurm/gpu.js';
@@ -35,7 +35,7 @@ export type GpuListener = (cluster: string, userId: number, availability: GpuAva
 
 export interface GpuServiceOptions {
   clusters: Pick<ClusterService, 'names' | 'config' | 'transport'>;
-  /** At most one forced refresh per cluster in this window. */
+  /** At most one forced refresh per cluster and login in this window. */
   minRefreshIntervalMs?: number;
   /** Epoch milliseconds; tests move it to expire entries and refresh windows. */
   clock?: () => number;
@@ -47,12 +47,6 @@ interface CachedInventory extends GpuInventory {
 
 export type GpuService = ReturnType<typeof createGpuService>;
 
-/** The cache's key: a cluster as one user's login reads it. */
-export const gpuReadKey = (cluster: string, userId: number) => `${cluster}\0${userId}`;
-const readOf = (key: string) => {
-  const [cluster, userId] = key.split('\0') as [string, string];
-  return { cluster, userId: Number(userId) };
-};
 
 export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, clock = Date.now }: GpuServiceOptions) {
   const listeners = new Set<GpuListener>();
@@ -65,7 +59,7 @@ export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, cloc
   }
 
   async function readCluster(key: string): Promise<CachedInventory> {
-    const { cluster, userId } = readOf(key);
+    const { cluster, userId } = loginOfKey(key);
     try {
       const inventory = { ...(await readGpuInventory(await clusters.transport(cluster, userId))), fetchedAt: new Date(clock()) };
       failures.delete(key);
@@ -110,7 +104,7 @@ export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, cloc
   const partitionsOf = new WeakMap<CachedInventory, PartitionFacts[]>();
 
   function present(key: string, inventory: CachedInventory, refreshLimitedUntil: Date | null): GpuAvailability {
-    const { cluster } = readOf(key);
+    const { cluster } = loginOfKey(key);
     const failure = failures.get(key);
     const stale = failure !== undefined && failure.at >= inventory.fetchedAt.getTime();
     return {
@@ -128,7 +122,7 @@ export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, cloc
   // for the readers waiting on it.
   function notify(key: string, inventory: CachedInventory) {
     if (listeners.size === 0) return;
-    const { cluster, userId } = readOf(key);
+    const { cluster, userId } = loginOfKey(key);
     let availability: GpuAvailability;
     try {
       availability = present(key, inventory, null);
@@ -147,7 +141,7 @@ export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, cloc
   /** The cached inventory, read now if cold or older than the cluster's gpuCacheSeconds; throws when unreadable. */
   async function cachedInventory(cluster: string, userId: number): Promise<CachedInventory> {
     if (!clusters.names().includes(cluster)) throw new NotFoundError(`no cluster named "${cluster}" in the configuration`);
-    const key = gpuReadKey(cluster, userId);
+    const key = loginKey(cluster, userId);
     const inventory = await inventories.fetch(key, { ttl: clusters.config(cluster).gpuCacheSeconds * 1000 });
     if (!inventory) throw failures.get(key)?.error ?? new ClusterUnreachableError(cluster, 'no answer');
     return inventory;
@@ -156,12 +150,12 @@ export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, cloc
   return {
     /**
      * GPU figures of a cluster, at most gpuCacheSeconds old unless the cluster cannot be reached (then `stale`).
-     * `refresh` asks the cluster now, at most once per minRefreshIntervalMs per cluster.
+     * `refresh` asks the cluster now, at most once per minRefreshIntervalMs per cluster and login.
      */
     async availability(cluster: string, userId: number, { refresh = false }: { refresh?: boolean } = {}): Promise<GpuAvailability> {
       if (!clusters.names().includes(cluster)) throw new NotFoundError(`no cluster named "${cluster}" in the configuration`);
       const ttl = clusters.config(cluster).gpuCacheSeconds * 1000;
-      const key = gpuReadKey(cluster, userId);
+      const key = loginKey(cluster, userId);
 
       let refreshLimitedUntil: Date | null = null;
       let forceRefresh = false;
@@ -217,7 +211,7 @@ export function createGpuService({ clusters, minRefreshIntervalMs = 10_000, cloc
         lastForcedRefresh.clear();
         failures.clear();
       } else {
-        const ofCluster = (key: string) => readOf(key).cluster === cluster;
+        const ofCluster = (key: string) => loginOfKey(key).cluster === cluster;
         for (const map of [inventories, lastForcedRefresh, failures]) for (const key of [...map.keys()]) if (ofCluster(key)) map.delete(key);
       }
     },

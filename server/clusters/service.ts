@@ -66,7 +66,12 @@ export interface ClusterLogin {
 
 /** How long the user table is trusted for login lookups (`npm run user` runs in another process). */
 const USERS_TTL_MS = 10_000;
-const perLogin = (cluster: string, userId: number) => `${cluster}\0${userId}`;
+/** A user's login to a cluster as one key: what is kept per (cluster, login) here, in the GPU cache, the lifecycle watches and the accounting reads. */
+export const loginKey = (cluster: string, userId: number) => `${cluster}\0${userId}`;
+export function loginOfKey(key: string): { cluster: string; userId: number } {
+  const [cluster, userId] = key.split('\0') as [string, string];
+  return { cluster, userId: Number(userId) };
+}
 
 export function createClusterService(options: ClusterServiceOptions) {
   const { orm, checkTtlMs = 30_000, firstCheckWaitMs = 3_000, transportFactory = createTransport, events } = options;
@@ -75,7 +80,7 @@ export function createClusterService(options: ClusterServiceOptions) {
 
   /** A check's result with what the poller learned since and the cluster's connection help as configured now. */
   function withPoll(status: Omit<ClusterStatus, 'stale' | 'needsReauth' | 'lastPollAt' | 'lastPollError' | 'connectionHelp'>): ClusterStatus {
-    const poll = polls.get(perLogin(status.name, status.userId));
+    const poll = polls.get(loginKey(status.name, status.userId));
     const connectionHelp = clusters.get(status.name)?.connectionHelp ?? null;
     return { ...status, stale: Boolean(poll?.error), needsReauth: poll?.needsReauth ?? null, lastPollAt: poll?.at ?? null, lastPollError: poll?.error ?? null, connectionHelp };
   }
@@ -156,8 +161,8 @@ export function createClusterService(options: ClusterServiceOptions) {
     ttl: checkTtlMs,
     allowStale: true,
     fetchMethod: (key) => {
-      const [name, userId] = key.split('\0') as [string, string];
-      return check(clusterNamed(name), Number(userId));
+      const { cluster, userId } = loginOfKey(key);
+      return check(clusterNamed(cluster), userId);
     },
   });
 
@@ -180,7 +185,7 @@ export function createClusterService(options: ClusterServiceOptions) {
   /** The cluster as the user sees it: their login's check and polls. */
   async function status(em: EntityManager, name: string, userId: number): Promise<ClusterStatus> {
     const cluster = clusterNamed(name);
-    const pending = checks.fetch(perLogin(name, userId));
+    const pending = checks.fetch(loginKey(name, userId));
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<null>((resolve) => {
       timer = setTimeout(() => resolve(null), firstCheckWaitMs);
@@ -200,6 +205,13 @@ export function createClusterService(options: ClusterServiceOptions) {
       return cluster;
     },
     loginOf,
+    /** The users who have a login on the cluster: the first admin (the entry's own) and those named under its logins. */
+    async usersWithLogin(name: string): Promise<number[]> {
+      const cluster = clusterNamed(name);
+      const known = (await users.fetch('users'))!;
+      const named = [...known.names].filter(([, userName]) => cluster.logins[userName]).map(([id]) => id);
+      return [...new Set([...(known.firstAdminId === null ? [] : [known.firstAdminId]), ...named])];
+    },
     /**
      * The user's own connection to the cluster (every transport also streams: the lifecycle watch and live logs hold
      * a command open on it). A NoClusterLoginError when the config gives them none.
@@ -217,7 +229,7 @@ export function createClusterService(options: ClusterServiceOptions) {
      */
     known(): Array<{ name: string; reachable: boolean | null; stale: boolean; needsReauth: boolean }> {
       return [...clusters.keys()].map((name) => {
-        const ofCluster = (key: string) => key.startsWith(`${name}\0`);
+        const ofCluster = (key: string) => loginOfKey(key).cluster === name;
         const records = [...polls].filter(([key]) => ofCluster(key)).map(([, record]) => record);
         const reached = [...checks.keys()].filter(ofCluster).map((key) => checks.peek(key, { allowStale: true })?.reachable ?? null);
         const reachable = reached.includes(true) ? true : reached.includes(false) ? false : null;
@@ -226,7 +238,7 @@ export function createClusterService(options: ClusterServiceOptions) {
     },
     /** What the poller learned of the cluster over the user's login; their subscribers hear of a change. */
     recordPoll(name: string, userId: number, record: PollRecord): void {
-      const key = perLogin(name, userId);
+      const key = loginKey(name, userId);
       const before = polls.get(key);
       polls.set(key, record);
       const cached = checks.get(key, { allowStale: true });
@@ -235,7 +247,7 @@ export function createClusterService(options: ClusterServiceOptions) {
     /** Checks the user's login now, whatever the cache holds. */
     async testConnection(name: string, userId: number): Promise<ClusterStatus> {
       clusterNamed(name);
-      return (await checks.fetch(perLogin(name, userId), { forceRefresh: true }))!;
+      return (await checks.fetch(loginKey(name, userId), { forceRefresh: true }))!;
     },
     /** Starts a check of every cluster (the first admin's login) in the background, so the first page load finds answers. */
     warmUp(): void {
@@ -243,14 +255,14 @@ export function createClusterService(options: ClusterServiceOptions) {
         .fetch('users')
         .then((known) => {
           if (known?.firstAdminId == null) return;
-          for (const name of clusters.keys()) void checks.fetch(perLogin(name, known.firstAdminId)).catch(() => undefined);
+          for (const name of clusters.keys()) void checks.fetch(loginKey(name, known.firstAdminId)).catch(() => undefined);
         })
         .catch(() => undefined);
     },
     async applyConfig(config: Config): Promise<void> {
       const next = new Map(config.clusters.map((cluster) => [cluster.name, cluster]));
       // Connection help is read at each status, and a user's login is its own connection: editing either reconnects
-      // no other login (a new login, a Duo push) nor checks again.
+      // no other login (a new login, a Duo push). The cluster's checks are asked again, on demand.
       const comparable = (connection: ClusterConfig | undefined) => JSON.stringify(connection && { ...connection, connectionHelp: undefined, logins: undefined });
       for (const [key, { transport, connection }] of transports) {
         const [name, userName] = key.split('\0') as [string, string | undefined];
@@ -259,7 +271,7 @@ export function createClusterService(options: ClusterServiceOptions) {
         const now = userName === undefined ? cluster : own && cluster && connectionAs(cluster, own);
         if (comparable(now) !== comparable(connection)) {
           transports.delete(key);
-          for (const check of checks.keys()) if (check.startsWith(`${name}\0`)) checks.delete(check);
+          for (const check of [...checks.keys()]) if (loginOfKey(check).cluster === name) checks.delete(check);
           await transport.close();
         }
       }

@@ -436,12 +436,13 @@ export const UsageWait = defineEntity({
 });
 export type UsageWait = InferEntity<typeof UsageWait>;
 
-/** Where each cluster's daily sacct read stands. */
+/** Where each login's daily sacct read stands: per cluster and user, as each user's login reads its own account's. */
 export const SacctRead = defineEntity({
   name: 'SacctRead',
   tableName: 'sacct_read',
   properties: {
     cluster: p.text().primary(),
+    userId: p.integer().primary(),
     /** Where the next read starts (sacct -S); null until a read succeeded. */
     since: p.datetime().nullable(),
     /** When the last read that succeeded ran; null: never. */

@@ -173,6 +173,9 @@ it('makes a single-user server a server with one user, `owner`, an admin, who ow
       ...insert('push_subscription', { id: 1, endpoint: 'https://push.example.net/send/1', p256dh: 'key', auth: 'secret', token_id: 1, pending_after_minutes: null, muted_project_ids: '[]', created_at: at('2026-11-25T10:00:00Z'), updated_at: at('2026-11-25T10:00:00Z'), last_success_at: null, last_failure_at: null, last_error: null }),
     );
     await connection.execute(
+      ...insert('sacct_read', { cluster: 'hpc', since: at('2026-11-18T23:45:00Z'), read_at: at('2026-11-19T00:00:00Z'), attempted_at: at('2026-11-19T00:00:00Z'), jobs: 1, error: null }),
+    );
+    await connection.execute(
       ...insert('sacct_job', { cluster: 'hpc', slurm_job_id: '555', state: 'COMPLETED', slurm_state: 'COMPLETED', slurm_partition: 'gpu', gpu_count: 4, gpu_type: 'a100', exit_code: 0, submitted_at: at('2026-11-18T10:00:00Z'), started_at: at('2026-11-18T11:00:00Z'), ended_at: at('2026-11-18T15:00:00Z'), read_at: at('2026-11-19T00:00:00Z') }),
     );
     // The figures the rollups hold (rows counted down to nothing are no figure: the triggers leave them, a rebuild does not).
@@ -185,10 +188,12 @@ it('makes a single-user server a server with one user, `owner`, an admin, who ow
 
     await orm.getMigrator().up();
     expect(await connection.execute('select "id", "name", "admin" from "user_account"')).toEqual([{ id: 1, name: 'owner', admin: 1 }]);
-    for (const table of ['project', 'job', 'api_token', 'push_subscription', 'sacct_job', 'usage_week', 'usage_wait']) {
+    for (const table of ['project', 'job', 'api_token', 'push_subscription', 'sacct_job', 'sacct_read', 'usage_week', 'usage_wait']) {
       expect(await connection.execute(`select distinct "user_id" from "${table}"`), table).toEqual([{ user_id: 1 }]);
     }
     expect(await figures()).toEqual(before);
+    // The owner's login read accounting up to then; the next read goes on from where it stopped.
+    expect(await connection.execute('select "cluster", "user_id", "since", "jobs" from "sacct_read"')).toEqual([{ cluster: 'hpc', user_id: 1, since: at('2026-11-18T23:45:00Z'), jobs: 1 }]);
     // The rollups' triggers count new rows with their user.
     await connection.execute(...insert('job', { ...job(20, 'COMPLETED', { exit_code: 0, started_at: at('2026-11-20T10:01:00Z'), ended_at: at('2026-11-20T11:01:00Z') }), user_id: 2 }));
     expect(await connection.execute('select "user_id", sum("jobs") as "jobs" from "usage_week" group by "user_id" order by 1')).toEqual([

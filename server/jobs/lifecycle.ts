@@ -4,7 +4,7 @@
 // its exit code and confirmed by an early poll, since only SLURM may call a job finished (OOM, node failure,
 // timeout and cancellation are things a script cannot report). The same command carries the new bytes of the files
 // a job writes that a file reader (the metrics domain) asks for, and reads an ended job's files one last time.
-import type { ClusterService } from '../clusters/service.js';
+import { loginKey, loginOfKey, type ClusterService } from '../clusters/service.js';
 import { Job } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import { changeOf, currentRunRequeued, lastRequeue, requeued, saveAndAnnounce, scriptEnded, started } from './transitions.js';
@@ -97,11 +97,6 @@ const MAX_WATCH_ARGUMENT_BYTES = 128 * 1024;
  * A watch runs over one login: each user's jobs are watched by a command of their own account (which alone may read
  * their files), one per (cluster, login), so a key names both.
  */
-const watchKey = (job: { cluster: string; userId: number }) => `${job.cluster}\0${job.userId}`;
-function loginOfKey(key: string): { cluster: string; userId: number } {
-  const [cluster, userId] = key.split('\0') as [string, string];
-  return { cluster, userId: Number(userId) };
-}
 
 export function createLifecycleWatcher({ orm, clusters, events, pollNow, files }: LifecycleOptions) {
   /** Per (cluster, login): the jobs with a SLURM id that have not ended. */
@@ -260,7 +255,7 @@ export function createLifecycleWatcher({ orm, clusters, events, pollNow, files }
   }
 
   function track(job: { id: number; cluster: string; userId: number; jobDir: string; state: string; slurmJobId?: string | null; startedAt?: Date | null; requeues?: Job['requeues'] }): void {
-    const login = watchKey(job);
+    const login = loginKey(job.cluster, job.userId);
     let jobs = watched.get(login);
     if (!jobs) watched.set(login, (jobs = new Map()));
     const active = Boolean(job.slurmJobId) && !TERMINAL_STATES.has(job.state as never);

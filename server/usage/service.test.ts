@@ -11,6 +11,7 @@ import { ValidationError } from '../errors.js';
 import type { JobState } from '../slurm/state.js';
 import type { Transport } from '../ssh/index.js';
 import { createUsageService, waitStats } from './service.js';
+import { createUserService } from '../access/users.js';
 
 const at = (iso: string) => new Date(iso);
 
@@ -181,7 +182,7 @@ describe('the daily sacct read', () => {
       },
       close: async () => undefined,
     };
-    const clusters = { names: () => ['hpc'], transport: () => transport, status: async () => ({ reachable, needsReauth: null }) } as unknown as ClusterService;
+    const clusters = { names: () => ['hpc'], usersWithLogin: async () => [1], transport: async () => transport, status: async () => ({ reachable, needsReauth: null }) } as unknown as ClusterService;
     return { clusters, asked };
   }
 
@@ -213,9 +214,9 @@ describe('the daily sacct read', () => {
     let stdout = lines('COMPLETED');
     const { clusters } = fakeCluster(() => ({ stdout, exitCode: 0 }));
     const usage = createUsageService({ orm, clusters, now: () => at('2026-12-05T12:00:00') });
-    expect(await usage.readAccounting('hpc')).toBe(1200);
+    expect(await usage.readAccounting('hpc', 1)).toBe(1200);
     stdout = lines('FAILED');
-    expect(await usage.readAccounting('hpc')).toBe(1200);
+    expect(await usage.readAccounting('hpc', 1)).toBe(1200);
     const stored = await orm.em.fork().find(SacctJob, {}, { orderBy: { slurmJobId: 'asc' } });
     expect(stored).toHaveLength(1200);
     expect(stored.some((job) => job.slurmJobId === '8600')).toBe(false);
@@ -232,11 +233,47 @@ describe('the daily sacct read', () => {
     const usage = createUsageService({ orm, clusters: failing.clusters, onReadError: (cluster, error) => errors.push(`${cluster}: ${error.message}`) });
     await usage.readDue();
     expect(errors).toEqual(['hpc: sacct failed (exit 1): sacct: error: Problem talking to the database: Connection refused']);
-    const read = await orm.em.fork().findOneOrFail(SacctRead, { cluster: 'hpc' });
+    const read = await orm.em.fork().findOneOrFail(SacctRead, { cluster: 'hpc', userId: 1 });
     expect(read).toMatchObject({ since: null, readAt: null, error: 'sacct failed (exit 1): sacct: error: Problem talking to the database: Connection refused' });
     const unreachable = fakeCluster(() => ({ stdout: SACCT, exitCode: 0 }), false);
     await createUsageService({ orm, clusters: unreachable.clusters }).readDue();
     expect(unreachable.asked).toHaveLength(0);
+  });
+});
+
+describe("each login's own accounting", () => {
+  it("reads each user's login over its own connection, files its jobs as that user's, and keeps each read's place apart", async () => {
+    const orm = await initOrm(':memory:');
+    try {
+      const alice = await createUserService({ orm }).add('alice');
+      const asked: Array<{ userId: number; since: string }> = [];
+      const clusters = {
+        names: () => ['hpc'],
+        usersWithLogin: async () => [1, alice.id],
+        status: async () => ({ reachable: true, needsReauth: null }),
+        transport: async (_cluster: string, userId: number): Promise<Transport> => ({
+          exec: async (argv) => {
+            asked.push({ userId, since: argv[4]! });
+            // Each account's own job, as sacct -u "$(id -un)" answers it.
+            return { stdout: `${900 + userId}|COMPLETED|gpu|gres/gpu:a100=1,gres/gpu=1|gres/gpu=1|2026-12-05T09:00:00|2026-12-05T09:30:00|2026-12-05T10:00:00|0:0`, stderr: '', exitCode: 0, durationMs: 1 };
+          },
+          close: async () => undefined,
+        }),
+      } as unknown as ClusterService;
+      const usage = createUsageService({ orm, clusters, now: () => at('2026-12-05T12:00:00') });
+      await usage.readDue();
+      expect(asked.map((read) => read.userId).sort()).toEqual([1, alice.id]);
+      const stored = await orm.em.fork().find(SacctJob, {}, { orderBy: { slurmJobId: 'asc' } });
+      expect(stored.map((job) => [job.slurmJobId, job.userId])).toEqual([['901', 1], [String(900 + alice.id), alice.id]]);
+      expect((await orm.em.fork().find(SacctRead, {}, { orderBy: { userId: 'asc' } })).map((read) => [read.userId, read.jobs])).toEqual([[1, 1], [alice.id, 1]]);
+      // Each user's usage counts the jobs their own login found; an admin's counts both.
+      const range = { from: at('2026-11-30T00:00:00Z'), to: at('2026-12-07T00:00:00Z'), groupBy: 'PROJECT' as const };
+      const elsewhere = async (owner: number | null) => (await usage.usage(orm.em.fork(), range, owner)).groups.find((group) => group.key === null)?.ended;
+      expect([await elsewhere(alice.id), await elsewhere(1), await elsewhere(null)]).toEqual([1, 1, 2]);
+      expect((await usage.usage(orm.em.fork(), range, alice.id)).reads.map((read) => read.cluster)).toEqual(['hpc']);
+    } finally {
+      await orm.close();
+    }
   });
 });
 

@@ -1,10 +1,9 @@
 // Usage analytics: GPU-hours, outcomes and queue waits of our jobs and of the user's jobs launched elsewhere, which
-// one sacct command per cluster reads once a day (never on a poll tick: its own croner job, bounded by a timeout,
+// one sacct command per cluster and login reads once a day (each user's login reads its own account's jobs) (never on a poll tick: its own croner job, bounded by a timeout,
 // skipped while the cluster cannot be reached; one cluster's failure is that cluster's alone).
 import type { EntityManager } from '@mikro-orm/knex';
 import { Cron } from 'croner';
-import type { ClusterService } from '../clusters/service.js';
-import { firstAdminOf } from '../access/users.js';
+import { loginKey, type ClusterService } from '../clusters/service.js';
 import { ClusterCheck, Project, SacctRead } from '../db/entities.js';
 import type { Orm } from '../db/orm.js';
 import { dialectOf, type SqlDialect } from '../db/sql-dialect.js';
@@ -157,7 +156,7 @@ export function createUsageService(options: UsageServiceOptions) {
 
   async function computeUsage(em: EntityManager, { from, to, groupBy }: UsageInput, owner: number | null): Promise<Usage> {
     const at = now();
-    const [runRows, waitTable, reads] = await Promise.all([runs(em, groupBy, from, to, at, owner), queueWaits(em, to), em.find(SacctRead, {}, { orderBy: { cluster: 'asc' } })]);
+    const [runRows, waitTable, reads] = await Promise.all([runs(em, groupBy, from, to, at, owner), queueWaits(em, to), em.find(SacctRead, owner === null ? {} : { userId: owner }, { orderBy: { cluster: 'asc', userId: 'asc' } })]);
     const byWeek = (a: { week: Date; key: string | null }, b: { week: Date; key: string | null }) => a.week.getTime() - b.week.getTime() || (a.key ?? '').localeCompare(b.key ?? '');
     const hours = new Map<string, GpuHoursPoint>();
     for (const row of runRows) {
@@ -207,29 +206,29 @@ export function createUsageService(options: UsageServiceOptions) {
   }
 
   /**
-   * One cluster's sacct read since its last one (or FIRST_READ_DAYS back); the number of jobs stored. It reads over
-   * the first admin's login and files what it finds as theirs: other users' own logins are not read by sacct yet.
+   * A login's sacct read on a cluster since its last one (or FIRST_READ_DAYS back); the number of jobs stored. Each
+   * user's login reads its own account's jobs (sacct -u "$(id -un)"), filed as theirs.
    */
-  async function readAccounting(cluster: string): Promise<number> {
-    const running = reading.get(cluster);
+  async function readAccounting(cluster: string, userId: number): Promise<number> {
+    const key = loginKey(cluster, userId);
+    const running = reading.get(key);
     if (running) return running;
     const read = (async () => {
       const em = orm.em.fork();
       const attemptedAt = now();
-      const last = await em.findOne(SacctRead, { cluster });
+      const last = await em.findOne(SacctRead, { cluster, userId });
       const since = last?.since ?? new Date(attemptedAt.getTime() - FIRST_READ_DAYS * DAY_MS);
       try {
-        const owner = await firstAdminOf(em);
-        const records = await readAccountingSince(await clusters.transport(cluster, owner.id), slurmTimeText(since));
-        const stored = await store(em, cluster, owner.id, records, attemptedAt);
-        await em.upsert(SacctRead, { cluster, since: new Date(attemptedAt.getTime() - READ_OVERLAP_MS), readAt: attemptedAt, attemptedAt, jobs: stored, error: null });
+        const records = await readAccountingSince(await clusters.transport(cluster, userId), slurmTimeText(since));
+        const stored = await store(em, cluster, userId, records, attemptedAt);
+        await em.upsert(SacctRead, { cluster, userId, since: new Date(attemptedAt.getTime() - READ_OVERLAP_MS), readAt: attemptedAt, attemptedAt, jobs: stored, error: null });
         return stored;
       } catch (error) {
-        await em.upsert(SacctRead, { cluster, since: last?.since ?? null, readAt: last?.readAt ?? null, attemptedAt, jobs: last?.jobs ?? 0, error: (error as Error).message.slice(0, 2000) });
+        await em.upsert(SacctRead, { cluster, userId, since: last?.since ?? null, readAt: last?.readAt ?? null, attemptedAt, jobs: last?.jobs ?? 0, error: (error as Error).message.slice(0, 2000) });
         throw error;
       }
-    })().finally(() => reading.delete(cluster));
-    reading.set(cluster, read);
+    })().finally(() => reading.delete(key));
+    reading.set(key, read);
     return read;
   }
 
@@ -250,19 +249,19 @@ export function createUsageService(options: UsageServiceOptions) {
     return stored;
   }
 
-  /** Reads every configured cluster whose read is due and that answers now; the others wait for the next check. */
+  /** Reads every login whose read is due and that answers now; the others wait for the next check. */
   async function readDue(): Promise<void> {
     const em = orm.em.fork();
-    const reads = new Map((await em.find(SacctRead, {})).map((read) => [read.cluster, read]));
-    const owner = await firstAdminOf(em);
+    const reads = new Map((await em.find(SacctRead, {})).map((read) => [loginKey(read.cluster, read.userId), read]));
+    const logins = (await Promise.all(clusters.names().map(async (cluster) => (await clusters.usersWithLogin(cluster)).map((userId) => ({ cluster, userId }))))).flat();
     await Promise.all(
-      clusters.names().map(async (cluster) => {
-        const readAt = reads.get(cluster)?.readAt;
+      logins.map(async ({ cluster, userId }) => {
+        const readAt = reads.get(loginKey(cluster, userId))?.readAt;
         if (readAt && now().getTime() - readAt.getTime() < READ_EVERY_MS) return;
         try {
-          const status = await clusters.status(em.fork(), cluster, owner.id);
+          const status = await clusters.status(em.fork(), cluster, userId);
           if (status.reachable !== true || status.needsReauth) return;
-          await readAccounting(cluster);
+          await readAccounting(cluster, userId);
         } catch (error) {
           onReadError?.(cluster, error as Error);
         }

@@ -49,7 +49,7 @@ describe.skipIf(!ready)('usage on the phone', () => {
     const now = Date.now();
     const em = app.running.services.orm.em.fork();
     // The lab was read a moment ago: its daily read stays out of this suite's figures.
-    em.create(SacctRead, { cluster: 'lab', since: new Date(now - HOUR), readAt: new Date(now), attemptedAt: new Date(now), jobs: 1, error: null });
+    em.create(SacctRead, { cluster: 'lab', userId: 1, since: new Date(now - HOUR), readAt: new Date(now), attemptedAt: new Date(now), jobs: 1, error: null });
     const job = (gpus: number, gpuType: string | null, state: JobState, startedAgo: number, waitMs: number, runMs: number) => {
       const row = createJobRow(em, { cluster: 'lab', state, projectId: app.projectId });
       row.input = jobInput(app.projectId!, { cluster: 'lab', gpusPerNode: gpus, gpuType, partition: 'gpu' });

@@ -96,7 +96,7 @@ describe.skipIf(!lab)('usage on the lab', () => {
     await expect.poll(async () => (await em().findOne(SacctRead, { cluster: 'lab' }))?.readAt ?? null, { timeout: 90_000, interval: 2000 }).not.toBeNull();
     // Once more, as the next day's read would: the outside job's end, if the first read saw it running.
     await expect.poll(() => onLab(lab!, `squeue -h -j ${outside} -t all -o %T`).stdout.trim(), { timeout: 60_000, interval: 2000 }).not.toMatch(/PENDING|RUNNING|COMPLETING/);
-    await running.services.usage.readAccounting('lab');
+    await running.services.usage.readAccounting('lab', 1);
     const stored = await em().findOne(SacctJob, { cluster: 'lab', slurmJobId: outside });
     expect(stored).toMatchObject({ state: 'COMPLETED', gpuCount: 1, gpuType: 'h100', slurmPartition: 'gpu' });
     // Our own jobs are not stored again as launched elsewhere.
