@@ -194,6 +194,21 @@ export function createClusterService(options: ClusterServiceOptions) {
     return fetched ? withPoll(fetched) : lastKnown(em, cluster, userId);
   }
 
+  // A follower of a group server's replicas polls nothing: what the leader's polls learned comes with its
+  // announcements (over Redis), so every replica's cards say stale or needs-login alike. Its own are the same news.
+  const announced = events?.subscribe('cluster:status');
+  if (announced) {
+    void (async () => {
+      for await (const status of announced) {
+        if (!status.lastPollAt) continue;
+        const key = loginKey(status.name, status.userId);
+        const held = polls.get(key);
+        if (held && held.at.getTime() >= status.lastPollAt.getTime()) continue;
+        polls.set(key, { at: status.lastPollAt, error: status.lastPollError, needsReauth: status.needsReauth });
+      }
+    })();
+  }
+
   return {
     names(): string[] {
       return [...clusters.keys()];
@@ -236,13 +251,18 @@ export function createClusterService(options: ClusterServiceOptions) {
         return { name, reachable, stale: records.some((record) => record.error), needsReauth: records.some((record) => record.needsReauth) };
       });
     },
-    /** What the poller learned of the cluster over the user's login; their subscribers hear of a change. */
+    /**
+     * What the poller learned of the cluster over the user's login; their subscribers (and the re-login push) hear of
+     * a change, with a fresh check when none is cached (nobody looked at that card lately).
+     */
     recordPoll(name: string, userId: number, record: PollRecord): void {
       const key = loginKey(name, userId);
       const before = polls.get(key);
       polls.set(key, record);
+      if (before?.error === record.error && before?.needsReauth === record.needsReauth) return;
       const cached = checks.get(key, { allowStale: true });
-      if (cached && (before?.error !== record.error || before?.needsReauth !== record.needsReauth)) events?.publish('cluster:status', withPoll(cached));
+      if (cached) events?.publish('cluster:status', withPoll(cached));
+      else void checks.fetch(key).catch(() => undefined);
     },
     /** Checks the user's login now, whatever the cache holds. */
     async testConnection(name: string, userId: number): Promise<ClusterStatus> {
@@ -278,6 +298,7 @@ export function createClusterService(options: ClusterServiceOptions) {
       clusters = next;
     },
     async close(): Promise<void> {
+      void announced?.return?.();
       checks.clear();
       await Promise.all([...transports.values()].map(({ transport }) => transport.close()));
       transports.clear();
