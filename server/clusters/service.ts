@@ -138,19 +138,22 @@ export function createClusterService(options: ClusterServiceOptions) {
       status = { ...base, reachable: true, latencyMs: probe.latencyMs, slurmVersion: probe.slurmVersion, partitions: probe.partitions, error: null, checkedAt: new Date() };
     } catch (error) {
       status = { ...base, reachable: false, latencyMs: null, slurmVersion: null, partitions: [], error: (error as Error).message, checkedAt: new Date() };
-      // Without a login nothing was asked: the cluster's last known facts stay as they are.
+      // Without a login nothing was asked.
       if (error instanceof NoClusterLoginError) return withPoll(status);
     }
-    const em = orm.em.fork();
-    await em.upsert(ClusterCheck, {
-      cluster: status.name,
-      reachable: status.reachable!,
-      latencyMs: status.latencyMs,
-      slurmVersion: status.slurmVersion,
-      partitions: status.partitions,
-      error: status.error,
-      checkedAt: status.checkedAt!,
-    });
+    // The cluster's last known facts (its version and partitions, shown while a first check runs), kept from the last
+    // check that reached it: one login that fails (a wrong key, an expired MFA login) does not erase them for others.
+    if (status.reachable) {
+      await orm.em.fork().upsert(ClusterCheck, {
+        cluster: status.name,
+        reachable: true,
+        latencyMs: status.latencyMs,
+        slurmVersion: status.slurmVersion,
+        partitions: status.partitions,
+        error: null,
+        checkedAt: status.checkedAt!,
+      });
+    }
     const full = withPoll(status);
     events?.publish('cluster:status', full);
     return full;
