@@ -8,6 +8,7 @@ import { formatResult } from './bench.js';
 
 const benches: Record<string, () => Promise<{ default: Bench }>> = {
   poll: () => import('./poll.js'),
+  logins: () => import('./logins.js'),
   isolation: () => import('./isolation.js'),
   'job-end': () => import('./job-end.js'),
   gpu: () => import('./gpu.js'),

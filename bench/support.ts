@@ -21,9 +21,16 @@ export interface ShellResult {
   code: number | null;
 }
 
-/** A shell command on the lab as its user, through the system ssh (not the transport under test). */
-export function labShell(lab: Lab, script: string, { timeoutMs = 300_000, stdin }: { timeoutMs?: number; stdin?: string } = {}): Promise<ShellResult> {
-  const args = ['-i', lab.identityFile, '-p', String(lab.port), '-o', `UserKnownHostsFile=${lab.knownHostsFile}`, '-o', 'BatchMode=yes', `${lab.user}@${lab.host}`, script];
+export interface LabShellOptions {
+  timeoutMs?: number;
+  stdin?: string;
+  /** Another lab account to run as (lab.otherUser), with its own key: each key logs in as its own account only. */
+  as?: { user: string; identityFile: string };
+}
+
+/** A shell command on the lab as its user (or `as`), through the system ssh (not the transport under test). */
+export function labShell(lab: Lab, script: string, { timeoutMs = 300_000, stdin, as = lab }: LabShellOptions = {}): Promise<ShellResult> {
+  const args = ['-i', as.identityFile, '-p', String(lab.port), '-o', `UserKnownHostsFile=${lab.knownHostsFile}`, '-o', 'BatchMode=yes', `${as.user}@${lab.host}`, script];
   return new Promise((resolve) => {
     const child = execFile('ssh', args, { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       resolve({ stdout, stderr, code: error ? ((error as { code?: number }).code ?? null) : 0 });
@@ -33,9 +40,9 @@ export function labShell(lab: Lab, script: string, { timeoutMs = 300_000, stdin 
 }
 
 /** Like labShell, but a failure is an error. */
-export async function labRun(lab: Lab, script: string, options: { timeoutMs?: number; stdin?: string } = {}): Promise<string> {
+export async function labRun(lab: Lab, script: string, options: LabShellOptions = {}): Promise<string> {
   const result = await labShell(lab, script, options);
-  if (result.code !== 0) throw new Error(`on the lab: ${script.slice(0, 120)}… exited ${result.code}: ${result.stderr.trim().slice(-500)}`);
+  if (result.code !== 0) throw new Error(`on the lab as ${(options.as ?? lab).user}: ${script.slice(0, 120)}… exited ${result.code}: ${result.stderr.trim().slice(-500)}`);
   return result.stdout;
 }
 
