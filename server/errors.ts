@@ -19,13 +19,6 @@ export class ValidationError extends AppError {
   }
 }
 
-/** A user of a group server has no account of their own on the cluster in the config (clusters.NAME.logins). */
-export class NoClusterLoginError extends ValidationError {
-  constructor(cluster: string, user: string) {
-    super('cluster', `${user} has no login on cluster "${cluster}": an admin adds one to the config as clusters.${cluster}.logins.${user} (its user and identityFile, agent or controlDir)`);
-  }
-}
-
 export class ConfigError extends AppError {}
 
 export class ClusterUnreachableError extends AppError {
@@ -50,6 +43,16 @@ export class HostKeyError extends ClusterUnreachableError {
 }
 
 /** An OpenSSH ControlMaster connection (Duo/MFA clusters) is gone: a person must log in again in a terminal. */
+/**
+ * A user of a group server has no account of their own on the cluster in the config (clusters.NAME.logins): the
+ * cluster cannot be reached as them, a typed error wherever a cluster's are (a launch words it under its field).
+ */
+export class NoClusterLoginError extends ClusterUnreachableError {
+  constructor(cluster: string, user: string) {
+    super(cluster, `${user} has no login on cluster "${cluster}": an admin adds one to the config as clusters.${cluster}.logins.${user} (its user and identityFile, agent or controlDir)`);
+  }
+}
+
 export class ReauthRequiredError extends ClusterUnreachableError {
   constructor(
     cluster: string,

@@ -260,9 +260,10 @@ export function createClusterService(options: ClusterServiceOptions) {
      */
     recordPoll(name: string, userId: number, record: PollRecord): void {
       const key = loginKey(name, userId);
-      const before = polls.get(key);
+      // A login nothing was known of is presumed working: its first poll is news only if it failed.
+      const before = polls.get(key) ?? { error: null, needsReauth: null };
       polls.set(key, record);
-      if (before?.error === record.error && before?.needsReauth === record.needsReauth) return;
+      if (before.error === record.error && before.needsReauth === record.needsReauth) return;
       const cached = checks.get(key, { allowStale: true });
       if (cached) events?.publish('cluster:status', withPoll(cached));
       else void checks.fetch(key).catch(() => undefined);

@@ -5,7 +5,7 @@ import { posix } from 'node:path';
 import type { EntityManager } from '@mikro-orm/knex';
 import type { ClusterService } from '../clusters/service.js';
 import { readScriptTemplate } from '../config.js';
-import { NotFoundError, ValidationError } from '../errors.js';
+import { NoClusterLoginError, NotFoundError, ValidationError } from '../errors.js';
 import { findHydraConfigDir, readHydraConfig } from '../projects/hydra/config.js';
 import type { ProjectService } from '../projects/service.js';
 import { SETTINGS_FILE } from '../projects/settings.js';
@@ -122,8 +122,11 @@ export function createLaunchBase({ clusters, projects, partitions }: LaunchBaseO
 
   async function workspaceOf(clusterName: string, userId: number): Promise<string> {
     const cluster = clusters.config(clusterName);
-    // Asked first whatever the workspace: a user without a login on the cluster is told so before anything runs.
-    const login = await clusters.loginOf(clusterName, userId);
+    // Asked first whatever the workspace: a user without a login on the cluster is told so, under the form's field,
+    // before anything runs.
+    const login = await clusters.loginOf(clusterName, userId).catch((error: unknown) => {
+      throw error instanceof NoClusterLoginError ? new ValidationError('cluster', error.message) : error;
+    });
     if (!cluster.workspace.startsWith('~')) return cluster.workspace;
     let home = homes.get(login.key);
     if (!home) {
