@@ -1,38 +1,21 @@
 // Poll leadership handover (issue 21): two replicas of a group server (server/main.ts processes on one PostgreSQL
 // database and one Redis); the leader is killed with SIGKILL, and the time until the other one polls (its /readyz says
 // `running`) is measured; a new replica takes the dead one's place for the next round. Never both say they poll.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Bench } from './bench.js';
 import { percentile } from './bench.js';
 import { startRedisServer } from '../test/redis-server.js';
+import { startServerProcess, type ServerProcess } from '../test/server-process.js';
 import { benchPostgresDatabase, ms, sleep } from './support.js';
 
 const ROUNDS = 5;
 /** The server's own (server/main.ts LEADER_RETRY_MS): how often a follower tries to take the lead. */
 const RETRY_MS = 2_000;
 
-interface Replica {
-  child: ChildProcess;
-  url: string;
-}
-
-async function startReplica(args: string[]): Promise<Replica> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', ...args, '--port', '0', '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  for (let waited = 0; waited < 60_000; waited += 50) {
-    const url = /running at (http:\/\/\S+)/.exec(output)?.[1];
-    if (url) return { child, url };
-    if (child.exitCode !== null) break;
-    await sleep(50);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`a replica did not start:\n${output}`);
-}
+type Replica = ServerProcess;
+const startReplica = (args: string[]) => startServerProcess(args, 'a replica');
 
 async function role(replica: Replica): Promise<string | null> {
   try {

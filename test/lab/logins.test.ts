@@ -1,7 +1,6 @@
 // A group server's users each reach the lab through their own account (issue 21, "each user's own cluster login"):
 // the owner through the cluster entry's own login (mlops), alice through hers under `logins` (mlops2, her own key),
 // bob through none. A real server process against the real lab sshd and SLURM; on both engines.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,14 +11,14 @@ import { createUserService } from '../../server/access/users.js';
 import { initOrm } from '../../server/db/orm.js';
 import { databaseArgs } from '../database-engine.js';
 import { createTestToken, graphqlClient } from '../graphql-client.js';
+import { startServerProcess, type ServerProcess } from '../server-process.js';
 import { createFixtureRepo } from './fixture-repo.js';
 import { labClusterEntry, labForSuite, labLoginEntry, onLab } from './lab-env.js';
 
 const lab = labForSuite('lab logins suite');
 
 describe.skipIf(!lab)("each user's own login to the lab", () => {
-  let server: ChildProcess;
-  let output = '';
+  let server: ServerProcess;
   let url: string;
   const tokens = { owner: '', alice: '', bob: '' };
   const projects = { owner: 0, alice: 0, bob: 0 };
@@ -40,23 +39,8 @@ describe.skipIf(!lab)("each user's own login to the lab", () => {
     } finally {
       await orm.close();
     }
-    const args = ['--config', join(dir, 'clusters.yaml'), '--data-dir', dataDir, ...(await databaseArgs(dataDir)), '--port', '0', '--host', '127.0.0.1'];
-    server = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    server.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    server.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    url = await new Promise<string>((resolve, reject) => {
-      const timer = setInterval(() => {
-        const found = /running at (http:\/\/\S+)/.exec(output)?.[1];
-        if (found) {
-          clearInterval(timer);
-          resolve(found);
-        }
-      }, 50);
-      server.once('exit', (code) => {
-        clearInterval(timer);
-        reject(new Error(`the server exited (${code}) before listening:\n${output}`));
-      });
-    });
+    server = await startServerProcess(['--config', join(dir, 'clusters.yaml'), '--data-dir', dataDir, ...(await databaseArgs(dataDir))]);
+    url = server.url;
     // Each user's own repository, owned by the account that clones it (git refuses another owner's).
     const repos = { owner: createFixtureRepo(lab!.user), alice: createFixtureRepo(lab!.otherUser.user), bob: createFixtureRepo(lab!.user) };
     for (const user of ['owner', 'alice', 'bob'] as const) {
@@ -66,7 +50,7 @@ describe.skipIf(!lab)("each user's own login to the lab", () => {
   }, 120_000);
 
   afterAll(() => {
-    server?.kill('SIGKILL');
+    server?.child.kill('SIGKILL');
   });
 
   const launch = async (user: keyof typeof tokens) => {

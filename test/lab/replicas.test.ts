@@ -3,13 +3,13 @@
 // it; then the leader is killed with SIGKILL, the other takes the lead within one poll interval, and a job launched
 // after it is followed to its end. Never two replicas poll at once (each says so in /readyz, sampled throughout).
 // PostgreSQL only: the embedded server is one process.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseArgs, testEngine } from '../database-engine.js';
 import { createTokenInDataDir, graphqlClient } from '../graphql-client.js';
+import { startServerProcess, type ServerProcess } from '../server-process.js';
 import { startRedisServer, type RedisServer } from '../redis-server.js';
 import { overSse, type Listener } from '../subscription-listeners.js';
 import { createFixtureRepo } from './fixture-repo.js';
@@ -17,32 +17,12 @@ import { labClustersYaml, labForSuite } from './lab-env.js';
 
 const lab = labForSuite('lab replicas suite');
 
-interface Replica {
+interface Replica extends ServerProcess {
   name: string;
-  child: ChildProcess;
-  url: string;
-  output: () => string;
 }
 
 async function startReplica(name: string, args: string[]): Promise<Replica> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', ...args, '--port', '0', '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setInterval(() => {
-      const found = /running at (http:\/\/\S+)/.exec(output)?.[1];
-      if (found) {
-        clearInterval(timer);
-        resolve(found);
-      }
-    }, 50);
-    child.once('exit', (code) => {
-      clearInterval(timer);
-      reject(new Error(`replica ${name} exited (${code}) before listening:\n${output}`));
-    });
-  });
-  return { name, child, url, output: () => output };
+  return { name, ...(await startServerProcess(args, `replica ${name}`)) };
 }
 
 /** What a replica's /readyz says of its poller: 'running' (it leads), 'follower', or null once it answers no more. */
