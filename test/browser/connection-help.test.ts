@@ -142,4 +142,28 @@ describe.skipIf(!ready)('connection help on an unreachable cluster', () => {
     await page.emulateMedia({ colorScheme: 'light' });
     expect(cspViolations).toEqual([]);
   });
+
+  it('tells a user of a group server without a login on the cluster why its card is red and what to ask for, at 360 px in light and dark', async () => {
+    const bob = await running.services.users.add('bob');
+    const token = await createTestToken(running.services, { name: 'bob-phone', userId: bob.id });
+    const phone = await pairedPhone({ dir: mkdtempSync(join(tmpdir(), 'mc-browser-no-login-')), url: running.url, token });
+    try {
+      await phone.page.setViewportSize({ width: 360, height: 740 });
+      await phone.page.goto(`${running.url}/clusters`);
+      const card = phone.page.locator('[data-cluster="campus"]');
+      await expect.poll(() => card.textContent(), { timeout: 20_000 }).toMatch(/bob has no login on cluster "campus": an admin adds one to the config as clusters\.campus\.logins\.bob/);
+      // His card asks nothing of the cluster: no connection error of the owner's login shows there.
+      expect(await card.textContent()).not.toMatch(/ECONNREFUSED/);
+      expect(await phone.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBe(0);
+      for (const scheme of ['light', 'dark'] as const) {
+        await phone.page.emulateMedia({ colorScheme: scheme });
+        for (const dir of [ARTIFACTS, ...(SCREENS ? [SCREENS] : [])]) {
+          mkdirSync(dir, { recursive: true });
+          await card.screenshot({ path: join(dir, `no-login-360-${scheme}.png`) });
+        }
+      }
+    } finally {
+      await phone.context.close();
+    }
+  });
 });

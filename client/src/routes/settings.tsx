@@ -343,7 +343,7 @@ function Destinations() {
         Other channels
       </h2>
       <p class="field-hint">
-        The server also sends notices to these, for everyone: ntfy topics, chat webhooks and email, set in its config (notifications.destinations). They do not depend on this device.
+        The server also sends notices to these: ntfy topics, chat webhooks and email, set in its config (notifications.destinations). They hear of the first admin's jobs (on a one-person server, all of them), whatever this device is set to.
       </p>
       <Show when={!destinations.error()} fallback={<p class="error">Could not ask the server: {destinations.error()?.message}</p>}>
         <Show when={destinations.value()} fallback={<p class="muted">Asking the server…</p>}>
