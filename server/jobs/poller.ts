@@ -1,7 +1,8 @@
 // Keeps every tracked job's state true to SLURM. A croner tick each second starts the polls that are due; each
 // cluster is polled on its own (parallel, own error boundary and timeout), with ONE remote command per login per
-// poll (on a group server each user's jobs are asked about over their own login), none for a login with no active job. Polls back off while nothing changes; a failing cluster keeps its jobs' last
-// known state, marked stale, and backs off with jitter. Lifecycle files written by job scripts (see
+// poll (on a group server each user's jobs are asked about over their own login), none for a login with no active
+// job. Polls back off while nothing changes; a failing login keeps its jobs' last known state, marked stale, and
+// backs off with jitter on its own. Lifecycle files written by job scripts (see
 // server/jobs/lifecycle.ts) bring starts and ends in between, and ask for an early poll to confirm them.
 import type { EntityManager } from '@mikro-orm/knex';
 import { Cron } from 'croner';
@@ -116,8 +117,7 @@ export function createPoller({ orm, clusters, events, random = Math.random, onPo
   }
 
   /** One login's jobs asked about by one command; whether any changed. A failure is recorded, never thrown. */
-  async function pollLogin(cluster: string, userId: number, jobs: Job[], em: EntityManager, baseMs: number, fresh: boolean): Promise<{ changed: boolean; durationMs: number }> {
-    const entry = schedule(cluster);
+  async function pollLogin(cluster: string, entry: ClusterSchedule, userId: number, jobs: Job[], em: EntityManager, baseMs: number, fresh: boolean): Promise<{ changed: boolean; durationMs: number }> {
     let login = entry.logins.get(userId);
     if (!login) entry.logins.set(userId, (login = { externalJobs: [], failing: false, retryAt: 0, retryMs: baseMs }));
     if (login.failing && !fresh && Date.now() < login.retryAt) return { changed: false, durationMs: 0 };
@@ -174,7 +174,7 @@ export function createPoller({ orm, clusters, events, random = Math.random, onPo
       entry.nextPollAt = Date.now() + baseMs;
       return;
     }
-    const polls = await Promise.all([...byLogin].map(([userId, own]) => pollLogin(cluster, userId, own, em, baseMs, fresh)));
+    const polls = await Promise.all([...byLogin].map(([userId, own]) => pollLogin(cluster, entry, userId, own, em, baseMs, fresh)));
     // Back off while nothing changes; never ask more often than 5x what the slowest answer took.
     const next = polls.some((poll) => poll.changed) ? baseMs : Math.min(entry.intervalMs * 1.5, baseMs * MAX_BACKOFF);
     entry.intervalMs = Math.max(next, ...polls.map((poll) => poll.durationMs * 5));
